@@ -1,0 +1,294 @@
+"""The store: SQLAlchemy 2 typed models. One table per aggregate part.
+
+Timestamps are stored as UTC and always come back timezone-aware (see ``UTCDateTime``),
+on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    """A person who talked to the bot. Personal fields are empty until consent."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    consent_at: Mapped[datetime | None]
+    home_building_id: Mapped[str | None] = mapped_column(String(64))
+    home_grid_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    home_address: Mapped[str | None] = mapped_column(String(256))
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    pseudonym: Mapped[str] = mapped_column(String(32))
+    muted_announcements: Mapped[bool] = mapped_column(Boolean, default=False)
+    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the person is in a dialogue: lives here, not in process memory.
+    state: Mapped[str | None] = mapped_column(String(64))
+    state_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    erased_at: Mapped[datetime | None]
+
+
+class Community(Base):
+    __tablename__ = "communities"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_en: Mapped[str] = mapped_column(String(256))
+    name_zh: Mapped[str] = mapped_column(String(256))
+
+
+class Grid(Base):
+    __tablename__ = "grids"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    community_id: Mapped[str] = mapped_column(ForeignKey("communities.id"), index=True)
+    name_en: Mapped[str] = mapped_column(String(256))
+    name_zh: Mapped[str] = mapped_column(String(256))
+
+
+class GridMapVersion(Base):
+    """Every grid map ever loaded; the newest is the one in force."""
+
+    __tablename__ = "grid_map_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loaded_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(512))
+    document: Mapped[str] = mapped_column(Text)
+
+
+class StaffMember(Base):
+    """A grid member, leader, centre, street, committee, party or admin account."""
+
+    __tablename__ = "staff"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16), index=True)
+    grid_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    community_id: Mapped[str | None] = mapped_column(String(64))
+    party_id: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(16), default="map")  # map | invite
+    joined_at: Mapped[datetime]
+
+
+class Invite(Base):
+    """A one-time staff invite deep link."""
+
+    __tablename__ = "invites"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    used_by: Mapped[int | None] = mapped_column(BigInteger)
+    used_at: Mapped[datetime | None]
+
+
+class Case(Base):
+    """One resident request, from report to closure."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    human_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    text: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(32))
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    matched: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    grid_id: Mapped[str] = mapped_column(String(64), index=True)
+    building_id: Mapped[str | None] = mapped_column(String(64))
+    place_text: Mapped[str | None] = mapped_column(String(256))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    owner_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    owner_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    party_id: Mapped[str | None] = mapped_column(String(64))
+    follow_up_id: Mapped[int | None] = mapped_column(BigInteger)
+    rung: Mapped[str] = mapped_column(String(16), default="member")
+    assignment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    accept_by: Mapped[datetime | None]
+    resolve_by: Mapped[datetime | None]
+    reminded: Mapped[str | None] = mapped_column(String(16))  # which deadline was reminded
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    escalation_count: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    source_update_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+
+    __table_args__ = (Index("ix_cases_grid_status_category", "grid_id", "status", "category"),)
+
+
+class CasePhoto(Base):
+    __tablename__ = "case_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    file_id: Mapped[str] = mapped_column(String(256))
+    kind: Mapped[str] = mapped_column(String(16), default="report")  # report | resolution
+
+
+class CaseFollower(Base):
+    """A resident who has the same problem and follows someone else's case."""
+
+    __tablename__ = "case_followers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    since: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+
+
+class CaseEvent(Base):
+    """The audit trail: every transition and every message about a case."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor_role: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Correction(Base):
+    """A category someone corrected: the classifier learns from these."""
+
+    __tablename__ = "category_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    text: Mapped[str] = mapped_column(Text)
+    predicted: Mapped[str | None] = mapped_column(String(32))
+    corrected: Mapped[str] = mapped_column(String(32))
+    by_role: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+
+
+class InboxUpdate(Base):
+    """Every update Telegram delivered, stored before it is processed (exactly-once intake)."""
+
+    __tablename__ = "inbox"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxMessage(Base):
+    """A message to send, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime]
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    method: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # A name under which the sent message's id is remembered (e.g. a case card), and the
+    # name of a remembered message this one edits.
+    ref: Mapped[str | None] = mapped_column(String(64))
+    edit_ref: Mapped[str | None] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    campaign: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+
+class MessageRef(Base):
+    """The Telegram message id behind a remembered name (a case card in a chat)."""
+
+    __tablename__ = "message_refs"
+
+    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class RateWindow(Base):
+    """Per-user message counts per minute, for polite rate limiting across replicas."""
+
+    __tablename__ = "rate_windows"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    window_start: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    warned: Mapped[bool] = mapped_column(Boolean, default=False)
