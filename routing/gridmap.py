@@ -1,0 +1,494 @@
+"""The grid map: communities, grids, buildings, staff, parties and the rules that bind them.
+
+Loaded from the YAML described in ``docs/grid-map.md``. Every object is a frozen dataclass,
+so a loaded map can be shared freely between tasks. ``GridMap.from_dict`` raises
+``GridMapError`` (a ``ValueError``) naming the offending key, grid or building.
+``load_lenient`` builds what it can and returns the semantic issues instead (used by
+``routing.check``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from routing.duty import Duty, parse_duty
+
+__all__ = [
+    "Building", "Community", "Duty", "Grid", "GridMap", "GridMapError", "Party", "Staff",
+    "StreetOffice", "Text", "load_lenient",
+]
+
+ROLES = ("member", "leader", "centre", "street", "committee", "admin", "party")
+DEFAULT_CATEGORIES = (
+    "facilities", "sanitation", "environment", "safety", "traffic", "property",
+    "construction", "dispute", "welfare", "health", "other",
+)
+DEFAULT_LADDER = {"member": "leader", "leader": "centre", "centre": "street", "party": "leader"}
+
+
+class GridMapError(ValueError):
+    """The grid map is malformed; the message names the offending key, grid or building."""
+
+
+@dataclass(frozen=True)
+class Text:
+    """A bilingual text from the map."""
+
+    en: str
+    zh: str
+
+    def get(self, lang: str) -> str:
+        if lang and lang.lower().startswith("zh") and self.zh:
+            return self.zh
+        return self.en or self.zh
+
+
+@dataclass(frozen=True)
+class StreetOffice:
+    id: str
+    name: Text
+    chat_id: int | None
+
+
+@dataclass(frozen=True)
+class Building:
+    id: str
+    name: Text
+    aliases: tuple[str, ...]
+    grid_id: str
+    location: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class Grid:
+    id: str
+    community_id: str
+    name: Text
+    scope: Text
+    office: Text
+    polygon: tuple[tuple[float, float], ...] | None
+    building_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Community:
+    id: str
+    name: Text
+    office: Text
+    hours: Text
+    phone: str | None
+    grid_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Staff:
+    telegram_id: int
+    name: str
+    role: str
+    grid_ids: tuple[str, ...] = ()
+    community_id: str | None = None
+    party_id: str | None = None
+    duty: Duty = field(default_factory=Duty.always)
+    categories: frozenset[str] | None = None
+    active: bool = True
+
+    def handles(self, category: str | None) -> bool:
+        return self.categories is None or category is None or category in self.categories
+
+
+@dataclass(frozen=True)
+class Party:
+    id: str
+    kind: str
+    name: Text
+    chat_id: int | None
+    staff_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Responsibility:
+    """category -> owner rules: ``grid`` or ``party:<id>``; overrides per community and grid."""
+
+    defaults: Mapping[str, str]
+    communities: Mapping[str, Mapping[str, str]]
+    grids: Mapping[str, Mapping[str, str]]
+    follow_up: str | None
+
+
+@dataclass(frozen=True)
+class GridMap:
+    timezone: str
+    street_office: StreetOffice | None
+    communities: dict[str, Community]
+    grids: dict[str, Grid]
+    buildings: dict[str, Building]
+    staff: dict[int, Staff]
+    parties: dict[str, Party]
+    categories: tuple[str, ...]
+    category_weights: dict[str, float]
+    responsibility: Responsibility
+    ladder: dict[str, str]
+    raw: dict = field(repr=False, compare=False)
+    _by_grid: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _by_community: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _street: list = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_grid: dict[tuple[str, str], list[Staff]] = {}
+        by_comm: dict[str, list[Staff]] = {}
+        street: list[Staff] = []
+        for s in sorted(self.staff.values(), key=lambda s: s.telegram_id):
+            if not s.active:
+                continue
+            if s.role in ("member", "leader"):
+                for g in s.grid_ids:
+                    by_grid.setdefault((s.role, g), []).append(s)
+            elif s.role == "centre" and s.community_id:
+                by_comm.setdefault(s.community_id, []).append(s)
+            elif s.role == "street":
+                street.append(s)
+        object.__setattr__(self, "_by_grid", by_grid)
+        object.__setattr__(self, "_by_community", by_comm)
+        object.__setattr__(self, "_street", street)
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict) -> GridMap:
+        return _Builder(data, strict=True).build()
+
+    @classmethod
+    def from_yaml(cls, text: str) -> GridMap:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise GridMapError(f"not valid YAML: {exc}") from exc
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> GridMap:
+        return cls.from_yaml(Path(path).read_text(encoding="utf-8"))
+
+    def with_staff(self, staff: Iterable[Staff]) -> GridMap:
+        """Replace (same telegram id) or add staff; only the staff indexes are rebuilt."""
+        merged = dict(self.staff)
+        for s in staff:
+            merged[s.telegram_id] = s
+        return dataclasses.replace(self, staff=merged)
+
+    # -- queries --------------------------------------------------------------------------
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def members_of(self, grid_id: str) -> list[Staff]:
+        return list(self._by_grid.get(("member", grid_id), ()))
+
+    def leaders_of(self, grid_id: str) -> list[Staff]:
+        return list(self._by_grid.get(("leader", grid_id), ()))
+
+    def centre_of(self, community_id: str) -> list[Staff]:
+        return list(self._by_community.get(community_id, ()))
+
+    def street_staff(self) -> list[Staff]:
+        return list(self._street)
+
+    def community_of(self, grid_id: str) -> Community:
+        try:
+            return self.communities[self.grids[grid_id].community_id]
+        except KeyError as exc:
+            raise GridMapError(f"unknown grid {grid_id!r}") from exc
+
+
+# ---------------------------------------------------------------------------------------
+Issue = tuple[str, str, str]  # (code, where, message)
+
+
+def load_lenient(data: Any) -> tuple[GridMap, list[Issue]]:
+    """Build the map, recording duplicates and unknown references instead of raising.
+
+    Structural errors (wrong types, missing ids, bad times) still raise ``GridMapError``.
+    """
+    builder = _Builder(data, strict=False)
+    gm = builder.build()
+    return gm, builder.issues
+
+
+def _text(value: Any, where: str) -> Text:
+    if value is None:
+        return Text("", "")
+    if isinstance(value, str):
+        return Text(value, value)
+    if isinstance(value, Mapping):
+        en, zh = value.get("en"), value.get("zh")
+        if en is not None and not isinstance(en, str) or zh is not None and not isinstance(zh, str):
+            raise GridMapError(f"{where}: en/zh must be strings")
+        return Text(en or zh or "", zh or en or "")
+    raise GridMapError(f"{where}: expected a text or {{en: ..., zh: ...}}, got {value!r}")
+
+
+def _point(value: Any, where: str) -> tuple[float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 2 or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    ):
+        raise GridMapError(f"{where}: expected [lat, lon], got {value!r}")
+    lat, lon = float(value[0]), float(value[1])
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise GridMapError(f"{where}: [lat, lon] out of range: {value!r}")
+    return lat, lon
+
+
+def _list(value: Any, where: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise GridMapError(f"{where}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _mapping(value: Any, where: str) -> Mapping:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise GridMapError(f"{where}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _id(entry: Mapping, where: str) -> str:
+    value = entry.get("id")
+    if not isinstance(value, str) or not value.strip():
+        raise GridMapError(f"{where}: missing or invalid 'id'")
+    return value
+
+
+class _Builder:
+    def __init__(self, data: Any, strict: bool) -> None:
+        if not isinstance(data, Mapping):
+            raise GridMapError("grid map: the top level must be a mapping")
+        self.data = data
+        self.strict = strict
+        self.issues: list[Issue] = []
+
+    def issue(self, code: str, where: str, message: str) -> None:
+        if self.strict:
+            raise GridMapError(f"{where}: {message}")
+        self.issues.append((code, where, message))
+
+    def build(self) -> GridMap:
+        d = self.data
+        version = d.get("version", 1)
+        if version != 1:
+            raise GridMapError(f"version: unsupported version {version!r}")
+        tz = d.get("timezone", "Asia/Shanghai")
+        try:
+            ZoneInfo(str(tz))
+        except Exception as exc:  # noqa: BLE001 - any lookup failure means a bad name
+            raise GridMapError(f"timezone: unknown time zone {tz!r}") from exc
+        so = d.get("street_office")
+        street = None
+        if so is not None:
+            so = _mapping(so, "street_office")
+            street = StreetOffice(_id(so, "street_office"), _text(so.get("name"), "street_office.name"),
+                                  _chat(so.get("chat_id"), "street_office.chat_id"))
+        communities, grids, buildings = self._geography()
+        categories = tuple(_list(d.get("categories"), "categories")) or DEFAULT_CATEGORIES
+        if not all(isinstance(c, str) for c in categories):
+            raise GridMapError("categories: expected a list of category ids")
+        if len(set(categories)) != len(categories):
+            self.issue("duplicate_id", "categories", "a category is listed twice")
+        weights: dict[str, float] = {}
+        for cat, w in _mapping(d.get("category_weights"), "category_weights").items():
+            if not isinstance(w, int | float) or isinstance(w, bool) or w <= 0:
+                raise GridMapError(f"category_weights.{cat}: expected a positive number")
+            if cat not in categories:
+                self.issue("unknown_reference", f"category_weights.{cat}", f"unknown category {cat!r}")
+            weights[str(cat)] = float(w)
+        for cat in categories:
+            weights.setdefault(cat, 1.0)
+        parties = self._parties()
+        staff = self._staff(tz, grids, communities, parties)
+        resp = self._responsibility(communities, grids, parties, categories)
+        ladder = {str(k): str(v) for k, v in _mapping(d.get("ladder"), "ladder").items()} or dict(DEFAULT_LADDER)
+        self._deadlines(categories)
+        return GridMap(
+            timezone=str(tz), street_office=street, communities=communities, grids=grids,
+            buildings=buildings, staff=staff, parties=parties, categories=categories,
+            category_weights=weights, responsibility=resp, ladder=ladder, raw=dict(d),
+        )
+
+    def _geography(self) -> tuple[dict[str, Community], dict[str, Grid], dict[str, Building]]:
+        communities: dict[str, Community] = {}
+        grids: dict[str, Grid] = {}
+        buildings: dict[str, Building] = {}
+        comm_list = _list(self.data.get("communities"), "communities")
+        if not comm_list:
+            raise GridMapError("communities: at least one community is required")
+        for ci, c in enumerate(comm_list):
+            c = _mapping(c, f"communities[{ci}]")
+            cid = _id(c, f"communities[{ci}]")
+            if cid in communities:
+                self.issue("duplicate_id", f"community {cid}", f"community id {cid!r} is used twice")
+                continue
+            grid_ids: list[str] = []
+            for gi, g in enumerate(_list(c.get("grids"), f"community {cid}.grids")):
+                g = _mapping(g, f"community {cid}.grids[{gi}]")
+                gid = _id(g, f"community {cid}.grids[{gi}]")
+                if gid in grids:
+                    self.issue("duplicate_id", f"grid {gid}", f"grid id {gid!r} is used twice")
+                    continue
+                poly = g.get("polygon")
+                polygon = None
+                if poly is not None:
+                    pts = _list(poly, f"grid {gid}.polygon")
+                    polygon = tuple(_point(p, f"grid {gid}.polygon[{i}]") for i, p in enumerate(pts))
+                    if len(polygon) < 3:
+                        raise GridMapError(f"grid {gid}.polygon: needs at least 3 points")
+                b_ids: list[str] = []
+                for bi, b in enumerate(_list(g.get("buildings"), f"grid {gid}.buildings")):
+                    b = _mapping(b, f"grid {gid}.buildings[{bi}]")
+                    bid = _id(b, f"grid {gid}.buildings[{bi}]")
+                    if bid in buildings:
+                        other = buildings[bid].grid_id
+                        self.issue("overlap", f"building {bid}",
+                                   f"building {bid!r} is listed in grid {other!r} and grid {gid!r}")
+                        continue
+                    aliases = _list(b.get("aliases"), f"building {bid}.aliases")
+                    loc = b.get("location")
+                    buildings[bid] = Building(
+                        id=bid, name=_text(b.get("name") or bid, f"building {bid}.name"),
+                        aliases=tuple(str(a) for a in aliases), grid_id=gid,
+                        location=None if loc is None else _point(loc, f"building {bid}.location"),
+                    )
+                    b_ids.append(bid)
+                grids[gid] = Grid(
+                    id=gid, community_id=cid, name=_text(g.get("name") or gid, f"grid {gid}.name"),
+                    scope=_text(g.get("scope"), f"grid {gid}.scope"),
+                    office=_text(g.get("office"), f"grid {gid}.office"),
+                    polygon=polygon, building_ids=tuple(b_ids),
+                )
+                grid_ids.append(gid)
+            phone = c.get("phone")
+            communities[cid] = Community(
+                id=cid, name=_text(c.get("name") or cid, f"community {cid}.name"),
+                office=_text(c.get("office"), f"community {cid}.office"),
+                hours=_text(c.get("hours"), f"community {cid}.hours"),
+                phone=None if phone is None else str(phone), grid_ids=tuple(grid_ids),
+            )
+        return communities, grids, buildings
+
+    def _parties(self) -> dict[str, Party]:
+        parties: dict[str, Party] = {}
+        for pi, p in enumerate(_list(self.data.get("parties"), "parties")):
+            p = _mapping(p, f"parties[{pi}]")
+            pid = _id(p, f"parties[{pi}]")
+            if pid in parties:
+                self.issue("duplicate_id", f"party {pid}", f"party id {pid!r} is used twice")
+                continue
+            ids = tuple(_int(s, f"party {pid}.staff") for s in _list(p.get("staff"), f"party {pid}.staff"))
+            parties[pid] = Party(pid, str(p.get("kind", "other")), _text(p.get("name") or pid, f"party {pid}.name"),
+                                 _chat(p.get("chat_id"), f"party {pid}.chat_id"), ids)
+        return parties
+
+    def _staff(self, tz: str, grids: dict, communities: dict, parties: dict) -> dict[int, Staff]:
+        staff: dict[int, Staff] = {}
+        for si, s in enumerate(_list(self.data.get("staff"), "staff")):
+            s = _mapping(s, f"staff[{si}]")
+            tid = _int(s.get("telegram_id"), f"staff[{si}].telegram_id")
+            where = f"staff {tid}"
+            if tid in staff:
+                self.issue("duplicate_id", where, f"telegram id {tid} is listed twice")
+                continue
+            role = s.get("role")
+            if role not in ROLES:
+                raise GridMapError(f"{where}.role: expected one of {', '.join(ROLES)}, got {role!r}")
+            g_ids = tuple(str(g) for g in _list(s.get("grids"), f"{where}.grids"))
+            for g in g_ids:
+                if g not in grids:
+                    self.issue("unknown_reference", where, f"staff {tid} refers to unknown grid {g!r}")
+            g_ids = tuple(g for g in g_ids if g in grids)
+            comm = s.get("community")
+            if comm is not None and comm not in communities:
+                self.issue("unknown_reference", where, f"staff {tid} refers to unknown community {comm!r}")
+                comm = None
+            if comm is None and g_ids:
+                comm = grids[g_ids[0]].community_id
+            party = s.get("party")
+            if party is not None and party not in parties:
+                self.issue("unknown_reference", where, f"staff {tid} refers to unknown party {party!r}")
+                party = None
+            cats = s.get("categories")
+            categories = None
+            if cats is not None:
+                cl = [str(c) for c in _list(cats, f"{where}.categories")]
+                categories = None if "all" in cl else frozenset(cl)
+            duty = parse_duty(s.get("duty"), s.get("leave"), tz, where)
+            staff[tid] = Staff(tid, str(s.get("name", tid)), role, g_ids, comm, party, duty,
+                               categories, bool(s.get("active", True)))
+        for p in parties.values():
+            for tid in p.staff_ids:
+                if tid not in staff:
+                    staff[tid] = Staff(tid, p.name.zh, "party", party_id=p.id, duty=Duty.always(tz))
+        return staff
+
+    def _responsibility(self, communities: dict, grids: dict, parties: dict,
+                        categories: tuple[str, ...]) -> Responsibility:
+        r = _mapping(self.data.get("responsibility"), "responsibility")
+
+        def rules(value: Any, where: str) -> dict[str, str]:
+            out: dict[str, str] = {}
+            for cat, owner in _mapping(value, where).items():
+                if cat not in categories:
+                    self.issue("unknown_reference", f"{where}.{cat}", f"unknown category {cat!r}")
+                    continue
+                if owner != "grid" and not (isinstance(owner, str) and owner.startswith("party:")):
+                    raise GridMapError(f"{where}.{cat}: owner must be 'grid' or 'party:<id>', got {owner!r}")
+                if owner.startswith("party:") and owner[6:] not in parties:
+                    self.issue("unknown_reference", f"{where}.{cat}", f"unknown party {owner[6:]!r}")
+                    continue
+                out[str(cat)] = owner
+            return out
+
+        defaults = rules(r.get("defaults"), "responsibility.defaults")
+        comms: dict[str, dict[str, str]] = {}
+        for cid, v in _mapping(r.get("communities"), "responsibility.communities").items():
+            if cid not in communities:
+                self.issue("unknown_reference", f"responsibility.communities.{cid}", f"unknown community {cid!r}")
+                continue
+            comms[cid] = rules(v, f"responsibility.communities.{cid}")
+        grid_rules: dict[str, dict[str, str]] = {}
+        for gid, v in _mapping(r.get("grids"), "responsibility.grids").items():
+            if gid not in grids:
+                self.issue("unknown_reference", f"responsibility.grids.{gid}", f"unknown grid {gid!r}")
+                continue
+            grid_rules[gid] = rules(v, f"responsibility.grids.{gid}")
+        follow = r.get("follow_up", "grid")
+        if follow not in ("grid", None, "none"):
+            raise GridMapError(f"responsibility.follow_up: expected 'grid' or 'none', got {follow!r}")
+        return Responsibility(defaults, comms, grid_rules, "grid" if follow == "grid" else None)
+
+    def _deadlines(self, categories: tuple[str, ...]) -> None:
+        from routing.deadlines import validate_deadlines
+
+        try:
+            unknown = validate_deadlines(_mapping(self.data.get("deadlines"), "deadlines"))
+        except ValueError as exc:
+            raise GridMapError(f"deadlines: {exc}") from exc
+        for cat in unknown:
+            if cat not in categories:
+                self.issue("unknown_reference", f"deadlines.categories.{cat}", f"unknown category {cat!r}")
+
+
+def _int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise GridMapError(f"{where}: expected an integer id, got {value!r}")
+    return value
+
+
+def _chat(value: Any, where: str) -> int | None:
+    return None if value is None else _int(value, where)
