@@ -153,24 +153,19 @@ class AddressIndex:
         self._postings = dict(self._postings)
 
     def _candidates(self, text: str, nums: frozenset[str]) -> list[int]:
-        grams = [g for g in _grams(text) if g in self._postings]
+        grams = [g for g in _grams(text) | nums if g in self._postings]
         grams.sort(key=lambda g: len(self._postings[g]))
         counts: dict[int, float] = defaultdict(float)
-        for i, g in enumerate(grams):
+        for g in grams:
             posting = self._postings[g]
-            if len(posting) > self.COMMON_POSTING and (i > 0 or len(counts) > 0):
+            if len(posting) > self.COMMON_POSTING and counts:
                 break  # everything after is even more common
             weight = 1.0 / (1.0 + len(posting) ** 0.5)
             for e in posting[: self.COMMON_POSTING * 4]:
                 counts[e] += weight
-        if not counts:  # query is only numbers (e.g. "3号楼2单元") or text matched nothing
-            for n in nums:
-                for e in self._postings.get(n, ())[: self.COMMON_POSTING]:
-                    counts[e] += 1.0
-        elif nums:
+        if nums:
             for e in counts:
-                if self._entries[e].nums & nums:
-                    counts[e] += 10.0
+                counts[e] += 10.0 * len(self._entries[e].nums & nums)
         return heapq.nlargest(self.MAX_CANDIDATES, counts, key=lambda e: (counts[e], -e))
 
     def match(self, text: str, limit: int = 3) -> list[AddressMatch]:
@@ -205,7 +200,7 @@ def _score(qtext: str, qnums: frozenset[str], entry: _Entry) -> float:
     elif not entry.nums:
         num_score = 30.0
     else:
-        num_score = 100.0 if qnums & entry.nums else 0.0
+        num_score = 100.0 * len(qnums & entry.nums) / len(qnums | entry.nums)
     return 0.65 * text_score + 0.35 * num_score
 
 
