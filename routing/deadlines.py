@@ -121,7 +121,7 @@ def _urgent_patterns(words: tuple[tuple[str, tuple[str, ...]], ...]) -> re.Patte
             if not w:
                 continue
             if re.fullmatch(r"[a-z0-9' -]+", w):
-                parts.append(rf"\b{re.escape(w)}\w*")  # word start: "flood" matches "flooding"
+                parts.append(rf"\b{re.escape(w)}(?:s|es|ed|ing|y)?\b")  # flood/flooding, not gasket
             else:
                 parts.append(re.escape(w))
     return re.compile("|".join(parts)) if parts else None
