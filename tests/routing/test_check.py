@@ -1,0 +1,122 @@
+"""The map check: each broken example map is caught with a message naming the culprit."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.cli import main
+from routing.check import check_gridmap, polygons_overlap
+from routing.gridmap import GridMap
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "examples" / "demo-community.yaml"
+BAD = ROOT / "examples" / "bad-maps"
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def demo_dict() -> dict:
+    return _load(DEMO)
+
+
+def _codes(problems) -> set[str]:
+    return {p.code for p in problems}
+
+
+def test_demo_map_passes(demo_dict: dict) -> None:
+    assert check_gridmap(demo_dict) == []
+    assert check_gridmap(GridMap.from_dict(demo_dict)) == []
+
+
+@pytest.mark.parametrize(("file", "code", "named"), [
+    ("gap.yaml", "gap", "a-2-far"),
+    ("overlap.yaml", "overlap", "shared"),
+    ("unowned.yaml", "unowned_category", "a-2"),
+    ("ladder-cycle.yaml", "ladder_cycle", "leader -> centre -> leader"),
+])
+def test_bad_maps(file: str, code: str, named: str) -> None:
+    problems = check_gridmap(_load(BAD / file))
+    hits = [p for p in problems if p.code == code]
+    assert hits, problems
+    assert any(named in p.message for p in hits), hits
+
+
+def test_overlapping_polygons_named(demo_dict: dict) -> None:
+    problems = check_gridmap(_load(BAD / "overlap.yaml"))
+    assert any(p.code == "overlap" and "a-1" in p.message and "a-2" in p.message and "polygons" in p.message
+               for p in problems)
+
+
+def test_same_building_name_in_two_grids(demo_dict: dict) -> None:
+    data = copy.deepcopy(demo_dict)
+    data["communities"][0]["grids"][3]["buildings"][0]["name"]["zh"] = "幸福小区１号楼"
+    problems = check_gridmap(data)
+    assert any(p.code == "overlap" and "ak-1" in p.message and "xf-1" in p.message for p in problems)
+
+
+def test_gap_variants(demo_dict: dict) -> None:
+    data = copy.deepcopy(demo_dict)
+    data["communities"][0]["grids"][1]["buildings"] = []
+    data["communities"][0]["unassigned_buildings"] = ["幸福小区13号楼"]
+    data["communities"][0]["grids"][0]["buildings"][0]["location"] = [39.9145, 116.4010]
+    messages = [p.message for p in check_gridmap(data) if p.code == "gap"]
+    assert any("xingfu-2" in m for m in messages)
+    assert any("幸福小区13号楼" in m for m in messages)
+    assert any("xf-1" in m and "xingfu-1" in m for m in messages)
+
+
+def test_staffing_problems(demo_dict: dict) -> None:
+    data = copy.deepcopy(demo_dict)
+    data["staff"] = [s for s in data["staff"] if s["telegram_id"] not in (10002, 10010)]
+    data["staff"][0]["duty"] = {"days": [], "hours": "08:00-18:00"}
+    problems = check_gridmap(data)
+    assert any(p.code == "no_member" and "xingfu-2" in p.message for p in problems)
+    assert any(p.code == "no_leader" and "xingfu-4" in p.message for p in problems)
+    assert any(p.code == "no_on_duty_member" and "xingfu-1" in p.message for p in problems)
+
+
+def test_unknown_references_and_duplicates(demo_dict: dict) -> None:
+    data = copy.deepcopy(demo_dict)
+    data["staff"][0]["grids"] = ["xingfu-9"]
+    data["responsibility"]["grids"]["xingfu-7"] = {"property": "grid"}
+    data["responsibility"]["defaults"]["traffic"] = "party:ghost"
+    data["communities"][0]["grids"][1]["id"] = "xingfu-1"
+    problems = check_gridmap(data)
+    unknown = " | ".join(p.message for p in problems if p.code == "unknown_reference")
+    assert "xingfu-9" in unknown and "xingfu-7" in unknown and "ghost" in unknown
+    assert any(p.code == "duplicate_id" and "xingfu-1" in p.message for p in problems)
+    assert any(p.code == "unowned_category" and "traffic" in p.message for p in problems)
+
+
+def test_street_cannot_escalate(demo_dict: dict) -> None:
+    data = copy.deepcopy(demo_dict)
+    data["ladder"]["street"] = "member"
+    assert "ladder_cycle" in _codes(check_gridmap(data))
+
+
+def test_malformed_is_a_problem_not_a_crash() -> None:
+    problems = check_gridmap({"version": 1, "communities": "nope"})
+    assert [p.code for p in problems] == ["malformed"]
+
+
+def test_polygon_overlap_geometry() -> None:
+    a = [(0, 0), (0, 1), (1, 1), (1, 0)]
+    assert not polygons_overlap(a, [(0, 1), (0, 2), (1, 2), (1, 1)])  # shared edge
+    assert polygons_overlap(a, [(0.5, 0.5), (0.5, 1.5), (1.5, 1.5), (1.5, 0.5)])  # crossing
+    assert polygons_overlap(a, [(0.2, 0.2), (0.2, 0.4), (0.4, 0.4), (0.4, 0.2)])  # contained
+    assert polygons_overlap(a, list(a))  # identical
+    assert polygons_overlap([(0, 0), (0, 2), (1, 2), (1, 0)], [(0, 1), (0, 3), (1, 3), (1, 1)])  # collinear
+
+
+def test_cli(capsys) -> None:
+    assert main(["grids", "check", str(DEMO)]) == 0
+    assert capsys.readouterr().out.strip() == "OK: 4 grids, 32 buildings, 11 categories owned in every grid"
+    assert main(["grids", "check", str(BAD / "ladder-cycle.yaml")]) == 1
+    assert capsys.readouterr().out.startswith("ERROR ladder_cycle ladder: ")
