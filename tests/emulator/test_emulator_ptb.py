@@ -107,3 +107,48 @@ async def test_errors_become_ptb_exceptions(bot: Bot, psim: SimClient) -> None:
     await psim.block(USER)
     with pytest.raises(Forbidden, match="bot was blocked by the user"):
         await bot.send_message(USER, "hi")
+
+
+async def test_ptb_application_polling(spec_emu: RunningEmulator, psim: SimClient) -> None:
+    from telegram import Update
+    from telegram.ext import (
+        Application,
+        CallbackQueryHandler,
+        CommandHandler,
+        ContextTypes,
+    )
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Ping", callback_data="ping")]])
+        await update.effective_message.reply_text("Welcome!", reply_markup=keyboard)
+
+    async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.callback_query is not None
+        await update.callback_query.answer("pong")
+        await update.callback_query.edit_message_text("Pinged")
+
+    app = (
+        Application.builder()
+        .token(TOKEN)
+        .base_url(f"{spec_emu.url}/bot")
+        .base_file_url(f"{spec_emu.url}/file/bot")
+        .build()
+    )
+    app.add_handler(CommandHandler("start", start))
+    app.add_handler(CallbackQueryHandler(button))
+    await psim.create_user(USER, "Ann")
+    async with app:
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0.0, timeout=1)
+        try:
+            await psim.send_text(USER, "/start")
+            welcome = await psim.wait_for(USER, lambda m: m["text"] == "Welcome!")
+            pressed = await psim.press(USER, welcome["message_id"], button="Ping")
+            await psim.wait_for(USER, lambda m: m["text"] == "Pinged" and m["edited"])
+            assert (await psim.callback_answer(pressed["callback_query_id"]))["text"] == "pong"
+        finally:
+            await app.updater.stop()
+            await app.stop()
+    assert not [c for c in await psim.calls() if "spec_violation" in c]
