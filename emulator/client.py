@@ -93,9 +93,9 @@ class SimClient:
     # -- users acting ----------------------------------------------------------------------
     async def send_raw(self, kind: str, user: int, **fields: Any) -> dict[str, Any]:
         """Send a message of any kind the control API knows (``kind`` is its key)."""
+        value = fields.pop("value", True)
         body: dict[str, Any] = {"from": user, **fields}
-        if kind not in body:
-            body[kind] = fields.pop("value", True)
+        body.setdefault(kind, value)
         return await self._post("/sim/messages", body)
 
     async def send_text(
