@@ -214,9 +214,8 @@ async def start_emulator(host: str = "127.0.0.1", port: int = 0, **kw: Any) -> R
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    server = site._server  # noqa: SLF001 - aiohttp exposes no public accessor
-    sockets = getattr(server, "sockets", None) or []
-    actual = sockets[0].getsockname()[1] if sockets else port
+    addresses = runner.addresses
+    actual = addresses[0][1] if addresses else port
     return RunningEmulator(url=f"http://{host}:{actual}", app=app, runner=runner)
 
 
