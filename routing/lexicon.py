@@ -100,7 +100,9 @@ def _terms(value: Any, where: str, lang: str) -> dict[str, float]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise LexiconError(f"{where}: expected a mapping of term: weight, got {type(value).__name__}")
+        raise LexiconError(
+            f"{where}: expected a mapping of term: weight, got {type(value).__name__}"
+        )
     out: dict[str, float] = {}
     for term, w in value.items():
         spot = f"{where}[{term!r}]"
@@ -121,7 +123,11 @@ def _patterns(cat: str, value: Any, where: str) -> list[Pattern]:
     out = []
     for i, item in enumerate(value):
         spot = f"{where}[{i}]"
-        if not isinstance(item, Mapping) or set(item) - {"regex", "weight", "label"} or "regex" not in item:
+        if (
+            not isinstance(item, Mapping)
+            or set(item) - {"regex", "weight", "label"}
+            or "regex" not in item
+        ):
             raise LexiconError(f"{spot}: expected {{regex: ..., weight: ..., label: ...}}")
         try:
             rx = re.compile(str(item["regex"]))
@@ -149,8 +155,14 @@ def _parse(data: Any, source: str) -> Lexicon:
     if data.get("version") != 1:
         raise LexiconError(f"'version' must be 1, got {data.get('version')!r}")
     threshold = data.get("threshold", 0.5)
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold < 1:
-        raise LexiconError(f"'threshold' must be a number strictly between 0 and 1, got {threshold!r}")
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 < threshold < 1
+    ):
+        raise LexiconError(
+            f"'threshold' must be a number strictly between 0 and 1, got {threshold!r}"
+        )
     fuzzy = data.get("fuzzy") or {}
     if not isinstance(fuzzy, Mapping) or set(fuzzy) - _FUZZY_KEYS:
         raise LexiconError(f"'fuzzy' accepts only {sorted(_FUZZY_KEYS)}")
@@ -175,7 +187,9 @@ def _parse(data: Any, source: str) -> Lexicon:
             raise LexiconError(f"{where}: expected a mapping with en/zh/patterns")
         bad = set(body) - _CAT_KEYS
         if bad:
-            raise LexiconError(f"{where}: unknown key(s) {sorted(map(str, bad))}; allowed {sorted(_CAT_KEYS)}")
+            raise LexiconError(
+                f"{where}: unknown key(s) {sorted(map(str, bad))}; allowed {sorted(_CAT_KEYS)}"
+            )
         terms[cat] = {lang: _terms(body.get(lang), f"{where}.{lang}", lang) for lang in LANGS}
         patterns.extend(_patterns(cat, body.get("patterns"), f"{where}.patterns"))
         descriptions[cat] = str(body.get("description") or "")

@@ -88,7 +88,12 @@ def normalize(text: str) -> str:
 
 
 def _undouble(word: str) -> str:
-    if len(word) >= 3 and word[-1] == word[-2] and word[-1] not in "lsz" and word[-1] not in _VOWELS:
+    if (
+        len(word) >= 3
+        and word[-1] == word[-2]
+        and word[-1] not in "lsz"
+        and word[-1] not in _VOWELS
+    ):
         return word[:-1]
     return word
 

@@ -1,0 +1,116 @@
+"""`gridvoice classify`: run the category classifier on texts or on a JSON Lines stream.
+
+* ``gridvoice classify TEXT...`` prints one line per text: category (or ``(abstain)``),
+  confidence and the matched evidence.
+* ``gridvoice classify --jsonl`` reads JSON objects from stdin, one per line, each with a
+  ``"text"`` field, and writes one JSON object per input line to stdout, in the same order: the
+  input's fields unchanged plus ``"category"`` (id or null), ``"confidence"`` and ``"matched"``.
+  Blank lines are skipped.  A line that is not a JSON object with a string ``"text"`` produces
+  ``{"line": N, "input": "<the raw line>", "error": "..."}`` and processing continues; the exit
+  code is then 1 (0 when every line was classified).
+* ``--lexicon PATH`` uses an edited lexicon instead of the packaged one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from routing.classifier import Classifier
+from routing.lexicon import LexiconError, load_lexicon
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "classify",
+        help="guess the category of resident messages",
+        description="Guess the category of resident messages (see docs/lexicon.md).",
+    )
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="message text(s) to classify")
+    p.add_argument(
+        "--jsonl",
+        action="store_true",
+        help='read {"text": ...} objects from stdin, write them back with category/confidence/matched',
+    )
+    p.add_argument(
+        "--lexicon", metavar="PATH", help="lexicon YAML to use instead of the packaged one"
+    )
+    p.add_argument(
+        "--threshold", type=float, help="override the lexicon's abstain threshold (0..1)"
+    )
+    p.set_defaults(func=_run)
+
+
+def build_classifier(path: str | None, threshold: float | None = None) -> Classifier:
+    if path is None and threshold is None:
+        return Classifier.default()
+    return Classifier(load_lexicon(path), threshold=threshold)
+
+
+def _utf8(stream: TextIO) -> TextIO:
+    """Switch a standard stream to UTF-8 when it supports it (StringIO etc. are left alone)."""
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None and encoding != "utf8":
+        reconfigure(encoding="utf-8", errors="replace")
+    return stream
+
+
+def classify_stream(classifier: Classifier, stdin: TextIO, stdout: TextIO) -> int:
+    """Classify a JSON Lines stream; returns the number of malformed lines."""
+    errors = 0
+    for lineno, line in enumerate(stdin, start=1):
+        raw = line.rstrip("\r\n")
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            out: dict[str, Any] = {
+                "line": lineno,
+                "input": raw,
+                "error": f"invalid JSON: {exc.msg}",
+            }
+        else:
+            if not isinstance(obj, dict):
+                out = {"line": lineno, "input": raw, "error": "expected a JSON object"}
+            elif not isinstance(obj.get("text"), str):
+                out = {"line": lineno, "input": raw, "error": 'missing or non-string "text" field'}
+            else:
+                res = classifier.classify(obj["text"])
+                out = dict(obj)
+                out.update(
+                    category=res.category, confidence=res.confidence, matched=list(res.matched)
+                )
+        if "error" in out:
+            errors += 1
+        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+    stdout.flush()
+    return errors
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        classifier = build_classifier(args.lexicon, args.threshold)
+    except LexiconError as exc:
+        print(f"gridvoice classify: {exc}", file=sys.stderr)
+        return 2
+    stdout = _utf8(sys.stdout)
+    if args.jsonl:
+        if args.texts:
+            print("gridvoice classify: give TEXT arguments or --jsonl, not both", file=sys.stderr)
+            return 2
+        errors = classify_stream(classifier, _utf8(sys.stdin), stdout)
+        return 1 if errors else 0
+    if not args.texts:
+        print("gridvoice classify: nothing to classify (give TEXT... or --jsonl)", file=sys.stderr)
+        return 2
+    for text in args.texts:
+        res = classifier.classify(text)
+        label = res.category or "(abstain)"
+        matched = ", ".join(res.matched) or "-"
+        stdout.write(f"{label}\t{res.confidence:.2f}\t{matched}\t{text}\n")
+    stdout.flush()
+    return 0
