@@ -120,7 +120,7 @@ def stem(word: str) -> str:
         w = _undouble(w[:-2])
     elif w.endswith("ly") and len(w) > 5:
         w = w[:-2]
-    if w.endswith("e") and len(w) > 3:
+    if w.endswith("e") and len(w) > 4:
         w = w[:-1]
     return w
 
