@@ -22,15 +22,59 @@ from rapidfuzz import fuzz
 if TYPE_CHECKING:
     from routing.gridmap import Building, Grid, GridMap
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_NUM = re.compile(r"[零〇一二两三四五六七八九十百]+(?=\s*(?:号|栋|幢|座|单元|室|层|楼|期|区|#))")
-_ABBREV = {"rd": "road", "st": "street", "ave": "avenue", "av": "avenue", "gdn": "garden",
-           "gdns": "garden", "gardens": "garden", "bldg": "building", "apt": "apartment",
-           "comm": "community", "ln": "lane", "sq": "square", "ctr": "centre", "center": "centre"}
-_B_WORDS = {"b", "bd", "bld", "bldg", "blding", "bldng", "buiding", "bulding", "buildng",
-            "builing", "building", "buildings", "block", "blk", "blok", "tower", "no", "num",
-            "number", "house"}
+_ABBREV = {
+    "rd": "road",
+    "st": "street",
+    "ave": "avenue",
+    "av": "avenue",
+    "gdn": "garden",
+    "gdns": "garden",
+    "gardens": "garden",
+    "bldg": "building",
+    "apt": "apartment",
+    "comm": "community",
+    "ln": "lane",
+    "sq": "square",
+    "ctr": "centre",
+    "center": "centre",
+}
+_B_WORDS = {
+    "b",
+    "bd",
+    "bld",
+    "bldg",
+    "blding",
+    "bldng",
+    "buiding",
+    "bulding",
+    "buildng",
+    "builing",
+    "building",
+    "buildings",
+    "block",
+    "blk",
+    "blok",
+    "tower",
+    "no",
+    "num",
+    "number",
+    "house",
+}
 _U_WORDS = {"u", "unit", "unt", "entrance", "ent"}
 _R_WORDS = {"r", "room", "rm", "flat", "apartment"}
 _FLOOR_WORDS = {"floor", "fl", "flr"}
@@ -109,12 +153,14 @@ def _split_norm(norm: str) -> tuple[str, frozenset[str]]:
 def _grams(text: str) -> set[str]:
     grams: set[str] = set()
     for word in text.split():
+        if len(word) >= 3:
+            grams.add("=" + word)  # the whole word: exact spellings select precisely
         if re.fullmatch(r"[\u3400-\u9fff]+", word):
             grams.update(word)  # single characters: robust to one wrong character
-            grams.update(word[i:i + 2] for i in range(len(word) - 1))
+            grams.update(word[i : i + 2] for i in range(len(word) - 1))
         else:
             padded = f" {word} "
-            grams.update(padded[i:i + 3] for i in range(len(padded) - 2))
+            grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
     return grams
 
 
@@ -125,60 +171,100 @@ class AddressMatch:
     score: float
 
 
-@dataclass(frozen=True)
-class _Entry:
-    building_id: str
-    text: str
-    nums: frozenset[str]
-
-
 class AddressIndex:
-    """Fuzzy lookup of buildings by name, alias or address fragment."""
+    """Fuzzy lookup of buildings by name, alias or address fragment.
 
-    MAX_CANDIDATES = 60
-    COMMON_POSTING = 400  # grams with more postings than this only re-rank, never select
+    Names are split into a text part and number tokens. Distinct text parts (an estate or a
+    road, shared by all its buildings) are indexed by n-gram; the rarest grams of the query pick
+    at most ``MAX_TEXTS`` texts, which are scored once each with rapidfuzz; the numbers then pick
+    buildings within those texts through a per-text number table.
+    """
+
+    MAX_TEXTS = 24
+    COMMON_POSTING = 150  # grams more common than this are not used to select texts
+    BUDGET = 600  # posting items read per query
+    EXPAND_TEXTS = 12  # best-scoring texts whose buildings are considered
+    PER_TEXT = 6  # buildings taken from a text when the query's numbers don't narrow it
 
     def __init__(self, gridmap: GridMap) -> None:
         self.gridmap = gridmap
-        self._entries: list[_Entry] = []
+        self._texts: list[str] = []
+        text_ids: dict[str, int] = {}
+        # per text: (building_id, nums) entries, and number -> entry positions
+        self._entries: list[list[tuple[str, frozenset[str]]]] = []
+        self._by_num: list[dict[str, list[int]]] = []
         self._postings: dict[str, list[int]] = defaultdict(list)
+        self._num_only: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for b in gridmap.buildings.values():
-            names = {b.name.en, b.name.zh, *b.aliases}
-            for name in sorted(n for n in names if n):
-                text, nums = _split_norm(normalise_address(name))
-                idx = len(self._entries)
-                self._entries.append(_Entry(b.id, text, nums))
-                for g in _grams(text) | nums:
-                    self._postings[g].append(idx)
+            seen: set[tuple[str, frozenset[str]]] = set()
+            for name in sorted({b.name.en, b.name.zh, *b.aliases} - {""}):
+                key = _split_norm(normalise_address(name))
+                if key in seen or key == ("", frozenset()):
+                    continue
+                seen.add(key)
+                text, nums = key
+                tid = text_ids.get(text)
+                if tid is None:
+                    tid = text_ids[text] = len(self._texts)
+                    self._texts.append(text)
+                    self._entries.append([])
+                    self._by_num.append({})
+                    for g in _grams(text):
+                        self._postings[g].append(tid)
+                pos = len(self._entries[tid])
+                self._entries[tid].append((b.id, nums))
+                for n in nums:
+                    self._by_num[tid].setdefault(n, []).append(pos)
+                    if len(self._num_only[n]) < self.COMMON_POSTING:
+                        self._num_only[n].append((tid, pos))
         self._postings = dict(self._postings)
+        self._num_only = dict(self._num_only)
 
-    def _candidates(self, text: str, nums: frozenset[str]) -> list[int]:
-        grams = [g for g in _grams(text) | nums if g in self._postings]
-        grams.sort(key=lambda g: len(self._postings[g]))
+    def _candidate_texts(self, text: str) -> list[int]:
+        grams = sorted((g for g in _grams(text) if g in self._postings),
+                       key=lambda g: len(self._postings[g]))
         counts: dict[int, float] = defaultdict(float)
+        budget = self.BUDGET
         for g in grams:
             posting = self._postings[g]
-            if len(posting) > self.COMMON_POSTING and counts:
+            if counts and (len(posting) > self.COMMON_POSTING or budget <= 0):
                 break  # everything after is even more common
             weight = 1.0 / (1.0 + len(posting) ** 0.5)
-            for e in posting[: self.COMMON_POSTING * 4]:
-                counts[e] += weight
-        if nums:
-            for e in counts:
-                counts[e] += 10.0 * len(self._entries[e].nums & nums)
-        return heapq.nlargest(self.MAX_CANDIDATES, counts, key=lambda e: (counts[e], -e))
+            for t in posting[: self.BUDGET]:
+                counts[t] += weight
+            budget -= len(posting)
+        return heapq.nlargest(self.MAX_TEXTS, counts, key=lambda t: (counts[t], -t))
 
     def match(self, text: str, limit: int = 3) -> list[AddressMatch]:
         qtext, qnums = _split_norm(normalise_address(text))
         if not qtext and not qnums:
             return []
         best: dict[str, float] = {}
-        for e in self._candidates(qtext, qnums):
-            entry = self._entries[e]
-            score = _score(qtext, qnums, entry)
-            if score > best.get(entry.building_id, -1.0):
-                best[entry.building_id] = score
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+        def offer(bid: str, text_score: float, nums: frozenset[str]) -> None:
+            score = 0.65 * text_score + 0.35 * _num_score(qnums, nums)
+            if score > best.get(bid, -1.0):
+                best[bid] = score
+
+        tids = self._candidate_texts(qtext) if qtext else []
+        scored = heapq.nlargest(self.EXPAND_TEXTS,
+                                ((_text_score(qtext, self._texts[t]), -t) for t in tids))
+        for tscore, neg in scored:
+            tid = -neg
+            entries = self._entries[tid]
+            picks = {p for n in qnums for p in self._by_num[tid].get(n, ())}
+            if not picks:
+                picks = set(range(min(len(entries), self.PER_TEXT)))
+            for p in picks:
+                offer(entries[p][0], tscore, entries[p][1])
+        if not tids:  # only numbers ("3号楼2单元"), or text that shares no n-gram with the map
+            for n in qnums:
+                for tid, p in self._num_only.get(n, ()):
+                    bid, nums = self._entries[tid][p]
+                    ttext = self._texts[tid]
+                    tscore = _text_score(qtext, ttext) if qtext else (60.0 if ttext else 100.0)
+                    offer(bid, tscore, nums)
+        ranked = heapq.nsmallest(limit, best.items(), key=lambda kv: (-kv[1], kv[0]))
         out = []
         for bid, score in ranked:
             b = self.gridmap.buildings[bid]
@@ -186,22 +272,18 @@ class AddressIndex:
         return out
 
 
-def _score(qtext: str, qnums: frozenset[str], entry: _Entry) -> float:
-    if qtext and entry.text:
-        text_score = max(fuzz.WRatio(qtext, entry.text), fuzz.token_set_ratio(qtext, entry.text))
-    elif not qtext and not entry.text:
-        text_score = 100.0
-    elif not qtext:
-        text_score = 60.0
-    else:
-        text_score = 0.0
+def _text_score(qtext: str, text: str) -> float:
+    if not text:
+        return 0.0
+    return max(fuzz.WRatio(qtext, text), fuzz.token_set_ratio(qtext, text))
+
+
+def _num_score(qnums: frozenset[str], nums: frozenset[str]) -> float:
     if not qnums:
-        num_score = 100.0 if not entry.nums else 50.0
-    elif not entry.nums:
-        num_score = 30.0
-    else:
-        num_score = 100.0 * len(qnums & entry.nums) / len(qnums | entry.nums)
-    return 0.65 * text_score + 0.35 * num_score
+        return 100.0 if not nums else 50.0
+    if not nums:
+        return 30.0
+    return 100.0 * len(qnums & nums) / len(qnums | nums)
 
 
 __all__ = ["AddressIndex", "AddressMatch", "normalise_address"]

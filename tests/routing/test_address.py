@@ -107,7 +107,7 @@ def test_candidates_stay_bounded_on_a_big_map() -> None:
     index = AddressIndex(big)
     ids = [m.building.id for m in index.match("lane123 garden bldg 4")]
     assert "b1234" in ids
-    assert len(index._candidates("garden", frozenset())) <= AddressIndex.MAX_CANDIDATES
+    assert len(index._candidate_texts("garden")) <= AddressIndex.MAX_TEXTS
 
 
 def _t(s: str):
