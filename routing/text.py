@@ -67,6 +67,10 @@ IRREGULAR: dict[str, str] = {
     "construction": "construct",
     "parking": "park",
     "parked": "park",
+    "care": "care",
+    "cares": "care",
+    "cared": "care",
+    "caring": "care",
     "is": "is",
     "was": "was",
     "has": "has",
@@ -120,7 +124,7 @@ def stem(word: str) -> str:
         w = _undouble(w[:-2])
     elif w.endswith("ly") and len(w) > 5:
         w = w[:-2]
-    if w.endswith("e") and len(w) > 4:
+    if w.endswith("e") and len(w) > 3:
         w = w[:-1]
     return w
 
