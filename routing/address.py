@@ -180,9 +180,9 @@ class AddressIndex:
     buildings within those texts through a per-text number table.
     """
 
-    MAX_TEXTS = 24
+    MAX_TEXTS = 12
     COMMON_POSTING = 150  # grams more common than this are not used to select texts
-    BUDGET = 600  # posting items read per query
+    BUDGET = 120  # posting items read per query
     EXPAND_TEXTS = 12  # best-scoring texts whose buildings are considered
     PER_TEXT = 6  # buildings taken from a text when the query's numbers don't narrow it
 
