@@ -67,6 +67,8 @@ IRREGULAR: dict[str, str] = {
     "construction": "construct",
     "parking": "park",
     "parked": "park",
+    "site": "site",
+    "sites": "site",
     "care": "care",
     "cares": "care",
     "cared": "care",
@@ -122,8 +124,6 @@ def stem(word: str) -> str:
         w = _undouble(w[:-3])
     elif w.endswith("ed") and len(w) > 4:
         w = _undouble(w[:-2])
-    elif w.endswith("ly") and len(w) > 5:
-        w = w[:-2]
     if w.endswith("e") and len(w) > 3:
         w = w[:-1]
     return w
