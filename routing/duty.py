@@ -87,7 +87,7 @@ def parse_days(value: Any, where: str) -> frozenset[int]:
         raise _err(f"{where}.days: expected a list of day names, got {value!r}")
     out: set[int] = set()
     for item in items:
-        text = str(item).strip().lower()[:7]
+        text = str(item).strip().lower()
         if "-" in text:
             a, _, b = text.partition("-")
             i, j = _day(a, where), _day(b, where)
