@@ -30,3 +30,8 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def wall_now() -> datetime:
+    """Real time, for leases and retries, which run on real time even under a ManualClock."""
+    return datetime.now(UTC)

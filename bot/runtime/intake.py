@@ -1,0 +1,110 @@
+"""Durable intake: every update is stored in the inbox before Telegram is told it arrived.
+
+Long polling advances the offset only after the updates are committed; the webhook
+answers 200 only after the same. A duplicate delivery hits the inbox's primary key and
+is dropped, so it can never create a second case, vote or message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from telegram import Bot
+from telegram.error import NetworkError, RetryAfter, TimedOut
+
+from bot.clock import wall_now
+from bot.runtime.metrics import Metrics
+from bot.services.domain import Domain
+from bot.store.models import InboxUpdate
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "poll_answer", "my_chat_member"]
+
+
+def update_user_id(payload: dict[str, Any]) -> int | None:
+    """Whose update this is, to keep each person's updates in order."""
+    for key in ("message", "edited_message", "callback_query", "poll_answer", "my_chat_member",
+                "channel_post", "inline_query"):
+        part = payload.get(key)
+        if isinstance(part, dict):
+            who = part.get("from") or part.get("user") or {}
+            if isinstance(who, dict) and isinstance(who.get("id"), int):
+                return who["id"]
+            chat = part.get("chat") or {}
+            if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+                return chat["id"]
+    return None
+
+
+async def store_updates(domain: Domain, payloads: list[dict[str, Any]]) -> int:
+    """Insert updates into the inbox, ignoring ones already there. Returns how many were new."""
+    rows = []
+    for payload in payloads:
+        update_id = payload.get("update_id")
+        if not isinstance(update_id, int):
+            continue
+        rows.append(
+            {
+                "update_id": update_id,
+                "payload": payload,
+                "user_id": update_user_id(payload),
+                "received_at": wall_now(),
+                "status": "pending",
+                "attempts": 0,
+            }
+        )
+    if not rows:
+        return 0
+    dialect = sqlite if domain.sqlite else postgresql
+    stmt = dialect.insert(InboxUpdate).values(rows).on_conflict_do_nothing(index_elements=["update_id"])
+    async with domain.unit() as uow:
+        result = await uow.session.execute(stmt)
+    domain.inbox_written.set()
+    return max(0, result.rowcount or 0)
+
+
+class Poller:
+    """Long polling that confirms an update to Telegram only once it is in the inbox."""
+
+    def __init__(self, domain: Domain, bot: Bot, metrics: Metrics) -> None:
+        self.domain = domain
+        self.bot = bot
+        self.metrics = metrics
+        self.offset: int | None = None
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        timeout = self.domain.settings.poll_timeout
+        backoff = 1.0
+        while not self._stop.is_set():
+            kwargs: dict[str, Any] = {"timeout": timeout, "allowed_updates": ALLOWED_UPDATES}
+            if self.offset is not None:
+                kwargs["offset"] = self.offset
+            try:
+                updates = await self.bot.do_api_request(
+                    "getUpdates", api_kwargs=kwargs, read_timeout=timeout + 10
+                )
+                backoff = 1.0
+            except RetryAfter as exc:
+                await asyncio.sleep(float(getattr(exc.retry_after, "total_seconds", lambda: exc.retry_after)()))
+                continue
+            except (TimedOut, NetworkError) as exc:
+                if self._stop.is_set():
+                    return
+                log.warning("getUpdates failed: %s", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(30.0, backoff * 2)
+                continue
+            if not updates:
+                continue
+            new = await store_updates(self.domain, updates)
+            self.metrics.inc("gridvoice_updates_received_total", len(updates))
+            self.metrics.inc("gridvoice_updates_duplicate_total", len(updates) - new)
+            self.offset = max(u["update_id"] for u in updates) + 1

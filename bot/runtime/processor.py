@@ -1,0 +1,158 @@
+"""Processes the inbox: each update in its own transaction with the change it causes.
+
+A row is marked done in the same transaction as the case, the audit row and the
+outgoing messages it led to, so a crash either keeps all of it or none of it (and the
+update is processed again). Updates of one person are handled in order; different people
+in parallel. Replicas share the inbox through short leases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from telegram import Bot, Update
+
+from bot.clock import wall_now
+from bot.runtime.metrics import Metrics
+from bot.services.domain import Domain
+from bot.store.models import InboxUpdate
+from handlers.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 3
+
+
+class Processor:
+    def __init__(self, domain: Domain, bot: Bot, dispatcher: Dispatcher, metrics: Metrics) -> None:
+        self.domain = domain
+        self.bot = bot
+        self.dispatcher = dispatcher
+        self.metrics = metrics
+        self._stop = asyncio.Event()
+        self.concurrency = 1 if domain.sqlite else 8
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.domain.inbox_written.set()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("inbox pass failed")
+                handled = 0
+                await asyncio.sleep(1)
+            if handled == 0 and not self._stop.is_set():
+                self.domain.inbox_written.clear()
+                try:
+                    await asyncio.wait_for(self.domain.inbox_written.wait(), timeout=0.5)
+                except TimeoutError:
+                    pass
+
+    async def claim(self, limit: int = 100) -> list[InboxUpdate]:
+        now = wall_now()
+        async with self.domain.unit() as uow:
+            due = (
+                select(InboxUpdate.update_id)
+                .where(
+                    InboxUpdate.status == "pending",
+                    or_(InboxUpdate.locked_until.is_(None), InboxUpdate.locked_until < now),
+                )
+                .order_by(InboxUpdate.update_id)
+                .limit(limit)
+            )
+            if not self.domain.sqlite:
+                due = due.with_for_update(skip_locked=True)
+            ids = list((await uow.session.execute(due)).scalars().all())
+            if not ids:
+                return []
+            await uow.session.execute(
+                update(InboxUpdate).where(InboxUpdate.update_id.in_(ids)).values(locked_until=now + LEASE)
+            )
+            rows = (
+                await uow.session.execute(
+                    select(InboxUpdate).where(InboxUpdate.update_id.in_(ids)).order_by(InboxUpdate.update_id)
+                )
+            ).scalars().all()
+            return list(rows)
+
+    async def run_once(self) -> int:
+        rows = await self.claim()
+        if not rows:
+            return 0
+        by_user: dict[Any, list[InboxUpdate]] = defaultdict(list)
+        for row in rows:
+            by_user[row.user_id].append(row)
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def person(items: list[InboxUpdate]) -> None:
+            async with semaphore:
+                for row in items:
+                    await self.process(row)
+
+        await asyncio.gather(*(person(items) for items in by_user.values()))
+        return len(rows)
+
+    async def process(self, row: InboxUpdate) -> None:
+        started = time.monotonic()
+        try:
+            update_obj = Update.de_json(dict(row.payload), self.bot)
+        except Exception as exc:  # a malformed update: keep it, answer nobody, never crash
+            log.warning("unparseable update", extra={"update_id": row.update_id, "error": str(exc)})
+            await self._finish(row.update_id, "failed", f"unparseable: {exc}")
+            self.metrics.inc("gridvoice_updates_malformed_total")
+            return
+        try:
+            async with self.domain.unit() as uow:
+                fresh = await uow.session.get(InboxUpdate, row.update_id)
+                if fresh is None or fresh.status != "pending":
+                    return  # another replica finished it
+                await self.dispatcher.handle(uow, update_obj, row.payload)
+                fresh.status = "done"
+                fresh.processed_at = wall_now()
+                fresh.locked_until = None
+                fresh.attempts += 1
+        except Exception as exc:
+            self.metrics.inc("gridvoice_update_errors_total")
+            log.exception("update failed", extra={"update_id": row.update_id})
+            await self._failed_attempt(row, update_obj, exc)
+            return
+        self.metrics.inc("gridvoice_updates_handled_total")
+        self.metrics.observe("gridvoice_update_seconds", time.monotonic() - started)
+
+    async def _failed_attempt(self, row: InboxUpdate, update_obj: Update, exc: Exception) -> None:
+        attempts = row.attempts + 1
+        if attempts < MAX_ATTEMPTS:
+            async with self.domain.unit() as uow:
+                await uow.session.execute(
+                    update(InboxUpdate)
+                    .where(InboxUpdate.update_id == row.update_id)
+                    .values(attempts=attempts, locked_until=wall_now() + timedelta(seconds=2 * attempts),
+                            error=repr(exc)[:1000])
+                )
+            return
+        # Give up on this update, but tell the person and keep their message in the inbox.
+        async with self.domain.unit() as uow:
+            await uow.session.execute(
+                update(InboxUpdate)
+                .where(InboxUpdate.update_id == row.update_id)
+                .values(status="failed", attempts=attempts, locked_until=None, error=repr(exc)[:1000])
+            )
+            await self.dispatcher.apologise(uow, update_obj)
+
+    async def _finish(self, update_id: int, status: str, error: str | None = None) -> None:
+        async with self.domain.unit() as uow:
+            await uow.session.execute(
+                update(InboxUpdate)
+                .where(InboxUpdate.update_id == update_id)
+                .values(status=status, error=error, locked_until=None, processed_at=wall_now())
+            )

@@ -1,0 +1,281 @@
+"""The outbox sender: delivers queued Bot API calls exactly as the transaction wrote them.
+
+Paces within Telegram's limits, obeys 429 ``retry_after``, retries 5xx and network errors
+with backoff, marks people who blocked the bot as unreachable, keeps each chat's messages
+in order, and shares the work with other replicas (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from telegram import Bot
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.clock import wall_now
+from bot.runtime.metrics import Metrics
+from bot.runtime.pacing import Pacer
+from bot.services.domain import Domain
+from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+BATCH = 200
+
+
+def _retry_seconds(exc: RetryAfter) -> float:
+    value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class Sender:
+    """One sender loop per process; several processes may run one each."""
+
+    def __init__(self, domain: Domain, bot: Bot, metrics: Metrics | None = None) -> None:
+        self.domain = domain
+        self.bot = bot
+        self.metrics = metrics or Metrics()
+        s = domain.settings
+        self.pacer = Pacer(s.send_rate_global, s.send_rate_private, s.send_burst_private, s.send_rate_group)
+        self.semaphore = asyncio.Semaphore(s.send_concurrency)
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.domain.outbox_written.set()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sent = await self.run_once()
+            except Exception:
+                log.exception("outbox sender pass failed")
+                sent = 0
+                await asyncio.sleep(1)
+            if sent == 0 and not self._stop.is_set():
+                self.domain.outbox_written.clear()
+                try:
+                    await asyncio.wait_for(self.domain.outbox_written.wait(), timeout=0.5)
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> int:
+        rows = await self.claim(BATCH)
+        if not rows:
+            return 0
+        by_chat: dict[int, list[OutboxMessage]] = defaultdict(list)
+        for row in rows:
+            by_chat[row.chat_id].append(row)
+        await asyncio.gather(*(self._send_chat(chat, items) for chat, items in by_chat.items()))
+        return len(rows)
+
+    async def claim(self, limit: int) -> list[OutboxMessage]:
+        now = wall_now()
+        async with self.domain.unit() as uow:
+            due = (
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.next_attempt_at <= now,
+                    or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )
+            if not self.domain.sqlite:
+                due = due.with_for_update(skip_locked=True)
+            ids = list((await uow.session.execute(due)).scalars().all())
+            if not ids:
+                return []
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(locked_until=now + LEASE)
+            )
+            rows = (
+                await uow.session.execute(
+                    select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+                )
+            ).scalars().all()
+            return list(rows)
+
+    async def _send_chat(self, chat_id: int, rows: list[OutboxMessage]) -> None:
+        async with self.semaphore:
+            for i, row in enumerate(rows):
+                ok = await self._send_one(row)
+                if not ok:
+                    await self._release([r.id for r in rows[i + 1 :]])
+                    return
+
+    async def _release(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        async with self.domain.unit() as uow:
+            await uow.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(locked_until=None)
+            )
+
+    async def _resolve(self, row: OutboxMessage) -> tuple[str, dict[str, Any]]:
+        method, payload = row.method, dict(row.payload)
+        refs = [r for r in (row.edit_ref, payload.get("reply_to_ref")) if r]
+        known: dict[str, MessageRef] = {}
+        if refs:
+            async with self.domain.sessions() as session:
+                for ref in (await session.execute(select(MessageRef).where(MessageRef.ref.in_(refs)))).scalars():
+                    known[ref.ref] = ref
+        reply = payload.pop("reply_to_ref", None)
+        if reply and reply in known and known[reply].chat_id == row.chat_id:
+            payload["reply_parameters"] = {"message_id": known[reply].message_id, "allow_sending_without_reply": True}
+        if row.edit_ref:
+            target = known.get(row.edit_ref)
+            if target is None:
+                method = "sendMessage"  # never delivered: send it now instead of editing
+                if not payload.get("reply_markup", {}).get("inline_keyboard"):
+                    payload.pop("reply_markup", None)
+            else:
+                payload["message_id"] = target.message_id
+        return method, payload
+
+    async def _send_one(self, row: OutboxMessage) -> bool:
+        """Deliver one row. Returns False when the rest of the chat's batch must wait."""
+        method, payload = await self._resolve(row)
+        if row.chat_id != 0:
+            await self.pacer.acquire(row.chat_id)
+        started = time.monotonic()
+        try:
+            result = await self.bot.do_api_request(method, api_kwargs=payload)
+        except RetryAfter as exc:
+            wait = _retry_seconds(exc)
+            self.pacer.chat(row.chat_id).block(wait)
+            self.metrics.inc("gridvoice_outbox_retry_after_total")
+            await self._retry(row, wait, f"429 retry after {wait:g}s", count=False)
+            return False
+        except Forbidden as exc:
+            await self._blocked(row, str(exc))
+            return True
+        except ChatMigrated as exc:
+            await self._fail(row, f"chat migrated to {exc.new_chat_id}")
+            return True
+        except BadRequest as exc:
+            text = str(exc).lower()
+            if "not modified" in text:
+                await self._done(row, None)
+                return True
+            if "message to edit not found" in text and row.edit_ref:
+                await self._forget_ref(row)
+                await self._retry(row, 0, str(exc))
+                return False
+            await self._fail(row, str(exc))
+            return True
+        except (TimedOut, NetworkError) as exc:
+            backoff = min(300.0, 2 ** min(row.attempts, 8))
+            self.metrics.inc("gridvoice_outbox_network_errors_total")
+            await self._retry(row, backoff, f"{type(exc).__name__}: {exc}")
+            return False
+        self.metrics.observe("gridvoice_send_latency_seconds", time.monotonic() - started)
+        self.metrics.inc("gridvoice_messages_sent_total")
+        message_id = None
+        if isinstance(result, dict):
+            message_id = result.get("message_id")
+        elif isinstance(result, list) and result and isinstance(result[0], dict):
+            message_id = result[0].get("message_id")
+        await self._done(row, message_id)
+        return True
+
+    async def _done(self, row: OutboxMessage, message_id: int | None) -> None:
+        async with self.domain.unit() as uow:
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(status="sent", sent_at=uow.now, message_id=message_id, locked_until=None, error=None)
+            )
+            if row.ref and message_id is not None:
+                ref = await uow.session.get(MessageRef, row.ref)
+                if ref is None:
+                    uow.session.add(MessageRef(ref=row.ref, chat_id=row.chat_id, message_id=message_id))
+                else:
+                    ref.chat_id, ref.message_id = row.chat_id, message_id
+
+    async def _forget_ref(self, row: OutboxMessage) -> None:
+        async with self.domain.unit() as uow:
+            ref = await uow.session.get(MessageRef, row.edit_ref)
+            if ref is not None:
+                await uow.session.delete(ref)
+
+    async def _retry(self, row: OutboxMessage, seconds: float, error: str, count: bool = True) -> None:
+        attempts = row.attempts + (1 if count else 0)
+        if attempts >= self.domain.settings.max_send_attempts:
+            await self._fail(row, error)
+            return
+        async with self.domain.unit() as uow:
+            at = wall_now() + timedelta(seconds=seconds)
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(attempts=attempts, next_attempt_at=at, locked_until=None, error=error)
+            )
+            # Keep the chat's order: nothing later in this chat goes out before this one.
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(
+                    and_(
+                        OutboxMessage.chat_id == row.chat_id,
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.id > row.id,
+                        OutboxMessage.next_attempt_at < at,
+                    )
+                )
+                .values(next_attempt_at=at)
+            )
+
+    async def _fail(self, row: OutboxMessage, error: str) -> None:
+        log.warning("outbox message failed", extra={"outbox_id": row.id, "case_id": row.case_id, "error": error})
+        self.metrics.inc("gridvoice_outbox_failed_total")
+        async with self.domain.unit() as uow:
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(status="failed", error=error[:500], locked_until=None, attempts=row.attempts + 1)
+            )
+
+    async def _blocked(self, row: OutboxMessage, error: str) -> None:
+        """The person blocked the bot: stop retrying, mark them unreachable, show it on cases."""
+        self.metrics.inc("gridvoice_outbox_blocked_total")
+        async with self.domain.unit() as uow:
+            pending = (
+                await uow.session.execute(
+                    select(OutboxMessage).where(
+                        OutboxMessage.chat_id == row.chat_id,
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.id >= row.id,
+                    )
+                )
+            ).scalars().all()
+            case_ids = {r.case_id for r in pending if r.case_id} | ({row.case_id} if row.case_id else set())
+            for r in pending:
+                r.status, r.error, r.locked_until = "blocked", error[:500], None
+            await uow.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row.id).values(status="blocked", error=error[:500])
+            )
+            user = await uow.session.get(User, row.chat_id) if row.chat_id > 0 else None
+            if user is not None:
+                user.unreachable = True
+            for case_id in case_ids:
+                uow.session.add(
+                    CaseEvent(
+                        case_id=case_id,
+                        at=uow.now,
+                        actor_id=None,
+                        actor_role="system",
+                        kind="unreachable",
+                        data={"chat_id": row.chat_id},
+                    )
+                )
+

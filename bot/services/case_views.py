@@ -1,0 +1,176 @@
+"""What people see of a case: the staff card, its buttons, and the resident's updates.
+
+Data in, outbox rows out; the words themselves are templates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.services.domain import UnitOfWork
+from bot.services.outbox import Button, Keyboard
+from bot.services.residents import pseudonym_for
+from bot.store.models import Case, User
+
+OPEN = frozenset({"triage", "assigned", "accepted", "needs_info", "transferred", "escalated", "reopened"})
+AWAITING_ACCEPT = frozenset({"assigned", "transferred", "escalated", "reopened"})
+WORKING = frozenset({"accepted", "needs_info"})
+
+
+def card_ref(case: Case, chat_id: int) -> str:
+    return f"card:{case.id}:{chat_id}"
+
+
+def cb(action: str, case: Case, *args: object) -> str:
+    """Callback data for a staff button: action, case, the case version it was drawn for."""
+    parts = ["c", action, str(case.id), str(case.version), *(str(a) for a in args)]
+    return ":".join(parts)
+
+
+def staff_keyboard(case: Case) -> Keyboard:
+    if case.status == "triage":
+        return [
+            [Button.of(f"cat_{c}", cb("cat", case, c)) for c in row]
+            for row in _rows(CATEGORY_ORDER, 3)
+        ]
+    if case.status in AWAITING_ACCEPT:
+        return [
+            [Button.of("btn_accept", cb("acc", case)), Button.of("btn_ask", cb("ask", case))],
+            [
+                Button.of("btn_transfer", cb("trf", case)),
+                Button.of("btn_resolve", cb("res", case)),
+                Button.of("btn_reject", cb("rej", case)),
+            ],
+        ]
+    if case.status in WORKING:
+        return [
+            [Button.of("btn_ask", cb("ask", case)), Button.of("btn_transfer", cb("trf", case))],
+            [Button.of("btn_resolve", cb("res", case)), Button.of("btn_reject", cb("rej", case))],
+        ]
+    return []
+
+
+CATEGORY_ORDER = (
+    "facilities",
+    "sanitation",
+    "environment",
+    "safety",
+    "traffic",
+    "property",
+    "construction",
+    "dispute",
+    "welfare",
+    "health",
+    "other",
+)
+
+
+def _rows(items: tuple[str, ...] | list[str], width: int) -> list[list[str]]:
+    return [list(items[i : i + width]) for i in range(0, len(items), width)]
+
+
+def category_keyboard(prefix: str, categories: tuple[str, ...] | list[str]) -> Keyboard:
+    return [[Button.of(f"cat_{c}", f"{prefix}:{c}") for c in row] for row in _rows(categories, 3)]
+
+
+def card_data(uow: UnitOfWork, case: Case, photos: int = 0) -> dict[str, Any]:
+    gridmap = uow.routing.gridmap
+    grid = gridmap.grids.get(case.grid_id)
+    building = gridmap.buildings.get(case.building_id or "")
+    owner = gridmap.staff.get(case.owner_id or 0)
+    party = gridmap.parties.get(case.party_id or "")
+    return {
+        "case": case,
+        "grid": grid,
+        "building": building,
+        "owner_name": owner.name if owner else None,
+        "party": party,
+        "photos": photos,
+        "age": uow.now - case.created_at,
+        "pseudonym": pseudonym_for(case.resident_id) if case.resident_id else None,
+        "now": uow.now,
+    }
+
+
+async def send_card(uow: UnitOfWork, case: Case, chat_id: int, photo_ids: list[str]) -> None:
+    """A new card in `chat_id` (photos first), remembered so it can be edited in place."""
+    lang = await chat_language(uow, chat_id)
+    if photo_ids:
+        uow.outbox.photos(chat_id, photo_ids, case_id=case.id)
+    uow.outbox.send(
+        chat_id,
+        lang,
+        "card",
+        keyboard=staff_keyboard(case),
+        ref=card_ref(case, chat_id),
+        case_id=case.id,
+        **card_data(uow, case, len(photo_ids)),
+    )
+
+
+async def refresh_card(
+    uow: UnitOfWork, case: Case, chat_id: int, *, keyboard: Keyboard | None = None
+) -> None:
+    """Edit the card in place so its buttons always match the case's state."""
+    lang = await chat_language(uow, chat_id)
+    uow.outbox.edit(
+        card_ref(case, chat_id),
+        chat_id,
+        lang,
+        "card",
+        keyboard=staff_keyboard(case) if keyboard is None else keyboard,
+        case_id=case.id,
+        **card_data(uow, case),
+    )
+
+
+async def chat_language(uow: UnitOfWork, chat_id: int) -> str:
+    """The language of a private chat's person; groups use the deployment's default."""
+    if chat_id > 0:
+        person = await uow.session.get(User, chat_id)
+        if person is not None:
+            return person.language
+    return uow.settings.default_language
+
+
+def ownership_data(uow: UnitOfWork, case: Case, lang: str) -> dict[str, Any]:
+    """Who handles the case, as the resident is told it."""
+    gridmap = uow.routing.gridmap
+    party = gridmap.parties.get(case.party_id or "")
+    owner = gridmap.staff.get(case.owner_id or 0)
+    follow = gridmap.staff.get(case.follow_up_id or 0)
+    return {
+        "party_name": party.name.get(lang) if party else None,
+        "owner_name": owner.name if owner else None,
+        "owner_rung": case.rung,
+        "follow_up_name": follow.name if follow else None,
+    }
+
+
+def notify_resident(
+    uow: UnitOfWork,
+    case: Case,
+    residents: list[User],
+    event: str,
+    *,
+    keyboard_for: Any = None,
+    **data: Any,
+) -> None:
+    """Tell the reporter and every follower what happened and what happens next."""
+    for person in residents:
+        if person.erased_at is not None:
+            continue
+        lang = person.language
+        keyboard = keyboard_for(person) if keyboard_for else None
+        uow.outbox.send(
+            person.id,
+            lang,
+            "case_update",
+            keyboard=keyboard,
+            case_id=case.id,
+            event=event,
+            case=case,
+            is_follower=person.id != case.resident_id,
+            **ownership_data(uow, case, lang),
+            **data,
+        )

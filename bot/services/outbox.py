@@ -1,0 +1,202 @@
+"""Writing messages to the outbox, inside the caller's transaction.
+
+Nothing here talks to Telegram: rows are rendered Bot API calls that the sender
+(`bot.delivery.sender`) delivers after the transaction commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import wall_now
+from bot.render import Renderer, split_text
+from bot.store.models import OutboxMessage
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button: a label key (rendered per language) or a literal text, and its data."""
+
+    data: str
+    key: str | None = None
+    text: str | None = None
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, key: str, data: str, **params: Any) -> Button:
+        return cls(data=data, key=key, params=tuple(sorted(params.items())))
+
+    @classmethod
+    def literal(cls, text: str, data: str) -> Button:
+        return cls(data=data, text=text)
+
+
+Keyboard = list[list[Button]]
+
+
+class Outbox:
+    """Collects outgoing messages for one transaction."""
+
+    def __init__(self, session: AsyncSession, renderer: Renderer, now: datetime) -> None:
+        self.session = session
+        self.renderer = renderer
+        self.now = now
+        self.written = 0
+
+    def markup(self, lang: str, keyboard: Keyboard | None) -> dict[str, Any] | None:
+        if not keyboard:
+            return None
+        rows = []
+        for row in keyboard:
+            rows.append(
+                [
+                    {
+                        "text": b.text
+                        if b.text is not None
+                        else self.renderer.label(lang, b.key or "", **dict(b.params)),
+                        "callback_data": b.data,
+                    }
+                    for b in row
+                ]
+            )
+        return {"inline_keyboard": rows}
+
+    def _add(self, chat_id: int, method: str, payload: dict[str, Any], **fields: Any) -> None:
+        self.session.add(
+            OutboxMessage(
+                created_at=self.now,
+                chat_id=chat_id,
+                method=method,
+                payload=payload,
+                next_attempt_at=wall_now(),
+                status="pending",
+                attempts=0,
+                **fields,
+            )
+        )
+        self.written += 1
+
+    def send(
+        self,
+        chat_id: int,
+        lang: str,
+        template: str,
+        *,
+        keyboard: Keyboard | None = None,
+        ref: str | None = None,
+        case_id: int | None = None,
+        campaign: str | None = None,
+        reply_to_ref: str | None = None,
+        **data: Any,
+    ) -> None:
+        """Render `template` in `lang` and queue it; long texts become several messages."""
+        text = self.renderer.render(lang, template, **data)
+        self.send_text(
+            chat_id,
+            text,
+            markup=self.markup(lang, keyboard),
+            ref=ref,
+            case_id=case_id,
+            campaign=campaign,
+            reply_to_ref=reply_to_ref,
+        )
+
+    def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        markup: dict[str, Any] | None = None,
+        ref: str | None = None,
+        case_id: int | None = None,
+        campaign: str | None = None,
+        reply_to_ref: str | None = None,
+    ) -> None:
+        parts = split_text(text)
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            payload: dict[str, Any] = {"chat_id": chat_id, "text": part, "parse_mode": "HTML"}
+            if last and markup:
+                payload["reply_markup"] = markup
+            if reply_to_ref and i == 0:
+                payload["reply_to_ref"] = reply_to_ref
+            self._add(
+                chat_id,
+                "sendMessage",
+                payload,
+                ref=ref if last else None,
+                case_id=case_id,
+                campaign=campaign,
+            )
+
+    def edit(
+        self,
+        ref: str,
+        chat_id: int,
+        lang: str,
+        template: str,
+        *,
+        keyboard: Keyboard | None = None,
+        case_id: int | None = None,
+        **data: Any,
+    ) -> None:
+        """Edit the remembered message `ref` in place (sent anew if it was never delivered)."""
+        text = split_text(self.renderer.render(lang, template, **data))[0]
+        payload: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
+        markup = self.markup(lang, keyboard)
+        payload["reply_markup"] = markup or {"inline_keyboard": []}
+        self._add(chat_id, "editMessageText", payload, edit_ref=ref, ref=ref, case_id=case_id)
+
+    def photos(
+        self,
+        chat_id: int,
+        file_ids: list[str],
+        *,
+        caption: str | None = None,
+        case_id: int | None = None,
+        campaign: str | None = None,
+    ) -> None:
+        if not file_ids:
+            return
+        if len(file_ids) == 1:
+            payload: dict[str, Any] = {"chat_id": chat_id, "photo": file_ids[0]}
+            if caption:
+                payload["caption"] = caption[:1024]
+                payload["parse_mode"] = "HTML"
+            self._add(chat_id, "sendPhoto", payload, case_id=case_id, campaign=campaign)
+            return
+        for start in range(0, len(file_ids), 10):
+            chunk = file_ids[start : start + 10]
+            media = [{"type": "photo", "media": f} for f in chunk]
+            if caption and start == 0:
+                media[0]["caption"] = caption[:1024]
+                media[0]["parse_mode"] = "HTML"
+            if len(chunk) == 1:
+                self._add(
+                    chat_id,
+                    "sendPhoto",
+                    {"chat_id": chat_id, "photo": chunk[0]},
+                    case_id=case_id,
+                    campaign=campaign,
+                )
+            else:
+                self._add(
+                    chat_id,
+                    "sendMediaGroup",
+                    {"chat_id": chat_id, "media": media},
+                    case_id=case_id,
+                    campaign=campaign,
+                )
+
+    def answer_callback(
+        self, callback_query_id: str, lang: str, key: str | None = None, alert: bool = False, **data: Any
+    ) -> None:
+        payload: dict[str, Any] = {"callback_query_id": callback_query_id}
+        if key:
+            payload["text"] = self.renderer.label(lang, key, **data)[:200]
+            payload["show_alert"] = alert
+        self._add(0, "answerCallbackQuery", payload)

@@ -1,0 +1,145 @@
+"""Reporting: a draft gathered without a rigid form, the duplicate check, then filing.
+
+The draft lives in the resident's row (state ``draft``), so a restart in the middle of a
+report continues where it was and nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+from rapidfuzz import fuzz
+from sqlalchemy import select
+
+from bot.services import cases as case_service
+from bot.services.case_views import OPEN
+from bot.services.domain import UnitOfWork
+from bot.services.residents import set_state, update_state
+from bot.store.models import Case, User
+
+SIMILAR_TEXT = 62.0
+SIMILAR_METRES = 150.0
+SIMILAR_WINDOW = timedelta(days=30)
+
+
+def draft(user: User) -> dict[str, Any]:
+    return dict(user.state_data or {}) if user.state == "draft" else {}
+
+
+def start_or_extend(uow: UnitOfWork, user: User, text: str) -> dict[str, Any]:
+    """Add text to the draft (a second message adds to the description)."""
+    current = draft(user)
+    if not current:
+        set_state(user, "draft", text=text, photos=[], started=uow.now.isoformat())
+    else:
+        joined = (current.get("text") or "") + ("\n" if current.get("text") else "") + text
+        update_state(user, text=joined[: uow.settings.max_text_length * 2])
+    return draft(user)
+
+
+def add_photo(uow: UnitOfWork, user: User, file_id: str) -> tuple[dict[str, Any], bool]:
+    """Attach a photo; returns the draft and whether the photo fitted."""
+    current = draft(user) or {"text": "", "photos": [], "started": uow.now.isoformat()}
+    photos = list(current.get("photos") or [])
+    if file_id in photos:
+        return current, True
+    if len(photos) >= uow.settings.max_photos_per_report:
+        return current, False
+    photos.append(file_id)
+    set_state(user, "draft", **{**current, "photos": photos})
+    return draft(user), True
+
+
+def set_place(user: User, *, building_id: str | None = None, grid_id: str | None = None,
+              location: tuple[float, float] | None = None, place_text: str | None = None) -> None:
+    current = draft(user) or {"text": "", "photos": []}
+    current.update(
+        building_id=building_id,
+        grid_id=grid_id,
+        location=list(location) if location else None,
+        place_text=place_text,
+    )
+    set_state(user, "draft", **current)
+
+
+def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat = math.radians((a[0] + b[0]) / 2)
+    dx = (b[1] - a[1]) * 111_320 * math.cos(lat)
+    dy = (b[0] - a[0]) * 110_540
+    return math.hypot(dx, dy)
+
+
+async def similar_open_case(uow: UnitOfWork, user: User, text: str, grid_id: str,
+                            location: tuple[float, float] | None, building_id: str | None) -> Case | None:
+    """An open case in the same grid, same category, similar words or nearby."""
+    category = uow.domain.classifier.classify(text).category
+    if category is None:
+        return None
+    stmt = (
+        select(Case)
+        .where(
+            Case.grid_id == grid_id,
+            Case.category == category,
+            Case.status.in_(OPEN),
+            Case.created_at >= uow.now - SIMILAR_WINDOW,
+        )
+        .order_by(Case.id.desc())
+        .limit(50)
+    )
+    best: tuple[float, Case] | None = None
+    for case in (await uow.session.execute(stmt)).scalars():
+        if case.resident_id == user.id:
+            continue
+        score = fuzz.token_set_ratio(text.lower(), case.text.lower())
+        if building_id and case.building_id == building_id:
+            score += 10
+        if location and case.latitude is not None and case.longitude is not None:
+            if _distance_m(location, (case.latitude, case.longitude)) <= SIMILAR_METRES:
+                score += 15
+        if score >= SIMILAR_TEXT and (best is None or score > best[0]):
+            best = (score, case)
+    return best[1] if best else None
+
+
+def place_of(user: User, current: dict[str, Any]) -> tuple[str | None, str | None, tuple[float, float] | None, str | None]:
+    grid_id = current.get("grid_id") or user.home_grid_id
+    building_id = current.get("building_id")
+    if building_id is None and current.get("grid_id") is None and current.get("location") is None:
+        building_id = user.home_building_id
+    loc = current.get("location")
+    return grid_id, building_id, (tuple(loc) if loc else None), current.get("place_text")  # type: ignore[return-value]
+
+
+async def submit(uow: UnitOfWork, user: User, *, update_id: int | None, force_new: bool = False) -> tuple[str, Case | None]:
+    """File the draft. Returns ("empty", None), ("similar", case) or ("filed", case)."""
+    current = draft(user)
+    text = (current.get("text") or "").strip()
+    if not text:
+        return "empty", None
+    grid_id, building_id, location, place_text = place_of(user, current)
+    if grid_id is None:
+        return "no_place", None
+    if not force_new:
+        similar = await similar_open_case(uow, user, text, grid_id, location, building_id)
+        if similar is not None:
+            update_state(user, similar_case=similar.id)
+            return "similar", similar
+    case = await case_service.create_case(
+        uow,
+        user,
+        text=text,
+        grid_id=grid_id,
+        building_id=building_id,
+        place_text=place_text,
+        location=location,
+        photos=list(current.get("photos") or []),
+        source_update_id=update_id,
+    )
+    set_state(user, None)
+    return "filed", case
+
+
+def discard(user: User) -> None:
+    set_state(user, None)

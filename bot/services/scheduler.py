@@ -1,0 +1,154 @@
+"""Scheduled work found from the database: reminders, escalations, auto-close, follow-ups.
+
+Deadlines live in the case rows, so a restart or several replicas neither lose nor double
+an escalation: each case is re-read under a row lock and its condition checked again
+inside the transaction that acts on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+
+from bot.services import cases as case_service
+from bot.services.case_views import AWAITING_ACCEPT, card_data, chat_language
+from bot.services.domain import Domain, UnitOfWork
+from bot.services.outbox import Button
+from bot.store.models import Case
+
+log = logging.getLogger(__name__)
+
+Action = Callable[[UnitOfWork, Case], Awaitable[bool]]
+
+
+def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
+    s = domain.settings
+    return {
+        "escalate_accept": and_(Case.status.in_(AWAITING_ACCEPT), Case.accept_by <= now,
+                                or_(Case.reminded.is_(None), ~Case.reminded.like("top:%"))),
+        "escalate_resolve": and_(Case.status == "accepted", Case.resolve_by <= now,
+                                 or_(Case.reminded.is_(None), ~Case.reminded.like("top:%"))),
+        "remind_accept": and_(Case.status.in_(AWAITING_ACCEPT), Case.accept_by > now,
+                              Case.accept_by <= now + s.reminder_before, Case.reminded.is_(None)),
+        "remind_resolve": and_(Case.status == "accepted", Case.resolve_by > now,
+                               Case.resolve_by <= now + s.reminder_before,
+                               or_(Case.reminded.is_(None), Case.reminded == "accept")),
+        "auto_close": and_(Case.status == "resolved", Case.resolved_at <= now - s.auto_close_after),
+        "follow_up": and_(Case.status == "closed", Case.rating.is_not(None) | Case.resolved_at.is_not(None),
+                          Case.closed_at <= now - s.follow_up_after, Case.reminded.is_(None))
+        if s.follow_up_after
+        else None,
+    }
+
+
+async def run_due(domain: Domain) -> int:
+    """One pass over everything due now. Returns how many cases were acted on."""
+    if not domain.has_routing:
+        await domain.reload_routing()
+        if not domain.has_routing:
+            return 0
+    now = domain.clock.now()
+    done = 0
+    for name, condition in _due_conditions(now, domain).items():
+        if condition is None:
+            continue
+        async with domain.sessions() as session:
+            ids = list((await session.execute(select(Case.id).where(condition).order_by(Case.id).limit(500)))
+                       .scalars().all())
+        for case_id in ids:
+            if await _act(domain, name, case_id):
+                done += 1
+    return done
+
+
+async def _act(domain: Domain, name: str, case_id: int) -> bool:
+    async with domain.unit() as uow:
+        stmt = select(Case).where(Case.id == case_id, _due_conditions(uow.now, domain)[name])  # type: ignore[arg-type]
+        if not domain.sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        case = (await uow.session.execute(stmt)).scalar_one_or_none()
+        if case is None:
+            return False  # someone else did it, or it is no longer due
+        return await ACTIONS[name](uow, case)
+
+
+async def _escalate_accept(uow: UnitOfWork, case: Case) -> bool:
+    return await case_service.escalate_case(uow, case, "accept")
+
+
+async def _escalate_resolve(uow: UnitOfWork, case: Case) -> bool:
+    return await case_service.escalate_case(uow, case, "resolve")
+
+
+async def _remind(uow: UnitOfWork, case: Case, which: str) -> bool:
+    case.reminded = which
+    await case_service.record(uow, case, case_service.SYSTEM, "reminder", which=which)
+    if case.owner_chat_id is not None:
+        uow.outbox.send(case.owner_chat_id, await chat_language(uow, case.owner_chat_id), "reminder",
+                        case_id=case.id, which=which, **card_data(uow, case))
+    return True
+
+
+async def _remind_accept(uow: UnitOfWork, case: Case) -> bool:
+    return await _remind(uow, case, "accept")
+
+
+async def _remind_resolve(uow: UnitOfWork, case: Case) -> bool:
+    return await _remind(uow, case, "resolve")
+
+
+async def _auto_close(uow: UnitOfWork, case: Case) -> bool:
+    await case_service.auto_close(uow, case)
+    return True
+
+
+async def _follow_up(uow: UnitOfWork, case: Case) -> bool:
+    """Some time after closing: 'is it still fixed?'"""
+    case.reminded = "followup"
+    await case_service.record(uow, case, case_service.SYSTEM, "follow_up_sent")
+    if case.resident_id:
+        resident = await uow.session.get(case_service.User, case.resident_id)
+        if resident is not None and resident.erased_at is None:
+            uow.outbox.send(resident.id, resident.language, "follow_up_question", case_id=case.id, case=case,
+                            keyboard=[[Button.of("btn_still_fixed", f"r:still:{case.id}:yes"),
+                                       Button.of("btn_broken_again", f"r:still:{case.id}:no")]])
+    return True
+
+
+ACTIONS: dict[str, Action] = {
+    "escalate_accept": _escalate_accept,
+    "escalate_resolve": _escalate_resolve,
+    "remind_accept": _remind_accept,
+    "remind_resolve": _remind_resolve,
+    "auto_close": _auto_close,
+    "follow_up": _follow_up,
+}
+
+
+class Scheduler:
+    """Runs `run_due` every few seconds, and at once when woken."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.domain.schedule_changed.set()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.domain.reload_routing()
+                await run_due(self.domain)
+            except Exception:
+                log.exception("scheduler pass failed")
+            self.domain.schedule_changed.clear()
+            try:
+                await asyncio.wait_for(self.domain.schedule_changed.wait(), self.domain.settings.scheduler_interval)
+            except TimeoutError:
+                pass

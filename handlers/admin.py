@@ -1,0 +1,74 @@
+"""Admin in the chat: one-time staff invites and deactivation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.services import cases as case_service
+from bot.services import staff
+from bot.services.staff import StaffError
+from handlers.context import Ctx
+
+if TYPE_CHECKING:
+    from handlers.dispatch import Dispatcher
+
+
+def register(d: Dispatcher) -> None:
+    d.commands.update({"invite": invite, "deactivate": deactivate})
+
+
+def _is_admin(ctx: Ctx) -> bool:
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    return case_service.staff_role(ctx.uow, user_id) == "admin"
+
+
+async def invite(ctx: Ctx) -> None:
+    """`/invite member <grid>` · `leader <grid>` · `committee <community>` · `party <id>`."""
+    if not _is_admin(ctx):
+        ctx.reply("admin_only")
+        return
+    if len(ctx.args) != 2:
+        ctx.reply("invite_usage")
+        return
+    role, target = ctx.args
+    try:
+        created = await staff.create_invite(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, role.lower(), target)
+    except StaffError as exc:
+        ctx.reply(exc.key, **exc.data)
+        return
+    username = ctx.uow.domain.bot_username or "gridvoice_bot"
+    ctx.reply("invite_created", link=f"https://t.me/{username}?start={created.code}", role=created.role,
+              target=created.target)
+
+
+async def redeem_invite(ctx: Ctx, code: str) -> bool:
+    """`/start <invite code>`: the person who opens it gets that role. True if it was an invite."""
+    if not code.startswith("inv"):
+        return False
+    user = ctx.user
+    assert user is not None and ctx.tg_user is not None
+    try:
+        used = await staff.redeem_invite(ctx.uow, code, user.id, ctx.tg_user.full_name)
+    except StaffError as exc:
+        ctx.reply(exc.key, **exc.data)
+        return True
+    if used is None:
+        ctx.reply("invite_unknown")
+        return True
+    ctx.reply("invite_welcome", role=used.role, target=used.target)
+    return True
+
+
+async def deactivate(ctx: Ctx) -> None:
+    if not _is_admin(ctx):
+        ctx.reply("admin_only")
+        return
+    if len(ctx.args) != 1 or not ctx.args[0].lstrip("-").isdigit():
+        ctx.reply("deactivate_usage")
+        return
+    try:
+        moved = await staff.deactivate(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, int(ctx.args[0]))
+    except StaffError as exc:
+        ctx.reply(exc.key, **exc.data)
+        return
+    ctx.reply("deactivated", user=ctx.args[0], moved=moved)

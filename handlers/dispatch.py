@@ -1,0 +1,159 @@
+"""From a Telegram update to one handler: the mapping tables, read top to bottom.
+
+Commands and callback prefixes map to functions in the audience modules (resident,
+member, committee, admin). Anything else a person can send has a defined answer here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Update
+
+from bot.services import ratelimit
+from bot.services.domain import NoGridMap, UnitOfWork
+from bot.services.residents import ensure_user, get_user
+from handlers import admin, member, resident
+from handlers.context import Ctx
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Ctx], Awaitable[None]]
+
+UNSUPPORTED = ("sticker", "voice", "video", "video_note", "audio", "document", "animation",
+               "dice", "game", "poll", "venue", "story")
+
+
+class Dispatcher:
+    """Routes updates; other audience modules extend the tables with `register`."""
+
+    def __init__(self) -> None:
+        self.commands: dict[str, Handler] = {}
+        self.callbacks: dict[str, Handler] = {}
+        self.poll_answer: Handler | None = None
+        self.contact: Handler | None = None
+        self.group_commands: set[str] = set()
+        self.deep_links: dict[str, Any] = {}
+        for module in (resident, member, admin):
+            module.register(self)
+        try:  # consultations and announcements
+            from handlers import committee
+        except ImportError:  # pragma: no cover - built without consultations
+            committee = None  # type: ignore[assignment]
+        if committee is not None:
+            committee.register(self)
+
+    async def handle(self, uow: UnitOfWork, update: Update, payload: dict[str, Any]) -> None:
+        tg_user = update.effective_user
+        ctx = Ctx(uow=uow, update=update, payload=payload, tg_user=tg_user, deep_links=self.deep_links)
+        if tg_user is None or tg_user.is_bot:
+            return  # channel posts and the like: nobody to answer
+        if not uow.domain.has_routing:
+            await uow.domain.reload_routing()
+        if update.my_chat_member is not None:
+            await resident.chat_member(ctx)
+            return
+        ctx.user = await get_user(uow, tg_user.id)
+        ctx.lang = ctx.user.language if ctx.user else ctx.default_language()
+        if update.poll_answer is not None:
+            if self.poll_answer:
+                await self.poll_answer(ctx)
+            return
+        chat = update.effective_chat
+        if chat is not None and chat.type != "private":
+            await self._group(ctx)
+            return
+        if ctx.user is None:
+            ctx.user = await ensure_user(uow, ctx.person, ctx.lang)
+        if update.callback_query is not None:
+            await self._callback(ctx)
+            return
+        if not await ratelimit.allow(uow, tg_user.id):
+            if await ratelimit.should_warn(uow, tg_user.id):
+                ctx.reply("rate_limited")
+            return
+        if update.edited_message is not None:
+            ctx.reply("edit_not_applied")
+            return
+        if update.message is not None:
+            await self._message(ctx)
+
+    async def _callback(self, ctx: Ctx) -> None:
+        query = ctx.update.callback_query
+        assert query is not None
+        data = query.data or ""
+        prefix = data.split(":", 1)[0]
+        handler = self.callbacks.get(prefix)
+        if handler is None:
+            ctx.answer("not_allowed", alert=True)
+            return
+        ctx.args = data.split(":")[1:]
+        try:
+            await handler(ctx)
+        except NoGridMap:
+            ctx.answer("service_not_ready", alert=True)
+
+    async def _message(self, ctx: Ctx) -> None:
+        message = ctx.update.message
+        assert message is not None
+        text = message.text or ""
+        if text.startswith("/"):
+            head, _, rest = text.partition(" ")
+            name = head[1:].split("@", 1)[0].lower()
+            ctx.args = rest.split()
+            handler = self.commands.get(name)
+            if handler is None:
+                ctx.reply("unknown_command", command=head[:64])
+                return
+            try:
+                await handler(ctx)
+            except NoGridMap:
+                ctx.reply("service_not_ready")
+            return
+        if message.contact is not None and self.contact is not None:
+            await self.contact(ctx)
+            return
+        if any(getattr(message, kind, None) for kind in UNSUPPORTED):
+            ctx.reply("unsupported_content")
+            return
+        if not (text or message.photo or message.location or message.caption):
+            ctx.reply("unsupported_content")
+            return
+        try:
+            if await member.staff_input(ctx):
+                return
+            await resident.content(ctx)
+        except NoGridMap:
+            ctx.reply("service_not_ready")
+
+    async def _group(self, ctx: Ctx) -> None:
+        """In groups (party and staff chats) only buttons and a few commands count."""
+        if ctx.update.callback_query is not None:
+            if ctx.update.callback_query.data and ctx.update.callback_query.data.startswith("c:"):
+                await self._callback(ctx)
+            else:
+                ctx.answer("not_allowed", alert=True)
+            return
+        message = ctx.update.message
+        if message is None or not message.text or not message.text.startswith("/"):
+            return
+        head, _, rest = message.text.partition(" ")
+        name = head[1:].split("@", 1)[0].lower()
+        if name in self.group_commands:
+            ctx.args = rest.split()
+            await self.commands[name](ctx)
+
+    async def apologise(self, uow: UnitOfWork, update: Update) -> None:
+        """After repeated failures: tell the person, who can try again; the update is kept."""
+        chat = update.effective_chat
+        user = update.effective_user
+        if chat is None or user is None:
+            return
+        row = await get_user(uow, user.id)
+        lang = row.language if row else "en"
+        if update.callback_query is not None:
+            uow.outbox.answer_callback(update.callback_query.id, lang, "error_try_again", True)
+        else:
+            uow.outbox.send(chat.id, lang, "error_try_again")

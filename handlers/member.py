@@ -1,0 +1,239 @@
+"""Staff in the chat: the case card's buttons, replies to cards, queues and statistics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.services import cases as case_service
+from bot.services import messaging, staff
+from bot.services.case_views import OPEN, refresh_card
+from bot.services.cases import CaseActionError
+from bot.services.outbox import Button, Keyboard
+from bot.services.residents import set_state
+from handlers.context import Ctx
+
+if TYPE_CHECKING:
+    from handlers.dispatch import Dispatcher
+
+# Staff dialogue states: what the next message from this person means.
+TEXT_STATES = ("ask", "resolve_note", "reject_reason", "transfer_reason")
+
+
+def register(d: Dispatcher) -> None:
+    d.commands.update({"queue": queue, "triage": triage, "case": show_case, "stats": stats})
+    d.callbacks["c"] = card_button
+    d.group_commands.update({"case", "queue"})
+
+
+def _status(ctx: Ctx, status: str) -> str:
+    return ctx.uow.domain.renderer.label(ctx.lang, f"status_{status}")
+
+
+async def card_button(ctx: Ctx) -> None:
+    """`c:<action>:<case>:<version>[:arg...]`: every press is authorised server-side."""
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    args = ctx.args
+    if len(args) < 3 or not args[1].isdigit() or not args[2].isdigit():
+        ctx.answer("not_allowed", alert=True)
+        return
+    action, case_id, version = args[0], int(args[1]), int(args[2])
+    rest = args[3:]
+    try:
+        case = await case_service.authorise(ctx.uow, user_id, case_id, version)
+        if action == "acc":
+            await case_service.accept(ctx.uow, user_id, case)
+            ctx.answer("accepted_ok")
+        elif action == "ask":
+            _expect(ctx, "ask", case)
+            ctx.answer()
+            ctx.reply("staff_prompt_ask", case=case)
+        elif action == "res":
+            _expect(ctx, "resolve_note", case)
+            ctx.answer()
+            ctx.reply("staff_prompt_resolve", case=case)
+        elif action == "rej":
+            _expect(ctx, "reject_reason", case)
+            ctx.answer()
+            ctx.reply("staff_prompt_reject", case=case)
+        elif action == "trf":
+            targets = staff.transfer_options(ctx.uow, case, exclude={user_id})
+            keyboard: Keyboard = [
+                [Button.literal(t.label.get(ctx.lang), case_service_cb(case, "tgt", t.kind[0], t.id))]
+                for t in targets
+            ]
+            keyboard.append([Button.of("btn_back", case_service_cb(case, "back"))])
+            await refresh_card(ctx.uow, case, ctx.chat_id, keyboard=keyboard)
+            ctx.answer("choose_transfer_target")
+        elif action == "view":
+            from bot.services.case_views import send_card
+
+            await send_card(ctx.uow, case, ctx.chat_id, await case_service.photo_ids(ctx.uow, case))
+            ctx.answer()
+        elif action == "back":
+            await refresh_card(ctx.uow, case, ctx.chat_id)
+            ctx.answer()
+        elif action == "tgt" and len(rest) >= 2:
+            _expect(ctx, "transfer_reason", case, target=f"{rest[0]}:{rest[1]}")
+            ctx.answer()
+            ctx.reply("staff_prompt_transfer", case=case)
+        elif action == "skip":
+            await _resolve_from_state(ctx, photo=None)
+            ctx.answer()
+        elif action == "cat" and rest:
+            await case_service.triage_set_category(ctx.uow, user_id, case, rest[0])
+            ctx.answer("category_changed")
+        else:
+            ctx.answer("not_allowed", alert=True)
+    except CaseActionError as exc:
+        data = dict(exc.data)
+        if "status" in data:
+            data["status"] = _status(ctx, data["status"])
+        ctx.answer(exc.key, alert=True, **data)
+
+
+def case_service_cb(case, action: str, *args: object) -> str:  # type: ignore[no-untyped-def]
+    from bot.services.case_views import cb
+
+    return cb(action, case, *args)
+
+
+def _expect(ctx: Ctx, state: str, case, **extra: object) -> None:  # type: ignore[no-untyped-def]
+    user = ctx.user
+    assert user is not None
+    set_state(user, state, case_id=case.id, version=case.version, **extra)
+
+
+async def staff_input(ctx: Ctx) -> bool:
+    """A staff member's message: an answer to a prompt, or a reply to a card. True if used."""
+    user = ctx.user
+    message = ctx.message
+    if user is None or message is None or not ctx.uow.domain.has_routing:
+        return False
+    user_id = user.id
+    if case_service.staff_role(ctx.uow, user_id) is None:
+        return False
+    text = (message.text or message.caption or "").strip()[: ctx.uow.settings.max_text_length]
+    state = user.state
+    data = dict(user.state_data or {})
+    try:
+        if state == "resolve_photo":
+            if message.photo:
+                await _resolve_from_state(ctx, photo=message.photo[-1].file_id)
+                return True
+            if text:
+                data["note"] = (data.get("note", "") + "\n" + text).strip()
+                set_state(user, "resolve_photo", **data)
+                ctx.reply("staff_prompt_resolve_photo", keyboard=_skip(ctx, data))
+                return True
+        if state in TEXT_STATES and (text or state == "ask" and message.photo):
+            case = await case_service.authorise(ctx.uow, user_id, int(data["case_id"]), None)
+            if state == "ask":
+                set_state(user, None)
+                await case_service.ask(ctx.uow, user_id, case, text or "📷")
+                if message.photo and case.resident_id:
+                    ctx.uow.outbox.photos(case.resident_id, [message.photo[-1].file_id], case_id=case.id)
+                ctx.reply("staff_sent_to_resident", case=case)
+            elif state == "resolve_note":
+                set_state(user, "resolve_photo", case_id=case.id, note=text, version=case.version)
+                ctx.reply("staff_prompt_resolve_photo", keyboard=_skip(ctx, {"case_id": case.id, "version": case.version}),
+                          case=case)
+            elif state == "reject_reason":
+                set_state(user, None)
+                await case_service.reject(ctx.uow, user_id, case, text)
+                ctx.reply("staff_done", case=case)
+            elif state == "transfer_reason":
+                set_state(user, None)
+                await case_service.transfer(ctx.uow, user_id, case, str(data.get("target", "")), text)
+                ctx.reply("staff_done", case=case)
+            return True
+        if message.reply_to_message is not None and text:
+            case_id = await messaging.case_of_message(ctx.uow, ctx.chat_id, message.reply_to_message.message_id)
+            if case_id is not None:
+                case = await case_service.authorise(ctx.uow, user_id, case_id, None)
+                await case_service.ask(ctx.uow, user_id, case, text)
+                ctx.reply("staff_sent_to_resident", case=case)
+                return True
+    except CaseActionError as exc:
+        set_state(user, None)
+        extra = dict(exc.data)
+        if "status" in extra:
+            extra["status"] = _status(ctx, extra["status"])
+        ctx.reply("action_refused", key=exc.key, **extra)
+        return True
+    if state in TEXT_STATES or state == "resolve_photo":
+        ctx.reply("staff_prompt_need_text")
+        return True
+    return False
+
+
+def _skip(ctx: Ctx, data: dict) -> Keyboard:  # type: ignore[type-arg]
+    return [[Button.of("btn_skip_photo", f"c:skip:{data['case_id']}:{data.get('version', 0)}")]]
+
+
+async def _resolve_from_state(ctx: Ctx, photo: str | None) -> None:
+    user = ctx.user
+    assert user is not None
+    data = dict(user.state_data or {})
+    if user.state != "resolve_photo" or "case_id" not in data:
+        raise CaseActionError("card_outdated", status="resolved")
+    case = await case_service.authorise(ctx.uow, user.id, int(data["case_id"]), None)
+    set_state(user, None)
+    await case_service.resolve(ctx.uow, user.id, case, data.get("note") or "", photo)
+    ctx.reply("staff_done", case=case)
+
+
+async def queue(ctx: Ctx) -> None:
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    if case_service.staff_role(ctx.uow, user_id) is None:
+        ctx.reply("staff_only")
+        return
+    items = await staff.queue(ctx.uow, user_id)
+    keyboard: Keyboard = [[Button.literal(f"{c.human_id}", case_service_cb(c, "view"))] for c in items[:10]]
+    ctx.reply("queue", cases=items, now=ctx.uow.now, keyboard=keyboard)
+
+
+async def triage(ctx: Ctx) -> None:
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    role = case_service.staff_role(ctx.uow, user_id)
+    if role not in ("leader", "centre", "street", "admin"):
+        ctx.reply("staff_only")
+        return
+    items = await staff.triage_queue(ctx.uow, user_id)
+    if not items:
+        ctx.reply("triage_empty")
+        return
+    for case in items[:10]:
+        from bot.services.case_views import send_card
+
+        await send_card(ctx.uow, case, ctx.chat_id, [])
+
+
+async def show_case(ctx: Ctx) -> None:
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    if not ctx.args:
+        ctx.reply("case_usage")
+        return
+    case = await case_service.find_case(ctx.uow, ctx.args[0])
+    if case is None or not case_service.may_view(ctx.uow, user_id, case):
+        ctx.reply("case_not_found", human_id=ctx.args[0][:32])
+        return
+    from bot.services.case_views import ownership_data
+
+    viewer = "staff" if case_service.staff_role(ctx.uow, user_id) else "resident"
+    ctx.reply("timeline", case=case, events=await case_service.timeline(ctx.uow, case), viewer=viewer,
+              now=ctx.uow.now, **ownership_data(ctx.uow, case, ctx.lang))
+    if viewer == "staff" and case.status in OPEN and case_service.may_act(ctx.uow, user_id, case):
+        from bot.services.case_views import send_card
+
+        await send_card(ctx.uow, case, ctx.chat_id, [])
+
+
+async def stats(ctx: Ctx) -> None:
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    role = case_service.staff_role(ctx.uow, user_id)
+    if role not in ("leader", "centre", "street", "committee", "admin"):
+        ctx.reply("staff_only")
+        return
+    days = int(ctx.args[0]) if ctx.args and ctx.args[0].isdigit() else 30
+    report = await staff.assessment(ctx.uow, user_id, days=days)
+    ctx.reply("stats", report=report, days=days)
