@@ -9,7 +9,7 @@ means on duty every day, all day.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -164,3 +164,48 @@ def _err(message: str) -> ValueError:
     from routing.gridmap import GridMapError
 
     return GridMapError(message)
+
+
+# -- small YAML value parsers shared with the map loader -------------------------------------
+def _point(value: Any, where: str) -> tuple[float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 2 or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    ):
+        raise _err(f"{where}: expected [lat, lon], got {value!r}")
+    lat, lon = float(value[0]), float(value[1])
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise _err(f"{where}: [lat, lon] out of range: {value!r}")
+    return lat, lon
+
+
+def _list(value: Any, where: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _err(f"{where}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _mapping(value: Any, where: str) -> Mapping:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _err(f"{where}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _id(entry: Mapping, where: str) -> str:
+    value = entry.get("id")
+    if not isinstance(value, str) or not value.strip():
+        raise _err(f"{where}: missing or invalid 'id'")
+    return value
+
+
+def _int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _err(f"{where}: expected an integer id, got {value!r}")
+    return value
+
+
+def _chat(value: Any, where: str) -> int | None:
+    return None if value is None else _int(value, where)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from routing.duty import Duty, parse_duty
+from routing.duty import Duty, _chat, _id, _int, _list, _mapping, _point, parse_duty
 
 __all__ = [
     "Building", "Community", "Duty", "Grid", "GridMap", "GridMapError", "Party", "Staff",
@@ -122,7 +122,7 @@ class Responsibility:
     follow_up: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity equality/hash: usable as a cache key
 class GridMap:
     timezone: str
     street_office: StreetOffice | None
@@ -231,40 +231,6 @@ def _text(value: Any, where: str) -> Text:
             raise GridMapError(f"{where}: en/zh must be strings")
         return Text(en or zh or "", zh or en or "")
     raise GridMapError(f"{where}: expected a text or {{en: ..., zh: ...}}, got {value!r}")
-
-
-def _point(value: Any, where: str) -> tuple[float, float]:
-    if not isinstance(value, list | tuple) or len(value) != 2 or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value
-    ):
-        raise GridMapError(f"{where}: expected [lat, lon], got {value!r}")
-    lat, lon = float(value[0]), float(value[1])
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise GridMapError(f"{where}: [lat, lon] out of range: {value!r}")
-    return lat, lon
-
-
-def _list(value: Any, where: str) -> list:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise GridMapError(f"{where}: expected a list, got {type(value).__name__}")
-    return value
-
-
-def _mapping(value: Any, where: str) -> Mapping:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise GridMapError(f"{where}: expected a mapping, got {type(value).__name__}")
-    return value
-
-
-def _id(entry: Mapping, where: str) -> str:
-    value = entry.get("id")
-    if not isinstance(value, str) or not value.strip():
-        raise GridMapError(f"{where}: missing or invalid 'id'")
-    return value
 
 
 class _Builder:
@@ -438,39 +404,10 @@ class _Builder:
 
     def _responsibility(self, communities: dict, grids: dict, parties: dict,
                         categories: tuple[str, ...]) -> Responsibility:
-        r = _mapping(self.data.get("responsibility"), "responsibility")
+        from routing.matrix import parse_responsibility
 
-        def rules(value: Any, where: str) -> dict[str, str]:
-            out: dict[str, str] = {}
-            for cat, owner in _mapping(value, where).items():
-                if cat not in categories:
-                    self.issue("unknown_reference", f"{where}.{cat}", f"unknown category {cat!r}")
-                    continue
-                if owner != "grid" and not (isinstance(owner, str) and owner.startswith("party:")):
-                    raise GridMapError(f"{where}.{cat}: owner must be 'grid' or 'party:<id>', got {owner!r}")
-                if owner.startswith("party:") and owner[6:] not in parties:
-                    self.issue("unknown_reference", f"{where}.{cat}", f"unknown party {owner[6:]!r}")
-                    continue
-                out[str(cat)] = owner
-            return out
-
-        defaults = rules(r.get("defaults"), "responsibility.defaults")
-        comms: dict[str, dict[str, str]] = {}
-        for cid, v in _mapping(r.get("communities"), "responsibility.communities").items():
-            if cid not in communities:
-                self.issue("unknown_reference", f"responsibility.communities.{cid}", f"unknown community {cid!r}")
-                continue
-            comms[cid] = rules(v, f"responsibility.communities.{cid}")
-        grid_rules: dict[str, dict[str, str]] = {}
-        for gid, v in _mapping(r.get("grids"), "responsibility.grids").items():
-            if gid not in grids:
-                self.issue("unknown_reference", f"responsibility.grids.{gid}", f"unknown grid {gid!r}")
-                continue
-            grid_rules[gid] = rules(v, f"responsibility.grids.{gid}")
-        follow = r.get("follow_up", "grid")
-        if follow not in ("grid", None, "none"):
-            raise GridMapError(f"responsibility.follow_up: expected 'grid' or 'none', got {follow!r}")
-        return Responsibility(defaults, comms, grid_rules, "grid" if follow == "grid" else None)
+        raw = _mapping(self.data.get("responsibility"), "responsibility")
+        return parse_responsibility(raw, communities, grids, parties, categories, self.issue)
 
     def _deadlines(self, categories: tuple[str, ...]) -> None:
         from routing.deadlines import validate_deadlines
@@ -482,13 +419,3 @@ class _Builder:
         for cat in unknown:
             if cat not in categories:
                 self.issue("unknown_reference", f"deadlines.categories.{cat}", f"unknown category {cat!r}")
-
-
-def _int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise GridMapError(f"{where}: expected an integer id, got {value!r}")
-    return value
-
-
-def _chat(value: Any, where: str) -> int | None:
-    return None if value is None else _int(value, where)
