@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 RESIDENT = 7001
-MEMBER = 10003  # 陈刚, grid member of xingfu-3 in the example community
+MEMBER = 10001  # 王芳, grid member of xingfu-1 (Xingfu Garden south) in the example community
+STAFF = {10001: "王芳", 10002: "刘洋", 10003: "陈刚", 10004: "杨丽", 10010: "李强", 10020: "张敏",
+         10030: "赵磊", 10040: "陈静", 10050: "Admin"}
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "demo-community.yaml"
 
 
@@ -70,6 +72,7 @@ class Transcript:
 
 
 async def _demo(args: argparse.Namespace) -> int:
+    from bot import logs
     from bot.config import Settings
     from bot.runtime.app import Gridvoice
     from bot.services.gridmap_store import load_document
@@ -81,6 +84,7 @@ async def _demo(args: argparse.Namespace) -> int:
     if not map_path.exists():
         print(f"grid map not found: {map_path}", file=sys.stderr)
         return 2
+    logs.setup("WARNING", json_lines=False)
     workdir = Path(tempfile.mkdtemp(prefix="gridvoice-demo-"))
     db_url = f"sqlite+aiosqlite:///{workdir / 'demo.db'}"
     emu = await start_emulator()
@@ -90,7 +94,8 @@ async def _demo(args: argparse.Namespace) -> int:
     sim = SimClient(emu.url)
     app = Gridvoice(settings)
     try:
-        await sim.create_user(MEMBER, "陈刚", language_code="zh")
+        for user_id, name in STAFF.items():
+            await sim.create_user(user_id, name, language_code="zh")
         for chat_id, title in ((-100501, "幸福物业"), (-100502, "和平派出所"), (-100503, "城管中队"),
                                (-100504, "幸福居委会"), (-100900, "和平街道办事处")):
             await sim.create_chat(chat_id, title, [], type="group")
@@ -98,7 +103,7 @@ async def _demo(args: argparse.Namespace) -> int:
         await app.start(migrate=False)
         await load_document(app.domain, map_path.read_text(encoding="utf-8"), str(map_path))
         print(f"gridvoice demo — emulator {emu.url}, bot {app.web_url}, database {workdir / 'demo.db'}")
-        story = Story(sim, Transcript(sim, {RESIDENT: "resident", MEMBER: "grid member 陈刚"}), args.lang)
+        story = Story(sim, Transcript(sim, {RESIDENT: "resident", MEMBER: "grid member 王芳"}), args.lang)
         await story.play()
         print("\n✔ demo finished: report filed, accepted, resolved, rated.")
         if args.keep:

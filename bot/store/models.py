@@ -282,6 +282,8 @@ class MessageRef(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
 
+    __table_args__ = (Index("ix_message_refs_chat_message", "chat_id", "message_id"),)
+
 
 class RateWindow(Base):
     """Per-user message counts per minute, for polite rate limiting across replicas."""

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 18:21:54.532586
+Create Date: 2026-11-26 18:32:32.360791
 """
 
 from collections.abc import Sequence
@@ -70,6 +70,11 @@ def upgrade() -> None:
         sa.Column("message_id", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("ref"),
     )
+    with op.batch_alter_table("message_refs", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_message_refs_chat_message", ["chat_id", "message_id"], unique=False
+        )
+
     op.create_table(
         "outbox",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -332,6 +337,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_outbox_campaign"))
 
     op.drop_table("outbox")
+    with op.batch_alter_table("message_refs", schema=None) as batch_op:
+        batch_op.drop_index("ix_message_refs_chat_message")
+
     op.drop_table("message_refs")
     op.drop_table("invites")
     with op.batch_alter_table("inbox", schema=None) as batch_op:
