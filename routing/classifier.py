@@ -38,7 +38,12 @@ _FUZZY_STOP = frozenset(
     most much must never next night nothing once only other over please really right same
     should since some someone something still such take than that their them then there these
     they thing think this those though through time today told very want week were what when
-    where which while will with within without would year years your yesterday""".split()
+    where which while will with within without would year years your yesterday window windows
+    father father's mother mother's sleep sleeping feel feels feeling seeing taken close closed
+    print printing router house money month months hours minutes seems using going coming
+    getting making looking saying telling asking waiting moving trying calling sitting
+    standing walking start started stopped behind across along until whole enough under first
+    second third place places rooms home later where's there's that's what's words world""".split()
 )
 _FUZZY_CACHE_MAX = 50_000
 
@@ -123,7 +128,10 @@ class Classifier:
                 token, group[0], scorer=fuzz.ratio, score_cutoff=self.lexicon.fuzzy_cutoff
             )
             if hit is not None and abs(len(hit[0]) - len(token)) <= 2:
-                result = group[1][hit[2]]
+                # the stems must be close too: "feels" is near "fees" but "feel" is not "fee"
+                target = group[1][hit[2]]
+                if fuzz.ratio(stem(token), target) >= self.lexicon.fuzzy_cutoff:
+                    result = target
         if len(cache) >= _FUZZY_CACHE_MAX:
             cache.clear()
         cache[token] = result

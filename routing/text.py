@@ -120,7 +120,9 @@ def stem(word: str) -> str:
         w = w[:-2]
     elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
         w = w[:-1]
-    if w.endswith("ing") and len(w) > 5:
+    if w.endswith("ied") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("ing") and len(w) > 5:
         w = _undouble(w[:-3])
     elif w.endswith("ed") and len(w) > 4:
         w = _undouble(w[:-2])
