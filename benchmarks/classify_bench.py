@@ -18,12 +18,23 @@ from routing.classifier import Classifier
 from routing.lexicon import load_lexicon
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "tune.jsonl"
-SUFFIXES = ["", " pls help", "!!!", " 谢谢", " since monday", "，麻烦尽快处理", " bldg 7 unit 2", "。"]
+SUFFIXES = [
+    "",
+    " pls help",
+    "!!!",
+    " 谢谢",
+    " since monday",
+    "，麻烦尽快处理",
+    " bldg 7 unit 2",
+    "。",
+]
 
 
 def _messages(n: int, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
-    base = [json.loads(line)["text"] for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
+    base = [
+        json.loads(line)["text"] for line in CORPUS.read_text(encoding="utf-8").splitlines() if line
+    ]
     out = []
     for i in range(n):
         text = base[i % len(base)]
