@@ -16,11 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import examples
+
 RESIDENT = 7001
 MEMBER = 10001  # 王芳, grid member of xingfu-1 (Xingfu Garden south) in the example community
 STAFF = {10001: "王芳", 10002: "刘洋", 10003: "陈刚", 10004: "杨丽", 10010: "李强", 10020: "张敏",
          10030: "赵磊", 10040: "陈静", 10050: "Admin"}
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "demo-community.yaml"
+EXAMPLE = Path(examples.__file__).parent / "demo-community.yaml"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
