@@ -294,3 +294,89 @@ class RateWindow(Base):
     window_start: Mapped[datetime]
     count: Mapped[int] = mapped_column(Integer, default=0)
     warned: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- consultations, announcements, household register (议事协商) ---------------------------
+
+
+class Consultation(Base):
+    """A question put to the verified residents of an audience, open between two times."""
+
+    __tablename__ = "consultations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    question: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    multiple: Mapped[bool] = mapped_column(Boolean, default=False)
+    grid_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_change: Mapped[bool] = mapped_column(Boolean, default=False)
+    live_counts: Mapped[bool] = mapped_column(Boolean, default=False)
+    # proposals | scheduled | open | closed
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    eligible: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # grid -> count at opening
+    results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ConsultBallot(Base):
+    """That a resident voted. For a secret ballot `choices` stays empty: choices are tallies."""
+
+    __tablename__ = "consult_ballots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    grid_id: Mapped[str] = mapped_column(String(64))
+    choices: Mapped[list[Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (UniqueConstraint("consultation_id", "user_id", name="uq_consult_ballot_voter"),)
+
+
+class ConsultTally(Base):
+    """Secret ballots: a counter per option, never a row per voter."""
+
+    __tablename__ = "consult_tallies"
+
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), primary_key=True)
+    option: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    votes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ConsultComment(Base):
+    """A resident's comment or proposal; `author` is a pseudonym, empty on secret ballots."""
+
+    __tablename__ = "consult_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # comment | proposal
+    author: Mapped[str | None] = mapped_column(String(32))
+    option: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Announcement(Base):
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    photo_file_id: Mapped[str | None] = mapped_column(String(256))
+    grid_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HouseholdPhone(Base):
+    """The household register the deployment loads: hashed phone -> home."""
+
+    __tablename__ = "household_phones"
+
+    phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grid_id: Mapped[str] = mapped_column(String(64))
+    building_id: Mapped[str | None] = mapped_column(String(64))
