@@ -13,8 +13,9 @@ How a message is scored (details in docs/lexicon.md):
 5. ``score[c]`` = sum of the weights of the category's matched terms and patterns (negative
    weights are counter-cues), floored at 0.  With ``s1`` the best and ``s2`` the runner-up,
    ``confidence = s1 / (s1 + s2 + 1)``; the classifier abstains (category ``None``) when the
-   confidence is below the threshold or the top two tie.  At threshold 0.5 this means "the
-   winner must beat the runner-up by at least one weight unit".
+   confidence is below the threshold, the top two tie, or ``s1`` is below ``min_score``.  At
+   threshold 0.5 this means "the winner must beat the runner-up by at least one weight unit";
+   ``min_score: 2`` means "one strong cue or several supporting ones".
 """
 
 from __future__ import annotations
@@ -218,7 +219,8 @@ class Classifier:
         s2 = ranked[1][1] if len(ranked) > 1 else 0.0
         confidence = s1 / (s1 + s2 + 1.0) if s1 > 0 else 0.0
         matched = tuple(t for _, t in sorted(evidence.get(best, []))) if best else ()
-        category = best if s1 > 0 and s1 > s2 and confidence >= self.threshold else None
+        answer = s1 > s2 and s1 >= self.lexicon.min_score and confidence >= self.threshold
+        category = best if s1 > 0 and answer else None
         return Classification(
             category=category,
             confidence=round(confidence, 4),

@@ -21,7 +21,7 @@ from routing.text import phrase_key, zh_key
 DEFAULT_PATH = Path(__file__).with_name("lexicon.yaml")
 LANGS = ("en", "zh")
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_TOP_KEYS = {"version", "threshold", "fuzzy", "categories"}
+_TOP_KEYS = {"version", "threshold", "min_score", "fuzzy", "categories"}
 _CAT_KEYS = {"description", "en", "zh", "patterns"}
 _FUZZY_KEYS = {"min_length", "cutoff"}
 MAX_WEIGHT = 10.0
@@ -49,6 +49,7 @@ class Lexicon:
     patterns: tuple[Pattern, ...] = ()
     descriptions: Mapping[str, str] = field(default_factory=dict)
     threshold: float = 0.5
+    min_score: float = 0.0
     fuzzy_min_length: int = 4
     fuzzy_cutoff: float = 85.0
     source: str = "<memory>"
@@ -163,6 +164,9 @@ def _parse(data: Any, source: str) -> Lexicon:
         raise LexiconError(
             f"'threshold' must be a number strictly between 0 and 1, got {threshold!r}"
         )
+    min_score = data.get("min_score", 0.0)
+    if isinstance(min_score, bool) or not isinstance(min_score, int | float) or min_score < 0:
+        raise LexiconError(f"'min_score' must be a number >= 0, got {min_score!r}")
     fuzzy = data.get("fuzzy") or {}
     if not isinstance(fuzzy, Mapping) or set(fuzzy) - _FUZZY_KEYS:
         raise LexiconError(f"'fuzzy' accepts only {sorted(_FUZZY_KEYS)}")
@@ -198,6 +202,7 @@ def _parse(data: Any, source: str) -> Lexicon:
         patterns=tuple(patterns),
         descriptions=descriptions,
         threshold=float(threshold),
+        min_score=float(min_score),
         fuzzy_min_length=min_len,
         fuzzy_cutoff=float(cutoff),
         source=source,

@@ -114,3 +114,15 @@ def _run(args: argparse.Namespace) -> int:
         stdout.write(f"{label}\t{res.confidence:.2f}\t{matched}\t{text}\n")
     stdout.flush()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``classify`` on its own (``python -m bot.cli.classify ...``)."""
+    parser = argparse.ArgumentParser(prog="gridvoice")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["classify", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

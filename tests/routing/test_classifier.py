@@ -169,6 +169,15 @@ def test_negative_cue_and_pattern() -> None:
     assert c.classify("玩具").category == "b"
 
 
+def test_min_score() -> None:
+    data = {"version": 1, "categories": {"a": {"en": {"weak": 1.5, "strong": 3}}}}
+    assert Classifier(parse_lexicon(data)).classify("weak").category == "a"
+    strict = Classifier(parse_lexicon({**data, "min_score": 2}))
+    assert strict.classify("weak").category is None
+    assert strict.classify("strong").category == "a"
+    assert strict.classify("weak weak strong").matched == ("weak", "strong")
+
+
 def test_lexicon_override_file(tmp_path: Path) -> None:
     path = tmp_path / "lex.yaml"
     path.write_text(
@@ -195,6 +204,7 @@ def test_lexicon_override_file(tmp_path: Path) -> None:
         ("version: 1\ncategories: {a: {en: {no: 1}}}", "non-empty string"),
         ("version: 1\ncategories: {a: {patterns: [{regex: '(', weight: 1}]}}", "invalid regex"),
         ("version: 1\nthreshold: 1.5\ncategories: {a: {en: {x: 1}}}", "threshold"),
+        ("version: 1\nmin_score: -1\ncategories: {a: {en: {x: 1}}}", "min_score"),
         ("version: 1\ncategories:\n  a:\n    en: {x: 1}\n  a:\n    en: {y: 1}\n", "duplicate key"),
         ("version: 1\ncategories: [\n", "not valid YAML"),
     ],

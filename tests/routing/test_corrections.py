@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import types
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli import main
+from bot.cli import classify as classify_cli
+from bot.cli import lexicon as lexicon_cli
 from routing.corrections import Suggestion, suggest_entries, suggestions_yaml
 from routing.lexicon import load_lexicon
 
@@ -23,6 +25,16 @@ CORRECTIONS = [
     ("lift broken", "property", "property"),
     ("lift broken again", "property", "property"),
 ]
+
+
+def cli(argv: list[str]) -> int:
+    """Run a `gridvoice` sub-command of this part (independent of other sub-command modules)."""
+    parser = argparse.ArgumentParser(prog="gridvoice")
+    sub = parser.add_subparsers(dest="command")
+    classify_cli.register(sub)
+    lexicon_cli.register(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
 
 
 def test_suggests_frequent_new_terms() -> None:
@@ -71,11 +83,11 @@ def _write(tmp_path: Path) -> Path:
 
 
 def test_cli_suggest_from_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["lexicon", "suggest", "--from-jsonl", str(_write(tmp_path))]) == 0
+    assert cli(["lexicon", "suggest", "--from-jsonl", str(_write(tmp_path))]) == 0
     out, err = capsys.readouterr()
     assert "traffic" in out and "drivers idle" in out
     assert "skipped 1" in err
-    assert main(["lexicon", "suggest", "--from-jsonl", str(_write(tmp_path)), "--yaml"]) == 0
+    assert cli(["lexicon", "suggest", "--from-jsonl", str(_write(tmp_path)), "--yaml"]) == 0
     assert "categories" in yaml.safe_load(capsys.readouterr().out)
 
 
@@ -89,7 +101,7 @@ def test_cli_suggest_from_database(
 
     mod.list_corrections = list_corrections  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "bot.services.corrections", mod)
-    assert main(["lexicon", "suggest", "--min-support", "3"]) == 0
+    assert cli(["lexicon", "suggest", "--min-support", "3"]) == 0
     assert "idle" in capsys.readouterr().out
 
 
@@ -97,14 +109,14 @@ def test_cli_suggest_without_database_service(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setitem(sys.modules, "bot.services.corrections", None)  # import fails
-    assert main(["lexicon", "suggest"]) == 2
+    assert cli(["lexicon", "suggest"]) == 2
     assert "--from-jsonl" in capsys.readouterr().err
 
 
 def test_cli_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["lexicon", "check"]) == 0
+    assert cli(["lexicon", "check"]) == 0
     assert "11 categories" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\ncategories: {a: {en: {x: heavy}}}\n", encoding="utf-8")
-    assert main(["lexicon", "check", str(bad)]) == 1
+    assert cli(["lexicon", "check", str(bad)]) == 1
     assert "weight must be a number" in capsys.readouterr().err
