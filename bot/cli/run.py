@@ -25,7 +25,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _run(args: argparse.Namespace) -> int:
     from bot import logs
     from bot.config import Settings
-    from bot.runtime.app import Gridvoice
 
     logs.setup(args.log_level)
     secret = args.webhook_secret or os.environ.get("GRIDVOICE_WEBHOOK_SECRET")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -93,7 +94,8 @@ class Poller:
                 )
                 backoff = 1.0
             except RetryAfter as exc:
-                await asyncio.sleep(float(getattr(exc.retry_after, "total_seconds", lambda: exc.retry_after)()))
+                wait = exc.retry_after
+                await asyncio.sleep(wait.total_seconds() if isinstance(wait, timedelta) else float(wait))
                 continue
             except (TimedOut, NetworkError) as exc:
                 if self._stop.is_set():

@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from bot.services.case_views import (
     AWAITING_ACCEPT,
     OPEN,
-    WORKING,
     notify_resident,
     refresh_card,
     send_card,
