@@ -1,0 +1,102 @@
+"""Verifying that a resident lives where they say: the household register or the grid member.
+
+The register (`gridvoice register load FILE`) keeps only a salted hash of each phone number.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from pathlib import Path
+
+from sqlalchemy import delete
+
+from bot.services.domain import UnitOfWork
+from bot.services.outbox import Button
+from bot.store.models import HouseholdPhone, User
+
+PEPPER = "gridvoice:household:"
+
+
+def normalise_phone(phone: str) -> str:
+    digits = re.sub(r"\D", "", phone)
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits
+
+
+def hash_phone(phone: str) -> str:
+    return hashlib.sha256((PEPPER + normalise_phone(phone)).encode()).hexdigest()
+
+
+def read_register(path: Path, grids: set[str], buildings: dict[str, str]) -> tuple[list[HouseholdPhone], list[str]]:
+    """Rows `phone,building_id` or `phone,grid_id` (a header line is skipped). Returns rows and problems."""
+    rows: dict[str, HouseholdPhone] = {}
+    problems: list[str] = []
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        for n, record in enumerate(csv.reader(fh), 1):
+            if not record or not record[0].strip() or record[0].strip().lower() == "phone":
+                continue
+            if len(record) < 2:
+                problems.append(f"line {n}: expected phone,building_id or phone,grid_id")
+                continue
+            phone, place = record[0].strip(), record[1].strip()
+            if len(normalise_phone(phone)) < 6:
+                problems.append(f"line {n}: not a phone number")
+                continue
+            if place in buildings:
+                row = HouseholdPhone(phone_hash=hash_phone(phone), grid_id=buildings[place], building_id=place)
+            elif place in grids:
+                row = HouseholdPhone(phone_hash=hash_phone(phone), grid_id=place, building_id=None)
+            else:
+                problems.append(f"line {n}: unknown building or grid {place!r}")
+                continue
+            rows[row.phone_hash] = row
+    return list(rows.values()), problems
+
+
+async def replace_register(uow: UnitOfWork, rows: list[HouseholdPhone]) -> None:
+    await uow.session.execute(delete(HouseholdPhone))
+    uow.session.add_all(rows)
+
+
+async def verify_by_contact(uow: UnitOfWork, user: User, phone: str) -> str:
+    """A shared contact matching the register verifies the resident. Returns an outcome key."""
+    row = await uow.session.get(HouseholdPhone, hash_phone(phone))
+    if row is None:
+        return "not_found"
+    if user.home_grid_id and user.home_grid_id != row.grid_id:
+        return "other_grid"
+    if row.building_id and not user.home_building_id:
+        building = uow.routing.gridmap.buildings.get(row.building_id)
+        if building is not None:
+            user.home_building_id = building.id
+            user.home_address = building.name.get(user.language)
+    user.home_grid_id = row.grid_id
+    user.verified = True
+    return "verified"
+
+
+async def request_verification(uow: UnitOfWork, user: User) -> None:
+    """Ask the grid members of the resident's grid to confirm the address (two taps)."""
+    if user.verified or not user.home_grid_id:
+        return
+    for member in uow.routing.gridmap.members_of(user.home_grid_id):
+        if member.active:
+            row = await uow.session.get(User, member.telegram_id)
+            lang = row.language if row else uow.settings.default_language
+            uow.outbox.send(member.telegram_id, lang, "consult_verify_request", resident=user,
+                            keyboard=[[Button.of("btn_verify_yes", f"h:y:{user.id}"),
+                                       Button.of("btn_verify_no", f"h:n:{user.id}")]])
+
+
+async def decide(uow: UnitOfWork, staff_id: int, resident_id: int, approve: bool) -> User:
+    """The grid member's answer; only a member or leader of the resident's grid may give it."""
+    user = await uow.session.get(User, resident_id)
+    staff = uow.routing.gridmap.staff.get(staff_id)
+    if user is None or staff is None or not staff.active or user.home_grid_id not in staff.grid_ids:
+        raise PermissionError("not_allowed")
+    user.verified = approve
+    uow.outbox.send(user.id, user.language, "consult_verified", approved=approve)
+    return user
