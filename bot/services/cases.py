@@ -89,6 +89,18 @@ async def open_counts(uow: UnitOfWork, owner_ids: Collection[int] | None = None)
     return {owner: n for owner, n in (await uow.session.execute(stmt)).all()}
 
 
+async def grid_counts(uow: UnitOfWork, grid_id: str) -> dict[int, int]:
+    """Open cases of the people who could get a case of this grid (not of the whole district)."""
+    gridmap = uow.routing.gridmap
+    people = {s.telegram_id for s in gridmap.members_of(grid_id)}
+    people |= {s.telegram_id for s in gridmap.leaders_of(grid_id)}
+    community = gridmap.grids[grid_id].community_id if grid_id in gridmap.grids else None
+    if community:
+        people |= {s.telegram_id for s in gridmap.centre_of(community)}
+    people |= {s.telegram_id for s in gridmap.street_staff()}
+    return await open_counts(uow, people)
+
+
 async def record(
     uow: UnitOfWork,
     case: Case,
@@ -208,7 +220,7 @@ async def create_case(
         reopen_count=0,
         escalation_count=0,
     )
-    counts = await open_counts(uow)
+    counts = await grid_counts(uow, grid_id)
     apply_assignment(uow, case, assign(gridmap, grid_id, case.category, uow.now, counts))
     set_deadlines(uow, case)
     uow.session.add(case)
@@ -525,7 +537,7 @@ async def transfer(uow: UnitOfWork, user_id: int, case: Case, target: str, reaso
 
 async def escalate_case(uow: UnitOfWork, case: Case, which: str) -> bool:
     """Move an overdue case one rung up the ladder. Returns False at the top of the ladder."""
-    counts = await open_counts(uow)
+    counts = await grid_counts(uow, case.grid_id)
     a = escalate(uow.routing.gridmap, case.grid_id, case.rung, uow.now, counts)
     if a is None:
         case.reminded = f"top:{which}"
@@ -541,7 +553,7 @@ async def triage_set_category(uow: UnitOfWork, user_id: int, case: Case, categor
     if case.status != "triage":
         raise CaseActionError("case_wrong_state", status=case.status)
     await correct_category(uow, case, category, Actor(user_id, staff_role(uow, user_id) or "leader"))
-    counts = await open_counts(uow)
+    counts = await grid_counts(uow, case.grid_id)
     a = assign(uow.routing.gridmap, case.grid_id, category, uow.now, counts)
     await reassign(uow, case, a, actor_for(uow, user_id), "assigned", "triaged")
 
@@ -572,7 +584,7 @@ async def resident_change_category(uow: UnitOfWork, resident: User, case: Case, 
         raise CaseActionError("not_allowed")
     await correct_category(uow, case, category, Actor(resident.id, "resident"))
     if case.status in ("assigned", "triage", "transferred", "escalated"):
-        counts = await open_counts(uow)
+        counts = await grid_counts(uow, case.grid_id)
         a = assign(uow.routing.gridmap, case.grid_id, category, uow.now, counts)
         if a.chat_id != case.owner_chat_id:
             await reassign(uow, case, a, Actor(resident.id, "resident"), "assigned", "rerouted")

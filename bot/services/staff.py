@@ -86,7 +86,7 @@ async def deactivate(uow: UnitOfWork, admin_id: int, user_id: int) -> int:
     stmt = select(Case).where(Case.owner_id == user_id, Case.status.in_(OPEN))
     moved = 0
     for case in (await uow.session.execute(stmt)).scalars().all():
-        counts = await case_service.open_counts(uow)
+        counts = await case_service.grid_counts(uow, case.grid_id)
         a = assign(uow.routing.gridmap, case.grid_id, case.category, uow.now, counts, exclude={user_id})
         await case_service.reassign(uow, case, a, case_service.Actor(admin_id, "admin"), "transferred",
                                     "reassigned", note="deactivated")
