@@ -34,6 +34,7 @@ class Dispatcher:
         self.callbacks: dict[str, Handler] = {}
         self.poll_answer: Handler | None = None
         self.contact: Handler | None = None
+        self.text_input: Callable[[Ctx], Awaitable[bool]] | None = None  # dialogues of other modules
         self.group_commands: set[str] = set()
         self.deep_links: dict[str, Any] = {}
         for module in (resident, member, admin):
@@ -122,6 +123,8 @@ class Dispatcher:
             ctx.reply("unsupported_content")
             return
         try:
+            if self.text_input is not None and await self.text_input(ctx):
+                return
             if await member.staff_input(ctx):
                 return
             await resident.content(ctx)
@@ -131,7 +134,7 @@ class Dispatcher:
     async def _group(self, ctx: Ctx) -> None:
         """In groups (party and staff chats) only buttons and a few commands count."""
         if ctx.update.callback_query is not None:
-            if ctx.update.callback_query.data and ctx.update.callback_query.data.startswith("c:"):
+            if ctx.update.callback_query.data and ctx.update.callback_query.data.startswith(("c:", "v:")):
                 await self._callback(ctx)
             else:
                 ctx.answer("not_allowed", alert=True)

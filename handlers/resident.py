@@ -157,6 +157,9 @@ async def _registered(ctx: Ctx) -> None:
     pending = (user.state_data or {}).get("pending")
     set_state(user, None)
     ctx.reply("registered", user=user, **residents.grid_info(ctx.uow, user.home_grid_id, ctx.lang))
+    from bot.services.household import request_verification
+
+    await request_verification(ctx.uow, user)
     if pending:
         current = reports.start_or_extend(ctx.uow, user, pending)
         ctx.reply("draft_saved", keyboard=draft_keyboard(), draft=current, restored=True)

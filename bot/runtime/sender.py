@@ -8,14 +8,16 @@ in order, and shares the work with other replicas (``FOR UPDATE SKIP LOCKED`` on
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import os
 import time
 from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from telegram import Bot
+from telegram import Bot, InputFile
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.clock import wall_now
@@ -26,7 +28,9 @@ from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+# How long a claim (and a row marked 'sending') is held before another sender may take it.
+# A restart after SIGKILL resumes the rows the dead process held once this passes.
+LEASE = timedelta(seconds=float(os.environ.get("GRIDVOICE_OUTBOX_LEASE", "60")))
 BATCH = 200
 
 
@@ -82,9 +86,16 @@ class Sender:
             due = (
                 select(OutboxMessage.id)
                 .where(
-                    OutboxMessage.status == "pending",
+                    or_(
+                        and_(
+                            OutboxMessage.status == "pending",
+                            or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
+                        ),
+                        # 'sending' whose lease ran out: the process died during the call. Telegram may
+                        # or may not have the message; send it again (never lose; may repeat once).
+                        and_(OutboxMessage.status == "sending", OutboxMessage.locked_until < now),
+                    ),
                     OutboxMessage.next_attempt_at <= now,
-                    or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
                 )
                 .order_by(OutboxMessage.id)
                 .limit(limit)
@@ -104,6 +115,12 @@ class Sender:
                     select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
                 )
             ).scalars().all()
+            uncertain = [r.id for r in rows if r.status == "sending"]
+            if uncertain:
+                log.warning("resending outbox rows whose send was interrupted", extra={"outbox_ids": uncertain})
+                self.metrics.inc("gridvoice_outbox_uncertain_total", len(uncertain))
+                for r in rows:
+                    r.status = "pending"
             return list(rows)
 
     async def _send_chat(self, chat_id: int, rows: list[OutboxMessage]) -> None:
@@ -119,7 +136,18 @@ class Sender:
             return
         async with self.domain.unit() as uow:
             await uow.session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(locked_until=None)
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(locked_until=None, status="pending")
+            )
+
+    async def _mark_sending(self, row: OutboxMessage) -> None:
+        """Record that the call is about to be made: after a crash, only these rows are uncertain."""
+        async with self.domain.unit() as uow:
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(status="sending", locked_until=wall_now() + LEASE)
             )
 
     async def _resolve(self, row: OutboxMessage) -> tuple[str, dict[str, Any]]:
@@ -130,6 +158,9 @@ class Sender:
             async with self.domain.sessions() as session:
                 for ref in (await session.execute(select(MessageRef).where(MessageRef.ref.in_(refs)))).scalars():
                     known[ref.ref] = ref
+        upload = payload.pop("upload", None)
+        if upload:  # a file queued as bytes (Outbox.upload): send it as multipart
+            payload[upload["field"]] = InputFile(base64.b64decode(upload["b64"]), filename=upload["filename"])
         reply = payload.pop("reply_to_ref", None)
         if reply and reply in known and known[reply].chat_id == row.chat_id:
             payload["reply_parameters"] = {"message_id": known[reply].message_id, "allow_sending_without_reply": True}
@@ -148,9 +179,11 @@ class Sender:
         method, payload = await self._resolve(row)
         if row.chat_id != 0:
             await self.pacer.acquire(row.chat_id)
+        if row.method != "answerCallbackQuery":  # answers are harmless to repeat (and expire)
+            await self._mark_sending(row)
         started = time.monotonic()
         try:
-            result = await self.bot.do_api_request(method, api_kwargs=payload)
+            result = await self.bot.do_api_request(method, api_kwargs=_ptb_payload(method, payload))
         except RetryAfter as exc:
             wait = _retry_seconds(exc)
             self.pacer.chat(row.chat_id).block(wait)
@@ -219,7 +252,7 @@ class Sender:
             await uow.session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id)
-                .values(attempts=attempts, next_attempt_at=at, locked_until=None, error=error)
+                .values(attempts=attempts, next_attempt_at=at, locked_until=None, error=error, status="pending")
             )
             # Keep the chat's order: nothing later in this chat goes out before this one.
             await uow.session.execute(
@@ -279,3 +312,17 @@ class Sender:
                     )
                 )
 
+
+def _ptb_payload(method: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """PTB insists on InputMedia objects for `media` (it sets their parse_mode): build them."""
+    if method != "sendMediaGroup" or not isinstance(payload.get("media"), list):
+        return payload
+    from telegram import InputMediaPhoto
+
+    media = [
+        InputMediaPhoto(m["media"], caption=m.get("caption"), parse_mode=m.get("parse_mode"))
+        if isinstance(m, dict) and m.get("type") == "photo"
+        else m
+        for m in payload["media"]
+    ]
+    return {**payload, "media": media}

@@ -192,6 +192,29 @@ class Outbox:
                     campaign=campaign,
                 )
 
+    def upload(
+        self,
+        chat_id: int,
+        method: str,
+        field: str,
+        data: bytes,
+        filename: str,
+        *,
+        caption: str | None = None,
+        campaign: str | None = None,
+    ) -> None:
+        """Queue a file given as bytes (sendPhoto/sendDocument); the sender uploads it."""
+        import base64
+
+        payload: dict[str, Any] = {
+            "chat_id": chat_id,
+            "upload": {"field": field, "b64": base64.b64encode(data).decode(), "filename": filename},
+        }
+        if caption:
+            payload["caption"] = caption[:1024]
+            payload["parse_mode"] = "HTML"
+        self._add(chat_id, method, payload, campaign=campaign)
+
     def answer_callback(
         self, callback_query_id: str, lang: str, key: str | None = None, alert: bool = False, **data: Any
     ) -> None:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, or_, select
 
+from bot.clock import wall_now
 from bot.services import cases as case_service
+from bot.services import consultations
 from bot.services.case_views import AWAITING_ACCEPT, card_data, chat_language
 from bot.services.domain import Domain, UnitOfWork
 from bot.services.outbox import Button
-from bot.store.models import Case
+from bot.store.models import Case, InboxUpdate, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -129,12 +132,35 @@ ACTIONS: dict[str, Action] = {
 }
 
 
+async def prune(domain: Domain) -> int:
+    """Forget processed updates and delivered messages once they can no longer matter.
+
+    Telegram redelivers an update for at most a day, so a week of inbox rows is plenty to
+    recognise duplicates; delivered outbox rows are kept a month for delivery reports.
+    """
+    now = wall_now()
+    async with domain.unit() as uow:
+        done = await uow.session.execute(
+            delete(InboxUpdate).where(InboxUpdate.status == "done", InboxUpdate.received_at < now - INBOX_KEEP)
+        )
+        sent = await uow.session.execute(
+            delete(OutboxMessage).where(OutboxMessage.status == "sent", OutboxMessage.created_at < now - OUTBOX_KEEP)
+        )
+    return (done.rowcount or 0) + (sent.rowcount or 0)
+
+
+INBOX_KEEP = timedelta(days=7)
+OUTBOX_KEEP = timedelta(days=30)
+PRUNE_EVERY = 600.0
+
+
 class Scheduler:
     """Runs `run_due` every few seconds, and at once when woken."""
 
     def __init__(self, domain: Domain) -> None:
         self.domain = domain
         self._stop = asyncio.Event()
+        self._pruned_at = 0.0
 
     def stop(self) -> None:
         self._stop.set()
@@ -145,6 +171,10 @@ class Scheduler:
             try:
                 await self.domain.reload_routing()
                 await run_due(self.domain)
+                if time.monotonic() - self._pruned_at > PRUNE_EVERY:
+                    self._pruned_at = time.monotonic()
+                    await prune(self.domain)
+                await consultations.run_due(self.domain)
             except Exception:
                 log.exception("scheduler pass failed")
             self.domain.schedule_changed.clear()
