@@ -84,7 +84,7 @@ def _prompt(ctx: Ctx, step: str, draft: dict[str, Any]) -> None:
         keyboard = [[Button.of("btn_live_yes", "k:live:1"), Button.of("btn_no", "k:live:0")]]
     elif step == "preview":
         keyboard = [[Button.of("btn_publish", "k:pub"), Button.of("btn_cancel", "k:cx")]]
-    ctx.reply("consult_step", step=step, draft=draft, names=names, when=_when(draft))
+    ctx.reply("consult_step", keyboard=keyboard, step=step, draft=draft, names=names, when=_when(draft))
 
 
 def _when(draft: dict[str, Any]) -> dict[str, datetime]:
