@@ -20,16 +20,26 @@ How a message is scored (details in docs/lexicon.md):
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from types import MappingProxyType
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from rapidfuzz import fuzz, process
 
 from routing.lexicon import Lexicon, Pattern, load_lexicon
-from routing.text import cjk_runs, english_tokens, normalize, phrase_key, stem, zh_key
+from routing.model import (
+    ALPHA,
+    TEMPERATURE,
+    TEMPERATURE_ZH,
+    NaiveBayes,
+    load_training,
+    text_features,
+)
+from routing.text import cjk_runs, english_tokens, has_cjk, normalize, phrase_key, stem, zh_key
 
 # Common English words never "typo-corrected" into a lexicon word.
 _FUZZY_STOP = frozenset(
@@ -66,6 +76,10 @@ class _Entry:
     term: str
 
 
+#: Where the model learns from: ``None`` = the packaged ``routing/training.jsonl``, a path to a
+#: JSON Lines file, a list of ``(text, category)`` rows, or ``False`` for the lexicon alone.
+TrainingSource = str | Path | list[tuple[str, str]] | Literal[False] | None
+
 _Span = tuple[int, int, int]  # (kind, start, end): kind 0 = English tokens, 1 = Chinese chars
 
 
@@ -74,8 +88,18 @@ class Classifier:
 
     _default: ClassVar[Classifier | None] = None
 
-    def __init__(self, lexicon: Lexicon, *, threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        *,
+        threshold: float | None = None,
+        training: TrainingSource = None,
+        alpha: float = ALPHA,
+        temperature: float = TEMPERATURE,
+        temperature_zh: float = TEMPERATURE_ZH,
+    ) -> None:
         self.lexicon = lexicon
+        self.alpha, self.temperature, self.temperature_zh = alpha, temperature, temperature_zh
         self.threshold = lexicon.threshold if threshold is None else float(threshold)
         self._categories = lexicon.categories
         self._en: dict[str, list[_Entry]] = defaultdict(list)
@@ -107,6 +131,8 @@ class Classifier:
                 words.append(word)
                 stems.append(st)
         self._fuzzy_cache: dict[str, str | None] = {}
+        self.model: NaiveBayes | None = None
+        self.model = self._train(training)
 
     @classmethod
     def default(cls) -> Classifier:
@@ -191,29 +217,95 @@ class Classifier:
             return found
         return [(s, e) for s, e in found if e.weight < 0 or s not in inner]
 
-    # -- public API -------------------------------------------------------------------------
+    # -- scoring ----------------------------------------------------------------------------
 
-    def classify(self, text: str) -> Classification:
-        """Classify one message; abstains (category ``None``) when the evidence is weak or tied."""
-        norm = normalize(text or "")
+    def _lexicon(
+        self, norm: str
+    ) -> tuple[dict[str, float], dict[str, list[tuple[tuple[int, int], str]]], list[str]]:
+        """Raw lexicon scores, positive evidence per category, and every matched term/label."""
         raw: dict[str, float] = dict.fromkeys(self._categories, 0.0)
         evidence: dict[str, list[tuple[tuple[int, int], str]]] = defaultdict(list)
+        terms: list[str] = []
         if norm:
             seen: set[tuple[str, str]] = set()
             for span, entry in self._drop_contained(self._matches(norm)):
                 if (entry.category, entry.term) in seen:
                     continue
                 seen.add((entry.category, entry.term))
+                terms.append(entry.term)
                 raw[entry.category] += entry.weight
                 if entry.weight > 0:
                     evidence[entry.category].append(((span[0], span[1]), entry.term))
             for pat in self._patterns:
                 m = pat.regex.search(norm)
                 if m is not None:
+                    terms.append(pat.label)
                     raw[pat.category] += pat.weight
                     if pat.weight > 0:
                         evidence[pat.category].append(((2, m.start()), pat.label))
+        return raw, evidence, terms
+
+    def _train(self, training: TrainingSource) -> NaiveBayes | None:
+        if training is False:
+            return None
+        rows = (
+            load_training(None if training is None else training)
+            if not isinstance(training, list)
+            else training
+        )
+        docs = [(text_features(normalize(text)), cat) for text, cat in rows]
+        cats = {c for _, c in rows}
+        if not cats or not cats <= set(self._categories):
+            return None  # the training data is for another taxonomy: lexicon only
+        return NaiveBayes(docs, self._categories, alpha=self.alpha)
+
+    # -- public API -------------------------------------------------------------------------
+
+    def classify(self, text: str) -> Classification:
+        """Classify one message; abstains (category ``None``) when the evidence is weak or tied.
+
+        The lexicon decides when it is confident (it is precise); otherwise the Naive Bayes
+        model answers when its tempered posterior reaches the threshold; else abstain.
+        """
+        norm = normalize(text or "")
+        raw, evidence, _ = self._lexicon(norm)
         scores = {c: round(max(v, 0.0), 4) for c, v in raw.items()}
+        lex = self._lexicon_only(scores, evidence)
+        model = self.model
+        if model is None or lex.category is not None or not norm:
+            return lex
+        nb, used = model.scores(text_features(norm))
+        if not used:
+            return lex
+        cats = self._categories
+        inv_t = 1.0 / (self.temperature_zh if has_cjk(norm) else self.temperature)
+        z = [p + n * inv_t for p, n in zip(model.log_prior, nb, strict=True)]
+        top = max(z)
+        total = sum(math.exp(v - top) for v in z)
+        order = sorted(range(len(cats)), key=lambda i: -z[i])
+        win, second = order[0], order[1] if len(order) > 1 else order[0]
+        confidence = 1.0 / total
+        if confidence < self.threshold:
+            return (
+                lex
+                if lex.confidence >= confidence
+                else replace(lex, confidence=round(confidence, 4))
+            )
+        best = cats[win]
+        matched = [t for _, t in sorted(evidence.get(best, []))]
+        for f in model.top_features(used, win, second):
+            if f not in matched and not any(f in m for m in matched):
+                matched.append(f)
+        return Classification(
+            category=best,
+            confidence=round(confidence, 4),
+            matched=tuple(matched),
+            scores=MappingProxyType(scores),
+        )
+
+    def _lexicon_only(
+        self, scores: dict[str, float], evidence: dict[str, list[tuple[tuple[int, int], str]]]
+    ) -> Classification:
         ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
         best, s1 = ranked[0] if ranked else (None, 0.0)
         s2 = ranked[1][1] if len(ranked) > 1 else 0.0
