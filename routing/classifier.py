@@ -16,6 +16,9 @@ How a message is scored (details in docs/lexicon.md):
    confidence is below the threshold, the top two tie, or ``s1`` is below ``min_score``.  At
    threshold 0.5 this means "the winner must beat the runner-up by at least one weight unit";
    ``min_score: 2`` means "one strong cue or several supporting ones".
+6. When the lexicon abstains, a Naive Bayes model (``routing/model.py``, trained at load time
+   from ``routing/training.jsonl``) answers if its tempered posterior reaches the threshold;
+   its evidence is the features that most favour the winner.  See docs/lexicon.md.
 """
 
 from __future__ import annotations
