@@ -21,7 +21,18 @@ from handlers.context import Ctx
 if TYPE_CHECKING:
     from handlers.dispatch import Dispatcher
 
-STEPS = ("question", "options", "kind", "audience", "ballot", "opens", "closes", "change", "live", "preview")
+STEPS = (
+    "question",
+    "options",
+    "kind",
+    "audience",
+    "ballot",
+    "opens",
+    "closes",
+    "change",
+    "live",
+    "preview",
+)
 
 
 def register(d: Dispatcher) -> None:
@@ -68,7 +79,10 @@ def _prompt(ctx: Ctx, step: str, draft: dict[str, Any]) -> None:
         keyboard = [[Button.of("btn_single", "k:kind:1"), Button.of("btn_multiple", "k:kind:n")]]
     elif step == "audience":
         chosen = set(draft.get("grids", []))
-        keyboard = [[Button.literal(("✅ " if g in chosen else "") + name, f"k:g:{g}")] for g, name in names.items()]
+        keyboard = [
+            [Button.literal(("✅ " if g in chosen else "") + name, f"k:g:{g}")]
+            for g, name in names.items()
+        ]
         for cid, community in ctx.uow.routing.gridmap.communities.items():
             keyboard.append([Button.literal("🏘 " + community.name.get(ctx.lang), f"k:cm:{cid}")])
         keyboard.append([Button.of("btn_all_residents", "k:all"), Button.of("btn_done", "k:gok")])
@@ -84,7 +98,9 @@ def _prompt(ctx: Ctx, step: str, draft: dict[str, Any]) -> None:
         keyboard = [[Button.of("btn_live_yes", "k:live:1"), Button.of("btn_no", "k:live:0")]]
     elif step == "preview":
         keyboard = [[Button.of("btn_publish", "k:pub"), Button.of("btn_cancel", "k:cx")]]
-    ctx.reply("consult_step", keyboard=keyboard, step=step, draft=draft, names=names, when=_when(draft))
+    ctx.reply(
+        "consult_step", keyboard=keyboard, step=step, draft=draft, names=names, when=_when(draft)
+    )
 
 
 def _when(draft: dict[str, Any]) -> dict[str, datetime]:
@@ -148,9 +164,21 @@ async def _consult_button(ctx: Ctx, action: str, arg: str) -> None:
     assert user is not None
     data = dict(user.state_data or {})
     step, draft = data.get("step"), dict(data.get("draft") or {})
-    expected = {"prop": "options", "kind": "kind", "g": "audience", "cm": "audience", "all": "audience",
-                "gok": "audience", "bal": "ballot", "op": "opens", "cl": "closes", "chg": "change",
-                "live": "live", "pub": "preview", "cx": None}
+    expected = {
+        "prop": "options",
+        "kind": "kind",
+        "g": "audience",
+        "cm": "audience",
+        "all": "audience",
+        "gok": "audience",
+        "bal": "ballot",
+        "op": "opens",
+        "cl": "closes",
+        "chg": "change",
+        "live": "live",
+        "pub": "preview",
+        "cx": None,
+    }
     if user.state != "consult" or (expected[action] is not None and expected[action] != step):
         ctx.answer("consult_stale")
         return
@@ -183,7 +211,9 @@ async def _consult_button(ctx: Ctx, action: str, arg: str) -> None:
         draft["opens_at"] = ctx.uow.now.isoformat()
         _advance(ctx, draft, "closes")
     elif action == "cl" and arg.isdigit():
-        draft["closes_at"] = (datetime.fromisoformat(draft["opens_at"]) + timedelta(days=int(arg))).isoformat()
+        draft["closes_at"] = (
+            datetime.fromisoformat(draft["opens_at"]) + timedelta(days=int(arg))
+        ).isoformat()
         _advance(ctx, draft, "change")
     elif action == "chg":
         draft["change"] = arg == "1"
@@ -195,7 +225,9 @@ async def _consult_button(ctx: Ctx, action: str, arg: str) -> None:
         c = cs.create(ctx.uow, user.id, draft)
         await cs.publish(ctx.uow, c)
         set_state(user, None)
-        ctx.reply("consult_published", c=c, link=_deep_link(ctx, c.id), keyboard=_manage_keyboard(c))
+        ctx.reply(
+            "consult_published", c=c, link=_deep_link(ctx, c.id), keyboard=_manage_keyboard(c)
+        )
 
 
 def _deep_link(ctx: Ctx, cid: int) -> str | None:
@@ -221,7 +253,9 @@ async def list_command(ctx: Ctx) -> None:
         ctx.reply("staff_only")
         return
     items = await cs.recent(ctx.uow)
-    keyboard: Keyboard = [[Button.literal(f"#{c.id} {c.question}"[:60], f"k:man:{c.id}")] for c in items]
+    keyboard: Keyboard = [
+        [Button.literal(f"#{c.id} {c.question}"[:60], f"k:man:{c.id}")] for c in items
+    ]
     ctx.reply("consult_list", items=items, now=ctx.uow.now, keyboard=keyboard)
 
 
@@ -249,7 +283,21 @@ async def committee_button(ctx: Ctx) -> None:
         return
     action = ctx.args[0] if ctx.args else ""
     arg = ctx.args[1] if len(ctx.args) > 1 else ""
-    if action in ("prop", "kind", "g", "cm", "all", "gok", "bal", "op", "cl", "chg", "live", "pub", "cx"):
+    if action in (
+        "prop",
+        "kind",
+        "g",
+        "cm",
+        "all",
+        "gok",
+        "bal",
+        "op",
+        "cl",
+        "chg",
+        "live",
+        "pub",
+        "cx",
+    ):
         await _consult_button(ctx, action, arg)
         return
     if action in ("ag", "aall", "asend", "arep"):
@@ -269,7 +317,9 @@ async def committee_button(ctx: Ctx) -> None:
             cs.send_results(ctx.uow, c, ctx.chat_id, ctx.lang, results=results)
         elif action == "rep":
             ctx.answer()
-            ctx.reply("consult_report", c=c, report=await cs.delivery_report(ctx.uow, f"consult:{c.id}"))
+            ctx.reply(
+                "consult_report", c=c, report=await cs.delivery_report(ctx.uow, f"consult:{c.id}")
+            )
         elif action == "cmt":
             ctx.answer()
             ctx.reply("consult_comments", c=c, groups=await cs.comment_groups(ctx.uow, c))
@@ -310,7 +360,12 @@ async def vote_button(ctx: Ctx) -> None:
             if not cs.is_eligible(c, user):
                 raise ConsultError("consult_not_eligible")
             assert user is not None
-            set_state(user, "consult_comment", consultation_id=c.id, kind="proposal" if action == "p" else "comment")
+            set_state(
+                user,
+                "consult_comment",
+                consultation_id=c.id,
+                kind="proposal" if action == "p" else "comment",
+            )
             ctx.answer()
             ctx.tell(user.id, user.language, "consult_ask_comment", c=c, kind=action)
             return
@@ -376,7 +431,14 @@ async def group_post_command(ctx: Ctx) -> None:
     if c.multiple:
         keyboard = [[Button.of("btn_vote_privately", f"v:{c.id}:s:0")]]
     lang = ctx.uow.settings.default_language
-    ctx.uow.outbox.send(ctx.chat_id, lang, "consult_ballot", c=c, keyboard=keyboard, campaign=f"consult-group:{c.id}")
+    ctx.uow.outbox.send(
+        ctx.chat_id,
+        lang,
+        "consult_ballot",
+        c=c,
+        keyboard=keyboard,
+        campaign=f"consult-group:{c.id}",
+    )
 
 
 async def text_input(ctx: Ctx) -> bool:
@@ -401,7 +463,9 @@ async def text_input(ctx: Ctx) -> bool:
             c = await cs.get(ctx.uow, int((user.state_data or {}).get("consultation_id", 0)))
             await cs.set_options_and_open(ctx.uow, c, options)
             set_state(user, None)
-            ctx.reply("consult_published", c=c, link=_deep_link(ctx, c.id), keyboard=_manage_keyboard(c))
+            ctx.reply(
+                "consult_published", c=c, link=_deep_link(ctx, c.id), keyboard=_manage_keyboard(c)
+            )
         except ConsultError as exc:
             set_state(user, None)
             ctx.reply("consult_refused", key=exc.key)
@@ -446,8 +510,12 @@ async def announce_command(ctx: Ctx) -> None:
 
 def _announce_prompt(ctx: Ctx, grids: list[str]) -> None:
     names = cs.grid_names(ctx.uow, ctx.lang)
-    keyboard: Keyboard = [[Button.literal(("✅ " if g in grids else "") + n, f"k:ag:{g}")] for g, n in names.items()]
-    keyboard.append([Button.of("btn_all_residents", "k:aall"), Button.of("btn_send_announcement", "k:asend")])
+    keyboard: Keyboard = [
+        [Button.literal(("✅ " if g in grids else "") + n, f"k:ag:{g}")] for g, n in names.items()
+    ]
+    keyboard.append(
+        [Button.of("btn_all_residents", "k:aall"), Button.of("btn_send_announcement", "k:asend")]
+    )
     ctx.reply("announce_step", step="grids", grids=grids, names=names, keyboard=keyboard)
 
 
@@ -456,7 +524,9 @@ async def _announce_button(ctx: Ctx, action: str, arg: str) -> None:
     assert user is not None
     if action == "arep":
         ctx.answer()
-        ctx.reply("consult_report", c=None, report=await cs.delivery_report(ctx.uow, f"announce:{arg}"))
+        ctx.reply(
+            "consult_report", c=None, report=await cs.delivery_report(ctx.uow, f"announce:{arg}")
+        )
         return
     data = dict(user.state_data or {})
     if user.state != "announce" or data.get("step") != "grids":
@@ -472,9 +542,13 @@ async def _announce_button(ctx: Ctx, action: str, arg: str) -> None:
         if not grids:
             ctx.reply("announce_step", step="grids", grids=[], names={})
             return
-        row = await announcements.send(ctx.uow, user.id, data.get("text") or "", data.get("photo"), sorted(grids))
+        row = await announcements.send(
+            ctx.uow, user.id, data.get("text") or "", data.get("photo"), sorted(grids)
+        )
         set_state(user, None)
-        ctx.reply("announce_sent", a=row, keyboard=[[Button.of("btn_delivery", f"k:arep:{row.id}")]])
+        ctx.reply(
+            "announce_sent", a=row, keyboard=[[Button.of("btn_delivery", f"k:arep:{row.id}")]]
+        )
         return
     update_state(user, grids=sorted(grids))
     _announce_prompt(ctx, sorted(grids))
@@ -500,7 +574,9 @@ async def verify_button(ctx: Ctx) -> None:
         ctx.answer("not_allowed")
         return
     try:
-        resident = await household.decide(ctx.uow, ctx.tg_user.id, int(ctx.args[1]), ctx.args[0] == "y")
+        resident = await household.decide(
+            ctx.uow, ctx.tg_user.id, int(ctx.args[1]), ctx.args[0] == "y"
+        )
     except PermissionError:
         ctx.answer("not_allowed", alert=True)
         return
@@ -513,7 +589,11 @@ async def contact_shared(ctx: Ctx) -> None:
     user = ctx.user
     assert message is not None and message.contact is not None and user is not None
     contact = message.contact
-    if contact.user_id is not None and ctx.tg_user is not None and contact.user_id != ctx.tg_user.id:
+    if (
+        contact.user_id is not None
+        and ctx.tg_user is not None
+        and contact.user_id != ctx.tg_user.id
+    ):
         ctx.reply("consult_contact_result", outcome="not_yours")
         return
     outcome = await household.verify_by_contact(ctx.uow, user, contact.phone_number)

@@ -11,7 +11,9 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("register", help="the household register used to verify residents")
+    parser = subparsers.add_parser(
+        "register", help="the household register used to verify residents"
+    )
     sub = parser.add_subparsers(dest="register_command", metavar="REGISTER_COMMAND")
     load = sub.add_parser("load", help="load a CSV of phone,building_id or phone,grid_id")
     load.add_argument("file", metavar="FILE", type=Path)

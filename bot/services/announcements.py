@@ -13,18 +13,26 @@ from bot.store.models import Announcement, User
 
 
 async def recipients(uow: UnitOfWork, grid_ids: list[str]) -> list[User]:
-    stmt = select(User).where(
-        User.home_grid_id.in_(grid_ids),
-        User.consent_at.is_not(None),
-        User.erased_at.is_(None),
-        User.muted_announcements.is_(False),
-        User.unreachable.is_(False),
-    ).order_by(User.id)
+    stmt = (
+        select(User)
+        .where(
+            User.home_grid_id.in_(grid_ids),
+            User.consent_at.is_not(None),
+            User.erased_at.is_(None),
+            User.muted_announcements.is_(False),
+            User.unreachable.is_(False),
+        )
+        .order_by(User.id)
+    )
     return list((await uow.session.execute(stmt)).scalars().all())
 
 
-async def send(uow: UnitOfWork, by: int, text: str, photo: str | None, grid_ids: list[str]) -> Announcement:
-    row = Announcement(created_by=by, text=text, photo_file_id=photo, grid_ids=grid_ids, created_at=uow.now)
+async def send(
+    uow: UnitOfWork, by: int, text: str, photo: str | None, grid_ids: list[str]
+) -> Announcement:
+    row = Announcement(
+        created_by=by, text=text, photo_file_id=photo, grid_ids=grid_ids, created_at=uow.now
+    )
     uow.session.add(row)
     await uow.session.flush()
     people = await recipients(uow, grid_ids)
@@ -34,7 +42,9 @@ async def send(uow: UnitOfWork, by: int, text: str, photo: str | None, grid_ids:
             caption = uow.domain.renderer.render(user.language, "announce_message", text=text)
             uow.outbox.photos(user.id, [photo], caption=caption, campaign=campaign)
         else:
-            uow.outbox.send(user.id, user.language, "announce_message", text=text, campaign=campaign)
+            uow.outbox.send(
+                user.id, user.language, "announce_message", text=text, campaign=campaign
+            )
     row.recipients = len(people)
     return row
 

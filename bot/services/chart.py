@@ -11,14 +11,31 @@ import zlib
 
 WHITE = (255, 255, 255)
 INK = (60, 60, 60)
-PALETTE = [(52, 120, 246), (246, 130, 52), (46, 170, 90), (214, 60, 60), (140, 90, 200),
-           (30, 170, 180), (200, 170, 30), (120, 120, 120), (230, 90, 160), (90, 140, 60)]
+PALETTE = [
+    (52, 120, 246),
+    (246, 130, 52),
+    (46, 170, 90),
+    (214, 60, 60),
+    (140, 90, 200),
+    (30, 170, 180),
+    (200, 170, 30),
+    (120, 120, 120),
+    (230, 90, 160),
+    (90, 140, 60),
+]
 
 # 3x5 bitmaps for 0-9, one string of 15 pixels per digit (rows top to bottom).
 DIGITS = {
-    "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
-    "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001001001001",
-    "8": "111101111101111", "9": "111101111001111",
+    "0": "111101101101111",
+    "1": "010110010010111",
+    "2": "111001111100111",
+    "3": "111001111001111",
+    "4": "101101111001001",
+    "5": "111100111001111",
+    "6": "111100111101111",
+    "7": "111001001001001",
+    "8": "111101111101111",
+    "9": "111101111001111",
 }
 
 
@@ -27,11 +44,18 @@ def encode_png(width: int, height: int, pixels: list[bytearray]) -> bytes:
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+        )
 
     raw = b"".join(b"\x00" + bytes(row) for row in pixels)
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 class Canvas:
@@ -44,7 +68,9 @@ class Canvas:
         for y in range(max(0, y0), min(self.height, y1)):
             self.rows[y][x0 * 3 : x1 * 3] = bytes(color) * max(0, x1 - x0)
 
-    def number(self, x: int, y: int, value: int, scale: int = 3, color: tuple[int, int, int] = INK) -> None:
+    def number(
+        self, x: int, y: int, value: int, scale: int = 3, color: tuple[int, int, int] = INK
+    ) -> None:
         """Draw `value` with its left edge at x and top at y."""
         for i, ch in enumerate(str(value)):
             bits = DIGITS[ch]

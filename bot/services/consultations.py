@@ -107,8 +107,14 @@ async def publish(uow: UnitOfWork, c: Consultation) -> None:
     await uow.session.flush()
     if c.status == "proposals":
         for user in await eligible_voters(uow, c):
-            uow.outbox.send(user.id, user.language, "consult_proposals_invite", c=c,
-                            campaign=f"consult:{c.id}", keyboard=[[Button.of("btn_propose", f"v:{c.id}:p")]])
+            uow.outbox.send(
+                user.id,
+                user.language,
+                "consult_proposals_invite",
+                c=c,
+                campaign=f"consult:{c.id}",
+                keyboard=[[Button.of("btn_propose", f"v:{c.id}:p")]],
+            )
     elif c.opens_at <= uow.now:
         await open_consultation(uow, c)
     else:
@@ -125,17 +131,26 @@ async def set_options_and_open(uow: UnitOfWork, c: Consultation, options: list[s
 
 
 async def eligible_voters(uow: UnitOfWork, c: Consultation) -> list[User]:
-    stmt = select(User).where(
-        User.verified.is_(True),
-        User.home_grid_id.in_(list(c.grid_ids)),
-        User.erased_at.is_(None),
-        User.consent_at.is_not(None),
-    ).order_by(User.id)
+    stmt = (
+        select(User)
+        .where(
+            User.verified.is_(True),
+            User.home_grid_id.in_(list(c.grid_ids)),
+            User.erased_at.is_(None),
+            User.consent_at.is_not(None),
+        )
+        .order_by(User.id)
+    )
     return list((await uow.session.execute(stmt)).scalars().all())
 
 
 def is_eligible(c: Consultation, user: User | None) -> bool:
-    return bool(user and user.verified and user.erased_at is None and user.home_grid_id in (c.grid_ids or []))
+    return bool(
+        user
+        and user.verified
+        and user.erased_at is None
+        and user.home_grid_id in (c.grid_ids or [])
+    )
 
 
 async def open_consultation(uow: UnitOfWork, c: Consultation) -> int:
@@ -176,13 +191,27 @@ def ballot_keyboard(c: Consultation, mask: int = 0) -> Keyboard:
 
 
 def send_ballot(uow: UnitOfWork, c: Consultation, user: User) -> None:
-    uow.outbox.send(user.id, user.language, "consult_ballot", c=c, keyboard=ballot_keyboard(c),
-                    ref=ballot_ref(c, user.id), campaign=f"consult:{c.id}")
+    uow.outbox.send(
+        user.id,
+        user.language,
+        "consult_ballot",
+        c=c,
+        keyboard=ballot_keyboard(c),
+        ref=ballot_ref(c, user.id),
+        campaign=f"consult:{c.id}",
+    )
 
 
 def show_selection(uow: UnitOfWork, c: Consultation, user: User, mask: int) -> None:
-    uow.outbox.edit(ballot_ref(c, user.id), user.id, user.language, "consult_ballot", c=c,
-                    keyboard=ballot_keyboard(c, mask), selected=mask)
+    uow.outbox.edit(
+        ballot_ref(c, user.id),
+        user.id,
+        user.language,
+        "consult_ballot",
+        c=c,
+        keyboard=ballot_keyboard(c, mask),
+        selected=mask,
+    )
 
 
 def choices_of(c: Consultation, mask: int) -> list[int]:
@@ -196,7 +225,9 @@ async def redact_update(uow: UnitOfWork, update_id: int) -> None:
         row.payload = {"update_id": update_id, "redacted": "consultation vote"}
 
 
-async def vote(uow: UnitOfWork, user: User | None, c: Consultation, choices: list[int], update_id: int) -> str:
+async def vote(
+    uow: UnitOfWork, user: User | None, c: Consultation, choices: list[int], update_id: int
+) -> str:
     """Record a ballot. Returns a label key for the answer; raises ConsultError on refusal."""
     if c.secret:
         await redact_update(uow, update_id)
@@ -205,11 +236,17 @@ async def vote(uow: UnitOfWork, user: User | None, c: Consultation, choices: lis
     if not is_eligible(c, user):
         raise ConsultError("consult_not_eligible")
     assert user is not None
-    if not choices or any(i < 0 or i >= len(c.options) for i in choices) or (not c.multiple and len(choices) > 1):
+    if (
+        not choices
+        or any(i < 0 or i >= len(c.options) for i in choices)
+        or (not c.multiple and len(choices) > 1)
+    ):
         raise ConsultError("consult_choose_first")
     existing = (
         await uow.session.execute(
-            select(ConsultBallot).where(ConsultBallot.consultation_id == c.id, ConsultBallot.user_id == user.id)
+            select(ConsultBallot).where(
+                ConsultBallot.consultation_id == c.id, ConsultBallot.user_id == user.id
+            )
         )
     ).scalar_one_or_none()
     if existing is not None:
@@ -228,13 +265,16 @@ async def vote(uow: UnitOfWork, user: User | None, c: Consultation, choices: lis
     if c.secret:
         await uow.session.execute(
             update(ConsultTally)
-            .where(ConsultTally.consultation_id == c.id, ConsultTally.option.in_(sorted(set(choices))))
+            .where(
+                ConsultTally.consultation_id == c.id, ConsultTally.option.in_(sorted(set(choices)))
+            )
             .values(votes=ConsultTally.votes + 1)
         )
         # The interim selections (which boxes were ticked) were edits to this voter's ballot.
         await uow.session.execute(
             delete(OutboxMessage).where(
-                OutboxMessage.edit_ref == ballot_ref(c, user.id), OutboxMessage.method == "editMessageText"
+                OutboxMessage.edit_ref == ballot_ref(c, user.id),
+                OutboxMessage.method == "editMessageText",
             )
         )
     await uow.session.flush()
@@ -246,8 +286,15 @@ def confirm_ballot(uow: UnitOfWork, c: Consultation, user: User, choices: list[i
     keyboard: Keyboard = [[Button.of("btn_comment", f"v:{c.id}:c")]]
     if c.allow_change:
         keyboard = ballot_keyboard(c)
-    uow.outbox.edit(ballot_ref(c, user.id), user.id, user.language, "consult_voted", c=c, keyboard=keyboard,
-                    chosen=[] if c.secret else [c.options[i] for i in choices])
+    uow.outbox.edit(
+        ballot_ref(c, user.id),
+        user.id,
+        user.language,
+        "consult_voted",
+        c=c,
+        keyboard=keyboard,
+        chosen=[] if c.secret else [c.options[i] for i in choices],
+    )
 
 
 async def counts(uow: UnitOfWork, c: Consultation) -> tuple[list[int], int, dict[str, int]]:
@@ -266,13 +313,17 @@ async def counts(uow: UnitOfWork, c: Consultation) -> tuple[list[int], int, dict
     if c.secret:
         for option, n in (
             await uow.session.execute(
-                select(ConsultTally.option, ConsultTally.votes).where(ConsultTally.consultation_id == c.id)
+                select(ConsultTally.option, ConsultTally.votes).where(
+                    ConsultTally.consultation_id == c.id
+                )
             )
         ).all():
             votes[option] = n
     else:
         for (choices,) in (
-            await uow.session.execute(select(ConsultBallot.choices).where(ConsultBallot.consultation_id == c.id))
+            await uow.session.execute(
+                select(ConsultBallot.choices).where(ConsultBallot.consultation_id == c.id)
+            )
         ).all():
             for i in choices or []:
                 votes[i] += 1
@@ -284,7 +335,12 @@ async def compute_results(uow: UnitOfWork, c: Consultation) -> dict[str, Any]:
     eligible_total = sum(int(v) for v in (c.eligible or {}).values())
     return {
         "options": [
-            {"n": i + 1, "text": text, "votes": votes[i], "percent": round(100 * votes[i] / total, 1) if total else 0.0}
+            {
+                "n": i + 1,
+                "text": text,
+                "votes": votes[i],
+                "percent": round(100 * votes[i] / total, 1) if total else 0.0,
+            }
             for i, text in enumerate(c.options)
         ],
         "ballots": total,
@@ -295,7 +351,9 @@ async def compute_results(uow: UnitOfWork, c: Consultation) -> dict[str, Any]:
                 "grid": g,
                 "ballots": int(per_grid.get(g, 0)),
                 "eligible": int((c.eligible or {}).get(g, 0)),
-                "turnout": round(100 * per_grid.get(g, 0) / c.eligible[g], 1) if (c.eligible or {}).get(g) else 0.0,
+                "turnout": round(100 * per_grid.get(g, 0) / c.eligible[g], 1)
+                if (c.eligible or {}).get(g)
+                else 0.0,
             }
             for g in c.grid_ids
         ],
@@ -319,9 +377,15 @@ async def committee_chats(uow: UnitOfWork, c: Consultation) -> list[tuple[int, s
     """The author and every active committee account, with their language."""
     ids = {c.created_by}
     ids |= set(
-        (await uow.session.execute(select(StaffMember.telegram_id).where(StaffMember.role == "committee",
-                                                                            StaffMember.active.is_(True))))
-        .scalars().all()
+        (
+            await uow.session.execute(
+                select(StaffMember.telegram_id).where(
+                    StaffMember.role == "committee", StaffMember.active.is_(True)
+                )
+            )
+        )
+        .scalars()
+        .all()
     )
     result = []
     for i in sorted(ids):
@@ -337,32 +401,65 @@ async def close(uow: UnitOfWork, c: Consultation) -> None:
     c.results = await compute_results(uow, c)
     chart = bar_chart([o["votes"] for o in c.results["options"]])
     voters = (
-        await uow.session.execute(
-            select(User).join(ConsultBallot, and_(ConsultBallot.user_id == User.id, ConsultBallot.consultation_id == c.id))
-            .order_by(User.id)
+        (
+            await uow.session.execute(
+                select(User)
+                .join(
+                    ConsultBallot,
+                    and_(ConsultBallot.user_id == User.id, ConsultBallot.consultation_id == c.id),
+                )
+                .order_by(User.id)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     recipients = [(u.id, u.language) for u in voters if not u.unreachable]
-    recipients += [r for r in await committee_chats(uow, c) if r[0] not in {x[0] for x in recipients}]
+    recipients += [
+        r for r in await committee_chats(uow, c) if r[0] not in {x[0] for x in recipients}
+    ]
     for chat_id, lang in recipients:
         send_results(uow, c, chat_id, lang, chart, campaign=f"consult-results:{c.id}")
 
 
-def send_results(uow: UnitOfWork, c: Consultation, chat_id: int, lang: str, chart: bytes | None = None,
-                 campaign: str | None = None, results: dict[str, Any] | None = None) -> None:
+def send_results(
+    uow: UnitOfWork,
+    c: Consultation,
+    chat_id: int,
+    lang: str,
+    chart: bytes | None = None,
+    campaign: str | None = None,
+    results: dict[str, Any] | None = None,
+) -> None:
     data = results or c.results
-    uow.outbox.send(chat_id, lang, "consult_results", c=c, r=data, names=grid_names(uow, lang), campaign=campaign)
+    uow.outbox.send(
+        chat_id,
+        lang,
+        "consult_results",
+        c=c,
+        r=data,
+        names=grid_names(uow, lang),
+        campaign=campaign,
+    )
     if chart is None:
         chart = bar_chart([o["votes"] for o in data["options"]])
     caption = uow.domain.renderer.render(lang, "consult_chart_caption", c=c, r=data)
-    uow.outbox.upload(chat_id, "sendPhoto", "photo", chart, f"consultation-{c.id}.png", caption=caption,
-                      campaign=campaign)
+    uow.outbox.upload(
+        chat_id,
+        "sendPhoto",
+        "photo",
+        chart,
+        f"consultation-{c.id}.png",
+        caption=caption,
+        campaign=campaign,
+    )
 
 
 async def delivery_report(uow: UnitOfWork, campaign: str) -> dict[str, int]:
     rows = (
         await uow.session.execute(
-            select(OutboxMessage.status, func.count()).where(OutboxMessage.campaign == campaign)
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.campaign == campaign)
             .group_by(OutboxMessage.status)
         )
     ).all()
@@ -385,12 +482,18 @@ async def add_comment(uow: UnitOfWork, user: User, c: Consultation, kind: str, t
         author = user.pseudonym
         ballot = (
             await uow.session.execute(
-                select(ConsultBallot).where(ConsultBallot.consultation_id == c.id, ConsultBallot.user_id == user.id)
+                select(ConsultBallot).where(
+                    ConsultBallot.consultation_id == c.id, ConsultBallot.user_id == user.id
+                )
             )
         ).scalar_one_or_none()
         if ballot is not None and ballot.choices and len(ballot.choices) == 1:
             option = int(ballot.choices[0])
-    uow.session.add(ConsultComment(consultation_id=c.id, kind=kind, author=author, option=option, text=text[:2000]))
+    uow.session.add(
+        ConsultComment(
+            consultation_id=c.id, kind=kind, author=author, option=option, text=text[:2000]
+        )
+    )
 
 
 @dataclass
@@ -401,10 +504,16 @@ class CommentGroup:
 
 async def comment_groups(uow: UnitOfWork, c: Consultation) -> list[CommentGroup]:
     rows = (
-        await uow.session.execute(
-            select(ConsultComment).where(ConsultComment.consultation_id == c.id).order_by(ConsultComment.id)
+        (
+            await uow.session.execute(
+                select(ConsultComment)
+                .where(ConsultComment.consultation_id == c.id)
+                .order_by(ConsultComment.id)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     groups: list[CommentGroup] = []
     for i, text in enumerate(c.options):
         items = [r for r in rows if r.option == i]
@@ -427,7 +536,7 @@ async def export_csv(uow: UnitOfWork, c: Consultation) -> bytes:
         w.writerow(["option", o["text"], o["votes"], o["percent"]])
     w.writerow(["total", "ballots", c.results["ballots"], c.results["turnout"]])
     for g in c.results["grids"]:
-        w.writerow(["turnout", g["grid"], f'{g["ballots"]}/{g["eligible"]}', g["turnout"]])
+        w.writerow(["turnout", g["grid"], f"{g['ballots']}/{g['eligible']}", g["turnout"]])
     if not c.secret:
         rows = (
             await uow.session.execute(
@@ -458,8 +567,15 @@ async def run_due(domain: Domain) -> int:
     done = 0
     for name in ("open", "close"):
         async with domain.sessions() as session:
-            ids = list((await session.execute(select(Consultation.id).where(_due(name, domain.clock.now()))))
-                       .scalars().all())
+            ids = list(
+                (
+                    await session.execute(
+                        select(Consultation.id).where(_due(name, domain.clock.now()))
+                    )
+                )
+                .scalars()
+                .all()
+            )
         for cid in ids:
             async with domain.unit() as uow:
                 stmt = select(Consultation).where(Consultation.id == cid, _due(name, uow.now))

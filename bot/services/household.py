@@ -30,7 +30,9 @@ def hash_phone(phone: str) -> str:
     return hashlib.sha256((PEPPER + normalise_phone(phone)).encode()).hexdigest()
 
 
-def read_register(path: Path, grids: set[str], buildings: dict[str, str]) -> tuple[list[HouseholdPhone], list[str]]:
+def read_register(
+    path: Path, grids: set[str], buildings: dict[str, str]
+) -> tuple[list[HouseholdPhone], list[str]]:
     """Rows `phone,building_id` or `phone,grid_id` (a header line is skipped). Returns rows and problems."""
     rows: dict[str, HouseholdPhone] = {}
     problems: list[str] = []
@@ -46,7 +48,9 @@ def read_register(path: Path, grids: set[str], buildings: dict[str, str]) -> tup
                 problems.append(f"line {n}: not a phone number")
                 continue
             if place in buildings:
-                row = HouseholdPhone(phone_hash=hash_phone(phone), grid_id=buildings[place], building_id=place)
+                row = HouseholdPhone(
+                    phone_hash=hash_phone(phone), grid_id=buildings[place], building_id=place
+                )
             elif place in grids:
                 row = HouseholdPhone(phone_hash=hash_phone(phone), grid_id=place, building_id=None)
             else:
@@ -86,9 +90,18 @@ async def request_verification(uow: UnitOfWork, user: User) -> None:
         if member.active:
             row = await uow.session.get(User, member.telegram_id)
             lang = row.language if row else uow.settings.default_language
-            uow.outbox.send(member.telegram_id, lang, "consult_verify_request", resident=user,
-                            keyboard=[[Button.of("btn_verify_yes", f"h:y:{user.id}"),
-                                       Button.of("btn_verify_no", f"h:n:{user.id}")]])
+            uow.outbox.send(
+                member.telegram_id,
+                lang,
+                "consult_verify_request",
+                resident=user,
+                keyboard=[
+                    [
+                        Button.of("btn_verify_yes", f"h:y:{user.id}"),
+                        Button.of("btn_verify_no", f"h:n:{user.id}"),
+                    ]
+                ],
+            )
 
 
 async def decide(uow: UnitOfWork, staff_id: int, resident_id: int, approve: bool) -> User:
