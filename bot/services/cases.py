@@ -35,7 +35,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "escalated": frozenset({"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}),
     "reopened": frozenset({"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}),
     "accepted": frozenset({"needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}),
-    "needs_info": frozenset({"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}),
+    "needs_info": frozenset({"assigned", "accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}),
     "resolved": frozenset({"closed", "reopened"}),
     "rejected": frozenset(),
     "closed": frozenset(),
