@@ -542,13 +542,16 @@ async def _announce_button(ctx: Ctx, action: str, arg: str) -> None:
         if not grids:
             ctx.reply("announce_step", step="grids", grids=[], names={})
             return
-        row = await announcements.send(
-            ctx.uow, user.id, data.get("text") or "", data.get("photo"), sorted(grids)
+
+        def notify(row: Any) -> None:
+            ctx.reply(
+                "announce_sent", a=row, keyboard=[[Button.of("btn_delivery", f"k:arep:{row.id}")]]
+            )
+
+        await announcements.send(
+            ctx.uow, user.id, data.get("text") or "", data.get("photo"), sorted(grids), notify
         )
         set_state(user, None)
-        ctx.reply(
-            "announce_sent", a=row, keyboard=[[Button.of("btn_delivery", f"k:arep:{row.id}")]]
-        )
         return
     update_state(user, grids=sorted(grids))
     _announce_prompt(ctx, sorted(grids))

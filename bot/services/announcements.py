@@ -6,6 +6,8 @@ Residents can mute announcements; case updates are never muted.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from bot.services.domain import UnitOfWork
@@ -28,14 +30,18 @@ async def recipients(uow: UnitOfWork, grid_ids: list[str]) -> list[User]:
 
 
 async def send(
-    uow: UnitOfWork, by: int, text: str, photo: str | None, grid_ids: list[str]
+    uow: UnitOfWork, by: int, text: str, photo: str | None, grid_ids: list[str], notify: Any = None
 ) -> Announcement:
+    """Queue the announcement; `notify(row)` runs first so its answer is not queued behind it."""
     row = Announcement(
         created_by=by, text=text, photo_file_id=photo, grid_ids=grid_ids, created_at=uow.now
     )
     uow.session.add(row)
     await uow.session.flush()
     people = await recipients(uow, grid_ids)
+    row.recipients = len(people)
+    if notify is not None:
+        notify(row)
     campaign = f"announce:{row.id}"
     for user in people:
         if photo:
