@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -26,7 +27,8 @@ from handlers.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+# How long a claimed update is held before another processor (or a restarted one) may take it.
+LEASE = timedelta(seconds=float(os.environ.get("GRIDVOICE_INBOX_LEASE", "60")))
 MAX_ATTEMPTS = 3
 
 

@@ -168,7 +168,7 @@ class World:
             async with self.app.domain.sessions() as session:
                 inbox = (await session.execute(select(func.count()).where(InboxUpdate.status == "pending"))).scalar_one()
                 outbox = (await session.execute(
-                    select(func.count()).where(OutboxMessage.status == "pending",
+                    select(func.count()).where(OutboxMessage.status.in_(("pending", "sending")),
                                                OutboxMessage.next_attempt_at <= datetime.now(UTC) + timedelta(seconds=1))
                 )).scalar_one()
             if pending_updates == 0 and inbox == 0 and outbox == 0:

@@ -1,0 +1,96 @@
+"""Fixtures for reliability tests: the e2e world, with knobs (flood mode, pacing, a flaky proxy)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession, web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+
+from gv_world import SPEC_PATH, World, database_url  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from emulator.client import SimClient  # noqa: E402
+from emulator.server import start_emulator  # noqa: E402
+
+
+async def open_world(tmp_path: Path, *, flood: bool = False, start: bool = True, **overrides: Any) -> World:
+    spec = str(SPEC_PATH) if SPEC_PATH.exists() else None
+    emu = await start_emulator(spec_path=spec, flood=flood)
+    world = World(emu, SimClient(emu.url), database_url(tmp_path), tmp_path)
+    world.settings_overrides.update(overrides)
+    await world.setup()
+    if not start:
+        await world.stop_bot()
+    return world
+
+
+async def close_world(world: World) -> None:
+    try:
+        await world.close()
+    finally:
+        await world.sim.close()
+        await world.emu.stop()
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    w = await open_world(tmp_path)
+    try:
+        yield w
+    finally:
+        await close_world(w)
+
+
+async def count(world: World, model: Any, *where: Any) -> int:
+    assert world.app is not None
+    async with world.app.domain.sessions() as session:
+        return (await session.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+
+
+class FlakyProxy:
+    """A reverse proxy to the emulator that can answer 502 or refuse connections (an outage)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.mode = "ok"  # ok | 502 | close
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+        self.failed = 0
+        self.http: ClientSession | None = None
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        self.http = ClientSession()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.mode != "ok" and "getUpdates" not in request.path:
+            self.failed += 1
+            if self.mode == "502":
+                return web.Response(status=502, text="bad gateway")
+            assert request.transport is not None
+            request.transport.close()  # a network error: the connection just drops
+            return web.Response(status=500)
+        assert self.http is not None
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type",)}
+        async with self.http.request(request.method, self.target + request.path_qs, data=body,
+                                     headers=headers) as resp:
+            data = await resp.read()
+            return web.Response(status=resp.status, body=data, content_type=resp.content_type)
+
+    async def stop(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+        if self.runner is not None:
+            await self.runner.cleanup()

@@ -1,0 +1,209 @@
+"""The outbox sender: pacing, 429, 5xx/network errors, blocked users, crash resume, replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import FlakyProxy, close_world, count, open_world
+from gv_world import MEMBER_1, World
+from sqlalchemy import select
+
+import bot.runtime.sender as sender_mod
+from bot.runtime.app import Gridvoice
+from bot.runtime.metrics import Metrics
+from bot.runtime.sender import Sender
+from bot.services.domain import Domain
+from bot.store.models import CaseEvent, OutboxMessage
+
+BURST_ONE = int(os.environ.get("GV_BURST_ONE_CHAT", "12"))  # the issue's 100 takes ~100 s at 1 msg/s
+TELEGRAM_PACING = {"send_rate_global": 25.0, "send_rate_private": 1.0, "send_burst_private": 3}
+
+
+async def queue(domain: Domain, chats: list[int], tag: str) -> None:
+    async with domain.unit() as uow:
+        for i, chat in enumerate(chats):
+            uow.outbox.send_text(chat, f"{tag} #{i} to {chat}")
+
+
+async def delivered(world: World, chat: int, tag: str) -> list[str]:
+    return [m["text"] for m in await world.sim.bot_messages(chat) if (m.get("text") or "").startswith(tag)]
+
+
+async def wait_sent(world: World, total: int, timeout: float, domain: Domain | None = None) -> None:
+    domain = domain or world.app.domain  # type: ignore[union-attr]
+    deadline = time.monotonic() + timeout
+    while True:
+        async with domain.sessions() as session:
+            left = len((await session.execute(
+                select(OutboxMessage.id).where(OutboxMessage.status.in_(["pending", "sending"])))).all())
+        if left == 0:
+            return
+        assert time.monotonic() < deadline, f"{left} of {total} messages still queued"
+        await asyncio.sleep(0.1)
+
+
+async def test_burst_within_flood_limits_every_message_once(tmp_path: Path) -> None:
+    world = await open_world(tmp_path, flood=True, **TELEGRAM_PACING)
+    try:
+        one, many = 70001, list(range(71000, 71200))
+        for user in [one, *many]:
+            await world.sim.create_user(user, f"U{user}")
+        assert world.app is not None
+        await queue(world.app.domain, [one] * BURST_ONE + many, "burst")
+        await wait_sent(world, BURST_ONE + len(many), timeout=BURST_ONE + 40)
+        texts = await delivered(world, one, "burst")
+        assert texts == [f"burst #{i} to {one}" for i in range(BURST_ONE)]  # once each, in order
+        for i, user in enumerate(many):
+            assert await delivered(world, user, "burst") == [f"burst #{BURST_ONE + i} to {user}"]
+        stats = await world.sim.stats()
+        # Pacing keeps within the limits; network jitter may let a rare 429 through, which is
+        # obeyed (everything above arrived exactly once, in order).
+        assert stats["rejected_429"] <= 3, stats
+        assert stats["max_per_second_overall"] <= 30
+        assert stats["max_per_second_per_chat"] <= 3
+    finally:
+        await close_world(world)
+
+
+async def test_429_retry_after_is_obeyed_and_order_kept(tmp_path: Path) -> None:
+    # The bot believes it may send 50/s to one chat; the emulator (like Telegram) says no.
+    world = await open_world(tmp_path, flood=True, send_rate_private=50.0, send_burst_private=50,
+                             send_rate_global=1000.0)
+    try:
+        user = 70100
+        await world.sim.create_user(user, "Fast")
+        assert world.app is not None
+        await queue(world.app.domain, [user] * 8, "fast")
+        await wait_sent(world, 8, timeout=30)
+        assert await delivered(world, user, "fast") == [f"fast #{i} to {user}" for i in range(8)]
+        stats = await world.sim.stats()
+        assert stats["rejected_429"] >= 1  # it was told to wait ...
+        assert world.app.metrics.counters["gridvoice_outbox_retry_after_total"] >= 1
+        assert await count(world, OutboxMessage, OutboxMessage.status == "failed") == 0
+        # ... and never asked again before retry_after passed: rejections stay few
+        assert stats["rejected_429"] <= 8
+    finally:
+        await close_world(world)
+
+
+@pytest.mark.parametrize("mode", ["502", "close"])
+async def test_5xx_and_network_errors_retried_nothing_lost(tmp_path: Path, mode: str) -> None:
+    world = await open_world(tmp_path, start=False)
+    proxy = FlakyProxy(world.emu.url)
+    await proxy.start()
+    try:
+        world.app = Gridvoice(world.settings.with_(api_url=proxy.url), clock=world.clock)
+        await world.app.start(migrate=False, serve_http=False)
+        users = list(range(70200, 70210))
+        for user in users:
+            await world.sim.create_user(user, f"U{user}")
+        proxy.mode = mode  # the Bot API is down
+        assert world.app is not None
+        await queue(world.app.domain, users * 3, "outage")
+        await asyncio.sleep(1.5)
+        assert proxy.failed >= 1
+        proxy.mode = "ok"
+        await wait_sent(world, 30, timeout=40)
+        for user in users:
+            assert len(await delivered(world, user, "outage")) == 3
+        assert world.app.metrics.counters["gridvoice_outbox_network_errors_total"] >= 1
+    finally:
+        await close_world(world)
+        await proxy.stop()
+
+
+async def test_blocked_resident_marked_unreachable_and_shown_on_case(world: World) -> None:
+    resident = 70300
+    await world.resident(resident)
+    case_id, _ = await world.report(resident, "The street light outside building 1 has been broken for a week")
+    card = await world.card(MEMBER_1, case_id)
+    await world.settle()
+    await world.sim.block(resident)
+    await world.act(MEMBER_1, card, "acc")  # the resident would be told: they blocked the bot
+    for _ in range(100):
+        if await count(world, CaseEvent, CaseEvent.kind == "unreachable"):
+            break
+        await asyncio.sleep(0.05)
+    await world.settle()
+    assert await count(world, CaseEvent, CaseEvent.kind == "unreachable") == 1
+    blocked = await count(world, OutboxMessage, OutboxMessage.status == "blocked")
+    assert blocked >= 1
+    calls = len(await world.sim.calls("sendMessage"))
+    await asyncio.sleep(1.5)  # not retried forever
+    assert len(await world.sim.calls("sendMessage")) == calls
+    after = await world.last_id(MEMBER_1)
+    await world.say(MEMBER_1, f"/case {case_id}")
+    timeline = await world.wait_bot(MEMBER_1, case_id, after=after)
+    assert "联系不上居民" in timeline["text"], timeline["text"]  # zh: "resident unreachable"
+
+
+async def test_crash_resume_no_loss_no_repeat(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sender_mod, "LEASE", timedelta(seconds=1))
+    users = list(range(70400, 70420))
+    for user in users:
+        await world.sim.create_user(user, f"U{user}")
+    await world.stop_bot()
+    world.settings_overrides.update(send_rate_global=60.0)  # slow enough to crash mid-way
+    await world.start_bot()
+    assert world.app is not None
+    await queue(world.app.domain, users * 5, "crash")
+    for _ in range(200):
+        if sum([len(await delivered(world, u, "crash")) for u in users]) >= 10:
+            break
+        await asyncio.sleep(0.02)
+    # a crash: the loops die wherever they are (no graceful drain)
+    for task in world.app.tasks:
+        task.cancel()
+    await asyncio.gather(*world.app.tasks, return_exceptions=True)
+    world.app.tasks = []
+    sent_before = sum([len(await delivered(world, u, "crash")) for u in users])
+    assert 0 < sent_before < 100
+    await world.stop_bot()
+    world.settings_overrides.update(send_rate_global=10_000.0)
+    await world.start_bot()
+    await wait_sent(world, 100, timeout=30)
+    duplicates = 0
+    for user in users:
+        got = await delivered(world, user, "crash")
+        expected = {f"crash #{i} to {user}" for i in range(100) if users[i % len(users)] == user}
+        assert set(got) == expected  # nothing lost
+        duplicates += len(got) - len(set(got))
+    # The one known window: a call Telegram accepted whose 'sent' mark died with the process.
+    # Only rows marked 'sending' at the crash can repeat, each at most once.
+    uncertain = world.app.metrics.counters["gridvoice_outbox_uncertain_total"]
+    assert duplicates <= uncertain, (duplicates, uncertain)
+
+
+async def test_two_senders_share_500_rows_each_sent_once(world: World) -> None:
+    if world.db_url.startswith("sqlite"):
+        pytest.skip("SKIP LOCKED sharing is a PostgreSQL feature; SQLite runs one sender per file")
+    await world.stop_bot()
+    users = list(range(70500, 70550))
+    for user in users:
+        await world.sim.create_user(user, f"U{user}")
+    settings = world.settings
+    gv_a, gv_b = Gridvoice(settings), Gridvoice(settings)
+    for gv in (gv_a, gv_b):
+        await gv.application.initialize()
+    try:
+        await queue(gv_a.domain, users * 10, "shared")
+        senders = [Sender(gv_a.domain, gv_a.bot, Metrics()), Sender(gv_b.domain, gv_b.bot, Metrics())]
+        tasks = [asyncio.create_task(s.run()) for s in senders]
+        await wait_sent(world, 500, timeout=60, domain=gv_a.domain)
+        for s in senders:
+            s.stop()
+        await asyncio.gather(*tasks)
+        texts = [m["text"] for u in users for m in await world.sim.bot_messages(u)
+                 if (m.get("text") or "").startswith("shared")]
+        assert len(texts) == 500 and len(set(texts)) == 500
+        shares = [s.metrics.counters["gridvoice_messages_sent_total"] for s in senders]
+        assert sum(shares) == 500 and min(shares) > 0, shares
+    finally:
+        for gv in (gv_a, gv_b):
+            await gv.application.shutdown()
+            await gv.domain.dispose()
