@@ -14,6 +14,7 @@ from test_e2e_resident_support import (
     event_kinds,
     label,
     resolve,
+    settle,
     wake,
 )
 
@@ -31,7 +32,7 @@ async def test_my_lists_cases_with_status_and_age_and_tap_shows_timeline(world: 
     second, _ = await world.report(user, BINS[lang])
     card = await world.card(MEMBER_1, first)
     await world.act(MEMBER_1, card, "acc")
-    await world.settle()
+    await settle(world)
     world.clock.advance(timedelta(hours=1))
     after = await world.last_id(user)
     await world.say(user, "/my")
@@ -64,14 +65,14 @@ async def test_member_question_reaches_resident_and_answer_comes_back(world: Wor
     assert case_id in answer["text"] and "R-" in answer["text"] and "Resident802" not in answer["text"]
     assert answer["reply_to_message_id"] == card["message_id"]
     # a second question via the Ask button; the resident answers with a reply to it
-    await world.settle()
+    await settle(world)
     card = await world.wait_edited(MEMBER_1, card["message_id"], case_id)
     await world.act(MEMBER_1, card, "ask")
     prompt = await world.wait_bot(MEMBER_1, after=answer["message_id"])
     await world.say(MEMBER_1, "Is it dark all night?")
     question2 = await world.wait_bot(user, "dark all night", after=question["message_id"])
     await world.say(user, "/my")  # something else in between
-    await world.settle()
+    await settle(world)
     await world.say(user, "Yes, all night", reply_to=question2["message_id"])
     await world.wait_bot(MEMBER_1, "Yes, all night", after=prompt["message_id"])
     kinds = await event_kinds(world, case_id)

@@ -15,6 +15,7 @@ from test_e2e_resident_support import (
     has_button,
     label,
     resolve,
+    settle,
 )
 
 from bot.store.models import CasePhoto, Correction
@@ -35,7 +36,7 @@ async def test_draft_with_album_single_photo_and_pin_reaches_member_with_photos(
     await world.sim.send_album(user, [PNG, PNG + b"2"])
     await world.sim.send_photo(user, PNG + b"3")
     await world.sim.send_location(user, 39.9106, 116.4009)  # next to building 1, grid 1
-    await world.settle()
+    await settle(world)
     last = (await world.sim.bot_messages(user))[-1]
     assert "3" in last["text"] and "📷" in last["text"] and "📍" in last["text"]
     drafts = [m for m in await world.sim.bot_messages(user, draft["message_id"]) if m["reply_markup"]]

@@ -97,7 +97,7 @@ async def wake(world: World, times: int = 1) -> None:
     for _ in range(times):
         world.app.domain.schedule_changed.set()
         await asyncio.sleep(0.3)
-        await world.settle()
+        await settle(world)
 
 
 async def resolve(world: World, staff: int, card: dict[str, Any], note: str, photo: bytes | None = None,
@@ -112,3 +112,26 @@ async def resolve(world: World, staff: int, card: dict[str, Any], note: str, pho
         await world.sim.send_photo(staff, photo)
     else:
         await world.press(staff, photo_prompt, "")
+
+
+async def settle(world: World, quiet: float = 0.25, timeout: float = 10.0) -> None:
+    """`world.settle()`, but robust to the gaps it cannot see (an update fetched but not yet
+    stored, an outbox row being sent): quiet means nothing pending twice, `quiet` seconds apart."""
+    import asyncio
+
+    from bot.store.models import OutboxMessage
+
+    assert world.app is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    calm = 0
+    while calm < 2:
+        await world.settle(timeout=max(0.1, deadline - loop.time()))
+        async with world.app.domain.sessions() as session:
+            busy = (await session.execute(
+                select(func.count()).where(OutboxMessage.status == "sending")
+            )).scalar_one()
+        calm = calm + 1 if busy == 0 else 0
+        if loop.time() > deadline:
+            raise AssertionError("not settled")
+        await asyncio.sleep(quiet)
