@@ -44,17 +44,17 @@ async def card_button(ctx: Ctx) -> None:
             await case_service.accept(ctx.uow, user_id, case)
             ctx.answer("accepted_ok")
         elif action == "ask":
-            _expect(ctx, "ask", case)
+            await _expect(ctx, "ask", case)
             ctx.answer()
-            ctx.reply("staff_prompt_ask", case=case)
+            _prompt(ctx, "staff_prompt_ask", case=case)
         elif action == "res":
-            _expect(ctx, "resolve_note", case)
+            await _expect(ctx, "resolve_note", case)
             ctx.answer()
-            ctx.reply("staff_prompt_resolve", case=case)
+            _prompt(ctx, "staff_prompt_resolve", case=case)
         elif action == "rej":
-            _expect(ctx, "reject_reason", case)
+            await _expect(ctx, "reject_reason", case)
             ctx.answer()
-            ctx.reply("staff_prompt_reject", case=case)
+            _prompt(ctx, "staff_prompt_reject", case=case)
         elif action == "trf":
             targets = staff.transfer_options(ctx.uow, case, exclude={user_id})
             keyboard: Keyboard = [
@@ -73,9 +73,9 @@ async def card_button(ctx: Ctx) -> None:
             await refresh_card(ctx.uow, case, ctx.chat_id)
             ctx.answer()
         elif action == "tgt" and len(rest) >= 2:
-            _expect(ctx, "transfer_reason", case, target=f"{rest[0]}:{rest[1]}")
+            await _expect(ctx, "transfer_reason", case, target=f"{rest[0]}:{rest[1]}")
             ctx.answer()
-            ctx.reply("staff_prompt_transfer", case=case)
+            _prompt(ctx, "staff_prompt_transfer", case=case)
         elif action == "skip":
             await _resolve_from_state(ctx, photo=None)
             ctx.answer()
@@ -97,10 +97,22 @@ def case_service_cb(case, action: str, *args: object) -> str:  # type: ignore[no
     return cb(action, case, *args)
 
 
-def _expect(ctx: Ctx, state: str, case, **extra: object) -> None:  # type: ignore[no-untyped-def]
-    user = ctx.user
-    assert user is not None
-    set_state(user, state, case_id=case.id, version=case.version, **extra)
+async def _expect(ctx: Ctx, state: str, case, **extra: object) -> None:  # type: ignore[no-untyped-def]
+    """Remember what the presser's next private message means. A button pressed in a party's
+    group may come from someone who never wrote to the bot: their row is made now."""
+    if ctx.user is None:
+        from bot.services.residents import ensure_user
+
+        ctx.user = await ensure_user(ctx.uow, ctx.person, ctx.default_language())
+        ctx.lang = ctx.user.language
+    set_state(ctx.user, state, case_id=case.id, version=case.version, **extra)
+
+
+def _prompt(ctx: Ctx, template: str, **data: object) -> None:
+    """Prompts go to the presser's private chat: in a group, other members' messages and the
+    dialogue would mix (and the group only takes buttons and commands)."""
+    user_id = ctx.tg_user.id if ctx.tg_user else ctx.chat_id
+    ctx.tell(user_id, ctx.lang, template, **data)
 
 
 async def staff_input(ctx: Ctx) -> bool:
