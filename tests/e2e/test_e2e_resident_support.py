@@ -96,7 +96,7 @@ async def wake(world: World, times: int = 1) -> None:
     assert world.app is not None
     for _ in range(times):
         world.app.domain.schedule_changed.set()
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.15)
         await settle(world)
 
 
@@ -114,7 +114,7 @@ async def resolve(world: World, staff: int, card: dict[str, Any], note: str, pho
         await world.press(staff, photo_prompt, "")
 
 
-async def settle(world: World, quiet: float = 0.25, timeout: float = 10.0) -> None:
+async def settle(world: World, quiet: float = 0.1, timeout: float = 10.0) -> None:
     """`world.settle()`, but robust to the gaps it cannot see (an update fetched but not yet
     stored, an outbox row being sent): quiet means nothing pending twice, `quiet` seconds apart."""
     import asyncio
