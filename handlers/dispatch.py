@@ -51,6 +51,8 @@ class Dispatcher:
         ctx = Ctx(uow=uow, update=update, payload=payload, tg_user=tg_user, deep_links=self.deep_links)
         if tg_user is None or tg_user.is_bot:
             return  # channel posts and the like: nobody to answer
+        if not isinstance(tg_user.id, int) or isinstance(tg_user.id, bool) or tg_user.id <= 0:
+            return  # a malformed sender (Telegram user ids are positive): nobody to answer
         if not uow.domain.has_routing:
             await uow.domain.reload_routing()
         if update.my_chat_member is not None:

@@ -32,6 +32,23 @@ LEASE = timedelta(seconds=float(os.environ.get("GRIDVOICE_INBOX_LEASE", "60")))
 MAX_ATTEMPTS = 3
 
 
+def log_context(row: InboxUpdate) -> dict[str, Any]:
+    """update_id, user_id, the update's kind and, for case buttons, the case id: for JSON logs."""
+    extra: dict[str, Any] = {"update_id": row.update_id, "user_id": row.user_id}
+    payload = row.payload if isinstance(row.payload, dict) else {}
+    kinds = [k for k in payload if k != "update_id"]
+    if kinds:
+        extra["update_kind"] = kinds[0]
+    query = payload.get("callback_query")
+    data = query.get("data") if isinstance(query, dict) else None
+    if isinstance(data, str):
+        parts = data.split(":")
+        # c:<action>:<case>:<version>, r:<action>:<case>
+        if len(parts) >= 3 and parts[0] in ("c", "r") and parts[2].isdigit():
+            extra["case_id"] = int(parts[2])
+    return extra
+
+
 class Processor:
     def __init__(self, domain: Domain, bot: Bot, dispatcher: Dispatcher, metrics: Metrics) -> None:
         self.domain = domain
@@ -125,11 +142,14 @@ class Processor:
                 fresh.attempts += 1
         except Exception as exc:
             self.metrics.inc("gridvoice_update_errors_total")
-            log.exception("update failed", extra={"update_id": row.update_id})
+            log.exception("update failed", extra=log_context(row))
             await self._failed_attempt(row, update_obj, exc)
             return
         self.metrics.inc("gridvoice_updates_handled_total")
-        self.metrics.observe("gridvoice_update_seconds", time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        self.metrics.observe("gridvoice_update_seconds", elapsed)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("update handled", extra={**log_context(row), "seconds": round(elapsed, 4)})
 
     async def _failed_attempt(self, row: InboxUpdate, update_obj: Update, exc: Exception) -> None:
         attempts = row.attempts + 1

@@ -94,3 +94,27 @@ class FlakyProxy:
             await self.http.close()
         if self.runner is not None:
             await self.runner.cleanup()
+
+
+async def file_report(world: World, user: int, text: str) -> tuple[str, dict[str, Any]]:
+    """Report and send; if the bot finds a similar open case, file a new one anyway."""
+    from gv_world import CASE_ID
+
+    after = await world.last_id(user)
+    await world.say(user, text)
+    draft = await world.wait_bot(user, after=after, buttons=True)
+    await world.press(user, draft, "✅")
+    reply = await world.wait_bot(user, "GV-", after=draft["message_id"], timeout=20)
+    new = [b for row in (reply.get("reply_markup") or {}).get("inline_keyboard", []) for b in row
+           if b["callback_data"] == "d:new"]
+    if new:
+        await world.sim.press(user, reply["message_id"], data="d:new")
+        reply = await world.wait_bot(user, "GV-", after=reply["message_id"], timeout=20)
+    match = CASE_ID.search(reply["text"])
+    assert match, reply
+    return match.group(0), reply
+
+
+async def confirmations(world: World, user: int, case_id: str) -> int:
+    return sum(1 for m in await world.sim.bot_messages(user)
+               if case_id in (m.get("text") or "") and "d:new" not in str(m.get("reply_markup")))
