@@ -55,4 +55,15 @@ async def _main(settings) -> None:  # type: ignore[no-untyped-def]
     await upgrade(settings.database_url)
     if settings.gridmap_path:
         await ensure_loaded(settings, settings.gridmap_path)
-    await Gridvoice(settings).run_forever()
+    import signal
+
+    gv = Gridvoice(settings)
+    await gv.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)  # graceful: drain calls in flight, then exit
+    try:
+        await stop.wait()
+    finally:
+        await gv.stop()

@@ -129,6 +129,12 @@ class Gridvoice:
         for loop in (self.processor, self.sender, self.scheduler, self.poller):
             if loop is not None:
                 loop.stop()
+        # Drain: let calls already made to Telegram finish and be marked sent (no repeats after a
+        # graceful stop), then cancel whatever is still waiting (a long poll, a pacing sleep).
+        if self.poller is not None and len(self.tasks) > 3:
+            self.tasks[3].cancel()  # a long poll holds nothing: the offset moves only after a commit
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=5.0)
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

@@ -126,6 +126,9 @@ class Sender:
     async def _send_chat(self, chat_id: int, rows: list[OutboxMessage]) -> None:
         async with self.semaphore:
             for i, row in enumerate(rows):
+                if self._stop.is_set():  # shutting down: finish calls in flight, start no new ones
+                    await self._release([r.id for r in rows[i:]])
+                    return
                 ok = await self._send_one(row)
                 if not ok:
                     await self._release([r.id for r in rows[i + 1 :]])
