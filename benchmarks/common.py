@@ -129,6 +129,7 @@ async def report(sim: SimClient, user: int, text: str, timeout: float = 60.0,
         on_send(user, pressed)
     reply = await wait_bot(sim, user, draft["message_id"], contains="GV-", timeout=timeout)
     if any(b["callback_data"] == "d:new" for b in buttons(reply)):
+        pressed = time.monotonic()
         await sim.press(user, reply["message_id"], data="d:new")
         reply = await wait_bot(sim, user, reply["message_id"], contains="GV-", timeout=timeout)
     match = re.search(r"GV-\d{4}-\d{6}", reply["text"])

@@ -66,7 +66,7 @@ async def run(n: int, database_url: str, kills: int, log_path: Path, sig: int = 
             for k in range(kills):
                 # kill once part of the burst is in: some reports filed, some drafts, some not yet read
                 target = max(1, n * (k + 1) // (kills + 2))
-                while len(presses) < target:
+                while len(presses) < target:  # noqa: ASYNC110
                     await asyncio.sleep(0.005)
                 kill(bot, sig)
                 await asyncio.sleep(0.3)
@@ -74,7 +74,7 @@ async def run(n: int, database_url: str, kills: int, log_path: Path, sig: int = 
             results = await asyncio.gather(*tasks)
             # let the last messages out, then count
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and await sim.pending_updates():
+            while time.monotonic() < deadline and await sim.pending_updates():  # noqa: ASYNC110
                 await asyncio.sleep(0.2)
             await asyncio.sleep(2)
             case_ids = [c for c, _ in results]

@@ -1,0 +1,342 @@
+"""`gridvoice bench`: end-to-end throughput and latency through the emulator over real HTTP.
+
+The emulator and the bot each run in their own process; this process plays residents.
+Reported per database: reports/s (closed loop: classified, routed, stored, member card
+sent, resident confirmed), latency from the Send press to the member's card (p50/p95/p99),
+an open-loop phase at a fixed rate, the bot's peak RSS, and the same numbers for a bare
+python-telegram-bot echo bot against the same emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+MEMBERS = (10001, 10002, 10003, 10004, 10010, 10020, 10030)  # grid members and those above them
+PARTY_CHATS = (-100501, -100502, -100503, -100504, -100900)  # property company, police, ... (groups)
+WATCHED = MEMBERS + PARTY_CHATS
+CASE = re.compile(r"GV-\d{4}-\d{6}")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser("bench", help="end-to-end benchmark through the emulator")
+    p.add_argument("--residents", type=int, default=60)
+    p.add_argument("--reports", type=int, default=3, help="reports per resident in the closed-loop phase")
+    p.add_argument("--rate", type=float, default=50.0, help="open-loop reports/s")
+    p.add_argument("--seconds", type=float, default=8.0, help="open-loop duration")
+    p.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--pg", default=os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"),
+                   help="PostgreSQL URL ('' to skip); its schema is DROPPED")
+    p.add_argument("--echo", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--json", help="also write the numbers to this file")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    results = asyncio.run(run_all(args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+# --- processes -----------------------------------------------------------------------
+
+def bench_settings(api: str, db: str) -> dict[str, Any]:
+    return {"api_url": api, "database_url": db, "token": "123456:BENCH", "listen_host": "127.0.0.1",
+            "listen_port": 0, "send_rate_global": 100_000.0, "send_rate_private": 100_000.0,
+            "send_burst_private": 100_000, "send_rate_group": 100_000.0, "user_rate_per_minute": 100_000,
+            "poll_timeout": 10, "send_concurrency": 32}
+
+
+def serve_bot(settings_json: str) -> None:
+    """Child process: the real bot with raised pacing (the emulator is not in flood mode)."""
+    import logging
+    import signal
+
+    from bot.config import Settings
+    from bot.runtime.app import Gridvoice
+    from bot.services.gridmap_store import ensure_loaded
+    from bot.store.db import upgrade
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = Settings(**json.loads(settings_json))
+
+    async def main() -> None:
+        await upgrade(settings.database_url)
+        await ensure_loaded(settings, str(ROOT / "examples" / "demo-community.yaml"))
+        gv = Gridvoice(settings)
+        await gv.start(migrate=False)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await gv.stop()
+
+    asyncio.run(main())
+
+
+def serve_echo(api: str) -> None:
+    """Child process: a bare python-telegram-bot echo bot (Application, long polling, MessageHandler)."""
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, MessageHandler, filters
+
+    async def echo(update: Update, context: Any) -> None:
+        assert update.message is not None
+        await update.message.reply_text(update.message.text or "")
+
+    app = (ApplicationBuilder().token("123456:ECHO").base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
+           .concurrent_updates(True).build())
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    app.run_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
+
+
+def child(code: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
+
+
+# --- the runs ------------------------------------------------------------------------
+
+class CardWatcher:
+    """Polls the grid members' chats and remembers when each case's card first appeared."""
+
+    def __init__(self, sim: Any) -> None:
+        self.sim = sim
+        self.seen: dict[str, float] = {}
+        self.after = {m: 0 for m in WATCHED}
+        self.task: asyncio.Task[None] | None = None
+
+    async def loop(self) -> None:
+        while True:
+            for member in WATCHED:
+                for m in await self.sim.messages(member, after=self.after[member]):
+                    self.after[member] = max(self.after[member], m["message_id"])
+                    match = CASE.search(m.get("text") or "")
+                    if match and match.group(0) not in self.seen:
+                        self.seen[match.group(0)] = time.monotonic()
+            await asyncio.sleep(0.005)
+
+    async def wait(self, case_id: str, timeout: float = 30.0) -> float:
+        deadline = time.monotonic() + timeout
+        while case_id not in self.seen:
+            if time.monotonic() > deadline:
+                raise TimeoutError(case_id)
+            await asyncio.sleep(0.005)
+        return self.seen[case_id]
+
+
+async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
+    from common import (
+        ADDRESSES,
+        PROBLEMS,
+        free_port,
+        kill,
+        onboard,
+        report,
+        reset_database,
+        start_emulator,
+        wait_http,
+    )
+
+    from emulator.client import SimClient
+
+    await reset_database(db)
+    port = free_port()
+    api = f"http://127.0.0.1:{port}"
+    emu = start_emulator(port)
+    bot = None
+    try:
+        await wait_http(api)
+        bot = child(f"from bot.cli.bench import serve_bot; serve_bot({json.dumps(json.dumps(bench_settings(api, db)))})")
+        async with SimClient(api) as sim:
+            for member in MEMBERS:
+                await sim.create_user(member, f"M{member}", language_code="zh")
+            for chat in PARTY_CHATS:
+                await sim.create_chat(chat, f"Party {chat}", [], type="group")
+            residents = list(range(300001, 300001 + args.residents))
+            sem = asyncio.Semaphore(30)
+
+            async def ob(i: int, r: int) -> None:
+                async with sem:
+                    await onboard(sim, r, ADDRESSES[i % len(ADDRESSES)], timeout=120)
+
+            await asyncio.gather(*(ob(i, r) for i, r in enumerate(residents)))
+            watcher = CardWatcher(sim)
+            watcher.task = asyncio.create_task(watcher.loop())
+            latencies: list[float] = []
+            counter = iter(range(10**9))
+
+            async def one(r: int) -> None:
+                n = next(counter)
+                case_id, pressed = await report(sim, r, f"{PROBLEMS[n % len(PROBLEMS)]} #{n} flat {r}", timeout=120)
+                latencies.append(await watcher.wait(case_id) - pressed)
+
+            async def resident_loop(r: int) -> None:
+                for _ in range(args.reports):
+                    await one(r)
+
+            started = time.monotonic()
+            await asyncio.gather(*(resident_loop(r) for r in residents))
+            elapsed = time.monotonic() - started
+            closed = {"reports": len(latencies), "reports_per_s": len(latencies) / elapsed,
+                      "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99)}
+            # open loop: a new report every 1/rate s, from whichever resident is free
+            free: asyncio.Queue[int] = asyncio.Queue()
+            for r in residents:
+                free.put_nowait(r)
+            latencies.clear()
+            tasks = []
+
+            async def open_one() -> None:
+                r = await free.get()
+                try:
+                    await one(r)
+                finally:
+                    free.put_nowait(r)
+
+            t0 = time.monotonic()
+            total = int(args.rate * args.seconds)
+            for i in range(total):
+                delay = t0 + i / args.rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(open_one()))
+            await asyncio.gather(*tasks)
+            opened = {"rate": args.rate, "reports": len(latencies), "p50_ms": pct(latencies, 50),
+                      "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99),
+                      "achieved_per_s": len(latencies) / (time.monotonic() - t0)}
+            watcher.task.cancel()
+        return {"closed_loop": closed, "open_loop": opened, "bot_peak_rss_mb": peak_rss_mb(bot.pid)}
+    finally:
+        if bot is not None:
+            kill(bot, 15)
+        kill(emu)
+
+
+async def bench_echo(args: argparse.Namespace) -> dict[str, Any]:
+    from common import free_port, kill, start_emulator, wait_http
+
+    from emulator.client import SimClient
+
+    port = free_port()
+    api = f"http://127.0.0.1:{port}"
+    emu = start_emulator(port)
+    bot = None
+    try:
+        await wait_http(api)
+        bot = child(f"from bot.cli.bench import serve_echo; serve_echo({api!r})")
+        async with SimClient(api) as sim:
+            users = list(range(400001, 400001 + args.residents))
+            for u in users:
+                await sim.create_user(u, f"E{u}")
+            await sim.send_text(users[0], "warm up")
+            await sim.wait_for(users[0], lambda m: m["from_bot"], timeout=30)
+            latencies: list[float] = []
+
+            async def one(u: int, n: int) -> None:
+                after = (await sim.messages(u))[-1]["message_id"] if await sim.messages(u) else 0
+                t = time.monotonic()
+                await sim.send_text(u, f"echo {n}")
+                await sim.wait_for(u, lambda m: m["from_bot"] and m["text"] == f"echo {n}", after=after, timeout=30)
+                latencies.append(time.monotonic() - t)
+
+            async def loop(u: int) -> None:
+                for n in range(args.reports):
+                    await one(u, n)
+
+            started = time.monotonic()
+            await asyncio.gather(*(loop(u) for u in users))
+            elapsed = time.monotonic() - started
+        return {"messages": len(latencies), "messages_per_s": len(latencies) / elapsed,
+                "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99),
+                "bot_peak_rss_mb": peak_rss_mb(bot.pid)}
+    finally:
+        if bot is not None:
+            kill(bot, 15)
+        kill(emu)
+
+
+async def pg_reachable(url: str) -> bool:
+    if not url:
+        return False
+    from sqlalchemy import text
+
+    from bot.store.db import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("select 1"))
+        return True
+    except Exception:
+        return False
+    finally:
+        await engine.dispose()
+
+
+async def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        targets = []
+        if args.sqlite:
+            targets.append(("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db"))
+        if await pg_reachable(args.pg):
+            targets.append(("postgresql", args.pg))
+        for name, url in targets:
+            results[name] = await bench_gridvoice(url, args)
+            show(name, results[name])
+    if args.echo:
+        results["echo"] = await bench_echo(args)
+        e = results["echo"]
+        print(f"[echo PTB] {e['messages_per_s']:.1f} round trips/s  p50 {e['p50_ms']:.1f} ms  p95 {e['p95_ms']:.1f} ms"
+              f"  p99 {e['p99_ms']:.1f} ms  peak RSS {e['bot_peak_rss_mb']:.0f} MB")
+        for name in ("sqlite", "postgresql"):
+            if name in results:
+                ratio = results[name]["closed_loop"]["reports_per_s"] / e["messages_per_s"]
+                results[name]["echo_ratio"] = ratio
+                print(f"[{name}] throughput ratio vs echo: {ratio:.2f} (aim >= 0.5)")
+    return results
+
+
+def show(name: str, r: dict[str, Any]) -> None:
+    c, o = r["closed_loop"], r["open_loop"]
+    print(f"[{name}] closed loop: {c['reports']} reports, {c['reports_per_s']:.1f} reports/s end to end; "
+          f"Send->member card p50 {c['p50_ms']:.1f} ms p95 {c['p95_ms']:.1f} ms p99 {c['p99_ms']:.1f} ms")
+    print(f"[{name}] open loop at {o['rate']:g}/s: {o['reports']} reports ({o['achieved_per_s']:.1f}/s); "
+          f"p50 {o['p50_ms']:.1f} ms p95 {o['p95_ms']:.1f} ms p99 {o['p99_ms']:.1f} ms (aim p99 < 250 ms)")
+    print(f"[{name}] bot peak RSS {r['bot_peak_rss_mb']:.0f} MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gridvoice bench")
+    sub = parser.add_subparsers()
+    register(sub)
+    args = parser.parse_args(["bench", *(argv or sys.argv[1:])])
+    return _run(args)
