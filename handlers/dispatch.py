@@ -13,6 +13,7 @@ from typing import Any
 from telegram import Update
 
 from bot.services import ratelimit
+from bot.services.cases import staff_role as case_role
 from bot.services.domain import NoGridMap, UnitOfWork
 from bot.services.residents import ensure_user, get_user
 from handlers import admin, member, resident
@@ -142,6 +143,13 @@ class Dispatcher:
                 ctx.answer("not_allowed", alert=True)
             return
         message = ctx.update.message
+        if message is not None and message.reply_to_message is not None and (message.text or message.caption):
+            # A reply to a case card in a party's group goes to the resident, like in private.
+            if not (message.text or "").startswith("/") and ctx.uow.domain.has_routing:
+                if case_role(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0):
+                    ctx.user = await ensure_user(ctx.uow, ctx.person, ctx.lang)
+                    await member.staff_input(ctx)
+                return
         if message is None or not message.text or not message.text.startswith("/"):
             return
         head, _, rest = message.text.partition(" ")

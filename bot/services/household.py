@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import delete
 
+from bot.services.case_views import chat_language
 from bot.services.domain import UnitOfWork
 from bot.services.outbox import Button
 from bot.store.models import HouseholdPhone, User
@@ -88,8 +89,7 @@ async def request_verification(uow: UnitOfWork, user: User) -> None:
         return
     for member in uow.routing.gridmap.members_of(user.home_grid_id):
         if member.active:
-            row = await uow.session.get(User, member.telegram_id)
-            lang = row.language if row else uow.settings.default_language
+            lang = await chat_language(uow, member.telegram_id)
             uow.outbox.send(
                 member.telegram_id,
                 lang,
