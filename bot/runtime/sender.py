@@ -50,6 +50,7 @@ class Sender:
         self.pacer = Pacer(s.send_rate_global, s.send_rate_private, s.send_burst_private, s.send_rate_group)
         self.semaphore = asyncio.Semaphore(s.send_concurrency)
         self._stop = asyncio.Event()
+        self._gone: set[int] = set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -74,6 +75,7 @@ class Sender:
         rows = await self.claim(BATCH)
         if not rows:
             return 0
+        self._gone = set()
         by_chat: dict[int, list[OutboxMessage]] = defaultdict(list)
         for row in rows:
             by_chat[row.chat_id].append(row)
@@ -88,7 +90,7 @@ class Sender:
                 .where(
                     or_(
                         and_(
-                            OutboxMessage.status == "pending",
+                            OutboxMessage.status.in_(("pending", "sending")),
                             or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
                         ),
                         # 'sending' whose lease ran out: the process died during the call. Telegram may
@@ -102,30 +104,33 @@ class Sender:
             )
             if not self.domain.sqlite:
                 due = due.with_for_update(skip_locked=True)
-            ids = list((await uow.session.execute(due)).scalars().all())
+            found = (await uow.session.execute(due.add_columns(OutboxMessage.status))).all()
+            ids = [row_id for row_id, _ in found]
             if not ids:
                 return []
+            uncertain = [row_id for row_id, status in found if status == "sending"]
+            if uncertain:
+                log.warning("resending outbox rows whose send was interrupted", extra={"outbox_ids": uncertain})
+                self.metrics.inc("gridvoice_outbox_uncertain_total", len(uncertain))
+            # Claimed rows are 'sending' (in the claim's transaction: no extra write per message).
+            # After a crash, only rows still 'sending' are uncertain.
             await uow.session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(ids))
-                .values(locked_until=now + LEASE)
+                .values(locked_until=now + LEASE, status="sending")
             )
             rows = (
                 await uow.session.execute(
                     select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
                 )
             ).scalars().all()
-            uncertain = [r.id for r in rows if r.status == "sending"]
-            if uncertain:
-                log.warning("resending outbox rows whose send was interrupted", extra={"outbox_ids": uncertain})
-                self.metrics.inc("gridvoice_outbox_uncertain_total", len(uncertain))
-                for r in rows:
-                    r.status = "pending"
             return list(rows)
 
     async def _send_chat(self, chat_id: int, rows: list[OutboxMessage]) -> None:
         async with self.semaphore:
             for i, row in enumerate(rows):
+                if row.chat_id in self._gone:  # blocked the bot during this batch: rows already marked
+                    continue
                 if self._stop.is_set():  # shutting down: finish calls in flight, start no new ones
                     await self._release([r.id for r in rows[i:]])
                     return
@@ -142,15 +147,6 @@ class Sender:
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(ids))
                 .values(locked_until=None, status="pending")
-            )
-
-    async def _mark_sending(self, row: OutboxMessage) -> None:
-        """Record that the call is about to be made: after a crash, only these rows are uncertain."""
-        async with self.domain.unit() as uow:
-            await uow.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id)
-                .values(status="sending", locked_until=wall_now() + LEASE)
             )
 
     async def _resolve(self, row: OutboxMessage) -> tuple[str, dict[str, Any]]:
@@ -182,8 +178,6 @@ class Sender:
         method, payload = await self._resolve(row)
         if row.chat_id != 0:
             await self.pacer.acquire(row.chat_id)
-        if row.method != "answerCallbackQuery":  # answers are harmless to repeat (and expire)
-            await self._mark_sending(row)
         started = time.monotonic()
         try:
             result = await self.bot.do_api_request(method, api_kwargs=_ptb_payload(method, payload))
@@ -263,7 +257,7 @@ class Sender:
                 .where(
                     and_(
                         OutboxMessage.chat_id == row.chat_id,
-                        OutboxMessage.status == "pending",
+                        OutboxMessage.status.in_(("pending", "sending")),
                         OutboxMessage.id > row.id,
                         OutboxMessage.next_attempt_at < at,
                     )
@@ -284,12 +278,13 @@ class Sender:
     async def _blocked(self, row: OutboxMessage, error: str) -> None:
         """The person blocked the bot: stop retrying, mark them unreachable, show it on cases."""
         self.metrics.inc("gridvoice_outbox_blocked_total")
+        self._gone.add(row.chat_id)
         async with self.domain.unit() as uow:
             pending = (
                 await uow.session.execute(
                     select(OutboxMessage).where(
                         OutboxMessage.chat_id == row.chat_id,
-                        OutboxMessage.status == "pending",
+                        OutboxMessage.status.in_(("pending", "sending")),
                         OutboxMessage.id >= row.id,
                     )
                 )

@@ -1,13 +1,11 @@
-"""Fixtures for reliability tests: the e2e world, with knobs (flood mode, pacing, a flaky proxy)."""
+"""Helpers for reliability tests: the e2e world with knobs (flood mode, pacing), a flaky proxy."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import ClientSession, web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
@@ -36,15 +34,6 @@ async def close_world(world: World) -> None:
     finally:
         await world.sim.close()
         await world.emu.stop()
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    w = await open_world(tmp_path)
-    try:
-        yield w
-    finally:
-        await close_world(w)
 
 
 async def count(world: World, model: Any, *where: Any) -> int:

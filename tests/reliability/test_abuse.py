@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import close_world, file_report, open_world
 from gv_world import World
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rel_helpers import close_world, file_report, open_world
 from sqlalchemy import select
 
 from bot.store.models import InboxUpdate, OutboxMessage

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import count
 from gv_world import MEMBER_1, World
+from rel_helpers import count
 from sqlalchemy import select
 
 from bot.runtime.intake import store_updates

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 import aiohttp
-from conftest import close_world, file_report, open_world
+from rel_helpers import close_world, file_report, open_world
 
 from bot.logs import JsonFormatter
 from bot.runtime.app import Gridvoice

@@ -9,8 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import FlakyProxy, close_world, count, open_world
 from gv_world import MEMBER_1, World
+from rel_helpers import FlakyProxy, close_world, count, open_world
 from sqlalchemy import select
 
 import bot.runtime.sender as sender_mod

@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
-from conftest import close_world, confirmations, file_report, open_world
 from gv_world import MEMBER_1, MEMBER_2, World
+from rel_helpers import close_world, confirmations, file_report, open_world
 from sqlalchemy import func, select
 
 from bot.runtime.app import Gridvoice
