@@ -82,7 +82,9 @@ class Domain:
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         self.sqlite = is_sqlite(settings.database_url)
         self.renderer = Renderer()
-        self.classifier = Classifier(load_lexicon(settings.lexicon_path))
+        self.classifier = (
+            Classifier(load_lexicon(settings.lexicon_path)) if settings.lexicon_path else Classifier.default()
+        )
         self._routing: Routing | None = None
         self.bot_username: str | None = None
         self.outbox_written = asyncio.Event()
