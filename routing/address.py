@@ -180,10 +180,10 @@ class AddressIndex:
     buildings within those texts through a per-text number table.
     """
 
-    MAX_TEXTS = 12
+    MAX_TEXTS = 6
     COMMON_POSTING = 150  # grams more common than this are not used to select texts
     BUDGET = 120  # posting items read per query
-    EXPAND_TEXTS = 12  # best-scoring texts whose buildings are considered
+    EXPAND_TEXTS = 6  # best-scoring texts whose buildings are considered
     PER_TEXT = 6  # buildings taken from a text when the query's numbers don't narrow it
 
     def __init__(self, gridmap: GridMap) -> None:
