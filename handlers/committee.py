@@ -223,11 +223,13 @@ async def _consult_button(ctx: Ctx, action: str, arg: str) -> None:
         _advance(ctx, draft, "preview")
     elif action == "pub":
         c = cs.create(ctx.uow, user.id, draft)
-        await cs.publish(ctx.uow, c)
         set_state(user, None)
-        ctx.reply(
-            "consult_published", c=c, link=_deep_link(ctx, c.id), keyboard=_manage_keyboard(c)
-        )
+        await cs.publish(ctx.uow, c, lambda: _published(ctx, c))
+
+
+def _published(ctx: Ctx, c: Any) -> None:
+    """The committee's answer: queued before the ballots so it does not wait behind them."""
+    ctx.reply("consult_published", c=c, link=_deep_link(ctx, c.id), keyboard=_manage_keyboard(c))
 
 
 def _deep_link(ctx: Ctx, cid: int) -> str | None:
@@ -461,11 +463,8 @@ async def text_input(ctx: Ctx) -> bool:
             return True
         try:
             c = await cs.get(ctx.uow, int((user.state_data or {}).get("consultation_id", 0)))
-            await cs.set_options_and_open(ctx.uow, c, options)
             set_state(user, None)
-            ctx.reply(
-                "consult_published", c=c, link=_deep_link(ctx, c.id), keyboard=_manage_keyboard(c)
-            )
+            await cs.set_options_and_open(ctx.uow, c, options, lambda: _published(ctx, c))
         except ConsultError as exc:
             set_state(user, None)
             ctx.reply("consult_refused", key=exc.key)
@@ -592,11 +591,8 @@ async def contact_shared(ctx: Ctx) -> None:
     user = ctx.user
     assert message is not None and message.contact is not None and user is not None
     contact = message.contact
-    if (
-        contact.user_id is not None
-        and ctx.tg_user is not None
-        and contact.user_id != ctx.tg_user.id
-    ):
+    if ctx.tg_user is None or contact.user_id != ctx.tg_user.id:
+        # Only the sender's own number (shared with Telegram's button) proves anything.
         ctx.reply("consult_contact_result", outcome="not_yours")
         return
     outcome = await household.verify_by_contact(ctx.uow, user, contact.phone_number)

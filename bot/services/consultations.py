@@ -103,9 +103,16 @@ def create(uow: UnitOfWork, by: int, draft: dict[str, Any]) -> Consultation:
     return c
 
 
-async def publish(uow: UnitOfWork, c: Consultation) -> None:
+async def publish(uow: UnitOfWork, c: Consultation, notify: Any = None) -> None:
+    """Invite proposals, open now, or wait for the scheduler.
+
+    `notify()` runs once the id and the status are known and before any ballot is queued, so the
+    committee's answer is not sent behind a thousand ballots (the sender goes in id order).
+    """
     await uow.session.flush()
     if c.status == "proposals":
+        if notify is not None:
+            notify()
         for user in await eligible_voters(uow, c):
             uow.outbox.send(
                 user.id,
@@ -116,18 +123,26 @@ async def publish(uow: UnitOfWork, c: Consultation) -> None:
                 keyboard=[[Button.of("btn_propose", f"v:{c.id}:p")]],
             )
     elif c.opens_at <= uow.now:
-        await open_consultation(uow, c)
+        await open_consultation(uow, c, notify)
     else:
+        if notify is not None:
+            notify()
         uow.after_commit.append(uow.domain.schedule_changed.set)
 
 
-async def set_options_and_open(uow: UnitOfWork, c: Consultation, options: list[str]) -> None:
+async def set_options_and_open(
+    uow: UnitOfWork, c: Consultation, options: list[str], notify: Any = None
+) -> None:
     if c.status != "proposals":
         raise ConsultError("consult_wrong_state")
     c.options = options
     c.status = "scheduled"
     if c.opens_at <= uow.now:
-        await open_consultation(uow, c)
+        await open_consultation(uow, c, notify)
+    else:
+        if notify is not None:
+            notify()
+        uow.after_commit.append(uow.domain.schedule_changed.set)
 
 
 async def eligible_voters(uow: UnitOfWork, c: Consultation) -> list[User]:
@@ -153,8 +168,10 @@ def is_eligible(c: Consultation, user: User | None) -> bool:
     )
 
 
-async def open_consultation(uow: UnitOfWork, c: Consultation) -> int:
-    """Snapshot the electorate per grid and deliver a ballot to each voter, paced by the sender."""
+async def open_consultation(uow: UnitOfWork, c: Consultation, notify: Any = None) -> int:
+    """Snapshot the electorate per grid and deliver a ballot to each voter, paced by the sender.
+
+    `notify()` (the committee's answer) is queued before the ballots."""
     voters = await eligible_voters(uow, c)
     counts: dict[str, int] = {g: 0 for g in c.grid_ids}
     for user in voters:
@@ -164,6 +181,8 @@ async def open_consultation(uow: UnitOfWork, c: Consultation) -> int:
     if c.secret:
         for i in range(len(c.options)):
             uow.session.add(ConsultTally(consultation_id=c.id, option=i, votes=0))
+    if notify is not None:
+        notify()
     for user in voters:
         if user.unreachable:
             continue
