@@ -34,6 +34,7 @@ T = {
         "ballot": "Consultation #",
         "voted": "Your vote is recorded: ",
         "sep": ", ",
+        "choose": "choose an option first",
     },
     "zh": {
         "invite": "征集大家的建议",
@@ -47,6 +48,7 @@ T = {
         "ballot": "议事协商 #",
         "voted": "您的投票已记录：",
         "sep": "、",
+        "choose": "请先选择",
     },
 }
 
@@ -339,8 +341,9 @@ async def test_multiple_choice_toggle_submit_and_change(world: World, code: str,
     cid, _ = await consultation(world, grids=["xingfu-1"], multiple=True, change=True)
     # submitting nothing is refused
     m = await with_button(world, voter, f"v:{cid}:s:")
-    assert "v:%d:s:0" % cid in datas(m)
-    assert await answer_of(world, await world.sim.press(voter, m["message_id"], data=f"v:{cid}:s:0"))
+    assert f"v:{cid}:s:0" in datas(m)
+    empty = await world.sim.press(voter, m["message_id"], data=f"v:{cid}:s:0")
+    assert t["choose"] in await answer_of(world, empty)
     assert t["recorded"] in await toggle_and_submit(world, voter, cid, [0, 2])
     voted = await world.wait_edited(voter, m["message_id"], t["voted"])
     assert f"Yes{t['sep']}Later" in voted["text"]
