@@ -116,22 +116,28 @@ async def onboard(sim: SimClient, user: int, address: str, timeout: float = 60.0
 
 
 async def report(sim: SimClient, user: int, text: str, timeout: float = 60.0,
-                 on_send: Any = None) -> tuple[str, float]:
-    """Write, press Send; returns the case id and the monotonic time the Send press was made."""
+                 on_send: Any = None, pressed_ids: list[str] | None = None) -> tuple[str, float]:
+    """Write, press Send; returns the case id and the monotonic time the Send press was made.
+
+    `pressed_ids`, if given, receives the callback_query_id of the press that created the case
+    (the emulator keeps its time: latency can then be measured on the emulator's clock).
+    """
     import re
 
     after = await last_id(sim, user)
     await sim.send_text(user, text)
     draft = await wait_bot(sim, user, after, with_buttons=True, timeout=timeout)
     pressed = time.monotonic()
-    await press(sim, user, draft, "✅")
+    answer = await press(sim, user, draft, "✅")
     if on_send:
         on_send(user, pressed)
     reply = await wait_bot(sim, user, draft["message_id"], contains="GV-", timeout=timeout)
     if any(b["callback_data"] == "d:new" for b in buttons(reply)):
         pressed = time.monotonic()
-        await sim.press(user, reply["message_id"], data="d:new")
+        answer = await sim.press(user, reply["message_id"], data="d:new")
         reply = await wait_bot(sim, user, reply["message_id"], contains="GV-", timeout=timeout)
+    if pressed_ids is not None:
+        pressed_ids.append(answer["callback_query_id"])
     match = re.search(r"GV-\d{4}-\d{6}", reply["text"])
     assert match, reply
     return match.group(0), pressed

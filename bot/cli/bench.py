@@ -2,7 +2,8 @@
 
 The emulator and the bot each run in their own process; this process plays residents.
 Reported per database: reports/s (closed loop: classified, routed, stored, member card
-sent, resident confirmed), latency from the Send press to the member's card (p50/p95/p99),
+sent, resident confirmed), latency from the Send press to the member's card (p50/p95/p99,
+on the emulator's clock: when it queued the press vs when the card's sendMessage arrived),
 an open-loop phase at a fixed rate, the bot's peak RSS, and the same numbers for a bare
 python-telegram-bot echo bot against the same emulator.
 """
@@ -123,32 +124,35 @@ def pct(values: list[float], p: float) -> float:
 
 # --- the runs ------------------------------------------------------------------------
 
-class CardWatcher:
-    """Polls the grid members' chats and remembers when each case's card first appeared."""
+async def card_latencies(sim: Any, presses: list[tuple[str, str]], timeout: float = 60.0) -> list[float]:
+    """Send press -> member card, on the emulator's clock (no client polling in the measurement).
 
-    def __init__(self, sim: Any) -> None:
-        self.sim = sim
-        self.seen: dict[str, float] = {}
-        self.after = {m: 0 for m in WATCHED}
-        self.task: asyncio.Task[None] | None = None
-
-    async def loop(self) -> None:
-        while True:
-            for member in WATCHED:
-                for m in await self.sim.messages(member, after=self.after[member]):
-                    self.after[member] = max(self.after[member], m["message_id"])
-                    match = CASE.search(m.get("text") or "")
-                    if match and match.group(0) not in self.seen:
-                        self.seen[match.group(0)] = time.monotonic()
-            await asyncio.sleep(0.005)
-
-    async def wait(self, case_id: str, timeout: float = 30.0) -> float:
-        deadline = time.monotonic() + timeout
-        while case_id not in self.seen:
-            if time.monotonic() > deadline:
-                raise TimeoutError(case_id)
-            await asyncio.sleep(0.005)
-        return self.seen[case_id]
+    `presses` are (case id, callback_query_id). The press time is when the emulator queued the
+    callback update; the card time is when the bot's first `sendMessage` to a grid member or
+    party chat naming the case reached the emulator. Waits until every card has been sent.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        cards: dict[str, float] = {}
+        for call in await sim.calls("sendMessage"):
+            params = call.get("params") or {}
+            try:
+                chat = int(params.get("chat_id"))
+            except (TypeError, ValueError):
+                continue
+            if chat not in WATCHED or call.get("status") != 200:
+                continue
+            for case_id in CASE.findall(str(params.get("text") or "")):
+                cards.setdefault(case_id, call["time"])
+        if all(case_id in cards for case_id, _ in presses) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    latencies = []
+    for case_id, qid in presses:
+        if case_id in cards:
+            pressed = (await sim.callback_answer(qid))["time"]
+            latencies.append(cards[case_id] - pressed)
+    return latencies
 
 
 async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -187,15 +191,15 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
                     await onboard(sim, r, ADDRESSES[i % len(ADDRESSES)], timeout=120)
 
             await asyncio.gather(*(ob(i, r) for i, r in enumerate(residents)))
-            watcher = CardWatcher(sim)
-            watcher.task = asyncio.create_task(watcher.loop())
-            latencies: list[float] = []
+            presses: list[tuple[str, str]] = []
             counter = iter(range(10**9))
 
             async def one(r: int) -> None:
                 n = next(counter)
-                case_id, pressed = await report(sim, r, f"{PROBLEMS[n % len(PROBLEMS)]} #{n} flat {r}", timeout=120)
-                latencies.append(await watcher.wait(case_id) - pressed)
+                ids: list[str] = []
+                case_id, _ = await report(sim, r, f"{PROBLEMS[n % len(PROBLEMS)]} #{n} flat {r}", timeout=120,
+                                          pressed_ids=ids)
+                presses.append((case_id, ids[-1]))
 
             async def resident_loop(r: int) -> None:
                 for _ in range(args.reports):
@@ -203,6 +207,7 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
 
             started = time.monotonic()
             await asyncio.gather(*(resident_loop(r) for r in residents))
+            latencies = await card_latencies(sim, presses)  # also waits for the last cards
             elapsed = time.monotonic() - started
             closed = {"reports": len(latencies), "reports_per_s": len(latencies) / elapsed,
                       "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99)}
@@ -210,7 +215,7 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
             free: asyncio.Queue[int] = asyncio.Queue()
             for r in residents:
                 free.put_nowait(r)
-            latencies.clear()
+            presses.clear()
             tasks = []
 
             async def open_one() -> None:
@@ -228,10 +233,10 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.sleep(delay)
                 tasks.append(asyncio.create_task(open_one()))
             await asyncio.gather(*tasks)
+            latencies = await card_latencies(sim, presses)
             opened = {"rate": args.rate, "reports": len(latencies), "p50_ms": pct(latencies, 50),
                       "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99),
                       "achieved_per_s": len(latencies) / (time.monotonic() - t0)}
-            watcher.task.cancel()
         return {"closed_loop": closed, "open_loop": opened, "bot_peak_rss_mb": peak_rss_mb(bot.pid)}
     finally:
         if bot is not None:
