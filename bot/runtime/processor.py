@@ -64,6 +64,9 @@ class Processor:
 
     async def run(self) -> None:
         while not self._stop.is_set():
+            # Clear before looking: an update stored while this pass runs sets it again, so the
+            # wait below returns at once instead of missing the wake-up.
+            self.domain.inbox_written.clear()
             try:
                 handled = await self.run_once()
             except Exception:
@@ -71,38 +74,43 @@ class Processor:
                 handled = 0
                 await asyncio.sleep(1)
             if handled == 0 and not self._stop.is_set():
-                self.domain.inbox_written.clear()
                 try:
                     await asyncio.wait_for(self.domain.inbox_written.wait(), timeout=0.5)
                 except TimeoutError:
                     pass
 
     async def claim(self, limit: int = 100) -> list[InboxUpdate]:
+        """Pending updates to handle, oldest first.
+
+        PostgreSQL (replicas): one statement takes a short lease on the rows
+        (`UPDATE ... WHERE update_id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`).
+        SQLite (one process, one writer): a plain read, no lease write — each update is
+        re-checked as pending inside the transaction that handles it (`BEGIN IMMEDIATE`
+        serialises them), so a second process on the same file can never handle it twice.
+        """
         now = wall_now()
+        due = (
+            select(InboxUpdate.update_id)
+            .where(
+                InboxUpdate.status == "pending",
+                or_(InboxUpdate.locked_until.is_(None), InboxUpdate.locked_until < now),
+            )
+            .order_by(InboxUpdate.update_id)
+            .limit(limit)
+        )
         async with self.domain.unit() as uow:
-            due = (
-                select(InboxUpdate.update_id)
-                .where(
-                    InboxUpdate.status == "pending",
-                    or_(InboxUpdate.locked_until.is_(None), InboxUpdate.locked_until < now),
+            if self.domain.sqlite:
+                rows = (await uow.session.execute(due.with_only_columns(InboxUpdate))).scalars().all()
+            else:
+                claimed = (
+                    update(InboxUpdate)
+                    .where(InboxUpdate.update_id.in_(due.with_for_update(skip_locked=True).scalar_subquery()))
+                    .values(locked_until=now + LEASE)
+                    .returning(InboxUpdate)
+                    .execution_options(synchronize_session=False)
                 )
-                .order_by(InboxUpdate.update_id)
-                .limit(limit)
-            )
-            if not self.domain.sqlite:
-                due = due.with_for_update(skip_locked=True)
-            ids = list((await uow.session.execute(due)).scalars().all())
-            if not ids:
-                return []
-            await uow.session.execute(
-                update(InboxUpdate).where(InboxUpdate.update_id.in_(ids)).values(locked_until=now + LEASE)
-            )
-            rows = (
-                await uow.session.execute(
-                    select(InboxUpdate).where(InboxUpdate.update_id.in_(ids)).order_by(InboxUpdate.update_id)
-                )
-            ).scalars().all()
-            return list(rows)
+                rows = (await uow.session.execute(claimed)).scalars().all()
+            return sorted(rows, key=lambda r: r.update_id)
 
     async def run_once(self) -> int:
         rows = await self.claim()
@@ -132,14 +140,19 @@ class Processor:
             return
         try:
             async with self.domain.unit() as uow:
-                fresh = await uow.session.get(InboxUpdate, row.update_id)
-                if fresh is None or fresh.status != "pending":
+                # Mark it done first, in the transaction that handles it: the statement re-checks
+                # it is still pending (and, on PostgreSQL, holds its row lock to the commit), so
+                # two replicas never both handle it; a rollback undoes the mark with the rest.
+                marked = await uow.session.execute(
+                    update(InboxUpdate)
+                    .where(InboxUpdate.update_id == row.update_id, InboxUpdate.status == "pending")
+                    .values(status="done", processed_at=wall_now(), locked_until=None,
+                            attempts=InboxUpdate.attempts + 1)
+                    .execution_options(synchronize_session=False)
+                )
+                if marked.rowcount == 0:
                     return  # another replica finished it
                 await self.dispatcher.handle(uow, update_obj, row.payload)
-                fresh.status = "done"
-                fresh.processed_at = wall_now()
-                fresh.locked_until = None
-                fresh.attempts += 1
         except Exception as exc:
             self.metrics.inc("gridvoice_update_errors_total")
             log.exception("update failed", extra=log_context(row))

@@ -51,6 +51,12 @@ class Sender:
         self.semaphore = asyncio.Semaphore(s.send_concurrency)
         self._stop = asyncio.Event()
         self._gone: set[int] = set()
+        # Group commit of 'sent' marks: lanes queue their mark and wait; one transaction writes
+        # every mark queued meanwhile (see _mark_sent).
+        self._marks: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        # Refs whose message was sent but whose mark is not committed yet (chat_id, message_id).
+        self._pending_refs: dict[str, tuple[int, int]] = {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -58,6 +64,9 @@ class Sender:
 
     async def run(self) -> None:
         while not self._stop.is_set():
+            # Clear before looking: rows committed while this pass runs set it again, so the
+            # wait below returns at once instead of missing the wake-up.
+            self.domain.outbox_written.clear()
             try:
                 sent = await self.run_once()
             except Exception:
@@ -65,7 +74,6 @@ class Sender:
                 sent = 0
                 await asyncio.sleep(1)
             if sent == 0 and not self._stop.is_set():
-                self.domain.outbox_written.clear()
                 try:
                     await asyncio.wait_for(self.domain.outbox_written.wait(), timeout=0.5)
                 except TimeoutError:
@@ -76,10 +84,12 @@ class Sender:
         if not rows:
             return 0
         self._gone = set()
-        by_chat: dict[int, list[OutboxMessage]] = defaultdict(list)
+        # One lane per chat keeps the chat's order; callback answers (chat 0) have no order
+        # between them, so each is its own lane.
+        by_chat: dict[int | tuple[str, int], list[OutboxMessage]] = defaultdict(list)
         for row in rows:
-            by_chat[row.chat_id].append(row)
-        await asyncio.gather(*(self._send_chat(chat, items) for chat, items in by_chat.items()))
+            by_chat[row.chat_id if row.chat_id != 0 else ("answer", row.id)].append(row)
+        await asyncio.gather(*(self._send_chat(items) for items in by_chat.values()))
         return len(rows)
 
     async def claim(self, limit: int) -> list[OutboxMessage]:
@@ -114,19 +124,18 @@ class Sender:
                 self.metrics.inc("gridvoice_outbox_uncertain_total", len(uncertain))
             # Claimed rows are 'sending' (in the claim's transaction: no extra write per message).
             # After a crash, only rows still 'sending' are uncertain.
-            await uow.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
-                .values(locked_until=now + LEASE, status="sending")
-            )
             rows = (
                 await uow.session.execute(
-                    select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(ids))
+                    .values(locked_until=now + LEASE, status="sending")
+                    .returning(OutboxMessage)
+                    .execution_options(synchronize_session=False)
                 )
             ).scalars().all()
-            return list(rows)
+            return sorted(rows, key=lambda r: r.id)
 
-    async def _send_chat(self, chat_id: int, rows: list[OutboxMessage]) -> None:
+    async def _send_chat(self, rows: list[OutboxMessage]) -> None:
         async with self.semaphore:
             for i, row in enumerate(rows):
                 if row.chat_id in self._gone:  # blocked the bot during this batch: rows already marked
@@ -153,9 +162,17 @@ class Sender:
         method, payload = row.method, dict(row.payload)
         refs = [r for r in (row.edit_ref, payload.get("reply_to_ref")) if r]
         known: dict[str, MessageRef] = {}
-        if refs:
-            async with self.domain.sessions() as session:
-                for ref in (await session.execute(select(MessageRef).where(MessageRef.ref.in_(refs)))).scalars():
+        for r in refs:  # sent moments ago, mark not committed yet
+            if r in self._pending_refs:
+                chat_id, message_id = self._pending_refs[r]
+                known[r] = MessageRef(ref=r, chat_id=chat_id, message_id=message_id)
+        missing = [r for r in refs if r not in known]
+        if missing:
+            # Through unit(): on SQLite it waits for the in-process writer lock rather than
+            # sleeping in SQLite's busy handler.
+            async with self.domain.unit() as uow:
+                found = await uow.session.execute(select(MessageRef).where(MessageRef.ref.in_(missing)))
+                for ref in found.scalars():
                     known[ref.ref] = ref
         upload = payload.pop("upload", None)
         if upload:  # a file queued as bytes (Outbox.upload): send it as multipart
@@ -220,20 +237,68 @@ class Sender:
         return True
 
     async def _done(self, row: OutboxMessage, message_id: int | None) -> None:
+        await self._mark_sent(row, message_id)
+
+    async def _mark_sent(self, row: OutboxMessage, message_id: int | None) -> None:
+        """Mark a delivered row 'sent' (and remember its message under its ref); returns once committed.
+
+        Group commit: the lane waits for its mark, so a chat never has more than one delivered
+        but unmarked row (the crash window stays "calls in flight"), while all lanes' marks that
+        queue up during one commit are written together in the next transaction.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._marks.append((row, message_id, future))
+        if row.ref and message_id is not None:
+            self._pending_refs[row.ref] = (row.chat_id, message_id)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_marks())
+        await future
+
+    async def _flush_marks(self) -> None:
+        while self._marks:
+            batch, self._marks = self._marks, []
+            try:
+                await self._write_marks(batch)
+            except Exception as exc:
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for row, message_id, future in batch:
+                if row.ref and message_id is not None and self._pending_refs.get(row.ref) == (row.chat_id, message_id):
+                    del self._pending_refs[row.ref]
+                if not future.done():
+                    future.set_result(None)
+
+    async def _write_marks(self, batch: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]]) -> None:
         async with self.domain.unit() as uow:
             await uow.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id)
-                .values(status="sent", sent_at=uow.now, message_id=message_id, locked_until=None, error=None)
+                update(OutboxMessage),
+                [
+                    {"id": row.id, "status": "sent", "sent_at": uow.now, "message_id": message_id,
+                     "locked_until": None, "error": None}
+                    for row, message_id, _ in batch
+                ],
             )
-            if row.ref and message_id is not None:
-                ref = await uow.session.get(MessageRef, row.ref)
-                if ref is None:
-                    uow.session.add(MessageRef(ref=row.ref, chat_id=row.chat_id, message_id=message_id))
-                else:
-                    ref.chat_id, ref.message_id = row.chat_id, message_id
+            refs = {row.ref: (row.chat_id, message_id) for row, message_id, _ in batch
+                    if row.ref and message_id is not None}
+            if refs:
+                existing = {
+                    ref.ref: ref
+                    for ref in (
+                        await uow.session.execute(select(MessageRef).where(MessageRef.ref.in_(list(refs))))
+                    ).scalars()
+                }
+                for name, (chat_id, message_id) in refs.items():
+                    ref = existing.get(name)
+                    if ref is None:
+                        uow.session.add(MessageRef(ref=name, chat_id=chat_id, message_id=message_id))
+                    else:
+                        ref.chat_id, ref.message_id = chat_id, message_id
 
     async def _forget_ref(self, row: OutboxMessage) -> None:
+        if row.edit_ref:
+            self._pending_refs.pop(row.edit_ref, None)
         async with self.domain.unit() as uow:
             ref = await uow.session.get(MessageRef, row.edit_ref)
             if ref is not None:

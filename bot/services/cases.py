@@ -25,6 +25,7 @@ from bot.services.domain import UnitOfWork
 from bot.services.outbox import Button
 from bot.store.models import Case, CaseEvent, CaseFollower, CasePhoto, Correction, User
 from routing.assignment import Assignment, assign, escalate
+from routing.classifier import Classification
 from routing.deadlines import deadlines_for, priority_of
 
 # Which transitions each status allows (the lifecycle in one table).
@@ -195,9 +196,11 @@ async def create_case(
     location: tuple[float, float] | None,
     photos: list[str],
     source_update_id: int | None,
+    classification: Classification | None = None,
 ) -> Case:
     """File a report: classify, route, set deadlines, notify the owner and the resident."""
-    classification = uow.domain.classifier.classify(text)
+    if classification is None:
+        classification = uow.domain.classifier.classify(text)
     gridmap = uow.routing.gridmap
     case = Case(
         resident_id=resident.id,

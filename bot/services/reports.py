@@ -18,6 +18,7 @@ from bot.services.case_views import OPEN
 from bot.services.domain import UnitOfWork
 from bot.services.residents import set_state, update_state
 from bot.store.models import Case, User
+from routing.classifier import Classification
 
 SIMILAR_TEXT = 62.0
 SIMILAR_METRES = 150.0
@@ -72,9 +73,10 @@ def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 async def similar_open_case(uow: UnitOfWork, user: User, text: str, grid_id: str,
-                            location: tuple[float, float] | None, building_id: str | None) -> Case | None:
+                            location: tuple[float, float] | None, building_id: str | None,
+                            classification: Classification | None = None) -> Case | None:
     """An open case in the same grid, same category, similar words or nearby."""
-    category = uow.domain.classifier.classify(text).category
+    category = (classification or uow.domain.classifier.classify(text)).category
     if category is None:
         return None
     stmt = (
@@ -121,8 +123,9 @@ async def submit(uow: UnitOfWork, user: User, *, update_id: int | None, force_ne
     grid_id, building_id, location, place_text = place_of(user, current)
     if grid_id is None:
         return "no_place", None
+    classification = uow.domain.classifier.classify(text)  # once: the duplicate check and the case
     if not force_new:
-        similar = await similar_open_case(uow, user, text, grid_id, location, building_id)
+        similar = await similar_open_case(uow, user, text, grid_id, location, building_id, classification)
         if similar is not None:
             update_state(user, similar_case=similar.id)
             return "similar", similar
@@ -136,6 +139,7 @@ async def submit(uow: UnitOfWork, user: User, *, update_id: int | None, force_ne
         location=location,
         photos=list(current.get("photos") or []),
         source_update_id=update_id,
+        classification=classification,
     )
     set_state(user, None)
     return "filed", case
