@@ -110,8 +110,11 @@ def _when(draft: dict[str, Any]) -> dict[str, datetime]:
 def _advance(ctx: Ctx, draft: dict[str, Any], step: str) -> None:
     assert ctx.user is not None
     if step == "change" and draft.get("secret"):
-        draft["change"] = False
+        draft["change"] = False  # changing a secret vote would need the voter-choice link
         step = "live"
+    if step == "live" and draft.get("secret"):
+        draft["live"] = False  # a count that moves right after one vote would reveal it
+        step = "preview"
     set_state(ctx.user, "consult", step=step, draft=draft)
     _prompt(ctx, step, draft)
 

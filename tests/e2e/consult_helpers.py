@@ -88,7 +88,8 @@ async def create_consultation(
         m = await step(
             world, lambda: press_data(world, COMMITTEE, m, "k:chg:1" if change else "k:chg:0")
         )
-    m = await step(world, lambda: press_data(world, COMMITTEE, m, "k:live:0"))
+    if not secret:
+        m = await step(world, lambda: press_data(world, COMMITTEE, m, "k:live:0"))
     published = await step(world, lambda: press_data(world, COMMITTEE, m, "k:pub"))
     cid = int(published["text"].split("#", 1)[1].split()[0])
     return cid, published

@@ -110,7 +110,8 @@ async def consultation(
     m = await step(world, lambda: press_data(world, COMMITTEE, m, f"k:cl:{days}"))
     if not secret:
         m = await step(world, lambda: press_data(world, COMMITTEE, m, f"k:chg:{int(change)}"))
-    m = await step(world, lambda: press_data(world, COMMITTEE, m, f"k:live:{int(live)}"))
+    if not secret:  # a secret ballot never shows live counts
+        m = await step(world, lambda: press_data(world, COMMITTEE, m, f"k:live:{int(live)}"))
     published = await step(world, lambda: press_data(world, COMMITTEE, m, "k:pub"))
     cid = int(published["text"].split("#", 1)[1].split()[0])
     return cid, published
