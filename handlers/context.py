@@ -56,7 +56,15 @@ class Ctx:
         """Answer in the chat the update came from, in the person's language."""
         self.uow.outbox.send(self.chat_id, self.lang, template, keyboard=keyboard, **data)
 
-    def tell(self, chat_id: int, lang: str, template: str, *, keyboard: Keyboard | None = None, **data: Any) -> None:
+    def tell(
+        self,
+        chat_id: int,
+        lang: str,
+        template: str,
+        *,
+        keyboard: Keyboard | None = None,
+        **data: Any,
+    ) -> None:
         self.uow.outbox.send(chat_id, lang, template, keyboard=keyboard, **data)
 
     def answer(self, key: str | None = None, *, alert: bool = False, **data: Any) -> None:
@@ -64,3 +72,18 @@ class Ctx:
         query = self.update.callback_query
         if query is not None:
             self.uow.outbox.answer_callback(query.id, self.lang, key, alert, **data)
+
+
+def community_offices(ctx: Ctx) -> dict[str, Any]:
+    """The community offices, for answers that point a person to a human."""
+    return {"communities": list(ctx.uow.routing.gridmap.communities.values())}
+
+
+def status_label(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+    """Template data with a case status replaced by its label in the person's language."""
+    if "status" in data:
+        return {
+            **data,
+            "status": ctx.uow.domain.renderer.label(ctx.lang, f"status_{data['status']}"),
+        }
+    return data

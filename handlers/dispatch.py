@@ -16,7 +16,7 @@ from bot.services import ratelimit
 from bot.services.cases import staff_role as case_role
 from bot.services.domain import NoGridMap, UnitOfWork
 from bot.services.residents import ensure_user, get_user
-from handlers import admin, member, resident
+from handlers import admin, member, reporting, resident
 from handlers.context import Ctx
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class Dispatcher:
         self.text_input: Callable[[Ctx], Awaitable[bool]] | None = None  # dialogues of other modules
         self.group_commands: set[str] = set()
         self.deep_links: dict[str, Any] = {}
-        for module in (resident, member, admin):
+        for module in (resident, reporting, member, admin):
             module.register(self)
         try:  # consultations and announcements
             from handlers import committee

@@ -10,7 +10,7 @@ from bot.services.case_views import OPEN, refresh_card
 from bot.services.cases import CaseActionError
 from bot.services.outbox import Button, Keyboard
 from bot.services.residents import set_state
-from handlers.context import Ctx
+from handlers.context import Ctx, status_label
 
 if TYPE_CHECKING:
     from handlers.dispatch import Dispatcher
@@ -23,10 +23,6 @@ def register(d: Dispatcher) -> None:
     d.commands.update({"queue": queue, "triage": triage, "case": show_case, "stats": stats})
     d.callbacks["c"] = card_button
     d.group_commands.update({"case", "queue"})
-
-
-def _status(ctx: Ctx, status: str) -> str:
-    return ctx.uow.domain.renderer.label(ctx.lang, f"status_{status}")
 
 
 async def card_button(ctx: Ctx) -> None:
@@ -85,10 +81,7 @@ async def card_button(ctx: Ctx) -> None:
         else:
             ctx.answer("not_allowed", alert=True)
     except CaseActionError as exc:
-        data = dict(exc.data)
-        if "status" in data:
-            data["status"] = _status(ctx, data["status"])
-        ctx.answer(exc.key, alert=True, **data)
+        ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
 
 
 def case_service_cb(case, action: str, *args: object) -> str:  # type: ignore[no-untyped-def]
@@ -167,10 +160,7 @@ async def staff_input(ctx: Ctx) -> bool:
                 return True
     except CaseActionError as exc:
         set_state(user, None)
-        extra = dict(exc.data)
-        if "status" in extra:
-            extra["status"] = _status(ctx, extra["status"])
-        ctx.reply("action_refused", key=exc.key, **extra)
+        ctx.reply("action_refused", key=exc.key, **status_label(ctx, exc.data))
         return True
     if state in TEXT_STATES or state == "resolve_photo":
         ctx.reply("staff_prompt_need_text")
