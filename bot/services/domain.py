@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,6 +120,37 @@ class Domain:
             self.outbox_written.set()
         for callback in uow.after_commit:
             callback()
+
+    @asynccontextmanager
+    async def units(self) -> AsyncIterator[Callable[[], UnitOfWork]]:
+        """Several units of work in ONE transaction: all of them commit, or none does.
+
+        Yields a function that makes the next unit (its own clock reading and outbox) on the
+        shared session. Used by the processor on SQLite to handle a run of updates with one
+        BEGIN/COMMIT and one turn of the writer lock; each unit's wake-ups and after-commit
+        callbacks run after the commit, as with `unit()`.
+        """
+        made: list[UnitOfWork] = []
+        if self.write_lock is not None:
+            await self.write_lock.acquire()
+        try:
+            async with self.sessions() as session:
+                async with session.begin():
+
+                    def new_unit() -> UnitOfWork:
+                        uow = UnitOfWork(self, session)
+                        made.append(uow)
+                        return uow
+
+                    yield new_unit
+        finally:
+            if self.write_lock is not None:
+                self.write_lock.release()
+        if any(uow.outbox.written for uow in made):
+            self.outbox_written.set()
+        for uow in made:
+            for callback in uow.after_commit:
+                callback()
 
     async def reload_routing(self, force: bool = False) -> bool:
         """Rebuild routing objects when the grid map or the staff list changed."""
