@@ -180,7 +180,7 @@ class Story:
         await self.press(RESIDENT, draft, 0)
         filed = await self.wait(RESIDENT, lambda m: m.get("from_bot") and "GV-" in (m.get("text") or ""),
                                 draft["message_id"])
-        case_id = re.search(r"GV-\d{4}-\d{6}", filed["text"]).group(0)  # type: ignore[union-attr]
+        case_id = re.search(r"GV-\d{4}-\d{6,}", filed["text"]).group(0)  # type: ignore[union-attr]
         await self.step(f"4. The grid member gets the case card for {case_id}")
         card = await self.wait(MEMBER, lambda m: has_buttons(m) and case_id in (m.get("text") or ""))
         await self.press(MEMBER, card, 0)

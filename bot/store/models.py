@@ -23,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -174,7 +175,18 @@ class Case(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     source_update_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
 
-    __table_args__ = (Index("ix_cases_grid_status_category", "grid_id", "status", "category"),)
+    __table_args__ = (
+        Index("ix_cases_grid_status_category", "grid_id", "status", "category"),
+        # Open-case counts per owner (assignment) must not read every open case of the district.
+        Index("ix_cases_owner_status", "owner_id", "status"),
+        # The follow-up question: only closed cases not yet asked, however many closed there are.
+        Index(
+            "ix_cases_follow_up_due",
+            "closed_at",
+            postgresql_where=sql_text("status = 'closed' AND reminded IS NULL"),
+            sqlite_where=sql_text("status = 'closed' AND reminded IS NULL"),
+        ),
+    )
 
 
 class CasePhoto(Base):
@@ -334,7 +346,9 @@ class ConsultBallot(Base):
     grid_id: Mapped[str] = mapped_column(String(64))
     choices: Mapped[list[Any] | None] = mapped_column(JSON)
 
-    __table_args__ = (UniqueConstraint("consultation_id", "user_id", name="uq_consult_ballot_voter"),)
+    __table_args__ = (
+        UniqueConstraint("consultation_id", "user_id", name="uq_consult_ballot_voter"),
+    )
 
 
 class ConsultTally(Base):

@@ -43,7 +43,7 @@ STAFF = {MEMBER_1: "王芳", MEMBER_2: "刘洋", MEMBER_3: "陈刚", MEMBER_4: "
          CENTRE: "张敏", STREET: "赵磊", COMMITTEE: "陈静", ADMIN: "Admin", PROPERTY_STAFF: "物业小王"}
 PARTY_CHATS = {-100501: "幸福物业", -100502: "和平派出所", -100503: "城管中队", -100504: "幸福居委会",
                -100900: "和平街道办事处"}
-CASE_ID = re.compile(r"GV-\d{4}-\d{6}")
+CASE_ID = re.compile(r"GV-\d{4}-\d{6,}")
 # A Tuesday morning in Beijing: everyone in the demo map is on duty.
 START = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
