@@ -49,6 +49,9 @@ class Sender:
         s = domain.settings
         self.pacer = Pacer(s.send_rate_global, s.send_rate_private, s.send_burst_private, s.send_rate_group)
         self.semaphore = asyncio.Semaphore(s.send_concurrency)
+        # A pass lasts until its slowest chat is done: claim about a second's worth of sending,
+        # so what is written during a broadcast waits about a second, not the whole batch.
+        self.batch = max(s.send_concurrency, min(BATCH, int(s.send_rate_global)))
         self._stop = asyncio.Event()
         self._gone: set[int] = set()
         # Group commit of 'sent' marks: lanes queue their mark and wait; one transaction writes
@@ -80,7 +83,7 @@ class Sender:
                     pass
 
     async def run_once(self) -> int:
-        rows = await self.claim(BATCH)
+        rows = await self.claim(self.batch)
         if not rows:
             return 0
         self._gone = set()
@@ -109,7 +112,8 @@ class Sender:
                     ),
                     OutboxMessage.next_attempt_at <= now,
                 )
-                .order_by(OutboxMessage.id)
+                # A person waiting for an answer goes before a broadcast (announcements, ballots).
+                .order_by(OutboxMessage.campaign.is_not(None), OutboxMessage.id)
                 .limit(limit)
             )
             if not self.domain.sqlite:
