@@ -36,14 +36,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--rate", type=float, default=50.0, help="open-loop reports/s")
     p.add_argument("--seconds", type=float, default=8.0, help="open-loop duration")
     p.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--pg", default=os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"),
-                   help="PostgreSQL URL ('' to skip); its schema is DROPPED")
+    p.add_argument("--pg", default=os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/gridvoice_bench"),
+                   help="PostgreSQL URL ('' to skip); created if missing; its schema is DROPPED")
     p.add_argument("--echo", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--json", help="also write the numbers to this file")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if not (ROOT / "benchmarks" / "common.py").exists():
+        print("gridvoice bench needs the source checkout: run `python benchmarks/run.py` from it "
+              "(or install with `pip install -e .`)", file=sys.stderr)
+        return 2
     results = asyncio.run(run_all(args))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
@@ -290,6 +294,7 @@ async def bench_echo(args: argparse.Namespace) -> dict[str, Any]:
 async def pg_reachable(url: str) -> bool:
     if not url:
         return False
+    await create_database(url)
     from sqlalchemy import text
 
     from bot.store.db import create_engine
@@ -303,6 +308,27 @@ async def pg_reachable(url: str) -> bool:
         return False
     finally:
         await engine.dispose()
+
+
+async def create_database(url: str) -> None:
+    """Create the benchmark's own database on the server if it does not exist yet."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    try:
+        conn = await asyncpg.connect(host=target.host, port=target.port or 5432, user=target.username,
+                                     password=target.password, database="postgres", timeout=5)
+    except Exception:
+        return
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", target.database)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{target.database}"')
+    except Exception:
+        pass
+    finally:
+        await conn.close()
 
 
 async def run_all(args: argparse.Namespace) -> dict[str, Any]:
