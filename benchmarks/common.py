@@ -19,8 +19,16 @@ DEMO_MAP = ROOT / "examples" / "demo-community.yaml"
 GRIDVOICE = [sys.executable, "-m", "bot"]
 
 # Addresses in the demo map, spread over the four grids.
-ADDRESSES = ["Xingfu Garden Building 1", "Xingfu Garden Building 7", "Heping Rd 6", "Ankang Estate Building 3",
-             "Xingfu Garden Building 2", "Xingfu Garden Building 8", "Heping Rd 12", "Ankang Estate Building 5"]
+ADDRESSES = [
+    "Xingfu Garden Building 1",
+    "Xingfu Garden Building 7",
+    "Heping Rd 6",
+    "Ankang Estate Building 3",
+    "Xingfu Garden Building 2",
+    "Xingfu Garden Building 8",
+    "Heping Rd 12",
+    "Ankang Estate Building 5",
+]
 PROBLEMS = [
     "The street light outside my building has been broken for a week",
     "Water is leaking from the ceiling in the stairwell",
@@ -44,13 +52,35 @@ def start_emulator(port: int, flood: bool = False) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def start_bot(api_url: str, database_url: str, *, env: dict[str, str] | None = None,
-              log_path: Path | None = None, extra: list[str] | None = None) -> subprocess.Popen[bytes]:
-    cmd = [*GRIDVOICE, "run", "--api-url", api_url, "--database-url", database_url,
-           "--grid-map", str(DEMO_MAP), "--listen", "127.0.0.1", "--port", "0", "--log-level", "WARNING",
-           *(extra or [])]
+def start_bot(
+    api_url: str,
+    database_url: str,
+    *,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+    extra: list[str] | None = None,
+) -> subprocess.Popen[bytes]:
+    cmd = [
+        *GRIDVOICE,
+        "run",
+        "--api-url",
+        api_url,
+        "--database-url",
+        database_url,
+        "--grid-map",
+        str(DEMO_MAP),
+        "--listen",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--log-level",
+        "WARNING",
+        *(extra or []),
+    ]
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=out)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=out
+    )
 
 
 def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
@@ -77,11 +107,20 @@ async def wait_http(url: str, timeout: float = 20.0) -> None:
 
 
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
-    return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+    return [
+        b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row
+    ]
 
 
-async def wait_bot(sim: SimClient, user: int, after: int, *, contains: str | None = None,
-                   with_buttons: bool | None = None, timeout: float = 60.0) -> dict[str, Any]:
+async def wait_bot(
+    sim: SimClient,
+    user: int,
+    after: int,
+    *,
+    contains: str | None = None,
+    with_buttons: bool | None = None,
+    timeout: float = 60.0,
+) -> dict[str, Any]:
     def ok(m: dict[str, Any]) -> bool:
         if contains is not None and contains not in (m.get("text") or ""):
             return False
@@ -115,8 +154,14 @@ async def onboard(sim: SimClient, user: int, address: str, timeout: float = 60.0
     await wait_bot(sim, user, choose["message_id"], timeout=timeout)
 
 
-async def report(sim: SimClient, user: int, text: str, timeout: float = 60.0,
-                 on_send: Any = None, pressed_ids: list[str] | None = None) -> tuple[str, float]:
+async def report(
+    sim: SimClient,
+    user: int,
+    text: str,
+    timeout: float = 60.0,
+    on_send: Any = None,
+    pressed_ids: list[str] | None = None,
+) -> tuple[str, float]:
     """Write, press Send; returns the case id and the monotonic time the Send press was made.
 
     `pressed_ids`, if given, receives the callback_query_id of the press that created the case

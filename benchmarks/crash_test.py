@@ -41,7 +41,9 @@ from emulator.client import SimClient  # noqa: E402
 LEASES = {"GRIDVOICE_INBOX_LEASE": "3", "GRIDVOICE_OUTBOX_LEASE": "3"}
 
 
-async def run(n: int, database_url: str, kills: int, log_path: Path, sig: int = signal.SIGKILL) -> dict[str, object]:
+async def run(
+    n: int, database_url: str, kills: int, log_path: Path, sig: int = signal.SIGKILL
+) -> dict[str, object]:
     from sqlalchemy import func, select
 
     from bot.store.db import create_engine, upgrade
@@ -58,11 +60,22 @@ async def run(n: int, database_url: str, kills: int, log_path: Path, sig: int = 
         bot = start_bot(api, database_url, env=LEASES, log_path=log_path)
         async with SimClient(api) as sim:
             residents = list(range(200001, 200001 + n))
-            await asyncio.gather(*(onboard(sim, r, ADDRESSES[i % len(ADDRESSES)]) for i, r in enumerate(residents)))
+            await asyncio.gather(
+                *(onboard(sim, r, ADDRESSES[i % len(ADDRESSES)]) for i, r in enumerate(residents))
+            )
             presses: list[int] = []
-            tasks = [asyncio.create_task(report(sim, r, f"{PROBLEMS[i % len(PROBLEMS)]} (flat {r})", timeout=120,
-                                                on_send=lambda u, t: presses.append(u)))
-                     for i, r in enumerate(residents)]
+            tasks = [
+                asyncio.create_task(
+                    report(
+                        sim,
+                        r,
+                        f"{PROBLEMS[i % len(PROBLEMS)]} (flat {r})",
+                        timeout=120,
+                        on_send=lambda u, t: presses.append(u),
+                    )
+                )
+                for i, r in enumerate(residents)
+            ]
             for k in range(kills):
                 # kill once part of the burst is in: some reports filed, some drafts, some not yet read
                 target = max(1, n * (k + 1) // (kills + 2))
@@ -81,23 +94,40 @@ async def run(n: int, database_url: str, kills: int, log_path: Path, sig: int = 
             confirmations = 0
             wrong = []
             for r, case_id in zip(residents, case_ids, strict=True):
-                got = [m for m in await sim.bot_messages(r)
-                       if case_id in (m.get("text") or "") and "d:new" not in str(m.get("reply_markup"))]
+                got = [
+                    m
+                    for m in await sim.bot_messages(r)
+                    if case_id in (m.get("text") or "")
+                    and "d:new" not in str(m.get("reply_markup"))
+                ]
                 confirmations += len(got)
                 if len(got) != 1:
                     wrong.append((r, case_id, len(got)))
             calls = [c for c in await sim.calls("sendMessage") if c.get("status") == 200]
-            seen = collections.Counter((str(c["params"].get("chat_id")), c["params"].get("text")) for c in calls)
+            seen = collections.Counter(
+                (str(c["params"].get("chat_id")), c["params"].get("text")) for c in calls
+            )
             repeated = sum(v - 1 for v in seen.values() if v > 1)
-            examples = [f"{chat}: {(text or '')[:50]}" for (chat, text), v in seen.items() if v > 1][:5]
+            examples = [
+                f"{chat}: {(text or '')[:50]}" for (chat, text), v in seen.items() if v > 1
+            ][:5]
         engine = create_engine(database_url)
         async with engine.connect() as conn:
             cases = (await conn.execute(select(func.count()).select_from(Case))).scalar_one()
         await engine.dispose()
-        return {"residents": n, "kills": kills, "signal": signal.Signals(sig).name, "cases": cases, "distinct_case_ids": len(set(case_ids)),
-                "confirmations": confirmations, "wrong": wrong, "messages_sent": len(calls),
-                "messages_repeated": repeated, "repeated_examples": examples,
-                "ok": cases == n and len(set(case_ids)) == n and not wrong}
+        return {
+            "residents": n,
+            "kills": kills,
+            "signal": signal.Signals(sig).name,
+            "cases": cases,
+            "distinct_case_ids": len(set(case_ids)),
+            "confirmations": confirmations,
+            "wrong": wrong,
+            "messages_sent": len(calls),
+            "messages_repeated": repeated,
+            "repeated_examples": examples,
+            "ok": cases == n and len(set(case_ids)) == n and not wrong,
+        }
     finally:
         if bot is not None:
             kill(bot)
@@ -110,12 +140,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kills", type=int, default=2)
     p.add_argument("--database-url")
     p.add_argument("--log", help="bot log file")
-    p.add_argument("--signal", choices=["KILL", "TERM"], default="KILL", help="TERM: graceful stop (drains)")
+    p.add_argument(
+        "--signal", choices=["KILL", "TERM"], default="KILL", help="TERM: graceful stop (drains)"
+    )
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{tmp}/crash.db"
         log_path = Path(args.log or Path(tmp) / "bot.log")
-        result = asyncio.run(run(args.n, url, args.kills, log_path, getattr(signal, f"SIG{args.signal}")))
+        result = asyncio.run(
+            run(args.n, url, args.kills, log_path, getattr(signal, f"SIG{args.signal}"))
+        )
     for key, value in result.items():
         print(f"{key}: {value}")
     return 0 if result["ok"] else 1

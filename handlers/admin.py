@@ -32,13 +32,19 @@ async def invite(ctx: Ctx) -> None:
         return
     role, target = ctx.args
     try:
-        created = await staff.create_invite(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, role.lower(), target)
+        created = await staff.create_invite(
+            ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, role.lower(), target
+        )
     except StaffError as exc:
         ctx.reply(exc.key, **exc.data)
         return
     username = ctx.uow.domain.bot_username or "gridvoice_bot"
-    ctx.reply("invite_created", link=f"https://t.me/{username}?start={created.code}", role=created.role,
-              target=created.target)
+    ctx.reply(
+        "invite_created",
+        link=f"https://t.me/{username}?start={created.code}",
+        role=created.role,
+        target=created.target,
+    )
 
 
 async def redeem_invite(ctx: Ctx, code: str) -> bool:
@@ -67,7 +73,9 @@ async def deactivate(ctx: Ctx) -> None:
         ctx.reply("deactivate_usage")
         return
     try:
-        moved = await staff.deactivate(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, int(ctx.args[0]))
+        moved = await staff.deactivate(
+            ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, int(ctx.args[0])
+        )
     except StaffError as exc:
         ctx.reply(exc.key, **exc.data)
         return

@@ -23,8 +23,20 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Ctx], Awaitable[None]]
 
-UNSUPPORTED = ("sticker", "voice", "video", "video_note", "audio", "document", "animation",
-               "dice", "game", "poll", "venue", "story")
+UNSUPPORTED = (
+    "sticker",
+    "voice",
+    "video",
+    "video_note",
+    "audio",
+    "document",
+    "animation",
+    "dice",
+    "game",
+    "poll",
+    "venue",
+    "story",
+)
 
 
 class Dispatcher:
@@ -35,7 +47,9 @@ class Dispatcher:
         self.callbacks: dict[str, Handler] = {}
         self.poll_answer: Handler | None = None
         self.contact: Handler | None = None
-        self.text_input: Callable[[Ctx], Awaitable[bool]] | None = None  # dialogues of other modules
+        self.text_input: Callable[[Ctx], Awaitable[bool]] | None = (
+            None  # dialogues of other modules
+        )
         self.group_commands: set[str] = set()
         self.deep_links: dict[str, Any] = {}
         for module in (resident, reporting, member, admin):
@@ -49,7 +63,9 @@ class Dispatcher:
 
     async def handle(self, uow: UnitOfWork, update: Update, payload: dict[str, Any]) -> None:
         tg_user = update.effective_user
-        ctx = Ctx(uow=uow, update=update, payload=payload, tg_user=tg_user, deep_links=self.deep_links)
+        ctx = Ctx(
+            uow=uow, update=update, payload=payload, tg_user=tg_user, deep_links=self.deep_links
+        )
         if tg_user is None or tg_user.is_bot:
             return  # channel posts and the like: nobody to answer
         if not isinstance(tg_user.id, int) or isinstance(tg_user.id, bool) or tg_user.id <= 0:
@@ -137,13 +153,19 @@ class Dispatcher:
     async def _group(self, ctx: Ctx) -> None:
         """In groups (party and staff chats) only buttons and a few commands count."""
         if ctx.update.callback_query is not None:
-            if ctx.update.callback_query.data and ctx.update.callback_query.data.startswith(("c:", "v:")):
+            if ctx.update.callback_query.data and ctx.update.callback_query.data.startswith(
+                ("c:", "v:")
+            ):
                 await self._callback(ctx)
             else:
                 ctx.answer("not_allowed", alert=True)
             return
         message = ctx.update.message
-        if message is not None and message.reply_to_message is not None and (message.text or message.caption):
+        if (
+            message is not None
+            and message.reply_to_message is not None
+            and (message.text or message.caption)
+        ):
             # A reply to a case card in a party's group goes to the resident, like in private.
             if not (message.text or "").startswith("/") and ctx.uow.domain.has_routing:
                 if case_role(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0):

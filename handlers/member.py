@@ -54,7 +54,11 @@ async def card_button(ctx: Ctx) -> None:
         elif action == "trf":
             targets = staff.transfer_options(ctx.uow, case, exclude={user_id})
             keyboard: Keyboard = [
-                [Button.literal(t.label.get(ctx.lang), case_service_cb(case, "tgt", t.kind[0], t.id))]
+                [
+                    Button.literal(
+                        t.label.get(ctx.lang), case_service_cb(case, "tgt", t.kind[0], t.id)
+                    )
+                ]
                 for t in targets
             ]
             keyboard.append([Button.of("btn_back", case_service_cb(case, "back"))])
@@ -136,23 +140,32 @@ async def staff_input(ctx: Ctx) -> bool:
                 set_state(user, None)
                 await case_service.ask(ctx.uow, user_id, case, text or "📷")
                 if message.photo and case.resident_id:
-                    ctx.uow.outbox.photos(case.resident_id, [message.photo[-1].file_id], case_id=case.id)
+                    ctx.uow.outbox.photos(
+                        case.resident_id, [message.photo[-1].file_id], case_id=case.id
+                    )
                 ctx.reply("staff_sent_to_resident", case=case)
             elif state == "resolve_note":
                 set_state(user, "resolve_photo", case_id=case.id, note=text, version=case.version)
-                ctx.reply("staff_prompt_resolve_photo", keyboard=_skip(ctx, {"case_id": case.id, "version": case.version}),
-                          case=case)
+                ctx.reply(
+                    "staff_prompt_resolve_photo",
+                    keyboard=_skip(ctx, {"case_id": case.id, "version": case.version}),
+                    case=case,
+                )
             elif state == "reject_reason":
                 set_state(user, None)
                 await case_service.reject(ctx.uow, user_id, case, text)
                 ctx.reply("staff_done", case=case)
             elif state == "transfer_reason":
                 set_state(user, None)
-                await case_service.transfer(ctx.uow, user_id, case, str(data.get("target", "")), text)
+                await case_service.transfer(
+                    ctx.uow, user_id, case, str(data.get("target", "")), text
+                )
                 ctx.reply("staff_done", case=case)
             return True
         if message.reply_to_message is not None and text:
-            case_id = await messaging.case_of_message(ctx.uow, ctx.chat_id, message.reply_to_message.message_id)
+            case_id = await messaging.case_of_message(
+                ctx.uow, ctx.chat_id, message.reply_to_message.message_id
+            )
             if case_id is not None:
                 case = await case_service.authorise(ctx.uow, user_id, case_id, None)
                 await case_service.ask(ctx.uow, user_id, case, text)
@@ -190,7 +203,9 @@ async def queue(ctx: Ctx) -> None:
         ctx.reply("staff_only")
         return
     items = await staff.queue(ctx.uow, user_id)
-    keyboard: Keyboard = [[Button.literal(f"{c.human_id}", case_service_cb(c, "view"))] for c in items[:10]]
+    keyboard: Keyboard = [
+        [Button.literal(f"{c.human_id}", case_service_cb(c, "view"))] for c in items[:10]
+    ]
     ctx.reply("queue", cases=items, now=ctx.uow.now, keyboard=keyboard)
 
 
@@ -222,8 +237,14 @@ async def show_case(ctx: Ctx) -> None:
     from bot.services.case_views import ownership_data
 
     viewer = "staff" if case_service.staff_role(ctx.uow, user_id) else "resident"
-    ctx.reply("timeline", case=case, events=await case_service.timeline(ctx.uow, case), viewer=viewer,
-              now=ctx.uow.now, **ownership_data(ctx.uow, case, ctx.lang))
+    ctx.reply(
+        "timeline",
+        case=case,
+        events=await case_service.timeline(ctx.uow, case),
+        viewer=viewer,
+        now=ctx.uow.now,
+        **ownership_data(ctx.uow, case, ctx.lang),
+    )
     if viewer == "staff" and case.status in OPEN and case_service.may_act(ctx.uow, user_id, case):
         from bot.services.case_views import send_card
 

@@ -221,8 +221,9 @@ class AddressIndex:
         self._num_only = dict(self._num_only)
 
     def _candidate_texts(self, text: str) -> list[int]:
-        grams = sorted((g for g in _grams(text) if g in self._postings),
-                       key=lambda g: len(self._postings[g]))
+        grams = sorted(
+            (g for g in _grams(text) if g in self._postings), key=lambda g: len(self._postings[g])
+        )
         counts: dict[int, float] = defaultdict(float)
         budget = self.BUDGET
         for g in grams:
@@ -247,8 +248,9 @@ class AddressIndex:
                 best[bid] = score
 
         tids = self._candidate_texts(qtext) if qtext else []
-        scored = heapq.nlargest(self.EXPAND_TEXTS,
-                                ((_text_score(qtext, self._texts[t]), -t) for t in tids))
+        scored = heapq.nlargest(
+            self.EXPAND_TEXTS, ((_text_score(qtext, self._texts[t]), -t) for t in tids)
+        )
         for tscore, neg in scored:
             tid = -neg
             entries = self._entries[tid]

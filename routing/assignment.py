@@ -62,14 +62,26 @@ def _rung_staff(gridmap: GridMap, grid_id: str, rung: str) -> list[Staff]:
     return []
 
 
-def _to_person(s: Staff, rung: str, reason: str, open_cases: Mapping[int, int],
-               detail: dict[str, Any], follow_up_id: int | None = None) -> Assignment:
+def _to_person(
+    s: Staff,
+    rung: str,
+    reason: str,
+    open_cases: Mapping[int, int],
+    detail: dict[str, Any],
+    follow_up_id: int | None = None,
+) -> Assignment:
     detail = {**detail, "open_cases": open_cases.get(s.telegram_id, 0), "name": s.name}
     return Assignment(s.telegram_id, s.telegram_id, None, rung, reason, detail, follow_up_id)
 
 
-def _pick_at(gridmap: GridMap, grid_id: str, rung: str, now: dt.datetime,
-             open_cases: Mapping[int, int], exclude: Collection[int]) -> tuple[Staff | None, int]:
+def _pick_at(
+    gridmap: GridMap,
+    grid_id: str,
+    rung: str,
+    now: dt.datetime,
+    open_cases: Mapping[int, int],
+    exclude: Collection[int],
+) -> tuple[Staff | None, int]:
     """Least loaded at a rung, preferring those on duty; -> (staff or None, candidates)."""
     pool = [s for s in _rung_staff(gridmap, grid_id, rung) if s.telegram_id not in exclude]
     if not pool:
@@ -78,9 +90,17 @@ def _pick_at(gridmap: GridMap, grid_id: str, rung: str, now: dt.datetime,
     return _least_loaded(on or pool, open_cases), len(pool)
 
 
-def _climb(gridmap: GridMap, grid_id: str, start_rung: str, reason: str, now: dt.datetime,
-           open_cases: Mapping[int, int], exclude: Collection[int],
-           detail: dict[str, Any], reason_has_rung: bool) -> Assignment:
+def _climb(
+    gridmap: GridMap,
+    grid_id: str,
+    start_rung: str,
+    reason: str,
+    now: dt.datetime,
+    open_cases: Mapping[int, int],
+    exclude: Collection[int],
+    detail: dict[str, Any],
+    reason_has_rung: bool,
+) -> Assignment:
     """Give the case to ``start_rung``, or the first rung above it (per the ladder) with staff."""
     rung: str | None = start_rung
     skipped: list[str] = []
@@ -90,8 +110,9 @@ def _climb(gridmap: GridMap, grid_id: str, start_rung: str, reason: str, now: dt
         chosen, n = _pick_at(gridmap, grid_id, rung, now, open_cases, exclude)
         if chosen:
             code = f"{reason}_{rung}" if reason_has_rung else reason
-            return _to_person(chosen, rung, code, open_cases,
-                              {**detail, "candidates": n, "skipped": skipped})
+            return _to_person(
+                chosen, rung, code, open_cases, {**detail, "candidates": n, "skipped": skipped}
+            )
         skipped.append(rung)
         rung = gridmap.ladder.get(rung) or (None if rung == "street" else "street")
     return _last_resort(gridmap, detail={**detail, "skipped": skipped})
@@ -108,14 +129,24 @@ def _last_resort(gridmap: GridMap, detail: dict[str, Any]) -> Assignment:
     raise GridMapError("nobody to assign to: no staff at any rung, no street office chat, no admin")
 
 
-def _member_pool(gridmap: GridMap, grid_id: str, category: str | None,
-                 exclude: Collection[int]) -> list[Staff]:
-    return [m for m in gridmap.members_of(grid_id)
-            if m.telegram_id not in exclude and m.handles(category)]
+def _member_pool(
+    gridmap: GridMap, grid_id: str, category: str | None, exclude: Collection[int]
+) -> list[Staff]:
+    return [
+        m
+        for m in gridmap.members_of(grid_id)
+        if m.telegram_id not in exclude and m.handles(category)
+    ]
 
 
-def assign(gridmap: GridMap, grid_id: str, category: str | None, now: dt.datetime,
-           open_cases: Mapping[int, int], exclude: Collection[int] = ()) -> Assignment:
+def assign(
+    gridmap: GridMap,
+    grid_id: str,
+    category: str | None,
+    now: dt.datetime,
+    open_cases: Mapping[int, int],
+    exclude: Collection[int] = (),
+) -> Assignment:
     if grid_id not in gridmap.grids:
         raise GridMapError(f"unknown grid {grid_id!r}")
     base: dict[str, Any] = {"grid_id": grid_id, "category": category}
@@ -131,13 +162,25 @@ def assign(gridmap: GridMap, grid_id: str, category: str | None, now: dt.datetim
             follow = _least_loaded(on_duty or pool, open_cases).telegram_id
         pdetail = {**base, "party": party.id, "source": own.source}
         if party.chat_id is not None:
-            return Assignment(None, party.chat_id, party.id, "party", "party_owner", pdetail, follow)
-        staff = [gridmap.staff[i] for i in party.staff_ids
-                 if i in gridmap.staff and gridmap.staff[i].active and i not in exclude]
+            return Assignment(
+                None, party.chat_id, party.id, "party", "party_owner", pdetail, follow
+            )
+        staff = [
+            gridmap.staff[i]
+            for i in party.staff_ids
+            if i in gridmap.staff and gridmap.staff[i].active and i not in exclude
+        ]
         if staff:
             s = _least_loaded(staff, open_cases)
-            return Assignment(s.telegram_id, s.telegram_id, party.id, "party", "party_staff",
-                              {**pdetail, "open_cases": open_cases.get(s.telegram_id, 0)}, follow)
+            return Assignment(
+                s.telegram_id,
+                s.telegram_id,
+                party.id,
+                "party",
+                "party_staff",
+                {**pdetail, "open_cases": open_cases.get(s.telegram_id, 0)},
+                follow,
+            )
         base = {**base, "party": party.id, "party_unreachable": True}
     off = sorted(m.telegram_id for m in pool if m not in on_duty)
     if on_duty:
@@ -145,15 +188,34 @@ def assign(gridmap: GridMap, grid_id: str, category: str | None, now: dt.datetim
         reason = "on_duty_least_loaded" if len(on_duty) > 1 else "only_on_duty"
         if base.get("party_unreachable"):
             reason = "party_unreachable"
-        return _to_person(chosen, "member", reason, open_cases,
-                          {**base, "candidates": len(on_duty), "off_duty": off})
+        return _to_person(
+            chosen,
+            "member",
+            reason,
+            open_cases,
+            {**base, "candidates": len(on_duty), "off_duty": off},
+        )
     reason = "none_on_duty_fallback" if pool else "no_member_fallback"
-    return _climb(gridmap, grid_id, gridmap.ladder.get("member", "leader"), reason, now,
-                  open_cases, exclude, {**base, "off_duty": off}, True)
+    return _climb(
+        gridmap,
+        grid_id,
+        gridmap.ladder.get("member", "leader"),
+        reason,
+        now,
+        open_cases,
+        exclude,
+        {**base, "off_duty": off},
+        True,
+    )
 
 
-def escalate(gridmap: GridMap, grid_id: str, current_rung: str, now: dt.datetime,
-             open_cases: Mapping[int, int]) -> Assignment | None:
+def escalate(
+    gridmap: GridMap,
+    grid_id: str,
+    current_rung: str,
+    now: dt.datetime,
+    open_cases: Mapping[int, int],
+) -> Assignment | None:
     """The next rung of the ladder for a case whose deadline passed; None at the top."""
     if grid_id not in gridmap.grids:
         raise GridMapError(f"unknown grid {grid_id!r}")
@@ -168,26 +230,46 @@ def escalate(gridmap: GridMap, grid_id: str, current_rung: str, now: dt.datetime
         seen.add(rung)
         chosen, n = _pick_at(gridmap, grid_id, rung, now, open_cases, ())
         if chosen:
-            return _to_person(chosen, rung, "escalated", open_cases,
-                              {**detail, "candidates": n, "skipped": skipped})
+            return _to_person(
+                chosen,
+                rung,
+                "escalated",
+                open_cases,
+                {**detail, "candidates": n, "skipped": skipped},
+            )
         if rung == "street" and gridmap.street_office and gridmap.street_office.chat_id is not None:
-            return Assignment(None, gridmap.street_office.chat_id, None, "street", "escalated",
-                              {**detail, "skipped": skipped})
+            return Assignment(
+                None,
+                gridmap.street_office.chat_id,
+                None,
+                "street",
+                "escalated",
+                {**detail, "skipped": skipped},
+            )
         skipped.append(rung)
         rung = gridmap.ladder.get(rung)
     return None
 
 
-def transfer_targets(gridmap: GridMap, grid_id: str, category: str,
-                     exclude: Collection[int]) -> list[TransferTarget]:
+def transfer_targets(
+    gridmap: GridMap, grid_id: str, category: str, exclude: Collection[int]
+) -> list[TransferTarget]:
     """The grid's other members, then every party of the grid's matrix row (owner first)."""
-    out = [TransferTarget("member", str(m.telegram_id), Text(m.name, m.name), m.telegram_id)
-           for m in gridmap.members_of(grid_id) if m.telegram_id not in exclude]
+    out = [
+        TransferTarget("member", str(m.telegram_id), Text(m.name, m.name), m.telegram_id)
+        for m in gridmap.members_of(grid_id)
+        if m.telegram_id not in exclude
+    ]
     owner = ownership(gridmap, grid_id, category).party if category in gridmap.categories else None
-    parties = {o.party.id: o.party for c in gridmap.categories
-               if (o := ownership(gridmap, grid_id, c)).party is not None}
+    parties = {
+        o.party.id: o.party
+        for c in gridmap.categories
+        if (o := ownership(gridmap, grid_id, c)).party is not None
+    }
     order = sorted(parties, key=lambda pid: (owner is None or pid != owner.id, pid))
-    out.extend(TransferTarget("party", pid, parties[pid].name, parties[pid].chat_id) for pid in order)
+    out.extend(
+        TransferTarget("party", pid, parties[pid].name, parties[pid].chat_id) for pid in order
+    )
     return out
 
 

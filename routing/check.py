@@ -50,12 +50,22 @@ def _gaps(gm: GridMap) -> list[Problem]:
     for ci, c in enumerate(gm.raw.get("communities") or ()):
         for b in (c.get("unassigned_buildings") or ()) if isinstance(c, Mapping) else ():
             name = b.get("id") or b.get("name") if isinstance(b, Mapping) else b
-            out.append(Problem("gap", f"building {name} is listed as unassigned: it belongs to no grid",
-                               f"communities[{ci}].unassigned_buildings"))
+            out.append(
+                Problem(
+                    "gap",
+                    f"building {name} is listed as unassigned: it belongs to no grid",
+                    f"communities[{ci}].unassigned_buildings",
+                )
+            )
     for b in gm.raw.get("unassigned_buildings") or ():
         name = b.get("id") or b.get("name") if isinstance(b, Mapping) else b
-        out.append(Problem("gap", f"building {name} is listed as unassigned: it belongs to no grid",
-                           "unassigned_buildings"))
+        out.append(
+            Problem(
+                "gap",
+                f"building {name} is listed as unassigned: it belongs to no grid",
+                "unassigned_buildings",
+            )
+        )
     polys = [g for g in gm.grids.values() if g.polygon]
     if not polys:
         return out
@@ -67,18 +77,36 @@ def _gaps(gm: GridMap) -> list[Problem]:
             continue
         lat, lon = b.location
         own = gm.grids[b.grid_id]
-        if own.polygon and not (point_in_polygon(lat, lon, own.polygon)
-                                or on_boundary(lat, lon, own.polygon)):
-            out.append(Problem("gap", f"building {b.id} at {lat}, {lon} lies outside the polygon "
-                               f"of its grid {own.id}", f"building {b.id}"))
+        if own.polygon and not (
+            point_in_polygon(lat, lon, own.polygon) or on_boundary(lat, lon, own.polygon)
+        ):
+            out.append(
+                Problem(
+                    "gap",
+                    f"building {b.id} at {lat}, {lon} lies outside the polygon "
+                    f"of its grid {own.id}",
+                    f"building {b.id}",
+                )
+            )
         elif not own.polygon:
             hit = index.locate(lat, lon)
             if hit is not None and hit.polygon and hit.id != own.id:
-                out.append(Problem("overlap", f"building {b.id} of grid {own.id} lies inside the "
-                                   f"polygon of grid {hit.id}", f"building {b.id}"))
+                out.append(
+                    Problem(
+                        "overlap",
+                        f"building {b.id} of grid {own.id} lies inside the "
+                        f"polygon of grid {hit.id}",
+                        f"building {b.id}",
+                    )
+                )
             elif not any(point_in_polygon(lat, lon, g.polygon) for g in polys if g.polygon):
-                out.append(Problem("gap", f"building {b.id} (grid {own.id}) lies in no grid polygon",
-                                   f"building {b.id}"))
+                out.append(
+                    Problem(
+                        "gap",
+                        f"building {b.id} (grid {own.id}) lies in no grid polygon",
+                        f"building {b.id}",
+                    )
+                )
     return out
 
 
@@ -92,9 +120,14 @@ def _overlaps(gm: GridMap) -> list[Problem]:
                 continue
             if key in seen and seen[key][1] != b.grid_id:
                 other, ogrid = seen[key]
-                out.append(Problem("overlap", f"building name {name!r} is used by building {other} "
-                                   f"(grid {ogrid}) and building {b.id} (grid {b.grid_id})",
-                                   f"building {b.id}"))
+                out.append(
+                    Problem(
+                        "overlap",
+                        f"building name {name!r} is used by building {other} "
+                        f"(grid {ogrid}) and building {b.id} (grid {b.grid_id})",
+                        f"building {b.id}",
+                    )
+                )
             seen.setdefault(key, (b.id, b.grid_id))
     return out
 
@@ -107,7 +140,8 @@ def _segments_cross(p1, p2, q1, q2) -> bool:
     d3, d4 = orient(p1, p2, q1), orient(p1, p2, q2)
     eps = 1e-15
     return (d1 > eps and d2 < -eps or d1 < -eps and d2 > eps) and (
-        d3 > eps and d4 < -eps or d3 < -eps and d4 > eps)
+        d3 > eps and d4 < -eps or d3 < -eps and d4 > eps
+    )
 
 
 def _strictly_inside(pt, poly) -> bool:
@@ -117,8 +151,10 @@ def _strictly_inside(pt, poly) -> bool:
 def _probe_points(poly) -> list[tuple[float, float]]:
     n = len(poly)
     pts = list(poly)
-    pts += [((poly[i][0] + poly[(i + 1) % n][0]) / 2, (poly[i][1] + poly[(i + 1) % n][1]) / 2)
-            for i in range(n)]
+    pts += [
+        ((poly[i][0] + poly[(i + 1) % n][0]) / 2, (poly[i][1] + poly[(i + 1) % n][1]) / 2)
+        for i in range(n)
+    ]
     pts.append((sum(p[0] for p in poly) / n, sum(p[1] for p in poly) / n))
     return pts
 
@@ -131,21 +167,27 @@ def polygons_overlap(a, b) -> bool:
             if _segments_cross(a[i], a[(i + 1) % na], b[j], b[(j + 1) % nb]):
                 return True
     return any(_strictly_inside(p, b) for p in _probe_points(a)) or any(
-        _strictly_inside(p, a) for p in _probe_points(b))
+        _strictly_inside(p, a) for p in _probe_points(b)
+    )
 
 
 def _polygon_overlaps(gm: GridMap) -> list[Problem]:
     grids = sorted((bbox(g.polygon), g) for g in gm.grids.values() if g.polygon)
     out: list[Problem] = []
     for i, (ba, ga) in enumerate(grids):  # sweep on min latitude
-        for bb, gb in grids[i + 1:]:
+        for bb, gb in grids[i + 1 :]:
             if bb[0] > ba[2]:
                 break
             if bb[1] > ba[3] or bb[3] < ba[1]:
                 continue
             if polygons_overlap(ga.polygon, gb.polygon):
-                out.append(Problem("overlap", f"the polygons of grid {ga.id} and grid {gb.id} overlap",
-                                   f"grid {ga.id}"))
+                out.append(
+                    Problem(
+                        "overlap",
+                        f"the polygons of grid {ga.id} and grid {gb.id} overlap",
+                        f"grid {ga.id}",
+                    )
+                )
     return out
 
 
@@ -154,8 +196,14 @@ def _ownership(gm: GridMap) -> list[Problem]:
     for g in gm.grids.values():
         for cat in gm.categories:
             if rule_for(gm, g.id, cat)[0] is None:
-                out.append(Problem("unowned_category", f"category {cat!r} has no owner in grid {g.id}: "
-                                   "add it to responsibility.defaults or an override", f"grid {g.id}"))
+                out.append(
+                    Problem(
+                        "unowned_category",
+                        f"category {cat!r} has no owner in grid {g.id}: "
+                        "add it to responsibility.defaults or an override",
+                        f"grid {g.id}",
+                    )
+                )
     return out
 
 
@@ -164,23 +212,45 @@ def _staffing(gm: GridMap) -> list[Problem]:
     for g in gm.grids.values():
         members = gm.members_of(g.id)
         if not members:
-            out.append(Problem("no_member", f"grid {g.id} has no active grid member", f"grid {g.id}"))
+            out.append(
+                Problem("no_member", f"grid {g.id} has no active grid member", f"grid {g.id}")
+            )
         elif not any(m.duty.days and m.duty.start != m.duty.end for m in members):
-            out.append(Problem("no_on_duty_member", f"no member of grid {g.id} is on duty on any day "
-                               "of the week", f"grid {g.id}"))
+            out.append(
+                Problem(
+                    "no_on_duty_member",
+                    f"no member of grid {g.id} is on duty on any day of the week",
+                    f"grid {g.id}",
+                )
+            )
         if not gm.leaders_of(g.id):
             out.append(Problem("no_leader", f"grid {g.id} has no grid leader", f"grid {g.id}"))
     for s in gm.staff.values():
         if s.role in ("centre", "committee") and not s.community_id:
-            out.append(Problem("unknown_reference", f"staff {s.telegram_id} ({s.name}, {s.role}) names "
-                               "no community", f"staff {s.telegram_id}"))
+            out.append(
+                Problem(
+                    "unknown_reference",
+                    f"staff {s.telegram_id} ({s.name}, {s.role}) names no community",
+                    f"staff {s.telegram_id}",
+                )
+            )
         if s.role in ("member", "leader") and not s.grid_ids:
-            out.append(Problem("unknown_reference", f"staff {s.telegram_id} ({s.name}, {s.role}) has no "
-                               "grids", f"staff {s.telegram_id}"))
+            out.append(
+                Problem(
+                    "unknown_reference",
+                    f"staff {s.telegram_id} ({s.name}, {s.role}) has no grids",
+                    f"staff {s.telegram_id}",
+                )
+            )
         for cat in sorted(s.categories or ()):
             if cat not in gm.categories:
-                out.append(Problem("unknown_reference", f"staff {s.telegram_id} ({s.name}) handles "
-                                   f"unknown category {cat!r}", f"staff {s.telegram_id}"))
+                out.append(
+                    Problem(
+                        "unknown_reference",
+                        f"staff {s.telegram_id} ({s.name}) handles unknown category {cat!r}",
+                        f"staff {s.telegram_id}",
+                    )
+                )
     return out
 
 
@@ -190,10 +260,18 @@ def _ladder(gm: GridMap) -> list[Problem]:
     for k, v in gm.ladder.items():
         for r in (k, v):
             if r not in rungs:
-                out.append(Problem("unknown_reference", f"ladder names unknown rung {r!r}", f"ladder.{k}"))
+                out.append(
+                    Problem("unknown_reference", f"ladder names unknown rung {r!r}", f"ladder.{k}")
+                )
     if "street" in gm.ladder:
-        out.append(Problem("ladder_cycle", "the street office is the top of the ladder: "
-                           f"'street: {gm.ladder['street']}' is not allowed", "ladder.street"))
+        out.append(
+            Problem(
+                "ladder_cycle",
+                "the street office is the top of the ladder: "
+                f"'street: {gm.ladder['street']}' is not allowed",
+                "ladder.street",
+            )
+        )
     reported: set[frozenset[str]] = set()
     for start in gm.ladder:
         path, rung = [start], gm.ladder.get(start)
@@ -201,11 +279,13 @@ def _ladder(gm: GridMap) -> list[Problem]:
             path.append(rung)
             rung = gm.ladder.get(rung)
         if rung is not None:
-            cycle = path[path.index(rung):] + [rung]
+            cycle = path[path.index(rung) :] + [rung]
             key = frozenset(cycle)
             if key not in reported:
                 reported.add(key)
-                out.append(Problem("ladder_cycle", f"the ladder cycles: {' -> '.join(cycle)}", "ladder"))
+                out.append(
+                    Problem("ladder_cycle", f"the ladder cycles: {' -> '.join(cycle)}", "ladder")
+                )
     return out
 
 

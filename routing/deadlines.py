@@ -141,8 +141,9 @@ def priority_of(gridmap: GridMap, text: str) -> str:
     return "normal"
 
 
-def deadlines_for(gridmap: GridMap, category: str | None, priority: str,
-                  start: dt.datetime) -> Deadlines:
+def deadlines_for(
+    gridmap: GridMap, category: str | None, priority: str, start: dt.datetime
+) -> Deadlines:
     if start.tzinfo is None:
         raise ValueError("deadlines_for needs a timezone-aware start")
     cfg = _cfg(gridmap)
@@ -160,12 +161,16 @@ def deadlines_for(gridmap: GridMap, category: str | None, priority: str,
         return Deadlines(start + parse_duration(accept), start + parse_duration(resolve), "normal")
     working = _working(wh)
     tz = ZoneInfo(gridmap.timezone)
-    return Deadlines(add_working_time(start, accept, working, tz),
-                     add_working_time(start, resolve, working, tz), "normal")
+    return Deadlines(
+        add_working_time(start, accept, working, tz),
+        add_working_time(start, resolve, working, tz),
+        "normal",
+    )
 
 
-def add_working_time(start: dt.datetime, duration: str, working: _Working,
-                     tz: ZoneInfo) -> dt.datetime:
+def add_working_time(
+    start: dt.datetime, duration: str, working: _Working, tz: ZoneInfo
+) -> dt.datetime:
     """Add a duration counting only working time; the result is in ``start``'s time zone."""
     days, secs = _split(duration)
     remaining = days * working.day_seconds + secs
@@ -177,8 +182,11 @@ def add_working_time(start: dt.datetime, duration: str, working: _Working,
     for _ in range(3660):  # ten years of calendar days is plenty
         if day.weekday() in working.days and day not in working.holidays:
             open_at = dt.datetime.combine(day, working.start, tz)
-            close_at = (dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tz)
-                        if working.end == dt.time.max else dt.datetime.combine(day, working.end, tz))
+            close_at = (
+                dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tz)
+                if working.end == dt.time.max
+                else dt.datetime.combine(day, working.end, tz)
+            )
             begin = max(cursor, open_at)
             if begin < close_at:
                 available = (close_at - begin).total_seconds()
@@ -190,5 +198,12 @@ def add_working_time(start: dt.datetime, duration: str, working: _Working,
     raise ValueError("working hours never add up to the duration")
 
 
-__all__ = ["Deadlines", "add_working_time", "deadlines_for", "parse_clock", "parse_duration",
-           "priority_of", "validate_deadlines"]
+__all__ = [
+    "Deadlines",
+    "add_working_time",
+    "deadlines_for",
+    "parse_clock",
+    "parse_duration",
+    "priority_of",
+    "validate_deadlines",
+]

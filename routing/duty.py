@@ -44,7 +44,9 @@ class Duty:
         local = self._local(when)
         t, day = local.time(), local.weekday()
         if self.start <= self.end:
-            within = day in self.days and self.start <= t and (t < self.end or self.end == END_OF_DAY)
+            within = (
+                day in self.days and self.start <= t and (t < self.end or self.end == END_OF_DAY)
+            )
             shift_day = local.date()
         else:  # overnight shift: belongs to the day it started
             if t >= self.start:
@@ -71,7 +73,9 @@ class Duty:
         parts = []
         for r in runs:
             if len(r) >= 3:
-                parts.append(f"{names[r[0]]}至{names[r[-1]]}" if zh else f"{names[r[0]]}–{names[r[-1]]}")
+                parts.append(
+                    f"{names[r[0]]}至{names[r[-1]]}" if zh else f"{names[r[0]]}–{names[r[-1]]}"
+                )
             else:
                 parts.extend(names[d] for d in r)
         end = "24:00" if self.end == END_OF_DAY else self.end.strftime("%H:%M")
@@ -168,8 +172,10 @@ def _err(message: str) -> ValueError:
 
 # -- small YAML value parsers shared with the map loader -------------------------------------
 def _point(value: Any, where: str) -> tuple[float, float]:
-    if not isinstance(value, list | tuple) or len(value) != 2 or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
     ):
         raise _err(f"{where}: expected [lat, lon], got {value!r}")
     lat, lon = float(value[0]), float(value[1])

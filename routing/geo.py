@@ -45,7 +45,10 @@ def on_boundary(lat: float, lon: float, polygon: Sequence[Point], eps: float = 1
         cross = (x2 - x1) * (lat - y1) - (y2 - y1) * (lon - x1)
         if abs(cross) > eps * max(1.0, math.hypot(x2 - x1, y2 - y1)):
             continue
-        if min(x1, x2) - eps <= lon <= max(x1, x2) + eps and min(y1, y2) - eps <= lat <= max(y1, y2) + eps:
+        if (
+            min(x1, x2) - eps <= lon <= max(x1, x2) + eps
+            and min(y1, y2) - eps <= lat <= max(y1, y2) + eps
+        ):
             return True
     return False
 
@@ -73,14 +76,17 @@ class GridIndex:
         sizes = sorted(max(b[2] - b[0], b[3] - b[1]) for _, b in polys)
         self.cell = max(sizes[len(sizes) // 2], 1e-5) if sizes else 0.01
         self._cells: dict[tuple[int, int], list[tuple[Grid, tuple[float, float, float, float]]]] = (
-            defaultdict(list))
+            defaultdict(list)
+        )
         for g, b in polys:
             for key in self._keys(b, self.cell):
                 self._cells[key].append((g, b))
         self._buildings: dict[tuple[int, int], list[tuple[Point, str]]] = defaultdict(list)
         for b in gridmap.buildings.values():
             if b.location:
-                self._buildings[self._key(b.location, _BUILDING_CELL)].append((b.location, b.grid_id))
+                self._buildings[self._key(b.location, _BUILDING_CELL)].append(
+                    (b.location, b.grid_id)
+                )
 
     @staticmethod
     def _key(p: Point, cell: float) -> tuple[int, int]:
@@ -94,15 +100,20 @@ class GridIndex:
     def locate(self, lat: float, lon: float) -> Grid | None:
         hits = []
         for g, b in self._cells.get(self._key((lat, lon), self.cell), ()):
-            if b[0] <= lat <= b[2] and b[1] <= lon <= b[3] and g.polygon and point_in_polygon(
-                    lat, lon, g.polygon):
+            if (
+                b[0] <= lat <= b[2]
+                and b[1] <= lon <= b[3]
+                and g.polygon
+                and point_in_polygon(lat, lon, g.polygon)
+            ):
                 hits.append(g)
         if hits:
             return min(hits, key=lambda g: g.id)  # deterministic even on a bad (overlapping) map
         return self.nearest_building_grid(lat, lon)
 
-    def nearest_building_grid(self, lat: float, lon: float,
-                              within_m: float = FALLBACK_METRES) -> Grid | None:
+    def nearest_building_grid(
+        self, lat: float, lon: float, within_m: float = FALLBACK_METRES
+    ) -> Grid | None:
         i, j = self._key((lat, lon), _BUILDING_CELL)
         best: tuple[float, str] | None = None
         for di in (-1, 0, 1):

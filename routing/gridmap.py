@@ -21,14 +21,32 @@ import yaml
 from routing.duty import Duty, _chat, _id, _int, _list, _mapping, _point, parse_duty
 
 __all__ = [
-    "Building", "Community", "Duty", "Grid", "GridMap", "GridMapError", "Party", "Staff",
-    "StreetOffice", "Text", "load_lenient",
+    "Building",
+    "Community",
+    "Duty",
+    "Grid",
+    "GridMap",
+    "GridMapError",
+    "Party",
+    "Staff",
+    "StreetOffice",
+    "Text",
+    "load_lenient",
 ]
 
 ROLES = ("member", "leader", "centre", "street", "committee", "admin", "party")
 DEFAULT_CATEGORIES = (
-    "facilities", "sanitation", "environment", "safety", "traffic", "property",
-    "construction", "dispute", "welfare", "health", "other",
+    "facilities",
+    "sanitation",
+    "environment",
+    "safety",
+    "traffic",
+    "property",
+    "construction",
+    "dispute",
+    "welfare",
+    "health",
+    "other",
 )
 DEFAULT_LADDER = {"member": "leader", "leader": "centre", "centre": "street", "party": "leader"}
 
@@ -260,8 +278,11 @@ class _Builder:
         street = None
         if so is not None:
             so = _mapping(so, "street_office")
-            street = StreetOffice(_id(so, "street_office"), _text(so.get("name"), "street_office.name"),
-                                  _chat(so.get("chat_id"), "street_office.chat_id"))
+            street = StreetOffice(
+                _id(so, "street_office"),
+                _text(so.get("name"), "street_office.name"),
+                _chat(so.get("chat_id"), "street_office.chat_id"),
+            )
         communities, grids, buildings = self._geography()
         categories = tuple(_list(d.get("categories"), "categories")) or DEFAULT_CATEGORIES
         if not all(isinstance(c, str) for c in categories):
@@ -273,19 +294,32 @@ class _Builder:
             if not isinstance(w, int | float) or isinstance(w, bool) or w <= 0:
                 raise GridMapError(f"category_weights.{cat}: expected a positive number")
             if cat not in categories:
-                self.issue("unknown_reference", f"category_weights.{cat}", f"unknown category {cat!r}")
+                self.issue(
+                    "unknown_reference", f"category_weights.{cat}", f"unknown category {cat!r}"
+                )
             weights[str(cat)] = float(w)
         for cat in categories:
             weights.setdefault(cat, 1.0)
         parties = self._parties()
         staff = self._staff(tz, grids, communities, parties)
         resp = self._responsibility(communities, grids, parties, categories)
-        ladder = {str(k): str(v) for k, v in _mapping(d.get("ladder"), "ladder").items()} or dict(DEFAULT_LADDER)
+        ladder = {str(k): str(v) for k, v in _mapping(d.get("ladder"), "ladder").items()} or dict(
+            DEFAULT_LADDER
+        )
         self._deadlines(categories)
         return GridMap(
-            timezone=str(tz), street_office=street, communities=communities, grids=grids,
-            buildings=buildings, staff=staff, parties=parties, categories=categories,
-            category_weights=weights, responsibility=resp, ladder=ladder, raw=dict(d),
+            timezone=str(tz),
+            street_office=street,
+            communities=communities,
+            grids=grids,
+            buildings=buildings,
+            staff=staff,
+            parties=parties,
+            categories=categories,
+            category_weights=weights,
+            responsibility=resp,
+            ladder=ladder,
+            raw=dict(d),
         )
 
     def _geography(self) -> tuple[dict[str, Community], dict[str, Grid], dict[str, Building]]:
@@ -299,7 +333,9 @@ class _Builder:
             c = _mapping(c, f"communities[{ci}]")
             cid = _id(c, f"communities[{ci}]")
             if cid in communities:
-                self.issue("duplicate_id", f"community {cid}", f"community id {cid!r} is used twice")
+                self.issue(
+                    "duplicate_id", f"community {cid}", f"community id {cid!r} is used twice"
+                )
                 continue
             grid_ids: list[str] = []
             for gi, g in enumerate(_list(c.get("grids"), f"community {cid}.grids")):
@@ -312,7 +348,9 @@ class _Builder:
                 polygon = None
                 if poly is not None:
                     pts = _list(poly, f"grid {gid}.polygon")
-                    polygon = tuple(_point(p, f"grid {gid}.polygon[{i}]") for i, p in enumerate(pts))
+                    polygon = tuple(
+                        _point(p, f"grid {gid}.polygon[{i}]") for i, p in enumerate(pts)
+                    )
                     if len(polygon) < 3:
                         raise GridMapError(f"grid {gid}.polygon: needs at least 3 points")
                 b_ids: list[str] = []
@@ -321,30 +359,40 @@ class _Builder:
                     bid = _id(b, f"grid {gid}.buildings[{bi}]")
                     if bid in buildings:
                         other = buildings[bid].grid_id
-                        self.issue("overlap", f"building {bid}",
-                                   f"building {bid!r} is listed in grid {other!r} and grid {gid!r}")
+                        self.issue(
+                            "overlap",
+                            f"building {bid}",
+                            f"building {bid!r} is listed in grid {other!r} and grid {gid!r}",
+                        )
                         continue
                     aliases = _list(b.get("aliases"), f"building {bid}.aliases")
                     loc = b.get("location")
                     buildings[bid] = Building(
-                        id=bid, name=_text(b.get("name") or bid, f"building {bid}.name"),
-                        aliases=tuple(str(a) for a in aliases), grid_id=gid,
+                        id=bid,
+                        name=_text(b.get("name") or bid, f"building {bid}.name"),
+                        aliases=tuple(str(a) for a in aliases),
+                        grid_id=gid,
                         location=None if loc is None else _point(loc, f"building {bid}.location"),
                     )
                     b_ids.append(bid)
                 grids[gid] = Grid(
-                    id=gid, community_id=cid, name=_text(g.get("name") or gid, f"grid {gid}.name"),
+                    id=gid,
+                    community_id=cid,
+                    name=_text(g.get("name") or gid, f"grid {gid}.name"),
                     scope=_text(g.get("scope"), f"grid {gid}.scope"),
                     office=_text(g.get("office"), f"grid {gid}.office"),
-                    polygon=polygon, building_ids=tuple(b_ids),
+                    polygon=polygon,
+                    building_ids=tuple(b_ids),
                 )
                 grid_ids.append(gid)
             phone = c.get("phone")
             communities[cid] = Community(
-                id=cid, name=_text(c.get("name") or cid, f"community {cid}.name"),
+                id=cid,
+                name=_text(c.get("name") or cid, f"community {cid}.name"),
                 office=_text(c.get("office"), f"community {cid}.office"),
                 hours=_text(c.get("hours"), f"community {cid}.hours"),
-                phone=None if phone is None else str(phone), grid_ids=tuple(grid_ids),
+                phone=None if phone is None else str(phone),
+                grid_ids=tuple(grid_ids),
             )
         return communities, grids, buildings
 
@@ -356,9 +404,16 @@ class _Builder:
             if pid in parties:
                 self.issue("duplicate_id", f"party {pid}", f"party id {pid!r} is used twice")
                 continue
-            ids = tuple(_int(s, f"party {pid}.staff") for s in _list(p.get("staff"), f"party {pid}.staff"))
-            parties[pid] = Party(pid, str(p.get("kind", "other")), _text(p.get("name") or pid, f"party {pid}.name"),
-                                 _chat(p.get("chat_id"), f"party {pid}.chat_id"), ids)
+            ids = tuple(
+                _int(s, f"party {pid}.staff") for s in _list(p.get("staff"), f"party {pid}.staff")
+            )
+            parties[pid] = Party(
+                pid,
+                str(p.get("kind", "other")),
+                _text(p.get("name") or pid, f"party {pid}.name"),
+                _chat(p.get("chat_id"), f"party {pid}.chat_id"),
+                ids,
+            )
         return parties
 
     def _staff(self, tz: str, grids: dict, communities: dict, parties: dict) -> dict[int, Staff]:
@@ -372,21 +427,29 @@ class _Builder:
                 continue
             role = s.get("role")
             if role not in ROLES:
-                raise GridMapError(f"{where}.role: expected one of {', '.join(ROLES)}, got {role!r}")
+                raise GridMapError(
+                    f"{where}.role: expected one of {', '.join(ROLES)}, got {role!r}"
+                )
             g_ids = tuple(str(g) for g in _list(s.get("grids"), f"{where}.grids"))
             for g in g_ids:
                 if g not in grids:
-                    self.issue("unknown_reference", where, f"staff {tid} refers to unknown grid {g!r}")
+                    self.issue(
+                        "unknown_reference", where, f"staff {tid} refers to unknown grid {g!r}"
+                    )
             g_ids = tuple(g for g in g_ids if g in grids)
             comm = s.get("community")
             if comm is not None and comm not in communities:
-                self.issue("unknown_reference", where, f"staff {tid} refers to unknown community {comm!r}")
+                self.issue(
+                    "unknown_reference", where, f"staff {tid} refers to unknown community {comm!r}"
+                )
                 comm = None
             if comm is None and g_ids:
                 comm = grids[g_ids[0]].community_id
             party = s.get("party")
             if party is not None and party not in parties:
-                self.issue("unknown_reference", where, f"staff {tid} refers to unknown party {party!r}")
+                self.issue(
+                    "unknown_reference", where, f"staff {tid} refers to unknown party {party!r}"
+                )
                 party = None
             cats = s.get("categories")
             categories = None
@@ -394,16 +457,26 @@ class _Builder:
                 cl = [str(c) for c in _list(cats, f"{where}.categories")]
                 categories = None if "all" in cl else frozenset(cl)
             duty = parse_duty(s.get("duty"), s.get("leave"), tz, where)
-            staff[tid] = Staff(tid, str(s.get("name", tid)), role, g_ids, comm, party, duty,
-                               categories, bool(s.get("active", True)))
+            staff[tid] = Staff(
+                tid,
+                str(s.get("name", tid)),
+                role,
+                g_ids,
+                comm,
+                party,
+                duty,
+                categories,
+                bool(s.get("active", True)),
+            )
         for p in parties.values():
             for tid in p.staff_ids:
                 if tid not in staff:
                     staff[tid] = Staff(tid, p.name.zh, "party", party_id=p.id, duty=Duty.always(tz))
         return staff
 
-    def _responsibility(self, communities: dict, grids: dict, parties: dict,
-                        categories: tuple[str, ...]) -> Responsibility:
+    def _responsibility(
+        self, communities: dict, grids: dict, parties: dict, categories: tuple[str, ...]
+    ) -> Responsibility:
         from routing.matrix import parse_responsibility
 
         raw = _mapping(self.data.get("responsibility"), "responsibility")
@@ -418,4 +491,6 @@ class _Builder:
             raise GridMapError(f"deadlines: {exc}") from exc
         for cat in unknown:
             if cat not in categories:
-                self.issue("unknown_reference", f"deadlines.categories.{cat}", f"unknown category {cat!r}")
+                self.issue(
+                    "unknown_reference", f"deadlines.categories.{cat}", f"unknown category {cat!r}"
+                )

@@ -53,7 +53,9 @@ def ownership(gridmap: GridMap, grid_id: str, category: str) -> Ownership:
     if rule and rule.startswith("party:"):
         party = gridmap.parties.get(rule[6:])
         if party is None:
-            raise GridMapError(f"grid {grid_id}: category {category!r} names unknown party {rule[6:]!r}")
+            raise GridMapError(
+                f"grid {grid_id}: category {category!r} names unknown party {rule[6:]!r}"
+            )
         follow = gridmap.responsibility.follow_up == "grid"
         return Ownership(category, grid_id, "party", party, follow, source)
     return Ownership(category, grid_id, "grid", None, False, source)
@@ -61,13 +63,20 @@ def ownership(gridmap: GridMap, grid_id: str, category: str) -> Ownership:
 
 def matrix(gridmap: GridMap) -> dict[str, dict[str, Ownership]]:
     """grid_id -> category -> Ownership, for every grid and every category."""
-    return {gid: {cat: ownership(gridmap, gid, cat) for cat in gridmap.categories}
-            for gid in gridmap.grids}
+    return {
+        gid: {cat: ownership(gridmap, gid, cat) for cat in gridmap.categories}
+        for gid in gridmap.grids
+    }
 
 
-def parse_responsibility(r: Mapping[str, Any], communities: Mapping, grids: Mapping,
-                         parties: Mapping, categories: tuple[str, ...],
-                         issue: Callable[[str, str, str], None]) -> Responsibility:
+def parse_responsibility(
+    r: Mapping[str, Any],
+    communities: Mapping,
+    grids: Mapping,
+    parties: Mapping,
+    categories: tuple[str, ...],
+    issue: Callable[[str, str, str], None],
+) -> Responsibility:
     """Parse the ``responsibility`` section; ``issue(code, where, message)`` records problems."""
 
     def rules(value: Any, where: str) -> dict[str, str]:
@@ -77,7 +86,9 @@ def parse_responsibility(r: Mapping[str, Any], communities: Mapping, grids: Mapp
                 issue("unknown_reference", f"{where}.{cat}", f"unknown category {cat!r}")
                 continue
             if owner != "grid" and not (isinstance(owner, str) and owner.startswith("party:")):
-                raise GridMapError(f"{where}.{cat}: owner must be 'grid' or 'party:<id>', got {owner!r}")
+                raise GridMapError(
+                    f"{where}.{cat}: owner must be 'grid' or 'party:<id>', got {owner!r}"
+                )
             if owner.startswith("party:") and owner[6:] not in parties:
                 issue("unknown_reference", f"{where}.{cat}", f"unknown party {owner[6:]!r}")
                 continue
@@ -88,7 +99,11 @@ def parse_responsibility(r: Mapping[str, Any], communities: Mapping, grids: Mapp
     comms: dict[str, dict[str, str]] = {}
     for cid, v in _mapping(r.get("communities"), "responsibility.communities").items():
         if cid not in communities:
-            issue("unknown_reference", f"responsibility.communities.{cid}", f"unknown community {cid!r}")
+            issue(
+                "unknown_reference",
+                f"responsibility.communities.{cid}",
+                f"unknown community {cid!r}",
+            )
             continue
         comms[cid] = rules(v, f"responsibility.communities.{cid}")
     grid_rules: dict[str, dict[str, str]] = {}

@@ -31,11 +31,16 @@ def test_a_line_longer_than_the_limit_is_cut_at_spaces_then_anywhere() -> None:
     assert "".join(parts) == solid
 
 
-@given(st.text(alphabet=st.sampled_from("ab \n汉"), max_size=12000), st.integers(min_value=20, max_value=500))
+@given(
+    st.text(alphabet=st.sampled_from("ab \n汉"), max_size=12000),
+    st.integers(min_value=20, max_value=500),
+)
 def test_parts_always_fit_and_keep_every_visible_character(text: str, limit: int) -> None:
     parts = split_text(text, limit)
     assert all(len(p) <= limit for p in parts)
-    assert "".join(parts).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace("\n", "")
+    assert "".join(parts).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace(
+        "\n", ""
+    )
 
 
 def test_language_codes() -> None:

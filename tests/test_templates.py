@@ -29,8 +29,12 @@ def test_same_templates_in_every_language() -> None:
 def test_same_labels_in_every_language() -> None:
     keys = {lang: label_keys(lang) for lang in LANGUAGES}
     for lang in LANGUAGES:
-        assert keys["en"] - keys[lang] == set(), f"labels missing in {lang}: {sorted(keys['en'] - keys[lang])}"
-        assert keys[lang] - keys["en"] == set(), f"labels only in {lang}: {sorted(keys[lang] - keys['en'])}"
+        assert keys["en"] - keys[lang] == set(), (
+            f"labels missing in {lang}: {sorted(keys['en'] - keys[lang])}"
+        )
+        assert keys[lang] - keys["en"] == set(), (
+            f"labels only in {lang}: {sorted(keys[lang] - keys['en'])}"
+        )
 
 
 def test_no_label_is_empty() -> None:
@@ -52,21 +56,55 @@ def test_every_template_compiles(lang: str) -> None:
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_label_renders(lang: str) -> None:
     r = Renderer()
-    data = {"case_id": "GV-2026-000001", "status": "assigned", "days": 7, "hours": 2, "minutes": 5,
-            "limit": 10, "count": 3, "n": 3, "option": "A", "title": "T", "name": "N"}
+    data = {
+        "case_id": "GV-2026-000001",
+        "status": "assigned",
+        "days": 7,
+        "hours": 2,
+        "minutes": 5,
+        "limit": 10,
+        "count": 3,
+        "n": 3,
+        "option": "A",
+        "title": "T",
+        "name": "N",
+    }
     for key in label_keys(lang):
         assert r.label(lang, key, **data).strip(), key
 
 
 def _case(**overrides: Any) -> SimpleNamespace:
     values: dict[str, Any] = dict(
-        id=1, human_id="GV-2026-000001", text="The street light <b>outside</b> is broken & dark",
-        category="facilities", status="assigned", priority="normal", grid_id="xingfu-1", building_id="xf-1",
-        place_text=None, latitude=39.9105, longitude=116.4008, created_at=NOW - timedelta(hours=3),
-        updated_at=NOW, accept_by=NOW + timedelta(hours=1), resolve_by=NOW + timedelta(days=3),
-        accepted_at=None, resolved_at=None, closed_at=None, rating=4, rating_comment="ok",
-        matched=["street light", "broken"], confidence=0.8, owner_id=10001, party_id=None, rung="member",
-        resolution_note="Replaced", reopen_count=0, escalation_count=0, version=1, resident_id=501,
+        id=1,
+        human_id="GV-2026-000001",
+        text="The street light <b>outside</b> is broken & dark",
+        category="facilities",
+        status="assigned",
+        priority="normal",
+        grid_id="xingfu-1",
+        building_id="xf-1",
+        place_text=None,
+        latitude=39.9105,
+        longitude=116.4008,
+        created_at=NOW - timedelta(hours=3),
+        updated_at=NOW,
+        accept_by=NOW + timedelta(hours=1),
+        resolve_by=NOW + timedelta(days=3),
+        accepted_at=None,
+        resolved_at=None,
+        closed_at=None,
+        rating=4,
+        rating_comment="ok",
+        matched=["street light", "broken"],
+        confidence=0.8,
+        owner_id=10001,
+        party_id=None,
+        rung="member",
+        resolution_note="Replaced",
+        reopen_count=0,
+        escalation_count=0,
+        version=1,
+        resident_id=501,
     )
     values.update(overrides)
     return SimpleNamespace(**values)
@@ -78,29 +116,85 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
     members = gridmap.members_of("xingfu-1")
     leaders = gridmap.leaders_of("xingfu-1")
     case = _case()
-    user = SimpleNamespace(id=501, pseudonym="R-ABC123", language=lang, first_name="Ann", home_address="Bldg 1",
-                           home_grid_id="xingfu-1", verified=False, phone=None, consent_at=NOW,
-                           muted_announcements=False)
+    user = SimpleNamespace(
+        id=501,
+        pseudonym="R-ABC123",
+        language=lang,
+        first_name="Ann",
+        home_address="Bldg 1",
+        home_grid_id="xingfu-1",
+        verified=False,
+        phone=None,
+        consent_at=NOW,
+        muted_announcements=False,
+    )
     event = SimpleNamespace(at=NOW, kind="answered", note="the second pole", actor_role="resident")
     match = SimpleNamespace(building=gridmap.buildings["xf-1"], score=90.0)
     return {
-        "case": case, "cases": [case, _case(id=2, human_id="GV-2026-000002", status="accepted")],
-        "grid": grid, "community": community, "communities": list(gridmap.communities.values()),
-        "members": members, "leaders": leaders, "on_duty": members, "building": gridmap.buildings["xf-1"],
-        "party": gridmap.parties["xingfu-wuye"], "owner_name": "王芳", "party_name": None, "owner_rung": "member",
-        "follow_up_name": None, "pseudonym": "R-ABC123", "age": timedelta(hours=3), "photos": 2, "now": NOW,
-        "user": user, "follows": 1, "events": [event, SimpleNamespace(at=NOW, kind="created", note=None,
-                                                                         actor_role="resident")],
-        "viewer": "resident", "event": "accepted", "is_follower": False, "note": "accept", "reason": "no power",
-        "question": "Which pole?", "text": "the second pole", "draft": {"text": "broken light", "photos": ["a"]},
-        "restored": False, "place": "Bldg 1", "kept": True, "matches": [match], "limit": 2000,
-        "command": "/foo", "key": "not_allowed", "status": "assigned", "days": 7, "reopen_days": 7,
-        "kind": "escalated", "which": "accept", "role": "member", "target": "xingfu-2",
-        "link": "https://t.me/gridvoice_bot?start=invABC", "moved": 2, "report": [
-            {"name": "王芳", "role": "member", "cases": 3, "by_category": {"facilities": 2, "triage": 1},
-             "median_accept": 600.0, "median_resolve": 7200.0, "within_deadline": 0.5, "reopen_rate": 0.0,
-             "avg_rating": 4.5, "score": 2.3}],
-        "case_id": 1, "human_id": "GV-2026-000001",
+        "case": case,
+        "cases": [case, _case(id=2, human_id="GV-2026-000002", status="accepted")],
+        "grid": grid,
+        "community": community,
+        "communities": list(gridmap.communities.values()),
+        "members": members,
+        "leaders": leaders,
+        "on_duty": members,
+        "building": gridmap.buildings["xf-1"],
+        "party": gridmap.parties["xingfu-wuye"],
+        "owner_name": "王芳",
+        "party_name": None,
+        "owner_rung": "member",
+        "follow_up_name": None,
+        "pseudonym": "R-ABC123",
+        "age": timedelta(hours=3),
+        "photos": 2,
+        "now": NOW,
+        "user": user,
+        "follows": 1,
+        "events": [
+            event,
+            SimpleNamespace(at=NOW, kind="created", note=None, actor_role="resident"),
+        ],
+        "viewer": "resident",
+        "event": "accepted",
+        "is_follower": False,
+        "note": "accept",
+        "reason": "no power",
+        "question": "Which pole?",
+        "text": "the second pole",
+        "draft": {"text": "broken light", "photos": ["a"]},
+        "restored": False,
+        "place": "Bldg 1",
+        "kept": True,
+        "matches": [match],
+        "limit": 2000,
+        "command": "/foo",
+        "key": "not_allowed",
+        "status": "assigned",
+        "days": 7,
+        "reopen_days": 7,
+        "kind": "escalated",
+        "which": "accept",
+        "role": "member",
+        "target": "xingfu-2",
+        "link": "https://t.me/gridvoice_bot?start=invABC",
+        "moved": 2,
+        "report": [
+            {
+                "name": "王芳",
+                "role": "member",
+                "cases": 3,
+                "by_category": {"facilities": 2, "triage": 1},
+                "median_accept": 600.0,
+                "median_resolve": 7200.0,
+                "within_deadline": 0.5,
+                "reopen_rate": 0.0,
+                "avg_rating": 4.5,
+                "score": 2.3,
+            }
+        ],
+        "case_id": 1,
+        "human_id": "GV-2026-000001",
     }
 
 
@@ -128,9 +222,24 @@ def test_every_case_and_resident_template_renders_in_both_languages(lang: str) -
     assert rendered >= 70
 
 
-@pytest.mark.parametrize("event", ["accepted", "resolved", "rejected", "transferred", "escalated", "reopened",
-                                   "triaged", "rerouted", "reassigned", "category_changed", "cancelled",
-                                   "auto_closed", "followed"])
+@pytest.mark.parametrize(
+    "event",
+    [
+        "accepted",
+        "resolved",
+        "rejected",
+        "transferred",
+        "escalated",
+        "reopened",
+        "triaged",
+        "rerouted",
+        "reassigned",
+        "category_changed",
+        "cancelled",
+        "auto_closed",
+        "followed",
+    ],
+)
 def test_every_case_update_event_says_something_in_both_languages(event: str) -> None:
     gridmap = GridMap.from_file(DEMO_MAP)
     r = Renderer()
@@ -139,10 +248,16 @@ def test_every_case_update_event_says_something_in_both_languages(event: str) ->
         assert "GV-2026-000001" in r.render(lang, "case_update", **context), (lang, event)
 
 
-@pytest.mark.parametrize("kind", ["escalated", "escalated_in", "reopened_in", "transferred", "reassigned"])
+@pytest.mark.parametrize(
+    "kind", ["escalated", "escalated_in", "reopened_in", "transferred", "reassigned"]
+)
 def test_handover_notice_kinds(kind: str) -> None:
     gridmap = GridMap.from_file(DEMO_MAP)
     r = Renderer()
     for lang in LANGUAGES:
-        context = {**_context(gridmap, lang), "kind": kind, "note": "accept" if kind.startswith("escalated") else "x"}
+        context = {
+            **_context(gridmap, lang),
+            "kind": kind,
+            "note": "accept" if kind.startswith("escalated") else "x",
+        }
         assert "GV-2026-000001" in r.render(lang, "handover_notice", **context), (lang, kind)

@@ -24,7 +24,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = (10001, 10002, 10003, 10004, 10010, 10020, 10030)  # grid members and those above them
-PARTY_CHATS = (-100501, -100502, -100503, -100504, -100900)  # property company, police, ... (groups)
+PARTY_CHATS = (
+    -100501,
+    -100502,
+    -100503,
+    -100504,
+    -100900,
+)  # property company, police, ... (groups)
 WATCHED = MEMBERS + PARTY_CHATS
 CASE = re.compile(r"GV-\d{4}-\d{6}")
 
@@ -32,12 +38,19 @@ CASE = re.compile(r"GV-\d{4}-\d{6}")
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("bench", help="end-to-end benchmark through the emulator")
     p.add_argument("--residents", type=int, default=60)
-    p.add_argument("--reports", type=int, default=3, help="reports per resident in the closed-loop phase")
+    p.add_argument(
+        "--reports", type=int, default=3, help="reports per resident in the closed-loop phase"
+    )
     p.add_argument("--rate", type=float, default=50.0, help="open-loop reports/s")
     p.add_argument("--seconds", type=float, default=8.0, help="open-loop duration")
     p.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--pg", default=os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/gridvoice_bench"),
-                   help="PostgreSQL URL ('' to skip); created if missing; its schema is DROPPED")
+    p.add_argument(
+        "--pg",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/gridvoice_bench"
+        ),
+        help="PostgreSQL URL ('' to skip); created if missing; its schema is DROPPED",
+    )
     p.add_argument("--echo", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--json", help="also write the numbers to this file")
     p.set_defaults(func=_run)
@@ -45,8 +58,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _run(args: argparse.Namespace) -> int:
     if not (ROOT / "benchmarks" / "common.py").exists():
-        print("gridvoice bench needs the source checkout: run `python benchmarks/run.py` from it "
-              "(or install with `pip install -e .`)", file=sys.stderr)
+        print(
+            "gridvoice bench needs the source checkout: run `python benchmarks/run.py` from it "
+            "(or install with `pip install -e .`)",
+            file=sys.stderr,
+        )
         return 2
     results = asyncio.run(run_all(args))
     if args.json:
@@ -56,11 +72,22 @@ def _run(args: argparse.Namespace) -> int:
 
 # --- processes -----------------------------------------------------------------------
 
+
 def bench_settings(api: str, db: str) -> dict[str, Any]:
-    return {"api_url": api, "database_url": db, "token": "123456:BENCH", "listen_host": "127.0.0.1",
-            "listen_port": 0, "send_rate_global": 100_000.0, "send_rate_private": 100_000.0,
-            "send_burst_private": 100_000, "send_rate_group": 100_000.0, "user_rate_per_minute": 100_000,
-            "poll_timeout": 10, "send_concurrency": 32}
+    return {
+        "api_url": api,
+        "database_url": db,
+        "token": "123456:BENCH",
+        "listen_host": "127.0.0.1",
+        "listen_port": 0,
+        "send_rate_global": 100_000.0,
+        "send_rate_private": 100_000.0,
+        "send_burst_private": 100_000,
+        "send_rate_group": 100_000.0,
+        "user_rate_per_minute": 100_000,
+        "poll_timeout": 10,
+        "send_concurrency": 32,
+    }
 
 
 def serve_bot(settings_json: str) -> None:
@@ -98,15 +125,22 @@ def serve_echo(api: str) -> None:
         assert update.message is not None
         await update.message.reply_text(update.message.text or "")
 
-    app = (ApplicationBuilder().token("123456:ECHO").base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
-           .concurrent_updates(True).build())
+    app = (
+        ApplicationBuilder()
+        .token("123456:ECHO")
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .concurrent_updates(True)
+        .build()
+    )
     app.add_handler(MessageHandler(filters.TEXT, echo))
     app.run_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
 
 
 def child(code: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -128,7 +162,10 @@ def pct(values: list[float], p: float) -> float:
 
 # --- the runs ------------------------------------------------------------------------
 
-async def card_latencies(sim: Any, presses: list[tuple[str, str]], timeout: float = 60.0) -> list[float]:
+
+async def card_latencies(
+    sim: Any, presses: list[tuple[str, str]], timeout: float = 60.0
+) -> list[float]:
     """Send press -> member card, on the emulator's clock (no client polling in the measurement).
 
     `presses` are (case id, callback_query_id). The press time is when the emulator queued the
@@ -181,7 +218,9 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
     bot = None
     try:
         await wait_http(api)
-        bot = child(f"from bot.cli.bench import serve_bot; serve_bot({json.dumps(json.dumps(bench_settings(api, db)))})")
+        bot = child(
+            f"from bot.cli.bench import serve_bot; serve_bot({json.dumps(json.dumps(bench_settings(api, db)))})"
+        )
         async with SimClient(api) as sim:
             for member in MEMBERS:
                 await sim.create_user(member, f"M{member}", language_code="zh")
@@ -201,8 +240,13 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
             async def one(r: int) -> None:
                 n = next(counter)
                 ids: list[str] = []
-                case_id, _ = await report(sim, r, f"{PROBLEMS[n % len(PROBLEMS)]} #{n} flat {r}", timeout=120,
-                                          pressed_ids=ids)
+                case_id, _ = await report(
+                    sim,
+                    r,
+                    f"{PROBLEMS[n % len(PROBLEMS)]} #{n} flat {r}",
+                    timeout=120,
+                    pressed_ids=ids,
+                )
                 presses.append((case_id, ids[-1]))
 
             async def resident_loop(r: int) -> None:
@@ -213,8 +257,13 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.gather(*(resident_loop(r) for r in residents))
             latencies = await card_latencies(sim, presses)  # also waits for the last cards
             elapsed = time.monotonic() - started
-            closed = {"reports": len(latencies), "reports_per_s": len(latencies) / elapsed,
-                      "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99)}
+            closed = {
+                "reports": len(latencies),
+                "reports_per_s": len(latencies) / elapsed,
+                "p50_ms": pct(latencies, 50),
+                "p95_ms": pct(latencies, 95),
+                "p99_ms": pct(latencies, 99),
+            }
             # open loop: a new report every 1/rate s, from whichever resident is free
             free: asyncio.Queue[int] = asyncio.Queue()
             for r in residents:
@@ -238,9 +287,14 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
                 tasks.append(asyncio.create_task(open_one()))
             await asyncio.gather(*tasks)
             latencies = await card_latencies(sim, presses)
-            opened = {"rate": args.rate, "reports": len(latencies), "p50_ms": pct(latencies, 50),
-                      "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99),
-                      "achieved_per_s": len(latencies) / (time.monotonic() - t0)}
+            opened = {
+                "rate": args.rate,
+                "reports": len(latencies),
+                "p50_ms": pct(latencies, 50),
+                "p95_ms": pct(latencies, 95),
+                "p99_ms": pct(latencies, 99),
+                "achieved_per_s": len(latencies) / (time.monotonic() - t0),
+            }
         return {"closed_loop": closed, "open_loop": opened, "bot_peak_rss_mb": peak_rss_mb(bot.pid)}
     finally:
         if bot is not None:
@@ -272,7 +326,9 @@ async def bench_echo(args: argparse.Namespace) -> dict[str, Any]:
                 after = (await sim.messages(u))[-1]["message_id"] if await sim.messages(u) else 0
                 t = time.monotonic()
                 await sim.send_text(u, f"echo {n}")
-                await sim.wait_for(u, lambda m: m["from_bot"] and m["text"] == f"echo {n}", after=after, timeout=30)
+                await sim.wait_for(
+                    u, lambda m: m["from_bot"] and m["text"] == f"echo {n}", after=after, timeout=30
+                )
                 latencies.append(time.monotonic() - t)
 
             async def loop(u: int) -> None:
@@ -282,9 +338,14 @@ async def bench_echo(args: argparse.Namespace) -> dict[str, Any]:
             started = time.monotonic()
             await asyncio.gather(*(loop(u) for u in users))
             elapsed = time.monotonic() - started
-        return {"messages": len(latencies), "messages_per_s": len(latencies) / elapsed,
-                "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99),
-                "bot_peak_rss_mb": peak_rss_mb(bot.pid)}
+        return {
+            "messages": len(latencies),
+            "messages_per_s": len(latencies) / elapsed,
+            "p50_ms": pct(latencies, 50),
+            "p95_ms": pct(latencies, 95),
+            "p99_ms": pct(latencies, 99),
+            "bot_peak_rss_mb": peak_rss_mb(bot.pid),
+        }
     finally:
         if bot is not None:
             kill(bot, 15)
@@ -317,12 +378,20 @@ async def create_database(url: str) -> None:
 
     target = make_url(url)
     try:
-        conn = await asyncpg.connect(host=target.host, port=target.port or 5432, user=target.username,
-                                     password=target.password, database="postgres", timeout=5)
+        conn = await asyncpg.connect(
+            host=target.host,
+            port=target.port or 5432,
+            user=target.username,
+            password=target.password,
+            database="postgres",
+            timeout=5,
+        )
     except Exception:
         return
     try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", target.database)
+        exists = await conn.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", target.database
+        )
         if not exists:
             await conn.execute(f'CREATE DATABASE "{target.database}"')
     except Exception:
@@ -346,8 +415,10 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
     if args.echo:
         results["echo"] = await bench_echo(args)
         e = results["echo"]
-        print(f"[echo PTB] {e['messages_per_s']:.1f} round trips/s  p50 {e['p50_ms']:.1f} ms  p95 {e['p95_ms']:.1f} ms"
-              f"  p99 {e['p99_ms']:.1f} ms  peak RSS {e['bot_peak_rss_mb']:.0f} MB")
+        print(
+            f"[echo PTB] {e['messages_per_s']:.1f} round trips/s  p50 {e['p50_ms']:.1f} ms  p95 {e['p95_ms']:.1f} ms"
+            f"  p99 {e['p99_ms']:.1f} ms  peak RSS {e['bot_peak_rss_mb']:.0f} MB"
+        )
         for name in ("sqlite", "postgresql"):
             if name in results:
                 ratio = results[name]["closed_loop"]["reports_per_s"] / e["messages_per_s"]
@@ -358,10 +429,14 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
 
 def show(name: str, r: dict[str, Any]) -> None:
     c, o = r["closed_loop"], r["open_loop"]
-    print(f"[{name}] closed loop: {c['reports']} reports, {c['reports_per_s']:.1f} reports/s end to end; "
-          f"Send->member card p50 {c['p50_ms']:.1f} ms p95 {c['p95_ms']:.1f} ms p99 {c['p99_ms']:.1f} ms")
-    print(f"[{name}] open loop at {o['rate']:g}/s: {o['reports']} reports ({o['achieved_per_s']:.1f}/s); "
-          f"p50 {o['p50_ms']:.1f} ms p95 {o['p95_ms']:.1f} ms p99 {o['p99_ms']:.1f} ms (aim p99 < 250 ms)")
+    print(
+        f"[{name}] closed loop: {c['reports']} reports, {c['reports_per_s']:.1f} reports/s end to end; "
+        f"Send->member card p50 {c['p50_ms']:.1f} ms p95 {c['p95_ms']:.1f} ms p99 {c['p99_ms']:.1f} ms"
+    )
+    print(
+        f"[{name}] open loop at {o['rate']:g}/s: {o['reports']} reports ({o['achieved_per_s']:.1f}/s); "
+        f"p50 {o['p50_ms']:.1f} ms p95 {o['p95_ms']:.1f} ms p99 {o['p99_ms']:.1f} ms (aim p99 < 250 ms)"
+    )
     print(f"[{name}] bot peak RSS {r['bot_peak_rss_mb']:.0f} MB")
 
 

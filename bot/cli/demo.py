@@ -20,8 +20,17 @@ import examples
 
 RESIDENT = 7001
 MEMBER = 10001  # 王芳, grid member of xingfu-1 (Xingfu Garden south) in the example community
-STAFF = {10001: "王芳", 10002: "刘洋", 10003: "陈刚", 10004: "杨丽", 10010: "李强", 10020: "张敏",
-         10030: "赵磊", 10040: "陈静", 10050: "Admin"}
+STAFF = {
+    10001: "王芳",
+    10002: "刘洋",
+    10003: "陈刚",
+    10004: "杨丽",
+    10010: "李强",
+    10020: "张敏",
+    10030: "赵磊",
+    10040: "陈静",
+    10050: "Admin",
+}
 EXAMPLE = Path(examples.__file__).parent / "demo-community.yaml"
 
 
@@ -29,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser("demo", help="run a scripted story against the built-in emulator")
     p.add_argument("--keep", action="store_true", help="leave the emulator and the bot running")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="the resident's language")
-    p.add_argument("--grid-map", default=None, help="grid map YAML (default: the example community)")
+    p.add_argument(
+        "--grid-map", default=None, help="grid map YAML (default: the example community)"
+    )
     p.set_defaults(func=_run)
 
 
@@ -56,8 +67,14 @@ class Transcript:
         for chat_id, name in self.names.items():
             seen = self.seen.setdefault(chat_id, {})
             for m in await self.sim.messages(chat_id):
-                body = _plain(m.get("text") or m.get("caption") or ("[photo]" if m.get("photo") else ""))
-                buttons = [b["text"] for row in (m.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+                body = _plain(
+                    m.get("text") or m.get("caption") or ("[photo]" if m.get("photo") else "")
+                )
+                buttons = [
+                    b["text"]
+                    for row in (m.get("reply_markup") or {}).get("inline_keyboard", [])
+                    for b in row
+                ]
                 state = body + "|" + "|".join(buttons)
                 if seen.get(m["message_id"]) == state:
                     continue
@@ -90,28 +107,49 @@ async def _demo(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="gridvoice-demo-"))
     db_url = f"sqlite+aiosqlite:///{workdir / 'demo.db'}"
     emu = await start_emulator()
-    settings = Settings(database_url=db_url, api_url=emu.url, token="123456:DEMO", listen_host="127.0.0.1",
-                        listen_port=0, poll_timeout=1, send_rate_private=20, send_burst_private=20)
+    settings = Settings(
+        database_url=db_url,
+        api_url=emu.url,
+        token="123456:DEMO",
+        listen_host="127.0.0.1",
+        listen_port=0,
+        poll_timeout=1,
+        send_rate_private=20,
+        send_burst_private=20,
+    )
     await upgrade(db_url)
     sim = SimClient(emu.url)
     app = Gridvoice(settings)
     try:
         for user_id, name in STAFF.items():
             await sim.create_user(user_id, name, language_code="zh")
-        for chat_id, title in ((-100501, "幸福物业"), (-100502, "和平派出所"), (-100503, "城管中队"),
-                               (-100504, "幸福居委会"), (-100900, "和平街道办事处")):
+        for chat_id, title in (
+            (-100501, "幸福物业"),
+            (-100502, "和平派出所"),
+            (-100503, "城管中队"),
+            (-100504, "幸福居委会"),
+            (-100900, "和平街道办事处"),
+        ):
             await sim.create_chat(chat_id, title, [], type="group")
-        await sim.create_user(RESIDENT, "Mei" if args.lang == "en" else "梅", language_code=args.lang)
+        await sim.create_user(
+            RESIDENT, "Mei" if args.lang == "en" else "梅", language_code=args.lang
+        )
         await app.start(migrate=False)
         await load_document(app.domain, map_path.read_text(encoding="utf-8"), str(map_path))
-        print(f"gridvoice demo — emulator {emu.url}, bot {app.web_url}, database {workdir / 'demo.db'}")
-        story = Story(sim, Transcript(sim, {RESIDENT: "resident", MEMBER: "grid member 王芳"}), args.lang)
+        print(
+            f"gridvoice demo — emulator {emu.url}, bot {app.web_url}, database {workdir / 'demo.db'}"
+        )
+        story = Story(
+            sim, Transcript(sim, {RESIDENT: "resident", MEMBER: "grid member 王芳"}), args.lang
+        )
         await story.play()
         print("\n✔ demo finished: report filed, accepted, resolved, rated.")
         if args.keep:
-            print(f"\nStill running. Emulator: {emu.url}  (control API under /sim, messages: "
-                  f"{emu.url}/sim/chats/{RESIDENT}/messages)\nBot health: {app.web_url}/healthz  "
-                  f"metrics: {app.web_url}/metrics\nCtrl-C to stop.")
+            print(
+                f"\nStill running. Emulator: {emu.url}  (control API under /sim, messages: "
+                f"{emu.url}/sim/chats/{RESIDENT}/messages)\nBot health: {app.web_url}/healthz  "
+                f"metrics: {app.web_url}/metrics\nCtrl-C to stop."
+            )
             await asyncio.Event().wait()
         return 0
     finally:
@@ -124,11 +162,19 @@ class Story:
     """The scripted story, step by step, through the emulator's control API."""
 
     TEXT = {
-        "en": {"address": "Xingfu Garden bldg 3", "report": "The street lamp at the east gate of "
-               "building 3 has been out for a week, it is pitch dark at night",
-               "note": "Replaced the lamp; it works again.", "comment": "Quick and kind, thank you!"},
-        "zh": {"address": "幸福小区3号楼", "report": "3号楼东门口的路灯坏了一个星期了，晚上黑乎乎的",
-               "note": "已更换灯泡，恢复照明。", "comment": "很快就修好了，谢谢！"},
+        "en": {
+            "address": "Xingfu Garden bldg 3",
+            "report": "The street lamp at the east gate of "
+            "building 3 has been out for a week, it is pitch dark at night",
+            "note": "Replaced the lamp; it works again.",
+            "comment": "Quick and kind, thank you!",
+        },
+        "zh": {
+            "address": "幸福小区3号楼",
+            "report": "3号楼东门口的路灯坏了一个星期了，晚上黑乎乎的",
+            "note": "已更换灯泡，恢复照明。",
+            "comment": "很快就修好了，谢谢！",
+        },
     }
 
     def __init__(self, sim: Any, transcript: Transcript, lang: str) -> None:
@@ -145,8 +191,12 @@ class Story:
         await self.t.flush()
         return message
 
-    async def press(self, user: int, message: dict[str, Any], index: int = 0, contains: str | None = None) -> None:
-        buttons = [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+    async def press(
+        self, user: int, message: dict[str, Any], index: int = 0, contains: str | None = None
+    ) -> None:
+        buttons = [
+            b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row
+        ]
         if contains is not None:
             buttons = [b for b in buttons if contains in b["text"]]
         button = buttons[index]
@@ -162,8 +212,12 @@ class Story:
         return last
 
     async def play(self) -> None:
-        has_buttons = lambda m: m.get("from_bot") and (m.get("reply_markup") or {}).get("inline_keyboard")  # noqa: E731
-        from_bot = lambda m: m.get("from_bot")  # noqa: E731
+        def has_buttons(m: dict[str, Any]) -> bool:
+            return bool(m.get("from_bot") and (m.get("reply_markup") or {}).get("inline_keyboard"))
+
+        def from_bot(m: dict[str, Any]) -> bool:
+            return bool(m.get("from_bot"))
+
         await self.step("1. The resident starts the bot and agrees")
         last = await self.say(RESIDENT, "/start")
         welcome = await self.wait(RESIDENT, has_buttons, last)
@@ -178,17 +232,27 @@ class Story:
         await self.say(RESIDENT, self.text["report"])
         draft = await self.wait(RESIDENT, has_buttons, registered["message_id"])
         await self.press(RESIDENT, draft, 0)
-        filed = await self.wait(RESIDENT, lambda m: m.get("from_bot") and "GV-" in (m.get("text") or ""),
-                                draft["message_id"])
+        filed = await self.wait(
+            RESIDENT,
+            lambda m: m.get("from_bot") and "GV-" in (m.get("text") or ""),
+            draft["message_id"],
+        )
         case_id = re.search(r"GV-\d{4}-\d{6,}", filed["text"]).group(0)  # type: ignore[union-attr]
         await self.step(f"4. The grid member gets the case card for {case_id}")
-        card = await self.wait(MEMBER, lambda m: has_buttons(m) and case_id in (m.get("text") or ""))
+        card = await self.wait(
+            MEMBER, lambda m: has_buttons(m) and case_id in (m.get("text") or "")
+        )
         await self.press(MEMBER, card, 0)
-        await self.wait(RESIDENT, lambda m: m.get("from_bot") and case_id in (m.get("text") or ""),
-                        filed["message_id"])
+        await self.wait(
+            RESIDENT,
+            lambda m: m.get("from_bot") and case_id in (m.get("text") or ""),
+            filed["message_id"],
+        )
         await self.step("5. The member resolves it with a note")
-        card = await self.wait(MEMBER, lambda m: m["message_id"] == card["message_id"] and has_buttons(m)
-                               and m.get("edited"))
+        card = await self.wait(
+            MEMBER,
+            lambda m: m["message_id"] == card["message_id"] and has_buttons(m) and m.get("edited"),
+        )
         await self.press(MEMBER, card, 0, contains="✅")
         prompt = await self.wait(MEMBER, from_bot, card["message_id"])
         await self.say(MEMBER, self.text["note"])

@@ -51,6 +51,8 @@ def run_check(args: argparse.Namespace) -> int:
     if problems:
         return 1
     gm = GridMap.from_dict(data)
-    print(f"OK: {len(gm.grids)} grids, {len(gm.buildings)} buildings, "
-          f"{len(gm.categories)} categories owned in every grid")
+    print(
+        f"OK: {len(gm.grids)} grids, {len(gm.buildings)} buildings, "
+        f"{len(gm.categories)} categories owned in every grid"
+    )
     return 0

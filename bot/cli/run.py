@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--database-url", help="default: $DATABASE_URL or a SQLite file")
     p.add_argument("--grid-map", help="load this grid map YAML at start (if it changed)")
     p.add_argument("--webhook", metavar="URL", help="public webhook URL; serves it from aiohttp")
-    p.add_argument("--webhook-secret", help="secret Telegram echoes in X-Telegram-Bot-Api-Secret-Token")
+    p.add_argument(
+        "--webhook-secret", help="secret Telegram echoes in X-Telegram-Bot-Api-Secret-Token"
+    )
     p.add_argument("--listen", default="0.0.0.0", help="HTTP host for webhook, /healthz, /metrics")
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     p.add_argument("--log-level", default="INFO")

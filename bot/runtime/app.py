@@ -63,7 +63,9 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
 class Gridvoice:
     """A running bot: start() it, stop() it; nothing lives only in its memory."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None, webhook: bool | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, webhook: bool | None = None
+    ) -> None:
         self.settings = settings
         self.domain = Domain(settings, clock=clock)
         self.application = build_application(settings)
@@ -104,7 +106,8 @@ class Gridvoice:
 
     async def _telegram_setup(self) -> None:
         await self.bot.do_api_request(
-            "setMyCommands", api_kwargs={"commands": [{"command": c, "description": d} for c, d in COMMANDS]}
+            "setMyCommands",
+            api_kwargs={"commands": [{"command": c, "description": d} for c, d in COMMANDS]},
         )
         if self.webhook and self.settings.webhook_url:
             kwargs = {"url": self.settings.webhook_url, "allowed_updates": ALLOWED_UPDATES}
@@ -132,7 +135,9 @@ class Gridvoice:
         # Drain: let calls already made to Telegram finish and be marked sent (no repeats after a
         # graceful stop), then cancel whatever is still waiting (a long poll, a pacing sleep).
         if self.poller is not None and len(self.tasks) > 3:
-            self.tasks[3].cancel()  # a long poll holds nothing: the offset moves only after a commit
+            self.tasks[
+                3
+            ].cancel()  # a long poll holds nothing: the offset moves only after a commit
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=5.0)
         for task in self.tasks:

@@ -28,8 +28,15 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "poll_answer",
 
 def update_user_id(payload: dict[str, Any]) -> int | None:
     """Whose update this is, to keep each person's updates in order."""
-    for key in ("message", "edited_message", "callback_query", "poll_answer", "my_chat_member",
-                "channel_post", "inline_query"):
+    for key in (
+        "message",
+        "edited_message",
+        "callback_query",
+        "poll_answer",
+        "my_chat_member",
+        "channel_post",
+        "inline_query",
+    ):
         part = payload.get(key)
         if isinstance(part, dict):
             who = part.get("from") or part.get("user") or {}
@@ -61,7 +68,11 @@ async def store_updates(domain: Domain, payloads: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     dialect = sqlite if domain.sqlite else postgresql
-    stmt = dialect.insert(InboxUpdate).values(rows).on_conflict_do_nothing(index_elements=["update_id"])
+    stmt = (
+        dialect.insert(InboxUpdate)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+    )
     async with domain.unit() as uow:
         result = await uow.session.execute(stmt)
     domain.inbox_written.set()
@@ -95,7 +106,9 @@ class Poller:
                 backoff = 1.0
             except RetryAfter as exc:
                 wait = exc.retry_after
-                await asyncio.sleep(wait.total_seconds() if isinstance(wait, timedelta) else float(wait))
+                await asyncio.sleep(
+                    wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+                )
                 continue
             except (TimedOut, NetworkError) as exc:
                 if self._stop.is_set():

@@ -49,7 +49,9 @@ class TokenBucket:
 class Pacer:
     """One bucket for the whole bot and one per chat (private and group rates differ)."""
 
-    def __init__(self, global_rate: float, private_rate: float, private_burst: int, group_rate: float) -> None:
+    def __init__(
+        self, global_rate: float, private_rate: float, private_burst: int, group_rate: float
+    ) -> None:
         # A bucket lets `burst + rate` through in any one second; Telegram (and the emulator)
         # count a sliding second, so keep the saved-up burst small: 25/s + 3 stays under 30.
         self.global_bucket = TokenBucket(global_rate, max(1.0, global_rate * 0.12))

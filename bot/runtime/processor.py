@@ -102,11 +102,17 @@ class Processor:
         )
         async with self.domain.unit() as uow:
             if self.domain.sqlite:
-                rows = (await uow.session.execute(due.with_only_columns(InboxUpdate))).scalars().all()
+                rows = (
+                    (await uow.session.execute(due.with_only_columns(InboxUpdate))).scalars().all()
+                )
             else:
                 claimed = (
                     update(InboxUpdate)
-                    .where(InboxUpdate.update_id.in_(due.with_for_update(skip_locked=True).scalar_subquery()))
+                    .where(
+                        InboxUpdate.update_id.in_(
+                            due.with_for_update(skip_locked=True).scalar_subquery()
+                        )
+                    )
                     .values(locked_until=now + LEASE)
                     .returning(InboxUpdate)
                     .execution_options(synchronize_session=False)
@@ -162,9 +168,15 @@ class Processor:
                     uow = new_unit()
                     marked = await uow.session.execute(
                         update(InboxUpdate)
-                        .where(InboxUpdate.update_id == row.update_id, InboxUpdate.status == "pending")
-                        .values(status="done", processed_at=wall_now(), locked_until=None,
-                                attempts=InboxUpdate.attempts + 1)
+                        .where(
+                            InboxUpdate.update_id == row.update_id, InboxUpdate.status == "pending"
+                        )
+                        .values(
+                            status="done",
+                            processed_at=wall_now(),
+                            locked_until=None,
+                            attempts=InboxUpdate.attempts + 1,
+                        )
                         .execution_options(synchronize_session=False)
                     )
                     if marked.rowcount == 0:
@@ -178,7 +190,9 @@ class Processor:
             self.metrics.inc("gridvoice_updates_handled_total")
             self.metrics.observe("gridvoice_update_seconds", elapsed)
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("update handled", extra={**log_context(row), "seconds": round(elapsed, 4)})
+                log.debug(
+                    "update handled", extra={**log_context(row), "seconds": round(elapsed, 4)}
+                )
         return True
 
     async def process(self, row: InboxUpdate) -> None:
@@ -198,8 +212,12 @@ class Processor:
                 marked = await uow.session.execute(
                     update(InboxUpdate)
                     .where(InboxUpdate.update_id == row.update_id, InboxUpdate.status == "pending")
-                    .values(status="done", processed_at=wall_now(), locked_until=None,
-                            attempts=InboxUpdate.attempts + 1)
+                    .values(
+                        status="done",
+                        processed_at=wall_now(),
+                        locked_until=None,
+                        attempts=InboxUpdate.attempts + 1,
+                    )
                     .execution_options(synchronize_session=False)
                 )
                 if marked.rowcount == 0:
@@ -223,8 +241,11 @@ class Processor:
                 await uow.session.execute(
                     update(InboxUpdate)
                     .where(InboxUpdate.update_id == row.update_id)
-                    .values(attempts=attempts, locked_until=wall_now() + timedelta(seconds=2 * attempts),
-                            error=repr(exc)[:1000])
+                    .values(
+                        attempts=attempts,
+                        locked_until=wall_now() + timedelta(seconds=2 * attempts),
+                        error=repr(exc)[:1000],
+                    )
                 )
             return
         # Give up on this update, but tell the person and keep their message in the inbox.
@@ -232,7 +253,9 @@ class Processor:
             await uow.session.execute(
                 update(InboxUpdate)
                 .where(InboxUpdate.update_id == row.update_id)
-                .values(status="failed", attempts=attempts, locked_until=None, error=repr(exc)[:1000])
+                .values(
+                    status="failed", attempts=attempts, locked_until=None, error=repr(exc)[:1000]
+                )
             )
             await self.dispatcher.apologise(uow, update_obj)
 

@@ -47,7 +47,9 @@ class Sender:
         self.bot = bot
         self.metrics = metrics or Metrics()
         s = domain.settings
-        self.pacer = Pacer(s.send_rate_global, s.send_rate_private, s.send_burst_private, s.send_rate_group)
+        self.pacer = Pacer(
+            s.send_rate_global, s.send_rate_private, s.send_burst_private, s.send_rate_group
+        )
         self.semaphore = asyncio.Semaphore(s.send_concurrency)
         # A pass lasts until its slowest chat is done: claim about a second's worth of sending,
         # so what is written during a broadcast waits about a second, not the whole batch.
@@ -104,7 +106,10 @@ class Sender:
                     or_(
                         and_(
                             OutboxMessage.status.in_(("pending", "sending")),
-                            or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
+                            or_(
+                                OutboxMessage.locked_until.is_(None),
+                                OutboxMessage.locked_until < now,
+                            ),
                         ),
                         # 'sending' whose lease ran out: the process died during the call. Telegram may
                         # or may not have the message; send it again (never lose; may repeat once).
@@ -124,25 +129,34 @@ class Sender:
                 return []
             uncertain = [row_id for row_id, status in found if status == "sending"]
             if uncertain:
-                log.warning("resending outbox rows whose send was interrupted", extra={"outbox_ids": uncertain})
+                log.warning(
+                    "resending outbox rows whose send was interrupted",
+                    extra={"outbox_ids": uncertain},
+                )
                 self.metrics.inc("gridvoice_outbox_uncertain_total", len(uncertain))
             # Claimed rows are 'sending' (in the claim's transaction: no extra write per message).
             # After a crash, only rows still 'sending' are uncertain.
             rows = (
-                await uow.session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(ids))
-                    .values(locked_until=now + LEASE, status="sending")
-                    .returning(OutboxMessage)
-                    .execution_options(synchronize_session=False)
+                (
+                    await uow.session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(ids))
+                        .values(locked_until=now + LEASE, status="sending")
+                        .returning(OutboxMessage)
+                        .execution_options(synchronize_session=False)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             return sorted(rows, key=lambda r: r.id)
 
     async def _send_chat(self, rows: list[OutboxMessage]) -> None:
         async with self.semaphore:
             for i, row in enumerate(rows):
-                if row.chat_id in self._gone:  # blocked the bot during this batch: rows already marked
+                if (
+                    row.chat_id in self._gone
+                ):  # blocked the bot during this batch: rows already marked
                     continue
                 if self._stop.is_set():  # shutting down: finish calls in flight, start no new ones
                     await self._release([r.id for r in rows[i:]])
@@ -175,15 +189,22 @@ class Sender:
             # Through unit(): on SQLite it waits for the in-process writer lock rather than
             # sleeping in SQLite's busy handler.
             async with self.domain.unit() as uow:
-                found = await uow.session.execute(select(MessageRef).where(MessageRef.ref.in_(missing)))
+                found = await uow.session.execute(
+                    select(MessageRef).where(MessageRef.ref.in_(missing))
+                )
                 for ref in found.scalars():
                     known[ref.ref] = ref
         upload = payload.pop("upload", None)
         if upload:  # a file queued as bytes (Outbox.upload): send it as multipart
-            payload[upload["field"]] = InputFile(base64.b64decode(upload["b64"]), filename=upload["filename"])
+            payload[upload["field"]] = InputFile(
+                base64.b64decode(upload["b64"]), filename=upload["filename"]
+            )
         reply = payload.pop("reply_to_ref", None)
         if reply and reply in known and known[reply].chat_id == row.chat_id:
-            payload["reply_parameters"] = {"message_id": known[reply].message_id, "allow_sending_without_reply": True}
+            payload["reply_parameters"] = {
+                "message_id": known[reply].message_id,
+                "allow_sending_without_reply": True,
+            }
         if row.edit_ref:
             target = known.get(row.edit_ref)
             if target is None:
@@ -269,34 +290,53 @@ class Sender:
                         future.set_exception(exc)
                 continue
             for row, message_id, future in batch:
-                if row.ref and message_id is not None and self._pending_refs.get(row.ref) == (row.chat_id, message_id):
+                if (
+                    row.ref
+                    and message_id is not None
+                    and self._pending_refs.get(row.ref) == (row.chat_id, message_id)
+                ):
                     del self._pending_refs[row.ref]
                 if not future.done():
                     future.set_result(None)
 
-    async def _write_marks(self, batch: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]]) -> None:
+    async def _write_marks(
+        self, batch: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]]
+    ) -> None:
         async with self.domain.unit() as uow:
             await uow.session.execute(
                 update(OutboxMessage),
                 [
-                    {"id": row.id, "status": "sent", "sent_at": uow.now, "message_id": message_id,
-                     "locked_until": None, "error": None}
+                    {
+                        "id": row.id,
+                        "status": "sent",
+                        "sent_at": uow.now,
+                        "message_id": message_id,
+                        "locked_until": None,
+                        "error": None,
+                    }
                     for row, message_id, _ in batch
                 ],
             )
-            refs = {row.ref: (row.chat_id, message_id) for row, message_id, _ in batch
-                    if row.ref and message_id is not None}
+            refs = {
+                row.ref: (row.chat_id, message_id)
+                for row, message_id, _ in batch
+                if row.ref and message_id is not None
+            }
             if refs:
                 existing = {
                     ref.ref: ref
                     for ref in (
-                        await uow.session.execute(select(MessageRef).where(MessageRef.ref.in_(list(refs))))
+                        await uow.session.execute(
+                            select(MessageRef).where(MessageRef.ref.in_(list(refs)))
+                        )
                     ).scalars()
                 }
                 for name, (chat_id, message_id) in refs.items():
                     ref = existing.get(name)
                     if ref is None:
-                        uow.session.add(MessageRef(ref=name, chat_id=chat_id, message_id=message_id))
+                        uow.session.add(
+                            MessageRef(ref=name, chat_id=chat_id, message_id=message_id)
+                        )
                     else:
                         ref.chat_id, ref.message_id = chat_id, message_id
 
@@ -308,7 +348,9 @@ class Sender:
             if ref is not None:
                 await uow.session.delete(ref)
 
-    async def _retry(self, row: OutboxMessage, seconds: float, error: str, count: bool = True) -> None:
+    async def _retry(
+        self, row: OutboxMessage, seconds: float, error: str, count: bool = True
+    ) -> None:
         attempts = row.attempts + (1 if count else 0)
         if attempts >= self.domain.settings.max_send_attempts:
             await self._fail(row, error)
@@ -318,7 +360,13 @@ class Sender:
             await uow.session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id)
-                .values(attempts=attempts, next_attempt_at=at, locked_until=None, error=error, status="pending")
+                .values(
+                    attempts=attempts,
+                    next_attempt_at=at,
+                    locked_until=None,
+                    error=error,
+                    status="pending",
+                )
             )
             # Keep the chat's order: nothing later in this chat goes out before this one.
             await uow.session.execute(
@@ -335,13 +383,18 @@ class Sender:
             )
 
     async def _fail(self, row: OutboxMessage, error: str) -> None:
-        log.warning("outbox message failed", extra={"outbox_id": row.id, "case_id": row.case_id, "error": error})
+        log.warning(
+            "outbox message failed",
+            extra={"outbox_id": row.id, "case_id": row.case_id, "error": error},
+        )
         self.metrics.inc("gridvoice_outbox_failed_total")
         async with self.domain.unit() as uow:
             await uow.session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id)
-                .values(status="failed", error=error[:500], locked_until=None, attempts=row.attempts + 1)
+                .values(
+                    status="failed", error=error[:500], locked_until=None, attempts=row.attempts + 1
+                )
             )
 
     async def _blocked(self, row: OutboxMessage, error: str) -> None:
@@ -350,19 +403,27 @@ class Sender:
         self._gone.add(row.chat_id)
         async with self.domain.unit() as uow:
             pending = (
-                await uow.session.execute(
-                    select(OutboxMessage).where(
-                        OutboxMessage.chat_id == row.chat_id,
-                        OutboxMessage.status.in_(("pending", "sending")),
-                        OutboxMessage.id >= row.id,
+                (
+                    await uow.session.execute(
+                        select(OutboxMessage).where(
+                            OutboxMessage.chat_id == row.chat_id,
+                            OutboxMessage.status.in_(("pending", "sending")),
+                            OutboxMessage.id >= row.id,
+                        )
                     )
                 )
-            ).scalars().all()
-            case_ids = {r.case_id for r in pending if r.case_id} | ({row.case_id} if row.case_id else set())
+                .scalars()
+                .all()
+            )
+            case_ids = {r.case_id for r in pending if r.case_id} | (
+                {row.case_id} if row.case_id else set()
+            )
             for r in pending:
                 r.status, r.error, r.locked_until = "blocked", error[:500], None
             await uow.session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id).values(status="blocked", error=error[:500])
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(status="blocked", error=error[:500])
             )
             user = await uow.session.get(User, row.chat_id) if row.chat_id > 0 else None
             if user is not None:

@@ -64,7 +64,9 @@ async def metrics(request: web.Request) -> web.Response:
     gv: Gridvoice = request.app["gridvoice"]
     async with gv.domain.sessions() as session:
         backlog = (
-            await session.execute(select(func.count()).where(OutboxMessage.status.in_(("pending", "sending"))))
+            await session.execute(
+                select(func.count()).where(OutboxMessage.status.in_(("pending", "sending")))
+            )
         ).scalar_one()
         inbox = (
             await session.execute(select(func.count()).where(InboxUpdate.status == "pending"))

@@ -12,7 +12,9 @@ from bot.services.outbox import Button, Keyboard
 from bot.services.residents import pseudonym_for
 from bot.store.models import Case, User
 
-OPEN = frozenset({"triage", "assigned", "accepted", "needs_info", "transferred", "escalated", "reopened"})
+OPEN = frozenset(
+    {"triage", "assigned", "accepted", "needs_info", "transferred", "escalated", "reopened"}
+)
 AWAITING_ACCEPT = frozenset({"assigned", "transferred", "escalated", "reopened"})
 WORKING = frozenset({"accepted", "needs_info"})
 

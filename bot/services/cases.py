@@ -31,12 +31,33 @@ from routing.deadlines import deadlines_for, priority_of
 # Which transitions each status allows (the lifecycle in one table).
 TRANSITIONS: dict[str, frozenset[str]] = {
     "triage": frozenset({"assigned", "rejected", "cancelled", "resolved"}),
-    "assigned": frozenset({"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}),
-    "transferred": frozenset({"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}),
-    "escalated": frozenset({"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}),
-    "reopened": frozenset({"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}),
-    "accepted": frozenset({"needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}),
-    "needs_info": frozenset({"assigned", "accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}),
+    "assigned": frozenset(
+        {"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
+    ),
+    "transferred": frozenset(
+        {"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
+    ),
+    "escalated": frozenset(
+        {"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
+    ),
+    "reopened": frozenset(
+        {"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
+    ),
+    "accepted": frozenset(
+        {"needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
+    ),
+    "needs_info": frozenset(
+        {
+            "assigned",
+            "accepted",
+            "needs_info",
+            "transferred",
+            "resolved",
+            "rejected",
+            "escalated",
+            "cancelled",
+        }
+    ),
     "resolved": frozenset({"closed", "reopened"}),
     "rejected": frozenset(),
     "closed": frozenset(),
@@ -76,7 +97,9 @@ async def get_case(uow: UnitOfWork, case_id: int, *, lock: bool = True) -> Case:
 
 async def find_case(uow: UnitOfWork, human_id: str) -> Case | None:
     human_id = human_id.strip().upper()
-    return (await uow.session.execute(select(Case).where(Case.human_id == human_id))).scalar_one_or_none()
+    return (
+        await uow.session.execute(select(Case).where(Case.human_id == human_id))
+    ).scalar_one_or_none()
 
 
 async def open_counts(uow: UnitOfWork, owner_ids: Collection[int] | None = None) -> dict[int, int]:
@@ -142,7 +165,11 @@ async def audience(uow: UnitOfWork, case: Case) -> list[User]:
     """The reporter and the followers: everyone told about this case."""
     ids = [case.resident_id] if case.resident_id else []
     ids += list(
-        (await uow.session.execute(select(CaseFollower.user_id).where(CaseFollower.case_id == case.id)))
+        (
+            await uow.session.execute(
+                select(CaseFollower.user_id).where(CaseFollower.case_id == case.id)
+            )
+        )
         .scalars()
         .all()
     )
@@ -401,7 +428,15 @@ async def resolve(
     case.resolution_note = note
     if photo:
         uow.session.add(CasePhoto(case_id=case.id, file_id=photo, kind="resolution"))
-    await record(uow, case, actor_for(uow, user_id), "resolved", from_status=old, note=note, photo=bool(photo))
+    await record(
+        uow,
+        case,
+        actor_for(uow, user_id),
+        "resolved",
+        from_status=old,
+        note=note,
+        photo=bool(photo),
+    )
     await _refresh_owner_card(uow, case)
     people = await audience(uow, case)
     for person in people:
@@ -437,7 +472,13 @@ async def reject(uow: UnitOfWork, user_id: int, case: Case, reason: str) -> None
 
 
 async def reassign(
-    uow: UnitOfWork, case: Case, a: Assignment, actor: Actor, status: str, kind: str, note: str | None = None
+    uow: UnitOfWork,
+    case: Case,
+    a: Assignment,
+    actor: Actor,
+    status: str,
+    kind: str,
+    note: str | None = None,
 ) -> None:
     """Hand a case to a new owner: old card closed, new card sent, everyone told."""
     old_chat = case.owner_chat_id
@@ -555,7 +596,9 @@ async def triage_set_category(uow: UnitOfWork, user_id: int, case: Case, categor
     """The leader places a case the classifier could not: category, then routing decides."""
     if case.status != "triage":
         raise CaseActionError("case_wrong_state", status=case.status)
-    await correct_category(uow, case, category, Actor(user_id, staff_role(uow, user_id) or "leader"))
+    await correct_category(
+        uow, case, category, Actor(user_id, staff_role(uow, user_id) or "leader")
+    )
     counts = await grid_counts(uow, case.grid_id)
     a = assign(uow.routing.gridmap, case.grid_id, category, uow.now, counts)
     await reassign(uow, case, a, actor_for(uow, user_id), "assigned", "triaged")
@@ -581,7 +624,9 @@ async def correct_category(uow: UnitOfWork, case: Case, category: str, actor: Ac
     await record(uow, case, actor, "category_changed", previous=previous, category=category)
 
 
-async def resident_change_category(uow: UnitOfWork, resident: User, case: Case, category: str) -> None:
+async def resident_change_category(
+    uow: UnitOfWork, resident: User, case: Case, category: str
+) -> None:
     """The resident corrects the guess: the case is routed again if nobody has started on it."""
     if case.resident_id != resident.id or case.status not in OPEN:
         raise CaseActionError("not_allowed")
@@ -636,7 +681,9 @@ async def reopen(uow: UnitOfWork, resident: User, case: Case, reason: str) -> No
         detail={},
         follow_up_id=case.follow_up_id,
     )
-    await reassign(uow, case, a, Actor(resident.id, "resident"), "reopened", "reopened", note=reason)
+    await reassign(
+        uow, case, a, Actor(resident.id, "resident"), "reopened", "reopened", note=reason
+    )
     from bot.services.case_views import card_data, chat_language
 
     for leader in uow.routing.gridmap.leaders_of(case.grid_id):
@@ -675,7 +722,9 @@ async def follow(uow: UnitOfWork, resident: User, case: Case) -> None:
     """'I have this problem too': the resident gets this case's updates from now on."""
     exists = (
         await uow.session.execute(
-            select(CaseFollower.id).where(CaseFollower.case_id == case.id, CaseFollower.user_id == resident.id)
+            select(CaseFollower.id).where(
+                CaseFollower.case_id == case.id, CaseFollower.user_id == resident.id
+            )
         )
     ).scalar_one_or_none()
     if exists is None and case.resident_id != resident.id:

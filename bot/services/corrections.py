@@ -15,7 +15,9 @@ async def list_corrections(settings: Settings | None = None) -> list[tuple[str, 
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session:
-            rows = (await session.execute(select(Correction).order_by(Correction.id))).scalars().all()
+            rows = (
+                (await session.execute(select(Correction).order_by(Correction.id))).scalars().all()
+            )
             return [(r.text, r.predicted, r.corrected) for r in rows]
     finally:
         await engine.dispose()

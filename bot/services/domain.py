@@ -83,7 +83,9 @@ class Domain:
         self.sqlite = is_sqlite(settings.database_url)
         self.renderer = Renderer()
         self.classifier = (
-            Classifier(load_lexicon(settings.lexicon_path)) if settings.lexicon_path else Classifier.default()
+            Classifier(load_lexicon(settings.lexicon_path))
+            if settings.lexicon_path
+            else Classifier.default()
         )
         self._routing: Routing | None = None
         self.bot_username: str | None = None
@@ -163,7 +165,9 @@ class Domain:
 
     async def _reload(self, session: AsyncSession, force: bool) -> bool:
         version = (
-            await session.execute(select(GridMapVersion).order_by(GridMapVersion.id.desc()).limit(1))
+            await session.execute(
+                select(GridMapVersion).order_by(GridMapVersion.id.desc()).limit(1)
+            )
         ).scalar_one_or_none()
         if version is None:
             return False

@@ -35,12 +35,20 @@ async def load_document(domain: Domain, document: str, source: str) -> GridMap:
             if row is None:
                 row = Grid(id=grid.id)
                 session.add(row)
-            row.community_id, row.name_en, row.name_zh = grid.community_id, grid.name.en, grid.name.zh
-        existing = {s.telegram_id: s for s in (await session.execute(select(StaffMember))).scalars()}
+            row.community_id, row.name_en, row.name_zh = (
+                grid.community_id,
+                grid.name.en,
+                grid.name.zh,
+            )
+        existing = {
+            s.telegram_id: s for s in (await session.execute(select(StaffMember))).scalars()
+        }
         for person in gridmap.staff.values():
             row = existing.get(person.telegram_id)
             if row is None:
-                row = StaffMember(telegram_id=person.telegram_id, joined_at=wall_now(), source="map")
+                row = StaffMember(
+                    telegram_id=person.telegram_id, joined_at=wall_now(), source="map"
+                )
                 session.add(row)
             elif row.source == "invite":
                 continue  # an invite given later wins over the map
@@ -55,7 +63,9 @@ async def load_document(domain: Domain, document: str, source: str) -> GridMap:
     return gridmap
 
 
-async def load_file(settings: Settings, path: str, *, force: bool = False) -> tuple[GridMap, list[str]]:
+async def load_file(
+    settings: Settings, path: str, *, force: bool = False
+) -> tuple[GridMap, list[str]]:
     text = Path(path).read_text(encoding="utf-8")
     gridmap = GridMap.from_yaml(text)
     problems = [f"{p.code} {p.where}: {p.message}" for p in check_gridmap(gridmap)]
@@ -92,7 +102,9 @@ def _load(args: argparse.Namespace) -> int:
     if problems and not args.force:
         print("not loaded (use --force to load anyway)")
         return 1
-    print(f"loaded {len(gridmap.grids)} grids, {len(gridmap.buildings)} buildings, {len(gridmap.staff)} staff")
+    print(
+        f"loaded {len(gridmap.grids)} grids, {len(gridmap.buildings)} buildings, {len(gridmap.staff)} staff"
+    )
     return 0
 
 
@@ -103,7 +115,9 @@ async def ensure_loaded(settings: Settings, path: str) -> bool:
     try:
         async with domain.sessions() as session:
             newest = (
-                await session.execute(select(GridMapVersion).order_by(GridMapVersion.id.desc()).limit(1))
+                await session.execute(
+                    select(GridMapVersion).order_by(GridMapVersion.id.desc()).limit(1)
+                )
             ).scalar_one_or_none()
         if newest is not None and newest.document == text:
             return False

@@ -10,7 +10,9 @@ from bot.store.models import MessageRef
 
 async def case_of_message(uow: UnitOfWork, chat_id: int, message_id: int) -> int | None:
     """The case behind a remembered message (a card or a question) in this chat, if any."""
-    stmt = select(MessageRef.ref).where(MessageRef.chat_id == chat_id, MessageRef.message_id == message_id)
+    stmt = select(MessageRef.ref).where(
+        MessageRef.chat_id == chat_id, MessageRef.message_id == message_id
+    )
     ref = (await uow.session.execute(stmt.limit(1))).scalar_one_or_none()
     if ref is None:
         return None

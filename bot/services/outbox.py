@@ -208,7 +208,11 @@ class Outbox:
 
         payload: dict[str, Any] = {
             "chat_id": chat_id,
-            "upload": {"field": field, "b64": base64.b64encode(data).decode(), "filename": filename},
+            "upload": {
+                "field": field,
+                "b64": base64.b64encode(data).decode(),
+                "filename": filename,
+            },
         }
         if caption:
             payload["caption"] = caption[:1024]
@@ -216,7 +220,12 @@ class Outbox:
         self._add(chat_id, method, payload, campaign=campaign)
 
     def answer_callback(
-        self, callback_query_id: str, lang: str, key: str | None = None, alert: bool = False, **data: Any
+        self,
+        callback_query_id: str,
+        lang: str,
+        key: str | None = None,
+        alert: bool = False,
+        **data: Any,
     ) -> None:
         payload: dict[str, Any] = {"callback_query_id": callback_query_id}
         if key:

@@ -53,8 +53,14 @@ def add_photo(uow: UnitOfWork, user: User, file_id: str) -> tuple[dict[str, Any]
     return draft(user), True
 
 
-def set_place(user: User, *, building_id: str | None = None, grid_id: str | None = None,
-              location: tuple[float, float] | None = None, place_text: str | None = None) -> None:
+def set_place(
+    user: User,
+    *,
+    building_id: str | None = None,
+    grid_id: str | None = None,
+    location: tuple[float, float] | None = None,
+    place_text: str | None = None,
+) -> None:
     current = draft(user) or {"text": "", "photos": []}
     current.update(
         building_id=building_id,
@@ -72,9 +78,15 @@ def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return math.hypot(dx, dy)
 
 
-async def similar_open_case(uow: UnitOfWork, user: User, text: str, grid_id: str,
-                            location: tuple[float, float] | None, building_id: str | None,
-                            classification: Classification | None = None) -> Case | None:
+async def similar_open_case(
+    uow: UnitOfWork,
+    user: User,
+    text: str,
+    grid_id: str,
+    location: tuple[float, float] | None,
+    building_id: str | None,
+    classification: Classification | None = None,
+) -> Case | None:
     """An open case in the same grid, same category, similar words or nearby."""
     category = (classification or uow.domain.classifier.classify(text)).category
     if category is None:
@@ -105,7 +117,9 @@ async def similar_open_case(uow: UnitOfWork, user: User, text: str, grid_id: str
     return best[1] if best else None
 
 
-def place_of(user: User, current: dict[str, Any]) -> tuple[str | None, str | None, tuple[float, float] | None, str | None]:
+def place_of(
+    user: User, current: dict[str, Any]
+) -> tuple[str | None, str | None, tuple[float, float] | None, str | None]:
     grid_id = current.get("grid_id") or user.home_grid_id
     building_id = current.get("building_id")
     if building_id is None and current.get("grid_id") is None and current.get("location") is None:
@@ -114,7 +128,9 @@ def place_of(user: User, current: dict[str, Any]) -> tuple[str | None, str | Non
     return grid_id, building_id, (tuple(loc) if loc else None), current.get("place_text")  # type: ignore[return-value]
 
 
-async def submit(uow: UnitOfWork, user: User, *, update_id: int | None, force_new: bool = False) -> tuple[str, Case | None]:
+async def submit(
+    uow: UnitOfWork, user: User, *, update_id: int | None, force_new: bool = False
+) -> tuple[str, Case | None]:
     """File the draft. Returns ("empty", None), ("similar", case) or ("filed", case)."""
     current = draft(user)
     text = (current.get("text") or "").strip()
@@ -125,7 +141,9 @@ async def submit(uow: UnitOfWork, user: User, *, update_id: int | None, force_ne
         return "no_place", None
     classification = uow.domain.classifier.classify(text)  # once: the duplicate check and the case
     if not force_new:
-        similar = await similar_open_case(uow, user, text, grid_id, location, building_id, classification)
+        similar = await similar_open_case(
+            uow, user, text, grid_id, location, building_id, classification
+        )
         if similar is not None:
             update_state(user, similar_case=similar.id)
             return "similar", similar

@@ -116,11 +116,23 @@ def grid_info(uow: UnitOfWork, grid_id: str, now_lang: str) -> dict[str, Any]:
 
 async def my_data(uow: UnitOfWork, user: User) -> dict[str, Any]:
     cases = (
-        await uow.session.execute(select(Case).where(Case.resident_id == user.id).order_by(Case.id))
-    ).scalars().all()
+        (
+            await uow.session.execute(
+                select(Case).where(Case.resident_id == user.id).order_by(Case.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     follows = (
-        await uow.session.execute(select(CaseFollower.case_id).where(CaseFollower.user_id == user.id))
-    ).scalars().all()
+        (
+            await uow.session.execute(
+                select(CaseFollower.case_id).where(CaseFollower.user_id == user.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     return {"user": user, "cases": list(cases), "follows": len(follows)}
 
 
@@ -136,7 +148,9 @@ async def forget(uow: UnitOfWork, user: User) -> int:
     user.erased_at = uow.now
     user.state = None
     user.state_data = {}
-    cases = (await uow.session.execute(select(Case).where(Case.resident_id == user.id))).scalars().all()
+    cases = (
+        (await uow.session.execute(select(Case).where(Case.resident_id == user.id))).scalars().all()
+    )
     for case in cases:
         case.resident_id = None
         case.latitude = None
@@ -159,18 +173,15 @@ async def forget(uow: UnitOfWork, user: User) -> int:
         .values(actor_id=None)
     )
     followers = (
-        await uow.session.execute(select(CaseFollower).where(CaseFollower.user_id == user.id))
-    ).scalars().all()
+        (await uow.session.execute(select(CaseFollower).where(CaseFollower.user_id == user.id)))
+        .scalars()
+        .all()
+    )
     for row in followers:
         await uow.session.delete(row)
     return len(cases)
 
 
 async def my_cases(uow: UnitOfWork, user: User, limit: int = 20) -> list[Case]:
-    stmt = (
-        select(Case)
-        .where(Case.resident_id == user.id)
-        .order_by(Case.id.desc())
-        .limit(limit)
-    )
+    stmt = select(Case).where(Case.resident_id == user.id).order_by(Case.id.desc()).limit(limit)
     return list((await uow.session.execute(stmt)).scalars().all())

@@ -31,18 +31,35 @@ Action = Callable[[UnitOfWork, Case], Awaitable[bool]]
 def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
     s = domain.settings
     return {
-        "escalate_accept": and_(Case.status.in_(AWAITING_ACCEPT), Case.accept_by <= now,
-                                or_(Case.reminded.is_(None), ~Case.reminded.like("top:%"))),
-        "escalate_resolve": and_(Case.status == "accepted", Case.resolve_by <= now,
-                                 or_(Case.reminded.is_(None), ~Case.reminded.like("top:%"))),
-        "remind_accept": and_(Case.status.in_(AWAITING_ACCEPT), Case.accept_by > now,
-                              Case.accept_by <= now + s.reminder_before, Case.reminded.is_(None)),
-        "remind_resolve": and_(Case.status == "accepted", Case.resolve_by > now,
-                               Case.resolve_by <= now + s.reminder_before,
-                               or_(Case.reminded.is_(None), Case.reminded == "accept")),
+        "escalate_accept": and_(
+            Case.status.in_(AWAITING_ACCEPT),
+            Case.accept_by <= now,
+            or_(Case.reminded.is_(None), ~Case.reminded.like("top:%")),
+        ),
+        "escalate_resolve": and_(
+            Case.status == "accepted",
+            Case.resolve_by <= now,
+            or_(Case.reminded.is_(None), ~Case.reminded.like("top:%")),
+        ),
+        "remind_accept": and_(
+            Case.status.in_(AWAITING_ACCEPT),
+            Case.accept_by > now,
+            Case.accept_by <= now + s.reminder_before,
+            Case.reminded.is_(None),
+        ),
+        "remind_resolve": and_(
+            Case.status == "accepted",
+            Case.resolve_by > now,
+            Case.resolve_by <= now + s.reminder_before,
+            or_(Case.reminded.is_(None), Case.reminded == "accept"),
+        ),
         "auto_close": and_(Case.status == "resolved", Case.resolved_at <= now - s.auto_close_after),
-        "follow_up": and_(Case.status == "closed", Case.rating.is_not(None) | Case.resolved_at.is_not(None),
-                          Case.closed_at <= now - s.follow_up_after, Case.reminded.is_(None))
+        "follow_up": and_(
+            Case.status == "closed",
+            Case.rating.is_not(None) | Case.resolved_at.is_not(None),
+            Case.closed_at <= now - s.follow_up_after,
+            Case.reminded.is_(None),
+        )
         if s.follow_up_after
         else None,
     }
@@ -60,8 +77,15 @@ async def run_due(domain: Domain) -> int:
         if condition is None:
             continue
         async with domain.sessions() as session:
-            ids = list((await session.execute(select(Case.id).where(condition).order_by(Case.id).limit(500)))
-                       .scalars().all())
+            ids = list(
+                (
+                    await session.execute(
+                        select(Case.id).where(condition).order_by(Case.id).limit(500)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         for case_id in ids:
             if await _act(domain, name, case_id):
                 done += 1
@@ -91,8 +115,14 @@ async def _remind(uow: UnitOfWork, case: Case, which: str) -> bool:
     case.reminded = which
     await case_service.record(uow, case, case_service.SYSTEM, "reminder", which=which)
     if case.owner_chat_id is not None:
-        uow.outbox.send(case.owner_chat_id, await chat_language(uow, case.owner_chat_id), "reminder",
-                        case_id=case.id, which=which, **card_data(uow, case))
+        uow.outbox.send(
+            case.owner_chat_id,
+            await chat_language(uow, case.owner_chat_id),
+            "reminder",
+            case_id=case.id,
+            which=which,
+            **card_data(uow, case),
+        )
     return True
 
 
@@ -116,9 +146,19 @@ async def _follow_up(uow: UnitOfWork, case: Case) -> bool:
     if case.resident_id:
         resident = await uow.session.get(case_service.User, case.resident_id)
         if resident is not None and resident.erased_at is None:
-            uow.outbox.send(resident.id, resident.language, "follow_up_question", case_id=case.id, case=case,
-                            keyboard=[[Button.of("btn_still_fixed", f"r:still:{case.id}:yes"),
-                                       Button.of("btn_broken_again", f"r:still:{case.id}:no")]])
+            uow.outbox.send(
+                resident.id,
+                resident.language,
+                "follow_up_question",
+                case_id=case.id,
+                case=case,
+                keyboard=[
+                    [
+                        Button.of("btn_still_fixed", f"r:still:{case.id}:yes"),
+                        Button.of("btn_broken_again", f"r:still:{case.id}:no"),
+                    ]
+                ],
+            )
     return True
 
 
@@ -141,10 +181,14 @@ async def prune(domain: Domain) -> int:
     now = wall_now()
     async with domain.unit() as uow:
         done = await uow.session.execute(
-            delete(InboxUpdate).where(InboxUpdate.status == "done", InboxUpdate.received_at < now - INBOX_KEEP)
+            delete(InboxUpdate).where(
+                InboxUpdate.status == "done", InboxUpdate.received_at < now - INBOX_KEEP
+            )
         )
         sent = await uow.session.execute(
-            delete(OutboxMessage).where(OutboxMessage.status == "sent", OutboxMessage.created_at < now - OUTBOX_KEEP)
+            delete(OutboxMessage).where(
+                OutboxMessage.status == "sent", OutboxMessage.created_at < now - OUTBOX_KEEP
+            )
         )
     return (done.rowcount or 0) + (sent.rowcount or 0)
 
@@ -179,6 +223,8 @@ class Scheduler:
                 log.exception("scheduler pass failed")
             self.domain.schedule_changed.clear()
             try:
-                await asyncio.wait_for(self.domain.schedule_changed.wait(), self.domain.settings.scheduler_interval)
+                await asyncio.wait_for(
+                    self.domain.schedule_changed.wait(), self.domain.settings.scheduler_interval
+                )
             except TimeoutError:
                 pass

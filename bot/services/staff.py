@@ -16,8 +16,15 @@ from bot.services.domain import UnitOfWork
 from bot.store.models import Case, CaseEvent, Invite, StaffMember
 from routing.assignment import TransferTarget, assign, transfer_targets
 
-INVITE_ROLES = {"member": "grid", "leader": "grid", "centre": "community", "committee": "community",
-                "party": "party", "street": "street", "admin": "none"}
+INVITE_ROLES = {
+    "member": "grid",
+    "leader": "grid",
+    "centre": "community",
+    "committee": "community",
+    "party": "party",
+    "street": "street",
+    "admin": "none",
+}
 
 
 class StaffError(Exception):
@@ -43,8 +50,13 @@ async def create_invite(uow: UnitOfWork, admin_id: int, role: str, target: str) 
         raise StaffError("invite_unknown_target", target=target)
     if kind == "party" and target not in gridmap.parties:
         raise StaffError("invite_unknown_target", target=target)
-    invite = Invite(code="inv" + secrets.token_urlsafe(12).replace("-", "").replace("_", ""),
-                    role=role, target=target, created_by=admin_id, created_at=uow.now)
+    invite = Invite(
+        code="inv" + secrets.token_urlsafe(12).replace("-", "").replace("_", ""),
+        role=role,
+        target=target,
+        created_by=admin_id,
+        created_at=uow.now,
+    )
     uow.session.add(invite)
     return invite
 
@@ -59,8 +71,15 @@ async def redeem_invite(uow: UnitOfWork, code: str, user_id: int, name: str) -> 
     invite.used_by, invite.used_at = user_id, uow.now
     row = await uow.session.get(StaffMember, user_id)
     if row is None:
-        row = StaffMember(telegram_id=user_id, name=name or str(user_id), role=invite.role,
-                          grid_ids=[], source="invite", joined_at=uow.now, active=True)
+        row = StaffMember(
+            telegram_id=user_id,
+            name=name or str(user_id),
+            role=invite.role,
+            grid_ids=[],
+            source="invite",
+            joined_at=uow.now,
+            active=True,
+        )
         uow.session.add(row)
     row.role = invite.role
     row.active = True
@@ -87,9 +106,18 @@ async def deactivate(uow: UnitOfWork, admin_id: int, user_id: int) -> int:
     moved = 0
     for case in (await uow.session.execute(stmt)).scalars().all():
         counts = await case_service.grid_counts(uow, case.grid_id)
-        a = assign(uow.routing.gridmap, case.grid_id, case.category, uow.now, counts, exclude={user_id})
-        await case_service.reassign(uow, case, a, case_service.Actor(admin_id, "admin"), "transferred",
-                                    "reassigned", note="deactivated")
+        a = assign(
+            uow.routing.gridmap, case.grid_id, case.category, uow.now, counts, exclude={user_id}
+        )
+        await case_service.reassign(
+            uow,
+            case,
+            a,
+            case_service.Actor(admin_id, "admin"),
+            "transferred",
+            "reassigned",
+            note="deactivated",
+        )
         moved += 1
     return moved
 
@@ -104,7 +132,11 @@ async def queue(uow: UnitOfWork, user_id: int) -> list[Case]:
 
     stmt = select(Case).where(or_(*conditions), Case.status.in_(OPEN))
     items = list((await uow.session.execute(stmt)).scalars().all())
-    items.sort(key=lambda c: (c.accept_by if c.status not in ("accepted", "needs_info") else c.resolve_by) or uow.now)
+    items.sort(
+        key=lambda c: (
+            (c.accept_by if c.status not in ("accepted", "needs_info") else c.resolve_by) or uow.now
+        )
+    )
     return items
 
 
@@ -143,8 +175,9 @@ async def assessment(uow: UnitOfWork, user_id: int, days: int = 30) -> list[dict
     ids = [c.id for c in cases]
     events = (
         await uow.session.execute(
-            select(CaseEvent.case_id, CaseEvent.actor_id, CaseEvent.kind)
-            .where(CaseEvent.case_id.in_(ids), CaseEvent.kind.in_(("accepted", "resolved")))
+            select(CaseEvent.case_id, CaseEvent.actor_id, CaseEvent.kind).where(
+                CaseEvent.case_id.in_(ids), CaseEvent.kind.in_(("accepted", "resolved"))
+            )
         )
     ).all()
     handler_of: dict[int, int] = {}
@@ -154,9 +187,19 @@ async def assessment(uow: UnitOfWork, user_id: int, days: int = 30) -> list[dict
         elif kind == "accepted" and actor_id is not None:
             handler_of.setdefault(case_id, actor_id)
     weights = uow.routing.gridmap.category_weights
-    per: dict[int, dict[str, Any]] = defaultdict(lambda: {"cases": 0, "by_category": defaultdict(int), "accept": [],
-                                                          "resolve": [], "in_time": 0, "timed": 0, "reopened": 0,
-                                                          "ratings": [], "weighted": 0.0})
+    per: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {
+            "cases": 0,
+            "by_category": defaultdict(int),
+            "accept": [],
+            "resolve": [],
+            "in_time": 0,
+            "timed": 0,
+            "reopened": 0,
+            "ratings": [],
+            "weighted": 0.0,
+        }
+    )
     for case in cases:
         person = handler_of.get(case.id) or case.owner_id
         if person is None:

@@ -39,10 +39,25 @@ COMMITTEE = 10040
 ADMIN = 10050
 PROPERTY_CHAT = -100501
 PROPERTY_STAFF = 20001
-STAFF = {MEMBER_1: "王芳", MEMBER_2: "刘洋", MEMBER_3: "陈刚", MEMBER_4: "杨丽", LEADER: "李强",
-         CENTRE: "张敏", STREET: "赵磊", COMMITTEE: "陈静", ADMIN: "Admin", PROPERTY_STAFF: "物业小王"}
-PARTY_CHATS = {-100501: "幸福物业", -100502: "和平派出所", -100503: "城管中队", -100504: "幸福居委会",
-               -100900: "和平街道办事处"}
+STAFF = {
+    MEMBER_1: "王芳",
+    MEMBER_2: "刘洋",
+    MEMBER_3: "陈刚",
+    MEMBER_4: "杨丽",
+    LEADER: "李强",
+    CENTRE: "张敏",
+    STREET: "赵磊",
+    COMMITTEE: "陈静",
+    ADMIN: "Admin",
+    PROPERTY_STAFF: "物业小王",
+}
+PARTY_CHATS = {
+    -100501: "幸福物业",
+    -100502: "和平派出所",
+    -100503: "城管中队",
+    -100504: "幸福居委会",
+    -100900: "和平街道办事处",
+}
 CASE_ID = re.compile(r"GV-\d{4}-\d{6,}")
 # A Tuesday morning in Beijing: everyone in the demo map is on duty.
 START = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -103,7 +118,9 @@ class World:
         for user_id, name in STAFF.items():
             await self.sim.create_user(user_id, name, language_code="zh")
         for chat_id, title in PARTY_CHATS.items():
-            await self.sim.create_chat(chat_id, title, [PROPERTY_STAFF] if chat_id == PROPERTY_CHAT else [], type="group")
+            await self.sim.create_chat(
+                chat_id, title, [PROPERTY_STAFF] if chat_id == PROPERTY_CHAT else [], type="group"
+            )
         await self.start_bot()
         await load_document(self.app.domain, DEMO_MAP.read_text(encoding="utf-8"), str(DEMO_MAP))  # type: ignore[union-attr]
 
@@ -130,8 +147,15 @@ class World:
         messages = await self.sim.messages(chat_id)
         return messages[-1]["message_id"] if messages else 0
 
-    async def wait_bot(self, chat_id: int, contains: str | None = None, *, after: int = 0,
-                       buttons: bool | None = None, timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_bot(
+        self,
+        chat_id: int,
+        contains: str | None = None,
+        *,
+        after: int = 0,
+        buttons: bool | None = None,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
         """The first bot message after `after` whose text contains `contains`."""
 
         def matches(m: dict[str, Any]) -> bool:
@@ -144,15 +168,23 @@ class World:
 
         return await self.sim.wait_for(chat_id, matches, timeout=timeout, after=after)
 
-    async def wait_edited(self, chat_id: int, message_id: int, contains: str, timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_edited(
+        self, chat_id: int, message_id: int, contains: str, timeout: float = 10.0
+    ) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             for m in await self.sim.messages(chat_id):
-                if m["message_id"] == message_id and m.get("edited") and contains in (m.get("text") or ""):
+                if (
+                    m["message_id"] == message_id
+                    and m.get("edited")
+                    and contains in (m.get("text") or "")
+                ):
                     return m
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"message {message_id} in {chat_id} never showed {contains!r}: "
-                                     f"{[m for m in await self.sim.messages(chat_id) if m['message_id'] == message_id]}")
+                raise AssertionError(
+                    f"message {message_id} in {chat_id} never showed {contains!r}: "
+                    f"{[m for m in await self.sim.messages(chat_id) if m['message_id'] == message_id]}"
+                )
             await asyncio.sleep(0.05)
 
     async def settle(self, timeout: float = 10.0) -> None:
@@ -166,15 +198,26 @@ class World:
         while True:
             pending_updates = await self.sim.pending_updates()
             async with self.app.domain.sessions() as session:
-                inbox = (await session.execute(select(func.count()).where(InboxUpdate.status == "pending"))).scalar_one()
-                outbox = (await session.execute(
-                    select(func.count()).where(OutboxMessage.status.in_(("pending", "sending")),
-                                               OutboxMessage.next_attempt_at <= datetime.now(UTC) + timedelta(seconds=1))
-                )).scalar_one()
+                inbox = (
+                    await session.execute(
+                        select(func.count()).where(InboxUpdate.status == "pending")
+                    )
+                ).scalar_one()
+                outbox = (
+                    await session.execute(
+                        select(func.count()).where(
+                            OutboxMessage.status.in_(("pending", "sending")),
+                            OutboxMessage.next_attempt_at
+                            <= datetime.now(UTC) + timedelta(seconds=1),
+                        )
+                    )
+                ).scalar_one()
             if pending_updates == 0 and inbox == 0 and outbox == 0:
                 return
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"not settled: {pending_updates} updates, {inbox} inbox, {outbox} outbox")
+                raise AssertionError(
+                    f"not settled: {pending_updates} updates, {inbox} inbox, {outbox} outbox"
+                )
             await asyncio.sleep(0.05)
 
     # --- playing people ----------------------------------------------------
@@ -182,24 +225,38 @@ class World:
     async def say(self, user: int, text: str, **kw: Any) -> dict[str, Any]:
         return await self.sim.send_text(user, text, **kw)
 
-    async def press(self, user: int, message: dict[str, Any], label: str, chat: int | None = None) -> dict[str, Any]:
+    async def press(
+        self, user: int, message: dict[str, Any], label: str, chat: int | None = None
+    ) -> dict[str, Any]:
         """Press the button whose label contains `label` on a message the bot sent."""
         for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
             for button in row:
                 if label in button["text"]:
-                    return await self.sim.press(user, message["message_id"], data=button["callback_data"], chat=chat)
+                    return await self.sim.press(
+                        user, message["message_id"], data=button["callback_data"], chat=chat
+                    )
         raise AssertionError(f"no button {label!r} on {button_labels(message)}")
 
-    async def act(self, user: int, message: dict[str, Any], action: str, chat: int | None = None) -> dict[str, Any]:
+    async def act(
+        self, user: int, message: dict[str, Any], action: str, chat: int | None = None
+    ) -> dict[str, Any]:
         """Press the staff button for `action` (accept: acc, ask, transfer: trf, resolve: res, reject: rej)."""
         for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
             for button in row:
                 if button["callback_data"].startswith(f"c:{action}:"):
-                    return await self.sim.press(user, message["message_id"], data=button["callback_data"], chat=chat)
+                    return await self.sim.press(
+                        user, message["message_id"], data=button["callback_data"], chat=chat
+                    )
         raise AssertionError(f"no {action!r} button on {button_labels(message)}")
 
-    async def resident(self, user: int, *, lang: str = "en", address: str = "Xingfu Garden Building 1",
-                       building: str | None = None) -> None:
+    async def resident(
+        self,
+        user: int,
+        *,
+        lang: str = "en",
+        address: str = "Xingfu Garden Building 1",
+        building: str | None = None,
+    ) -> None:
         """A resident who has onboarded: consent and a home building."""
         await self.sim.create_user(user, f"Resident{user}", language_code=lang)
         after = await self.last_id(user)
@@ -233,7 +290,11 @@ class World:
 
 
 def button_labels(message: dict[str, Any]) -> list[str]:
-    return [b["text"] for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+    return [
+        b["text"]
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        for b in row
+    ]
 
 
 async def make_world(tmp_path: Path) -> tuple[World, RunningEmulator]:

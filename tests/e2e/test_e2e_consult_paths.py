@@ -98,11 +98,15 @@ async def consultation(
         m = await step(world, lambda: press_data(world, COMMITTEE, m, "k:prop"))
     else:
         m = await step(world, lambda: world.say(COMMITTEE, options))
-    m = await step(world, lambda: press_data(world, COMMITTEE, m, f"k:kind:{'n' if multiple else '1'}"))
+    m = await step(
+        world, lambda: press_data(world, COMMITTEE, m, f"k:kind:{'n' if multiple else '1'}")
+    )
     for g in grids:
         m = await step(world, lambda g=g, m=m: press_data(world, COMMITTEE, m, f"k:g:{g}"))
     m = await step(world, lambda: press_data(world, COMMITTEE, m, "k:gok"))
-    m = await step(world, lambda: press_data(world, COMMITTEE, m, f"k:bal:{'s' if secret else 'n'}"))
+    m = await step(
+        world, lambda: press_data(world, COMMITTEE, m, f"k:bal:{'s' if secret else 'n'}")
+    )
     if opens is None:
         m = await step(world, lambda: press_data(world, COMMITTEE, m, "k:op:now"))
     else:
@@ -142,7 +146,9 @@ async def answer_of(world: World, pressed: dict[str, Any]) -> str:
 
 async def vote(world: World, user: int, cid: int, option: int) -> str:
     m = await with_button(world, user, f"v:{cid}:o:")
-    return await answer_of(world, await world.sim.press(user, m["message_id"], data=f"v:{cid}:o:{option}"))
+    return await answer_of(
+        world, await world.sim.press(user, m["message_id"], data=f"v:{cid}:o:{option}")
+    )
 
 
 async def manage(world: World, cid: int) -> dict[str, Any]:
@@ -241,7 +247,9 @@ async def fetch_document(world: World, message: dict[str, Any]) -> str:
     file_id = message["document"]["file_id"]
     token = world.settings.token
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{world.emu.url}/bot{token}/getFile", params={"file_id": file_id}) as r:
+        async with http.get(
+            f"{world.emu.url}/bot{token}/getFile", params={"file_id": file_id}
+        ) as r:
             path = (await r.json())["result"]["file_path"]
         async with http.get(f"{world.emu.url}/file/bot{token}/{path}") as r:
             return (await r.read()).decode("utf-8-sig")
@@ -277,7 +285,9 @@ async def test_csv_export_counts_turnout_and_no_voter_ids(world: World, secret: 
     if secret:
         assert ballots == [] and "R-" not in content
     else:
-        assert sorted(r[1] for r in ballots) == sorted(pseudonym_for(i) for i in (33001, 33002, 33101))
+        assert sorted(r[1] for r in ballots) == sorted(
+            pseudonym_for(i) for i in (33001, 33002, 33101)
+        )
 
 
 # --- 4. posting to a group ----------------------------------------------------------------------
@@ -328,10 +338,14 @@ async def toggle_and_submit(world: World, user: int, cid: int, options: list[int
             if f"v:{cid}:s:{mask}" in datas(shown):
                 break
             await asyncio.sleep(0.05)
-            shown = [x for x in await world.sim.messages(user) if x["message_id"] == m["message_id"]][0]
+            shown = [
+                x for x in await world.sim.messages(user) if x["message_id"] == m["message_id"]
+            ][0]
         assert f"v:{cid}:s:{mask}" in datas(shown), datas(shown)
         assert str(shown["reply_markup"]).count("☑️") == bin(mask).count("1")
-    return await answer_of(world, await world.sim.press(user, m["message_id"], data=f"v:{cid}:s:{mask}"))
+    return await answer_of(
+        world, await world.sim.press(user, m["message_id"], data=f"v:{cid}:s:{mask}")
+    )
 
 
 @pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
@@ -432,8 +446,10 @@ async def test_publish_answer_comes_before_the_ballots(world: World) -> None:
     await world.settle(timeout=30)
     calls = await world.sim.calls("sendMessage")
     published = next(
-        n for n, c in enumerate(calls)
-        if str(c["params"].get("chat_id")) == str(COMMITTEE) and f"#{cid}" in str(c["params"].get("text"))
+        n
+        for n, c in enumerate(calls)
+        if str(c["params"].get("chat_id")) == str(COMMITTEE)
+        and f"#{cid}" in str(c["params"].get("text"))
     )
     first_ballot = next(
         n for n, c in enumerate(calls) if f"v:{cid}:o:" in str(c["params"].get("reply_markup"))

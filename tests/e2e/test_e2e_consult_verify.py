@@ -17,9 +17,16 @@ from bot.store.models import User
 
 VERIFIED = {"en": "verified by your grid member", "zh": "网格员已确认您的住址"}
 CONTACT = {
-    "en": {"verified": "matches the household register", "not_found": "not in the household register",
-           "not_yours": "share your own contact"},
-    "zh": {"verified": "与户籍登记一致", "not_found": "不在户籍登记中", "not_yours": "分享您本人的联系方式"},
+    "en": {
+        "verified": "matches the household register",
+        "not_found": "not in the household register",
+        "not_yours": "share your own contact",
+    },
+    "zh": {
+        "verified": "与户籍登记一致",
+        "not_found": "不在户籍登记中",
+        "not_yours": "分享您本人的联系方式",
+    },
 }
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -40,7 +47,9 @@ async def test_grid_member_approves_in_two_taps(world: World, code: str, lang: s
     request = await with_button(world, MEMBER_1, f"h:y:{resident}")
     assert not await verified(world, resident)
     # a member of another grid cannot approve
-    refused = await world.sim.press(MEMBER_2, request["message_id"], data=f"h:y:{resident}", forge=True)
+    refused = await world.sim.press(
+        MEMBER_2, request["message_id"], data=f"h:y:{resident}", forge=True
+    )
     assert await answer_of(world, refused)
     await asyncio.sleep(0.2)
     assert not await verified(world, resident)
@@ -58,7 +67,9 @@ async def test_household_register_contact_verifies(
     world: World, code: str, lang: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     register = tmp_path / "register.csv"
-    register.write_text("phone,place\n+86 138 0013 8000,xf-1\n13900139000,xingfu-2\n", encoding="utf-8")
+    register.write_text(
+        "phone,place\n+86 138 0013 8000,xf-1\n13900139000,xingfu-2\n", encoding="utf-8"
+    )
     monkeypatch.setenv("DATABASE_URL", world.db_url)
     assert await register_cli._load(register) == 0
     owner, stranger, impostor = 39101, 39102, 39103
@@ -105,7 +116,9 @@ async def test_announcement_with_photo_and_mute(world: World) -> None:
         photo = await world.sim.wait_for(user, lambda m: bool(m.get("photo")), timeout=10)
         assert heading in photo["caption"] and "Water off Saturday" in photo["caption"]
     # the muted resident still gets updates on their case
-    case_id, filed = await world.report(muted, "The street light outside building 1 has been broken for a week")
+    case_id, filed = await world.report(
+        muted, "The street light outside building 1 has been broken for a week"
+    )
     card = await world.card(MEMBER_1, case_id)
     await world.act(MEMBER_1, card, "acc")
     update = await world.wait_bot(muted, case_id, after=filed["message_id"])

@@ -8,23 +8,38 @@ import pytest
 from gv_world import CENTRE, LEADER, MEMBER_1, STREET, World
 from test_e2e_resident_support import LANG_IDS, LANGS, case_row, event_kinds, label, settle, wake
 
-LIGHT = {"en": "The street light outside building 1 has been broken for a week", "zh": "楼下路灯坏了一个星期了"}
+LIGHT = {
+    "en": "The street light outside building 1 has been broken for a week",
+    "zh": "楼下路灯坏了一个星期了",
+}
 
 
 def buttons_data(message: dict) -> list[str]:
-    return [b["callback_data"] for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+    return [
+        b["callback_data"]
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        for b in row
+    ]
 
 
 async def cards_with_buttons(world: World, chat_id: int, case_id: str) -> list[dict]:
-    return [m for m in await world.sim.bot_messages(chat_id)
-            if case_id in (m["text"] or "") and any(d.startswith("c:") for d in buttons_data(m))]
+    return [
+        m
+        for m in await world.sim.bot_messages(chat_id)
+        if case_id in (m["text"] or "") and any(d.startswith("c:") for d in buttons_data(m))
+    ]
 
 
 async def card_sends(world: World, chat_id: int, case_id: str) -> int:
     """How many times a card for the case was sent (not edited) to the chat."""
-    return sum(1 for c in await world.sim.calls("sendMessage")
-               if str(c["params"].get("chat_id")) == str(chat_id) and case_id in str(c["params"].get("text"))
-               and "reply_markup" in c["params"] and c.get("status", 200) == 200)
+    return sum(
+        1
+        for c in await world.sim.calls("sendMessage")
+        if str(c["params"].get("chat_id")) == str(chat_id)
+        and case_id in str(c["params"].get("text"))
+        and "reply_markup" in c["params"]
+        and c.get("status", 200) == 200
+    )
 
 
 async def until(world: World, case_id: str, minutes_after: int, field: str = "accept_by") -> None:
@@ -34,7 +49,9 @@ async def until(world: World, case_id: str, minutes_after: int, field: str = "ac
 
 
 @pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
-async def test_reminder_then_the_ladder_member_leader_centre_street(world: World, code: str, lang: str) -> None:
+async def test_reminder_then_the_ladder_member_leader_centre_street(
+    world: World, code: str, lang: str
+) -> None:
     user = 1201
     await world.resident(user, lang=lang)
     case_id, _ = await world.report(user, LIGHT[lang])
@@ -57,7 +74,9 @@ async def test_reminder_then_the_ladder_member_leader_centre_street(world: World
     await world.wait_bot(LEADER, "⏫")
     told = await world.wait_bot(MEMBER_1, "⏫", after=after_member)
     assert case_id in told["text"] and "李强" in told["text"]
-    old = [m for m in await world.sim.bot_messages(MEMBER_1) if m["message_id"] == card["message_id"]][0]
+    old = [
+        m for m in await world.sim.bot_messages(MEMBER_1) if m["message_id"] == card["message_id"]
+    ][0]
     assert not buttons_data(old)
     resident_told = await world.wait_bot(user, "⏫", after=after_user)
     assert case_id in resident_told["text"] and "李强" in resident_told["text"]
@@ -80,7 +99,9 @@ async def test_reminder_then_the_ladder_member_leader_centre_street(world: World
     await wake(world, 2)
     kinds = await event_kinds(world, case_id)
     assert kinds.count("escalated") == 3 and kinds.count("escalation_top") == 1
-    updates = [m for m in await world.sim.bot_messages(user, after_user) if "⏫" in (m["text"] or "")]
+    updates = [
+        m for m in await world.sim.bot_messages(user, after_user) if "⏫" in (m["text"] or "")
+    ]
     assert len(updates) == 3
     # the street office can still act
     await world.act(STREET, street_card, "acc")
@@ -113,7 +134,9 @@ async def test_restart_between_deadline_and_escalation_escalates_exactly_once(wo
     await settle(world)
     due = (await case_row(world, case_id)).accept_by
     await world.stop_bot()
-    world.clock.advance(due - world.clock.now() + timedelta(minutes=5))  # passes while the bot is down
+    world.clock.advance(
+        due - world.clock.now() + timedelta(minutes=5)
+    )  # passes while the bot is down
     await world.start_bot()
     await wake(world, 3)
     await world.restart_bot()

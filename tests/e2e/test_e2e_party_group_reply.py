@@ -5,16 +5,24 @@ from __future__ import annotations
 from gv_world import PROPERTY_CHAT, PROPERTY_STAFF, World
 
 
-async def test_reply_to_card_in_party_group_reaches_resident_and_answer_comes_back(world: World) -> None:
+async def test_reply_to_card_in_party_group_reaches_resident_and_answer_comes_back(
+    world: World,
+) -> None:
     resident = 1501
     await world.resident(resident)
-    case_id, _ = await world.report(resident, "The lift in our building is broken again, the property company ignores us")
+    case_id, _ = await world.report(
+        resident, "The lift in our building is broken again, the property company ignores us"
+    )
     card = await world.card(PROPERTY_CHAT, case_id)
     assert "R-" in card["text"] and "Resident1501" not in card["text"]
 
     after = await world.last_id(resident)
-    await world.sim.send_text(PROPERTY_STAFF, "Which floor does it stop at?", chat=PROPERTY_CHAT,
-                              reply_to=card["message_id"])
+    await world.sim.send_text(
+        PROPERTY_STAFF,
+        "Which floor does it stop at?",
+        chat=PROPERTY_CHAT,
+        reply_to=card["message_id"],
+    )
     question = await world.wait_bot(resident, "Which floor does it stop at?", after=after)
     assert case_id in question["text"]
     assert "物业小王" not in question["text"]  # the staff member's account stays hidden
@@ -29,4 +37,6 @@ async def test_plain_chatter_in_a_party_group_is_ignored(world: World) -> None:
     before = await world.last_id(PROPERTY_CHAT)
     await world.sim.send_text(PROPERTY_STAFF, "lunch at 12?", chat=PROPERTY_CHAT)
     await world.settle()
-    assert [m for m in await world.sim.messages(PROPERTY_CHAT, after=before) if m.get("from_bot")] == []
+    assert [
+        m for m in await world.sim.messages(PROPERTY_CHAT, after=before) if m.get("from_bot")
+    ] == []

@@ -76,8 +76,19 @@ async def sim_process() -> AsyncIterator[tuple[str, SimClient]]:
 
 def start_bot(api_url: str, db_url: str, web_port: int) -> subprocess.Popen[bytes]:
     return gridvoice(
-        "run", "--api-url", api_url, "--database-url", db_url, "--grid-map", str(DEMO_MAP),
-        "--token", "123456:PROCESS", "--listen", "127.0.0.1", "--port", str(web_port),
+        "run",
+        "--api-url",
+        api_url,
+        "--database-url",
+        db_url,
+        "--grid-map",
+        str(DEMO_MAP),
+        "--token",
+        "123456:PROCESS",
+        "--listen",
+        "127.0.0.1",
+        "--port",
+        str(web_port),
     )
 
 
@@ -107,36 +118,65 @@ async def test_outside_program_plays_report_accept_resolve_across_a_kill(
         await sim.send_text(RESIDENT, "xingfu garden building 2")
         choose = await sim.wait_for(RESIDENT, has_buttons, after=asked["message_id"])
         await sim.press(RESIDENT, choose["message_id"], button="Xingfu Garden Building 2")
-        done = await sim.wait_for(RESIDENT, lambda m: "王芳" in (m.get("text") or ""), after=choose["message_id"])
+        done = await sim.wait_for(
+            RESIDENT, lambda m: "王芳" in (m.get("text") or ""), after=choose["message_id"]
+        )
         await sim.send_text(RESIDENT, "Overflowing garbage bins next to building 2, it stinks")
         draft = await sim.wait_for(RESIDENT, has_buttons, after=done["message_id"])
         await sim.press(RESIDENT, draft["message_id"], button="✅ Send report")
-        filed = await sim.wait_for(RESIDENT, lambda m: "GV-" in (m.get("text") or ""), after=draft["message_id"])
+        filed = await sim.wait_for(
+            RESIDENT, lambda m: "GV-" in (m.get("text") or ""), after=draft["message_id"]
+        )
         case_id = re.search(r"GV-\d{4}-\d{6,}", filed["text"]).group(0)  # type: ignore[union-attr]
-        card = await sim.wait_for(MEMBER, lambda m: case_id in (m.get("text") or "") and has_buttons(m))
+        card = await sim.wait_for(
+            MEMBER, lambda m: case_id in (m.get("text") or "") and has_buttons(m)
+        )
 
         bot.send_signal(signal.SIGKILL)  # between the report and the member's click
         bot.wait(timeout=10)
-        accept = next(b for row in card["reply_markup"]["inline_keyboard"] for b in row
-                      if b["callback_data"].startswith("c:acc:"))
-        await sim.press(MEMBER, card["message_id"], data=accept["callback_data"])  # while the bot is down
+        accept = next(
+            b
+            for row in card["reply_markup"]["inline_keyboard"]
+            for b in row
+            if b["callback_data"].startswith("c:acc:")
+        )
+        await sim.press(
+            MEMBER, card["message_id"], data=accept["callback_data"]
+        )  # while the bot is down
         bot = start_bot(api_url, db_url, web_port)
-        told = await sim.wait_for(RESIDENT, lambda m: case_id in (m.get("text") or "") and "accepted" in m["text"],
-                                  after=filed["message_id"], timeout=20)
+        told = await sim.wait_for(
+            RESIDENT,
+            lambda m: case_id in (m.get("text") or "") and "accepted" in m["text"],
+            after=filed["message_id"],
+            timeout=20,
+        )
 
-        edited = await sim.wait_for(MEMBER, lambda m: m["message_id"] == card["message_id"] and m.get("edited"),
-                                    timeout=10)
-        resolve = next(b for row in edited["reply_markup"]["inline_keyboard"] for b in row
-                       if b["callback_data"].startswith("c:res:"))
+        edited = await sim.wait_for(
+            MEMBER, lambda m: m["message_id"] == card["message_id"] and m.get("edited"), timeout=10
+        )
+        resolve = next(
+            b
+            for row in edited["reply_markup"]["inline_keyboard"]
+            for b in row
+            if b["callback_data"].startswith("c:res:")
+        )
         before = (await last_bot(sim, MEMBER))["message_id"]
         await sim.press(MEMBER, card["message_id"], data=resolve["callback_data"])
         prompt = await sim.wait_for(MEMBER, lambda m: True, after=before)
         await sim.send_text(MEMBER, "清理完毕，已加派清运车")
         skip = await sim.wait_for(MEMBER, has_buttons, after=prompt["message_id"])
-        await sim.press(MEMBER, skip["message_id"], data=skip["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
-        resolved = await sim.wait_for(RESIDENT, lambda m: "resolved" in (m.get("text") or ""), after=told["message_id"])
+        await sim.press(
+            MEMBER,
+            skip["message_id"],
+            data=skip["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+        )
+        resolved = await sim.wait_for(
+            RESIDENT, lambda m: "resolved" in (m.get("text") or ""), after=told["message_id"]
+        )
         assert "清理完毕" in resolved["text"]
-        confirmations = [m for m in await sim.bot_messages(RESIDENT) if "is filed as" in (m.get("text") or "")]
+        confirmations = [
+            m for m in await sim.bot_messages(RESIDENT) if "is filed as" in (m.get("text") or "")
+        ]
         assert len(confirmations) == 1
         assert not [c for c in await sim.calls() if c.get("spec_violation")]
     finally:

@@ -41,7 +41,9 @@ async def test_typed_addresses_offer_the_right_building(world: World) -> None:
 @pytest.mark.parametrize("typed", ["zzzz qqqq", "火星基地"])
 async def test_an_address_nobody_knows_says_so_and_asks_again(world: World, typed: str) -> None:
     user = 1350
-    await world.sim.create_user(user, "Lost", language_code="zh-hans" if typed == "火星基地" else "en")
+    await world.sim.create_user(
+        user, "Lost", language_code="zh-hans" if typed == "火星基地" else "en"
+    )
     await world.say(user, "/start")
     welcome = await world.wait_bot(user, buttons=True)
     await world.press(user, welcome, "✅")

@@ -24,10 +24,15 @@ from bot.store.models import Case, CaseEvent, CasePhoto
 
 pytestmark = pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
 
-LIGHT = {"en": "The street light outside building 1 has been broken for a week", "zh": "楼下路灯坏了一个星期了"}
+LIGHT = {
+    "en": "The street light outside building 1 has been broken for a week",
+    "zh": "楼下路灯坏了一个星期了",
+}
 
 
-async def test_mydata_and_forget_with_confirmation_anonymises_cases(world: World, code: str, lang: str) -> None:
+async def test_mydata_and_forget_with_confirmation_anonymises_cases(
+    world: World, code: str, lang: str
+) -> None:
     user = 901
     await world.resident(user, lang=lang)
     case_id, _ = await world.report(user, LIGHT[lang])
@@ -79,11 +84,17 @@ async def test_restart_mid_report_keeps_the_draft(world: World, code: str, lang:
     case = await case_row(world, "GV-" + case_id)
     assert case.text == LIGHT[lang]
     async with world.app.domain.sessions() as session:  # type: ignore[union-attr]
-        photos = (await session.execute(select(CasePhoto).where(CasePhoto.case_id == case.id))).scalars().all()
+        photos = (
+            (await session.execute(select(CasePhoto).where(CasePhoto.case_id == case.id)))
+            .scalars()
+            .all()
+        )
     assert len(photos) == 1
 
 
-async def test_bad_input_gets_short_answers_in_the_users_language(world: World, code: str, lang: str) -> None:
+async def test_bad_input_gets_short_answers_in_the_users_language(
+    world: World, code: str, lang: str
+) -> None:
     user = 903
     await world.resident(user, lang=lang)
     unsupported = render(world, lang, "unsupported_content").strip()
@@ -96,7 +107,10 @@ async def test_bad_input_gets_short_answers_in_the_users_language(world: World, 
     after = await world.last_id(user)
     await world.say(user, "/frobnicate now")
     answer = await world.wait_bot(user, "/frobnicate", after=after)
-    assert answer["text"].strip() == render(world, lang, "unknown_command", command="/frobnicate").strip()
+    assert (
+        answer["text"].strip()
+        == render(world, lang, "unknown_command", command="/frobnicate").strip()
+    )
 
     after = await world.last_id(user)
     sent = await world.say(user, "hello there")
@@ -138,7 +152,9 @@ async def test_bad_input_gets_short_answers_in_the_users_language(world: World, 
     assert await failed_inbox(world) == 0
 
 
-async def test_long_timeline_is_split_into_several_messages(world: World, code: str, lang: str) -> None:
+async def test_long_timeline_is_split_into_several_messages(
+    world: World, code: str, lang: str
+) -> None:
     user = 904
     await world.resident(user, lang=lang)
     case_id, _ = await world.report(user, LIGHT[lang])
@@ -146,8 +162,18 @@ async def test_long_timeline_is_split_into_several_messages(world: World, code: 
     assert world.app is not None
     async with world.app.domain.unit() as uow:
         for i in range(60):
-            uow.session.add(CaseEvent(case_id=case.id, at=world.clock.now(), actor_id=user, actor_role="resident",
-                                      kind="answered", to_status="assigned", note=f"note {i} " + "x" * 190, data={}))
+            uow.session.add(
+                CaseEvent(
+                    case_id=case.id,
+                    at=world.clock.now(),
+                    actor_id=user,
+                    actor_role="resident",
+                    kind="answered",
+                    to_status="assigned",
+                    note=f"note {i} " + "x" * 190,
+                    data={},
+                )
+            )
     after = await world.last_id(user)
     await world.say(user, "/my")
     mine = await world.wait_bot(user, after=after, buttons=True)
@@ -168,10 +194,25 @@ async def test_long_my_list_fits_telegram(world: World, code: str, lang: str) ->
     assert world.app is not None
     async with world.app.domain.unit() as uow:
         for i in range(40):
-            uow.session.add(Case(resident_id=user, language=lang, text=f"problem {i} " + "y" * 300, category="other",
-                                 confidence=1.0, matched=[], priority="normal", grid_id="xingfu-1", status="assigned",
-                                 created_at=world.clock.now(), updated_at=world.clock.now(), version=0,
-                                 reopen_count=0, escalation_count=0, human_id=f"GV-2026-9{i:05d}"))
+            uow.session.add(
+                Case(
+                    resident_id=user,
+                    language=lang,
+                    text=f"problem {i} " + "y" * 300,
+                    category="other",
+                    confidence=1.0,
+                    matched=[],
+                    priority="normal",
+                    grid_id="xingfu-1",
+                    status="assigned",
+                    created_at=world.clock.now(),
+                    updated_at=world.clock.now(),
+                    version=0,
+                    reopen_count=0,
+                    escalation_count=0,
+                    human_id=f"GV-2026-9{i:05d}",
+                )
+            )
     after = await world.last_id(user)
     await world.say(user, "/my")
     await world.wait_bot(user, after=after, buttons=True)

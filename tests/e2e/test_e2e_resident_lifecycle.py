@@ -20,11 +20,19 @@ from test_e2e_resident_support import (
 
 pytestmark = pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
 
-LIGHT = {"en": "The street light outside building 1 has been broken for a week", "zh": "楼下路灯坏了一个星期了"}
-BINS = {"en": "Garbage bins overflowing next to building 3, smells terrible", "zh": "垃圾桶满了没人清理，很臭"}
+LIGHT = {
+    "en": "The street light outside building 1 has been broken for a week",
+    "zh": "楼下路灯坏了一个星期了",
+}
+BINS = {
+    "en": "Garbage bins overflowing next to building 3, smells terrible",
+    "zh": "垃圾桶满了没人清理，很臭",
+}
 
 
-async def test_my_lists_cases_with_status_and_age_and_tap_shows_timeline(world: World, code: str, lang: str) -> None:
+async def test_my_lists_cases_with_status_and_age_and_tap_shows_timeline(
+    world: World, code: str, lang: str
+) -> None:
     user = 801
     await world.resident(user, lang=lang)
     first, _ = await world.report(user, LIGHT[lang])
@@ -48,7 +56,9 @@ async def test_my_lists_cases_with_status_and_age_and_tap_shows_timeline(world: 
     assert label(world, lang, "event_accepted") in timeline["text"]
 
 
-async def test_member_question_reaches_resident_and_answer_comes_back(world: World, code: str, lang: str) -> None:
+async def test_member_question_reaches_resident_and_answer_comes_back(
+    world: World, code: str, lang: str
+) -> None:
     user = 802
     await world.resident(user, lang=lang)
     case_id, _ = await world.report(user, LIGHT[lang])
@@ -62,7 +72,9 @@ async def test_member_question_reaches_resident_and_answer_comes_back(world: Wor
     after_member = await world.last_id(MEMBER_1)
     await world.say(user, "The second pole from the gate")
     answer = await world.wait_bot(MEMBER_1, "The second pole", after=after_member)
-    assert case_id in answer["text"] and "R-" in answer["text"] and "Resident802" not in answer["text"]
+    assert (
+        case_id in answer["text"] and "R-" in answer["text"] and "Resident802" not in answer["text"]
+    )
     assert answer["reply_to_message_id"] == card["message_id"]
     # a second question via the Ask button; the resident answers with a reply to it
     await settle(world)
@@ -129,7 +141,9 @@ async def test_rate_with_comment_tells_the_member(world: World, code: str, lang:
     assert row.status == "closed" and row.rating == 4 and row.rating_comment == "Quick work, thanks"
 
 
-async def test_not_solved_reopens_to_owner_with_reason_and_leader_is_told(world: World, code: str, lang: str) -> None:
+async def test_not_solved_reopens_to_owner_with_reason_and_leader_is_told(
+    world: World, code: str, lang: str
+) -> None:
     user = 805
     case_id, card, resolved = await _resolved(world, user, lang)
     after_member, after_leader = await world.last_id(MEMBER_1), await world.last_id(LEADER)
@@ -140,8 +154,14 @@ async def test_not_solved_reopens_to_owner_with_reason_and_leader_is_told(world:
     assert "🔄" in reopened["text"]
     await world.wait_bot(MEMBER_1, "It went dark again", after=after_member)
     # the card is back in the owner's chat, edited in place with the Accept button again
-    card = await world.wait_edited(MEMBER_1, card["message_id"], label(world, "zh", "status_reopened"))
-    assert any(b["callback_data"].startswith("c:acc:") for row in card["reply_markup"]["inline_keyboard"] for b in row)
+    card = await world.wait_edited(
+        MEMBER_1, card["message_id"], label(world, "zh", "status_reopened")
+    )
+    assert any(
+        b["callback_data"].startswith("c:acc:")
+        for row in card["reply_markup"]["inline_keyboard"]
+        for b in row
+    )
     await world.wait_bot(LEADER, "It went dark again", after=after_leader)
     row = await case_row(world, case_id)
     assert row.status == "reopened" and row.reopen_count == 1 and row.owner_id == MEMBER_1
@@ -161,7 +181,9 @@ async def test_not_solved_after_the_window_is_refused(world: World, code: str, l
     assert (await case_row(world, case_id)).status == "resolved"
 
 
-async def test_silence_auto_closes_then_follow_up_question(world: World, code: str, lang: str) -> None:
+async def test_silence_auto_closes_then_follow_up_question(
+    world: World, code: str, lang: str
+) -> None:
     user = 807
     case_id, card, resolved = await _resolved(world, user, lang)
     assert world.app is not None
@@ -180,4 +202,8 @@ async def test_silence_auto_closes_then_follow_up_question(world: World, code: s
     again = await world.wait_bot(user, case_id, after=follow["message_id"])
     assert again["message_id"] > follow["message_id"]
     kinds = await event_kinds(world, case_id)
-    assert kinds.count("auto_closed") == 1 and kinds.count("follow_up_sent") == 1 and "follow_up_answer" in kinds
+    assert (
+        kinds.count("auto_closed") == 1
+        and kinds.count("follow_up_sent") == 1
+        and "follow_up_answer" in kinds
+    )

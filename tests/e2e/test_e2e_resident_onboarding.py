@@ -17,7 +17,9 @@ from test_e2e_resident_support import (
 pytestmark = pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
 
 
-async def test_consent_before_anything_personal_then_fuzzy_address(world: World, code: str, lang: str) -> None:
+async def test_consent_before_anything_personal_then_fuzzy_address(
+    world: World, code: str, lang: str
+) -> None:
     user = 601
     await world.sim.create_user(user, "Meiling", language_code=code)
     await world.say(user, "/start")
@@ -27,7 +29,12 @@ async def test_consent_before_anything_personal_then_fuzzy_address(world: World,
     assert ("agree" in welcome["text"]) if lang == "en" else ("同意" in welcome["text"])
     row = await user_row(world, user)
     assert row is not None and row.language == lang
-    assert row.first_name is None and row.home_address is None and row.home_grid_id is None and row.consent_at is None
+    assert (
+        row.first_name is None
+        and row.home_address is None
+        and row.home_grid_id is None
+        and row.consent_at is None
+    )
 
     after = await world.last_id(user)
     await world.say(user, "/privacy")
@@ -56,7 +63,9 @@ async def test_consent_before_anything_personal_then_fuzzy_address(world: World,
     assert await failed_inbox(world) == 0
 
 
-async def test_location_pin_places_home_in_its_grid_polygon(world: World, code: str, lang: str) -> None:
+async def test_location_pin_places_home_in_its_grid_polygon(
+    world: World, code: str, lang: str
+) -> None:
     user = 602
     await world.sim.create_user(user, "Pin", language_code=code)
     await world.say(user, "/start")
@@ -91,7 +100,11 @@ async def test_pin_outside_every_grid_and_none_of_these(world: World, code: str,
     choose = await world.wait_bot(user, after=outside["message_id"], buttons=True)
     await world.press(user, choose, label(world, lang, "btn_none_of_these"))
     none = await world.wait_bot(user, after=choose["message_id"])
-    assert "010-12345678" in none["text"] or "Xingfu Rd 8" in none["text"] or "幸福路8号" in none["text"]
+    assert (
+        "010-12345678" in none["text"]
+        or "Xingfu Rd 8" in none["text"]
+        or "幸福路8号" in none["text"]
+    )
     # still asked for the address: a pin now works
     await world.sim.send_location(user, 39.9110, 116.4060)
     done = await world.wait_bot(user, after=none["message_id"])
@@ -107,13 +120,22 @@ async def test_declining_consent_stores_nothing(world: World, code: str, lang: s
     declined = await world.wait_bot(user, after=welcome["message_id"])
     assert "/start" in declined["text"]
     row = await user_row(world, user)
-    assert row is not None and row.first_name is None and row.consent_at is None and row.home_grid_id is None
+    assert (
+        row is not None
+        and row.first_name is None
+        and row.consent_at is None
+        and row.home_grid_id is None
+    )
 
 
-async def test_text_before_onboarding_is_kept_and_offered_afterwards(world: World, code: str, lang: str) -> None:
+async def test_text_before_onboarding_is_kept_and_offered_afterwards(
+    world: World, code: str, lang: str
+) -> None:
     user = 605
     await world.sim.create_user(user, "Early", language_code=code)
-    problem = "The lift in my building is stuck again" if lang == "en" else "我们楼的电梯又坏了，困在三楼"
+    problem = (
+        "The lift in my building is stuck again" if lang == "en" else "我们楼的电梯又坏了，困在三楼"
+    )
     await world.say(user, problem)
     welcome = await world.wait_bot(user, buttons=True)
     assert ("kept" in welcome["text"]) if lang == "en" else ("留着" in welcome["text"])
@@ -131,7 +153,9 @@ async def test_text_before_onboarding_is_kept_and_offered_afterwards(world: Worl
     assert "GV-" in filed["text"]
 
 
-async def test_invite_deep_link_makes_a_grid_member_who_receives_cards(world: World, code: str, lang: str) -> None:
+async def test_invite_deep_link_makes_a_grid_member_who_receives_cards(
+    world: World, code: str, lang: str
+) -> None:
     await world.say(ADMIN, "/invite member xingfu-2")
     created = await world.wait_bot(ADMIN, "start=")
     invite_code = created["text"].split("start=", 1)[1].split()[0]
@@ -139,7 +163,11 @@ async def test_invite_deep_link_makes_a_grid_member_who_receives_cards(world: Wo
     await world.sim.create_user(newbie, "小新", language_code=code)
     await world.say(newbie, f"/start {invite_code}")
     welcome = await world.wait_bot(newbie)
-    assert "xingfu-2" in welcome["text"] or "第二网格" in welcome["text"] or "Grid 2" in welcome["text"]
+    assert (
+        "xingfu-2" in welcome["text"]
+        or "第二网格" in welcome["text"]
+        or "Grid 2" in welcome["text"]
+    )
     # the link works once
     other = 30002
     await world.sim.create_user(other, "Other", language_code=code)
@@ -152,7 +180,9 @@ async def test_invite_deep_link_makes_a_grid_member_who_receives_cards(world: Wo
     await world.resident(first, lang=lang, address="Xingfu Garden Building 8")
     await world.resident(second, lang=lang, address="Xingfu Garden Building 9")
     case_a, _ = await world.report(first, "The street light near building 8 is broken")
-    case_b, _ = await world.report(second, "Garbage bins overflowing next to building 9, smells terrible")
+    case_b, _ = await world.report(
+        second, "Garbage bins overflowing next to building 9, smells terrible"
+    )
     await world.settle()
     newbie_texts = " ".join(m["text"] or "" for m in await world.sim.bot_messages(newbie))
     member_texts = " ".join(m["text"] or "" for m in await world.sim.bot_messages(MEMBER_2))

@@ -22,12 +22,20 @@ from bot.store.models import CasePhoto, Correction
 
 pytestmark = pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
 
-LIGHT = {"en": "The street light outside building 1 has been broken for a week", "zh": "楼下路灯坏了一个星期了"}
-LIFT = {"en": "The lift in our building is broken, property management ignores us", "zh": "电梯坏了，物业不管"}
+LIGHT = {
+    "en": "The street light outside building 1 has been broken for a week",
+    "zh": "楼下路灯坏了一个星期了",
+}
+LIFT = {
+    "en": "The lift in our building is broken, property management ignores us",
+    "zh": "电梯坏了，物业不管",
+}
 PIPE = {"en": "There is a pothole in the road outside", "zh": "路上有个大坑"}
 
 
-async def test_draft_with_album_single_photo_and_pin_reaches_member_with_photos(world: World, code: str, lang: str) -> None:
+async def test_draft_with_album_single_photo_and_pin_reaches_member_with_photos(
+    world: World, code: str, lang: str
+) -> None:
     user = 701
     await world.resident(user, lang=lang)
     after = await world.last_id(user)
@@ -39,7 +47,9 @@ async def test_draft_with_album_single_photo_and_pin_reaches_member_with_photos(
     await settle(world)
     last = (await world.sim.bot_messages(user))[-1]
     assert "3" in last["text"] and "📷" in last["text"] and "📍" in last["text"]
-    drafts = [m for m in await world.sim.bot_messages(user, draft["message_id"]) if m["reply_markup"]]
+    drafts = [
+        m for m in await world.sim.bot_messages(user, draft["message_id"]) if m["reply_markup"]
+    ]
     # after the first draft answer: one for the album, one for the single photo, one for the pin
     assert len(drafts) == 3
     await world.press(user, last, label(world, lang, "btn_send_report"))
@@ -51,17 +61,27 @@ async def test_draft_with_album_single_photo_and_pin_reaches_member_with_photos(
     assert has_button(filed, label(world, lang, "btn_change_category"))
 
     card = await world.card(MEMBER_1, case_id)
-    before = [m for m in await world.sim.bot_messages(MEMBER_1) if m["message_id"] < card["message_id"] and m["photo"]]
+    before = [
+        m
+        for m in await world.sim.bot_messages(MEMBER_1)
+        if m["message_id"] < card["message_id"] and m["photo"]
+    ]
     assert len(before) == 3
     assert "39.91060" in card["text"] and "R-" in card["text"] and "Resident701" not in card["text"]
     row = await case_row(world, case_id)
     assert row.latitude == pytest.approx(39.9106) and row.grid_id == "xingfu-1"
     async with world.app.domain.sessions() as session:  # type: ignore[union-attr]
-        photos = (await session.execute(select(CasePhoto).where(CasePhoto.case_id == row.id))).scalars().all()
+        photos = (
+            (await session.execute(select(CasePhoto).where(CasePhoto.case_id == row.id)))
+            .scalars()
+            .all()
+        )
     assert len(photos) == 3
 
 
-async def test_somewhere_else_with_a_typed_address_routes_to_that_grid(world: World, code: str, lang: str) -> None:
+async def test_somewhere_else_with_a_typed_address_routes_to_that_grid(
+    world: World, code: str, lang: str
+) -> None:
     user = 702
     await world.resident(user, lang=lang)
     after = await world.last_id(user)
@@ -84,12 +104,17 @@ async def test_somewhere_else_with_a_typed_address_routes_to_that_grid(world: Wo
     assert (await case_row(world, case_id)).building_id == "hp-16"
 
 
-async def test_property_problem_names_company_and_follow_up_member(world: World, code: str, lang: str) -> None:
+async def test_property_problem_names_company_and_follow_up_member(
+    world: World, code: str, lang: str
+) -> None:
     user = 703
     await world.resident(user, lang=lang)
     case_id, filed = await world.report(user, LIFT[lang])
     if lang == "en":
-        assert "Xingfu Property Management handles this; your grid member 王芳 follows up" in filed["text"]
+        assert (
+            "Xingfu Property Management handles this; your grid member 王芳 follows up"
+            in filed["text"]
+        )
     else:
         assert "由幸福物业负责办理，您的网格员王芳会跟进" in filed["text"]
     await world.card(PROPERTY_CHAT, case_id)
@@ -97,7 +122,9 @@ async def test_property_problem_names_company_and_follow_up_member(world: World,
     assert not follow["reply_markup"]  # the follow-up member is told, the party acts
 
 
-async def test_change_category_reroutes_and_records_a_correction(world: World, code: str, lang: str) -> None:
+async def test_change_category_reroutes_and_records_a_correction(
+    world: World, code: str, lang: str
+) -> None:
     user = 704
     await world.resident(user, lang=lang)
     case_id, filed = await world.report(user, PIPE[lang])
@@ -114,19 +141,31 @@ async def test_change_category_reroutes_and_records_a_correction(world: World, c
     row = await case_row(world, case_id)
     assert row.category == "property" and row.party_id == "xingfu-wuye"
     async with world.app.domain.sessions() as session:  # type: ignore[union-attr]
-        fix = (await session.execute(select(Correction).where(Correction.case_id == row.id))).scalar_one()
-    assert fix.predicted == "facilities" and fix.corrected == "property" and fix.by_role == "resident"
+        fix = (
+            await session.execute(select(Correction).where(Correction.case_id == row.id))
+        ).scalar_one()
+    assert (
+        fix.predicted == "facilities" and fix.corrected == "property" and fix.by_role == "resident"
+    )
     assert "category_changed" in await event_kinds(world, case_id)
 
 
-async def test_duplicate_is_offered_follow_and_follower_gets_updates(world: World, code: str, lang: str) -> None:
+async def test_duplicate_is_offered_follow_and_follower_gets_updates(
+    world: World, code: str, lang: str
+) -> None:
     first, second = 705, 706
     await world.resident(first, lang="en")
     await world.resident(second, lang=lang, address="Xingfu Garden Building 2")
-    case_id, _ = await world.report(first, "The street light outside building 1 has been broken for a week")
+    case_id, _ = await world.report(
+        first, "The street light outside building 1 has been broken for a week"
+    )
     after = await world.last_id(second)
-    await world.say(second, "The street light outside building 1 is broken" if lang == "en" else
-                    "The street light outside building 1 broken, 路灯坏了")
+    await world.say(
+        second,
+        "The street light outside building 1 is broken"
+        if lang == "en"
+        else "The street light outside building 1 broken, 路灯坏了",
+    )
     draft = await world.wait_bot(second, buttons=True, after=after)
     await world.press(second, draft, label(world, lang, "btn_send_report"))
     similar = await world.wait_bot(second, case_id, after=draft["message_id"], buttons=True)

@@ -67,7 +67,9 @@ async def event_kinds(world: World, human_id: str) -> list[str]:
 async def failed_inbox(world: World) -> int:
     assert world.app is not None
     async with world.app.domain.sessions() as session:
-        return (await session.execute(select(func.count()).where(InboxUpdate.status == "failed"))).scalar_one()
+        return (
+            await session.execute(select(func.count()).where(InboxUpdate.status == "failed"))
+        ).scalar_one()
 
 
 async def answer_of(world: World, pressed: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
@@ -86,7 +88,10 @@ async def answer_of(world: World, pressed: dict[str, Any], timeout: float = 5.0)
 
 
 async def bot_texts(world: World, chat_id: int, after: int = 0) -> list[str]:
-    return [(m.get("text") or m.get("caption") or "") for m in await world.sim.bot_messages(chat_id, after)]
+    return [
+        (m.get("text") or m.get("caption") or "")
+        for m in await world.sim.bot_messages(chat_id, after)
+    ]
 
 
 async def wake(world: World, times: int = 1) -> None:
@@ -100,8 +105,14 @@ async def wake(world: World, times: int = 1) -> None:
         await settle(world)
 
 
-async def resolve(world: World, staff: int, card: dict[str, Any], note: str, photo: bytes | None = None,
-                  chat: int | None = None) -> None:
+async def resolve(
+    world: World,
+    staff: int,
+    card: dict[str, Any],
+    note: str,
+    photo: bytes | None = None,
+    chat: int | None = None,
+) -> None:
     """Press Resolve on a card, write the note, then send a photo or skip it (prompts come privately)."""
     last = await world.last_id(staff)
     await world.act(staff, card, "res", chat=chat)
@@ -128,9 +139,9 @@ async def settle(world: World, quiet: float = 0.1, timeout: float = 10.0) -> Non
     while calm < 2:
         await world.settle(timeout=max(0.1, deadline - loop.time()))
         async with world.app.domain.sessions() as session:
-            busy = (await session.execute(
-                select(func.count()).where(OutboxMessage.status == "sending")
-            )).scalar_one()
+            busy = (
+                await session.execute(select(func.count()).where(OutboxMessage.status == "sending"))
+            ).scalar_one()
         calm = calm + 1 if busy == 0 else 0
         if loop.time() > deadline:
             raise AssertionError("not settled")

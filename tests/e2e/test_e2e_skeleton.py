@@ -8,13 +8,17 @@ from gv_world import MEMBER_1, World
 async def test_resident_report_reaches_member_who_accepts_and_resolves(world: World) -> None:
     resident = 501
     await world.resident(resident)
-    case_id, filed = await world.report(resident, "The street light outside building 1 has been broken for a week")
+    case_id, filed = await world.report(
+        resident, "The street light outside building 1 has been broken for a week"
+    )
     assert "Public facilities" in filed["text"]
     assert "王芳" in filed["text"]
 
     card = await world.card(MEMBER_1, case_id)
     assert "street light" in card["text"]
-    assert "R-" in card["text"] and "Resident501" not in card["text"]  # a pseudonym, not the account
+    assert (
+        "R-" in card["text"] and "Resident501" not in card["text"]
+    )  # a pseudonym, not the account
 
     after = await world.last_id(resident)
     await world.act(MEMBER_1, card, "acc")
@@ -29,4 +33,6 @@ async def test_resident_report_reaches_member_who_accepts_and_resolves(world: Wo
     await world.press(MEMBER_1, photo_prompt, "")
     resolved = await world.wait_bot(resident, "resolved", after=accepted["message_id"])
     assert "Replaced the bulb" in resolved["text"]
-    assert any("⭐" in b["text"] for row in resolved["reply_markup"]["inline_keyboard"] for b in row)
+    assert any(
+        "⭐" in b["text"] for row in resolved["reply_markup"]["inline_keyboard"] for b in row
+    )

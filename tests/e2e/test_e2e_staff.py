@@ -30,8 +30,14 @@ from test_e2e_resident_support import (
     settle,
 )
 
-LIGHT = {"en": "The street light outside building 1 has been broken for a week", "zh": "楼下路灯坏了一个星期了"}
-BINS = {"en": "Garbage bins overflowing next to building 3, smells terrible", "zh": "垃圾桶满了没人清理，很臭"}
+LIGHT = {
+    "en": "The street light outside building 1 has been broken for a week",
+    "zh": "楼下路灯坏了一个星期了",
+}
+BINS = {
+    "en": "Garbage bins overflowing next to building 3, smells terrible",
+    "zh": "垃圾桶满了没人清理，很臭",
+}
 STAFF_LANG = "zh"  # the demo staff write in Chinese
 
 
@@ -44,12 +50,17 @@ def shows(world: World, key: str, text: str, **data: object) -> bool:
 
 
 def buttons_data(message: dict) -> list[str]:
-    return [b["callback_data"] for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+    return [
+        b["callback_data"]
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        for b in row
+    ]
 
 
 @pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
 async def test_card_shows_the_case_not_the_person_and_resolve_sends_note_and_photo(
-        world: World, code: str, lang: str) -> None:
+    world: World, code: str, lang: str
+) -> None:
     user = 1101
     await world.resident(user, lang=lang)
     after = await world.last_id(user)
@@ -64,7 +75,9 @@ async def test_card_shows_the_case_not_the_person_and_resolve_sends_note_and_pho
     card = await world.card(MEMBER_1, case_id)
     text = card["text"]
     assert shows(world, "cat_facilities", text)
-    assert ("幸福小区1号楼" in text or "Xingfu Garden Building 1" in text) and LIGHT[lang][:10] in text
+    assert ("幸福小区1号楼" in text or "Xingfu Garden Building 1" in text) and LIGHT[lang][
+        :10
+    ] in text
     assert "📷" in text and "R-" in text
     assert "Resident1101" not in text and "1101" not in text
     assert "2026-11-24 14:00" in text  # accept deadline (4 h, local time)
@@ -72,18 +85,26 @@ async def test_card_shows_the_case_not_the_person_and_resolve_sends_note_and_pho
     labels = button_labels(card)
     for key in ("btn_accept", "btn_ask", "btn_transfer", "btn_resolve", "btn_reject"):
         assert any(v in labels for v in either(world, key))
-    photo = [m for m in await world.sim.bot_messages(MEMBER_1) if m["photo"] and m["message_id"] < card["message_id"]]
+    photo = [
+        m
+        for m in await world.sim.bot_messages(MEMBER_1)
+        if m["photo"] and m["message_id"] < card["message_id"]
+    ]
     assert len(photo) == 1
 
     await world.act(MEMBER_1, card, "acc")
-    card = await world.wait_edited(MEMBER_1, card["message_id"], label(world, STAFF_LANG, "status_accepted"))
+    card = await world.wait_edited(
+        MEMBER_1, card["message_id"], label(world, STAFF_LANG, "status_accepted")
+    )
     assert not any(v in button_labels(card) for v in either(world, "btn_accept"))
     after = await world.last_id(user)
     await resolve(world, MEMBER_1, card, "Replaced the bulb, works now", photo=PNG + b"fixed")
     resolved = await world.wait_bot(user, "Replaced the bulb", after=after, buttons=True)
     pictures = [m for m in await world.sim.bot_messages(user, after) if m["photo"]]
     assert len(pictures) == 1 and pictures[0]["message_id"] < resolved["message_id"]
-    card = await world.wait_edited(MEMBER_1, card["message_id"], label(world, STAFF_LANG, "status_resolved"))
+    card = await world.wait_edited(
+        MEMBER_1, card["message_id"], label(world, STAFF_LANG, "status_resolved")
+    )
     assert not buttons_data(card)
     await world.press(user, resolved, "⭐⭐⭐⭐⭐")
     await world.wait_bot(MEMBER_1, "5/5")
@@ -114,14 +135,17 @@ async def test_reject_needs_a_reason_the_resident_sees(world: World, code: str, 
 
 @pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
 async def test_transfer_to_property_company_whose_staff_accepts_in_the_group(
-        world: World, code: str, lang: str) -> None:
+    world: World, code: str, lang: str
+) -> None:
     user = 1103
     await world.resident(user, lang=lang)
     case_id, _ = await world.report(user, LIGHT[lang])
     card = await world.card(MEMBER_1, case_id)
     await world.act(MEMBER_1, card, "trf")
     await settle(world)
-    card = (m for m in await world.sim.bot_messages(MEMBER_1) if m["message_id"] == card["message_id"]).__next__()
+    card = (
+        m for m in await world.sim.bot_messages(MEMBER_1) if m["message_id"] == card["message_id"]
+    ).__next__()
     data = buttons_data(card)
     assert any(":p:xingfu-wuye" in d for d in data) and any(":p:heping-police" in d for d in data)
     assert label(world, STAFF_LANG, "btn_back") in button_labels(card)
@@ -135,27 +159,40 @@ async def test_transfer_to_property_company_whose_staff_accepts_in_the_group(
     assert "property's land" in told["text"]
     assert "幸福物业" in told["text"] or "Xingfu Property Management" in told["text"]
     await world.wait_bot(MEMBER_1, case_id, after=prompt["message_id"])
-    old = await world.wait_edited(MEMBER_1, card["message_id"], label(world, STAFF_LANG, "status_transferred"))
+    old = await world.wait_edited(
+        MEMBER_1, card["message_id"], label(world, STAFF_LANG, "status_transferred")
+    )
     assert not buttons_data(old)
     kinds = await event_kinds(world, case_id)
     assert "transferred" in kinds
     assert (await events(world, case_id))[-1].note == "The lamp is on the property's land"
 
     # a button pressed on the old card: clearly out of date
-    stale = await world.sim.press(MEMBER_1, old["message_id"], data=buttons_data(before_transfer)[0], forge=True)
+    stale = await world.sim.press(
+        MEMBER_1, old["message_id"], data=buttons_data(before_transfer)[0], forge=True
+    )
     answer = await answer_of(world, stale)
-    assert answer["text"] == label(world, STAFF_LANG, "card_outdated",
-                                   status=label(world, STAFF_LANG, "status_transferred"))
+    assert answer["text"] == label(
+        world, STAFF_LANG, "card_outdated", status=label(world, STAFF_LANG, "status_transferred")
+    )
 
     after = await world.last_id(user)
     await world.act(PROPERTY_STAFF, party_card, "acc", chat=PROPERTY_CHAT)
     accepted = await world.wait_bot(user, case_id, after=after)
     assert "👍" in accepted["text"]
     await settle(world)
-    party_card = [m for m in await world.sim.messages(PROPERTY_CHAT) if m["message_id"] == party_card["message_id"]][0]
+    party_card = [
+        m
+        for m in await world.sim.messages(PROPERTY_CHAT)
+        if m["message_id"] == party_card["message_id"]
+    ][0]
     assert shows(world, "status_accepted", party_card["text"])
     row = await case_row(world, case_id)
-    assert row.status == "accepted" and row.party_id == "xingfu-wuye" and row.owner_id == PROPERTY_STAFF
+    assert (
+        row.status == "accepted"
+        and row.party_id == "xingfu-wuye"
+        and row.owner_id == PROPERTY_STAFF
+    )
 
 
 async def test_transfer_to_another_grid_member_records_why(world: World) -> None:
@@ -165,13 +202,17 @@ async def test_transfer_to_another_grid_member_records_why(world: World) -> None
     card = await world.card(MEMBER_1, case_id)
     await world.act(MEMBER_1, card, "trf")
     await settle(world)
-    card = (m for m in await world.sim.bot_messages(MEMBER_1) if m["message_id"] == card["message_id"]).__next__()
+    card = (
+        m for m in await world.sim.bot_messages(MEMBER_1) if m["message_id"] == card["message_id"]
+    ).__next__()
     # only grid 1's members (none besides 10001 in the demo) and the parties of its matrix row
     assert not any(":m:10002" in d for d in buttons_data(card))
     await world.press(MEMBER_1, card, label(world, STAFF_LANG, "btn_back"))
     card = await world.wait_edited(MEMBER_1, card["message_id"], case_id)
     await settle(world)
-    card = (m for m in await world.sim.bot_messages(MEMBER_1) if m["message_id"] == card["message_id"]).__next__()
+    card = (
+        m for m in await world.sim.bot_messages(MEMBER_1) if m["message_id"] == card["message_id"]
+    ).__next__()
     assert label(world, STAFF_LANG, "btn_accept") in button_labels(card)
 
 
@@ -180,7 +221,9 @@ async def test_queue_by_deadline_and_case_timeline_for_staff(world: World) -> No
     await world.resident(user)
     slow, _ = await world.report(user, LIGHT["en"])  # accept within 4 h
     world.clock.advance(timedelta(minutes=5))
-    fast, _ = await world.report(user, "Exposed electric wires sparking in the stairwell, fire hazard")  # safety: 1 h
+    fast, _ = await world.report(
+        user, "Exposed electric wires sparking in the stairwell, fire hazard"
+    )  # safety: 1 h
     row = await case_row(world, fast)
     assert row.accept_by < (await case_row(world, slow)).accept_by
     after = await world.last_id(MEMBER_1)
@@ -198,7 +241,9 @@ async def test_queue_by_deadline_and_case_timeline_for_staff(world: World) -> No
 
 
 @pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
-async def test_triage_of_what_the_classifier_abstains_on(world: World, code: str, lang: str) -> None:
+async def test_triage_of_what_the_classifier_abstains_on(
+    world: World, code: str, lang: str
+) -> None:
     user = 1106
     await world.resident(user, lang=lang)
     text = "hello?? can someone come by" if lang == "en" else "你好，有人能来一下吗"
@@ -210,7 +255,9 @@ async def test_triage_of_what_the_classifier_abstains_on(world: World, code: str
     card = await world.wait_bot(LEADER, case_id, after=after, buttons=True)
     assert any(v in button_labels(card) for v in either(world, "cat_sanitation"))
     after_member, after_user = await world.last_id(MEMBER_1), await world.last_id(user)
-    await world.press(LEADER, card, [v for v in either(world, "cat_sanitation") if v in button_labels(card)][0])
+    await world.press(
+        LEADER, card, [v for v in either(world, "cat_sanitation") if v in button_labels(card)][0]
+    )
     member_card = await world.card(MEMBER_1, case_id, after=after_member)
     assert shows(world, "cat_sanitation", member_card["text"])
     told = await world.wait_bot(user, case_id, after=after_user)
@@ -230,7 +277,8 @@ async def test_triage_of_what_the_classifier_abstains_on(world: World, code: str
 
 @pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
 async def test_strangers_forgers_and_replays_are_refused_and_change_nothing(
-        world: World, code: str, lang: str) -> None:
+    world: World, code: str, lang: str
+) -> None:
     user = 1107
     await world.resident(user, lang=lang)
     case_id, filed = await world.report(user, LIGHT[lang])
@@ -247,12 +295,17 @@ async def test_strangers_forgers_and_replays_are_refused_and_change_nothing(
     pressed = await world.sim.press(MEMBER_2, other["message_id"], data=accept, forge=True)
     assert (await answer_of(world, pressed))["text"] == label(world, STAFF_LANG, "not_allowed")
     for action in ("res", "rej", "ask", "trf"):
-        pressed = await world.sim.press(MEMBER_2, other["message_id"], data=f"c:{action}:{row.id}:{row.version}",
-                                        forge=True)
+        pressed = await world.sim.press(
+            MEMBER_2, other["message_id"], data=f"c:{action}:{row.id}:{row.version}", forge=True
+        )
         assert (await answer_of(world, pressed))["text"] == label(world, STAFF_LANG, "not_allowed")
     await settle(world)
     unchanged = await case_row(world, case_id)
-    assert (unchanged.status, unchanged.version, unchanged.owner_id) == ("assigned", row.version, MEMBER_1)
+    assert (unchanged.status, unchanged.version, unchanged.owner_id) == (
+        "assigned",
+        row.version,
+        MEMBER_1,
+    )
     assert await event_kinds(world, case_id) == ["created"]
 
     # the owner accepts; replaying the same press afterwards is refused
@@ -261,15 +314,21 @@ async def test_strangers_forgers_and_replays_are_refused_and_change_nothing(
     moved = await case_row(world, case_id)
     replay = await world.sim.press(MEMBER_1, card["message_id"], data=accept, forge=True)
     answer = (await answer_of(world, replay))["text"]
-    assert answer == label(world, STAFF_LANG, "card_outdated", status=label(world, STAFF_LANG, "status_accepted"))
+    assert answer == label(
+        world, STAFF_LANG, "card_outdated", status=label(world, STAFF_LANG, "status_accepted")
+    )
     await settle(world)
     after = await case_row(world, case_id)
     assert (after.status, after.version) == (moved.status, moved.version)
     assert (await event_kinds(world, case_id)).count("accepted") == 1
     # a resident pressing a resident button of someone else's case
     await world.resident(1108, lang=lang)
-    pressed = await world.sim.press(1108, (await world.sim.bot_messages(1108))[-1]["message_id"],
-                                    data=f"r:cx:{row.id}", forge=True)
+    pressed = await world.sim.press(
+        1108,
+        (await world.sim.bot_messages(1108))[-1]["message_id"],
+        data=f"r:cx:{row.id}",
+        forge=True,
+    )
     assert (await answer_of(world, pressed))["text"] == label(world, lang, "not_allowed")
     assert (await case_row(world, case_id)).status == "accepted"
 
@@ -302,7 +361,9 @@ async def test_stats_for_the_leader(world: World) -> None:
     for case_id, stars in ((a, 5), (b, 3)):
         card = await world.card(MEMBER_1, case_id)
         await world.act(MEMBER_1, card, "acc")
-        card = await world.wait_edited(MEMBER_1, card["message_id"], label(world, STAFF_LANG, "status_accepted"))
+        card = await world.wait_edited(
+            MEMBER_1, card["message_id"], label(world, STAFF_LANG, "status_accepted")
+        )
         world.clock.advance(timedelta(hours=1))
         after = await world.last_id(user)
         await resolve(world, MEMBER_1, card, f"done {case_id}")

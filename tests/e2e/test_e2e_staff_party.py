@@ -16,11 +16,16 @@ from test_e2e_resident_support import (
     settle,
 )
 
-LIFT = {"en": "The lift in our building is broken, property management ignores us", "zh": "电梯坏了，物业不管"}
+LIFT = {
+    "en": "The lift in our building is broken, property management ignores us",
+    "zh": "电梯坏了，物业不管",
+}
 
 
 @pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
-async def test_party_accepts_asks_and_resolves_with_photo_from_its_group(world: World, code: str, lang: str) -> None:
+async def test_party_accepts_asks_and_resolves_with_photo_from_its_group(
+    world: World, code: str, lang: str
+) -> None:
     user = 1401
     await world.resident(user, lang=lang)
     case_id, _ = await world.report(user, LIFT[lang])
@@ -31,7 +36,9 @@ async def test_party_accepts_asks_and_resolves_with_photo_from_its_group(world: 
     accepted = await world.wait_bot(user, case_id, after=after)
     assert "👍" in accepted["text"]
     await settle(world)
-    card = [m for m in await world.sim.messages(PROPERTY_CHAT) if m["message_id"] == card["message_id"]][0]
+    card = [
+        m for m in await world.sim.messages(PROPERTY_CHAT) if m["message_id"] == card["message_id"]
+    ][0]
 
     # ask: the prompt comes privately (the group is for cards); the question reaches the resident
     after_staff = await world.last_id(PROPERTY_STAFF)
@@ -46,7 +53,9 @@ async def test_party_accepts_asks_and_resolves_with_photo_from_its_group(world: 
     answer = await world.wait_bot(PROPERTY_CHAT, "Between 3 and 4", after=after_group)
     assert case_id in answer["text"] and "Resident1401" not in answer["text"]
     await settle(world)
-    card = [m for m in await world.sim.messages(PROPERTY_CHAT) if m["message_id"] == card["message_id"]][0]
+    card = [
+        m for m in await world.sim.messages(PROPERTY_CHAT) if m["message_id"] == card["message_id"]
+    ][0]
 
     # resolve with a note and a photo, then the resident rates
     after_staff = await world.last_id(PROPERTY_STAFF)
@@ -63,8 +72,11 @@ async def test_party_accepts_asks_and_resolves_with_photo_from_its_group(world: 
     await world.wait_bot(PROPERTY_CHAT, "4/5")
     row = await case_row(world, case_id)
     assert (row.status, row.rating) == ("closed", 4)
-    assert [k for k in await event_kinds(world, case_id) if k in ("accepted", "asked", "answered", "resolved", "rated")] \
-        == ["accepted", "asked", "answered", "resolved", "rated"]
+    assert [
+        k
+        for k in await event_kinds(world, case_id)
+        if k in ("accepted", "asked", "answered", "resolved", "rated")
+    ] == ["accepted", "asked", "answered", "resolved", "rated"]
     assert await failed_inbox(world) == 0
     # the follow-up member saw it all along without having to act
     assert any(case_id in (m["text"] or "") for m in await world.sim.bot_messages(MEMBER_1))

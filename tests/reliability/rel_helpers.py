@@ -17,7 +17,9 @@ from emulator.client import SimClient  # noqa: E402
 from emulator.server import start_emulator  # noqa: E402
 
 
-async def open_world(tmp_path: Path, *, flood: bool = False, start: bool = True, **overrides: Any) -> World:
+async def open_world(
+    tmp_path: Path, *, flood: bool = False, start: bool = True, **overrides: Any
+) -> World:
     spec = str(SPEC_PATH) if SPEC_PATH.exists() else None
     emu = await start_emulator(spec_path=spec, flood=flood)
     world = World(emu, SimClient(emu.url), database_url(tmp_path), tmp_path)
@@ -39,7 +41,9 @@ async def close_world(world: World) -> None:
 async def count(world: World, model: Any, *where: Any) -> int:
     assert world.app is not None
     async with world.app.domain.sessions() as session:
-        return (await session.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+        return (
+            await session.execute(select(func.count()).select_from(model).where(*where))
+        ).scalar_one()
 
 
 class FlakyProxy:
@@ -73,8 +77,9 @@ class FlakyProxy:
         assert self.http is not None
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type",)}
-        async with self.http.request(request.method, self.target + request.path_qs, data=body,
-                                     headers=headers) as resp:
+        async with self.http.request(
+            request.method, self.target + request.path_qs, data=body, headers=headers
+        ) as resp:
             data = await resp.read()
             return web.Response(status=resp.status, body=data, content_type=resp.content_type)
 
@@ -94,8 +99,12 @@ async def file_report(world: World, user: int, text: str) -> tuple[str, dict[str
     draft = await world.wait_bot(user, after=after, buttons=True)
     await world.press(user, draft, "✅")
     reply = await world.wait_bot(user, "GV-", after=draft["message_id"], timeout=20)
-    new = [b for row in (reply.get("reply_markup") or {}).get("inline_keyboard", []) for b in row
-           if b["callback_data"] == "d:new"]
+    new = [
+        b
+        for row in (reply.get("reply_markup") or {}).get("inline_keyboard", [])
+        for b in row
+        if b["callback_data"] == "d:new"
+    ]
     if new:
         await world.sim.press(user, reply["message_id"], data="d:new")
         reply = await world.wait_bot(user, "GV-", after=reply["message_id"], timeout=20)
@@ -105,5 +114,8 @@ async def file_report(world: World, user: int, text: str) -> tuple[str, dict[str
 
 
 async def confirmations(world: World, user: int, case_id: str) -> int:
-    return sum(1 for m in await world.sim.bot_messages(user)
-               if case_id in (m.get("text") or "") and "d:new" not in str(m.get("reply_markup")))
+    return sum(
+        1
+        for m in await world.sim.bot_messages(user)
+        if case_id in (m.get("text") or "") and "d:new" not in str(m.get("reply_markup"))
+    )

@@ -22,7 +22,10 @@ RATE_WARNING = "sending messages very fast"
 
 
 async def bot_texts(world: World, user: int, after: int = 0) -> list[str]:
-    return [m.get("text") or m.get("caption") or "" for m in await world.sim.bot_messages(user, after=after)]
+    return [
+        m.get("text") or m.get("caption") or ""
+        for m in await world.sim.bot_messages(user, after=after)
+    ]
 
 
 async def test_per_person_rate_limit_warns_once_and_recovers(world: World) -> None:
@@ -61,59 +64,153 @@ async def test_oversized_text_and_photo_get_a_defined_answer(world: World) -> No
     reply = await world.wait_bot(user, "kept the first", after=after)
     assert str(world.settings.max_text_length) in reply["text"]
     after = await world.last_id(user)
-    await world.sim.raw_update({"message": {
-        "message_id": 999, "date": 0, "chat": {"id": user, "type": "private"},
-        "from": {"id": user, "is_bot": False, "first_name": "R"},
-        "photo": [{"file_id": "huge", "file_unique_id": "h", "width": 9000, "height": 9000,
-                   "file_size": 50 * 1024 * 1024}]}})
+    await world.sim.raw_update(
+        {
+            "message": {
+                "message_id": 999,
+                "date": 0,
+                "chat": {"id": user, "type": "private"},
+                "from": {"id": user, "is_bot": False, "first_name": "R"},
+                "photo": [
+                    {
+                        "file_id": "huge",
+                        "file_unique_id": "h",
+                        "width": 9000,
+                        "height": 9000,
+                        "file_size": 50 * 1024 * 1024,
+                    }
+                ],
+            }
+        }
+    )
     await world.wait_bot(user, "too large", after=after)
 
 
 # --- fuzzing --------------------------------------------------------------------------
 
-ids = st.one_of(st.integers(min_value=1, max_value=2**40), st.integers(max_value=-1, min_value=-(2**52)),
-                st.just(0), st.text(max_size=5), st.none())
-texts = st.one_of(st.text(max_size=300), st.text(min_size=4000, max_size=6000),
-                  st.sampled_from(["/start", "/report", "/my", "/case GV-9999-999999", "/case", "/forget",
-                                   "/start " + "x" * 70, "/language", "/mydata", "/cancel", "/queue", "/%00",
-                                   "&<b>", "</i>", "🏠" * 50, "\u202e\u0000"]))
-users = st.fixed_dictionaries({"id": ids, "is_bot": st.booleans(), "first_name": st.text(max_size=20)},
-                              optional={"language_code": st.sampled_from(["en", "zh", "xx", ""]),
-                                        "username": st.text(max_size=10)})
-chats = st.fixed_dictionaries({"id": ids, "type": st.sampled_from(["private", "group", "supergroup", "channel",
-                                                                   "weird"])})
+ids = st.one_of(
+    st.integers(min_value=1, max_value=2**40),
+    st.integers(max_value=-1, min_value=-(2**52)),
+    st.just(0),
+    st.text(max_size=5),
+    st.none(),
+)
+texts = st.one_of(
+    st.text(max_size=300),
+    st.text(min_size=4000, max_size=6000),
+    st.sampled_from(
+        [
+            "/start",
+            "/report",
+            "/my",
+            "/case GV-9999-999999",
+            "/case",
+            "/forget",
+            "/start " + "x" * 70,
+            "/language",
+            "/mydata",
+            "/cancel",
+            "/queue",
+            "/%00",
+            "&<b>",
+            "</i>",
+            "🏠" * 50,
+            "\u202e\u0000",
+        ]
+    ),
+)
+users = st.fixed_dictionaries(
+    {"id": ids, "is_bot": st.booleans(), "first_name": st.text(max_size=20)},
+    optional={
+        "language_code": st.sampled_from(["en", "zh", "xx", ""]),
+        "username": st.text(max_size=10),
+    },
+)
+chats = st.fixed_dictionaries(
+    {"id": ids, "type": st.sampled_from(["private", "group", "supergroup", "channel", "weird"])}
+)
 messages = st.fixed_dictionaries(
     {"message_id": st.integers(min_value=-5, max_value=10**6), "date": st.integers(0, 2**31)},
-    optional={"chat": chats, "from": users, "text": texts, "caption": texts,
-              "photo": st.lists(st.fixed_dictionaries({"file_id": st.text(max_size=8),
-                                                       "file_unique_id": st.text(max_size=8),
-                                                       "width": st.integers(-1, 10**5),
-                                                       "height": st.integers(-1, 10**5)},
-                                                      optional={"file_size": st.integers(-1, 2**40)}),
-                                max_size=3),
-              "location": st.fixed_dictionaries({"latitude": st.floats(allow_nan=False, allow_infinity=False),
-                                                 "longitude": st.floats(allow_nan=False, allow_infinity=False)}),
-              "sticker": st.just({"file_id": "s"}), "entities": st.just([{"type": "bot_command"}])})
+    optional={
+        "chat": chats,
+        "from": users,
+        "text": texts,
+        "caption": texts,
+        "photo": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "file_id": st.text(max_size=8),
+                    "file_unique_id": st.text(max_size=8),
+                    "width": st.integers(-1, 10**5),
+                    "height": st.integers(-1, 10**5),
+                },
+                optional={"file_size": st.integers(-1, 2**40)},
+            ),
+            max_size=3,
+        ),
+        "location": st.fixed_dictionaries(
+            {
+                "latitude": st.floats(allow_nan=False, allow_infinity=False),
+                "longitude": st.floats(allow_nan=False, allow_infinity=False),
+            }
+        ),
+        "sticker": st.just({"file_id": "s"}),
+        "entities": st.just([{"type": "bot_command"}]),
+    },
+)
 callbacks = st.fixed_dictionaries(
     {"id": st.text(min_size=1, max_size=10), "from": users, "chat_instance": st.text(max_size=5)},
-    optional={"data": st.one_of(st.text(max_size=64), st.sampled_from(
-        ["c:acc:1:1", "c:acc:999999999999:0", "r:cx:abc", "d:send", "d:new", "o:yes", "l:xx", "f:yes", "c:",
-         "c:res:-1:-1:x", ":::::", "v:1:2", "cs:1"])),
-              "message": messages})
-garbage = st.dictionaries(st.text(max_size=8), st.one_of(st.integers(), st.text(max_size=20), st.none()),
-                          max_size=4)
+    optional={
+        "data": st.one_of(
+            st.text(max_size=64),
+            st.sampled_from(
+                [
+                    "c:acc:1:1",
+                    "c:acc:999999999999:0",
+                    "r:cx:abc",
+                    "d:send",
+                    "d:new",
+                    "o:yes",
+                    "l:xx",
+                    "f:yes",
+                    "c:",
+                    "c:res:-1:-1:x",
+                    ":::::",
+                    "v:1:2",
+                    "cs:1",
+                ]
+            ),
+        ),
+        "message": messages,
+    },
+)
+garbage = st.dictionaries(
+    st.text(max_size=8), st.one_of(st.integers(), st.text(max_size=20), st.none()), max_size=4
+)
 updates = st.one_of(
     st.builds(lambda m: {"message": m}, messages),
     st.builds(lambda m: {"edited_message": m}, messages),
     st.builds(lambda m: {"channel_post": m}, messages),
     st.builds(lambda c: {"callback_query": c}, callbacks),
     st.builds(lambda u: {"poll_answer": {"poll_id": "p", "user": u, "option_ids": [0, -1]}}, users),
-    st.builds(lambda u, c: {"my_chat_member": {"chat": c, "from": u, "date": 0,
-                                               "old_chat_member": {"status": "member", "user": u},
-                                               "new_chat_member": {"status": "kicked", "user": u}}}, users, chats),
+    st.builds(
+        lambda u, c: {
+            "my_chat_member": {
+                "chat": c,
+                "from": u,
+                "date": 0,
+                "old_chat_member": {"status": "member", "user": u},
+                "new_chat_member": {"status": "kicked", "user": u},
+            }
+        },
+        users,
+        chats,
+    ),
     st.builds(lambda g: {"unknown_kind": g}, garbage),
     st.builds(lambda g: {"message": g}, garbage),
-    st.builds(lambda u: {"inline_query": {"id": "1", "from": u, "query": "x", "offset": ""}}, users),
+    st.builds(
+        lambda u: {"inline_query": {"id": "1", "from": u, "query": "x", "offset": ""}}, users
+    ),
 )
 
 
@@ -143,30 +240,62 @@ async def _fuzz(batch: list[dict[str, Any]], caplog: pytest.LogCaptureFixture) -
             for update in batch:
                 await world.sim.raw_update(update)
             await world.settle(timeout=60)
-            errors = [r for r in caplog.records if r.levelno >= logging.ERROR
-                      and r.name.startswith(("bot.", "handlers."))]
-            assert not errors, [(r.getMessage(), [x for x in (r.exc_text or "").splitlines() if "Error" in x][-2:], getattr(r, "update_kind", None)) for r in errors][:5]
-            assert world.app is not None and all(not t.done() for t in world.app.tasks)  # still running
+            errors = [
+                r
+                for r in caplog.records
+                if r.levelno >= logging.ERROR and r.name.startswith(("bot.", "handlers."))
+            ]
+            assert not errors, [
+                (
+                    r.getMessage(),
+                    [x for x in (r.exc_text or "").splitlines() if "Error" in x][-2:],
+                    getattr(r, "update_kind", None),
+                )
+                for r in errors
+            ][:5]
+            assert world.app is not None and all(
+                not t.done() for t in world.app.tasks
+            )  # still running
             owed = {u for u in map(well_formed_private_text, batch) if u is not None}
             async with world.app.domain.sessions() as session:
-                answered = set((await session.execute(
-                    select(OutboxMessage.chat_id).where(OutboxMessage.chat_id.in_(owed)))).scalars())
-                failed = (await session.execute(
-                    select(InboxUpdate.update_id).where(InboxUpdate.status == "failed",
-                                                        ~InboxUpdate.error.startswith("unparseable")))).all()
+                answered = set(
+                    (
+                        await session.execute(
+                            select(OutboxMessage.chat_id).where(OutboxMessage.chat_id.in_(owed))
+                        )
+                    ).scalars()
+                )
+                failed = (
+                    await session.execute(
+                        select(InboxUpdate.update_id).where(
+                            InboxUpdate.status == "failed",
+                            ~InboxUpdate.error.startswith("unparseable"),
+                        )
+                    )
+                ).all()
             assert owed <= answered, owed - answered
             assert not failed
             # and a normal report still works afterwards
-            case_id, _ = await file_report(world, 96001, "The street light outside building 1 is broken")
+            case_id, _ = await file_report(
+                world, 96001, "The street light outside building 1 is broken"
+            )
             assert case_id.startswith("GV-")
         finally:
             await close_world(world)
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(batch=st.lists(updates, min_size=20, max_size=40))
-def test_fuzzed_updates_never_crash_and_people_get_answers(batch: list[dict[str, Any]],
-                                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_fuzzed_updates_never_crash_and_people_get_answers(
+    batch: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING)
     asyncio.run(_fuzz(batch, caplog))

@@ -12,10 +12,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_crash_test(tmp_path: Path, *args: str) -> str:
     url = os.environ.get("TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "crash_test.py"), "--n", "8",
-                           "--database-url", url, "--log", str(tmp_path / "bot.log"), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stdout + proc.stderr + (tmp_path / "bot.log").read_text()[-3000:]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "crash_test.py"),
+            "--n",
+            "8",
+            "--database-url",
+            url,
+            "--log",
+            str(tmp_path / "bot.log"),
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, (
+        proc.stdout + proc.stderr + (tmp_path / "bot.log").read_text()[-3000:]
+    )
     return proc.stdout
 
 

@@ -12,7 +12,9 @@ from bot.store.models import Case, InboxUpdate
 
 async def _report(world: World, user: int) -> tuple[dict, dict, dict]:
     after = await world.last_id(user)
-    text_update = await world.say(user, "The street light outside building 1 has been broken for a week")
+    text_update = await world.say(
+        user, "The street light outside building 1 has been broken for a week"
+    )
     draft = await world.wait_bot(user, after=after, buttons=True)
     press_update = await world.press(user, draft, "✅")
     filed = await world.wait_bot(user, "GV-", after=draft["message_id"])
@@ -28,7 +30,9 @@ async def test_redelivered_report_updates_make_one_case_and_one_confirmation(wor
     await world.resident(resident)
     text_update, press_update, filed = await _report(world, resident)
     await world.settle()
-    cards = len([m for m in await world.sim.bot_messages(MEMBER_1) if "GV-" in (m.get("text") or "")])
+    cards = len(
+        [m for m in await world.sim.bot_messages(MEMBER_1) if "GV-" in (m.get("text") or "")]
+    )
 
     # Telegram delivers both again after they were processed and confirmed.
     await world.sim.redeliver(press_update["update_id"])
@@ -36,7 +40,10 @@ async def test_redelivered_report_updates_make_one_case_and_one_confirmation(wor
     await world.settle()
     assert await count(world, Case) == 1
     assert await _confirmations(world, resident) == 1
-    assert len([m for m in await world.sim.bot_messages(MEMBER_1) if "GV-" in (m.get("text") or "")]) == cards
+    assert (
+        len([m for m in await world.sim.bot_messages(MEMBER_1) if "GV-" in (m.get("text") or "")])
+        == cards
+    )
     assert world.app is not None
     assert world.app.metrics.counters["gridvoice_updates_duplicate_total"] >= 2
 
@@ -49,9 +56,18 @@ async def test_restart_before_offset_confirmed_does_not_double(world: World) -> 
     await world.settle()
     assert world.app is not None
     async with world.app.domain.sessions() as session:
-        payloads = [r.payload for r in (await session.execute(
-            select(InboxUpdate).where(InboxUpdate.update_id.in_([text_update["update_id"],
-                                                                 press_update["update_id"]])))).scalars()]
+        payloads = [
+            r.payload
+            for r in (
+                await session.execute(
+                    select(InboxUpdate).where(
+                        InboxUpdate.update_id.in_(
+                            [text_update["update_id"], press_update["update_id"]]
+                        )
+                    )
+                )
+            ).scalars()
+        ]
     assert len(payloads) == 2
     await world.stop_bot()  # "killed" before getUpdates confirmed: Telegram will send them again
     await world.sim.redeliver(text_update["update_id"])

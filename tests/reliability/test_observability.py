@@ -32,7 +32,9 @@ async def test_healthz_and_metrics_scrape(tmp_path: Path) -> None:
     world.app = gv
     try:
         await world.resident(90001)
-        await file_report(world, 90001, "The street light outside building 1 has been broken for a week")
+        await file_report(
+            world, 90001, "The street light outside building 1 has been broken for a week"
+        )
         await world.settle()
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{gv.web_url}/healthz") as resp:
@@ -47,7 +49,10 @@ async def test_healthz_and_metrics_scrape(tmp_path: Path) -> None:
         assert metrics["gridvoice_messages_sent_total"] >= 6
         assert metrics["gridvoice_outbox_backlog"] == 0
         assert metrics["gridvoice_inbox_backlog"] == 0
-        assert metrics['gridvoice_send_latency_seconds_bucket{le="+Inf"}'] == metrics["gridvoice_send_latency_seconds_count"]
+        assert (
+            metrics['gridvoice_send_latency_seconds_bucket{le="+Inf"}']
+            == metrics["gridvoice_send_latency_seconds_count"]
+        )
         assert metrics["gridvoice_send_latency_seconds_count"] >= 6
         assert metrics["gridvoice_update_seconds_count"] >= 6
         assert metrics.get("gridvoice_update_errors_total", 0) == 0
@@ -59,11 +64,14 @@ async def test_healthz_and_metrics_scrape(tmp_path: Path) -> None:
 
 async def test_healthz_reports_a_dead_database(tmp_path: Path) -> None:
     world = await open_world(tmp_path, start=False)
-    gv = Gridvoice(world.settings.with_(database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none"),
-                   clock=world.clock)
+    gv = Gridvoice(
+        world.settings.with_(database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none"),
+        clock=world.clock,
+    )
     from aiohttp.test_utils import TestClient, TestServer
 
     from bot.runtime.web import build_web_app
+
     client = TestClient(TestServer(build_web_app(gv, None)))
     await client.start_server()
     try:
@@ -77,8 +85,14 @@ async def test_healthz_reports_a_dead_database(tmp_path: Path) -> None:
 
 
 def test_json_log_line_carries_update_and_case_id() -> None:
-    row = InboxUpdate(update_id=77, user_id=5, payload={
-        "update_id": 77, "callback_query": {"id": "1", "data": "c:acc:42:3", "from": {"id": 5}}})
+    row = InboxUpdate(
+        update_id=77,
+        user_id=5,
+        payload={
+            "update_id": 77,
+            "callback_query": {"id": "1", "data": "c:acc:42:3", "from": {"id": 5}},
+        },
+    )
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())

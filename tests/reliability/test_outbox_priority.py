@@ -11,7 +11,9 @@ from bot.services.outbox import Outbox
 
 async def test_reply_is_sent_before_a_pending_broadcast(world: World) -> None:
     # Realistic pacing: 25 messages a second overall.
-    world.settings_overrides.update(send_rate_global=25.0, send_rate_private=1.0, send_burst_private=3)
+    world.settings_overrides.update(
+        send_rate_global=25.0, send_rate_private=1.0, send_burst_private=3
+    )
     await world.restart_bot()
     residents = list(range(30_000, 30_150))
     for user in residents:
@@ -21,7 +23,9 @@ async def test_reply_is_sent_before_a_pending_broadcast(world: World) -> None:
     async with app.domain.unit() as uow:
         outbox = Outbox(uow.session, app.domain.renderer, uow.now)
         for user in residents:
-            outbox.send_text(user, "Water will be off on Friday 9:00–12:00.", campaign="announce:test")
+            outbox.send_text(
+                user, "Water will be off on Friday 9:00–12:00.", campaign="announce:test"
+            )
     started = time.monotonic()
     await world.sim.create_user(777, "Asker", language_code="en")
     after = await world.last_id(777)

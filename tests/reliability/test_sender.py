@@ -20,7 +20,9 @@ from bot.runtime.sender import Sender
 from bot.services.domain import Domain
 from bot.store.models import CaseEvent, OutboxMessage
 
-BURST_ONE = int(os.environ.get("GV_BURST_ONE_CHAT", "12"))  # the 100 takes ~100 s at 1 msg/s
+BURST_ONE = int(
+    os.environ.get("GV_BURST_ONE_CHAT", "12")
+)  # the 100 takes ~100 s at 1 msg/s
 TELEGRAM_PACING = {"send_rate_global": 25.0, "send_rate_private": 1.0, "send_burst_private": 3}
 
 
@@ -31,7 +33,11 @@ async def queue(domain: Domain, chats: list[int], tag: str) -> None:
 
 
 async def delivered(world: World, chat: int, tag: str) -> list[str]:
-    return [m["text"] for m in await world.sim.bot_messages(chat) if (m.get("text") or "").startswith(tag)]
+    return [
+        m["text"]
+        for m in await world.sim.bot_messages(chat)
+        if (m.get("text") or "").startswith(tag)
+    ]
 
 
 async def wait_sent(world: World, total: int, timeout: float, domain: Domain | None = None) -> None:
@@ -39,8 +45,15 @@ async def wait_sent(world: World, total: int, timeout: float, domain: Domain | N
     deadline = time.monotonic() + timeout
     while True:
         async with domain.sessions() as session:
-            left = len((await session.execute(
-                select(OutboxMessage.id).where(OutboxMessage.status.in_(["pending", "sending"])))).all())
+            left = len(
+                (
+                    await session.execute(
+                        select(OutboxMessage.id).where(
+                            OutboxMessage.status.in_(["pending", "sending"])
+                        )
+                    )
+                ).all()
+            )
         if left == 0:
             return
         assert time.monotonic() < deadline, f"{left} of {total} messages still queued"
@@ -72,8 +85,9 @@ async def test_burst_within_flood_limits_every_message_once(tmp_path: Path) -> N
 
 async def test_429_retry_after_is_obeyed_and_order_kept(tmp_path: Path) -> None:
     # The bot believes it may send 50/s to one chat; the emulator (like Telegram) says no.
-    world = await open_world(tmp_path, flood=True, send_rate_private=50.0, send_burst_private=50,
-                             send_rate_global=1000.0)
+    world = await open_world(
+        tmp_path, flood=True, send_rate_private=50.0, send_burst_private=50, send_rate_global=1000.0
+    )
     try:
         user = 70100
         await world.sim.create_user(user, "Fast")
@@ -120,7 +134,9 @@ async def test_5xx_and_network_errors_retried_nothing_lost(tmp_path: Path, mode:
 async def test_blocked_resident_marked_unreachable_and_shown_on_case(world: World) -> None:
     resident = 70300
     await world.resident(resident)
-    case_id, _ = await world.report(resident, "The street light outside building 1 has been broken for a week")
+    case_id, _ = await world.report(
+        resident, "The street light outside building 1 has been broken for a week"
+    )
     card = await world.card(MEMBER_1, case_id)
     await world.settle()
     await world.sim.block(resident)
@@ -142,7 +158,9 @@ async def test_blocked_resident_marked_unreachable_and_shown_on_case(world: Worl
     assert "联系不上居民" in timeline["text"], timeline["text"]  # zh: "resident unreachable"
 
 
-async def test_crash_resume_no_loss_no_repeat(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_crash_resume_no_loss_no_repeat(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sender_mod, "LEASE", timedelta(seconds=1))
     users = list(range(70400, 70420))
     for user in users:
@@ -192,14 +210,21 @@ async def test_two_senders_share_500_rows_each_sent_once(world: World) -> None:
         await gv.application.initialize()
     try:
         await queue(gv_a.domain, users * 10, "shared")
-        senders = [Sender(gv_a.domain, gv_a.bot, Metrics()), Sender(gv_b.domain, gv_b.bot, Metrics())]
+        senders = [
+            Sender(gv_a.domain, gv_a.bot, Metrics()),
+            Sender(gv_b.domain, gv_b.bot, Metrics()),
+        ]
         tasks = [asyncio.create_task(s.run()) for s in senders]
         await wait_sent(world, 500, timeout=60, domain=gv_a.domain)
         for s in senders:
             s.stop()
         await asyncio.gather(*tasks)
-        texts = [m["text"] for u in users for m in await world.sim.bot_messages(u)
-                 if (m.get("text") or "").startswith("shared")]
+        texts = [
+            m["text"]
+            for u in users
+            for m in await world.sim.bot_messages(u)
+            if (m.get("text") or "").startswith("shared")
+        ]
         assert len(texts) == 500 and len(set(texts)) == 500
         shares = [s.metrics.counters["gridvoice_messages_sent_total"] for s in senders]
         assert sum(shares) == 500 and min(shares) > 0, shares

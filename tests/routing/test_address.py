@@ -73,7 +73,9 @@ CASES = [
 @pytest.mark.parametrize(("text", "building_id"), CASES)
 def test_right_building_in_top_three(index: AddressIndex, text: str, building_id: str) -> None:
     matches = index.match(text)
-    assert building_id in [m.building.id for m in matches], [(m.building.id, m.score) for m in matches]
+    assert building_id in [m.building.id for m in matches], [
+        (m.building.id, m.score) for m in matches
+    ]
 
 
 def test_exact_name_ranks_first_with_its_grid(index: AddressIndex) -> None:
@@ -100,10 +102,24 @@ def test_candidates_stay_bounded_on_a_big_map() -> None:
     buildings = {}
     for i in range(5000):
         bid = f"b{i}"
-        buildings[bid] = Building(bid, _t(f"Lane{i // 10} Garden Building {i % 10}"), (), f"g{i % 50}", None)
+        buildings[bid] = Building(
+            bid, _t(f"Lane{i // 10} Garden Building {i % 10}"), (), f"g{i % 50}", None
+        )
     gm = GridMap.from_file(DEMO)
-    big = GridMap(gm.timezone, gm.street_office, gm.communities, grids, buildings, {}, {},
-                  gm.categories, gm.category_weights, gm.responsibility, gm.ladder, {})
+    big = GridMap(
+        gm.timezone,
+        gm.street_office,
+        gm.communities,
+        grids,
+        buildings,
+        {},
+        {},
+        gm.categories,
+        gm.category_weights,
+        gm.responsibility,
+        gm.ladder,
+        {},
+    )
     index = AddressIndex(big)
     ids = [m.building.id for m in index.match("lane123 garden bldg 4")]
     assert "b1234" in ids

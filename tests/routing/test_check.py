@@ -35,12 +35,15 @@ def test_demo_map_passes(demo_dict: dict) -> None:
     assert check_gridmap(GridMap.from_dict(demo_dict)) == []
 
 
-@pytest.mark.parametrize(("file", "code", "named"), [
-    ("gap.yaml", "gap", "a-2-far"),
-    ("overlap.yaml", "overlap", "shared"),
-    ("unowned.yaml", "unowned_category", "a-2"),
-    ("ladder-cycle.yaml", "ladder_cycle", "leader -> centre -> leader"),
-])
+@pytest.mark.parametrize(
+    ("file", "code", "named"),
+    [
+        ("gap.yaml", "gap", "a-2-far"),
+        ("overlap.yaml", "overlap", "shared"),
+        ("unowned.yaml", "unowned_category", "a-2"),
+        ("ladder-cycle.yaml", "ladder_cycle", "leader -> centre -> leader"),
+    ],
+)
 def test_bad_maps(file: str, code: str, named: str) -> None:
     problems = check_gridmap(_load(BAD / file))
     hits = [p for p in problems if p.code == code]
@@ -50,15 +53,22 @@ def test_bad_maps(file: str, code: str, named: str) -> None:
 
 def test_overlapping_polygons_named(demo_dict: dict) -> None:
     problems = check_gridmap(_load(BAD / "overlap.yaml"))
-    assert any(p.code == "overlap" and "a-1" in p.message and "a-2" in p.message and "polygons" in p.message
-               for p in problems)
+    assert any(
+        p.code == "overlap"
+        and "a-1" in p.message
+        and "a-2" in p.message
+        and "polygons" in p.message
+        for p in problems
+    )
 
 
 def test_same_building_name_in_two_grids(demo_dict: dict) -> None:
     data = copy.deepcopy(demo_dict)
     data["communities"][0]["grids"][3]["buildings"][0]["name"]["zh"] = "幸福小区１号楼"
     problems = check_gridmap(data)
-    assert any(p.code == "overlap" and "ak-1" in p.message and "xf-1" in p.message for p in problems)
+    assert any(
+        p.code == "overlap" and "ak-1" in p.message and "xf-1" in p.message for p in problems
+    )
 
 
 def test_gap_variants(demo_dict: dict) -> None:
@@ -112,11 +122,16 @@ def test_polygon_overlap_geometry() -> None:
     assert polygons_overlap(a, [(0.5, 0.5), (0.5, 1.5), (1.5, 1.5), (1.5, 0.5)])  # crossing
     assert polygons_overlap(a, [(0.2, 0.2), (0.2, 0.4), (0.4, 0.4), (0.4, 0.2)])  # contained
     assert polygons_overlap(a, list(a))  # identical
-    assert polygons_overlap([(0, 0), (0, 2), (1, 2), (1, 0)], [(0, 1), (0, 3), (1, 3), (1, 1)])  # collinear
+    assert polygons_overlap(
+        [(0, 0), (0, 2), (1, 2), (1, 0)], [(0, 1), (0, 3), (1, 3), (1, 1)]
+    )  # collinear
 
 
 def test_cli(capsys) -> None:
     assert main(["grids", "check", str(DEMO)]) == 0
-    assert capsys.readouterr().out.strip() == "OK: 4 grids, 32 buildings, 11 categories owned in every grid"
+    assert (
+        capsys.readouterr().out.strip()
+        == "OK: 4 grids, 32 buildings, 11 categories owned in every grid"
+    )
     assert main(["grids", "check", str(BAD / "ladder-cycle.yaml")]) == 1
     assert capsys.readouterr().out.startswith("ERROR ladder_cycle ladder: ")

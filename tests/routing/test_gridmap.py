@@ -42,9 +42,12 @@ def test_text_falls_back_to_english() -> None:
 
 
 def test_duty_hours_days_and_leave() -> None:
-    duty = parse_duty({"days": ["mon", "tue", "wed", "thu", "fri", "sat"], "hours": "08:00-18:00"},
-                      [{"from": dt.date(2026, 12, 24), "to": dt.date(2026, 12, 26)}],
-                      "Asia/Shanghai", "staff 1")
+    duty = parse_duty(
+        {"days": ["mon", "tue", "wed", "thu", "fri", "sat"], "hours": "08:00-18:00"},
+        [{"from": dt.date(2026, 12, 24), "to": dt.date(2026, 12, 26)}],
+        "Asia/Shanghai",
+        "staff 1",
+    )
     monday_9 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=TZ)
     assert duty.on_duty(monday_9)
     assert not duty.on_duty(monday_9.replace(hour=18))

@@ -20,7 +20,12 @@ def demo() -> GridMap:
 
 def test_defaults_and_party(demo: GridMap) -> None:
     o = ownership(demo, "xingfu-1", "property")
-    assert (o.owner, o.party.id, o.follow_up_by_grid, o.source) == ("party", "xingfu-wuye", True, "default")
+    assert (o.owner, o.party.id, o.follow_up_by_grid, o.source) == (
+        "party",
+        "xingfu-wuye",
+        True,
+        "default",
+    )
     o = ownership(demo, "xingfu-1", "sanitation")
     assert (o.owner, o.party, o.follow_up_by_grid, o.source) == ("grid", None, False, "default")
 
@@ -37,7 +42,11 @@ def test_community_override() -> None:
     gm = GridMap.from_dict(data)
     o = ownership(gm, "xingfu-2", "dispute")
     assert (o.owner, o.party.id, o.source, o.follow_up_by_grid) == (
-        "party", "xingfu-committee", "community", False)
+        "party",
+        "xingfu-committee",
+        "community",
+        False,
+    )
 
 
 def test_unknown_category_raises(demo: GridMap) -> None:
