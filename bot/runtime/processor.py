@@ -21,7 +21,7 @@ from telegram import Bot, Update
 
 from bot.clock import wall_now
 from bot.runtime.metrics import Metrics
-from bot.services.domain import Domain
+from bot.services.domain import Domain, UnitOfWork
 from bot.store.models import InboxUpdate
 from handlers.dispatch import Dispatcher
 
@@ -166,20 +166,7 @@ class Processor:
                 for row, update_obj in parsed:
                     started = time.monotonic()
                     uow = new_unit()
-                    marked = await uow.session.execute(
-                        update(InboxUpdate)
-                        .where(
-                            InboxUpdate.update_id == row.update_id, InboxUpdate.status == "pending"
-                        )
-                        .values(
-                            status="done",
-                            processed_at=wall_now(),
-                            locked_until=None,
-                            attempts=InboxUpdate.attempts + 1,
-                        )
-                        .execution_options(synchronize_session=False)
-                    )
-                    if marked.rowcount == 0:
+                    if not await mark_done(uow, row.update_id):
                         continue  # another process finished it
                     await self.dispatcher.handle(uow, update_obj, row.payload)
                     timings.append((row, time.monotonic() - started))
@@ -206,21 +193,7 @@ class Processor:
             return
         try:
             async with self.domain.unit() as uow:
-                # Mark it done first, in the transaction that handles it: the statement re-checks
-                # it is still pending (and, on PostgreSQL, holds its row lock to the commit), so
-                # two replicas never both handle it; a rollback undoes the mark with the rest.
-                marked = await uow.session.execute(
-                    update(InboxUpdate)
-                    .where(InboxUpdate.update_id == row.update_id, InboxUpdate.status == "pending")
-                    .values(
-                        status="done",
-                        processed_at=wall_now(),
-                        locked_until=None,
-                        attempts=InboxUpdate.attempts + 1,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-                if marked.rowcount == 0:
+                if not await mark_done(uow, row.update_id):
                     return  # another replica finished it
                 await self.dispatcher.handle(uow, update_obj, row.payload)
         except Exception as exc:
@@ -266,3 +239,23 @@ class Processor:
                 .where(InboxUpdate.update_id == update_id)
                 .values(status=status, error=error, locked_until=None, processed_at=wall_now())
             )
+
+
+async def mark_done(uow: UnitOfWork, update_id: int) -> bool:
+    """Mark an update done inside the transaction that handles it; False if it was not pending.
+
+    The statement re-checks the row is still pending (and, on PostgreSQL, holds its row lock to
+    the commit), so two replicas never both handle it; a rollback undoes the mark with the rest.
+    """
+    marked = await uow.session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.update_id == update_id, InboxUpdate.status == "pending")
+        .values(
+            status="done",
+            processed_at=wall_now(),
+            locked_until=None,
+            attempts=InboxUpdate.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(marked.rowcount)

@@ -11,6 +11,7 @@ from bot.services.domain import UnitOfWork
 from bot.services.outbox import Button, Keyboard
 from bot.services.residents import pseudonym_for
 from bot.store.models import Case, User
+from routing.gridmap import DEFAULT_CATEGORIES
 
 OPEN = frozenset(
     {"triage", "assigned", "accepted", "needs_info", "transferred", "escalated", "reopened"}
@@ -52,19 +53,8 @@ def staff_keyboard(case: Case) -> Keyboard:
     return []
 
 
-CATEGORY_ORDER = (
-    "facilities",
-    "sanitation",
-    "environment",
-    "safety",
-    "traffic",
-    "property",
-    "construction",
-    "dispute",
-    "welfare",
-    "health",
-    "other",
-)
+# The taxonomy's order on category buttons (labels `cat_<id>` exist for each).
+CATEGORY_ORDER = DEFAULT_CATEGORIES
 
 
 def _rows(items: tuple[str, ...] | list[str], width: int) -> list[list[str]]:
