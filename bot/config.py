@@ -47,6 +47,9 @@ class Settings:
     follow_up_after: timedelta | None = timedelta(days=14)
     reminder_before: timedelta = timedelta(minutes=30)
     scheduler_interval: float = 5.0
+    # How long a claimed inbox or outbox row is held before another process may take it over.
+    inbox_lease: timedelta = timedelta(seconds=60)
+    outbox_lease: timedelta = timedelta(seconds=60)
     poll_timeout: int = 25
 
     @classmethod
@@ -63,6 +66,12 @@ class Settings:
             values["gridmap_path"] = env["GRIDVOICE_GRIDMAP"]
         if env.get("GRIDVOICE_LEXICON"):
             values["lexicon_path"] = env["GRIDVOICE_LEXICON"]
+        for key, name in (
+            ("inbox_lease", "GRIDVOICE_INBOX_LEASE"),
+            ("outbox_lease", "GRIDVOICE_OUTBOX_LEASE"),
+        ):
+            if env.get(name):
+                values[key] = timedelta(seconds=float(env[name]))
         if env.get("GRIDVOICE_WEBHOOK_SECRET"):
             values["webhook_secret"] = env["GRIDVOICE_WEBHOOK_SECRET"]
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -28,7 +27,6 @@ from handlers.dispatch import Dispatcher
 log = logging.getLogger(__name__)
 
 # How long a claimed update is held before another processor (or a restarted one) may take it.
-LEASE = timedelta(seconds=float(os.environ.get("GRIDVOICE_INBOX_LEASE", "60")))
 MAX_ATTEMPTS = 3
 # SQLite: at most this many updates are handled in one transaction (see Processor.process_batch).
 BATCH_UPDATES = 16
@@ -113,7 +111,7 @@ class Processor:
                             due.with_for_update(skip_locked=True).scalar_subquery()
                         )
                     )
-                    .values(locked_until=now + LEASE)
+                    .values(locked_until=now + self.domain.settings.inbox_lease)
                     .returning(InboxUpdate)
                     .execution_options(synchronize_session=False)
                 )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -30,7 +29,6 @@ log = logging.getLogger(__name__)
 
 # How long a claim (and a row marked 'sending') is held before another sender may take it.
 # A restart after SIGKILL resumes the rows the dead process held once this passes.
-LEASE = timedelta(seconds=float(os.environ.get("GRIDVOICE_OUTBOX_LEASE", "60")))
 BATCH = 200
 
 
@@ -141,7 +139,9 @@ class Sender:
                     await uow.session.execute(
                         update(OutboxMessage)
                         .where(OutboxMessage.id.in_(ids))
-                        .values(locked_until=now + LEASE, status="sending")
+                        .values(
+                            locked_until=now + self.domain.settings.outbox_lease, status="sending"
+                        )
                         .returning(OutboxMessage)
                         .execution_options(synchronize_session=False)
                     )

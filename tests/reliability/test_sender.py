@@ -13,7 +13,6 @@ from gv_world import MEMBER_1, World
 from rel_helpers import FlakyProxy, close_world, count, open_world
 from sqlalchemy import select
 
-import bot.runtime.sender as sender_mod
 from bot.runtime.app import Gridvoice
 from bot.runtime.metrics import Metrics
 from bot.runtime.sender import Sender
@@ -161,12 +160,12 @@ async def test_blocked_resident_marked_unreachable_and_shown_on_case(world: Worl
 async def test_crash_resume_no_loss_no_repeat(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sender_mod, "LEASE", timedelta(seconds=1))
     users = list(range(70400, 70420))
     for user in users:
         await world.sim.create_user(user, f"U{user}")
     await world.stop_bot()
-    world.settings_overrides.update(send_rate_global=60.0)  # slow enough to crash mid-way
+    # slow enough to crash mid-way; a short lease so the restarted sender takes over at once
+    world.settings_overrides.update(send_rate_global=60.0, outbox_lease=timedelta(seconds=1))
     await world.start_bot()
     assert world.app is not None
     await queue(world.app.domain, users * 5, "crash")
