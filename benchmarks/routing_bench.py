@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from routing.address import AddressIndex  # noqa: E402
 from routing.assignment import assign  # noqa: E402
 from routing.geo import GridIndex  # noqa: E402
-from routing.gridmap import GridMap  # noqa: E402
+from routing.gridmap import DEFAULT_CATEGORIES, GridMap  # noqa: E402
 
 ZH = "幸福和平安康光明东西南北春华秋实金银新建民主长青朝阳文化胜利友谊团结红星青年育才花园锦绣"
 EN = [
@@ -74,19 +74,7 @@ SUFFIX = [
     ("大院", "Compound"),
 ]
 CELL = 0.003  # degrees per grid square
-CATEGORIES = [
-    "facilities",
-    "sanitation",
-    "environment",
-    "safety",
-    "traffic",
-    "property",
-    "construction",
-    "dispute",
-    "welfare",
-    "health",
-    "other",
-]
+CATEGORIES = list(DEFAULT_CATEGORIES)
 
 
 def estate(i: int) -> tuple[str, str]:
