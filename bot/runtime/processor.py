@@ -19,6 +19,7 @@ from sqlalchemy import or_, select, update
 from telegram import Bot, Update
 
 from bot.clock import wall_now
+from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.services.domain import Domain, UnitOfWork
 from bot.store.models import InboxUpdate
@@ -63,21 +64,7 @@ class Processor:
         self.domain.inbox_written.set()
 
     async def run(self) -> None:
-        while not self._stop.is_set():
-            # Clear before looking: an update stored while this pass runs sets it again, so the
-            # wait below returns at once instead of missing the wake-up.
-            self.domain.inbox_written.clear()
-            try:
-                handled = await self.run_once()
-            except Exception:
-                log.exception("inbox pass failed")
-                handled = 0
-                await asyncio.sleep(1)
-            if handled == 0 and not self._stop.is_set():
-                try:
-                    await asyncio.wait_for(self.domain.inbox_written.wait(), timeout=0.5)
-                except TimeoutError:
-                    pass
+        await run_passes(self._stop, self.domain.inbox_written, self.run_once, "inbox")
 
     async def claim(self, limit: int = 100) -> list[InboxUpdate]:
         """Pending updates to handle, oldest first.

@@ -20,6 +20,7 @@ from telegram import Bot, InputFile
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.clock import wall_now
+from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.runtime.pacing import Pacer
 from bot.services.domain import Domain
@@ -66,21 +67,7 @@ class Sender:
         self.domain.outbox_written.set()
 
     async def run(self) -> None:
-        while not self._stop.is_set():
-            # Clear before looking: rows committed while this pass runs set it again, so the
-            # wait below returns at once instead of missing the wake-up.
-            self.domain.outbox_written.clear()
-            try:
-                sent = await self.run_once()
-            except Exception:
-                log.exception("outbox sender pass failed")
-                sent = 0
-                await asyncio.sleep(1)
-            if sent == 0 and not self._stop.is_set():
-                try:
-                    await asyncio.wait_for(self.domain.outbox_written.wait(), timeout=0.5)
-                except TimeoutError:
-                    pass
+        await run_passes(self._stop, self.domain.outbox_written, self.run_once, "outbox sender")
 
     async def run_once(self) -> int:
         rows = await self.claim(self.batch)
