@@ -28,6 +28,19 @@ def draft_keyboard() -> Keyboard:
     ]
 
 
+def show_draft(ctx: Ctx, *, place: str | None = None, restored: bool = False) -> None:
+    """The resident's draft as it stands, with its buttons (send, somewhere else, discard)."""
+    assert ctx.user is not None
+    extra = {"place": place} if place is not None else {}
+    ctx.reply(
+        "draft_saved",
+        keyboard=draft_keyboard(),
+        draft=reports.draft(ctx.user),
+        restored=restored,
+        **extra,
+    )
+
+
 async def report_command(ctx: Ctx) -> None:
     user = ctx.user
     assert user is not None
@@ -38,8 +51,8 @@ async def report_command(ctx: Ctx) -> None:
         return
     text = " ".join(ctx.args).strip()
     if text:
-        current = reports.start_or_extend(ctx.uow, user, text)
-        ctx.reply("draft_saved", keyboard=draft_keyboard(), draft=current, restored=False)
+        reports.start_or_extend(ctx.uow, user, text)
+        show_draft(ctx)
     else:
         ctx.reply("report_how")
 
@@ -121,13 +134,7 @@ async def _draft_input(ctx: Ctx, text: str) -> None:
         if not reports.draft(user):
             reports.start_or_extend(ctx.uow, user, "")
         reports.set_place(user, grid_id=grid.id, location=(lat, lon))
-        ctx.reply(
-            "draft_saved",
-            keyboard=draft_keyboard(),
-            draft=reports.draft(user),
-            restored=False,
-            place=grid.name.get(ctx.lang),
-        )
+        show_draft(ctx, place=grid.name.get(ctx.lang))
         return
     if message.photo:
         photo = message.photo[-1]
@@ -145,12 +152,10 @@ async def _draft_input(ctx: Ctx, text: str) -> None:
             return  # one answer per album, not one per photo
         if group:
             update_state(user, album=group)
-        ctx.reply(
-            "draft_saved", keyboard=draft_keyboard(), draft=reports.draft(user), restored=False
-        )
+        show_draft(ctx)
         return
-    current = reports.start_or_extend(ctx.uow, user, text)
-    ctx.reply("draft_saved", keyboard=draft_keyboard(), draft=current, restored=False)
+    reports.start_or_extend(ctx.uow, user, text)
+    show_draft(ctx)
 
 
 async def _place_input(ctx: Ctx, text: str) -> None:
@@ -160,13 +165,7 @@ async def _place_input(ctx: Ctx, text: str) -> None:
     update_state(user, awaiting_place=False, place_typed=text)
     if not matches:
         reports.set_place(user, grid_id=user.home_grid_id, place_text=text)
-        ctx.reply(
-            "draft_saved",
-            keyboard=draft_keyboard(),
-            draft=reports.draft(user),
-            restored=False,
-            place=text,
-        )
+        show_draft(ctx, place=text)
         return
     keyboard: Keyboard = [
         [Button.literal(m.building.name.get(ctx.lang), f"d:bld:{m.building.id}")] for m in matches
@@ -217,24 +216,12 @@ async def draft_button(ctx: Ctx) -> None:
             place_text=building.name.get(ctx.lang),
         )
         ctx.answer()
-        ctx.reply(
-            "draft_saved",
-            keyboard=draft_keyboard(),
-            draft=reports.draft(user),
-            restored=False,
-            place=building.name.get(ctx.lang),
-        )
+        show_draft(ctx, place=building.name.get(ctx.lang))
     elif action == "typed":
         typed = (user.state_data or {}).get("place_typed")
         reports.set_place(user, grid_id=user.home_grid_id, place_text=typed)
         ctx.answer()
-        ctx.reply(
-            "draft_saved",
-            keyboard=draft_keyboard(),
-            draft=reports.draft(user),
-            restored=False,
-            place=typed,
-        )
+        show_draft(ctx, place=typed)
     elif action == "cancel":
         reports.discard(user)
         ctx.answer()

@@ -155,8 +155,8 @@ async def _registered(ctx: Ctx) -> None:
 
     await request_verification(ctx.uow, user)
     if pending:
-        current = reporting.reports.start_or_extend(ctx.uow, user, pending)
-        ctx.reply("draft_saved", keyboard=reporting.draft_keyboard(), draft=current, restored=True)
+        reporting.reports.start_or_extend(ctx.uow, user, pending)
+        reporting.show_draft(ctx, restored=True)
 
 
 async def content(ctx: Ctx) -> None:
