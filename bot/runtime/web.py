@@ -1,4 +1,8 @@
-"""The aiohttp side: the webhook receiver, /healthz and Prometheus /metrics."""
+"""The aiohttp side: the webhook receiver, /healthz, Prometheus /metrics, and the web edge.
+
+The public pages, open data, Open311 and the staff desk live in the `web/` package and are
+mounted on this same application by `web.setup_web`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from sqlalchemy import func, select
 
 from bot.runtime.intake import store_updates
 from bot.store.models import InboxUpdate, OutboxMessage
+from web import setup_web
 
 if TYPE_CHECKING:
     from bot.runtime.app import Gridvoice
@@ -19,21 +24,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# The running bot, for views: request.app[GRIDVOICE].domain is the domain both edges share.
+GRIDVOICE: web.AppKey[Gridvoice] = web.AppKey("gridvoice")
 
 
 def build_web_app(gv: Gridvoice, webhook_path: str | None) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
-    app["gridvoice"] = gv
+    app[GRIDVOICE] = gv
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     if webhook_path:
         app.router.add_post(webhook_path, webhook)
+    setup_web(app, gv)
     return app
 
 
 async def webhook(request: web.Request) -> web.Response:
     """Store the update durably, then answer 200 at once; processing happens from the inbox."""
-    gv: Gridvoice = request.app["gridvoice"]
+    gv = request.app[GRIDVOICE]
     secret = gv.domain.settings.webhook_secret
     if secret and not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), secret):
         return web.Response(status=403, text="forbidden")
@@ -51,7 +59,7 @@ async def webhook(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    gv: Gridvoice = request.app["gridvoice"]
+    gv = request.app[GRIDVOICE]
     try:
         async with gv.domain.sessions() as session:
             await session.execute(select(1))
@@ -61,7 +69,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    gv: Gridvoice = request.app["gridvoice"]
+    gv = request.app[GRIDVOICE]
     async with gv.domain.sessions() as session:
         backlog = (
             await session.execute(

@@ -107,6 +107,7 @@ class World:
         self.clock = ManualClock(START)
         self.app: Gridvoice | None = None
         self.settings_overrides: dict[str, Any] = {}
+        self.serve_http = False  # web tests turn on the HTTP edge (pages, Open311, open data)
 
     @property
     def settings(self) -> Settings:
@@ -126,7 +127,7 @@ class World:
 
     async def start_bot(self) -> Gridvoice:
         self.app = Gridvoice(self.settings, clock=self.clock)
-        await self.app.start(migrate=False, serve_http=False)
+        await self.app.start(migrate=False, serve_http=self.serve_http)
         return self.app
 
     async def restart_bot(self) -> None:
@@ -297,10 +298,11 @@ def button_labels(message: dict[str, Any]) -> list[str]:
     ]
 
 
-async def make_world(tmp_path: Path) -> tuple[World, RunningEmulator]:
+async def make_world(tmp_path: Path, *, serve_http: bool = False) -> tuple[World, RunningEmulator]:
     spec = str(SPEC_PATH) if SPEC_PATH.exists() else None
     emu = await start_emulator(spec_path=spec)
     sim = SimClient(emu.url)
     world = World(emu, sim, database_url(tmp_path), tmp_path)
+    world.serve_http = serve_http
     await world.setup()
     return world, emu

@@ -1,0 +1,101 @@
+"""Fixtures for the web edge: the bot with its HTTP side on, and a real headless Chromium.
+
+Browser tests drive Debian's `chromium` through `chromedriver` (selenium) and skip cleanly when
+either is missing; `.ci/run` installs them. Screenshots go to docs/screenshots/ (or
+$GRIDVOICE_SCREENSHOT_DIR) so a person can look at them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+
+from gv_world import World, make_world  # noqa: E402
+
+SCREENSHOT_DIR = Path(
+    os.environ.get("GRIDVOICE_SCREENSHOT_DIR")
+    or Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+)
+
+
+@pytest.fixture
+async def web_world(tmp_path: Path) -> AsyncIterator[World]:
+    """The emulator and the bot with the HTTP edge listening on a free port."""
+    w, emu = await make_world(tmp_path, serve_http=True)
+    try:
+        yield w
+    finally:
+        await w.close()
+        await w.sim.close()
+        await emu.stop()
+
+
+def _chromium_paths() -> tuple[str, str] | None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if browser and driver:
+        return browser, driver
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless Chromium; the test is skipped where none can be had."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    paths = _chromium_paths()
+    if paths is None:
+        pytest.skip(
+            "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+        )
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = paths[0]
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(flag)
+    try:
+        driver = webdriver.Chrome(service=Service(executable_path=paths[1]), options=options)
+    except Exception as exc:  # a broken install: skip, do not fail the suite
+        pytest.skip(f"chromium could not start: {exc}")
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screenshot(driver: Any, name: str) -> Path:
+    """Save what the browser shows as docs/screenshots/<name>.png (full page height)."""
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOT_DIR / f"{name}.png"
+    height = driver.execute_script("return document.body.scrollHeight")
+    driver.set_window_size(1280, max(900, min(int(height) + 40, 4000)))
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1280, 900)
+    return path
+
+
+async def in_browser(fn: Any, *args: Any) -> Any:
+    """Run a (blocking) selenium call off the event loop, so the bot under test keeps serving."""
+    import asyncio
+
+    return await asyncio.to_thread(fn, *args)
