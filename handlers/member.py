@@ -73,7 +73,9 @@ async def card_button(ctx: Ctx) -> None:
             await refresh_card(ctx.uow, case, ctx.chat_id)
             ctx.answer()
         elif action == "tgt" and len(rest) >= 2:
-            await _expect(ctx, "transfer_reason", case, target=f"{rest[0]}:{rest[1]}")
+            target = f"{rest[0]}:{rest[1]}"[:80]
+            case_service.check_transfer_target(ctx.uow, user_id, case, target)
+            await _expect(ctx, "transfer_reason", case, target=target)
             ctx.answer()
             _prompt(ctx, "staff_prompt_transfer", case=case)
         elif action == "skip":

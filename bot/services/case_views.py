@@ -30,15 +30,20 @@ def cb(action: str, case: Case, *args: object) -> str:
     return ":".join(parts)
 
 
-def staff_keyboard(case: Case) -> Keyboard:
+def staff_keyboard(case: Case, *, may_accept: bool = True) -> Keyboard:
+    """The card's buttons for the case's state; `may_accept` False drops Accept (a party's
+    case seen by someone outside the party)."""
     if case.status == "triage":
         return [
             [Button.of(f"cat_{c}", cb("cat", case, c)) for c in row]
             for row in _rows(CATEGORY_ORDER, 3)
         ]
     if case.status in AWAITING_ACCEPT:
+        first = [Button.of("btn_ask", cb("ask", case))]
+        if may_accept:
+            first.insert(0, Button.of("btn_accept", cb("acc", case)))
         return [
-            [Button.of("btn_accept", cb("acc", case)), Button.of("btn_ask", cb("ask", case))],
+            first,
             [
                 Button.of("btn_transfer", cb("trf", case)),
                 Button.of("btn_resolve", cb("res", case)),
@@ -84,6 +89,18 @@ def card_data(uow: UnitOfWork, case: Case, photos: int = 0) -> dict[str, Any]:
     }
 
 
+def accepts_in(uow: UnitOfWork, case: Case, chat_id: int) -> bool:
+    """Whether a card in this chat may offer Accept: a party's case only in the party's
+    group or to the party's own staff."""
+    if not case.party_id:
+        return True
+    party = uow.routing.gridmap.parties.get(case.party_id)
+    if party is not None and party.chat_id == chat_id:
+        return True
+    staff = uow.routing.gridmap.staff.get(chat_id)
+    return staff is not None and staff.party_id == case.party_id
+
+
 async def send_card(uow: UnitOfWork, case: Case, chat_id: int, photo_ids: list[str]) -> None:
     """A new card in `chat_id` (photos first), remembered so it can be edited in place."""
     lang = await chat_language(uow, chat_id)
@@ -93,7 +110,7 @@ async def send_card(uow: UnitOfWork, case: Case, chat_id: int, photo_ids: list[s
         chat_id,
         lang,
         "card",
-        keyboard=staff_keyboard(case),
+        keyboard=staff_keyboard(case, may_accept=accepts_in(uow, case, chat_id)),
         ref=card_ref(case, chat_id),
         case_id=case.id,
         **card_data(uow, case, len(photo_ids)),
@@ -110,7 +127,9 @@ async def refresh_card(
         chat_id,
         lang,
         "card",
-        keyboard=staff_keyboard(case) if keyboard is None else keyboard,
+        keyboard=staff_keyboard(case, may_accept=accepts_in(uow, case, chat_id))
+        if keyboard is None
+        else keyboard,
         case_id=case.id,
         **card_data(uow, case),
     )

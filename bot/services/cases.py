@@ -24,7 +24,7 @@ from bot.services.case_views import (
 from bot.services.domain import UnitOfWork
 from bot.services.outbox import Button
 from bot.store.models import Case, CaseEvent, CaseFollower, CasePhoto, Correction, User
-from routing.assignment import Assignment, assign, escalate
+from routing.assignment import Assignment, assign, escalate, transfer_targets
 from routing.classifier import Classification
 from routing.deadlines import deadlines_for, priority_of
 
@@ -353,9 +353,20 @@ def actor_for(uow: UnitOfWork, user_id: int) -> Actor:
     return Actor(user_id, staff_role(uow, user_id) or "resident")
 
 
+def may_accept(uow: UnitOfWork, user_id: int, case: Case) -> bool:
+    """A case handed to a party is accepted by that party's staff only: the grid member who
+    follows it up (or a leader) may push it, but must not become its owner by one tap."""
+    if not case.party_id:
+        return True
+    staff = uow.routing.gridmap.staff.get(user_id)
+    return staff is not None and staff.party_id == case.party_id
+
+
 async def accept(uow: UnitOfWork, user_id: int, case: Case) -> None:
     if case.status not in AWAITING_ACCEPT:
         raise CaseActionError("case_wrong_state", status=case.status)
+    if not may_accept(uow, user_id, case):
+        raise CaseActionError("accept_party_only")
     old = move(uow, case, "accepted")
     case.accepted_at = case.accepted_at or uow.now
     if case.owner_id != user_id and staff_role(uow, user_id) in ("member", "party"):
@@ -541,8 +552,23 @@ async def reassign(
     notify_resident(uow, case, await audience(uow, case), kind, note=note)
 
 
+def check_transfer_target(uow: UnitOfWork, user_id: int, case: Case, target: str) -> None:
+    """Refuse a target the card could not have offered this person for this case (forged
+    callback data naming another grid's member, an unknown party, the presser themself)."""
+    offered = {
+        f"{t.kind[0]}:{t.id}"
+        for t in transfer_targets(
+            uow.routing.gridmap, case.grid_id, case.category or "other", {user_id}
+        )
+    }
+    if target not in offered:
+        raise CaseActionError("not_allowed")
+
+
 async def transfer(uow: UnitOfWork, user_id: int, case: Case, target: str, reason: str) -> None:
-    """Transfer to another member of the grid (`m:<id>`) or a party of the matrix (`p:<id>`)."""
+    """Transfer to another member of the grid (`m:<id>`) or a party of the matrix (`p:<id>`),
+    only to a target the card offers (checked again here: callback data is untrusted)."""
+    check_transfer_target(uow, user_id, case, target)
     gridmap = uow.routing.gridmap
     kind, _, ident = target.partition(":")
     follow_up = case.follow_up_id
@@ -637,7 +663,9 @@ async def resident_change_category(
         if a.chat_id != case.owner_chat_id:
             await reassign(uow, case, a, Actor(resident.id, "resident"), "assigned", "rerouted")
             return
-        await _refresh_owner_card(uow, case)
+    # Same owner: the card shows the new category and carries the new version, so its
+    # buttons keep working.
+    await _refresh_owner_card(uow, case)
     notify_resident(uow, case, [resident], "category_changed")
 
 

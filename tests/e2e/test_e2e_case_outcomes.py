@@ -4,8 +4,17 @@ transfers only where the card offered, the right owner, and cards that stay true
 from __future__ import annotations
 
 import pytest
-from gv_world import MEMBER_1, World
-from test_e2e_resident_support import LANG_IDS, LANGS, case_row, events, label
+from gv_world import LEADER, MEMBER_1, MEMBER_2, PROPERTY_CHAT, PROPERTY_STAFF, World
+from test_e2e_resident_support import (
+    LANG_IDS,
+    LANGS,
+    answer_of,
+    case_row,
+    event_kinds,
+    events,
+    label,
+    settle,
+)
 
 VAGUE = {
     "en": "I would like to know more about the thing we discussed",
@@ -29,3 +38,140 @@ async def test_a_message_that_matches_nothing_goes_to_triage_not_other(
     # the grid member gets no card: the leader places it first
     texts = " ".join(m.get("text") or "" for m in await world.sim.bot_messages(MEMBER_1))
     assert case_id not in texts
+
+
+LIGHT = {
+    "en": "The street light outside building 1 has been broken for a week",
+    "zh": "楼下路灯坏了一个星期了",
+}
+LIFT = {
+    "en": "The lift in our building is broken, property management ignores us",
+    "zh": "电梯坏了，物业不管",
+}
+STAFF_LANG = "zh"
+
+
+def buttons_data(message: dict) -> list[str]:
+    return [
+        b["callback_data"]
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        for b in row
+    ]
+
+
+async def current(world: World, chat_id: int, message_id: int) -> dict:
+    return [m for m in await world.sim.messages(chat_id) if m["message_id"] == message_id][0]
+
+
+async def test_a_forged_transfer_target_is_refused_and_changes_nothing(world: World) -> None:
+    user = 1302
+    await world.resident(user)
+    case_id, _ = await world.report(user, LIGHT["en"])
+    card = await world.card(MEMBER_1, case_id)
+    row = await case_row(world, case_id)
+    base = f"c:tgt:{row.id}:{row.version}"
+    # another grid's member, the presser themself, an unknown party, a grid leader, garbage
+    for target in (
+        f"m:{MEMBER_2}",
+        f"m:{MEMBER_1}",
+        "p:nowhere",
+        f"m:{LEADER}",
+        "m:99999999999999999999",
+        "x:y",
+    ):
+        after = await world.last_id(MEMBER_1)
+        pressed = await world.sim.press(
+            MEMBER_1, card["message_id"], data=f"{base}:{target}", forge=True
+        )
+        answer = await answer_of(world, pressed)
+        assert answer["text"] == label(world, STAFF_LANG, "not_allowed"), target
+        await settle(world)
+        assert await world.last_id(MEMBER_1) == after, target  # no reason prompt
+        # and free text afterwards is not a transfer reason
+        await world.say(MEMBER_1, "over to you")
+        await settle(world)
+    unchanged = await case_row(world, case_id)
+    assert (unchanged.status, unchanged.owner_id, unchanged.version) == (
+        "assigned",
+        MEMBER_1,
+        row.version,
+    )
+    assert "transferred" not in await event_kinds(world, case_id)
+    texts = " ".join(m.get("text") or "" for m in await world.sim.bot_messages(MEMBER_2))
+    assert case_id not in texts
+    # what the card offers still works
+    await world.act(MEMBER_1, card, "trf")
+    await settle(world)
+    offered = await current(world, MEMBER_1, card["message_id"])
+    assert any(d.endswith(":p:xingfu-wuye") for d in buttons_data(offered))
+
+
+@pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
+async def test_a_follow_up_member_cannot_accept_a_party_case(
+    world: World, code: str, lang: str
+) -> None:
+    user = 1303
+    await world.resident(user, lang=lang)
+    case_id, _ = await world.report(user, LIFT[lang])
+    await world.card(PROPERTY_CHAT, case_id)
+    row = await case_row(world, case_id)
+    assert row.party_id == "xingfu-wuye" and row.follow_up_id == MEMBER_1
+    # the follow-up member's own copy of the card offers no Accept
+    after = await world.last_id(MEMBER_1)
+    await world.say(MEMBER_1, f"/case {case_id}")
+    copy = await world.wait_bot(MEMBER_1, case_id, after=after, buttons=True)
+    assert not any(d.startswith("c:acc:") for d in buttons_data(copy))
+    # and a forged Accept is refused on the server
+    after_user = await world.last_id(user)
+    pressed = await world.sim.press(
+        MEMBER_1, copy["message_id"], data=f"c:acc:{row.id}:{row.version}", forge=True
+    )
+    answer = await answer_of(world, pressed)
+    assert answer["text"] == label(world, STAFF_LANG, "accept_party_only")
+    await settle(world)
+    after_row = await case_row(world, case_id)
+    assert (after_row.status, after_row.owner_id, after_row.party_id, after_row.version) == (
+        row.status,
+        None,
+        "xingfu-wuye",
+        row.version,
+    )
+    assert not [m for m in await world.sim.bot_messages(user, after_user) if "👍" in m["text"]]
+    # the party accepts: the resident hears it from the party, never from the member
+    card = await world.card(PROPERTY_CHAT, case_id)
+    await world.act(PROPERTY_STAFF, card, "acc", chat=PROPERTY_CHAT)
+    accepted = await world.wait_bot(user, "👍", after=after_user)
+    assert "王芳" not in accepted["text"]
+    assert (await case_row(world, case_id)).owner_id == PROPERTY_STAFF
+
+
+@pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
+async def test_category_change_with_the_same_owner_refreshes_the_card(
+    world: World, code: str, lang: str
+) -> None:
+    user = 1304
+    await world.resident(user, lang=lang)
+    case_id, filed = await world.report(user, LIGHT[lang])
+    card = await world.card(MEMBER_1, case_id)
+    await world.act(MEMBER_1, card, "acc")
+    await world.wait_edited(
+        MEMBER_1, card["message_id"], label(world, STAFF_LANG, "status_accepted")
+    )
+    await world.press(user, filed, label(world, lang, "btn_change_category"))
+    choose = await world.wait_bot(user, after=filed["message_id"], buttons=True)
+    after_card = await case_row(world, case_id)
+    await world.press(user, choose, label(world, lang, "cat_sanitation"))
+    await world.wait_bot(user, label(world, lang, "cat_sanitation"), after=choose["message_id"])
+    row = await case_row(world, case_id)
+    assert row.category == "sanitation" and row.owner_id == MEMBER_1
+    assert row.version > after_card.version
+    refreshed = await world.wait_edited(
+        MEMBER_1, card["message_id"], label(world, STAFF_LANG, "cat_sanitation")
+    )
+    assert all(f":{row.version}" in d for d in buttons_data(refreshed) if d.startswith("c:"))
+    # its buttons work: Ask prompts for the question, not "out of date"
+    after = await world.last_id(MEMBER_1)
+    pressed = await world.act(MEMBER_1, refreshed, "ask")
+    answer = await answer_of(world, pressed)
+    assert not answer.get("text")
+    await world.wait_bot(MEMBER_1, case_id, after=after)
