@@ -383,7 +383,12 @@ async def cancel_command(ctx: Ctx) -> None:
         reports.discard(user)
         ctx.reply("draft_discarded")
         return
-    if user.state in ("answer", "rate_comment", "reopen_reason", "address"):
+    if user.state == "address":
+        # Consent stays recorded: the next /start or message asks for the address only.
+        set_state(user, None, pending=(user.state_data or {}).get("pending"))
+        ctx.reply("address_cancelled")
+        return
+    if user.state in ("answer", "rate_comment", "reopen_reason"):
         set_state(user, None)
         ctx.reply("dialogue_cancelled")
         return
