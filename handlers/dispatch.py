@@ -124,6 +124,9 @@ class Dispatcher:
             name = head[1:].split("@", 1)[0].lower()
             ctx.args = rest.split()
             handler = self.commands.get(name)
+            if name != "cancel":
+                # A command leaves any staff prompt: the next free text is not a reason.
+                await member.leave_prompt(ctx, command=True)
             if handler is None:
                 ctx.reply("unknown_command", command=head[:64])
                 return

@@ -379,6 +379,10 @@ async def my_cases(ctx: Ctx) -> None:
 async def cancel_command(ctx: Ctx) -> None:
     user = ctx.user
     assert user is not None
+    from handlers.member import leave_prompt
+
+    if await leave_prompt(ctx, command=False):
+        return
     if user.state == "draft":
         reports.discard(user)
         ctx.reply("draft_discarded")

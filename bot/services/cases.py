@@ -102,6 +102,13 @@ async def find_case(uow: UnitOfWork, human_id: str) -> Case | None:
     ).scalar_one_or_none()
 
 
+async def find_case_by_id(uow: UnitOfWork, case_id: int) -> Case | None:
+    """A case by its database id, without a lock (for display)."""
+    if not 0 < case_id < 2**63:
+        return None
+    return await uow.session.get(Case, case_id)
+
+
 async def open_counts(uow: UnitOfWork, owner_ids: Collection[int] | None = None) -> dict[int, int]:
     stmt = (
         select(Case.owner_id, func.count())
