@@ -677,14 +677,20 @@ async def resident_change_category(
 
 
 async def rate(uow: UnitOfWork, resident: User, case: Case, stars: int) -> None:
+    """The resident's rating. The case stays resolved, so "Not solved" still works within the
+    reopen window; the scheduler closes it when the window ends (`auto_close`)."""
     if case.resident_id != resident.id or not 1 <= stars <= 5:
         raise CaseActionError("not_allowed")
     if case.status != "resolved":
         raise CaseActionError("case_wrong_state", status=case.status)
-    old = move(uow, case, "closed")
+    if case.rating is not None:
+        raise CaseActionError("already_rated")
     case.rating = stars
-    case.closed_at = uow.now
-    await record(uow, case, Actor(resident.id, "resident"), "rated", from_status=old, rating=stars)
+    case.version += 1
+    case.updated_at = uow.now
+    await record(
+        uow, case, Actor(resident.id, "resident"), "rated", from_status=case.status, rating=stars
+    )
     await _refresh_owner_card(uow, case)
     if case.owner_chat_id is not None:
         from bot.services.case_views import chat_language
@@ -707,6 +713,8 @@ async def reopen(uow: UnitOfWork, resident: User, case: Case, reason: str) -> No
     if uow.now - case.resolved_at > uow.settings.reopen_window:
         raise CaseActionError("reopen_too_late", days=uow.settings.reopen_window.days)
     case.reopen_count += 1
+    case.rating = None  # "not solved" takes back a rating given earlier in the window
+    case.rating_comment = None
     a = Assignment(
         owner_id=case.owner_id,
         chat_id=case.owner_chat_id or 0,
@@ -746,11 +754,14 @@ async def cancel(uow: UnitOfWork, resident: User, case: Case) -> None:
 
 
 async def auto_close(uow: UnitOfWork, case: Case) -> None:
+    """Close a resolved case: unrated after `auto_close_after` of silence (the resident is
+    told), rated once the reopen window has passed (they said their word already)."""
     old = move(uow, case, "closed")
     case.closed_at = uow.now
-    await record(uow, case, SYSTEM, "auto_closed", from_status=old)
+    await record(uow, case, SYSTEM, "auto_closed", from_status=old, rated=case.rating is not None)
     await _refresh_owner_card(uow, case)
-    notify_resident(uow, case, await audience(uow, case), "auto_closed")
+    if case.rating is None:
+        notify_resident(uow, case, await audience(uow, case), "auto_closed")
 
 
 async def follow(uow: UnitOfWork, resident: User, case: Case) -> None:

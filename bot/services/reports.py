@@ -7,7 +7,7 @@ report continues where it was and nothing typed is lost.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -23,6 +23,27 @@ from routing.classifier import Classification
 SIMILAR_TEXT = 62.0
 SIMILAR_METRES = 150.0
 SIMILAR_WINDOW = timedelta(days=30)
+# An optional prompt (a comment after a rating) lapses after this; later messages are reports.
+OPTIONAL_PROMPT_TTL = timedelta(minutes=30)
+
+
+def reads_as_report(uow: UnitOfWork, text: str) -> bool:
+    """Whether a message names a problem of its own (a category other than the catch-all),
+    so it must not be swallowed by an optional prompt such as a rating comment."""
+    category = uow.domain.classifier.classify(text).category
+    return category is not None and category != "other"
+
+
+def prompt_expired(uow: UnitOfWork, user: User) -> bool:
+    """Whether the person's optional prompt has lapsed (no start time counts as lapsed)."""
+    since = (user.state_data or {}).get("since")
+    if not since:
+        return True
+    try:
+        started = datetime.fromisoformat(since)
+    except (TypeError, ValueError):
+        return True
+    return uow.now - started > OPTIONAL_PROMPT_TTL
 
 
 def draft(user: User) -> dict[str, Any]:

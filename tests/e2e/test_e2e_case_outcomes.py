@@ -4,7 +4,7 @@ transfers only where the card offered, the right owner, and cards that stay true
 from __future__ import annotations
 
 import pytest
-from gv_world import LEADER, MEMBER_1, MEMBER_2, PROPERTY_CHAT, PROPERTY_STAFF, World
+from gv_world import LEADER, MEMBER_1, MEMBER_2, PROPERTY_CHAT, PROPERTY_STAFF, World, button_labels
 from test_e2e_resident_support import (
     LANG_IDS,
     LANGS,
@@ -175,3 +175,80 @@ async def test_category_change_with_the_same_owner_refreshes_the_card(
     answer = await answer_of(world, pressed)
     assert not answer.get("text")
     await world.wait_bot(MEMBER_1, case_id, after=after)
+
+
+@pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
+async def test_rating_keeps_not_solved_open_and_the_stars_go_away(
+    world: World, code: str, lang: str
+) -> None:
+    from datetime import timedelta
+
+    from test_e2e_resident_support import resolve, wake
+
+    user = 1305
+    await world.resident(user, lang=lang)
+    case_id, _ = await world.report(user, LIGHT[lang])
+    card = await world.card(MEMBER_1, case_id)
+    await world.act(MEMBER_1, card, "acc")
+    card = await world.wait_edited(MEMBER_1, card["message_id"], case_id)
+    after = await world.last_id(user)
+    await resolve(world, MEMBER_1, card, "Replaced the bulb")
+    resolved = await world.wait_bot(user, "Replaced the bulb", after=after, buttons=True)
+    stars = [
+        b["callback_data"]
+        for row in resolved["reply_markup"]["inline_keyboard"]
+        for b in row
+        if "⭐" in b["text"]
+    ]
+    await world.press(user, resolved, "⭐⭐⭐⭐⭐")
+    await world.wait_bot(MEMBER_1, "5/5")
+    await settle(world)
+    row = await case_row(world, case_id)
+    assert (row.status, row.rating) == ("resolved", 5)
+    # the stars are gone from the message; "Not solved" stays
+    now = await current(world, user, resolved["message_id"])
+    assert [b for b in button_labels(now) if "⭐" in b] == []
+    assert button_labels(now) == [label(world, lang, "btn_not_solved")]
+    # a replayed star changes nothing
+    pressed = await world.sim.press(user, resolved["message_id"], data=stars[0], forge=True)
+    assert (await answer_of(world, pressed))["text"] == label(world, lang, "already_rated")
+    assert (await case_row(world, case_id)).rating == 5
+    # two days later it is not solved after all: reopening still works
+    world.clock.advance(timedelta(days=2))
+    await wake(world)
+    await world.press(user, now, label(world, lang, "btn_not_solved"))
+    ask = await world.wait_bot(user, case_id, after=resolved["message_id"])
+    await world.say(user, "It went dark again last night")
+    reopened = await world.wait_bot(user, "🔄", after=ask["message_id"])
+    assert case_id in reopened["text"]
+    row = await case_row(world, case_id)
+    assert row.status == "reopened" and row.rating is None
+    await settle(world)
+    assert button_labels(await current(world, user, resolved["message_id"])) == []
+
+
+async def test_a_rated_case_closes_when_the_reopen_window_ends(world: World) -> None:
+    from datetime import timedelta
+
+    from test_e2e_resident_support import resolve, wake
+
+    user = 1306
+    await world.resident(user)
+    case_id, _ = await world.report(user, LIGHT["en"])
+    card = await world.card(MEMBER_1, case_id)
+    after = await world.last_id(user)
+    await resolve(world, MEMBER_1, card, "Replaced the bulb")
+    resolved = await world.wait_bot(user, "Replaced the bulb", after=after, buttons=True)
+    await world.press(user, resolved, "⭐⭐⭐")
+    await world.wait_bot(MEMBER_1, "3/5")
+    assert world.app is not None
+    world.clock.advance(world.app.settings.auto_close_after + timedelta(hours=1))
+    await wake(world)
+    assert (await case_row(world, case_id)).status == "resolved"
+    world.clock.advance(world.app.settings.reopen_window)
+    await wake(world)
+    row = await case_row(world, case_id)
+    assert (row.status, row.rating) == ("closed", 3)
+    # no "closed because you did not reply" to someone who rated
+    texts = [m["text"] or "" for m in await world.sim.bot_messages(user, resolved["message_id"])]
+    assert not any("📁" in t for t in texts)

@@ -133,3 +133,70 @@ async def test_text_after_forget_is_not_kept(world: World, code: str, lang: str)
     assert not await _stored_anywhere(world, user, PROBLEM[lang])
     row = await user_row(world, user)
     assert row is not None and row.consent_at is None and row.first_name is None
+
+
+LIGHT = {
+    "en": "The street light outside building 1 has been broken for a week",
+    "zh": "楼下路灯坏了一个星期了",
+}
+NEW_PROBLEM = {"en": "dead rat in the stairwell", "zh": "楼道里有只死老鼠"}
+COMMENT = {"en": "Quick work, thanks", "zh": "谢谢，很快就修好了"}
+
+
+async def _rated(world: World, user: int, lang: str) -> tuple[str, dict]:
+    """A resolved case the resident has just rated; returns the case id and the comment prompt."""
+    from gv_world import MEMBER_1
+    from test_e2e_resident_support import resolve
+
+    await world.resident(user, lang=lang)
+    case_id, _ = await world.report(user, LIGHT[lang])
+    card = await world.card(MEMBER_1, case_id)
+    await world.act(MEMBER_1, card, "acc")
+    card = await world.wait_edited(MEMBER_1, card["message_id"], case_id)
+    after = await world.last_id(user)
+    await resolve(world, MEMBER_1, card, "Replaced the bulb")
+    resolved = await world.wait_bot(user, "Replaced the bulb", after=after, buttons=True)
+    await world.press(user, resolved, "⭐⭐⭐⭐")
+    ask = await world.wait_bot(user, case_id, after=resolved["message_id"], buttons=True)
+    return case_id, ask
+
+
+async def test_a_new_report_after_a_rating_is_not_swallowed_as_a_comment(
+    world: World, code: str, lang: str
+) -> None:
+    from test_e2e_resident_support import case_row
+
+    user = 1504
+    case_id, ask = await _rated(world, user, lang)
+    await world.say(user, NEW_PROBLEM[lang])
+    told = await world.wait_bot(user, after=ask["message_id"])
+    assert told["text"].strip() == shown(
+        world, lang, "comment_taken_as_report", case=await case_row(world, case_id)
+    )
+    draft = await world.wait_bot(user, NEW_PROBLEM[lang], after=ask["message_id"], buttons=True)
+    assert label(world, lang, "btn_send_report") in button_labels(draft)
+    assert (await case_row(world, case_id)).rating_comment is None
+    await world.press(user, draft, label(world, lang, "btn_send_report"))
+    filed = await world.wait_bot(user, "GV-", after=draft["message_id"])
+    assert case_id not in filed["text"]
+    # a comment that is a comment is still saved
+    case_id, ask = await _rated(world, user + 10, lang)
+    await world.say(user + 10, COMMENT[lang])
+    saved = await world.wait_bot(user + 10, after=ask["message_id"])
+    assert case_id in saved["text"]
+    assert (await case_row(world, case_id)).rating_comment == COMMENT[lang]
+
+
+async def test_the_comment_prompt_expires(world: World, code: str, lang: str) -> None:
+    from datetime import timedelta
+
+    from test_e2e_resident_support import case_row
+
+    user = 1505
+    case_id, ask = await _rated(world, user, lang)
+    world.clock.advance(timedelta(hours=2))
+    await world.say(user, COMMENT[lang])
+    draft = await world.wait_bot(user, COMMENT[lang], after=ask["message_id"], buttons=True)
+    assert label(world, lang, "btn_send_report") in button_labels(draft)
+    await settle(world)
+    assert (await case_row(world, case_id)).rating_comment is None

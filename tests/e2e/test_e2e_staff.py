@@ -109,7 +109,7 @@ async def test_card_shows_the_case_not_the_person_and_resolve_sends_note_and_pho
     await world.press(user, resolved, "⭐⭐⭐⭐⭐")
     await world.wait_bot(MEMBER_1, "5/5")
     row = await case_row(world, case_id)
-    assert row.status == "closed" and row.rating == 5
+    assert row.status == "resolved" and row.rating == 5
 
 
 @pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)

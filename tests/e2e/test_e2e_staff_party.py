@@ -71,7 +71,7 @@ async def test_party_accepts_asks_and_resolves_with_photo_from_its_group(
     await world.press(user, resolved, "⭐⭐⭐⭐")
     await world.wait_bot(PROPERTY_CHAT, "4/5")
     row = await case_row(world, case_id)
-    assert (row.status, row.rating) == ("closed", 4)
+    assert (row.status, row.rating) == ("resolved", 4)
     assert [
         k
         for k in await event_kinds(world, case_id)
