@@ -166,11 +166,16 @@ async def _place_input(ctx: Ctx, text: str) -> None:
         reports.set_place(user, grid_id=user.home_grid_id, place_text=text)
         show_draft(ctx, place=text)
         return
+    update_state(user, place_choice=True)
+    _choose_place(ctx, text, matches)
+
+
+def _choose_place(ctx: Ctx, text: str, matches: list, *, before_send: bool = False) -> None:  # type: ignore[type-arg]
     keyboard: Keyboard = [
         [Button.literal(m.building.name.get(ctx.lang), f"d:bld:{m.building.id}")] for m in matches
     ]
     keyboard.append([Button.of("btn_none_of_these", "d:typed")])
-    ctx.reply("place_choose", keyboard=keyboard, text=text)
+    ctx.reply("place_choose", keyboard=keyboard, text=text, before_send=before_send)
 
 
 async def draft_button(ctx: Ctx) -> None:
@@ -239,6 +244,23 @@ async def _submit(ctx: Ctx, *, force_new: bool) -> None:
         ctx.reply("draft_needs_text", keyboard=draft_keyboard())
     elif outcome == "no_place":
         ctx.reply("ask_place")
+    elif outcome == "choose_place":
+        typed = str((user.state_data or {}).get("place_typed") or "")
+        matches = residents.match_address(ctx.uow, typed)
+        if matches:
+            _choose_place(ctx, typed, matches, before_send=True)
+        else:  # the map changed meanwhile: keep the words as the place
+            reports.set_place(user, grid_id=user.home_grid_id, place_text=typed)
+            show_draft(ctx, place=typed)
+    elif outcome == "already_filed" and case is not None:
+        ctx.reply(
+            "already_filed",
+            keyboard=[
+                [Button.of("btn_file_anyway", "d:new")],
+                [Button.of("btn_discard", "d:cancel")],
+            ],
+            case=case,
+        )
     elif outcome == "similar" and case is not None:
         ctx.reply(
             "similar_found",

@@ -285,6 +285,8 @@ async def create_case(
         keyboard=[[Button.of("btn_change_category", f"r:chg:{case.id}")]],
         case_id=case.id,
         case=case,
+        building=gridmap.buildings.get(case.building_id or ""),
+        grid=gridmap.grids.get(case.grid_id),
         **_owner_data(uow, case, resident.language),
     )
     return case

@@ -252,3 +252,99 @@ async def test_a_rated_case_closes_when_the_reopen_window_ends(world: World) -> 
     # no "closed because you did not reply" to someone who rated
     texts = [m["text"] or "" for m in await world.sim.bot_messages(user, resolved["message_id"])]
     assert not any("📁" in t for t in texts)
+
+
+@pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
+async def test_the_same_report_twice_makes_one_case_and_one_card(
+    world: World, code: str, lang: str
+) -> None:
+    from sqlalchemy import func, select
+
+    from bot.store.models import Case
+
+    user = 1307
+    await world.resident(user, lang=lang)
+    case_id, filed = await world.report(user, LIGHT[lang])
+    await world.card(MEMBER_1, case_id)
+    after = await world.last_id(user)
+    await world.say(user, LIGHT[lang])
+    draft = await world.wait_bot(user, after=after, buttons=True)
+    await world.press(user, draft, label(world, lang, "btn_send_report"))
+    told = await world.wait_bot(user, case_id, after=draft["message_id"], buttons=True)
+    assert label(world, lang, "btn_file_anyway") in button_labels(told)
+    await world.press(user, told, label(world, lang, "btn_discard"))
+    await settle(world)
+    assert world.app is not None
+    async with world.app.domain.sessions() as session:
+        count = (
+            await session.execute(select(func.count()).where(Case.resident_id == user))
+        ).scalar_one()
+    assert count == 1
+    cards = [
+        m
+        for m in await world.sim.bot_messages(MEMBER_1)
+        if "GV-" in (m["text"] or "") and button_labels(m)
+    ]
+    assert len(cards) == 1
+    # a triage case sent twice (no category) is caught by its words
+    vague, _ = await world.report(user, VAGUE[lang])
+    after = await world.last_id(user)
+    await world.say(user, VAGUE[lang])
+    draft = await world.wait_bot(user, after=after, buttons=True)
+    await world.press(user, draft, label(world, lang, "btn_send_report"))
+    told = await world.wait_bot(user, vague, after=draft["message_id"], buttons=True)
+    await world.press(user, told, label(world, lang, "btn_discard"))
+    # a different problem is still filed
+    other, _ = await world.report(
+        user,
+        "Garbage bins overflowing next to building 3" if lang == "en" else "垃圾桶满了没人清理",
+    )
+    assert other not in (case_id, vague)
+    # and "it is a different problem" files the repeat anyway
+    after = await world.last_id(user)
+    await world.say(user, LIGHT[lang])
+    draft = await world.wait_bot(user, after=after, buttons=True)
+    await world.press(user, draft, label(world, lang, "btn_send_report"))
+    told = await world.wait_bot(user, case_id, after=draft["message_id"], buttons=True)
+    await world.press(user, told, label(world, lang, "btn_file_anyway"))
+    filed = await world.wait_bot(user, "GV-", after=told["message_id"])
+    assert case_id not in filed["text"]
+
+
+@pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
+async def test_a_typed_place_is_not_dropped_by_the_older_send_button(
+    world: World, code: str, lang: str
+) -> None:
+    from gv_world import MEMBER_3
+
+    user = 1308
+    await world.resident(user, lang=lang)
+    problem = "The water pipe burst in the corridor" if lang == "en" else "楼道里水管爆了"
+    after = await world.last_id(user)
+    await world.say(user, problem)
+    draft = await world.wait_bot(user, after=after, buttons=True)
+    await world.press(user, draft, label(world, lang, "btn_elsewhere"))
+    ask = await world.wait_bot(user, after=draft["message_id"])
+    typed = "Heping Road 16" if lang == "en" else "和平路16号"
+    await world.say(user, typed)
+    choose = await world.wait_bot(user, after=ask["message_id"], buttons=True)
+    # the older Send button: the typed place is asked about, not dropped for the home
+    await world.press(user, draft, label(world, lang, "btn_send_report"))
+    again = await world.wait_bot(user, typed, after=choose["message_id"], buttons=True)
+    target = "Heping Rd 16" if lang == "en" else "和平路16号"
+    assert target in button_labels(again)
+    await settle(world)
+    texts = [m["text"] or "" for m in await world.sim.bot_messages(user, choose["message_id"])]
+    assert not any("GV-" in t for t in texts)
+    await world.press(user, again, target)
+    placed = await world.wait_bot(user, target, after=again["message_id"], buttons=True)
+    await world.press(user, placed, label(world, lang, "btn_send_report"))
+    filed = await world.wait_bot(user, "GV-", after=placed["message_id"])
+    assert "📍" in filed["text"] and target in filed["text"]
+    case_id = filed["text"][filed["text"].index("GV-") :][:14]
+    assert (await case_row(world, case_id)).building_id == "hp-16"
+    await world.card(MEMBER_3, case_id)
+    # a report at home says where too
+    _, home = await world.report(user, LIGHT[lang])
+    assert "📍" in home["text"]
+    assert ("Xingfu Garden Building 1" in home["text"]) or ("幸福小区1号楼" in home["text"])
