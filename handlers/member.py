@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from bot.services import cases as case_service
 from bot.services import messaging, staff
-from bot.services.case_views import OPEN, refresh_card
+from bot.services.case_views import OPEN, adopt_pressed_card, refresh_card
 from bot.services.cases import CaseActionError
 from bot.services.outbox import Button, Keyboard
 from bot.services.residents import set_state
@@ -46,9 +46,13 @@ async def card_button(ctx: Ctx) -> None:
     rest = args[3:]
     try:
         case = await case_service.authorise(ctx.uow, user_id, case_id, version)
+        pressed = _pressed_card(ctx)
+        if pressed is not None and action not in ("rjy", "rjn", "skip"):
+            await adopt_pressed_card(ctx.uow, case, ctx.chat_id, pressed)
         if action == "acc":
             await case_service.accept(ctx.uow, user_id, case)
             ctx.answer("accepted_ok")
+            await _refresh_pressed(ctx, case)
         elif action == "ask":
             await _expect(ctx, "ask", case)
             ctx.answer()
@@ -96,10 +100,23 @@ async def card_button(ctx: Ctx) -> None:
         elif action == "cat" and rest:
             await case_service.triage_set_category(ctx.uow, user_id, case, rest[0])
             ctx.answer("category_changed")
+            await _refresh_pressed(ctx, case)
         else:
             ctx.answer("not_allowed", alert=True)
     except CaseActionError as exc:
         ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
+
+
+def _pressed_card(ctx: Ctx) -> int | None:
+    query = ctx.update.callback_query
+    return query.message.message_id if query is not None and query.message is not None else None
+
+
+async def _refresh_pressed(ctx: Ctx, case) -> None:  # type: ignore[no-untyped-def]
+    """After a change, the copy pressed outside the owner's chat (a leader's `/case` copy)
+    shows it too; the owner's card is refreshed by the transition itself."""
+    if ctx.chat_id != case.owner_chat_id:
+        await refresh_card(ctx.uow, case, ctx.chat_id)
 
 
 def case_service_cb(case, action: str, *args: object) -> str:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from typing import Any
 from bot.services.domain import UnitOfWork
 from bot.services.outbox import Button, Keyboard
 from bot.services.residents import pseudonym_for
-from bot.store.models import Case, User
+from bot.store.models import Case, MessageRef, User
 from routing.gridmap import DEFAULT_CATEGORIES
 
 OPEN = frozenset(
@@ -102,7 +102,11 @@ def accepts_in(uow: UnitOfWork, case: Case, chat_id: int) -> bool:
 
 
 async def send_card(uow: UnitOfWork, case: Case, chat_id: int, photo_ids: list[str]) -> None:
-    """A new card in `chat_id` (photos first), remembered so it can be edited in place."""
+    """A new card in `chat_id` (photos first), remembered so it can be edited in place.
+
+    A chat has one live copy of a case's card: an older copy (the original before `/case`)
+    loses its buttons, so it cannot be pressed by mistake."""
+    await _retire_copy(uow, case, chat_id)
     lang = await chat_language(uow, chat_id)
     if photo_ids:
         uow.outbox.photos(chat_id, photo_ids, case_id=case.id)
@@ -115,6 +119,30 @@ async def send_card(uow: UnitOfWork, case: Case, chat_id: int, photo_ids: list[s
         case_id=case.id,
         **card_data(uow, case, len(photo_ids)),
     )
+
+
+async def _retire_copy(
+    uow: UnitOfWork, case: Case, chat_id: int, keep: int | None = None
+) -> MessageRef | None:
+    """Take the buttons off the chat's remembered copy of the card (unless it is `keep`);
+    replies to it still reach the case. Returns the card's ref when a copy was retired."""
+    name = card_ref(case, chat_id)
+    ref = await uow.session.get(MessageRef, name)
+    if ref is None or ref.message_id == keep:
+        return None
+    alias = f"{name}:{ref.message_id}"
+    if await uow.session.get(MessageRef, alias) is None:
+        uow.session.add(MessageRef(ref=alias, chat_id=chat_id, message_id=ref.message_id))
+    uow.outbox.edit_markup(chat_id, ref.message_id)
+    return ref
+
+
+async def adopt_pressed_card(uow: UnitOfWork, case: Case, chat_id: int, message_id: int) -> None:
+    """The copy of a card that was pressed is the one edited from now on (a press on the
+    original after `/case` edits the original); the other copy loses its buttons."""
+    ref = await _retire_copy(uow, case, chat_id, keep=message_id)
+    if ref is not None:
+        ref.message_id = message_id
 
 
 async def refresh_card(

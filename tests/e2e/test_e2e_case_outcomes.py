@@ -348,3 +348,61 @@ async def test_a_typed_place_is_not_dropped_by_the_older_send_button(
     _, home = await world.report(user, LIGHT[lang])
     assert "📍" in home["text"]
     assert ("Xingfu Garden Building 1" in home["text"]) or ("幸福小区1号楼" in home["text"])
+
+
+async def test_a_press_on_either_copy_of_a_card_edits_the_copy_pressed(world: World) -> None:
+    user = 1309
+    await world.resident(user)
+    case_id, _ = await world.report(user, LIGHT["en"])
+    original = await world.card(MEMBER_1, case_id)
+    after = await world.last_id(MEMBER_1)
+    await world.say(MEMBER_1, f"/case {case_id}")
+    copy = await world.wait_bot(MEMBER_1, case_id, after=after, buttons=True)
+    await settle(world)
+    # one live copy in the chat: the original's buttons are gone
+    assert buttons_data(await current(world, MEMBER_1, original["message_id"])) == []
+    # a press on the original (its buttons were still on screen) edits the original
+    accept = [d for d in buttons_data(original) if d.startswith("c:acc:")][0]
+    pressed = await world.sim.press(MEMBER_1, original["message_id"], data=accept, forge=True)
+    assert (await answer_of(world, pressed))["text"] == label(world, STAFF_LANG, "accepted_ok")
+    edited = await world.wait_edited(
+        MEMBER_1, original["message_id"], label(world, STAFF_LANG, "status_accepted")
+    )
+    assert any(d.startswith("c:res:") for d in buttons_data(edited))
+    await settle(world)
+    other = await current(world, MEMBER_1, copy["message_id"])
+    assert buttons_data(other) == []
+    assert label(world, STAFF_LANG, "status_accepted") not in (other["text"] or "")
+    # a stale press on the other copy is answered clearly and changes nothing
+    row = await case_row(world, case_id)
+    stale = [d for d in buttons_data(copy) if d.startswith("c:rej:")][0]
+    pressed = await world.sim.press(MEMBER_1, copy["message_id"], data=stale, forge=True)
+    assert (await answer_of(world, pressed))["text"] == label(
+        world, STAFF_LANG, "card_outdated", status=label(world, STAFF_LANG, "status_accepted")
+    )
+    assert (await case_row(world, case_id)).version == row.version
+    # the edited original keeps working: Ask prompts
+    after = await world.last_id(MEMBER_1)
+    await world.act(MEMBER_1, edited, "ask")
+    await world.wait_bot(MEMBER_1, case_id, after=after)
+    # a reply to the retired copy still reaches the case
+    await world.say(MEMBER_1, "/cancel")
+    await settle(world)
+    after_user = await world.last_id(user)
+    await world.say(MEMBER_1, "Which pole is it?", reply_to=copy["message_id"])
+    await world.wait_bot(user, "Which pole", after=after_user)
+
+
+async def test_a_leaders_copy_shows_the_change_the_leader_made(world: World) -> None:
+    user = 1310
+    await world.resident(user)
+    case_id, _ = await world.report(user, LIGHT["en"])
+    owner_card = await world.card(MEMBER_1, case_id)
+    after = await world.last_id(LEADER)
+    await world.say(LEADER, f"/case {case_id}")
+    copy = await world.wait_bot(LEADER, case_id, after=after, buttons=True)
+    await world.act(LEADER, copy, "acc")
+    await world.wait_edited(LEADER, copy["message_id"], label(world, STAFF_LANG, "status_accepted"))
+    await world.wait_edited(
+        MEMBER_1, owner_card["message_id"], label(world, STAFF_LANG, "status_accepted")
+    )
