@@ -171,12 +171,12 @@ async def staff_input(ctx: Ctx) -> bool:
             case = await case_service.authorise(ctx.uow, user_id, int(data["case_id"]), None)
             if state == "ask":
                 set_state(user, None)
-                await case_service.ask(ctx.uow, user_id, case, text or "📷")
+                reached = await case_service.ask(ctx.uow, user_id, case, text or "📷")
                 if message.photo and case.resident_id:
                     ctx.uow.outbox.photos(
                         case.resident_id, [message.photo[-1].file_id], case_id=case.id
                     )
-                ctx.reply("staff_sent_to_resident", case=case)
+                ctx.reply(_sent_or_waiting(reached), case=case)
             elif state == "resolve_note":
                 set_state(user, "resolve_photo", case_id=case.id, note=text, version=case.version)
                 ctx.reply(
@@ -214,8 +214,8 @@ async def staff_input(ctx: Ctx) -> bool:
             )
             if case_id is not None:
                 case = await case_service.authorise(ctx.uow, user_id, case_id, None)
-                await case_service.ask(ctx.uow, user_id, case, text)
-                ctx.reply("staff_sent_to_resident", case=case)
+                reached = await case_service.ask(ctx.uow, user_id, case, text)
+                ctx.reply(_sent_or_waiting(reached), case=case)
                 return True
     except CaseActionError as exc:
         set_state(user, None)
@@ -270,6 +270,11 @@ async def leave_prompt(ctx: Ctx, *, command: bool) -> bool:
         case = await case_service.find_case_by_id(ctx.uow, int(data["case_id"]))
     ctx.reply("prompt_left", prompt=state, case=case, command=command)
     return True
+
+
+def _sent_or_waiting(reached: bool) -> str:
+    """'Sent', unless the resident blocked the bot: then the message waits for them."""
+    return "staff_sent_to_resident" if reached else "staff_resident_unreachable"
 
 
 def _skip(ctx: Ctx, data: dict) -> Keyboard:  # type: ignore[type-arg]

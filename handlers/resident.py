@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from bot.render import LANGUAGES
 from bot.services import residents
 from bot.services.outbox import Button, Keyboard
+from bot.services.reachability import reachable_again
 from bot.services.residents import is_registered, set_state
 from handlers import reporting
 from handlers.context import Ctx, community_offices
@@ -276,5 +277,9 @@ async def chat_member(ctx: Ctx) -> None:
     if change is None or change.chat.type != "private":
         return
     user = await residents.get_user(ctx.uow, change.chat.id)
-    if user is not None:
-        user.unreachable = change.new_chat_member.status in ("kicked", "left")
+    if user is None:
+        return
+    if change.new_chat_member.status in ("kicked", "left"):
+        user.unreachable = True
+    elif user.unreachable:
+        await reachable_again(ctx.uow, user)

@@ -114,6 +114,7 @@ async def send_card(uow: UnitOfWork, case: Case, chat_id: int, photo_ids: list[s
         chat_id,
         lang,
         "card",
+        unreachable=await resident_unreachable(uow, case),
         keyboard=staff_keyboard(case, may_accept=accepts_in(uow, case, chat_id)),
         ref=card_ref(case, chat_id),
         case_id=case.id,
@@ -155,12 +156,21 @@ async def refresh_card(
         chat_id,
         lang,
         "card",
+        unreachable=await resident_unreachable(uow, case),
         keyboard=staff_keyboard(case, may_accept=accepts_in(uow, case, chat_id))
         if keyboard is None
         else keyboard,
         case_id=case.id,
         **card_data(uow, case),
     )
+
+
+async def resident_unreachable(uow: UnitOfWork, case: Case) -> bool:
+    """Whether the case's resident blocked the bot (the card warns the staff)."""
+    if not case.resident_id:
+        return False
+    resident = await uow.session.get(User, case.resident_id)
+    return bool(resident is not None and resident.unreachable)
 
 
 async def chat_language(uow: UnitOfWork, chat_id: int) -> str:

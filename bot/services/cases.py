@@ -391,8 +391,11 @@ async def _refresh_owner_card(uow: UnitOfWork, case: Case) -> None:
         await refresh_card(uow, case, case.owner_chat_id)
 
 
-async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> None:
-    """A staff question reaches the resident tagged with the case id; the case waits."""
+async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> bool:
+    """A staff question reaches the resident tagged with the case id; the case waits.
+
+    Returns False when the resident is known to have blocked the bot: the question waits
+    for them (it is sent when they write again) and is not armed as their next message."""
     if case.status not in OPEN:
         raise CaseActionError("case_wrong_state", status=case.status)
     old = move(uow, case, "needs_info")
@@ -400,9 +403,10 @@ async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> None:
     await _refresh_owner_card(uow, case)
     resident = await uow.session.get(User, case.resident_id) if case.resident_id else None
     if resident is None or resident.erased_at is not None:
-        return
-    resident.state = "answer"
-    resident.state_data = {"case_id": case.id}
+        return True
+    if not resident.unreachable:
+        resident.state = "answer"
+        resident.state_data = {"case_id": case.id}
     uow.outbox.send(
         resident.id,
         resident.language,
@@ -412,6 +416,7 @@ async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> None:
         case=case,
         question=question,
     )
+    return not resident.unreachable
 
 
 async def resident_message(uow: UnitOfWork, resident: User, case: Case, text: str) -> None:
