@@ -28,6 +28,9 @@ PROMPT_STATES = (
     "announce",
 )
 
+# The buttons that sit on a case card (others sit on a queue list or a prompt).
+CARD_ACTIONS = frozenset({"acc", "ask", "trf", "res", "rej", "cat", "tgt", "back"})
+
 
 def register(d: Dispatcher) -> None:
     d.commands.update({"queue": queue, "triage": triage, "case": show_case, "stats": stats})
@@ -47,7 +50,7 @@ async def card_button(ctx: Ctx) -> None:
     try:
         case = await case_service.authorise(ctx.uow, user_id, case_id, version)
         pressed = _pressed_card(ctx)
-        if pressed is not None and action not in ("rjy", "rjn", "skip"):
+        if pressed is not None and action in CARD_ACTIONS:
             await adopt_pressed_card(ctx.uow, case, ctx.chat_id, pressed)
         if action == "acc":
             await case_service.accept(ctx.uow, user_id, case)

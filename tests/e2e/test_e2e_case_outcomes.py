@@ -406,3 +406,23 @@ async def test_a_leaders_copy_shows_the_change_the_leader_made(world: World) -> 
     await world.wait_edited(
         MEMBER_1, owner_card["message_id"], label(world, STAFF_LANG, "status_accepted")
     )
+
+
+async def test_opening_a_card_from_the_queue_leaves_the_queue_alone(world: World) -> None:
+    user = 1311
+    await world.resident(user)
+    case_id, _ = await world.report(user, LIGHT["en"])
+    original = await world.card(MEMBER_1, case_id)
+    after = await world.last_id(MEMBER_1)
+    await world.say(MEMBER_1, "/queue")
+    queue = await world.wait_bot(MEMBER_1, case_id, after=after, buttons=True)
+    await world.press(MEMBER_1, queue, case_id)
+    copy = await world.wait_bot(MEMBER_1, case_id, after=queue["message_id"], buttons=True)
+    await settle(world)
+    assert button_labels(await current(world, MEMBER_1, queue["message_id"])) == [case_id]
+    assert buttons_data(await current(world, MEMBER_1, original["message_id"])) == []
+    await world.act(MEMBER_1, copy, "acc")
+    await world.wait_edited(
+        MEMBER_1, copy["message_id"], label(world, STAFF_LANG, "status_accepted")
+    )
+    assert button_labels(await current(world, MEMBER_1, queue["message_id"])) == [case_id]
