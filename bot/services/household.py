@@ -134,6 +134,8 @@ async def decide(uow: UnitOfWork, staff_id: int, resident_id: int, approve: bool
     user.verification_decided_at = uow.now
     uow.outbox.send(user.id, user.language, "consult_verified", approved=approve)
     for member in uow.routing.gridmap.members_of(user.home_grid_id or ""):
+        if not member.active:
+            continue  # was never asked
         lang = await chat_language(uow, member.telegram_id)
         uow.outbox.edit(
             _request_ref(user.id, member.telegram_id),
