@@ -585,6 +585,9 @@ async def verify_button(ctx: Ctx) -> None:
     except PermissionError:
         ctx.answer("not_allowed", alert=True)
         return
+    except household.AlreadyDecided as decided:
+        ctx.answer("verify_already_decided", alert=True, approved=decided.approved)
+        return
     ctx.answer("verify_done")
     ctx.reply("consult_verify_done", resident=resident, approved=ctx.args[0] == "y")
 

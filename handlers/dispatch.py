@@ -15,6 +15,7 @@ from telegram import Update
 from bot.services import ratelimit
 from bot.services.cases import staff_role as case_role
 from bot.services.domain import NoGridMap, UnitOfWork
+from bot.services.reachability import reachable_again
 from bot.services.residents import ensure_user, get_user
 from handlers import admin, member, reporting, resident
 from handlers.context import Ctx
@@ -77,6 +78,10 @@ class Dispatcher:
             return
         ctx.user = await get_user(uow, tg_user.id)
         ctx.lang = ctx.user.language if ctx.user else ctx.default_language()
+        if ctx.user is not None and ctx.user.unreachable:
+            # Any update from them (a message, a press, a vote) means they can be reached:
+            # what they missed is sent again before the answer to this update.
+            await reachable_again(uow, ctx.user)
         if update.poll_answer is not None:
             if self.poll_answer:
                 await self.poll_answer(ctx)
@@ -124,6 +129,9 @@ class Dispatcher:
             name = head[1:].split("@", 1)[0].lower()
             ctx.args = rest.split()
             handler = self.commands.get(name)
+            if name != "cancel":
+                # A command leaves any staff prompt: the next free text is not a reason.
+                await member.leave_prompt(ctx, command=True)
             if handler is None:
                 ctx.reply("unknown_command", command=head[:64])
                 return

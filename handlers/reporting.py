@@ -69,8 +69,7 @@ async def on_message(ctx: Ctx, text: str, *, too_long: bool) -> None:
         case_id = replied or int((user.state_data or {}).get("case_id", 0))
         if await _answer_case(ctx, case_id, text):
             return
-    if user.state == "rate_comment":
-        await _rating_comment(ctx, text)
+    if user.state == "rate_comment" and await _rating_comment(ctx, text):
         return
     if user.state == "reopen_reason":
         await _reopen_reason(ctx, text)
@@ -167,11 +166,16 @@ async def _place_input(ctx: Ctx, text: str) -> None:
         reports.set_place(user, grid_id=user.home_grid_id, place_text=text)
         show_draft(ctx, place=text)
         return
+    update_state(user, place_choice=True)
+    _choose_place(ctx, text, matches)
+
+
+def _choose_place(ctx: Ctx, text: str, matches: list, *, before_send: bool = False) -> None:  # type: ignore[type-arg]
     keyboard: Keyboard = [
         [Button.literal(m.building.name.get(ctx.lang), f"d:bld:{m.building.id}")] for m in matches
     ]
     keyboard.append([Button.of("btn_none_of_these", "d:typed")])
-    ctx.reply("place_choose", keyboard=keyboard, text=text)
+    ctx.reply("place_choose", keyboard=keyboard, text=text, before_send=before_send)
 
 
 async def draft_button(ctx: Ctx) -> None:
@@ -240,6 +244,23 @@ async def _submit(ctx: Ctx, *, force_new: bool) -> None:
         ctx.reply("draft_needs_text", keyboard=draft_keyboard())
     elif outcome == "no_place":
         ctx.reply("ask_place")
+    elif outcome == "choose_place":
+        typed = str((user.state_data or {}).get("place_typed") or "")
+        matches = residents.match_address(ctx.uow, typed)
+        if matches:
+            _choose_place(ctx, typed, matches, before_send=True)
+        else:  # the map changed meanwhile: keep the words as the place
+            reports.set_place(user, grid_id=user.home_grid_id, place_text=typed)
+            show_draft(ctx, place=typed)
+    elif outcome == "already_filed" and case is not None:
+        ctx.reply(
+            "already_filed",
+            keyboard=[
+                [Button.of("btn_file_anyway", "d:new")],
+                [Button.of("btn_discard", "d:cancel")],
+            ],
+            case=case,
+        )
     elif outcome == "similar" and case is not None:
         ctx.reply(
             "similar_found",
@@ -275,22 +296,27 @@ async def case_button(ctx: Ctx) -> None:
             return
         if case.resident_id != user.id:
             raise CaseActionError("not_allowed")
-        if action == "rate" and len(ctx.args) > 2 and ctx.args[2].isdigit():
+        if action == "rate" and len(ctx.args) == 3 and ctx.args[2] in ("1", "2", "3", "4", "5"):
             await case_service.rate(ctx.uow, user, case, int(ctx.args[2]))
-            set_state(user, "rate_comment", case_id=case.id)
+            set_state(user, "rate_comment", case_id=case.id, since=ctx.uow.now.isoformat())
             ctx.answer("thanks_rating")
+            # The stars are used; "Not solved" stays while the case can be reopened.
+            _edit_pressed(ctx, [[Button.of("btn_not_solved", f"r:bad:{case.id}")]])
             ctx.reply(
                 "ask_rating_comment",
                 case=case,
                 keyboard=[[Button.of("btn_no_comment", f"r:nc:{case.id}")]],
             )
         elif action == "nc":
-            set_state(user, None)
+            if user.state == "rate_comment":
+                set_state(user, None)
+            _edit_pressed(ctx, None)
             ctx.answer("thanks_rating")
         elif action == "bad":
             if case.status != "resolved":
                 raise CaseActionError("case_wrong_state", status=case.status)
-            set_state(user, "reopen_reason", case_id=case.id)
+            pressed = _pressed_id(ctx)
+            set_state(user, "reopen_reason", case_id=case.id, message_id=pressed)
             ctx.answer()
             ctx.reply("ask_reopen_reason", case=case)
         elif action == "chg":
@@ -323,6 +349,18 @@ async def case_button(ctx: Ctx) -> None:
         ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
 
 
+def _pressed_id(ctx: Ctx) -> int | None:
+    query = ctx.update.callback_query
+    return query.message.message_id if query is not None and query.message is not None else None
+
+
+def _edit_pressed(ctx: Ctx, keyboard: Keyboard | None) -> None:
+    """Replace the buttons of the message just pressed (None: remove them)."""
+    message_id = _pressed_id(ctx)
+    if message_id is not None:
+        ctx.uow.outbox.edit_markup(ctx.chat_id, message_id, ctx.lang, keyboard)
+
+
 async def _follows(ctx: Ctx, case) -> bool:  # type: ignore[no-untyped-def]
     people = await case_service.audience(ctx.uow, case)
     return any(p.id == (ctx.user.id if ctx.user else 0) for p in people)
@@ -334,21 +372,30 @@ def _views(ctx: Ctx, case) -> dict:  # type: ignore[no-untyped-def,type-arg]
     return {"now": ctx.uow.now, **ownership_data(ctx.uow, case, ctx.lang)}
 
 
-async def _rating_comment(ctx: Ctx, text: str) -> None:
+async def _rating_comment(ctx: Ctx, text: str) -> bool:
+    """The optional comment after a rating. Returns False when the message is not one: the
+    prompt has lapsed, or the message reads as a new report (it is never swallowed; the
+    person is told it became a report draft)."""
     user = ctx.user
-    assert user is not None
+    message = ctx.message
+    assert user is not None and message is not None
     case_id = int((user.state_data or {}).get("case_id", 0))
+    expired = reports.prompt_expired(ctx.uow, user)
     set_state(user, None)
-    if case_id and text:
-        case = await case_service.get_case(ctx.uow, case_id)
-        if case.resident_id == user.id:
-            case.rating_comment = text
-            await case_service.record(
-                ctx.uow, case, case_service.Actor(user.id, "resident"), "rating_comment", note=text
-            )
-            ctx.reply("rating_comment_saved", case=case)
-            return
-    await _draft_input(ctx, text)
+    if expired or not case_id or not text:
+        return False
+    case = await case_service.find_case_by_id(ctx.uow, case_id)
+    if case is None or case.resident_id != user.id:
+        return False
+    if message.photo or message.location or reports.reads_as_report(ctx.uow, text):
+        ctx.reply("comment_taken_as_report", case=case)
+        return False
+    case.rating_comment = text
+    await case_service.record(
+        ctx.uow, case, case_service.Actor(user.id, "resident"), "rating_comment", note=text
+    )
+    ctx.reply("rating_comment_saved", case=case)
+    return True
 
 
 async def _reopen_reason(ctx: Ctx, text: str) -> None:
@@ -358,10 +405,13 @@ async def _reopen_reason(ctx: Ctx, text: str) -> None:
     if not text:
         ctx.reply("ask_reopen_reason_text")
         return
+    message_id = (user.state_data or {}).get("message_id")
     set_state(user, None)
     try:
         case = await case_service.get_case(ctx.uow, case_id)
         await case_service.reopen(ctx.uow, user, case, text)
+        if isinstance(message_id, int):  # the resolved message's buttons are used up
+            ctx.uow.outbox.edit_markup(ctx.chat_id, message_id, ctx.lang)
     except CaseActionError as exc:
         ctx.reply("action_refused", key=exc.key, **status_label(ctx, exc.data))
 
@@ -379,11 +429,20 @@ async def my_cases(ctx: Ctx) -> None:
 async def cancel_command(ctx: Ctx) -> None:
     user = ctx.user
     assert user is not None
+    from handlers.member import leave_prompt
+
+    if await leave_prompt(ctx, command=False):
+        return
     if user.state == "draft":
         reports.discard(user)
         ctx.reply("draft_discarded")
         return
-    if user.state in ("answer", "rate_comment", "reopen_reason", "address"):
+    if user.state == "address":
+        # Consent stays recorded: the next /start or message asks for the address only.
+        set_state(user, None, pending=(user.state_data or {}).get("pending"))
+        ctx.reply("address_cancelled")
+        return
+    if user.state in ("answer", "rate_comment", "reopen_reason"):
         set_state(user, None)
         ctx.reply("dialogue_cancelled")
         return

@@ -24,7 +24,8 @@ from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.runtime.pacing import Pacer
 from bot.services.domain import Domain
-from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
+from bot.services.reachability import mark_unreachable
+from bot.store.models import CaseEvent, MessageRef, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -412,9 +413,13 @@ class Sender:
                 .where(OutboxMessage.id == row.id)
                 .values(status="blocked", error=error[:500])
             )
-            user = await uow.session.get(User, row.chat_id) if row.chat_id > 0 else None
-            if user is not None:
-                user.unreachable = True
+            if row.chat_id > 0:
+                unanswered = {
+                    r.case_id
+                    for r in [*pending, row]
+                    if r.case_id and (r.ref or "").startswith("q:")
+                }
+                await mark_unreachable(uow, row.chat_id, case_ids, unanswered)
             for case_id in case_ids:
                 uow.session.add(
                     CaseEvent(

@@ -87,6 +87,7 @@ async def request_verification(uow: UnitOfWork, user: User) -> None:
     """Ask the grid members of the resident's grid to confirm the address (two taps)."""
     if user.verified or not user.home_grid_id:
         return
+    user.verification_decided_at = None  # a new request (a new home) waits for a new answer
     for member in uow.routing.gridmap.members_of(user.home_grid_id):
         if member.active:
             lang = await chat_language(uow, member.telegram_id)
@@ -94,6 +95,7 @@ async def request_verification(uow: UnitOfWork, user: User) -> None:
                 member.telegram_id,
                 lang,
                 "consult_verify_request",
+                ref=_request_ref(user.id, member.telegram_id),
                 resident=user,
                 keyboard=[
                     [
@@ -104,12 +106,44 @@ async def request_verification(uow: UnitOfWork, user: User) -> None:
             )
 
 
+def _request_ref(resident_id: int, member_id: int) -> str:
+    return f"verify:{resident_id}:{member_id}"
+
+
+class AlreadyDecided(Exception):
+    """The request was answered before (by this member or another): nothing changes."""
+
+    def __init__(self, approved: bool) -> None:
+        super().__init__("verify_already_decided")
+        self.approved = approved
+
+
 async def decide(uow: UnitOfWork, staff_id: int, resident_id: int, approve: bool) -> User:
-    """The grid member's answer; only a member or leader of the resident's grid may give it."""
+    """The grid member's answer; only a member or leader of the resident's grid may give it,
+    and only once: a second press (or a colleague's copy) neither flips it nor tells the
+    resident again. Every copy of the request loses its buttons and shows the decision."""
+    if not 0 < resident_id < 2**63:
+        raise PermissionError("not_allowed")
     user = await uow.session.get(User, resident_id)
     staff = uow.routing.gridmap.staff.get(staff_id)
     if user is None or staff is None or not staff.active or user.home_grid_id not in staff.grid_ids:
         raise PermissionError("not_allowed")
+    if user.verification_decided_at is not None:
+        raise AlreadyDecided(user.verified)
     user.verified = approve
+    user.verification_decided_at = uow.now
     uow.outbox.send(user.id, user.language, "consult_verified", approved=approve)
+    for member in uow.routing.gridmap.members_of(user.home_grid_id or ""):
+        if not member.active:
+            continue  # was never asked
+        lang = await chat_language(uow, member.telegram_id)
+        uow.outbox.edit(
+            _request_ref(user.id, member.telegram_id),
+            member.telegram_id,
+            lang,
+            "consult_verify_decided",
+            resident=user,
+            approved=approve,
+            by=staff.name,
+        )
     return user

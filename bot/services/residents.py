@@ -64,6 +64,20 @@ def update_state(user: User, **data: Any) -> None:
     user.state_data = merged
 
 
+#: The state of a person who said no to the privacy notice.
+DECLINED = "declined"
+
+
+def may_hold_text(user: User) -> bool:
+    """Whether text written before consent may be held for the consent dialogue: not after
+    the person declined, erased their data with /forget, or started again after either."""
+    return (
+        user.erased_at is None
+        and user.state != DECLINED
+        and (user.state_data or {}).get("keep", True) is not False
+    )
+
+
 def give_consent(uow: UnitOfWork, user: User, person: Person) -> None:
     user.consent_at = uow.now
     user.first_name = (person.first_name or "")[:128] or None

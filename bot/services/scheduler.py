@@ -53,7 +53,14 @@ def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
             Case.resolve_by <= now + s.reminder_before,
             or_(Case.reminded.is_(None), Case.reminded == "accept"),
         ),
-        "auto_close": and_(Case.status == "resolved", Case.resolved_at <= now - s.auto_close_after),
+        # Unrated: closed after a silence. Rated: kept resolved until the reopen window ends.
+        "auto_close": and_(
+            Case.status == "resolved",
+            or_(
+                and_(Case.rating.is_(None), Case.resolved_at <= now - s.auto_close_after),
+                Case.resolved_at <= now - max(s.auto_close_after, s.reopen_window),
+            ),
+        ),
         "follow_up": and_(
             Case.status == "closed",
             Case.rating.is_not(None) | Case.resolved_at.is_not(None),
