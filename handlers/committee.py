@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.bounds import MAX_TELEGRAM_ID, parse_id, parse_int
+from bot.bounds import arg as arg_at
 from bot.services import announcements, household
 from bot.services import consultations as cs
 from bot.services.consultations import ConsultError
@@ -20,6 +22,9 @@ from handlers.context import Ctx
 
 if TYPE_CHECKING:
     from handlers.dispatch import Dispatcher
+
+# The longest a consultation may run when its close is given in days.
+MAX_CONSULT_DAYS = 366
 
 STEPS = (
     "question",
@@ -213,9 +218,9 @@ async def _consult_button(ctx: Ctx, action: str, arg: str) -> None:
     elif action == "op":
         draft["opens_at"] = ctx.uow.now.isoformat()
         _advance(ctx, draft, "closes")
-    elif action == "cl" and arg.isdigit():
+    elif action == "cl" and (days := parse_int(arg, low=1, high=MAX_CONSULT_DAYS)) is not None:
         draft["closes_at"] = (
-            datetime.fromisoformat(draft["opens_at"]) + timedelta(days=int(arg))
+            datetime.fromisoformat(draft["opens_at"]) + timedelta(days=days)
         ).isoformat()
         _advance(ctx, draft, "change")
     elif action == "chg":
@@ -268,11 +273,12 @@ async def export_command(ctx: Ctx) -> None:
     if not _committee(ctx):
         ctx.reply("staff_only")
         return
-    if not ctx.args or not ctx.args[0].isdigit():
+    consultation_id = parse_id(arg_at(ctx.args, 0))
+    if consultation_id is None:
         ctx.reply("consult_bad_input", step="export")
         return
     try:
-        await _export(ctx, await cs.get(ctx.uow, int(ctx.args[0])))
+        await _export(ctx, await cs.get(ctx.uow, consultation_id))
     except ConsultError as exc:
         ctx.reply("consult_refused", key=exc.key)
 
@@ -308,11 +314,12 @@ async def committee_button(ctx: Ctx) -> None:
     if action in ("ag", "aall", "asend", "arep"):
         await _announce_button(ctx, action, arg)
         return
-    if not arg.isdigit():
+    consultation_id = parse_id(arg)
+    if consultation_id is None:
         ctx.answer("not_allowed")
         return
     try:
-        c = await cs.get(ctx.uow, int(arg))
+        c = await cs.get(ctx.uow, consultation_id)
         if action == "man":
             ctx.answer()
             ctx.reply("consult_manage", c=c, keyboard=_manage_keyboard(c))
@@ -351,13 +358,14 @@ async def committee_button(ctx: Ctx) -> None:
 
 async def vote_button(ctx: Ctx) -> None:
     """`v:<id>:o:<i>` single choice, `t:<mask>` toggle, `s:<mask>` submit, `c` comment, `p` proposal."""
-    if len(ctx.args) < 2 or not ctx.args[0].isdigit():
+    consultation_id = parse_id(arg_at(ctx.args, 0))
+    if len(ctx.args) < 2 or consultation_id is None:
         ctx.answer("not_allowed")
         return
-    action, arg = ctx.args[1], (ctx.args[2] if len(ctx.args) > 2 else "")
+    action, arg = ctx.args[1], arg_at(ctx.args, 2)
     in_group = ctx.update.effective_chat is not None and ctx.update.effective_chat.type != "private"
     try:
-        c = await cs.get(ctx.uow, int(ctx.args[0]))
+        c = await cs.get(ctx.uow, consultation_id)
         user = ctx.user
         if action in ("c", "p"):
             if c.status not in ("open", "proposals"):
@@ -374,7 +382,9 @@ async def vote_button(ctx: Ctx) -> None:
             ctx.answer()
             ctx.tell(user.id, user.language, "consult_ask_comment", c=c, kind=action)
             return
-        if not arg.isdigit():
+        # An option index, or a bit mask of options: never more than the options there are.
+        chosen = parse_int(arg, high=(1 << len(c.options or [])) - 1)
+        if chosen is None or action == "o" and chosen >= len(c.options or []):
             raise ConsultError("not_allowed")
         if action == "t":
             if c.secret:
@@ -385,7 +395,7 @@ async def vote_button(ctx: Ctx) -> None:
                 raise ConsultError("consult_not_eligible")
             assert user is not None
             ctx.answer()
-            cs.show_selection(ctx.uow, c, user, int(arg))
+            cs.show_selection(ctx.uow, c, user, chosen)
             return
         if in_group and c.multiple:
             if not cs.is_eligible(c, user):
@@ -394,7 +404,7 @@ async def vote_button(ctx: Ctx) -> None:
             cs.send_ballot(ctx.uow, c, user)
             ctx.answer("consult_ballot_sent_privately", alert=True)
             return
-        choices = [int(arg)] if action == "o" else cs.choices_of(c, int(arg))
+        choices = [chosen] if action == "o" else cs.choices_of(c, chosen)
         key = await cs.vote(ctx.uow, user, c, choices, ctx.update_id)
         assert user is not None
         ctx.answer(key)
@@ -405,11 +415,12 @@ async def vote_button(ctx: Ctx) -> None:
 
 
 async def open_deep_link(ctx: Ctx, rest: str) -> None:
-    if not rest.isdigit():
+    consultation_id = parse_id(rest)
+    if consultation_id is None:
         ctx.reply("consult_refused", key="consult_unknown")
         return
     try:
-        c = await cs.get(ctx.uow, int(rest))
+        c = await cs.get(ctx.uow, consultation_id)
         if c.status != "open":
             raise ConsultError("consult_not_open")
         if not cs.is_eligible(c, ctx.user):
@@ -423,12 +434,16 @@ async def open_deep_link(ctx: Ctx, rest: str) -> None:
 async def group_post_command(ctx: Ctx) -> None:
     """`/consultpost <id>` in a group: the consultation with vote buttons."""
     if not _committee(ctx):
+        chat = ctx.update.effective_chat
+        if chat is not None and chat.type == "private":
+            ctx.reply("staff_only")
         return
-    if not ctx.args or not ctx.args[0].isdigit():
+    consultation_id = parse_id(arg_at(ctx.args, 0))
+    if consultation_id is None:
         ctx.reply("consult_bad_input", step="export")
         return
     try:
-        c = await cs.get(ctx.uow, int(ctx.args[0]))
+        c = await cs.get(ctx.uow, consultation_id)
     except ConsultError as exc:
         ctx.reply("consult_refused", key=exc.key)
         return
@@ -575,13 +590,12 @@ async def unmute_command(ctx: Ctx) -> None:
 
 
 async def verify_button(ctx: Ctx) -> None:
-    if len(ctx.args) < 2 or not ctx.args[1].isdigit() or ctx.tg_user is None:
+    resident_id = parse_id(arg_at(ctx.args, 1), high=MAX_TELEGRAM_ID)
+    if resident_id is None or ctx.tg_user is None:
         ctx.answer("not_allowed")
         return
     try:
-        resident = await household.decide(
-            ctx.uow, ctx.tg_user.id, int(ctx.args[1]), ctx.args[0] == "y"
-        )
+        resident = await household.decide(ctx.uow, ctx.tg_user.id, resident_id, ctx.args[0] == "y")
     except PermissionError:
         ctx.answer("not_allowed", alert=True)
         return

@@ -13,11 +13,13 @@ from typing import Any
 from telegram import Update
 
 from bot.services import ratelimit
+from bot.services.cases import CaseActionError
 from bot.services.cases import staff_role as case_role
+from bot.services.consultations import ConsultError
 from bot.services.domain import NoGridMap, UnitOfWork
 from bot.services.residents import ensure_user, get_user
 from handlers import admin, member, reporting, resident
-from handlers.context import Ctx
+from handlers.context import Ctx, status_label
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ UNSUPPORTED = (
     "venue",
     "story",
 )
+
+# Commands that show a case (its timeline, a live card): only in private and the staff groups.
+CASE_COMMANDS = ("case", "queue")
 
 
 class Dispatcher:
@@ -114,6 +119,10 @@ class Dispatcher:
             await handler(ctx)
         except NoGridMap:
             ctx.answer("service_not_ready", alert=True)
+        except CaseActionError as exc:  # a refusal the person caused: answer it, never retry
+            ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
+        except ConsultError as exc:
+            ctx.answer(exc.key, alert=True)
 
     async def _message(self, ctx: Ctx) -> None:
         message = ctx.update.message
@@ -131,6 +140,10 @@ class Dispatcher:
                 await handler(ctx)
             except NoGridMap:
                 ctx.reply("service_not_ready")
+            except CaseActionError as exc:
+                ctx.reply("action_refused", key=exc.key, **status_label(ctx, exc.data))
+            except ConsultError as exc:
+                ctx.reply("consult_refused", key=exc.key)
             return
         if message.contact is not None and self.contact is not None:
             await self.contact(ctx)
@@ -177,8 +190,21 @@ class Dispatcher:
         head, _, rest = message.text.partition(" ")
         name = head[1:].split("@", 1)[0].lower()
         if name in self.group_commands:
+            if name in CASE_COMMANDS and not self._staff_chat(ctx):
+                # Timelines and live cards stay out of groups the map does not name.
+                ctx.reply("group_case_refused")
+                return
             ctx.args = rest.split()
             await self.commands[name](ctx)
+
+    @staticmethod
+    def _staff_chat(ctx: Ctx) -> bool:
+        chat = ctx.update.effective_chat
+        return (
+            chat is not None
+            and ctx.uow.domain.has_routing
+            and chat.id in ctx.uow.routing.gridmap.staff_chats()
+        )
 
     async def apologise(self, uow: UnitOfWork, update: Update) -> None:
         """After repeated failures: tell the person, who can try again; the update is kept."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.bounds import arg, parse_id, parse_int
 from bot.services import cases as case_service
 from bot.services import messaging, staff
 from bot.services.case_views import OPEN, refresh_card
@@ -14,6 +15,10 @@ from handlers.context import Ctx, status_label
 
 if TYPE_CHECKING:
     from handlers.dispatch import Dispatcher
+
+# `/stats [days]`: the period when none (or no usable one) is given, and the longest.
+DEFAULT_STATS_DAYS = 30
+MAX_STATS_DAYS = 3660
 
 # Staff dialogue states: what the next message from this person means.
 TEXT_STATES = ("ask", "resolve_note", "reject_reason", "transfer_reason")
@@ -29,10 +34,11 @@ async def card_button(ctx: Ctx) -> None:
     """`c:<action>:<case>:<version>[:arg...]`: every press is authorised server-side."""
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     args = ctx.args
-    if len(args) < 3 or not args[1].isdigit() or not args[2].isdigit():
+    case_id, version = parse_id(arg(args, 1)), parse_int(arg(args, 2))
+    if case_id is None or version is None:
         ctx.answer("not_allowed", alert=True)
         return
-    action, case_id, version = args[0], int(args[1]), int(args[2])
+    action = args[0]
     rest = args[3:]
     try:
         case = await case_service.authorise(ctx.uow, user_id, case_id, version)
@@ -257,6 +263,8 @@ async def stats(ctx: Ctx) -> None:
     if role not in ("leader", "centre", "street", "committee", "admin"):
         ctx.reply("staff_only")
         return
-    days = int(ctx.args[0]) if ctx.args and ctx.args[0].isdigit() else 30
+    asked = parse_id(arg(ctx.args, 0), high=MAX_STATS_DAYS)
+    days = asked or DEFAULT_STATS_DAYS
     report = await staff.assessment(ctx.uow, user_id, days=days)
-    ctx.reply("stats", report=report, days=days)
+    ignored = ctx.args[0][:32] if ctx.args and asked is None else None
+    ctx.reply("stats", report=report, days=days, ignored=ignored, max_days=MAX_STATS_DAYS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.bounds import arg, parse_id, parse_int
 from bot.services import cases as case_service
 from bot.services import messaging, reports, residents
 from bot.services.case_views import CATEGORY_ORDER, OPEN, category_keyboard
@@ -190,8 +191,8 @@ async def draft_button(ctx: Ctx) -> None:
     elif action == "new":
         ctx.answer()
         await _submit(ctx, force_new=True)
-    elif action == "follow" and len(ctx.args) > 1 and ctx.args[1].isdigit():
-        case = await case_service.get_case(ctx.uow, int(ctx.args[1]))
+    elif action == "follow" and (followed := parse_id(arg(ctx.args, 1))) is not None:
+        case = await case_service.get_case(ctx.uow, followed)
         if case.grid_id != user.home_grid_id and case.grid_id != (user.state_data or {}).get(
             "grid_id"
         ):
@@ -256,11 +257,12 @@ async def case_button(ctx: Ctx) -> None:
     user = ctx.user
     assert user is not None
     action = ctx.args[0] if ctx.args else ""
-    if len(ctx.args) < 2 or not ctx.args[1].isdigit():
+    case_id = parse_id(arg(ctx.args, 1))
+    if case_id is None:
         ctx.answer("not_allowed")
         return
     try:
-        case = await case_service.get_case(ctx.uow, int(ctx.args[1]))
+        case = await case_service.get_case(ctx.uow, case_id)
         if action == "tl":
             if not case_service.may_view(ctx.uow, user.id, case) and not await _follows(ctx, case):
                 raise CaseActionError("not_allowed")
@@ -275,8 +277,8 @@ async def case_button(ctx: Ctx) -> None:
             return
         if case.resident_id != user.id:
             raise CaseActionError("not_allowed")
-        if action == "rate" and len(ctx.args) > 2 and ctx.args[2].isdigit():
-            await case_service.rate(ctx.uow, user, case, int(ctx.args[2]))
+        if action == "rate" and (stars := parse_int(arg(ctx.args, 2), low=1, high=5)) is not None:
+            await case_service.rate(ctx.uow, user, case, stars)
             set_state(user, "rate_comment", case_id=case.id)
             ctx.answer("thanks_rating")
             ctx.reply(

@@ -122,10 +122,12 @@ async def onboarding_button(ctx: Ctx) -> None:
             set_state(user, "address", pending=pending)
             ctx.answer()
             ctx.reply("ask_address")
-        else:
+        elif ctx.args[1:2] == ["no"]:
             set_state(user, None)
             ctx.answer()
             ctx.reply("consent_declined")
+        else:
+            ctx.answer("not_allowed")
         return
     if user.consent_at is None:
         ctx.answer("consent_needed", alert=True)

@@ -97,6 +97,7 @@ ids = st.one_of(
 )
 texts = st.one_of(
     st.text(max_size=300),
+    st.deferred(lambda: hostile_commands),
     st.text(min_size=4000, max_size=6000),
     st.sampled_from(
         [
@@ -158,11 +159,85 @@ messages = st.fixed_dictionaries(
         "entities": st.just([{"type": "bot_command"}]),
     },
 )
+# Every callback family with a valid prefix, then garbage, huge, negative or odd-digit ids.
+CALLBACK_PREFIXES = [
+    "c:acc:",
+    "c:ask:",
+    "c:res:",
+    "c:rej:",
+    "c:trf:",
+    "c:tgt:",
+    "c:view:",
+    "c:back:",
+    "c:skip:",
+    "c:cat:",
+    "r:cx:",
+    "r:tl:",
+    "r:rate:",
+    "r:bad:",
+    "r:chg:",
+    "r:cat:",
+    "r:nc:",
+    "r:still:",
+    "d:send",
+    "d:follow:",
+    "d:bld:",
+    "d:where",
+    "d:typed",
+    "d:cancel",
+    "o:consent:",
+    "o:bld:",
+    "o:none",
+    "l:",
+    "f:",
+    "k:res:",
+    "k:man:",
+    "k:csv:",
+    "k:cl:",
+    "k:g:",
+    "k:opt:",
+    "k:arep:",
+    "v:",
+    "v:1:o:",
+    "v:1:t:",
+    "v:1:s:",
+    "h:y:",
+    "h:n:",
+]
+hostile_numbers = st.one_of(
+    st.integers(min_value=-(2**200), max_value=2**200).map(str),
+    st.sampled_from(["9" * 60, "-1", "0", "²", "١٢", "1e9", "0x10", ""]),
+    st.text(max_size=12),
+)
+forged_data = st.builds(
+    lambda prefix, parts: (prefix + ":".join(parts)).encode()[:64].decode("utf-8", "ignore"),
+    st.sampled_from(CALLBACK_PREFIXES),
+    st.lists(hostile_numbers, min_size=1, max_size=3),
+)
+COMMANDS_WITH_ARGUMENTS = [
+    "/stats",
+    "/case",
+    "/export",
+    "/deactivate",
+    "/invite member",
+    "/consultpost",
+    "/start c",
+    "/start inv",
+    "/report",
+]
+hostile_commands = st.builds(
+    lambda command, argument: (
+        command + argument if command.startswith("/start") else f"{command} {argument}"
+    ),
+    st.sampled_from(COMMANDS_WITH_ARGUMENTS),
+    hostile_numbers,
+)
 callbacks = st.fixed_dictionaries(
     {"id": st.text(min_size=1, max_size=10), "from": users, "chat_instance": st.text(max_size=5)},
     optional={
         "data": st.one_of(
             st.text(max_size=64),
+            forged_data,
             st.sampled_from(
                 [
                     "c:acc:1:1",
