@@ -2,7 +2,7 @@
 
 Commands: `/consult` (a guided dialogue, state in users.state), `/consultations`,
 `/export <id>`, `/announce`, `/consultpost <id>` (in a group), `/mute`, `/unmute`.
-Callback data: `k:<action>[:arg]` committee, `v:<id>:<action>[:arg]` votes, `h:y|n:<user>`
+Callback data: `k:<action>[:arg]` committee, `v:<id>:<action>[:arg]` votes, `h:y|n:<resident token>`
 household verification. Deep link `/start c<id>` opens a consultation.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.bounds import MAX_TELEGRAM_ID, parse_id, parse_int
 from bot.bounds import arg as arg_at
+from bot.bounds import parse_id, parse_int
 from bot.services import announcements, household
 from bot.services import consultations as cs
 from bot.services.consultations import ConsultError
@@ -590,12 +590,11 @@ async def unmute_command(ctx: Ctx) -> None:
 
 
 async def verify_button(ctx: Ctx) -> None:
-    resident_id = parse_id(arg_at(ctx.args, 1), high=MAX_TELEGRAM_ID)
-    if resident_id is None or ctx.tg_user is None:
+    if len(ctx.args) < 2 or ctx.args[0] not in ("y", "n") or ctx.tg_user is None:
         ctx.answer("not_allowed")
         return
     try:
-        resident = await household.decide(ctx.uow, ctx.tg_user.id, resident_id, ctx.args[0] == "y")
+        resident = await household.decide(ctx.uow, ctx.tg_user.id, ctx.args[1], ctx.args[0] == "y")
     except PermissionError:
         ctx.answer("not_allowed", alert=True)
         return

@@ -79,7 +79,15 @@ async def card_button(ctx: Ctx) -> None:
             await refresh_card(ctx.uow, case, ctx.chat_id)
             ctx.answer()
         elif action == "tgt" and len(rest) >= 2:
-            await _expect(ctx, "transfer_reason", case, target=f"{rest[0]}:{rest[1]}")
+            offered = {
+                f"{t.kind[0]}:{t.id}"
+                for t in staff.transfer_options(ctx.uow, case, exclude={user_id})
+            }
+            target = f"{rest[0]}:{rest[1]}"
+            if target not in offered:  # only a target the card offered
+                ctx.answer("not_allowed", alert=True)
+                return
+            await _expect(ctx, "transfer_reason", case, target=target)
             ctx.answer()
             _prompt(ctx, "staff_prompt_transfer", case=case)
         elif action == "skip":
