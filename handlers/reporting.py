@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from bot.bounds import arg, parse_id, parse_int
 from bot.services import cases as case_service
 from bot.services import messaging, reports, residents
-from bot.services.case_views import CATEGORY_ORDER, OPEN, category_keyboard
+from bot.services.case_views import CATEGORY_ORDER, OPEN, case_place, category_keyboard
 from bot.services.cases import CaseActionError
 from bot.services.outbox import Button, Keyboard
 from bot.services.residents import is_registered, set_state, update_state
@@ -249,6 +249,7 @@ async def _submit(ctx: Ctx, *, force_new: bool) -> None:
                 [Button.of("btn_file_new", "d:new")],
             ],
             case=case,
+            place=case_place(ctx.uow, case, ctx.lang),
         )
 
 

@@ -114,3 +114,24 @@ def test_resident_token_turns_back_into_the_id_and_hides_it() -> None:
         assert resident_of_token("other", token) != user_id
     assert resident_of_token("secret", "50001") is None
     assert resident_of_token("secret", "zz" * 8) is None
+
+
+@pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
+async def test_similar_case_offer_shows_category_place_and_date_not_the_neighbours_words(
+    world: World, code: str, lang: str
+) -> None:
+    first, second = 1621, 1622
+    await world.resident(first, lang="en")
+    await world.resident(second, lang=code, address="Xingfu Garden Building 2")
+    words = "The street light outside building 1 has been broken for a week, my flat 301 is dark"
+    case_id, _ = await world.report(first, words)
+    after = await world.last_id(second)
+    await world.say(second, "The street light outside building 1 is broken")
+    draft = await world.wait_bot(second, buttons=True, after=after)
+    await world.press(second, draft, label(world, lang, "btn_send_report"))
+    offer = await world.wait_bot(second, case_id, after=draft["message_id"], buttons=True)
+    text = offer["text"]
+    assert "flat 301" not in text and "for a week" not in text
+    assert label(world, lang, "cat_facilities") in text
+    assert {"en": "Xingfu Garden Building 1", "zh": "幸福小区1号楼"}[lang] in text
+    assert "2026-11-24" in text
