@@ -132,6 +132,20 @@ class Processor:
                 rows = (await uow.session.execute(claimed)).scalars().all()
             return sorted(rows, key=lambda r: r.update_id)
 
+    async def take_back_leases(self) -> int:
+        """SQLite (one process): updates this process held before a crash are handled at once
+        after a restart rather than when their lease (or retry pause) runs out."""
+        if not self.domain.sqlite:
+            return 0
+        async with self.domain.unit() as uow:
+            taken = await uow.session.execute(
+                update(InboxUpdate)
+                .where(InboxUpdate.status == "pending", InboxUpdate.locked_until.is_not(None))
+                .values(locked_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        return int(taken.rowcount or 0)
+
     async def run_once(self) -> int:
         rows = await self.claim()
         if not rows:
