@@ -29,10 +29,17 @@ def draft_keyboard() -> Keyboard:
     ]
 
 
-def show_draft(ctx: Ctx, *, place: str | None = None, restored: bool = False) -> None:
-    """The resident's draft as it stands, with its buttons (send, somewhere else, discard)."""
+def show_draft(
+    ctx: Ctx, *, place: str | None = None, restored: bool = False, ref: str | None = None
+) -> None:
+    """The resident's draft as it stands, with its buttons (send, somewhere else, discard).
+
+    With `ref`, the echo is remembered under that name (an album's echo, edited as photos come).
+    """
     assert ctx.user is not None
-    extra = {"place": place} if place is not None else {}
+    extra: dict[str, object] = {"place": place} if place is not None else {}
+    if ref is not None:
+        extra["ref"] = ref
     ctx.reply(
         "draft_saved",
         keyboard=draft_keyboard(),
@@ -40,6 +47,36 @@ def show_draft(ctx: Ctx, *, place: str | None = None, restored: bool = False) ->
         restored=restored,
         **extra,
     )
+
+
+async def echo_draft(ctx: Ctx, *, place: str | None = None) -> None:
+    """Answer draft input once per burst: nothing while more is already waiting behind this
+    message (the last one answers for all), and one echo per album, edited as photos come."""
+    user = ctx.user
+    assert user is not None
+    if await reports.more_on_the_way(ctx.uow, user.id, ctx.update_id):
+        return
+    message = ctx.message
+    group = message.media_group_id if message is not None else None
+    if not group:
+        show_draft(ctx, place=place)
+        return
+    ref = f"draft:{user.id}:{group}"[:64]
+    if (user.state_data or {}).get("album_echo") == group:
+        extra: dict[str, object] = {"place": place} if place is not None else {}
+        ctx.uow.outbox.edit(
+            ref,
+            ctx.chat_id,
+            ctx.lang,
+            "draft_saved",
+            keyboard=draft_keyboard(),
+            draft=reports.draft(user),
+            restored=False,
+            **extra,
+        )
+        return
+    update_state(user, album_echo=group)
+    show_draft(ctx, place=place, ref=ref)
 
 
 async def report_command(ctx: Ctx) -> None:
@@ -145,18 +182,16 @@ async def _draft_input(ctx: Ctx, text: str) -> None:
         if text:
             reports.start_or_extend(ctx.uow, user, text)
         current, fitted = reports.add_photo(ctx.uow, user, photo.file_id)
-        if not fitted:
-            ctx.reply("too_many_photos", limit=ctx.uow.settings.max_photos_per_report)
-            return
         group = message.media_group_id
-        if group and (user.state_data or {}).get("album") == group:
-            return  # one answer per album, not one per photo
-        if group:
-            update_state(user, album=group)
-        show_draft(ctx)
+        # One warning per album, not one per photo past the limit.
+        if not fitted and not (group and (user.state_data or {}).get("album_full") == group):
+            if group:
+                update_state(user, album_full=group)
+            ctx.reply("too_many_photos", limit=ctx.uow.settings.max_photos_per_report)
+        await echo_draft(ctx)
         return
     reports.start_or_extend(ctx.uow, user, text)
-    show_draft(ctx)
+    await echo_draft(ctx)
 
 
 async def _place_input(ctx: Ctx, text: str) -> None:
