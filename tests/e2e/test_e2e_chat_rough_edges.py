@@ -3,9 +3,14 @@ reminder timing, rate limits that count what costs, staff answers for staff."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from gv_world import World
-from test_e2e_resident_support import LANG_IDS, LANGS, PNG, settle
+from gv_world import DEMO_MAP, MEMBER_1, World
+from test_e2e_resident_support import LANG_IDS, LANGS, PNG, settle, wake
+
+from routing.deadlines import reminder_lead
+from routing.gridmap import GridMap
 
 PHOTOS = {"en": ("1 photo attached", "photos attached"), "zh": ("已附1张照片", "张照片")}
 COUNT = {"en": "📷 {n} photos attached", "zh": "📷 已附{n}张照片"}
@@ -52,3 +57,64 @@ async def test_photos_past_the_limit_are_warned_about_once_per_album(
     assert sum(TOO_MANY[lang] in t and str(limit) in t for t in texts) == 1, texts
     echoes = await draft_echoes(world, user, first["message_id"])
     assert COUNT[lang].format(n=limit) in echoes[-1]["text"], echoes[-1]["text"]
+
+
+async def staff_reads(world: World, staff: int, lang: str) -> None:
+    """Make a staff member read `lang` (the demo staff read Chinese until they choose)."""
+    if lang == "zh":
+        return
+    await world.say(staff, "/language")
+    choose = await world.wait_bot(staff, buttons=True)
+    await world.press(staff, choose, "English")
+    await world.wait_bot(staff, after=choose["message_id"])
+
+
+WAITING_FOR_RESIDENT = {"en": "waiting for the resident's answer", "zh": "等居民回复"}
+WAITING_FOR_YOU = {"en": "waiting for your answer", "zh": "等您回复"}
+
+
+@pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
+async def test_card_says_the_resident_must_answer_after_a_question(
+    world: World, code: str, lang: str
+) -> None:
+    user = 1711
+    await staff_reads(world, MEMBER_1, lang)
+    await world.resident(user)
+    case_id, _ = await world.report(user, "The street light outside building 1 is broken")
+    card = await world.card(MEMBER_1, case_id)
+    after = await world.last_id(MEMBER_1)
+    await world.act(MEMBER_1, card, "ask")
+    await world.wait_bot(MEMBER_1, after=after)
+    await world.say(MEMBER_1, "Which side of the building?")
+    edited = await world.wait_edited(MEMBER_1, card["message_id"], WAITING_FOR_RESIDENT[lang])
+    assert WAITING_FOR_YOU[lang] not in edited["text"]
+    await settle(world)
+    before = await world.last_id(MEMBER_1)
+    await world.say(MEMBER_1, "/queue")
+    queue = await world.wait_bot(MEMBER_1, case_id, after=before)
+    assert WAITING_FOR_RESIDENT[lang] in queue["text"], queue["text"]
+
+
+async def test_urgent_reminder_comes_half_way_to_a_short_deadline_not_with_the_card(
+    world: World,
+) -> None:
+    user = 1712
+    await world.resident(user)
+    case_id, _ = await world.report(user, "Smoke coming out of the electrical box in building 1")
+    card = await world.card(MEMBER_1, case_id)
+    assert "🚨" in card["text"]
+    await wake(world, 2)
+    reminders = [m for m in await world.sim.bot_messages(MEMBER_1) if "⏰" in (m["text"] or "")]
+    assert reminders == []  # 15 minutes to accept: not reminded in the same second
+    world.clock.advance(timedelta(minutes=8))
+    await wake(world)
+    reminder = await world.wait_bot(MEMBER_1, "⏰", after=card["message_id"])
+    assert case_id in reminder["text"]
+
+
+def test_reminder_lead_is_at_most_half_the_time_given() -> None:
+    gridmap = GridMap.from_file(DEMO_MAP)
+    lead = timedelta(minutes=30)
+    assert reminder_lead(gridmap, None, "urgent", "accept", lead) == timedelta(minutes=7.5)
+    assert reminder_lead(gridmap, "facilities", "normal", "accept", lead) == lead
+    assert reminder_lead(gridmap, "facilities", "normal", "resolve", lead) == lead
