@@ -12,7 +12,6 @@ from typing import Any
 
 from telegram import Update
 
-from bot.services import ratelimit
 from bot.services.cases import CaseActionError
 from bot.services.cases import staff_role as case_role
 from bot.services.consultations import ConsultError
@@ -94,10 +93,6 @@ class Dispatcher:
             ctx.user = await ensure_user(uow, ctx.person, ctx.lang)
         if update.callback_query is not None:
             await self._callback(ctx)
-            return
-        if not await ratelimit.allow(uow, tg_user.id):
-            if await ratelimit.should_warn(uow, tg_user.id):
-                ctx.reply("rate_limited")
             return
         if update.edited_message is not None:
             ctx.reply("edit_not_applied")

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from bot.bounds import arg, parse_id, parse_int
 from bot.services import cases as case_service
-from bot.services import messaging, reports, residents
+from bot.services import messaging, ratelimit, reports, residents
 from bot.services.case_views import CATEGORY_ORDER, OPEN, case_place, category_keyboard
 from bot.services.cases import CaseActionError
 from bot.services.outbox import Button, Keyboard
@@ -163,6 +163,9 @@ async def _draft_input(ctx: Ctx, text: str) -> None:
     user = ctx.user
     message = ctx.message
     assert user is not None and message is not None
+    if not await ratelimit.allow(ctx.uow, user.id):
+        await _not_taken(ctx)
+        return
     if message.location is not None:
         lat, lon = message.location.latitude, message.location.longitude
         grid = ctx.uow.routing.locator.locate(lat, lon)
@@ -192,6 +195,27 @@ async def _draft_input(ctx: Ctx, text: str) -> None:
         return
     reports.start_or_extend(ctx.uow, user, text)
     await echo_draft(ctx)
+
+
+async def _not_taken(ctx: Ctx) -> None:
+    """Past the per-minute limit the message is not added to the draft. At the end of the
+    burst the person is told how many were not taken (one notice per minute, edited as more
+    come) and sees the draft as it stands."""
+    user = ctx.user
+    assert user is not None
+    if await reports.more_on_the_way(ctx.uow, user.id, ctx.update_id):
+        return
+    notice = await ratelimit.drop_notice(ctx.uow, user.id)
+    if notice is None:
+        return
+    if not notice.first:
+        ctx.uow.outbox.edit(
+            notice.ref, ctx.chat_id, ctx.lang, "rate_limited", dropped=notice.dropped
+        )
+        return
+    ctx.reply("rate_limited", dropped=notice.dropped, ref=notice.ref)
+    if reports.draft(user):
+        show_draft(ctx)
 
 
 async def _place_input(ctx: Ctx, text: str) -> None:

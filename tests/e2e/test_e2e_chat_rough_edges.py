@@ -118,3 +118,45 @@ def test_reminder_lead_is_at_most_half_the_time_given() -> None:
     assert reminder_lead(gridmap, None, "urgent", "accept", lead) == timedelta(minutes=7.5)
     assert reminder_lead(gridmap, "facilities", "normal", "accept", lead) == lead
     assert reminder_lead(gridmap, "facilities", "normal", "resolve", lead) == lead
+
+
+RATE_NOTICE = {"en": "did not add the last", "zh": "没有加进您的反映"}
+
+
+@pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
+async def test_commands_are_not_rate_limited(world: World, code: str, lang: str) -> None:
+    user = 1721
+    await world.resident(user, lang=code)
+    after = await world.last_id(user)
+    for _ in range(2 * world.settings.user_rate_per_minute):
+        await world.say(user, "/my")
+    await settle(world)
+    texts = [m.get("text") or "" for m in await world.sim.bot_messages(user, after)]
+    assert len(texts) == 2 * world.settings.user_rate_per_minute
+    assert not any(RATE_NOTICE[lang] in t for t in texts)
+
+
+@pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
+async def test_a_flood_is_told_what_was_dropped_and_echoed_once(
+    world: World, code: str, lang: str
+) -> None:
+    user = 1722
+    limit = world.settings.user_rate_per_minute
+    await world.resident(user, lang=code)
+    after = await world.last_id(user)
+    for i in range(50):
+        await world.say(user, f"flood {i}")
+    await settle(world)
+    messages = await world.sim.bot_messages(user, after)
+    notices = [m for m in messages if RATE_NOTICE[lang] in (m.get("text") or "")]
+    assert len(notices) == 1, [m.get("text") for m in messages]
+    assert str(50 - limit) in notices[0]["text"], notices[0]["text"]
+    echoes = [m for m in messages if m.get("reply_markup")]
+    assert 1 <= len(echoes) <= 3, [m.get("text") for m in echoes]
+    assert f"flood {limit - 1}" in echoes[-1]["text"] and f"flood {limit}" not in echoes[-1]["text"]
+    # a minute later the person is read again
+    world.clock.advance(timedelta(seconds=61))
+    before = await world.last_id(user)
+    await world.say(user, "one more thing")
+    echo = await world.wait_bot(user, "one more thing", after=before, timeout=2.0)
+    assert echo["reply_markup"]
