@@ -382,15 +382,15 @@ async def vote_button(ctx: Ctx) -> None:
             ctx.answer()
             ctx.tell(user.id, user.language, "consult_ask_comment", c=c, kind=action)
             return
+        if action == "t" and c.secret:
+            await cs.redact_update(ctx.uow, ctx.update_id)
+        if c.status != "open":
+            raise ConsultError("consult_not_open")
         # An option index, or a bit mask of options: never more than the options there are.
         chosen = parse_int(arg, high=(1 << len(c.options or [])) - 1)
         if chosen is None or action == "o" and chosen >= len(c.options or []):
             raise ConsultError("not_allowed")
         if action == "t":
-            if c.secret:
-                await cs.redact_update(ctx.uow, ctx.update_id)
-            if c.status != "open":
-                raise ConsultError("consult_not_open")
             if not cs.is_eligible(c, user):
                 raise ConsultError("consult_not_eligible")
             assert user is not None

@@ -172,7 +172,7 @@ class Dispatcher:
         if (
             message is not None
             and message.reply_to_message is not None
-            and (message.text or message.caption)
+            and (message.text or message.caption or message.photo)
         ):
             # A reply to a case card in a party's group goes to the resident, like in private.
             if not (message.text or "").startswith("/") and ctx.uow.domain.has_routing:

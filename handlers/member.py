@@ -10,7 +10,7 @@ from bot.services import messaging, staff
 from bot.services.case_views import OPEN, refresh_card
 from bot.services.cases import CaseActionError
 from bot.services.outbox import Button, Keyboard
-from bot.services.residents import set_state
+from bot.services.residents import is_registered, set_state
 from handlers.context import Ctx, status_label
 
 if TYPE_CHECKING:
@@ -176,13 +176,17 @@ async def staff_input(ctx: Ctx) -> bool:
                 )
                 ctx.reply("staff_done", case=case)
             return True
-        if message.reply_to_message is not None and text:
+        if message.reply_to_message is not None and (text or message.photo):
             case_id = await messaging.case_of_message(
                 ctx.uow, ctx.chat_id, message.reply_to_message.message_id
             )
             if case_id is not None:
                 case = await case_service.authorise(ctx.uow, user_id, case_id, None)
-                await case_service.ask(ctx.uow, user_id, case, text)
+                await case_service.ask(ctx.uow, user_id, case, text or "📷")
+                if message.photo and case.resident_id:
+                    ctx.uow.outbox.photos(
+                        case.resident_id, [message.photo[-1].file_id], case_id=case.id
+                    )
                 ctx.reply("staff_sent_to_resident", case=case)
                 return True
     except CaseActionError as exc:
@@ -192,6 +196,11 @@ async def staff_input(ctx: Ctx) -> bool:
     if state in TEXT_STATES or state == "resolve_photo":
         ctx.reply("staff_prompt_need_text")
         return True
+    if not is_registered(user) and ctx.update.effective_chat is not None:
+        if ctx.update.effective_chat.type == "private":
+            # Staff who are not also residents here: their free text is not a report.
+            ctx.reply("staff_desk", greeting=False)
+            return True
     return False
 
 

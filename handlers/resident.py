@@ -61,6 +61,12 @@ async def start(ctx: Ctx) -> None:
             if code.startswith(prefix):
                 await handler(ctx, code[len(prefix) :])
                 return
+    if not is_registered(user) and ctx.uow.domain.has_routing:
+        from bot.services.cases import staff_role
+
+        if staff_role(ctx.uow, user.id) is not None:
+            ctx.reply("staff_desk", greeting=True)
+            return
     if is_registered(user):
         ctx.reply(
             "welcome_back",

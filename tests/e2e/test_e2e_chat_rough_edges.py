@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from gv_world import DEMO_MAP, MEMBER_1, World
-from test_e2e_resident_support import LANG_IDS, LANGS, PNG, settle, wake
+from gv_world import DEMO_MAP, MEMBER_1, MEMBER_2, PROPERTY_CHAT, PROPERTY_STAFF, World
+from test_e2e_resident_support import LANG_IDS, LANGS, PNG, settle, user_row, wake
 
 from routing.deadlines import reminder_lead
 from routing.gridmap import GridMap
@@ -160,3 +160,63 @@ async def test_a_flood_is_told_what_was_dropped_and_echoed_once(
     await world.say(user, "one more thing")
     echo = await world.wait_bot(user, "one more thing", after=before, timeout=2.0)
     assert echo["reply_markup"]
+
+
+STAFF_DESK = {"en": "staff desk", "zh": "工作台"}
+SENT = {"en": "Sent to the resident", "zh": "已发给"}
+
+
+@pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
+async def test_staff_get_staff_answers_not_the_residents_consent_prompt(
+    world: World, code: str, lang: str
+) -> None:
+    await staff_reads(world, MEMBER_2, lang)
+    for text in ("/start", "hello, testing the bot"):
+        after = await world.last_id(MEMBER_2)
+        await world.say(MEMBER_2, text)
+        reply = await world.wait_bot(MEMBER_2, after=after, timeout=2.0)
+        assert STAFF_DESK[lang] in reply["text"], reply["text"]
+        assert not reply.get("reply_markup")  # no consent buttons
+    after = await world.last_id(MEMBER_2)
+    await world.sim.send_photo(MEMBER_2, PNG)
+    reply = await world.wait_bot(MEMBER_2, after=after, timeout=2.0)
+    assert STAFF_DESK[lang] in reply["text"]
+    row = await user_row(world, MEMBER_2)
+    assert row is not None and row.consent_at is None
+    assert not (row.state_data or {}).get("pending")  # nothing kept as a resident's report
+
+
+@pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
+async def test_a_photo_only_reply_to_a_card_reaches_the_resident(
+    world: World, code: str, lang: str
+) -> None:
+    user = 1731
+    await staff_reads(world, MEMBER_1, lang)
+    await world.resident(user)
+    case_id, _ = await world.report(user, "The street light outside building 1 is broken")
+    card = await world.card(MEMBER_1, case_id)
+    after_resident = await world.last_id(user)
+    after = await world.last_id(MEMBER_1)
+    await world.sim.send_photo(MEMBER_1, PNG + b"reply", reply_to=card["message_id"])
+    sent = await world.wait_bot(MEMBER_1, SENT[lang], after=after, timeout=2.0)
+    assert case_id in sent["text"]
+    await settle(world)
+    photos = [m for m in await world.sim.bot_messages(user, after_resident) if m.get("photo")]
+    assert len(photos) == 1
+
+
+async def test_a_photo_only_reply_in_a_party_group_reaches_the_resident(world: World) -> None:
+    user = 1732
+    await world.resident(user)
+    case_id, _ = await world.report(
+        user, "The lift in our building is broken again, the property company ignores us"
+    )
+    card = await world.card(PROPERTY_CHAT, case_id)
+    after_resident = await world.last_id(user)
+    await world.sim.send_photo(
+        PROPERTY_STAFF, PNG + b"group", chat=PROPERTY_CHAT, reply_to=card["message_id"]
+    )
+    await world.wait_bot(user, case_id, after=after_resident, timeout=2.0)
+    await settle(world)
+    photos = [m for m in await world.sim.bot_messages(user, after_resident) if m.get("photo")]
+    assert len(photos) == 1
