@@ -63,12 +63,20 @@ def _committee(ctx: Ctx) -> bool:
     return ctx.tg_user is not None and cs.is_committee(ctx.uow, ctx.tg_user.id)
 
 
+def _refuse(ctx: Ctx) -> None:
+    """Committee commands: staff of another role are told whose they are."""
+    from bot.services.cases import staff_role
+
+    role = staff_role(ctx.uow, ctx.tg_user.id) if ctx.tg_user else None
+    ctx.reply("role_refused" if role else "staff_only", needed="committee")
+
+
 # --- the /consult dialogue ------------------------------------------------------------------
 
 
 async def consult_command(ctx: Ctx) -> None:
     if not _committee(ctx):
-        ctx.reply("staff_only")
+        _refuse(ctx)
         return
     assert ctx.user is not None
     set_state(ctx.user, "consult", step="question", draft={})
@@ -104,8 +112,22 @@ def _prompt(ctx: Ctx, step: str, draft: dict[str, Any]) -> None:
     elif step == "preview":
         keyboard = [[Button.of("btn_publish", "k:pub"), Button.of("btn_cancel", "k:cx")]]
     ctx.reply(
-        "consult_step", keyboard=keyboard, step=step, draft=draft, names=names, when=_when(draft)
+        "consult_step",
+        keyboard=keyboard,
+        step=step,
+        draft=draft,
+        names=names,
+        when=_when(draft),
+        examples=_examples(ctx),
     )
+
+
+def _examples(ctx: Ctx) -> dict[str, str]:
+    """Example dates for the prompts, always ahead: tomorrow 09:00 and four days later 18:00."""
+    local = ctx.uow.now.astimezone(ctx.uow.domain.renderer.tz)
+    opens = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    closes = (opens + timedelta(days=4)).replace(hour=18)
+    return {"opens": opens.strftime("%Y-%m-%d %H:%M"), "closes": closes.strftime("%Y-%m-%d %H:%M")}
 
 
 def _when(draft: dict[str, Any]) -> dict[str, datetime]:
@@ -152,19 +174,19 @@ async def _consult_text(ctx: Ctx, text: str) -> None:
     elif step in ("opens", "closes") and text:
         at = _parse_time(ctx, text)
         if at is None or at < ctx.uow.now - timedelta(minutes=1):
-            ctx.reply("consult_bad_input", step=step)
+            ctx.reply("consult_bad_input", step=step, examples=_examples(ctx))
             return
         if step == "opens":
             draft["opens_at"] = at.isoformat()
             _advance(ctx, draft, "closes")
         else:
             if at <= datetime.fromisoformat(draft["opens_at"]):
-                ctx.reply("consult_bad_input", step=step)
+                ctx.reply("consult_bad_input", step=step, examples=_examples(ctx))
                 return
             draft["closes_at"] = at.isoformat()
             _advance(ctx, draft, "change")
     else:
-        ctx.reply("consult_bad_input", step=step)
+        ctx.reply("consult_bad_input", step=step, examples=_examples(ctx))
 
 
 async def _consult_button(ctx: Ctx, action: str, arg: str) -> None:
@@ -252,6 +274,8 @@ def _manage_keyboard(c: Any) -> Keyboard:
     ]
     if c.status == "proposals":
         rows.append([Button.of("btn_set_options", f"k:opt:{c.id}")])
+    if c.status == "open":
+        rows.append([Button.of("btn_close_now", f"k:cln:{c.id}")])
     return rows
 
 
@@ -260,7 +284,7 @@ def _manage_keyboard(c: Any) -> Keyboard:
 
 async def list_command(ctx: Ctx) -> None:
     if not _committee(ctx):
-        ctx.reply("staff_only")
+        _refuse(ctx)
         return
     items = await cs.recent(ctx.uow)
     keyboard: Keyboard = [
@@ -271,7 +295,7 @@ async def list_command(ctx: Ctx) -> None:
 
 async def export_command(ctx: Ctx) -> None:
     if not _committee(ctx):
-        ctx.reply("staff_only")
+        _refuse(ctx)
         return
     consultation_id = parse_id(arg_at(ctx.args, 0))
     if consultation_id is None:
@@ -338,6 +362,25 @@ async def committee_button(ctx: Ctx) -> None:
         elif action == "csv":
             await _export(ctx, c)
             ctx.answer()
+        elif action == "cln":
+            if c.status != "open":
+                raise ConsultError("consult_not_open")
+            ctx.answer()
+            ctx.reply(
+                "consult_close_confirm",
+                c=c,
+                keyboard=[
+                    [
+                        Button.of("btn_close_confirm", f"k:cly:{c.id}"),
+                        Button.of("btn_back", f"k:man:{c.id}"),
+                    ]
+                ],
+            )
+        elif action == "cly":
+            if c.status != "open":
+                raise ConsultError("consult_not_open")
+            await cs.close_now(ctx.uow, c)
+            ctx.answer("consult_closed_now")
         elif action == "opt":
             if c.status != "proposals":
                 raise ConsultError("consult_wrong_state")
@@ -345,7 +388,7 @@ async def committee_button(ctx: Ctx) -> None:
             assert ctx.user is not None
             set_state(ctx.user, "consult_options", consultation_id=c.id)
             ctx.reply("consult_comments", c=c, groups=await cs.comment_groups(ctx.uow, c))
-            ctx.reply("consult_step", step="options", draft={}, names={}, when={})
+            ctx.reply("consult_step", step="options", draft={}, names={}, when={}, examples={})
         else:
             ctx.answer("not_allowed")
     except ConsultError as exc:
@@ -426,6 +469,10 @@ async def open_deep_link(ctx: Ctx, rest: str) -> None:
         if not cs.is_eligible(c, ctx.user):
             raise ConsultError("consult_not_eligible")
         assert ctx.user is not None
+        ballot = await cs.ballot_of(ctx.uow, c, ctx.user)
+        if ballot is not None and (c.secret or not c.allow_change):
+            cs.send_voted(ctx.uow, c, ctx.user, ballot)  # no live ballot for a vote that is cast
+            return
         cs.send_ballot(ctx.uow, c, ctx.user)
     except ConsultError as exc:
         ctx.reply("consult_refused", key=exc.key)
@@ -436,7 +483,7 @@ async def group_post_command(ctx: Ctx) -> None:
     if not _committee(ctx):
         chat = ctx.update.effective_chat
         if chat is not None and chat.type == "private":
-            ctx.reply("staff_only")
+            _refuse(ctx)
         return
     consultation_id = parse_id(arg_at(ctx.args, 0))
     if consultation_id is None:
@@ -518,7 +565,7 @@ async def text_input(ctx: Ctx) -> bool:
 
 async def announce_command(ctx: Ctx) -> None:
     if not _committee(ctx):
-        ctx.reply("staff_only")
+        _refuse(ctx)
         return
     assert ctx.user is not None
     set_state(ctx.user, "announce", step="text")

@@ -41,6 +41,8 @@ UNSUPPORTED = (
 
 # Commands that show a case (its timeline, a live card): only in private and the staff groups.
 CASE_COMMANDS = ("case", "queue")
+# Commands a group gets a short hint for: the bot works in private chats.
+GROUP_HELP = ("help", "start")
 
 
 class Dispatcher:
@@ -184,6 +186,9 @@ class Dispatcher:
             return
         head, _, rest = message.text.partition(" ")
         name = head[1:].split("@", 1)[0].lower()
+        if name in GROUP_HELP:
+            ctx.reply("group_help", bot=ctx.uow.domain.bot_username or "")
+            return
         if name in self.group_commands:
             if name in CASE_COMMANDS and not self._staff_chat(ctx):
                 # Timelines and live cards stay out of groups the map does not name.

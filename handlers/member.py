@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from bot.bounds import arg, parse_id, parse_int
@@ -19,6 +20,12 @@ if TYPE_CHECKING:
 # `/stats [days]`: the period when none (or no usable one) is given, and the longest.
 DEFAULT_STATS_DAYS = 30
 MAX_STATS_DAYS = 3660
+
+# What a case's human id looks like (`GV-2026-000123`): anything else is not looked up.
+HUMAN_ID = re.compile(r"[A-Za-z]{1,8}-\d{4}-\d{1,12}")
+# Who may use the commands that look across members.
+TRIAGE_ROLES = ("leader", "centre", "street", "admin")
+STATS_ROLES = ("leader", "centre", "street", "committee", "admin")
 
 # Staff dialogue states: what the next message from this person means.
 TEXT_STATES = ("ask", "resolve_note", "reject_reason", "transfer_reason")
@@ -235,8 +242,8 @@ async def queue(ctx: Ctx) -> None:
 async def triage(ctx: Ctx) -> None:
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     role = case_service.staff_role(ctx.uow, user_id)
-    if role not in ("leader", "centre", "street", "admin"):
-        ctx.reply("staff_only")
+    if role not in TRIAGE_ROLES:
+        ctx.reply("role_refused" if role else "staff_only", needed="leaders")
         return
     items = await staff.triage_queue(ctx.uow, user_id)
     if not items:
@@ -251,6 +258,9 @@ async def triage(ctx: Ctx) -> None:
 async def show_case(ctx: Ctx) -> None:
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     if not ctx.args:
+        ctx.reply("case_usage")
+        return
+    if not HUMAN_ID.fullmatch(ctx.args[0].strip()):
         ctx.reply("case_usage")
         return
     case = await case_service.find_case(ctx.uow, ctx.args[0])
@@ -277,8 +287,8 @@ async def show_case(ctx: Ctx) -> None:
 async def stats(ctx: Ctx) -> None:
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     role = case_service.staff_role(ctx.uow, user_id)
-    if role not in ("leader", "centre", "street", "committee", "admin"):
-        ctx.reply("staff_only")
+    if role not in STATS_ROLES:
+        ctx.reply("role_refused" if role else "staff_only", needed="leaders_committee")
         return
     asked = parse_id(arg(ctx.args, 0), high=MAX_STATS_DAYS)
     days = asked or DEFAULT_STATS_DAYS

@@ -432,10 +432,19 @@ async def my_cases(ctx: Ctx) -> None:
     user = ctx.user
     assert user is not None
     items = await residents.my_cases(ctx.uow, user)
+    followed = await residents.followed_cases(ctx.uow, user)
     keyboard: Keyboard = [
-        [Button.literal(c.human_id or str(c.id), f"r:tl:{c.id}")] for c in items[:10]
+        [Button.literal(c.human_id or str(c.id), f"r:tl:{c.id}")]
+        for c in [*items[:10], *followed[:5]]
     ]
-    ctx.reply("my_cases", cases=items, now=ctx.uow.now, keyboard=keyboard)
+    ctx.reply(
+        "my_cases",
+        cases=items,
+        followed=followed,
+        places={c.id: case_place(ctx.uow, c, ctx.lang) for c in followed},
+        now=ctx.uow.now,
+        keyboard=keyboard,
+    )
 
 
 async def cancel_command(ctx: Ctx) -> None:
@@ -448,6 +457,11 @@ async def cancel_command(ctx: Ctx) -> None:
     if user.state in ("answer", "rate_comment", "reopen_reason", "address"):
         set_state(user, None)
         ctx.reply("dialogue_cancelled")
+        return
+    if user.state in ("consult", "consult_options", "consult_comment", "announce"):
+        left = user.state
+        set_state(user, None)
+        ctx.reply("dialogue_cancelled" if left == "announce" else "consult_cancelled")
         return
     items = [c for c in await residents.my_cases(ctx.uow, user) if c.status in OPEN]
     if not items:

@@ -316,6 +316,36 @@ def confirm_ballot(uow: UnitOfWork, c: Consultation, user: User, choices: list[i
     )
 
 
+async def ballot_of(uow: UnitOfWork, c: Consultation, user: User) -> ConsultBallot | None:
+    """The person's ballot in this consultation, if they voted."""
+    return (
+        await uow.session.execute(
+            select(ConsultBallot).where(
+                ConsultBallot.consultation_id == c.id, ConsultBallot.user_id == user.id
+            )
+        )
+    ).scalar_one_or_none()
+
+
+def send_voted(uow: UnitOfWork, c: Consultation, user: User, ballot: ConsultBallot) -> None:
+    """The vote as cast, as a new message (the choice only on a named ballot)."""
+    choices = [] if c.secret else list(ballot.choices or [])
+    uow.outbox.send(
+        user.id,
+        user.language,
+        "consult_voted",
+        c=c,
+        keyboard=[[Button.of("btn_comment", f"v:{c.id}:c")]],
+        chosen=[c.options[i] for i in choices if 0 <= i < len(c.options)],
+    )
+
+
+async def close_now(uow: UnitOfWork, c: Consultation) -> None:
+    """The committee ends voting early: the close happens now, exactly as when it is due."""
+    c.closes_at = min(c.closes_at, uow.now)
+    await close(uow, c)
+
+
 async def counts(uow: UnitOfWork, c: Consultation) -> tuple[list[int], int, dict[str, int]]:
     """Votes per option, number of ballots, ballots per grid."""
     per_grid = dict(
