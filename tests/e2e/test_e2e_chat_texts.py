@@ -227,3 +227,32 @@ async def test_followers_see_the_followed_case_in_my(world: World, code: str, la
     mine = await world.wait_bot(second, after=after, timeout=2.0)
     assert case_id in mine["text"] and "flat 301" not in mine["text"], mine["text"]
     assert (await case_row(world, case_id)).resident_id == first
+
+
+@pytest.mark.parametrize(
+    ("code", "lang", "typed"),
+    [
+        ("en", "en", "Ankang 9"),
+        ("en", "en", "the riverside park"),
+        ("zh-hans", "zh", "幸福小区十三号楼"),
+        ("zh-hans", "zh", "安康9栋"),
+    ],
+)
+async def test_an_address_that_names_no_building_is_not_found(
+    world: World, code: str, lang: str, typed: str
+) -> None:
+    user = 1851
+    await world.sim.create_user(user, "Newcomer", language_code=code)
+    await world.say(user, "/start")
+    welcome = await world.wait_bot(user, buttons=True)
+    await world.press(user, welcome, "✅")
+    asked = await world.wait_bot(user, after=welcome["message_id"])
+    await world.say(user, typed)
+    reply = await world.wait_bot(user, after=asked["message_id"], timeout=2.0)
+    buildings = [b for b in (reply.get("reply_markup") or {}).get("inline_keyboard", [])]
+    assert not buildings, reply
+    assert world.app is not None
+    expected = world.app.domain.renderer.render(
+        lang, "address_no_match", text=typed, communities=[]
+    )
+    assert expected.splitlines()[0][:20] in reply["text"]
