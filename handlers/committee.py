@@ -259,6 +259,7 @@ async def _consult_button(ctx: Ctx, action: str, arg: str) -> None:
 
 def _published(ctx: Ctx, c: Any) -> None:
     """The committee's answer: queued before the ballots so it does not wait behind them."""
+    cs.prepare_charts()
     ctx.reply("consult_published", c=c, link=_deep_link(ctx, c.id), keyboard=_manage_keyboard(c))
 
 
@@ -287,6 +288,7 @@ async def list_command(ctx: Ctx) -> None:
         _refuse(ctx)
         return
     items = await cs.recent(ctx.uow)
+    cs.prepare_charts()
     keyboard: Keyboard = [
         [Button.literal(f"#{c.id} {c.question}"[:60], f"k:man:{c.id}")] for c in items
     ]
@@ -345,12 +347,13 @@ async def committee_button(ctx: Ctx) -> None:
     try:
         c = await cs.get(ctx.uow, consultation_id)
         if action == "man":
+            cs.prepare_charts()
             ctx.answer()
             ctx.reply("consult_manage", c=c, keyboard=_manage_keyboard(c))
         elif action == "res":
             results = await cs.visible_results(ctx.uow, c)
             ctx.answer()
-            cs.send_results(ctx.uow, c, ctx.chat_id, ctx.lang, results=results)
+            await cs.send_results(ctx.uow, c, ctx.chat_id, ctx.lang, results=results)
         elif action == "rep":
             ctx.answer()
             ctx.reply(
