@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
+from bot.bounds import arg, parse_id, parse_int
 from bot.services import cases as case_service
 from bot.services import messaging, staff
 from bot.services.case_views import OPEN, adopt_pressed_card, refresh_card
 from bot.services.cases import CaseActionError
 from bot.services.outbox import Button, Keyboard
-from bot.services.residents import set_state
+from bot.services.residents import is_registered, set_state
 from handlers.context import Ctx, status_label
 
 if TYPE_CHECKING:
     from handlers.dispatch import Dispatcher
+
+# `/stats [days]`: the period when none (or no usable one) is given, and the longest.
+DEFAULT_STATS_DAYS = 30
+MAX_STATS_DAYS = 3660
+
+# What a case's human id looks like (`GV-2026-000123`): anything else is not looked up.
+HUMAN_ID = re.compile(r"[A-Za-z]{1,8}-\d{4}-\d{1,12}")
+# Who may use the commands that look across members.
+TRIAGE_ROLES = ("leader", "centre", "street", "admin")
+STATS_ROLES = ("leader", "centre", "street", "committee", "admin")
 
 # Staff dialogue states: what the next message from this person means.
 TEXT_STATES = ("ask", "resolve_note", "reject_reason", "transfer_reason")
@@ -42,10 +54,11 @@ async def card_button(ctx: Ctx) -> None:
     """`c:<action>:<case>:<version>[:arg...]`: every press is authorised server-side."""
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     args = ctx.args
-    if len(args) < 3 or not args[1].isdigit() or not args[2].isdigit():
+    case_id, version = parse_id(arg(args, 1)), parse_int(arg(args, 2))
+    if case_id is None or version is None:
         ctx.answer("not_allowed", alert=True)
         return
-    action, case_id, version = args[0], int(args[1]), int(args[2])
+    action = args[0]
     rest = args[3:]
     try:
         case = await case_service.authorise(ctx.uow, user_id, case_id, version)
@@ -211,13 +224,17 @@ async def staff_input(ctx: Ctx) -> bool:
                 )
                 ctx.reply("staff_done", case=case)
             return True
-        if message.reply_to_message is not None and text:
+        if message.reply_to_message is not None and (text or message.photo):
             case_id = await messaging.case_of_message(
                 ctx.uow, ctx.chat_id, message.reply_to_message.message_id
             )
             if case_id is not None:
                 case = await case_service.authorise(ctx.uow, user_id, case_id, None)
-                reached = await case_service.ask(ctx.uow, user_id, case, text)
+                reached = await case_service.ask(ctx.uow, user_id, case, text or "📷")
+                if message.photo and case.resident_id:
+                    ctx.uow.outbox.photos(
+                        case.resident_id, [message.photo[-1].file_id], case_id=case.id
+                    )
                 ctx.reply(_sent_or_waiting(reached), case=case)
                 return True
     except CaseActionError as exc:
@@ -227,6 +244,11 @@ async def staff_input(ctx: Ctx) -> bool:
     if state in TEXT_STATES or state in ("resolve_photo", "reject_confirm"):
         ctx.reply("staff_prompt_need_text")
         return True
+    if not is_registered(user) and ctx.update.effective_chat is not None:
+        if ctx.update.effective_chat.type == "private":
+            # Staff who are not also residents here: their free text is not a report.
+            ctx.reply("staff_desk", greeting=False)
+            return True
     return False
 
 
@@ -311,8 +333,8 @@ async def queue(ctx: Ctx) -> None:
 async def triage(ctx: Ctx) -> None:
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     role = case_service.staff_role(ctx.uow, user_id)
-    if role not in ("leader", "centre", "street", "admin"):
-        ctx.reply("staff_only")
+    if role not in TRIAGE_ROLES:
+        ctx.reply("role_refused" if role else "staff_only", needed="leaders")
         return
     items = await staff.triage_queue(ctx.uow, user_id)
     if not items:
@@ -327,6 +349,9 @@ async def triage(ctx: Ctx) -> None:
 async def show_case(ctx: Ctx) -> None:
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     if not ctx.args:
+        ctx.reply("case_usage")
+        return
+    if not HUMAN_ID.fullmatch(ctx.args[0].strip()):
         ctx.reply("case_usage")
         return
     case = await case_service.find_case(ctx.uow, ctx.args[0])
@@ -353,9 +378,11 @@ async def show_case(ctx: Ctx) -> None:
 async def stats(ctx: Ctx) -> None:
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     role = case_service.staff_role(ctx.uow, user_id)
-    if role not in ("leader", "centre", "street", "committee", "admin"):
-        ctx.reply("staff_only")
+    if role not in STATS_ROLES:
+        ctx.reply("role_refused" if role else "staff_only", needed="leaders_committee")
         return
-    days = int(ctx.args[0]) if ctx.args and ctx.args[0].isdigit() else 30
+    asked = parse_id(arg(ctx.args, 0), high=MAX_STATS_DAYS)
+    days = asked or DEFAULT_STATS_DAYS
     report = await staff.assessment(ctx.uow, user_id, days=days)
-    ctx.reply("stats", report=report, days=days)
+    ignored = ctx.args[0][:32] if ctx.args and asked is None else None
+    ctx.reply("stats", report=report, days=days, ignored=ignored, max_days=MAX_STATS_DAYS)

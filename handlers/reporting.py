@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.bounds import arg, parse_id, parse_int
 from bot.services import cases as case_service
-from bot.services import messaging, reports, residents
-from bot.services.case_views import CATEGORY_ORDER, OPEN, category_keyboard
+from bot.services import messaging, ratelimit, reports, residents
+from bot.services.case_views import CATEGORY_ORDER, OPEN, case_place, category_keyboard
 from bot.services.cases import CaseActionError
 from bot.services.outbox import Button, Keyboard
 from bot.services.residents import is_registered, set_state, update_state
@@ -28,10 +29,17 @@ def draft_keyboard() -> Keyboard:
     ]
 
 
-def show_draft(ctx: Ctx, *, place: str | None = None, restored: bool = False) -> None:
-    """The resident's draft as it stands, with its buttons (send, somewhere else, discard)."""
+def show_draft(
+    ctx: Ctx, *, place: str | None = None, restored: bool = False, ref: str | None = None
+) -> None:
+    """The resident's draft as it stands, with its buttons (send, somewhere else, discard).
+
+    With `ref`, the echo is remembered under that name (an album's echo, edited as photos come).
+    """
     assert ctx.user is not None
-    extra = {"place": place} if place is not None else {}
+    extra: dict[str, object] = {"place": place} if place is not None else {}
+    if ref is not None:
+        extra["ref"] = ref
     ctx.reply(
         "draft_saved",
         keyboard=draft_keyboard(),
@@ -39,6 +47,36 @@ def show_draft(ctx: Ctx, *, place: str | None = None, restored: bool = False) ->
         restored=restored,
         **extra,
     )
+
+
+async def echo_draft(ctx: Ctx, *, place: str | None = None) -> None:
+    """Answer draft input once per burst: nothing while more is already waiting behind this
+    message (the last one answers for all), and one echo per album, edited as photos come."""
+    user = ctx.user
+    assert user is not None
+    if await reports.more_on_the_way(ctx.uow, user.id, ctx.update_id):
+        return
+    message = ctx.message
+    group = message.media_group_id if message is not None else None
+    if not group:
+        show_draft(ctx, place=place)
+        return
+    ref = f"draft:{user.id}:{group}"[:64]
+    if (user.state_data or {}).get("album_echo") == group:
+        extra: dict[str, object] = {"place": place} if place is not None else {}
+        ctx.uow.outbox.edit(
+            ref,
+            ctx.chat_id,
+            ctx.lang,
+            "draft_saved",
+            keyboard=draft_keyboard(),
+            draft=reports.draft(user),
+            restored=False,
+            **extra,
+        )
+        return
+    update_state(user, album_echo=group)
+    show_draft(ctx, place=place, ref=ref)
 
 
 async def report_command(ctx: Ctx) -> None:
@@ -124,6 +162,9 @@ async def _draft_input(ctx: Ctx, text: str) -> None:
     user = ctx.user
     message = ctx.message
     assert user is not None and message is not None
+    if not await ratelimit.allow(ctx.uow, user.id):
+        await _not_taken(ctx)
+        return
     if message.location is not None:
         lat, lon = message.location.latitude, message.location.longitude
         grid = ctx.uow.routing.locator.locate(lat, lon)
@@ -143,18 +184,37 @@ async def _draft_input(ctx: Ctx, text: str) -> None:
         if text:
             reports.start_or_extend(ctx.uow, user, text)
         current, fitted = reports.add_photo(ctx.uow, user, photo.file_id)
-        if not fitted:
-            ctx.reply("too_many_photos", limit=ctx.uow.settings.max_photos_per_report)
-            return
         group = message.media_group_id
-        if group and (user.state_data or {}).get("album") == group:
-            return  # one answer per album, not one per photo
-        if group:
-            update_state(user, album=group)
-        show_draft(ctx)
+        # One warning per album, not one per photo past the limit.
+        if not fitted and not (group and (user.state_data or {}).get("album_full") == group):
+            if group:
+                update_state(user, album_full=group)
+            ctx.reply("too_many_photos", limit=ctx.uow.settings.max_photos_per_report)
+        await echo_draft(ctx)
         return
     reports.start_or_extend(ctx.uow, user, text)
-    show_draft(ctx)
+    await echo_draft(ctx)
+
+
+async def _not_taken(ctx: Ctx) -> None:
+    """Past the per-minute limit the message is not added to the draft. At the end of the
+    burst the person is told how many were not taken (one notice per minute, edited as more
+    come) and sees the draft as it stands."""
+    user = ctx.user
+    assert user is not None
+    if await reports.more_on_the_way(ctx.uow, user.id, ctx.update_id):
+        return
+    notice = await ratelimit.drop_notice(ctx.uow, user.id)
+    if notice is None:
+        return
+    if not notice.first:
+        ctx.uow.outbox.edit(
+            notice.ref, ctx.chat_id, ctx.lang, "rate_limited", dropped=notice.dropped
+        )
+        return
+    ctx.reply("rate_limited", dropped=notice.dropped, ref=notice.ref)
+    if reports.draft(user):
+        show_draft(ctx)
 
 
 async def _place_input(ctx: Ctx, text: str) -> None:
@@ -194,8 +254,8 @@ async def draft_button(ctx: Ctx) -> None:
     elif action == "new":
         ctx.answer()
         await _submit(ctx, force_new=True)
-    elif action == "follow" and len(ctx.args) > 1 and ctx.args[1].isdigit():
-        case = await case_service.get_case(ctx.uow, int(ctx.args[1]))
+    elif action == "follow" and (followed := parse_id(arg(ctx.args, 1))) is not None:
+        case = await case_service.get_case(ctx.uow, followed)
         if case.grid_id != user.home_grid_id and case.grid_id != (user.state_data or {}).get(
             "grid_id"
         ):
@@ -269,6 +329,7 @@ async def _submit(ctx: Ctx, *, force_new: bool) -> None:
                 [Button.of("btn_file_new", "d:new")],
             ],
             case=case,
+            place=case_place(ctx.uow, case, ctx.lang),
         )
 
 
@@ -277,11 +338,12 @@ async def case_button(ctx: Ctx) -> None:
     user = ctx.user
     assert user is not None
     action = ctx.args[0] if ctx.args else ""
-    if len(ctx.args) < 2 or not ctx.args[1].isdigit():
+    case_id = parse_id(arg(ctx.args, 1))
+    if case_id is None:
         ctx.answer("not_allowed")
         return
     try:
-        case = await case_service.get_case(ctx.uow, int(ctx.args[1]))
+        case = await case_service.get_case(ctx.uow, case_id)
         if action == "tl":
             if not case_service.may_view(ctx.uow, user.id, case) and not await _follows(ctx, case):
                 raise CaseActionError("not_allowed")
@@ -296,8 +358,8 @@ async def case_button(ctx: Ctx) -> None:
             return
         if case.resident_id != user.id:
             raise CaseActionError("not_allowed")
-        if action == "rate" and len(ctx.args) == 3 and ctx.args[2] in ("1", "2", "3", "4", "5"):
-            await case_service.rate(ctx.uow, user, case, int(ctx.args[2]))
+        if action == "rate" and (stars := parse_int(arg(ctx.args, 2), low=1, high=5)) is not None:
+            await case_service.rate(ctx.uow, user, case, stars)
             set_state(user, "rate_comment", case_id=case.id, since=ctx.uow.now.isoformat())
             ctx.answer("thanks_rating")
             # The stars are used; "Not solved" stays while the case can be reopened.
@@ -420,10 +482,19 @@ async def my_cases(ctx: Ctx) -> None:
     user = ctx.user
     assert user is not None
     items = await residents.my_cases(ctx.uow, user)
+    followed = await residents.followed_cases(ctx.uow, user)
     keyboard: Keyboard = [
-        [Button.literal(c.human_id or str(c.id), f"r:tl:{c.id}")] for c in items[:10]
+        [Button.literal(c.human_id or str(c.id), f"r:tl:{c.id}")]
+        for c in [*items[:10], *followed[:5]]
     ]
-    ctx.reply("my_cases", cases=items, now=ctx.uow.now, keyboard=keyboard)
+    ctx.reply(
+        "my_cases",
+        cases=items,
+        followed=followed,
+        places={c.id: case_place(ctx.uow, c, ctx.lang) for c in followed},
+        now=ctx.uow.now,
+        keyboard=keyboard,
+    )
 
 
 async def cancel_command(ctx: Ctx) -> None:
@@ -445,6 +516,11 @@ async def cancel_command(ctx: Ctx) -> None:
     if user.state in ("answer", "rate_comment", "reopen_reason"):
         set_state(user, None)
         ctx.reply("dialogue_cancelled")
+        return
+    if user.state in ("consult", "consult_options", "consult_comment", "announce"):
+        left = user.state
+        set_state(user, None)
+        ctx.reply("dialogue_cancelled" if left == "announce" else "consult_cancelled")
         return
     items = [c for c in await residents.my_cases(ctx.uow, user) if c.status in OPEN]
     if not items:

@@ -62,6 +62,12 @@ async def start(ctx: Ctx) -> None:
             if code.startswith(prefix):
                 await handler(ctx, code[len(prefix) :])
                 return
+    if not is_registered(user) and ctx.uow.domain.has_routing:
+        from bot.services.cases import staff_role
+
+        if staff_role(ctx.uow, user.id) is not None:
+            ctx.reply("staff_desk", greeting=True)
+            return
     if is_registered(user):
         ctx.reply(
             "welcome_back",
@@ -130,11 +136,13 @@ async def onboarding_button(ctx: Ctx) -> None:
             set_state(user, "address", pending=pending)
             ctx.answer()
             ctx.reply("ask_address")
-        else:
+        elif ctx.args[1:2] == ["no"]:
             # Remembered as a state, so nothing written afterwards is kept (see content()).
             set_state(user, residents.DECLINED)
             ctx.answer()
             ctx.reply("consent_declined")
+        else:
+            ctx.answer("not_allowed")
         return
     if user.consent_at is None:
         ctx.answer("consent_needed", alert=True)

@@ -192,6 +192,16 @@ def staff_language(uow: UnitOfWork) -> str:
     return lang if lang in ("en", "zh") else uow.settings.default_language
 
 
+def case_place(uow: UnitOfWork, case: Case, lang: str) -> str:
+    """Where a case is, from the map only (never the reporter's own words): building or grid."""
+    gridmap = uow.routing.gridmap
+    building = gridmap.buildings.get(case.building_id or "")
+    if building is not None:
+        return building.name.get(lang)
+    grid = gridmap.grids.get(case.grid_id)
+    return grid.name.get(lang) if grid is not None else ""
+
+
 def ownership_data(uow: UnitOfWork, case: Case, lang: str) -> dict[str, Any]:
     """Who handles the case, as the resident is told it."""
     gridmap = uow.routing.gridmap

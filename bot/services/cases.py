@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.bounds import MAX_TELEGRAM_ID, parse_id
 from bot.services.case_views import (
     AWAITING_ACCEPT,
     OPEN,
@@ -586,8 +587,9 @@ async def transfer(uow: UnitOfWork, user_id: int, case: Case, target: str, reaso
     gridmap = uow.routing.gridmap
     kind, _, ident = target.partition(":")
     follow_up = case.follow_up_id
-    if kind == "m" and ident.isdigit() and int(ident) in gridmap.staff:
-        person = gridmap.staff[int(ident)]
+    member_id = parse_id(ident, high=MAX_TELEGRAM_ID) if kind == "m" else None
+    if member_id is not None and member_id in gridmap.staff:
+        person = gridmap.staff[member_id]
         if not person.active:
             raise CaseActionError("not_allowed")
         a = Assignment(

@@ -17,7 +17,7 @@ from bot.services import cases as case_service
 from bot.services.case_views import OPEN
 from bot.services.domain import UnitOfWork
 from bot.services.residents import set_state, update_state
-from bot.store.models import Case, User
+from bot.store.models import Case, InboxUpdate, User
 from routing.classifier import Classification
 
 SIMILAR_TEXT = 62.0
@@ -75,6 +75,28 @@ def add_photo(uow: UnitOfWork, user: User, file_id: str) -> tuple[dict[str, Any]
     photos.append(file_id)
     set_state(user, "draft", **{**current, "photos": photos})
     return draft(user), True
+
+
+async def more_on_the_way(uow: UnitOfWork, user_id: int, update_id: int) -> bool:
+    """True when this person's next update is already waiting and is more for the draft (an
+    album's next photo, the next message of a burst): one echo then answers the whole burst."""
+    payload = (
+        await uow.session.execute(
+            select(InboxUpdate.payload)
+            .where(
+                InboxUpdate.status == "pending",
+                InboxUpdate.user_id == user_id,
+                InboxUpdate.update_id > update_id,
+            )
+            .order_by(InboxUpdate.update_id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    message = payload.get("message") if isinstance(payload, dict) else None
+    if not isinstance(message, dict):
+        return False
+    text = message.get("text")
+    return not (isinstance(text, str) and text.startswith("/"))
 
 
 def set_place(

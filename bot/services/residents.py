@@ -196,6 +196,18 @@ async def forget(uow: UnitOfWork, user: User) -> int:
     return len(cases)
 
 
+async def followed_cases(uow: UnitOfWork, user: User, limit: int = 20) -> list[Case]:
+    """Other residents' cases this person follows (shown without the reporter's words)."""
+    stmt = (
+        select(Case)
+        .join(CaseFollower, CaseFollower.case_id == Case.id)
+        .where(CaseFollower.user_id == user.id)
+        .order_by(Case.id.desc())
+        .limit(limit)
+    )
+    return list((await uow.session.execute(stmt)).scalars().all())
+
+
 async def my_cases(uow: UnitOfWork, user: User, limit: int = 20) -> list[Case]:
     stmt = select(Case).where(Case.resident_id == user.id).order_by(Case.id.desc()).limit(limit)
     return list((await uow.session.execute(stmt)).scalars().all())
