@@ -51,6 +51,15 @@ class Settings:
     inbox_lease: timedelta = timedelta(seconds=60)
     outbox_lease: timedelta = timedelta(seconds=60)
     poll_timeout: int = 25
+    # The public web pages (dashboard, case pages).
+    public_url: str | None = None  # where residents reach the pages, e.g. https://grid.example.org
+    publish_descriptions: bool = False  # show staff-approved descriptions on public case pages
+    dashboard_min_cases: int = 10  # below this many cases a rate or a time reads "too few cases"
+    dashboard_window: timedelta = timedelta(days=90)  # the period of times and rates
+    dashboard_new: timedelta = timedelta(days=7)  # an open case this young is "new"
+    dashboard_stale: timedelta = timedelta(days=14)  # an open case with no update this long: stale
+    dashboard_weeks: int = 12  # weeks in the reported-vs-resolved chart
+    dashboard_cache: timedelta = timedelta(seconds=30)  # how long computed figures are reused
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -72,6 +81,16 @@ class Settings:
         ):
             if env.get(name):
                 values[key] = timedelta(seconds=float(env[name]))
+        if env.get("GRIDVOICE_PUBLIC_URL"):
+            values["public_url"] = env["GRIDVOICE_PUBLIC_URL"].rstrip("/")
+        if env.get("GRIDVOICE_PUBLISH_DESCRIPTIONS"):
+            values["publish_descriptions"] = env["GRIDVOICE_PUBLISH_DESCRIPTIONS"].lower() in (
+                "1",
+                "true",
+                "yes",
+            )
+        if env.get("GRIDVOICE_DASHBOARD_MIN_CASES"):
+            values["dashboard_min_cases"] = max(1, int(env["GRIDVOICE_DASHBOARD_MIN_CASES"]))
         if env.get("GRIDVOICE_WEBHOOK_SECRET"):
             values["webhook_secret"] = env["GRIDVOICE_WEBHOOK_SECRET"]
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -24,6 +24,7 @@ def setup_web(app: web.Application, gv: Gridvoice) -> None:
     app[PAGES_KEY] = PageRenderer(gv.domain.settings)
     app.middlewares.append(error_middleware)
     app.router.add_static("/static/", static_root(), name="static", append_version=True)
-    from web import home
+    from web import cases, dashboard
 
-    home.setup(app)
+    dashboard.setup(app, gv.domain)
+    cases.setup(app)

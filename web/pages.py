@@ -18,7 +18,7 @@ import yaml
 from aiohttp import web
 
 from bot.config import Settings
-from bot.render import LANGUAGES, TEMPLATES_DIR, pick_language
+from bot.render import LANGUAGES, TEMPLATES_DIR, Renderer, pick_language
 
 LANG_COOKIE = "gv_lang"
 
@@ -82,6 +82,7 @@ class PageRenderer:
             undefined=jinja2.StrictUndefined,
         )
         self.env.filters["local"] = self._local
+        self.labels = Renderer(directory=directory)
 
     def text(self, lang: str, key: str, **data: Any) -> str:
         texts = _load_texts(self.directory / lang / "web.yaml")
@@ -123,12 +124,59 @@ class PageRenderer:
             query["lang"] = other
             return f"{request.path}?{urlencode(query)}"
 
-        return template.render(lang=lang, t=t, lang_url=lang_url, languages=LANGUAGES, **data)
+        return template.render(
+            lang=lang,
+            t=t,
+            lang_url=lang_url,
+            languages=LANGUAGES,
+            f=Formats(self, lang),
+            **data,
+        )
 
     def _local(self, value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
         if value is None:
             return "—"
         return value.astimezone(self.tz).strftime(fmt)
+
+
+class Formats:
+    """Numbers, durations, shares and names in the page's language (`f.…` in templates)."""
+
+    def __init__(self, pages: PageRenderer, lang: str) -> None:
+        self.pages = pages
+        self.lang = lang
+
+    def duration(self, seconds: float | None) -> str:
+        return self.pages.labels.duration(self.lang, seconds)
+
+    def percent(self, value: float | None) -> str:
+        return "—" if value is None else f"{value * 100:.0f}%"
+
+    def number(self, value: float | int | None, digits: int = 0) -> str:
+        if value is None:
+            return "—"
+        return f"{value:,.{digits}f}"
+
+    def category(self, code: str | None) -> str:
+        key = f"cat_{code or 'other'}"
+        if code == "triage":
+            return self.pages.text(self.lang, "category_triage")
+        if self.pages.labels.has_label(self.lang, key):
+            return self.pages.labels.label(self.lang, key)
+        return code or ""
+
+    def name(self, text: Any) -> str:
+        """A bilingual name from the grid map (routing.gridmap.Text) in the page's language."""
+        return text.get(self.lang) if text is not None else ""
+
+    def date(self, value: Any) -> str:
+        return self.pages._local(value, "%Y-%m-%d")
+
+    def time(self, value: Any) -> str:
+        return self.pages._local(value)
+
+    def short_date(self, value: Any) -> str:
+        return self.pages._local(value, "%m-%d")
 
 
 PAGES_KEY = web.AppKey("gridvoice_pages", PageRenderer)

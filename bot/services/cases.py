@@ -83,6 +83,9 @@ class Actor:
 
 
 SYSTEM = Actor(None, "system")
+NOT_STAFF = frozenset({"resident", "system"})
+# Staff actions the resident sees as an answer: the first one is the case's first response.
+RESPONSES = frozenset({"accepted", "asked", "transferred", "resolved", "rejected", "triaged"})
 
 
 async def get_case(uow: UnitOfWork, case_id: int, *, lock: bool = True) -> Case:
@@ -135,6 +138,8 @@ async def record(
     note: str | None = None,
     **data: Any,
 ) -> None:
+    if case.first_response_at is None and kind in RESPONSES and actor.role not in NOT_STAFF:
+        case.first_response_at = uow.now
     uow.session.add(
         CaseEvent(
             case_id=case.id,

@@ -1,0 +1,108 @@
+"""The public dashboard: the community overview (`/`), a grid's page, and what the numbers mean.
+
+Thin views: check the path, ask the read model (`bot.services.dashboard`) and the one public
+projection of cases (`bot.services.public_cases`), draw the pictures (`web.drawing`), render.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from bot.services.dashboard import Dashboard, Overview
+from bot.services.domain import Domain
+from routing.gridmap import GridMap
+from web.drawing import MapDrawing, grid_map, legend, weekly_chart
+from web.pages import PAGES_KEY
+
+DOMAIN_KEY = web.AppKey("gridvoice_domain", Domain)
+DASHBOARD_KEY = web.AppKey("gridvoice_dashboard", Dashboard)
+# Grid ids are the map's own (letters, digits, dashes, dots, underscores), at most 64 long.
+GRID_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+RECENT_CASES = 20
+
+
+def setup(app: web.Application, domain: Domain) -> None:
+    app[DOMAIN_KEY] = domain
+    app[DASHBOARD_KEY] = Dashboard(domain)
+    app.router.add_get("/", community, name="home")
+    app.router.add_get("/grids/{grid_id}", grid, name="grid")
+    app.router.add_get("/about/numbers", numbers, name="numbers")
+
+
+def _gridmap(request: web.Request) -> GridMap | None:
+    domain = request.app[DOMAIN_KEY]
+    return domain.routing.gridmap if domain.has_routing else None
+
+
+def _map(gridmap: GridMap, overview: Overview) -> MapDrawing:
+    open_by_grid = {g: line.open.total for g, line in overview.grids.items()}
+    return grid_map(gridmap.grids.values(), open_by_grid)
+
+
+def _chart(overview: Overview):  # type: ignore[no-untyped-def]
+    return weekly_chart((w.start, w.reported, w.resolved) for w in overview.figures.weekly)
+
+
+async def community(request: web.Request) -> web.Response:
+    """The front page: every grid's figures together, the map, the weekly chart, the grids."""
+    pages = request.app[PAGES_KEY]
+    gridmap = _gridmap(request)
+    if gridmap is None:
+        return pages.render(request, "dashboard_empty")
+    overview = await request.app[DASHBOARD_KEY].community()
+    return pages.render(
+        request,
+        "dashboard",
+        gridmap=gridmap,
+        communities=list(gridmap.communities.values()),
+        overview=overview,
+        figures=overview.figures,
+        drawing=_map(gridmap, overview),
+        legend=legend(),
+        chart=_chart(overview),
+        current=None,
+    )
+
+
+async def grid(request: web.Request) -> web.Response:
+    """One grid: its figures, where it lies on the community's map, its latest cases."""
+    grid_id = request.match_info["grid_id"]
+    gridmap = _gridmap(request)
+    if gridmap is None or not GRID_ID.fullmatch(grid_id) or grid_id not in gridmap.grids:
+        raise web.HTTPNotFound()
+    the_grid = gridmap.grids[grid_id]
+    community = gridmap.communities.get(the_grid.community_id)
+    neighbours = community.grid_ids if community else (grid_id,)
+    dashboard = request.app[DASHBOARD_KEY]
+    overview = await dashboard.grid(grid_id)
+    around = await dashboard.community(list(neighbours))
+    from bot.services.public_cases import CaseQuery, list_public_cases
+
+    recent = await list_public_cases(
+        request.app[DOMAIN_KEY], CaseQuery(grid_ids=(grid_id,), limit=RECENT_CASES)
+    )
+    return request.app[PAGES_KEY].render(
+        request,
+        "grid",
+        gridmap=gridmap,
+        grid=the_grid,
+        community=community,
+        overview=overview,
+        figures=overview.figures,
+        drawing=grid_map([gridmap.grids[g] for g in neighbours if g in gridmap.grids], {
+            g: line.open.total for g, line in around.grids.items()
+        }),
+        legend=legend(),
+        chart=_chart(overview),
+        current=grid_id,
+        recent=recent,
+    )
+
+
+async def numbers(request: web.Request) -> web.Response:
+    """Understanding these numbers: each figure defined, with the thresholds in force."""
+    return request.app[PAGES_KEY].render(
+        request, "numbers", rules=request.app[DASHBOARD_KEY].rules
+    )
