@@ -217,9 +217,18 @@ class Case(Base):
     escalation_count: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=0)
     source_update_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # How the case came in: "bot" (Telegram) or "open311" (an outside client with an API key).
+    source: Mapped[str] = mapped_column(String(16), default="bot", server_default="bot")
+    # A description staff approved for publication; public only when the deployment says so.
+    public_description: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_cases_grid_status_category", "grid_id", "status", "category"),
+        # Public lists (Open311, open data, the dashboard): newest first within a date window,
+        # by service code, and changes since a time.
+        Index("ix_cases_created_id", "created_at", "id"),
+        Index("ix_cases_category_created", "category", "created_at"),
+        Index("ix_cases_updated_at", "updated_at"),
         # Open-case counts per owner (assignment) must not read every open case of the district.
         Index("ix_cases_owner_status", "owner_id", "status"),
         # The follow-up question: only closed cases not yet asked, however many closed there are.
@@ -439,3 +448,37 @@ class HouseholdPhone(Base):
     phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     grid_id: Mapped[str] = mapped_column(String(64))
     building_id: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- Open311: API keys and what an outside client told us about its submitter ---------------
+
+
+class ApiKey(Base):
+    """A key an outside Open311 client posts requests with. Only its hash is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in `api-key list` to recognise it
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class Open311Contact(Base):
+    """Who submitted an Open311 request, kept for staff follow-up only: never published."""
+
+    __tablename__ = "open311_contacts"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    email: Mapped[str | None] = mapped_column(String(256))
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    last_name: Mapped[str | None] = mapped_column(String(128))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    device_id: Mapped[str | None] = mapped_column(String(128))
+    account_id: Mapped[str | None] = mapped_column(String(128))
+    address_string: Mapped[str | None] = mapped_column(String(256))
+    media_url: Mapped[str | None] = mapped_column(String(1024))

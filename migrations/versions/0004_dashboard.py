@@ -1,7 +1,7 @@
 """public dashboard: first response time of a case, and the indexes its figures read
 
 Revision ID: 0004_dashboard
-Revises: 0003
+Revises: 0004_open311
 Create Date: 2026-12-03 08:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_dashboard"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004_open311"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
