@@ -91,9 +91,10 @@ async def grid(request: web.Request) -> web.Response:
         community=community,
         overview=overview,
         figures=overview.figures,
-        drawing=grid_map([gridmap.grids[g] for g in neighbours if g in gridmap.grids], {
-            g: line.open.total for g, line in around.grids.items()
-        }),
+        drawing=grid_map(
+            [gridmap.grids[g] for g in neighbours if g in gridmap.grids],
+            {g: line.open.total for g, line in around.grids.items()},
+        ),
         legend=legend(),
         chart=_chart(overview),
         current=grid_id,
@@ -103,6 +104,4 @@ async def grid(request: web.Request) -> web.Response:
 
 async def numbers(request: web.Request) -> web.Response:
     """Understanding these numbers: each figure defined, with the thresholds in force."""
-    return request.app[PAGES_KEY].render(
-        request, "numbers", rules=request.app[DASHBOARD_KEY].rules
-    )
+    return request.app[PAGES_KEY].render(request, "numbers", rules=request.app[DASHBOARD_KEY].rules)

@@ -183,9 +183,7 @@ def weekly_chart(
                 show_label=(len(items) - 1 - i) % every == 0,
             )
         )
-    ticks = [
-        (round(bottom - plot_h * v / top_value, 1), v) for v in range(0, top_value + 1, step)
-    ]
+    ticks = [(round(bottom - plot_h * v / top_value, 1), v) for v in range(0, top_value + 1, step)]
     return Chart(width, height, top, bottom, left, round(bar_w, 1), ticks, out)
 
 

@@ -283,9 +283,17 @@ async def create_case(
         keyboard=[[Button.of("btn_change_category", f"r:chg:{case.id}")]],
         case_id=case.id,
         case=case,
+        public_page=public_page(uow.settings.public_url, case.human_id),
         **_owner_data(uow, case, resident.language),
     )
     return case
+
+
+def public_page(public_url: str | None, human_id: str | None) -> str | None:
+    """The case's public page (web/cases.py) when the deployment has a public address."""
+    if not public_url or not human_id:
+        return None
+    return f"{public_url.rstrip('/')}/cases/{human_id}"
 
 
 def _owner_data(uow: UnitOfWork, case: Case, lang: str) -> dict[str, Any]:

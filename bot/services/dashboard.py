@@ -6,8 +6,8 @@ Every figure is defined on /about/numbers (templates/web/numbers.html) from the 
   and older (the rest);
 * over the period (cases reported within `rules.window`): reported, resolved, median and 90th
   percentile time to first response and to resolution, on-time closure (resolved by the
-  published resolution deadline, without an escalation, ÷ cases whose deadline has come or
-  that were resolved), reopen rate (reopened ÷ resolved), satisfaction (average stars, and
+  published resolution deadline, without an escalation, ÷ cases due: resolved, past their
+  deadline, or escalated for a missed deadline), reopen rate (reopened ÷ resolved), satisfaction (average stars, and
   rated ÷ closed after a resolution);
 * top categories of the last seven days, and reported vs resolved per week for `rules.weeks`.
 
@@ -210,7 +210,12 @@ def _scope(grid_ids: Sequence[str] | None) -> list[ColumnElement[bool]]:
 
 def _period_columns(ctx: _Context) -> list[Any]:
     resolved = Case.resolved_at.is_not(None)
-    due = and_(Case.resolve_by.is_not(None), resolved | (Case.resolve_by < _at(ctx.now)))
+    # Due: resolved, or past its resolution deadline, or escalated (a deadline was missed; an
+    # escalation also moves the deadline on, so the deadline alone would hide it).
+    due = and_(
+        Case.resolve_by.is_not(None),
+        resolved | (Case.resolve_by < _at(ctx.now)) | (Case.escalation_count > 0),
+    )
     on_time = and_(resolved, Case.resolved_at <= Case.resolve_by, Case.escalation_count == 0)
     return [
         func.count().label("reported"),
@@ -315,12 +320,17 @@ async def _timings(
             .scalars()
             .all()
         )
-        found.append(Timing(len(values), percentile(values, 0.5), percentile(values, 0.9), minimum))
+        found.append(
+            Timing(
+                len(values), _num(percentile(values, 0.5)), _num(percentile(values, 0.9)), minimum
+            )
+        )
     return found[0], found[1]
 
 
 def _num(value: Any) -> float | None:
-    return None if value is None else float(value)
+    """Whole seconds: SQLite's julianday arithmetic is off by fractions of a second."""
+    return None if value is None else float(round(float(value)))
 
 
 def percentile(values: list[float], q: float) -> float | None:
