@@ -25,6 +25,7 @@ OPEN_CLASSES: tuple[tuple[int, int | None, str], ...] = (
 )
 MAP_WIDTH = 760.0
 MAP_MAX_HEIGHT = 520.0
+MAP_PADDING = 4.0  # room for the outline of the grid a page is about
 LABEL_LIMIT = 40  # more grids than this: names in tooltips only, the shapes are too small
 
 
@@ -82,11 +83,11 @@ def grid_map(grids: Iterable[Grid], open_cases: Mapping[str, int]) -> MapDrawing
     shrink = math.cos(math.radians((south + north) / 2)) or 1.0
     span_x = max((east - west) * shrink, 1e-9)
     span_y = max(north - south, 1e-9)
-    scale = min((MAP_WIDTH - 4) / span_x, (MAP_MAX_HEIGHT - 4) / span_y)
-    height = span_y * scale + 4
+    pad = MAP_PADDING
+    scale = min((MAP_WIDTH - 2 * pad) / span_x, (MAP_MAX_HEIGHT - 2 * pad) / span_y)
 
     def xy(lat: float, lon: float) -> tuple[float, float]:
-        return 2 + (lon - west) * shrink * scale, 2 + (north - lat) * scale
+        return pad + (lon - west) * shrink * scale, pad + (north - lat) * scale
 
     shapes = []
     for g in drawn:
@@ -103,9 +104,9 @@ def grid_map(grids: Iterable[Grid], open_cases: Mapping[str, int]) -> MapDrawing
                 label_y=round(cy, 1),
             )
         )
-    return MapDrawing(
-        round(MAP_WIDTH, 1), round(height, 1), shapes, len(shapes) <= LABEL_LIMIT, undrawn
-    )
+    width = round(span_x * scale + 2 * pad, 1)
+    height = round(span_y * scale + 2 * pad, 1)
+    return MapDrawing(width, height, shapes, len(shapes) <= LABEL_LIMIT, undrawn)
 
 
 def _centroid(pts: list[tuple[float, float]]) -> tuple[float, float]:

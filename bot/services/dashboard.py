@@ -377,10 +377,14 @@ async def _weekly(
         week = _week_of(column, start, ctx.sqlite).label("week")
         stmt = (
             select(week, func.count())
-            .where(column >= _at(start), column < _at(ctx.now), *scope)
+            .where(column >= _at(start), column <= _at(ctx.now), *scope)
             .group_by(week)
         )
         counts[name] = {int(w): n for w, n in (await session.execute(stmt)).all()}
+    last = weeks - 1  # a case at exactly `now` belongs to the last week
+    for by_week in counts.values():
+        if weeks in by_week:
+            by_week[last] = by_week.get(last, 0) + by_week.pop(weeks)
     return [
         Week(start + i * WEEK, counts["reported"].get(i, 0), counts["resolved"].get(i, 0))
         for i in range(weeks)
