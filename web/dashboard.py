@@ -77,7 +77,7 @@ async def grid(request: web.Request) -> web.Response:
     neighbours = community.grid_ids if community else (grid_id,)
     dashboard = request.app[DASHBOARD_KEY]
     overview = await dashboard.grid(grid_id)
-    around = await dashboard.community(list(neighbours))
+    around = await dashboard.open_cases(list(neighbours))
     from bot.services.public_cases import CaseQuery, list_public_cases
 
     recent = await list_public_cases(
@@ -92,8 +92,7 @@ async def grid(request: web.Request) -> web.Response:
         overview=overview,
         figures=overview.figures,
         drawing=grid_map(
-            [gridmap.grids[g] for g in neighbours if g in gridmap.grids],
-            {g: line.open.total for g, line in around.grids.items()},
+            [gridmap.grids[g] for g in neighbours if g in gridmap.grids], around, grid_id
         ),
         legend=legend(),
         chart=_chart(overview),

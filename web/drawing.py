@@ -70,9 +70,14 @@ def fill_for(open_cases: int) -> str:
     return OPEN_CLASSES[-1][2]
 
 
-def grid_map(grids: Iterable[Grid], open_cases: Mapping[str, int]) -> MapDrawing:
-    """Project [lat, lon] rings onto the page (north up, longitude shrunk by cos(latitude))."""
-    grids = list(grids)
+def grid_map(
+    grids: Iterable[Grid], open_cases: Mapping[str, int], current: str | None = None
+) -> MapDrawing:
+    """Project [lat, lon] rings onto the page (north up, longitude shrunk by cos(latitude)).
+
+    Shapes come in drawing order, `current` (the grid a page is about) last, on top.
+    """
+    grids = sorted(grids, key=lambda g: g.id == current)
     drawn = [g for g in grids if g.polygon]
     undrawn = [g.id for g in grids if not g.polygon]
     if not drawn:

@@ -39,6 +39,15 @@ def _load_texts(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
+@functools.lru_cache(maxsize=1024)
+def _compile(text: str) -> jinja2.Template:
+    """A text with {{ placeholders }}, compiled once (a page may use one a thousand times)."""
+    return _TEXTS.from_string(text)
+
+
+_TEXTS = jinja2.Environment(autoescape=False)
+
+
 def request_language(request: web.Request, default: str = "en") -> str:
     """The language to answer in: ?lang=, then the cookie, then Accept-Language."""
     asked = request.query.get("lang")
@@ -89,11 +98,7 @@ class PageRenderer:
         value = texts.get(key)
         if value is None:
             raise KeyError(f"web text {key!r} missing in {lang}")
-        return (
-            jinja2.Environment(autoescape=False).from_string(value).render(**data)
-            if ("{" in value)
-            else value
-        )
+        return _compile(value).render(**data) if "{" in value else value
 
     def render(
         self, request: web.Request, name: str, *, status: int = 200, **data: Any
@@ -114,8 +119,19 @@ class PageRenderer:
     ) -> str:
         template = self.env.get_template(f"{name}.html")
 
+        texts = _load_texts(self.directory / lang / "web.yaml")
+        said: dict[tuple[Any, ...], str] = {}  # a map of 1,000 grids says "3 open" many times
+
         def t(key: str, **kw: Any) -> str:
-            return self.text(lang, key, **kw)
+            value = texts.get(key)
+            if value is None:
+                raise KeyError(f"web text {key!r} missing in {lang}")
+            if "{" not in value:
+                return value
+            memo = (key, *sorted(kw.items()))
+            if memo not in said:
+                said[memo] = _compile(value).render(**kw)
+            return said[memo]
 
         def lang_url(other: str) -> str:
             if request is None:

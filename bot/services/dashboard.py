@@ -146,7 +146,7 @@ class Dashboard:
 
     def __init__(self, domain: Domain) -> None:
         self.domain = domain
-        self._cache: dict[tuple[str, ...], tuple[float, Overview]] = {}
+        self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
 
     @property
     def rules(self) -> Rules:
@@ -162,10 +162,20 @@ class Dashboard:
             ("grid", grid_id), lambda s: _overview(s, self._ctx(), [grid_id], lines=False)
         )
 
+    async def open_cases(self, grid_ids: Sequence[str]) -> dict[str, int]:
+        """Open cases per grid (for a map around a grid): one pass over the open-case index."""
+        key = ("open", *sorted(grid_ids))
+
+        async def compute(session: AsyncSession) -> dict[str, int]:
+            found = await _open_cases(session, self._ctx(), _scope(list(grid_ids)))
+            return {g: o.total for g, o in found.items()}
+
+        return await self._cached(key, compute)
+
     def _ctx(self) -> _Context:
         return _Context(self.domain.clock.now(), self.rules, self.domain.sqlite)
 
-    async def _cached(self, key: tuple[str, ...], compute: Any) -> Overview:
+    async def _cached(self, key: tuple[str, ...], compute: Any) -> Any:
         ttl = self.domain.settings.dashboard_cache.total_seconds()
         hit = self._cache.get(key)
         if hit is not None and hit[0] > time.monotonic():
