@@ -7,13 +7,14 @@ projection of cases (`bot.services.public_cases`), draw the pictures (`web.drawi
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aiohttp import web
 
 from bot.services.dashboard import Dashboard, Overview
 from bot.services.domain import Domain
 from routing.gridmap import GridMap
-from web.drawing import MapDrawing, grid_map, legend, weekly_chart
+from web.drawing import MapDrawing, grid_map, legend, neighbourhood, weekly_chart
 from web.pages import PAGES_KEY
 
 DOMAIN_KEY = web.AppKey("gridvoice_domain", Domain)
@@ -21,12 +22,16 @@ DASHBOARD_KEY = web.AppKey("gridvoice_dashboard", Dashboard)
 # Grid ids are the map's own (letters, digits, dashes, dots, underscores), at most 64 long.
 GRID_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 RECENT_CASES = 20
+GRID_TABLE_LIMIT = 60  # more grids than this: the front page links the paged list instead
+GRIDS_PER_PAGE = 100
+PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
 
 
 def setup(app: web.Application, domain: Domain) -> None:
     app[DOMAIN_KEY] = domain
     app[DASHBOARD_KEY] = Dashboard(domain)
     app.router.add_get("/", community, name="home")
+    app.router.add_get("/grids", grid_list, name="grids")
     app.router.add_get("/grids/{grid_id}", grid, name="grid")
     app.router.add_get("/about/numbers", numbers, name="numbers")
 
@@ -63,6 +68,41 @@ async def community(request: web.Request) -> web.Response:
         legend=legend(),
         chart=_chart(overview),
         current=None,
+        rows=_rows(gridmap, overview)[:GRID_TABLE_LIMIT],
+        all_grids=len(gridmap.grids),
+        table_limit=GRID_TABLE_LIMIT,
+    )
+
+
+def _rows(gridmap: GridMap, overview: Overview) -> list[tuple[Any, Any]]:
+    """(grid, its line or None), in the map's order: listed, never ranked."""
+    return [
+        (gridmap.grids[g], overview.grids.get(g))
+        for c in gridmap.communities.values()
+        for g in c.grid_ids
+    ]
+
+
+async def grid_list(request: web.Request) -> web.Response:
+    """Every grid's line, a hundred to a page (`?page=N`, 1 by default)."""
+    gridmap = _gridmap(request)
+    if gridmap is None:
+        raise web.HTTPNotFound()
+    raw = request.query.get("page", "1")
+    pages = max(1, -(-len(gridmap.grids) // GRIDS_PER_PAGE))
+    if not PAGE_NUMBER.fullmatch(raw) or int(raw) > pages:
+        raise web.HTTPNotFound()
+    page = int(raw)
+    overview = await request.app[DASHBOARD_KEY].community()
+    rows = _rows(gridmap, overview)
+    return request.app[PAGES_KEY].render(
+        request,
+        "grids",
+        overview=overview,
+        rows=rows[(page - 1) * GRIDS_PER_PAGE : page * GRIDS_PER_PAGE],
+        page=page,
+        pages=pages,
+        all_grids=len(rows),
     )
 
 
@@ -74,7 +114,8 @@ async def grid(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     the_grid = gridmap.grids[grid_id]
     community = gridmap.communities.get(the_grid.community_id)
-    neighbours = community.grid_ids if community else (grid_id,)
+    in_community = [gridmap.grids[g] for g in (community.grid_ids if community else (grid_id,))]
+    neighbours = [g.id for g in neighbourhood(the_grid, in_community)]
     dashboard = request.app[DASHBOARD_KEY]
     overview = await dashboard.grid(grid_id)
     around = await dashboard.open_cases(list(neighbours))
@@ -91,9 +132,7 @@ async def grid(request: web.Request) -> web.Response:
         community=community,
         overview=overview,
         figures=overview.figures,
-        drawing=grid_map(
-            [gridmap.grids[g] for g in neighbours if g in gridmap.grids], around, grid_id
-        ),
+        drawing=grid_map([gridmap.grids[g] for g in neighbours], around, grid_id),
         legend=legend(),
         chart=_chart(overview),
         current=grid_id,

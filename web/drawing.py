@@ -114,6 +114,32 @@ def grid_map(
     return MapDrawing(width, height, shapes, len(shapes) <= LABEL_LIMIT, undrawn)
 
 
+def neighbourhood(grid: Grid, grids: Iterable[Grid], limit: int = LABEL_LIMIT) -> list[Grid]:
+    """The grids to draw around `grid` on its page: all of them when few, else the nearest
+    (those whose box overlaps the grid's box widened by its own size), at most `limit`."""
+    grids = list(grids)
+    if len(grids) <= limit or not grid.polygon:
+        return grids
+    south, north, west, east = _box(grid.polygon)
+    dy, dx = north - south, east - west
+    near = []
+    for g in grids:
+        if not g.polygon:
+            continue
+        s2, n2, w2, e2 = _box(g.polygon)
+        if s2 < north + dy and n2 > south - dy and w2 < east + dx and e2 > west - dx:
+            distance = abs((s2 + n2) - (south + north)) + abs((w2 + e2) - (west + east))
+            near.append((g.id != grid.id, distance, g.id, g))
+    near.sort(key=lambda item: item[:3])
+    return [g for *_, g in near[:limit]]
+
+
+def _box(polygon: tuple[tuple[float, float], ...]) -> tuple[float, float, float, float]:
+    lats = [p[0] for p in polygon]
+    lons = [p[1] for p in polygon]
+    return min(lats), max(lats), min(lons), max(lons)
+
+
 def _centroid(pts: list[tuple[float, float]]) -> tuple[float, float]:
     """The area centroid of a ring (the mean of its points when it has no area)."""
     area = cx = cy = 0.0

@@ -209,6 +209,11 @@ async def test_about_the_numbers_states_the_thresholds(web_world: World) -> None
         "/cases/hello",
         "/cases/GV-2026-000001%27%20OR%201=1",
         "/about/nothing",
+        "/grids?page=0",
+        "/grids?page=2",
+        "/grids?page=abc",
+        "/grids?page=-1",
+        "/grids?page=" + "9" * 30,
     ],
 )
 async def test_unknown_or_malformed_paths_are_a_404_page(web_world: World, path: str) -> None:
@@ -226,6 +231,15 @@ async def test_pages_of_an_empty_deployment_say_too_few_cases(web_world: World) 
         assert _number(home, "on_time") == "案例过少"
         status, grid = await _get(http, web_world.app.web_url + "/grids/xingfu-3", "en")
         assert status == 200 and "No cases yet." in grid
+
+
+async def test_grid_list_pages_every_grid_in_both_languages(web_world: World) -> None:
+    assert web_world.app is not None
+    async with aiohttp.ClientSession() as http:
+        for lang, title in (("en", "Grid by grid"), ("zh", "各网格情况")):
+            status, page = await _get(http, web_world.app.web_url + "/grids?page=1", lang)
+            assert status == 200 and title in page
+            assert page.count("<tr data-grid=") == 4 and 'rel="next"' not in page
 
 
 def test_percentile_interpolates_like_postgresql() -> None:
