@@ -9,8 +9,10 @@ Bot API emulator; the pages are fetched one at a time (a quiet system) with aioh
 * a grid page `/grids/<id>` (a different grid each time);
 * a case page `/cases/GV-…` (a different case each time).
 
-Each page is measured twice: "computed" with the figure cache off (every request runs its
-queries), and "cached" with the deployment's default cache (figures reused for a few seconds).
+Each page is measured twice: "computed" with the cache off (every request runs its queries
+and renders its page), and "cached" with the deployment's default (`dashboard_cache`, 30 s:
+figures and rendered pages reused per grid and language, so only the first reader of a
+page in 30 s waits for the computation).
 The bulk data comes from benchmarks/big_db.py (asyncpg COPY); afterwards each case's first
 response time is set from its acceptance, then VACUUM ANALYZE (index-only scans need a fresh
 visibility map, which autovacuum keeps in production).
@@ -157,9 +159,7 @@ async def serve_and_measure(
         await app.start(migrate=False, serve_http=True)
         try:
             assert app.web_url is not None
-            out[mode] = await measure_pages(
-                app.web_url, grids, cases, samples, f"{label}, figures {mode}"
-            )
+            out[mode] = await measure_pages(app.web_url, grids, cases, samples, f"{label}, {mode}")
         finally:
             await app.stop()
     return out

@@ -15,10 +15,11 @@ from bot.services.dashboard import Dashboard, Overview
 from bot.services.domain import Domain
 from routing.gridmap import GridMap
 from web.drawing import MapDrawing, grid_map, legend, neighbourhood, weekly_chart
-from web.pages import PAGES_KEY
+from web.pages import PAGES_KEY, PageCache
 
 DOMAIN_KEY = web.AppKey("gridvoice_domain", Domain)
 DASHBOARD_KEY = web.AppKey("gridvoice_dashboard", Dashboard)
+PAGE_CACHE_KEY = web.AppKey("gridvoice_page_cache", PageCache)
 # Grid ids are the map's own (letters, digits, dashes, dots, underscores), at most 64 long.
 GRID_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 RECENT_CASES = 20
@@ -30,6 +31,7 @@ PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
 def setup(app: web.Application, domain: Domain) -> None:
     app[DOMAIN_KEY] = domain
     app[DASHBOARD_KEY] = Dashboard(domain)
+    app[PAGE_CACHE_KEY] = PageCache(app[PAGES_KEY], domain.settings.dashboard_cache.total_seconds())
     app.router.add_get("/", community, name="home")
     app.router.add_get("/grids", grid_list, name="grids")
     app.router.add_get("/grids/{grid_id}", grid, name="grid")
@@ -52,26 +54,27 @@ def _chart(overview: Overview):  # type: ignore[no-untyped-def]
 
 async def community(request: web.Request) -> web.Response:
     """The front page: every grid's figures together, the map, the weekly chart, the grids."""
-    pages = request.app[PAGES_KEY]
     gridmap = _gridmap(request)
     if gridmap is None:
-        return pages.render(request, "dashboard_empty")
-    overview = await request.app[DASHBOARD_KEY].community()
-    return pages.render(
-        request,
-        "dashboard",
-        gridmap=gridmap,
-        communities=list(gridmap.communities.values()),
-        overview=overview,
-        figures=overview.figures,
-        drawing=_map(gridmap, overview),
-        legend=legend(),
-        chart=_chart(overview),
-        current=None,
-        rows=_rows(gridmap, overview)[:GRID_TABLE_LIMIT],
-        all_grids=len(gridmap.grids),
-        table_limit=GRID_TABLE_LIMIT,
-    )
+        return request.app[PAGES_KEY].render(request, "dashboard_empty")
+
+    async def data() -> dict[str, Any]:
+        overview = await request.app[DASHBOARD_KEY].community()
+        return {
+            "gridmap": gridmap,
+            "communities": list(gridmap.communities.values()),
+            "overview": overview,
+            "figures": overview.figures,
+            "drawing": _map(gridmap, overview),
+            "legend": legend(),
+            "chart": _chart(overview),
+            "current": None,
+            "rows": _rows(gridmap, overview)[:GRID_TABLE_LIMIT],
+            "all_grids": len(gridmap.grids),
+            "table_limit": GRID_TABLE_LIMIT,
+        }
+
+    return await request.app[PAGE_CACHE_KEY].answer(request, "dashboard", data)
 
 
 def _rows(gridmap: GridMap, overview: Overview) -> list[tuple[Any, Any]]:
@@ -117,27 +120,29 @@ async def grid(request: web.Request) -> web.Response:
     in_community = [gridmap.grids[g] for g in (community.grid_ids if community else (grid_id,))]
     neighbours = [g.id for g in neighbourhood(the_grid, in_community)]
     dashboard = request.app[DASHBOARD_KEY]
-    overview = await dashboard.grid(grid_id)
-    around = await dashboard.open_cases(list(neighbours))
-    from bot.services.public_cases import CaseQuery, list_public_cases
 
-    recent = await list_public_cases(
-        request.app[DOMAIN_KEY], CaseQuery(grid_ids=(grid_id,), limit=RECENT_CASES)
-    )
-    return request.app[PAGES_KEY].render(
-        request,
-        "grid",
-        gridmap=gridmap,
-        grid=the_grid,
-        community=community,
-        overview=overview,
-        figures=overview.figures,
-        drawing=grid_map([gridmap.grids[g] for g in neighbours], around, grid_id),
-        legend=legend(),
-        chart=_chart(overview),
-        current=grid_id,
-        recent=recent,
-    )
+    async def data() -> dict[str, Any]:
+        from bot.services.public_cases import CaseQuery, list_public_cases
+
+        overview = await dashboard.grid(grid_id)
+        around = await dashboard.open_cases(list(neighbours))
+        recent = await list_public_cases(
+            request.app[DOMAIN_KEY], CaseQuery(grid_ids=(grid_id,), limit=RECENT_CASES)
+        )
+        return {
+            "gridmap": gridmap,
+            "grid": the_grid,
+            "community": community,
+            "overview": overview,
+            "figures": overview.figures,
+            "drawing": grid_map([gridmap.grids[g] for g in neighbours], around, grid_id),
+            "legend": legend(),
+            "chart": _chart(overview),
+            "current": grid_id,
+            "recent": recent,
+        }
+
+    return await request.app[PAGE_CACHE_KEY].answer(request, "grid", data)
 
 
 async def numbers(request: web.Request) -> web.Response:

@@ -8,6 +8,8 @@ A page's language comes from `?lang=` (which is remembered in a cookie), then th
 from __future__ import annotations
 
 import functools
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -105,7 +107,11 @@ class PageRenderer:
     ) -> web.Response:
         """A whole page in the reader's language; remembers an explicit ?lang= choice."""
         lang = request_language(request, self.settings.default_language)
-        html = self.render_html(lang, name, request=request, **data)
+        return self.respond(request, self.render_html(lang, name, request=request, **data), status)
+
+    def respond(self, request: web.Request, html: str, status: int = 200) -> web.Response:
+        """A rendered page as the answer: its language header, and an explicit choice kept."""
+        lang = request_language(request, self.settings.default_language)
         response = web.Response(text=html, content_type="text/html", status=status)
         response.headers["Content-Language"] = lang
         if request.query.get("lang") in LANGUAGES:
@@ -153,6 +159,36 @@ class PageRenderer:
         if value is None:
             return "—"
         return value.astimezone(self.tz).strftime(fmt)
+
+
+class PageCache:
+    """Rendered public pages, reused for a few seconds (the figures' own reuse time): a burst
+    of readers of a district's front page costs one rendering, not one each."""
+
+    def __init__(self, pages: PageRenderer, seconds: float) -> None:
+        self.pages = pages
+        self.seconds = seconds
+        self._pages: dict[tuple[Any, ...], tuple[float, str]] = {}
+
+    async def answer(
+        self,
+        request: web.Request,
+        name: str,
+        data: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> web.Response:
+        """The page `name` for this path and language, rendered from `await data()` when stale."""
+        lang = request_language(request, self.pages.settings.default_language)
+        query = tuple(sorted((k, v) for k, v in request.query.items() if k != "lang"))
+        key = (name, lang, request.path, query)
+        hit = self._pages.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return self.pages.respond(request, hit[1])
+        html = self.pages.render_html(lang, name, request=request, **(await data()))
+        if self.seconds > 0:
+            if len(self._pages) > 512:  # a crawler walking every grid: forget, do not grow
+                self._pages.clear()
+            self._pages[key] = (time.monotonic() + self.seconds, html)
+        return self.pages.respond(request, html)
 
 
 class Formats:
