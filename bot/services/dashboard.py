@@ -18,6 +18,7 @@ is judged on a handful of cases. The figures are computed by the database
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +45,7 @@ class Dashboard:
     def __init__(self, domain: Domain) -> None:
         self.domain = domain
         self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._running: dict[tuple[str, ...], asyncio.Future[Any]] = {}
 
     @property
     def rules(self) -> Rules:
@@ -73,12 +75,21 @@ class Dashboard:
         return Context(self.domain.clock.now(), self.rules, self.domain.sqlite)
 
     async def _cached(self, key: tuple[str, ...], compute: Any) -> Any:
-        ttl = self.domain.settings.dashboard_cache.total_seconds()
+        """The value under `key` if fresh; else computed once, however many ask at once."""
         hit = self._cache.get(key)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        running = self._running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(self._compute(key, compute))
+            self._running[key] = running
+            running.add_done_callback(lambda _: self._running.pop(key, None))
+        return await asyncio.shield(running)
+
+    async def _compute(self, key: tuple[str, ...], compute: Any) -> Any:
         async with self.domain.sessions() as session:
             value = await compute(session)
+        ttl = self.domain.settings.dashboard_cache.total_seconds()
         if ttl > 0:
             if len(self._cache) > 2048:  # a crawler walking every grid: forget, do not grow
                 self._cache.clear()

@@ -248,3 +248,46 @@ def test_percentile_interpolates_like_postgresql() -> None:
     assert percentile([1, 2, 3], 0.5) == 2
     assert percentile([1, 2, 3], 0.9) == pytest.approx(2.8)
     assert percentile([4, 1], 0.5) == pytest.approx(2.5)
+
+
+def test_every_public_status_event_and_rung_has_a_text_in_every_language() -> None:
+    from bot.render import LANGUAGES
+    from bot.services.public_cases import PUBLIC_EVENTS, PUBLIC_STATUS
+    from web.pages import web_text_keys
+
+    for lang in LANGUAGES:
+        keys = web_text_keys(lang)
+        for status in set(PUBLIC_STATUS.values()):
+            assert f"status_{status}" in keys, (lang, status)
+        for kind in set(PUBLIC_EVENTS.values()):
+            assert f"event_{kind}" in keys, (lang, kind)
+        for rung in ("member", "leader", "centre", "street", "party"):
+            assert f"rung_{rung}" in keys, (lang, rung)
+
+
+async def test_figures_asked_for_at_once_are_computed_once() -> None:
+    import asyncio
+    from contextlib import asynccontextmanager
+    from types import SimpleNamespace
+
+    from bot.config import Settings
+
+    @asynccontextmanager
+    async def sessions():  # type: ignore[no-untyped-def]
+        yield None
+
+    domain = SimpleNamespace(
+        settings=Settings(dashboard_cache=timedelta(seconds=30)), sessions=sessions
+    )
+    dashboard = Dashboard(domain)  # type: ignore[arg-type]
+    calls = 0
+
+    async def compute(session: object) -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return 42
+
+    results = await asyncio.gather(*(dashboard._cached(("k",), compute) for _ in range(20)))
+    assert results == [42] * 20 and calls == 1
+    assert await dashboard._cached(("k",), compute) == 42 and calls == 1  # still fresh
