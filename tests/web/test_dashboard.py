@@ -291,3 +291,18 @@ async def test_figures_asked_for_at_once_are_computed_once() -> None:
     results = await asyncio.gather(*(dashboard._cached(("k",), compute) for _ in range(20)))
     assert results == [42] * 20 and calls == 1
     assert await dashboard._cached(("k",), compute) == 42 and calls == 1  # still fresh
+
+
+def test_public_address_and_minimum_come_from_the_environment(monkeypatch) -> None:
+    from bot.config import Settings
+    from bot.services.cases import public_page
+
+    monkeypatch.setenv("GRIDVOICE_PUBLIC_URL", "https://grid.example.org/")
+    monkeypatch.setenv("GRIDVOICE_DASHBOARD_MIN_CASES", "25")
+    settings = Settings.from_env()
+    assert settings.public_url == "https://grid.example.org"
+    assert settings.dashboard_min_cases == 25 and settings.publish_descriptions is False
+    assert public_page(settings.public_url, "GV-2026-000007") == (
+        "https://grid.example.org/cases/GV-2026-000007"
+    )
+    assert public_page(None, "GV-2026-000007") is None
