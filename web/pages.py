@@ -7,7 +7,9 @@ A page's language comes from `?lang=` (which is remembered in a cookie), then th
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,6 +25,7 @@ from bot.config import Settings
 from bot.render import LANGUAGES, TEMPLATES_DIR, Renderer, pick_language
 
 LANG_COOKIE = "gv_lang"
+log = logging.getLogger(__name__)
 
 
 def static_root() -> Path:
@@ -150,6 +153,7 @@ class PageRenderer:
             lang=lang,
             t=t,
             lang_url=lang_url,
+            has=texts.__contains__,  # for names from data (a status, an event) with no text yet
             languages=LANGUAGES,
             f=Formats(self, lang),
             **data,
@@ -169,6 +173,7 @@ class PageCache:
         self.pages = pages
         self.seconds = seconds
         self._pages: dict[tuple[Any, ...], tuple[float, str]] = {}
+        self._rendering: dict[tuple[Any, ...], asyncio.Future[str]] = {}
 
     async def answer(
         self,
@@ -181,14 +186,31 @@ class PageCache:
         query = tuple(sorted((k, v) for k, v in request.query.items() if k != "lang"))
         key = (name, lang, request.path, query)
         hit = self._pages.get(key)
-        if hit is not None and hit[0] > time.monotonic():
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
             return self.pages.respond(request, hit[1])
-        html = self.pages.render_html(lang, name, request=request, **(await data()))
-        if self.seconds > 0:
-            if len(self._pages) > 512:  # a crawler walking every grid: forget, do not grow
-                self._pages.clear()
-            self._pages[key] = (time.monotonic() + self.seconds, html)
-        return self.pages.respond(request, html)
+
+        async def render() -> str:
+            html = self.pages.render_html(lang, name, request=request, **(await data()))
+            if self.seconds > 0:
+                if len(self._pages) > 512:  # a crawler walking every grid: forget, do not grow
+                    self._pages.clear()
+                self._pages[key] = (time.monotonic() + self.seconds, html)
+            return html
+
+        if hit is not None and hit[0] + self.seconds * 3 > now:
+            # Recently stale: the reader gets it at once while one refresh renders the next.
+            if key not in self._rendering:
+                task = asyncio.ensure_future(render())
+                self._rendering[key] = task
+                task.add_done_callback(lambda done: self._done(key, done))
+            return self.pages.respond(request, hit[1])
+        return self.pages.respond(request, await render())
+
+    def _done(self, key: tuple[Any, ...], task: asyncio.Future[str]) -> None:
+        self._rendering.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("refreshing a page failed: %r", task.exception(), extra={"page": key[:3]})
 
 
 class Formats:

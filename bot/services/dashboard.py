@@ -19,6 +19,7 @@ is judged on a handful of cases. The figures are computed by the database
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +38,10 @@ from bot.services.figures import (
     Timing,
     Week,
 )
+
+log = logging.getLogger(__name__)
+# A value may be served up to this many reuse times old while its refresh runs.
+STALE_FACTOR = 4
 
 
 class Dashboard:
@@ -75,16 +80,31 @@ class Dashboard:
         return Context(self.domain.clock.now(), self.rules, self.domain.sqlite)
 
     async def _cached(self, key: tuple[str, ...], compute: Any) -> Any:
-        """The value under `key` if fresh; else computed once, however many ask at once."""
+        """The value under `key`, computed once however many ask at once.
+
+        Fresh values are served as they are; a value past its reuse time but younger than
+        `STALE_FACTOR` times it is served while one refresh runs in the background, so readers
+        of a busy page never wait for a district's figures; older or missing values are
+        computed while the reader waits.
+        """
         hit = self._cache.get(key)
-        if hit is not None and hit[0] > time.monotonic():
+        ttl = self.domain.settings.dashboard_cache.total_seconds()
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
             return hit[1]
         running = self._running.get(key)
         if running is None:
             running = asyncio.ensure_future(self._compute(key, compute))
             self._running[key] = running
-            running.add_done_callback(lambda _: self._running.pop(key, None))
+            running.add_done_callback(lambda done: self._done(key, done))
+        if hit is not None and hit[0] + ttl * (STALE_FACTOR - 1) > now:
+            return hit[1]
         return await asyncio.shield(running)
+
+    def _done(self, key: tuple[str, ...], task: asyncio.Future[Any]) -> None:
+        self._running.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("computing figures failed: %r", task.exception(), extra={"scope": key[:2]})
 
     async def _compute(self, key: tuple[str, ...], compute: Any) -> Any:
         async with self.domain.sessions() as session:

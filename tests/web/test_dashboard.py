@@ -267,6 +267,7 @@ def test_every_public_status_event_and_rung_has_a_text_in_every_language() -> No
 
 async def test_figures_asked_for_at_once_are_computed_once() -> None:
     import asyncio
+    import time
     from contextlib import asynccontextmanager
     from types import SimpleNamespace
 
@@ -291,6 +292,14 @@ async def test_figures_asked_for_at_once_are_computed_once() -> None:
     results = await asyncio.gather(*(dashboard._cached(("k",), compute) for _ in range(20)))
     assert results == [42] * 20 and calls == 1
     assert await dashboard._cached(("k",), compute) == 42 and calls == 1  # still fresh
+    # past its reuse time: the old value at once, one refresh behind it
+    dashboard._cache[("k",)] = (time.monotonic() - 1, 41)
+    assert await dashboard._cached(("k",), compute) == 41
+    await asyncio.sleep(0.1)
+    assert calls == 2 and await dashboard._cached(("k",), compute) == 42
+    # long forgotten: computed while the reader waits
+    dashboard._cache[("k",)] = (time.monotonic() - 3600, 40)
+    assert await dashboard._cached(("k",), compute) == 42 and calls == 3
 
 
 def test_public_address_and_minimum_come_from_the_environment(monkeypatch) -> None:
