@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Float,
-    Integer,
     and_,
     cast,
     func,
@@ -95,6 +94,8 @@ async def overview(
     opened = await open_cases(session, ctx, scope)
     minimum = ctx.rules.minimum
     columns = _period_columns(ctx) + ([] if ctx.sqlite else _timing_columns(ctx))
+    if _chart_in_period(ctx):
+        columns += _week_columns(Case.created_at, ctx, "reported")
     period = (
         await session.execute(select(*columns).where(Case.created_at >= _at(ctx.since), *scope))
     ).one()
@@ -115,7 +116,7 @@ async def overview(
         if period.rating is not None and period.rated >= minimum
         else None,
         top_categories=await _top_categories(session, ctx, scope),
-        weekly=await _weekly(session, ctx, scope),
+        weekly=await _weekly(session, ctx, scope, period),
     )
     grids: dict[str, GridLine] = {}
     if lines:
@@ -228,34 +229,47 @@ async def _top_categories(
     return counts[:limit]
 
 
-def _week_of(column: Any, start: datetime, sqlite: bool) -> ColumnElement[int]:
-    seconds = _seconds(column, _at(start), sqlite)
-    if sqlite:  # never negative here: CAST truncates, which is floor
-        return cast(seconds / WEEK.total_seconds(), Integer)
-    return cast(func.floor(seconds / WEEK.total_seconds()), Integer)
+def _week_columns(column: Any, ctx: Context, prefix: str) -> list[Any]:
+    """A count per week of the chart (the last ending now): plain range comparisons in FILTER
+    clauses, so the weeks ride along a pass the page makes anyway."""
+    weeks = ctx.rules.weeks
+    start = ctx.now - weeks * WEEK
+    columns = []
+    for i in range(weeks):
+        low = start + i * WEEK
+        high = column < _at(low + WEEK) if i < weeks - 1 else column <= _at(ctx.now)
+        columns.append(func.count().filter(column >= _at(low), high).label(f"{prefix}{i}"))
+    return columns
+
+
+def _chart_in_period(ctx: Context) -> bool:
+    return ctx.rules.weeks * WEEK <= ctx.rules.window
 
 
 async def _weekly(
-    session: AsyncSession, ctx: Context, scope: list[ColumnElement[bool]]
+    session: AsyncSession,
+    ctx: Context,
+    scope: list[ColumnElement[bool]],
+    period: Any,
 ) -> list[Week]:
     """Reported and resolved per week, the last week ending now."""
     weeks = ctx.rules.weeks
     start = ctx.now - weeks * WEEK
-    counts: dict[str, dict[int, int]] = {}
+    rows: dict[str, Any] = {}
     for name, column in (("reported", Case.created_at), ("resolved", Case.resolved_at)):
-        week = _week_of(column, start, ctx.sqlite).label("week")
-        stmt = (
-            select(week, func.count())
-            .where(column >= _at(start), column <= _at(ctx.now), *scope)
-            .group_by(week)
+        if name == "reported" and _chart_in_period(ctx):
+            rows[name] = period  # counted by the period's own pass
+            continue
+        stmt = select(*_week_columns(column, ctx, name)).where(
+            column >= _at(start), column <= _at(ctx.now), *scope
         )
-        counts[name] = {int(w): n for w, n in (await session.execute(stmt)).all()}
-    last = weeks - 1  # a case at exactly `now` belongs to the last week
-    for by_week in counts.values():
-        if weeks in by_week:
-            by_week[last] = by_week.get(last, 0) + by_week.pop(weeks)
+        rows[name] = (await session.execute(stmt)).one()
     return [
-        Week(start + i * WEEK, counts["reported"].get(i, 0), counts["resolved"].get(i, 0))
+        Week(
+            start + i * WEEK,
+            getattr(rows["reported"], f"reported{i}"),
+            getattr(rows["resolved"], f"resolved{i}"),
+        )
         for i in range(weeks)
     ]
 

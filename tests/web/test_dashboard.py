@@ -127,6 +127,21 @@ async def test_figures_come_from_the_cases_the_bot_handled(web_world: World) -> 
     assert later.top_categories == []
     assert sum(w.reported for w in later.weekly) == 3
     assert sum(w.resolved for w in later.weekly) == 2
+    # a chart longer than the period counts its weeks on its own
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    domain = web_world.app.domain
+    longer = SimpleNamespace(
+        settings=replace(domain.settings, dashboard_weeks=20),
+        sessions=domain.sessions,
+        clock=domain.clock,
+        sqlite=domain.sqlite,
+    )
+    weekly = (await Dashboard(longer).grid("xingfu-1")).figures.weekly  # type: ignore[arg-type]
+    assert len(weekly) == 20 and [w.reported for w in weekly[-12:]] == [
+        w.reported for w in later.weekly
+    ]
     community = await dashboard.community()
     assert community.figures.reported == 4 and community.figures.open.total == 2
     assert community.grids["xingfu-2"].open.total == 1
