@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from aiohttp import web
@@ -190,15 +190,17 @@ async def service_definition(request: web.Request) -> web.Response:
 # --- requests --------------------------------------------------------------------------------
 
 
-def _w3(request: web.Request, value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(_domain(request).routing.gridmap.tz).isoformat(timespec="seconds")
+def _w3(value: datetime | None, tz: tzinfo) -> str | None:
+    return value.astimezone(tz).isoformat(timespec="seconds") if value is not None else None
 
 
-def request_body(request: web.Request, case: PublicCase) -> dict[str, Any]:
+def request_bodies(request: web.Request, cases: list[PublicCase]) -> list[dict[str, Any]]:
+    lang, tz = _lang(request), _domain(request).routing.gridmap.tz
+    return [request_body(case, lang, tz) for case in cases]
+
+
+def request_body(case: PublicCase, lang: str, tz: tzinfo) -> dict[str, Any]:
     """A case as an Open311 request: only PublicCase's allow-listed fields."""
-    lang = _lang(request)
     return {
         "service_request_id": case.human_id,
         "status": case.open311_status,
@@ -208,9 +210,9 @@ def request_body(request: web.Request, case: PublicCase) -> dict[str, Any]:
         "description": case.description,
         "agency_responsible": case.responsible_name.get(lang),
         "service_notice": None,
-        "requested_datetime": _w3(request, case.requested_at),
-        "updated_datetime": _w3(request, case.updated_at),
-        "expected_datetime": _w3(request, case.expected_at),
+        "requested_datetime": _w3(case.requested_at, tz),
+        "updated_datetime": _w3(case.updated_at, tz),
+        "expected_datetime": _w3(case.expected_at, tz),
         "address": case.place(lang),
         "address_id": None,
         "zipcode": None,
@@ -225,7 +227,7 @@ async def request_list(request: web.Request) -> web.Response:
     service.check_jurisdiction(domain, request.query)
     query = service.requests_query(domain.routing, request.query, domain.clock.now())
     cases = await list_public_cases(domain, query)
-    return answer(_fmt(request), "service_requests", [request_body(request, c) for c in cases])
+    return answer(_fmt(request), "service_requests", request_bodies(request, cases))
 
 
 async def request_one(request: web.Request) -> web.Response:
@@ -239,7 +241,7 @@ async def request_one(request: web.Request) -> web.Response:
     )
     if case is None:
         raise Open311Error(404, "unknown_request", value=request_id[:40])
-    return answer(_fmt(request), "service_requests", [request_body(request, case)])
+    return answer(_fmt(request), "service_requests", request_bodies(request, [case]))
 
 
 async def token(request: web.Request) -> web.Response:

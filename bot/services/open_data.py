@@ -25,6 +25,7 @@ from bot.services.public_cases import (
     PublicCase,
     stream_public_cases,
 )
+from bot.store.db import reading
 from bot.store.models import Case
 
 if TYPE_CHECKING:
@@ -283,22 +284,23 @@ async def grid_months(domain: Domain) -> list[list[Any]]:
     )
     gm = domain.routing.gridmap
     rows = []
-    async with domain.sessions() as session:
-        for grid_id, mon, *numbers in (await session.execute(stmt)).all():
-            *counts, rated, rating_sum = (int(n or 0) for n in numbers)
-            grid = gm.grids.get(grid_id)
-            average = round(rating_sum / rated, 2) if rated >= MIN_RATED else ""
-            rows.append(
-                [
-                    grid_id,
-                    grid.name.get(domain.settings.default_language) if grid else grid_id,
-                    grid.community_id if grid else "",
-                    mon,
-                    *counts,
-                    rated,
-                    average,
-                ]
-            )
+    async with reading(domain.engine) as conn:
+        result = (await conn.execute(stmt)).all()
+    for grid_id, mon, *numbers in result:
+        *counts, rated, rating_sum = (int(n or 0) for n in numbers)
+        grid = gm.grids.get(grid_id)
+        average = round(rating_sum / rated, 2) if rated >= MIN_RATED else ""
+        rows.append(
+            [
+                grid_id,
+                grid.name.get(domain.settings.default_language) if grid else grid_id,
+                grid.community_id if grid else "",
+                mon,
+                *counts,
+                rated,
+                average,
+            ]
+        )
     return rows
 
 

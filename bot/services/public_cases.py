@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, and_, case, func, or_, select
 
+from bot.store.db import reading
 from bot.store.models import Case, CaseEvent, CaseFollower
 from routing.gridmap import GridMap, Text
 
@@ -150,6 +150,25 @@ def statuses_for(public: str) -> tuple[str, ...]:
     return tuple(sorted(s for s, p in PUBLIC_STATUS.items() if p == public))
 
 
+# The reason given when a case was rejected (only looked up for rejected cases).
+_REJECT_NOTE = case(
+    (
+        Case.status == "rejected",
+        select(CaseEvent.note)
+        .where(CaseEvent.case_id == Case.id, CaseEvent.kind == "rejected")
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+        .scalar_subquery(),
+    ),
+    else_=None,
+).label("reject_note")
+_DUPLICATES = (
+    select(func.count())
+    .where(CaseFollower.case_id == Case.id)
+    .scalar_subquery()
+    .label("duplicates")
+)
+
 # The allow-list, as columns: nothing else of a case is ever read for the public.
 _COLUMNS = (
     Case.id,
@@ -173,6 +192,8 @@ _COLUMNS = (
     Case.resolution_note,
     Case.public_description,
     Case.reopen_count,
+    _REJECT_NOTE,
+    _DUPLICATES,
 )
 
 
@@ -270,29 +291,8 @@ class Projection:
             timeline=timeline,
         )
 
-    async def build_many(self, session: AsyncSession, rows: Sequence[Any]) -> list[PublicCase]:
-        """Project a batch with two extra indexed queries (rejection reasons, duplicates)."""
-        if not rows:
-            return []
-        ids = [r.id for r in rows]
-        rejected = [r.id for r in rows if r.status == "rejected"]
-        notes: dict[int, str | None] = {}
-        if rejected:
-            stmt = (
-                select(CaseEvent.case_id, CaseEvent.note)
-                .where(CaseEvent.case_id.in_(rejected), CaseEvent.kind == "rejected")
-                .order_by(CaseEvent.id)
-            )
-            notes = {cid: note for cid, note in (await session.execute(stmt)).all()}
-        stmt2 = (
-            select(CaseFollower.case_id, func.count())
-            .where(CaseFollower.case_id.in_(ids))
-            .group_by(CaseFollower.case_id)
-        )
-        dups = {cid: n for cid, n in (await session.execute(stmt2)).all()}
-        return [
-            self.build(r, reject_note=notes.get(r.id), duplicates=dups.get(r.id, 0)) for r in rows
-        ]
+    def build_many(self, rows: Sequence[Any]) -> list[PublicCase]:
+        return [self.build(r, reject_note=r.reject_note, duplicates=r.duplicates) for r in rows]
 
 
 def _filtered(query: CaseQuery) -> Select[Any]:
@@ -346,20 +346,18 @@ async def find_public_case(domain: Domain, human_id: str) -> PublicCase | None:
     if not human_id or len(human_id) > 32:
         return None
     projection = Projection(domain)
-    async with domain.sessions() as session:
-        row = (
-            await session.execute(select(*_COLUMNS).where(Case.human_id == human_id))
-        ).one_or_none()
+    async with reading(domain.engine) as conn:
+        row = (await conn.execute(select(*_COLUMNS).where(Case.human_id == human_id))).one_or_none()
         if row is None:
             return None
         events = (
-            await session.execute(
+            await conn.execute(
                 select(CaseEvent.at, CaseEvent.kind, CaseEvent.to_status)
                 .where(CaseEvent.case_id == row.id, CaseEvent.kind.in_(list(PUBLIC_EVENTS)))
                 .order_by(CaseEvent.id)
             )
         ).all()
-        built = (await projection.build_many(session, [row]))[0]
+        built = projection.build_many([row])[0]
     timeline = tuple(
         PublicEvent(at=e.at, kind=PUBLIC_EVENTS[e.kind], status=PUBLIC_STATUS.get(e.to_status, ""))
         for e in events
@@ -372,15 +370,15 @@ async def list_public_cases(domain: Domain, query: CaseQuery) -> list[PublicCase
     limit = max(0, min(query.limit, MAX_PAGE))
     stmt = _ordered(_filtered(query), query).limit(limit).offset(max(0, query.offset))
     projection = Projection(domain)
-    async with domain.sessions() as session:
-        rows = (await session.execute(stmt)).all()
-        return await projection.build_many(session, rows)
+    async with reading(domain.engine) as conn:
+        rows = (await conn.execute(stmt)).all()
+    return projection.build_many(rows)
 
 
 async def count_public_cases(domain: Domain, query: CaseQuery) -> int:
     stmt = _filtered(query).with_only_columns(func.count()).order_by(None)
-    async with domain.sessions() as session:
-        return int((await session.execute(stmt)).scalar_one())
+    async with reading(domain.engine) as conn:
+        return int((await conn.execute(stmt)).scalar_one())
 
 
 async def stream_public_cases(
@@ -392,8 +390,8 @@ async def stream_public_cases(
     """
     stmt = _filtered(query).order_by(Case.created_at, Case.id)
     projection = Projection(domain)
-    async with domain.sessions() as session:
-        result = await session.stream(stmt.execution_options(yield_per=batch))
+    async with reading(domain.engine) as conn:
+        result = await conn.stream(stmt.execution_options(yield_per=batch))
         async for rows in result.partitions(batch):
-            for case in await projection.build_many(session, rows):
-                yield case
+            for public in projection.build_many(rows):
+                yield public
