@@ -57,8 +57,22 @@ class Service:
     group: str  # who owns it in most grids: grid, or a party kind (property, police, ...)
 
 
+_SERVICES: dict[int, tuple[Routing, list[Service]]] = {}
+
+
 def services(routing: Routing) -> list[Service]:
-    """Our taxonomy, each category with the owner kind most grids give it."""
+    """Our taxonomy, each category with the owner kind most grids give it (computed once per
+    grid map in force)."""
+    cached = _SERVICES.get(id(routing))
+    if cached is not None and cached[0] is routing:
+        return cached[1]
+    _SERVICES.clear()
+    out = _services(routing)
+    _SERVICES[id(routing)] = (routing, out)
+    return out
+
+
+def _services(routing: Routing) -> list[Service]:
     gm = routing.gridmap
     out = []
     for code in gm.categories:

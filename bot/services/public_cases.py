@@ -43,6 +43,7 @@ PUBLIC_STATUSES: tuple[str, ...] = tuple(dict.fromkeys(PUBLIC_STATUS.values()))
 # Open311 knows two statuses: a resolved case (waiting for the resident's rating) is closed.
 CLOSED_STATUSES: frozenset[str] = frozenset({"resolved", "closed", "rejected", "cancelled"})
 OPEN_STATUSES: frozenset[str] = frozenset(PUBLIC_STATUS) - CLOSED_STATUSES
+_CLOSED_PUBLIC = frozenset(PUBLIC_STATUS[s] for s in CLOSED_STATUSES)
 
 # Audit events that are public, as the public event kind. Only status changes; never a note,
 # never who acted.
@@ -108,7 +109,7 @@ class PublicCase:
 
     @property
     def is_open(self) -> bool:
-        return self.status not in {PUBLIC_STATUS[s] for s in CLOSED_STATUSES}
+        return self.status not in _CLOSED_PUBLIC
 
     @property
     def open311_status(self) -> str:
