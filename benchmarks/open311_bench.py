@@ -9,8 +9,9 @@ loader (asyncpg COPY, then ANALYZE). The month export is measured twice: over HT
 `gridvoice export --month` in a child process (its peak RSS).
 
 Run: ``python benchmarks/open311_bench.py [--cases 1000000] [--grids 1000] [--samples 50]
-[--database-url ...]``. It DROPS the public schema of its database (gv_open311_bench by
-default, created when missing).
+[--database-url ...]``. It DROPS the public schema of its databases (gv_open311_bench and
+gv_open311_bench_empty by default, created when missing); ``--reuse`` keeps the big one when it
+already holds the cases (measure again without loading again).
 """
 
 from __future__ import annotations
@@ -191,16 +192,14 @@ async def explain(dsn: str) -> None:
         await conn.close()
 
 
-async def run(args: argparse.Namespace) -> None:
+async def prepare(url: str, gridmap: dict[str, Any], settings: Any, bulk: Any = None) -> None:
+    """A fresh schema with the map loaded, then (optionally) the bulk data."""
     from sqlalchemy import text
 
     from bot.runtime.app import Gridvoice
     from bot.services.gridmap_store import load_document
     from bot.store.db import create_engine, upgrade
-    from emulator.server import start_emulator
 
-    started = time.perf_counter()
-    url, dsn = args.database_url, asyncpg_dsn(args.database_url)
     await ensure_database(url)
     engine = create_engine(url)
     async with engine.begin() as conn:
@@ -208,44 +207,86 @@ async def run(args: argparse.Namespace) -> None:
         await conn.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
     await upgrade(url)
-    os.environ["DATABASE_URL"] = url  # for the export child process
+    gv = Gridvoice(settings.with_(database_url=url), clock=ManualClock(START))
+    await gv.start(migrate=False, serve_http=False)
+    try:
+        await load_document(gv.domain, json.dumps(gridmap), "synthetic")
+    finally:
+        await gv.stop()
+    if bulk is not None:
+        await bulk()
+
+
+async def case_count(url: str) -> int:
+    import asyncpg
+
+    await ensure_database(url)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM cases") or 0)
+    except asyncpg.UndefinedTableError:
+        return 0
+    finally:
+        await conn.close()
+
+
+async def run(args: argparse.Namespace) -> None:
+    from bot.runtime.app import Gridvoice
+    from emulator.server import start_emulator
+
+    started = time.perf_counter()
+    big_url = args.database_url
+    empty_url = str(make_url(big_url).set(database=(make_url(big_url).database or "") + "_empty"))
     gridmap = synthetic(args.grids)
     emu = await start_emulator()
-    clock = ManualClock(START)
-    settings = bench_settings(url, emu.url).with_(
+    settings = bench_settings(big_url, emu.url).with_(
         web_rate_per_ip=1e9, web_burst_per_ip=10**9, scheduler_interval=3600.0
     )
-    app: Gridvoice | None = None
-
-    async def start() -> Gridvoice:
-        gv = Gridvoice(settings, clock=clock)
-        await gv.start(migrate=False, serve_http=True)
-        return gv
-
+    loader = Loader(args.grids)
     try:
-        app = await start()
-        await load_document(app.domain, json.dumps(gridmap), "synthetic")
-        loader = Loader(args.grids)
-        await bulk_load(dsn, loader, [(100, 0)], [20])  # an "empty" district: 20 cases
-        ids = await sample_ids(dsn, 20)
-        empty = await measure(app.web_url or "", ids, args.samples, "empty database (20 cases)")
-        await app.stop()
-        app = None
-
-        per = args.cases // args.residents
-        bulk = [(100_000_000 + i, loader.rng.randrange(args.grids)) for i in range(args.residents)]
-        print(f"\nbulk load: {args.residents:,} residents, {args.cases:,} cases ...", flush=True)
-        t0 = time.perf_counter()
-        await bulk_load(dsn, loader, bulk, [per] * args.residents)
-        print(f"  loaded in {time.perf_counter() - t0:.0f}s", flush=True)
-        app = await start()
-        ids = await sample_ids(dsn, 20)
-        big = await measure(app.web_url or "", ids, args.samples, f"{args.cases:,} cases")
-        await explain(dsn)
+        # The empty district: the map and 20 cases (its own database, rebuilt every run).
+        await prepare(
+            empty_url,
+            gridmap,
+            settings,
+            lambda: bulk_load(asyncpg_dsn(empty_url), loader, [(100, 0)], [20]),
+        )
+        if args.reuse and await case_count(big_url) >= args.cases:
+            print(f"reusing {big_url}: {await case_count(big_url):,} cases already loaded")
+        else:
+            per = args.cases // args.residents
+            bulk = [
+                (100_000_000 + i, loader.rng.randrange(args.grids)) for i in range(args.residents)
+            ]
+            print(f"bulk load: {args.residents:,} residents, {args.cases:,} cases ...", flush=True)
+            t0 = time.perf_counter()
+            await prepare(
+                big_url,
+                gridmap,
+                settings,
+                lambda: bulk_load(
+                    asyncpg_dsn(big_url), Loader(args.grids), bulk, [per] * args.residents
+                ),
+            )
+            print(f"  loaded in {time.perf_counter() - t0:.0f}s", flush=True)
+        results = {}
+        for label, url in (
+            ("empty database (20 cases)", empty_url),
+            (f"{args.cases:,} cases", big_url),
+        ):
+            os.environ["DATABASE_URL"] = url  # for the export child process
+            gv = Gridvoice(settings.with_(database_url=url), clock=ManualClock(START))
+            await gv.start(migrate=False, serve_http=True)
+            try:
+                ids = await sample_ids(asyncpg_dsn(url), 20)
+                print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+                results[url] = await measure(gv.web_url or "", ids, args.samples, label)
+            finally:
+                await gv.stop()
+        await explain(asyncpg_dsn(big_url))
     finally:
-        if app is not None:
-            await app.stop()
         await emu.runner.cleanup()
+    empty, big = results[empty_url], results[big_url]
 
     print(f"\n{'requests':<22}{'empty p95':>11}{'big p95':>11}{'ratio':>8}   aim p95 < 100 ms")
     for name in variants([]):
@@ -286,6 +327,9 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=100_000)
     parser.add_argument("--grids", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the big database when it is already loaded"
+    )
     args = parser.parse_args()
     name = make_url(args.database_url).database or ""
     if not args.database_url.startswith("postgresql") or "bench" not in name:

@@ -11,6 +11,7 @@ description staff approved, and that only when `Settings.publish_descriptions` i
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -196,6 +197,8 @@ _COLUMNS = (
     _REJECT_NOTE,
     _DUPLICATES,
 )
+# A row of _COLUMNS as a plain named tuple: attribute access on it is cheap (1,000 rows a page).
+_Row = namedtuple("_Row", [c.key for c in _COLUMNS])  # type: ignore[misc]  # noqa: PYI024
 
 
 class Projection:
@@ -293,7 +296,11 @@ class Projection:
         )
 
     def build_many(self, rows: Sequence[Any]) -> list[PublicCase]:
-        return [self.build(r, reject_note=r.reject_note, duplicates=r.duplicates) for r in rows]
+        out = []
+        for raw in rows:
+            row = _Row._make(raw)
+            out.append(self.build(row, reject_note=row.reject_note, duplicates=row.duplicates))
+        return out
 
 
 def _filtered(query: CaseQuery) -> Select[Any]:
