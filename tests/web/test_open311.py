@@ -12,6 +12,7 @@ from gv_world import MEMBER_1
 from open311_client import V2, get, issue_key, post, resolve, validator
 
 from bot.services import api_keys
+from bot.services.public_cases import find_public_case
 
 pytestmark = pytest.mark.db
 
@@ -219,3 +220,32 @@ async def test_the_default_window_is_the_last_90_days(web_world) -> None:
         assert [r["service_request_id"] for r in listed] == [old_id]
         status, listed, _ = await get(http, base + f"{V2}/requests.json", service_request_id=old_id)
         assert [r["service_request_id"] for r in listed] == [old_id]
+
+
+async def test_a_posted_request_missed_by_its_member_escalates_to_the_leader(web_world) -> None:
+    import asyncio
+
+    from gv_world import LEADER
+
+    w = web_world
+    key = await issue_key(w)
+    async with aiohttp.ClientSession() as http:
+        status, created = await post(
+            http,
+            w.app.web_url + f"{V2}/requests.json",
+            {"api_key": key, "service_code": "facilities", **POINT_IN_GRID_1},
+        )
+        request_id = created[0]["service_request_id"]
+        await w.card(MEMBER_1, request_id)
+        status, one, _ = await get(http, w.app.web_url + f"{V2}/requests/{request_id}.json")
+        w.clock.advance(timedelta(days=3))  # well past the accept deadline
+        w.app.domain.schedule_changed.set()
+        await asyncio.sleep(0.3)
+        await w.card(LEADER, request_id)
+        await w.settle()
+        status, later, _ = await get(http, w.app.web_url + f"{V2}/requests/{request_id}.json")
+    assert later[0]["status"] == "open"
+    assert later[0]["updated_datetime"] > one[0]["updated_datetime"]
+    case = await find_public_case(w.app.domain, request_id)
+    assert case is not None and case.status == "escalated" and case.responsible_role == "leader"
+    assert [e.kind for e in case.timeline] == ["created", "escalated"]
