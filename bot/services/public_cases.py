@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import DateTime, Select, and_, case, func, or_, select, type_coerce
 
 from bot.store.db import reading
 from bot.store.models import Case, CaseEvent, CaseFollower
@@ -199,6 +199,26 @@ _COLUMNS = (
 )
 # A row of _COLUMNS as a plain named tuple: attribute access on it is cheap (1,000 rows a page).
 _Row = namedtuple("_Row", [c.key for c in _COLUMNS])  # type: ignore[misc]  # noqa: PYI024
+# PostgreSQL hands back aware UTC datetimes already: read them without UTCDateTime's per-value
+# conversion (SQLite's naive strings still go through it).
+_TIMES = frozenset(
+    (
+        "created_at",
+        "updated_at",
+        "accept_by",
+        "resolve_by",
+        "accepted_at",
+        "resolved_at",
+        "closed_at",
+    )
+)
+_COLUMNS_AWARE = tuple(
+    type_coerce(c, DateTime(timezone=True)).label(c.key) if c.key in _TIMES else c for c in _COLUMNS
+)
+
+
+def _columns(domain: Domain) -> tuple[Any, ...]:
+    return _COLUMNS if domain.sqlite else _COLUMNS_AWARE
 
 
 class Projection:
@@ -303,8 +323,8 @@ class Projection:
         return out
 
 
-def _filtered(query: CaseQuery) -> Select[Any]:
-    stmt = select(*_COLUMNS).where(Case.human_id.is_not(None))
+def _filtered(query: CaseQuery, columns: tuple[Any, ...] = _COLUMNS) -> Select[Any]:
+    stmt = select(*columns).where(Case.human_id.is_not(None))
     if query.human_ids:
         stmt = stmt.where(Case.human_id.in_([h.strip().upper() for h in query.human_ids]))
     if query.service_codes:
@@ -355,7 +375,9 @@ async def find_public_case(domain: Domain, human_id: str) -> PublicCase | None:
         return None
     projection = Projection(domain)
     async with reading(domain.engine) as conn:
-        row = (await conn.execute(select(*_COLUMNS).where(Case.human_id == human_id))).one_or_none()
+        row = (
+            await conn.execute(select(*_columns(domain)).where(Case.human_id == human_id))
+        ).one_or_none()
         if row is None:
             return None
         events = (
@@ -376,7 +398,8 @@ async def find_public_case(domain: Domain, human_id: str) -> PublicCase | None:
 async def list_public_cases(domain: Domain, query: CaseQuery) -> list[PublicCase]:
     """A page of cases, newest first (or oldest first), at most `MAX_PAGE` of them."""
     limit = max(0, min(query.limit, MAX_PAGE))
-    stmt = _ordered(_filtered(query), query).limit(limit).offset(max(0, query.offset))
+    stmt = _ordered(_filtered(query, _columns(domain)), query)
+    stmt = stmt.limit(limit).offset(max(0, query.offset))
     projection = Projection(domain)
     async with reading(domain.engine) as conn:
         rows = (await conn.execute(stmt)).all()
@@ -396,7 +419,7 @@ async def stream_public_cases(
 
     Memory stays at one batch however many cases match (exports of a month or of all time).
     """
-    stmt = _filtered(query).order_by(Case.created_at, Case.id)
+    stmt = _filtered(query, _columns(domain)).order_by(Case.created_at, Case.id)
     projection = Projection(domain)
     async with reading(domain.engine) as conn:
         result = await conn.stream(stmt.execution_options(yield_per=batch))
