@@ -18,15 +18,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import delete, select
+
 from bot.services import api_keys
 from bot.services.cases import create_case
-from bot.services.public_cases import CaseQuery, statuses_for
-from bot.store.models import Open311Contact
+from bot.services.public_cases import CLOSED_STATUSES, CaseQuery, statuses_for
+from bot.store.models import Case, Open311Contact
 from routing.classifier import Classification
 from routing.matrix import rule_for
 
 if TYPE_CHECKING:
-    from bot.services.domain import Domain, Routing
+    from bot.services.domain import Domain, Routing, UnitOfWork
 
 SPEC_WINDOW = timedelta(days=90)  # "a span of 90 days or first 1000 requests"
 SPEC_ROWS = 1000
@@ -350,3 +352,23 @@ async def submit(domain: Domain, key_id: int, req: NewRequest, service_name: str
         uow.after_commit.append(domain.schedule_changed.set)
         human_id = case.human_id or ""
     return human_id
+
+
+CONTACT_KEEP = timedelta(days=30)
+
+
+async def forget_submitters(uow: UnitOfWork) -> int:
+    """Drop what clients told us about submitters once their case has been closed a month.
+
+    Staff need a way back to the person while the case is handled; after that it is only risk.
+    """
+    done = select(Case.id).where(
+        Case.source == "open311",
+        Case.status.in_(list(CLOSED_STATUSES)),
+        Case.closed_at.is_not(None),
+        Case.closed_at < uow.now - CONTACT_KEEP,
+    )
+    result = await uow.session.execute(
+        delete(Open311Contact).where(Open311Contact.case_id.in_(done))
+    )
+    return result.rowcount or 0

@@ -249,3 +249,32 @@ async def test_a_posted_request_missed_by_its_member_escalates_to_the_leader(web
     case = await find_public_case(w.app.domain, request_id)
     assert case is not None and case.status == "escalated" and case.responsible_role == "leader"
     assert [e.kind for e in case.timeline] == ["created", "escalated"]
+
+
+async def test_a_submitters_details_are_forgotten_a_month_after_the_case_closed(web_world) -> None:
+    from sqlalchemy import select
+
+    from bot.services import cases as case_service
+    from bot.services.scheduler import prune
+    from bot.store.models import Open311Contact
+
+    w = web_world
+    key = await issue_key(w)
+    async with aiohttp.ClientSession() as http:
+        form = {"api_key": key, "service_code": "facilities", "email": "a@example.org"}
+        _, done = await post(http, w.app.web_url + f"{V2}/requests.json", form | POINT_IN_GRID_1)
+        _, still = await post(http, w.app.web_url + f"{V2}/requests.json", form | POINT_IN_GRID_1)
+    domain = w.app.domain
+    async with domain.unit() as uow:
+        case = await case_service.find_case(uow, done[0]["service_request_id"])
+        await case_service.reject(uow, MEMBER_1, case, "Reported twice")
+
+    async def contacts() -> int:
+        async with domain.sessions() as session:
+            return len((await session.execute(select(Open311Contact))).all())
+
+    await prune(domain)
+    assert await contacts() == 2  # staff may still need them
+    w.clock.advance(timedelta(days=31))
+    await prune(domain)
+    assert await contacts() == 1  # the open one keeps its way back to the person
