@@ -121,7 +121,7 @@ class PublicCase:
         parts = [self.grid_name.get(lang)]
         if self.community_name is not None:
             parts.append(self.community_name.get(lang))
-        return ", ".join(p for p in parts if p)
+        return ("，" if lang == "zh" else ", ").join(p for p in parts if p)
 
 
 @dataclass(frozen=True)
