@@ -77,7 +77,7 @@ def answer(fmt: str, root: str, value: Any, *, status: int = 200) -> web.Respons
             body=to_xml(root, value), status=status, content_type=XML_TYPE, charset="utf-8"
         )
     return web.Response(
-        text=json.dumps(value, ensure_ascii=False),
+        text=json.dumps(value, ensure_ascii=False, separators=(",", ":")),
         status=status,
         content_type=JSON_TYPE,
         charset="utf-8",

@@ -32,7 +32,12 @@ def setup(app: web.Application) -> None:
 
 
 def _domain(request: web.Request) -> Domain:
-    return request.app[GRIDVOICE].domain
+    domain = request.app[GRIDVOICE].domain
+    if not domain.has_routing:  # a deployment before `gridvoice grids load`: nothing to publish
+        raise web.HTTPServiceUnavailable(
+            text="no grid map loaded yet", headers={"Retry-After": "60"}
+        )
+    return domain
 
 
 async def _stream(
