@@ -32,8 +32,8 @@ def static_root() -> Path:
     return Path(__file__).parent / "static"
 
 
-def web_text_keys(lang: str, directory: Path = TEMPLATES_DIR) -> set[str]:
-    return set(_load_texts(directory / lang / "web.yaml"))
+def web_text_keys(lang: str, directory: Path = TEMPLATES_DIR, name: str = "web") -> set[str]:
+    return set(_load_texts(directory / lang / f"{name}.yaml"))
 
 
 @functools.lru_cache(maxsize=4)
@@ -98,8 +98,9 @@ class PageRenderer:
         self.env.filters["local"] = self._local
         self.labels = Renderer(directory=directory)
 
-    def text(self, lang: str, key: str, **data: Any) -> str:
-        texts = _load_texts(self.directory / lang / "web.yaml")
+    def text(self, lang: str, key: str, *, book: str = "web", **data: Any) -> str:
+        """A text of `templates/<lang>/<book>.yaml` (web pages; `open311` for the API)."""
+        texts = _load_texts(self.directory / lang / f"{book}.yaml")
         value = texts.get(key)
         if value is None:
             raise KeyError(f"web text {key!r} missing in {lang}")

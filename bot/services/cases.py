@@ -79,7 +79,7 @@ class Actor:
     """Who is acting: a Telegram user id and the role they act in."""
 
     id: int | None
-    role: str  # resident | member | leader | centre | street | party | committee | admin | system
+    role: str  # resident | member | leader | centre | street | party | committee | admin | system | open311
 
 
 SYSTEM = Actor(None, "system")
@@ -219,7 +219,7 @@ def set_deadlines(uow: UnitOfWork, case: Case, start: datetime | None = None) ->
 
 async def create_case(
     uow: UnitOfWork,
-    resident: User,
+    resident: User | None,
     *,
     text: str,
     grid_id: str,
@@ -229,14 +229,21 @@ async def create_case(
     photos: list[str],
     source_update_id: int | None,
     classification: Classification | None = None,
+    source: str = "bot",
+    language: str | None = None,
 ) -> Case:
-    """File a report: classify, route, set deadlines, notify the owner and the resident."""
+    """File a report: classify, route, set deadlines, notify the owner and the resident.
+
+    A request from an outside client (Open311) has no resident: it is routed, deadlined and
+    escalated like any other case; nobody is told in a chat, the client reads it back.
+    """
     if classification is None:
         classification = uow.domain.classifier.classify(text)
     gridmap = uow.routing.gridmap
     case = Case(
-        resident_id=resident.id,
-        language=resident.language,
+        resident_id=resident.id if resident else None,
+        language=resident.language if resident else (language or uow.settings.default_language),
+        source=source,
         text=text,
         category=classification.category,
         confidence=float(classification.confidence),
@@ -266,7 +273,7 @@ async def create_case(
     await record(
         uow,
         case,
-        Actor(resident.id, "resident"),
+        Actor(resident.id, "resident") if resident else Actor(None, source),
         "created",
         confidence=case.confidence,
         matched=case.matched,
@@ -276,6 +283,8 @@ async def create_case(
         await send_card(uow, case, case.owner_chat_id, photos)
     if case.follow_up_id and case.follow_up_id != case.owner_id:
         await _tell_follow_up(uow, case)
+    if resident is None:
+        return case
     uow.outbox.send(
         resident.id,
         resident.language,

@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.services.dashboard_queries import Context, open_cases, overview, percentile, scope_of
 from bot.services.domain import Domain
@@ -38,6 +38,7 @@ from bot.services.figures import (
     Timing,
     Week,
 )
+from bot.store.db import reading
 
 log = logging.getLogger(__name__)
 # A value may be served up to this many reuse times old while its refresh runs.
@@ -70,7 +71,7 @@ class Dashboard:
         """Open cases per grid (for a map around a grid): one pass over the open-case index."""
         key = ("open", *sorted(grid_ids))
 
-        async def compute(session: AsyncSession) -> dict[str, int]:
+        async def compute(session: AsyncConnection) -> dict[str, int]:
             found = await open_cases(session, self._ctx(), scope_of(list(grid_ids)))
             return {g: o.total for g, o in found.items()}
 
@@ -107,8 +108,9 @@ class Dashboard:
             log.error("computing figures failed: %r", task.exception(), extra={"scope": key[:2]})
 
     async def _compute(self, key: tuple[str, ...], compute: Any) -> Any:
-        async with self.domain.sessions() as session:
-            value = await compute(session)
+        # A read-only connection: on SQLite it takes no write lock, so the bot never waits.
+        async with reading(self.domain.engine) as connection:
+            value = await compute(connection)
         ttl = self.domain.settings.dashboard_cache.total_seconds()
         if ttl > 0:
             if len(self._cache) > 2048:  # a crawler walking every grid: forget, do not grow

@@ -19,7 +19,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.services.case_views import OPEN
 from bot.services.figures import (
@@ -88,7 +88,7 @@ def _period_columns(ctx: Context) -> list[Any]:
 
 
 async def overview(
-    session: AsyncSession, ctx: Context, grid_ids: Sequence[str] | None, *, lines: bool
+    session: AsyncConnection, ctx: Context, grid_ids: Sequence[str] | None, *, lines: bool
 ) -> Overview:
     scope = scope_of(grid_ids)
     opened = await open_cases(session, ctx, scope)
@@ -125,7 +125,7 @@ async def overview(
 
 
 async def open_cases(
-    session: AsyncSession, ctx: Context, scope: list[ColumnElement[bool]]
+    session: AsyncConnection, ctx: Context, scope: list[ColumnElement[bool]]
 ) -> dict[str, OpenCases]:
     """Open cases per grid: one pass over the partial index of open cases."""
     stmt = (
@@ -175,7 +175,7 @@ def _timings_of(row: Any, minimum: int) -> tuple[Timing, Timing]:
 
 
 async def _timings_sqlite(
-    session: AsyncSession, ctx: Context, scope: list[ColumnElement[bool]]
+    session: AsyncConnection, ctx: Context, scope: list[ColumnElement[bool]]
 ) -> tuple[Timing, Timing]:
     """SQLite (one community) has no percentile_cont: sort the durations here."""
     where = [Case.created_at >= _at(ctx.since), *scope]
@@ -217,7 +217,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 async def _top_categories(
-    session: AsyncSession, ctx: Context, scope: list[ColumnElement[bool]], limit: int = 5
+    session: AsyncConnection, ctx: Context, scope: list[ColumnElement[bool]], limit: int = 5
 ) -> list[tuple[str, int]]:
     stmt = (
         select(Case.category, func.count())
@@ -247,7 +247,7 @@ def _chart_in_period(ctx: Context) -> bool:
 
 
 async def _weekly(
-    session: AsyncSession,
+    session: AsyncConnection,
     ctx: Context,
     scope: list[ColumnElement[bool]],
     period: Any,
@@ -275,7 +275,7 @@ async def _weekly(
 
 
 async def _grid_lines(
-    session: AsyncSession,
+    session: AsyncConnection,
     ctx: Context,
     scope: list[ColumnElement[bool]],
     opened: dict[str, OpenCases],

@@ -134,7 +134,7 @@ async def test_figures_come_from_the_cases_the_bot_handled(web_world: World) -> 
     domain = web_world.app.domain
     longer = SimpleNamespace(
         settings=replace(domain.settings, dashboard_weeks=20),
-        sessions=domain.sessions,
+        engine=domain.engine,
         clock=domain.clock,
         sqlite=domain.sqlite,
     )
@@ -280,7 +280,7 @@ def test_every_public_status_event_and_rung_has_a_text_in_every_language() -> No
             assert f"rung_{rung}" in keys, (lang, rung)
 
 
-async def test_figures_asked_for_at_once_are_computed_once() -> None:
+async def test_figures_asked_for_at_once_are_computed_once(monkeypatch) -> None:
     import asyncio
     import time
     from contextlib import asynccontextmanager
@@ -289,13 +289,12 @@ async def test_figures_asked_for_at_once_are_computed_once() -> None:
     from bot.config import Settings
 
     @asynccontextmanager
-    async def sessions():  # type: ignore[no-untyped-def]
+    async def no_connection(engine: object):  # type: ignore[no-untyped-def]
         yield None
 
-    domain = SimpleNamespace(
-        settings=Settings(dashboard_cache=timedelta(seconds=30)), sessions=sessions
-    )
+    domain = SimpleNamespace(settings=Settings(dashboard_cache=timedelta(seconds=30)), engine=None)
     dashboard = Dashboard(domain)  # type: ignore[arg-type]
+    monkeypatch.setattr("bot.services.dashboard.reading", no_connection)
     calls = 0
 
     async def compute(session: object) -> int:
