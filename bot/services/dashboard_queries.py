@@ -81,7 +81,6 @@ def _period_columns(ctx: Context) -> list[Any]:
         func.count().filter(due).label("due"),
         func.count().filter(on_time).label("on_time"),
         func.count().filter(Case.reopen_count > 0).label("reopened"),
-        func.count().filter(and_(Case.status == "closed", resolved)).label("closed"),
         func.count(Case.rating).label("rated"),
         func.avg(Case.rating).label("rating"),
     ]
@@ -111,7 +110,7 @@ async def overview(
         resolution=resolution,
         on_time=Share(period.on_time, period.due, minimum),
         reopened=Share(period.reopened, period.resolved, minimum),
-        rated=Share(period.rated, period.closed, minimum),
+        rated=Share(period.rated, period.resolved, minimum),  # a rated case stays reopenable
         rating=float(period.rating)
         if period.rating is not None and period.rated >= minimum
         else None,

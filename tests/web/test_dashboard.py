@@ -192,7 +192,7 @@ async def test_case_page_shows_the_public_steps_in_both_languages(web_world: Wor
     async with aiohttp.ClientSession() as http:
         status, en = await _get(http, f"{base}/cases/{ids['c2']}", "en")
         assert status == 200
-        assert ids["c2"] in en and "closed" in en and "Public facilities" in en
+        assert ids["c2"] in en and "resolved" in en and "Public facilities" in en
         assert "Reopened by the resident" in en and en.count("<li><time>") >= 6
         assert "Grid 1 (Xingfu Garden south)" in en
         assert LAMP not in en and "Still dark" not in en and "New cable" not in en
