@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import time
 from pathlib import Path
 
-from routing.classifier import Classifier
-from routing.lexicon import load_lexicon
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+from routing.classifier import Classifier  # noqa: E402
+from routing.lexicon import load_lexicon  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "tune.jsonl"
 SUFFIXES = [

@@ -16,33 +16,45 @@ How a message is scored (details in docs/lexicon.md):
    confidence is below the threshold, the top two tie, or ``s1`` is below ``min_score``.  At
    threshold 0.5 this means "the winner must beat the runner-up by at least one weight unit";
    ``min_score: 2`` means "one strong cue or several supporting ones".
-6. When the lexicon abstains, a Naive Bayes model (``routing/model.py``, trained at load time
-   from ``routing/training.jsonl``) answers if its tempered posterior reaches the threshold;
-   its evidence is the features that most favour the winner.  See docs/lexicon.md.
+6. A linear model (``routing/linear.py``: tf-idf over word and character n-grams, logistic
+   regression, trained offline on the packaged corpus or on a deployment's own cases) gives each
+   category a probability; the lexicon's scores are added to its log-probabilities with weight
+   ``LEXICON_WEIGHT``, the sum is sharpened by ``SHARPNESS`` and normalised, and the classifier
+   answers the top category when its share reaches the threshold.  Evidence: the lexicon terms
+   of the winner, then the model features that most favour it.  See docs/classifier.md.
 """
 
 from __future__ import annotations
 
-import math
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import ClassVar, Literal
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from routing.lexicon import Lexicon, Pattern, load_lexicon
-from routing.model import (
-    ALPHA,
-    TEMPERATURE,
-    TEMPERATURE_ZH,
-    NaiveBayes,
-    load_training,
-    text_features,
-)
+from routing.linear import LinearModel
+from routing.model import PACKAGED_MODEL, load_training
 from routing.text import cjk_runs, english_tokens, has_cjk, normalize, phrase_key, stem, zh_key
+
+#: Weight of the lexicon's scores against the model's log-probabilities, and how much the sum
+#: is sharpened before normalising (chosen on evidence; docs/classifier.md).
+LEXICON_WEIGHT = 0.3
+SHARPNESS = 1.5
+#: The model needs this many known features to have a say; below, the lexicon decides alone.
+MIN_FEATURES = 3
+#: A passing mention is offered as a second case only when its own part of the message is
+#: classified at least this confidently and the lexicon has a strong cue for it.
+SECOND_CONFIDENCE = 0.7
+_SEGMENT = re.compile(r"[。！？!?；;\n]+|\.\s+|(?=另外|还有|此外|同时)|\b(?=also\b|plus\b)")
+# Chinese n-grams made of function characters are poor evidence to show on a card.
+_WEAK_ZH = frozenset("的了吗呢吧啊是在我你他她它们有很都也就还和与及这那个一不人说会要到把被让给对")
 
 # Common English words never "typo-corrected" into a lexicon word.
 _FUZZY_STOP = frozenset(
@@ -79,8 +91,9 @@ class _Entry:
     term: str
 
 
-#: Where the model learns from: ``None`` = the packaged ``routing/training.jsonl``, a path to a
-#: JSON Lines file, a list of ``(text, category)`` rows, or ``False`` for the lexicon alone.
+#: Where the model comes from: ``None`` = the packaged model (or ``model=``), a path to a JSON
+#: Lines file or a list of ``(text, category)`` rows to train on now (needs scikit-learn), or
+#: ``False`` for the lexicon alone.
 TrainingSource = str | Path | list[tuple[str, str]] | Literal[False] | None
 
 _Span = tuple[int, int, int]  # (kind, start, end): kind 0 = English tokens, 1 = Chinese chars
@@ -97,12 +110,9 @@ class Classifier:
         *,
         threshold: float | None = None,
         training: TrainingSource = None,
-        alpha: float = ALPHA,
-        temperature: float = TEMPERATURE,
-        temperature_zh: float = TEMPERATURE_ZH,
+        model: LinearModel | str | Path | None = None,
     ) -> None:
         self.lexicon = lexicon
-        self.alpha, self.temperature, self.temperature_zh = alpha, temperature, temperature_zh
         self.threshold = lexicon.threshold if threshold is None else float(threshold)
         self._categories = lexicon.categories
         self._en: dict[str, list[_Entry]] = defaultdict(list)
@@ -134,8 +144,13 @@ class Classifier:
                 words.append(word)
                 stems.append(st)
         self._fuzzy_cache: dict[str, str | None] = {}
-        self.model: NaiveBayes | None = None
-        self.model = self._train(training)
+        self.model: LinearModel | None = self._model(training, model)
+        self._lex_order: tuple[str, ...] = self.model.categories if self.model else ()
+
+    @classmethod
+    def from_model_file(cls, path: str | Path, lexicon: Lexicon | None = None) -> Classifier:
+        """The classifier with a trained model file (``gridvoice model train``)."""
+        return cls(lexicon or load_lexicon(), model=path)
 
     @classmethod
     def default(cls) -> Classifier:
@@ -248,63 +263,93 @@ class Classifier:
                         evidence[pat.category].append(((2, m.start()), pat.label))
         return raw, evidence, terms
 
-    def _train(self, training: TrainingSource) -> NaiveBayes | None:
+    def _model(
+        self, training: TrainingSource, model: LinearModel | str | Path | None
+    ) -> LinearModel | None:
         if training is False:
             return None
-        rows = (
-            load_training(None if training is None else training)
-            if not isinstance(training, list)
-            else training
-        )
-        docs = [(text_features(normalize(text)), cat) for text, cat in rows]
-        cats = {c for _, c in rows}
-        if not cats or not cats <= set(self._categories):
-            return None  # the training data is for another taxonomy: lexicon only
-        return NaiveBayes(docs, self._categories, alpha=self.alpha)
+        if training is not None:
+            rows = training if isinstance(training, list) else load_training(training)
+            cats = {c for _, c in rows}
+            if not cats or not cats <= set(self._categories):
+                return None  # the training data is for another taxonomy: lexicon only
+            from routing.learn import train_model  # scikit-learn: only when training
+
+            found: LinearModel | None = train_model(rows, self._categories)
+        elif isinstance(model, LinearModel):
+            found = model
+        elif model is not None:
+            found = LinearModel.load(model)
+        else:
+            found = _packaged_model()
+        if found is None or not set(found.categories) <= set(self._categories):
+            return None  # a model for another taxonomy: lexicon only
+        return found
 
     # -- public API -------------------------------------------------------------------------
 
     def classify(self, text: str) -> Classification:
-        """Classify one message; abstains (category ``None``) when the evidence is weak or tied.
+        """Classify one message; abstains (category ``None``) when the evidence is weak or split.
 
-        The lexicon decides when it is confident (it is precise); otherwise the Naive Bayes
-        model answers when its tempered posterior reaches the threshold; else abstain.
+        The model's log-probabilities plus the weighted lexicon scores decide; without a model
+        the lexicon alone decides (rules in docs/lexicon.md).
         """
         norm = normalize(text or "")
         raw, evidence, _ = self._lexicon(norm)
         scores = {c: round(max(v, 0.0), 4) for c, v in raw.items()}
         lex = self._lexicon_only(scores, evidence)
         model = self.model
-        if model is None or lex.category is not None or not norm:
+        if model is None or not norm:
             return lex
-        nb, used = model.scores(text_features(norm))
-        if not used:
-            return lex
-        cats = self._categories
-        inv_t = 1.0 / (self.temperature_zh if has_cjk(norm) else self.temperature)
-        z = [p + n * inv_t for p, n in zip(model.log_prior, nb, strict=True)]
-        top = max(z)
-        total = sum(math.exp(v - top) for v in z)
-        order = sorted(range(len(cats)), key=lambda i: -z[i])
-        win, second = order[0], order[1] if len(order) > 1 else order[0]
-        confidence = 1.0 / total
+        scored = model.score(norm)
+        if len(scored.features) < MIN_FEATURES:
+            return lex  # a word or two: the lexicon's rules decide (or abstain)
+        lex_scores = np.fromiter((scores[c] for c in self._lex_order), dtype=np.float64)
+        z = (np.log(scored.probs) + LEXICON_WEIGHT * lex_scores) * SHARPNESS
+        q = np.exp(z - z.max())
+        q /= q.sum()
+        order = np.argsort(-q, kind="stable")
+        win, second = int(order[0]), int(order[1])
+        confidence = round(float(q[win]), 4)
         if confidence < self.threshold:
-            return (
-                lex
-                if lex.confidence >= confidence
-                else replace(lex, confidence=round(confidence, 4))
-            )
-        best = cats[win]
+            return replace(lex, category=None, confidence=confidence)
+        best = model.categories[win]
         matched = [t for _, t in sorted(evidence.get(best, []))]
-        for f in model.top_features(used, win, second):
-            if f not in matched and not any(f in m for m in matched):
-                matched.append(f)
+        for f in model.strongest(scored, win, second, n=8):
+            shown = _surface(norm, f)
+            if shown and not any(shown in m or m in shown for m in matched):
+                matched.append(shown)
+            if len(matched) >= 6:
+                break
         return Classification(
             category=best,
-            confidence=round(confidence, 4),
+            confidence=confidence,
             matched=tuple(matched),
             scores=MappingProxyType(scores),
         )
+
+    def second_problem(self, text: str, category: str | None) -> Classification | None:
+        """A second, clearly named problem of another category in ``text``, or ``None``.
+
+        The message is cut into sentences (and at "另外", "also" ...); a sentence after the
+        first counts when it is classified on its own, confidently, into another category and
+        the lexicon has a strong cue for it there.
+        """
+        if category is None or self.model is None:
+            return None
+        parts = [p.strip() for p in _SEGMENT.split(normalize(text or "")) if p and p.strip()]
+        for part in parts[1:]:
+            if len(part) < 4:
+                continue
+            res = self.classify(part)
+            if (
+                res.category is not None
+                and res.category != category
+                and res.confidence >= SECOND_CONFIDENCE
+                and res.scores.get(res.category, 0.0) >= max(self.lexicon.min_score, 1.0)
+            ):
+                return res
+        return None
 
     def _lexicon_only(
         self, scores: dict[str, float], evidence: dict[str, list[tuple[tuple[int, int], str]]]
@@ -325,5 +370,22 @@ class Classifier:
 
 
 def classify(text: str) -> Classification:
-    """Classify with the packaged default lexicon."""
+    """Classify with the packaged default lexicon and model."""
     return Classifier.default().classify(text)
+
+
+@lru_cache(maxsize=1)
+def _packaged_model() -> LinearModel | None:
+    return LinearModel.load(PACKAGED_MODEL) if PACKAGED_MODEL.exists() else None
+
+
+def _surface(norm: str, feature: str) -> str | None:
+    """How a model feature reads on a card: the words of the message, not stems."""
+    if has_cjk(feature):
+        return None if all(ch in _WEAK_ZH for ch in feature) else feature
+    stems = feature.split(" ")
+    words = english_tokens(norm)
+    for i in range(len(words) - len(stems) + 1):
+        if all(stem(words[i + k]) == stems[k] for k in range(len(stems))):
+            return " ".join(words[i : i + len(stems)])
+    return feature
