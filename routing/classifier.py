@@ -50,8 +50,9 @@ SHARPNESS = 1.5
 #: The model needs this many known features to have a say; below, the lexicon decides alone.
 MIN_FEATURES = 3
 #: A passing mention is offered as a second case only when its own part of the message is
-#: classified at least this confidently and the lexicon has a strong cue for it.
-SECOND_CONFIDENCE = 0.7
+#: classified at least this confidently and the lexicon has a cue this strong for it there.
+SECOND_CONFIDENCE = 0.9
+SECOND_CUE = 3.0
 _SEGMENT = re.compile(r"[。！？!?；;\n]+|\.\s+|(?=另外|还有|此外|同时)|\b(?=also\b|plus\b)")
 # Chinese n-grams made of function characters are poor evidence to show on a card.
 _WEAK_ZH = frozenset("的了吗呢吧啊是在我你他她它们有很都也就还和与及这那个一不人说会要到把被让给对")
@@ -328,27 +329,29 @@ class Classifier:
             scores=MappingProxyType(scores),
         )
 
-    def second_problem(self, text: str, category: str | None) -> Classification | None:
-        """A second, clearly named problem of another category in ``text``, or ``None``.
+    def second_problem(self, text: str, category: str | None) -> tuple[str, Classification] | None:
+        """A second, clearly named problem of another category in ``text``: (sentence, result).
 
-        The message is cut into sentences (and at "另外", "also" ...); a sentence after the
-        first counts when it is classified on its own, confidently, into another category and
+        The message is cut into sentences (and at "另外", "also" ...); a sentence counts when
+        it is classified on its own, confidently, into another category than ``category`` and
         the lexicon has a strong cue for it there.
         """
         if category is None or self.model is None:
             return None
-        parts = [p.strip() for p in _SEGMENT.split(normalize(text or "")) if p and p.strip()]
-        for part in parts[1:]:
+        parts = [p.strip(" ，,") for p in _SEGMENT.split(text or "") if p and p.strip(" ，,")]
+        if len(parts) < 2:
+            return None
+        for part in parts:
             if len(part) < 4:
                 continue
             res = self.classify(part)
             if (
                 res.category is not None
-                and res.category != category
+                and res.category not in (category, "other")  # thanks and questions: no case
                 and res.confidence >= SECOND_CONFIDENCE
-                and res.scores.get(res.category, 0.0) >= max(self.lexicon.min_score, 1.0)
+                and res.scores.get(res.category, 0.0) >= SECOND_CUE
             ):
-                return res
+                return part, res
         return None
 
     def _lexicon_only(

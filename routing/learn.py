@@ -104,13 +104,17 @@ def train_model(
 
 
 def folds_of(rows: Sequence[Row], k: int) -> list[int]:
-    """Deterministic fold number of each row, stratified by category."""
+    """Deterministic fold of each row, stratified by category; equal texts share a fold."""
     counters: dict[str, int] = {}
+    seen: dict[str, int] = {}
     out = []
-    for _, cat in rows:
-        n = counters.get(cat, 0)
-        out.append(n % k)
-        counters[cat] = n + 1
+    for text, cat in rows:
+        fold = seen.get(text)
+        if fold is None:
+            n = counters.get(cat, 0)
+            fold = seen[text] = n % k
+            counters[cat] = n + 1
+        out.append(fold)
     return out
 
 

@@ -117,5 +117,6 @@ def test_second_problem_is_found_only_when_clearly_named(clf: Classifier) -> Non
     text = "楼下的路灯坏了一个月，晚上很黑。另外，小区门口天天有车乱停乱放，堵住消防通道"
     main = clf.classify(text)
     second = clf.second_problem(text, main.category)
-    assert second is not None and second.category not in (None, main.category)
+    assert second is not None and second[1].category not in (None, main.category)
+    assert second[0].startswith("另外") and "乱停" in second[0]
     assert clf.second_problem("the streetlight on elm st is out, please fix", "facilities") is None
