@@ -26,6 +26,7 @@ How a message is scored (details in docs/lexicon.md):
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -35,7 +36,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import ClassVar, Literal
 
-import numpy as np
 from rapidfuzz import fuzz, process
 
 from routing.lexicon import Lexicon, Pattern, load_lexicon
@@ -298,26 +298,32 @@ class Classifier:
         norm = normalize(text or "")
         raw, evidence, _ = self._lexicon(norm)
         scores = {c: round(max(v, 0.0), 4) for c, v in raw.items()}
-        lex = self._lexicon_only(scores, evidence)
         model = self.model
         if model is None or not norm:
-            return lex
+            return self._lexicon_only(scores, evidence)
         scored = model.score(norm)
         if len(scored.features) < MIN_FEATURES:
-            return lex  # a word or two: the lexicon's rules decide (or abstain)
-        lex_scores = np.fromiter((scores[c] for c in self._lex_order), dtype=np.float64)
-        z = (np.log(scored.probs) + LEXICON_WEIGHT * lex_scores) * SHARPNESS
-        q = np.exp(z - z.max())
-        q /= q.sum()
-        order = np.argsort(-q, kind="stable")
-        win, second = int(order[0]), int(order[1])
-        confidence = round(float(q[win]), 4)
+            # a word or two: the lexicon's rules decide (or abstain)
+            return self._lexicon_only(scores, evidence)
+        # softmax((logits + w * lexicon) * sharpness): 11 numbers, plain floats are fastest
+        z = [
+            (a + LEXICON_WEIGHT * scores[c]) * SHARPNESS
+            for a, c in zip(scored.logits, self._lex_order, strict=True)
+        ]
+        top = max(z)
+        q = [math.exp(v - top) for v in z]
+        total = sum(q)
+        order = sorted(range(len(q)), key=q.__getitem__, reverse=True)
+        win, second = order[0], order[1]
+        confidence = round(q[win] / total, 4)
         if confidence < self.threshold:
+            lex = self._lexicon_only(scores, evidence)
             return replace(lex, category=None, confidence=confidence)
         best = model.categories[win]
         matched = [t for _, t in sorted(evidence.get(best, []))]
+        surfaces = _surfaces(norm)
         for f in model.strongest(scored, win, second, n=8):
-            shown = _surface(norm, f)
+            shown = _surface(f, surfaces)
             if shown and not any(shown in m or m in shown for m in matched):
                 matched.append(shown)
             if len(matched) >= 6:
@@ -382,13 +388,20 @@ def _packaged_model() -> LinearModel | None:
     return LinearModel.load(PACKAGED_MODEL) if PACKAGED_MODEL.exists() else None
 
 
-def _surface(norm: str, feature: str) -> str | None:
-    """How a model feature reads on a card: the words of the message, not stems."""
+def _surfaces(norm: str) -> dict[str, str]:
+    """Stem and stem-bigram -> the words of the message they came from (first occurrence)."""
+    words = english_tokens(norm)
+    stems = [stem(w) for w in words]
+    out: dict[str, str] = {}
+    for i, st in enumerate(stems):
+        out.setdefault(st, words[i])
+        if i:
+            out.setdefault(f"{stems[i - 1]} {st}", f"{words[i - 1]} {words[i]}")
+    return out
+
+
+def _surface(feature: str, surfaces: dict[str, str]) -> str | None:
+    """How a model feature reads on a card: the resident's words, not stems."""
     if has_cjk(feature):
         return None if all(ch in _WEAK_ZH for ch in feature) else feature
-    stems = feature.split(" ")
-    words = english_tokens(norm)
-    for i in range(len(words) - len(stems) + 1):
-        if all(stem(words[i + k]) == stems[k] for k in range(len(stems))):
-            return " ".join(words[i : i + len(stems)])
-    return feature
+    return surfaces.get(feature, feature)

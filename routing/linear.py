@@ -14,7 +14,7 @@ Features of a normalised message (``routing.text.normalize``):
   mention other things in passing later.
 
 Each feature's count becomes ``1 + log(count)``, is multiplied by its idf, the vector is
-L2-normalised, and ``softmax(x · W + b)`` gives the category probabilities.
+L2-normalised, and ``x · W + b`` are the category logits (``softmax`` gives probabilities).
 """
 
 from __future__ import annotations
@@ -91,12 +91,18 @@ def feature_counts(norm: str) -> dict[str, float]:
 
 @dataclass
 class Scored:
-    """Probabilities per category (in model order) and the known features with their values."""
+    """Logits per category (in model order) and the known features with their values."""
 
-    probs: np.ndarray
+    logits: list[float]
     features: list[str]
     values: np.ndarray
-    rows: np.ndarray
+    weights: np.ndarray  # the model's weight rows of ``features``
+
+    @property
+    def probs(self) -> np.ndarray:
+        z = np.asarray(self.logits)
+        e = np.exp(z - z.max())
+        return e / e.sum()
 
 
 class LinearModel:
@@ -127,22 +133,20 @@ class LinearModel:
         index = self.index
         feats = [f for f in counts if f in index]
         if not feats:
-            probs = np.exp(self.bias - self.bias.max())
-            empty = np.zeros(0)
-            return Scored(probs / probs.sum(), [], empty, np.zeros(0, dtype=np.int64))
+            return Scored(self.bias.tolist(), [], np.zeros(0), np.zeros((0, len(self.bias))))
         rows = np.fromiter((index[f] for f in feats), dtype=np.int64, count=len(feats))
         tf = np.fromiter((counts[f] for f in feats), dtype=np.float64, count=len(feats))
         values = (1.0 + np.log(tf)) * self.idf[rows]
         values /= math.sqrt(float(values @ values))
-        z = values @ self.weights[rows] + self.bias
-        z = np.exp(z - z.max())
-        return Scored(z / z.sum(), feats, values, rows)
+        w = self.weights[rows]
+        z = values @ w + self.bias
+        return Scored(z.tolist(), feats, values, w)
 
     def strongest(self, scored: Scored, win: int, other: int, n: int = 4) -> list[str]:
         """The ``n`` features that most favour category ``win`` over ``other``."""
         if not scored.features:
             return []
-        w = self.weights[scored.rows]
+        w = scored.weights
         push = scored.values * (w[:, win] - w[:, other])
         order = np.argsort(-push, kind="stable")[:n]
         return [scored.features[i] for i in order if push[i] > 0]
