@@ -47,6 +47,9 @@ from routing.text import cjk_runs, english_tokens, has_cjk, normalize, phrase_ke
 #: is sharpened before normalising (chosen on evidence; docs/classifier.md).
 LEXICON_WEIGHT = 0.3
 SHARPNESS = 1.5
+#: The card shows the lexicon's terms for the winner, topped up to this many with the model's
+#: strongest features.
+EVIDENCE = 4
 #: The model needs this many known features to have a say; below, the lexicon decides alone.
 MIN_FEATURES = 3
 #: A passing mention is offered as a second case only when its own part of the message is
@@ -55,6 +58,7 @@ SECOND_CONFIDENCE = 0.9
 SECOND_CUE = 3.0
 _SEGMENT = re.compile(r"[。！？!?；;\n]+|\.\s+|(?=另外|还有|此外|同时)|\b(?=also\b|plus\b)")
 # Chinese n-grams made of function characters are poor evidence to show on a card.
+_PARTICLES = frozenset("的了吗呢吧啊")
 _WEAK_ZH = frozenset("的了吗呢吧啊是在我你他她它们有很都也就还和与及这那个一不人说会要到把被让给对")
 
 # Common English words never "typo-corrected" into a lexicon word.
@@ -323,11 +327,15 @@ class Classifier:
         matched = [t for _, t in sorted(evidence.get(best, []))]
         surfaces = _surfaces(norm)
         for f in model.strongest(scored, win, second, n=8):
-            shown = _surface(f, surfaces)
-            if shown and not any(shown in m or m in shown for m in matched):
-                matched.append(shown)
-            if len(matched) >= 6:
+            if len(matched) >= EVIDENCE:
                 break
+            shown = _surface(f, surfaces)
+            # n-grams straddling words ("业不" of "物业不管") read as noise next to "物业"
+            if shown and not any(
+                shown in m or m in shown or (has_cjk(shown) and set(shown) & set(m))
+                for m in matched
+            ):
+                matched.append(shown)
         return Classification(
             category=best,
             confidence=confidence,
@@ -403,5 +411,6 @@ def _surfaces(norm: str) -> dict[str, str]:
 def _surface(feature: str, surfaces: dict[str, str]) -> str | None:
     """How a model feature reads on a card: the resident's words, not stems."""
     if has_cjk(feature):
-        return None if all(ch in _WEAK_ZH for ch in feature) else feature
+        weak = all(ch in _WEAK_ZH for ch in feature) or any(ch in _PARTICLES for ch in feature)
+        return None if weak else feature
     return surfaces.get(feature, feature)

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 BANK: dict[str, dict[str, str]] = {
     "facilities": {
-        "title": """Pothole
+        "title": """Street Condition - Pothole
+Street Light Condition
+Traffic Signal Condition
+Sewer - Catch Basin Clogged/Flooding
+Water System - Hydrant Running
+Sidewalk Condition
+Damaged Tree - Branch Blocking Street
+Snow - Street Not Plowed
+Sign Repair
+Pothole
 Streetlight out
 Sidewalk repair
 Clogged catch basin
@@ -22,7 +31,13 @@ Fire hydrant leaking
 Sinkhole
 Park bench broken
 Road surface damage""",
-        "core": """Elevator in the public parking garage at {p} is stuck and out of service
+        "core": """Huge crater in the travel lane on {p}, hubcaps everywhere
+The storm grate at {p} is missing and there is an open hole
+Traffic light at {p} is flashing and the pedestrian signal is dark
+Water has been running from the hydrant on {p} for two days
+Snow plow never came down {p}, cars are stuck
+A large branch is hanging over {p} and blocking the lane
+Elevator in the public parking garage at {p} is stuck and out of service
 Snow was never plowed on {p}, the city plow skipped our street
 Drinking fountain at {p} has no water
 The bridge deck on {p} has holes in it you can see through
@@ -68,7 +83,15 @@ Kids walk by here to school every day
 The hole keeps getting bigger""",
     },
     "sanitation": {
-        "title": """Trash not picked up
+        "title": """Missed Collection
+Dirty Conditions
+Sanitation Condition
+Illegal Dumping - Vacant Lot
+Dead Animal Pickup
+Street Cleaning Request
+Improper Storage of Trash
+Graffiti Removal
+Trash not picked up
 Illegal dumping
 Overflowing trash can
 Bulk pickup
@@ -77,7 +100,11 @@ Dead animal
 Litter
 Recycling missed
 Dog waste""",
-        "core": """Old mattress and furniture dumped on the sidewalk at {p}
+        "core": """Garbage has not been collected on {p} for two weeks
+Barrels left out on the sidewalk at {p} with no lids, trash blowing around
+Someone dumped dozens of tires in the lot at {p}
+Street sweeper skipped {p}, gutters full of trash
+Old mattress and furniture dumped on the sidewalk at {p}
 Abandoned shopping carts and junk left in the lot at {p}
 Vacant lot at {p} is overgrown with weeds and full of trash
 Dead squirrel on the sidewalk in front of {p}
@@ -112,7 +139,12 @@ It has been sitting there for days
 Bags are torn open and trash is everywhere""",
     },
     "environment": {
-        "title": """Noise complaint - business
+        "title": """Noise - Commercial
+Noise - Construction Before/After Hours
+Air Quality - Odor
+Industrial Waste
+Noise - Bar/Club
+Noise complaint - business
 Construction noise
 Air pollution
 Odor from restaurant
@@ -151,7 +183,12 @@ It happens every single day
 The air quality is terrible""",
     },
     "safety": {
-        "title": """Drug activity
+        "title": """Non-Emergency Police Matter
+Vacant Building Open to Entry
+Downed Wires
+Illegal Fireworks
+Unsafe Building
+Drug activity
 Break-ins
 Downed power line
 Abandoned house unsecured
@@ -196,7 +233,13 @@ It is a fire hazard
 This is an emergency waiting to happen""",
     },
     "traffic": {
-        "title": """Illegal parking
+        "title": """Illegal Parking - Blocked Hydrant
+Blocked Driveway
+Derelict Vehicle
+Abandoned Vehicle
+Parking Enforcement
+Traffic Calming Request
+Illegal parking
 Blocked driveway
 Abandoned vehicle
 Speeding
@@ -236,7 +279,13 @@ There are kids playing on this street
 The police never enforce it""",
     },
     "property": {
-        "title": """Landlord not making repairs
+        "title": """HEAT/HOT WATER
+Unsanitary Condition - Apartment
+Poor Conditions of Property
+Elevator - Residential Building
+Plumbing - Landlord
+Paint/Plaster - Tenant
+Landlord not making repairs
 No heat
 Mold in apartment
 HOA complaint
@@ -244,7 +293,12 @@ Condo association
 Apartment complex management
 Leaking roof
 Tenant issue""",
-        "core": """Absentee landlord at {p} never shovels the sidewalk or cuts the grass
+        "core": """I have had no heat or hot water in my apartment at {p} since last week
+The landlord at {p} refuses to repair the leaking ceiling and the peeling paint
+Tenants at {p} report mold, broken windows and no hot water
+The owner of {p} lets the house fall apart, trash and tall grass everywhere
+The apartment management at {p} never fixes anything we request
+Absentee landlord at {p} never shovels the sidewalk or cuts the grass
 The condo complex at {p} does not clear snow from the public walk
 Slumlord at {p} lets the building fall apart, broken windows and no heat
 Our apartment at {p} has roaches and the landlord won't call an exterminator
@@ -277,7 +331,11 @@ Other tenants have the same problem
 My kids are getting sick""",
     },
     "construction": {
-        "title": """Building without permit
+        "title": """Building/Use - Illegal Conversion
+Work Without Permit
+General Construction
+Zoning - Illegal Use
+Building without permit
 Illegal construction
 Unpermitted addition
 Zoning violation
@@ -306,12 +364,17 @@ Code enforcement should look at this
 They are working on weekends to avoid inspection""",
     },
     "dispute": {
-        "title": """Neighbor noise
+        "title": """Noise - Residential
+Loud Music/Party - Neighbor
+Neighbor Complaint
+Neighbor noise
 Barking dog
 Neighbor dispute
 Neighbor harassment
 Property line dispute""",
-        "core": """The tenants next door at {p} have loud parties every night and cursing
+        "core": """Loud music and a party at the house next door at {p} every night
+My neighbors at {p} argue and scream at all hours
+The tenants next door at {p} have loud parties every night and cursing
 My neighbor keeps dragging his trash cans onto my property
 Two houses at {p} have loud gatherings in the yard every night
 My neighbor's cats come into my garden and I want to talk it out with help
@@ -339,13 +402,18 @@ I don't want to call the police on my neighbors
 Is there a mediation service""",
     },
     "welfare": {
-        "title": """Homeless encampment
+        "title": """Homeless Encampment
+Homeless Person Assistance
+Elderly Welfare Check
+Wage Theft
+Homeless encampment
 Wellness check
 Unpaid wages
 Benefits help
 Senior assistance
 Rent assistance""",
-        "core": """Homeless people sleeping under the trees at {p}
+        "core": """People are living in the hallway of the building at {p}, they need shelter
+Homeless people sleeping under the trees at {p}
 Several panhandlers at {p} seem to need shelter and services
 Man living in a tent behind {p} looks very sick and needs help
 An elderly couple at {p} can't get to the store and needs meals delivered
@@ -370,14 +438,21 @@ I don't know where else to turn
 It's getting cold at night""",
     },
     "health": {
-        "title": """Rodents
+        "title": """Rodent Activity
+Food Poisoning
+Needle Pickup
+Mosquito Complaint
+Bed Bugs
+Rodents
 Rats
 Restaurant health violation
 Bed bugs
 Mosquitoes
 Needles
 Food safety""",
-        "core": """Mice all over the old school grounds at {p}
+        "core": """Rats running between the trash cans and the empty lot at {p}
+Rats are living in the abandoned house at {p}
+Mice all over the old school grounds at {p}
 Raccoons out in daylight on the porch at {p}, they may be rabid
 Rats coming out of the storm drains at {p}
 The food truck at {p} has no hand washing and the meat sits in the sun
@@ -403,7 +478,11 @@ My kids play here
 We see them every night""",
     },
     "other": {
-        "title": """Question
+        "title": """Consumer Complaint
+Compliment
+General Question
+Lost Property
+Question
 Thank you
 Lost item
 Suggestion
