@@ -410,6 +410,8 @@ def _surfaces(norm: str) -> dict[str, str]:
 
 def _surface(feature: str, surfaces: dict[str, str]) -> str | None:
     """How a model feature reads on a card: the resident's words, not stems."""
+    if feature.startswith("#"):
+        return None  # a character 4-gram: not a word to show
     if has_cjk(feature):
         weak = all(ch in _WEAK_ZH for ch in feature) or any(ch in _PARTICLES for ch in feature)
         return None if weak else feature

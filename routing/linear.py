@@ -5,8 +5,9 @@ Pure Python + numpy, no I/O beyond reading a model file.  Training lives in
 
 Features of a normalised message (``routing.text.normalize``):
 
-* English: light stems (``routing.text.stem``) of words that are not stop words, and stem bigrams
-  of adjacent words (``"fire lane"``, ``"no heat"``).
+* English: light stems (``routing.text.stem``) of words that are not stop words, stem bigrams
+  of adjacent words (``"fire lane"``, ``"no heat"``), and character 4-grams of words of five
+  letters or more, at half weight (``"#<ele"``, ``"#vato"``: typos and unseen inflections).
 * Chinese: character bigrams and trigrams of every run of Chinese characters (no segmenter: as
   accurate here as jieba words, and no dictionary to load at start-up).
 * The **head** of a message (its subject line or first sentence, at most ``HEAD_CHARS``
@@ -32,6 +33,8 @@ import numpy as np
 from routing.text import cjk_runs, english_tokens, stem
 
 FORMAT = "gridvoice-linear-1"
+CHAR_MIN = 5  # English words this long also give character 4-grams ("#eleva")
+CHAR_WEIGHT = 0.5
 HEAD_CHARS = 60
 HEAD_WEIGHT = 1.0
 _HEAD_END = re.compile(r"[。！？!?\n]|\.\s")
@@ -67,6 +70,12 @@ def _add(counts: dict[str, float], norm: str, weight: float) -> None:
                 key = f"{prev} {st}"
                 counts[key] = counts.get(key, 0.0) + weight
             prev = st
+            if len(tok) >= CHAR_MIN:  # spelling variants and typos share character 4-grams
+                padded = f"<{tok}>"
+                half = weight * CHAR_WEIGHT
+                for i in range(len(padded) - 3):
+                    key = "#" + padded[i : i + 4]
+                    counts[key] = counts.get(key, 0.0) + half
     for _, run in cjk_runs(norm):
         n = len(run)
         for i in range(n - 1):
@@ -130,15 +139,20 @@ class LinearModel:
 
     def score(self, norm: str) -> Scored:
         counts = feature_counts(norm)
-        index = self.index
-        feats = [f for f in counts if f in index]
+        get = self.index.get
+        feats, rows, tf = [], [], []
+        for f, n in counts.items():
+            i = get(f)
+            if i is not None:
+                feats.append(f)
+                rows.append(i)
+                tf.append(n)
         if not feats:
             return Scored(self.bias.tolist(), [], np.zeros(0), np.zeros((0, len(self.bias))))
-        rows = np.fromiter((index[f] for f in feats), dtype=np.int64, count=len(feats))
-        tf = np.fromiter((counts[f] for f in feats), dtype=np.float64, count=len(feats))
-        values = (1.0 + np.log(tf)) * self.idf[rows]
+        at = np.array(rows)
+        values = (1.0 + np.log(np.array(tf))) * self.idf[at]
         values /= math.sqrt(float(values @ values))
-        w = self.weights[rows]
+        w = self.weights[at]
         z = values @ w + self.bias
         return Scored(z.tolist(), feats, values, w)
 
