@@ -50,7 +50,8 @@ SHARPNESS = 1.5
 #: The card shows the lexicon's terms for the winner, topped up to this many with the model's
 #: strongest features.
 EVIDENCE = 4
-#: The model needs this many known features to have a say; below, the lexicon decides alone.
+#: The model needs this many known word features (character 4-grams do not count) to have a
+#: say; below, the lexicon decides alone.
 MIN_FEATURES = 3
 #: A passing mention is offered as a second case only when its own part of the message is
 #: classified at least this confidently and the lexicon has a cue this strong for it there.
@@ -306,7 +307,7 @@ class Classifier:
         if model is None or not norm:
             return self._lexicon_only(scores, evidence)
         scored = model.score(norm)
-        if len(scored.features) < MIN_FEATURES:
+        if sum(f[0] != "#" for f in scored.features) < MIN_FEATURES:
             # a word or two: the lexicon's rules decide (or abstain)
             return self._lexicon_only(scores, evidence)
         # softmax((logits + w * lexicon) * sharpness): 11 numbers, plain floats are fastest
