@@ -71,9 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         if not pairs:
             continue
         f = figures(pairs)
+        main_only = figures([(p, g[:1]) for p, g in pairs])
         print(
             f"{group:>3}: n={f['n']:4d}  accuracy {f['accuracy']:.3f}  "
-            f"precision {f['precision']:.3f}  coverage {f['coverage']:.3f}"
+            f"precision {f['precision']:.3f}  coverage {f['coverage']:.3f}  "
+            f"(main label only: accuracy {main_only['accuracy']:.3f}, "
+            f"precision {main_only['precision']:.3f})"
         )
     print(f"{len(rows) / max(elapsed, 1e-9):,.0f} messages/s")
     if args.errors:

@@ -39,7 +39,7 @@ from typing import ClassVar, Literal
 from rapidfuzz import fuzz, process
 
 from routing.lexicon import Lexicon, Pattern, load_lexicon
-from routing.linear import LinearModel
+from routing.linear import LinearModel, Scored
 from routing.model import PACKAGED_MODEL, load_training
 from routing.text import cjk_runs, english_tokens, has_cjk, normalize, phrase_key, stem, zh_key
 
@@ -318,31 +318,43 @@ class Classifier:
         top = max(z)
         q = [math.exp(v - top) for v in z]
         total = sum(q)
-        order = sorted(range(len(q)), key=q.__getitem__, reverse=True)
-        win, second = order[0], order[1]
+        win = q.index(max(q))
+        second = max((i for i in range(len(q)) if i != win), key=q.__getitem__)
         confidence = round(q[win] / total, 4)
         if confidence < self.threshold:
             lex = self._lexicon_only(scores, evidence)
             return replace(lex, category=None, confidence=confidence)
         best = model.categories[win]
         matched = [t for _, t in sorted(evidence.get(best, []))]
-        surfaces = _surfaces(norm)
-        for f in model.strongest(scored, win, second, n=8):
-            if len(matched) >= EVIDENCE:
-                break
-            shown = _surface(f, surfaces)
-            # n-grams straddling words ("业不" of "物业不管") read as noise next to "物业"
-            if shown and not any(
-                shown in m or m in shown or (has_cjk(shown) and set(shown) & set(m))
-                for m in matched
-            ):
-                matched.append(shown)
+        if len(matched) < EVIDENCE:
+            self._add_model_evidence(matched, norm, scored, win, second)
         return Classification(
             category=best,
             confidence=confidence,
             matched=tuple(matched),
             scores=MappingProxyType(scores),
         )
+
+    def _add_model_evidence(
+        self, matched: list[str], norm: str, scored: Scored, win: int, second: int
+    ) -> None:
+        """Top ``matched`` up to EVIDENCE with the features that most favour the winner."""
+        assert self.model is not None
+        surfaces: dict[str, str] | None = None
+        for f in self.model.strongest(scored, win, second, n=8):
+            if len(matched) >= EVIDENCE:
+                break
+            if f[0] == "#":
+                continue  # a character 4-gram: not a word to show
+            if surfaces is None and not has_cjk(f):
+                surfaces = _surfaces(norm)
+            shown = _surface(f, surfaces or {})
+            # n-grams straddling words ("业不" of "物业不管") read as noise next to "物业"
+            if shown and not any(
+                shown in m or m in shown or (has_cjk(shown) and set(shown) & set(m))
+                for m in matched
+            ):
+                matched.append(shown)
 
     def second_problem(self, text: str, category: str | None) -> tuple[str, Classification] | None:
         """A second, clearly named problem of another category in ``text``: (sentence, result).
@@ -411,8 +423,6 @@ def _surfaces(norm: str) -> dict[str, str]:
 
 def _surface(feature: str, surfaces: dict[str, str]) -> str | None:
     """How a model feature reads on a card: the resident's words, not stems."""
-    if feature.startswith("#"):
-        return None  # a character 4-gram: not a word to show
     if has_cjk(feature):
         weak = all(ch in _WEAK_ZH for ch in feature) or any(ch in _PARTICLES for ch in feature)
         return None if weak else feature

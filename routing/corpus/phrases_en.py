@@ -31,7 +31,11 @@ Fire hydrant leaking
 Sinkhole
 Park bench broken
 Road surface damage""",
-        "core": """Huge crater in the travel lane on {p}, hubcaps everywhere
+        "core": """The bus shelter at {p} has shattered glass and the bench is gone
+Both streetlights on {p} are out and the block is pitch black
+Manhole at {p} is sunken about six inches below the road
+The drinking water on {p} is brown coming out of the tap since the main was repaired
+Huge crater in the travel lane on {p}, hubcaps everywhere
 The storm grate at {p} is missing and there is an open hole
 Traffic light at {p} is flashing and the pedestrian signal is dark
 Water has been running from the hydrant on {p} for two days
@@ -100,7 +104,10 @@ Dead animal
 Litter
 Recycling missed
 Dog waste""",
-        "core": """Garbage has not been collected on {p} for two weeks
+        "core": """Mountains of trash bags left on the curb at {p} since last week
+Litter everywhere around the bus stop at {p}, the can was removed
+Graffiti tags all over the storefronts on {p}
+Garbage has not been collected on {p} for two weeks
 Barrels left out on the sidewalk at {p} with no lids, trash blowing around
 Someone dumped dozens of tires in the lot at {p}
 Street sweeper skipped {p}, gutters full of trash
@@ -151,7 +158,10 @@ Odor from restaurant
 Smoke from factory
 Dust from construction site
 Idling trucks""",
-        "core": """The restaurant at {p} keeps playing live music outdoors past midnight
+        "core": """The factory on {p} runs machinery all night and the noise carries for blocks
+Exhaust fumes from the idling buses at {p} fill our apartment
+Loud music from the club at {p} every night until closing
+The restaurant at {p} keeps playing live music outdoors past midnight
 Pesticide was sprayed along {p} without any notice, strong chemical smell
 Heavy equipment is being moved down {p} every night with alarms beeping
 The venue at {p} violates its permit with loud events every weekend
@@ -197,7 +207,11 @@ Gunshots
 Suspicious activity
 Exposed wires
 Unsafe structure""",
-        "core": """My package was stolen from my porch on {p}
+        "core": """Someone keeps breaking car windows on {p} at night
+Loose dogs roaming {p} attacking people and pets
+Men fighting and brandishing a bat in front of {p}
+The fire hydrant at {p} is blocked by junk, firefighters could not use it
+My package was stolen from my porch on {p}
 Mail theft on {p}, someone is opening mailboxes
 A pit bull off leash attacked my dog near {p}
 Aggressive panhandling outside the store at {p}, people are scared
@@ -247,7 +261,10 @@ Parking on sidewalk
 Double parking
 Need speed bump
 Trucks on residential street""",
-        "core": """Cars are parked on both sides of {p} so emergency vehicles cannot pass
+        "core": """Cars constantly run the red light at {p}
+The no parking signs on {p} are ignored and the street is jammed
+Car with expired tags parked on {p} for over a month
+Cars are parked on both sides of {p} so emergency vehicles cannot pass
 Tow truck needed, a car has been left in the no parking zone at {p} for days
 Need a crossing guard at {p}, drivers do not stop for children
 Motorcycles revving and speeding on {p} every night
@@ -293,7 +310,10 @@ Condo association
 Apartment complex management
 Leaking roof
 Tenant issue""",
-        "core": """I have had no heat or hot water in my apartment at {p} since last week
+        "core": """The heat in my apartment at {p} has been off for days and the landlord is not answering
+Our condo management at {p} refuses to fix the broken intercom and lobby door
+The landlord at {p} won't exterminate the roaches in our unit
+I have had no heat or hot water in my apartment at {p} since last week
 The landlord at {p} refuses to repair the leaking ceiling and the peeling paint
 Tenants at {p} report mold, broken windows and no hot water
 The owner of {p} lets the house fall apart, trash and tall grass everywhere
@@ -341,7 +361,9 @@ Unpermitted addition
 Zoning violation
 Demolition without permit
 Illegal conversion""",
-        "core": """The new building going up at {p} has no permit displayed
+        "core": """Someone is pouring a foundation in the backyard at {p} with no permit
+The contractor at {p} is tearing out load bearing walls without inspection
+The new building going up at {p} has no permit displayed
 Illegal rooming house being built at {p}, walls added inside a single family home
 Fake construction signs at {p} block the lot, but there is no construction permit
 Contractor at {p} keeps adding floors beyond what was approved
@@ -372,7 +394,9 @@ Barking dog
 Neighbor dispute
 Neighbor harassment
 Property line dispute""",
-        "core": """Loud music and a party at the house next door at {p} every night
+        "core": """The neighbor upstairs at {p} plays drums every night
+My neighbor keeps leaving his garbage cans in front of my house
+Loud music and a party at the house next door at {p} every night
 My neighbors at {p} argue and scream at all hours
 The tenants next door at {p} have loud parties every night and cursing
 My neighbor keeps dragging his trash cans onto my property
@@ -412,7 +436,9 @@ Unpaid wages
 Benefits help
 Senior assistance
 Rent assistance""",
-        "core": """People are living in the hallway of the building at {p}, they need shelter
+        "core": """Homeless man lying on the sidewalk at {p} in the cold, please send outreach
+An elderly man at {p} seems confused and has no one to take care of him
+People are living in the hallway of the building at {p}, they need shelter
 Homeless people sleeping under the trees at {p}
 Several panhandlers at {p} seem to need shelter and services
 Man living in a tent behind {p} looks very sick and needs help
@@ -450,7 +476,9 @@ Bed bugs
 Mosquitoes
 Needles
 Food safety""",
-        "core": """Rats running between the trash cans and the empty lot at {p}
+        "core": """Rodents in the basement and the backyard at {p}
+Restaurant at {p} has flies everywhere and food left out
+Rats running between the trash cans and the empty lot at {p}
 Rats are living in the abandoned house at {p}
 Mice all over the old school grounds at {p}
 Raccoons out in daylight on the porch at {p}, they may be rabid
@@ -489,7 +517,9 @@ Suggestion
 Internet service
 Bank complaint
 General inquiry""",
-        "core": """The bus on route J leaves early every morning
+        "core": """Why did my water bill double this month
+The library at {p} has been closed for weeks, when will it reopen
+The bus on route J leaves early every morning
 Liquor store opening at {p}, how can residents comment on the permit
 Looking for ideas for a mural project in the neighborhood
 Why is the corner store at {p} allowed to sell loose cigarettes
