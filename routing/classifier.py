@@ -43,9 +43,12 @@ from routing.linear import LinearModel, Scored
 from routing.model import PACKAGED_MODEL, load_training
 from routing.text import cjk_runs, english_tokens, has_cjk, normalize, phrase_key, stem, zh_key
 
-#: Weight of the lexicon's scores against the model's log-probabilities, and how much the sum
+#: Weight of the lexicon's scores against the model's log-probabilities (more in chat-length
+#: messages of at most SHORT characters, where the lexicon is precise), and how much the sum
 #: is sharpened before normalising (chosen on evidence; docs/classifier.md).
 LEXICON_WEIGHT = 0.3
+LEXICON_WEIGHT_SHORT = 0.7
+SHORT = 60
 SHARPNESS = 1.5
 #: The card shows the lexicon's terms for the winner, topped up to this many with the model's
 #: strongest features.
@@ -311,8 +314,9 @@ class Classifier:
             # a word or two: the lexicon's rules decide (or abstain)
             return self._lexicon_only(scores, evidence)
         # softmax((logits + w * lexicon) * sharpness): 11 numbers, plain floats are fastest
+        beta = LEXICON_WEIGHT_SHORT if len(norm) <= SHORT else LEXICON_WEIGHT
         z = [
-            (a + LEXICON_WEIGHT * scores[c]) * SHARPNESS
+            (a + beta * scores[c]) * SHARPNESS
             for a, c in zip(scored.logits, self._lex_order, strict=True)
         ]
         top = max(z)
