@@ -38,10 +38,11 @@ from typing import ClassVar, Literal
 
 from rapidfuzz import fuzz, process
 
+from routing.evidence import add_model_evidence
 from routing.lexicon import Lexicon, Pattern, load_lexicon
-from routing.linear import LinearModel, Scored
+from routing.linear import LinearModel
 from routing.model import PACKAGED_MODEL, load_training
-from routing.text import cjk_runs, english_tokens, has_cjk, normalize, phrase_key, stem, zh_key
+from routing.text import cjk_runs, english_tokens, normalize, phrase_key, stem, zh_key
 
 #: Weight of the lexicon's scores against the model's log-probabilities (more in chat-length
 #: messages of at most SHORT characters, where the lexicon is precise), and how much the sum
@@ -61,9 +62,6 @@ MIN_FEATURES = 3
 SECOND_CONFIDENCE = 0.9
 SECOND_CUE = 3.0
 _SEGMENT = re.compile(r"[。！？!?；;\n]+|\.\s+|(?=另外|还有|此外|同时)|\b(?=also\b|plus\b)")
-# Chinese n-grams made of function characters are poor evidence to show on a card.
-_PARTICLES = frozenset("的了吗呢吧啊")
-_WEAK_ZH = frozenset("的了吗呢吧啊是在我你他她它们有很都也就还和与及这那个一不人说会要到把被让给对")
 
 # Common English words never "typo-corrected" into a lexicon word.
 _FUZZY_STOP = frozenset(
@@ -331,34 +329,13 @@ class Classifier:
         best = model.categories[win]
         matched = [t for _, t in sorted(evidence.get(best, []))]
         if len(matched) < EVIDENCE:
-            self._add_model_evidence(matched, norm, scored, win, second)
+            add_model_evidence(matched, norm, model.strongest(scored, win, second, n=8), EVIDENCE)
         return Classification(
             category=best,
             confidence=confidence,
             matched=tuple(matched),
             scores=MappingProxyType(scores),
         )
-
-    def _add_model_evidence(
-        self, matched: list[str], norm: str, scored: Scored, win: int, second: int
-    ) -> None:
-        """Top ``matched`` up to EVIDENCE with the features that most favour the winner."""
-        assert self.model is not None
-        surfaces: dict[str, str] | None = None
-        for f in self.model.strongest(scored, win, second, n=8):
-            if len(matched) >= EVIDENCE:
-                break
-            if f[0] == "#":
-                continue  # a character 4-gram: not a word to show
-            if surfaces is None and not has_cjk(f):
-                surfaces = _surfaces(norm)
-            shown = _surface(f, surfaces or {})
-            # n-grams straddling words ("业不" of "物业不管") read as noise next to "物业"
-            if shown and not any(
-                shown in m or m in shown or (has_cjk(shown) and set(shown) & set(m))
-                for m in matched
-            ):
-                matched.append(shown)
 
     def second_problem(self, text: str, category: str | None) -> tuple[str, Classification] | None:
         """A second, clearly named problem of another category in ``text``: (sentence, result).
@@ -411,23 +388,3 @@ def classify(text: str) -> Classification:
 @lru_cache(maxsize=1)
 def _packaged_model() -> LinearModel | None:
     return LinearModel.load(PACKAGED_MODEL) if PACKAGED_MODEL.exists() else None
-
-
-def _surfaces(norm: str) -> dict[str, str]:
-    """Stem and stem-bigram -> the words of the message they came from (first occurrence)."""
-    words = english_tokens(norm)
-    stems = [stem(w) for w in words]
-    out: dict[str, str] = {}
-    for i, st in enumerate(stems):
-        out.setdefault(st, words[i])
-        if i:
-            out.setdefault(f"{stems[i - 1]} {st}", f"{words[i - 1]} {words[i]}")
-    return out
-
-
-def _surface(feature: str, surfaces: dict[str, str]) -> str | None:
-    """How a model feature reads on a card: the resident's words, not stems."""
-    if has_cjk(feature):
-        weak = all(ch in _WEAK_ZH for ch in feature) or any(ch in _PARTICLES for ch in feature)
-        return None if weak else feature
-    return surfaces.get(feature, feature)
