@@ -47,6 +47,9 @@ def test_train_from_jsonl_prints_figures_and_writes_a_model(
     model = LinearModel.load(out)
     assert model.info["local_rows"] == len(ROWS)
     assert any(f.startswith("moonpol") for f in model.index)  # a stem of the local word
+    capsys.readouterr()
+    assert main(["classify", "--model", str(out), "the moonpole is dark again tonight"]) == 0
+    assert capsys.readouterr().out.startswith("facilities\t")
 
 
 def test_a_worse_model_is_not_installed_unless_forced(
