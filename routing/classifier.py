@@ -312,7 +312,9 @@ class Classifier:
             # a word or two: the lexicon's rules decide (or abstain)
             return self._lexicon_only(scores, evidence)
         # softmax((logits + w * lexicon) * sharpness): 11 numbers, plain floats are fastest
-        beta = LEXICON_WEIGHT_SHORT if len(norm) <= SHORT else LEXICON_WEIGHT
+        beta = LEXICON_WEIGHT
+        if len(norm) <= SHORT and self._lexicon_only(scores, evidence).category is not None:
+            beta = LEXICON_WEIGHT_SHORT  # chat where the lexicon itself would answer
         z = [
             (a + beta * scores[c]) * SHARPNESS
             for a, c in zip(scored.logits, self._lex_order, strict=True)
