@@ -308,12 +308,12 @@ class Classifier:
         if model is None or not norm:
             return self._lexicon_only(scores, evidence)
         scored = model.score(norm)
-        if sum(f[0] != "#" for f in scored.features) < MIN_FEATURES:
+        if len(scored.features) - scored.grams < MIN_FEATURES:
             # a word or two: the lexicon's rules decide (or abstain)
             return self._lexicon_only(scores, evidence)
         # softmax((logits + w * lexicon) * sharpness): 11 numbers, plain floats are fastest
         beta = LEXICON_WEIGHT
-        if len(norm) <= SHORT and self._lexicon_only(scores, evidence).category is not None:
+        if len(norm) <= SHORT and self._lexicon_answers(scores):
             beta = LEXICON_WEIGHT_SHORT  # chat where the lexicon itself would answer
         z = [
             (a + beta * scores[c]) * SHARPNESS
@@ -363,6 +363,16 @@ class Classifier:
             ):
                 return part, res
         return None
+
+    def _lexicon_answers(self, scores: dict[str, float]) -> bool:
+        """Would the lexicon's own rules answer (see :meth:`_lexicon_only`)?"""
+        s1 = s2 = 0.0
+        for v in scores.values():
+            if v > s1:
+                s1, s2 = v, s1
+            elif v > s2:
+                s2 = v
+        return s1 > s2 and s1 >= self.lexicon.min_score and s1 / (s1 + s2 + 1.0) >= self.threshold
 
     def _lexicon_only(
         self, scores: dict[str, float], evidence: dict[str, list[tuple[tuple[int, int], str]]]

@@ -106,6 +106,7 @@ class Scored:
     features: list[str]
     values: np.ndarray
     weights: np.ndarray  # the model's weight rows of ``features``
+    grams: int = 0  # how many of ``features`` are character 4-grams
 
     @property
     def probs(self) -> np.ndarray:
@@ -141,12 +142,15 @@ class LinearModel:
         counts = feature_counts(norm)
         get = self.index.get
         feats, rows, tf = [], [], []
+        grams = 0
         for f, n in counts.items():
             i = get(f)
             if i is not None:
                 feats.append(f)
                 rows.append(i)
                 tf.append(n)
+                if f[0] == "#":
+                    grams += 1
         if not feats:
             return Scored(self.bias.tolist(), [], np.zeros(0), np.zeros((0, len(self.bias))))
         at = np.array(rows)
@@ -154,7 +158,7 @@ class LinearModel:
         values /= math.sqrt(float(values @ values))
         w = self.weights[at]
         z = values @ w + self.bias
-        return Scored(z.tolist(), feats, values, w)
+        return Scored(z.tolist(), feats, values, w, grams)
 
     def strongest(self, scored: Scored, win: int, other: int, n: int = 4) -> list[str]:
         """The ``n`` features that most favour category ``win`` over ``other``."""
