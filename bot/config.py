@@ -23,6 +23,9 @@ class Settings:
     api_url: str = "https://api.telegram.org"
     gridmap_path: str | None = None
     lexicon_path: str | None = None
+    # The category model a deployment trained on its own cases (`gridvoice model train`);
+    # None = `category_model.npz` next to the SQLite database (or in the data directory).
+    model_path: str | None = None
     default_language: str = "en"
     # Webhook mode: public URL and the secret Telegram must echo back.
     webhook_url: str | None = None
@@ -89,6 +92,8 @@ class Settings:
             values["gridmap_path"] = env["GRIDVOICE_GRIDMAP"]
         if env.get("GRIDVOICE_LEXICON"):
             values["lexicon_path"] = env["GRIDVOICE_LEXICON"]
+        if env.get("GRIDVOICE_MODEL"):
+            values["model_path"] = env["GRIDVOICE_MODEL"]
         for key, name in (
             ("inbox_lease", "GRIDVOICE_INBOX_LEASE"),
             ("outbox_lease", "GRIDVOICE_OUTBOX_LEASE"),
@@ -115,6 +120,16 @@ class Settings:
             values["webhook_secret"] = env["GRIDVOICE_WEBHOOK_SECRET"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+    def category_model_file(self) -> Path:
+        """Where the deployment's trained category model lives (it may not exist yet)."""
+        if self.model_path:
+            return Path(self.model_path)
+        if self.database_url.startswith("sqlite"):
+            database = self.database_url.split(":///", 1)[-1]
+            if database and database != ":memory:":
+                return Path(database).parent / "category_model.npz"
+        return Path(default_database_url().split(":///", 1)[-1]).parent / "category_model.npz"
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -245,7 +245,7 @@ async def draft_button(ctx: Ctx) -> None:
     if not is_registered(user):
         ctx.answer("consent_needed", alert=True)
         return
-    if user.state != "draft" and action not in ("follow", "new"):
+    if user.state != "draft" and action not in ("follow", "new", "second"):
         ctx.answer("draft_gone")
         return
     if action == "send":
@@ -264,6 +264,14 @@ async def draft_button(ctx: Ctx) -> None:
         ctx.answer()
         reports.discard(user)
         await case_service.follow(ctx.uow, user, case)
+    elif action == "second" and len(ctx.args) > 1 and ctx.args[1].isdigit():
+        try:  # the second problem of a filed report, as a case of its own
+            case = await case_service.get_case(ctx.uow, int(ctx.args[1][:12]))
+            second = await reports.file_second_problem(ctx.uow, user, case)
+        except CaseActionError as exc:
+            ctx.answer(exc.key, alert=True)
+            return
+        ctx.answer(None if second is not None else "second_already_filed")
     elif action == "where":
         update_state(user, awaiting_place=True)
         ctx.answer()

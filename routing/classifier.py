@@ -16,34 +16,52 @@ How a message is scored (details in docs/lexicon.md):
    confidence is below the threshold, the top two tie, or ``s1`` is below ``min_score``.  At
    threshold 0.5 this means "the winner must beat the runner-up by at least one weight unit";
    ``min_score: 2`` means "one strong cue or several supporting ones".
-6. When the lexicon abstains, a Naive Bayes model (``routing/model.py``, trained at load time
-   from ``routing/training.jsonl``) answers if its tempered posterior reaches the threshold;
-   its evidence is the features that most favour the winner.  See docs/lexicon.md.
+6. A linear model (``routing/linear.py``: tf-idf over word and character n-grams, logistic
+   regression, trained offline on the packaged corpus or on a deployment's own cases) gives each
+   category a probability; the lexicon's scores are added to its log-probabilities with weight
+   ``LEXICON_WEIGHT``, the sum is sharpened by ``SHARPNESS`` and normalised, and the classifier
+   answers the top category when its share reaches the threshold.  Evidence: the lexicon terms
+   of the winner, then the model features that most favour it.  See docs/classifier.md.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import ClassVar, Literal
 
 from rapidfuzz import fuzz, process
 
+from routing.evidence import add_model_evidence
 from routing.lexicon import Lexicon, Pattern, load_lexicon
-from routing.model import (
-    ALPHA,
-    STOP_STEMS,
-    TEMPERATURE,
-    TEMPERATURE_ZH,
-    NaiveBayes,
-    load_training,
-    text_features,
-)
-from routing.text import cjk_runs, english_tokens, has_cjk, normalize, phrase_key, stem, zh_key
+from routing.linear import LinearModel
+from routing.model import PACKAGED_MODEL, load_training
+from routing.text import cjk_runs, english_tokens, normalize, phrase_key, stem, zh_key
+
+#: Weight of the lexicon's scores against the model's log-probabilities (more in chat-length
+#: messages of at most SHORT characters, where the lexicon is precise), and how much the sum
+#: is sharpened before normalising (chosen on evidence; docs/classifier.md).
+LEXICON_WEIGHT = 0.3
+LEXICON_WEIGHT_SHORT = 0.7
+SHORT = 60
+SHARPNESS = 1.5
+#: The card shows the lexicon's terms for the winner, topped up to this many with the model's
+#: strongest features.
+EVIDENCE = 4
+#: The model needs this many known word features (character 4-grams do not count) to have a
+#: say; below, the lexicon decides alone.
+MIN_FEATURES = 3
+#: A passing mention is offered as a second case only when its own part of the message is
+#: classified at least this confidently and the lexicon has a cue this strong for it there.
+SECOND_CONFIDENCE = 0.9
+SECOND_CUE = 3.0
+_SEGMENT = re.compile(r"[。！？!?；;\n]+|\.\s+|(?=另外|还有|此外|同时)|\b(?=also\b|plus\b)")
 
 # Common English words never "typo-corrected" into a lexicon word.
 _FUZZY_STOP = frozenset(
@@ -61,11 +79,6 @@ _FUZZY_STOP = frozenset(
     second third place places rooms home later where's there's that's what's words world""".split()
 )
 _FUZZY_CACHE_MAX = 50_000
-#: The catch-all category: filed there only on evidence of its own (thanks, questions, events),
-#: never because the model found nothing better for words that say nothing.
-FALLBACK_CATEGORY = "other"
-#: How many pieces of model evidence a classification names.
-_EVIDENCE = 4
 
 
 @dataclass(frozen=True)
@@ -85,8 +98,9 @@ class _Entry:
     term: str
 
 
-#: Where the model learns from: ``None`` = the packaged ``routing/training.jsonl``, a path to a
-#: JSON Lines file, a list of ``(text, category)`` rows, or ``False`` for the lexicon alone.
+#: Where the model comes from: ``None`` = the packaged model (or ``model=``), a path to a JSON
+#: Lines file or a list of ``(text, category)`` rows to train on now (needs scikit-learn), or
+#: ``False`` for the lexicon alone.
 TrainingSource = str | Path | list[tuple[str, str]] | Literal[False] | None
 
 _Span = tuple[int, int, int]  # (kind, start, end): kind 0 = English tokens, 1 = Chinese chars
@@ -103,12 +117,9 @@ class Classifier:
         *,
         threshold: float | None = None,
         training: TrainingSource = None,
-        alpha: float = ALPHA,
-        temperature: float = TEMPERATURE,
-        temperature_zh: float = TEMPERATURE_ZH,
+        model: LinearModel | str | Path | None = None,
     ) -> None:
         self.lexicon = lexicon
-        self.alpha, self.temperature, self.temperature_zh = alpha, temperature, temperature_zh
         self.threshold = lexicon.threshold if threshold is None else float(threshold)
         self._categories = lexicon.categories
         self._en: dict[str, list[_Entry]] = defaultdict(list)
@@ -140,8 +151,13 @@ class Classifier:
                 words.append(word)
                 stems.append(st)
         self._fuzzy_cache: dict[str, str | None] = {}
-        self.model: NaiveBayes | None = None
-        self.model = self._train(training)
+        self.model: LinearModel | None = self._model(training, model)
+        self._lex_order: tuple[str, ...] = self.model.categories if self.model else ()
+
+    @classmethod
+    def from_model_file(cls, path: str | Path, lexicon: Lexicon | None = None) -> Classifier:
+        """The classifier with a trained model file (``gridvoice model train``)."""
+        return cls(lexicon or load_lexicon(), model=path)
 
     @classmethod
     def default(cls) -> Classifier:
@@ -254,72 +270,109 @@ class Classifier:
                         evidence[pat.category].append(((2, m.start()), pat.label))
         return raw, evidence, terms
 
-    def _train(self, training: TrainingSource) -> NaiveBayes | None:
+    def _model(
+        self, training: TrainingSource, model: LinearModel | str | Path | None
+    ) -> LinearModel | None:
         if training is False:
             return None
-        rows = (
-            load_training(None if training is None else training)
-            if not isinstance(training, list)
-            else training
-        )
-        docs = [(text_features(normalize(text)), cat) for text, cat in rows]
-        cats = {c for _, c in rows}
-        if not cats or not cats <= set(self._categories):
-            return None  # the training data is for another taxonomy: lexicon only
-        return NaiveBayes(docs, self._categories, alpha=self.alpha)
+        if training is not None:
+            rows = training if isinstance(training, list) else load_training(training)
+            cats = {c for _, c in rows}
+            if not cats or not cats <= set(self._categories):
+                return None  # the training data is for another taxonomy: lexicon only
+            from routing.learn import train_model  # scikit-learn: only when training
+
+            found: LinearModel | None = train_model(rows, self._categories)
+        elif isinstance(model, LinearModel):
+            found = model
+        elif model is not None:
+            found = LinearModel.load(model)
+        else:
+            found = _packaged_model()
+        if found is None or not set(found.categories) <= set(self._categories):
+            return None  # a model for another taxonomy: lexicon only
+        return found
 
     # -- public API -------------------------------------------------------------------------
 
     def classify(self, text: str) -> Classification:
-        """Classify one message; abstains (category ``None``) when the evidence is weak or tied.
+        """Classify one message; abstains (category ``None``) when the evidence is weak or split.
 
-        The lexicon decides when it is confident (it is precise); otherwise the Naive Bayes
-        model answers when its tempered posterior reaches the threshold; else abstain.
+        The model's log-probabilities plus the weighted lexicon scores decide; without a model
+        the lexicon alone decides (rules in docs/lexicon.md).
         """
         norm = normalize(text or "")
         raw, evidence, _ = self._lexicon(norm)
         scores = {c: round(max(v, 0.0), 4) for c, v in raw.items()}
-        lex = self._lexicon_only(scores, evidence)
         model = self.model
-        if model is None or lex.category is not None or not norm:
-            return lex
-        nb, used = model.scores(text_features(norm))
-        if not used:
-            return lex
-        cats = self._categories
-        inv_t = 1.0 / (self.temperature_zh if has_cjk(norm) else self.temperature)
-        z = [p + n * inv_t for p, n in zip(model.log_prior, nb, strict=True)]
+        if model is None or not norm:
+            return self._lexicon_only(scores, evidence)
+        scored = model.score(norm)
+        if len(scored.features) - scored.grams < MIN_FEATURES:
+            # a word or two: the lexicon's rules decide (or abstain)
+            return self._lexicon_only(scores, evidence)
+        # softmax((logits + w * lexicon) * sharpness): 11 numbers, plain floats are fastest
+        beta = LEXICON_WEIGHT
+        if len(norm) <= SHORT and self._lexicon_answers(scores):
+            beta = LEXICON_WEIGHT_SHORT  # chat where the lexicon itself would answer
+        z = [
+            (a + beta * scores[c]) * SHARPNESS
+            for a, c in zip(scored.logits, self._lex_order, strict=True)
+        ]
         top = max(z)
-        total = sum(math.exp(v - top) for v in z)
-        order = sorted(range(len(cats)), key=lambda i: -z[i])
-        win, second = order[0], order[1] if len(order) > 1 else order[0]
-        confidence = 1.0 / total
+        q = [math.exp(v - top) for v in z]
+        total = sum(q)
+        win = q.index(max(q))
+        second = max((i for i in range(len(q)) if i != win), key=q.__getitem__)
+        confidence = round(q[win] / total, 4)
         if confidence < self.threshold:
-            return (
-                lex
-                if lex.confidence >= confidence
-                else replace(lex, confidence=round(confidence, 4))
-            )
-        best = cats[win]
-        if best == FALLBACK_CATEGORY and not evidence.get(best):
-            return lex  # nothing specific and nothing of its own: triage, not "other"
+            lex = self._lexicon_only(scores, evidence)
+            return replace(lex, category=None, confidence=confidence)
+        best = model.categories[win]
         matched = [t for _, t in sorted(evidence.get(best, []))]
-        words = _surface_words(norm)
-        for f in model.top_features(used, win, second, n=3 * _EVIDENCE):
-            term = _evidence_term(f, words)
-            if term is None or term in matched or any(term in m for m in matched):
-                continue
-            matched.append(term)
-            if len(matched) >= _EVIDENCE:
-                break
-        if not matched:
-            return lex  # only stop words and stem fragments favour it: no real evidence
+        if len(matched) < EVIDENCE:
+            add_model_evidence(matched, norm, model.strongest(scored, win, second, n=8), EVIDENCE)
         return Classification(
             category=best,
-            confidence=round(confidence, 4),
+            confidence=confidence,
             matched=tuple(matched),
             scores=MappingProxyType(scores),
         )
+
+    def second_problem(self, text: str, category: str | None) -> tuple[str, Classification] | None:
+        """A second, clearly named problem of another category in ``text``: (sentence, result).
+
+        The message is cut into sentences (and at "另外", "also" ...); a sentence counts when
+        it is classified on its own, confidently, into another category than ``category`` and
+        the lexicon has a strong cue for it there.
+        """
+        if category is None or self.model is None:
+            return None
+        parts = [p.strip(" ，,") for p in _SEGMENT.split(text or "") if p and p.strip(" ，,")]
+        if len(parts) < 2:
+            return None
+        for part in parts:
+            if len(part) < 4:
+                continue
+            res = self.classify(part)
+            if (
+                res.category is not None
+                and res.category not in (category, "other")  # thanks and questions: no case
+                and res.confidence >= SECOND_CONFIDENCE
+                and res.scores.get(res.category, 0.0) >= SECOND_CUE
+            ):
+                return part, res
+        return None
+
+    def _lexicon_answers(self, scores: dict[str, float]) -> bool:
+        """Would the lexicon's own rules answer (see :meth:`_lexicon_only`)?"""
+        s1 = s2 = 0.0
+        for v in scores.values():
+            if v > s1:
+                s1, s2 = v, s1
+            elif v > s2:
+                s2 = v
+        return s1 > s2 and s1 >= self.lexicon.min_score and s1 / (s1 + s2 + 1.0) >= self.threshold
 
     def _lexicon_only(
         self, scores: dict[str, float], evidence: dict[str, list[tuple[tuple[int, int], str]]]
@@ -339,25 +392,11 @@ class Classifier:
         )
 
 
-def _surface_words(norm: str) -> dict[str, str]:
-    """Each English stem of the text mapped to the first word of the text it came from."""
-    words: dict[str, str] = {}
-    for token in english_tokens(norm):
-        words.setdefault(stem(token), token)
-    return words
-
-
-def _evidence_term(feature: str, words: Mapping[str, str]) -> str | None:
-    """A model feature as words a person reads (``lik`` -> ``like``), or ``None`` when it is
-    no evidence: a stop word (``would lik``, ``lik to``) or not from this text."""
-    if has_cjk(feature):
-        return feature
-    parts = feature.split(" ")
-    if any(p in STOP_STEMS or p not in words for p in parts):
-        return None
-    return " ".join(words[p] for p in parts)
-
-
 def classify(text: str) -> Classification:
-    """Classify with the packaged default lexicon."""
+    """Classify with the packaged default lexicon and model."""
     return Classifier.default().classify(text)
+
+
+@lru_cache(maxsize=1)
+def _packaged_model() -> LinearModel | None:
+    return LinearModel.load(PACKAGED_MODEL) if PACKAGED_MODEL.exists() else None

@@ -162,6 +162,7 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         "reason": "no power",
         "question": "Which pole?",
         "text": "the second pole",
+        "category": "traffic",
         "draft": {"text": "broken light", "photos": ["a"]},
         "restored": False,
         "place": "Bldg 1",

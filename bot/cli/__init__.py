@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "bot.cli.grids",
     "bot.cli.classify",
     "bot.cli.lexicon",
+    "bot.cli.model",
     "bot.cli.register",
     "bot.cli.api_key",
     "bot.cli.export",

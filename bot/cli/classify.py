@@ -8,7 +8,8 @@
   Blank lines are skipped.  A line that is not a JSON object with a string ``"text"`` produces
   ``{"line": N, "input": "<the raw line>", "error": "..."}`` and processing continues; the exit
   code is then 1 (0 when every line was classified).
-* ``--lexicon PATH`` uses an edited lexicon instead of the packaged one.
+* ``--lexicon PATH`` uses an edited lexicon instead of the packaged one; ``--model PATH`` a
+  model trained by ``gridvoice model train`` instead of the packaged model.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 from typing import Any, TextIO
 
 from routing.classifier import Classifier
-from routing.lexicon import LexiconError, load_lexicon
+from routing.lexicon import load_lexicon
 
 
 def register(subparsers: Any) -> None:
@@ -40,13 +41,16 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--threshold", type=float, help="override the lexicon's abstain threshold (0..1)"
     )
+    p.add_argument("--model", metavar="PATH", help="a trained model file (gridvoice model train)")
     p.set_defaults(func=_run)
 
 
-def build_classifier(path: str | None, threshold: float | None = None) -> Classifier:
-    if path is None and threshold is None:
+def build_classifier(
+    path: str | None, threshold: float | None = None, model: str | None = None
+) -> Classifier:
+    if path is None and threshold is None and model is None:
         return Classifier.default()
-    return Classifier(load_lexicon(path), threshold=threshold)
+    return Classifier(load_lexicon(path), threshold=threshold, model=model)
 
 
 def _utf8(stream: TextIO) -> TextIO:
@@ -93,8 +97,8 @@ def classify_stream(classifier: Classifier, stdin: TextIO, stdout: TextIO) -> in
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        classifier = build_classifier(args.lexicon, args.threshold)
-    except LexiconError as exc:
+        classifier = build_classifier(args.lexicon, args.threshold, getattr(args, "model", None))
+    except ValueError as exc:  # a bad lexicon (LexiconError) or model file
         print(f"gridvoice classify: {exc}", file=sys.stderr)
         return 2
     stdout = _utf8(sys.stdout)

@@ -66,6 +66,19 @@ class UnitOfWork:
         return self.domain.settings
 
 
+def build_classifier(settings: Settings) -> Classifier:
+    """The packaged classifier, or the deployment's own trained model when there is one."""
+    model = settings.category_model_file()
+    if model.exists():
+        try:
+            return Classifier(load_lexicon(settings.lexicon_path), model=model)
+        except ValueError:
+            log.exception("unreadable category model %s: using the packaged one", model)
+    if settings.lexicon_path:
+        return Classifier(load_lexicon(settings.lexicon_path))
+    return Classifier.default()
+
+
 class Domain:
     """Settings, clock, store, renderer, classifier and routing: what services need."""
 
@@ -82,11 +95,7 @@ class Domain:
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         self.sqlite = is_sqlite(settings.database_url)
         self.renderer = Renderer()
-        self.classifier = (
-            Classifier(load_lexicon(settings.lexicon_path))
-            if settings.lexicon_path
-            else Classifier.default()
-        )
+        self.classifier = build_classifier(settings)
         self._routing: Routing | None = None
         self.bot_username: str | None = None
         self.outbox_written = asyncio.Event()

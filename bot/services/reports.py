@@ -7,6 +7,7 @@ report continues where it was and nothing typed is lost.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,9 +17,12 @@ from sqlalchemy import select
 from bot.services import cases as case_service
 from bot.services.case_views import OPEN
 from bot.services.domain import UnitOfWork
+from bot.services.outbox import Button
 from bot.services.residents import set_state, update_state
-from bot.store.models import Case, InboxUpdate, User
+from bot.store.models import Case, CaseEvent, InboxUpdate, User
 from routing.classifier import Classification
+from routing.gridmap import GridMap
+from routing.matrix import ownership
 
 SIMILAR_TEXT = 62.0
 # The resident's own open case with (nearly) these words is the same report sent again,
@@ -242,8 +246,80 @@ async def submit(
         classification=classification,
     )
     set_state(user, None)
+    offer = await second_problem(uow, case)
+    if offer is not None:
+        uow.outbox.send(
+            user.id,
+            user.language,
+            "second_problem_offer",
+            keyboard=[[Button.of("btn_file_second", f"d:second:{case.id}")]],
+            case=case,
+            text=offer.text,
+            category=offer.category,
+        )
     return "filed", case
 
 
 def discard(user: User) -> None:
     set_state(user, None)
+
+
+@dataclass(frozen=True)
+class SecondProblem:
+    """A second problem named in a filed report, for another owner than the case's."""
+
+    text: str
+    category: str
+
+
+async def second_problem(uow: UnitOfWork, case: Case) -> SecondProblem | None:
+    """The second problem of ``case``'s message when another owner handles it, else ``None``."""
+    found = uow.domain.classifier.second_problem(case.text, case.category)
+    if found is None or found[1].category is None:
+        return None
+    category = found[1].category
+    gridmap = uow.routing.gridmap
+    if category not in gridmap.categories or case.category not in gridmap.categories:
+        return None
+    if _owner_of(gridmap, case.grid_id, category) == _owner_of(
+        gridmap, case.grid_id, case.category
+    ):
+        return None  # the same people handle both: one case is enough
+    return SecondProblem(found[0], category)
+
+
+def _owner_of(gridmap: GridMap, grid_id: str, category: str) -> tuple[str, str | None]:
+    own = ownership(gridmap, grid_id, category)
+    return own.owner, own.party.id if own.party else None
+
+
+async def file_second_problem(uow: UnitOfWork, user: User, case: Case) -> Case | None:
+    """File the second problem of the resident's own case as a case of its own, once."""
+    if case.resident_id != user.id:
+        raise case_service.CaseActionError("not_allowed")
+    done = await uow.session.execute(
+        select(CaseEvent.id).where(CaseEvent.case_id == case.id, CaseEvent.kind == "split")
+    )
+    if done.first() is not None:
+        return None
+    offer = await second_problem(uow, case)
+    if offer is None:
+        return None
+    second = await case_service.create_case(
+        uow,
+        user,
+        text=offer.text,
+        grid_id=case.grid_id,
+        building_id=case.building_id,
+        place_text=case.place_text,
+        location=(case.latitude, case.longitude)
+        if case.latitude is not None and case.longitude is not None
+        else None,
+        photos=[],
+        source_update_id=None,
+        classification=uow.domain.classifier.classify(offer.text),
+    )
+    await case_service.record(
+        uow, case, case_service.Actor(user.id, "resident"), "split", second_case=second.id
+    )
+    return second

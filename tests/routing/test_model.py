@@ -1,16 +1,18 @@
-"""The trained Naive Bayes part of the classifier: determinism, speed, evidence, corrections."""
+"""The linear model part of the classifier: features, the packaged file, evidence, retraining."""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from routing.classifier import Classifier
+from routing.learn import train_model
 from routing.lexicon import load_lexicon
-from routing.model import TRAINING_PATH, NaiveBayes, load_training, text_features
+from routing.linear import LinearModel, feature_counts, head_length
+from routing.model import CORPUS_PATHS, PACKAGED_MODEL, TRAINING_PATH, load_corpus, load_training
 from routing.text import normalize
 
 TUNE = Path(__file__).resolve().parents[1] / "data" / "tune.jsonl"
@@ -21,36 +23,49 @@ def clf() -> Classifier:
     return Classifier.default()
 
 
-def test_packaged_training_file_is_the_tuning_corpus_or_more() -> None:
+def test_packaged_corpus_holds_the_tuning_corpus_and_every_category_in_both_languages() -> None:
     rows = load_training()
     tune = [json.loads(x) for x in TUNE.read_text(encoding="utf-8").splitlines() if x.strip()]
     assert rows[: len(tune)] == [(r["text"], r["category"]) for r in tune]
-    assert {c for _, c in rows} <= set(load_lexicon().categories)
+    corpus = load_corpus()
+    assert len(corpus) >= 5000
+    cats = set(load_lexicon().categories)
+    assert {c for _, c in corpus} == cats
+    for path in CORPUS_PATHS[2:]:
+        langs = {json.loads(x)["lang"] for x in path.read_text(encoding="utf-8").splitlines()}
+        assert len(langs) == 1
 
 
-def test_training_is_deterministic_and_fast() -> None:
-    lex = load_lexicon()
-    t0 = time.perf_counter()
-    a = Classifier(lex)
-    assert time.perf_counter() - t0 < 1.0
-    b = Classifier(lex)
-    assert a.model is not None and b.model is not None
-    assert a.model.weights == b.model.weights
-    assert a.model.log_prior == b.model.log_prior
-    rows = load_training()
-    docs = [(text_features(normalize(t)), c) for t, c in rows]
-    m1 = NaiveBayes(docs, lex.categories)
-    m2 = NaiveBayes(list(reversed(docs)), lex.categories)
-    assert m1.weights == m2.weights
+def test_packaged_model_is_loaded_and_knows_the_taxonomy(clf: Classifier) -> None:
+    assert PACKAGED_MODEL.exists()
+    assert clf.model is not None
+    assert set(clf.model.categories) == set(load_lexicon().categories)
+    assert clf.model.weights.shape == (len(clf.model.vocabulary), len(clf.model.categories))
 
 
-def test_features_english_stems_bigrams_and_chinese_ngrams() -> None:
-    feats = text_features(normalize("The lights are broken again"))
-    assert {"light", "break", "light are", "break again"} <= feats
+def test_features_english_stems_bigrams_chinese_ngrams_and_a_heavier_head() -> None:
+    feats = feature_counts(normalize("The lights are broken again"))
+    assert {"light", "break", "light are", "break again"} <= set(feats)
     assert "the" not in feats  # stop words only inside bigrams
-    zh = text_features(normalize("电梯坏了"))
-    assert {"电", "电梯", "电梯坏", "坏了"} <= zh
-    assert text_features("") == set()
+    zh = feature_counts(normalize("电梯坏了"))
+    assert {"电梯", "电梯坏", "坏了"} <= set(zh)
+    assert feature_counts("") == {}
+    letter = normalize("电梯坏了。另外楼下很吵，希望处理")
+    assert head_length(letter) == len("电梯坏了。")
+    counts = feature_counts(letter)
+    assert counts["电梯"] > counts["楼下"]  # the subject line counts extra
+
+
+def test_model_file_round_trip(tmp_path: Path, clf: Classifier) -> None:
+    assert clf.model is not None
+    path = tmp_path / "m.npz"
+    clf.model.save(path)
+    back = LinearModel.load(path)
+    text = normalize("the landlord refuses to fix the heat in my apartment")
+    assert np.allclose(back.score(text).probs, clf.model.score(text).probs, atol=1e-5)
+    (tmp_path / "bad.npz").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a gridvoice model"):
+        LinearModel.load(tmp_path / "bad.npz")
 
 
 def test_model_answers_paraphrase_the_lexicon_misses_with_evidence(clf: Classifier) -> None:
@@ -103,15 +118,25 @@ def test_model_evidence_has_no_stop_words_or_fragments(clf: Classifier) -> None:
 def test_lexicon_answer_is_kept_with_its_evidence(clf: Classifier) -> None:
     res = clf.classify("the lift is broken again")
     assert res.category == "property" and res.matched[:2] == ("lift", "broken")
+    assert res.matched and any("water" in m for m in res.matched)
 
 
-def test_appended_correction_changes_prediction(tmp_path: Path, clf: Classifier) -> None:
-    text = "zorblax wobble flimflam"
-    assert clf.classify(text).category is None  # nothing known about these words
-    path = tmp_path / "training.jsonl"
-    correction = json.dumps({"text": text, "category": "welfare"}, ensure_ascii=False)
-    path.write_text(TRAINING_PATH.read_text(encoding="utf-8") + correction + "\n", "utf-8")
-    res = Classifier(load_lexicon(), training=path).classify(text)
+def test_evidence_reads_as_the_residents_words(clf: Classifier) -> None:
+    res = clf.classify("The bar downstairs blasts music until 3am every night")
+    assert res.category == "environment"
+    assert res.matched and all(m in res.matched for m in res.matched)
+    assert any(m in "the bar downstairs blasts music until 3am every night" for m in res.matched)
+    zh = clf.classify("楼下酒吧每天晚上唱歌到凌晨，严重扰民")
+    assert zh.category == "environment"
+    assert any("扰民" in m or "酒吧" in m for m in zh.matched)
+
+
+def test_training_on_rows_learns_new_words() -> None:
+    lex = load_lexicon()
+    rows = load_training(TRAINING_PATH) + [("the zorblax is wobbling again", "welfare")] * 3
+    model = train_model(rows, lex.categories)
+    c = Classifier(lex, model=model)
+    res = c.classify("my zorblax is wobbling")
     assert res.category == "welfare"
     assert "zorblax" in res.matched
 
@@ -128,3 +153,12 @@ def test_bad_training_file_is_reported(tmp_path: Path) -> None:
     path.write_text('{"text": "x"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="category"):
         load_training(path)
+
+
+def test_second_problem_is_found_only_when_clearly_named(clf: Classifier) -> None:
+    text = "楼下的路灯坏了一个月，晚上很黑。另外，小区门口天天有车乱停乱放，堵住消防通道"
+    main = clf.classify(text)
+    second = clf.second_problem(text, main.category)
+    assert second is not None and second[1].category not in (None, main.category)
+    assert second[0].startswith("另外") and "乱停" in second[0]
+    assert clf.second_problem("the streetlight on elm st is out, please fix", "facilities") is None

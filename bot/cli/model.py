@@ -1,0 +1,150 @@
+"""`gridvoice model`: train the category model, on the packaged corpus or on a deployment's cases.
+
+* ``gridvoice model train [--jsonl FILE] [--output PATH] [--force] [--folds N]`` trains on the
+  categories the deployment's cases ended in once staff handled them
+  (``bot.services.case_labels``), or on ``{"text", "category"}`` lines of FILE, plus the
+  packaged corpus.  It prints k-fold cross-validated accuracy / precision / coverage of the new
+  model next to the packaged model's on the same cases, and writes the model where the bot
+  loads it at start (``Settings.category_model_file()``: next to the SQLite database, or
+  ``GRIDVOICE_MODEL``).  A model that scores worse than the packaged one is not written unless
+  ``--force``; exit code 1 then.
+* ``gridvoice model build [--output PATH]`` retrains the packaged model
+  (``routing/category_model.npz``) from the packaged corpus; for developers.
+
+See docs/classifier.md (how often to retrain, what it costs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from routing.classifier import Classifier
+from routing.learn import Figures, cross_validate, train_model
+from routing.lexicon import LexiconError, load_lexicon
+from routing.model import PACKAGED_MODEL, load_corpus
+
+#: A deployment's own cases weigh more than the packaged corpus: they are its real vocabulary.
+LOCAL_WEIGHT = 2.0
+MIN_CASES = 10
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("model", help="train the category model on this deployment's cases")
+    sub = p.add_subparsers(dest="model_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+    train = sub.add_parser("train", help="train on the stored cases (or a labelled file)")
+    train.add_argument("--jsonl", metavar="FILE", help='labelled {"text", "category"} lines')
+    train.add_argument("--output", metavar="PATH", help="model file (default: from settings)")
+    train.add_argument("--force", action="store_true", help="install even if it scores worse")
+    train.add_argument("--folds", type=int, default=5, help="cross-validation folds (5)")
+    train.add_argument("--lexicon", metavar="PATH", help="lexicon YAML (default: settings)")
+    train.add_argument("--database-url", default=None)
+    train.set_defaults(func=_train)
+
+    build = sub.add_parser("build", help="retrain the packaged model from the packaged corpus")
+    build.add_argument("--output", metavar="PATH", default=str(PACKAGED_MODEL))
+    build.set_defaults(func=_build)
+
+
+def read_labelled_jsonl(path: str) -> list[tuple[str, str]]:
+    """Rows of ``{"text", "category"}`` (or ``"gold": [main, ...]``); bad lines are skipped."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        cat = obj.get("category") or (obj.get("gold") or [None])[0]
+        if isinstance(obj.get("text"), str) and isinstance(cat, str):
+            rows.append((obj["text"], cat))
+    return rows
+
+
+def _train(args: argparse.Namespace) -> int:
+    from bot.config import Settings
+
+    settings = Settings.from_env(database_url=args.database_url, lexicon_path=args.lexicon)
+    try:
+        lexicon = load_lexicon(settings.lexicon_path)
+    except LexiconError as exc:
+        print(f"gridvoice model train: {exc}", file=sys.stderr)
+        return 2
+    if args.jsonl:
+        local = read_labelled_jsonl(args.jsonl)
+        source = args.jsonl
+    else:
+        from bot.services.case_labels import labelled_cases
+
+        local = asyncio.run(labelled_cases(settings))
+        source = "the stored cases"
+    local = [(t, c) for t, c in local if c in lexicon.categories]
+    if len(local) < MIN_CASES:
+        print(
+            f"gridvoice model train: {len(local)} labelled messages in {source}; "
+            f"need at least {MIN_CASES}",
+            file=sys.stderr,
+        )
+        return 2
+    started = time.perf_counter()
+    corpus = load_corpus()
+    packaged = Classifier(lexicon)
+    before = Figures.of([(packaged.classify(t).category, c) for t, c in local])
+
+    def fit(rows: list[tuple[str, str]]) -> Any:
+        model = train_model(rows, lexicon.categories, weights=_weights(rows, len(corpus)))
+        return lambda text: Classifier(lexicon, model=model).classify(text).category
+
+    folds = max(2, min(args.folds, len(local)))
+    # the packaged corpus goes last so that _weights can tell local rows from it
+    preds = cross_validate(local, corpus, fit, k=folds)
+    after = Figures.of(list(zip(preds, [c for _, c in local], strict=True)))
+    print(f"{len(local)} labelled messages from {source}; {len(corpus)} packaged examples")
+    print(f"packaged model:             {before.line()}")
+    print(f"new model ({folds}-fold CV):     {after.line()}")
+    if after.accuracy < before.accuracy and not args.force:
+        print("not installed: the new model scores worse than the packaged one (--force to)")
+        return 1
+    rows = local + corpus
+    model = train_model(
+        rows,
+        lexicon.categories,
+        weights=_weights(rows, len(corpus)),
+        info={"source": source, "local_rows": len(local), "trained_at": time.time()},
+    )
+    out = Path(args.output) if args.output else settings.category_model_file()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    model.save(tmp)
+    os.replace(tmp, out)  # atomic: a starting bot never reads half a file
+    took = time.perf_counter() - started
+    print(f"wrote {out} ({took:.1f} s); restart the bot to use it")
+    return 0
+
+
+def _weights(rows: list[tuple[str, str]], n_corpus: int) -> list[float]:
+    """Local rows (first) weigh LOCAL_WEIGHT, the packaged corpus (last ``n_corpus``) 1."""
+    n_local = len(rows) - n_corpus
+    return [LOCAL_WEIGHT] * n_local + [1.0] * n_corpus
+
+
+def _build(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    lexicon = load_lexicon()
+    rows = load_corpus()
+    model = train_model(rows, lexicon.categories, info={"source": "packaged corpus"})
+    model.save(args.output)
+    took = time.perf_counter() - started
+    print(
+        f"wrote {args.output}: {len(rows)} examples, {len(model.vocabulary)} features, {took:.1f} s"
+    )
+    return 0
