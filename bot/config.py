@@ -51,6 +51,14 @@ class Settings:
     inbox_lease: timedelta = timedelta(seconds=60)
     outbox_lease: timedelta = timedelta(seconds=60)
     poll_timeout: int = 25
+    # The public web pages (dashboard, case pages): where residents reach them.
+    public_url: str | None = None  # e.g. https://grid.example.org (GRIDVOICE_PUBLIC_URL)
+    dashboard_min_cases: int = 10  # below this many cases a rate or a time reads "too few cases"
+    dashboard_window: timedelta = timedelta(days=90)  # the period of times and rates
+    dashboard_new: timedelta = timedelta(days=7)  # an open case this young is "new"
+    dashboard_stale: timedelta = timedelta(days=14)  # an open case with no update this long: stale
+    dashboard_weeks: int = 12  # weeks in the reported-vs-resolved chart
+    dashboard_cache: timedelta = timedelta(seconds=30)  # how long computed figures are reused
     # Public output (web pages, Open311, open data): never personal data, see
     # bot/services/public_cases.py. Free text is published only when staff approved it AND
     # the deployment turns this on.
@@ -87,12 +95,16 @@ class Settings:
         ):
             if env.get(name):
                 values[key] = timedelta(seconds=float(env[name]))
+        if env.get("GRIDVOICE_PUBLIC_URL"):
+            values["public_url"] = env["GRIDVOICE_PUBLIC_URL"].rstrip("/")
         if env.get("GRIDVOICE_PUBLISH_DESCRIPTIONS"):
             values["publish_descriptions"] = env["GRIDVOICE_PUBLISH_DESCRIPTIONS"].lower() in (
                 "1",
                 "true",
                 "yes",
             )
+        if env.get("GRIDVOICE_DASHBOARD_MIN_CASES"):
+            values["dashboard_min_cases"] = max(1, int(env["GRIDVOICE_DASHBOARD_MIN_CASES"]))
         if env.get("GRIDVOICE_OPEN_DATA_LICENCE"):
             values["open_data_licence"] = env["GRIDVOICE_OPEN_DATA_LICENCE"]
         if env.get("GRIDVOICE_PUBLIC_URL"):

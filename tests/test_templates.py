@@ -195,6 +195,7 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         ],
         "case_id": 1,
         "human_id": "GV-2026-000001",
+        "public_page": "https://grid.example.org/cases/GV-2026-000001",
     }
 
 

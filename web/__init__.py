@@ -29,9 +29,10 @@ def setup_web(app: web.Application, gv: Gridvoice) -> None:
         ip_rate_limit(TokenBuckets(settings.web_rate_per_ip, settings.web_burst_per_ip), too_many)
     )
     app.router.add_static("/static/", static_root(), name="static", append_version=True)
-    from web import home, open311, open_data
+    from web import cases, dashboard, open311, open_data
 
     app.middlewares.append(open311.open311_errors)
-    home.setup(app)
+    dashboard.setup(app, gv.domain)
+    cases.setup(app)
     open311.setup(app, gv.domain)
     open_data.setup(app)

@@ -83,6 +83,9 @@ class Actor:
 
 
 SYSTEM = Actor(None, "system")
+NOT_STAFF = frozenset({"resident", "system"})
+# Staff actions the resident sees as an answer: the first one is the case's first response.
+RESPONSES = frozenset({"accepted", "asked", "transferred", "resolved", "rejected", "triaged"})
 
 
 async def get_case(uow: UnitOfWork, case_id: int, *, lock: bool = True) -> Case:
@@ -135,6 +138,8 @@ async def record(
     note: str | None = None,
     **data: Any,
 ) -> None:
+    if case.first_response_at is None and kind in RESPONSES and actor.role not in NOT_STAFF:
+        case.first_response_at = uow.now
     uow.session.add(
         CaseEvent(
             case_id=case.id,
@@ -287,9 +292,17 @@ async def create_case(
         keyboard=[[Button.of("btn_change_category", f"r:chg:{case.id}")]],
         case_id=case.id,
         case=case,
+        public_page=public_page(uow.settings.public_url, case.human_id),
         **_owner_data(uow, case, resident.language),
     )
     return case
+
+
+def public_page(public_url: str | None, human_id: str | None) -> str | None:
+    """The case's public page (web/cases.py) when the deployment has a public address."""
+    if not public_url or not human_id:
+        return None
+    return f"{public_url.rstrip('/')}/cases/{human_id}"
 
 
 def _owner_data(uow: UnitOfWork, case: Case, lang: str) -> dict[str, Any]:

@@ -133,6 +133,46 @@ class Invite(Base):
     used_at: Mapped[datetime | None]
 
 
+OPEN_STATUSES_SQL = (
+    "status IN ('triage', 'assigned', 'accepted', 'needs_info', 'transferred', 'escalated', "
+    "'reopened')"
+)
+# What the dashboard reads of a case in its period: covered by the index (PostgreSQL INCLUDE),
+# so a district's figures are an index-only scan, not a read of a million rows.
+DASHBOARD_COLUMNS = (
+    "status",
+    "category",
+    "first_response_at",
+    "resolved_at",
+    "resolve_by",
+    "escalation_count",
+    "reopen_count",
+    "rating",
+)
+DASHBOARD_INDEXES = (
+    Index(
+        "ix_cases_created_dashboard",
+        "created_at",
+        postgresql_include=["grid_id", *DASHBOARD_COLUMNS],
+    ),
+    Index(
+        "ix_cases_grid_created_dashboard",
+        "grid_id",
+        "created_at",
+        postgresql_include=list(DASHBOARD_COLUMNS),
+    ),
+    Index("ix_cases_resolved_at", "resolved_at", postgresql_include=["grid_id"]),
+    Index(
+        "ix_cases_open_by_grid",
+        "grid_id",
+        "created_at",
+        "updated_at",
+        postgresql_where=sql_text(OPEN_STATUSES_SQL),
+        sqlite_where=sql_text(OPEN_STATUSES_SQL),
+    ),
+)
+
+
 class Case(Base):
     """One resident request, from report to closure."""
 
@@ -165,6 +205,9 @@ class Case(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
+    # The first time someone in charge acted on the case (accepted, asked, transferred, resolved,
+    # rejected, triaged): "time to first response" on the public dashboard. Never reset.
+    first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     resolution_note: Mapped[str | None] = mapped_column(Text)
@@ -195,6 +238,8 @@ class Case(Base):
             postgresql_where=sql_text("status = 'closed' AND reminded IS NULL"),
             sqlite_where=sql_text("status = 'closed' AND reminded IS NULL"),
         ),
+        # The public dashboard (bot/services/dashboard.py) reads these without touching the table.
+        *DASHBOARD_INDEXES,
     )
 
 
