@@ -255,6 +255,9 @@ async def run(args: argparse.Namespace) -> None:
             lambda: bulk_load(asyncpg_dsn(empty_url), loader, [(100, 0)], [20]),
         )
         if args.reuse and await case_count(big_url) >= args.cases:
+            from bot.store.db import upgrade
+
+            await upgrade(big_url)  # a migration may have come since it was loaded
             print(f"reusing {big_url}: {await case_count(big_url):,} cases already loaded")
         else:
             per = args.cases // args.residents

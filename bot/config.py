@@ -68,10 +68,9 @@ class Settings:
     publish_descriptions: bool = False
     public_location_decimals: int = 3  # about 100 m: a block, never a front door
     open_data_licence: str = "CC-BY-4.0"  # or ODbL-1.0
-    # Open311: the jurisdiction_id clients may send (None: any), and the public base URL used
-    # in discovery and download links (None: taken from the request).
+    # Open311: the jurisdiction_id clients may send (None: any). Discovery names the endpoint
+    # under public_url (above), or under the request's host when it is not set.
     open311_jurisdiction: str | None = None
-    public_url: str | None = None
     # Rate limits of the web edge (in-process token buckets, per replica).
     web_rate_per_ip: float = 10.0  # requests a second, sustained
     web_burst_per_ip: int = 60
@@ -112,8 +111,6 @@ class Settings:
             values["dashboard_min_cases"] = max(1, int(env["GRIDVOICE_DASHBOARD_MIN_CASES"]))
         if env.get("GRIDVOICE_OPEN_DATA_LICENCE"):
             values["open_data_licence"] = env["GRIDVOICE_OPEN_DATA_LICENCE"]
-        if env.get("GRIDVOICE_PUBLIC_URL"):
-            values["public_url"] = env["GRIDVOICE_PUBLIC_URL"].rstrip("/")
         if env.get("GRIDVOICE_WEB_RATE_PER_IP"):
             values["web_rate_per_ip"] = float(env["GRIDVOICE_WEB_RATE_PER_IP"])
         if env.get("GRIDVOICE_WEBHOOK_SECRET"):

@@ -84,7 +84,11 @@ CASE_FIELDS: tuple[tuple[str, str, str], ...] = (
         "The rung that has the case: member, leader, centre, street or party.",
     ),
     ("expected_datetime", "datetime", "The published resolution deadline while the case is open."),
-    ("first_response_datetime", "datetime", "When staff first accepted the case."),
+    (
+        "first_response_datetime",
+        "datetime",
+        "When someone in charge first answered: accepted, asked, transferred, resolved, rejected or triaged it.",
+    ),
     ("duplicates", "integer", "Residents with the same problem who joined this case."),
     ("reopen_count", "integer", "How often residents reopened it."),
 )
@@ -102,8 +106,12 @@ MONTH_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("resolved", "integer", "Of those, resolved or closed after resolution."),
     ("rejected", "integer", "Of those, rejected with a reason."),
     ("cancelled", "integer", "Of those, cancelled by the resident."),
-    ("responded", "integer", "Of those, accepted by staff."),
-    ("responded_on_time", "integer", "Of those, accepted before the published deadline."),
+    (
+        "responded",
+        "integer",
+        "Of those, answered by someone in charge (see first_response_datetime).",
+    ),
+    ("responded_on_time", "integer", "Of those, answered before the published accept deadline."),
     ("resolved_on_time", "integer", "Of those, resolved before the published deadline."),
     ("reopened", "integer", "Of those, reopened at least once by the resident."),
     ("escalated", "integer", "Of those, escalated at least once for a missed deadline."),
@@ -270,8 +278,10 @@ async def grid_months(domain: Domain) -> list[list[Any]]:
             count(Case.status.in_(["resolved", "closed"]) & Case.resolved_at.is_not(None)),
             count(Case.status == "rejected"),
             count(Case.status == "cancelled"),
-            count(Case.accepted_at.is_not(None)),
-            count(and_(Case.accepted_at.is_not(None), Case.accepted_at <= Case.accept_by)),
+            count(Case.first_response_at.is_not(None)),
+            count(
+                and_(Case.first_response_at.is_not(None), Case.first_response_at <= Case.accept_by)
+            ),
             count(and_(Case.resolved_at.is_not(None), Case.resolved_at <= Case.resolve_by)),
             count(Case.reopen_count > 0),
             count(Case.escalation_count > 0),

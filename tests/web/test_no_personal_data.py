@@ -178,6 +178,8 @@ async def test_no_public_output_holds_personal_data(web_world) -> None:
 
     texts = await _public_texts(w.app.web_url, case_ids)
     assert len(texts) >= 40
+    for page in ("/", "/grids/xingfu-1", "/about/numbers", f"/cases/{case_ids[0]}"):
+        assert page in texts and "<html" in texts[page], page  # the dashboard's pages were read
     for case_id in case_ids:  # the cases are there...
         assert any(case_id in body for body in texts.values()), case_id
     for marker in markers():  # ...their people are not

@@ -61,6 +61,11 @@ async def test_downloads_are_valid_open_data_with_the_same_status_as_the_api(
                 assert r.status == 200, url
                 (tmp_path / name).write_bytes(await r.read())
         status, api, _ = await get(http, base + f"{V2}/requests/{bot_case}.json")
+        # ... and on the dashboard's case page, with the same status
+        async with http.get(base + f"/cases/{bot_case}?lang=en") as r:
+            page = await r.text()
+            assert r.status == 200 and 'class="status s-in_progress"' in page
+            assert "in progress" in page
         async with http.get(base + "/data/cases-2026-13.csv") as r:
             assert r.status == 404
 
