@@ -51,6 +51,12 @@ class Settings:
     inbox_lease: timedelta = timedelta(seconds=60)
     outbox_lease: timedelta = timedelta(seconds=60)
     poll_timeout: int = 25
+    # The staff desk (web/desk): where people reach the HTTP edge, and how long a login lasts.
+    public_url: str | None = None  # e.g. https://grid.example.org; links and the Mini App use it
+    desk_link_ttl: timedelta = timedelta(minutes=10)  # a /web one-time login link
+    desk_init_data_max_age: timedelta = timedelta(hours=1)  # a Mini App's initData auth_date
+    desk_session_idle: timedelta = timedelta(hours=8)  # a session unused this long ends
+    desk_recheck_interval: float = 5.0  # seconds between checks for changes made by replicas
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -72,6 +78,8 @@ class Settings:
         ):
             if env.get(name):
                 values[key] = timedelta(seconds=float(env[name]))
+        if env.get("GRIDVOICE_PUBLIC_URL"):
+            values["public_url"] = env["GRIDVOICE_PUBLIC_URL"].rstrip("/")
         if env.get("GRIDVOICE_WEBHOOK_SECRET"):
             values["webhook_secret"] = env["GRIDVOICE_WEBHOOK_SECRET"]
         values.update({k: v for k, v in overrides.items() if v is not None})

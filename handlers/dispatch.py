@@ -16,7 +16,7 @@ from bot.services import ratelimit
 from bot.services.cases import staff_role as case_role
 from bot.services.domain import NoGridMap, UnitOfWork
 from bot.services.residents import ensure_user, get_user
-from handlers import admin, member, reporting, resident
+from handlers import admin, desk, member, reporting, resident
 from handlers.context import Ctx
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class Dispatcher:
         )
         self.group_commands: set[str] = set()
         self.deep_links: dict[str, Any] = {}
-        for module in (resident, reporting, member, admin):
+        for module in (resident, reporting, member, admin, desk):
             module.register(self)
         try:  # consultations and announcements
             from handlers import committee

@@ -27,3 +27,6 @@ def setup_web(app: web.Application, gv: Gridvoice) -> None:
     from web import home
 
     home.setup(app)
+    from web.desk import setup as setup_desk
+
+    setup_desk(app)

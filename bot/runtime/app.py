@@ -127,6 +127,7 @@ class Gridvoice:
         if port == 0 and self.runner.addresses:
             port = self.runner.addresses[0][1]
         self.web_url = f"http://{self.settings.listen_host}:{port}"
+        self.domain.web_url = self.settings.public_url or self.web_url
 
     async def stop(self) -> None:
         for loop in (self.processor, self.sender, self.scheduler, self.poller):

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.services.case_feed import case_changed
 from bot.services.case_views import (
     AWAITING_ACCEPT,
     OPEN,
@@ -148,6 +149,7 @@ async def record(
             data=data,
         )
     )
+    case_changed(uow, case.id)
 
 
 def move(uow: UnitOfWork, case: Case, status: str) -> str:
