@@ -4,6 +4,7 @@ snapshot of the database to show that a refused request changed nothing (no test
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -92,3 +93,36 @@ async def snapshot(world: World) -> dict[str, Any]:
             "open_sessions": await count(DeskSession, DeskSession.ended_at.is_(None)),
             "links_used": await count(DeskLoginLink, DeskLoginLink.used_at.is_not(None)),
         }
+
+
+def page_shot(driver: Any, name: str) -> Path:
+    """The whole page (beyond the window) as docs/screenshots/<name>.png."""
+    import base64
+
+    from conftest import SCREENSHOT_DIR
+
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 4000), "scale": 1}
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    )
+    path = SCREENSHOT_DIR / f"{name}.png"
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
+
+
+async def report_with_photo(world: World, user: int, text: str, photo: bytes) -> str:
+    """A resident's report with one photo; returns the case id."""
+    from test_e2e_resident_support import label
+
+    after = await world.last_id(user)
+    await world.say(user, text)
+    draft = await world.wait_bot(user, after=after, buttons=True)
+    await world.sim.send_photo(user, photo)
+    draft = await world.wait_bot(user, "📷", after=draft["message_id"], buttons=True)
+    await world.press(user, draft, label(world, "en", "btn_send_report"))
+    filed = await world.wait_bot(user, "GV-", after=draft["message_id"])
+    match = re.search(r"GV-\d{4}-\d{6,}", filed["text"])
+    assert match, filed
+    return match.group(0)

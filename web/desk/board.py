@@ -30,11 +30,14 @@ async def to_board(request: web.Request) -> web.Response:
     return _redirect("/desk/")
 
 
-def grid_shapes(gridmap: GridMap, counts: dict[str, int], lang: str) -> list[dict[str, Any]]:
-    """Each grid's polygon scaled into the map's box, with its open cases (for the SVG)."""
+def grid_shapes(
+    gridmap: GridMap, counts: dict[str, int], lang: str
+) -> tuple[list[dict[str, Any]], tuple[float, float]]:
+    """Each grid's polygon scaled into the map's box, with its open cases (for the SVG), and
+    the box's size (as wide as the side column, as tall as the grids need)."""
     polys = {g.id: g.polygon for g in gridmap.grids.values() if g.polygon}
     if not polys:
-        return []
+        return [], (MAP_WIDTH, 0.0)
     lats = [p[0] for poly in polys.values() for p in poly]
     lons = [p[1] for poly in polys.values() for p in poly]
     span_x = (max(lons) - min(lons)) or 1.0
@@ -59,7 +62,7 @@ def grid_shapes(gridmap: GridMap, counts: dict[str, int], lang: str) -> list[dic
                 "heat": round(0.12 + 0.6 * n / top, 2) if n else 0.05,
             }
         )
-    return shapes
+    return shapes, (MAP_WIDTH, 2 * MAP_PAD + span_y * scale)
 
 
 @desk_view
@@ -70,6 +73,7 @@ async def board_page(request: web.Request, desk: Desk) -> web.Response:
     gridmap = uow.routing.gridmap
     grids = access.scope_grids(uow, desk.user_id)
     visible = [g for g in gridmap.grids.values() if grids is None or g.id in grids]
+    shapes, map_size = grid_shapes(gridmap, result.grids, desk.lang)
     return render(
         request,
         "desk/board",
@@ -82,8 +86,8 @@ async def board_page(request: web.Request, desk: Desk) -> web.Response:
         categories=gridmap.categories,
         assignable=access.assignable_staff(uow, desk.user_id),
         parties=list(gridmap.parties.values()),
-        shapes=grid_shapes(gridmap, result.grids, desk.lang),
-        map_size=(MAP_WIDTH, MAP_HEIGHT),
+        shapes=shapes,
+        map_size=map_size,
         triage=await case_queries.triage_queue(uow, desk.user_id),
         now=uow.now,
         done=request.query.get("done", "")[:32],

@@ -54,7 +54,12 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         transfer_targets=staff.transfer_options(uow, case, exclude={desk.user_id})
         if can_act
         else [],
-        assignable=access.assignable_staff(uow, desk.user_id) if can_act else [],
+        assignable=[
+            s for s in access.assignable_staff(uow, desk.user_id) if s.telegram_id != case.owner_id
+        ]
+        if can_act
+        else [],
+        staffmap=uow.routing.gridmap.staff,
         categories=uow.routing.gridmap.categories,
         due_kind=due_kind,
         due_at=due_at,

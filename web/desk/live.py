@@ -86,7 +86,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     beat = min(HEARTBEAT, max(0.5, domain.settings.desk_recheck_interval))
     loop = asyncio.get_running_loop()
     next_check = loop.time() + beat
-    with feed_of(domain).watch() as queue:
+    with feed_of(domain).watch() as queue, contextlib.suppress(ConnectionResetError):
         while not closing.is_set():
             try:
                 await asyncio.wait_for(queue.get(), timeout=max(0.05, next_check - loop.time()))
@@ -99,8 +99,5 @@ async def events(request: web.Request) -> web.StreamResponse:
                 continue
             while not queue.empty():  # a burst of changes is one refresh
                 queue.get_nowait()
-            try:
-                await response.write(b"event: changed\ndata: {}\n\n")
-            except ConnectionResetError:
-                break
+            await response.write(b"event: changed\ndata: {}\n\n")
     return response
