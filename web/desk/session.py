@@ -24,6 +24,13 @@ from web.pages import PAGES_KEY, request_language
 SESSION_COOKIE = "gv_desk"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
+# Scripts, styles and images only from the desk itself; framed only by itself and Telegram Web
+# (where the Mini App runs); forms post only back to the desk.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'self' https://web.telegram.org"
+)
 
 
 @dataclass
@@ -86,7 +93,8 @@ def render(request: web.Request, name: str, *, status: int = 200, **data: Any) -
     pages = request.app[PAGES_KEY]
     response = pages.render(request, name, status=status, label=label, **data)
     response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
