@@ -148,3 +148,33 @@ async def test_a_second_browser_board_changes_without_a_reload(
     await _wait_for(browser, f"{cell} == 'accepted'")
     assert await in_browser(browser.execute_script, "return window.__notReloaded === true")
     await in_browser(page_shot, browser, "desk-board-zh")
+
+
+async def test_the_mini_app_signs_in_from_telegrams_launch_data(
+    web_world: World, browser: Any
+) -> None:
+    """Telegram opens the Mini App with signed launch data in the URL fragment."""
+    import json
+    from urllib.parse import quote
+
+    from bot.services.desk_auth import sign_init_data
+
+    w = web_world
+    base = w.app.web_url  # type: ignore[union-attr]
+    browser.delete_all_cookies()
+    fields = {
+        "query_id": "AAHdesk",
+        "user": json.dumps({"id": MEMBER_1, "first_name": "Fang"}, separators=(",", ":")),
+        "auth_date": str(int(w.clock.now().timestamp())),
+    }
+    init_data = sign_init_data(fields, w.settings.token)
+    fragment = f"tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=8.0"
+    await in_browser(browser.get, f"{base}/desk/app?lang=en#{fragment}")
+    await _wait_for(browser, "document.getElementById('board') !== null")
+    assert "王芳" in browser.page_source
+    # a forged fragment signs nobody in
+    browser.delete_all_cookies()
+    forged = init_data.replace(str(MEMBER_1), str(LEADER))
+    await in_browser(browser.get, f"{base}/desk/app?lang=en#tgWebAppData={quote(forged, safe='')}")
+    await _wait_for(browser, "document.getElementById('refusal') !== null")
+    assert "could not be verified" in browser.page_source
