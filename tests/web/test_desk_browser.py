@@ -7,11 +7,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import in_browser
 from desk_helpers import (
     get,
     hidden,
     http_session,
+    in_browser,
     page_shot,
     post,
     report_with_photo,

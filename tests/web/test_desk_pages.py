@@ -9,8 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import in_browser
-from desk_helpers import get, hidden, http_session, page_shot, post, sign_in, web_link
+from desk_helpers import get, hidden, http_session, in_browser, page_shot, post, sign_in, web_link
 from gv_world import LEADER, MEMBER_1, MEMBER_2, World
 from test_e2e_resident_support import case_row
 
