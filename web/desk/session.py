@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from aiohttp import web
@@ -107,12 +108,14 @@ def desk_view(handler: DeskHandler) -> Callable[[web.Request], Awaitable[web.Str
             await domain.reload_routing()
             if not domain.has_routing:
                 raise web.HTTPServiceUnavailable()
+        viewer: dict[str, Any] = {}
         try:
             async with domain.unit() as uow:
                 me = await desk_auth.signed_in(uow, request.cookies.get(SESSION_COOKIE))
                 if me is None:
                     response = _signed_out(request)
                 else:
+                    viewer["me"] = _viewer(me)
                     desk = Desk(uow=uow, me=me, lang=lang)
                     if request.method == "POST":
                         desk.form = await request.post()
@@ -121,12 +124,20 @@ def desk_view(handler: DeskHandler) -> Callable[[web.Request], Awaitable[web.Str
                             raise ActionRefused("desk_csrf_refused", 403)
                     response = await handler(request, desk)
         except CaseActionError as exc:
-            return render(request, "desk/refused", status=403, key=exc.key, data=exc.data)
+            return render(request, "desk/refused", status=403, key=exc.key, data=exc.data, **viewer)
         except ActionRefused as exc:
-            return render(request, "desk/refused", status=exc.status, key=exc.key, data=exc.data)
+            return render(
+                request, "desk/refused", status=exc.status, key=exc.key, data=exc.data, **viewer
+            )
         return response
 
     return view
+
+
+def _viewer(me: SignedIn) -> SimpleNamespace:
+    """Who is signed in, as plain values the refusal page can show after a rollback."""
+    staff = SimpleNamespace(name=me.staff.name, role=me.staff.role)
+    return SimpleNamespace(staff=staff, csrf=me.csrf)
 
 
 def _signed_out(request: web.Request) -> web.StreamResponse:
