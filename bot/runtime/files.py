@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from telegram import InputFile
 from telegram.error import TelegramError
 
 from bot.services import file_cache
+from bot.store.models import TelegramFile
 
 if TYPE_CHECKING:
     from bot.runtime.app import Gridvoice
@@ -23,8 +25,6 @@ async def telegram_file(gv: Gridvoice, file_id: str) -> tuple[bytes, str]:
     """A file's bytes and type: from the cache, else fetched once with getFile and kept."""
     domain = gv.domain
     async with domain.sessions() as session:  # a read: no writer lock needed
-        from bot.store.models import TelegramFile
-
         row = await session.get(TelegramFile, file_id)
         if row is not None:
             return bytes(row.data), row.content_type
@@ -43,8 +43,6 @@ async def telegram_file(gv: Gridvoice, file_id: str) -> tuple[bytes, str]:
 
 async def upload_photo(gv: Gridvoice, chat_id: int, data: bytes, filename: str) -> str:
     """Send a photo to a staff member's own chat to get a Telegram file id for it."""
-    from telegram import InputFile
-
     try:
         message = await gv.bot.send_photo(chat_id, photo=InputFile(data, filename=filename))
     except TelegramError as exc:
