@@ -31,11 +31,15 @@ async def to_board(request: web.Request) -> web.Response:
 
 
 def grid_shapes(
-    gridmap: GridMap, counts: dict[str, int], lang: str
+    gridmap: GridMap, counts: dict[str, int], lang: str, only: frozenset[str] | None = None
 ) -> tuple[list[dict[str, Any]], tuple[float, float]]:
-    """Each grid's polygon scaled into the map's box, with its open cases (for the SVG), and
-    the box's size (as wide as the side column, as tall as the grids need)."""
-    polys = {g.id: g.polygon for g in gridmap.grids.values() if g.polygon}
+    """Each grid's polygon (of `only` these grids) scaled into the map's box, with its open
+    cases (for the SVG), and the box's size (as wide as the side column, as tall as needed)."""
+    polys = {
+        g.id: g.polygon
+        for g in gridmap.grids.values()
+        if g.polygon and (only is None or g.id in only)
+    }
     if not polys:
         return [], (MAP_WIDTH, 0.0)
     lats = [p[0] for poly in polys.values() for p in poly]
@@ -73,7 +77,7 @@ async def board_page(request: web.Request, desk: Desk) -> web.Response:
     gridmap = uow.routing.gridmap
     grids = access.scope_grids(uow, desk.user_id)
     visible = [g for g in gridmap.grids.values() if grids is None or g.id in grids]
-    shapes, map_size = grid_shapes(gridmap, result.grids, desk.lang)
+    shapes, map_size = grid_shapes(gridmap, result.grids, desk.lang, grids)
     return render(
         request,
         "desk/board",
