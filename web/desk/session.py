@@ -109,6 +109,8 @@ def desk_view(handler: DeskHandler) -> Callable[[web.Request], Awaitable[web.Str
             if not domain.has_routing:
                 raise web.HTTPServiceUnavailable()
         viewer: dict[str, Any] = {}
+        # Read the body before the transaction: a slow upload must not hold the writer lock.
+        form = await request.post() if request.method == "POST" else None
         try:
             async with domain.unit() as uow:
                 me = await desk_auth.signed_in(uow, request.cookies.get(SESSION_COOKIE))
@@ -117,8 +119,8 @@ def desk_view(handler: DeskHandler) -> Callable[[web.Request], Awaitable[web.Str
                 else:
                     viewer["me"] = _viewer(me)
                     desk = Desk(uow=uow, me=me, lang=lang)
-                    if request.method == "POST":
-                        desk.form = await request.post()
+                    if form is not None:
+                        desk.form = form
                         given = desk.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
                         if not desk_auth.csrf_ok(me, str(given) if given else None):
                             raise ActionRefused("desk_csrf_refused", 403)
