@@ -109,13 +109,20 @@ class SimClient:
         return await self._post("/sim/messages", body)
 
     async def send_photo(
-        self, user: int, data: bytes, caption: str | None = None, chat: int | None = None
+        self,
+        user: int,
+        data: bytes,
+        caption: str | None = None,
+        chat: int | None = None,
+        reply_to: int | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"from": user, "photo": base64.b64encode(data).decode()}
         if caption is not None:
             body["caption"] = caption
         if chat is not None:
             body["chat"] = chat
+        if reply_to is not None:
+            body["reply_to_message_id"] = reply_to
         return await self._post("/sim/messages", body)
 
     async def send_album(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.bounds import MAX_TELEGRAM_ID, parse_id
 from bot.services import cases as case_service
 from bot.services import staff
 from bot.services.staff import StaffError
@@ -69,13 +70,12 @@ async def deactivate(ctx: Ctx) -> None:
     if not _is_admin(ctx):
         ctx.reply("admin_only")
         return
-    if len(ctx.args) != 1 or not ctx.args[0].lstrip("-").isdigit():
+    target = parse_id(ctx.args[0], high=MAX_TELEGRAM_ID) if len(ctx.args) == 1 else None
+    if target is None:
         ctx.reply("deactivate_usage")
         return
     try:
-        moved = await staff.deactivate(
-            ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, int(ctx.args[0])
-        )
+        moved = await staff.deactivate(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, target)
     except StaffError as exc:
         ctx.reply(exc.key, **exc.data)
         return

@@ -2,7 +2,7 @@
 
 Commands: `/consult` (a guided dialogue, state in users.state), `/consultations`,
 `/export <id>`, `/announce`, `/consultpost <id>` (in a group), `/mute`, `/unmute`.
-Callback data: `k:<action>[:arg]` committee, `v:<id>:<action>[:arg]` votes, `h:y|n:<user>`
+Callback data: `k:<action>[:arg]` committee, `v:<id>:<action>[:arg]` votes, `h:y|n:<resident token>`
 household verification. Deep link `/start c<id>` opens a consultation.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.bounds import arg as arg_at
+from bot.bounds import parse_id, parse_int
 from bot.services import announcements, household
 from bot.services import consultations as cs
 from bot.services.consultations import ConsultError
@@ -20,6 +22,9 @@ from handlers.context import Ctx
 
 if TYPE_CHECKING:
     from handlers.dispatch import Dispatcher
+
+# The longest a consultation may run when its close is given in days.
+MAX_CONSULT_DAYS = 366
 
 STEPS = (
     "question",
@@ -58,12 +63,20 @@ def _committee(ctx: Ctx) -> bool:
     return ctx.tg_user is not None and cs.is_committee(ctx.uow, ctx.tg_user.id)
 
 
+def _refuse(ctx: Ctx) -> None:
+    """Committee commands: staff of another role are told whose they are."""
+    from bot.services.cases import staff_role
+
+    role = staff_role(ctx.uow, ctx.tg_user.id) if ctx.tg_user else None
+    ctx.reply("role_refused" if role else "staff_only", needed="committee")
+
+
 # --- the /consult dialogue ------------------------------------------------------------------
 
 
 async def consult_command(ctx: Ctx) -> None:
     if not _committee(ctx):
-        ctx.reply("staff_only")
+        _refuse(ctx)
         return
     assert ctx.user is not None
     set_state(ctx.user, "consult", step="question", draft={})
@@ -99,8 +112,22 @@ def _prompt(ctx: Ctx, step: str, draft: dict[str, Any]) -> None:
     elif step == "preview":
         keyboard = [[Button.of("btn_publish", "k:pub"), Button.of("btn_cancel", "k:cx")]]
     ctx.reply(
-        "consult_step", keyboard=keyboard, step=step, draft=draft, names=names, when=_when(draft)
+        "consult_step",
+        keyboard=keyboard,
+        step=step,
+        draft=draft,
+        names=names,
+        when=_when(draft),
+        examples=_examples(ctx),
     )
+
+
+def _examples(ctx: Ctx) -> dict[str, str]:
+    """Example dates for the prompts, always ahead: tomorrow 09:00 and four days later 18:00."""
+    local = ctx.uow.now.astimezone(ctx.uow.domain.renderer.tz)
+    opens = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    closes = (opens + timedelta(days=4)).replace(hour=18)
+    return {"opens": opens.strftime("%Y-%m-%d %H:%M"), "closes": closes.strftime("%Y-%m-%d %H:%M")}
 
 
 def _when(draft: dict[str, Any]) -> dict[str, datetime]:
@@ -147,19 +174,19 @@ async def _consult_text(ctx: Ctx, text: str) -> None:
     elif step in ("opens", "closes") and text:
         at = _parse_time(ctx, text)
         if at is None or at < ctx.uow.now - timedelta(minutes=1):
-            ctx.reply("consult_bad_input", step=step)
+            ctx.reply("consult_bad_input", step=step, examples=_examples(ctx))
             return
         if step == "opens":
             draft["opens_at"] = at.isoformat()
             _advance(ctx, draft, "closes")
         else:
             if at <= datetime.fromisoformat(draft["opens_at"]):
-                ctx.reply("consult_bad_input", step=step)
+                ctx.reply("consult_bad_input", step=step, examples=_examples(ctx))
                 return
             draft["closes_at"] = at.isoformat()
             _advance(ctx, draft, "change")
     else:
-        ctx.reply("consult_bad_input", step=step)
+        ctx.reply("consult_bad_input", step=step, examples=_examples(ctx))
 
 
 async def _consult_button(ctx: Ctx, action: str, arg: str) -> None:
@@ -213,9 +240,9 @@ async def _consult_button(ctx: Ctx, action: str, arg: str) -> None:
     elif action == "op":
         draft["opens_at"] = ctx.uow.now.isoformat()
         _advance(ctx, draft, "closes")
-    elif action == "cl" and arg.isdigit():
+    elif action == "cl" and (days := parse_int(arg, low=1, high=MAX_CONSULT_DAYS)) is not None:
         draft["closes_at"] = (
-            datetime.fromisoformat(draft["opens_at"]) + timedelta(days=int(arg))
+            datetime.fromisoformat(draft["opens_at"]) + timedelta(days=days)
         ).isoformat()
         _advance(ctx, draft, "change")
     elif action == "chg":
@@ -232,6 +259,7 @@ async def _consult_button(ctx: Ctx, action: str, arg: str) -> None:
 
 def _published(ctx: Ctx, c: Any) -> None:
     """The committee's answer: queued before the ballots so it does not wait behind them."""
+    cs.prepare_charts()
     ctx.reply("consult_published", c=c, link=_deep_link(ctx, c.id), keyboard=_manage_keyboard(c))
 
 
@@ -247,6 +275,8 @@ def _manage_keyboard(c: Any) -> Keyboard:
     ]
     if c.status == "proposals":
         rows.append([Button.of("btn_set_options", f"k:opt:{c.id}")])
+    if c.status == "open":
+        rows.append([Button.of("btn_close_now", f"k:cln:{c.id}")])
     return rows
 
 
@@ -255,9 +285,10 @@ def _manage_keyboard(c: Any) -> Keyboard:
 
 async def list_command(ctx: Ctx) -> None:
     if not _committee(ctx):
-        ctx.reply("staff_only")
+        _refuse(ctx)
         return
     items = await cs.recent(ctx.uow)
+    cs.prepare_charts()
     keyboard: Keyboard = [
         [Button.literal(f"#{c.id} {c.question}"[:60], f"k:man:{c.id}")] for c in items
     ]
@@ -266,13 +297,14 @@ async def list_command(ctx: Ctx) -> None:
 
 async def export_command(ctx: Ctx) -> None:
     if not _committee(ctx):
-        ctx.reply("staff_only")
+        _refuse(ctx)
         return
-    if not ctx.args or not ctx.args[0].isdigit():
+    consultation_id = parse_id(arg_at(ctx.args, 0))
+    if consultation_id is None:
         ctx.reply("consult_bad_input", step="export")
         return
     try:
-        await _export(ctx, await cs.get(ctx.uow, int(ctx.args[0])))
+        await _export(ctx, await cs.get(ctx.uow, consultation_id))
     except ConsultError as exc:
         ctx.reply("consult_refused", key=exc.key)
 
@@ -308,18 +340,20 @@ async def committee_button(ctx: Ctx) -> None:
     if action in ("ag", "aall", "asend", "arep"):
         await _announce_button(ctx, action, arg)
         return
-    if not arg.isdigit():
+    consultation_id = parse_id(arg)
+    if consultation_id is None:
         ctx.answer("not_allowed")
         return
     try:
-        c = await cs.get(ctx.uow, int(arg))
+        c = await cs.get(ctx.uow, consultation_id)
         if action == "man":
+            cs.prepare_charts()
             ctx.answer()
             ctx.reply("consult_manage", c=c, keyboard=_manage_keyboard(c))
         elif action == "res":
             results = await cs.visible_results(ctx.uow, c)
             ctx.answer()
-            cs.send_results(ctx.uow, c, ctx.chat_id, ctx.lang, results=results)
+            await cs.send_results(ctx.uow, c, ctx.chat_id, ctx.lang, results=results)
         elif action == "rep":
             ctx.answer()
             ctx.reply(
@@ -331,6 +365,25 @@ async def committee_button(ctx: Ctx) -> None:
         elif action == "csv":
             await _export(ctx, c)
             ctx.answer()
+        elif action == "cln":
+            if c.status != "open":
+                raise ConsultError("consult_not_open")
+            ctx.answer()
+            ctx.reply(
+                "consult_close_confirm",
+                c=c,
+                keyboard=[
+                    [
+                        Button.of("btn_close_confirm", f"k:cly:{c.id}"),
+                        Button.of("btn_back", f"k:man:{c.id}"),
+                    ]
+                ],
+            )
+        elif action == "cly":
+            if c.status != "open":
+                raise ConsultError("consult_not_open")
+            await cs.close_now(ctx.uow, c)
+            ctx.answer("consult_closed_now")
         elif action == "opt":
             if c.status != "proposals":
                 raise ConsultError("consult_wrong_state")
@@ -338,7 +391,7 @@ async def committee_button(ctx: Ctx) -> None:
             assert ctx.user is not None
             set_state(ctx.user, "consult_options", consultation_id=c.id)
             ctx.reply("consult_comments", c=c, groups=await cs.comment_groups(ctx.uow, c))
-            ctx.reply("consult_step", step="options", draft={}, names={}, when={})
+            ctx.reply("consult_step", step="options", draft={}, names={}, when={}, examples={})
         else:
             ctx.answer("not_allowed")
     except ConsultError as exc:
@@ -351,13 +404,14 @@ async def committee_button(ctx: Ctx) -> None:
 
 async def vote_button(ctx: Ctx) -> None:
     """`v:<id>:o:<i>` single choice, `t:<mask>` toggle, `s:<mask>` submit, `c` comment, `p` proposal."""
-    if len(ctx.args) < 2 or not ctx.args[0].isdigit():
+    consultation_id = parse_id(arg_at(ctx.args, 0))
+    if len(ctx.args) < 2 or consultation_id is None:
         ctx.answer("not_allowed")
         return
-    action, arg = ctx.args[1], (ctx.args[2] if len(ctx.args) > 2 else "")
+    action, arg = ctx.args[1], arg_at(ctx.args, 2)
     in_group = ctx.update.effective_chat is not None and ctx.update.effective_chat.type != "private"
     try:
-        c = await cs.get(ctx.uow, int(ctx.args[0]))
+        c = await cs.get(ctx.uow, consultation_id)
         user = ctx.user
         if action in ("c", "p"):
             if c.status not in ("open", "proposals"):
@@ -374,18 +428,20 @@ async def vote_button(ctx: Ctx) -> None:
             ctx.answer()
             ctx.tell(user.id, user.language, "consult_ask_comment", c=c, kind=action)
             return
-        if not arg.isdigit():
+        if action == "t" and c.secret:
+            await cs.redact_update(ctx.uow, ctx.update_id)
+        if c.status != "open":
+            raise ConsultError("consult_not_open")
+        # An option index, or a bit mask of options: never more than the options there are.
+        chosen = parse_int(arg, high=(1 << len(c.options or [])) - 1)
+        if chosen is None or action == "o" and chosen >= len(c.options or []):
             raise ConsultError("not_allowed")
         if action == "t":
-            if c.secret:
-                await cs.redact_update(ctx.uow, ctx.update_id)
-            if c.status != "open":
-                raise ConsultError("consult_not_open")
             if not cs.is_eligible(c, user):
                 raise ConsultError("consult_not_eligible")
             assert user is not None
             ctx.answer()
-            cs.show_selection(ctx.uow, c, user, int(arg))
+            cs.show_selection(ctx.uow, c, user, chosen)
             return
         if in_group and c.multiple:
             if not cs.is_eligible(c, user):
@@ -394,7 +450,7 @@ async def vote_button(ctx: Ctx) -> None:
             cs.send_ballot(ctx.uow, c, user)
             ctx.answer("consult_ballot_sent_privately", alert=True)
             return
-        choices = [int(arg)] if action == "o" else cs.choices_of(c, int(arg))
+        choices = [chosen] if action == "o" else cs.choices_of(c, chosen)
         key = await cs.vote(ctx.uow, user, c, choices, ctx.update_id)
         assert user is not None
         ctx.answer(key)
@@ -405,16 +461,21 @@ async def vote_button(ctx: Ctx) -> None:
 
 
 async def open_deep_link(ctx: Ctx, rest: str) -> None:
-    if not rest.isdigit():
+    consultation_id = parse_id(rest)
+    if consultation_id is None:
         ctx.reply("consult_refused", key="consult_unknown")
         return
     try:
-        c = await cs.get(ctx.uow, int(rest))
+        c = await cs.get(ctx.uow, consultation_id)
         if c.status != "open":
             raise ConsultError("consult_not_open")
         if not cs.is_eligible(c, ctx.user):
             raise ConsultError("consult_not_eligible")
         assert ctx.user is not None
+        ballot = await cs.ballot_of(ctx.uow, c, ctx.user)
+        if ballot is not None and (c.secret or not c.allow_change):
+            cs.send_voted(ctx.uow, c, ctx.user, ballot)  # no live ballot for a vote that is cast
+            return
         cs.send_ballot(ctx.uow, c, ctx.user)
     except ConsultError as exc:
         ctx.reply("consult_refused", key=exc.key)
@@ -423,12 +484,16 @@ async def open_deep_link(ctx: Ctx, rest: str) -> None:
 async def group_post_command(ctx: Ctx) -> None:
     """`/consultpost <id>` in a group: the consultation with vote buttons."""
     if not _committee(ctx):
+        chat = ctx.update.effective_chat
+        if chat is not None and chat.type == "private":
+            _refuse(ctx)
         return
-    if not ctx.args or not ctx.args[0].isdigit():
+    consultation_id = parse_id(arg_at(ctx.args, 0))
+    if consultation_id is None:
         ctx.reply("consult_bad_input", step="export")
         return
     try:
-        c = await cs.get(ctx.uow, int(ctx.args[0]))
+        c = await cs.get(ctx.uow, consultation_id)
     except ConsultError as exc:
         ctx.reply("consult_refused", key=exc.key)
         return
@@ -503,7 +568,7 @@ async def text_input(ctx: Ctx) -> bool:
 
 async def announce_command(ctx: Ctx) -> None:
     if not _committee(ctx):
-        ctx.reply("staff_only")
+        _refuse(ctx)
         return
     assert ctx.user is not None
     set_state(ctx.user, "announce", step="text")
@@ -575,15 +640,16 @@ async def unmute_command(ctx: Ctx) -> None:
 
 
 async def verify_button(ctx: Ctx) -> None:
-    if len(ctx.args) < 2 or not ctx.args[1].isdigit() or ctx.tg_user is None:
+    if len(ctx.args) < 2 or ctx.args[0] not in ("y", "n") or ctx.tg_user is None:
         ctx.answer("not_allowed")
         return
     try:
-        resident = await household.decide(
-            ctx.uow, ctx.tg_user.id, int(ctx.args[1]), ctx.args[0] == "y"
-        )
+        resident = await household.decide(ctx.uow, ctx.tg_user.id, ctx.args[1], ctx.args[0] == "y")
     except PermissionError:
         ctx.answer("not_allowed", alert=True)
+        return
+    except household.AlreadyDecided as decided:
+        ctx.answer("verify_already_decided", alert=True, approved=decided.approved)
         return
     ctx.answer("verify_done")
     ctx.reply("consult_verify_done", resident=resident, approved=ctx.args[0] == "y")

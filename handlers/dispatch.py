@@ -12,12 +12,14 @@ from typing import Any
 
 from telegram import Update
 
-from bot.services import ratelimit
+from bot.services.cases import CaseActionError
 from bot.services.cases import staff_role as case_role
+from bot.services.consultations import ConsultError
 from bot.services.domain import NoGridMap, UnitOfWork
+from bot.services.reachability import reachable_again
 from bot.services.residents import ensure_user, get_user
 from handlers import admin, desk, member, reporting, resident
-from handlers.context import Ctx
+from handlers.context import Ctx, status_label
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,11 @@ UNSUPPORTED = (
     "venue",
     "story",
 )
+
+# Commands that show a case (its timeline, a live card): only in private and the staff groups.
+CASE_COMMANDS = ("case", "queue")
+# Commands a group gets a short hint for: the bot works in private chats.
+GROUP_HELP = ("help", "start")
 
 
 class Dispatcher:
@@ -77,6 +84,10 @@ class Dispatcher:
             return
         ctx.user = await get_user(uow, tg_user.id)
         ctx.lang = ctx.user.language if ctx.user else ctx.default_language()
+        if ctx.user is not None and ctx.user.unreachable:
+            # Any update from them (a message, a press, a vote) means they can be reached:
+            # what they missed is sent again before the answer to this update.
+            await reachable_again(uow, ctx.user)
         if update.poll_answer is not None:
             if self.poll_answer:
                 await self.poll_answer(ctx)
@@ -89,10 +100,6 @@ class Dispatcher:
             ctx.user = await ensure_user(uow, ctx.person, ctx.lang)
         if update.callback_query is not None:
             await self._callback(ctx)
-            return
-        if not await ratelimit.allow(uow, tg_user.id):
-            if await ratelimit.should_warn(uow, tg_user.id):
-                ctx.reply("rate_limited")
             return
         if update.edited_message is not None:
             ctx.reply("edit_not_applied")
@@ -114,6 +121,10 @@ class Dispatcher:
             await handler(ctx)
         except NoGridMap:
             ctx.answer("service_not_ready", alert=True)
+        except CaseActionError as exc:  # a refusal the person caused: answer it, never retry
+            ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
+        except ConsultError as exc:
+            ctx.answer(exc.key, alert=True)
 
     async def _message(self, ctx: Ctx) -> None:
         message = ctx.update.message
@@ -124,6 +135,9 @@ class Dispatcher:
             name = head[1:].split("@", 1)[0].lower()
             ctx.args = rest.split()
             handler = self.commands.get(name)
+            if name != "cancel":
+                # A command leaves any staff prompt: the next free text is not a reason.
+                await member.leave_prompt(ctx, command=True)
             if handler is None:
                 ctx.reply("unknown_command", command=head[:64])
                 return
@@ -131,6 +145,10 @@ class Dispatcher:
                 await handler(ctx)
             except NoGridMap:
                 ctx.reply("service_not_ready")
+            except CaseActionError as exc:
+                ctx.reply("action_refused", key=exc.key, **status_label(ctx, exc.data))
+            except ConsultError as exc:
+                ctx.reply("consult_refused", key=exc.key)
             return
         if message.contact is not None and self.contact is not None:
             await self.contact(ctx)
@@ -164,7 +182,7 @@ class Dispatcher:
         if (
             message is not None
             and message.reply_to_message is not None
-            and (message.text or message.caption)
+            and (message.text or message.caption or message.photo)
         ):
             # A reply to a case card in a party's group goes to the resident, like in private.
             if not (message.text or "").startswith("/") and ctx.uow.domain.has_routing:
@@ -176,9 +194,25 @@ class Dispatcher:
             return
         head, _, rest = message.text.partition(" ")
         name = head[1:].split("@", 1)[0].lower()
+        if name in GROUP_HELP:
+            ctx.reply("group_help", bot=ctx.uow.domain.bot_username or "")
+            return
         if name in self.group_commands:
+            if name in CASE_COMMANDS and not self._staff_chat(ctx):
+                # Timelines and live cards stay out of groups the map does not name.
+                ctx.reply("group_case_refused")
+                return
             ctx.args = rest.split()
             await self.commands[name](ctx)
+
+    @staticmethod
+    def _staff_chat(ctx: Ctx) -> bool:
+        chat = ctx.update.effective_chat
+        return (
+            chat is not None
+            and ctx.uow.domain.has_routing
+            and chat.id in ctx.uow.routing.gridmap.staff_chats()
+        )
 
     async def apologise(self, uow: UnitOfWork, update: Update) -> None:
         """After repeated failures: tell the person, who can try again; the update is kept."""

@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
+from bot.bounds import arg, parse_id, parse_int
 from bot.services import cases as case_service
 from bot.services import messaging, staff
-from bot.services.case_views import OPEN, refresh_card
+from bot.services.case_views import OPEN, adopt_pressed_card, refresh_card
 from bot.services.cases import CaseActionError
 from bot.services.outbox import Button, Keyboard
-from bot.services.residents import set_state
+from bot.services.residents import is_registered, set_state
 from handlers.context import Ctx, status_label
 
 if TYPE_CHECKING:
     from handlers.dispatch import Dispatcher
 
+# `/stats [days]`: the period when none (or no usable one) is given, and the longest.
+DEFAULT_STATS_DAYS = 30
+MAX_STATS_DAYS = 3660
+
+# What a case's human id looks like (`GV-2026-000123`): anything else is not looked up.
+HUMAN_ID = re.compile(r"[A-Za-z]{1,8}-\d{4}-\d{1,12}")
+# Who may use the commands that look across members.
+TRIAGE_ROLES = ("leader", "centre", "street", "admin")
+STATS_ROLES = ("leader", "centre", "street", "committee", "admin")
+
 # Staff dialogue states: what the next message from this person means.
 TEXT_STATES = ("ask", "resolve_note", "reject_reason", "transfer_reason")
+# Every staff prompt /cancel leaves and any other command disarms: the card prompts, the
+# reject confirmation, and the committee's consultation and announcement dialogues.
+PROMPT_STATES = (
+    *TEXT_STATES,
+    "resolve_photo",
+    "reject_confirm",
+    "consult",
+    "consult_options",
+    "announce",
+)
+
+# The buttons that sit on a case card (others sit on a queue list or a prompt).
+CARD_ACTIONS = frozenset({"acc", "ask", "trf", "res", "rej", "cat", "tgt", "back"})
 
 
 def register(d: Dispatcher) -> None:
@@ -29,16 +54,21 @@ async def card_button(ctx: Ctx) -> None:
     """`c:<action>:<case>:<version>[:arg...]`: every press is authorised server-side."""
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     args = ctx.args
-    if len(args) < 3 or not args[1].isdigit() or not args[2].isdigit():
+    case_id, version = parse_id(arg(args, 1)), parse_int(arg(args, 2))
+    if case_id is None or version is None:
         ctx.answer("not_allowed", alert=True)
         return
-    action, case_id, version = args[0], int(args[1]), int(args[2])
+    action = args[0]
     rest = args[3:]
     try:
         case = await case_service.authorise(ctx.uow, user_id, case_id, version)
+        pressed = _pressed_card(ctx)
+        if pressed is not None and action in CARD_ACTIONS:
+            await adopt_pressed_card(ctx.uow, case, ctx.chat_id, pressed)
         if action == "acc":
             await case_service.accept(ctx.uow, user_id, case)
             ctx.answer("accepted_ok")
+            await _refresh_pressed(ctx, case)
         elif action == "ask":
             await _expect(ctx, "ask", case)
             ctx.answer()
@@ -73,19 +103,36 @@ async def card_button(ctx: Ctx) -> None:
             await refresh_card(ctx.uow, case, ctx.chat_id)
             ctx.answer()
         elif action == "tgt" and len(rest) >= 2:
-            await _expect(ctx, "transfer_reason", case, target=f"{rest[0]}:{rest[1]}")
+            target = f"{rest[0]}:{rest[1]}"[:80]
+            case_service.check_transfer_target(ctx.uow, user_id, case, target)
+            await _expect(ctx, "transfer_reason", case, target=target)
             ctx.answer()
             _prompt(ctx, "staff_prompt_transfer", case=case)
         elif action == "skip":
             await _resolve_from_state(ctx, photo=None)
             ctx.answer()
+        elif action in ("rjy", "rjn"):
+            await _confirm_reject(ctx, case, confirmed=action == "rjy")
         elif action == "cat" and rest:
             await case_service.triage_set_category(ctx.uow, user_id, case, rest[0])
             ctx.answer("category_changed")
+            await _refresh_pressed(ctx, case)
         else:
             ctx.answer("not_allowed", alert=True)
     except CaseActionError as exc:
         ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
+
+
+def _pressed_card(ctx: Ctx) -> int | None:
+    query = ctx.update.callback_query
+    return query.message.message_id if query is not None and query.message is not None else None
+
+
+async def _refresh_pressed(ctx: Ctx, case) -> None:  # type: ignore[no-untyped-def]
+    """After a change, the copy pressed outside the owner's chat (a leader's `/case` copy)
+    shows it too; the owner's card is refreshed by the transition itself."""
+    if ctx.chat_id != case.owner_chat_id:
+        await refresh_card(ctx.uow, case, ctx.chat_id)
 
 
 def case_service_cb(case, action: str, *args: object) -> str:  # type: ignore[no-untyped-def]
@@ -134,16 +181,18 @@ async def staff_input(ctx: Ctx) -> bool:
                 set_state(user, "resolve_photo", **data)
                 ctx.reply("staff_prompt_resolve_photo", keyboard=_skip(ctx, data))
                 return True
-        if state in TEXT_STATES and (text or state == "ask" and message.photo):
+        if (state in TEXT_STATES or state == "reject_confirm") and (
+            text or state == "ask" and message.photo
+        ):
             case = await case_service.authorise(ctx.uow, user_id, int(data["case_id"]), None)
             if state == "ask":
                 set_state(user, None)
-                await case_service.ask(ctx.uow, user_id, case, text or "📷")
+                reached = await case_service.ask(ctx.uow, user_id, case, text or "📷")
                 if message.photo and case.resident_id:
                     ctx.uow.outbox.photos(
                         case.resident_id, [message.photo[-1].file_id], case_id=case.id
                     )
-                ctx.reply("staff_sent_to_resident", case=case)
+                ctx.reply(_sent_or_waiting(reached), case=case)
             elif state == "resolve_note":
                 set_state(user, "resolve_photo", case_id=case.id, note=text, version=case.version)
                 ctx.reply(
@@ -151,10 +200,23 @@ async def staff_input(ctx: Ctx) -> bool:
                     keyboard=_skip(ctx, {"case_id": case.id, "version": case.version}),
                     case=case,
                 )
-            elif state == "reject_reason":
-                set_state(user, None)
-                await case_service.reject(ctx.uow, user_id, case, text)
-                ctx.reply("staff_done", case=case)
+            elif state in ("reject_reason", "reject_confirm"):
+                # Declining is final and the resident reads the reason: confirm it first
+                # (a mis-tapped Reject followed by "oops" must not decline the case).
+                set_state(
+                    user, "reject_confirm", case_id=case.id, version=case.version, reason=text
+                )
+                ctx.reply(
+                    "staff_confirm_reject",
+                    keyboard=[
+                        [
+                            Button.of("btn_reject_confirm", case_service_cb(case, "rjy")),
+                            Button.of("btn_reject_keep", case_service_cb(case, "rjn")),
+                        ]
+                    ],
+                    case=case,
+                    reason=text,
+                )
             elif state == "transfer_reason":
                 set_state(user, None)
                 await case_service.transfer(
@@ -162,23 +224,82 @@ async def staff_input(ctx: Ctx) -> bool:
                 )
                 ctx.reply("staff_done", case=case)
             return True
-        if message.reply_to_message is not None and text:
+        if message.reply_to_message is not None and (text or message.photo):
             case_id = await messaging.case_of_message(
                 ctx.uow, ctx.chat_id, message.reply_to_message.message_id
             )
             if case_id is not None:
                 case = await case_service.authorise(ctx.uow, user_id, case_id, None)
-                await case_service.ask(ctx.uow, user_id, case, text)
-                ctx.reply("staff_sent_to_resident", case=case)
+                reached = await case_service.ask(ctx.uow, user_id, case, text or "📷")
+                if message.photo and case.resident_id:
+                    ctx.uow.outbox.photos(
+                        case.resident_id, [message.photo[-1].file_id], case_id=case.id
+                    )
+                ctx.reply(_sent_or_waiting(reached), case=case)
                 return True
     except CaseActionError as exc:
         set_state(user, None)
         ctx.reply("action_refused", key=exc.key, **status_label(ctx, exc.data))
         return True
-    if state in TEXT_STATES or state == "resolve_photo":
+    if state in TEXT_STATES or state in ("resolve_photo", "reject_confirm"):
         ctx.reply("staff_prompt_need_text")
         return True
+    if not is_registered(user) and ctx.update.effective_chat is not None:
+        if ctx.update.effective_chat.type == "private":
+            # Staff who are not also residents here: their free text is not a report.
+            ctx.reply("staff_desk", greeting=False)
+            return True
     return False
+
+
+async def _confirm_reject(ctx: Ctx, case, *, confirmed: bool) -> None:  # type: ignore[no-untyped-def]
+    """The answer to "decline with this reason?": the reason is the one shown, kept in the
+    presser's state, never taken from the callback data."""
+    user = ctx.user
+    assert user is not None
+    data = dict(user.state_data or {})
+    _drop_buttons(ctx)
+    if user.state != "reject_confirm" or data.get("case_id") != case.id:
+        ctx.answer("prompt_expired", alert=True)
+        return
+    set_state(user, None)
+    if not confirmed:
+        ctx.answer("reject_kept")
+        return
+    await case_service.reject(ctx.uow, user.id, case, str(data.get("reason") or ""))
+    ctx.answer()
+    ctx.reply("staff_done", case=case)
+
+
+def _drop_buttons(ctx: Ctx) -> None:
+    """Take the buttons off the message just pressed (a used question does not stay live)."""
+    query = ctx.update.callback_query
+    message = query.message if query is not None else None
+    if message is not None:
+        ctx.uow.outbox.edit_markup(message.chat.id, message.message_id)
+
+
+async def leave_prompt(ctx: Ctx, *, command: bool) -> bool:
+    """Leave the person's staff prompt, if any, saying which and that nothing was sent.
+
+    `/cancel` calls it first; any other command calls it too, so a prompt never stays armed
+    behind a command and catches the next free text as a reason."""
+    user = ctx.user
+    if user is None or user.state not in PROMPT_STATES:
+        return False
+    state = user.state
+    data = dict(user.state_data or {})
+    set_state(user, None)
+    case = None
+    if data.get("case_id"):
+        case = await case_service.find_case_by_id(ctx.uow, int(data["case_id"]))
+    ctx.reply("prompt_left", prompt=state, case=case, command=command)
+    return True
+
+
+def _sent_or_waiting(reached: bool) -> str:
+    """'Sent', unless the resident blocked the bot: then the message waits for them."""
+    return "staff_sent_to_resident" if reached else "staff_resident_unreachable"
 
 
 def _skip(ctx: Ctx, data: dict) -> Keyboard:  # type: ignore[type-arg]
@@ -212,8 +333,8 @@ async def queue(ctx: Ctx) -> None:
 async def triage(ctx: Ctx) -> None:
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     role = case_service.staff_role(ctx.uow, user_id)
-    if role not in ("leader", "centre", "street", "admin"):
-        ctx.reply("staff_only")
+    if role not in TRIAGE_ROLES:
+        ctx.reply("role_refused" if role else "staff_only", needed="leaders")
         return
     items = await staff.triage_queue(ctx.uow, user_id)
     if not items:
@@ -228,6 +349,9 @@ async def triage(ctx: Ctx) -> None:
 async def show_case(ctx: Ctx) -> None:
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     if not ctx.args:
+        ctx.reply("case_usage")
+        return
+    if not HUMAN_ID.fullmatch(ctx.args[0].strip()):
         ctx.reply("case_usage")
         return
     case = await case_service.find_case(ctx.uow, ctx.args[0])
@@ -254,9 +378,11 @@ async def show_case(ctx: Ctx) -> None:
 async def stats(ctx: Ctx) -> None:
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     role = case_service.staff_role(ctx.uow, user_id)
-    if role not in ("leader", "centre", "street", "committee", "admin"):
-        ctx.reply("staff_only")
+    if role not in STATS_ROLES:
+        ctx.reply("role_refused" if role else "staff_only", needed="leaders_committee")
         return
-    days = int(ctx.args[0]) if ctx.args and ctx.args[0].isdigit() else 30
+    asked = parse_id(arg(ctx.args, 0), high=MAX_STATS_DAYS)
+    days = asked or DEFAULT_STATS_DAYS
     report = await staff.assessment(ctx.uow, user_id, days=days)
-    ctx.reply("stats", report=report, days=days)
+    ignored = ctx.args[0][:32] if ctx.args and asked is None else None
+    ctx.reply("stats", report=report, days=days, ignored=ignored, max_days=MAX_STATS_DAYS)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.bounds import arg, parse_id, parse_int
 from bot.services import cases as case_service
-from bot.services import messaging, reports, residents
-from bot.services.case_views import CATEGORY_ORDER, OPEN, category_keyboard
+from bot.services import messaging, ratelimit, reports, residents
+from bot.services.case_views import CATEGORY_ORDER, OPEN, case_place, category_keyboard
 from bot.services.cases import CaseActionError
 from bot.services.outbox import Button, Keyboard
 from bot.services.residents import is_registered, set_state, update_state
@@ -28,10 +29,17 @@ def draft_keyboard() -> Keyboard:
     ]
 
 
-def show_draft(ctx: Ctx, *, place: str | None = None, restored: bool = False) -> None:
-    """The resident's draft as it stands, with its buttons (send, somewhere else, discard)."""
+def show_draft(
+    ctx: Ctx, *, place: str | None = None, restored: bool = False, ref: str | None = None
+) -> None:
+    """The resident's draft as it stands, with its buttons (send, somewhere else, discard).
+
+    With `ref`, the echo is remembered under that name (an album's echo, edited as photos come).
+    """
     assert ctx.user is not None
-    extra = {"place": place} if place is not None else {}
+    extra: dict[str, object] = {"place": place} if place is not None else {}
+    if ref is not None:
+        extra["ref"] = ref
     ctx.reply(
         "draft_saved",
         keyboard=draft_keyboard(),
@@ -39,6 +47,36 @@ def show_draft(ctx: Ctx, *, place: str | None = None, restored: bool = False) ->
         restored=restored,
         **extra,
     )
+
+
+async def echo_draft(ctx: Ctx, *, place: str | None = None) -> None:
+    """Answer draft input once per burst: nothing while more is already waiting behind this
+    message (the last one answers for all), and one echo per album, edited as photos come."""
+    user = ctx.user
+    assert user is not None
+    if await reports.more_on_the_way(ctx.uow, user.id, ctx.update_id):
+        return
+    message = ctx.message
+    group = message.media_group_id if message is not None else None
+    if not group:
+        show_draft(ctx, place=place)
+        return
+    ref = f"draft:{user.id}:{group}"[:64]
+    if (user.state_data or {}).get("album_echo") == group:
+        extra: dict[str, object] = {"place": place} if place is not None else {}
+        ctx.uow.outbox.edit(
+            ref,
+            ctx.chat_id,
+            ctx.lang,
+            "draft_saved",
+            keyboard=draft_keyboard(),
+            draft=reports.draft(user),
+            restored=False,
+            **extra,
+        )
+        return
+    update_state(user, album_echo=group)
+    show_draft(ctx, place=place, ref=ref)
 
 
 async def report_command(ctx: Ctx) -> None:
@@ -69,8 +107,7 @@ async def on_message(ctx: Ctx, text: str, *, too_long: bool) -> None:
         case_id = replied or int((user.state_data or {}).get("case_id", 0))
         if await _answer_case(ctx, case_id, text):
             return
-    if user.state == "rate_comment":
-        await _rating_comment(ctx, text)
+    if user.state == "rate_comment" and await _rating_comment(ctx, text):
         return
     if user.state == "reopen_reason":
         await _reopen_reason(ctx, text)
@@ -125,6 +162,9 @@ async def _draft_input(ctx: Ctx, text: str) -> None:
     user = ctx.user
     message = ctx.message
     assert user is not None and message is not None
+    if not await ratelimit.allow(ctx.uow, user.id):
+        await _not_taken(ctx)
+        return
     if message.location is not None:
         lat, lon = message.location.latitude, message.location.longitude
         grid = ctx.uow.routing.locator.locate(lat, lon)
@@ -144,18 +184,37 @@ async def _draft_input(ctx: Ctx, text: str) -> None:
         if text:
             reports.start_or_extend(ctx.uow, user, text)
         current, fitted = reports.add_photo(ctx.uow, user, photo.file_id)
-        if not fitted:
-            ctx.reply("too_many_photos", limit=ctx.uow.settings.max_photos_per_report)
-            return
         group = message.media_group_id
-        if group and (user.state_data or {}).get("album") == group:
-            return  # one answer per album, not one per photo
-        if group:
-            update_state(user, album=group)
-        show_draft(ctx)
+        # One warning per album, not one per photo past the limit.
+        if not fitted and not (group and (user.state_data or {}).get("album_full") == group):
+            if group:
+                update_state(user, album_full=group)
+            ctx.reply("too_many_photos", limit=ctx.uow.settings.max_photos_per_report)
+        await echo_draft(ctx)
         return
     reports.start_or_extend(ctx.uow, user, text)
-    show_draft(ctx)
+    await echo_draft(ctx)
+
+
+async def _not_taken(ctx: Ctx) -> None:
+    """Past the per-minute limit the message is not added to the draft. At the end of the
+    burst the person is told how many were not taken (one notice per minute, edited as more
+    come) and sees the draft as it stands."""
+    user = ctx.user
+    assert user is not None
+    if await reports.more_on_the_way(ctx.uow, user.id, ctx.update_id):
+        return
+    notice = await ratelimit.drop_notice(ctx.uow, user.id)
+    if notice is None:
+        return
+    if not notice.first:
+        ctx.uow.outbox.edit(
+            notice.ref, ctx.chat_id, ctx.lang, "rate_limited", dropped=notice.dropped
+        )
+        return
+    ctx.reply("rate_limited", dropped=notice.dropped, ref=notice.ref)
+    if reports.draft(user):
+        show_draft(ctx)
 
 
 async def _place_input(ctx: Ctx, text: str) -> None:
@@ -167,11 +226,16 @@ async def _place_input(ctx: Ctx, text: str) -> None:
         reports.set_place(user, grid_id=user.home_grid_id, place_text=text)
         show_draft(ctx, place=text)
         return
+    update_state(user, place_choice=True)
+    _choose_place(ctx, text, matches)
+
+
+def _choose_place(ctx: Ctx, text: str, matches: list, *, before_send: bool = False) -> None:  # type: ignore[type-arg]
     keyboard: Keyboard = [
         [Button.literal(m.building.name.get(ctx.lang), f"d:bld:{m.building.id}")] for m in matches
     ]
     keyboard.append([Button.of("btn_none_of_these", "d:typed")])
-    ctx.reply("place_choose", keyboard=keyboard, text=text)
+    ctx.reply("place_choose", keyboard=keyboard, text=text, before_send=before_send)
 
 
 async def draft_button(ctx: Ctx) -> None:
@@ -190,8 +254,8 @@ async def draft_button(ctx: Ctx) -> None:
     elif action == "new":
         ctx.answer()
         await _submit(ctx, force_new=True)
-    elif action == "follow" and len(ctx.args) > 1 and ctx.args[1].isdigit():
-        case = await case_service.get_case(ctx.uow, int(ctx.args[1]))
+    elif action == "follow" and (followed := parse_id(arg(ctx.args, 1))) is not None:
+        case = await case_service.get_case(ctx.uow, followed)
         if case.grid_id != user.home_grid_id and case.grid_id != (user.state_data or {}).get(
             "grid_id"
         ):
@@ -240,6 +304,23 @@ async def _submit(ctx: Ctx, *, force_new: bool) -> None:
         ctx.reply("draft_needs_text", keyboard=draft_keyboard())
     elif outcome == "no_place":
         ctx.reply("ask_place")
+    elif outcome == "choose_place":
+        typed = str((user.state_data or {}).get("place_typed") or "")
+        matches = residents.match_address(ctx.uow, typed)
+        if matches:
+            _choose_place(ctx, typed, matches, before_send=True)
+        else:  # the map changed meanwhile: keep the words as the place
+            reports.set_place(user, grid_id=user.home_grid_id, place_text=typed)
+            show_draft(ctx, place=typed)
+    elif outcome == "already_filed" and case is not None:
+        ctx.reply(
+            "already_filed",
+            keyboard=[
+                [Button.of("btn_file_anyway", "d:new")],
+                [Button.of("btn_discard", "d:cancel")],
+            ],
+            case=case,
+        )
     elif outcome == "similar" and case is not None:
         ctx.reply(
             "similar_found",
@@ -248,6 +329,7 @@ async def _submit(ctx: Ctx, *, force_new: bool) -> None:
                 [Button.of("btn_file_new", "d:new")],
             ],
             case=case,
+            place=case_place(ctx.uow, case, ctx.lang),
         )
 
 
@@ -256,11 +338,12 @@ async def case_button(ctx: Ctx) -> None:
     user = ctx.user
     assert user is not None
     action = ctx.args[0] if ctx.args else ""
-    if len(ctx.args) < 2 or not ctx.args[1].isdigit():
+    case_id = parse_id(arg(ctx.args, 1))
+    if case_id is None:
         ctx.answer("not_allowed")
         return
     try:
-        case = await case_service.get_case(ctx.uow, int(ctx.args[1]))
+        case = await case_service.get_case(ctx.uow, case_id)
         if action == "tl":
             if not case_service.may_view(ctx.uow, user.id, case) and not await _follows(ctx, case):
                 raise CaseActionError("not_allowed")
@@ -275,22 +358,27 @@ async def case_button(ctx: Ctx) -> None:
             return
         if case.resident_id != user.id:
             raise CaseActionError("not_allowed")
-        if action == "rate" and len(ctx.args) > 2 and ctx.args[2].isdigit():
-            await case_service.rate(ctx.uow, user, case, int(ctx.args[2]))
-            set_state(user, "rate_comment", case_id=case.id)
+        if action == "rate" and (stars := parse_int(arg(ctx.args, 2), low=1, high=5)) is not None:
+            await case_service.rate(ctx.uow, user, case, stars)
+            set_state(user, "rate_comment", case_id=case.id, since=ctx.uow.now.isoformat())
             ctx.answer("thanks_rating")
+            # The stars are used; "Not solved" stays while the case can be reopened.
+            _edit_pressed(ctx, [[Button.of("btn_not_solved", f"r:bad:{case.id}")]])
             ctx.reply(
                 "ask_rating_comment",
                 case=case,
                 keyboard=[[Button.of("btn_no_comment", f"r:nc:{case.id}")]],
             )
         elif action == "nc":
-            set_state(user, None)
+            if user.state == "rate_comment":
+                set_state(user, None)
+            _edit_pressed(ctx, None)
             ctx.answer("thanks_rating")
         elif action == "bad":
             if case.status != "resolved":
                 raise CaseActionError("case_wrong_state", status=case.status)
-            set_state(user, "reopen_reason", case_id=case.id)
+            pressed = _pressed_id(ctx)
+            set_state(user, "reopen_reason", case_id=case.id, message_id=pressed)
             ctx.answer()
             ctx.reply("ask_reopen_reason", case=case)
         elif action == "chg":
@@ -323,6 +411,18 @@ async def case_button(ctx: Ctx) -> None:
         ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
 
 
+def _pressed_id(ctx: Ctx) -> int | None:
+    query = ctx.update.callback_query
+    return query.message.message_id if query is not None and query.message is not None else None
+
+
+def _edit_pressed(ctx: Ctx, keyboard: Keyboard | None) -> None:
+    """Replace the buttons of the message just pressed (None: remove them)."""
+    message_id = _pressed_id(ctx)
+    if message_id is not None:
+        ctx.uow.outbox.edit_markup(ctx.chat_id, message_id, ctx.lang, keyboard)
+
+
 async def _follows(ctx: Ctx, case) -> bool:  # type: ignore[no-untyped-def]
     people = await case_service.audience(ctx.uow, case)
     return any(p.id == (ctx.user.id if ctx.user else 0) for p in people)
@@ -334,21 +434,30 @@ def _views(ctx: Ctx, case) -> dict:  # type: ignore[no-untyped-def,type-arg]
     return {"now": ctx.uow.now, **ownership_data(ctx.uow, case, ctx.lang)}
 
 
-async def _rating_comment(ctx: Ctx, text: str) -> None:
+async def _rating_comment(ctx: Ctx, text: str) -> bool:
+    """The optional comment after a rating. Returns False when the message is not one: the
+    prompt has lapsed, or the message reads as a new report (it is never swallowed; the
+    person is told it became a report draft)."""
     user = ctx.user
-    assert user is not None
+    message = ctx.message
+    assert user is not None and message is not None
     case_id = int((user.state_data or {}).get("case_id", 0))
+    expired = reports.prompt_expired(ctx.uow, user)
     set_state(user, None)
-    if case_id and text:
-        case = await case_service.get_case(ctx.uow, case_id)
-        if case.resident_id == user.id:
-            case.rating_comment = text
-            await case_service.record(
-                ctx.uow, case, case_service.Actor(user.id, "resident"), "rating_comment", note=text
-            )
-            ctx.reply("rating_comment_saved", case=case)
-            return
-    await _draft_input(ctx, text)
+    if expired or not case_id or not text:
+        return False
+    case = await case_service.find_case_by_id(ctx.uow, case_id)
+    if case is None or case.resident_id != user.id:
+        return False
+    if message.photo or message.location or reports.reads_as_report(ctx.uow, text):
+        ctx.reply("comment_taken_as_report", case=case)
+        return False
+    case.rating_comment = text
+    await case_service.record(
+        ctx.uow, case, case_service.Actor(user.id, "resident"), "rating_comment", note=text
+    )
+    ctx.reply("rating_comment_saved", case=case)
+    return True
 
 
 async def _reopen_reason(ctx: Ctx, text: str) -> None:
@@ -358,10 +467,13 @@ async def _reopen_reason(ctx: Ctx, text: str) -> None:
     if not text:
         ctx.reply("ask_reopen_reason_text")
         return
+    message_id = (user.state_data or {}).get("message_id")
     set_state(user, None)
     try:
         case = await case_service.get_case(ctx.uow, case_id)
         await case_service.reopen(ctx.uow, user, case, text)
+        if isinstance(message_id, int):  # the resolved message's buttons are used up
+            ctx.uow.outbox.edit_markup(ctx.chat_id, message_id, ctx.lang)
     except CaseActionError as exc:
         ctx.reply("action_refused", key=exc.key, **status_label(ctx, exc.data))
 
@@ -370,22 +482,45 @@ async def my_cases(ctx: Ctx) -> None:
     user = ctx.user
     assert user is not None
     items = await residents.my_cases(ctx.uow, user)
+    followed = await residents.followed_cases(ctx.uow, user)
     keyboard: Keyboard = [
-        [Button.literal(c.human_id or str(c.id), f"r:tl:{c.id}")] for c in items[:10]
+        [Button.literal(c.human_id or str(c.id), f"r:tl:{c.id}")]
+        for c in [*items[:10], *followed[:5]]
     ]
-    ctx.reply("my_cases", cases=items, now=ctx.uow.now, keyboard=keyboard)
+    ctx.reply(
+        "my_cases",
+        cases=items,
+        followed=followed,
+        places={c.id: case_place(ctx.uow, c, ctx.lang) for c in followed},
+        now=ctx.uow.now,
+        keyboard=keyboard,
+    )
 
 
 async def cancel_command(ctx: Ctx) -> None:
     user = ctx.user
     assert user is not None
+    from handlers.member import leave_prompt
+
+    if await leave_prompt(ctx, command=False):
+        return
     if user.state == "draft":
         reports.discard(user)
         ctx.reply("draft_discarded")
         return
-    if user.state in ("answer", "rate_comment", "reopen_reason", "address"):
+    if user.state == "address":
+        # Consent stays recorded: the next /start or message asks for the address only.
+        set_state(user, None, pending=(user.state_data or {}).get("pending"))
+        ctx.reply("address_cancelled")
+        return
+    if user.state in ("answer", "rate_comment", "reopen_reason"):
         set_state(user, None)
         ctx.reply("dialogue_cancelled")
+        return
+    if user.state in ("consult", "consult_options", "consult_comment", "announce"):
+        left = user.state
+        set_state(user, None)
+        ctx.reply("dialogue_cancelled" if left == "announce" else "consult_cancelled")
         return
     items = [c for c in await residents.my_cases(ctx.uow, user) if c.status in OPEN]
     if not items:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from bot.render import LANGUAGES
 from bot.services import residents
 from bot.services.outbox import Button, Keyboard
+from bot.services.reachability import reachable_again
 from bot.services.residents import is_registered, set_state
 from handlers import reporting
 from handlers.context import Ctx, community_offices
@@ -61,6 +62,12 @@ async def start(ctx: Ctx) -> None:
             if code.startswith(prefix):
                 await handler(ctx, code[len(prefix) :])
                 return
+    if not is_registered(user) and ctx.uow.domain.has_routing:
+        from bot.services.cases import staff_role
+
+        if staff_role(ctx.uow, user.id) is not None:
+            ctx.reply("staff_desk", greeting=True)
+            return
     if is_registered(user):
         ctx.reply(
             "welcome_back",
@@ -68,7 +75,14 @@ async def start(ctx: Ctx) -> None:
             **residents.grid_info(ctx.uow, user.home_grid_id or "", ctx.lang),
         )
         return
-    set_state(user, "consent", **_kept_draft(user))
+    if user.consent_at is not None:  # consent recorded, the address still missing
+        set_state(user, "address", **_kept_draft(user))
+        ctx.reply("ask_address")
+        return
+    if not residents.may_hold_text(user):
+        set_state(user, "consent", keep=False)
+    else:
+        set_state(user, "consent", **_kept_draft(user))
     ctx.reply("welcome", keyboard=consent_keyboard())
 
 
@@ -122,10 +136,13 @@ async def onboarding_button(ctx: Ctx) -> None:
             set_state(user, "address", pending=pending)
             ctx.answer()
             ctx.reply("ask_address")
-        else:
-            set_state(user, None)
+        elif ctx.args[1:2] == ["no"]:
+            # Remembered as a state, so nothing written afterwards is kept (see content()).
+            set_state(user, residents.DECLINED)
             ctx.answer()
             ctx.reply("consent_declined")
+        else:
+            ctx.answer("not_allowed")
         return
     if user.consent_at is None:
         ctx.answer("consent_needed", alert=True)
@@ -169,20 +186,37 @@ async def content(ctx: Ctx) -> None:
     too_long = len(text) > limit
     if too_long:
         text = text[:limit]
-    if user.state in ("consent", None) and not is_registered(user):
+    if user.state in (None, "consent") and user.consent_at is not None and not user.home_grid_id:
+        # Consent is recorded (the address step was left with /cancel): ask for the address
+        # again, never for consent again; what they wrote is kept for afterwards.
         if text:
-            pending = (
-                ((user.state_data or {}).get("pending") or "")
-                + ("\n" if (user.state_data or {}).get("pending") else "")
-                + text
-            )
-            set_state(user, "consent", pending=pending[: limit * 2])
+            _hold_pending(user, "address", text, limit)
+        else:
+            set_state(user, "address", **_kept_draft(user))
+        ctx.reply("ask_address", kept=bool(text))
+        return
+    if user.state in ("consent", None, residents.DECLINED) and not is_registered(user):
+        if not residents.may_hold_text(user):
+            # Declined, or erased with /forget: without consent nothing is kept.
+            if user.state != residents.DECLINED:
+                set_state(user, "consent", keep=False)
+            ctx.reply("welcome", keyboard=consent_keyboard(), not_kept=bool(text))
+            return
+        if text:
+            _hold_pending(user, "consent", text, limit)
         ctx.reply("welcome", keyboard=consent_keyboard(), kept=bool(text))
         return
     if user.state == "address":
         await _address_input(ctx, text)
         return
     await reporting.on_message(ctx, text, too_long=too_long)
+
+
+def _hold_pending(user, state: str, text: str, limit: int) -> None:  # type: ignore[no-untyped-def]
+    """Add what the person wrote to the text offered as a report once they are registered."""
+    before = (user.state_data or {}).get("pending") or ""
+    pending = before + ("\n" if before else "") + text
+    set_state(user, state, pending=pending[: limit * 2])
 
 
 async def _address_input(ctx: Ctx, text: str) -> None:
@@ -251,5 +285,9 @@ async def chat_member(ctx: Ctx) -> None:
     if change is None or change.chat.type != "private":
         return
     user = await residents.get_user(ctx.uow, change.chat.id)
-    if user is not None:
-        user.unreachable = change.new_chat_member.status in ("kicked", "left")
+    if user is None:
+        return
+    if change.new_chat_member.status in ("kicked", "left"):
+        user.unreachable = True
+    elif user.unreachable:
+        await reachable_again(ctx.uow, user)

@@ -253,9 +253,13 @@ class AddressIndex:
         )
         for tscore, neg in scored:
             tid = -neg
+            if not _covers(qtext, self._texts[tid]):
+                continue  # shares letters, not words: "riverside park" is not "Xingfu Market"
             entries = self._entries[tid]
             picks = {p for n in qnums for p in self._by_num[tid].get(n, ())}
             if not picks:
+                if qnums:
+                    continue  # a number that names no building here is not a near miss
                 picks = set(range(min(len(entries), self.PER_TEXT)))
             for p in picks:
                 offer(entries[p][0], tscore, entries[p][1])
@@ -278,6 +282,33 @@ def _text_score(qtext: str, text: str) -> float:
     if not text:
         return 0.0
     return max(fuzz.WRatio(qtext, text), fuzz.token_set_ratio(qtext, text))
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]+")
+WORD_SIMILAR = 75.0  # a typo ("raod", "gardn") still names the word
+COVERED = 0.5  # at least half of what was typed must be found in the name
+
+
+def _covers(qtext: str, text: str) -> bool:
+    """Whether the name contains most of what the person typed: each typed word (Latin,
+    allowing a typo) or Chinese character found in the name. Fuzzy scores alone reward
+    shared letters ("park" in "market")."""
+    if not qtext:
+        return True
+    words = text.split()
+    chars = set("".join(_CJK.findall(text)))
+    found = total = 0.0
+    for token in qtext.split():
+        if _CJK.fullmatch(token):
+            total += len(token)
+            found += sum(1 for c in token if c in chars)
+        else:
+            total += 1
+            if token in words or any(
+                fuzz.ratio(token, w, score_cutoff=WORD_SIMILAR) for w in words
+            ):
+                found += 1
+    return total == 0 or found / total >= COVERED
 
 
 def _num_score(qnums: frozenset[str], nums: frozenset[str]) -> float:

@@ -36,6 +36,7 @@ from rapidfuzz import fuzz, process
 from routing.lexicon import Lexicon, Pattern, load_lexicon
 from routing.model import (
     ALPHA,
+    STOP_STEMS,
     TEMPERATURE,
     TEMPERATURE_ZH,
     NaiveBayes,
@@ -60,6 +61,11 @@ _FUZZY_STOP = frozenset(
     second third place places rooms home later where's there's that's what's words world""".split()
 )
 _FUZZY_CACHE_MAX = 50_000
+#: The catch-all category: filed there only on evidence of its own (thanks, questions, events),
+#: never because the model found nothing better for words that say nothing.
+FALLBACK_CATEGORY = "other"
+#: How many pieces of model evidence a classification names.
+_EVIDENCE = 4
 
 
 @dataclass(frozen=True)
@@ -295,10 +301,19 @@ class Classifier:
                 else replace(lex, confidence=round(confidence, 4))
             )
         best = cats[win]
+        if best == FALLBACK_CATEGORY and not evidence.get(best):
+            return lex  # nothing specific and nothing of its own: triage, not "other"
         matched = [t for _, t in sorted(evidence.get(best, []))]
-        for f in model.top_features(used, win, second):
-            if f not in matched and not any(f in m for m in matched):
-                matched.append(f)
+        words = _surface_words(norm)
+        for f in model.top_features(used, win, second, n=3 * _EVIDENCE):
+            term = _evidence_term(f, words)
+            if term is None or term in matched or any(term in m for m in matched):
+                continue
+            matched.append(term)
+            if len(matched) >= _EVIDENCE:
+                break
+        if not matched:
+            return lex  # only stop words and stem fragments favour it: no real evidence
         return Classification(
             category=best,
             confidence=round(confidence, 4),
@@ -322,6 +337,25 @@ class Classifier:
             matched=matched,
             scores=MappingProxyType(scores),
         )
+
+
+def _surface_words(norm: str) -> dict[str, str]:
+    """Each English stem of the text mapped to the first word of the text it came from."""
+    words: dict[str, str] = {}
+    for token in english_tokens(norm):
+        words.setdefault(stem(token), token)
+    return words
+
+
+def _evidence_term(feature: str, words: Mapping[str, str]) -> str | None:
+    """A model feature as words a person reads (``lik`` -> ``like``), or ``None`` when it is
+    no evidence: a stop word (``would lik``, ``lik to``) or not from this text."""
+    if has_cjk(feature):
+        return feature
+    parts = feature.split(" ")
+    if any(p in STOP_STEMS or p not in words for p in parts):
+        return None
+    return " ".join(words[p] for p in parts)
 
 
 def classify(text: str) -> Classification:

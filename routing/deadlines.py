@@ -168,6 +168,28 @@ def deadlines_for(
     )
 
 
+def time_given(gridmap: GridMap, category: str | None, priority: str, which: str) -> dt.timedelta:
+    """How long the rules give to accept (`which="accept"`) or resolve a case (working time)."""
+    cfg = _cfg(gridmap)
+    if priority == "urgent":
+        rule = cfg.get("urgent") or {}
+        fallback = URGENT_ACCEPT if which == "accept" else URGENT_RESOLVE
+        return parse_duration(rule.get(which) or fallback)
+    rule = (cfg.get("categories") or {}).get(category or "") or {}
+    default = cfg.get("default") or {}
+    fallback = DEFAULT_ACCEPT if which == "accept" else DEFAULT_RESOLVE
+    return parse_duration(rule.get(which) or default.get(which) or fallback)
+
+
+def reminder_lead(
+    gridmap: GridMap, category: str | None, priority: str, which: str, lead: dt.timedelta
+) -> dt.timedelta:
+    """How long before a deadline its reminder comes: the configured lead, but never more than
+    half the time given, so a 15-minute deadline is reminded of after 7.5 minutes, not in the
+    same second as the card."""
+    return min(lead, time_given(gridmap, category, priority, which) / 2)
+
+
 def add_working_time(
     start: dt.datetime, duration: str, working: _Working, tz: ZoneInfo
 ) -> dt.datetime:

@@ -217,6 +217,13 @@ class GridMap:
     def street_staff(self) -> list[Staff]:
         return list(self._street)
 
+    def staff_chats(self) -> frozenset[int]:
+        """The group chats of the map's parties and street office: where cases may be shown."""
+        chats = {p.chat_id for p in self.parties.values() if p.chat_id is not None}
+        if self.street_office is not None and self.street_office.chat_id is not None:
+            chats.add(self.street_office.chat_id)
+        return frozenset(chats)
+
     def community_of(self, grid_id: str) -> Community:
         try:
             return self.communities[self.grids[grid_id].community_id]

@@ -42,6 +42,8 @@ _STOP = frozenset(
     very s t don't didn't doesn't isn't wasn't aren't can't won't im i'm pls please""".split()
 )
 _STOP_STEMS = frozenset(stem(w) for w in _STOP)
+#: Stems of the stop words: never evidence on their own or inside a bigram.
+STOP_STEMS = _STOP_STEMS
 
 
 def text_features(norm: str) -> set[str]:

@@ -197,6 +197,10 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         ],
         "case_id": 1,
         "human_id": "GV-2026-000001",
+        "dropped": 3,
+        "greeting": True,
+        "needed": "leaders",
+        "bot": "gridvoice_bot",
     }
 
 

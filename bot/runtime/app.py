@@ -99,6 +99,8 @@ class Gridvoice:
         await self._telegram_setup()
         if serve_http:
             await self._serve_http()
+        await self.sender.take_back_leases()
+        await self.processor.take_back_leases()
         loops = [self.processor.run(), self.sender.run(), self.scheduler.run()]
         if self.poller is not None:
             loops.append(self.poller.run())

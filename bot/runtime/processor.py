@@ -16,8 +16,10 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from telegram import Bot, Update
 
+from bot.bounds import parse_id
 from bot.clock import wall_now
 from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
@@ -33,6 +35,30 @@ MAX_ATTEMPTS = 3
 BATCH_UPDATES = 16
 
 
+# PostgreSQL conditions that pass on their own: serialization failure, deadlock, lost
+# connection, too many connections, a lock not available, an administrator's shutdown.
+TRANSIENT_SQLSTATES = ("40", "08", "53", "55P03", "57P")
+
+
+def worth_retrying(exc: BaseException) -> bool:
+    """True for a failure that may pass on its own (a lock, a lost connection, a race between
+    replicas); False for one the update itself caused, which fails the same way every time.
+
+    Retrying the second kind only makes the person wait for the same apology.
+    """
+    if isinstance(exc, DBAPIError):
+        driver_error = getattr(exc.orig, "__cause__", None) or exc.orig
+        if isinstance(driver_error, ValueError):
+            return False  # a value the store cannot take (asyncpg's DataError): input, not luck
+        if exc.connection_invalidated or isinstance(
+            exc, (OperationalError, InterfaceError, IntegrityError)
+        ):
+            return True
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return isinstance(sqlstate, str) and sqlstate.startswith(TRANSIENT_SQLSTATES)
+    return isinstance(exc, (TimeoutError, ConnectionError))
+
+
 def log_context(row: InboxUpdate) -> dict[str, Any]:
     """update_id, user_id, the update's kind and, for case buttons, the case id: for JSON logs."""
     extra: dict[str, Any] = {"update_id": row.update_id, "user_id": row.user_id}
@@ -45,8 +71,9 @@ def log_context(row: InboxUpdate) -> dict[str, Any]:
     if isinstance(data, str):
         parts = data.split(":")
         # c:<action>:<case>:<version>, r:<action>:<case>
-        if len(parts) >= 3 and parts[0] in ("c", "r") and parts[2].isdigit():
-            extra["case_id"] = int(parts[2])
+        case_id = parse_id(parts[2]) if len(parts) >= 3 and parts[0] in ("c", "r") else None
+        if case_id is not None:
+            extra["case_id"] = case_id
     return extra
 
 
@@ -104,6 +131,20 @@ class Processor:
                 )
                 rows = (await uow.session.execute(claimed)).scalars().all()
             return sorted(rows, key=lambda r: r.update_id)
+
+    async def take_back_leases(self) -> int:
+        """SQLite (one process): updates this process held before a crash are handled at once
+        after a restart rather than when their lease (or retry pause) runs out."""
+        if not self.domain.sqlite:
+            return 0
+        async with self.domain.unit() as uow:
+            taken = await uow.session.execute(
+                update(InboxUpdate)
+                .where(InboxUpdate.status == "pending", InboxUpdate.locked_until.is_not(None))
+                .values(locked_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        return int(taken.rowcount or 0)
 
     async def run_once(self) -> int:
         rows = await self.claim()
@@ -194,7 +235,7 @@ class Processor:
 
     async def _failed_attempt(self, row: InboxUpdate, update_obj: Update, exc: Exception) -> None:
         attempts = row.attempts + 1
-        if attempts < MAX_ATTEMPTS:
+        if attempts < MAX_ATTEMPTS and worth_retrying(exc):
             async with self.domain.unit() as uow:
                 await uow.session.execute(
                     update(InboxUpdate)

@@ -24,12 +24,14 @@ from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.runtime.pacing import Pacer
 from bot.services.domain import Domain
-from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
+from bot.services.reachability import mark_unreachable
+from bot.store.models import CaseEvent, MessageRef, OutboxMessage
 
 log = logging.getLogger(__name__)
 
-# How long a claim (and a row marked 'sending') is held before another sender may take it.
-# A restart after SIGKILL resumes the rows the dead process held once this passes.
+# A claim (and a row marked 'sending') is held for `outbox_lease` before another sender may
+# take it. A restart after SIGKILL resumes the rows the dead process held once that passes on
+# PostgreSQL, and at once on SQLite (one process: see `take_back_leases`).
 BATCH = 200
 
 
@@ -137,6 +139,25 @@ class Sender:
                 .all()
             )
             return sorted(rows, key=lambda r: r.id)
+
+    async def take_back_leases(self) -> int:
+        """SQLite has one process: rows it claimed before a crash are its own, so they are
+        taken back at start-up instead of waiting out the lease. A row still 'sending' stays
+        uncertain (the call may have reached Telegram) and is sent again by the next claim.
+        PostgreSQL replicas keep their leases: another process may be sending them now."""
+        if not self.domain.sqlite:
+            return 0
+        async with self.domain.unit() as uow:
+            taken = await uow.session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status.in_(("pending", "sending")),
+                    OutboxMessage.locked_until.is_not(None),
+                )
+                .values(locked_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        return int(taken.rowcount or 0)
 
     async def _send_chat(self, rows: list[OutboxMessage]) -> None:
         async with self.semaphore:
@@ -412,9 +433,13 @@ class Sender:
                 .where(OutboxMessage.id == row.id)
                 .values(status="blocked", error=error[:500])
             )
-            user = await uow.session.get(User, row.chat_id) if row.chat_id > 0 else None
-            if user is not None:
-                user.unreachable = True
+            if row.chat_id > 0:
+                unanswered = {
+                    r.case_id
+                    for r in [*pending, row]
+                    if r.case_id and (r.ref or "").startswith("q:")
+                }
+                await mark_unreachable(uow, row.chat_id, case_ids, unanswered)
             for case_id in case_ids:
                 uow.session.add(
                     CaseEvent(

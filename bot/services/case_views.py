@@ -10,7 +10,7 @@ from typing import Any
 from bot.services.domain import UnitOfWork
 from bot.services.outbox import Button, Keyboard
 from bot.services.residents import pseudonym_for
-from bot.store.models import Case, User
+from bot.store.models import Case, MessageRef, User
 from routing.gridmap import DEFAULT_CATEGORIES
 
 OPEN = frozenset(
@@ -30,15 +30,20 @@ def cb(action: str, case: Case, *args: object) -> str:
     return ":".join(parts)
 
 
-def staff_keyboard(case: Case) -> Keyboard:
+def staff_keyboard(case: Case, *, may_accept: bool = True) -> Keyboard:
+    """The card's buttons for the case's state; `may_accept` False drops Accept (a party's
+    case seen by someone outside the party)."""
     if case.status == "triage":
         return [
             [Button.of(f"cat_{c}", cb("cat", case, c)) for c in row]
             for row in _rows(CATEGORY_ORDER, 3)
         ]
     if case.status in AWAITING_ACCEPT:
+        first = [Button.of("btn_ask", cb("ask", case))]
+        if may_accept:
+            first.insert(0, Button.of("btn_accept", cb("acc", case)))
         return [
-            [Button.of("btn_accept", cb("acc", case)), Button.of("btn_ask", cb("ask", case))],
+            first,
             [
                 Button.of("btn_transfer", cb("trf", case)),
                 Button.of("btn_resolve", cb("res", case)),
@@ -84,8 +89,24 @@ def card_data(uow: UnitOfWork, case: Case, photos: int = 0) -> dict[str, Any]:
     }
 
 
+def accepts_in(uow: UnitOfWork, case: Case, chat_id: int) -> bool:
+    """Whether a card in this chat may offer Accept: a party's case only in the party's
+    group or to the party's own staff."""
+    if not case.party_id:
+        return True
+    party = uow.routing.gridmap.parties.get(case.party_id)
+    if party is not None and party.chat_id == chat_id:
+        return True
+    staff = uow.routing.gridmap.staff.get(chat_id)
+    return staff is not None and staff.party_id == case.party_id
+
+
 async def send_card(uow: UnitOfWork, case: Case, chat_id: int, photo_ids: list[str]) -> None:
-    """A new card in `chat_id` (photos first), remembered so it can be edited in place."""
+    """A new card in `chat_id` (photos first), remembered so it can be edited in place.
+
+    A chat has one live copy of a case's card: an older copy (the original before `/case`)
+    loses its buttons, so it cannot be pressed by mistake."""
+    await _retire_copy(uow, case, chat_id)
     lang = await chat_language(uow, chat_id)
     if photo_ids:
         uow.outbox.photos(chat_id, photo_ids, case_id=case.id)
@@ -93,11 +114,36 @@ async def send_card(uow: UnitOfWork, case: Case, chat_id: int, photo_ids: list[s
         chat_id,
         lang,
         "card",
-        keyboard=staff_keyboard(case),
+        unreachable=await resident_unreachable(uow, case),
+        keyboard=staff_keyboard(case, may_accept=accepts_in(uow, case, chat_id)),
         ref=card_ref(case, chat_id),
         case_id=case.id,
         **card_data(uow, case, len(photo_ids)),
     )
+
+
+async def _retire_copy(
+    uow: UnitOfWork, case: Case, chat_id: int, keep: int | None = None
+) -> MessageRef | None:
+    """Take the buttons off the chat's remembered copy of the card (unless it is `keep`);
+    replies to it still reach the case. Returns the card's ref when a copy was retired."""
+    name = card_ref(case, chat_id)
+    ref = await uow.session.get(MessageRef, name)
+    if ref is None or ref.message_id == keep:
+        return None
+    alias = f"{name}:{ref.message_id}"
+    if await uow.session.get(MessageRef, alias) is None:
+        uow.session.add(MessageRef(ref=alias, chat_id=chat_id, message_id=ref.message_id))
+    uow.outbox.edit_markup(chat_id, ref.message_id)
+    return ref
+
+
+async def adopt_pressed_card(uow: UnitOfWork, case: Case, chat_id: int, message_id: int) -> None:
+    """The copy of a card that was pressed is the one edited from now on (a press on the
+    original after `/case` edits the original); the other copy loses its buttons."""
+    ref = await _retire_copy(uow, case, chat_id, keep=message_id)
+    if ref is not None:
+        ref.message_id = message_id
 
 
 async def refresh_card(
@@ -110,10 +156,21 @@ async def refresh_card(
         chat_id,
         lang,
         "card",
-        keyboard=staff_keyboard(case) if keyboard is None else keyboard,
+        unreachable=await resident_unreachable(uow, case),
+        keyboard=staff_keyboard(case, may_accept=accepts_in(uow, case, chat_id))
+        if keyboard is None
+        else keyboard,
         case_id=case.id,
         **card_data(uow, case),
     )
+
+
+async def resident_unreachable(uow: UnitOfWork, case: Case) -> bool:
+    """Whether the case's resident blocked the bot (the card warns the staff)."""
+    if not case.resident_id:
+        return False
+    resident = await uow.session.get(User, case.resident_id)
+    return bool(resident is not None and resident.unreachable)
 
 
 async def chat_language(uow: UnitOfWork, chat_id: int) -> str:
@@ -133,6 +190,16 @@ def staff_language(uow: UnitOfWork) -> str:
     """The grid map's `staff_language`: what staff read before they first write to the bot."""
     lang = uow.routing.gridmap.raw.get("staff_language") if uow.domain.has_routing else None
     return lang if lang in ("en", "zh") else uow.settings.default_language
+
+
+def case_place(uow: UnitOfWork, case: Case, lang: str) -> str:
+    """Where a case is, from the map only (never the reporter's own words): building or grid."""
+    gridmap = uow.routing.gridmap
+    building = gridmap.buildings.get(case.building_id or "")
+    if building is not None:
+        return building.name.get(lang)
+    grid = gridmap.grids.get(case.grid_id)
+    return grid.name.get(lang) if grid is not None else ""
 
 
 def ownership_data(uow: UnitOfWork, case: Case, lang: str) -> dict[str, Any]:

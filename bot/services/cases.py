@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.bounds import MAX_TELEGRAM_ID, parse_id
 from bot.services.case_feed import case_changed
 from bot.services.case_views import (
     AWAITING_ACCEPT,
@@ -25,7 +26,7 @@ from bot.services.case_views import (
 from bot.services.domain import UnitOfWork
 from bot.services.outbox import Button
 from bot.store.models import Case, CaseEvent, CaseFollower, CasePhoto, Correction, User
-from routing.assignment import Assignment, assign, escalate
+from routing.assignment import Assignment, assign, escalate, transfer_targets
 from routing.classifier import Classification
 from routing.deadlines import deadlines_for, priority_of
 
@@ -101,6 +102,13 @@ async def find_case(uow: UnitOfWork, human_id: str) -> Case | None:
     return (
         await uow.session.execute(select(Case).where(Case.human_id == human_id))
     ).scalar_one_or_none()
+
+
+async def find_case_by_id(uow: UnitOfWork, case_id: int) -> Case | None:
+    """A case by its database id, without a lock (for display)."""
+    if not 0 < case_id < 2**63:
+        return None
+    return await uow.session.get(Case, case_id)
 
 
 async def open_counts(uow: UnitOfWork, owner_ids: Collection[int] | None = None) -> dict[int, int]:
@@ -280,6 +288,8 @@ async def create_case(
         keyboard=[[Button.of("btn_change_category", f"r:chg:{case.id}")]],
         case_id=case.id,
         case=case,
+        building=gridmap.buildings.get(case.building_id or ""),
+        grid=gridmap.grids.get(case.grid_id),
         **_owner_data(uow, case, resident.language),
     )
     return case
@@ -355,9 +365,20 @@ def actor_for(uow: UnitOfWork, user_id: int) -> Actor:
     return Actor(user_id, staff_role(uow, user_id) or "resident")
 
 
+def may_accept(uow: UnitOfWork, user_id: int, case: Case) -> bool:
+    """A case handed to a party is accepted by that party's staff only: the grid member who
+    follows it up (or a leader) may push it, but must not become its owner by one tap."""
+    if not case.party_id:
+        return True
+    staff = uow.routing.gridmap.staff.get(user_id)
+    return staff is not None and staff.party_id == case.party_id
+
+
 async def accept(uow: UnitOfWork, user_id: int, case: Case) -> None:
     if case.status not in AWAITING_ACCEPT:
         raise CaseActionError("case_wrong_state", status=case.status)
+    if not may_accept(uow, user_id, case):
+        raise CaseActionError("accept_party_only")
     old = move(uow, case, "accepted")
     case.accepted_at = case.accepted_at or uow.now
     if case.owner_id != user_id and staff_role(uow, user_id) in ("member", "party"):
@@ -373,8 +394,11 @@ async def _refresh_owner_card(uow: UnitOfWork, case: Case) -> None:
         await refresh_card(uow, case, case.owner_chat_id)
 
 
-async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> None:
-    """A staff question reaches the resident tagged with the case id; the case waits."""
+async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> bool:
+    """A staff question reaches the resident tagged with the case id; the case waits.
+
+    Returns False when the resident is known to have blocked the bot: the question waits
+    for them (it is sent when they write again) and is not armed as their next message."""
     if case.status not in OPEN:
         raise CaseActionError("case_wrong_state", status=case.status)
     old = move(uow, case, "needs_info")
@@ -382,9 +406,10 @@ async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> None:
     await _refresh_owner_card(uow, case)
     resident = await uow.session.get(User, case.resident_id) if case.resident_id else None
     if resident is None or resident.erased_at is not None:
-        return
-    resident.state = "answer"
-    resident.state_data = {"case_id": case.id}
+        return True
+    if not resident.unreachable:
+        resident.state = "answer"
+        resident.state_data = {"case_id": case.id}
     uow.outbox.send(
         resident.id,
         resident.language,
@@ -394,6 +419,7 @@ async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> None:
         case=case,
         question=question,
     )
+    return not resident.unreachable
 
 
 async def resident_message(uow: UnitOfWork, resident: User, case: Case, text: str) -> None:
@@ -543,13 +569,29 @@ async def reassign(
     notify_resident(uow, case, await audience(uow, case), kind, note=note)
 
 
+def check_transfer_target(uow: UnitOfWork, user_id: int, case: Case, target: str) -> None:
+    """Refuse a target the card could not have offered this person for this case (forged
+    callback data naming another grid's member, an unknown party, the presser themself)."""
+    offered = {
+        f"{t.kind[0]}:{t.id}"
+        for t in transfer_targets(
+            uow.routing.gridmap, case.grid_id, case.category or "other", {user_id}
+        )
+    }
+    if target not in offered:
+        raise CaseActionError("not_allowed")
+
+
 async def transfer(uow: UnitOfWork, user_id: int, case: Case, target: str, reason: str) -> None:
-    """Transfer to another member of the grid (`m:<id>`) or a party of the matrix (`p:<id>`)."""
+    """Transfer to another member of the grid (`m:<id>`) or a party of the matrix (`p:<id>`),
+    only to a target the card offers (checked again here: callback data is untrusted)."""
+    check_transfer_target(uow, user_id, case, target)
     gridmap = uow.routing.gridmap
     kind, _, ident = target.partition(":")
     follow_up = case.follow_up_id
-    if kind == "m" and ident.isdigit() and int(ident) in gridmap.staff:
-        person = gridmap.staff[int(ident)]
+    member_id = parse_id(ident, high=MAX_TELEGRAM_ID) if kind == "m" else None
+    if member_id is not None and member_id in gridmap.staff:
+        person = gridmap.staff[member_id]
         if not person.active:
             raise CaseActionError("not_allowed")
         a = Assignment(
@@ -639,19 +681,27 @@ async def resident_change_category(
         if a.chat_id != case.owner_chat_id:
             await reassign(uow, case, a, Actor(resident.id, "resident"), "assigned", "rerouted")
             return
-        await _refresh_owner_card(uow, case)
+    # Same owner: the card shows the new category and carries the new version, so its
+    # buttons keep working.
+    await _refresh_owner_card(uow, case)
     notify_resident(uow, case, [resident], "category_changed")
 
 
 async def rate(uow: UnitOfWork, resident: User, case: Case, stars: int) -> None:
+    """The resident's rating. The case stays resolved, so "Not solved" still works within the
+    reopen window; the scheduler closes it when the window ends (`auto_close`)."""
     if case.resident_id != resident.id or not 1 <= stars <= 5:
         raise CaseActionError("not_allowed")
     if case.status != "resolved":
         raise CaseActionError("case_wrong_state", status=case.status)
-    old = move(uow, case, "closed")
+    if case.rating is not None:
+        raise CaseActionError("already_rated")
     case.rating = stars
-    case.closed_at = uow.now
-    await record(uow, case, Actor(resident.id, "resident"), "rated", from_status=old, rating=stars)
+    case.version += 1
+    case.updated_at = uow.now
+    await record(
+        uow, case, Actor(resident.id, "resident"), "rated", from_status=case.status, rating=stars
+    )
     await _refresh_owner_card(uow, case)
     if case.owner_chat_id is not None:
         from bot.services.case_views import chat_language
@@ -674,6 +724,8 @@ async def reopen(uow: UnitOfWork, resident: User, case: Case, reason: str) -> No
     if uow.now - case.resolved_at > uow.settings.reopen_window:
         raise CaseActionError("reopen_too_late", days=uow.settings.reopen_window.days)
     case.reopen_count += 1
+    case.rating = None  # "not solved" takes back a rating given earlier in the window
+    case.rating_comment = None
     a = Assignment(
         owner_id=case.owner_id,
         chat_id=case.owner_chat_id or 0,
@@ -713,11 +765,14 @@ async def cancel(uow: UnitOfWork, resident: User, case: Case) -> None:
 
 
 async def auto_close(uow: UnitOfWork, case: Case) -> None:
+    """Close a resolved case: unrated after `auto_close_after` of silence (the resident is
+    told), rated once the reopen window has passed (they said their word already)."""
     old = move(uow, case, "closed")
     case.closed_at = uow.now
-    await record(uow, case, SYSTEM, "auto_closed", from_status=old)
+    await record(uow, case, SYSTEM, "auto_closed", from_status=old, rated=case.rating is not None)
     await _refresh_owner_card(uow, case)
-    notify_resident(uow, case, await audience(uow, case), "auto_closed")
+    if case.rating is None:
+        notify_resident(uow, case, await audience(uow, case), "auto_closed")
 
 
 async def follow(uow: UnitOfWork, resident: User, case: Case) -> None:

@@ -1,106 +1,149 @@
-"""A bar chart as a PNG, with no imaging dependency: zlib + struct and a 3x5 digit font.
+"""The consultation chart: one horizontal bar per option with its votes and share, the question
+as the title and the turnout under it, as a PNG drawn with matplotlib in the reader's language.
 
-Each bar is numbered (1, 2, ...) under it and its vote count is drawn above it; the option
-texts and percentages go in the message caption, in the reader's language.
+matplotlib is imported on the first chart (or by `warm_up` in a worker thread after start-up),
+never when the bot starts, and only its object API with the Agg canvas is used: no pyplot, no
+display, no global figure state, so charts can be drawn in a worker thread.
+
+Chinese glyphs come from a font shipped with the package (`bot/services/fonts/`: Noto Sans CJK
+SC cut down to GB 2312 and Latin, SIL Open Font License 1.1), so a fresh `pip install .` draws
+Chinese labels. A full CJK font installed on the machine (Debian's `fonts-noto-cjk`, optional)
+is used for any character the shipped font lacks.
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
+import io
+import textwrap
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-WHITE = (255, 255, 255)
-INK = (60, 60, 60)
+FONT_FILE = Path(__file__).resolve().parent / "fonts" / "GridvoiceSansSC-Regular.otf"
+# Fonts tried after the shipped one, glyph by glyph (matplotlib's font fallback).
+FALLBACK_FAMILIES = ["Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
 PALETTE = [
-    (52, 120, 246),
-    (246, 130, 52),
-    (46, 170, 90),
-    (214, 60, 60),
-    (140, 90, 200),
-    (30, 170, 180),
-    (200, 170, 30),
-    (120, 120, 120),
-    (230, 90, 160),
-    (90, 140, 60),
+    "#3478f6",
+    "#f68234",
+    "#2eaa5a",
+    "#d63c3c",
+    "#8c5ac8",
+    "#1eaab4",
+    "#c8aa1e",
+    "#787878",
+    "#e65aa0",
+    "#5a8c3c",
 ]
+INK = "#333333"
+MUTED = "#666666"
+WIDTH_INCHES = 8.0
+DPI = 100
 
-# 3x5 bitmaps for 0-9, one string of 15 pixels per digit (rows top to bottom).
-DIGITS = {
-    "0": "111101101101111",
-    "1": "010110010010111",
-    "2": "111001111100111",
-    "3": "111001111001111",
-    "4": "101101111001001",
-    "5": "111100111001111",
-    "6": "111100111101111",
-    "7": "111001001001001",
-    "8": "111101111101111",
-    "9": "111101111001111",
-}
+_lock = threading.Lock()
+_families: list[str] | None = None
+_warming: threading.Thread | None = None
 
 
-def encode_png(width: int, height: int, pixels: list[bytearray]) -> bytes:
-    """An 8-bit RGB PNG from rows of `width * 3` bytes."""
+@dataclass(frozen=True)
+class ChartText:
+    """Everything the chart says, already in the reader's language (from the templates)."""
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return (
-            struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-        )
+    title: str
+    subtitle: str
+    votes_axis: str
+    options: list[str]
+    votes: list[int]
+    bar_labels: list[str]
 
-    raw = b"".join(b"\x00" + bytes(row) for row in pixels)
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw, 9))
-        + chunk(b"IEND", b"")
+
+def _font_families() -> list[str]:
+    """Register the shipped font once; the family list to draw with."""
+    global _families
+    with _lock:
+        if _families is None:
+            from matplotlib import font_manager
+
+            families: list[str] = []
+            if FONT_FILE.exists():
+                font_manager.fontManager.addfont(str(FONT_FILE))
+                families.append(font_manager.FontProperties(fname=str(FONT_FILE)).get_name())
+            installed = {f.name for f in font_manager.fontManager.ttflist}
+            families += [f for f in FALLBACK_FAMILIES if f in installed or f == "DejaVu Sans"]
+            _families = families
+        return _families
+
+
+def warm_up() -> None:
+    """Import matplotlib and load the fonts (a second or two) by drawing a tiny chart."""
+    bar_chart(ChartText("", "", "", ["1"], [1], ["1"]))
+
+
+def warm_up_soon() -> None:
+    """Start `warm_up` in a background thread, once per process, when charts are about to be
+    asked for (a consultation published or managed), so the first one is not slow."""
+    global _warming
+    with _lock:
+        if _warming is None:
+            _warming = threading.Thread(target=warm_up, name="chart-warm-up", daemon=True)
+            _warming.start()
+
+
+def _wrap(text: str, width: int) -> str:
+    """Wrap a label; Chinese has no spaces, so long runs are cut by characters."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        lines += textwrap.wrap(paragraph, width, break_long_words=True) or [""]
+    if len(lines) > 3:
+        lines = [*lines[:2], lines[2][: max(1, width - 1)] + "…"]
+    return "\n".join(lines)
+
+
+def _width_units(text: str) -> int:
+    """Wide (CJK) characters take about two Latin character widths."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def _wrap_for(text: str, columns: int) -> str:
+    wide = _width_units(text) > len(text) * 1.5
+    return _wrap(text, columns // 2 if wide else columns)
+
+
+def bar_chart(chart: ChartText) -> bytes:
+    """The chart as PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    families = _font_families()
+    n = max(1, len(chart.options))
+    height = 1.9 + 0.62 * n
+    figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    font: dict[str, Any] = {"family": families}
+    axes = figure.add_subplot()
+    positions = list(range(len(chart.options)))
+    colours = [PALETTE[i % len(PALETTE)] for i in positions]
+    bars = axes.barh(positions, chart.votes, color=colours, height=0.6)
+    axes.invert_yaxis()  # the first option on top
+    axes.set_yticks(
+        positions,
+        [_wrap_for(f"{i + 1}. {o}", 28) for i, o in enumerate(chart.options)],
+        fontdict={**font, "size": 11, "color": INK},
     )
-
-
-class Canvas:
-    def __init__(self, width: int, height: int) -> None:
-        self.width, self.height = width, height
-        self.rows = [bytearray(WHITE * width) for _ in range(height)]
-
-    def rect(self, x0: int, y0: int, x1: int, y1: int, color: tuple[int, int, int]) -> None:
-        x0, x1 = max(0, x0), min(self.width, x1)
-        for y in range(max(0, y0), min(self.height, y1)):
-            self.rows[y][x0 * 3 : x1 * 3] = bytes(color) * max(0, x1 - x0)
-
-    def number(
-        self, x: int, y: int, value: int, scale: int = 3, color: tuple[int, int, int] = INK
-    ) -> None:
-        """Draw `value` with its left edge at x and top at y."""
-        for i, ch in enumerate(str(value)):
-            bits = DIGITS[ch]
-            for row in range(5):
-                for col in range(3):
-                    if bits[row * 3 + col] == "1":
-                        left = x + i * 4 * scale + col * scale
-                        self.rect(left, y + row * scale, left + scale, y + (row + 1) * scale, color)
-
-    def png(self) -> bytes:
-        return encode_png(self.width, self.height, self.rows)
-
-
-def number_width(value: int, scale: int = 3) -> int:
-    return len(str(value)) * 4 * scale - scale
-
-
-def bar_chart(counts: list[int], *, width: int = 480, height: int = 300) -> bytes:
-    """Vertical bars, one per option: its count above, its number (1-based) below."""
-    n = max(1, len(counts))
-    canvas = Canvas(width, height)
-    top, bottom, margin = 30, height - 30, 20
-    slot = (width - 2 * margin) // n
-    bar = max(4, int(slot * 0.6))
-    peak = max(counts or [0]) or 1
-    canvas.rect(margin, bottom, width - margin, bottom + 2, INK)
-    for i, value in enumerate(counts):
-        x = margin + i * slot + (slot - bar) // 2
-        h = int((bottom - top - 20) * value / peak)
-        canvas.rect(x, bottom - h, x + bar, bottom, PALETTE[i % len(PALETTE)])
-        canvas.number(x + (bar - number_width(value)) // 2, bottom - h - 20, value)
-        canvas.number(x + (bar - number_width(i + 1)) // 2, bottom + 8, i + 1)
-    return canvas.png()
+    peak = max(chart.votes or [0]) or 1
+    axes.set_xlim(0, peak * 1.25)
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.set_xlabel(chart.votes_axis, fontdict={**font, "size": 10, "color": MUTED})
+    for label in axes.get_xticklabels():
+        label.set_fontfamily(families)
+    axes.bar_label(
+        bars, labels=chart.bar_labels, padding=4, fontsize=11, color=INK, fontfamily=families
+    )
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    axes.tick_params(axis="y", length=0)
+    figure.suptitle(_wrap_for(chart.title, 70), fontsize=14, color=INK, **font)
+    axes.set_title(_wrap_for(chart.subtitle, 90), fontsize=10, color=MUTED, loc="left", **font)
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=DPI, facecolor="white")
+    return out.getvalue()

@@ -14,7 +14,9 @@ docs/consultations.md.
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import html
 import io
 import logging
 from dataclasses import dataclass
@@ -23,7 +25,8 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, select, update
 
-from bot.services.chart import bar_chart
+from bot.render import Renderer
+from bot.services.chart import ChartText, bar_chart, warm_up_soon
 from bot.services.domain import Domain, UnitOfWork
 from bot.services.outbox import Button, Keyboard
 from bot.store.models import (
@@ -316,6 +319,36 @@ def confirm_ballot(uow: UnitOfWork, c: Consultation, user: User, choices: list[i
     )
 
 
+async def ballot_of(uow: UnitOfWork, c: Consultation, user: User) -> ConsultBallot | None:
+    """The person's ballot in this consultation, if they voted."""
+    return (
+        await uow.session.execute(
+            select(ConsultBallot).where(
+                ConsultBallot.consultation_id == c.id, ConsultBallot.user_id == user.id
+            )
+        )
+    ).scalar_one_or_none()
+
+
+def send_voted(uow: UnitOfWork, c: Consultation, user: User, ballot: ConsultBallot) -> None:
+    """The vote as cast, as a new message (the choice only on a named ballot)."""
+    choices = [] if c.secret else list(ballot.choices or [])
+    uow.outbox.send(
+        user.id,
+        user.language,
+        "consult_voted",
+        c=c,
+        keyboard=[[Button.of("btn_comment", f"v:{c.id}:c")]],
+        chosen=[c.options[i] for i in choices if 0 <= i < len(c.options)],
+    )
+
+
+async def close_now(uow: UnitOfWork, c: Consultation) -> None:
+    """The committee ends voting early: the close happens now, exactly as when it is due."""
+    c.closes_at = min(c.closes_at, uow.now)
+    await close(uow, c)
+
+
 async def counts(uow: UnitOfWork, c: Consultation) -> tuple[list[int], int, dict[str, int]]:
     """Votes per option, number of ballots, ballots per grid."""
     per_grid = dict(
@@ -418,7 +451,7 @@ async def close(uow: UnitOfWork, c: Consultation) -> None:
     c.status = "closed"
     c.closed_at = uow.now
     c.results = await compute_results(uow, c)
-    chart = bar_chart([o["votes"] for o in c.results["options"]])
+    charts: dict[str, bytes] = {}  # one chart per language, drawn on first need
     voters = (
         (
             await uow.session.execute(
@@ -438,18 +471,54 @@ async def close(uow: UnitOfWork, c: Consultation) -> None:
         r for r in await committee_chats(uow, c) if r[0] not in {x[0] for x in recipients}
     ]
     for chat_id, lang in recipients:
-        send_results(uow, c, chat_id, lang, chart, campaign=f"consult-results:{c.id}")
+        await send_results(uow, c, chat_id, lang, charts, campaign=f"consult-results:{c.id}")
 
 
-def send_results(
+def prepare_charts() -> None:
+    """Results are about to be asked for: have the chart library loaded in the background."""
+    warm_up_soon()
+
+
+def chart_text(renderer: Renderer, c: Consultation, data: dict[str, Any], lang: str) -> ChartText:
+    """What the chart says, in `lang`, from the labels (plain text: the chart is no HTML)."""
+
+    def say(key: str, **values: Any) -> str:
+        return html.unescape(renderer.label(lang, key, **values))
+
+    options = data["options"]
+    return ChartText(
+        title=say("chart_title", id=c.id, question=c.question, live=c.status != "closed"),
+        subtitle=say(
+            "chart_turnout",
+            turnout=_number(data["turnout"]),
+            ballots=data["ballots"],
+            eligible=data["eligible"],
+        ),
+        votes_axis=say("chart_votes"),
+        options=[str(o["text"]) for o in options],
+        votes=[int(o["votes"]) for o in options],
+        bar_labels=[
+            say("chart_bar", votes=o["votes"], percent=_number(o["percent"])) for o in options
+        ],
+    )
+
+
+def _number(value: float) -> str:
+    """40.0 -> '40', 33.3 -> '33.3'."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+async def send_results(
     uow: UnitOfWork,
     c: Consultation,
     chat_id: int,
     lang: str,
-    chart: bytes | None = None,
+    charts: dict[str, bytes] | None = None,
     campaign: str | None = None,
     results: dict[str, Any] | None = None,
 ) -> None:
+    """The results as text, then the chart in the reader's language (drawn off the event loop;
+    `charts` keeps one per language across recipients)."""
     data = results or c.results
     uow.outbox.send(
         chat_id,
@@ -460,8 +529,11 @@ def send_results(
         names=grid_names(uow, lang),
         campaign=campaign,
     )
-    if chart is None:
-        chart = bar_chart([o["votes"] for o in data["options"]])
+    charts = charts if charts is not None else {}
+    if lang not in charts:
+        text = chart_text(uow.domain.renderer, c, data, lang)
+        charts[lang] = await asyncio.to_thread(bar_chart, text)
+    chart = charts[lang]
     caption = uow.domain.renderer.render(lang, "consult_chart_caption", c=c, r=data)
     uow.outbox.upload(
         chat_id,

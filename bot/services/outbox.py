@@ -151,6 +151,21 @@ class Outbox:
         payload["reply_markup"] = markup or {"inline_keyboard": []}
         self._add(chat_id, "editMessageText", payload, edit_ref=ref, ref=ref, case_id=case_id)
 
+    def edit_markup(
+        self,
+        chat_id: int,
+        message_id: int,
+        lang: str = "en",
+        keyboard: Keyboard | None = None,
+    ) -> None:
+        """Replace (or, with no keyboard, remove) the buttons of a message known by its id."""
+        payload: dict[str, Any] = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "reply_markup": self.markup(lang, keyboard) or {"inline_keyboard": []},
+        }
+        self._add(chat_id, "editMessageReplyMarkup", payload)
+
     def photos(
         self,
         chat_id: int,

@@ -1,13 +1,28 @@
-"""Per-person rate limiting kept in the database, so replicas agree on it."""
+"""Per-person rate limiting kept in the database, so replicas agree on it.
+
+Only what costs is limited: messages that start or extend a report draft (each may become a
+case, a card and staff time). Commands and button presses are answered whatever the pace.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.services.domain import UnitOfWork
 from bot.store.models import RateWindow
 
 WINDOW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class DropNotice:
+    """What to tell a person whose messages were not taken: how many, and under which name
+    the notice is remembered (one notice per window, edited as more are dropped)."""
+
+    dropped: int
+    ref: str
+    first: bool
 
 
 async def allow(uow: UnitOfWork, user_id: int) -> bool:
@@ -23,10 +38,15 @@ async def allow(uow: UnitOfWork, user_id: int) -> bool:
     return row.count <= uow.settings.user_rate_per_minute
 
 
-async def should_warn(uow: UnitOfWork, user_id: int) -> bool:
-    """Warn once per window, not once per extra message."""
+async def drop_notice(uow: UnitOfWork, user_id: int) -> DropNotice | None:
+    """After `allow` said no: how many messages of this window were not taken."""
     row = await uow.session.get(RateWindow, user_id)
-    if row is None or row.warned:
-        return False
+    if row is None:
+        return None
+    first = not row.warned
     row.warned = True
-    return True
+    return DropNotice(
+        dropped=max(1, row.count - uow.settings.user_rate_per_minute),
+        ref=f"rate:{user_id}:{int(row.window_start.timestamp())}",
+        first=first,
+    )

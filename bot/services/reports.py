@@ -7,7 +7,7 @@ report continues where it was and nothing typed is lost.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -17,12 +17,36 @@ from bot.services import cases as case_service
 from bot.services.case_views import OPEN
 from bot.services.domain import UnitOfWork
 from bot.services.residents import set_state, update_state
-from bot.store.models import Case, User
+from bot.store.models import Case, InboxUpdate, User
 from routing.classifier import Classification
 
 SIMILAR_TEXT = 62.0
+# The resident's own open case with (nearly) these words is the same report sent again,
+# whatever the classifier makes of it.
+SAME_TEXT = 90.0
 SIMILAR_METRES = 150.0
 SIMILAR_WINDOW = timedelta(days=30)
+# An optional prompt (a comment after a rating) lapses after this; later messages are reports.
+OPTIONAL_PROMPT_TTL = timedelta(minutes=30)
+
+
+def reads_as_report(uow: UnitOfWork, text: str) -> bool:
+    """Whether a message names a problem of its own (a category other than the catch-all),
+    so it must not be swallowed by an optional prompt such as a rating comment."""
+    category = uow.domain.classifier.classify(text).category
+    return category is not None and category != "other"
+
+
+def prompt_expired(uow: UnitOfWork, user: User) -> bool:
+    """Whether the person's optional prompt has lapsed (no start time counts as lapsed)."""
+    since = (user.state_data or {}).get("since")
+    if not since:
+        return True
+    try:
+        started = datetime.fromisoformat(since)
+    except (TypeError, ValueError):
+        return True
+    return uow.now - started > OPTIONAL_PROMPT_TTL
 
 
 def draft(user: User) -> dict[str, Any]:
@@ -53,6 +77,28 @@ def add_photo(uow: UnitOfWork, user: User, file_id: str) -> tuple[dict[str, Any]
     return draft(user), True
 
 
+async def more_on_the_way(uow: UnitOfWork, user_id: int, update_id: int) -> bool:
+    """True when this person's next update is already waiting and is more for the draft (an
+    album's next photo, the next message of a burst): one echo then answers the whole burst."""
+    payload = (
+        await uow.session.execute(
+            select(InboxUpdate.payload)
+            .where(
+                InboxUpdate.status == "pending",
+                InboxUpdate.user_id == user_id,
+                InboxUpdate.update_id > update_id,
+            )
+            .order_by(InboxUpdate.update_id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    message = payload.get("message") if isinstance(payload, dict) else None
+    if not isinstance(message, dict):
+        return False
+    text = message.get("text")
+    return not (isinstance(text, str) and text.startswith("/"))
+
+
 def set_place(
     user: User,
     *,
@@ -62,6 +108,7 @@ def set_place(
     place_text: str | None = None,
 ) -> None:
     current = draft(user) or {"text": "", "photos": []}
+    current.pop("place_choice", None)  # the place is decided
     current.update(
         building_id=building_id,
         grid_id=grid_id,
@@ -117,6 +164,33 @@ async def similar_open_case(
     return best[1] if best else None
 
 
+async def own_open_duplicate(
+    uow: UnitOfWork, user: User, text: str, classification: Classification
+) -> Case | None:
+    """The resident's own open case this report repeats: nearly the same words, or the same
+    category with similar words (sending one problem twice must not make two cases)."""
+    stmt = (
+        select(Case)
+        .where(
+            Case.resident_id == user.id,
+            Case.status.in_(OPEN),
+            Case.created_at >= uow.now - SIMILAR_WINDOW,
+        )
+        .order_by(Case.id.desc())
+        .limit(20)
+    )
+    for case in (await uow.session.execute(stmt)).scalars():
+        a, b = text.lower(), case.text.lower()
+        same_category = classification.category is not None and (
+            case.category == classification.category
+        )
+        if fuzz.token_sort_ratio(a, b) >= SAME_TEXT or (
+            same_category and fuzz.token_set_ratio(a, b) >= SIMILAR_TEXT
+        ):
+            return case
+    return None
+
+
 def place_of(
     user: User, current: dict[str, Any]
 ) -> tuple[str | None, str | None, tuple[float, float] | None, str | None]:
@@ -131,16 +205,24 @@ def place_of(
 async def submit(
     uow: UnitOfWork, user: User, *, update_id: int | None, force_new: bool = False
 ) -> tuple[str, Case | None]:
-    """File the draft. Returns ("empty", None), ("similar", case) or ("filed", case)."""
+    """File the draft. Returns ("empty", None), ("no_place", None), ("already_filed", case)
+    for the resident's own open case, ("similar", case) for a neighbour's, or ("filed", case)."""
     current = draft(user)
     text = (current.get("text") or "").strip()
     if not text:
         return "empty", None
+    if current.get("place_choice"):
+        # A typed place is waiting for "which one do you mean?": never dropped for the home.
+        return "choose_place", None
     grid_id, building_id, location, place_text = place_of(user, current)
     if grid_id is None:
         return "no_place", None
     classification = uow.domain.classifier.classify(text)  # once: the duplicate check and the case
     if not force_new:
+        own = await own_open_duplicate(uow, user, text, classification)
+        if own is not None:
+            update_state(user, similar_case=own.id)
+            return "already_filed", own
         similar = await similar_open_case(
             uow, user, text, grid_id, location, building_id, classification
         )

@@ -64,6 +64,20 @@ def update_state(user: User, **data: Any) -> None:
     user.state_data = merged
 
 
+#: The state of a person who said no to the privacy notice.
+DECLINED = "declined"
+
+
+def may_hold_text(user: User) -> bool:
+    """Whether text written before consent may be held for the consent dialogue: not after
+    the person declined, erased their data with /forget, or started again after either."""
+    return (
+        user.erased_at is None
+        and user.state != DECLINED
+        and (user.state_data or {}).get("keep", True) is not False
+    )
+
+
 def give_consent(uow: UnitOfWork, user: User, person: Person) -> None:
     user.consent_at = uow.now
     user.first_name = (person.first_name or "")[:128] or None
@@ -180,6 +194,18 @@ async def forget(uow: UnitOfWork, user: User) -> int:
     for row in followers:
         await uow.session.delete(row)
     return len(cases)
+
+
+async def followed_cases(uow: UnitOfWork, user: User, limit: int = 20) -> list[Case]:
+    """Other residents' cases this person follows (shown without the reporter's words)."""
+    stmt = (
+        select(Case)
+        .join(CaseFollower, CaseFollower.case_id == Case.id)
+        .where(CaseFollower.user_id == user.id)
+        .order_by(Case.id.desc())
+        .limit(limit)
+    )
+    return list((await uow.session.execute(stmt)).scalars().all())
 
 
 async def my_cases(uow: UnitOfWork, user: User, limit: int = 20) -> list[Case]:

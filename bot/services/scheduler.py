@@ -22,6 +22,7 @@ from bot.services.case_views import AWAITING_ACCEPT, card_data, chat_language
 from bot.services.domain import Domain, UnitOfWork
 from bot.services.outbox import Button
 from bot.store.models import Case, InboxUpdate, OutboxMessage
+from routing.deadlines import reminder_lead
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,14 @@ def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
             Case.resolve_by <= now + s.reminder_before,
             or_(Case.reminded.is_(None), Case.reminded == "accept"),
         ),
-        "auto_close": and_(Case.status == "resolved", Case.resolved_at <= now - s.auto_close_after),
+        # Unrated: closed after a silence. Rated: kept resolved until the reopen window ends.
+        "auto_close": and_(
+            Case.status == "resolved",
+            or_(
+                and_(Case.rating.is_(None), Case.resolved_at <= now - s.auto_close_after),
+                Case.resolved_at <= now - max(s.auto_close_after, s.reopen_window),
+            ),
+        ),
         "follow_up": and_(
             Case.status == "closed",
             Case.rating.is_not(None) | Case.resolved_at.is_not(None),
@@ -112,6 +120,12 @@ async def _escalate_resolve(uow: UnitOfWork, case: Case) -> bool:
 
 
 async def _remind(uow: UnitOfWork, case: Case, which: str) -> bool:
+    deadline = case.accept_by if which == "accept" else case.resolve_by
+    lead = reminder_lead(
+        uow.routing.gridmap, case.category, case.priority, which, uow.settings.reminder_before
+    )
+    if deadline is None or deadline - uow.now > lead:
+        return False  # a short deadline: not yet half-way
     case.reminded = which
     await case_service.record(uow, case, case_service.SYSTEM, "reminder", which=which)
     if case.owner_chat_id is not None:

@@ -214,7 +214,10 @@ async def assessment(
         }
     )
     for case in cases:
-        person = handler_of.get(case.id) or case.owner_id
+        person = handler_of.get(case.id)
+        if person is None and case.category is None:
+            continue  # waiting in triage: the leader holds it, nobody has handled it yet
+        person = person or case.owner_id
         if person is None:
             continue
         p = per[person]

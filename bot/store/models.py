@@ -65,6 +65,8 @@ class User(Base):
     home_grid_id: Mapped[str | None] = mapped_column(String(64), index=True)
     home_address: Mapped[str | None] = mapped_column(String(256))
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When a grid member answered the household verification request (one answer counts).
+    verification_decided_at: Mapped[datetime | None]
     phone: Mapped[str | None] = mapped_column(String(32))
     pseudonym: Mapped[str] = mapped_column(String(32))
     muted_announcements: Mapped[bool] = mapped_column(Boolean, default=False)

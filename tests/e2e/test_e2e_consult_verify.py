@@ -13,6 +13,7 @@ from test_e2e_consult_paths import T, answer_of, consultation, people, vote, wit
 from test_e2e_resident_support import LANG_IDS, LANGS
 
 from bot.cli import register as register_cli
+from bot.services.household import resident_token
 from bot.store.models import User
 
 VERIFIED = {"en": "verified by your grid member", "zh": "网格员已确认您的住址"}
@@ -44,17 +45,18 @@ async def verified(world: World, user: int) -> bool:
 async def test_grid_member_approves_in_two_taps(world: World, code: str, lang: str) -> None:
     resident = 39001
     await world.resident(resident, lang=code)  # Xingfu Garden Building 1: grid xingfu-1
-    request = await with_button(world, MEMBER_1, f"h:y:{resident}")
+    token = resident_token(world.settings.token, resident)
+    request = await with_button(world, MEMBER_1, f"h:y:{token}")
     assert not await verified(world, resident)
     # a member of another grid cannot approve
     refused = await world.sim.press(
-        MEMBER_2, request["message_id"], data=f"h:y:{resident}", forge=True
+        MEMBER_2, request["message_id"], data=f"h:y:{token}", forge=True
     )
     assert await answer_of(world, refused)
     await asyncio.sleep(0.2)
     assert not await verified(world, resident)
     after = await world.last_id(resident)
-    approved = await world.sim.press(MEMBER_1, request["message_id"], data=f"h:y:{resident}")
+    approved = await world.sim.press(MEMBER_1, request["message_id"], data=f"h:y:{token}")
     assert await answer_of(world, approved)
     await world.wait_bot(resident, VERIFIED[lang], after=after)
     assert await verified(world, resident)

@@ -177,7 +177,11 @@ async def test_outside_program_plays_report_accept_resolve_across_a_kill(
         confirmations = [
             m for m in await sim.bot_messages(RESIDENT) if "is filed as" in (m.get("text") or "")
         ]
-        assert len(confirmations) == 1
+        # Never lost; repeated at most once: a SIGKILL between Telegram accepting a message and
+        # its 'sent' mark leaves it uncertain, and the restarted bot sends it again at once
+        # (docs/operations.md, "The one known window"), no longer a lease later.
+        assert 1 <= len(confirmations) <= 2
+        assert len({c["text"] for c in confirmations}) == 1
         assert not [c for c in await sim.calls() if c.get("spec_violation")]
     finally:
         if bot.poll() is None:

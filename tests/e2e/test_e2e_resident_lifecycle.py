@@ -138,7 +138,9 @@ async def test_rate_with_comment_tells_the_member(world: World, code: str, lang:
     rated = await world.wait_bot(MEMBER_1, "4/5", after=after_member)
     assert case_id in rated["text"]
     row = await case_row(world, case_id)
-    assert row.status == "closed" and row.rating == 4 and row.rating_comment == "Quick work, thanks"
+    assert (
+        row.status == "resolved" and row.rating == 4 and row.rating_comment == "Quick work, thanks"
+    )
 
 
 async def test_not_solved_reopens_to_owner_with_reason_and_leader_is_told(

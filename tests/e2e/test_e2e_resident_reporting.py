@@ -50,8 +50,9 @@ async def test_draft_with_album_single_photo_and_pin_reaches_member_with_photos(
     drafts = [
         m for m in await world.sim.bot_messages(user, draft["message_id"]) if m["reply_markup"]
     ]
-    # after the first draft answer: one for the album, one for the single photo, one for the pin
-    assert len(drafts) == 3
+    # after the first draft answer: at most one for the album, one for the single photo, one
+    # for the pin; fewer when they arrive together (a burst is answered once)
+    assert 1 <= len(drafts) <= 3
     await world.press(user, last, label(world, lang, "btn_send_report"))
     filed = await world.wait_bot(user, "GV-", after=last["message_id"])
     case_id = case_id_in(filed)

@@ -109,7 +109,7 @@ async def test_card_shows_the_case_not_the_person_and_resolve_sends_note_and_pho
     await world.press(user, resolved, "⭐⭐⭐⭐⭐")
     await world.wait_bot(MEMBER_1, "5/5")
     row = await case_row(world, case_id)
-    assert row.status == "closed" and row.rating == 5
+    assert row.status == "resolved" and row.rating == 5
 
 
 @pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
@@ -125,7 +125,11 @@ async def test_reject_needs_a_reason_the_resident_sees(world: World, code: str, 
     await world.wait_bot(MEMBER_1, after=prompt["message_id"])
     assert (await case_row(world, case_id)).status == "assigned"
     after = await world.last_id(user)
+    last = await world.last_id(MEMBER_1)
     await world.say(MEMBER_1, "This lamp belongs to the city road department, not the community")
+    confirm = await world.wait_bot(MEMBER_1, "city road department", after=last, buttons=True)
+    assert (await case_row(world, case_id)).status == "assigned"  # not before the confirmation
+    await world.press(MEMBER_1, confirm, label(world, STAFF_LANG, "btn_reject_confirm"))
     declined = await world.wait_bot(user, "city road department", after=after)
     assert case_id in declined["text"] and "❌" in declined["text"]
     row = await case_row(world, case_id)

@@ -71,7 +71,7 @@ async def test_party_accepts_asks_and_resolves_with_photo_from_its_group(
     await world.press(user, resolved, "⭐⭐⭐⭐")
     await world.wait_bot(PROPERTY_CHAT, "4/5")
     row = await case_row(world, case_id)
-    assert (row.status, row.rating) == ("closed", 4)
+    assert (row.status, row.rating) == ("resolved", 4)
     assert [
         k
         for k in await event_kinds(world, case_id)
@@ -91,7 +91,10 @@ async def test_party_rejects_with_a_reason_from_its_group(world: World) -> None:
     await world.act(PROPERTY_STAFF, card, "rej", chat=PROPERTY_CHAT)
     await world.wait_bot(PROPERTY_STAFF, case_id, after=after_staff)
     after = await world.last_id(user)
+    last = await world.last_id(PROPERTY_STAFF)
     await world.say(PROPERTY_STAFF, "The lift was inspected yesterday and works")
+    confirm = await world.wait_bot(PROPERTY_STAFF, "inspected yesterday", after=last, buttons=True)
+    await world.press(PROPERTY_STAFF, confirm, "❌")
     declined = await world.wait_bot(user, "inspected yesterday", after=after)
     assert case_id in declined["text"]
     assert (await case_row(world, case_id)).status == "rejected"

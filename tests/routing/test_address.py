@@ -130,3 +130,36 @@ def _t(s: str):
     from routing.gridmap import Text
 
     return Text(s, s)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the riverside park",  # shares letters with "market", not a word
+        "Ankang 9",  # Ankang has buildings 1-8 and a kindergarten
+        "安康9栋",
+        "幸福小区十三号楼",  # Xingfu Garden has buildings 1-12
+        "Xingfu Garden Building 13",
+        "Heping Rd 99",
+        "park",
+    ],
+)
+def test_what_names_no_building_is_not_found(index: AddressIndex, text: str) -> None:
+    assert index.match(text) == [], [(m.building.id, m.score) for m in index.match(text)]
+
+
+def test_the_examples_the_bot_gives_name_real_buildings(index: AddressIndex) -> None:
+    import re
+
+    root = DEMO.parents[1] / "templates"
+    for lang in ("en", "zh"):
+        prompt = (root / lang / "ask_address.j2").read_text(encoding="utf-8")
+        examples = re.findall(r"<i>(.*?)</i>", prompt) or re.findall(
+            r"(?:e\.g\.|for example|比如)\s*(.+?)(?: or |或|\.|。)", prompt
+        )
+        assert examples, prompt
+        for example in examples:
+            [first, *_] = index.match(example)
+            assert first.score >= 90, (lang, example, first)
+            name = first.building.name.get(lang)
+            assert name.split("3")[0] in example, (lang, example, name)

@@ -61,9 +61,43 @@ def test_model_answers_paraphrase_the_lexicon_misses_with_evidence(clf: Classifi
     res = clf.classify(text)
     assert res.category == "property"
     assert res.confidence >= clf.threshold
-    feats = text_features(normalize(text))
-    assert res.matched and all(m in feats for m in res.matched)  # evidence = model features
+    words = text.split()
+    # evidence = the words of the message behind the model's features, never stem fragments
+    assert res.matched and all(w in words for m in res.matched for w in m.split())
     assert "hot water" in res.matched
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I would like to know more about the thing we discussed",
+        "I want to know about it",
+        "can you tell me more",
+    ],
+)
+def test_words_that_say_nothing_go_to_triage_not_other(clf: Classifier, text: str) -> None:
+    res = clf.classify(text)
+    assert res.category is None, res
+    assert not any(m in ("lik", "lik to", "would lik") for m in res.matched)
+
+
+def test_model_evidence_has_no_stop_words_or_fragments(clf: Classifier) -> None:
+    from routing.model import STOP_STEMS
+
+    for text in (
+        "our block has had no hot water since yesterday",
+        "I would like someone to look at the broken swings in the playground",
+        "there is a strange smell coming from the factory at night",
+    ):
+        res = clf.classify(text)
+        words = normalize(text).split()
+        lexicon_terms = clf.lexicon.terms.get(res.category or "", {}).get("en", {})
+        for term in res.matched:
+            if term in lexicon_terms:
+                continue  # a lexicon term: evidence by definition
+            parts = term.split()
+            assert all(p in words for p in parts), (text, term)
+            assert not any(p in STOP_STEMS for p in parts), (text, term)
 
 
 def test_lexicon_answer_is_kept_with_its_evidence(clf: Classifier) -> None:
