@@ -5,22 +5,67 @@ Every query is limited by `access.scope`, the same rule that authorises a chat b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
-from bot.services.access import scope
+from bot.services.access import may_act, may_view, scope
 from bot.services.case_views import AWAITING_ACCEPT, OPEN, WORKING
-from bot.services.cases import photo_ids, timeline
 from bot.services.domain import UnitOfWork
 from bot.store.models import Case, CaseEvent, CasePhoto
 
-__all__ = ["BoardFilter", "Board", "BoardRow", "board", "due_of", "photo_ids", "timeline"]
-
 BOARD_LIMIT = 300
+
+
+async def find_case(uow: UnitOfWork, human_id: str) -> Case | None:
+    human_id = human_id.strip().upper()
+    return (
+        await uow.session.execute(select(Case).where(Case.human_id == human_id))
+    ).scalar_one_or_none()
+
+
+async def find_case_by_id(uow: UnitOfWork, case_id: int) -> Case | None:
+    """A case by its database id, without a lock (for display)."""
+    if not 0 < case_id < 2**63:
+        return None
+    return await uow.session.get(Case, case_id)
+
+
+async def open_counts(uow: UnitOfWork, owner_ids: Collection[int] | None = None) -> dict[int, int]:
+    stmt = (
+        select(Case.owner_id, func.count())
+        .where(Case.status.in_(OPEN), Case.owner_id.is_not(None))
+        .group_by(Case.owner_id)
+    )
+    if owner_ids is not None:
+        stmt = stmt.where(Case.owner_id.in_(list(owner_ids)))
+    return {owner: n for owner, n in (await uow.session.execute(stmt)).all()}
+
+
+async def grid_counts(uow: UnitOfWork, grid_id: str) -> dict[int, int]:
+    """Open cases of the people who could get a case of this grid (not of the whole district)."""
+    gridmap = uow.routing.gridmap
+    people = {s.telegram_id for s in gridmap.members_of(grid_id)}
+    people |= {s.telegram_id for s in gridmap.leaders_of(grid_id)}
+    community = gridmap.grids[grid_id].community_id if grid_id in gridmap.grids else None
+    if community:
+        people |= {s.telegram_id for s in gridmap.centre_of(community)}
+    people |= {s.telegram_id for s in gridmap.street_staff()}
+    return await open_counts(uow, people)
+
+
+async def photo_ids(uow: UnitOfWork, case: Case, kind: str = "report") -> list[str]:
+    stmt = select(CasePhoto.file_id).where(CasePhoto.case_id == case.id, CasePhoto.kind == kind)
+    return list((await uow.session.execute(stmt.order_by(CasePhoto.id))).scalars().all())
+
+
+async def timeline(uow: UnitOfWork, case: Case) -> list[CaseEvent]:
+    stmt = select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+    return list((await uow.session.execute(stmt)).scalars().all())
+
 
 # The status a case shows on the board's columns, in the lifecycle's order.
 COLUMNS = ("triage", "assigned", "transferred", "escalated", "reopened", "accepted", "needs_info")
@@ -164,8 +209,6 @@ async def open_per_grid(uow: UnitOfWork, user_id: int) -> dict[str, int]:
 
 async def triage_queue(uow: UnitOfWork, user_id: int) -> list[Case]:
     """Cases the classifier could not place that this person may triage."""
-    from bot.services.access import may_act
-
     stmt = (
         select(Case)
         .where(scope(uow, user_id), Case.status == "triage")
@@ -179,8 +222,6 @@ async def triage_queue(uow: UnitOfWork, user_id: int) -> list[Case]:
 
 async def find_in_scope(uow: UnitOfWork, user_id: int, human_id: str) -> Case | None:
     """A case by its human id, only if this person may view it."""
-    from bot.services.access import may_view
-
     human_id = human_id.strip().upper()[:32]
     found = (
         await uow.session.execute(select(Case).where(Case.human_id == human_id))

@@ -137,3 +137,28 @@ async def report_with_photo(world: World, user: int, text: str, photo: bytes) ->
 async def in_browser(fn: Any, *args: Any) -> Any:
     """Run a (blocking) selenium call off the event loop, so the bot under test keeps serving."""
     return await asyncio.to_thread(fn, *args)
+
+
+def picture(width: int, height: int, bands: list[tuple[int, int, int]]) -> bytes:
+    """A PNG of vertical colour bands (a photo stand-in a person can tell apart)."""
+    import struct
+    import zlib
+
+    rows = b""
+    for _ in range(height):
+        row = bytearray([0])
+        for x in range(width):
+            row += bytes(bands[x * len(bands) // width])
+        rows += bytes(row)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )

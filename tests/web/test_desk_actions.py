@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 from desk_helpers import get, hidden, http_session, post, sign_in
-from gv_world import LEADER, MEMBER_1, MEMBER_3, PROPERTY_CHAT, World
+from gv_world import CENTRE, LEADER, MEMBER_1, PROPERTY_CHAT, World
 from sqlalchemy import select
 from test_e2e_resident_support import case_row, event_kinds
 
@@ -83,27 +83,27 @@ async def test_transfer_to_a_party_and_reject_with_a_reason(web_world: World) ->
     await w.card(PROPERTY_CHAT, moved)
 
 
-async def test_a_leader_reassigns_one_case_and_a_stale_form_is_refused(web_world: World) -> None:
+async def test_the_centre_reassigns_one_case_and_a_stale_form_is_refused(web_world: World) -> None:
     w = web_world
     await w.resident(7201, address="Xingfu Garden Building 1")
     case_id, _ = await w.report(7201, LIGHT)
     card = await w.card(MEMBER_1, case_id)
     base = w.app.web_url  # type: ignore[union-attr]
     async with http_session() as http:
-        await sign_in(w, http, LEADER)
+        await sign_in(w, http, CENTRE)
         _, form = await _case_page(http, base, case_id)
         status, _, _ = await post(
             http,
             f"{base}/desk/cases/{case_id}/reassign",
-            {**form, "target": str(MEMBER_3), "reason": "Chen is on duty"},
+            {**form, "target": str(LEADER), "reason": "Li is on duty"},
         )
         assert status == 200
         events = await event_kinds(w, case_id)
         status, page, _ = await post(http, f"{base}/desk/cases/{case_id}/accept", form)
         assert status == 403 and "out of date" in page
         assert await event_kinds(w, case_id) == events
-    assert (await case_row(w, case_id)).owner_id == MEMBER_3
-    await w.card(MEMBER_3, case_id)
+    assert (await case_row(w, case_id)).owner_id == LEADER
+    await w.card(LEADER, case_id)
     await w.wait_edited(MEMBER_1, card["message_id"], case_id)
 
 

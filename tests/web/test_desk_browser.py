@@ -13,6 +13,7 @@ from desk_helpers import (
     http_session,
     in_browser,
     page_shot,
+    picture,
     post,
     report_with_photo,
     sign_in,
@@ -20,8 +21,6 @@ from desk_helpers import (
 )
 from gv_world import LEADER, MEMBER_1, World
 from test_e2e_resident_support import case_row, label
-
-from bot.services.chart import bar_chart
 
 pytestmark = pytest.mark.db
 
@@ -54,7 +53,9 @@ async def test_member_works_a_case_in_the_browser_and_another_board_updates_live
     base = w.app.web_url  # type: ignore[union-attr]
     await w.resident(5001, address="Xingfu Garden Building 1")
     await w.resident(5002, address="Xingfu Garden Building 7")
-    case_id = await report_with_photo(w, 5001, LIGHT, bar_chart([2, 5, 3, 7]))
+    case_id = await report_with_photo(
+        w, 5001, LIGHT, picture(240, 160, [(40, 60, 90), (200, 170, 60), (90, 90, 90)])
+    )
     await w.report(5002, NORTH)
     card = await w.card(MEMBER_1, case_id)
     browser.delete_all_cookies()
@@ -98,7 +99,7 @@ async def test_member_works_a_case_in_the_browser_and_another_board_updates_live
 
     # Resolve with a note and a photo.
     photo = w.tmp_path / "fixed.png"
-    photo.write_bytes(bar_chart([6, 4, 1], width=320, height=200))
+    photo.write_bytes(picture(240, 160, [(60, 140, 70), (230, 230, 220)]))
     await in_browser(_by_id(browser, "resolve-note").send_keys, "Replaced the bulb, works now")
     await in_browser(_by_id(browser, "resolve-photo").send_keys, str(photo))
     await in_browser(_by_id(browser, "act-resolve").click)

@@ -9,9 +9,9 @@ import re
 
 import pytest
 from desk_helpers import get, hidden, http_session, post, sign_in, snapshot
-from gv_world import CASE_ID, LEADER, MEMBER_1, MEMBER_2, MEMBER_3, STAFF, World
+from gv_world import CASE_ID, CENTRE, LEADER, MEMBER_1, MEMBER_2, STAFF, World
 from sqlalchemy import select
-from test_e2e_resident_support import case_row, label, resolve
+from test_e2e_resident_support import case_row, events, label, resolve
 
 from bot.services import access
 from bot.store.models import Case
@@ -107,7 +107,7 @@ async def test_a_member_cannot_open_or_act_on_another_grids_case(web_world: Worl
         assert await snapshot(w) == before
 
 
-async def test_the_board_filters_and_a_leader_reassigns_in_bulk(web_world: World) -> None:
+async def test_the_board_filters_and_the_centre_reassigns_in_bulk(web_world: World) -> None:
     w = web_world
     await w.resident(4201, address="Xingfu Garden Building 1")
     await w.resident(4202, address="Xingfu Garden Building 7")
@@ -116,7 +116,7 @@ async def test_the_board_filters_and_a_leader_reassigns_in_bulk(web_world: World
     await w.card(MEMBER_2, north)
     base = w.app.web_url  # type: ignore[union-attr]
     async with http_session() as http:
-        board = await sign_in(w, http, LEADER)
+        board = await sign_in(w, http, CENTRE)
         assert south in board and north in board
         _, only_north = await get(http, f"{base}/desk/", params={"grid": "xingfu-2"})
         assert north in only_north and south not in only_north
@@ -136,16 +136,42 @@ async def test_the_board_filters_and_a_leader_reassigns_in_bulk(web_world: World
             {
                 "csrf": hidden(board, "csrf"),
                 "case": [south, north],
-                "target": str(MEMBER_3),
-                "reason": "Chen covers both this week",
+                "target": str(LEADER),
+                "reason": "Li covers both this week",
             },
         )
         assert status == 200 and path == "/desk/"
     for human_id in (south, north):
         row = await case_row(w, human_id)
-        assert row.owner_id == MEMBER_3 and row.status == "transferred"
-    await w.card(MEMBER_3, south)
-    await w.card(MEMBER_3, north)
+        assert row.owner_id == LEADER and row.status == "transferred"
+        assert (await events(w, human_id))[-1].kind == "reassigned"
+    await w.card(LEADER, south)
+    await w.card(LEADER, north)
+
+
+async def test_bulk_reassignment_is_all_or_nothing(web_world: World) -> None:
+    """A member of another grid cannot take a case: the whole batch is refused, nothing moves."""
+    w = web_world
+    await w.resident(4211, address="Xingfu Garden Building 1")
+    await w.resident(4212, address="Xingfu Garden Building 7")
+    south, _ = await w.report(4211, LIGHT)
+    north, _ = await w.report(4212, NORTH)
+    await w.card(MEMBER_2, north)
+    base = w.app.web_url  # type: ignore[union-attr]
+    async with http_session() as http:
+        board = await sign_in(w, http, CENTRE)
+        before = await snapshot(w)
+        status, _, _ = await post(
+            http,
+            f"{base}/desk/reassign",
+            {"csrf": hidden(board, "csrf"), "case": [south, north], "target": str(MEMBER_2),
+             "reason": "Liu takes both"},
+        )  # fmt: skip
+        assert status == 403
+        assert await snapshot(w) == before
+    async with http_session() as http:
+        board = await sign_in(w, http, MEMBER_1)
+        assert 'id="bulk-submit"' not in board  # members hand cases on by transfer
 
 
 async def test_scope_as_a_query_is_exactly_may_view(web_world: World) -> None:

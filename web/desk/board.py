@@ -111,8 +111,8 @@ async def bulk_reassign(request: web.Request, desk: Desk) -> web.Response:
         case = await case_queries.find_in_scope(desk.uow, desk.user_id, human_id)
         if case is None:
             raise ActionRefused("not_allowed", 403)
-        case = await cases.authorise(desk.uow, desk.user_id, case.id, None)
-        await cases.transfer(desk.uow, desk.user_id, case, f"m:{target}", reason)
+        case = await access.authorise(desk.uow, desk.user_id, case.id, None)
+        await cases.reassign_to(desk.uow, desk.user_id, case, int(target), reason)
     back = str(form.get("back", "/desk/"))
     return _redirect(
         (back if back.startswith("/desk/") else "/desk/") + _sep(back) + "done=reassigned"
@@ -127,7 +127,7 @@ async def triage_category(request: web.Request, desk: Desk) -> web.Response:
     if case is None:
         raise ActionRefused("not_allowed", 403)
     version = str(form.get("version", ""))
-    case = await cases.authorise(
+    case = await access.authorise(
         desk.uow, desk.user_id, case.id, int(version) if version.isdigit() else -1
     )
     await cases.triage_set_category(desk.uow, desk.user_id, case, str(form.get("category", "")))

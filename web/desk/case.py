@@ -49,15 +49,19 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         events=await case_queries.timeline(uow, case),
         photos=await case_queries.case_photos(uow, case),
         can_act=can_act,
-        can_accept=can_act and case.status in AWAITING_ACCEPT,
+        can_accept=can_act
+        and case.status in AWAITING_ACCEPT
+        and access.may_accept(uow, desk.user_id, case),
         triage=case.status == "triage",
         transfer_targets=staff.transfer_options(uow, case, exclude={desk.user_id})
         if can_act
         else [],
         assignable=[
-            s for s in access.assignable_staff(uow, desk.user_id) if s.telegram_id != case.owner_id
+            s
+            for s in access.assignable_staff(uow, desk.user_id)
+            if s.telegram_id != case.owner_id and case.grid_id in s.grid_ids
         ]
-        if can_act
+        if can_act and desk.me.staff.role in cases.SUPERVISORS
         else [],
         staffmap=uow.routing.gridmap.staff,
         categories=uow.routing.gridmap.categories,
@@ -81,11 +85,12 @@ async def case_action(request: web.Request, desk: Desk) -> web.Response:
     uow, user_id = desk.uow, desk.user_id
     found = await _case_in_scope(desk, request.match_info["human_id"])
     version = str(desk.form.get("version", ""))
-    case = await cases.authorise(uow, user_id, found.id, int(version) if version.isdigit() else -1)
+    case = await access.authorise(uow, user_id, found.id, int(version) if version.isdigit() else -1)
     if action == "accept":
         await cases.accept(uow, user_id, case)
     elif action == "ask":
-        await cases.ask(uow, user_id, case, _required(desk, "question"))
+        if not await cases.ask(uow, user_id, case, _required(desk, "question")):
+            action = "ask_unreached"  # the resident blocked the bot or erased their data
     elif action == "reject":
         await cases.reject(uow, user_id, case, _required(desk, "reason"))
     elif action == "resolve":
@@ -96,7 +101,9 @@ async def case_action(request: web.Request, desk: Desk) -> web.Response:
         await cases.transfer(uow, user_id, case, _text(desk, "target"), _required(desk, "reason"))
     elif action == "reassign":
         target = _text(desk, "target")
-        await cases.transfer(uow, user_id, case, f"m:{target}", _required(desk, "reason"))
+        if not target.isdigit():
+            raise ActionRefused("not_allowed", 400)
+        await cases.reassign_to(uow, user_id, case, int(target), _required(desk, "reason"))
     elif action == "category":
         await cases.triage_set_category(uow, user_id, case, _text(desk, "category"))
     return web.Response(

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot.runtime.web import GRIDVOICE
 from bot.services import desk_auth
-from bot.services.cases import CaseActionError
+from bot.services.access import CaseActionError
 from bot.services.desk_auth import SignedIn
 from bot.services.domain import Domain, UnitOfWork
 from web.pages import PAGES_KEY, request_language
