@@ -92,10 +92,6 @@ async def authorise(uow: UnitOfWork, user_id: int, case_id: int, version: int | 
     return case
 
 
-# Roles that may sign in to the desk (everyone on the staff table who works cases or reads them).
-DESK_ROLES = frozenset({"member", "leader", "centre", "street", "committee", "party", "admin"})
-
-
 def scope_grids(uow: UnitOfWork, user_id: int) -> frozenset[str] | None:
     """The grids whose cases this person sees as a whole; None means every grid."""
     gridmap = uow.routing.gridmap
