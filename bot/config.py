@@ -76,6 +76,11 @@ class Settings:
     web_burst_per_ip: int = 60
     open311_posts_per_key_per_minute: float = 30.0
     open311_burst_per_key: int = 10
+    # The staff desk (web/desk): how long a login lasts.
+    desk_link_ttl: timedelta = timedelta(minutes=10)  # a /web one-time login link
+    desk_init_data_max_age: timedelta = timedelta(hours=1)  # a Mini App's initData auth_date
+    desk_session_idle: timedelta = timedelta(hours=8)  # a session unused this long ends
+    desk_recheck_interval: float = 5.0  # seconds between checks for changes made by replicas
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

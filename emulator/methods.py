@@ -215,6 +215,43 @@ async def get_my_commands(call: Call) -> Any:
     return call.world.commands.get(_commands_key(call), [])
 
 
+def _menu_key(call: Call) -> str:
+    chat_id = call.int("chat_id")
+    if chat_id is None:
+        return "default"
+    chat = call.chat(sending=False)
+    if chat.get("type") != "private":
+        raise bad_request("chat_id must be a private chat")
+    return str(chat_id)
+
+
+def _check_menu_button(button: Any) -> dict[str, Any]:
+    """A MenuButton as Telegram accepts it: commands, default, or web_app with an HTTPS url."""
+    if not isinstance(button, dict) or button.get("type") not in ("commands", "web_app", "default"):
+        raise bad_request("can't parse menu button JSON object")
+    if button["type"] != "web_app":
+        return {"type": button["type"]}
+    text = button.get("text")
+    web_app = button.get("web_app")
+    if not isinstance(text, str) or not text.strip() or len(text) > 64:
+        raise bad_request("BUTTON_TEXT_INVALID")
+    url = web_app.get("url") if isinstance(web_app, dict) else None
+    if not isinstance(url, str) or not url.startswith("https://"):
+        raise bad_request("BUTTON_URL_INVALID")
+    return {"type": "web_app", "text": text, "web_app": {"url": url}}
+
+
+async def set_chat_menu_button(call: Call) -> Any:
+    button = call.json("menu_button") if call.has("menu_button") else {"type": "default"}
+    call.world.menu_buttons[_menu_key(call)] = _check_menu_button(button)
+    return True
+
+
+async def get_chat_menu_button(call: Call) -> Any:
+    buttons = call.world.menu_buttons
+    return buttons.get(_menu_key(call)) or buttons.get("default") or {"type": "commands"}
+
+
 # -- the table ------------------------------------------------------------------------
 _SEND_COMMON = {
     "message_thread_id": False,
@@ -368,6 +405,8 @@ _TABLE = [
         set_my_commands,
     ),
     MethodDef("getMyCommands", {"scope": False, "language_code": False}, get_my_commands),
+    MethodDef("setChatMenuButton", {"chat_id": False, "menu_button": False}, set_chat_menu_button),
+    MethodDef("getChatMenuButton", {"chat_id": False}, get_chat_menu_button),
     MethodDef("getChat", {"chat_id": True}, get_chat),
     MethodDef(
         "sendDocument",

@@ -97,6 +97,7 @@ class World:
         self.files_by_path: dict[str, StoredFile] = {}
         self.calls: list[dict[str, Any]] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}
+        self.menu_buttons: dict[str, dict[str, Any]] = {}  # chat id (or "default") -> MenuButton
         self.webhook = WebhookConfig()
         self.webhook_deliveries: list[dict[str, Any]] = []
         self._ids = itertools.count(1)

@@ -18,7 +18,7 @@ from bot.services.consultations import ConsultError
 from bot.services.domain import NoGridMap, UnitOfWork
 from bot.services.reachability import reachable_again
 from bot.services.residents import ensure_user, get_user
-from handlers import admin, member, reporting, resident
+from handlers import admin, desk, member, reporting, resident
 from handlers.context import Ctx, status_label
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class Dispatcher:
         )
         self.group_commands: set[str] = set()
         self.deep_links: dict[str, Any] = {}
-        for module in (resident, reporting, member, admin):
+        for module in (resident, reporting, member, admin, desk):
             module.register(self)
         try:  # consultations and announcements
             from handlers import committee

@@ -179,6 +179,8 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         "role": "member",
         "target": "xingfu-2",
         "link": "https://t.me/gridvoice_bot?start=invABC",
+        "url": "https://grid.example/desk/login?token=abc.def",
+        "minutes": 10,
         "moved": 2,
         "report": [
             {

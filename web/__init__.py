@@ -36,3 +36,6 @@ def setup_web(app: web.Application, gv: Gridvoice) -> None:
     cases.setup(app)
     open311.setup(app, gv.domain)
     open_data.setup(app)
+    from web.desk import setup as setup_desk
+
+    setup_desk(app)

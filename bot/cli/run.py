@@ -18,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--webhook-secret", help="secret Telegram echoes in X-Telegram-Bot-Api-Secret-Token"
     )
+    p.add_argument(
+        "--public-url",
+        help="https address people reach the HTTP edge at: desk links, the Mini App "
+        "(default: $GRIDVOICE_PUBLIC_URL)",
+    )
     p.add_argument("--listen", default="0.0.0.0", help="HTTP host for webhook, /healthz, /metrics")
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     p.add_argument("--log-level", default="INFO")
@@ -41,6 +46,7 @@ def _run(args: argparse.Namespace) -> int:
         listen_host=args.listen,
         listen_port=args.port,
         gridmap_path=args.grid_map,
+        public_url=args.public_url.rstrip("/") if args.public_url else None,
     )
     try:
         asyncio.run(_main(settings))

@@ -129,6 +129,8 @@ class Gridvoice:
         if port == 0 and self.runner.addresses:
             port = self.runner.addresses[0][1]
         self.web_url = f"http://{self.settings.listen_host}:{port}"
+        local = self.web_url.replace("://0.0.0.0:", "://127.0.0.1:")  # a link one can open
+        self.domain.web_url = self.settings.public_url or local
 
     async def stop(self) -> None:
         for loop in (self.processor, self.sender, self.scheduler, self.poller):

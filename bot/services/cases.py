@@ -7,14 +7,27 @@ in place and queues the resident's (and followers') update.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
+from bot.services.access import CaseActionError as CaseActionError
+from bot.services.access import authorise as authorise
+from bot.services.access import get_case as get_case
+from bot.services.access import may_accept as may_accept
+from bot.services.access import may_act as may_act
+from bot.services.access import may_view as may_view
+from bot.services.access import staff_role as staff_role
+from bot.services.case_feed import case_changed
+from bot.services.case_queries import find_case as find_case
+from bot.services.case_queries import find_case_by_id as find_case_by_id
+from bot.services.case_queries import grid_counts as grid_counts
+from bot.services.case_queries import open_counts as open_counts
+from bot.services.case_queries import photo_ids as photo_ids
+from bot.services.case_queries import timeline as timeline
 from bot.services.case_views import (
     AWAITING_ACCEPT,
     OPEN,
@@ -66,15 +79,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class CaseActionError(Exception):
-    """A person tried something the case does not allow; `key` names the label to answer with."""
-
-    def __init__(self, key: str, **data: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.data = data
-
-
 @dataclass(frozen=True)
 class Actor:
     """Who is acting: a Telegram user id and the role they act in."""
@@ -87,53 +91,6 @@ SYSTEM = Actor(None, "system")
 NOT_STAFF = frozenset({"resident", "system"})
 # Staff actions the resident sees as an answer: the first one is the case's first response.
 RESPONSES = frozenset({"accepted", "asked", "transferred", "resolved", "rejected", "triaged"})
-
-
-async def get_case(uow: UnitOfWork, case_id: int, *, lock: bool = True) -> Case:
-    stmt = select(Case).where(Case.id == case_id)
-    if lock and not uow.domain.sqlite:
-        stmt = stmt.with_for_update()
-    case = (await uow.session.execute(stmt)).scalar_one_or_none()
-    if case is None:
-        raise CaseActionError("not_allowed")
-    return case
-
-
-async def find_case(uow: UnitOfWork, human_id: str) -> Case | None:
-    human_id = human_id.strip().upper()
-    return (
-        await uow.session.execute(select(Case).where(Case.human_id == human_id))
-    ).scalar_one_or_none()
-
-
-async def find_case_by_id(uow: UnitOfWork, case_id: int) -> Case | None:
-    """A case by its database id, without a lock (for display)."""
-    if not 0 < case_id < 2**63:
-        return None
-    return await uow.session.get(Case, case_id)
-
-
-async def open_counts(uow: UnitOfWork, owner_ids: Collection[int] | None = None) -> dict[int, int]:
-    stmt = (
-        select(Case.owner_id, func.count())
-        .where(Case.status.in_(OPEN), Case.owner_id.is_not(None))
-        .group_by(Case.owner_id)
-    )
-    if owner_ids is not None:
-        stmt = stmt.where(Case.owner_id.in_(list(owner_ids)))
-    return {owner: n for owner, n in (await uow.session.execute(stmt)).all()}
-
-
-async def grid_counts(uow: UnitOfWork, grid_id: str) -> dict[int, int]:
-    """Open cases of the people who could get a case of this grid (not of the whole district)."""
-    gridmap = uow.routing.gridmap
-    people = {s.telegram_id for s in gridmap.members_of(grid_id)}
-    people |= {s.telegram_id for s in gridmap.leaders_of(grid_id)}
-    community = gridmap.grids[grid_id].community_id if grid_id in gridmap.grids else None
-    if community:
-        people |= {s.telegram_id for s in gridmap.centre_of(community)}
-    people |= {s.telegram_id for s in gridmap.street_staff()}
-    return await open_counts(uow, people)
 
 
 async def record(
@@ -161,6 +118,7 @@ async def record(
             data=data,
         )
     )
+    case_changed(uow, case.id)
 
 
 def move(uow: UnitOfWork, case: Case, status: str) -> str:
@@ -191,11 +149,6 @@ async def audience(uow: UnitOfWork, case: Case) -> list[User]:
     rows = (await uow.session.execute(select(User).where(User.id.in_(ids)))).scalars().all()
     by_id = {u.id: u for u in rows}
     return [by_id[i] for i in ids if i in by_id]
-
-
-async def photo_ids(uow: UnitOfWork, case: Case, kind: str = "report") -> list[str]:
-    stmt = select(CasePhoto.file_id).where(CasePhoto.case_id == case.id, CasePhoto.kind == kind)
-    return list((await uow.session.execute(stmt.order_by(CasePhoto.id))).scalars().all())
 
 
 def apply_assignment(uow: UnitOfWork, case: Case, a: Assignment) -> None:
@@ -334,64 +287,8 @@ async def _tell_follow_up(uow: UnitOfWork, case: Case) -> None:
     )
 
 
-def staff_role(uow: UnitOfWork, user_id: int) -> str | None:
-    staff = uow.routing.gridmap.staff.get(user_id)
-    return staff.role if staff and staff.active else None
-
-
-def may_act(uow: UnitOfWork, user_id: int, case: Case) -> bool:
-    """Server-side authorisation: may this person work on this case now?"""
-    gridmap = uow.routing.gridmap
-    staff = gridmap.staff.get(user_id)
-    if staff is None or not staff.active:
-        return False
-    if case.owner_id == user_id or case.follow_up_id == user_id:
-        return True
-    if case.party_id and staff.party_id == case.party_id:
-        return True
-    if staff.role == "leader" and case.grid_id in staff.grid_ids:
-        return True
-    if staff.role == "centre":
-        grid = gridmap.grids.get(case.grid_id)
-        return bool(grid and grid.community_id == staff.community_id)
-    return staff.role in ("street", "admin")
-
-
-def may_view(uow: UnitOfWork, user_id: int, case: Case) -> bool:
-    if may_act(uow, user_id, case) or case.resident_id == user_id:
-        return True
-    staff = uow.routing.gridmap.staff.get(user_id)
-    if staff is None or not staff.active:
-        return False
-    if staff.role == "member" and case.grid_id in staff.grid_ids:
-        return True
-    if staff.role == "committee":
-        grid = uow.routing.gridmap.grids.get(case.grid_id)
-        return bool(grid and grid.community_id == staff.community_id)
-    return False
-
-
-async def authorise(uow: UnitOfWork, user_id: int, case_id: int, version: int | None) -> Case:
-    """Load a case for a staff action, refusing strangers, replays and stale cards."""
-    case = await get_case(uow, case_id)
-    if not may_act(uow, user_id, case):
-        raise CaseActionError("not_allowed")
-    if version is not None and version != case.version:
-        raise CaseActionError("card_outdated", status=case.status)
-    return case
-
-
 def actor_for(uow: UnitOfWork, user_id: int) -> Actor:
     return Actor(user_id, staff_role(uow, user_id) or "resident")
-
-
-def may_accept(uow: UnitOfWork, user_id: int, case: Case) -> bool:
-    """A case handed to a party is accepted by that party's staff only: the grid member who
-    follows it up (or a leader) may push it, but must not become its owner by one tap."""
-    if not case.party_id:
-        return True
-    staff = uow.routing.gridmap.staff.get(user_id)
-    return staff is not None and staff.party_id == case.party_id
 
 
 async def accept(uow: UnitOfWork, user_id: int, case: Case) -> None:
@@ -643,6 +540,39 @@ async def transfer(uow: UnitOfWork, user_id: int, case: Case, target: str, reaso
     await reassign(uow, case, a, actor_for(uow, user_id), "transferred", "transferred", note=reason)
 
 
+# Who may hand a case to another member at the desk (the chat's transfer is the member's own).
+SUPERVISORS = frozenset({"leader", "centre", "street", "admin"})
+
+
+async def reassign_to(
+    uow: UnitOfWork, user_id: int, case: Case, member_id: int, reason: str
+) -> None:
+    """A supervisor hands an open case to a member or leader who works its grid."""
+    if staff_role(uow, user_id) not in SUPERVISORS or not may_act(uow, user_id, case):
+        raise CaseActionError("not_allowed")
+    if case.status not in OPEN:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    person = uow.routing.gridmap.staff.get(member_id)
+    if (
+        person is None
+        or not person.active
+        or person.role not in ("member", "leader")
+        or case.grid_id not in person.grid_ids
+        or member_id == case.owner_id
+    ):
+        raise CaseActionError("not_allowed")
+    a = Assignment(
+        owner_id=member_id,
+        chat_id=member_id,
+        party_id=None,
+        rung=person.role,
+        reason="reassigned",
+        detail={"by": user_id},
+        follow_up_id=None,
+    )
+    await reassign(uow, case, a, actor_for(uow, user_id), "transferred", "reassigned", note=reason)
+
+
 async def escalate_case(uow: UnitOfWork, case: Case, which: str) -> bool:
     """Move an overdue case one rung up the ladder. Returns False at the top of the ladder."""
     counts = await grid_counts(uow, case.grid_id)
@@ -808,8 +738,3 @@ async def follow(uow: UnitOfWork, resident: User, case: Case) -> None:
         uow.session.add(CaseFollower(case_id=case.id, user_id=resident.id, since=uow.now))
         await record(uow, case, Actor(resident.id, "resident"), "followed")
     notify_resident(uow, case, [resident], "followed")
-
-
-async def timeline(uow: UnitOfWork, case: Case) -> list[CaseEvent]:
-    stmt = select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
-    return list((await uow.session.execute(stmt)).scalars().all())

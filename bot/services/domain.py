@@ -98,6 +98,7 @@ class Domain:
         self.classifier = build_classifier(settings)
         self._routing: Routing | None = None
         self.bot_username: str | None = None
+        self.web_url: str | None = None  # where the HTTP edge listens (set when it starts)
         self.outbox_written = asyncio.Event()
         self.inbox_written = asyncio.Event()
         self.schedule_changed = asyncio.Event()

@@ -234,6 +234,11 @@ class Outbox:
             payload["parse_mode"] = "HTML"
         self._add(chat_id, method, payload, campaign=campaign)
 
+    def menu_button(self, chat_id: int, text: str, web_app_url: str) -> None:
+        """A private chat's menu button that opens a Web App (the staff desk)."""
+        button = {"type": "web_app", "text": text[:64], "web_app": {"url": web_app_url}}
+        self._add(chat_id, "setChatMenuButton", {"chat_id": chat_id, "menu_button": button})
+
     def answer_callback(
         self,
         callback_query_id: str,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import secrets
 import statistics
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.services import cases as case_service
+from bot.services import desk_auth
 from bot.services.case_views import OPEN
 from bot.services.domain import UnitOfWork
 from bot.store.models import Case, CaseEvent, Invite, StaffMember
@@ -100,6 +101,7 @@ async def deactivate(uow: UnitOfWork, admin_id: int, user_id: int) -> int:
     if row is None:
         raise StaffError("staff_unknown", user=user_id)
     row.active = False
+    await desk_auth.end_sessions_of(uow, user_id)
     await uow.session.flush()
     await uow.domain.reload_routing_in(uow)
     stmt = select(Case).where(Case.owner_id == user_id, Case.status.in_(OPEN))
@@ -161,12 +163,23 @@ def _visible_grids(uow: UnitOfWork, user_id: int) -> set[str] | None:
     return set(staff.grid_ids)
 
 
-async def assessment(uow: UnitOfWork, user_id: int, days: int = 30) -> list[dict[str, Any]]:
+async def assessment(
+    uow: UnitOfWork,
+    user_id: int,
+    days: int = 30,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
     """Per person: cases by category, median times, share within deadline, reopen rate,
-    average rating, and a difficulty-weighted score (weights from the grid map)."""
+    average rating, and a difficulty-weighted score (weights from the grid map).
+
+    The period is the last `days`, or cases reported in [since, until) when given."""
     grids = _visible_grids(uow, user_id)
-    since = uow.now - timedelta(days=days)
+    since = since or uow.now - timedelta(days=days)
     stmt = select(Case).where(Case.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Case.created_at < until)
     if grids is not None:
         stmt = stmt.where(Case.grid_id.in_(sorted(grids)))
     cases = list((await uow.session.execute(stmt)).scalars().all())
@@ -231,6 +244,7 @@ async def assessment(uow: UnitOfWork, user_id: int, days: int = 30) -> list[dict
         staff = uow.routing.gridmap.staff.get(person)
         report.append(
             {
+                "id": person,
                 "name": staff.name if staff else str(person),
                 "role": staff.role if staff else "",
                 "cases": p["cases"],

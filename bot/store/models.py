@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -484,3 +485,41 @@ class Open311Contact(Base):
     account_id: Mapped[str | None] = mapped_column(String(128))
     address_string: Mapped[str | None] = mapped_column(String(256))
     media_url: Mapped[str | None] = mapped_column(String(1024))
+# --- the staff desk (web/desk): logins and sessions, cached Telegram files -----------------
+
+
+class DeskLoginLink(Base):
+    """A one-time login link sent by /web: only the token's hash is kept; used once."""
+
+    __tablename__ = "desk_login_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class DeskSession(Base):
+    """A signed-in browser: the cookie's hash, its CSRF token, and when it ends."""
+
+    __tablename__ = "desk_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    via: Mapped[str] = mapped_column(String(16))  # link | webapp
+    created_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class TelegramFile(Base):
+    """A file fetched from Telegram with getFile, kept so pages do not fetch it again."""
+
+    __tablename__ = "telegram_files"
+
+    file_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    fetched_at: Mapped[datetime]

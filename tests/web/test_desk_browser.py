@@ -1,0 +1,181 @@
+"""The desk in a real headless Chromium: sign in through a /web link, filter the board, accept
+and resolve a case from its page, and see another session's board change without a reload."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from desk_helpers import (
+    get,
+    hidden,
+    http_session,
+    in_browser,
+    page_shot,
+    picture,
+    post,
+    report_with_photo,
+    sign_in,
+    web_link,
+)
+from gv_world import LEADER, MEMBER_1, World
+from test_e2e_resident_support import case_row, label
+
+pytestmark = pytest.mark.db
+
+LIGHT = "The street light outside building 1 has been broken for a week"
+NORTH = "Garbage bins overflowing next to building 7, smells terrible"
+
+
+def _by_id(driver: Any, ident: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, ident)
+
+
+async def _wait_for(driver: Any, script: str, timeout: float = 8.0) -> Any:
+    """Poll a JavaScript expression in the page until it is truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await in_browser(driver.execute_script, f"return {script}")
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"never true in the browser: {script}")
+        await asyncio.sleep(0.1)
+
+
+async def test_member_works_a_case_in_the_browser_and_another_board_updates_live(
+    web_world: World, browser: Any
+) -> None:
+    w = web_world
+    base = w.app.web_url  # type: ignore[union-attr]
+    await w.resident(5001, address="Xingfu Garden Building 1")
+    await w.resident(5002, address="Xingfu Garden Building 7")
+    case_id = await report_with_photo(
+        w, 5001, LIGHT, picture(240, 160, [(40, 60, 90), (200, 170, 60), (90, 90, 90)])
+    )
+    await w.report(5002, NORTH)
+    card = await w.card(MEMBER_1, case_id)
+    browser.delete_all_cookies()
+
+    # Sign in: the member sends /web in the chat and opens the link.
+    link = await web_link(w, MEMBER_1)
+    await in_browser(browser.get, link + "&lang=en")
+    await in_browser(page_shot, browser, "desk-login-en")
+    await in_browser(_by_id(browser, "login-continue").click)
+    await _wait_for(browser, "document.getElementById('board') !== null")
+    assert case_id in browser.page_source
+
+    # Filter the board.
+    from selenium.webdriver.support.ui import Select
+
+    await in_browser(Select(_by_id(browser, "f-status")).select_by_value, "assigned")
+    await in_browser(_by_id(browser, "filter-apply").click)
+    await _wait_for(browser, "location.search.indexOf('status=assigned') >= 0")
+    assert case_id in browser.page_source
+    await in_browser(page_shot, browser, "desk-board-member-en")
+
+    # A second session (the leader) watches the board over server-sent events.
+    async with http_session() as leader:
+        await sign_in(w, leader, LEADER)
+        async with leader.get(base + "/desk/events") as stream:
+            await stream.content.readuntil(b"\n\n")
+
+            # Accept from the case page.
+            await in_browser(browser.get, f"{base}/desk/cases/{case_id}")
+            await _wait_for(browser, "document.querySelector('.photos img').naturalWidth > 0")
+            await in_browser(page_shot, browser, "desk-case-en")
+            after = await w.last_id(5001)
+            await in_browser(_by_id(browser, "act-accept").click)
+            await _wait_for(browser, "document.getElementById('flash') !== null")
+            assert 'data-status="accepted"' in browser.page_source
+            accepted = await w.wait_bot(5001, "was accepted", after=after)
+            await w.wait_edited(MEMBER_1, card["message_id"], label(w, "zh", "status_accepted"))
+            chunk = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
+            while not chunk.startswith(b"event: changed"):
+                chunk = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
+
+    # Resolve with a note and a photo.
+    photo = w.tmp_path / "fixed.png"
+    photo.write_bytes(picture(240, 160, [(60, 140, 70), (230, 230, 220)]))
+    await in_browser(_by_id(browser, "resolve-note").send_keys, "Replaced the bulb, works now")
+    await in_browser(_by_id(browser, "resolve-photo").send_keys, str(photo))
+    await in_browser(_by_id(browser, "act-resolve").click)
+    await _wait_for(browser, "document.getElementById('case-status').dataset.status == 'resolved'")
+    resolved = await w.wait_bot(5001, "Replaced the bulb", after=accepted["message_id"])
+    assert any(
+        "⭐" in b["text"] for row in resolved["reply_markup"]["inline_keyboard"] for b in row
+    )
+    pictures = [m for m in await w.sim.bot_messages(5001, after) if m.get("photo")]
+    assert len(pictures) == 1  # the result's photo, as the chat's resolve sends it
+    await w.wait_edited(MEMBER_1, card["message_id"], label(w, "zh", "status_resolved"))
+    row = await case_row(w, case_id)
+    assert row.status == "resolved" and row.resolution_note == "Replaced the bulb, works now"
+    await _wait_for(browser, "document.querySelectorAll('.photos img').length == 2")
+    await _wait_for(
+        browser,
+        "Array.from(document.querySelectorAll('.photos img')).every(i => i.naturalWidth > 0)",
+    )
+    await in_browser(page_shot, browser, "desk-case-resolved-en")
+
+
+async def test_a_second_browser_board_changes_without_a_reload(
+    web_world: World, browser: Any
+) -> None:
+    w = web_world
+    base = w.app.web_url  # type: ignore[union-attr]
+    await w.resident(5101, address="Xingfu Garden Building 1")
+    case_id, _ = await w.report(5101, LIGHT)
+    await w.card(MEMBER_1, case_id)
+    browser.delete_all_cookies()
+    link = await web_link(w, LEADER)
+    await in_browser(browser.get, link + "&lang=zh")
+    await in_browser(_by_id(browser, "login-continue").click)
+    await _wait_for(browser, "document.getElementById('board') !== null")
+    await _wait_for(browser, "document.documentElement.getAttribute('data-live') == 'on'")
+    await in_browser(browser.execute_script, "window.__notReloaded = true")
+    cell = f"document.querySelector('tr[data-case=\"{case_id}\"] td.status').dataset.status"
+    assert await in_browser(browser.execute_script, f"return {cell}") == "assigned"
+
+    # The member accepts in another session; the leader's open board follows.
+    async with http_session() as member:
+        await sign_in(w, member, MEMBER_1)
+        _, page = await get(member, f"{base}/desk/cases/{case_id}")
+        form = {"csrf": hidden(page, "csrf"), "version": hidden(page, "version")}
+        status, _, _ = await post(member, f"{base}/desk/cases/{case_id}/accept", form)
+        assert status == 200
+    await _wait_for(browser, f"{cell} == 'accepted'")
+    assert await in_browser(browser.execute_script, "return window.__notReloaded === true")
+    await in_browser(page_shot, browser, "desk-board-zh")
+
+
+async def test_the_mini_app_signs_in_from_telegrams_launch_data(
+    web_world: World, browser: Any
+) -> None:
+    """Telegram opens the Mini App with signed launch data in the URL fragment."""
+    import json
+    from urllib.parse import quote
+
+    from bot.services.desk_auth import sign_init_data
+
+    w = web_world
+    base = w.app.web_url  # type: ignore[union-attr]
+    browser.delete_all_cookies()
+    fields = {
+        "query_id": "AAHdesk",
+        "user": json.dumps({"id": MEMBER_1, "first_name": "Fang"}, separators=(",", ":")),
+        "auth_date": str(int(w.clock.now().timestamp())),
+    }
+    init_data = sign_init_data(fields, w.settings.token)
+    fragment = f"tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=8.0"
+    await in_browser(browser.get, f"{base}/desk/app?lang=en#{fragment}")
+    await _wait_for(browser, "document.getElementById('board') !== null")
+    assert "王芳" in browser.page_source
+    # a forged fragment signs nobody in
+    browser.delete_all_cookies()
+    forged = init_data.replace(str(MEMBER_1), str(LEADER))
+    await in_browser(browser.get, f"{base}/desk/app?lang=en#tgWebAppData={quote(forged, safe='')}")
+    await _wait_for(browser, "document.getElementById('refusal') !== null")
+    assert "could not be verified" in browser.page_source

@@ -1,0 +1,171 @@
+"""Every desk page renders in both languages (and is photographed), reports add up and export
+as CSV, triage works from the board, and the Mini App button is set for staff chats."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from desk_helpers import get, hidden, http_session, in_browser, page_shot, post, sign_in, web_link
+from gv_world import LEADER, MEMBER_1, MEMBER_2, World
+from test_e2e_resident_support import case_row
+
+from bot.store.models import Consultation
+
+pytestmark = pytest.mark.db
+
+LIGHT = "The street light outside building 1 has been broken for a week"
+VAGUE = "hello?? can someone come by"
+
+
+async def _a_month_of_work(w: World) -> tuple[str, str]:
+    """One case resolved from the desk and rated, one waiting in triage, one closed consultation."""
+    await w.resident(6001, address="Xingfu Garden Building 1")
+    done, _ = await w.report(6001, LIGHT)
+    await w.card(MEMBER_1, done)
+    vague, _ = await w.report(6001, VAGUE)
+    base = w.app.web_url  # type: ignore[union-attr]
+    async with http_session() as http:
+        await sign_in(w, http, MEMBER_1)
+        _, page = await get(http, f"{base}/desk/cases/{done}")
+        form = {"csrf": hidden(page, "csrf"), "version": hidden(page, "version")}
+        _, page, _ = await post(http, f"{base}/desk/cases/{done}/accept", form)
+        form = {**form, "version": hidden(page, "version"), "note": "Fixed"}
+        await post(http, f"{base}/desk/cases/{done}/resolve", form)
+    resolved = await w.wait_bot(6001, "Fixed", buttons=True)
+    await w.press(6001, resolved, "⭐⭐⭐⭐⭐")
+    await w.settle()
+    now = w.clock.now()
+    async with w.app.domain.unit() as uow:  # type: ignore[union-attr]
+        uow.session.add(
+            Consultation(
+                created_by=10040,
+                question="Where should the new bike shelter go?",
+                options=["By the east gate", "Behind building 3"],
+                grid_ids=["xingfu-1", "xingfu-2"],
+                status="closed",
+                opens_at=now - timedelta(days=3),
+                closes_at=now - timedelta(days=1),
+                created_at=now - timedelta(days=4),
+                closed_at=now - timedelta(days=1),
+                eligible={"xingfu-1": 40, "xingfu-2": 20},
+                results={
+                    "options": [
+                        {"n": 1, "text": "By the east gate", "votes": 18, "percent": 60.0},
+                        {"n": 2, "text": "Behind building 3", "votes": 12, "percent": 40.0},
+                    ],
+                    "ballots": 30,
+                    "eligible": 60,
+                    "turnout": 50.0,
+                    "grids": [],
+                },
+            )
+        )
+    return done, vague
+
+
+async def test_every_desk_page_in_both_languages(web_world: World, browser: Any) -> None:
+    w = web_world
+    done, vague = await _a_month_of_work(w)
+    base = w.app.web_url  # type: ignore[union-attr]
+    texts = {
+        "en": {"board": "Open cases", "case": "Timeline and messages", "reports": "Per member"},
+        "zh": {"board": "办理中的诉求", "case": "办理记录与沟通", "reports": "按网格员"},
+    }
+    async with http_session() as http:
+        await sign_in(w, http, LEADER)
+        for lang, expected in texts.items():
+            for page, url in (
+                ("board", "/desk/"),
+                ("case", f"/desk/cases/{done}"),
+                ("reports", "/desk/reports"),
+            ):
+                status, html = await get(http, base + url, params={"lang": lang})
+                assert status == 200 and expected[page] in html, (lang, page)
+        status, html = await get(http, base + "/desk/reports", params={"lang": "en"})
+        assert "王芳" in html and "5.0" in html and "50.0%" in html and "By the east gate" in html
+        async with http.get(base + "/desk/reports.csv") as r:
+            assert r.status == 200 and r.headers["Content-Type"].startswith("text/csv")
+            rows = list(csv.DictReader(io.StringIO((await r.read()).decode("utf-8-sig"))))
+        member = next(row for row in rows if row["kind"] == "member")
+        assert (
+            member["name"] == "王芳" and member["cases"] == "1" and member["avg_rating"] == "5.000"
+        )
+
+    browser.delete_all_cookies()
+    link = await web_link(w, LEADER)
+    await in_browser(browser.get, link + "&lang=zh")
+    await in_browser(page_shot, browser, "desk-login-zh")
+    await in_browser(browser.execute_script, "document.getElementById('login-continue').click()")
+    for lang in ("en", "zh"):
+        for name, url in (
+            ("board", "/desk/"),
+            ("case", f"/desk/cases/{vague}"),
+            ("reports", "/desk/reports"),
+            ("refused", "/desk/cases/GV-2026-999999"),
+        ):
+            await in_browser(browser.get, f"{base}{url}?lang={lang}")
+            await in_browser(page_shot, browser, f"desk-{name}-{lang}")
+    browser.delete_all_cookies()
+    for lang in ("en", "zh"):
+        await in_browser(browser.get, f"{base}/desk/?lang={lang}")
+        await in_browser(page_shot, browser, f"desk-signed-out-{lang}")
+
+
+async def test_a_leader_triages_from_the_board(web_world: World) -> None:
+    w = web_world
+    await w.resident(6101, address="Xingfu Garden Building 1")
+    vague, _ = await w.report(6101, VAGUE)
+    base = w.app.web_url  # type: ignore[union-attr]
+    async with http_session() as http:
+        board = await sign_in(w, http, LEADER)
+        assert 'name="case" value="' + vague in board
+        form = {
+            "csrf": hidden(board, "csrf"),
+            "case": vague,
+            "version": str((await case_row(w, vague)).version),
+            "category": "facilities",
+        }
+        status, page, _ = await post(http, base + "/desk/triage", form)
+        assert status == 200 and "Category set" in page
+        # a second press of the same (now stale) form is refused
+        status, _, _ = await post(http, base + "/desk/triage", form)
+        assert status == 403
+    row = await case_row(w, vague)
+    assert row.status == "assigned" and row.category == "facilities"
+    await w.card(MEMBER_1, vague)
+
+
+async def test_members_may_not_read_the_assessment(web_world: World) -> None:
+    base = web_world.app.web_url  # type: ignore[union-attr]
+    async with http_session() as http:
+        await sign_in(web_world, http, MEMBER_2)
+        status, html = await get(http, base + "/desk/reports")
+        assert status == 403 and "grid leaders" in html
+        assert (await get(http, base + "/desk/reports.csv"))[0] == 403
+
+
+async def test_staff_get_the_desk_as_a_mini_app_menu_button(web_world: World) -> None:
+    """With an https public address, /web also sets the chat's menu button to the Mini App."""
+    w = web_world
+    await w.stop_bot()
+    w.settings_overrides["public_url"] = "https://desk.example.org"
+    await w.start_bot()
+    after = await w.last_id(MEMBER_1)
+    await w.say(MEMBER_1, "/web")
+    answer = await w.wait_bot(MEMBER_1, "https://desk.example.org/desk/login?token=", after=after)
+    assert answer
+    await w.settle()
+    calls = [c for c in await w.sim.calls() if c["method"] == "setChatMenuButton"]
+    assert calls and not any(c.get("spec_violation") for c in calls)
+    button = w.emu.state.menu_buttons[str(MEMBER_1)]
+    assert button["type"] == "web_app"
+    assert button["web_app"]["url"] == "https://desk.example.org/desk/app"
+    # residents get no button (and no link)
+    await w.sim.create_user(6201, "Resident", language_code="en")
+    await w.say(6201, "/web")
+    await w.wait_bot(6201, "only for grid staff")
+    assert "6201" not in w.emu.state.menu_buttons
