@@ -40,7 +40,7 @@ from rapidfuzz import fuzz, process
 
 from routing.evidence import add_model_evidence
 from routing.lexicon import Lexicon, Pattern, load_lexicon
-from routing.linear import LinearModel
+from routing.linear import NOTHING, LinearModel
 from routing.model import PACKAGED_MODEL, load_training
 from routing.text import cjk_runs, english_tokens, normalize, phrase_key, stem, zh_key
 
@@ -153,6 +153,7 @@ class Classifier:
         self._fuzzy_cache: dict[str, str | None] = {}
         self.model: LinearModel | None = self._model(training, model)
         self._lex_order: tuple[str, ...] = self.model.categories if self.model else ()
+        self._nothing = self._lex_order.index(NOTHING) if NOTHING in self._lex_order else None
 
     @classmethod
     def from_model_file(cls, path: str | Path, lexicon: Lexicon | None = None) -> Classifier:
@@ -277,7 +278,7 @@ class Classifier:
             return None
         if training is not None:
             rows = training if isinstance(training, list) else load_training(training)
-            cats = {c for _, c in rows}
+            cats = {c for _, c in rows} - {NOTHING}
             if not cats or not cats <= set(self._categories):
                 return None  # the training data is for another taxonomy: lexicon only
             from routing.learn import train_model  # scikit-learn: only when training
@@ -289,7 +290,7 @@ class Classifier:
             found = LinearModel.load(model)
         else:
             found = _packaged_model()
-        if found is None or not set(found.categories) <= set(self._categories):
+        if found is None or not set(found.categories) - {NOTHING} <= set(self._categories):
             return None  # a model for another taxonomy: lexicon only
         return found
 
@@ -316,13 +317,19 @@ class Classifier:
         if len(norm) <= SHORT and self._lexicon_answers(scores):
             beta = LEXICON_WEIGHT_SHORT  # chat where the lexicon itself would answer
         z = [
-            (a + beta * scores[c]) * SHARPNESS
+            (a + beta * scores.get(c, 0.0)) * SHARPNESS
             for a, c in zip(scored.logits, self._lex_order, strict=True)
         ]
         top = max(z)
+        win = z.index(top)
+        if self._nothing is not None:
+            if win == self._nothing:
+                # the message states no problem (a greeting, "can you tell me more", a vague
+                # follow-up): a person reads it at triage; there is no evidence to show
+                return Classification(None, 0.0, (), MappingProxyType(scores))
+            z[self._nothing] = -math.inf  # otherwise the real categories share it out
         q = [math.exp(v - top) for v in z]
         total = sum(q)
-        win = q.index(max(q))
         second = max((i for i in range(len(q)) if i != win), key=q.__getitem__)
         confidence = round(q[win] / total, 4)
         if confidence < self.threshold:

@@ -3,14 +3,16 @@
 The classifier lists the lexicon's terms for the winning category first; these helpers top the
 list up with the model features that most favour the winner, mapped back from stems to the words
 of the message (``"hot water"``, not ``"hot wat"``) and leaving out what reads as noise:
-character 4-grams, Chinese n-grams of function characters, and n-grams straddling two words
-(``"业不"`` of ``"物业不管"`` next to ``"物业"``).
+character 4-grams, Chinese n-grams of function characters, n-grams straddling two words
+(``"业不"`` of ``"物业不管"`` next to ``"物业"``), and English features with a stop word or a
+word that names no problem (``STOP_STEMS``: ``"like to"``, ``"know"``, ``"thing"``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from routing.linear import STOP_STEMS
 from routing.text import english_tokens, has_cjk, stem
 
 _PARTICLES = frozenset("的了吗呢吧啊")
@@ -51,4 +53,6 @@ def _surface(feature: str, surfaces: dict[str, str]) -> str | None:
     if has_cjk(feature):
         weak = all(ch in _WEAK_ZH for ch in feature) or any(ch in _PARTICLES for ch in feature)
         return None if weak else feature
-    return surfaces.get(feature, feature)
+    if any(part in STOP_STEMS for part in feature.split()):
+        return None  # "like to", "would like", "know": words, but no evidence of a problem
+    return surfaces.get(feature)  # never a stem the message does not contain as a word

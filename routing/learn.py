@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routing.linear import LinearModel, feature_counts
+from routing.linear import NOTHING, LinearModel, feature_counts
 from routing.text import normalize
 
 C = 30.0  # inverse regularisation strength of the logistic regression
@@ -60,11 +60,17 @@ def train_model(
     weights: Sequence[float] | None = None,
     info: dict[str, object] | None = None,
 ) -> LinearModel:
-    """Fit tf-idf + multinomial logistic regression on ``(text, category)`` rows."""
+    """Fit tf-idf + multinomial logistic regression on ``(text, category)`` rows.
+
+    Rows labelled ``NOTHING`` (messages that state no problem) train a pseudo-category that is
+    appended to ``categories``; the classifier abstains when it wins.
+    """
     from scipy.sparse import csr_matrix
     from sklearn.linear_model import LogisticRegression
 
     cats = list(categories)
+    if NOTHING not in cats and any(cat == NOTHING for _, cat in rows):
+        cats.append(NOTHING)
     cat_index = {c_: i for i, c_ in enumerate(cats)}
     keep = [i for i, (_, cat) in enumerate(rows) if cat in cat_index]
     docs = [feature_counts(normalize(rows[i][0])) for i in keep]

@@ -49,6 +49,18 @@ _STOP = frozenset(
     thanks""".split()
 )
 _STOP_STEMS = frozenset(stem(w) for w in _STOP)
+#: Stems that never count as evidence on a card: the stop words and the verbs and nouns of a
+#: message that names no problem ("I would like to know more about the thing").
+STOP_STEMS = _STOP_STEMS | frozenset(
+    stem(w)
+    for w in """like want know tell ask say said thing things stuff something anything nothing
+    matter issue problem question help need get got make let talk discuss discussed again
+    last time today yesterday week before earlier later more much one lot really just
+    ok okay sure someone anyone everyone people""".split()
+)
+#: The model's pseudo-category for messages that state no problem (greetings, thanks, "can you
+#: tell me more"): trained like a category, never answered: the classifier abstains instead.
+NOTHING = "nothing"
 
 
 def head_length(norm: str) -> int:

@@ -2,6 +2,8 @@
 
 * ``routing/training.jsonl`` — short chat-style messages (the tuning corpus and more);
 * ``routing/corpus/chat.jsonl`` — very short chat, mixed Chinese/English, typos (hand-written);
+* ``routing/corpus/nothing.jsonl`` — messages that state no problem (greetings, thanks, vague
+  follow-ups), the pseudo-category ``nothing`` that makes the classifier abstain (hand-written);
 * ``routing/corpus/letters_zh.jsonl``, ``routing/corpus/requests_en.jsonl`` — long letters to a
   mailbox and 311-style requests, composed from our own phrase banks
   (``python -m routing.corpus.compose``);
@@ -19,6 +21,8 @@ TRAINING_PATH = HERE / "training.jsonl"
 CORPUS_PATHS = (
     TRAINING_PATH,
     HERE / "corpus" / "chat.jsonl",
+    HERE / "corpus" / "nothing.jsonl",
+    HERE / "corpus" / "framed.jsonl",
     HERE / "corpus" / "letters_zh.jsonl",
     HERE / "corpus" / "requests_en.jsonl",
 )
