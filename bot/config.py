@@ -51,12 +51,34 @@ class Settings:
     inbox_lease: timedelta = timedelta(seconds=60)
     outbox_lease: timedelta = timedelta(seconds=60)
     poll_timeout: int = 25
-    # The staff desk (web/desk): where people reach the HTTP edge, and how long a login lasts.
-    public_url: str | None = None  # e.g. https://grid.example.org; links and the Mini App use it
+    # The staff desk (web/desk): how long a login lasts (links use `public_url` below).
     desk_link_ttl: timedelta = timedelta(minutes=10)  # a /web one-time login link
     desk_init_data_max_age: timedelta = timedelta(hours=1)  # a Mini App's initData auth_date
     desk_session_idle: timedelta = timedelta(hours=8)  # a session unused this long ends
     desk_recheck_interval: float = 5.0  # seconds between checks for changes made by replicas
+    # The public web pages (dashboard, case pages): where residents reach them.
+    public_url: str | None = None  # e.g. https://grid.example.org (GRIDVOICE_PUBLIC_URL)
+    dashboard_min_cases: int = 10  # below this many cases a rate or a time reads "too few cases"
+    dashboard_window: timedelta = timedelta(days=90)  # the period of times and rates
+    dashboard_new: timedelta = timedelta(days=7)  # an open case this young is "new"
+    dashboard_stale: timedelta = timedelta(days=14)  # an open case with no update this long: stale
+    dashboard_weeks: int = 12  # weeks in the reported-vs-resolved chart
+    dashboard_cache: timedelta = timedelta(seconds=30)  # how long computed figures are reused
+    # Public output (web pages, Open311, open data): never personal data, see
+    # bot/services/public_cases.py. Free text is published only when staff approved it AND
+    # the deployment turns this on.
+    publish_descriptions: bool = False
+    public_location_decimals: int = 3  # about 100 m: a block, never a front door
+    open_data_licence: str = "CC-BY-4.0"  # or ODbL-1.0
+    # Open311: the jurisdiction_id clients may send (None: any), and the public base URL used
+    # in discovery and download links (None: taken from the request).
+    open311_jurisdiction: str | None = None
+    public_url: str | None = None
+    # Rate limits of the web edge (in-process token buckets, per replica).
+    web_rate_per_ip: float = 10.0  # requests a second, sustained
+    web_burst_per_ip: int = 60
+    open311_posts_per_key_per_minute: float = 30.0
+    open311_burst_per_key: int = 10
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -80,6 +102,20 @@ class Settings:
                 values[key] = timedelta(seconds=float(env[name]))
         if env.get("GRIDVOICE_PUBLIC_URL"):
             values["public_url"] = env["GRIDVOICE_PUBLIC_URL"].rstrip("/")
+        if env.get("GRIDVOICE_PUBLISH_DESCRIPTIONS"):
+            values["publish_descriptions"] = env["GRIDVOICE_PUBLISH_DESCRIPTIONS"].lower() in (
+                "1",
+                "true",
+                "yes",
+            )
+        if env.get("GRIDVOICE_DASHBOARD_MIN_CASES"):
+            values["dashboard_min_cases"] = max(1, int(env["GRIDVOICE_DASHBOARD_MIN_CASES"]))
+        if env.get("GRIDVOICE_OPEN_DATA_LICENCE"):
+            values["open_data_licence"] = env["GRIDVOICE_OPEN_DATA_LICENCE"]
+        if env.get("GRIDVOICE_PUBLIC_URL"):
+            values["public_url"] = env["GRIDVOICE_PUBLIC_URL"].rstrip("/")
+        if env.get("GRIDVOICE_WEB_RATE_PER_IP"):
+            values["web_rate_per_ip"] = float(env["GRIDVOICE_WEB_RATE_PER_IP"])
         if env.get("GRIDVOICE_WEBHOOK_SECRET"):
             values["webhook_secret"] = env["GRIDVOICE_WEBHOOK_SECRET"]
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -201,6 +201,7 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         "greeting": True,
         "needed": "leaders",
         "bot": "gridvoice_bot",
+        "public_page": "https://grid.example.org/cases/GV-2026-000001",
     }
 
 

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from web.errors import error_middleware
+from web.errors import error_middleware, too_many
 from web.pages import PAGES_KEY, PageRenderer, static_root
+from web.ratelimit import TokenBuckets, ip_rate_limit
 
 if TYPE_CHECKING:
     from bot.runtime.app import Gridvoice
@@ -21,12 +22,20 @@ if TYPE_CHECKING:
 
 def setup_web(app: web.Application, gv: Gridvoice) -> None:
     """Mount every web area on the bot's aiohttp application."""
-    app[PAGES_KEY] = PageRenderer(gv.domain.settings)
+    settings = gv.domain.settings
+    app[PAGES_KEY] = PageRenderer(settings)
     app.middlewares.append(error_middleware)
+    app.middlewares.append(
+        ip_rate_limit(TokenBuckets(settings.web_rate_per_ip, settings.web_burst_per_ip), too_many)
+    )
     app.router.add_static("/static/", static_root(), name="static", append_version=True)
-    from web import home
+    from web import cases, dashboard, open311, open_data
 
-    home.setup(app)
+    app.middlewares.append(open311.open311_errors)
+    dashboard.setup(app, gv.domain)
+    cases.setup(app)
+    open311.setup(app, gv.domain)
+    open_data.setup(app)
     from web.desk import setup as setup_desk
 
     setup_desk(app)

@@ -54,3 +54,21 @@ def _page(request: web.Request, status: int) -> web.Response:
     except Exception:  # the error page itself failed: plain text, still no trace
         log.exception("error page failed")
         return web.Response(status=status, text=str(status))
+
+
+def too_many(request: web.Request, wait: float) -> web.StreamResponse:
+    """429 with Retry-After, in the route's own format (Open311 error list, page or text)."""
+    from web.ratelimit import retry_after
+
+    if request.path.startswith("/open311"):
+        from web.open311 import too_many as open311_too_many
+
+        return open311_too_many(request, wait)
+    if _is_page(request):
+        response = _page(request, 429)
+    elif wants_json(request):
+        response = web.json_response({"error": "too many requests"}, status=429)
+    else:
+        response = web.Response(status=429, text="too many requests")
+    response.headers["Retry-After"] = retry_after(wait)
+    return response

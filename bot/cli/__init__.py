@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "bot.cli.classify",
     "bot.cli.lexicon",
     "bot.cli.register",
+    "bot.cli.api_key",
+    "bot.cli.export",
     "bot.cli.bench",
 )
 

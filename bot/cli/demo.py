@@ -51,6 +51,15 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
 
+def free_port() -> int:
+    """A free local TCP port, so the public address is known before the bot starts."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _plain(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text or ""))
 
@@ -107,12 +116,15 @@ async def _demo(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="gridvoice-demo-"))
     db_url = f"sqlite+aiosqlite:///{workdir / 'demo.db'}"
     emu = await start_emulator()
+    port = free_port()
     settings = Settings(
         database_url=db_url,
         api_url=emu.url,
         token="123456:DEMO",
         listen_host="127.0.0.1",
-        listen_port=0,
+        listen_port=port,
+        # The resident's "filed" message links the case's public page on the bot's own web edge.
+        public_url=f"http://127.0.0.1:{port}",
         poll_timeout=1,
         send_rate_private=20,
         send_burst_private=20,
@@ -142,8 +154,13 @@ async def _demo(args: argparse.Namespace) -> int:
         story = Story(
             sim, Transcript(sim, {RESIDENT: "resident", MEMBER: "grid member 王芳"}), args.lang
         )
-        await story.play()
+        case_id = await story.play()
         print("\n✔ demo finished: report filed, accepted, resolved, rated.")
+        print(
+            f"\nPublic dashboard: {app.web_url}/  (中文: {app.web_url}/?lang=zh)\n"
+            f"The demo's case:  {app.web_url}/cases/{case_id}\n"
+            f"What the numbers mean: {app.web_url}/about/numbers"
+        )
         if args.keep:
             print(
                 f"\nStill running. Emulator: {emu.url}  (control API under /sim, messages: "
@@ -211,7 +228,9 @@ class Story:
         await self.t.flush()
         return last
 
-    async def play(self) -> None:
+    async def play(self) -> str:
+        """Play the story; returns the human id of the case it filed."""
+
         def has_buttons(m: dict[str, Any]) -> bool:
             return bool(m.get("from_bot") and (m.get("reply_markup") or {}).get("inline_keyboard"))
 
@@ -267,3 +286,4 @@ class Story:
         await self.wait(RESIDENT, from_bot, thanks["message_id"])
         await asyncio.sleep(0.3)
         await self.t.flush()
+        return case_id

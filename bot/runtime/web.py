@@ -31,10 +31,10 @@ GRIDVOICE: web.AppKey[Gridvoice] = web.AppKey("gridvoice")
 def build_web_app(gv: Gridvoice, webhook_path: str | None) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[GRIDVOICE] = gv
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz, name="healthz")
+    app.router.add_get("/metrics", metrics, name="metrics")
     if webhook_path:
-        app.router.add_post(webhook_path, webhook)
+        app.router.add_post(webhook_path, webhook, name="webhook")
     setup_web(app, gv)
     return app
 

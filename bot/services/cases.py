@@ -84,10 +84,13 @@ class Actor:
     """Who is acting: a Telegram user id and the role they act in."""
 
     id: int | None
-    role: str  # resident | member | leader | centre | street | party | committee | admin | system
+    role: str  # resident | member | leader | centre | street | party | committee | admin | system | open311
 
 
 SYSTEM = Actor(None, "system")
+NOT_STAFF = frozenset({"resident", "system"})
+# Staff actions the resident sees as an answer: the first one is the case's first response.
+RESPONSES = frozenset({"accepted", "asked", "transferred", "resolved", "rejected", "triaged"})
 
 
 async def record(
@@ -100,6 +103,8 @@ async def record(
     note: str | None = None,
     **data: Any,
 ) -> None:
+    if case.first_response_at is None and kind in RESPONSES and actor.role not in NOT_STAFF:
+        case.first_response_at = uow.now
     uow.session.add(
         CaseEvent(
             case_id=case.id,
@@ -175,7 +180,7 @@ def set_deadlines(uow: UnitOfWork, case: Case, start: datetime | None = None) ->
 
 async def create_case(
     uow: UnitOfWork,
-    resident: User,
+    resident: User | None,
     *,
     text: str,
     grid_id: str,
@@ -185,14 +190,21 @@ async def create_case(
     photos: list[str],
     source_update_id: int | None,
     classification: Classification | None = None,
+    source: str = "bot",
+    language: str | None = None,
 ) -> Case:
-    """File a report: classify, route, set deadlines, notify the owner and the resident."""
+    """File a report: classify, route, set deadlines, notify the owner and the resident.
+
+    A request from an outside client (Open311) has no resident: it is routed, deadlined and
+    escalated like any other case; nobody is told in a chat, the client reads it back.
+    """
     if classification is None:
         classification = uow.domain.classifier.classify(text)
     gridmap = uow.routing.gridmap
     case = Case(
-        resident_id=resident.id,
-        language=resident.language,
+        resident_id=resident.id if resident else None,
+        language=resident.language if resident else (language or uow.settings.default_language),
+        source=source,
         text=text,
         category=classification.category,
         confidence=float(classification.confidence),
@@ -222,7 +234,7 @@ async def create_case(
     await record(
         uow,
         case,
-        Actor(resident.id, "resident"),
+        Actor(resident.id, "resident") if resident else Actor(None, source),
         "created",
         confidence=case.confidence,
         matched=case.matched,
@@ -232,6 +244,8 @@ async def create_case(
         await send_card(uow, case, case.owner_chat_id, photos)
     if case.follow_up_id and case.follow_up_id != case.owner_id:
         await _tell_follow_up(uow, case)
+    if resident is None:
+        return case
     uow.outbox.send(
         resident.id,
         resident.language,
@@ -241,9 +255,17 @@ async def create_case(
         case=case,
         building=gridmap.buildings.get(case.building_id or ""),
         grid=gridmap.grids.get(case.grid_id),
+        public_page=public_page(uow.settings.public_url, case.human_id),
         **_owner_data(uow, case, resident.language),
     )
     return case
+
+
+def public_page(public_url: str | None, human_id: str | None) -> str | None:
+    """The case's public page (web/cases.py) when the deployment has a public address."""
+    if not public_url or not human_id:
+        return None
+    return f"{public_url.rstrip('/')}/cases/{human_id}"
 
 
 def _owner_data(uow: UnitOfWork, case: Case, lang: str) -> dict[str, Any]:

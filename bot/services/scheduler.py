@@ -190,7 +190,8 @@ async def prune(domain: Domain) -> int:
     """Forget processed updates and delivered messages once they can no longer matter.
 
     Telegram redelivers an update for at most a day, so a week of inbox rows is plenty to
-    recognise duplicates; delivered outbox rows are kept a month for delivery reports.
+    recognise duplicates; delivered outbox rows are kept a month for delivery reports; an
+    Open311 submitter's contact details a month after their case closed.
     """
     now = wall_now()
     async with domain.unit() as uow:
@@ -204,7 +205,10 @@ async def prune(domain: Domain) -> int:
                 OutboxMessage.status == "sent", OutboxMessage.created_at < now - OUTBOX_KEEP
             )
         )
-    return (done.rowcount or 0) + (sent.rowcount or 0)
+        from bot.services.open311 import forget_submitters
+
+        contacts = await forget_submitters(uow)
+    return (done.rowcount or 0) + (sent.rowcount or 0) + contacts
 
 
 INBOX_KEEP = timedelta(days=7)

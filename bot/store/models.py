@@ -136,6 +136,46 @@ class Invite(Base):
     used_at: Mapped[datetime | None]
 
 
+OPEN_STATUSES_SQL = (
+    "status IN ('triage', 'assigned', 'accepted', 'needs_info', 'transferred', 'escalated', "
+    "'reopened')"
+)
+# What the dashboard reads of a case in its period: covered by the index (PostgreSQL INCLUDE),
+# so a district's figures are an index-only scan, not a read of a million rows.
+DASHBOARD_COLUMNS = (
+    "status",
+    "category",
+    "first_response_at",
+    "resolved_at",
+    "resolve_by",
+    "escalation_count",
+    "reopen_count",
+    "rating",
+)
+DASHBOARD_INDEXES = (
+    Index(
+        "ix_cases_created_dashboard",
+        "created_at",
+        postgresql_include=["grid_id", *DASHBOARD_COLUMNS],
+    ),
+    Index(
+        "ix_cases_grid_created_dashboard",
+        "grid_id",
+        "created_at",
+        postgresql_include=list(DASHBOARD_COLUMNS),
+    ),
+    Index("ix_cases_resolved_at", "resolved_at", postgresql_include=["grid_id"]),
+    Index(
+        "ix_cases_open_by_grid",
+        "grid_id",
+        "created_at",
+        "updated_at",
+        postgresql_where=sql_text(OPEN_STATUSES_SQL),
+        sqlite_where=sql_text(OPEN_STATUSES_SQL),
+    ),
+)
+
+
 class Case(Base):
     """One resident request, from report to closure."""
 
@@ -168,6 +208,9 @@ class Case(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
+    # The first time someone in charge acted on the case (accepted, asked, transferred, resolved,
+    # rejected, triaged): "time to first response" on the public dashboard. Never reset.
+    first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     resolution_note: Mapped[str | None] = mapped_column(Text)
@@ -177,9 +220,18 @@ class Case(Base):
     escalation_count: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=0)
     source_update_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # How the case came in: "bot" (Telegram) or "open311" (an outside client with an API key).
+    source: Mapped[str] = mapped_column(String(16), default="bot", server_default="bot")
+    # A description staff approved for publication; public only when the deployment says so.
+    public_description: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_cases_grid_status_category", "grid_id", "status", "category"),
+        # Public lists (Open311, open data, the dashboard): newest first within a date window,
+        # by service code, and changes since a time.
+        Index("ix_cases_created_id", "created_at", "id"),
+        Index("ix_cases_category_created", "category", "created_at"),
+        Index("ix_cases_updated_at", "updated_at"),
         # Open-case counts per owner (assignment) must not read every open case of the district.
         Index("ix_cases_owner_status", "owner_id", "status"),
         # The follow-up question: only closed cases not yet asked, however many closed there are.
@@ -189,6 +241,8 @@ class Case(Base):
             postgresql_where=sql_text("status = 'closed' AND reminded IS NULL"),
             sqlite_where=sql_text("status = 'closed' AND reminded IS NULL"),
         ),
+        # The public dashboard (bot/services/dashboard.py) reads these without touching the table.
+        *DASHBOARD_INDEXES,
     )
 
 
@@ -397,6 +451,40 @@ class HouseholdPhone(Base):
     phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     grid_id: Mapped[str] = mapped_column(String(64))
     building_id: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- Open311: API keys and what an outside client told us about its submitter ---------------
+
+
+class ApiKey(Base):
+    """A key an outside Open311 client posts requests with. Only its hash is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in `api-key list` to recognise it
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class Open311Contact(Base):
+    """Who submitted an Open311 request, kept for staff follow-up only: never published."""
+
+    __tablename__ = "open311_contacts"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    email: Mapped[str | None] = mapped_column(String(256))
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    last_name: Mapped[str | None] = mapped_column(String(128))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    device_id: Mapped[str | None] = mapped_column(String(128))
+    account_id: Mapped[str | None] = mapped_column(String(128))
+    address_string: Mapped[str | None] = mapped_column(String(256))
+    media_url: Mapped[str | None] = mapped_column(String(1024))
 
 
 # --- the staff desk (web/desk): logins and sessions, cached Telegram files -----------------

@@ -1,7 +1,7 @@
 """the staff desk: one-time login links, sessions, cached Telegram files
 
 Revision ID: 0004_desk
-Revises: 0004_chat_a
+Revises: 0004_dashboard
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 from bot.store.models import UTCDateTime
 
 revision: str = "0004_desk"
-down_revision: str | None = "0004_chat_a"
+down_revision: str | None = "0004_dashboard"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -91,6 +91,7 @@ def test_settings(db_url: str, api_url: str, **overrides: Any) -> Settings:
         "send_rate_group": 10_000.0,
         "scheduler_interval": 0.2,
         "poll_timeout": 1,
+        "dashboard_cache": timedelta(0),  # tests move the clock: figures computed every time
     }
     values.update(overrides)
     return Settings(**values)

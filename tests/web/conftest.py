@@ -87,8 +87,9 @@ def screenshot(driver: Any, name: str) -> Path:
     """Save what the browser shows as docs/screenshots/<name>.png (full page height)."""
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOT_DIR / f"{name}.png"
-    height = driver.execute_script("return document.body.scrollHeight")
-    driver.set_window_size(1280, max(900, min(int(height) + 40, 4000)))
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    # the window's outer size includes the browser's own frame: leave room for it
+    driver.set_window_size(1280, max(900, min(int(height) + 160, 6000)))
     driver.save_screenshot(str(path))
     driver.set_window_size(1280, 900)
     return path
