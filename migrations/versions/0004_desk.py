@@ -1,7 +1,7 @@
 """the staff desk: one-time login links, sessions, cached Telegram files
 
 Revision ID: 0004_desk
-Revises: 0004_chat_a
+Revises: 0004_dashboard
 """
 
 from collections.abc import Sequence
