@@ -23,6 +23,9 @@ class Settings:
     api_url: str = "https://api.telegram.org"
     gridmap_path: str | None = None
     lexicon_path: str | None = None
+    # The category model a deployment trained on its own cases (`gridvoice model train`);
+    # None = `category_model.npz` next to the SQLite database (or in the data directory).
+    model_path: str | None = None
     default_language: str = "en"
     # Webhook mode: public URL and the secret Telegram must echo back.
     webhook_url: str | None = None
@@ -51,11 +54,6 @@ class Settings:
     inbox_lease: timedelta = timedelta(seconds=60)
     outbox_lease: timedelta = timedelta(seconds=60)
     poll_timeout: int = 25
-    # The staff desk (web/desk): how long a login lasts (links use `public_url` below).
-    desk_link_ttl: timedelta = timedelta(minutes=10)  # a /web one-time login link
-    desk_init_data_max_age: timedelta = timedelta(hours=1)  # a Mini App's initData auth_date
-    desk_session_idle: timedelta = timedelta(hours=8)  # a session unused this long ends
-    desk_recheck_interval: float = 5.0  # seconds between checks for changes made by replicas
     # The public web pages (dashboard, case pages): where residents reach them.
     public_url: str | None = None  # e.g. https://grid.example.org (GRIDVOICE_PUBLIC_URL)
     dashboard_min_cases: int = 10  # below this many cases a rate or a time reads "too few cases"
@@ -70,15 +68,19 @@ class Settings:
     publish_descriptions: bool = False
     public_location_decimals: int = 3  # about 100 m: a block, never a front door
     open_data_licence: str = "CC-BY-4.0"  # or ODbL-1.0
-    # Open311: the jurisdiction_id clients may send (None: any), and the public base URL used
-    # in discovery and download links (None: taken from the request).
+    # Open311: the jurisdiction_id clients may send (None: any). Discovery names the endpoint
+    # under public_url (above), or under the request's host when it is not set.
     open311_jurisdiction: str | None = None
-    public_url: str | None = None
     # Rate limits of the web edge (in-process token buckets, per replica).
     web_rate_per_ip: float = 10.0  # requests a second, sustained
     web_burst_per_ip: int = 60
     open311_posts_per_key_per_minute: float = 30.0
     open311_burst_per_key: int = 10
+    # The staff desk (web/desk): how long a login lasts.
+    desk_link_ttl: timedelta = timedelta(minutes=10)  # a /web one-time login link
+    desk_init_data_max_age: timedelta = timedelta(hours=1)  # a Mini App's initData auth_date
+    desk_session_idle: timedelta = timedelta(hours=8)  # a session unused this long ends
+    desk_recheck_interval: float = 5.0  # seconds between checks for changes made by replicas
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -94,6 +96,8 @@ class Settings:
             values["gridmap_path"] = env["GRIDVOICE_GRIDMAP"]
         if env.get("GRIDVOICE_LEXICON"):
             values["lexicon_path"] = env["GRIDVOICE_LEXICON"]
+        if env.get("GRIDVOICE_MODEL"):
+            values["model_path"] = env["GRIDVOICE_MODEL"]
         for key, name in (
             ("inbox_lease", "GRIDVOICE_INBOX_LEASE"),
             ("outbox_lease", "GRIDVOICE_OUTBOX_LEASE"),
@@ -112,14 +116,22 @@ class Settings:
             values["dashboard_min_cases"] = max(1, int(env["GRIDVOICE_DASHBOARD_MIN_CASES"]))
         if env.get("GRIDVOICE_OPEN_DATA_LICENCE"):
             values["open_data_licence"] = env["GRIDVOICE_OPEN_DATA_LICENCE"]
-        if env.get("GRIDVOICE_PUBLIC_URL"):
-            values["public_url"] = env["GRIDVOICE_PUBLIC_URL"].rstrip("/")
         if env.get("GRIDVOICE_WEB_RATE_PER_IP"):
             values["web_rate_per_ip"] = float(env["GRIDVOICE_WEB_RATE_PER_IP"])
         if env.get("GRIDVOICE_WEBHOOK_SECRET"):
             values["webhook_secret"] = env["GRIDVOICE_WEBHOOK_SECRET"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+    def category_model_file(self) -> Path:
+        """Where the deployment's trained category model lives (it may not exist yet)."""
+        if self.model_path:
+            return Path(self.model_path)
+        if self.database_url.startswith("sqlite"):
+            database = self.database_url.split(":///", 1)[-1]
+            if database and database != ":memory:":
+                return Path(database).parent / "category_model.npz"
+        return Path(default_database_url().split(":///", 1)[-1]).parent / "category_model.npz"
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -108,7 +108,7 @@ async def test_one_problem_gets_no_offer(world: World) -> None:
 
 
 async def _label_through_the_bot(world: World, user: int, text: str, category: str) -> None:
-    """Report; a wrong guess is corrected by the resident, a right one resolved by the member."""
+    """Report; a wrong guess is corrected by the resident; the member then resolves it."""
     case_id, filed = await world.report(user, text)
     row = await case_row(world, case_id)
     if row.category == category:
@@ -119,6 +119,13 @@ async def _label_through_the_bot(world: World, user: int, text: str, category: s
         choose = await world.wait_bot(user, after=filed["message_id"], buttons=True)
         await world.press(user, choose, label(world, "en", f"cat_{category}"))
         await world.wait_bot(user, case_id, after=choose["message_id"])
+        await settle(world)
+        # Staff then handle it in its settled category: left open, it would take the same
+        # resident's next, similar report as the same problem (one problem, one case).
+        row = await case_row(world, case_id)
+        assert row.owner_id is not None and row.category == category
+        card = await world.card(row.owner_chat_id or row.owner_id, case_id)
+        await resolve(world, row.owner_id, card, "done")
     await settle(world)
 
 
