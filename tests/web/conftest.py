@@ -7,7 +7,6 @@ $GRIDVOICE_SCREENSHOT_DIR) so a person can look at them.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -19,11 +18,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 
 from gv_world import World, make_world  # noqa: E402
-
-SCREENSHOT_DIR = Path(
-    os.environ.get("GRIDVOICE_SCREENSHOT_DIR")
-    or Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-)
 
 
 @pytest.fixture
@@ -81,22 +75,3 @@ def browser() -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
-
-
-def screenshot(driver: Any, name: str) -> Path:
-    """Save what the browser shows as docs/screenshots/<name>.png (full page height)."""
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOT_DIR / f"{name}.png"
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    # the window's outer size includes the browser's own frame: leave room for it
-    driver.set_window_size(1280, max(900, min(int(height) + 160, 6000)))
-    driver.save_screenshot(str(path))
-    driver.set_window_size(1280, 900)
-    return path
-
-
-async def in_browser(fn: Any, *args: Any) -> Any:
-    """Run a (blocking) selenium call off the event loop, so the bot under test keeps serving."""
-    import asyncio
-
-    return await asyncio.to_thread(fn, *args)

@@ -3,24 +3,16 @@ snapshot of the database to show that a refused request changed nothing (no test
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import aiohttp
+from browser_support import SCREENSHOT_DIR, in_browser, page_shot  # noqa: F401 (re-exported)
 from gv_world import World
 from sqlalchemy import func, select
 
 from bot.store.models import Case, CaseEvent, DeskLoginLink, DeskSession, OutboxMessage
 
-# As tests/web/conftest.py has it (imported here by path-independent means: several test
-# directories have a module named `conftest`).
-SCREENSHOT_DIR = Path(
-    os.environ.get("GRIDVOICE_SCREENSHOT_DIR")
-    or Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-)
 LINK = re.compile(r"https?://\S+/desk/login\?token=[A-Za-z0-9_\-.]+")
 
 
@@ -103,21 +95,6 @@ async def snapshot(world: World) -> dict[str, Any]:
         }
 
 
-def page_shot(driver: Any, name: str) -> Path:
-    """The whole page (beyond the window) as docs/screenshots/<name>.png."""
-    import base64
-
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 4000), "scale": 1}
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
-    )
-    path = SCREENSHOT_DIR / f"{name}.png"
-    path.write_bytes(base64.b64decode(shot["data"]))
-    return path
-
-
 async def report_with_photo(world: World, user: int, text: str, photo: bytes) -> str:
     """A resident's report with one photo; returns the case id."""
     from test_e2e_resident_support import label
@@ -132,11 +109,6 @@ async def report_with_photo(world: World, user: int, text: str, photo: bytes) ->
     match = re.search(r"GV-\d{4}-\d{6,}", filed["text"])
     assert match, filed
     return match.group(0)
-
-
-async def in_browser(fn: Any, *args: Any) -> Any:
-    """Run a (blocking) selenium call off the event loop, so the bot under test keeps serving."""
-    return await asyncio.to_thread(fn, *args)
 
 
 def picture(width: int, height: int, bands: list[tuple[int, int, int]]) -> bytes:

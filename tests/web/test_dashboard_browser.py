@@ -5,7 +5,7 @@ docs/screenshots/ (dashboard, grid, case, numbers; en and zh)."""
 from __future__ import annotations
 
 import pytest
-from conftest import in_browser, screenshot
+from browser_support import in_browser, screenshot
 from gv_world import World
 from test_dashboard import play_story
 

@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import in_browser, screenshot
+from browser_support import in_browser, screenshot
 
 from bot.config import Settings
 from bot.render import LANGUAGES
