@@ -1,7 +1,7 @@
 """open311: API keys, submitter contacts, case source and approved description, public indexes
 
 Revision ID: 0004_open311
-Revises: 0003
+Revises: 0004_chat_a
 Create Date: 2026-12-03 08:00:00
 """
 
