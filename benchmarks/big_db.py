@@ -71,6 +71,23 @@ def asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+async def ensure_database(url: str) -> None:
+    """Create the benchmark's own database when it does not exist yet."""
+    import asyncpg
+
+    parsed = make_url(url)
+    admin = asyncpg_dsn(str(parsed.set(database="postgres")))
+    conn = await asyncpg.connect(admin)
+    try:
+        exists = await conn.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", parsed.database
+        )
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        await conn.close()
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")

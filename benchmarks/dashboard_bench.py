@@ -41,7 +41,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import big_db  # noqa: E402
-from big_db import START, Loader, asyncpg_dsn, bench_settings, bulk_load, pct  # noqa: E402
+from big_db import (  # noqa: E402
+    START,
+    Loader,
+    asyncpg_dsn,
+    bench_settings,
+    bulk_load,
+    ensure_database,
+    pct,
+)
 from routing_bench import synthetic  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -67,23 +75,6 @@ def with_first_responses() -> None:
     """The loader's COPY column list, plus the column the dashboard reads."""
     if "first_response_at" not in big_db.CASE_COLS:
         big_db.CASE_COLS = [*big_db.CASE_COLS, "first_response_at"]
-
-
-async def ensure_database(url: str) -> None:
-    """Create the benchmark's own database when it does not exist yet."""
-    import asyncpg
-
-    parsed = make_url(url)
-    admin = asyncpg_dsn(str(parsed.set(database="postgres")))
-    conn = await asyncpg.connect(admin)
-    try:
-        exists = await conn.fetchval(
-            "SELECT 1 FROM pg_database WHERE datname = $1", parsed.database
-        )
-        if not exists:
-            await conn.execute(f'CREATE DATABASE "{parsed.database}"')
-    finally:
-        await conn.close()
 
 
 async def reset_schema(url: str) -> None:

@@ -30,7 +30,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from big_db import START, Loader, asyncpg_dsn, bench_settings, bulk_load, pct  # noqa: E402
+from big_db import (  # noqa: E402
+    START,
+    Loader,
+    asyncpg_dsn,
+    bench_settings,
+    bulk_load,
+    ensure_database,
+    pct,
+)
 from routing_bench import synthetic  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -153,22 +161,6 @@ def export_in_child() -> tuple[float, int]:
         f"  gridvoice export --month {MONTH}: {seconds:.1f}s, peak RSS {peak / 1024:.0f} MB  {lines}"
     )
     return seconds, peak
-
-
-async def ensure_database(url: str) -> None:
-    import asyncpg
-
-    parsed = make_url(url)
-    admin = asyncpg_dsn(str(parsed.set(database="postgres")))
-    conn = await asyncpg.connect(admin)
-    try:
-        exists = await conn.fetchval(
-            "SELECT 1 FROM pg_database WHERE datname = $1", parsed.database
-        )
-        if not exists:
-            await conn.execute(f'CREATE DATABASE "{parsed.database}"')
-    finally:
-        await conn.close()
 
 
 async def explain(dsn: str) -> None:
