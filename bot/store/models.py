@@ -485,6 +485,8 @@ class Open311Contact(Base):
     account_id: Mapped[str | None] = mapped_column(String(128))
     address_string: Mapped[str | None] = mapped_column(String(256))
     media_url: Mapped[str | None] = mapped_column(String(1024))
+
+
 # --- the staff desk (web/desk): logins and sessions, cached Telegram files -----------------
 
 
