@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.clock import ManualClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.services.residents import pseudonym_for  # noqa: E402
+from bot.services.people.residents import pseudonym_for  # noqa: E402
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/gv_big"
 # A Tuesday morning in Beijing: grid members are on duty.
@@ -539,11 +539,11 @@ async def measure(
 
 
 async def run(args: argparse.Namespace) -> None:
+    from bot.emulator.client import SimClient
+    from bot.emulator.server import WORLD, start_emulator
     from bot.runtime.app import Gridvoice
-    from bot.services.gridmap_store import load_document
+    from bot.services.shared.gridmap_store import load_document
     from bot.store.db import create_engine, upgrade
-    from emulator.client import SimClient
-    from emulator.server import WORLD, start_emulator
 
     started = time.perf_counter()
     url, dsn = args.database_url, asyncpg_dsn(args.database_url)

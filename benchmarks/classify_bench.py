@@ -96,7 +96,7 @@ def start_up(model: str | None) -> float:
         "import time; t = time.perf_counter();"
         "import bot.runtime.app;"
         "from bot.config import Settings;"
-        "from bot.services.domain import build_classifier;"
+        "from bot.services.shared.domain import build_classifier;"
         f"c = build_classifier(Settings(model_path={model!r}));"
         "c.classify('电梯坏了');"
         "print(time.perf_counter() - t)"

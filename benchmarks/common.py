@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from emulator.client import SimClient
+from bot.emulator.client import SimClient
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_MAP = ROOT / "examples" / "demo-community.yaml"
+DEMO_MAP = ROOT / "bot" / "examples" / "demo-community.yaml"
 GRIDVOICE = [sys.executable, "-m", "bot"]
 
 # Addresses in the demo map, spread over the four grids.

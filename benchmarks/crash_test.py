@@ -36,7 +36,7 @@ from common import (  # noqa: E402
     wait_http,
 )
 
-from emulator.client import SimClient  # noqa: E402
+from bot.emulator.client import SimClient  # noqa: E402
 
 LEASES = {"GRIDVOICE_INBOX_LEASE": "3", "GRIDVOICE_OUTBOX_LEASE": "3"}
 

@@ -176,10 +176,10 @@ async def serve_and_measure(
 
 
 async def run(args: argparse.Namespace) -> None:
+    from bot.emulator.client import SimClient
+    from bot.emulator.server import start_emulator
     from bot.runtime.app import Gridvoice
-    from bot.services.gridmap_store import load_document
-    from emulator.client import SimClient
-    from emulator.server import start_emulator
+    from bot.services.shared.gridmap_store import load_document
 
     started = time.perf_counter()
     url, dsn = args.database_url, asyncpg_dsn(args.database_url)

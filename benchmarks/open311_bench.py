@@ -192,7 +192,7 @@ async def prepare(url: str, gridmap: dict[str, Any], settings: Any, bulk: Any = 
     from sqlalchemy import text
 
     from bot.runtime.app import Gridvoice
-    from bot.services.gridmap_store import load_document
+    from bot.services.shared.gridmap_store import load_document
     from bot.store.db import create_engine, upgrade
 
     await ensure_database(url)
@@ -226,8 +226,8 @@ async def case_count(url: str) -> int:
 
 
 async def run(args: argparse.Namespace) -> None:
+    from bot.emulator.server import start_emulator
     from bot.runtime.app import Gridvoice
-    from emulator.server import start_emulator
 
     started = time.perf_counter()
     big_url = args.database_url

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
-from bot.services import cases as case_service
-from bot.services import staff
-from bot.services.staff import StaffError
+from bot.services.cases import lifecycle as case_service
+from bot.services.people import staff
+from bot.services.people.staff import StaffError
 from handlers.context import Ctx
 
 if TYPE_CHECKING:

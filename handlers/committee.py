@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from bot.bounds import arg as arg_at
 from bot.bounds import parse_id, parse_int
-from bot.services import announcements, household
-from bot.services import consultations as cs
-from bot.services.consultations import ConsultError
-from bot.services.outbox import Button, Keyboard
-from bot.services.residents import set_state, update_state
+from bot.services.participation import announcements
+from bot.services.participation import consultations as cs
+from bot.services.participation.consultations import ConsultError
+from bot.services.people import household
+from bot.services.people.residents import set_state, update_state
+from bot.services.shared.outbox import Button, Keyboard
 from handlers.context import Ctx
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def _committee(ctx: Ctx) -> bool:
 
 def _refuse(ctx: Ctx) -> None:
     """Committee commands: staff of another role are told whose they are."""
-    from bot.services.cases import staff_role
+    from bot.services.cases.lifecycle import staff_role
 
     role = staff_role(ctx.uow, ctx.tg_user.id) if ctx.tg_user else None
     ctx.reply("role_refused" if role else "staff_only", needed="committee")

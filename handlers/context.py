@@ -9,9 +9,9 @@ from telegram import Message, Update
 from telegram import User as TgUser
 
 from bot.render import pick_language
-from bot.services.domain import UnitOfWork
-from bot.services.outbox import Keyboard
-from bot.services.residents import Person
+from bot.services.people.residents import Person
+from bot.services.shared.domain import UnitOfWork
+from bot.services.shared.outbox import Keyboard
 from bot.store.models import User
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.services import desk_auth
+from bot.services.people import desk_auth
 from handlers.context import Ctx
 
 if TYPE_CHECKING:

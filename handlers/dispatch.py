@@ -12,12 +12,12 @@ from typing import Any
 
 from telegram import Update
 
-from bot.services.cases import CaseActionError
-from bot.services.cases import staff_role as case_role
-from bot.services.consultations import ConsultError
-from bot.services.domain import NoGridMap, UnitOfWork
-from bot.services.reachability import reachable_again
-from bot.services.residents import ensure_user, get_user
+from bot.services.cases.lifecycle import CaseActionError
+from bot.services.cases.lifecycle import staff_role as case_role
+from bot.services.cases.reachability import reachable_again
+from bot.services.participation.consultations import ConsultError
+from bot.services.people.residents import ensure_user, get_user
+from bot.services.shared.domain import NoGridMap, UnitOfWork
 from handlers import admin, desk, member, reporting, resident
 from handlers.context import Ctx, status_label
 

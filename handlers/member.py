@@ -6,12 +6,13 @@ import re
 from typing import TYPE_CHECKING
 
 from bot.bounds import arg, parse_id, parse_int
-from bot.services import cases as case_service
-from bot.services import messaging, staff
-from bot.services.case_views import OPEN, adopt_pressed_card, refresh_card
-from bot.services.cases import CaseActionError
-from bot.services.outbox import Button, Keyboard
-from bot.services.residents import is_registered, set_state
+from bot.services.cases import lifecycle as case_service
+from bot.services.cases.lifecycle import CaseActionError
+from bot.services.cases.views import OPEN, adopt_pressed_card, refresh_card
+from bot.services.people import staff
+from bot.services.people.residents import is_registered, set_state
+from bot.services.shared import messaging
+from bot.services.shared.outbox import Button, Keyboard
 from handlers.context import Ctx, status_label
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ async def card_button(ctx: Ctx) -> None:
             await refresh_card(ctx.uow, case, ctx.chat_id, keyboard=keyboard)
             ctx.answer("choose_transfer_target")
         elif action == "view":
-            from bot.services.case_views import send_card
+            from bot.services.cases.views import send_card
 
             await send_card(ctx.uow, case, ctx.chat_id, await case_service.photo_ids(ctx.uow, case))
             ctx.answer()
@@ -136,7 +137,7 @@ async def _refresh_pressed(ctx: Ctx, case) -> None:  # type: ignore[no-untyped-d
 
 
 def case_service_cb(case, action: str, *args: object) -> str:  # type: ignore[no-untyped-def]
-    from bot.services.case_views import cb
+    from bot.services.cases.views import cb
 
     return cb(action, case, *args)
 
@@ -145,7 +146,7 @@ async def _expect(ctx: Ctx, state: str, case, **extra: object) -> None:  # type:
     """Remember what the presser's next private message means. A button pressed in a party's
     group may come from someone who never wrote to the bot: their row is made now."""
     if ctx.user is None:
-        from bot.services.residents import ensure_user
+        from bot.services.people.residents import ensure_user
 
         ctx.user = await ensure_user(ctx.uow, ctx.person, ctx.default_language())
         ctx.lang = ctx.user.language
@@ -341,7 +342,7 @@ async def triage(ctx: Ctx) -> None:
         ctx.reply("triage_empty")
         return
     for case in items[:10]:
-        from bot.services.case_views import send_card
+        from bot.services.cases.views import send_card
 
         await send_card(ctx.uow, case, ctx.chat_id, [])
 
@@ -358,7 +359,7 @@ async def show_case(ctx: Ctx) -> None:
     if case is None or not case_service.may_view(ctx.uow, user_id, case):
         ctx.reply("case_not_found", human_id=ctx.args[0][:32])
         return
-    from bot.services.case_views import ownership_data
+    from bot.services.cases.views import ownership_data
 
     viewer = "staff" if case_service.staff_role(ctx.uow, user_id) else "resident"
     ctx.reply(
@@ -370,7 +371,7 @@ async def show_case(ctx: Ctx) -> None:
         **ownership_data(ctx.uow, case, ctx.lang),
     )
     if viewer == "staff" and case.status in OPEN and case_service.may_act(ctx.uow, user_id, case):
-        from bot.services.case_views import send_card
+        from bot.services.cases.views import send_card
 
         await send_card(ctx.uow, case, ctx.chat_id, [])
 

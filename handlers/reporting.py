@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.bounds import arg, parse_id, parse_int
-from bot.services import cases as case_service
-from bot.services import messaging, ratelimit, reports, residents
-from bot.services.case_views import CATEGORY_ORDER, OPEN, case_place, category_keyboard
-from bot.services.cases import CaseActionError
-from bot.services.outbox import Button, Keyboard
-from bot.services.residents import is_registered, set_state, update_state
+from bot.services.cases import lifecycle as case_service
+from bot.services.cases.lifecycle import CaseActionError
+from bot.services.cases.views import CATEGORY_ORDER, OPEN, case_place, category_keyboard
+from bot.services.people import residents
+from bot.services.people.residents import is_registered, set_state, update_state
+from bot.services.reports import drafts as reports
+from bot.services.shared import messaging, ratelimit
+from bot.services.shared.outbox import Button, Keyboard
 from handlers.context import Ctx, community_offices, status_label
 
 if TYPE_CHECKING:
@@ -437,7 +439,7 @@ async def _follows(ctx: Ctx, case) -> bool:  # type: ignore[no-untyped-def]
 
 
 def _views(ctx: Ctx, case) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    from bot.services.case_views import ownership_data
+    from bot.services.cases.views import ownership_data
 
     return {"now": ctx.uow.now, **ownership_data(ctx.uow, case, ctx.lang)}
 

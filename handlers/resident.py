@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.render import LANGUAGES
-from bot.services import residents
-from bot.services.outbox import Button, Keyboard
-from bot.services.reachability import reachable_again
-from bot.services.residents import is_registered, set_state
+from bot.services.cases.reachability import reachable_again
+from bot.services.people import residents
+from bot.services.people.residents import is_registered, set_state
+from bot.services.shared.outbox import Button, Keyboard
 from handlers import reporting
 from handlers.context import Ctx, community_offices
 
@@ -63,7 +63,7 @@ async def start(ctx: Ctx) -> None:
                 await handler(ctx, code[len(prefix) :])
                 return
     if not is_registered(user) and ctx.uow.domain.has_routing:
-        from bot.services.cases import staff_role
+        from bot.services.cases.lifecycle import staff_role
 
         if staff_role(ctx.uow, user.id) is not None:
             ctx.reply("staff_desk", greeting=True)
@@ -93,7 +93,7 @@ def _kept_draft(user) -> dict:  # type: ignore[no-untyped-def]
 
 
 async def help_command(ctx: Ctx) -> None:
-    from bot.services.cases import staff_role
+    from bot.services.cases.lifecycle import staff_role
 
     role = (
         staff_role(ctx.uow, ctx.tg_user.id) if ctx.uow.domain.has_routing and ctx.tg_user else None
@@ -168,7 +168,7 @@ async def _registered(ctx: Ctx) -> None:
     pending = (user.state_data or {}).get("pending")
     set_state(user, None)
     ctx.reply("registered", user=user, **residents.grid_info(ctx.uow, user.home_grid_id, ctx.lang))
-    from bot.services.household import request_verification
+    from bot.services.people.household import request_verification
 
     await request_verification(ctx.uow, user)
     if pending:

@@ -13,9 +13,9 @@ from types import SimpleNamespace as NS
 import pytest
 
 from bot.render import Renderer
-from bot.services import chart
-from bot.services.chart import FONT_FILE, ChartText, bar_chart
-from bot.services.consultations import chart_text
+from bot.services.participation import chart
+from bot.services.participation.chart import FONT_FILE, ChartText, bar_chart
+from bot.services.participation.consultations import chart_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = {
@@ -90,7 +90,7 @@ def test_chinese_labels_need_only_the_shipped_font(monkeypatch: pytest.MonkeyPat
 
 def test_matplotlib_is_not_imported_when_the_bot_starts() -> None:
     code = (
-        "import sys, bot.runtime.app, bot.services.consultations, handlers.dispatch;"
+        "import sys, bot.runtime.app, bot.services.participation.consultations, handlers.dispatch;"
         "print('matplotlib' in sys.modules)"
     )
     out = subprocess.run(

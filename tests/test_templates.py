@@ -13,7 +13,7 @@ import pytest
 from bot.render import LANGUAGES, TEMPLATES_DIR, Renderer, label_keys, template_names
 from routing.gridmap import GridMap
 
-DEMO_MAP = Path(__file__).resolve().parents[1] / "examples" / "demo-community.yaml"
+DEMO_MAP = Path(__file__).resolve().parents[1] / "bot" / "examples" / "demo-community.yaml"
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
 

@@ -36,7 +36,7 @@ async def _with_domain(
     action: Callable[[Any, argparse.Namespace], Awaitable[int]], args: argparse.Namespace
 ) -> int:
     from bot.config import Settings
-    from bot.services.domain import Domain
+    from bot.services.shared.domain import Domain
     from bot.store.db import upgrade
 
     settings = Settings.from_env()
@@ -49,7 +49,7 @@ async def _with_domain(
 
 
 async def _create(domain: Any, args: argparse.Namespace) -> int:
-    from bot.services import api_keys
+    from bot.services.public import api_keys
 
     try:
         async with domain.unit() as uow:
@@ -63,7 +63,7 @@ async def _create(domain: Any, args: argparse.Namespace) -> int:
 
 
 async def _revoke(domain: Any, args: argparse.Namespace) -> int:
-    from bot.services import api_keys
+    from bot.services.public import api_keys
 
     async with domain.unit() as uow:
         row = await api_keys.revoke_key(uow.session, args.key_id, uow.now)
@@ -75,7 +75,7 @@ async def _revoke(domain: Any, args: argparse.Namespace) -> int:
 
 
 async def _list(domain: Any, args: argparse.Namespace) -> int:
-    from bot.services import api_keys
+    from bot.services.public import api_keys
 
     async with domain.sessions() as session:
         rows = await api_keys.list_keys(session)

@@ -97,7 +97,7 @@ def serve_bot(settings_json: str) -> None:
 
     from bot.config import Settings
     from bot.runtime.app import Gridvoice
-    from bot.services.gridmap_store import ensure_loaded
+    from bot.services.shared.gridmap_store import ensure_loaded
     from bot.store.db import upgrade
 
     logging.basicConfig(level=logging.WARNING)
@@ -105,7 +105,7 @@ def serve_bot(settings_json: str) -> None:
 
     async def main() -> None:
         await upgrade(settings.database_url)
-        await ensure_loaded(settings, str(ROOT / "examples" / "demo-community.yaml"))
+        await ensure_loaded(settings, str(ROOT / "bot" / "examples" / "demo-community.yaml"))
         gv = Gridvoice(settings)
         await gv.start(migrate=False)
         stop = asyncio.Event()
@@ -209,7 +209,7 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
         wait_http,
     )
 
-    from emulator.client import SimClient
+    from bot.emulator.client import SimClient
 
     await reset_database(db)
     port = free_port()
@@ -305,7 +305,7 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
 async def bench_echo(args: argparse.Namespace) -> dict[str, Any]:
     from common import free_port, kill, start_emulator, wait_http
 
-    from emulator.client import SimClient
+    from bot.emulator.client import SimClient
 
     port = free_port()
     api = f"http://127.0.0.1:{port}"

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import examples
+from bot import examples
 
 RESIDENT = 7001
 MEMBER = 10001  # 王芳, grid member of xingfu-1 (Xingfu Garden south) in the example community
@@ -102,11 +102,11 @@ class Transcript:
 async def _demo(args: argparse.Namespace) -> int:
     from bot import logs
     from bot.config import Settings
+    from bot.emulator.client import SimClient
+    from bot.emulator.server import start_emulator
     from bot.runtime.app import Gridvoice
-    from bot.services.gridmap_store import load_document
+    from bot.services.shared.gridmap_store import load_document
     from bot.store.db import upgrade
-    from emulator.client import SimClient
-    from emulator.server import start_emulator
 
     map_path = Path(args.grid_map) if args.grid_map else EXAMPLE
     if not map_path.exists():

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from bot.services.open_data import parse_month
+    from bot.services.public.open_data import parse_month
 
     month = None
     if args.month is not None:
@@ -34,7 +34,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 async def _export(out: Path, month: str | None) -> int:
     from bot.config import Settings
-    from bot.services.domain import Domain
+    from bot.services.shared.domain import Domain
     from bot.store.db import upgrade
 
     settings = Settings.from_env()
@@ -55,7 +55,7 @@ async def _export(out: Path, month: str | None) -> int:
 
 async def export_files(domain, out: Path, month: str | None) -> list[tuple[Path, int | None]]:  # type: ignore[no-untyped-def]
     """Write every open data file into `out`; returns (path, data rows) for each."""
-    from bot.services import open_data
+    from bot.services.public import open_data
 
     out.mkdir(parents=True, exist_ok=True)
     cases_name = f"cases-{month}.csv" if month else "cases.csv"

@@ -1,7 +1,7 @@
 """`gridvoice grids ...`: work with grid map files.
 
 ``grids check FILE`` validates a map (see docs/grid-map.md) and exits 1 when it has problems.
-``grids load FILE`` is registered by ``bot.services.gridmap_store.register_load`` when that
+``grids load FILE`` is registered by ``bot.services.shared.gridmap_store.register_load`` when that
 module is installed.
 """
 
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     # ---- `grids load FILE` lives with the grid map store (another module) ----------------
     try:
-        from bot.services.gridmap_store import register_load
+        from bot.services.shared.gridmap_store import register_load
     except ImportError:
         register_load = None
     if register_load is not None:

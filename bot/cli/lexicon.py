@@ -5,7 +5,7 @@
 * ``gridvoice lexicon suggest [--from-jsonl FILE] [--min-support N] [--yaml] [--lexicon PATH]``
   proposes new terms from corrections: ``{"text", "predicted", "corrected"}`` JSON lines from
   FILE, or else the corrections stored in the database
-  (``bot.services.corrections.list_corrections``).
+  (``bot.services.cases.corrections.list_corrections``).
 """
 
 from __future__ import annotations
@@ -90,11 +90,11 @@ def read_corrections_jsonl(path: str) -> tuple[list[Correction], int]:
 
 def _from_database() -> list[Correction] | None:
     try:
-        from bot.services.corrections import list_corrections  # noqa: PLC0415 - optional
+        from bot.services.cases.corrections import list_corrections  # noqa: PLC0415 - optional
     except ImportError as exc:
         print(
             "gridvoice lexicon suggest: cannot read corrections from the database "
-            f"(bot.services.corrections.list_corrections is not available: {exc}); "
+            f"(bot.services.cases.corrections.list_corrections is not available: {exc}); "
             "use --from-jsonl FILE",
             file=sys.stderr,
         )

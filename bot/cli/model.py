@@ -2,7 +2,7 @@
 
 * ``gridvoice model train [--jsonl FILE] [--output PATH] [--force] [--folds N]`` trains on the
   categories the deployment's cases ended in once staff handled them
-  (``bot.services.case_labels``), or on ``{"text", "category"}`` lines of FILE, plus the
+  (``bot.services.cases.labels``), or on ``{"text", "category"}`` lines of FILE, plus the
   packaged corpus.  It prints k-fold cross-validated accuracy / precision / coverage of the new
   model next to the packaged model's on the same cases, and writes the model where the bot
   loads it at start (``Settings.category_model_file()``: next to the SQLite database, or
@@ -83,7 +83,7 @@ def _train(args: argparse.Namespace) -> int:
         local = read_labelled_jsonl(args.jsonl)
         source = args.jsonl
     else:
-        from bot.services.case_labels import labelled_cases
+        from bot.services.cases.labels import labelled_cases
 
         local = asyncio.run(labelled_cases(settings))
         source = "the stored cases"

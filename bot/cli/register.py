@@ -27,8 +27,8 @@ def run_load(args: argparse.Namespace) -> int:
 
 async def _load(path: Path) -> int:
     from bot.config import Settings
-    from bot.services import household
-    from bot.services.domain import Domain
+    from bot.services.people import household
+    from bot.services.shared.domain import Domain
     from bot.store.db import upgrade
 
     settings = Settings.from_env()

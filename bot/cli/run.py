@@ -57,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _main(settings) -> None:  # type: ignore[no-untyped-def]
     from bot.runtime.app import Gridvoice
-    from bot.services.gridmap_store import ensure_loaded
+    from bot.services.shared.gridmap_store import ensure_loaded
     from bot.store.db import upgrade
 
     await upgrade(settings.database_url)

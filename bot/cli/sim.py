@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _run(args: argparse.Namespace) -> int:
-    from emulator.server import serve
+    from bot.emulator.server import serve
 
     serve(args.host, args.port, flood=args.flood, spec_path=args.spec)
     return 0

@@ -24,8 +24,8 @@ from bot.runtime.metrics import Metrics
 from bot.runtime.processor import Processor
 from bot.runtime.sender import Sender
 from bot.runtime.web import build_web_app
-from bot.services.domain import Domain
 from bot.services.scheduler import Scheduler
+from bot.services.shared.domain import Domain
 from bot.store.db import upgrade
 from handlers.dispatch import Dispatcher
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from telegram import InputFile
 from telegram.error import TelegramError
 
-from bot.services import file_cache
+from bot.services.shared import file_cache
 from bot.store.models import TelegramFile
 
 if TYPE_CHECKING:

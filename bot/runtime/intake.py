@@ -18,7 +18,7 @@ from telegram.error import NetworkError, RetryAfter, TimedOut
 
 from bot.clock import wall_now
 from bot.runtime.metrics import Metrics
-from bot.services.domain import Domain
+from bot.services.shared.domain import Domain
 from bot.store.models import InboxUpdate
 
 log = logging.getLogger(__name__)

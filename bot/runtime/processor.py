@@ -23,7 +23,7 @@ from bot.bounds import parse_id
 from bot.clock import wall_now
 from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
-from bot.services.domain import Domain, UnitOfWork
+from bot.services.shared.domain import Domain, UnitOfWork
 from bot.store.models import InboxUpdate
 from handlers.dispatch import Dispatcher
 

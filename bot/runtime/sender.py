@@ -23,8 +23,8 @@ from bot.clock import wall_now
 from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.runtime.pacing import Pacer
-from bot.services.domain import Domain
-from bot.services.reachability import mark_unreachable
+from bot.services.cases.reachability import mark_unreachable
+from bot.services.shared.domain import Domain
 from bot.store.models import CaseEvent, MessageRef, OutboxMessage
 
 log = logging.getLogger(__name__)

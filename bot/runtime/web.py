@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from bot.runtime.intake import store_updates
 from bot.store.models import InboxUpdate, OutboxMessage
-from web import setup_web
+from bot.web import setup_web
 
 if TYPE_CHECKING:
     from bot.runtime.app import Gridvoice

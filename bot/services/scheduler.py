@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, or_, select
 
 from bot.clock import wall_now
-from bot.services import cases as case_service
-from bot.services import consultations
-from bot.services.case_views import AWAITING_ACCEPT, card_data, chat_language
-from bot.services.domain import Domain, UnitOfWork
-from bot.services.outbox import Button
+from bot.services.cases import lifecycle as case_service
+from bot.services.cases.views import AWAITING_ACCEPT, card_data, chat_language
+from bot.services.participation import consultations
+from bot.services.shared.domain import Domain, UnitOfWork
+from bot.services.shared.outbox import Button
 from bot.store.models import Case, InboxUpdate, OutboxMessage
 from routing.deadlines import reminder_lead
 
@@ -205,7 +205,7 @@ async def prune(domain: Domain) -> int:
                 OutboxMessage.status == "sent", OutboxMessage.created_at < now - OUTBOX_KEEP
             )
         )
-        from bot.services.open311 import forget_submitters
+        from bot.services.public.open311 import forget_submitters
 
         contacts = await forget_submitters(uow)
     return (done.rowcount or 0) + (sent.rowcount or 0) + contacts

@@ -8,7 +8,7 @@ from typing import Any
 
 from gv_world import COMMITTEE, World
 
-from bot.services.residents import pseudonym_for
+from bot.services.people.residents import pseudonym_for
 from bot.store.models import User
 
 GRIDS = ["xingfu-1", "xingfu-2", "xingfu-3", "xingfu-4"]

@@ -18,15 +18,15 @@ from sqlalchemy import text
 
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.emulator.client import SimClient
+from bot.emulator.server import RunningEmulator, start_emulator
 from bot.runtime.app import Gridvoice
-from bot.services.gridmap_store import load_document
+from bot.services.shared.gridmap_store import load_document
 from bot.store.db import create_engine, upgrade
-from emulator.client import SimClient
-from emulator.server import RunningEmulator, start_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT.parent / "shared" / "telegram-bot-api" / "api.json"
-DEMO_MAP = ROOT / "examples" / "demo-community.yaml"
+DEMO_MAP = ROOT / "bot" / "examples" / "demo-community.yaml"
 
 MEMBER_1 = 10001  # 王芳, grid xingfu-1
 MEMBER_2 = 10002

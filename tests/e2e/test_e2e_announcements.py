@@ -10,8 +10,8 @@ from pathlib import Path
 from consult_helpers import GRIDS, add_residents, press_data
 from gv_world import COMMITTEE, SPEC_PATH, World, database_url
 
-from emulator.client import SimClient
-from emulator.server import start_emulator
+from bot.emulator.client import SimClient
+from bot.emulator.server import start_emulator
 
 IDS = list(range(40001, 41001))
 

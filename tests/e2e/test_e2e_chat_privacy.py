@@ -7,7 +7,7 @@ import pytest
 from gv_world import MEMBER_1, PROPERTY_CHAT, PROPERTY_STAFF, World
 from test_e2e_resident_support import LANG_IDS, LANGS, answer_of, label, user_row
 
-from bot.services.household import resident_of_token, resident_token
+from bot.services.people.household import resident_of_token, resident_token
 
 NEIGHBOURS_GROUP = -100777
 

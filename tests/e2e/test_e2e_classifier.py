@@ -18,7 +18,7 @@ from pathlib import Path
 from gv_world import MEMBER_1, ROOT, World
 from test_e2e_resident_support import case_id_in, case_row, event_kinds, label, resolve, settle
 
-from bot.services.case_labels import labelled_cases
+from bot.services.cases.labels import labelled_cases
 from routing.classifier import Classifier
 from routing.lexicon import load_lexicon
 

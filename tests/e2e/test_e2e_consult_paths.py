@@ -17,7 +17,7 @@ from gv_world import COMMITTEE, World
 from sqlalchemy import select
 from test_e2e_resident_support import LANG_IDS, LANGS, wake
 
-from bot.services.residents import pseudonym_for
+from bot.services.people.residents import pseudonym_for
 from bot.store.models import ConsultBallot, User
 
 # What a resident reads, per language.

@@ -13,7 +13,7 @@ from test_e2e_consult_paths import T, answer_of, consultation, people, vote, wit
 from test_e2e_resident_support import LANG_IDS, LANGS
 
 from bot.cli import register as register_cli
-from bot.services.household import resident_token
+from bot.services.people.household import resident_token
 from bot.store.models import User
 
 VERIFIED = {"en": "verified by your grid member", "zh": "网格员已确认您的住址"}

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from gv_world import DEMO_MAP, SPEC_PATH, database_url, reset_database
 
-from emulator.client import SimClient
+from bot.emulator.client import SimClient
 
 RESIDENT = 880
 MEMBER = 10001

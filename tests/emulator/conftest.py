@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 from emu_support import SPEC_PATH, TOKEN, USER, ApiCaller
 
-from emulator.client import SimClient
-from emulator.server import RunningEmulator, start_emulator
+from bot.emulator.client import SimClient
+from bot.emulator.server import RunningEmulator, start_emulator
 
 
 @pytest.fixture

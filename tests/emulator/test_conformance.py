@@ -9,9 +9,9 @@ import aiohttp
 import pytest
 from emu_support import TOKEN, USER
 
-from emulator.client import SimClient
-from emulator.methods import METHODS
-from emulator.server import start_emulator
+from bot.emulator.client import SimClient
+from bot.emulator.methods import METHODS
+from bot.emulator.server import start_emulator
 
 
 def _spec(spec_path: Path) -> dict[str, dict[str, bool]]:

@@ -7,7 +7,7 @@ import json
 import pytest
 from emu_support import PNG, USER, ApiCaller
 
-from emulator.client import SimClient, SimError
+from bot.emulator.client import SimClient, SimError
 
 KEYBOARD = json.dumps(
     {

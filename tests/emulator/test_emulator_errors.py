@@ -6,7 +6,7 @@ import json
 
 from emu_support import USER, ApiCaller
 
-from emulator.client import SimClient
+from bot.emulator.client import SimClient
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "

@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 from emu_support import TOKEN, USER
 
-from emulator.client import SimClient
-from emulator.flood import FloodControl, FloodWait
-from emulator.server import RunningEmulator, start_emulator
+from bot.emulator.client import SimClient
+from bot.emulator.flood import FloodControl, FloodWait
+from bot.emulator.server import RunningEmulator, start_emulator
 
 
 class FakeClock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.validation import ApiError, parse_html
+from bot.emulator.validation import ApiError, parse_html
 
 
 @pytest.mark.parametrize(

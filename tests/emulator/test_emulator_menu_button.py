@@ -6,7 +6,7 @@ import json
 
 from emu_support import USER, ApiCaller
 
-from emulator.client import SimClient
+from bot.emulator.client import SimClient
 
 WEB_APP = {"type": "web_app", "text": "Desk", "web_app": {"url": "https://desk.example.org/app"}}
 

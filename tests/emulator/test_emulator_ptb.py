@@ -10,8 +10,8 @@ from emu_support import PNG, TOKEN, USER
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto
 from telegram.error import BadRequest, Forbidden
 
-from emulator.client import SimClient
-from emulator.server import RunningEmulator, start_emulator
+from bot.emulator.client import SimClient
+from bot.emulator.server import RunningEmulator, start_emulator
 
 
 @pytest.fixture

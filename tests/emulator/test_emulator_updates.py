@@ -8,7 +8,7 @@ import time
 
 from emu_support import USER, ApiCaller
 
-from emulator.client import SimClient
+from bot.emulator.client import SimClient
 
 
 async def test_offset_confirms_earlier_updates(api: ApiCaller, sim: SimClient) -> None:

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from emu_support import USER, ApiCaller
 
-from emulator.client import SimClient
+from bot.emulator.client import SimClient
 
 
 class Receiver:

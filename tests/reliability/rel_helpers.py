@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from gv_world import SPEC_PATH, World, database_url  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from emulator.client import SimClient  # noqa: E402
-from emulator.server import start_emulator  # noqa: E402
+from bot.emulator.client import SimClient  # noqa: E402
+from bot.emulator.server import start_emulator  # noqa: E402
 
 
 async def open_world(

@@ -6,7 +6,7 @@ import time
 
 from gv_world import World
 
-from bot.services.outbox import Outbox
+from bot.services.shared.outbox import Outbox
 
 
 async def test_reply_is_sent_before_a_pending_broadcast(world: World) -> None:

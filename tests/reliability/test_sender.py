@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.runtime.app import Gridvoice
 from bot.runtime.metrics import Metrics
 from bot.runtime.sender import Sender
-from bot.services.domain import Domain
+from bot.services.shared.domain import Domain
 from bot.store.models import CaseEvent, OutboxMessage
 
 BURST_ONE = int(

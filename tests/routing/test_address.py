@@ -9,7 +9,7 @@ import pytest
 from routing.address import AddressIndex, normalise_address
 from routing.gridmap import Building, Grid, GridMap
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-community.yaml"
+DEMO = Path(__file__).resolve().parents[2] / "bot" / "examples" / "demo-community.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,7 @@ def test_what_names_no_building_is_not_found(index: AddressIndex, text: str) -> 
 def test_the_examples_the_bot_gives_name_real_buildings(index: AddressIndex) -> None:
     import re
 
-    root = DEMO.parents[1] / "templates"
+    root = DEMO.parents[2] / "templates"
     for lang in ("en", "zh"):
         prompt = (root / lang / "ask_address.j2").read_text(encoding="utf-8")
         examples = re.findall(r"<i>(.*?)</i>", prompt) or re.findall(

@@ -13,7 +13,7 @@ from routing.assignment import assign, escalate, transfer_targets
 from routing.duty import parse_duty
 from routing.gridmap import GridMap, Staff
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-community.yaml"
+DEMO = Path(__file__).resolve().parents[2] / "bot" / "examples" / "demo-community.yaml"
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY_10 = dt.datetime(2026, 11, 30, 10, 0, tzinfo=TZ)
 SUNDAY_10 = dt.datetime(2026, 11, 29, 10, 0, tzinfo=TZ)

@@ -13,8 +13,8 @@ from routing.check import check_gridmap, polygons_overlap
 from routing.gridmap import GridMap
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "examples" / "demo-community.yaml"
-BAD = ROOT / "examples" / "bad-maps"
+DEMO = ROOT / "bot" / "examples" / "demo-community.yaml"
+BAD = ROOT / "bot" / "examples" / "bad-maps"
 
 
 def _load(path: Path) -> dict:

@@ -94,13 +94,13 @@ def test_cli_suggest_from_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_cli_suggest_from_database(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    mod = types.ModuleType("bot.services.corrections")
+    mod = types.ModuleType("bot.services.cases.corrections")
 
     async def list_corrections() -> list[tuple[str, str | None, str]]:
         return CORRECTIONS
 
     mod.list_corrections = list_corrections  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.services.corrections", mod)
+    monkeypatch.setitem(sys.modules, "bot.services.cases.corrections", mod)
     assert cli(["lexicon", "suggest", "--min-support", "3"]) == 0
     assert "idle" in capsys.readouterr().out
 
@@ -108,7 +108,7 @@ def test_cli_suggest_from_database(
 def test_cli_suggest_without_database_service(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(sys.modules, "bot.services.corrections", None)  # import fails
+    monkeypatch.setitem(sys.modules, "bot.services.cases.corrections", None)  # import fails
     assert cli(["lexicon", "suggest"]) == 2
     assert "--from-jsonl" in capsys.readouterr().err
 

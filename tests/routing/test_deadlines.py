@@ -12,7 +12,7 @@ import yaml
 from routing.deadlines import deadlines_for, parse_duration, priority_of
 from routing.gridmap import GridMap
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-community.yaml"
+DEMO = Path(__file__).resolve().parents[2] / "bot" / "examples" / "demo-community.yaml"
 TZ = ZoneInfo("Asia/Shanghai")
 
 

@@ -10,7 +10,7 @@ import pytest
 from routing.geo import GridIndex, distance_m, point_in_polygon
 from routing.gridmap import GridMap
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-community.yaml"
+DEMO = Path(__file__).resolve().parents[2] / "bot" / "examples" / "demo-community.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import yaml
 from routing.duty import parse_duty
 from routing.gridmap import GridMap, GridMapError, Staff, Text
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-community.yaml"
+DEMO = Path(__file__).resolve().parents[2] / "bot" / "examples" / "demo-community.yaml"
 TZ = ZoneInfo("Asia/Shanghai")
 
 

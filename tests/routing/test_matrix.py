@@ -10,7 +10,7 @@ import yaml
 from routing.gridmap import GridMap, GridMapError
 from routing.matrix import matrix, ownership
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-community.yaml"
+DEMO = Path(__file__).resolve().parents[2] / "bot" / "examples" / "demo-community.yaml"
 
 
 @pytest.fixture(scope="module")

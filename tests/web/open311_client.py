@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 import aiohttp
 import pytest
 
-from bot.services import api_keys
+from bot.services.public import api_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 # ../shared next to the repository (or next to the folder of worktrees it sits in).

@@ -17,7 +17,7 @@ import pytest
 from gv_world import MEMBER_1, MEMBER_2, World
 from test_e2e_resident_support import resolve, settle, wake
 
-from bot.services.dashboard import Dashboard, percentile
+from bot.services.public.dashboard import Dashboard, percentile
 
 pytestmark = pytest.mark.db
 
@@ -267,8 +267,8 @@ def test_percentile_interpolates_like_postgresql() -> None:
 
 def test_every_public_status_event_and_rung_has_a_text_in_every_language() -> None:
     from bot.render import LANGUAGES
-    from bot.services.public_cases import PUBLIC_EVENTS, PUBLIC_STATUS
-    from web.pages import web_text_keys
+    from bot.services.public.cases import PUBLIC_EVENTS, PUBLIC_STATUS
+    from bot.web.pages import web_text_keys
 
     for lang in LANGUAGES:
         keys = web_text_keys(lang)
@@ -294,7 +294,7 @@ async def test_figures_asked_for_at_once_are_computed_once(monkeypatch) -> None:
 
     domain = SimpleNamespace(settings=Settings(dashboard_cache=timedelta(seconds=30)), engine=None)
     dashboard = Dashboard(domain)  # type: ignore[arg-type]
-    monkeypatch.setattr("bot.services.dashboard.reading", no_connection)
+    monkeypatch.setattr("bot.services.public.dashboard.reading", no_connection)
     calls = 0
 
     async def compute(session: object) -> int:
@@ -318,7 +318,7 @@ async def test_figures_asked_for_at_once_are_computed_once(monkeypatch) -> None:
 
 def test_public_address_and_minimum_come_from_the_environment(monkeypatch) -> None:
     from bot.config import Settings
-    from bot.services.cases import public_page
+    from bot.services.cases.lifecycle import public_page
 
     monkeypatch.setenv("GRIDVOICE_PUBLIC_URL", "https://grid.example.org/")
     monkeypatch.setenv("GRIDVOICE_DASHBOARD_MIN_CASES", "25")

@@ -158,7 +158,7 @@ async def test_the_mini_app_signs_in_from_telegrams_launch_data(
     import json
     from urllib.parse import quote
 
-    from bot.services.desk_auth import sign_init_data
+    from bot.services.people.desk_auth import sign_init_data
 
     w = web_world
     base = w.app.web_url  # type: ignore[union-attr]

@@ -13,7 +13,7 @@ from gv_world import CASE_ID, CENTRE, LEADER, MEMBER_1, MEMBER_2, STAFF, World
 from sqlalchemy import select
 from test_e2e_resident_support import case_row, events, label, resolve
 
-from bot.services import access
+from bot.services.people import access
 from bot.store.models import Case
 
 pytestmark = pytest.mark.db

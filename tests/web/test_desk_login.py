@@ -18,7 +18,7 @@ from desk_helpers import (
 )
 from gv_world import ADMIN, MEMBER_1, MEMBER_2, World
 
-from bot.services.desk_auth import DeskAuthError, check_init_data, sign_init_data
+from bot.services.people.desk_auth import DeskAuthError, check_init_data, sign_init_data
 
 pytestmark = pytest.mark.db
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.config import Settings
-from bot.services.case_queries import BoardFilter
-from bot.services.desk_auth import _signature, token_hash, well_formed
+from bot.services.cases.queries import BoardFilter
+from bot.services.people.desk_auth import _signature, token_hash, well_formed
+from bot.web.desk.board import grid_shapes
 from routing.gridmap import GridMap
-from web.desk.board import grid_shapes
 
-DEMO_MAP = Path(__file__).resolve().parents[2] / "examples" / "demo-community.yaml"
+DEMO_MAP = Path(__file__).resolve().parents[2] / "bot" / "examples" / "demo-community.yaml"
 
 
 def test_board_filter_takes_only_what_it_knows() -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from routing.gridmap import GridMap
-from web.drawing import (
+from bot.web.drawing import (
     LABEL_LIMIT,
     OPEN_CLASSES,
     fill_for,
@@ -15,8 +14,9 @@ from web.drawing import (
     neighbourhood,
     weekly_chart,
 )
+from routing.gridmap import GridMap
 
-DEMO_MAP = Path(__file__).resolve().parents[2] / "examples" / "demo-community.yaml"
+DEMO_MAP = Path(__file__).resolve().parents[2] / "bot" / "examples" / "demo-community.yaml"
 
 
 def test_every_grid_with_a_polygon_is_one_shape_north_up() -> None:

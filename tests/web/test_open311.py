@@ -11,8 +11,8 @@ import pytest
 from gv_world import MEMBER_1
 from open311_client import V2, get, issue_key, post, resolve, validator
 
-from bot.services import api_keys
-from bot.services.public_cases import find_public_case
+from bot.services.public import api_keys
+from bot.services.public.cases import find_public_case
 
 pytestmark = pytest.mark.db
 
@@ -254,7 +254,7 @@ async def test_a_posted_request_missed_by_its_member_escalates_to_the_leader(web
 async def test_a_submitters_details_are_forgotten_a_month_after_the_case_closed(web_world) -> None:
     from sqlalchemy import select
 
-    from bot.services import cases as case_service
+    from bot.services.cases import lifecycle as case_service
     from bot.services.scheduler import prune
     from bot.store.models import Open311Contact
 

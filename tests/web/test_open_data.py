@@ -15,7 +15,7 @@ from gv_world import MEMBER_1
 from open311_client import V2, get, issue_key, post
 
 from bot.cli.export import export_files
-from bot.services.open_data import month_bounds, parse_month
+from bot.services.public.open_data import month_bounds, parse_month
 
 pytestmark = pytest.mark.db
 

@@ -7,7 +7,7 @@ from dataclasses import fields
 import pytest
 from gv_world import MEMBER_1
 
-from bot.services.public_cases import (
+from bot.services.public.cases import (
     CaseQuery,
     PublicCase,
     count_public_cases,

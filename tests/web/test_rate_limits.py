@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 from open311_client import V2, issue_key
 
-from web.ratelimit import TokenBuckets
+from bot.web.ratelimit import TokenBuckets
 
 
 def test_a_bucket_refills_at_its_rate_and_says_how_long_to_wait() -> None:

@@ -10,8 +10,8 @@ from browser_support import in_browser, screenshot
 
 from bot.config import Settings
 from bot.render import LANGUAGES
-from web.errors import error_middleware
-from web.pages import PAGES_KEY, PageRenderer, accept_language, web_text_keys
+from bot.web.errors import error_middleware
+from bot.web.pages import PAGES_KEY, PageRenderer, accept_language, web_text_keys
 
 
 def test_every_web_text_exists_in_every_language() -> None:

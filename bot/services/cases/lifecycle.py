@@ -1,0 +1,740 @@
+"""The case lifecycle as an explicit state machine.
+
+Every transition is one call inside one unit of work: it checks that this person may
+do this to this case now, changes the case, writes an audit row, edits the staff card
+in place and queues the resident's (and followers') update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.bounds import MAX_TELEGRAM_ID, parse_id
+from bot.services.cases.feed import case_changed
+from bot.services.cases.queries import find_case as find_case
+from bot.services.cases.queries import find_case_by_id as find_case_by_id
+from bot.services.cases.queries import grid_counts as grid_counts
+from bot.services.cases.queries import open_counts as open_counts
+from bot.services.cases.queries import photo_ids as photo_ids
+from bot.services.cases.queries import timeline as timeline
+from bot.services.cases.views import (
+    AWAITING_ACCEPT,
+    OPEN,
+    notify_resident,
+    refresh_card,
+    send_card,
+)
+from bot.services.people.access import CaseActionError as CaseActionError
+from bot.services.people.access import authorise as authorise
+from bot.services.people.access import get_case as get_case
+from bot.services.people.access import may_accept as may_accept
+from bot.services.people.access import may_act as may_act
+from bot.services.people.access import may_view as may_view
+from bot.services.people.access import staff_role as staff_role
+from bot.services.shared.domain import UnitOfWork
+from bot.services.shared.outbox import Button
+from bot.store.models import Case, CaseEvent, CaseFollower, CasePhoto, Correction, User
+from routing.assignment import Assignment, assign, escalate, transfer_targets
+from routing.classifier import Classification
+from routing.deadlines import deadlines_for, priority_of
+
+# Which transitions each status allows (the lifecycle in one table).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "triage": frozenset({"assigned", "rejected", "cancelled", "resolved"}),
+    "assigned": frozenset(
+        {"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
+    ),
+    "transferred": frozenset(
+        {"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
+    ),
+    "escalated": frozenset(
+        {"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
+    ),
+    "reopened": frozenset(
+        {"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
+    ),
+    "accepted": frozenset(
+        {"needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
+    ),
+    "needs_info": frozenset(
+        {
+            "assigned",
+            "accepted",
+            "needs_info",
+            "transferred",
+            "resolved",
+            "rejected",
+            "escalated",
+            "cancelled",
+        }
+    ),
+    "resolved": frozenset({"closed", "reopened"}),
+    "rejected": frozenset(),
+    "closed": frozenset(),
+    "cancelled": frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a Telegram user id and the role they act in."""
+
+    id: int | None
+    role: str  # resident | member | leader | centre | street | party | committee | admin | system | open311
+
+
+SYSTEM = Actor(None, "system")
+NOT_STAFF = frozenset({"resident", "system"})
+# Staff actions the resident sees as an answer: the first one is the case's first response.
+RESPONSES = frozenset({"accepted", "asked", "transferred", "resolved", "rejected", "triaged"})
+
+
+async def record(
+    uow: UnitOfWork,
+    case: Case,
+    actor: Actor,
+    kind: str,
+    *,
+    from_status: str | None = None,
+    note: str | None = None,
+    **data: Any,
+) -> None:
+    if case.first_response_at is None and kind in RESPONSES and actor.role not in NOT_STAFF:
+        case.first_response_at = uow.now
+    uow.session.add(
+        CaseEvent(
+            case_id=case.id,
+            at=uow.now,
+            actor_id=actor.id,
+            actor_role=actor.role,
+            kind=kind,
+            from_status=from_status,
+            to_status=case.status,
+            note=note,
+            data=data,
+        )
+    )
+    case_changed(uow, case.id)
+
+
+def move(uow: UnitOfWork, case: Case, status: str) -> str:
+    """Change status if the lifecycle allows it; returns the old status."""
+    old = case.status
+    if status != old and status not in TRANSITIONS[old]:
+        raise CaseActionError("case_wrong_state", status=old)
+    case.status = status
+    case.version += 1
+    case.updated_at = uow.now
+    return old
+
+
+async def audience(uow: UnitOfWork, case: Case) -> list[User]:
+    """The reporter and the followers: everyone told about this case."""
+    ids = [case.resident_id] if case.resident_id else []
+    ids += list(
+        (
+            await uow.session.execute(
+                select(CaseFollower.user_id).where(CaseFollower.case_id == case.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return []
+    rows = (await uow.session.execute(select(User).where(User.id.in_(ids)))).scalars().all()
+    by_id = {u.id: u for u in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def apply_assignment(uow: UnitOfWork, case: Case, a: Assignment) -> None:
+    case.owner_id = a.owner_id
+    case.owner_chat_id = a.chat_id
+    case.party_id = a.party_id
+    case.rung = a.rung
+    case.follow_up_id = a.follow_up_id
+    case.assignment = {"reason": a.reason, "detail": _plain(a.detail), "rung": a.rung}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy of routing's explanation."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def set_deadlines(uow: UnitOfWork, case: Case, start: datetime | None = None) -> None:
+    d = deadlines_for(uow.routing.gridmap, case.category, case.priority, start or uow.now)
+    case.accept_by = d.accept_by
+    case.resolve_by = d.resolve_by
+    case.reminded = None
+
+
+async def create_case(
+    uow: UnitOfWork,
+    resident: User | None,
+    *,
+    text: str,
+    grid_id: str,
+    building_id: str | None,
+    place_text: str | None,
+    location: tuple[float, float] | None,
+    photos: list[str],
+    source_update_id: int | None,
+    classification: Classification | None = None,
+    source: str = "bot",
+    language: str | None = None,
+) -> Case:
+    """File a report: classify, route, set deadlines, notify the owner and the resident.
+
+    A request from an outside client (Open311) has no resident: it is routed, deadlined and
+    escalated like any other case; nobody is told in a chat, the client reads it back.
+    """
+    if classification is None:
+        classification = uow.domain.classifier.classify(text)
+    gridmap = uow.routing.gridmap
+    case = Case(
+        resident_id=resident.id if resident else None,
+        language=resident.language if resident else (language or uow.settings.default_language),
+        source=source,
+        text=text,
+        category=classification.category,
+        confidence=float(classification.confidence),
+        matched=list(classification.matched),
+        priority=priority_of(gridmap, text),
+        grid_id=grid_id,
+        building_id=building_id,
+        place_text=place_text,
+        latitude=location[0] if location else None,
+        longitude=location[1] if location else None,
+        status="triage" if classification.category is None else "assigned",
+        created_at=uow.now,
+        updated_at=uow.now,
+        source_update_id=source_update_id,
+        version=0,
+        reopen_count=0,
+        escalation_count=0,
+    )
+    counts = await grid_counts(uow, grid_id)
+    apply_assignment(uow, case, assign(gridmap, grid_id, case.category, uow.now, counts))
+    set_deadlines(uow, case)
+    uow.session.add(case)
+    await uow.session.flush()
+    case.human_id = f"GV-{uow.now.year}-{case.id:06d}"
+    for file_id in photos:
+        uow.session.add(CasePhoto(case_id=case.id, file_id=file_id, kind="report"))
+    await record(
+        uow,
+        case,
+        Actor(resident.id, "resident") if resident else Actor(None, source),
+        "created",
+        confidence=case.confidence,
+        matched=case.matched,
+        assignment=case.assignment,
+    )
+    if case.owner_chat_id is not None:
+        await send_card(uow, case, case.owner_chat_id, photos)
+    if case.follow_up_id and case.follow_up_id != case.owner_id:
+        await _tell_follow_up(uow, case)
+    if resident is None:
+        return case
+    uow.outbox.send(
+        resident.id,
+        resident.language,
+        "case_filed",
+        keyboard=[[Button.of("btn_change_category", f"r:chg:{case.id}")]],
+        case_id=case.id,
+        case=case,
+        building=gridmap.buildings.get(case.building_id or ""),
+        grid=gridmap.grids.get(case.grid_id),
+        public_page=public_page(uow.settings.public_url, case.human_id),
+        **_owner_data(uow, case, resident.language),
+    )
+    return case
+
+
+def public_page(public_url: str | None, human_id: str | None) -> str | None:
+    """The case's public page (web/cases.py) when the deployment has a public address."""
+    if not public_url or not human_id:
+        return None
+    return f"{public_url.rstrip('/')}/cases/{human_id}"
+
+
+def _owner_data(uow: UnitOfWork, case: Case, lang: str) -> dict[str, Any]:
+    from bot.services.cases.views import ownership_data
+
+    return ownership_data(uow, case, lang)
+
+
+async def _tell_follow_up(uow: UnitOfWork, case: Case) -> None:
+    from bot.services.cases.views import card_data, chat_language
+
+    chat = case.follow_up_id or 0
+    uow.outbox.send(
+        chat,
+        await chat_language(uow, chat),
+        "card_follow_up",
+        case_id=case.id,
+        **card_data(uow, case),
+    )
+
+
+def actor_for(uow: UnitOfWork, user_id: int) -> Actor:
+    return Actor(user_id, staff_role(uow, user_id) or "resident")
+
+
+async def accept(uow: UnitOfWork, user_id: int, case: Case) -> None:
+    if case.status not in AWAITING_ACCEPT:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    if not may_accept(uow, user_id, case):
+        raise CaseActionError("accept_party_only")
+    old = move(uow, case, "accepted")
+    case.accepted_at = case.accepted_at or uow.now
+    if case.owner_id != user_id and staff_role(uow, user_id) in ("member", "party"):
+        case.owner_id = user_id
+    case.reminded = None
+    await record(uow, case, actor_for(uow, user_id), "accepted", from_status=old)
+    await _refresh_owner_card(uow, case)
+    notify_resident(uow, case, await audience(uow, case), "accepted")
+
+
+async def _refresh_owner_card(uow: UnitOfWork, case: Case) -> None:
+    if case.owner_chat_id is not None:
+        await refresh_card(uow, case, case.owner_chat_id)
+
+
+async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> bool:
+    """A staff question reaches the resident tagged with the case id; the case waits.
+
+    Returns False when the resident is known to have blocked the bot: the question waits
+    for them (it is sent when they write again) and is not armed as their next message."""
+    if case.status not in OPEN:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    old = move(uow, case, "needs_info")
+    await record(uow, case, actor_for(uow, user_id), "asked", from_status=old, note=question)
+    await _refresh_owner_card(uow, case)
+    resident = await uow.session.get(User, case.resident_id) if case.resident_id else None
+    if resident is None or resident.erased_at is not None:
+        return True
+    if not resident.unreachable:
+        resident.state = "answer"
+        resident.state_data = {"case_id": case.id}
+    uow.outbox.send(
+        resident.id,
+        resident.language,
+        "question_to_resident",
+        ref=f"q:{case.id}:{resident.id}",
+        case_id=case.id,
+        case=case,
+        question=question,
+    )
+    return not resident.unreachable
+
+
+async def resident_message(uow: UnitOfWork, resident: User, case: Case, text: str) -> None:
+    """The resident's answer (or any note) reaches the owner, tagged with the case id."""
+    old = case.status
+    if case.status == "needs_info":
+        move(uow, case, "accepted" if case.accepted_at else "assigned")
+    await record(uow, case, Actor(resident.id, "resident"), "answered", from_status=old, note=text)
+    if case.owner_chat_id is not None:
+        from bot.services.cases.views import chat_language
+
+        uow.outbox.send(
+            case.owner_chat_id,
+            await chat_language(uow, case.owner_chat_id),
+            "answer_to_staff",
+            reply_to_ref=f"card:{case.id}:{case.owner_chat_id}",
+            case_id=case.id,
+            case=case,
+            text=text,
+            pseudonym=resident.pseudonym,
+        )
+        if old != case.status:
+            await _refresh_owner_card(uow, case)
+    uow.outbox.send(resident.id, resident.language, "answer_forwarded", case=case, case_id=case.id)
+
+
+async def resolve(
+    uow: UnitOfWork, user_id: int, case: Case, note: str, photo: str | None = None
+) -> None:
+    if case.status not in OPEN:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    old = move(uow, case, "resolved")
+    case.resolved_at = uow.now
+    case.resolution_note = note
+    if photo:
+        uow.session.add(CasePhoto(case_id=case.id, file_id=photo, kind="resolution"))
+    await record(
+        uow,
+        case,
+        actor_for(uow, user_id),
+        "resolved",
+        from_status=old,
+        note=note,
+        photo=bool(photo),
+    )
+    await _refresh_owner_card(uow, case)
+    people = await audience(uow, case)
+    for person in people:
+        if photo and person.erased_at is None:
+            uow.outbox.photos(person.id, [photo], case_id=case.id)
+    notify_resident(
+        uow,
+        case,
+        people,
+        "resolved",
+        note=note,
+        keyboard_for=lambda p: rating_keyboard(case) if p.id == case.resident_id else None,
+        reopen_days=uow.settings.reopen_window.days,
+    )
+
+
+def rating_keyboard(case: Case) -> list[list[Button]]:
+    return [
+        [Button.literal("⭐" * n, f"r:rate:{case.id}:{n}") for n in (1, 2, 3)],
+        [Button.literal("⭐" * n, f"r:rate:{case.id}:{n}") for n in (4, 5)],
+        [Button.of("btn_not_solved", f"r:bad:{case.id}")],
+    ]
+
+
+async def reject(uow: UnitOfWork, user_id: int, case: Case, reason: str) -> None:
+    if case.status not in OPEN:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    old = move(uow, case, "rejected")
+    case.closed_at = uow.now
+    await record(uow, case, actor_for(uow, user_id), "rejected", from_status=old, note=reason)
+    await _refresh_owner_card(uow, case)
+    notify_resident(uow, case, await audience(uow, case), "rejected", reason=reason)
+
+
+async def reassign(
+    uow: UnitOfWork,
+    case: Case,
+    a: Assignment,
+    actor: Actor,
+    status: str,
+    kind: str,
+    note: str | None = None,
+) -> None:
+    """Hand a case to a new owner: old card closed, new card sent, everyone told."""
+    old_chat = case.owner_chat_id
+    old_owner = case.owner_id
+    old = move(uow, case, status)
+    apply_assignment(uow, case, a)
+    case.accepted_at = None if status != "accepted" else case.accepted_at
+    start = uow.now
+    d = deadlines_for(uow.routing.gridmap, case.category, case.priority, start)
+    case.accept_by = d.accept_by
+    if kind != "reopened":
+        case.resolve_by = max(case.resolve_by or d.resolve_by, d.resolve_by)
+    else:
+        case.resolve_by = d.resolve_by
+    case.reminded = None
+    await record(
+        uow,
+        case,
+        actor,
+        kind,
+        from_status=old,
+        note=note,
+        previous_owner=old_owner,
+        new_owner=a.owner_id,
+        party=a.party_id,
+        reason=a.reason,
+    )
+    if old_chat is not None and old_chat != case.owner_chat_id:
+        await refresh_card(uow, case, old_chat, keyboard=[])
+        from bot.services.cases.views import chat_language
+
+        uow.outbox.send(
+            old_chat,
+            await chat_language(uow, old_chat),
+            "handover_notice",
+            case_id=case.id,
+            case=case,
+            kind=kind,
+            note=note,
+            **_owner_data(uow, case, await chat_language(uow, old_chat)),
+        )
+    if case.owner_chat_id is not None:
+        if case.owner_chat_id == old_chat:
+            await refresh_card(uow, case, old_chat)
+        else:
+            await send_card(uow, case, case.owner_chat_id, await photo_ids(uow, case))
+        if kind in ("escalated", "reopened") and note:
+            from bot.services.cases.views import chat_language
+
+            uow.outbox.send(
+                case.owner_chat_id,
+                await chat_language(uow, case.owner_chat_id),
+                "handover_notice",
+                case_id=case.id,
+                case=case,
+                kind=kind + "_in",
+                note=note,
+                **_owner_data(uow, case, await chat_language(uow, case.owner_chat_id)),
+            )
+    notify_resident(uow, case, await audience(uow, case), kind, note=note)
+
+
+def check_transfer_target(uow: UnitOfWork, user_id: int, case: Case, target: str) -> None:
+    """Refuse a target the card could not have offered this person for this case (forged
+    callback data naming another grid's member, an unknown party, the presser themself)."""
+    offered = {
+        f"{t.kind[0]}:{t.id}"
+        for t in transfer_targets(
+            uow.routing.gridmap, case.grid_id, case.category or "other", {user_id}
+        )
+    }
+    if target not in offered:
+        raise CaseActionError("not_allowed")
+
+
+async def transfer(uow: UnitOfWork, user_id: int, case: Case, target: str, reason: str) -> None:
+    """Transfer to another member of the grid (`m:<id>`) or a party of the matrix (`p:<id>`),
+    only to a target the card offers (checked again here: callback data is untrusted)."""
+    check_transfer_target(uow, user_id, case, target)
+    gridmap = uow.routing.gridmap
+    kind, _, ident = target.partition(":")
+    follow_up = case.follow_up_id
+    member_id = parse_id(ident, high=MAX_TELEGRAM_ID) if kind == "m" else None
+    if member_id is not None and member_id in gridmap.staff:
+        person = gridmap.staff[member_id]
+        if not person.active:
+            raise CaseActionError("not_allowed")
+        a = Assignment(
+            owner_id=person.telegram_id,
+            chat_id=person.telegram_id,
+            party_id=None,
+            rung=person.role if person.role != "party" else "member",
+            reason="transferred",
+            detail={"by": user_id},
+            follow_up_id=None,
+        )
+    elif kind == "p" and ident in gridmap.parties:
+        party = gridmap.parties[ident]
+        if party.chat_id is None:
+            raise CaseActionError("not_allowed")
+        if follow_up is None and staff_role(uow, user_id) == "member":
+            follow_up = user_id
+        a = Assignment(
+            owner_id=None,
+            chat_id=party.chat_id,
+            party_id=party.id,
+            rung="party",
+            reason="transferred",
+            detail={"by": user_id},
+            follow_up_id=follow_up,
+        )
+    else:
+        raise CaseActionError("not_allowed")
+    await reassign(uow, case, a, actor_for(uow, user_id), "transferred", "transferred", note=reason)
+
+
+# Who may hand a case to another member at the desk (the chat's transfer is the member's own).
+SUPERVISORS = frozenset({"leader", "centre", "street", "admin"})
+
+
+async def reassign_to(
+    uow: UnitOfWork, user_id: int, case: Case, member_id: int, reason: str
+) -> None:
+    """A supervisor hands an open case to a member or leader who works its grid."""
+    if staff_role(uow, user_id) not in SUPERVISORS or not may_act(uow, user_id, case):
+        raise CaseActionError("not_allowed")
+    if case.status not in OPEN:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    person = uow.routing.gridmap.staff.get(member_id)
+    if (
+        person is None
+        or not person.active
+        or person.role not in ("member", "leader")
+        or case.grid_id not in person.grid_ids
+        or member_id == case.owner_id
+    ):
+        raise CaseActionError("not_allowed")
+    a = Assignment(
+        owner_id=member_id,
+        chat_id=member_id,
+        party_id=None,
+        rung=person.role,
+        reason="reassigned",
+        detail={"by": user_id},
+        follow_up_id=None,
+    )
+    await reassign(uow, case, a, actor_for(uow, user_id), "transferred", "reassigned", note=reason)
+
+
+async def escalate_case(uow: UnitOfWork, case: Case, which: str) -> bool:
+    """Move an overdue case one rung up the ladder. Returns False at the top of the ladder."""
+    counts = await grid_counts(uow, case.grid_id)
+    a = escalate(uow.routing.gridmap, case.grid_id, case.rung, uow.now, counts)
+    if a is None:
+        case.reminded = f"top:{which}"
+        await record(uow, case, SYSTEM, "escalation_top", which=which)
+        return False
+    case.escalation_count += 1
+    await reassign(uow, case, a, SYSTEM, "escalated", "escalated", note=which)
+    return True
+
+
+async def triage_set_category(uow: UnitOfWork, user_id: int, case: Case, category: str) -> None:
+    """The leader places a case the classifier could not: category, then routing decides."""
+    if case.status != "triage":
+        raise CaseActionError("case_wrong_state", status=case.status)
+    await correct_category(
+        uow, case, category, Actor(user_id, staff_role(uow, user_id) or "leader")
+    )
+    counts = await grid_counts(uow, case.grid_id)
+    a = assign(uow.routing.gridmap, case.grid_id, category, uow.now, counts)
+    await reassign(uow, case, a, actor_for(uow, user_id), "assigned", "triaged")
+
+
+async def correct_category(uow: UnitOfWork, case: Case, category: str, actor: Actor) -> None:
+    """Keep every correction: the classifier learns from them (`gridvoice lexicon suggest`)."""
+    if category not in uow.routing.gridmap.categories:
+        raise CaseActionError("not_allowed")
+    uow.session.add(
+        Correction(
+            case_id=case.id,
+            text=case.text,
+            predicted=case.category,
+            corrected=category,
+            by_role=actor.role,
+            at=uow.now,
+        )
+    )
+    previous = case.category
+    case.category = category
+    case.version += 1
+    await record(uow, case, actor, "category_changed", previous=previous, category=category)
+
+
+async def resident_change_category(
+    uow: UnitOfWork, resident: User, case: Case, category: str
+) -> None:
+    """The resident corrects the guess: the case is routed again if nobody has started on it."""
+    if case.resident_id != resident.id or case.status not in OPEN:
+        raise CaseActionError("not_allowed")
+    await correct_category(uow, case, category, Actor(resident.id, "resident"))
+    if case.status in ("assigned", "triage", "transferred", "escalated"):
+        counts = await grid_counts(uow, case.grid_id)
+        a = assign(uow.routing.gridmap, case.grid_id, category, uow.now, counts)
+        if a.chat_id != case.owner_chat_id:
+            await reassign(uow, case, a, Actor(resident.id, "resident"), "assigned", "rerouted")
+            return
+    # Same owner: the card shows the new category and carries the new version, so its
+    # buttons keep working.
+    await _refresh_owner_card(uow, case)
+    notify_resident(uow, case, [resident], "category_changed")
+
+
+async def rate(uow: UnitOfWork, resident: User, case: Case, stars: int) -> None:
+    """The resident's rating. The case stays resolved, so "Not solved" still works within the
+    reopen window; the scheduler closes it when the window ends (`auto_close`)."""
+    if case.resident_id != resident.id or not 1 <= stars <= 5:
+        raise CaseActionError("not_allowed")
+    if case.status != "resolved":
+        raise CaseActionError("case_wrong_state", status=case.status)
+    if case.rating is not None:
+        raise CaseActionError("already_rated")
+    case.rating = stars
+    case.version += 1
+    case.updated_at = uow.now
+    await record(
+        uow, case, Actor(resident.id, "resident"), "rated", from_status=case.status, rating=stars
+    )
+    await _refresh_owner_card(uow, case)
+    if case.owner_chat_id is not None:
+        from bot.services.cases.views import chat_language
+
+        uow.outbox.send(
+            case.owner_chat_id,
+            await chat_language(uow, case.owner_chat_id),
+            "rating_to_staff",
+            case_id=case.id,
+            case=case,
+        )
+
+
+async def reopen(uow: UnitOfWork, resident: User, case: Case, reason: str) -> None:
+    """Not solved: back to whoever resolved it, with the reason; the leader is told too."""
+    if case.resident_id != resident.id:
+        raise CaseActionError("not_allowed")
+    if case.status != "resolved" or case.resolved_at is None:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    if uow.now - case.resolved_at > uow.settings.reopen_window:
+        raise CaseActionError("reopen_too_late", days=uow.settings.reopen_window.days)
+    case.reopen_count += 1
+    case.rating = None  # "not solved" takes back a rating given earlier in the window
+    case.rating_comment = None
+    a = Assignment(
+        owner_id=case.owner_id,
+        chat_id=case.owner_chat_id or 0,
+        party_id=case.party_id,
+        rung=case.rung,
+        reason="reopened",
+        detail={},
+        follow_up_id=case.follow_up_id,
+    )
+    await reassign(
+        uow, case, a, Actor(resident.id, "resident"), "reopened", "reopened", note=reason
+    )
+    from bot.services.cases.views import card_data, chat_language
+
+    for leader in uow.routing.gridmap.leaders_of(case.grid_id):
+        if leader.telegram_id != case.owner_id:
+            uow.outbox.send(
+                leader.telegram_id,
+                await chat_language(uow, leader.telegram_id),
+                "reopen_to_leader",
+                case_id=case.id,
+                reason=reason,
+                **card_data(uow, case),
+            )
+
+
+async def cancel(uow: UnitOfWork, resident: User, case: Case) -> None:
+    if case.resident_id != resident.id:
+        raise CaseActionError("not_allowed")
+    if case.status not in OPEN:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    old = move(uow, case, "cancelled")
+    case.closed_at = uow.now
+    await record(uow, case, Actor(resident.id, "resident"), "cancelled", from_status=old)
+    await _refresh_owner_card(uow, case)
+    notify_resident(uow, case, await audience(uow, case), "cancelled")
+
+
+async def auto_close(uow: UnitOfWork, case: Case) -> None:
+    """Close a resolved case: unrated after `auto_close_after` of silence (the resident is
+    told), rated once the reopen window has passed (they said their word already)."""
+    old = move(uow, case, "closed")
+    case.closed_at = uow.now
+    await record(uow, case, SYSTEM, "auto_closed", from_status=old, rated=case.rating is not None)
+    await _refresh_owner_card(uow, case)
+    if case.rating is None:
+        notify_resident(uow, case, await audience(uow, case), "auto_closed")
+
+
+async def follow(uow: UnitOfWork, resident: User, case: Case) -> None:
+    """'I have this problem too': the resident gets this case's updates from now on."""
+    exists = (
+        await uow.session.execute(
+            select(CaseFollower.id).where(
+                CaseFollower.case_id == case.id, CaseFollower.user_id == resident.id
+            )
+        )
+    ).scalar_one_or_none()
+    if exists is None and case.resident_id != resident.id:
+        uow.session.add(CaseFollower(case_id=case.id, user_id=resident.id, since=uow.now))
+        await record(uow, case, Actor(resident.id, "resident"), "followed")
+    notify_resident(uow, case, [resident], "followed")

@@ -1,0 +1,245 @@
+"""What people see of a case: the staff card, its buttons, and the resident's updates.
+
+Data in, outbox rows out; the words themselves are templates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.services.people.residents import pseudonym_for
+from bot.services.shared.domain import UnitOfWork
+from bot.services.shared.outbox import Button, Keyboard
+from bot.store.models import Case, MessageRef, User
+from routing.gridmap import DEFAULT_CATEGORIES
+
+OPEN = frozenset(
+    {"triage", "assigned", "accepted", "needs_info", "transferred", "escalated", "reopened"}
+)
+AWAITING_ACCEPT = frozenset({"assigned", "transferred", "escalated", "reopened"})
+WORKING = frozenset({"accepted", "needs_info"})
+
+
+def card_ref(case: Case, chat_id: int) -> str:
+    return f"card:{case.id}:{chat_id}"
+
+
+def cb(action: str, case: Case, *args: object) -> str:
+    """Callback data for a staff button: action, case, the case version it was drawn for."""
+    parts = ["c", action, str(case.id), str(case.version), *(str(a) for a in args)]
+    return ":".join(parts)
+
+
+def staff_keyboard(case: Case, *, may_accept: bool = True) -> Keyboard:
+    """The card's buttons for the case's state; `may_accept` False drops Accept (a party's
+    case seen by someone outside the party)."""
+    if case.status == "triage":
+        return [
+            [Button.of(f"cat_{c}", cb("cat", case, c)) for c in row]
+            for row in _rows(CATEGORY_ORDER, 3)
+        ]
+    if case.status in AWAITING_ACCEPT:
+        first = [Button.of("btn_ask", cb("ask", case))]
+        if may_accept:
+            first.insert(0, Button.of("btn_accept", cb("acc", case)))
+        return [
+            first,
+            [
+                Button.of("btn_transfer", cb("trf", case)),
+                Button.of("btn_resolve", cb("res", case)),
+                Button.of("btn_reject", cb("rej", case)),
+            ],
+        ]
+    if case.status in WORKING:
+        return [
+            [Button.of("btn_ask", cb("ask", case)), Button.of("btn_transfer", cb("trf", case))],
+            [Button.of("btn_resolve", cb("res", case)), Button.of("btn_reject", cb("rej", case))],
+        ]
+    return []
+
+
+# The taxonomy's order on category buttons (labels `cat_<id>` exist for each).
+CATEGORY_ORDER = DEFAULT_CATEGORIES
+
+
+def _rows(items: tuple[str, ...] | list[str], width: int) -> list[list[str]]:
+    return [list(items[i : i + width]) for i in range(0, len(items), width)]
+
+
+def category_keyboard(prefix: str, categories: tuple[str, ...] | list[str]) -> Keyboard:
+    return [[Button.of(f"cat_{c}", f"{prefix}:{c}") for c in row] for row in _rows(categories, 3)]
+
+
+def card_data(uow: UnitOfWork, case: Case, photos: int = 0) -> dict[str, Any]:
+    gridmap = uow.routing.gridmap
+    grid = gridmap.grids.get(case.grid_id)
+    building = gridmap.buildings.get(case.building_id or "")
+    owner = gridmap.staff.get(case.owner_id or 0)
+    party = gridmap.parties.get(case.party_id or "")
+    return {
+        "case": case,
+        "grid": grid,
+        "building": building,
+        "owner_name": owner.name if owner else None,
+        "party": party,
+        "photos": photos,
+        "age": uow.now - case.created_at,
+        "pseudonym": pseudonym_for(case.resident_id) if case.resident_id else None,
+        "now": uow.now,
+    }
+
+
+def accepts_in(uow: UnitOfWork, case: Case, chat_id: int) -> bool:
+    """Whether a card in this chat may offer Accept: a party's case only in the party's
+    group or to the party's own staff."""
+    if not case.party_id:
+        return True
+    party = uow.routing.gridmap.parties.get(case.party_id)
+    if party is not None and party.chat_id == chat_id:
+        return True
+    staff = uow.routing.gridmap.staff.get(chat_id)
+    return staff is not None and staff.party_id == case.party_id
+
+
+async def send_card(uow: UnitOfWork, case: Case, chat_id: int, photo_ids: list[str]) -> None:
+    """A new card in `chat_id` (photos first), remembered so it can be edited in place.
+
+    A chat has one live copy of a case's card: an older copy (the original before `/case`)
+    loses its buttons, so it cannot be pressed by mistake."""
+    await _retire_copy(uow, case, chat_id)
+    lang = await chat_language(uow, chat_id)
+    if photo_ids:
+        uow.outbox.photos(chat_id, photo_ids, case_id=case.id)
+    uow.outbox.send(
+        chat_id,
+        lang,
+        "card",
+        unreachable=await resident_unreachable(uow, case),
+        keyboard=staff_keyboard(case, may_accept=accepts_in(uow, case, chat_id)),
+        ref=card_ref(case, chat_id),
+        case_id=case.id,
+        **card_data(uow, case, len(photo_ids)),
+    )
+
+
+async def _retire_copy(
+    uow: UnitOfWork, case: Case, chat_id: int, keep: int | None = None
+) -> MessageRef | None:
+    """Take the buttons off the chat's remembered copy of the card (unless it is `keep`);
+    replies to it still reach the case. Returns the card's ref when a copy was retired."""
+    name = card_ref(case, chat_id)
+    ref = await uow.session.get(MessageRef, name)
+    if ref is None or ref.message_id == keep:
+        return None
+    alias = f"{name}:{ref.message_id}"
+    if await uow.session.get(MessageRef, alias) is None:
+        uow.session.add(MessageRef(ref=alias, chat_id=chat_id, message_id=ref.message_id))
+    uow.outbox.edit_markup(chat_id, ref.message_id)
+    return ref
+
+
+async def adopt_pressed_card(uow: UnitOfWork, case: Case, chat_id: int, message_id: int) -> None:
+    """The copy of a card that was pressed is the one edited from now on (a press on the
+    original after `/case` edits the original); the other copy loses its buttons."""
+    ref = await _retire_copy(uow, case, chat_id, keep=message_id)
+    if ref is not None:
+        ref.message_id = message_id
+
+
+async def refresh_card(
+    uow: UnitOfWork, case: Case, chat_id: int, *, keyboard: Keyboard | None = None
+) -> None:
+    """Edit the card in place so its buttons always match the case's state."""
+    lang = await chat_language(uow, chat_id)
+    uow.outbox.edit(
+        card_ref(case, chat_id),
+        chat_id,
+        lang,
+        "card",
+        unreachable=await resident_unreachable(uow, case),
+        keyboard=staff_keyboard(case, may_accept=accepts_in(uow, case, chat_id))
+        if keyboard is None
+        else keyboard,
+        case_id=case.id,
+        **card_data(uow, case),
+    )
+
+
+async def resident_unreachable(uow: UnitOfWork, case: Case) -> bool:
+    """Whether the case's resident blocked the bot (the card warns the staff)."""
+    if not case.resident_id:
+        return False
+    resident = await uow.session.get(User, case.resident_id)
+    return bool(resident is not None and resident.unreachable)
+
+
+async def chat_language(uow: UnitOfWork, chat_id: int) -> str:
+    """The language of a private chat's person; staff who never wrote and groups use the
+    grid map's `staff_language`."""
+    if chat_id > 0:
+        person = await uow.session.get(User, chat_id)
+        if person is not None:
+            return person.language
+        if uow.domain.has_routing and chat_id in uow.routing.gridmap.staff:
+            return staff_language(uow)
+        return uow.settings.default_language
+    return staff_language(uow)  # a party's or the staff's group
+
+
+def staff_language(uow: UnitOfWork) -> str:
+    """The grid map's `staff_language`: what staff read before they first write to the bot."""
+    lang = uow.routing.gridmap.raw.get("staff_language") if uow.domain.has_routing else None
+    return lang if lang in ("en", "zh") else uow.settings.default_language
+
+
+def case_place(uow: UnitOfWork, case: Case, lang: str) -> str:
+    """Where a case is, from the map only (never the reporter's own words): building or grid."""
+    gridmap = uow.routing.gridmap
+    building = gridmap.buildings.get(case.building_id or "")
+    if building is not None:
+        return building.name.get(lang)
+    grid = gridmap.grids.get(case.grid_id)
+    return grid.name.get(lang) if grid is not None else ""
+
+
+def ownership_data(uow: UnitOfWork, case: Case, lang: str) -> dict[str, Any]:
+    """Who handles the case, as the resident is told it."""
+    gridmap = uow.routing.gridmap
+    party = gridmap.parties.get(case.party_id or "")
+    owner = gridmap.staff.get(case.owner_id or 0)
+    follow = gridmap.staff.get(case.follow_up_id or 0)
+    return {
+        "party_name": party.name.get(lang) if party else None,
+        "owner_name": owner.name if owner else None,
+        "owner_rung": case.rung,
+        "follow_up_name": follow.name if follow else None,
+    }
+
+
+def notify_resident(
+    uow: UnitOfWork,
+    case: Case,
+    residents: list[User],
+    event: str,
+    *,
+    keyboard_for: Any = None,
+    **data: Any,
+) -> None:
+    """Tell the reporter and every follower what happened and what happens next."""
+    for person in residents:
+        if person.erased_at is not None:
+            continue
+        lang = person.language
+        keyboard = keyboard_for(person) if keyboard_for else None
+        uow.outbox.send(
+            person.id,
+            lang,
+            "case_update",
+            keyboard=keyboard,
+            case_id=case.id,
+            event=event,
+            case=case,
+            is_follower=person.id != case.resident_id,
+            **ownership_data(uow, case, lang),
+            **data,
+        )

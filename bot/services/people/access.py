@@ -1,0 +1,142 @@
+"""Who may see and work on which case: one authorisation for the chat and the web desk.
+
+`may_act` and `may_view` decide for one case, `authorise` loads a case for a staff action
+(refusing strangers and stale versions); `scope` is `may_view` as a query condition, so a
+board, a count or a report never shows a case that `may_view` would refuse. Chat buttons and
+desk forms both go through here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, or_, select, true
+
+from bot.services.shared.domain import UnitOfWork
+from bot.store.models import Case
+from routing.gridmap import Staff
+
+
+class CaseActionError(Exception):
+    """A person tried something the case does not allow; `key` names the label to answer with."""
+
+    def __init__(self, key: str, **data: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.data = data
+
+
+async def get_case(uow: UnitOfWork, case_id: int, *, lock: bool = True) -> Case:
+    stmt = select(Case).where(Case.id == case_id)
+    if lock and not uow.domain.sqlite:
+        stmt = stmt.with_for_update()
+    case = (await uow.session.execute(stmt)).scalar_one_or_none()
+    if case is None:
+        raise CaseActionError("not_allowed")
+    return case
+
+
+def staff_role(uow: UnitOfWork, user_id: int) -> str | None:
+    staff = uow.routing.gridmap.staff.get(user_id)
+    return staff.role if staff and staff.active else None
+
+
+def may_act(uow: UnitOfWork, user_id: int, case: Case) -> bool:
+    """Server-side authorisation: may this person work on this case now?"""
+    gridmap = uow.routing.gridmap
+    staff = gridmap.staff.get(user_id)
+    if staff is None or not staff.active:
+        return False
+    if case.owner_id == user_id or case.follow_up_id == user_id:
+        return True
+    if case.party_id and staff.party_id == case.party_id:
+        return True
+    if staff.role == "leader" and case.grid_id in staff.grid_ids:
+        return True
+    if staff.role == "centre":
+        grid = gridmap.grids.get(case.grid_id)
+        return bool(grid and grid.community_id == staff.community_id)
+    return staff.role in ("street", "admin")
+
+
+def may_view(uow: UnitOfWork, user_id: int, case: Case) -> bool:
+    if may_act(uow, user_id, case) or case.resident_id == user_id:
+        return True
+    staff = uow.routing.gridmap.staff.get(user_id)
+    if staff is None or not staff.active:
+        return False
+    if staff.role == "member" and case.grid_id in staff.grid_ids:
+        return True
+    if staff.role == "committee":
+        grid = uow.routing.gridmap.grids.get(case.grid_id)
+        return bool(grid and grid.community_id == staff.community_id)
+    return False
+
+
+def may_accept(uow: UnitOfWork, user_id: int, case: Case) -> bool:
+    """A case handed to a party is accepted by that party's staff only: the grid member who
+    follows it up (or a leader) may push it, but must not become its owner by one tap."""
+    if not case.party_id:
+        return True
+    staff = uow.routing.gridmap.staff.get(user_id)
+    return staff is not None and staff.party_id == case.party_id
+
+
+async def authorise(uow: UnitOfWork, user_id: int, case_id: int, version: int | None) -> Case:
+    """Load a case for a staff action, refusing strangers, replays and stale cards."""
+    case = await get_case(uow, case_id)
+    if not may_act(uow, user_id, case):
+        raise CaseActionError("not_allowed")
+    if version is not None and version != case.version:
+        raise CaseActionError("card_outdated", status=case.status)
+    return case
+
+
+def scope_grids(uow: UnitOfWork, user_id: int) -> frozenset[str] | None:
+    """The grids whose cases this person sees as a whole; None means every grid."""
+    gridmap = uow.routing.gridmap
+    staff = gridmap.staff.get(user_id)
+    if staff is None or not staff.active:
+        return frozenset()
+    if staff.role in ("street", "admin"):
+        return None
+    if staff.role in ("centre", "committee"):
+        return frozenset(
+            g.id for g in gridmap.grids.values() if g.community_id == staff.community_id
+        )
+    if staff.role in ("member", "leader"):
+        return frozenset(staff.grid_ids)
+    return frozenset()
+
+
+def scope(uow: UnitOfWork, user_id: int) -> ColumnElement[bool]:
+    """`may_view` as a WHERE condition on cases (for staff; residents see only their own)."""
+    staff = uow.routing.gridmap.staff.get(user_id)
+    if staff is None or not staff.active:
+        return false()
+    grids = scope_grids(uow, user_id)
+    if grids is None:
+        return true()
+    conditions: list[ColumnElement[bool]] = [
+        Case.owner_id == user_id,
+        Case.follow_up_id == user_id,
+    ]
+    if staff.party_id:
+        conditions.append(Case.party_id == staff.party_id)
+    if grids:
+        conditions.append(Case.grid_id.in_(sorted(grids)))
+    return or_(*conditions)
+
+
+def assignable_staff(uow: UnitOfWork, user_id: int) -> list[Staff]:
+    """Members and leaders this person may hand cases to: active, in grids they oversee."""
+    gridmap = uow.routing.gridmap
+    grids = scope_grids(uow, user_id)
+    people = [
+        s
+        for s in gridmap.staff.values()
+        if s.active
+        and s.role in ("member", "leader")
+        and (grids is None or set(s.grid_ids) & grids)
+    ]
+    return sorted(people, key=lambda s: (s.role != "member", s.grid_ids, s.name))

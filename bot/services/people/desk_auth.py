@@ -1,0 +1,241 @@
+"""Staff desk logins without passwords: one-time /web links, Mini App initData, sessions.
+
+A login link is a random nonce with an HMAC signature (so a forged one is refused before the
+database is asked); only its SHA-256 is stored, and it is spent by one conditional UPDATE, so it
+opens at most one session however often it is replayed. A session is a random cookie whose
+hash is the row's key; each carries its own CSRF token. Every request re-reads the staff table:
+a deactivated person's sessions end at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl
+
+from sqlalchemy import select, update
+
+from bot.config import Settings
+from bot.services.shared.domain import Domain, UnitOfWork
+from bot.store.models import DeskLoginLink, DeskSession, StaffMember
+
+# How often a session's last-seen time is written (not on every page view).
+SEEN_RESOLUTION = timedelta(minutes=1)
+
+
+class DeskAuthError(Exception):
+    """A login that must be refused; `key` names the page text that says why."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A live desk session and the staff member behind it."""
+
+    session: DeskSession
+    staff: StaffMember
+
+    @property
+    def staff_id(self) -> int:
+        return self.staff.telegram_id
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def _signature(settings: Settings, nonce: str) -> str:
+    key = hashlib.sha256(b"gridvoice-desk-link:" + settings.token.encode()).digest()
+    mac = hmac.new(key, nonce.encode(), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def well_formed(settings: Settings, token: str) -> bool:
+    """The token carries our signature (a guessed or altered one does not)."""
+    nonce, _, signature = token.partition(".")
+    if not nonce or not signature or len(token) > 128:
+        return False
+    return hmac.compare_digest(signature, _signature(settings, nonce))
+
+
+async def desk_staff(uow: UnitOfWork, user_id: int) -> StaffMember | None:
+    """The active staff row of this person, read from the table (not a cached map)."""
+    row = await uow.session.get(StaffMember, user_id, populate_existing=True)
+    return row if row is not None and row.active else None
+
+
+def login_url(domain: Domain, token: str) -> str | None:
+    base = domain.settings.public_url or getattr(domain, "web_url", None)
+    return f"{base.rstrip('/')}/desk/login?token={token}" if base else None
+
+
+def web_app_url(settings: Settings) -> str | None:
+    """The Mini App's address; Telegram opens Web Apps over HTTPS only."""
+    base = settings.public_url
+    return f"{base.rstrip('/')}/desk/app" if base and base.startswith("https://") else None
+
+
+async def issue_link(uow: UnitOfWork, user_id: int) -> str:
+    """A one-time login link token for an active staff member (residents are refused)."""
+    if await desk_staff(uow, user_id) is None:
+        raise DeskAuthError("not_staff")
+    nonce = secrets.token_urlsafe(24)
+    token = f"{nonce}.{_signature(uow.settings, nonce)}"
+    uow.session.add(
+        DeskLoginLink(
+            token_hash=token_hash(token),
+            staff_id=user_id,
+            created_at=uow.now,
+            expires_at=uow.now + uow.settings.desk_link_ttl,
+        )
+    )
+    return token
+
+
+async def redeem_link(uow: UnitOfWork, token: str) -> tuple[str, SignedIn]:
+    """Spend a login link: a new session, or DeskAuthError (unknown, used, expired, not staff)."""
+    if not well_formed(uow.settings, token):
+        raise DeskAuthError("link_invalid")
+    digest = token_hash(token)
+    spent = (
+        await uow.session.execute(
+            update(DeskLoginLink)
+            .where(
+                DeskLoginLink.token_hash == digest,
+                DeskLoginLink.used_at.is_(None),
+                DeskLoginLink.expires_at > uow.now,
+            )
+            .values(used_at=uow.now)
+            .returning(DeskLoginLink.staff_id)
+        )
+    ).scalar_one_or_none()
+    if spent is None:
+        link = await uow.session.get(DeskLoginLink, digest)
+        if link is None:
+            raise DeskAuthError("link_invalid")
+        raise DeskAuthError("link_used" if link.used_at is not None else "link_expired")
+    return await open_session(uow, spent, "link")
+
+
+def check_init_data(
+    init_data: str, bot_token: str, now: datetime, max_age: timedelta
+) -> dict[str, object]:
+    """Validate a Mini App's initData (Telegram's HMAC-SHA256 scheme); returns its user.
+
+    secret = HMAC_SHA256(key="WebAppData", msg=bot_token); the hash is HMAC_SHA256 of the
+    sorted `key=value` lines (all fields but `hash`) under that secret.
+    """
+    if not init_data or len(init_data) > 8192:
+        raise DeskAuthError("init_data_invalid")
+    fields = dict(parse_qsl(init_data, keep_blank_values=True, strict_parsing=False))
+    given = fields.pop("hash", "")
+    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    secret = hmac.new(b"WebAppData", bot_token.encode(), hashlib.sha256).digest()
+    expected = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
+    if not given or not hmac.compare_digest(given, expected):
+        raise DeskAuthError("init_data_invalid")
+    try:
+        auth_date = int(fields.get("auth_date", ""))
+        user = json.loads(fields.get("user", ""))
+    except ValueError:
+        raise DeskAuthError("init_data_invalid") from None
+    age = now.timestamp() - auth_date
+    if age > max_age.total_seconds() or age < -60:
+        raise DeskAuthError("init_data_stale")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), int):
+        raise DeskAuthError("init_data_invalid")
+    return user
+
+
+def sign_init_data(fields: dict[str, str], bot_token: str) -> str:
+    """initData as Telegram builds it (for the emulator, the demo and tests)."""
+    from urllib.parse import urlencode
+
+    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    secret = hmac.new(b"WebAppData", bot_token.encode(), hashlib.sha256).digest()
+    digest = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
+    return urlencode({**fields, "hash": digest})
+
+
+async def login_web_app(uow: UnitOfWork, init_data: str) -> tuple[str, SignedIn]:
+    user = check_init_data(
+        init_data, uow.settings.token, uow.now, uow.settings.desk_init_data_max_age
+    )
+    return await open_session(uow, int(user["id"]), "webapp")  # type: ignore[call-overload]
+
+
+async def open_session(uow: UnitOfWork, staff_id: int, via: str) -> tuple[str, SignedIn]:
+    staff = await desk_staff(uow, staff_id)
+    if staff is None:
+        raise DeskAuthError("not_staff")
+    token = secrets.token_urlsafe(32)
+    session = DeskSession(
+        token_hash=token_hash(token),
+        staff_id=staff_id,
+        csrf=secrets.token_urlsafe(24),
+        via=via,
+        created_at=uow.now,
+        seen_at=uow.now,
+    )
+    uow.session.add(session)
+    return token, SignedIn(session, staff)
+
+
+async def signed_in(uow: UnitOfWork, token: str | None) -> SignedIn | None:
+    """The session behind a cookie, if it is live and its person is still active staff."""
+    if not token or len(token) > 128:
+        return None
+    session = await uow.session.get(DeskSession, token_hash(token))
+    if session is None or session.ended_at is not None:
+        return None
+    if uow.now - session.seen_at > uow.settings.desk_session_idle:
+        session.ended_at = uow.now
+        return None
+    staff = await desk_staff(uow, session.staff_id)
+    if staff is None:
+        session.ended_at = uow.now
+        return None
+    if uow.now - session.seen_at >= SEEN_RESOLUTION:
+        session.seen_at = uow.now
+    return SignedIn(session, staff)
+
+
+async def end_session(uow: UnitOfWork, token: str | None) -> None:
+    if token:
+        session = await uow.session.get(DeskSession, token_hash(token))
+        if session is not None and session.ended_at is None:
+            session.ended_at = uow.now
+
+
+async def end_sessions_of(uow: UnitOfWork, staff_id: int) -> int:
+    """End every open session of a person (deactivation)."""
+    result = await uow.session.execute(
+        update(DeskSession)
+        .where(DeskSession.staff_id == staff_id, DeskSession.ended_at.is_(None))
+        .values(ended_at=uow.now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def csrf_ok(signed: SignedIn, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(signed.csrf, given or "")
+
+
+async def open_sessions(uow: UnitOfWork) -> int:
+    """How many sessions are open (for tests and /metrics)."""
+    from sqlalchemy import func
+
+    stmt = select(func.count()).where(DeskSession.ended_at.is_(None))
+    return int((await uow.session.execute(stmt)).scalar_one())

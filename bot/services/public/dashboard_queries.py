@@ -1,0 +1,299 @@
+"""The SQL behind the dashboard's figures: GROUP BY aggregates with FILTER clauses over the
+covering indexes of migration 0004_dashboard; percentiles with `percentile_cont` on PostgreSQL,
+sorted here on SQLite. Read-only; returns `bot.services.public.figures` values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.services.cases.views import OPEN
+from bot.services.public.figures import (
+    Figures,
+    GridLine,
+    OpenCases,
+    Overview,
+    Rules,
+    Share,
+    Timing,
+    Week,
+)
+from bot.store.models import Case, UTCDateTime
+
+WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Context:
+    now: datetime
+    rules: Rules
+    sqlite: bool
+
+    @property
+    def since(self) -> datetime:
+        return self.now - self.rules.window
+
+
+def _at(value: datetime) -> ColumnElement[Any]:
+    return literal(value, UTCDateTime())
+
+
+def _seconds(later: Any, earlier: Any, sqlite: bool) -> ColumnElement[float]:
+    if sqlite:
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return cast(func.extract("epoch", later - earlier), Float)
+
+
+def scope_of(grid_ids: Sequence[str] | None) -> list[ColumnElement[bool]]:
+    if grid_ids is None:
+        return []
+    if len(grid_ids) == 1:
+        return [Case.grid_id == grid_ids[0]]
+    return [Case.grid_id.in_(list(grid_ids))]
+
+
+def _period_columns(ctx: Context) -> list[Any]:
+    resolved = Case.resolved_at.is_not(None)
+    # Due: resolved, or past its resolution deadline, or escalated (a deadline was missed; an
+    # escalation also moves the deadline on, so the deadline alone would hide it).
+    due = and_(
+        Case.resolve_by.is_not(None),
+        resolved | (Case.resolve_by < _at(ctx.now)) | (Case.escalation_count > 0),
+    )
+    on_time = and_(resolved, Case.resolved_at <= Case.resolve_by, Case.escalation_count == 0)
+    return [
+        func.count().label("reported"),
+        func.count().filter(resolved).label("resolved"),
+        func.count().filter(due).label("due"),
+        func.count().filter(on_time).label("on_time"),
+        func.count().filter(Case.reopen_count > 0).label("reopened"),
+        func.count(Case.rating).label("rated"),
+        func.avg(Case.rating).label("rating"),
+    ]
+
+
+async def overview(
+    session: AsyncConnection, ctx: Context, grid_ids: Sequence[str] | None, *, lines: bool
+) -> Overview:
+    scope = scope_of(grid_ids)
+    opened = await open_cases(session, ctx, scope)
+    minimum = ctx.rules.minimum
+    columns = _period_columns(ctx) + ([] if ctx.sqlite else _timing_columns(ctx))
+    if _chart_in_period(ctx):
+        columns += _week_columns(Case.created_at, ctx, "reported")
+    period = (
+        await session.execute(select(*columns).where(Case.created_at >= _at(ctx.since), *scope))
+    ).one()
+    if ctx.sqlite:
+        response, resolution = await _timings_sqlite(session, ctx, scope)
+    else:  # the same pass over the period's cases as the counts
+        response, resolution = _timings_of(period, minimum)
+    figures = Figures(
+        open=_sum_open(opened.values()),
+        reported=period.reported,
+        resolved=period.resolved,
+        first_response=response,
+        resolution=resolution,
+        on_time=Share(period.on_time, period.due, minimum),
+        reopened=Share(period.reopened, period.resolved, minimum),
+        rated=Share(period.rated, period.resolved, minimum),  # a rated case stays reopenable
+        rating=float(period.rating)
+        if period.rating is not None and period.rated >= minimum
+        else None,
+        top_categories=await _top_categories(session, ctx, scope),
+        weekly=await _weekly(session, ctx, scope, period),
+    )
+    grids: dict[str, GridLine] = {}
+    if lines:
+        grids = await _grid_lines(session, ctx, scope, opened)
+    return Overview(as_of=ctx.now, rules=ctx.rules, figures=figures, grids=grids)
+
+
+async def open_cases(
+    session: AsyncConnection, ctx: Context, scope: list[ColumnElement[bool]]
+) -> dict[str, OpenCases]:
+    """Open cases per grid: one pass over the partial index of open cases."""
+    stmt = (
+        select(
+            Case.grid_id,
+            func.count(),
+            func.count().filter(Case.created_at >= _at(ctx.now - ctx.rules.new)),
+            func.count().filter(Case.updated_at < _at(ctx.now - ctx.rules.stale)),
+        )
+        .where(Case.status.in_(sorted(OPEN)), *scope)
+        .group_by(Case.grid_id)
+    )
+    return {
+        grid: OpenCases(total, new, stale)
+        for grid, total, new, stale in (await session.execute(stmt)).all()
+    }
+
+
+def _sum_open(items: Any) -> OpenCases:
+    total = new = stale = 0
+    for o in items:
+        total, new, stale = total + o.total, new + o.new, stale + o.stale
+    return OpenCases(total, new, stale)
+
+
+def _timing_columns(ctx: Context) -> list[Any]:
+    """PostgreSQL: both percentiles of a duration from one sort (an ordered-set aggregate)."""
+    quantiles = literal_column("ARRAY[0.5, 0.9]")
+    return [
+        func.count(Case.first_response_at).label("responded"),
+        func.percentile_cont(quantiles)
+        .within_group(_seconds(Case.first_response_at, Case.created_at, False))
+        .label("response"),
+        func.count(Case.resolved_at).label("resolutions"),
+        func.percentile_cont(quantiles)
+        .within_group(_seconds(Case.resolved_at, Case.created_at, False))
+        .label("resolution"),
+    ]
+
+
+def _timings_of(row: Any, minimum: int) -> tuple[Timing, Timing]:
+    def timing(count: int, values: Any) -> Timing:
+        values = values or (None, None)
+        return Timing(count, _num(values[0]), _num(values[1]), minimum)
+
+    return timing(row.responded, row.response), timing(row.resolutions, row.resolution)
+
+
+async def _timings_sqlite(
+    session: AsyncConnection, ctx: Context, scope: list[ColumnElement[bool]]
+) -> tuple[Timing, Timing]:
+    """SQLite (one community) has no percentile_cont: sort the durations here."""
+    where = [Case.created_at >= _at(ctx.since), *scope]
+    found: list[Timing] = []
+    for column in (Case.first_response_at, Case.resolved_at):
+        seconds = _seconds(column, Case.created_at, True)
+        values = list(
+            (await session.execute(select(seconds).where(*where, column.is_not(None))))
+            .scalars()
+            .all()
+        )
+        found.append(
+            Timing(
+                len(values),
+                _num(percentile(values, 0.5)),
+                _num(percentile(values, 0.9)),
+                ctx.rules.minimum,
+            )
+        )
+    return found[0], found[1]
+
+
+def _num(value: Any) -> float | None:
+    """Whole seconds: SQLite's julianday arithmetic is off by fractions of a second."""
+    return None if value is None else float(round(float(value)))
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks: what PostgreSQL's percentile_cont returns."""
+    if not values:
+        return None
+    ordered = sorted(float(v) for v in values)
+    if len(ordered) == 1:
+        return ordered[0]
+    pos = q * (len(ordered) - 1)
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+async def _top_categories(
+    session: AsyncConnection, ctx: Context, scope: list[ColumnElement[bool]], limit: int = 5
+) -> list[tuple[str, int]]:
+    stmt = (
+        select(Case.category, func.count())
+        .where(Case.created_at >= _at(ctx.now - WEEK), *scope)
+        .group_by(Case.category)
+    )
+    counts = [(cat or "triage", n) for cat, n in (await session.execute(stmt)).all()]
+    counts.sort(key=lambda item: (-item[1], item[0]))
+    return counts[:limit]
+
+
+def _week_columns(column: Any, ctx: Context, prefix: str) -> list[Any]:
+    """A count per week of the chart (the last ending now): plain range comparisons in FILTER
+    clauses, so the weeks ride along a pass the page makes anyway."""
+    weeks = ctx.rules.weeks
+    start = ctx.now - weeks * WEEK
+    columns = []
+    for i in range(weeks):
+        low = start + i * WEEK
+        high = column < _at(low + WEEK) if i < weeks - 1 else column <= _at(ctx.now)
+        columns.append(func.count().filter(column >= _at(low), high).label(f"{prefix}{i}"))
+    return columns
+
+
+def _chart_in_period(ctx: Context) -> bool:
+    return ctx.rules.weeks * WEEK <= ctx.rules.window
+
+
+async def _weekly(
+    session: AsyncConnection,
+    ctx: Context,
+    scope: list[ColumnElement[bool]],
+    period: Any,
+) -> list[Week]:
+    """Reported and resolved per week, the last week ending now."""
+    weeks = ctx.rules.weeks
+    start = ctx.now - weeks * WEEK
+    rows: dict[str, Any] = {}
+    for name, column in (("reported", Case.created_at), ("resolved", Case.resolved_at)):
+        if name == "reported" and _chart_in_period(ctx):
+            rows[name] = period  # counted by the period's own pass
+            continue
+        stmt = select(*_week_columns(column, ctx, name)).where(
+            column >= _at(start), column <= _at(ctx.now), *scope
+        )
+        rows[name] = (await session.execute(stmt)).one()
+    return [
+        Week(
+            start + i * WEEK,
+            getattr(rows["reported"], f"reported{i}"),
+            getattr(rows["resolved"], f"resolved{i}"),
+        )
+        for i in range(weeks)
+    ]
+
+
+async def _grid_lines(
+    session: AsyncConnection,
+    ctx: Context,
+    scope: list[ColumnElement[bool]],
+    opened: dict[str, OpenCases],
+) -> dict[str, GridLine]:
+    cols = _period_columns(ctx)
+    stmt = (
+        select(Case.grid_id, *cols[:4])
+        .where(Case.created_at >= _at(ctx.since), *scope)
+        .group_by(Case.grid_id)
+    )
+    lines: dict[str, GridLine] = {}
+    for grid, reported, resolved, due, on_time in (await session.execute(stmt)).all():
+        lines[grid] = GridLine(
+            grid,
+            opened.get(grid, OpenCases()),
+            reported,
+            resolved,
+            Share(on_time, due, ctx.rules.minimum),
+        )
+    for grid, o in opened.items():
+        lines.setdefault(grid, GridLine(grid, o, 0, 0, Share(0, 0, ctx.rules.minimum)))
+    return lines

@@ -1,0 +1,114 @@
+"""The public figures of a community or a grid, as plain values (computed by
+`bot.services.public.dashboard_queries`, read by the web pages). Definitions: `bot.services.public.dashboard`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The thresholds every figure is computed with; the numbers page states them."""
+
+    window: timedelta
+    new: timedelta
+    stale: timedelta
+    weeks: int
+    minimum: int
+
+    @classmethod
+    def of(cls, settings: Any) -> Rules:
+        return cls(
+            window=settings.dashboard_window,
+            new=settings.dashboard_new,
+            stale=settings.dashboard_stale,
+            weeks=max(1, min(settings.dashboard_weeks, 104)),
+            minimum=max(1, settings.dashboard_min_cases),
+        )
+
+
+@dataclass(frozen=True)
+class Share:
+    """part ÷ whole, shown only when the whole reaches the minimum count."""
+
+    part: int
+    whole: int
+    minimum: int
+
+    @property
+    def enough(self) -> bool:
+        return self.whole >= self.minimum
+
+    @property
+    def value(self) -> float | None:
+        return self.part / self.whole if self.enough and self.whole else None
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Median and 90th percentile of a duration in seconds, over `count` cases."""
+
+    count: int
+    median: float | None
+    p90: float | None
+    minimum: int
+
+    @property
+    def enough(self) -> bool:
+        return self.count >= self.minimum and self.median is not None
+
+
+@dataclass(frozen=True)
+class OpenCases:
+    total: int = 0
+    new: int = 0
+    stale: int = 0
+
+    @property
+    def older(self) -> int:
+        return self.total - self.new - self.stale
+
+
+@dataclass(frozen=True)
+class Week:
+    start: datetime
+    reported: int
+    resolved: int
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One scope's figures (a community or a grid)."""
+
+    open: OpenCases
+    reported: int
+    resolved: int
+    first_response: Timing
+    resolution: Timing
+    on_time: Share
+    reopened: Share
+    rated: Share
+    rating: float | None
+    top_categories: list[tuple[str, int]]
+    weekly: list[Week]
+
+
+@dataclass(frozen=True)
+class GridLine:
+    """A grid's line in a community's table (listed by grid, never ranked)."""
+
+    grid_id: str
+    open: OpenCases
+    reported: int
+    resolved: int
+    on_time: Share
+
+
+@dataclass(frozen=True)
+class Overview:
+    as_of: datetime
+    rules: Rules
+    figures: Figures
+    grids: dict[str, GridLine] = field(default_factory=dict)

@@ -1,0 +1,257 @@
+"""The domain's shared context and its unit of work (one transaction per change).
+
+A handler asks the `Domain` for a `UnitOfWork`, calls services with it, and the unit
+commits the change, its audit rows and its outgoing messages together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.render import Renderer
+from bot.services.shared.outbox import Outbox
+from bot.store.db import create_engine, is_sqlite, session_factory
+from bot.store.models import GridMapVersion, StaffMember
+from routing.address import AddressIndex
+from routing.classifier import Classifier, load_lexicon
+from routing.geo import GridIndex
+from routing.gridmap import Duty, GridMap, Staff
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Routing:
+    """The pure routing objects built from the grid map in force."""
+
+    gridmap: GridMap
+    addresses: AddressIndex
+    locator: GridIndex
+    fingerprint: tuple[Any, ...] = ()
+    base: GridMap | None = None  # the map as loaded, before the staff overlay
+
+
+class NoGridMap(RuntimeError):
+    """No grid map has been loaded yet (`gridvoice grids load FILE`)."""
+
+
+class UnitOfWork:
+    """One database transaction, its clock reading and its outbox."""
+
+    def __init__(self, domain: Domain, session: AsyncSession) -> None:
+        self.domain = domain
+        self.session = session
+        self.now: datetime = domain.clock.now()
+        self.outbox = Outbox(session, domain.renderer, self.now)
+        self.after_commit: list[Any] = []
+
+    @property
+    def routing(self) -> Routing:
+        return self.domain.routing
+
+    @property
+    def settings(self) -> Settings:
+        return self.domain.settings
+
+
+def build_classifier(settings: Settings) -> Classifier:
+    """The packaged classifier, or the deployment's own trained model when there is one."""
+    model = settings.category_model_file()
+    if model.exists():
+        try:
+            return Classifier(load_lexicon(settings.lexicon_path), model=model)
+        except ValueError:
+            log.exception("unreadable category model %s: using the packaged one", model)
+    if settings.lexicon_path:
+        return Classifier(load_lexicon(settings.lexicon_path))
+    return Classifier.default()
+
+
+class Domain:
+    """Settings, clock, store, renderer, classifier and routing: what services need."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        engine: AsyncEngine | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.engine = engine or create_engine(settings.database_url)
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        self.sqlite = is_sqlite(settings.database_url)
+        self.renderer = Renderer()
+        self.classifier = build_classifier(settings)
+        self._routing: Routing | None = None
+        self.bot_username: str | None = None
+        self.web_url: str | None = None  # where the HTTP edge listens (set when it starts)
+        self.outbox_written = asyncio.Event()
+        self.inbox_written = asyncio.Event()
+        self.schedule_changed = asyncio.Event()
+        # SQLite has one writer; serialise in-process writers instead of spinning on locks.
+        self.write_lock = asyncio.Lock() if self.sqlite else None
+
+    @property
+    def routing(self) -> Routing:
+        if self._routing is None:
+            raise NoGridMap("no grid map loaded")
+        return self._routing
+
+    @property
+    def has_routing(self) -> bool:
+        return self._routing is not None
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[UnitOfWork]:
+        """A transaction: commits on success, rolls back on error, then wakes the sender."""
+        if self.write_lock is not None:
+            await self.write_lock.acquire()
+        try:
+            async with self.sessions() as session:
+                async with session.begin():
+                    uow = UnitOfWork(self, session)
+                    yield uow
+        finally:
+            if self.write_lock is not None:
+                self.write_lock.release()
+        if uow.outbox.written:
+            self.outbox_written.set()
+        for callback in uow.after_commit:
+            callback()
+
+    @asynccontextmanager
+    async def units(self) -> AsyncIterator[Callable[[], UnitOfWork]]:
+        """Several units of work in ONE transaction: all of them commit, or none does.
+
+        Yields a function that makes the next unit (its own clock reading and outbox) on the
+        shared session. Used by the processor on SQLite to handle a run of updates with one
+        BEGIN/COMMIT and one turn of the writer lock; each unit's wake-ups and after-commit
+        callbacks run after the commit, as with `unit()`.
+        """
+        made: list[UnitOfWork] = []
+        if self.write_lock is not None:
+            await self.write_lock.acquire()
+        try:
+            async with self.sessions() as session:
+                async with session.begin():
+
+                    def new_unit() -> UnitOfWork:
+                        uow = UnitOfWork(self, session)
+                        made.append(uow)
+                        return uow
+
+                    yield new_unit
+        finally:
+            if self.write_lock is not None:
+                self.write_lock.release()
+        if any(uow.outbox.written for uow in made):
+            self.outbox_written.set()
+        for uow in made:
+            for callback in uow.after_commit:
+                callback()
+
+    async def reload_routing(self, force: bool = False) -> bool:
+        """Rebuild routing objects when the grid map or the staff list changed."""
+        async with self.sessions() as session:
+            return await self._reload(session, force)
+
+    async def reload_routing_in(self, uow: UnitOfWork) -> None:
+        """Rebuild routing inside a transaction that just changed the staff list."""
+        await self._reload(uow.session, True)
+
+    async def _reload(self, session: AsyncSession, force: bool) -> bool:
+        version = (
+            await session.execute(
+                select(GridMapVersion).order_by(GridMapVersion.id.desc()).limit(1)
+            )
+        ).scalar_one_or_none()
+        if version is None:
+            return False
+        staff_sig = (
+            await session.execute(
+                select(
+                    func.count(),
+                    func.max(StaffMember.joined_at),
+                    func.sum(case((StaffMember.active, 1), else_=0)),
+                )
+            )
+        ).one()
+        fingerprint = (version.id, tuple(staff_sig))
+        if not force and self._routing and self._routing.fingerprint == fingerprint:
+            return False
+        staff_rows = list((await session.execute(select(StaffMember))).scalars().all())
+        if self._routing is not None and self._routing.fingerprint[:1] == (version.id,):
+            gridmap = self._routing.base
+        else:
+            gridmap = GridMap.from_yaml(version.document)
+        routed = gridmap.with_staff(staff_overlay(gridmap, staff_rows))
+        self._routing = Routing(
+            gridmap=routed,
+            addresses=self._routing.addresses
+            if self._routing and self._routing.base is gridmap
+            else AddressIndex(gridmap),
+            locator=self._routing.locator
+            if self._routing and self._routing.base is gridmap
+            else GridIndex(gridmap),
+            fingerprint=fingerprint,
+            base=gridmap,
+        )
+        self.renderer.tz = _zone(gridmap.timezone)
+        log.info("routing loaded: %d grids, %d staff", len(gridmap.grids), len(staff_rows))
+        return True
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _zone(name: str):  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name or "UTC")
+
+
+def staff_overlay(gridmap: GridMap, rows: list[StaffMember]) -> list[Staff]:
+    """The staff in force: the map's people with their active flag, plus invited people."""
+    result: list[Staff] = []
+    for row in rows:
+        known = gridmap.staff.get(row.telegram_id)
+        if known is not None:
+            result.append(
+                dataclasses.replace(
+                    known,
+                    active=row.active,
+                    role=row.role,
+                    grid_ids=tuple(row.grid_ids or known.grid_ids),
+                    community_id=row.community_id or known.community_id,
+                    party_id=row.party_id or known.party_id,
+                )
+            )
+        else:
+            result.append(
+                Staff(
+                    telegram_id=row.telegram_id,
+                    name=row.name,
+                    role=row.role,
+                    grid_ids=tuple(row.grid_ids or ()),
+                    community_id=row.community_id,
+                    party_id=row.party_id,
+                    duty=Duty.always(gridmap.timezone),
+                    categories=None,
+                    active=row.active,
+                )
+            )
+    return result

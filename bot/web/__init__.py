@@ -1,0 +1,41 @@
+"""The HTTP edge beside the Telegram edge: public pages, open data, Open311, the staff desk.
+
+`web/` mirrors `handlers/`: thin aiohttp views that parse a request, call the domain's read
+models and services, and render a jinja2 page (`templates/web/`, text from
+`templates/<lang>/web.yaml`) or a protocol answer. Views never hold SQL. Everything is served by
+the same aiohttp application as the webhook, `/healthz` and `/metrics` (bot/runtime/web.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.web.errors import error_middleware, too_many
+from bot.web.pages import PAGES_KEY, PageRenderer, static_root
+from bot.web.ratelimit import TokenBuckets, ip_rate_limit
+
+if TYPE_CHECKING:
+    from bot.runtime.app import Gridvoice
+
+
+def setup_web(app: web.Application, gv: Gridvoice) -> None:
+    """Mount every web area on the bot's aiohttp application."""
+    settings = gv.domain.settings
+    app[PAGES_KEY] = PageRenderer(settings)
+    app.middlewares.append(error_middleware)
+    app.middlewares.append(
+        ip_rate_limit(TokenBuckets(settings.web_rate_per_ip, settings.web_burst_per_ip), too_many)
+    )
+    app.router.add_static("/static/", static_root(), name="static", append_version=True)
+    from bot.web.public import cases, dashboard, open311, open_data
+
+    app.middlewares.append(open311.open311_errors)
+    dashboard.setup(app, gv.domain)
+    cases.setup(app)
+    open311.setup(app, gv.domain)
+    open_data.setup(app)
+    from bot.web.desk import setup as setup_desk
+
+    setup_desk(app)

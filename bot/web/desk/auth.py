@@ -1,0 +1,113 @@
+"""Signing in to the desk: a /web one-time link, or the Mini App's initData; signing out.
+
+A link is not spent by merely opening it (chat apps fetch links to preview them): the page asks
+the person to continue, and that POST — guarded by a per-browser CSRF cookie — spends it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from aiohttp import web
+
+from bot.services.people import desk_auth
+from bot.web.desk.session import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    clear_session_cookie,
+    domain_of,
+    render,
+    secure_cookies,
+    set_session_cookie,
+)
+
+LOGIN_CSRF_COOKIE = "gv_desk_login"
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/desk/login", login_page, name="desk_login")
+    app.router.add_post("/desk/login", login)
+    app.router.add_get("/desk/app", web_app_page, name="desk_app")
+    app.router.add_post("/desk/app", web_app_login)
+    app.router.add_post("/desk/logout", logout, name="desk_logout")
+
+
+def _login_form(request: web.Request, template: str, **data: object) -> web.Response:
+    """A sign-in page whose form carries a fresh double-submit CSRF token."""
+    token = secrets.token_urlsafe(24)
+    response = render(request, template, login_csrf=token, **data)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=secure_cookies(request),
+        path="/desk",
+        max_age=3600,
+    )
+    return response
+
+
+def _login_csrf_ok(request: web.Request, form: object) -> bool:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    given = str(form.get(CSRF_FIELD, ""))  # type: ignore[attr-defined]
+    return bool(cookie) and hmac.compare_digest(cookie, given)
+
+
+async def login_page(request: web.Request) -> web.Response:
+    token = request.query.get("token", "")[:128]
+    if not token:
+        return render(request, "desk/signed_out", status=401)
+    return _login_form(request, "desk/login", token=token)
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    if not _login_csrf_ok(request, form):
+        return render(request, "desk/refused", status=403, key="desk_csrf_refused", data={})
+    domain = domain_of(request)
+    try:
+        async with domain.unit() as uow:
+            token, _ = await desk_auth.redeem_link(uow, str(form.get("token", ""))[:128])
+    except desk_auth.DeskAuthError as exc:
+        return render(request, "desk/refused", status=403, key=f"desk_login_{exc.key}", data={})
+    return _signed_in(request, token)
+
+
+def _signed_in(request: web.Request, token: str) -> web.Response:
+    response = web.Response(status=303, headers={"Location": "/desk/"})
+    set_session_cookie(request, response, token)
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/desk")
+    return response
+
+
+async def web_app_page(request: web.Request) -> web.Response:
+    """The Mini App: its script posts Telegram's initData (from the URL fragment) to sign in."""
+    return _login_form(request, "desk/web_app")
+
+
+async def web_app_login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    if not _login_csrf_ok(request, form):
+        return render(request, "desk/refused", status=403, key="desk_csrf_refused", data={})
+    domain = domain_of(request)
+    try:
+        async with domain.unit() as uow:
+            token, _ = await desk_auth.login_web_app(uow, str(form.get("init_data", "")))
+    except desk_auth.DeskAuthError as exc:
+        return render(request, "desk/refused", status=403, key=f"desk_login_{exc.key}", data={})
+    return _signed_in(request, token)
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    domain = domain_of(request)
+    form = await request.post()
+    async with domain.unit() as uow:
+        me = await desk_auth.signed_in(uow, request.cookies.get(SESSION_COOKIE))
+        if me is None or not desk_auth.csrf_ok(me, str(form.get(CSRF_FIELD, ""))):
+            return render(request, "desk/refused", status=403, key="desk_csrf_refused", data={})
+        await desk_auth.end_session(uow, request.cookies.get(SESSION_COOKIE))
+    response = web.Response(status=303, headers={"Location": "/desk/login?out=1"})
+    clear_session_cookie(response)
+    return response

@@ -1,0 +1,106 @@
+"""Assessment at the desk: per member and per party for a month, consultations' turnout, CSV.
+
+The numbers are the chat's /stats assessment (bot/services/staff.py), for a calendar month in
+the grid map's time zone, limited to the reader's scope.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from bot.services.cases import queries as case_queries
+from bot.services.participation import consultations
+from bot.services.people import staff
+from bot.web.desk.session import ActionRefused, Desk, desk_view, render
+
+READERS = frozenset({"leader", "centre", "street", "committee", "admin"})
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/desk/reports", reports_page, name="desk_reports")
+    app.router.add_get("/desk/reports.csv", reports_csv, name="desk_reports_csv")
+
+
+def _month(desk: Desk, asked: str) -> tuple[str, datetime, datetime]:
+    tz = desk.uow.routing.gridmap.tz
+    match = MONTH.match(asked or "")
+    if match:
+        year, month = int(match.group(1)), int(match.group(2))
+    else:
+        local = desk.uow.now.astimezone(tz)
+        year, month = local.year, local.month
+    start = datetime(year, month, 1, tzinfo=tz)
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=tz)
+    return f"{year:04d}-{month:02d}", start, end
+
+
+async def _report(request: web.Request, desk: Desk) -> dict[str, Any]:
+    if desk.me.staff.role not in READERS:
+        raise ActionRefused("desk_reports_refused", 403)
+    month, start, end = _month(desk, request.query.get("month", ""))
+    uow = desk.uow
+    return {
+        "month": month,
+        "members": await staff.assessment(uow, desk.user_id, since=start, until=end),
+        "parties": await case_queries.party_assessment(uow, desk.user_id, start, end),
+    }
+
+
+@desk_view
+async def reports_page(request: web.Request, desk: Desk) -> web.Response:
+    data = await _report(request, desk)
+    uow = desk.uow
+    polls = []
+    for c in await consultations.recent(uow, limit=10):
+        results = c.results if c.status == "closed" else None
+        polls.append({"c": c, "results": results})
+    return render(
+        request,
+        "desk/reports",
+        me=desk.me,
+        polls=polls,
+        grid_names=consultations.grid_names(uow, desk.lang),
+        **data,
+    )
+
+
+@desk_view
+async def reports_csv(request: web.Request, desk: Desk) -> web.Response:
+    data = await _report(request, desk)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["month", "kind", "id", "name", "cases", "weighted_score", "within_deadline",
+         "reopen_rate", "avg_rating"]
+    )  # fmt: skip
+    for r in data["members"]:
+        writer.writerow(
+            [data["month"], "member", r["id"], r["name"], r["cases"], r["score"],
+             _num(r["within_deadline"]), _num(r["reopen_rate"]), _num(r["avg_rating"])]
+        )  # fmt: skip
+    for r in data["parties"]:
+        name = r["party"].name.get(desk.lang) if r["party"] else r["id"]
+        writer.writerow(
+            [data["month"], "party", r["id"], name, r["cases"], r["weighted"],
+             _num(r["within_deadline"]), _num(r["reopen_rate"]), _num(r["avg_rating"])]
+        )  # fmt: skip
+    return web.Response(
+        body=out.getvalue().encode("utf-8-sig"),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="gridvoice-{data["month"]}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"

@@ -1,0 +1,150 @@
+"""The public dashboard: the community overview (`/`), a grid's page, and what the numbers mean.
+
+Thin views: check the path, ask the read model (`bot.services.public.dashboard`) and the one public
+projection of cases (`bot.services.public.cases`), draw the pictures (`bot.web.drawing`), render.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+from bot.services.public.dashboard import Dashboard, Overview
+from bot.services.shared.domain import Domain
+from bot.web.drawing import MapDrawing, grid_map, legend, neighbourhood, weekly_chart
+from bot.web.pages import PAGES_KEY, PageCache
+from routing.gridmap import GridMap
+
+DOMAIN_KEY = web.AppKey("gridvoice_domain", Domain)
+DASHBOARD_KEY = web.AppKey("gridvoice_dashboard", Dashboard)
+PAGE_CACHE_KEY = web.AppKey("gridvoice_page_cache", PageCache)
+# Grid ids are the map's own (letters, digits, dashes, dots, underscores), at most 64 long.
+GRID_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+RECENT_CASES = 20
+GRID_TABLE_LIMIT = 60  # more grids than this: the front page links the paged list instead
+GRIDS_PER_PAGE = 100
+PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
+
+
+def setup(app: web.Application, domain: Domain) -> None:
+    app[DOMAIN_KEY] = domain
+    app[DASHBOARD_KEY] = Dashboard(domain)
+    app[PAGE_CACHE_KEY] = PageCache(app[PAGES_KEY], domain.settings.dashboard_cache.total_seconds())
+    app.router.add_get("/", community, name="home")
+    app.router.add_get("/grids", grid_list, name="grids")
+    app.router.add_get("/grids/{grid_id}", grid, name="grid")
+    app.router.add_get("/about/numbers", numbers, name="numbers")
+
+
+def _gridmap(request: web.Request) -> GridMap | None:
+    domain = request.app[DOMAIN_KEY]
+    return domain.routing.gridmap if domain.has_routing else None
+
+
+def _map(gridmap: GridMap, overview: Overview) -> MapDrawing:
+    open_by_grid = {g: line.open.total for g, line in overview.grids.items()}
+    return grid_map(gridmap.grids.values(), open_by_grid)
+
+
+def _chart(overview: Overview):  # type: ignore[no-untyped-def]
+    return weekly_chart((w.start, w.reported, w.resolved) for w in overview.figures.weekly)
+
+
+async def community(request: web.Request) -> web.Response:
+    """The front page: every grid's figures together, the map, the weekly chart, the grids."""
+    gridmap = _gridmap(request)
+    if gridmap is None:
+        return request.app[PAGES_KEY].render(request, "dashboard_empty")
+
+    async def data() -> dict[str, Any]:
+        overview = await request.app[DASHBOARD_KEY].community()
+        return {
+            "gridmap": gridmap,
+            "communities": list(gridmap.communities.values()),
+            "overview": overview,
+            "figures": overview.figures,
+            "drawing": _map(gridmap, overview),
+            "legend": legend(),
+            "chart": _chart(overview),
+            "current": None,
+            "rows": _rows(gridmap, overview)[:GRID_TABLE_LIMIT],
+            "all_grids": len(gridmap.grids),
+            "table_limit": GRID_TABLE_LIMIT,
+        }
+
+    return await request.app[PAGE_CACHE_KEY].answer(request, "dashboard", data)
+
+
+def _rows(gridmap: GridMap, overview: Overview) -> list[tuple[Any, Any]]:
+    """(grid, its line or None), in the map's order: listed, never ranked."""
+    return [
+        (gridmap.grids[g], overview.grids.get(g))
+        for c in gridmap.communities.values()
+        for g in c.grid_ids
+    ]
+
+
+async def grid_list(request: web.Request) -> web.Response:
+    """Every grid's line, a hundred to a page (`?page=N`, 1 by default)."""
+    gridmap = _gridmap(request)
+    if gridmap is None:
+        raise web.HTTPNotFound()
+    raw = request.query.get("page", "1")
+    pages = max(1, -(-len(gridmap.grids) // GRIDS_PER_PAGE))
+    if not PAGE_NUMBER.fullmatch(raw) or int(raw) > pages:
+        raise web.HTTPNotFound()
+    page = int(raw)
+    overview = await request.app[DASHBOARD_KEY].community()
+    rows = _rows(gridmap, overview)
+    return request.app[PAGES_KEY].render(
+        request,
+        "grids",
+        overview=overview,
+        rows=rows[(page - 1) * GRIDS_PER_PAGE : page * GRIDS_PER_PAGE],
+        page=page,
+        pages=pages,
+        all_grids=len(rows),
+    )
+
+
+async def grid(request: web.Request) -> web.Response:
+    """One grid: its figures, where it lies on the community's map, its latest cases."""
+    grid_id = request.match_info["grid_id"]
+    gridmap = _gridmap(request)
+    if gridmap is None or not GRID_ID.fullmatch(grid_id) or grid_id not in gridmap.grids:
+        raise web.HTTPNotFound()
+    the_grid = gridmap.grids[grid_id]
+    community = gridmap.communities.get(the_grid.community_id)
+    in_community = [gridmap.grids[g] for g in (community.grid_ids if community else (grid_id,))]
+    neighbours = [g.id for g in neighbourhood(the_grid, in_community)]
+    dashboard = request.app[DASHBOARD_KEY]
+
+    async def data() -> dict[str, Any]:
+        from bot.services.public.cases import CaseQuery, list_public_cases
+
+        overview = await dashboard.grid(grid_id)
+        around = await dashboard.open_cases(list(neighbours))
+        recent = await list_public_cases(
+            request.app[DOMAIN_KEY], CaseQuery(grid_ids=(grid_id,), limit=RECENT_CASES)
+        )
+        return {
+            "gridmap": gridmap,
+            "grid": the_grid,
+            "community": community,
+            "overview": overview,
+            "figures": overview.figures,
+            "drawing": grid_map([gridmap.grids[g] for g in neighbours], around, grid_id),
+            "legend": legend(),
+            "chart": _chart(overview),
+            "current": grid_id,
+            "recent": recent,
+        }
+
+    return await request.app[PAGE_CACHE_KEY].answer(request, "grid", data)
+
+
+async def numbers(request: web.Request) -> web.Response:
+    """Understanding these numbers: each figure defined, with the thresholds in force."""
+    return request.app[PAGES_KEY].render(request, "numbers", rules=request.app[DASHBOARD_KEY].rules)
