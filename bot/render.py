@@ -89,10 +89,14 @@ class Renderer:
     def has_label(self, lang: str, key: str) -> bool:
         return key in self._labels.get(lang, {})
 
-    def _local(self, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    def local(self, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        """A moment in the map's timezone (set when the map loads): chat and desk read the same."""
         if value is None:
             return "—"
         return value.astimezone(self.tz).strftime(fmt)
+
+    def _local(self, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return self.local(value, fmt)
 
     def _duration_filter(self, value: timedelta | float | None, lang: str = "en") -> str:
         return self.duration(lang, value)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
-from bot.services.cases import lifecycle as case_service
-from bot.services.people import staff
+from bot.services.cases import queues
+from bot.services.people import policy, staff
+from bot.services.people.policy import Capability
 from bot.services.people.staff import StaffError
 from handlers.context import Ctx
 
@@ -19,8 +20,7 @@ def register(d: Dispatcher) -> None:
 
 
 def _is_admin(ctx: Ctx) -> bool:
-    user_id = ctx.tg_user.id if ctx.tg_user else 0
-    return case_service.staff_role(ctx.uow, user_id) == "admin"
+    return policy.may(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, Capability.ADMIN)
 
 
 async def invite(ctx: Ctx) -> None:
@@ -75,8 +75,9 @@ async def deactivate(ctx: Ctx) -> None:
         ctx.reply("deactivate_usage")
         return
     try:
-        moved = await staff.deactivate(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, target)
+        await staff.deactivate(ctx.uow, target)
     except StaffError as exc:
         ctx.reply(exc.key, **exc.data)
         return
+    moved = await queues.hand_over_cases(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, target)
     ctx.reply("deactivated", user=ctx.args[0], moved=moved)

@@ -15,9 +15,12 @@ from bot.bounds import arg as arg_at
 from bot.bounds import parse_id, parse_int
 from bot.services.participation import announcements
 from bot.services.participation import consultations as cs
-from bot.services.participation.consultations import ConsultError
-from bot.services.people import household
+from bot.services.participation.consultations import ConsultError, ConsultStatus
+from bot.services.people import household, policy
+from bot.services.people.policy import Capability
 from bot.services.people.residents import set_state, update_state
+from bot.services.shared import dialogue
+from bot.services.shared.dialogue import Prompt
 from bot.services.shared.outbox import Button, Keyboard
 from handlers.context import Ctx
 
@@ -57,19 +60,16 @@ def register(d: Dispatcher) -> None:
     d.group_commands.add("consultpost")
     d.contact = contact_shared
     d.deep_links["c"] = open_deep_link
-    d.text_input = text_input
 
 
 def _committee(ctx: Ctx) -> bool:
-    return ctx.tg_user is not None and cs.is_committee(ctx.uow, ctx.tg_user.id)
+    return ctx.tg_user is not None and policy.may(ctx.uow, ctx.tg_user.id, Capability.COMMITTEE)
 
 
 def _refuse(ctx: Ctx) -> None:
     """Committee commands: staff of another role are told whose they are."""
-    from bot.services.cases.lifecycle import staff_role
-
-    role = staff_role(ctx.uow, ctx.tg_user.id) if ctx.tg_user else None
-    ctx.reply("role_refused" if role else "staff_only", needed="committee")
+    key, needed = policy.refusal(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, Capability.COMMITTEE)
+    ctx.reply(key, needed=needed)
 
 
 # --- the /consult dialogue ------------------------------------------------------------------
@@ -85,6 +85,30 @@ async def consult_command(ctx: Ctx) -> None:
 
 
 def _prompt(ctx: Ctx, step: str, draft: dict[str, Any]) -> None:
+    ctx.reply(
+        "consult_step",
+        keyboard=_step_keyboard(ctx, step, draft),
+        step=step,
+        draft=draft,
+        names=cs.grid_names(ctx.uow, ctx.lang),
+        when=_when(draft),
+        examples=_examples(ctx),
+    )
+
+
+def _bad_input(ctx: Ctx, step: str | None, draft: dict[str, Any]) -> None:
+    """A step's answer was not usable: say so, with the step's buttons again (a mistyped
+    date keeps «Open now»)."""
+    ctx.reply(
+        "consult_bad_input",
+        step=step,
+        examples=_examples(ctx),
+        keyboard=_step_keyboard(ctx, step or "", draft),
+    )
+
+
+def _step_keyboard(ctx: Ctx, step: str, draft: dict[str, Any]) -> Keyboard:
+    """The buttons of a /consult step (the same when it is asked again)."""
     keyboard: Keyboard = []
     names = cs.grid_names(ctx.uow, ctx.lang)
     if step == "options":
@@ -112,15 +136,7 @@ def _prompt(ctx: Ctx, step: str, draft: dict[str, Any]) -> None:
         keyboard = [[Button.of("btn_live_yes", "k:live:1"), Button.of("btn_no", "k:live:0")]]
     elif step == "preview":
         keyboard = [[Button.of("btn_publish", "k:pub"), Button.of("btn_cancel", "k:cx")]]
-    ctx.reply(
-        "consult_step",
-        keyboard=keyboard,
-        step=step,
-        draft=draft,
-        names=names,
-        when=_when(draft),
-        examples=_examples(ctx),
-    )
+    return keyboard
 
 
 def _examples(ctx: Ctx) -> dict[str, str]:
@@ -168,26 +184,26 @@ async def _consult_text(ctx: Ctx, text: str) -> None:
     elif step == "options" and text:
         options = cs.parse_options(text)
         if options is None:
-            ctx.reply("consult_bad_input", step=step)
+            _bad_input(ctx, step, draft)
             return
         draft["options"] = options
         _advance(ctx, draft, "kind")
     elif step in ("opens", "closes") and text:
         at = _parse_time(ctx, text)
         if at is None or at < ctx.uow.now - timedelta(minutes=1):
-            ctx.reply("consult_bad_input", step=step, examples=_examples(ctx))
+            _bad_input(ctx, step, draft)
             return
         if step == "opens":
             draft["opens_at"] = at.isoformat()
             _advance(ctx, draft, "closes")
         else:
             if at <= datetime.fromisoformat(draft["opens_at"]):
-                ctx.reply("consult_bad_input", step=step, examples=_examples(ctx))
+                _bad_input(ctx, step, draft)
                 return
             draft["closes_at"] = at.isoformat()
             _advance(ctx, draft, "change")
     else:
-        ctx.reply("consult_bad_input", step=step, examples=_examples(ctx))
+        _bad_input(ctx, step, draft)
 
 
 async def _consult_button(ctx: Ctx, action: str, arg: str) -> None:
@@ -232,7 +248,7 @@ async def _consult_button(ctx: Ctx, action: str, arg: str) -> None:
         _advance(ctx, draft, "audience")
     elif action == "gok":
         if not draft.get("grids"):
-            ctx.reply("consult_bad_input", step=step)
+            _bad_input(ctx, step, draft)
             return
         _advance(ctx, draft, "ballot")
     elif action == "bal":
@@ -274,9 +290,9 @@ def _manage_keyboard(c: Any) -> Keyboard:
         [Button.of("btn_results", f"k:res:{c.id}"), Button.of("btn_delivery", f"k:rep:{c.id}")],
         [Button.of("btn_comments", f"k:cmt:{c.id}"), Button.of("btn_export", f"k:csv:{c.id}")],
     ]
-    if c.status == "proposals":
+    if c.status == ConsultStatus.PROPOSALS:
         rows.append([Button.of("btn_set_options", f"k:opt:{c.id}")])
-    if c.status == "open":
+    if c.status in cs.TAKES_VOTES:
         rows.append([Button.of("btn_close_now", f"k:cln:{c.id}")])
     return rows
 
@@ -367,8 +383,7 @@ async def committee_button(ctx: Ctx) -> None:
             await _export(ctx, c)
             ctx.answer()
         elif action == "cln":
-            if c.status != "open":
-                raise ConsultError("consult_not_open")
+            cs.require(c, cs.TAKES_VOTES)
             ctx.answer()
             ctx.reply(
                 "consult_close_confirm",
@@ -381,13 +396,11 @@ async def committee_button(ctx: Ctx) -> None:
                 ],
             )
         elif action == "cly":
-            if c.status != "open":
-                raise ConsultError("consult_not_open")
+            cs.require(c, cs.TAKES_VOTES)
             await cs.close_now(ctx.uow, c)
             ctx.answer("consult_closed_now")
         elif action == "opt":
-            if c.status != "proposals":
-                raise ConsultError("consult_wrong_state")
+            cs.require(c, frozenset({ConsultStatus.PROPOSALS}), "consult_wrong_state")
             ctx.answer()
             assert ctx.user is not None
             set_state(ctx.user, "consult_options", consultation_id=c.id)
@@ -415,14 +428,15 @@ async def vote_button(ctx: Ctx) -> None:
         c = await cs.get(ctx.uow, consultation_id)
         user = ctx.user
         if action in ("c", "p"):
-            if c.status not in ("open", "proposals"):
-                raise ConsultError("consult_not_open")
+            cs.require(c, cs.TAKES_COMMENTS)
             if not cs.is_eligible(c, user):
                 raise ConsultError("consult_not_eligible")
             assert user is not None
-            set_state(
+            # Timed by the dialogue table (it lapses); a report being written is set aside.
+            dialogue.arm(
+                ctx.uow,
                 user,
-                "consult_comment",
+                Prompt.CONSULT_COMMENT,
                 consultation_id=c.id,
                 kind="proposal" if action == "p" else "comment",
             )
@@ -431,8 +445,7 @@ async def vote_button(ctx: Ctx) -> None:
             return
         if action == "t" and c.secret:
             await cs.redact_update(ctx.uow, ctx.update_id)
-        if c.status != "open":
-            raise ConsultError("consult_not_open")
+        cs.require(c, cs.TAKES_VOTES)
         # An option index, or a bit mask of options: never more than the options there are.
         chosen = parse_int(arg, high=(1 << len(c.options or [])) - 1)
         if chosen is None or action == "o" and chosen >= len(c.options or []):
@@ -459,6 +472,15 @@ async def vote_button(ctx: Ctx) -> None:
             cs.confirm_ballot(ctx.uow, c, user, choices)
     except ConsultError as exc:
         ctx.answer(exc.key, alert=True)
+        if exc.key == "consult_not_open":
+            _drop_pressed_buttons(ctx)  # a closed ballot keeps no live buttons
+
+
+def _drop_pressed_buttons(ctx: Ctx) -> None:
+    query = ctx.update.callback_query
+    message = query.message if query is not None else None
+    if message is not None:
+        ctx.uow.outbox.edit_markup(message.chat.id, message.message_id)
 
 
 async def open_deep_link(ctx: Ctx, rest: str) -> None:
@@ -468,8 +490,7 @@ async def open_deep_link(ctx: Ctx, rest: str) -> None:
         return
     try:
         c = await cs.get(ctx.uow, consultation_id)
-        if c.status != "open":
-            raise ConsultError("consult_not_open")
+        cs.require(c, cs.TAKES_VOTES)
         if not cs.is_eligible(c, ctx.user):
             raise ConsultError("consult_not_eligible")
         assert ctx.user is not None
@@ -538,18 +559,8 @@ async def text_input(ctx: Ctx) -> bool:
             set_state(user, None)
             ctx.reply("consult_refused", key=exc.key)
         return True
-    if user.state == "consult_comment":
-        data = dict(user.state_data or {})
-        set_state(user, None)
-        if not text:
-            return False
-        try:
-            c = await cs.get(ctx.uow, int(data.get("consultation_id", 0)))
-            await cs.add_comment(ctx.uow, user, c, str(data.get("kind", "comment")), text)
-            ctx.reply("consult_comment_saved", c=c)
-        except ConsultError as exc:
-            ctx.reply("consult_refused", key=exc.key)
-        return True
+    if user.state == Prompt.CONSULT_COMMENT:
+        return await _comment_input(ctx, text)
     if user.state == "announce":
         if not _committee(ctx):
             set_state(user, None)
@@ -562,6 +573,48 @@ async def text_input(ctx: Ctx) -> bool:
         _announce_prompt(ctx, [])
         return True
     return False
+
+
+async def _comment_input(ctx: Ctx, text: str) -> bool:
+    """A ballot's comment or proposal. Like the comment after a rating (same rule from the
+    dialogue table: it lapses, see `dialogue.read`), a message that reads as a new problem,
+    a photo or a place is never swallowed: the resident is told it starts a report."""
+    user = ctx.user
+    message = ctx.message
+    assert user is not None and message is not None
+    data = dialogue.own_data(user)
+    if not text or (message.reply_to_message is not None):
+        await dialogue.end(ctx.uow, user, tell=False)
+        return False
+    try:
+        c = await cs.get(ctx.uow, int(data.get("consultation_id", 0) or 0))
+    except ConsultError as exc:
+        ctx.reply("consult_refused", key=exc.key)
+        await dialogue.end(ctx.uow, user)
+        return True
+    if message.photo or message.location or _off_topic_problem(ctx, c, data, text):
+        registered = bool(user.consent_at and user.home_grid_id)
+        ctx.reply("consult_comment_taken_as_report", c=c, registered=registered)
+        await dialogue.end(ctx.uow, user, tell=False)  # a draft set aside takes the words
+        return False
+    try:
+        await cs.add_comment(ctx.uow, user, c, str(data.get("kind", "comment")), text)
+        ctx.reply("consult_comment_saved", c=c)
+    except ConsultError as exc:
+        ctx.reply("consult_refused", key=exc.key)
+    await dialogue.end(ctx.uow, user)
+    return True
+
+
+def _off_topic_problem(ctx: Ctx, c: Any, data: dict[str, Any], text: str) -> bool:
+    """A comment that names a problem of another kind than the consultation's question (a
+    sewage leak under a parking ballot). Proposals and on-topic comments are what was asked."""
+    from bot.services.reports.drafts import reads_as_report
+
+    if data.get("kind") == "proposal" or not reads_as_report(ctx.uow, text):
+        return False
+    classify = ctx.uow.domain.classifier.classify
+    return classify(text).category != classify(c.question or "").category
 
 
 # --- announcements --------------------------------------------------------------------------

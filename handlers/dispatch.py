@@ -1,11 +1,14 @@
 """From a Telegram update to one handler: the mapping tables, read top to bottom.
 
 Commands and callback prefixes map to functions in the audience modules (resident,
-member, committee, admin). Anything else a person can send has a defined answer here.
+member, committee, admin). A plain message goes to the reader the dialogue table
+(`bot.services.shared.dialogue`) names for the person's state. Anything else a person can
+send has a defined answer here.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,9 +17,11 @@ from telegram import Update
 
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.lifecycle import staff_role as case_role
-from bot.services.cases.reachability import reachable_again
+from bot.services.cases.reachability import questions_resent, reachable_again
 from bot.services.participation.consultations import ConsultError
 from bot.services.people.residents import ensure_user, get_user
+from bot.services.shared import dialogue
+from bot.services.shared.dialogue import Prompt
 from bot.services.shared.domain import NoGridMap, UnitOfWork
 from handlers import admin, desk, member, reporting, resident
 from handlers.context import Ctx, status_label
@@ -24,6 +29,25 @@ from handlers.context import Ctx, status_label
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Ctx], Awaitable[None]]
+# A dialogue state's reader: True when it used the message; False passes it on as if no
+# prompt were armed (the reader has ended its prompt first).
+PromptHandler = Callable[[Ctx], Awaitable[bool]]
+
+
+def resolve_handler(path: str) -> PromptHandler:
+    """`"module:function"` from the dialogue table to the function (once, at start-up)."""
+    module_name, _, name = path.partition(":")
+    handler = getattr(importlib.import_module(module_name), name)
+    if not callable(handler):
+        raise TypeError(f"{path} is not a function")
+    return handler  # type: ignore[no-any-return]
+
+
+def addressed_elsewhere(ctx: Ctx, head: str) -> bool:
+    """`/help@other_bot`: a command for another bot in the same chat is not ours to answer."""
+    _, at, addressee = head.partition("@")
+    own = (ctx.uow.domain.bot_username or "").lower()
+    return bool(at) and bool(own) and addressee.lower() != own
 
 UNSUPPORTED = (
     "sticker",
@@ -36,9 +60,10 @@ UNSUPPORTED = (
     "dice",
     "game",
     "poll",
-    "venue",
     "story",
 )
+# A venue is a place (its location, title and address); an image sent as a file is a photo
+# (handlers/reporting.py `message_point`, `message_image`).
 
 # Commands that show a case (its timeline, a live card): only in private and the staff groups.
 CASE_COMMANDS = ("case", "queue")
@@ -54,9 +79,6 @@ class Dispatcher:
         self.callbacks: dict[str, Handler] = {}
         self.poll_answer: Handler | None = None
         self.contact: Handler | None = None
-        self.text_input: Callable[[Ctx], Awaitable[bool]] | None = (
-            None  # dialogues of other modules
-        )
         self.group_commands: set[str] = set()
         self.deep_links: dict[str, Any] = {}
         for module in (resident, reporting, member, admin, desk):
@@ -67,6 +89,10 @@ class Dispatcher:
             committee = None  # type: ignore[assignment]
         if committee is not None:
             committee.register(self)
+        # What reads the next plain message in each dialogue state, from the dialogue table.
+        self.prompt_handlers: dict[Prompt, PromptHandler] = {
+            prompt: resolve_handler(rule.handler) for prompt, rule in dialogue.TABLE.items()
+        }
 
     async def handle(self, uow: UnitOfWork, update: Update, payload: dict[str, Any]) -> None:
         tg_user = update.effective_user
@@ -84,10 +110,19 @@ class Dispatcher:
             return
         ctx.user = await get_user(uow, tg_user.id)
         ctx.lang = ctx.user.language if ctx.user else ctx.default_language()
+        resent: list[int] = []
         if ctx.user is not None and ctx.user.unreachable:
             # Any update from them (a message, a press, a vote) means they can be reached:
             # what they missed is sent again before the answer to this update.
-            await reachable_again(uow, ctx.user)
+            resent = await reachable_again(uow, ctx.user)
+        await self._route(ctx)
+        if resent and ctx.user is not None:
+            # The update that brought them back was theirs; a question sent again takes
+            # the next message (or waits for a report being written).
+            await questions_resent(uow, ctx.user, resent)
+
+    async def _route(self, ctx: Ctx) -> None:
+        uow, update = ctx.uow, ctx.update
         if update.poll_answer is not None:
             if self.poll_answer:
                 await self.poll_answer(ctx)
@@ -132,9 +167,13 @@ class Dispatcher:
         text = message.text or ""
         if text.startswith("/"):
             head, _, rest = text.partition(" ")
+            if addressed_elsewhere(ctx, head):
+                return
             name = head[1:].split("@", 1)[0].lower()
             ctx.args = rest.split()
             handler = self.commands.get(name)
+            if ctx.user is not None:
+                await dialogue.read(ctx.uow, ctx.user)  # a lapsed prompt ends (and says so)
             if name != "cancel":
                 # A command leaves any staff prompt: the next free text is not a reason.
                 await member.leave_prompt(ctx, command=True)
@@ -153,20 +192,40 @@ class Dispatcher:
         if message.contact is not None and self.contact is not None:
             await self.contact(ctx)
             return
-        if any(getattr(message, kind, None) for kind in UNSUPPORTED):
+        image = reporting.message_image(message)
+        if image is None and any(getattr(message, kind, None) for kind in UNSUPPORTED):
             ctx.reply("unsupported_content")
             return
-        if not (text or message.photo or message.location or message.caption):
+        if not (text or image or reporting.message_point(message) or message.caption):
             ctx.reply("unsupported_content")
             return
         try:
-            if self.text_input is not None and await self.text_input(ctx):
+            if await self._prompted(ctx):
                 return
+            # No prompt armed: a reply to a card from staff, else a resident's message.
             if await member.staff_input(ctx):
                 return
             await resident.content(ctx)
         except NoGridMap:
             ctx.reply("service_not_ready")
+
+    async def _prompted(self, ctx: Ctx) -> bool:
+        """The armed prompt's reader takes the message (a lapsed prompt ends first)."""
+        user = ctx.user
+        assert user is not None
+        prompt = await dialogue.read(ctx.uow, user)
+        if prompt is None:
+            return False
+        if dialogue.rule(prompt).audience == "staff" and not self._still_staff(ctx):
+            # Deactivated mid-prompt: the prompt ends, nothing was sent, and the message
+            # is not used (never a report draft without consent).
+            await member.leave_prompt(ctx, command=False, not_staff=True)
+            return True
+        return await self.prompt_handlers[prompt](ctx)
+
+    @staticmethod
+    def _still_staff(ctx: Ctx) -> bool:
+        return ctx.uow.domain.has_routing and case_role(ctx.uow, ctx.user.id if ctx.user else 0) is not None
 
     async def _group(self, ctx: Ctx) -> None:
         """In groups (party and staff chats) only buttons and a few commands count."""
@@ -193,6 +252,8 @@ class Dispatcher:
         if message is None or not message.text or not message.text.startswith("/"):
             return
         head, _, rest = message.text.partition(" ")
+        if addressed_elsewhere(ctx, head):
+            return
         name = head[1:].split("@", 1)[0].lower()
         if name in GROUP_HELP:
             ctx.reply("group_help", bot=ctx.uow.domain.bot_username or "")

@@ -6,12 +6,17 @@ import re
 from typing import TYPE_CHECKING
 
 from bot.bounds import arg, parse_id, parse_int
+from bot.services.cases import actions, queues
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.lifecycle import CaseActionError
-from bot.services.cases.views import OPEN, adopt_pressed_card, refresh_card
-from bot.services.people import staff
-from bot.services.people.residents import is_registered, set_state
-from bot.services.shared import messaging
+from bot.services.cases.reachability import sent_ref
+from bot.services.cases.status import OPEN
+from bot.services.cases.views import adopt_pressed_card, cb, ownership_data, refresh_card, send_card
+from bot.services.people import access, policy
+from bot.services.people.policy import Capability
+from bot.services.people.residents import is_registered
+from bot.services.shared import dialogue, messaging
+from bot.services.shared.dialogue import Prompt
 from bot.services.shared.outbox import Button, Keyboard
 from handlers.context import Ctx, status_label
 
@@ -24,25 +29,20 @@ MAX_STATS_DAYS = 3660
 
 # What a case's human id looks like (`GV-2026-000123`): anything else is not looked up.
 HUMAN_ID = re.compile(r"[A-Za-z]{1,8}-\d{4}-\d{1,12}")
-# Who may use the commands that look across members.
-TRIAGE_ROLES = ("leader", "centre", "street", "admin")
-STATS_ROLES = ("leader", "centre", "street", "committee", "admin")
+# Who may use the commands that look across members (the policy's capabilities).
+TRIAGE_ROLES = tuple(sorted(policy.roles_with(Capability.TRIAGE)))
+STATS_ROLES = tuple(sorted(policy.roles_with(Capability.REPORTS)))
 
-# Staff dialogue states: what the next message from this person means.
-TEXT_STATES = ("ask", "resolve_note", "reject_reason", "transfer_reason")
-# Every staff prompt /cancel leaves and any other command disarms: the card prompts, the
-# reject confirmation, and the committee's consultation and announcement dialogues.
-PROMPT_STATES = (
-    *TEXT_STATES,
-    "resolve_photo",
-    "reject_confirm",
-    "consult",
-    "consult_options",
-    "announce",
-)
+# The card prompts whose answer is a text (the photo step and the decline confirmation take
+# other input). Every prompt's rules — what /cancel says, whether a command leaves it, how
+# long it lives — are in the dialogue table (`bot.services.shared.dialogue`).
+TEXT_STATES = (Prompt.ASK, Prompt.RESOLVE_NOTE, Prompt.REJECT_REASON, Prompt.TRANSFER_REASON)
+# The staff prompts, read from the table: their next plain message is never a report.
+PROMPT_STATES = tuple(p for p, r in dialogue.TABLE.items() if r.audience == "staff")
+CARD_PROMPTS = (*TEXT_STATES, Prompt.RESOLVE_PHOTO, Prompt.REJECT_CONFIRM)
 
 # The buttons that sit on a case card (others sit on a queue list or a prompt).
-CARD_ACTIONS = frozenset({"acc", "ask", "trf", "res", "rej", "cat", "tgt", "back"})
+CARD_ACTIONS = actions.CARD_CODES
 
 
 def register(d: Dispatcher) -> None:
@@ -52,76 +52,86 @@ def register(d: Dispatcher) -> None:
 
 
 async def card_button(ctx: Ctx) -> None:
-    """`c:<action>:<case>:<version>[:arg...]`: every press is authorised server-side."""
+    """`c:<code>:<case>:<version>[:arg...]`: the card's buttons, read from the action table;
+    every press is authorised server-side and checked against the table again."""
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     args = ctx.args
     case_id, version = parse_id(arg(args, 1)), parse_int(arg(args, 2))
     if case_id is None or version is None:
         ctx.answer("not_allowed", alert=True)
         return
-    action = args[0]
-    rest = args[3:]
+    code, rest = args[0], args[3:]
     try:
         case = await case_service.authorise(ctx.uow, user_id, case_id, version)
         pressed = _pressed_card(ctx)
-        if pressed is not None and action in CARD_ACTIONS:
+        if pressed is not None and code in actions.CARD_CODES:
             await adopt_pressed_card(ctx.uow, case, ctx.chat_id, pressed)
-        if action == "acc":
-            await case_service.accept(ctx.uow, user_id, case)
-            ctx.answer("accepted_ok")
-            await _refresh_pressed(ctx, case)
-        elif action == "ask":
-            await _expect(ctx, "ask", case)
-            ctx.answer()
-            _prompt(ctx, "staff_prompt_ask", case=case)
-        elif action == "res":
-            await _expect(ctx, "resolve_note", case)
-            ctx.answer()
-            _prompt(ctx, "staff_prompt_resolve", case=case)
-        elif action == "rej":
-            await _expect(ctx, "reject_reason", case)
-            ctx.answer()
-            _prompt(ctx, "staff_prompt_reject", case=case)
-        elif action == "trf":
-            targets = staff.transfer_options(ctx.uow, case, exclude={user_id})
-            keyboard: Keyboard = [
-                [
-                    Button.literal(
-                        t.label.get(ctx.lang), case_service_cb(case, "tgt", t.kind[0], t.id)
-                    )
-                ]
-                for t in targets
-            ]
-            keyboard.append([Button.of("btn_back", case_service_cb(case, "back"))])
-            await refresh_card(ctx.uow, case, ctx.chat_id, keyboard=keyboard)
-            ctx.answer("choose_transfer_target")
-        elif action == "view":
-            from bot.services.cases.views import send_card
-
+        if code in actions.BY_CODE:
+            await _start(ctx, actions.BY_CODE[code], case, rest)
+        elif code in actions.BY_STEP:
+            await _step(ctx, actions.BY_STEP[code], code, case, rest)
+        elif code == "view":
             await send_card(ctx.uow, case, ctx.chat_id, await case_service.photo_ids(ctx.uow, case))
             ctx.answer()
-        elif action == "back":
-            await refresh_card(ctx.uow, case, ctx.chat_id)
-            ctx.answer()
-        elif action == "tgt" and len(rest) >= 2:
-            target = f"{rest[0]}:{rest[1]}"[:80]
-            case_service.check_transfer_target(ctx.uow, user_id, case, target)
-            await _expect(ctx, "transfer_reason", case, target=target)
-            ctx.answer()
-            _prompt(ctx, "staff_prompt_transfer", case=case)
-        elif action == "skip":
+        elif code == "skip":
             await _resolve_from_state(ctx, photo=None)
             ctx.answer()
-        elif action in ("rjy", "rjn"):
-            await _confirm_reject(ctx, case, confirmed=action == "rjy")
-        elif action == "cat" and rest:
-            await case_service.triage_set_category(ctx.uow, user_id, case, rest[0])
-            ctx.answer("category_changed")
-            await _refresh_pressed(ctx, case)
+        elif code in ("rjy", "rjn"):
+            await _confirm_reject(ctx, case, confirmed=code == "rjy")
         else:
             ctx.answer("not_allowed", alert=True)
     except CaseActionError as exc:
         ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
+
+
+async def _start(ctx: Ctx, action: actions.StaffAction, case, rest: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """A press on an action's button: run it, or ask for what it needs first (a text prompt
+    in the presser's private chat, or a choice on the card)."""
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    where = actions.Where(ctx.uow, case, user_id=user_id, chat_id=ctx.chat_id)
+    await actions.check(where, action)
+    first = action.asks[0] if action.asks else None
+    if first is None or first is actions.Asks.CATEGORY:
+        if first is not None and not rest:
+            raise CaseActionError("not_allowed")
+        await actions.perform(ctx.uow, user_id, case, action, *rest[:1])
+        ctx.answer(action.done)
+        await _refresh_pressed(ctx, case)
+    elif first is actions.Asks.TEXT:
+        await _ask_text(ctx, action, case)
+    elif first is actions.Asks.TARGET:
+        keyboard: Keyboard = [
+            [Button.literal(t.label.get(ctx.lang), cb(action.steps[0], case, t.kind[0], t.id))]
+            for t in actions.targets(where)
+        ]
+        keyboard.append([Button.of("btn_back", cb(action.steps[1], case))])
+        await refresh_card(ctx.uow, case, ctx.chat_id, keyboard=keyboard)
+        ctx.answer("choose_transfer_target")
+    else:
+        raise CaseActionError("not_allowed")
+
+
+async def _step(ctx: Ctx, action: actions.StaffAction, code: str, case, rest: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """A later step on the card: a choice made from the action's list, or Back."""
+    if code == action.steps[-1]:  # back: the card's own buttons again
+        await refresh_card(ctx.uow, case, ctx.chat_id)
+        ctx.answer()
+        return
+    if len(rest) < 2:
+        raise CaseActionError("not_allowed")
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    target = f"{rest[0]}:{rest[1]}"[:80]
+    await actions.check(actions.Where(ctx.uow, case, user_id=user_id), action)
+    case_service.check_transfer_target(ctx.uow, user_id, case, target)
+    await _ask_text(ctx, action, case, target=target)
+
+
+async def _ask_text(ctx: Ctx, action: actions.StaffAction, case, **extra: object) -> None:  # type: ignore[no-untyped-def]
+    """Arm the action's prompt: the presser's next private message is its text."""
+    assert action.prompt is not None and action.prompt_text is not None
+    await _expect(ctx, action.prompt, case, **extra)
+    ctx.answer()
+    _prompt(ctx, action.prompt_text, case=case)
 
 
 def _pressed_card(ctx: Ctx) -> int | None:
@@ -150,7 +160,16 @@ async def _expect(ctx: Ctx, state: str, case, **extra: object) -> None:  # type:
 
         ctx.user = await ensure_user(ctx.uow, ctx.person, ctx.default_language())
         ctx.lang = ctx.user.language
-    set_state(ctx.user, state, case_id=case.id, version=case.version, **extra)
+    # The chat of the pressed card: leaving the prompt puts that card's buttons back.
+    dialogue.arm(
+        ctx.uow,
+        ctx.user,
+        Prompt(state),
+        case_id=case.id,
+        version=case.version,
+        card_chat=ctx.chat_id,
+        **extra,
+    )
 
 
 def _prompt(ctx: Ctx, template: str, **data: object) -> None:
@@ -171,41 +190,51 @@ async def staff_input(ctx: Ctx) -> bool:
         return False
     text = (message.text or message.caption or "").strip()[: ctx.uow.settings.max_text_length]
     state = user.state
-    data = dict(user.state_data or {})
+    data = dialogue.own_data(user)
     try:
-        if state == "resolve_photo":
+        if state == Prompt.RESOLVE_PHOTO:
             if message.photo:
                 await _resolve_from_state(ctx, photo=message.photo[-1].file_id)
                 return True
             if text:
                 data["note"] = (data.get("note", "") + "\n" + text).strip()
-                set_state(user, "resolve_photo", **data)
+                dialogue.arm(
+                    ctx.uow, user, Prompt.RESOLVE_PHOTO, **{**dialogue.own_data(user), **data}
+                )
                 ctx.reply("staff_prompt_resolve_photo", keyboard=_skip(ctx, data))
                 return True
-        if (state in TEXT_STATES or state == "reject_confirm") and (
-            text or state == "ask" and message.photo
+        if (state in TEXT_STATES or state == Prompt.REJECT_CONFIRM) and (
+            text or state == Prompt.ASK and message.photo
         ):
             case = await case_service.authorise(ctx.uow, user_id, int(data["case_id"]), None)
-            if state == "ask":
-                set_state(user, None)
+            if state == Prompt.ASK:
+                await dialogue.end(ctx.uow, user, tell=False)
                 reached = await case_service.ask(ctx.uow, user_id, case, text or "📷")
                 if message.photo and case.resident_id:
                     ctx.uow.outbox.photos(
                         case.resident_id, [message.photo[-1].file_id], case_id=case.id
                     )
-                ctx.reply(_sent_or_waiting(reached), case=case)
-            elif state == "resolve_note":
-                set_state(user, "resolve_photo", case_id=case.id, note=text, version=case.version)
+                ctx.reply(_sent_or_waiting(reached), case=case, ref=sent_ref(case.id, user_id))
+            elif state == Prompt.RESOLVE_NOTE:
+                dialogue.arm(
+                    ctx.uow,
+                    user,
+                    Prompt.RESOLVE_PHOTO,
+                    **{**dialogue.own_data(user), "note": text, "version": case.version},
+                )
                 ctx.reply(
                     "staff_prompt_resolve_photo",
                     keyboard=_skip(ctx, {"case_id": case.id, "version": case.version}),
                     case=case,
                 )
-            elif state in ("reject_reason", "reject_confirm"):
+            elif state in (Prompt.REJECT_REASON, Prompt.REJECT_CONFIRM):
                 # Declining is final and the resident reads the reason: confirm it first
                 # (a mis-tapped Reject followed by "oops" must not decline the case).
-                set_state(
-                    user, "reject_confirm", case_id=case.id, version=case.version, reason=text
+                dialogue.arm(
+                    ctx.uow,
+                    user,
+                    Prompt.REJECT_CONFIRM,
+                    **{**dialogue.own_data(user), "version": case.version, "reason": text},
                 )
                 ctx.reply(
                     "staff_confirm_reject",
@@ -218,12 +247,12 @@ async def staff_input(ctx: Ctx) -> bool:
                     case=case,
                     reason=text,
                 )
-            elif state == "transfer_reason":
-                set_state(user, None)
+            elif state == Prompt.TRANSFER_REASON:
                 await case_service.transfer(
                     ctx.uow, user_id, case, str(data.get("target", "")), text
                 )
                 ctx.reply("staff_done", case=case)
+                await dialogue.end(ctx.uow, user)
             return True
         if message.reply_to_message is not None and (text or message.photo):
             case_id = await messaging.case_of_message(
@@ -236,13 +265,14 @@ async def staff_input(ctx: Ctx) -> bool:
                     ctx.uow.outbox.photos(
                         case.resident_id, [message.photo[-1].file_id], case_id=case.id
                     )
-                ctx.reply(_sent_or_waiting(reached), case=case)
+                ctx.reply(_sent_or_waiting(reached), case=case, ref=sent_ref(case.id, user_id))
                 return True
     except CaseActionError as exc:
-        set_state(user, None)
         ctx.reply("action_refused", key=exc.key, **status_label(ctx, exc.data))
+        if state in CARD_PROMPTS:
+            await dialogue.end(ctx.uow, user)
         return True
-    if state in TEXT_STATES or state in ("resolve_photo", "reject_confirm"):
+    if state in CARD_PROMPTS:
         ctx.reply("staff_prompt_need_text")
         return True
     if not is_registered(user) and ctx.update.effective_chat is not None:
@@ -260,16 +290,20 @@ async def _confirm_reject(ctx: Ctx, case, *, confirmed: bool) -> None:  # type: 
     assert user is not None
     data = dict(user.state_data or {})
     _drop_buttons(ctx)
-    if user.state != "reject_confirm" or data.get("case_id") != case.id:
+    if (
+        await dialogue.read(ctx.uow, user) != Prompt.REJECT_CONFIRM
+        or data.get("case_id") != case.id
+    ):
         ctx.answer("prompt_expired", alert=True)
         return
-    set_state(user, None)
     if not confirmed:
         ctx.answer("reject_kept")
+        await dialogue.end(ctx.uow, user)
         return
     await case_service.reject(ctx.uow, user.id, case, str(data.get("reason") or ""))
     ctx.answer()
     ctx.reply("staff_done", case=case)
+    await dialogue.end(ctx.uow, user)
 
 
 def _drop_buttons(ctx: Ctx) -> None:
@@ -280,21 +314,35 @@ def _drop_buttons(ctx: Ctx) -> None:
         ctx.uow.outbox.edit_markup(message.chat.id, message.message_id)
 
 
-async def leave_prompt(ctx: Ctx, *, command: bool) -> bool:
-    """Leave the person's staff prompt, if any, saying which and that nothing was sent.
+async def leave_prompt(ctx: Ctx, *, command: bool, not_staff: bool = False) -> bool:
+    """Leave the person's prompt, if the dialogue table says this leaves it, saying what.
 
-    `/cancel` calls it first; any other command calls it too, so a prompt never stays armed
-    behind a command and catches the next free text as a reason."""
+    `/cancel` calls it first (every prompt with a cancel answer); any other command calls it
+    too (the prompts a command leaves), so a prompt never stays armed behind a command and
+    catches the next free text as a reason. Staff are told which prompt and that nothing was
+    sent; a resident's optional prompt is left quietly on a command. An unsent draft set aside
+    under the prompt comes back."""
     user = ctx.user
-    if user is None or user.state not in PROMPT_STATES:
+    prompt = dialogue.prompt_of(user) if user is not None else None
+    if user is None or prompt is None:
         return False
-    state = user.state
-    data = dict(user.state_data or {})
-    set_state(user, None)
+    rule = dialogue.rule(prompt)
+    if not not_staff and (rule.cancel is None or (command and not rule.command_leaves)):
+        return False
+    data = dialogue.own_data(user)
     case = None
-    if data.get("case_id"):
+    if isinstance(data.get("case_id"), int):
         case = await case_service.find_case_by_id(ctx.uow, int(data["case_id"]))
-    ctx.reply("prompt_left", prompt=state, case=case, command=command)
+    if rule.audience == "staff":
+        ctx.reply("prompt_left", prompt=prompt.value, case=case, command=command, not_staff=not_staff)
+    elif not command:
+        ctx.reply(rule.cancel or "dialogue_cancelled")
+    keep = {k: data[k] for k in rule.cancel_keeps if k in data}
+    await dialogue.end(ctx.uow, user, keep=keep)
+    card_chat = data.get("card_chat")
+    if prompt == Prompt.TRANSFER_REASON and case is not None and isinstance(card_chat, int):
+        # The card showed the transfer targets: it gets its own buttons back.
+        await refresh_card(ctx.uow, case, card_chat)
     return True
 
 
@@ -311,12 +359,12 @@ async def _resolve_from_state(ctx: Ctx, photo: str | None) -> None:
     user = ctx.user
     assert user is not None
     data = dict(user.state_data or {})
-    if user.state != "resolve_photo" or "case_id" not in data:
+    if await dialogue.read(ctx.uow, user) != Prompt.RESOLVE_PHOTO or "case_id" not in data:
         raise CaseActionError("card_outdated", status="resolved")
     case = await case_service.authorise(ctx.uow, user.id, int(data["case_id"]), None)
-    set_state(user, None)
     await case_service.resolve(ctx.uow, user.id, case, data.get("note") or "", photo)
     ctx.reply("staff_done", case=case)
+    await dialogue.end(ctx.uow, user)
 
 
 async def queue(ctx: Ctx) -> None:
@@ -324,44 +372,47 @@ async def queue(ctx: Ctx) -> None:
     if case_service.staff_role(ctx.uow, user_id) is None:
         ctx.reply("staff_only")
         return
-    items = await staff.queue(ctx.uow, user_id)
-    keyboard: Keyboard = [
-        [Button.literal(f"{c.human_id}", case_service_cb(c, "view"))] for c in items[:10]
-    ]
+    items = await queues.queue(ctx.uow, user_id)
+    keyboard: Keyboard = [[Button.literal(f"{c.human_id}", cb("view", c))] for c in items[:10]]
     ctx.reply("queue", cases=items, now=ctx.uow.now, keyboard=keyboard)
 
 
-async def triage(ctx: Ctx) -> None:
+def _refused(ctx: Ctx, capability: Capability) -> bool:
+    """Answer someone who lacks `capability` (staff of another role are told whose it is)."""
     user_id = ctx.tg_user.id if ctx.tg_user else 0
-    role = case_service.staff_role(ctx.uow, user_id)
-    if role not in TRIAGE_ROLES:
-        ctx.reply("role_refused" if role else "staff_only", needed="leaders")
+    if policy.may(ctx.uow, user_id, capability):
+        return False
+    key, needed = policy.refusal(ctx.uow, user_id, capability)
+    ctx.reply(key, needed=needed)
+    return True
+
+
+async def triage(ctx: Ctx) -> None:
+    if _refused(ctx, Capability.TRIAGE):
         return
-    items = await staff.triage_queue(ctx.uow, user_id)
+    items = await queues.triage_queue(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0)
     if not items:
         ctx.reply("triage_empty")
         return
     for case in items[:10]:
-        from bot.services.cases.views import send_card
-
         await send_card(ctx.uow, case, ctx.chat_id, [])
 
 
 async def show_case(ctx: Ctx) -> None:
+    """`/case GV-…`: the timeline for anyone who may read it (staff in scope, the reporter,
+    a follower); staff who may act on it also get its card."""
     user_id = ctx.tg_user.id if ctx.tg_user else 0
-    if not ctx.args:
-        ctx.reply("case_usage")
-        return
-    if not HUMAN_ID.fullmatch(ctx.args[0].strip()):
+    if not ctx.args or not HUMAN_ID.fullmatch(ctx.args[0].strip()):
         ctx.reply("case_usage")
         return
     case = await case_service.find_case(ctx.uow, ctx.args[0])
-    if case is None or not case_service.may_view(ctx.uow, user_id, case):
+    if case is None or not await access.may_read(ctx.uow, user_id, case):
         ctx.reply("case_not_found", human_id=ctx.args[0][:32])
         return
-    from bot.services.cases.views import ownership_data
-
-    viewer = "staff" if case_service.staff_role(ctx.uow, user_id) else "resident"
+    staff_view = case_service.staff_role(ctx.uow, user_id) is not None and access.may_view(
+        ctx.uow, user_id, case
+    )
+    viewer = "staff" if staff_view else "resident"
     ctx.reply(
         "timeline",
         case=case,
@@ -371,19 +422,15 @@ async def show_case(ctx: Ctx) -> None:
         **ownership_data(ctx.uow, case, ctx.lang),
     )
     if viewer == "staff" and case.status in OPEN and case_service.may_act(ctx.uow, user_id, case):
-        from bot.services.cases.views import send_card
-
         await send_card(ctx.uow, case, ctx.chat_id, [])
 
 
 async def stats(ctx: Ctx) -> None:
-    user_id = ctx.tg_user.id if ctx.tg_user else 0
-    role = case_service.staff_role(ctx.uow, user_id)
-    if role not in STATS_ROLES:
-        ctx.reply("role_refused" if role else "staff_only", needed="leaders_committee")
+    if _refused(ctx, Capability.REPORTS):
         return
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
     asked = parse_id(arg(ctx.args, 0), high=MAX_STATS_DAYS)
     days = asked or DEFAULT_STATS_DAYS
-    report = await staff.assessment(ctx.uow, user_id, days=days)
+    report = await queues.assessment(ctx.uow, user_id, days=days)
     ignored = ctx.args[0][:32] if ctx.args and asked is None else None
     ctx.reply("stats", report=report, days=days, ignored=ignored, max_days=MAX_STATS_DAYS)

@@ -9,13 +9,16 @@ from bot.services.cases import lifecycle as case_service
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.views import CATEGORY_ORDER, OPEN, case_place, category_keyboard
 from bot.services.people import residents
-from bot.services.people.residents import is_registered, set_state, update_state
+from bot.services.people.residents import is_registered, update_state
 from bot.services.reports import drafts as reports
-from bot.services.shared import messaging, ratelimit
-from bot.services.shared.outbox import Button, Keyboard
+from bot.services.shared import dialogue, messaging, ratelimit
+from bot.services.shared.dialogue import Prompt
+from bot.services.shared.outbox import Button, Keyboard, as_document
 from handlers.context import Ctx, community_offices, status_label
 
 if TYPE_CHECKING:
+    from telegram import Message
+
     from handlers.dispatch import Dispatcher
 
 
@@ -25,10 +28,7 @@ def register(d: Dispatcher) -> None:
 
 
 def draft_keyboard() -> Keyboard:
-    return [
-        [Button.of("btn_send_report", "d:send")],
-        [Button.of("btn_elsewhere", "d:where"), Button.of("btn_discard", "d:cancel")],
-    ]
+    return dialogue.draft_keyboard()
 
 
 def show_draft(
@@ -97,25 +97,80 @@ async def report_command(ctx: Ctx) -> None:
         ctx.reply("report_how")
 
 
+def message_text(ctx: Ctx) -> tuple[str, bool]:
+    """The message's words (text or caption), cut to the limit, and whether they were cut."""
+    message = ctx.message
+    text = ((message.text or message.caption or "") if message else "").strip()
+    limit = ctx.uow.settings.max_text_length
+    return text[:limit], len(text) > limit
+
+
+async def _resident_prompt(ctx: Ctx) -> str | None:
+    """The words of a message for a resident's prompt, or None when the prompt does not take
+    it: a reply to a message about a case goes to that case (read as if no prompt were
+    armed), and without registration nothing is kept (the prompt ends)."""
+    user = ctx.user
+    assert user is not None
+    if not is_registered(user):
+        await dialogue.end(ctx.uow, user, tell=False)
+        return None
+    if await _replied_case(ctx) is not None:
+        return None
+    text, too_long = message_text(ctx)
+    if too_long:
+        ctx.reply("text_too_long", limit=ctx.uow.settings.max_text_length)
+    return text
+
+
+async def draft_message(ctx: Ctx) -> bool:
+    """The dialogue table's reader for `draft`: more for the report, or its place."""
+    user = ctx.user
+    assert user is not None
+    if not is_registered(user):
+        return False
+    text, too_long = message_text(ctx)
+    await on_message(ctx, text, too_long=too_long)
+    return True
+
+
+async def answer_message(ctx: Ctx) -> bool:
+    """The reader for `answer`: the next message answers the staff question."""
+    user = ctx.user
+    assert user is not None
+    text = await _resident_prompt(ctx)
+    if text is None:
+        return False
+    return await _answer_case(ctx, int(dialogue.own_data(user).get("case_id", 0) or 0), text)
+
+
+async def rating_comment_message(ctx: Ctx) -> bool:
+    """The reader for `rate_comment`: the optional comment after a rating."""
+    text = await _resident_prompt(ctx)
+    return text is not None and await _rating_comment(ctx, text)
+
+
+async def reopen_message(ctx: Ctx) -> bool:
+    """The reader for `reopen_reason`: what is still wrong after "Not solved"."""
+    text = await _resident_prompt(ctx)
+    if text is None:
+        return False
+    await _reopen_reason(ctx, text)
+    return True
+
+
 async def on_message(ctx: Ctx, text: str, *, too_long: bool) -> None:
-    """A registered resident's message: an answer about a case, a comment, or the report draft."""
+    """A registered resident's message with no other prompt armed: an answer about a case
+    (a reply to its message), the report draft's place, or more for the draft."""
     user = ctx.user
     message = ctx.message
     assert user is not None and message is not None
     if too_long:
         ctx.reply("text_too_long", limit=ctx.uow.settings.max_text_length)
     replied = await _replied_case(ctx)
-    if user.state == "answer" or replied is not None:
-        case_id = replied or int((user.state_data or {}).get("case_id", 0))
-        if await _answer_case(ctx, case_id, text):
-            return
-    if user.state == "rate_comment" and await _rating_comment(ctx, text):
-        return
-    if user.state == "reopen_reason":
-        await _reopen_reason(ctx, text)
+    if replied is not None and await _answer_case(ctx, replied, text):
         return
     if (
-        user.state == "draft"
+        user.state == Prompt.DRAFT
         and (user.state_data or {}).get("awaiting_place")
         and text
         and not message.photo
@@ -139,13 +194,15 @@ async def _answer_case(ctx: Ctx, case_id: int, text: str) -> bool:
     user = ctx.user
     assert user is not None
     if not case_id:
+        await _end_answer(ctx, case_id)
         return False
     try:
         case = await case_service.get_case(ctx.uow, case_id)
     except CaseActionError:
+        await _end_answer(ctx, case_id)
         return False
     if case.resident_id != user.id or case.status not in OPEN:
-        set_state(user, None)
+        await _end_answer(ctx, case_id)
         return False
     photo = ctx.message.photo[-1].file_id if ctx.message and ctx.message.photo else None
     note = text or ""
@@ -156,8 +213,19 @@ async def _answer_case(ctx: Ctx, case_id: int, text: str) -> bool:
     await case_service.resident_message(ctx.uow, user, case, note or "📷")
     if photo and case.owner_chat_id is not None:
         ctx.uow.outbox.photos(case.owner_chat_id, [photo], case_id=case.id)
-    set_state(user, None)
+    await _end_answer(ctx, case_id)
     return True
+
+
+async def _end_answer(ctx: Ctx, case_id: int) -> None:
+    """The answer prompt for this case is over; any other prompt (a draft being written
+    while the resident replied to a question) stays."""
+    user = ctx.user
+    assert user is not None
+    if user.state == Prompt.ANSWER and (
+        not case_id or dialogue.own_data(user).get("case_id") in (case_id, None)
+    ):
+        await dialogue.end(ctx.uow, user)
 
 
 async def _draft_input(ctx: Ctx, text: str) -> None:
@@ -167,25 +235,28 @@ async def _draft_input(ctx: Ctx, text: str) -> None:
     if not await ratelimit.allow(ctx.uow, user.id):
         await _not_taken(ctx)
         return
-    if message.location is not None:
-        lat, lon = message.location.latitude, message.location.longitude
+    point = message_point(message)
+    if point is not None:
+        lat, lon = point
         grid = ctx.uow.routing.locator.locate(lat, lon)
         if grid is None:
             ctx.reply("location_outside", **community_offices(ctx))
             return
         if not reports.draft(user):
             reports.start_or_extend(ctx.uow, user, "")
-        reports.set_place(user, grid_id=grid.id, location=(lat, lon))
-        show_draft(ctx, place=grid.name.get(ctx.lang))
+        venue = venue_name(message)
+        reports.set_place(user, grid_id=grid.id, location=(lat, lon), place_text=venue)
+        show_draft(ctx, place=" · ".join(p for p in (venue, grid.name.get(ctx.lang)) if p))
         return
-    if message.photo:
-        photo = message.photo[-1]
-        if photo.file_size and photo.file_size > ctx.uow.settings.max_photo_bytes:
+    image = message_image(message)
+    if image is not None:
+        file_id, size = image
+        if size and size > ctx.uow.settings.max_photo_bytes:
             ctx.reply("photo_too_large")
             return
         if text:
             reports.start_or_extend(ctx.uow, user, text)
-        current, fitted = reports.add_photo(ctx.uow, user, photo.file_id)
+        current, fitted = reports.add_photo(ctx.uow, user, file_id)
         group = message.media_group_id
         # One warning per album, not one per photo past the limit.
         if not fitted and not (group and (user.state_data or {}).get("album_full") == group):
@@ -196,6 +267,40 @@ async def _draft_input(ctx: Ctx, text: str) -> None:
         return
     reports.start_or_extend(ctx.uow, user, text)
     await echo_draft(ctx)
+
+
+def message_point(message: Message) -> tuple[float, float] | None:
+    """The point a message names: a location pin, or a venue (a named place on the map)."""
+    location = message.location or (message.venue.location if message.venue else None)
+    if location is None:
+        return None
+    return location.latitude, location.longitude
+
+
+def venue_name(message: Message) -> str | None:
+    """A venue's title and address, as the place's words (None for a plain pin)."""
+    venue = message.venue
+    if venue is None:
+        return None
+    words = ", ".join(p.strip() for p in (venue.title, venue.address) if p and p.strip())
+    return words[:256] or None
+
+
+#: Image files Telegram shows as photos; sent as a file ("document"), they count as photos.
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+def message_image(message: Message) -> tuple[str, int | None] | None:
+    """The photo a message carries (its photo id and size): a photo, or an image sent as a
+    file — kept as a document's id (`outbox.as_document`), which Telegram sends back only as a
+    document."""
+    if message.photo:
+        photo = message.photo[-1]
+        return photo.file_id, photo.file_size
+    document = message.document
+    if document is not None and (document.mime_type or "").lower() in IMAGE_TYPES:
+        return as_document(document.file_id), document.file_size
+    return None
 
 
 async def _not_taken(ctx: Ctx) -> None:
@@ -247,7 +352,11 @@ async def draft_button(ctx: Ctx) -> None:
     if not is_registered(user):
         ctx.answer("consent_needed", alert=True)
         return
-    if user.state != "draft" and action not in ("follow", "new", "second"):
+    if await dialogue.read(ctx.uow, user) != Prompt.DRAFT and action not in (
+        "follow",
+        "new",
+        "second",
+    ):
         ctx.answer("draft_gone")
         return
     if action == "send":
@@ -264,8 +373,8 @@ async def draft_button(ctx: Ctx) -> None:
             ctx.answer("not_allowed")
             return
         ctx.answer()
-        reports.discard(user)
         await case_service.follow(ctx.uow, user, case)
+        await reports.discard(ctx.uow, user)
     elif action == "second" and len(ctx.args) > 1 and ctx.args[1].isdigit():
         try:  # the second problem of a filed report, as a case of its own
             case = await case_service.get_case(ctx.uow, int(ctx.args[1][:12]))
@@ -297,9 +406,9 @@ async def draft_button(ctx: Ctx) -> None:
         ctx.answer()
         show_draft(ctx, place=typed)
     elif action == "cancel":
-        reports.discard(user)
         ctx.answer()
         ctx.reply("draft_discarded")
+        await reports.discard(ctx.uow, user)
     else:
         ctx.answer("not_allowed")
 
@@ -370,7 +479,8 @@ async def case_button(ctx: Ctx) -> None:
             raise CaseActionError("not_allowed")
         if action == "rate" and (stars := parse_int(arg(ctx.args, 2), low=1, high=5)) is not None:
             await case_service.rate(ctx.uow, user, case, stars)
-            set_state(user, "rate_comment", case_id=case.id, since=ctx.uow.now.isoformat())
+            # A report being written is set aside under the prompt and comes back after it.
+            dialogue.arm(ctx.uow, user, Prompt.RATE_COMMENT, case_id=case.id)
             ctx.answer("thanks_rating")
             # The stars are used; "Not solved" stays while the case can be reopened.
             _edit_pressed(ctx, [[Button.of("btn_not_solved", f"r:bad:{case.id}")]])
@@ -380,15 +490,15 @@ async def case_button(ctx: Ctx) -> None:
                 keyboard=[[Button.of("btn_no_comment", f"r:nc:{case.id}")]],
             )
         elif action == "nc":
-            if user.state == "rate_comment":
-                set_state(user, None)
             _edit_pressed(ctx, None)
             ctx.answer("thanks_rating")
+            if user.state == Prompt.RATE_COMMENT:
+                await dialogue.end(ctx.uow, user)
         elif action == "bad":
             if case.status != "resolved":
                 raise CaseActionError("case_wrong_state", status=case.status)
             pressed = _pressed_id(ctx)
-            set_state(user, "reopen_reason", case_id=case.id, message_id=pressed)
+            dialogue.arm(ctx.uow, user, Prompt.REOPEN_REASON, case_id=case.id, message_id=pressed)
             ctx.answer()
             ctx.reply("ask_reopen_reason", case=case)
         elif action == "chg":
@@ -451,22 +561,25 @@ async def _rating_comment(ctx: Ctx, text: str) -> bool:
     user = ctx.user
     message = ctx.message
     assert user is not None and message is not None
-    case_id = int((user.state_data or {}).get("case_id", 0))
-    expired = reports.prompt_expired(ctx.uow, user)
-    set_state(user, None)
-    if expired or not case_id or not text:
+    case_id = int(dialogue.own_data(user).get("case_id", 0) or 0)
+    # The table has lapsed the prompt already when it outlived its time (`dialogue.read`).
+    if not case_id or not text:
+        await dialogue.end(ctx.uow, user, tell=False)
         return False
     case = await case_service.find_case_by_id(ctx.uow, case_id)
     if case is None or case.resident_id != user.id:
+        await dialogue.end(ctx.uow, user, tell=False)
         return False
     if message.photo or message.location or reports.reads_as_report(ctx.uow, text):
         ctx.reply("comment_taken_as_report", case=case)
+        await dialogue.end(ctx.uow, user, tell=False)  # a draft set aside takes the words
         return False
     case.rating_comment = text
     await case_service.record(
         ctx.uow, case, case_service.Actor(user.id, "resident"), "rating_comment", note=text
     )
     ctx.reply("rating_comment_saved", case=case)
+    await dialogue.end(ctx.uow, user)
     return True
 
 
@@ -478,7 +591,6 @@ async def _reopen_reason(ctx: Ctx, text: str) -> None:
         ctx.reply("ask_reopen_reason_text")
         return
     message_id = (user.state_data or {}).get("message_id")
-    set_state(user, None)
     try:
         case = await case_service.get_case(ctx.uow, case_id)
         await case_service.reopen(ctx.uow, user, case, text)
@@ -486,6 +598,7 @@ async def _reopen_reason(ctx: Ctx, text: str) -> None:
             ctx.uow.outbox.edit_markup(ctx.chat_id, message_id, ctx.lang)
     except CaseActionError as exc:
         ctx.reply("action_refused", key=exc.key, **status_label(ctx, exc.data))
+    await dialogue.end(ctx.uow, user)
 
 
 async def my_cases(ctx: Ctx) -> None:
@@ -508,29 +621,14 @@ async def my_cases(ctx: Ctx) -> None:
 
 
 async def cancel_command(ctx: Ctx) -> None:
+    """`/cancel`: the armed prompt's own answer from the dialogue table; with none, the
+    resident's open cases to withdraw."""
     user = ctx.user
     assert user is not None
     from handlers.member import leave_prompt
 
+    await dialogue.read(ctx.uow, user)  # a lapsed prompt is not there to cancel
     if await leave_prompt(ctx, command=False):
-        return
-    if user.state == "draft":
-        reports.discard(user)
-        ctx.reply("draft_discarded")
-        return
-    if user.state == "address":
-        # Consent stays recorded: the next /start or message asks for the address only.
-        set_state(user, None, pending=(user.state_data or {}).get("pending"))
-        ctx.reply("address_cancelled")
-        return
-    if user.state in ("answer", "rate_comment", "reopen_reason"):
-        set_state(user, None)
-        ctx.reply("dialogue_cancelled")
-        return
-    if user.state in ("consult", "consult_options", "consult_comment", "announce"):
-        left = user.state
-        set_state(user, None)
-        ctx.reply("dialogue_cancelled" if left == "announce" else "consult_cancelled")
         return
     items = [c for c in await residents.my_cases(ctx.uow, user) if c.status in OPEN]
     if not items:

@@ -8,15 +8,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.render import LANGUAGES
-from bot.services.cases.reachability import reachable_again
+from bot.services.cases.reachability import questions_resent, reachable_again
 from bot.services.people import residents
-from bot.services.people.residents import is_registered, set_state
+from bot.services.people.residents import is_registered, set_state, update_state
 from bot.services.shared.outbox import Button, Keyboard
 from handlers import reporting
 from handlers.context import Ctx, community_offices
 
 if TYPE_CHECKING:
     from handlers.dispatch import Dispatcher
+
+#: How many offered buildings stay choosable while the person is choosing an address.
+OFFERED_KEPT = 30
 
 
 def register(d: Dispatcher) -> None:
@@ -129,6 +132,10 @@ async def onboarding_button(ctx: Ctx) -> None:
     user = ctx.user
     assert user is not None
     action = ctx.args[0] if ctx.args else ""
+    if not _still_open(user, action, ctx.args[1:2]):
+        # An old message's button (or a forged press): onboarding is over or never offered it.
+        ctx.answer("choice_expired", alert=True)
+        return
     if action == "consent":
         if ctx.args[1:2] == ["yes"]:
             residents.give_consent(ctx.uow, user, ctx.person)
@@ -148,7 +155,7 @@ async def onboarding_button(ctx: Ctx) -> None:
         ctx.answer("consent_needed", alert=True)
         return
     if action == "bld" and len(ctx.args) > 1:
-        if not residents.set_home(ctx.uow, user, ctx.args[1]):
+        if not residents.set_home(ctx.uow, user, ctx.args[1][:64]):
             ctx.answer("not_allowed")
             return
         ctx.answer()
@@ -162,10 +169,23 @@ async def onboarding_button(ctx: Ctx) -> None:
     ctx.answer("not_allowed")
 
 
+def _still_open(user, action: str, choice: list[str]) -> bool:  # type: ignore[no-untyped-def]
+    """Whether an onboarding button may still count: consent only before registration, a
+    building only while this person is choosing an address and only one offered to them."""
+    if is_registered(user):
+        return False
+    if action in ("bld", "none"):
+        if user.state != "address":
+            return False
+        offered = (user.state_data or {}).get("offered") or ()
+        return action == "none" or (bool(choice) and choice[0] in offered)
+    return True
+
+
 async def _registered(ctx: Ctx) -> None:
     user = ctx.user
     assert user is not None and user.home_grid_id
-    pending = (user.state_data or {}).get("pending")
+    pending = residents.held_report(ctx.uow, (user.state_data or {}).get("pending"))
     set_state(user, None)
     ctx.reply("registered", user=user, **residents.grid_info(ctx.uow, user.home_grid_id, ctx.lang))
     from bot.services.people.household import request_verification
@@ -176,8 +196,15 @@ async def _registered(ctx: Ctx) -> None:
         reporting.show_draft(ctx, restored=True)
 
 
+async def onboarding_input(ctx: Ctx) -> bool:
+    """The dialogue table's reader for `consent`, `declined` and `address`."""
+    await content(ctx)
+    return True
+
+
 async def content(ctx: Ctx) -> None:
-    """Any plain message: onboarding answers, answers to staff, or a report."""
+    """A plain message with no other prompt armed: onboarding answers, or (registered) a
+    reply about a case or the report draft. Without consent and a home nothing is a report."""
     user = ctx.user
     message = ctx.message
     assert user is not None and message is not None
@@ -186,16 +213,17 @@ async def content(ctx: Ctx) -> None:
     too_long = len(text) > limit
     if too_long:
         text = text[:limit]
-    if user.state in (None, "consent") and user.consent_at is not None and not user.home_grid_id:
+    onboarding = user.state != "address" and not is_registered(user)
+    if onboarding and user.consent_at is not None and not user.home_grid_id:
         # Consent is recorded (the address step was left with /cancel): ask for the address
         # again, never for consent again; what they wrote is kept for afterwards.
         if text:
             _hold_pending(user, "address", text, limit)
         else:
             set_state(user, "address", **_kept_draft(user))
-        ctx.reply("ask_address", kept=bool(text))
+        ctx.reply("ask_address", kept=bool(text) and _holds_report(ctx, user))
         return
-    if user.state in ("consent", None, residents.DECLINED) and not is_registered(user):
+    if onboarding:
         if not residents.may_hold_text(user):
             # Declined, or erased with /forget: without consent nothing is kept.
             if user.state != residents.DECLINED:
@@ -204,12 +232,19 @@ async def content(ctx: Ctx) -> None:
             return
         if text:
             _hold_pending(user, "consent", text, limit)
-        ctx.reply("welcome", keyboard=consent_keyboard(), kept=bool(text))
+        ctx.reply(
+            "welcome", keyboard=consent_keyboard(), kept=bool(text) and _holds_report(ctx, user)
+        )
         return
     if user.state == "address":
         await _address_input(ctx, text)
         return
     await reporting.on_message(ctx, text, too_long=too_long)
+
+
+def _holds_report(ctx: Ctx, user) -> bool:  # type: ignore[no-untyped-def]
+    """Whether what the person wrote so far will be offered as a report once registered."""
+    return residents.held_report(ctx.uow, (user.state_data or {}).get("pending")) is not None
 
 
 def _hold_pending(user, state: str, text: str, limit: int) -> None:  # type: ignore[no-untyped-def]
@@ -223,10 +258,9 @@ async def _address_input(ctx: Ctx, text: str) -> None:
     user = ctx.user
     message = ctx.message
     assert user is not None and message is not None
-    if message.location is not None:
-        if residents.set_home_point(
-            ctx.uow, user, message.location.latitude, message.location.longitude
-        ):
+    point = reporting.message_point(message)  # a location pin or a venue
+    if point is not None:
+        if residents.set_home_point(ctx.uow, user, *point):
             await _registered(ctx)
         else:
             ctx.reply("location_outside", **community_offices(ctx))
@@ -242,6 +276,10 @@ async def _address_input(ctx: Ctx, text: str) -> None:
         [Button.literal(m.building.name.get(ctx.lang), f"o:bld:{m.building.id}")] for m in matches
     ]
     keyboard.append([Button.of("btn_none_of_these", "o:none")])
+    # Only what was offered may be chosen (an earlier list of this dialogue too).
+    offered = list((user.state_data or {}).get("offered") or [])
+    fresh = [m.building.id for m in matches if m.building.id not in offered]
+    update_state(user, offered=(offered + fresh)[-OFFERED_KEPT:])
     ctx.reply("address_choose", keyboard=keyboard, text=text)
 
 
@@ -290,4 +328,5 @@ async def chat_member(ctx: Ctx) -> None:
     if change.new_chat_member.status in ("kicked", "left"):
         user.unreachable = True
     elif user.unreachable:
-        await reachable_again(ctx.uow, user)
+        resent = await reachable_again(ctx.uow, user)
+        await questions_resent(ctx.uow, user, resent)

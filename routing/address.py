@@ -103,10 +103,11 @@ def normalise_address(text: str) -> str:
     s = unicodedata.normalize("NFKC", text or "").lower()
     s = _CN_NUM.sub(lambda m: str(_cn_to_int(m.group())), s)
     s = re.sub(r"(\d+)\s*-\s*(\d+)\s*-\s*(\d+)", r" #\1 u\2 r\3 ", s)  # 3-2-301
-    s = re.sub(r"(\d+)\s*(?:号楼|号院|栋楼|栋|幢|座|#)", r" #\1 ", s)
+    # "5#楼", "5栋楼": the trailing 楼 belongs to the building marker, it is not a floor.
+    s = re.sub(r"(\d+)\s*(?:号楼|号院|栋楼|栋|幢|座|#)\s*楼?", r" #\1 ", s)
     s = re.sub(r"(\d+)\s*(?:单元|门洞|门)", r" u\1 ", s)
     s = re.sub(r"(\d+)\s*(?:室|号房)", r" r\1 ", s)
-    s = re.sub(r"(\d+)\s*(?:层|楼)", " ", s)
+    s = re.sub(r"(?<![#\d])(\d+)\s*(?:层|楼)", " ", s)
     s = re.sub(r"(\d+)\s*号", r" #\1 ", s)
     s = re.sub(r"第(?=\s*#?\d)", " ", s)
     raw = _TOKEN.findall(s)
@@ -251,9 +252,13 @@ class AddressIndex:
         scored = heapq.nlargest(
             self.EXPAND_TEXTS, ((_text_score(qtext, self._texts[t]), -t) for t in tids)
         )
+        coverage = {-neg: _coverage(qtext, self._texts[-neg]) for _, neg in scored}
+        # A name that holds everything typed ("安康小区") rules out names that hold only part
+        # of it ("幸福小区" shares 小区): the typed estate restricts the buildings offered.
+        whole = any(c >= 1.0 for c in coverage.values())
         for tscore, neg in scored:
             tid = -neg
-            if not _covers(qtext, self._texts[tid]):
+            if coverage[tid] < COVERED or (whole and coverage[tid] < 1.0):
                 continue  # shares letters, not words: "riverside park" is not "Xingfu Market"
             entries = self._entries[tid]
             picks = {p for n in qnums for p in self._by_num[tid].get(n, ())}
@@ -289,12 +294,12 @@ WORD_SIMILAR = 75.0  # a typo ("raod", "gardn") still names the word
 COVERED = 0.5  # at least half of what was typed must be found in the name
 
 
-def _covers(qtext: str, text: str) -> bool:
-    """Whether the name contains most of what the person typed: each typed word (Latin,
+def _coverage(qtext: str, text: str) -> float:
+    """The share of what the person typed that the name contains: each typed word (Latin,
     allowing a typo) or Chinese character found in the name. Fuzzy scores alone reward
-    shared letters ("park" in "market")."""
+    shared letters ("park" in "market"); a name must cover at least `COVERED` of it."""
     if not qtext:
-        return True
+        return 1.0
     words = text.split()
     chars = set("".join(_CJK.findall(text)))
     found = total = 0.0
@@ -308,7 +313,7 @@ def _covers(qtext: str, text: str) -> bool:
                 fuzz.ratio(token, w, score_cutoff=WORD_SIMILAR) for w in words
             ):
                 found += 1
-    return total == 0 or found / total >= COVERED
+    return 1.0 if total == 0 else found / total
 
 
 def _num_score(qnums: frozenset[str], nums: frozenset[str]) -> float:

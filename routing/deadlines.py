@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from routing.duty import parse_clock, parse_days, parse_hours
+from routing.fields import parse_clock, parse_days, parse_hours
 
 if TYPE_CHECKING:
     from routing.gridmap import GridMap

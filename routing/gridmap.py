@@ -10,7 +10,7 @@ so a loaded map can be shared freely between tasks. ``GridMap.from_dict`` raises
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,16 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from routing.duty import Duty, _chat, _id, _int, _list, _mapping, _point, parse_duty
+from routing.duty import Duty, parse_duty
+from routing.fields import (
+    GridMapError,
+    parse_chat,
+    parse_id,
+    parse_int,
+    parse_list,
+    parse_mapping,
+    parse_point,
+)
 
 # libyaml's safe loader where PyYAML was built with it (a 1,000-grid map parses in 3.4 s instead
 # of 9 s); the pure-Python one otherwise, with the same result.
@@ -36,6 +45,7 @@ __all__ = [
     "StreetOffice",
     "Text",
     "load_lenient",
+    "parse_responsibility",
 ]
 
 ROLES = ("member", "leader", "centre", "street", "committee", "admin", "party")
@@ -53,10 +63,6 @@ DEFAULT_CATEGORIES = (
     "other",
 )
 DEFAULT_LADDER = {"member": "leader", "leader": "centre", "centre": "street", "party": "leader"}
-
-
-class GridMapError(ValueError):
-    """The grid map is malformed; the message names the offending key, grid or building."""
 
 
 @dataclass(frozen=True)
@@ -288,20 +294,20 @@ class _Builder:
         so = d.get("street_office")
         street = None
         if so is not None:
-            so = _mapping(so, "street_office")
+            so = parse_mapping(so, "street_office")
             street = StreetOffice(
-                _id(so, "street_office"),
+                parse_id(so, "street_office"),
                 _text(so.get("name"), "street_office.name"),
-                _chat(so.get("chat_id"), "street_office.chat_id"),
+                parse_chat(so.get("chat_id"), "street_office.chat_id"),
             )
         communities, grids, buildings = self._geography()
-        categories = tuple(_list(d.get("categories"), "categories")) or DEFAULT_CATEGORIES
+        categories = tuple(parse_list(d.get("categories"), "categories")) or DEFAULT_CATEGORIES
         if not all(isinstance(c, str) for c in categories):
             raise GridMapError("categories: expected a list of category ids")
         if len(set(categories)) != len(categories):
             self.issue("duplicate_id", "categories", "a category is listed twice")
         weights: dict[str, float] = {}
-        for cat, w in _mapping(d.get("category_weights"), "category_weights").items():
+        for cat, w in parse_mapping(d.get("category_weights"), "category_weights").items():
             if not isinstance(w, int | float) or isinstance(w, bool) or w <= 0:
                 raise GridMapError(f"category_weights.{cat}: expected a positive number")
             if cat not in categories:
@@ -314,7 +320,7 @@ class _Builder:
         parties = self._parties()
         staff = self._staff(tz, grids, communities, parties)
         resp = self._responsibility(communities, grids, parties, categories)
-        ladder = {str(k): str(v) for k, v in _mapping(d.get("ladder"), "ladder").items()} or dict(
+        ladder = {str(k): str(v) for k, v in parse_mapping(d.get("ladder"), "ladder").items()} or dict(
             DEFAULT_LADDER
         )
         self._deadlines(categories)
@@ -337,37 +343,37 @@ class _Builder:
         communities: dict[str, Community] = {}
         grids: dict[str, Grid] = {}
         buildings: dict[str, Building] = {}
-        comm_list = _list(self.data.get("communities"), "communities")
+        comm_list = parse_list(self.data.get("communities"), "communities")
         if not comm_list:
             raise GridMapError("communities: at least one community is required")
         for ci, c in enumerate(comm_list):
-            c = _mapping(c, f"communities[{ci}]")
-            cid = _id(c, f"communities[{ci}]")
+            c = parse_mapping(c, f"communities[{ci}]")
+            cid = parse_id(c, f"communities[{ci}]")
             if cid in communities:
                 self.issue(
                     "duplicate_id", f"community {cid}", f"community id {cid!r} is used twice"
                 )
                 continue
             grid_ids: list[str] = []
-            for gi, g in enumerate(_list(c.get("grids"), f"community {cid}.grids")):
-                g = _mapping(g, f"community {cid}.grids[{gi}]")
-                gid = _id(g, f"community {cid}.grids[{gi}]")
+            for gi, g in enumerate(parse_list(c.get("grids"), f"community {cid}.grids")):
+                g = parse_mapping(g, f"community {cid}.grids[{gi}]")
+                gid = parse_id(g, f"community {cid}.grids[{gi}]")
                 if gid in grids:
                     self.issue("duplicate_id", f"grid {gid}", f"grid id {gid!r} is used twice")
                     continue
                 poly = g.get("polygon")
                 polygon = None
                 if poly is not None:
-                    pts = _list(poly, f"grid {gid}.polygon")
+                    pts = parse_list(poly, f"grid {gid}.polygon")
                     polygon = tuple(
-                        _point(p, f"grid {gid}.polygon[{i}]") for i, p in enumerate(pts)
+                        parse_point(p, f"grid {gid}.polygon[{i}]") for i, p in enumerate(pts)
                     )
                     if len(polygon) < 3:
                         raise GridMapError(f"grid {gid}.polygon: needs at least 3 points")
                 b_ids: list[str] = []
-                for bi, b in enumerate(_list(g.get("buildings"), f"grid {gid}.buildings")):
-                    b = _mapping(b, f"grid {gid}.buildings[{bi}]")
-                    bid = _id(b, f"grid {gid}.buildings[{bi}]")
+                for bi, b in enumerate(parse_list(g.get("buildings"), f"grid {gid}.buildings")):
+                    b = parse_mapping(b, f"grid {gid}.buildings[{bi}]")
+                    bid = parse_id(b, f"grid {gid}.buildings[{bi}]")
                     if bid in buildings:
                         other = buildings[bid].grid_id
                         self.issue(
@@ -376,14 +382,14 @@ class _Builder:
                             f"building {bid!r} is listed in grid {other!r} and grid {gid!r}",
                         )
                         continue
-                    aliases = _list(b.get("aliases"), f"building {bid}.aliases")
+                    aliases = parse_list(b.get("aliases"), f"building {bid}.aliases")
                     loc = b.get("location")
                     buildings[bid] = Building(
                         id=bid,
                         name=_text(b.get("name") or bid, f"building {bid}.name"),
                         aliases=tuple(str(a) for a in aliases),
                         grid_id=gid,
-                        location=None if loc is None else _point(loc, f"building {bid}.location"),
+                        location=None if loc is None else parse_point(loc, f"building {bid}.location"),
                     )
                     b_ids.append(bid)
                 grids[gid] = Grid(
@@ -409,29 +415,29 @@ class _Builder:
 
     def _parties(self) -> dict[str, Party]:
         parties: dict[str, Party] = {}
-        for pi, p in enumerate(_list(self.data.get("parties"), "parties")):
-            p = _mapping(p, f"parties[{pi}]")
-            pid = _id(p, f"parties[{pi}]")
+        for pi, p in enumerate(parse_list(self.data.get("parties"), "parties")):
+            p = parse_mapping(p, f"parties[{pi}]")
+            pid = parse_id(p, f"parties[{pi}]")
             if pid in parties:
                 self.issue("duplicate_id", f"party {pid}", f"party id {pid!r} is used twice")
                 continue
             ids = tuple(
-                _int(s, f"party {pid}.staff") for s in _list(p.get("staff"), f"party {pid}.staff")
+                parse_int(s, f"party {pid}.staff") for s in parse_list(p.get("staff"), f"party {pid}.staff")
             )
             parties[pid] = Party(
                 pid,
                 str(p.get("kind", "other")),
                 _text(p.get("name") or pid, f"party {pid}.name"),
-                _chat(p.get("chat_id"), f"party {pid}.chat_id"),
+                parse_chat(p.get("chat_id"), f"party {pid}.chat_id"),
                 ids,
             )
         return parties
 
     def _staff(self, tz: str, grids: dict, communities: dict, parties: dict) -> dict[int, Staff]:
         staff: dict[int, Staff] = {}
-        for si, s in enumerate(_list(self.data.get("staff"), "staff")):
-            s = _mapping(s, f"staff[{si}]")
-            tid = _int(s.get("telegram_id"), f"staff[{si}].telegram_id")
+        for si, s in enumerate(parse_list(self.data.get("staff"), "staff")):
+            s = parse_mapping(s, f"staff[{si}]")
+            tid = parse_int(s.get("telegram_id"), f"staff[{si}].telegram_id")
             where = f"staff {tid}"
             if tid in staff:
                 self.issue("duplicate_id", where, f"telegram id {tid} is listed twice")
@@ -441,7 +447,7 @@ class _Builder:
                 raise GridMapError(
                     f"{where}.role: expected one of {', '.join(ROLES)}, got {role!r}"
                 )
-            g_ids = tuple(str(g) for g in _list(s.get("grids"), f"{where}.grids"))
+            g_ids = tuple(str(g) for g in parse_list(s.get("grids"), f"{where}.grids"))
             for g in g_ids:
                 if g not in grids:
                     self.issue(
@@ -465,7 +471,7 @@ class _Builder:
             cats = s.get("categories")
             categories = None
             if cats is not None:
-                cl = [str(c) for c in _list(cats, f"{where}.categories")]
+                cl = [str(c) for c in parse_list(cats, f"{where}.categories")]
                 categories = None if "all" in cl else frozenset(cl)
             duty = parse_duty(s.get("duty"), s.get("leave"), tz, where)
             staff[tid] = Staff(
@@ -488,16 +494,14 @@ class _Builder:
     def _responsibility(
         self, communities: dict, grids: dict, parties: dict, categories: tuple[str, ...]
     ) -> Responsibility:
-        from routing.matrix import parse_responsibility
-
-        raw = _mapping(self.data.get("responsibility"), "responsibility")
+        raw = parse_mapping(self.data.get("responsibility"), "responsibility")
         return parse_responsibility(raw, communities, grids, parties, categories, self.issue)
 
     def _deadlines(self, categories: tuple[str, ...]) -> None:
         from routing.deadlines import validate_deadlines
 
         try:
-            unknown = validate_deadlines(_mapping(self.data.get("deadlines"), "deadlines"))
+            unknown = validate_deadlines(parse_mapping(self.data.get("deadlines"), "deadlines"))
         except ValueError as exc:
             raise GridMapError(f"deadlines: {exc}") from exc
         for cat in unknown:
@@ -505,3 +509,52 @@ class _Builder:
                 self.issue(
                     "unknown_reference", f"deadlines.categories.{cat}", f"unknown category {cat!r}"
                 )
+
+
+def parse_responsibility(
+    r: Mapping[str, Any],
+    communities: Mapping,
+    grids: Mapping,
+    parties: Mapping,
+    categories: tuple[str, ...],
+    issue: Callable[[str, str, str], None],
+) -> Responsibility:
+    """Parse the ``responsibility`` section; ``issue(code, where, message)`` records problems."""
+
+    def rules(value: Any, where: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for cat, owner in parse_mapping(value, where).items():
+            if cat not in categories:
+                issue("unknown_reference", f"{where}.{cat}", f"unknown category {cat!r}")
+                continue
+            if owner != "grid" and not (isinstance(owner, str) and owner.startswith("party:")):
+                raise GridMapError(
+                    f"{where}.{cat}: owner must be 'grid' or 'party:<id>', got {owner!r}"
+                )
+            if owner.startswith("party:") and owner[6:] not in parties:
+                issue("unknown_reference", f"{where}.{cat}", f"unknown party {owner[6:]!r}")
+                continue
+            out[str(cat)] = owner
+        return out
+
+    defaults = rules(r.get("defaults"), "responsibility.defaults")
+    comms: dict[str, dict[str, str]] = {}
+    for cid, v in parse_mapping(r.get("communities"), "responsibility.communities").items():
+        if cid not in communities:
+            issue(
+                "unknown_reference",
+                f"responsibility.communities.{cid}",
+                f"unknown community {cid!r}",
+            )
+            continue
+        comms[cid] = rules(v, f"responsibility.communities.{cid}")
+    grid_rules: dict[str, dict[str, str]] = {}
+    for gid, v in parse_mapping(r.get("grids"), "responsibility.grids").items():
+        if gid not in grids:
+            issue("unknown_reference", f"responsibility.grids.{gid}", f"unknown grid {gid!r}")
+            continue
+        grid_rules[gid] = rules(v, f"responsibility.grids.{gid}")
+    follow = r.get("follow_up", "grid")
+    if follow not in ("grid", None, "none"):
+        raise GridMapError(f"responsibility.follow_up: expected 'grid' or 'none', got {follow!r}")
+    return Responsibility(defaults, comms, grid_rules, "grid" if follow == "grid" else None)

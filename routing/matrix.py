@@ -9,12 +9,10 @@ A category with no rule at all falls back to the grid pool with ``source='fallba
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from routing.duty import _mapping
-from routing.gridmap import GridMapError, Party, Responsibility
+from routing.gridmap import GridMapError, Party
 
 if TYPE_CHECKING:
     from routing.gridmap import GridMap
@@ -69,53 +67,4 @@ def matrix(gridmap: GridMap) -> dict[str, dict[str, Ownership]]:
     }
 
 
-def parse_responsibility(
-    r: Mapping[str, Any],
-    communities: Mapping,
-    grids: Mapping,
-    parties: Mapping,
-    categories: tuple[str, ...],
-    issue: Callable[[str, str, str], None],
-) -> Responsibility:
-    """Parse the ``responsibility`` section; ``issue(code, where, message)`` records problems."""
-
-    def rules(value: Any, where: str) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for cat, owner in _mapping(value, where).items():
-            if cat not in categories:
-                issue("unknown_reference", f"{where}.{cat}", f"unknown category {cat!r}")
-                continue
-            if owner != "grid" and not (isinstance(owner, str) and owner.startswith("party:")):
-                raise GridMapError(
-                    f"{where}.{cat}: owner must be 'grid' or 'party:<id>', got {owner!r}"
-                )
-            if owner.startswith("party:") and owner[6:] not in parties:
-                issue("unknown_reference", f"{where}.{cat}", f"unknown party {owner[6:]!r}")
-                continue
-            out[str(cat)] = owner
-        return out
-
-    defaults = rules(r.get("defaults"), "responsibility.defaults")
-    comms: dict[str, dict[str, str]] = {}
-    for cid, v in _mapping(r.get("communities"), "responsibility.communities").items():
-        if cid not in communities:
-            issue(
-                "unknown_reference",
-                f"responsibility.communities.{cid}",
-                f"unknown community {cid!r}",
-            )
-            continue
-        comms[cid] = rules(v, f"responsibility.communities.{cid}")
-    grid_rules: dict[str, dict[str, str]] = {}
-    for gid, v in _mapping(r.get("grids"), "responsibility.grids").items():
-        if gid not in grids:
-            issue("unknown_reference", f"responsibility.grids.{gid}", f"unknown grid {gid!r}")
-            continue
-        grid_rules[gid] = rules(v, f"responsibility.grids.{gid}")
-    follow = r.get("follow_up", "grid")
-    if follow not in ("grid", None, "none"):
-        raise GridMapError(f"responsibility.follow_up: expected 'grid' or 'none', got {follow!r}")
-    return Responsibility(defaults, comms, grid_rules, "grid" if follow == "grid" else None)
-
-
-__all__ = ["Ownership", "matrix", "ownership", "parse_responsibility", "rule_for"]
+__all__ = ["Ownership", "matrix", "ownership", "rule_for"]

@@ -7,7 +7,6 @@ from the next request on.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,23 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _run(
     action: Callable[[Any, argparse.Namespace], Awaitable[int]], args: argparse.Namespace
 ) -> int:
-    return asyncio.run(_with_domain(action, args))
+    from bot.cli.bootstrap import run_with_domain
 
-
-async def _with_domain(
-    action: Callable[[Any, argparse.Namespace], Awaitable[int]], args: argparse.Namespace
-) -> int:
-    from bot.config import Settings
-    from bot.services.shared.domain import Domain
-    from bot.store.db import upgrade
-
-    settings = Settings.from_env()
-    await upgrade(settings.database_url)
-    domain = Domain(settings)
-    try:
-        return await action(domain, args)
-    finally:
-        await domain.dispose()
+    return run_with_domain(lambda domain: action(domain, args))
 
 
 async def _create(domain: Any, args: argparse.Namespace) -> int:

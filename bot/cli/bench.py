@@ -95,19 +95,14 @@ def serve_bot(settings_json: str) -> None:
     import logging
     import signal
 
+    from bot.cli.bootstrap import start_bot
     from bot.config import Settings
-    from bot.runtime.app import Gridvoice
-    from bot.services.shared.gridmap_store import ensure_loaded
-    from bot.store.db import upgrade
 
     logging.basicConfig(level=logging.WARNING)
     settings = Settings(**json.loads(settings_json))
 
     async def main() -> None:
-        await upgrade(settings.database_url)
-        await ensure_loaded(settings, str(ROOT / "bot" / "examples" / "demo-community.yaml"))
-        gv = Gridvoice(settings)
-        await gv.start(migrate=False)
+        gv = await start_bot(settings, str(ROOT / "bot" / "examples" / "demo-community.yaml"))
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()

@@ -14,10 +14,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _upgrade(args: argparse.Namespace) -> int:
-    from bot.config import Settings
+    from bot.cli.bootstrap import settings_from_env
     from bot.store.db import upgrade_sync
 
-    settings = Settings.from_env(database_url=args.database_url)
+    settings = settings_from_env(database_url=args.database_url)
     upgrade_sync(settings.database_url)
     print(f"database is up to date: {_safe(settings.database_url)}")
     return 0

@@ -101,12 +101,11 @@ class Transcript:
 
 async def _demo(args: argparse.Namespace) -> int:
     from bot import logs
+    from bot.cli.bootstrap import start_bot
     from bot.config import Settings
     from bot.emulator.client import SimClient
     from bot.emulator.server import start_emulator
     from bot.runtime.app import Gridvoice
-    from bot.services.shared.gridmap_store import load_document
-    from bot.store.db import upgrade
 
     map_path = Path(args.grid_map) if args.grid_map else EXAMPLE
     if not map_path.exists():
@@ -129,9 +128,8 @@ async def _demo(args: argparse.Namespace) -> int:
         send_rate_private=20,
         send_burst_private=20,
     )
-    await upgrade(db_url)
     sim = SimClient(emu.url)
-    app = Gridvoice(settings)
+    app: Gridvoice | None = None
     try:
         for user_id, name in STAFF.items():
             await sim.create_user(user_id, name, language_code="zh")
@@ -146,8 +144,7 @@ async def _demo(args: argparse.Namespace) -> int:
         await sim.create_user(
             RESIDENT, "Mei" if args.lang == "en" else "梅", language_code=args.lang
         )
-        await app.start(migrate=False)
-        await load_document(app.domain, map_path.read_text(encoding="utf-8"), str(map_path))
+        app = await start_bot(settings, str(map_path))
         print(
             f"gridvoice demo — emulator {emu.url}, bot {app.web_url}, database {workdir / 'demo.db'}"
         )
@@ -170,7 +167,8 @@ async def _demo(args: argparse.Namespace) -> int:
             await asyncio.Event().wait()
         return 0
     finally:
-        await app.stop()
+        if app is not None:
+            await app.stop()
         await sim.close()
         await emu.stop()
 

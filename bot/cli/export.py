@@ -8,7 +8,6 @@ grid-months.csv and datapackage.json into DIR — the same files the web edge se
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from pathlib import Path
 
@@ -29,28 +28,17 @@ def run_export(args: argparse.Namespace) -> int:
         if month is None:
             print(f"ERROR --month {args.month!r}: expected YYYY-MM, e.g. 2026-11")
             return 2
-    return asyncio.run(_export(Path(args.out), month))
+    from bot.cli.bootstrap import run_with_domain
+
+    out = Path(args.out)
+    return run_with_domain(lambda domain: _export(domain, out, month), need_map=True)
 
 
-async def _export(out: Path, month: str | None) -> int:
-    from bot.config import Settings
-    from bot.services.shared.domain import Domain
-    from bot.store.db import upgrade
-
-    settings = Settings.from_env()
-    await upgrade(settings.database_url)
-    domain = Domain(settings)
-    try:
-        await domain.reload_routing(force=True)
-        if not domain.has_routing:
-            print("ERROR no grid map loaded: run `gridvoice grids load FILE` first")
-            return 1
-        written = await export_files(domain, out, month)
-        for path, rows in written:
-            print(f"{path}  {rows} rows" if rows is not None else str(path))
-        return 0
-    finally:
-        await domain.dispose()
+async def _export(domain, out: Path, month: str | None) -> int:  # type: ignore[no-untyped-def]
+    written = await export_files(domain, out, month)
+    for path, rows in written:
+        print(f"{path}  {rows} rows" if rows is not None else str(path))
+    return 0
 
 
 async def export_files(domain, out: Path, month: str | None) -> list[tuple[Path, int | None]]:  # type: ignore[no-untyped-def]

@@ -1,8 +1,7 @@
 """`gridvoice grids ...`: work with grid map files.
 
 ``grids check FILE`` validates a map (see docs/grid-map.md) and exits 1 when it has problems.
-``grids load FILE`` is registered by ``bot.services.shared.gridmap_store.register_load`` when that
-module is installed.
+``grids load FILE`` checks it the same way, then stores it (``--force`` stores it anyway).
 """
 
 from __future__ import annotations
@@ -21,14 +20,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("file", metavar="FILE", type=Path)
     check.set_defaults(func=run_check)
 
-    # ---- `grids load FILE` lives with the grid map store (another module) ----------------
-    try:
-        from bot.services.shared.gridmap_store import register_load
-    except ImportError:
-        register_load = None
-    if register_load is not None:
-        register_load(grids_subparsers)
-    # ----------------------------------------------------------------------------------------
+    load = grids_subparsers.add_parser("load", help="load a grid map YAML into the database")
+    load.add_argument("file")
+    load.add_argument(
+        "--force", action="store_true", help="load even if `grids check` finds problems"
+    )
+    load.add_argument("--database-url", default=None)
+    load.set_defaults(func=run_load)
 
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
@@ -56,3 +54,35 @@ def run_check(args: argparse.Namespace) -> int:
         f"{len(gm.categories)} categories owned in every grid"
     )
     return 0
+
+
+def run_load(args: argparse.Namespace) -> int:
+    from bot.cli.bootstrap import run_with_domain, settings_from_env
+    from bot.services.shared.gridmap_store import load_document
+    from routing.check import check_gridmap
+    from routing.gridmap import GridMap, GridMapError
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+        gridmap = GridMap.from_yaml(text)
+    except (GridMapError, OSError) as exc:
+        print(f"ERROR {exc}")
+        return 1
+    problems = [f"{p.code} {p.where}: {p.message}" for p in check_gridmap(gridmap)]
+    for problem in problems:
+        print(f"ERROR {problem}")
+    if problems and not args.force:
+        print("not loaded (use --force to load anyway)")
+        return 1
+
+    async def load(domain) -> int:  # type: ignore[no-untyped-def]
+        await load_document(domain, text, str(args.file))
+        return 0
+
+    code = run_with_domain(load, settings_from_env(database_url=args.database_url))
+    if code == 0:
+        print(
+            f"loaded {len(gridmap.grids)} grids, {len(gridmap.buildings)} buildings, "
+            f"{len(gridmap.staff)} staff"
+        )
+    return code

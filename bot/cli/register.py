@@ -26,29 +26,22 @@ def run_load(args: argparse.Namespace) -> int:
 
 
 async def _load(path: Path) -> int:
-    from bot.config import Settings
-    from bot.services.people import household
-    from bot.services.shared.domain import Domain
-    from bot.store.db import upgrade
+    from bot.cli.bootstrap import with_domain
 
-    settings = Settings.from_env()
-    await upgrade(settings.database_url)
-    domain = Domain(settings)
-    try:
-        await domain.reload_routing(force=True)
-        if not domain.has_routing:
-            print("ERROR no grid map loaded: run `gridvoice grids load FILE` first")
-            return 1
-        gridmap = domain.routing.gridmap
-        buildings = {b.id: b.grid_id for b in gridmap.buildings.values()}
-        rows, problems = household.read_register(path, set(gridmap.grids), buildings)
-        for p in problems:
-            print(f"ERROR {path}: {p}")
-        if problems:
-            return 1
-        async with domain.unit() as uow:
-            await household.replace_register(uow, rows)
-        print(f"OK: {len(rows)} households loaded (phones stored hashed)")
-        return 0
-    finally:
-        await domain.dispose()
+    return await with_domain(lambda domain: _replace_register(domain, path), need_map=True)
+
+
+async def _replace_register(domain, path: Path) -> int:  # type: ignore[no-untyped-def]
+    from bot.services.people import household
+
+    gridmap = domain.routing.gridmap
+    buildings = {b.id: b.grid_id for b in gridmap.buildings.values()}
+    rows, problems = household.read_register(path, set(gridmap.grids), buildings)
+    for p in problems:
+        print(f"ERROR {path}: {p}")
+    if problems:
+        return 1
+    async with domain.unit() as uow:
+        await household.replace_register(uow, rows)
+    print(f"OK: {len(rows)} households loaded (phones stored hashed)")
+    return 0

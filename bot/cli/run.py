@@ -31,13 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _run(args: argparse.Namespace) -> int:
     from bot import logs
-    from bot.config import Settings
+    from bot.cli.bootstrap import settings_from_env
 
     logs.setup(args.log_level)
     secret = args.webhook_secret or os.environ.get("GRIDVOICE_WEBHOOK_SECRET")
     if args.webhook and not secret:
         secret = secrets.token_urlsafe(24)
-    settings = Settings.from_env(
+    settings = settings_from_env(
         token=args.token,
         api_url=args.api_url,
         database_url=args.database_url,
@@ -56,17 +56,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _main(settings) -> None:  # type: ignore[no-untyped-def]
-    from bot.runtime.app import Gridvoice
-    from bot.services.shared.gridmap_store import ensure_loaded
-    from bot.store.db import upgrade
-
-    await upgrade(settings.database_url)
-    if settings.gridmap_path:
-        await ensure_loaded(settings, settings.gridmap_path)
     import signal
 
-    gv = Gridvoice(settings)
-    await gv.start()
+    from bot.cli.bootstrap import start_bot
+
+    gv = await start_bot(settings, settings.gridmap_path)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -107,7 +107,11 @@ class Call:
             raise bad_request(f"there is no {name} in the request")
         value = str(value)
         if value in self.world.files:
-            return self.world.files[value], None
+            stored = self.world.files[value]
+            if (kind == "photo") != (stored.kind == "photo"):
+                # Telegram keeps a file's type: a document's id is no photo, nor the reverse.
+                raise bad_request("type of file mismatch")
+            return stored, None
         if value.startswith(("http://", "https://")):
             return self.world.store_file(b"", kind, ext), None
         raise bad_request("wrong file identifier/HTTP URL specified")

@@ -22,6 +22,7 @@ class StoredFile:
     file_unique_id: str
     file_path: str
     data: bytes
+    kind: str = "photo"  # what it was sent as: photo, document, sticker, voice…
 
 
 @dataclass
@@ -191,6 +192,7 @@ class World:
             file_unique_id=f"u{digest[:12]}",
             file_path=f"{kind}s/file_{n}.{ext}",
             data=data,
+            kind=kind,
         )
         self.files[stored.file_id] = stored
         self.files_by_path[stored.file_path] = stored

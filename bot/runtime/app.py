@@ -19,6 +19,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.runtime.files import BotFiles
 from bot.runtime.intake import ALLOWED_UPDATES, Poller
 from bot.runtime.metrics import Metrics
 from bot.runtime.processor import Processor
@@ -70,6 +71,7 @@ class Gridvoice:
         self.domain = Domain(settings, clock=clock)
         self.application = build_application(settings)
         self.bot = self.application.bot
+        self.files = BotFiles(self.domain, self.bot)
         self.metrics = Metrics()
         self.dispatcher = Dispatcher()
         self.processor = Processor(self.domain, self.bot, self.dispatcher, self.metrics)

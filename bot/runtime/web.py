@@ -1,7 +1,8 @@
 """The aiohttp side: the webhook receiver, /healthz, Prometheus /metrics, and the web edge.
 
-The public pages, open data, Open311 and the staff desk live in the `web/` package and are
-mounted on this same application by `web.setup_web`.
+The public pages, open data, Open311 and the staff desk live in the `bot/web/` package and are
+mounted on this same application by `bot.web.setup_web`; they reach the running bot only through
+the keys of `bot.web.keys`, so no view imports this package.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from bot.runtime.intake import store_updates
 from bot.store.models import InboxUpdate, OutboxMessage
 from bot.web import setup_web
+from bot.web.keys import GRIDVOICE
 
 if TYPE_CHECKING:
     from bot.runtime.app import Gridvoice
@@ -24,12 +26,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-# The running bot, for views: request.app[GRIDVOICE].domain is the domain both edges share.
-GRIDVOICE: web.AppKey[Gridvoice] = web.AppKey("gridvoice")
+# The whole running bot (its metrics too), for the views of this module only; the web edge
+# gets it as bot.web.keys.GRIDVOICE, seen through the narrow RunningBot protocol.
+RUNTIME: web.AppKey[Gridvoice] = web.AppKey("gridvoice_runtime")
 
 
 def build_web_app(gv: Gridvoice, webhook_path: str | None) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
+    app[RUNTIME] = gv
     app[GRIDVOICE] = gv
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/metrics", metrics, name="metrics")
@@ -41,7 +45,7 @@ def build_web_app(gv: Gridvoice, webhook_path: str | None) -> web.Application:
 
 async def webhook(request: web.Request) -> web.Response:
     """Store the update durably, then answer 200 at once; processing happens from the inbox."""
-    gv = request.app[GRIDVOICE]
+    gv = request.app[RUNTIME]
     secret = gv.domain.settings.webhook_secret
     if secret and not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), secret):
         return web.Response(status=403, text="forbidden")
@@ -59,7 +63,7 @@ async def webhook(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    gv = request.app[GRIDVOICE]
+    gv = request.app[RUNTIME]
     try:
         async with gv.domain.sessions() as session:
             await session.execute(select(1))
@@ -69,7 +73,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    gv = request.app[GRIDVOICE]
+    gv = request.app[RUNTIME]
     async with gv.domain.sessions() as session:
         backlog = (
             await session.execute(

@@ -17,7 +17,8 @@ from sqlalchemy import and_, delete, or_, select
 
 from bot.clock import wall_now
 from bot.services.cases import lifecycle as case_service
-from bot.services.cases.views import AWAITING_ACCEPT, card_data, chat_language
+from bot.services.cases.status import AWAITING_ACCEPT
+from bot.services.cases.views import card_data, chat_language
 from bot.services.participation import consultations
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.outbox import Button

@@ -1,29 +1,26 @@
 """The HTTP edge beside the Telegram edge: public pages, open data, Open311, the staff desk.
 
-`web/` mirrors `handlers/`: thin aiohttp views that parse a request, call the domain's read
+`bot/web/` mirrors `handlers/`: thin aiohttp views that parse a request, call the domain's read
 models and services, and render a jinja2 page (`templates/web/`, text from
 `templates/<lang>/web.yaml`) or a protocol answer. Views never hold SQL. Everything is served by
-the same aiohttp application as the webhook, `/healthz` and `/metrics` (bot/runtime/web.py).
+the same aiohttp application as the webhook, `/healthz` and `/metrics` (bot/runtime/web.py); views
+reach the running bot only through the app keys of `bot/web/keys.py`, never by importing it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
 from bot.web.errors import error_middleware, too_many
-from bot.web.pages import PAGES_KEY, PageRenderer, static_root
+from bot.web.keys import PAGES_KEY, RunningBot
+from bot.web.pages import PageRenderer, static_root
 from bot.web.ratelimit import TokenBuckets, ip_rate_limit
 
-if TYPE_CHECKING:
-    from bot.runtime.app import Gridvoice
 
-
-def setup_web(app: web.Application, gv: Gridvoice) -> None:
+def setup_web(app: web.Application, gv: RunningBot) -> None:
     """Mount every web area on the bot's aiohttp application."""
     settings = gv.domain.settings
-    app[PAGES_KEY] = PageRenderer(settings)
+    app[PAGES_KEY] = PageRenderer(settings, renderer=gv.domain.renderer)
     app.middlewares.append(error_middleware)
     app.middlewares.append(
         ip_rate_limit(TokenBuckets(settings.web_rate_per_ip, settings.web_burst_per_ip), too_many)

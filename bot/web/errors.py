@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.web.keys import PAGES_KEY
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -46,8 +48,6 @@ def _is_page(request: web.Request) -> bool:
 
 
 def _page(request: web.Request, status: int) -> web.Response:
-    from bot.web.pages import PAGES_KEY
-
     pages = request.app[PAGES_KEY]
     try:
         return pages.render(request, "error", status=status, code=status)

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import jinja2
 import yaml
@@ -82,12 +81,21 @@ def accept_language(header: str, default: str = "en") -> str:
 
 
 class PageRenderer:
-    """Renders `templates/web/<name>.html` in a language, with `t(key)` for its texts."""
+    """Renders `templates/web/<name>.html` in a language, with `t(key)` for its texts.
 
-    def __init__(self, settings: Settings, directory: Path = TEMPLATES_DIR) -> None:
+    Labels, durations and times come from the chat's own `Renderer` (the domain's, passed in),
+    so a page shows a moment in the same timezone — the map's — as the chat message about it.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        directory: Path = TEMPLATES_DIR,
+        *,
+        renderer: Renderer | None = None,
+    ) -> None:
         self.settings = settings
         self.directory = directory
-        self.tz = ZoneInfo("Asia/Shanghai")
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(directory / "web")),
             autoescape=True,
@@ -96,7 +104,7 @@ class PageRenderer:
             undefined=jinja2.StrictUndefined,
         )
         self.env.filters["local"] = self._local
-        self.labels = Renderer(directory=directory)
+        self.labels = renderer if renderer is not None else Renderer(directory=directory)
 
     def text(self, lang: str, key: str, *, book: str = "web", **data: Any) -> str:
         """A text of `templates/<lang>/<book>.yaml` (web pages; `open311` for the API)."""
@@ -161,9 +169,7 @@ class PageRenderer:
         )
 
     def _local(self, value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        if value is None:
-            return "—"
-        return value.astimezone(self.tz).strftime(fmt)
+        return self.labels.local(value, fmt)
 
 
 class PageCache:
@@ -253,5 +259,3 @@ class Formats:
     def short_date(self, value: Any) -> str:
         return self.pages._local(value, "%m-%d")
 
-
-PAGES_KEY = web.AppKey("gridvoice_pages", PageRenderer)

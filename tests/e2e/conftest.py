@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from gv_world import World, make_world
+
+from tests.support.world import World, make_world
 
 
 @pytest.fixture

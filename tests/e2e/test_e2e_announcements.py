@@ -7,11 +7,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from consult_helpers import GRIDS, add_residents, press_data
-from gv_world import COMMITTEE, SPEC_PATH, World, database_url
-
 from bot.emulator.client import SimClient
 from bot.emulator.server import start_emulator
+from tests.e2e.consult_helpers import GRIDS, add_residents, press_data
+from tests.support.world import COMMITTEE, SPEC_PATH, World, database_url
 
 IDS = list(range(40001, 41001))
 

@@ -4,8 +4,8 @@ transfers only where the card offered, the right owner, and cards that stay true
 from __future__ import annotations
 
 import pytest
-from gv_world import LEADER, MEMBER_1, MEMBER_2, PROPERTY_CHAT, PROPERTY_STAFF, World, button_labels
-from test_e2e_resident_support import (
+
+from tests.support.chat import (
     LANG_IDS,
     LANGS,
     answer_of,
@@ -14,6 +14,15 @@ from test_e2e_resident_support import (
     events,
     label,
     settle,
+)
+from tests.support.world import (
+    LEADER,
+    MEMBER_1,
+    MEMBER_2,
+    PROPERTY_CHAT,
+    PROPERTY_STAFF,
+    World,
+    button_labels,
 )
 
 VAGUE = {
@@ -183,7 +192,7 @@ async def test_rating_keeps_not_solved_open_and_the_stars_go_away(
 ) -> None:
     from datetime import timedelta
 
-    from test_e2e_resident_support import resolve, wake
+    from tests.support.chat import resolve, wake
 
     user = 1305
     await world.resident(user, lang=lang)
@@ -230,7 +239,7 @@ async def test_rating_keeps_not_solved_open_and_the_stars_go_away(
 async def test_a_rated_case_closes_when_the_reopen_window_ends(world: World) -> None:
     from datetime import timedelta
 
-    from test_e2e_resident_support import resolve, wake
+    from tests.support.chat import resolve, wake
 
     user = 1306
     await world.resident(user)
@@ -315,7 +324,7 @@ async def test_the_same_report_twice_makes_one_case_and_one_card(
 async def test_a_typed_place_is_not_dropped_by_the_older_send_button(
     world: World, code: str, lang: str
 ) -> None:
-    from gv_world import MEMBER_3
+    from tests.support.world import MEMBER_3
 
     user = 1308
     await world.resident(user, lang=lang)

@@ -4,10 +4,10 @@ pseudonymous and coarse, and the similar-case offer does not show a neighbour's 
 from __future__ import annotations
 
 import pytest
-from gv_world import MEMBER_1, PROPERTY_CHAT, PROPERTY_STAFF, World
-from test_e2e_resident_support import LANG_IDS, LANGS, answer_of, label, user_row
 
 from bot.services.people.household import resident_of_token, resident_token
+from tests.support.chat import LANG_IDS, LANGS, answer_of, label, user_row
+from tests.support.world import MEMBER_1, PROPERTY_CHAT, PROPERTY_STAFF, World
 
 NEIGHBOURS_GROUP = -100777
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from gv_world import DEMO_MAP, MEMBER_1, MEMBER_2, PROPERTY_CHAT, PROPERTY_STAFF, World
-from test_e2e_resident_support import LANG_IDS, LANGS, PNG, settle, user_row, wake
 
 from routing.deadlines import reminder_lead
 from routing.gridmap import GridMap
+from tests.support.chat import LANG_IDS, LANGS, PNG, settle, user_row, wake
+from tests.support.world import DEMO_MAP, MEMBER_1, MEMBER_2, PROPERTY_CHAT, PROPERTY_STAFF, World
 
 PHOTOS = {"en": ("1 photo attached", "photos attached"), "zh": ("已附1张照片", "张照片")}
 COUNT = {"en": "📷 {n} photos attached", "zh": "📷 已附{n}张照片"}

@@ -8,14 +8,22 @@ from datetime import UTC, datetime
 from types import SimpleNamespace as NS
 
 import pytest
-from consult_helpers import press_data, step
-from gv_world import COMMITTEE, LEADER, MEMBER_1, World
 from sqlalchemy import update
-from test_e2e_consult_paths import consultation, datas, manage, people, vote, with_button
-from test_e2e_resident_support import LANG_IDS, LANGS, case_row, label, settle
 
 from bot.render import Renderer
 from bot.store.models import Case, Consultation
+from tests.e2e.consult_helpers import (
+    consultation,
+    datas,
+    manage,
+    people,
+    press_data,
+    step,
+    vote,
+    with_button,
+)
+from tests.support.chat import LANG_IDS, LANGS, case_row, label, settle
+from tests.support.world import COMMITTEE, LEADER, MEMBER_1, World
 
 NOW = datetime(2026, 11, 24, 2, tzinfo=UTC)
 

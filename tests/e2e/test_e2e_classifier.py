@@ -15,12 +15,11 @@ import asyncio
 import sys
 from pathlib import Path
 
-from gv_world import MEMBER_1, ROOT, World
-from test_e2e_resident_support import case_id_in, case_row, event_kinds, label, resolve, settle
-
 from bot.services.cases.labels import labelled_cases
 from routing.classifier import Classifier
 from routing.lexicon import load_lexicon
+from tests.support.chat import case_id_in, case_row, event_kinds, label, resolve, settle
+from tests.support.world import MEMBER_1, ROOT, World
 
 POLICE_CHAT = -100502
 

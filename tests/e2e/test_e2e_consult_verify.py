@@ -8,13 +8,13 @@ import base64
 from pathlib import Path
 
 import pytest
-from gv_world import COMMITTEE, MEMBER_1, MEMBER_2, World
-from test_e2e_consult_paths import T, answer_of, consultation, people, vote, with_button
-from test_e2e_resident_support import LANG_IDS, LANGS
 
 from bot.cli import register as register_cli
 from bot.services.people.household import resident_token
 from bot.store.models import User
+from tests.e2e.consult_helpers import T, answer_of, consultation, people, vote, with_button
+from tests.support.chat import LANG_IDS, LANGS
+from tests.support.world import COMMITTEE, MEMBER_1, MEMBER_2, World
 
 VERIFIED = {"en": "verified by your grid member", "zh": "网格员已确认您的住址"}
 CONTACT = {

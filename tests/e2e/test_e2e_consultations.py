@@ -6,9 +6,16 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from consult_helpers import GRIDS, Captured, add_residents, create_consultation, press_data
-from gv_world import COMMITTEE, World
 from sqlalchemy import inspect, select, text
+
+from tests.e2e.consult_helpers import (
+    GRIDS,
+    Captured,
+    add_residents,
+    create_consultation,
+    press_data,
+)
+from tests.support.world import COMMITTEE, World
 
 RESIDENTS = list(range(30001, 30201))  # 50 per grid
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from gv_world import CENTRE, LEADER, MEMBER_1, STREET, World
-from test_e2e_resident_support import LANG_IDS, LANGS, case_row, event_kinds, label, settle, wake
+
+from tests.support.chat import LANG_IDS, LANGS, case_row, event_kinds, label, settle, wake
+from tests.support.world import CENTRE, LEADER, MEMBER_1, STREET, World
 
 LIGHT = {
     "en": "The street light outside building 1 has been broken for a week",

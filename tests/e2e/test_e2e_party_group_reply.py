@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gv_world import PROPERTY_CHAT, PROPERTY_STAFF, World
+from tests.support.world import PROPERTY_CHAT, PROPERTY_STAFF, World
 
 
 async def test_reply_to_card_in_party_group_reaches_resident_and_answer_comes_back(

@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from gv_world import DEMO_MAP, SPEC_PATH, database_url, reset_database
 
 from bot.emulator.client import SimClient
+from tests.support.world import DEMO_MAP, SPEC_PATH, database_url, reset_database
 
 RESIDENT = 880
 MEMBER = 10001

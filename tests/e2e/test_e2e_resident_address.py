@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from gv_world import World, button_labels
-from test_e2e_resident_support import label, user_row
+
+from tests.support.chat import label, user_row
+from tests.support.world import World, button_labels
 
 CASES = [
     ("en", "xingfu gardn bilding 4", "Xingfu Garden Building 4", "xf-4"),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from gv_world import MEMBER_1, World
 from sqlalchemy import select
-from test_e2e_resident_support import (
+
+from bot.store.models import Case, CaseEvent, CasePhoto
+from tests.support.chat import (
     LANG_IDS,
     LANGS,
     PNG,
@@ -19,8 +20,7 @@ from test_e2e_resident_support import (
     settle,
     user_row,
 )
-
-from bot.store.models import Case, CaseEvent, CasePhoto
+from tests.support.world import MEMBER_1, World
 
 pytestmark = pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
 

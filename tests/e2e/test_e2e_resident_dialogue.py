@@ -7,9 +7,10 @@ import json
 import re
 
 import pytest
-from gv_world import World, button_labels
 from sqlalchemy import select
-from test_e2e_resident_support import (
+
+from bot.store.models import Case, User
+from tests.support.chat import (
     LANG_IDS,
     LANGS,
     label,
@@ -17,8 +18,7 @@ from test_e2e_resident_support import (
     settle,
     user_row,
 )
-
-from bot.store.models import Case, User
+from tests.support.world import World, button_labels
 
 pytestmark = pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
 
@@ -145,8 +145,8 @@ COMMENT = {"en": "Quick work, thanks", "zh": "谢谢，很快就修好了"}
 
 async def _rated(world: World, user: int, lang: str) -> tuple[str, dict]:
     """A resolved case the resident has just rated; returns the case id and the comment prompt."""
-    from gv_world import MEMBER_1
-    from test_e2e_resident_support import resolve
+    from tests.support.chat import resolve
+    from tests.support.world import MEMBER_1
 
     await world.resident(user, lang=lang)
     case_id, _ = await world.report(user, LIGHT[lang])
@@ -164,7 +164,7 @@ async def _rated(world: World, user: int, lang: str) -> tuple[str, dict]:
 async def test_a_new_report_after_a_rating_is_not_swallowed_as_a_comment(
     world: World, code: str, lang: str
 ) -> None:
-    from test_e2e_resident_support import case_row
+    from tests.support.chat import case_row
 
     user = 1504
     case_id, ask = await _rated(world, user, lang)
@@ -190,7 +190,7 @@ async def test_a_new_report_after_a_rating_is_not_swallowed_as_a_comment(
 async def test_the_comment_prompt_expires(world: World, code: str, lang: str) -> None:
     from datetime import timedelta
 
-    from test_e2e_resident_support import case_row
+    from tests.support.chat import case_row
 
     user = 1505
     case_id, ask = await _rated(world, user, lang)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from gv_world import LEADER, MEMBER_1, World, button_labels
-from test_e2e_resident_support import (
+
+from tests.support.chat import (
     LANG_IDS,
     LANGS,
     answer_of,
@@ -17,6 +17,7 @@ from test_e2e_resident_support import (
     settle,
     wake,
 )
+from tests.support.world import LEADER, MEMBER_1, World, button_labels
 
 pytestmark = pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from gv_world import ADMIN, MEMBER_2, World, button_labels
-from test_e2e_resident_support import (
+
+from tests.support.chat import (
     LANG_IDS,
     LANGS,
     failed_inbox,
@@ -13,6 +13,7 @@ from test_e2e_resident_support import (
     render,
     user_row,
 )
+from tests.support.world import ADMIN, MEMBER_2, World, button_labels
 
 pytestmark = pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from gv_world import MEMBER_1, MEMBER_3, PROPERTY_CHAT, World, button_labels
 from sqlalchemy import select
-from test_e2e_resident_support import (
+
+from bot.store.models import CasePhoto, Correction
+from tests.support.chat import (
     LANG_IDS,
     LANGS,
     PNG,
@@ -17,8 +18,7 @@ from test_e2e_resident_support import (
     resolve,
     settle,
 )
-
-from bot.store.models import CasePhoto, Correction
+from tests.support.world import MEMBER_1, MEMBER_3, PROPERTY_CHAT, World, button_labels
 
 pytestmark = pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gv_world import MEMBER_1, World
+from tests.support.world import MEMBER_1, World
 
 
 async def test_resident_report_reaches_member_who_accepts_and_resolves(world: World) -> None:

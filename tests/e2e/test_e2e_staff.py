@@ -6,17 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from gv_world import (
-    ADMIN,
-    LEADER,
-    MEMBER_1,
-    MEMBER_2,
-    PROPERTY_CHAT,
-    PROPERTY_STAFF,
-    World,
-    button_labels,
-)
-from test_e2e_resident_support import (
+
+from tests.support.chat import (
     LANG_IDS,
     LANGS,
     PNG,
@@ -28,6 +19,16 @@ from test_e2e_resident_support import (
     render,
     resolve,
     settle,
+)
+from tests.support.world import (
+    ADMIN,
+    LEADER,
+    MEMBER_1,
+    MEMBER_2,
+    PROPERTY_CHAT,
+    PROPERTY_STAFF,
+    World,
+    button_labels,
 )
 
 LIGHT = {

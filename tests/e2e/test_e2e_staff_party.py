@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from gv_world import MEMBER_1, PROPERTY_CHAT, PROPERTY_STAFF, World
-from test_e2e_resident_support import (
+
+from tests.support.chat import (
     LANG_IDS,
     LANGS,
     PNG,
@@ -15,6 +15,7 @@ from test_e2e_resident_support import (
     label,
     settle,
 )
+from tests.support.world import MEMBER_1, PROPERTY_CHAT, PROPERTY_STAFF, World
 
 LIFT = {
     "en": "The lift in our building is broken, property management ignores us",

@@ -4,8 +4,9 @@ a case is confirmed before the resident reads the reason."""
 from __future__ import annotations
 
 import pytest
-from gv_world import COMMITTEE, MEMBER_1, World, button_labels
-from test_e2e_resident_support import answer_of, case_row, event_kinds, label, render, settle
+
+from tests.support.chat import answer_of, case_row, event_kinds, label, render, settle
+from tests.support.world import COMMITTEE, MEMBER_1, World, button_labels
 
 LIGHT = "The street light outside building 1 has been broken for a week"
 STAFF_LANG = "zh"

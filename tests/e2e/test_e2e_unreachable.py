@@ -4,8 +4,8 @@ after coming back is theirs, not the answer to a question they never saw."""
 from __future__ import annotations
 
 import pytest
-from gv_world import MEMBER_1, World
-from test_e2e_resident_support import (
+
+from tests.support.chat import (
     LANG_IDS,
     LANGS,
     case_row,
@@ -14,6 +14,7 @@ from test_e2e_resident_support import (
     settle,
     user_row,
 )
+from tests.support.world import MEMBER_1, World
 
 STAFF_LANG = "zh"
 LIGHT = {

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from gv_world import MEMBER_1, World, button_labels
-from test_e2e_resident_support import LANG_IDS, LANGS, answer_of, label, settle, user_row
 
 from bot.services.people.residents import pseudonym_for
+from tests.support.chat import LANG_IDS, LANGS, answer_of, label, settle, user_row
+from tests.support.world import MEMBER_1, World, button_labels
 
 STAFF_LANG = "zh"
 VERIFIED = {"en": "verified by your grid member", "zh": "网格员已确认您的住址"}

@@ -8,10 +8,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from emu_support import SPEC_PATH, TOKEN, USER, ApiCaller
 
 from bot.emulator.client import SimClient
 from bot.emulator.server import RunningEmulator, start_emulator
+from tests.emulator.emulator_helpers import SPEC_PATH, TOKEN, USER, ApiCaller
 
 
 @pytest.fixture

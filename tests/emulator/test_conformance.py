@@ -7,11 +7,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from emu_support import TOKEN, USER
 
 from bot.emulator.client import SimClient
 from bot.emulator.methods import METHODS
 from bot.emulator.server import start_emulator
+from tests.emulator.emulator_helpers import TOKEN, USER
 
 
 def _spec(spec_path: Path) -> dict[str, dict[str, bool]]:

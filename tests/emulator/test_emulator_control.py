@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from emu_support import PNG, USER, ApiCaller
 
 from bot.emulator.client import SimClient, SimError
+from tests.emulator.emulator_helpers import PNG, USER, ApiCaller
 
 KEYBOARD = json.dumps(
     {

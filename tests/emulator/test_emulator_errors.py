@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from emu_support import USER, ApiCaller
-
 from bot.emulator.client import SimClient
+from tests.emulator.emulator_helpers import USER, ApiCaller
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "

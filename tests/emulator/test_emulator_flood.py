@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from emu_support import TOKEN, USER
 
 from bot.emulator.client import SimClient
 from bot.emulator.flood import FloodControl, FloodWait
 from bot.emulator.server import RunningEmulator, start_emulator
+from tests.emulator.emulator_helpers import TOKEN, USER
 
 
 class FakeClock:

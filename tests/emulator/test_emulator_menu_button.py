@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from emu_support import USER, ApiCaller
-
 from bot.emulator.client import SimClient
+from tests.emulator.emulator_helpers import USER, ApiCaller
 
 WEB_APP = {"type": "web_app", "text": "Desk", "web_app": {"url": "https://desk.example.org/app"}}
 

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from emu_support import PNG, TOKEN, USER
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto
 from telegram.error import BadRequest, Forbidden
 
 from bot.emulator.client import SimClient
 from bot.emulator.server import RunningEmulator, start_emulator
+from tests.emulator.emulator_helpers import PNG, TOKEN, USER
 
 
 @pytest.fixture

@@ -6,9 +6,8 @@ import asyncio
 import json
 import time
 
-from emu_support import USER, ApiCaller
-
 from bot.emulator.client import SimClient
+from tests.emulator.emulator_helpers import USER, ApiCaller
 
 
 async def test_offset_confirms_earlier_updates(api: ApiCaller, sim: SimClient) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from emu_support import USER, ApiCaller
 
 from bot.emulator.client import SimClient
+from tests.emulator.emulator_helpers import USER, ApiCaller
 
 
 class Receiver:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from rel_helpers import World, close_world, open_world  # noqa: E402
+from tests.reliability.rel_helpers import World, close_world, open_world
 
 
 @pytest.fixture

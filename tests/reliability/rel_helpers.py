@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession, web
+from sqlalchemy import func, select
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-
-from gv_world import SPEC_PATH, World, database_url  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
-
-from bot.emulator.client import SimClient  # noqa: E402
-from bot.emulator.server import start_emulator  # noqa: E402
+from bot.emulator.client import SimClient
+from bot.emulator.server import start_emulator
+from tests.support.world import SPEC_PATH, World, database_url
 
 
 async def open_world(
@@ -92,7 +88,7 @@ class FlakyProxy:
 
 async def file_report(world: World, user: int, text: str) -> tuple[str, dict[str, Any]]:
     """Report and send; if the bot finds a similar open case, file a new one anyway."""
-    from gv_world import CASE_ID
+    from tests.support.world import CASE_ID
 
     after = await world.last_id(user)
     await world.say(user, text)

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gv_world import World
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rel_helpers import close_world, file_report, open_world
 from sqlalchemy import select
 
 from bot.store.models import InboxUpdate, OutboxMessage
+from tests.reliability.rel_helpers import close_world, file_report, open_world
+from tests.support.world import World
 
 RATE_WARNING = "sending messages very fast"
 

@@ -13,8 +13,6 @@ import logging
 from typing import Any
 
 import pytest
-from gv_world import COMMITTEE, LEADER, MEMBER_1, World
-from rel_helpers import file_report
 from sqlalchemy import select
 
 from bot.bounds import parse_id, parse_int
@@ -30,6 +28,8 @@ from bot.store.models import (
     StaffMember,
     User,
 )
+from tests.reliability.rel_helpers import file_report
+from tests.support.world import COMMITTEE, LEADER, MEMBER_1, World
 
 RESIDENT = 97001
 HUGE = "9" * 60

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from gv_world import MEMBER_1, World
-from rel_helpers import count
 from sqlalchemy import select
 
 from bot.runtime.intake import store_updates
 from bot.store.models import Case, InboxUpdate
+from tests.reliability.rel_helpers import count
+from tests.support.world import MEMBER_1, World
 
 
 async def _report(world: World, user: int) -> tuple[dict, dict, dict]:

@@ -8,12 +8,12 @@ import logging
 from pathlib import Path
 
 import aiohttp
-from rel_helpers import close_world, file_report, open_world
 
 from bot.logs import JsonFormatter
 from bot.runtime.app import Gridvoice
 from bot.runtime.processor import log_context
 from bot.store.models import InboxUpdate
+from tests.reliability.rel_helpers import close_world, file_report, open_world
 
 
 def parse(text: str) -> dict[str, float]:

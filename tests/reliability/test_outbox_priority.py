@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from gv_world import World
-
 from bot.services.shared.outbox import Outbox
+from tests.support.world import World
 
 
 async def test_reply_is_sent_before_a_pending_broadcast(world: World) -> None:

@@ -8,12 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from rel_helpers import close_world, open_world
 from sqlalchemy import update
 
 from bot.clock import wall_now
 from bot.store.db import create_engine, is_sqlite, session_factory
 from bot.store.models import InboxUpdate, OutboxMessage
+from tests.reliability.rel_helpers import close_world, open_world
 
 RESIDENT = 98001
 

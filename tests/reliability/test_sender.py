@@ -9,8 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from gv_world import MEMBER_1, World
-from rel_helpers import FlakyProxy, close_world, count, open_world
 from sqlalchemy import select
 
 from bot.runtime.app import Gridvoice
@@ -18,6 +16,8 @@ from bot.runtime.metrics import Metrics
 from bot.runtime.sender import Sender
 from bot.services.shared.domain import Domain
 from bot.store.models import CaseEvent, OutboxMessage
+from tests.reliability.rel_helpers import FlakyProxy, close_world, count, open_world
+from tests.support.world import MEMBER_1, World
 
 BURST_ONE = int(
     os.environ.get("GV_BURST_ONE_CHAT", "12")

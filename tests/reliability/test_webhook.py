@@ -6,12 +6,12 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
-from gv_world import MEMBER_1, MEMBER_2, World
-from rel_helpers import close_world, confirmations, file_report, open_world
 from sqlalchemy import func, select
 
 from bot.runtime.app import Gridvoice
 from bot.store.models import Case
+from tests.reliability.rel_helpers import close_world, confirmations, file_report, open_world
+from tests.support.world import MEMBER_1, MEMBER_2, World
 
 SECRET = "s3cret-token"
 

@@ -163,3 +163,37 @@ def test_the_examples_the_bot_gives_name_real_buildings(index: AddressIndex) -> 
             assert first.score >= 90, (lang, example, first)
             name = first.building.name.get(lang)
             assert name.split("3")[0] in example, (lang, example, name)
+
+
+@pytest.mark.parametrize(
+    ("text", "building_id"),
+    [
+        ("幸福5#楼", "xf-5"),  # '#' then 楼: the building marker, not a floor
+        ("幸福小区5#楼", "xf-5"),
+        ("幸福小区５号楼", "xf-5"),  # full-width digit
+        ("幸福５号楼", "xf-5"),
+        ("安康小区五栋", "ak-5"),  # Chinese numeral
+        ("安康小区五号楼", "ak-5"),
+        ("Ankang Estate Building 5", "ak-5"),
+    ],
+)
+def test_a_typed_estate_offers_only_its_own_buildings(
+    index: AddressIndex, text: str, building_id: str
+) -> None:
+    matches = index.match(text)
+    assert [m.building.id for m in matches] == [building_id], [
+        (m.building.id, m.score) for m in matches
+    ]
+
+
+def test_a_number_alone_offers_every_estate_that_has_it(index: AddressIndex) -> None:
+    assert {m.building.id for m in index.match("５号楼")} == {"xf-5", "ak-5"}
+    assert {m.building.id for m in index.match("5#楼")} == {"xf-5", "ak-5"}
+
+
+@pytest.mark.parametrize(
+    ("text", "norm"),
+    [("幸福5#楼", "幸福 #5"), ("５号楼", "#5"), ("幸福小区三号楼五楼", "幸福小区 #3"), ("3楼", "")],
+)
+def test_building_marker_and_floor(text: str, norm: str) -> None:
+    assert normalise_address(text) == norm

@@ -8,16 +8,13 @@ $GRIDVOICE_SCREENSHOT_DIR) so a person can look at them.
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-
-from gv_world import World, make_world  # noqa: E402
+from tests.support.world import World, make_world
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import re
 from typing import Any
 
 import aiohttp
-from browser_support import SCREENSHOT_DIR, in_browser, page_shot  # noqa: F401 (re-exported)
-from gv_world import World
 from sqlalchemy import func, select
 
 from bot.store.models import Case, CaseEvent, DeskLoginLink, DeskSession, OutboxMessage
+from tests.support.world import World
+from tests.web.browser_helpers import SCREENSHOT_DIR, in_browser, page_shot  # noqa: F401 (re-exported)
 
 LINK = re.compile(r"https?://\S+/desk/login\?token=[A-Za-z0-9_\-.]+")
 
@@ -97,7 +97,7 @@ async def snapshot(world: World) -> dict[str, Any]:
 
 async def report_with_photo(world: World, user: int, text: str, photo: bytes) -> str:
     """A resident's report with one photo; returns the case id."""
-    from test_e2e_resident_support import label
+    from tests.support.chat import label
 
     after = await world.last_id(user)
     await world.say(user, text)

@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from gv_world import DEMO_MAP, reset_database
 
 from bot.cli import main
 from bot.render import LANGUAGES
 from bot.web.pages import web_text_keys
+from tests.support.world import DEMO_MAP, reset_database
 
 
 def test_every_open311_text_exists_in_every_language() -> None:

@@ -5,9 +5,10 @@ docs/screenshots/ (dashboard, grid, case, numbers; en and zh)."""
 from __future__ import annotations
 
 import pytest
-from browser_support import in_browser, screenshot
-from gv_world import World
-from test_dashboard import play_story
+
+from tests.support.world import World
+from tests.web.browser_helpers import in_browser, screenshot
+from tests.web.dashboard_helpers import play_story
 
 pytestmark = pytest.mark.db
 

@@ -8,10 +8,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from gv_world import database_url, reset_database
 from sqlalchemy import text
 
 from bot.store.db import _alembic_config, create_engine
+from tests.support.world import database_url, reset_database
 
 pytestmark = pytest.mark.db
 

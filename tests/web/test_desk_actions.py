@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from desk_helpers import get, hidden, http_session, post, sign_in
-from gv_world import CENTRE, LEADER, MEMBER_1, PROPERTY_CHAT, World
 from sqlalchemy import select
-from test_e2e_resident_support import case_row, event_kinds
 
 from bot.store.models import Case, CaseEvent
+from tests.support.chat import case_row, event_kinds
+from tests.support.world import CENTRE, LEADER, MEMBER_1, PROPERTY_CHAT, World
+from tests.web.desk_helpers import get, hidden, http_session, post, sign_in
 
 pytestmark = pytest.mark.db
 

@@ -7,7 +7,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from desk_helpers import (
+
+from tests.support.chat import case_row, label
+from tests.support.world import LEADER, MEMBER_1, World
+from tests.web.desk_helpers import (
     get,
     hidden,
     http_session,
@@ -19,8 +22,6 @@ from desk_helpers import (
     sign_in,
     web_link,
 )
-from gv_world import LEADER, MEMBER_1, World
-from test_e2e_resident_support import case_row, label
 
 pytestmark = pytest.mark.db
 

@@ -8,13 +8,13 @@ import asyncio
 import re
 
 import pytest
-from desk_helpers import get, hidden, http_session, post, sign_in, snapshot
-from gv_world import CASE_ID, CENTRE, LEADER, MEMBER_1, MEMBER_2, STAFF, World
 from sqlalchemy import select
-from test_e2e_resident_support import case_row, events, label, resolve
 
 from bot.services.people import access
 from bot.store.models import Case
+from tests.support.chat import case_row, events, label, resolve
+from tests.support.world import CASE_ID, CENTRE, LEADER, MEMBER_1, MEMBER_2, STAFF, World
+from tests.web.desk_helpers import get, hidden, http_session, post, sign_in, snapshot
 
 pytestmark = pytest.mark.db
 

@@ -6,7 +6,10 @@ import json
 from datetime import timedelta
 
 import pytest
-from desk_helpers import (
+
+from bot.services.people.desk_auth import DeskAuthError, check_init_data, sign_init_data
+from tests.support.world import ADMIN, MEMBER_1, MEMBER_2, World
+from tests.web.desk_helpers import (
     get,
     hidden,
     http_session,
@@ -16,9 +19,6 @@ from desk_helpers import (
     snapshot,
     web_link,
 )
-from gv_world import ADMIN, MEMBER_1, MEMBER_2, World
-
-from bot.services.people.desk_auth import DeskAuthError, check_init_data, sign_init_data
 
 pytestmark = pytest.mark.db
 

@@ -9,11 +9,20 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from desk_helpers import get, hidden, http_session, in_browser, page_shot, post, sign_in, web_link
-from gv_world import LEADER, MEMBER_1, MEMBER_2, World
-from test_e2e_resident_support import case_row
 
 from bot.store.models import Consultation
+from tests.support.chat import case_row
+from tests.support.world import LEADER, MEMBER_1, MEMBER_2, World
+from tests.web.desk_helpers import (
+    get,
+    hidden,
+    http_session,
+    in_browser,
+    page_shot,
+    post,
+    sign_in,
+    web_link,
+)
 
 pytestmark = pytest.mark.db
 

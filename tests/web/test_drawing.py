@@ -63,10 +63,7 @@ def test_weekly_chart_scales_to_the_busiest_week() -> None:
 
 
 def test_a_grid_page_of_a_big_community_draws_only_the_neighbourhood() -> None:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    from routing_bench import synthetic
+    from benchmarks.routing_bench import synthetic
 
     gridmap = GridMap.from_dict(synthetic(400))  # a 20 x 20 square of grids
     grids = list(gridmap.grids.values())

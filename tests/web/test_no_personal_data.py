@@ -10,8 +10,9 @@ from urllib.parse import urljoin, urlparse
 
 import aiohttp
 import pytest
-from gv_world import MEMBER_1, MEMBER_3, STAFF
-from open311_client import V2, issue_key, resolve
+
+from tests.support.world import MEMBER_1, MEMBER_3, STAFF
+from tests.web.open311_helpers import V2, issue_key, resolve
 
 pytestmark = pytest.mark.db
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
-from gv_world import MEMBER_1
-from open311_client import V2, get, issue_key, post, resolve, validator
 
 from bot.services.public import api_keys
 from bot.services.public.cases import find_public_case
+from tests.support.world import MEMBER_1
+from tests.web.open311_helpers import V2, get, issue_key, post, resolve, validator
 
 pytestmark = pytest.mark.db
 
@@ -225,7 +225,7 @@ async def test_the_default_window_is_the_last_90_days(web_world) -> None:
 async def test_a_posted_request_missed_by_its_member_escalates_to_the_leader(web_world) -> None:
     import asyncio
 
-    from gv_world import LEADER
+    from tests.support.world import LEADER
 
     w = web_world
     key = await issue_key(w)

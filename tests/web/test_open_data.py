@@ -11,11 +11,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from gv_world import MEMBER_1
-from open311_client import V2, get, issue_key, post
 
 from bot.cli.export import export_files
 from bot.services.public.open_data import month_bounds, parse_month
+from tests.support.world import MEMBER_1
+from tests.web.open311_helpers import V2, get, issue_key, post
 
 pytestmark = pytest.mark.db
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import fields
 
 import pytest
-from gv_world import MEMBER_1
 
 from bot.services.public.cases import (
     CaseQuery,
@@ -17,6 +16,7 @@ from bot.services.public.cases import (
     statuses_for,
     stream_public_cases,
 )
+from tests.support.world import MEMBER_1
 
 ALLOWED = {
     "human_id",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from open311_client import V2, issue_key
 
 from bot.web.ratelimit import TokenBuckets
+from tests.web.open311_helpers import V2, issue_key
 
 
 def test_a_bucket_refills_at_its_rate_and_says_how_long_to_wait() -> None:

@@ -6,12 +6,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from browser_support import in_browser, screenshot
 
 from bot.config import Settings
 from bot.render import LANGUAGES
 from bot.web.errors import error_middleware
-from bot.web.pages import PAGES_KEY, PageRenderer, accept_language, web_text_keys
+from bot.web.keys import PAGES_KEY
+from bot.web.pages import PageRenderer, accept_language, web_text_keys
+from tests.web.browser_helpers import in_browser, screenshot
 
 
 def test_every_web_text_exists_in_every_language() -> None:

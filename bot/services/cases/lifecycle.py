@@ -21,13 +21,14 @@ from bot.services.cases.queries import grid_counts as grid_counts
 from bot.services.cases.queries import open_counts as open_counts
 from bot.services.cases.queries import photo_ids as photo_ids
 from bot.services.cases.queries import timeline as timeline
+from bot.services.cases.status import AWAITING_ACCEPT, OPEN, Status, may_move
+from bot.services.cases.status import TRANSITIONS as TRANSITIONS
 from bot.services.cases.views import (
-    AWAITING_ACCEPT,
-    OPEN,
     notify_resident,
     refresh_card,
     send_card,
 )
+from bot.services.people import policy
 from bot.services.people.access import CaseActionError as CaseActionError
 from bot.services.people.access import authorise as authorise
 from bot.services.people.access import get_case as get_case
@@ -35,48 +36,14 @@ from bot.services.people.access import may_accept as may_accept
 from bot.services.people.access import may_act as may_act
 from bot.services.people.access import may_view as may_view
 from bot.services.people.access import staff_role as staff_role
+from bot.services.people.policy import Capability
+from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
 from bot.services.shared.outbox import Button
 from bot.store.models import Case, CaseEvent, CaseFollower, CasePhoto, Correction, User
 from routing.assignment import Assignment, assign, escalate, transfer_targets
 from routing.classifier import Classification
 from routing.deadlines import deadlines_for, priority_of
-
-# Which transitions each status allows (the lifecycle in one table).
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "triage": frozenset({"assigned", "rejected", "cancelled", "resolved"}),
-    "assigned": frozenset(
-        {"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
-    ),
-    "transferred": frozenset(
-        {"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
-    ),
-    "escalated": frozenset(
-        {"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
-    ),
-    "reopened": frozenset(
-        {"accepted", "needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
-    ),
-    "accepted": frozenset(
-        {"needs_info", "transferred", "resolved", "rejected", "escalated", "cancelled"}
-    ),
-    "needs_info": frozenset(
-        {
-            "assigned",
-            "accepted",
-            "needs_info",
-            "transferred",
-            "resolved",
-            "rejected",
-            "escalated",
-            "cancelled",
-        }
-    ),
-    "resolved": frozenset({"closed", "reopened"}),
-    "rejected": frozenset(),
-    "closed": frozenset(),
-    "cancelled": frozenset(),
-}
 
 
 @dataclass(frozen=True)
@@ -124,7 +91,7 @@ async def record(
 def move(uow: UnitOfWork, case: Case, status: str) -> str:
     """Change status if the lifecycle allows it; returns the old status."""
     old = case.status
-    if status != old and status not in TRANSITIONS[old]:
+    if not may_move(old, status):
         raise CaseActionError("case_wrong_state", status=old)
     case.status = status
     case.version += 1
@@ -215,7 +182,7 @@ async def create_case(
         place_text=place_text,
         latitude=location[0] if location else None,
         longitude=location[1] if location else None,
-        status="triage" if classification.category is None else "assigned",
+        status=Status.TRIAGE if classification.category is None else Status.ASSIGNED,
         created_at=uow.now,
         updated_at=uow.now,
         source_update_id=source_update_id,
@@ -298,7 +265,7 @@ async def accept(uow: UnitOfWork, user_id: int, case: Case) -> None:
         raise CaseActionError("accept_party_only")
     old = move(uow, case, "accepted")
     case.accepted_at = case.accepted_at or uow.now
-    if case.owner_id != user_id and staff_role(uow, user_id) in ("member", "party"):
+    if case.owner_id != user_id and policy.may(uow, user_id, Capability.TAKE_OVER):
         case.owner_id = user_id
     case.reminded = None
     await record(uow, case, actor_for(uow, user_id), "accepted", from_status=old)
@@ -314,19 +281,22 @@ async def _refresh_owner_card(uow: UnitOfWork, case: Case) -> None:
 async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> bool:
     """A staff question reaches the resident tagged with the case id; the case waits.
 
-    Returns False when the resident is known to have blocked the bot: the question waits
-    for them (it is sent when they write again) and is not armed as their next message."""
+    Refused (`ask_no_resident`) when nobody can answer: the case has no resident (Open311)
+    or they erased their data. Returns False when the resident is known to have blocked the
+    bot: the question waits for them (it is sent when they write again)."""
     if case.status not in OPEN:
         raise CaseActionError("case_wrong_state", status=case.status)
+    resident = await uow.session.get(User, case.resident_id) if case.resident_id else None
+    if resident is None or resident.erased_at is not None:
+        # Nobody can answer (the resident erased their data, or the case came without one,
+        # e.g. through Open311): the case must not wait for an answer that cannot come.
+        raise CaseActionError("ask_no_resident")
     old = move(uow, case, "needs_info")
     await record(uow, case, actor_for(uow, user_id), "asked", from_status=old, note=question)
     await _refresh_owner_card(uow, case)
-    resident = await uow.session.get(User, case.resident_id) if case.resident_id else None
-    if resident is None or resident.erased_at is not None:
-        return True
-    if not resident.unreachable:
-        resident.state = "answer"
-        resident.state_data = {"case_id": case.id}
+    # The resident is prompted by someone else: armed through the dialogue table, so a report
+    # they are writing keeps their next line (the question then asks for a reply to it).
+    armed = False if resident.unreachable else dialogue.ask_resident(uow, resident, case.id)
     uow.outbox.send(
         resident.id,
         resident.language,
@@ -335,6 +305,7 @@ async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> bool:
         case_id=case.id,
         case=case,
         question=question,
+        reply_only=not armed,
     )
     return not resident.unreachable
 
@@ -541,14 +512,14 @@ async def transfer(uow: UnitOfWork, user_id: int, case: Case, target: str, reaso
 
 
 # Who may hand a case to another member at the desk (the chat's transfer is the member's own).
-SUPERVISORS = frozenset({"leader", "centre", "street", "admin"})
+SUPERVISORS = policy.roles_with(Capability.REASSIGN)
 
 
 async def reassign_to(
     uow: UnitOfWork, user_id: int, case: Case, member_id: int, reason: str
 ) -> None:
     """A supervisor hands an open case to a member or leader who works its grid."""
-    if staff_role(uow, user_id) not in SUPERVISORS or not may_act(uow, user_id, case):
+    if not policy.may(uow, user_id, Capability.REASSIGN) or not may_act(uow, user_id, case):
         raise CaseActionError("not_allowed")
     if case.status not in OPEN:
         raise CaseActionError("case_wrong_state", status=case.status)
@@ -556,7 +527,7 @@ async def reassign_to(
     if (
         person is None
         or not person.active
-        or person.role not in ("member", "leader")
+        or not policy.role_may(person.role, Capability.ASSIGNABLE)
         or case.grid_id not in person.grid_ids
         or member_id == case.owner_id
     ):

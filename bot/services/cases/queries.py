@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
-from bot.services.cases.views import AWAITING_ACCEPT, OPEN, WORKING
-from bot.services.people.access import may_act, may_view, scope
+from bot.services.cases.status import AWAITING_ACCEPT, COLUMNS, OPEN, WORKING
+from bot.services.people.access import may_view, scope
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import Case, CaseEvent, CasePhoto
 
@@ -65,10 +65,6 @@ async def photo_ids(uow: UnitOfWork, case: Case, kind: str = "report") -> list[s
 async def timeline(uow: UnitOfWork, case: Case) -> list[CaseEvent]:
     stmt = select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
     return list((await uow.session.execute(stmt)).scalars().all())
-
-
-# The status a case shows on the board's columns, in the lifecycle's order.
-COLUMNS = ("triage", "assigned", "transferred", "escalated", "reopened", "accepted", "needs_info")
 
 
 @dataclass(frozen=True)
@@ -205,19 +201,6 @@ async def open_per_grid(uow: UnitOfWork, user_id: int) -> dict[str, int]:
         .group_by(Case.grid_id)
     )
     return {g: n for g, n in (await uow.session.execute(stmt)).all()}
-
-
-async def triage_queue(uow: UnitOfWork, user_id: int) -> list[Case]:
-    """Cases the classifier could not place that this person may triage."""
-    stmt = (
-        select(Case)
-        .where(scope(uow, user_id), Case.status == "triage")
-        .order_by(Case.id)
-        .limit(BOARD_LIMIT)
-    )
-    return [
-        c for c in (await uow.session.execute(stmt)).scalars().all() if may_act(uow, user_id, c)
-    ]
 
 
 async def find_in_scope(uow: UnitOfWork, user_id: int, human_id: str) -> Case | None:

@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from bot.clock import wall_now
 from bot.services.cases.views import OPEN, chat_language, refresh_card
-from bot.services.people.residents import set_state
+from bot.services.participation import announcements
+from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
-from bot.store.models import Case, OutboxMessage, User
+from bot.store.models import Case, CaseEvent, OutboxMessage, User
 
 # Missed messages older than this are not sent again (the case has moved on long since).
 RESEND_WINDOW = timedelta(days=30)
@@ -35,8 +36,14 @@ async def mark_unreachable(
     newly = not user.unreachable
     user.unreachable = True
     data = user.state_data or {}
-    if user.state == "answer" and data.get("case_id") in unanswered:
-        set_state(user, None)
+    if user.state == dialogue.Prompt.ANSWER and data.get("case_id") in unanswered:
+        await dialogue.end(uow, user, tell=False)
+    if unanswered:
+        waiting = [
+            d for d in data.get(dialogue.DEFERRED) or [] if d.get("case_id") not in unanswered
+        ]
+        user.state_data = {**(user.state_data or {}), dialogue.DEFERRED: waiting}
+    await _not_delivered(uow, unanswered)
     if not newly or not uow.domain.has_routing:
         return
     for case in await _open_cases(uow, user_id, case_ids):
@@ -52,9 +59,50 @@ async def mark_unreachable(
         )
 
 
-async def reachable_again(uow: UnitOfWork, user: User) -> int:
+def sent_ref(case_id: int, asker: int) -> str:
+    """The name of the "sent to the resident" note an asker reads after a question."""
+    return f"sent:{case_id}:{asker}"
+
+
+async def _not_delivered(uow: UnitOfWork, unanswered: set[int]) -> None:
+    """The asker read "sent" before the refusal was known: that note now says it waits."""
+    for case_id in sorted(unanswered):
+        case = await uow.session.get(Case, case_id)
+        asker = (
+            await uow.session.execute(
+                select(CaseEvent.actor_id)
+                .where(CaseEvent.case_id == case_id, CaseEvent.kind == "asked")
+                .order_by(CaseEvent.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if case is None or not asker:
+            continue
+        uow.outbox.edit(
+            sent_ref(case_id, asker),
+            asker,
+            await chat_language(uow, asker),
+            "staff_resident_unreachable",
+            case=case,
+        )
+
+
+async def questions_resent(uow: UnitOfWork, user: User, case_ids: list[int]) -> None:
+    """After the update that brought the resident back is handled: the latest question sent
+    again says "your next message goes to them", so its answer prompt arms now (or waits for
+    a report being written, like any staff question)."""
+    for case_id in reversed(case_ids):
+        case = await uow.session.get(Case, case_id)
+        if case is not None and case.resident_id == user.id and case.status == "needs_info":
+            dialogue.ask_resident(uow, user, case.id)
+            return
+
+
+async def reachable_again(uow: UnitOfWork, user: User) -> list[int]:
     """The person wrote (or pressed, or unblocked the bot): they can be reached again. The
-    messages refused meanwhile are queued again ahead of anything new; returns how many."""
+    messages refused meanwhile are queued again ahead of anything new. Returns the cases
+    whose questions were sent again, oldest first (`questions_resent` arms the latest once
+    this update is handled: the message that brought them back is their own)."""
     user.unreachable = False
     missed = list(
         (
@@ -73,18 +121,24 @@ async def reachable_again(uow: UnitOfWork, user: User) -> int:
         .scalars()
         .all()
     )
+    missed += await announcements.refused_while_blocked(uow, user.id, uow.now - RESEND_WINDOW)
     now = wall_now()
     for row in missed:
         row.status, row.attempts, row.error = "pending", 0, None
         row.locked_until, row.next_attempt_at = None, now
     if missed:
         uow.outbox.send(user.id, user.language, "missed_updates", count=len(missed))
+    questions = [
+        row.case_id
+        for row in sorted(missed, key=lambda r: r.id)
+        if row.case_id and (row.ref or "").startswith("q:")
+    ]
     if not uow.domain.has_routing:
-        return len(missed)
+        return questions
     for case in await _open_cases(uow, user.id, None):
         if case.owner_chat_id is not None:
             await refresh_card(uow, case, case.owner_chat_id)  # the warning goes
-    return len(missed)
+    return questions
 
 
 async def _open_cases(uow: UnitOfWork, user_id: int, case_ids: set[int] | None) -> list[Case]:

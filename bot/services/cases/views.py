@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.services.people.residents import pseudonym_for
+from bot.services.cases.status import AWAITING_ACCEPT as AWAITING_ACCEPT
+from bot.services.cases.status import OPEN as OPEN
+from bot.services.cases.status import WORKING as WORKING
+from bot.services.people.residents import nearest_building, pseudonym_for
 from bot.services.shared.domain import UnitOfWork
 from bot.services.shared.outbox import Button, Keyboard
 from bot.store.models import Case, MessageRef, User
-from routing.gridmap import DEFAULT_CATEGORIES
-
-OPEN = frozenset(
-    {"triage", "assigned", "accepted", "needs_info", "transferred", "escalated", "reopened"}
-)
-AWAITING_ACCEPT = frozenset({"assigned", "transferred", "escalated", "reopened"})
-WORKING = frozenset({"accepted", "needs_info"})
+from routing.gridmap import DEFAULT_CATEGORIES, Building
 
 
 def card_ref(case: Case, chat_id: int) -> str:
@@ -30,32 +27,26 @@ def cb(action: str, case: Case, *args: object) -> str:
     return ":".join(parts)
 
 
-def staff_keyboard(case: Case, *, may_accept: bool = True) -> Keyboard:
-    """The card's buttons for the case's state; `may_accept` False drops Accept (a party's
-    case seen by someone outside the party)."""
-    if case.status == "triage":
-        return [
-            [Button.of(f"cat_{c}", cb("cat", case, c)) for c in row]
-            for row in _rows(CATEGORY_ORDER, 3)
-        ]
-    if case.status in AWAITING_ACCEPT:
-        first = [Button.of("btn_ask", cb("ask", case))]
-        if may_accept:
-            first.insert(0, Button.of("btn_accept", cb("acc", case)))
-        return [
-            first,
-            [
-                Button.of("btn_transfer", cb("trf", case)),
-                Button.of("btn_resolve", cb("res", case)),
-                Button.of("btn_reject", cb("rej", case)),
-            ],
-        ]
-    if case.status in WORKING:
-        return [
-            [Button.of("btn_ask", cb("ask", case)), Button.of("btn_transfer", cb("trf", case))],
-            [Button.of("btn_resolve", cb("res", case)), Button.of("btn_reject", cb("rej", case))],
-        ]
-    return []
+async def staff_keyboard(uow: UnitOfWork, case: Case, chat_id: int) -> Keyboard:
+    """The card's buttons: the actions of the table offered in this chat for the case's
+    state (a category row per three for a choice of category)."""
+    from bot.services.cases import actions
+
+    where = actions.Where(uow, case, chat_id=chat_id)
+    buttons: list[Button] = []
+    keyboard: Keyboard = []
+    for action in await actions.offered(where):
+        if action.code is None:
+            continue  # the desk's only
+        if action.button is not None:
+            buttons.append(Button.of(action.button, cb(action.code, case)))
+        elif actions.Asks.CATEGORY in action.asks:
+            keyboard += [
+                [Button.of(f"cat_{c}", cb(action.code, case, c)) for c in row]
+                for row in _rows(CATEGORY_ORDER, 3)
+            ]
+    half = len(buttons) // 2
+    return [row for row in (buttons[:half], buttons[half:]) if row] + keyboard
 
 
 # The taxonomy's order on category buttons (labels `cat_<id>` exist for each).
@@ -80,6 +71,7 @@ def card_data(uow: UnitOfWork, case: Case, photos: int = 0) -> dict[str, Any]:
         "case": case,
         "grid": grid,
         "building": building,
+        "near": _near(uow, case) if building is None else None,
         "owner_name": owner.name if owner else None,
         "party": party,
         "photos": photos,
@@ -87,6 +79,14 @@ def card_data(uow: UnitOfWork, case: Case, photos: int = 0) -> dict[str, Any]:
         "pseudonym": pseudonym_for(case.resident_id) if case.resident_id else None,
         "now": uow.now,
     }
+
+
+def _near(uow: UnitOfWork, case: Case) -> Building | None:
+    """For a case placed by a point (a pin, or a home given as a pin), the grid's building
+    nearest to it, so staff know where to go in a grid of many buildings."""
+    if case.latitude is None or case.longitude is None:
+        return None
+    return nearest_building(uow, case.grid_id, (case.latitude, case.longitude))
 
 
 def accepts_in(uow: UnitOfWork, case: Case, chat_id: int) -> bool:
@@ -115,7 +115,7 @@ async def send_card(uow: UnitOfWork, case: Case, chat_id: int, photo_ids: list[s
         lang,
         "card",
         unreachable=await resident_unreachable(uow, case),
-        keyboard=staff_keyboard(case, may_accept=accepts_in(uow, case, chat_id)),
+        keyboard=await staff_keyboard(uow, case, chat_id),
         ref=card_ref(case, chat_id),
         case_id=case.id,
         **card_data(uow, case, len(photo_ids)),
@@ -140,10 +140,14 @@ async def _retire_copy(
 
 async def adopt_pressed_card(uow: UnitOfWork, case: Case, chat_id: int, message_id: int) -> None:
     """The copy of a card that was pressed is the one edited from now on (a press on the
-    original after `/case` edits the original); the other copy loses its buttons."""
+    original after `/case` edits the original); the other copy loses its buttons.
+
+    The pressed copy is drawn again at once: it may have been retired (its buttons taken
+    off) before, and a chat always keeps one live copy, whatever the press then does."""
     ref = await _retire_copy(uow, case, chat_id, keep=message_id)
     if ref is not None:
         ref.message_id = message_id
+        await refresh_card(uow, case, chat_id)
 
 
 async def refresh_card(
@@ -157,7 +161,7 @@ async def refresh_card(
         lang,
         "card",
         unreachable=await resident_unreachable(uow, case),
-        keyboard=staff_keyboard(case, may_accept=accepts_in(uow, case, chat_id))
+        keyboard=await staff_keyboard(uow, case, chat_id)
         if keyboard is None
         else keyboard,
         case_id=case.id,

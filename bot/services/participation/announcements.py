@@ -6,12 +6,15 @@ Residents can mute announcements; case updates are never muted.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.services.shared.domain import UnitOfWork
-from bot.store.models import Announcement, User
+from bot.store.models import Announcement, OutboxMessage, User
+
+CAMPAIGN_PREFIX = "announce:"
 
 
 async def recipients(uow: UnitOfWork, grid_ids: list[str]) -> list[User]:
@@ -42,7 +45,7 @@ async def send(
     row.recipients = len(people)
     if notify is not None:
         notify(row)
-    campaign = f"announce:{row.id}"
+    campaign = f"{CAMPAIGN_PREFIX}{row.id}"
     for user in people:
         if photo:
             caption = uow.domain.renderer.render(user.language, "announce_message", text=text)
@@ -57,3 +60,26 @@ async def send(
 
 def set_muted(user: User, muted: bool) -> None:
     user.muted_announcements = muted
+
+
+async def refused_while_blocked(
+    uow: UnitOfWork, user_id: int, since: datetime, limit: int = 20
+) -> list[OutboxMessage]:
+    """Announcements to this person that Telegram refused because they had blocked the bot
+    (sent since `since`, at most `limit`): to be sent again when they come back, unless they
+    muted announcements meanwhile."""
+    user = await uow.session.get(User, user_id)
+    if user is None or user.muted_announcements or user.erased_at is not None:
+        return []
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.chat_id == user_id,
+            OutboxMessage.status == "blocked",
+            OutboxMessage.campaign.like(f"{CAMPAIGN_PREFIX}%"),
+            OutboxMessage.created_at >= since,
+        )
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    return list((await uow.session.execute(stmt)).scalars().all())

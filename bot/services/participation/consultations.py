@@ -21,12 +21,16 @@ import io
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select, update
 
+from bot.clock import wall_now
 from bot.render import Renderer
 from bot.services.participation.chart import ChartText, bar_chart, warm_up_soon
+from bot.services.people import policy
+from bot.services.people.policy import Capability
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.outbox import Button, Keyboard
 from bot.store.models import (
@@ -35,6 +39,7 @@ from bot.store.models import (
     ConsultComment,
     ConsultTally,
     InboxUpdate,
+    MessageRef,
     OutboxMessage,
     StaffMember,
     User,
@@ -42,8 +47,42 @@ from bot.store.models import (
 
 log = logging.getLogger(__name__)
 
-COMMITTEE_ROLES = ("committee", "centre", "admin")
 MIN_OPTIONS, MAX_OPTIONS = 2, 10
+
+
+class ConsultStatus(StrEnum):
+    """A consultation's statuses (the stored strings)."""
+
+    PROPOSALS = "proposals"  # residents send proposals; the committee then sets the options
+    SCHEDULED = "scheduled"  # options set, waiting for `opens_at`
+    OPEN = "open"  # ballots out, votes counted
+    CLOSED = "closed"  # results frozen and sent
+
+
+_CS = ConsultStatus
+# Which status each may move to (the consultation's lifecycle in one table).
+CONSULT_TRANSITIONS: dict[str, frozenset[str]] = {
+    _CS.PROPOSALS: frozenset({_CS.SCHEDULED}),
+    _CS.SCHEDULED: frozenset({_CS.OPEN}),
+    _CS.OPEN: frozenset({_CS.CLOSED}),
+    _CS.CLOSED: frozenset(),
+}
+# When a resident may comment (or propose), and when a vote counts.
+TAKES_COMMENTS: frozenset[str] = frozenset({_CS.PROPOSALS, _CS.OPEN})
+TAKES_VOTES: frozenset[str] = frozenset({_CS.OPEN})
+
+
+def move(c: Consultation, status: ConsultStatus) -> None:
+    """Change the consultation's status if its lifecycle allows it."""
+    if status not in CONSULT_TRANSITIONS.get(c.status, frozenset()):
+        raise ConsultError("consult_not_open" if c.status == _CS.CLOSED else "consult_wrong_state")
+    c.status = status
+
+
+def require(c: Consultation, allowed: frozenset[str], key: str = "consult_not_open") -> None:
+    """Refuse (with `key`) unless the consultation is in one of `allowed` statuses."""
+    if c.status not in allowed:
+        raise ConsultError(key)
 
 
 class ConsultError(Exception):
@@ -55,8 +94,7 @@ class ConsultError(Exception):
 
 
 def is_committee(uow: UnitOfWork, user_id: int) -> bool:
-    staff = uow.routing.gridmap.staff.get(user_id)
-    return bool(staff and staff.active and staff.role in COMMITTEE_ROLES)
+    return policy.may(uow, user_id, Capability.COMMITTEE)
 
 
 def parse_options(text: str) -> list[str] | None:
@@ -95,7 +133,7 @@ def create(uow: UnitOfWork, by: int, draft: dict[str, Any]) -> Consultation:
         secret=secret,
         allow_change=bool(draft.get("change")) and not secret,
         live_counts=bool(draft.get("live")),
-        status="proposals" if not draft.get("options") else "scheduled",
+        status=_CS.PROPOSALS if not draft.get("options") else _CS.SCHEDULED,
         opens_at=datetime.fromisoformat(draft["opens_at"]),
         closes_at=datetime.fromisoformat(draft["closes_at"]),
         created_at=uow.now,
@@ -113,7 +151,7 @@ async def publish(uow: UnitOfWork, c: Consultation, notify: Any = None) -> None:
     committee's answer is not sent behind a thousand ballots (the sender goes in id order).
     """
     await uow.session.flush()
-    if c.status == "proposals":
+    if c.status == _CS.PROPOSALS:
         if notify is not None:
             notify()
         for user in await eligible_voters(uow, c):
@@ -136,10 +174,9 @@ async def publish(uow: UnitOfWork, c: Consultation, notify: Any = None) -> None:
 async def set_options_and_open(
     uow: UnitOfWork, c: Consultation, options: list[str], notify: Any = None
 ) -> None:
-    if c.status != "proposals":
-        raise ConsultError("consult_wrong_state")
+    require(c, frozenset({_CS.PROPOSALS}), "consult_wrong_state")
     c.options = options
-    c.status = "scheduled"
+    move(c, _CS.SCHEDULED)
     if c.opens_at <= uow.now:
         await open_consultation(uow, c, notify)
     else:
@@ -180,7 +217,7 @@ async def open_consultation(uow: UnitOfWork, c: Consultation, notify: Any = None
     for user in voters:
         counts[user.home_grid_id or ""] = counts.get(user.home_grid_id or "", 0) + 1
     c.eligible = counts
-    c.status = "open"
+    move(c, _CS.OPEN)
     if c.secret:
         for i in range(len(c.options)):
             uow.session.add(ConsultTally(consultation_id=c.id, option=i, votes=0))
@@ -253,7 +290,8 @@ async def vote(
     """Record a ballot. Returns a label key for the answer; raises ConsultError on refusal."""
     if c.secret:
         await redact_update(uow, update_id)
-    if c.status != "open" or uow.now >= c.closes_at:
+    require(c, TAKES_VOTES)
+    if uow.now >= c.closes_at:
         raise ConsultError("consult_not_open")
     if not is_eligible(c, user):
         raise ConsultError("consult_not_eligible")
@@ -414,9 +452,9 @@ async def compute_results(uow: UnitOfWork, c: Consultation) -> dict[str, Any]:
 
 async def visible_results(uow: UnitOfWork, c: Consultation) -> dict[str, Any]:
     """Results for anyone asking: only after the close, or live for a non-binding poll."""
-    if c.status == "closed":
+    if c.status == _CS.CLOSED:
         return c.results
-    if c.live_counts and c.status == "open":
+    if c.live_counts and c.status == _CS.OPEN:
         return await compute_results(uow, c)
     raise ConsultError("consult_results_after_close")
 
@@ -448,7 +486,7 @@ async def committee_chats(uow: UnitOfWork, c: Consultation) -> list[tuple[int, s
 
 async def close(uow: UnitOfWork, c: Consultation) -> None:
     """Freeze the results and send them, with the chart, to participants and the committee."""
-    c.status = "closed"
+    move(c, _CS.CLOSED)
     c.closed_at = uow.now
     c.results = await compute_results(uow, c)
     charts: dict[str, bytes] = {}  # one chart per language, drawn on first need
@@ -472,6 +510,37 @@ async def close(uow: UnitOfWork, c: Consultation) -> None:
     ]
     for chat_id, lang in recipients:
         await send_results(uow, c, chat_id, lang, charts, campaign=f"consult-results:{c.id}")
+    await retire_ballots(uow, c)
+
+
+async def retire_ballots(uow: UnitOfWork, c: Consultation) -> int:
+    """Take the buttons off every delivered ballot of a closed consultation (a vote pressed
+    later would only be refused). Paced as a campaign, behind case messages; returns how many."""
+    rows = (
+        await uow.session.execute(
+            select(MessageRef.chat_id, MessageRef.message_id).where(
+                MessageRef.ref.like(f"cv:{c.id}:%")
+            )
+        )
+    ).all()
+    for chat_id, message_id in rows:
+        uow.session.add(
+            OutboxMessage(
+                created_at=uow.now,
+                chat_id=chat_id,
+                method="editMessageReplyMarkup",
+                payload={
+                    "chat_id": chat_id,
+                    "message_id": message_id,
+                    "reply_markup": {"inline_keyboard": []},
+                },
+                next_attempt_at=wall_now(),
+                status="pending",
+                attempts=0,
+                campaign=f"consult-close:{c.id}",
+            )
+        )
+    return len(rows)
 
 
 def prepare_charts() -> None:
@@ -487,7 +556,7 @@ def chart_text(renderer: Renderer, c: Consultation, data: dict[str, Any], lang: 
 
     options = data["options"]
     return ChartText(
-        title=say("chart_title", id=c.id, question=c.question, live=c.status != "closed"),
+        title=say("chart_title", id=c.id, question=c.question, live=c.status != _CS.CLOSED),
         subtitle=say(
             "chart_turnout",
             turnout=_number(data["turnout"]),
@@ -565,7 +634,8 @@ async def recent(uow: UnitOfWork, limit: int = 10) -> list[Consultation]:
 
 
 async def add_comment(uow: UnitOfWork, user: User, c: Consultation, kind: str, text: str) -> None:
-    if c.status not in ("open", "proposals") or not is_eligible(c, user):
+    require(c, TAKES_COMMENTS)
+    if not is_eligible(c, user):
         raise ConsultError("consult_not_open")
     option = None
     author = None
@@ -618,8 +688,7 @@ async def comment_groups(uow: UnitOfWork, c: Consultation) -> list[CommentGroup]
 
 async def export_csv(uow: UnitOfWork, c: Consultation) -> bytes:
     """Results as CSV: per option, per grid turnout and, for a named ballot, pseudonymous ballots."""
-    if c.status != "closed":
-        raise ConsultError("consult_results_after_close")
+    require(c, frozenset({_CS.CLOSED}), "consult_results_after_close")
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["section", "key", "value", "percent"])
@@ -627,7 +696,9 @@ async def export_csv(uow: UnitOfWork, c: Consultation) -> bytes:
         w.writerow(["option", o["text"], o["votes"], o["percent"]])
     w.writerow(["total", "ballots", c.results["ballots"], c.results["turnout"]])
     for g in c.results["grids"]:
-        w.writerow(["turnout", g["grid"], f"{g['ballots']}/{g['eligible']}", g["turnout"]])
+        # A grid with nobody eligible has no turnout (not 0%): the percent stays empty.
+        turnout = g["turnout"] if g["eligible"] else ""
+        w.writerow(["turnout", g["grid"], f"{g['ballots']}/{g['eligible']}", turnout])
     if not c.secret:
         rows = (
             await uow.session.execute(
@@ -647,8 +718,8 @@ async def export_csv(uow: UnitOfWork, c: Consultation) -> bytes:
 
 def _due(name: str, now: datetime) -> Any:
     if name == "open":
-        return and_(Consultation.status == "scheduled", Consultation.opens_at <= now)
-    return and_(Consultation.status == "open", Consultation.closes_at <= now)
+        return and_(Consultation.status == _CS.SCHEDULED, Consultation.opens_at <= now)
+    return and_(Consultation.status == _CS.OPEN, Consultation.closes_at <= now)
 
 
 async def run_due(domain: Domain) -> int:

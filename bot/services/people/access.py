@@ -12,8 +12,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 
+from bot.services.people import policy
+from bot.services.people.policy import Capability, Reach
 from bot.services.shared.domain import UnitOfWork
-from bot.store.models import Case
+from bot.store.models import Case, CaseFollower
 from routing.gridmap import Staff
 
 
@@ -37,40 +39,45 @@ async def get_case(uow: UnitOfWork, case_id: int, *, lock: bool = True) -> Case:
 
 
 def staff_role(uow: UnitOfWork, user_id: int) -> str | None:
-    staff = uow.routing.gridmap.staff.get(user_id)
-    return staff.role if staff and staff.active else None
+    return policy.role_of(uow, user_id)
 
 
 def may_act(uow: UnitOfWork, user_id: int, case: Case) -> bool:
-    """Server-side authorisation: may this person work on this case now?"""
-    gridmap = uow.routing.gridmap
-    staff = gridmap.staff.get(user_id)
+    """Server-side authorisation: may this person work on this case now? Their own cases
+    (owner, follow-up, their party's), and every case within reach for those who oversee."""
+    staff = uow.routing.gridmap.staff.get(user_id)
     if staff is None or not staff.active:
         return False
     if case.owner_id == user_id or case.follow_up_id == user_id:
         return True
     if case.party_id and staff.party_id == case.party_id:
         return True
-    if staff.role == "leader" and case.grid_id in staff.grid_ids:
-        return True
-    if staff.role == "centre":
-        grid = gridmap.grids.get(case.grid_id)
-        return bool(grid and grid.community_id == staff.community_id)
-    return staff.role in ("street", "admin")
+    return policy.role_may(staff.role, Capability.OVERSEE) and _within(uow, user_id, case)
+
+
+def _within(uow: UnitOfWork, user_id: int, case: Case) -> bool:
+    grids = scope_grids(uow, user_id)
+    return grids is None or case.grid_id in grids
 
 
 def may_view(uow: UnitOfWork, user_id: int, case: Case) -> bool:
-    if may_act(uow, user_id, case) or case.resident_id == user_id:
+    """Staff see the cases they may act on and every case within their reach; a resident
+    their own (followers: `may_read`)."""
+    if case.resident_id == user_id or may_act(uow, user_id, case):
         return True
-    staff = uow.routing.gridmap.staff.get(user_id)
-    if staff is None or not staff.active:
-        return False
-    if staff.role == "member" and case.grid_id in staff.grid_ids:
+    return policy.role_of(uow, user_id) is not None and _within(uow, user_id, case)
+
+
+async def may_read(uow: UnitOfWork, user_id: int, case: Case) -> bool:
+    """`may_view`, or a resident who follows the case ("I have this problem too")."""
+    if may_view(uow, user_id, case):
         return True
-    if staff.role == "committee":
-        grid = uow.routing.gridmap.grids.get(case.grid_id)
-        return bool(grid and grid.community_id == staff.community_id)
-    return False
+    found = await uow.session.execute(
+        select(CaseFollower.id).where(
+            CaseFollower.case_id == case.id, CaseFollower.user_id == user_id
+        )
+    )
+    return found.first() is not None
 
 
 def may_accept(uow: UnitOfWork, user_id: int, case: Case) -> bool:
@@ -93,18 +100,20 @@ async def authorise(uow: UnitOfWork, user_id: int, case_id: int, version: int | 
 
 
 def scope_grids(uow: UnitOfWork, user_id: int) -> frozenset[str] | None:
-    """The grids whose cases this person sees as a whole; None means every grid."""
+    """The grids whose cases this person sees as a whole; None means every grid. The one
+    rule for the board, the counts, the assessment and the triage queue."""
     gridmap = uow.routing.gridmap
     staff = gridmap.staff.get(user_id)
     if staff is None or not staff.active:
         return frozenset()
-    if staff.role in ("street", "admin"):
+    reach = policy.reach_of(staff.role)
+    if reach is Reach.DISTRICT:
         return None
-    if staff.role in ("centre", "committee"):
+    if reach is Reach.COMMUNITY:
         return frozenset(
             g.id for g in gridmap.grids.values() if g.community_id == staff.community_id
         )
-    if staff.role in ("member", "leader"):
+    if reach is Reach.GRIDS:
         return frozenset(staff.grid_ids)
     return frozenset()
 
@@ -136,7 +145,7 @@ def assignable_staff(uow: UnitOfWork, user_id: int) -> list[Staff]:
         s
         for s in gridmap.staff.values()
         if s.active
-        and s.role in ("member", "leader")
+        and policy.role_may(s.role, Capability.ASSIGNABLE)
         and (grids is None or set(s.grid_ids) & grids)
     ]
     return sorted(people, key=lambda s: (s.role != "member", s.grid_ids, s.name))

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from sqlalchemy import delete
 
-from bot.services.cases.views import chat_language
+from bot.services.people.residents import home_point, nearest_building
 from bot.services.shared.domain import UnitOfWork
+from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
 from bot.store.models import HouseholdPhone, User
 
@@ -131,6 +132,8 @@ async def request_verification(uow: UnitOfWork, user: User) -> None:
         return
     user.verification_decided_at = None  # a new request (a new home) waits for a new answer
     token = resident_token(uow.settings.token, user.id)
+    pin = home_point(user)
+    near = nearest_building(uow, user.home_grid_id, pin) if pin is not None else None
     for member in uow.routing.gridmap.members_of(user.home_grid_id):
         if member.active:
             lang = await chat_language(uow, member.telegram_id)
@@ -141,6 +144,7 @@ async def request_verification(uow: UnitOfWork, user: User) -> None:
                 ref=_request_ref(user.id, member.telegram_id),
                 resident=user,
                 place=coarse_place(uow, user, lang),
+                near=near,
                 keyboard=[
                     [
                         Button.of("btn_verify_yes", f"h:y:{token}"),

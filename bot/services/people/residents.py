@@ -8,9 +8,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import Case, CaseEvent, CaseFollower, User
 from routing.address import AddressMatch
+from routing.geo import distance_m
+from routing.gridmap import Building
 
 
 @dataclass(frozen=True)
@@ -54,18 +57,21 @@ async def ensure_user(uow: UnitOfWork, person: Person, language: str) -> User:
 
 
 def set_state(user: User, state: str | None, **data: Any) -> None:
-    user.state = state
-    user.state_data = dict(data)
+    """Write the person's dialogue state through the dialogue table (`shared.dialogue`):
+    only declared values, and an unsent draft or a waiting question is never dropped.
+    Prefer `dialogue.arm`/`dialogue.end`, which also time the prompt and tell the person."""
+    dialogue.put(user, state, data)
 
 
 def update_state(user: User, **data: Any) -> None:
+    """Add to the data of the state in force (the state itself stays)."""
     merged = dict(user.state_data or {})
     merged.update(data)
     user.state_data = merged
 
 
 #: The state of a person who said no to the privacy notice.
-DECLINED = "declined"
+DECLINED = dialogue.Prompt.DECLINED.value
 
 
 def may_hold_text(user: User) -> bool:
@@ -76,6 +82,17 @@ def may_hold_text(user: User) -> bool:
         and user.state != DECLINED
         and (user.state_data or {}).get("keep", True) is not False
     )
+
+
+def held_report(uow: UnitOfWork, held: str | None) -> str | None:
+    """What of the text held before registration to offer as a report: from the first line
+    that names a problem on. A greeting or a question ("hello", "how does this work?") names
+    none — the classifier abstains — and is not turned into a report."""
+    lines = [line for line in (held or "").splitlines() if line.strip()]
+    for n, line in enumerate(lines):
+        if uow.domain.classifier.classify(line).category is not None:
+            return "\n".join(lines[n:])
+    return None
 
 
 def give_consent(uow: UnitOfWork, user: User, person: Person) -> None:
@@ -96,20 +113,74 @@ def set_home(uow: UnitOfWork, user: User, building_id: str) -> bool:
     building = uow.routing.gridmap.buildings.get(building_id)
     if building is None:
         return False
+    _moved(user, building.grid_id, building.id)
     user.home_building_id = building.id
     user.home_grid_id = building.grid_id
     user.home_address = building.name.get(user.language)
     return True
 
 
+#: A home pin is kept rounded to about 10 m: which building, never which flat or door — what
+#: staff know of a resident who chose their building. (The public sees cases rounded further,
+#: `Settings.public_location_decimals`.)
+HOME_PIN_DECIMALS = 4
+
+
 def set_home_point(uow: UnitOfWork, user: User, lat: float, lon: float) -> bool:
+    """A home given as a pin: its grid and the rounded point, so a report from home still
+    tells staff which building (the nearest to the point), not only the grid."""
     grid = uow.routing.locator.locate(lat, lon)
     if grid is None:
         return False
+    _moved(user, grid.id, None)
     user.home_grid_id = grid.id
     user.home_building_id = None
-    user.home_address = f"{lat:.5f}, {lon:.5f}"
+    user.home_address = f"{round(lat, HOME_PIN_DECIMALS)}, {round(lon, HOME_PIN_DECIMALS)}"
     return True
+
+
+def _moved(user: User, grid_id: str, building_id: str | None) -> None:
+    """A new home needs a new confirmation: whoever vouched for the old one (the old grid's
+    member or the register) did not vouch for this one."""
+    if user.home_grid_id is None:
+        return
+    if user.home_grid_id != grid_id or user.home_building_id != building_id:
+        user.verified = False
+        user.verification_decided_at = None
+
+
+def home_point(user: User) -> tuple[float, float] | None:
+    """The rounded point of a home given as a pin (None for a building or no home)."""
+    if user.home_building_id or not user.home_grid_id or not user.home_address:
+        return None
+    try:
+        lat, lon = (float(part) for part in user.home_address.split(","))
+    except ValueError:
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return round(lat, HOME_PIN_DECIMALS), round(lon, HOME_PIN_DECIMALS)  # older pins: finer
+
+
+#: How far from a point a building may be to be named as near it.
+NEAR_METRES = 300.0
+
+
+def nearest_building(uow: UnitOfWork, grid_id: str, point: tuple[float, float]) -> Building | None:
+    """The grid's building nearest to a point (within `NEAR_METRES`), to say where a pin is."""
+    gridmap = uow.routing.gridmap
+    grid = gridmap.grids.get(grid_id)
+    if grid is None:
+        return None
+    best: tuple[float, str, Building] | None = None
+    for bid in grid.building_ids:
+        building = gridmap.buildings.get(bid)
+        if building is None or building.location is None:
+            continue
+        d = distance_m(point, building.location)
+        if d <= NEAR_METRES and (best is None or (d, bid) < best[:2]):
+            best = (d, bid, building)
+    return best[2] if best else None
 
 
 def grid_info(uow: UnitOfWork, grid_id: str, now_lang: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.services.cases.views import OPEN
+from bot.services.cases.status import OPEN
 from bot.services.public.figures import (
     Figures,
     GridLine,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, case, func, select, type_coerce
 
+from bot.services.cases.status import FINISHED, OPEN, Status
 from bot.store.models import Case, CaseEvent, CaseFollower
 from routing.gridmap import GridMap, Text
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from bot.services.shared.domain import Domain
 
 # Internal status -> public status (what a page or an open-data row shows).
-PUBLIC_STATUS: dict[str, str] = {
+PUBLIC_STATUS: dict[str, str] = {  # every Status (checked below)
     "triage": "received",
     "assigned": "assigned",
     "transferred": "assigned",
@@ -35,10 +36,11 @@ PUBLIC_STATUS: dict[str, str] = {
     "rejected": "rejected",
     "cancelled": "cancelled",
 }
+assert set(PUBLIC_STATUS) == set(Status), "every status of the lifecycle has a public name"
 PUBLIC_STATUSES: tuple[str, ...] = tuple(dict.fromkeys(PUBLIC_STATUS.values()))
 # Open311 knows two statuses: a resolved case (waiting for the resident's rating) is closed.
-CLOSED_STATUSES: frozenset[str] = frozenset({"resolved", "closed", "rejected", "cancelled"})
-OPEN_STATUSES: frozenset[str] = frozenset(PUBLIC_STATUS) - CLOSED_STATUSES
+CLOSED_STATUSES: frozenset[str] = FINISHED
+OPEN_STATUSES: frozenset[str] = OPEN
 _CLOSED_PUBLIC = frozenset(PUBLIC_STATUS[s] for s in CLOSED_STATUSES)
 
 # Audit events that are public, as the public event kind. Only status changes; never a note,

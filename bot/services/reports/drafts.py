@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.views import OPEN
-from bot.services.people.residents import set_state, update_state
+from bot.services.people.residents import home_point, update_state
+from bot.services.shared import dialogue
+from bot.services.shared.dialogue import Prompt
 from bot.services.shared.domain import UnitOfWork
 from bot.services.shared.outbox import Button
 from bot.store.models import Case, CaseEvent, InboxUpdate, User
@@ -30,8 +32,6 @@ SIMILAR_TEXT = 62.0
 SAME_TEXT = 90.0
 SIMILAR_METRES = 150.0
 SIMILAR_WINDOW = timedelta(days=30)
-# An optional prompt (a comment after a rating) lapses after this; later messages are reports.
-OPTIONAL_PROMPT_TTL = timedelta(minutes=30)
 
 
 def reads_as_report(uow: UnitOfWork, text: str) -> bool:
@@ -41,35 +41,34 @@ def reads_as_report(uow: UnitOfWork, text: str) -> bool:
     return category is not None and category != "other"
 
 
-def prompt_expired(uow: UnitOfWork, user: User) -> bool:
-    """Whether the person's optional prompt has lapsed (no start time counts as lapsed)."""
-    since = (user.state_data or {}).get("since")
-    if not since:
-        return True
-    try:
-        started = datetime.fromisoformat(since)
-    except (TypeError, ValueError):
-        return True
-    return uow.now - started > OPTIONAL_PROMPT_TTL
-
-
 def draft(user: User) -> dict[str, Any]:
-    return dict(user.state_data or {}) if user.state == "draft" else {}
+    """The draft in force (without the dialogue's bookkeeping), or {} when there is none."""
+    return dialogue.own_data(user) if user.state == Prompt.DRAFT else {}
+
+
+def _in_force(user: User) -> None:
+    """A draft set aside under a prompt comes back before anything is added to it: new words
+    join the report the resident was writing, never replace it."""
+    if user.state != Prompt.DRAFT and (user.state_data or {}).get(dialogue.KEPT):
+        dialogue.put(user, None, {})
 
 
 def start_or_extend(uow: UnitOfWork, user: User, text: str) -> dict[str, Any]:
     """Add text to the draft (a second message adds to the description)."""
+    _in_force(user)
     current = draft(user)
     if not current:
-        set_state(user, "draft", text=text, photos=[], started=uow.now.isoformat())
+        dialogue.arm(uow, user, Prompt.DRAFT, text=text, photos=[], started=uow.now.isoformat())
     else:
         joined = (current.get("text") or "") + ("\n" if current.get("text") else "") + text
-        update_state(user, text=joined[: uow.settings.max_text_length * 2])
+        # The draft lives from its last change: a report written over days is not lost.
+        update_state(user, text=joined[: uow.settings.max_text_length * 2], _at=uow.now.isoformat())
     return draft(user)
 
 
 def add_photo(uow: UnitOfWork, user: User, file_id: str) -> tuple[dict[str, Any], bool]:
     """Attach a photo; returns the draft and whether the photo fitted."""
+    _in_force(user)
     current = draft(user) or {"text": "", "photos": [], "started": uow.now.isoformat()}
     photos = list(current.get("photos") or [])
     if file_id in photos:
@@ -77,7 +76,8 @@ def add_photo(uow: UnitOfWork, user: User, file_id: str) -> tuple[dict[str, Any]
     if len(photos) >= uow.settings.max_photos_per_report:
         return current, False
     photos.append(file_id)
-    set_state(user, "draft", **{**current, "photos": photos})
+    dialogue.arm(uow, user, Prompt.DRAFT, **{**current, "photos": photos})
+    update_state(user, _at=uow.now.isoformat())
     return draft(user), True
 
 
@@ -111,15 +111,17 @@ def set_place(
     location: tuple[float, float] | None = None,
     place_text: str | None = None,
 ) -> None:
+    _in_force(user)
     current = draft(user) or {"text": "", "photos": []}
     current.pop("place_choice", None)  # the place is decided
+    current.pop("awaiting_place", None)
     current.update(
         building_id=building_id,
         grid_id=grid_id,
         location=list(location) if location else None,
         place_text=place_text,
     )
-    set_state(user, "draft", **current)
+    dialogue.put(user, Prompt.DRAFT, current)
 
 
 def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -196,14 +198,18 @@ async def own_open_duplicate(
 
 
 def place_of(
-    user: User, current: dict[str, Any]
+    uow: UnitOfWork, user: User, current: dict[str, Any]
 ) -> tuple[str | None, str | None, tuple[float, float] | None, str | None]:
+    """Where the report is: the place given in the draft, else the home — its building, or
+    for a home given as a pin its coarse point (staff then see which block, not only the grid)."""
     grid_id = current.get("grid_id") or user.home_grid_id
     building_id = current.get("building_id")
-    if building_id is None and current.get("grid_id") is None and current.get("location") is None:
-        building_id = user.home_building_id
     loc = current.get("location")
-    return grid_id, building_id, (tuple(loc) if loc else None), current.get("place_text")  # type: ignore[return-value]
+    location = tuple(loc) if loc else None
+    if building_id is None and current.get("grid_id") is None and location is None:
+        building_id = user.home_building_id
+        location = home_point(user)
+    return grid_id, building_id, location, current.get("place_text")  # type: ignore[return-value]
 
 
 async def submit(
@@ -218,7 +224,7 @@ async def submit(
     if current.get("place_choice"):
         # A typed place is waiting for "which one do you mean?": never dropped for the home.
         return "choose_place", None
-    grid_id, building_id, location, place_text = place_of(user, current)
+    grid_id, building_id, location, place_text = place_of(uow, user, current)
     if grid_id is None:
         return "no_place", None
     classification = uow.domain.classifier.classify(text)  # once: the duplicate check and the case
@@ -245,7 +251,7 @@ async def submit(
         source_update_id=update_id,
         classification=classification,
     )
-    set_state(user, None)
+    dialogue.drop_draft(user)
     offer = await second_problem(uow, case)
     if offer is not None:
         uow.outbox.send(
@@ -257,11 +263,13 @@ async def submit(
             text=offer.text,
             category=offer.category,
         )
+    await dialogue.draft_done(uow, user)  # a staff question that waited for the draft arms now
     return "filed", case
 
 
-def discard(user: User) -> None:
-    set_state(user, None)
+async def discard(uow: UnitOfWork, user: User) -> None:
+    """The resident discarded the draft (or follows a neighbour's case instead)."""
+    await dialogue.draft_done(uow, user)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,24 @@ class Button:
 
 Keyboard = list[list[Button]]
 
+#: How a photo that came as an image file (a Telegram "document") is kept among a case's photo
+#: ids: Telegram sends it back only as a document, never with sendPhoto.
+DOCUMENT_PREFIX = "doc:"
+
+
+def as_document(file_id: str) -> str:
+    """The photo id of an image that was sent as a file."""
+    return DOCUMENT_PREFIX + file_id
+
+
+def is_document(photo_id: str) -> bool:
+    return photo_id.startswith(DOCUMENT_PREFIX)
+
+
+def document_file_id(photo_id: str) -> str:
+    """Telegram's file id behind a photo id (the same id for a photo)."""
+    return photo_id[len(DOCUMENT_PREFIX) :] if is_document(photo_id) else photo_id
+
 
 class Outbox:
     """Collects outgoing messages for one transaction."""
@@ -175,37 +193,41 @@ class Outbox:
         case_id: int | None = None,
         campaign: str | None = None,
     ) -> None:
+        """Send a case's photos: pictures as photos, images sent to us as files as documents.
+
+        Telegram refuses a document's file id in sendPhoto ("type of file mismatch") and an
+        album may not mix the two, so each kind goes in its own messages, photos first; the
+        caption goes with the first message."""
         if not file_ids:
             return
-        if len(file_ids) == 1:
-            payload: dict[str, Any] = {"chat_id": chat_id, "photo": file_ids[0]}
-            if caption:
-                payload["caption"] = caption[:1024]
-                payload["parse_mode"] = "HTML"
-            self._add(chat_id, "sendPhoto", payload, case_id=case_id, campaign=campaign)
-            return
-        for start in range(0, len(file_ids), 10):
-            chunk = file_ids[start : start + 10]
-            media = [{"type": "photo", "media": f} for f in chunk]
-            if caption and start == 0:
-                media[0]["caption"] = caption[:1024]
-                media[0]["parse_mode"] = "HTML"
-            if len(chunk) == 1:
-                self._add(
-                    chat_id,
-                    "sendPhoto",
-                    {"chat_id": chat_id, "photo": chunk[0]},
-                    case_id=case_id,
-                    campaign=campaign,
-                )
-            else:
-                self._add(
-                    chat_id,
-                    "sendMediaGroup",
-                    {"chat_id": chat_id, "media": media},
-                    case_id=case_id,
-                    campaign=campaign,
-                )
+        pictures = [f for f in file_ids if not is_document(f)]
+        documents = [document_file_id(f) for f in file_ids if is_document(f)]
+        for kind, ids in (("photo", pictures), ("document", documents)):
+            for start in range(0, len(ids), 10):
+                chunk = ids[start : start + 10]
+                media: list[dict[str, Any]] = [{"type": kind, "media": f} for f in chunk]
+                if caption:
+                    media[0]["caption"] = caption[:1024]
+                    media[0]["parse_mode"] = "HTML"
+                    caption = None
+                if len(chunk) == 1:
+                    single = {k: v for k, v in media[0].items() if k not in ("type", "media")}
+                    method = "sendPhoto" if kind == "photo" else "sendDocument"
+                    self._add(
+                        chat_id,
+                        method,
+                        {"chat_id": chat_id, kind: chunk[0], **single},
+                        case_id=case_id,
+                        campaign=campaign,
+                    )
+                else:
+                    self._add(
+                        chat_id,
+                        "sendMediaGroup",
+                        {"chat_id": chat_id, "media": media},
+                        case_id=case_id,
+                        campaign=campaign,
+                    )
 
     def upload(
         self,

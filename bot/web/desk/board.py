@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.services.cases import lifecycle as cases
 from bot.services.cases import queries as case_queries
+from bot.services.cases import queues
 from bot.services.cases.queries import COLUMNS, BoardFilter
 from bot.services.people import access
 from bot.web.desk.session import ActionRefused, Desk, desk_view, render
@@ -94,7 +95,7 @@ async def board_page(request: web.Request, desk: Desk) -> web.Response:
         parties=list(gridmap.parties.values()),
         shapes=shapes,
         map_size=map_size,
-        triage=await case_queries.triage_queue(uow, desk.user_id),
+        triage=await queues.triage_queue(uow, desk.user_id),
         now=uow.now,
         done=request.query.get("done", "")[:32],
     )

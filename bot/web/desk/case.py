@@ -1,8 +1,9 @@
 """One case at the desk: its timeline, photos, deadlines, and every action of the chat card.
 
-Each action is the same service call the card's buttons make (bot/services/cases.py), after the
-same `authorise` (with the version the page was drawn for): the resident is told exactly as from
-the chat, and the chat card is edited in place.
+The forms are drawn from the action table (bot/services/cases/actions.py) the card reads too:
+each POST runs the same check and lifecycle call a press makes, after the same `authorise`
+(with the version the page was drawn for): the resident is told exactly as from the chat, and
+the chat card is edited in place.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.runtime.files import FileUnavailable, telegram_file, upload_photo
-from bot.runtime.web import GRIDVOICE
-from bot.services.cases import lifecycle as cases
+from bot.services.cases import actions
 from bot.services.cases import queries as case_queries
-from bot.services.cases.views import AWAITING_ACCEPT, OPEN, card_data
-from bot.services.people import access, desk_auth, staff
+from bot.services.cases.actions import Asks
+from bot.services.cases.status import OPEN
+from bot.services.cases.views import card_data
+from bot.services.people import access, desk_auth
 from bot.web.desk.session import SESSION_COOKIE, ActionRefused, Desk, desk_view, domain_of, render
+from bot.web.keys import GRIDVOICE, FileUnavailable, telegram_file, upload_photo
 
-ACTIONS = ("accept", "ask", "transfer", "resolve", "reject", "category", "reassign")
 MAX_UPLOAD = 2 * 1024 * 1024 - 64 * 1024
 
 
@@ -40,7 +41,8 @@ async def _case_in_scope(desk: Desk, human_id: str) -> Any:
 async def case_page(request: web.Request, desk: Desk) -> web.Response:
     uow = desk.uow
     case = await _case_in_scope(desk, request.match_info["human_id"])
-    can_act = access.may_act(uow, desk.user_id, case) and case.status in OPEN
+    where = actions.Where(uow, case, user_id=desk.user_id)
+    offered = await actions.offered(where) if access.may_act(uow, desk.user_id, case) else []
     due_kind, due_at = case_queries.due_of(case)
     return render(
         request,
@@ -50,23 +52,9 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         card=card_data(uow, case),
         events=await case_queries.timeline(uow, case),
         photos=await case_queries.case_photos(uow, case),
-        can_act=can_act,
-        can_accept=can_act
-        and case.status in AWAITING_ACCEPT
-        and access.may_accept(uow, desk.user_id, case),
-        triage=case.status == "triage",
-        transfer_targets=staff.transfer_options(uow, case, exclude={desk.user_id})
-        if can_act
-        else [],
-        assignable=[
-            s
-            for s in access.assignable_staff(uow, desk.user_id)
-            if s.telegram_id != case.owner_id and case.grid_id in s.grid_ids
-        ]
-        if can_act and desk.me.staff.role in cases.SUPERVISORS
-        else [],
+        offered=offered,
+        choices=_choices(where, offered),
         staffmap=uow.routing.gridmap.staff,
-        categories=uow.routing.gridmap.categories,
         due_kind=due_kind,
         due_at=due_at,
         overdue=due_at is not None and due_at < uow.now and case.status in OPEN,
@@ -75,42 +63,59 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
     )
 
 
+def _choices(where: actions.Where, offered: list[actions.StaffAction]) -> dict[str, list[Any]]:
+    """The options of each offered action's choice (as value, text) for its select box."""
+    gridmap = where.uow.routing.gridmap
+    out: dict[str, list[Any]] = {}
+    for a in offered:
+        if Asks.TARGET in a.asks:
+            out[a.name] = [(f"{t.kind[0]}:{t.id}", t.label) for t in actions.targets(where)]
+        elif Asks.MEMBER in a.asks:
+            out[a.name] = [(str(s.telegram_id), s) for s in actions.members(where)]
+        elif Asks.CATEGORY in a.asks:
+            out[a.name] = [(c, None) for c in gridmap.categories]
+    return out
+
+
 def _text(desk: Desk, name: str) -> str:
     return str(desk.form.get(name, "")).strip()[: desk.uow.settings.max_text_length]
 
 
 @desk_view
 async def case_action(request: web.Request, desk: Desk) -> web.Response:
-    action = request.match_info["action"]
-    if action not in ACTIONS:
+    """A form of the case page: the action's answers from the form, then the same check and
+    lifecycle call as a press on the chat card."""
+    action = actions.BY_NAME.get(request.match_info["action"])
+    if action is None:
         raise ActionRefused("not_allowed", 404)
     uow, user_id = desk.uow, desk.user_id
     found = await _case_in_scope(desk, request.match_info["human_id"])
     version = str(desk.form.get("version", ""))
     case = await access.authorise(uow, user_id, found.id, int(version) if version.isdigit() else -1)
-    if action == "accept":
-        await cases.accept(uow, user_id, case)
-    elif action == "ask":
-        if not await cases.ask(uow, user_id, case, _required(desk, "question")):
-            action = "ask_unreached"  # the resident blocked the bot or erased their data
-    elif action == "reject":
-        await cases.reject(uow, user_id, case, _required(desk, "reason"))
-    elif action == "resolve":
-        note = _required(desk, "note")
-        file_id = await _uploaded_photo(request, desk)
-        await cases.resolve(uow, user_id, case, note, file_id)
-    elif action == "transfer":
-        await cases.transfer(uow, user_id, case, _text(desk, "target"), _required(desk, "reason"))
-    elif action == "reassign":
-        target = _text(desk, "target")
+    answers = [await _answer(request, desk, action, ask) for ask in action.asks]
+    result = await actions.perform(uow, user_id, case, action, *answers)
+    done = action.name
+    if action.name == "ask" and result is False:
+        done = "ask_unreached"  # the resident blocked the bot: the question waits for them
+    return web.Response(
+        status=303, headers={"Location": f"/desk/cases/{case.human_id}?done={done}"}
+    )
+
+
+async def _answer(request: web.Request, desk: Desk, action: actions.StaffAction, ask: Asks) -> Any:
+    """One answer an action asks for, from its form (required ones refused when missing)."""
+    if ask is Asks.TEXT:
+        return _required(desk, action.text_field)
+    if ask is Asks.PHOTO:
+        return await _uploaded_photo(request, desk)
+    if ask is Asks.CATEGORY:
+        return _text(desk, "category")
+    target = _text(desk, "target")
+    if ask is Asks.MEMBER:
         if not target.isdigit():
             raise ActionRefused("not_allowed", 400)
-        await cases.reassign_to(uow, user_id, case, int(target), _required(desk, "reason"))
-    elif action == "category":
-        await cases.triage_set_category(uow, user_id, case, _text(desk, "category"))
-    return web.Response(
-        status=303, headers={"Location": f"/desk/cases/{case.human_id}?done={action}"}
-    )
+        return int(target)
+    return target
 
 
 def _required(desk: Desk, name: str) -> str:

@@ -36,7 +36,7 @@ async def _close_streams(app: web.Application) -> None:
 
 async def _recheck(app: web.Application) -> AsyncIterator[None]:
     """Publish 'something changed' when the newest audit row moved (any replica wrote it)."""
-    from bot.runtime.web import GRIDVOICE
+    from bot.web.keys import GRIDVOICE
 
     domain = app[GRIDVOICE].domain
     feed = feed_of(domain)

@@ -1,6 +1,6 @@
 """Assessment at the desk: per member and per party for a month, consultations' turnout, CSV.
 
-The numbers are the chat's /stats assessment (bot/services/staff.py), for a calendar month in
+The numbers are the chat's /stats assessment (bot/services/cases/queues.py), for a calendar month in
 the grid map's time zone, limited to the reader's scope.
 """
 
@@ -15,11 +15,12 @@ from typing import Any
 from aiohttp import web
 
 from bot.services.cases import queries as case_queries
+from bot.services.cases import queues
 from bot.services.participation import consultations
-from bot.services.people import staff
+from bot.services.people import policy
+from bot.services.people.policy import Capability
 from bot.web.desk.session import ActionRefused, Desk, desk_view, render
 
-READERS = frozenset({"leader", "centre", "street", "committee", "admin"})
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -42,13 +43,13 @@ def _month(desk: Desk, asked: str) -> tuple[str, datetime, datetime]:
 
 
 async def _report(request: web.Request, desk: Desk) -> dict[str, Any]:
-    if desk.me.staff.role not in READERS:
+    if not policy.role_may(desk.me.staff.role, Capability.REPORTS):
         raise ActionRefused("desk_reports_refused", 403)
     month, start, end = _month(desk, request.query.get("month", ""))
     uow = desk.uow
     return {
         "month": month,
-        "members": await staff.assessment(uow, desk.user_id, since=start, until=end),
+        "members": await queues.assessment(uow, desk.user_id, since=start, until=end),
         "parties": await case_queries.party_assessment(uow, desk.user_id, start, end),
     }
 
@@ -59,7 +60,7 @@ async def reports_page(request: web.Request, desk: Desk) -> web.Response:
     uow = desk.uow
     polls = []
     for c in await consultations.recent(uow, limit=10):
-        results = c.results if c.status == "closed" else None
+        results = c.results if c.status == consultations.ConsultStatus.CLOSED else None
         polls.append({"c": c, "results": results})
     return render(
         request,

@@ -15,12 +15,12 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.runtime.web import GRIDVOICE
-from bot.services.people import desk_auth
+from bot.services.people import desk_auth, policy
 from bot.services.people.access import CaseActionError
 from bot.services.people.desk_auth import SignedIn
 from bot.services.shared.domain import Domain, UnitOfWork
-from bot.web.pages import PAGES_KEY, request_language
+from bot.web.keys import GRIDVOICE, PAGES_KEY
+from bot.web.pages import request_language
 
 SESSION_COOKIE = "gv_desk"
 CSRF_FIELD = "csrf"
@@ -92,7 +92,9 @@ def render(request: web.Request, name: str, *, status: int = 200, **data: Any) -
         return domain.renderer.label(lang, key, **kw)
 
     pages = request.app[PAGES_KEY]
-    response = pages.render(request, name, status=status, label=label, **data)
+    response = pages.render(
+        request, name, status=status, label=label, may=policy.role_may, **data
+    )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -12,8 +12,7 @@ import re
 from aiohttp import web
 
 from bot.services.public.cases import find_public_case
-from bot.web.pages import PAGES_KEY
-from bot.web.public.dashboard import DOMAIN_KEY
+from bot.web.keys import GRIDVOICE, PAGES_KEY
 
 # GV-<year>-<number>; numbers run past 999,999 (then they have more digits), bounded here.
 HUMAN_ID = re.compile(r"GV-(\d{4})-(\d{6,12})", re.IGNORECASE)
@@ -25,7 +24,7 @@ def setup(app: web.Application) -> None:
 
 async def case_page(request: web.Request) -> web.Response:
     human_id = request.match_info["human_id"]
-    domain = request.app[DOMAIN_KEY]
+    domain = request.app[GRIDVOICE].domain
     if not HUMAN_ID.fullmatch(human_id) or not domain.has_routing:
         raise web.HTTPNotFound()
     case = await find_public_case(domain, human_id.upper())

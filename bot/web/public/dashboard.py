@@ -14,10 +14,10 @@ from aiohttp import web
 from bot.services.public.dashboard import Dashboard, Overview
 from bot.services.shared.domain import Domain
 from bot.web.drawing import MapDrawing, grid_map, legend, neighbourhood, weekly_chart
-from bot.web.pages import PAGES_KEY, PageCache
+from bot.web.keys import GRIDVOICE, PAGES_KEY
+from bot.web.pages import PageCache
 from routing.gridmap import GridMap
 
-DOMAIN_KEY = web.AppKey("gridvoice_domain", Domain)
 DASHBOARD_KEY = web.AppKey("gridvoice_dashboard", Dashboard)
 PAGE_CACHE_KEY = web.AppKey("gridvoice_page_cache", PageCache)
 # Grid ids are the map's own (letters, digits, dashes, dots, underscores), at most 64 long.
@@ -29,7 +29,6 @@ PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
 
 
 def setup(app: web.Application, domain: Domain) -> None:
-    app[DOMAIN_KEY] = domain
     app[DASHBOARD_KEY] = Dashboard(domain)
     app[PAGE_CACHE_KEY] = PageCache(app[PAGES_KEY], domain.settings.dashboard_cache.total_seconds())
     app.router.add_get("/", community, name="home")
@@ -39,7 +38,7 @@ def setup(app: web.Application, domain: Domain) -> None:
 
 
 def _gridmap(request: web.Request) -> GridMap | None:
-    domain = request.app[DOMAIN_KEY]
+    domain = request.app[GRIDVOICE].domain
     return domain.routing.gridmap if domain.has_routing else None
 
 
@@ -127,7 +126,7 @@ async def grid(request: web.Request) -> web.Response:
         overview = await dashboard.grid(grid_id)
         around = await dashboard.open_cases(list(neighbours))
         recent = await list_public_cases(
-            request.app[DOMAIN_KEY], CaseQuery(grid_ids=(grid_id,), limit=RECENT_CASES)
+            request.app[GRIDVOICE].domain, CaseQuery(grid_ids=(grid_id,), limit=RECENT_CASES)
         )
         return {
             "gridmap": gridmap,

@@ -15,14 +15,14 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.runtime.web import GRIDVOICE
 from bot.services.public import api_keys
 from bot.services.public import open311 as service
 from bot.services.public.cases import PublicCase, find_public_case, list_public_cases
 from bot.services.public.open311 import Open311Error
 from bot.services.shared.domain import Domain, NoGridMap
 from bot.web.formats import JSON_TYPE, XML_TYPE, answer
-from bot.web.pages import PAGES_KEY, request_language
+from bot.web.keys import GRIDVOICE, PAGES_KEY
+from bot.web.pages import request_language
 from bot.web.ratelimit import TokenBuckets, retry_after
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot.runtime.web import GRIDVOICE
 from bot.services.public import open_data
 from bot.services.shared.domain import Domain
+from bot.web.keys import GRIDVOICE
 
 CHUNK = 64 * 1024
 CSV = "text/csv"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from gv_world import CASE_ID, World, button_labels
 from sqlalchemy import func, select
 
 from bot.store.models import Case, CaseEvent, InboxUpdate, User
+from tests.support.world import CASE_ID, World, button_labels
 
 # Telegram language codes and the bot's language for each.
 LANGS = [("en", "en"), ("zh-hans", "zh")]

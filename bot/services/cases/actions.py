@@ -1,0 +1,272 @@
+"""The staff's actions on a case, one row each: the chat card and the desk form both read it.
+
+A row says what the action is called (the desk's vocabulary and its texts), its callback code
+on the chat card (stored cards carry these codes: they never change), what it asks for before
+it runs, whether it is confirmed, who may use it, in which statuses it is offered, any further
+rule of availability, and the lifecycle function it runs. The lifecycle function takes the
+answers in the order of `asks`: `run(uow, user_id, case, *answers)`.
+
+Adding an action: one row here, one lifecycle function, its texts (`btn_<name>` and the chat
+prompt in templates/*/labels.yaml and *.j2, `desk_btn_<name>` and `desk_done_<name>` in
+templates/*/web.yaml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from bot.services.cases import lifecycle
+from bot.services.cases.queues import transfer_options
+from bot.services.cases.status import AWAITING_ACCEPT, WORKING, Status
+from bot.services.cases.views import accepts_in
+from bot.services.people import access, policy
+from bot.services.people.policy import Capability
+from bot.services.shared.domain import UnitOfWork
+from bot.store.models import Case, User
+
+
+class Asks(StrEnum):
+    """What an action needs from the person before it runs (in this order)."""
+
+    TEXT = "text"  # a line of text: the chat arms a prompt, the desk shows a text box
+    PHOTO = "photo"  # an optional photo after the text
+    TARGET = "target"  # who takes it over: a member of the grid or a responsible party
+    MEMBER = "member"  # a member or leader of the case's grid (a supervisor's reassignment)
+    CATEGORY = "category"  # a category of the grid map
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where an action would be offered: a card in a chat, or the desk of a signed-in person."""
+
+    uow: UnitOfWork
+    case: Case
+    user_id: int | None = None  # the desk's person, or the one who pressed
+    chat_id: int | None = None  # the chat the card is in
+
+    @property
+    def card(self) -> bool:
+        return self.user_id is None
+
+
+# A rule of availability beyond status and capability: None when the action may be offered,
+# else the label that says why not.
+Rule = Callable[[Where], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class StaffAction:
+    name: str  # the desk's vocabulary: its URL, its texts
+    code: str | None  # the chat card's callback code (None: the desk only)
+    asks: tuple[Asks, ...]  # the answers `run` takes, in order
+    capability: Capability
+    statuses: frozenset[str]
+    run: Callable[..., Awaitable[Any]]
+    button: str | None = None  # the card button's label (None: its choices are the buttons)
+    prompt: str | None = None  # the dialogue state that waits for the text it asks
+    prompt_text: str | None = None  # what the chat prompt says
+    done: str | None = None  # the chat's short answer once it ran
+    confirms: bool = False  # the chat asks "really?" before it runs
+    rule: Rule | None = None
+    text_field: str = "reason"  # the desk form's text box
+    text_label: str = "desk_reason"
+    steps: tuple[str, ...] = ()  # codes of its later steps on the card (choices, back)
+    prompt_codes: tuple[str, ...] = ()  # codes of buttons on its chat prompts
+
+    @property
+    def desk_button(self) -> str:
+        return f"desk_btn_{self.name}"
+
+    @property
+    def desk_done(self) -> str:
+        return f"desk_done_{self.name}"
+
+
+async def resident_askable(uow: UnitOfWork, case: Case) -> bool:
+    """Whether the case has a resident to ask: not an Open311 request, not someone who used
+    /forget (their row is erased or gone)."""
+    if case.resident_id is None:
+        return False
+    resident = await uow.session.get(User, case.resident_id)
+    return resident is not None and resident.erased_at is None
+
+
+async def _has_resident(where: Where) -> str | None:
+    return None if await resident_askable(where.uow, where.case) else "ask_no_resident"
+
+
+async def _party_accepts(where: Where) -> str | None:
+    """A party's case is accepted by the party's own staff (or in its group) only."""
+    if where.user_id is not None:
+        ok = access.may_accept(where.uow, where.user_id, where.case)
+    else:
+        ok = accepts_in(where.uow, where.case, where.chat_id or 0)
+    return None if ok else "accept_party_only"
+
+
+async def _has_targets(where: Where) -> str | None:
+    return None if targets(where) else "no_transfer_target"
+
+
+async def _has_members(where: Where) -> str | None:
+    return None if members(where) else "not_allowed"
+
+
+def targets(where: Where) -> list[Any]:
+    """Transfer targets offered here (never the person themself, nor the case's owner)."""
+    exclude = {where.user_id} if where.user_id is not None else {where.case.owner_id or 0}
+    return transfer_options(where.uow, where.case, exclude=exclude)
+
+
+def members(where: Where) -> list[Any]:
+    """Who a supervisor may hand the case to: members and leaders of its grid, not its owner."""
+    if where.user_id is None:
+        return []
+    return [
+        s
+        for s in access.assignable_staff(where.uow, where.user_id)
+        if s.telegram_id != where.case.owner_id and where.case.grid_id in s.grid_ids
+    ]
+
+
+HANDLED = AWAITING_ACCEPT | WORKING
+
+ACTIONS: tuple[StaffAction, ...] = (
+    StaffAction(
+        name="accept",
+        code="acc",
+        asks=(),
+        capability=Capability.ACT,
+        statuses=AWAITING_ACCEPT,
+        run=lifecycle.accept,
+        button="btn_accept",
+        done="accepted_ok",
+        rule=_party_accepts,
+    ),
+    StaffAction(
+        name="ask",
+        code="ask",
+        asks=(Asks.TEXT,),
+        capability=Capability.ACT,
+        statuses=HANDLED,
+        run=lifecycle.ask,
+        button="btn_ask",
+        prompt="ask",
+        prompt_text="staff_prompt_ask",
+        rule=_has_resident,
+        text_field="question",
+        text_label="desk_ask_question",
+    ),
+    StaffAction(
+        name="transfer",
+        code="trf",
+        asks=(Asks.TARGET, Asks.TEXT),
+        capability=Capability.ACT,
+        statuses=HANDLED,
+        run=lifecycle.transfer,
+        button="btn_transfer",
+        prompt="transfer_reason",
+        prompt_text="staff_prompt_transfer",
+        rule=_has_targets,
+        steps=("tgt", "back"),
+    ),
+    StaffAction(
+        name="resolve",
+        code="res",
+        asks=(Asks.TEXT, Asks.PHOTO),
+        capability=Capability.ACT,
+        statuses=HANDLED,
+        run=lifecycle.resolve,
+        button="btn_resolve",
+        prompt="resolve_note",
+        prompt_text="staff_prompt_resolve",
+        text_field="note",
+        text_label="desk_resolve_note",
+        prompt_codes=("skip",),
+    ),
+    StaffAction(
+        name="reject",
+        code="rej",
+        asks=(Asks.TEXT,),
+        capability=Capability.ACT,
+        statuses=HANDLED,
+        run=lifecycle.reject,
+        button="btn_reject",
+        prompt="reject_reason",
+        prompt_text="staff_prompt_reject",
+        confirms=True,
+        text_label="desk_reject_reason",
+        prompt_codes=("rjy", "rjn"),
+    ),
+    StaffAction(
+        name="category",
+        code="cat",
+        asks=(Asks.CATEGORY,),
+        capability=Capability.TRIAGE,
+        statuses=frozenset({Status.TRIAGE}),
+        run=lifecycle.triage_set_category,
+        done="category_changed",
+    ),
+    StaffAction(
+        name="reassign",
+        code=None,
+        asks=(Asks.MEMBER, Asks.TEXT),
+        capability=Capability.REASSIGN,
+        statuses=HANDLED,
+        run=lifecycle.reassign_to,
+        rule=_has_members,
+    ),
+)
+
+BY_NAME: dict[str, StaffAction] = {a.name: a for a in ACTIONS}
+BY_CODE: dict[str, StaffAction] = {a.code: a for a in ACTIONS if a.code}
+# Codes of a row's later steps on the card (a transfer's target, its Back).
+BY_STEP: dict[str, StaffAction] = {s: a for a in ACTIONS for s in a.steps}
+# Every code pressed on a card itself (the pressed copy becomes the chat's live copy).
+CARD_CODES: frozenset[str] = frozenset(BY_CODE) | frozenset(BY_STEP)
+
+
+async def refusal(where: Where, action: StaffAction) -> tuple[str, dict[str, Any]] | None:
+    """Why `action` cannot be offered or run here, as (label, data); None when it can."""
+    case = where.case
+    if case.status not in action.statuses:
+        return "case_wrong_state", {"status": case.status}
+    if where.user_id is not None:
+        role = policy.role_of(where.uow, where.user_id)
+        if not policy.role_may(role, action.capability):
+            return "not_allowed", {}
+    elif where.chat_id is not None and where.chat_id > 0:
+        role = policy.role_of(where.uow, where.chat_id)
+        if role is not None and not policy.role_may(role, action.capability):
+            return "not_allowed", {}
+    if action.rule is not None:
+        key = await action.rule(where)
+        if key is not None:
+            return key, {}
+    return None
+
+
+async def offered(where: Where) -> list[StaffAction]:
+    """The actions offered here, in the table's order."""
+    return [a for a in ACTIONS if await refusal(where, a) is None]
+
+
+async def check(where: Where, action: StaffAction) -> None:
+    """Refuse a press or a form for an action that would not be offered (callback data and
+    forms are untrusted; a card may be older than the case)."""
+    refused = await refusal(where, action)
+    if refused is not None:
+        raise access.CaseActionError(refused[0], **refused[1])
+
+
+async def perform(
+    uow: UnitOfWork, user_id: int, case: Case, action: StaffAction, *answers: Any
+) -> Any:
+    """Run the action for this person, after the same check its offer made."""
+    await check(Where(uow, case, user_id=user_id), action)
+    if len(answers) != len(action.asks):
+        raise access.CaseActionError("not_allowed")
+    return await action.run(uow, user_id, case, *answers)

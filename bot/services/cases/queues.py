@@ -1,0 +1,172 @@
+"""Staff work lists: a person's queue, the triage queue, transfer targets, the hand-over of
+a deactivated person's cases, and the fair assessment.
+
+Each list is limited by `access.scope_grids` / `access.scope`, the rule that also decides
+what the board shows and which chat button is authorised.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from bot.services.cases import lifecycle
+from bot.services.cases.queries import BOARD_LIMIT, due_of, grid_counts
+from bot.services.cases.status import OPEN, Status
+from bot.services.people.access import may_act, scope, scope_grids
+from bot.services.shared.domain import UnitOfWork
+from bot.store.models import Case, CaseEvent
+from routing.assignment import TransferTarget, assign, transfer_targets
+
+
+def transfer_options(uow: UnitOfWork, case: Case, exclude: set[int]) -> list[TransferTarget]:
+    """Who a case may be transferred to: the grid's other members and the matrix's parties."""
+    return transfer_targets(uow.routing.gridmap, case.grid_id, case.category or "other", exclude)
+
+
+async def queue(uow: UnitOfWork, user_id: int) -> list[Case]:
+    """A person's open cases (and their party's), soonest deadline first."""
+    staff = uow.routing.gridmap.staff.get(user_id)
+    conditions = [Case.owner_id == user_id, Case.follow_up_id == user_id]
+    if staff and staff.party_id:
+        conditions.append(Case.party_id == staff.party_id)
+    stmt = select(Case).where(or_(*conditions), Case.status.in_(sorted(OPEN)))
+    items = list((await uow.session.execute(stmt)).scalars().all())
+    items.sort(key=lambda c: due_of(c)[1] or uow.now)
+    return items
+
+
+async def triage_queue(uow: UnitOfWork, user_id: int) -> list[Case]:
+    """Cases the classifier could not place that this person may triage (the chat's
+    `/triage` and the desk's queue: one list)."""
+    stmt = (
+        select(Case)
+        .where(scope(uow, user_id), Case.status == Status.TRIAGE)
+        .order_by(Case.id)
+        .limit(BOARD_LIMIT)
+    )
+    return [c for c in (await uow.session.execute(stmt)).scalars().all() if may_act(uow, user_id, c)]
+
+
+async def hand_over_cases(uow: UnitOfWork, admin_id: int, user_id: int) -> int:
+    """A deactivated person's open cases go to whoever routing picks now; returns how many."""
+    stmt = select(Case).where(Case.owner_id == user_id, Case.status.in_(sorted(OPEN)))
+    moved = 0
+    for case in (await uow.session.execute(stmt)).scalars().all():
+        counts = await grid_counts(uow, case.grid_id)
+        a = assign(
+            uow.routing.gridmap, case.grid_id, case.category, uow.now, counts, exclude={user_id}
+        )
+        await lifecycle.reassign(
+            uow,
+            case,
+            a,
+            lifecycle.Actor(admin_id, "admin"),
+            Status.TRANSFERRED,
+            "reassigned",
+            note="deactivated",
+        )
+        moved += 1
+    return moved
+
+
+async def assessment(
+    uow: UnitOfWork,
+    user_id: int,
+    days: int = 30,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Per person: cases by category, median times, share within deadline, reopen rate,
+    average rating, and a difficulty-weighted score (weights from the grid map).
+
+    The period is the last `days`, or cases reported in [since, until) when given."""
+    grids = scope_grids(uow, user_id)
+    since = since or uow.now - timedelta(days=days)
+    stmt = select(Case).where(Case.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Case.created_at < until)
+    if grids is not None:
+        stmt = stmt.where(Case.grid_id.in_(sorted(grids)))
+    cases = list((await uow.session.execute(stmt)).scalars().all())
+    if not cases:
+        return []
+    ids = [c.id for c in cases]
+    events = (
+        await uow.session.execute(
+            select(CaseEvent.case_id, CaseEvent.actor_id, CaseEvent.kind).where(
+                CaseEvent.case_id.in_(ids), CaseEvent.kind.in_(("accepted", "resolved"))
+            )
+        )
+    ).all()
+    handler_of: dict[int, int] = {}
+    for case_id, actor_id, kind in events:
+        if kind == "resolved" and actor_id is not None:
+            handler_of[case_id] = actor_id
+        elif kind == "accepted" and actor_id is not None:
+            handler_of.setdefault(case_id, actor_id)
+    weights = uow.routing.gridmap.category_weights
+    per: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {
+            "cases": 0,
+            "by_category": defaultdict(int),
+            "accept": [],
+            "resolve": [],
+            "in_time": 0,
+            "timed": 0,
+            "reopened": 0,
+            "ratings": [],
+            "weighted": 0.0,
+        }
+    )
+    for case in cases:
+        person = handler_of.get(case.id)
+        if person is None and case.category is None:
+            continue  # waiting in triage: the leader holds it, nobody has handled it yet
+        person = person or case.owner_id
+        if person is None:
+            continue
+        p = per[person]
+        p["cases"] += 1
+        p["by_category"][case.category or "triage"] += 1
+        weight = float(weights.get(case.category or "other", 1.0))
+        if case.accepted_at:
+            p["accept"].append((case.accepted_at - case.created_at).total_seconds())
+        if case.resolved_at:
+            p["resolve"].append((case.resolved_at - case.created_at).total_seconds())
+            p["timed"] += 1
+            on_time = case.resolve_by is None or case.resolved_at <= case.resolve_by
+            p["in_time"] += 1 if on_time else 0
+            quality = 1.0 if on_time else 0.5
+            if case.rating:
+                quality *= 0.5 + case.rating / 10
+            p["weighted"] += weight * quality
+        if case.reopen_count:
+            p["reopened"] += 1
+        if case.rating:
+            p["ratings"].append(case.rating)
+    report = []
+    for person, p in per.items():
+        staff = uow.routing.gridmap.staff.get(person)
+        report.append(
+            {
+                "id": person,
+                "name": staff.name if staff else str(person),
+                "role": staff.role if staff else "",
+                "cases": p["cases"],
+                "by_category": dict(sorted(p["by_category"].items())),
+                "median_accept": statistics.median(p["accept"]) if p["accept"] else None,
+                "median_resolve": statistics.median(p["resolve"]) if p["resolve"] else None,
+                "within_deadline": p["in_time"] / p["timed"] if p["timed"] else None,
+                "reopen_rate": p["reopened"] / p["cases"] if p["cases"] else 0.0,
+                "avg_rating": statistics.mean(p["ratings"]) if p["ratings"] else None,
+                "score": round(p["weighted"], 2),
+            }
+        )
+    report.sort(key=lambda r: (-r["score"], r["name"]))
+    return report

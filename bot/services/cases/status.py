@@ -1,0 +1,70 @@
+"""A case's statuses and the lifecycle between them, in one place.
+
+The stored strings are the enum's values (rows written before keep working: a `Status` is a
+`str`). Every set the code asks about (open, waiting for acceptance, being worked on, the
+board's columns) is derived here, never listed again elsewhere.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    TRIAGE = "triage"  # the classifier could not place it: a leader picks the category
+    ASSIGNED = "assigned"
+    TRANSFERRED = "transferred"
+    ESCALATED = "escalated"  # a deadline was missed: the next rung has it
+    REOPENED = "reopened"  # the resident said "not solved"
+    ACCEPTED = "accepted"
+    NEEDS_INFO = "needs_info"  # waiting for the resident's answer
+    RESOLVED = "resolved"  # waiting for the resident's rating (or the reopen window to end)
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+_S = Status
+# Where a case may go from an open status handled by someone (the same for each of them).
+_HANDLED = frozenset(
+    {_S.ACCEPTED, _S.NEEDS_INFO, _S.TRANSFERRED, _S.RESOLVED, _S.REJECTED, _S.ESCALATED}
+) | {_S.CANCELLED}
+
+# Which transitions each status allows (the lifecycle in one table).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    _S.TRIAGE: frozenset({_S.ASSIGNED, _S.REJECTED, _S.CANCELLED, _S.RESOLVED}),
+    _S.ASSIGNED: _HANDLED,
+    _S.TRANSFERRED: _HANDLED,
+    _S.ESCALATED: _HANDLED,
+    _S.REOPENED: _HANDLED,
+    _S.ACCEPTED: _HANDLED - {_S.ACCEPTED},
+    _S.NEEDS_INFO: _HANDLED | {_S.ASSIGNED},
+    _S.RESOLVED: frozenset({_S.CLOSED, _S.REOPENED}),
+    _S.REJECTED: frozenset(),
+    _S.CLOSED: frozenset(),
+    _S.CANCELLED: frozenset(),
+}
+
+# Handed to someone who has not accepted it yet: their accept-by deadline runs.
+AWAITING_ACCEPT: frozenset[str] = frozenset({_S.ASSIGNED, _S.TRANSFERRED, _S.ESCALATED, _S.REOPENED})
+# Accepted and being worked on: the resolve-by deadline runs.
+WORKING: frozenset[str] = frozenset({_S.ACCEPTED, _S.NEEDS_INFO})
+# Still someone's work (everything a transition can leave to reach an end).
+OPEN: frozenset[str] = frozenset({_S.TRIAGE}) | AWAITING_ACCEPT | WORKING
+# Done, from the staff's side (a resolved case waits only for the resident).
+FINISHED: frozenset[str] = frozenset(Status) - OPEN
+# The board's columns, in the lifecycle's order.
+COLUMNS: tuple[str, ...] = (
+    _S.TRIAGE,
+    _S.ASSIGNED,
+    _S.TRANSFERRED,
+    _S.ESCALATED,
+    _S.REOPENED,
+    _S.ACCEPTED,
+    _S.NEEDS_INFO,
+)
+
+
+def may_move(old: str, new: str) -> bool:
+    """Whether the lifecycle allows `old` -> `new` (staying put is always allowed)."""
+    return new == old or new in TRANSITIONS.get(old, frozenset())

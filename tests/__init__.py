@@ -1,0 +1,1 @@
+"""gridvoice's tests. Each folder is a package; shared helpers live in `tests.support`."""

@@ -1,0 +1,216 @@
+"""The staff's action table (bot/services/cases/actions.py): every row complete, and both edges
+— the chat card and the desk's case form — reach every row.
+
+The card's keyboard is built from the table (`views.staff_keyboard`), the card's press and the
+desk's POST both run `actions.perform`; here each row is offered where the table says, run
+through that one entry point, and refused where it must be.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from unit_helpers import (
+    ADMIN,
+    LEADER,
+    MEMBER_1,
+    PROPERTY_CHAT,
+    events_of,
+    file_case,
+    new_resident,
+)
+
+from bot.services.cases import actions, lifecycle, views
+from bot.services.cases.actions import ACTIONS, Asks, Where
+from bot.services.cases.lifecycle import CaseActionError
+from bot.services.cases.status import Status
+from bot.services.shared.domain import UnitOfWork
+from bot.store.models import Case, User
+
+ROOT = Path(__file__).resolve().parents[2]
+LANGS = ("en", "zh")
+# Codes of buttons that are no action of the table: a queue list's case, and the buttons on
+# the chat prompts of an action (resolve's "skip photo", reject's "yes"/"no").
+OTHER_CODES = {"view"}
+# The event each action leaves on the case's audit trail.
+EVENT = {
+    "accept": "accepted",
+    "ask": "asked",
+    "transfer": "transferred",
+    "resolve": "resolved",
+    "reject": "rejected",
+    "category": "triaged",
+    "reassign": "reassigned",
+}
+
+
+def _yaml(lang: str, name: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "templates" / lang / name).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_action_has_its_texts_in_both_languages(lang: str) -> None:
+    labels, web = _yaml(lang, "labels.yaml"), _yaml(lang, "web.yaml")
+    for a in ACTIONS:
+        assert a.desk_button in web and a.desk_done in web, a.name
+        if Asks.TEXT in a.asks:
+            assert a.text_label in web, a.name
+        if a.code is not None:
+            for key in (a.button, a.done):
+                assert key is None or key in labels, (a.name, key)
+            if a.prompt_text is not None:
+                assert (ROOT / "templates" / lang / f"{a.prompt_text}.j2").is_file(), a.name
+    for key in ("ask_no_resident", "accept_party_only", "no_transfer_target", "case_wrong_state"):
+        assert key in labels, key
+
+
+def test_an_action_on_the_card_says_how_it_asks_for_what_it_needs() -> None:
+    for a in ACTIONS:
+        if a.code is None:
+            continue
+        if a.asks and a.asks[0] is Asks.TEXT or Asks.TARGET in a.asks:
+            assert a.prompt and a.prompt_text, f"{a.name}: the chat asks its text in a prompt"
+        if Asks.TARGET in a.asks:
+            assert len(a.steps) == 2, f"{a.name}: a choice and Back on the card"
+        assert a.button is not None or Asks.CATEGORY in a.asks, a.name
+
+
+def test_callback_codes_are_unique_and_fit_telegram_callback_data() -> None:
+    codes = [a.code for a in ACTIONS if a.code]
+    codes += [s for a in ACTIONS for s in (*a.steps, *a.prompt_codes)]
+    assert len(codes) == len(set(codes)) and not set(codes) & OTHER_CODES, codes
+    assert len({a.name for a in ACTIONS}) == len(ACTIONS)
+    # The largest ids there can be, and the longest argument a press carries.
+    case = Case(id=2**63 - 1, version=2**31 - 1)
+    longest = "p:" + "x" * 24  # a party id of the map (kept short by routing/check.py)
+    for code in codes:
+        data = views.cb(code, case, *longest.split(":"))
+        assert len(data.encode()) <= 64, data
+
+
+def test_each_row_runs_a_lifecycle_function_taking_its_answers_in_order() -> None:
+    for a in ACTIONS:
+        assert getattr(lifecycle, a.run.__name__) is a.run, a.name
+        params = list(inspect.signature(a.run).parameters.values())
+        assert [p.name for p in params[:3]] == ["uow", "user_id", "case"], a.name
+        assert len(params) - 3 >= len(a.asks) >= len([p for p in params[3:] if p.default is p.empty])
+
+
+async def _case_in(uow: UnitOfWork, status: str) -> Case:
+    """A case of MEMBER_1's grid (a resident's, in `status`), reached through the lifecycle."""
+    resident = await new_resident(uow)
+    if status == Status.TRIAGE:
+        return await file_case(uow, resident, "Something odd", as_category=None)
+    case = await file_case(uow, resident, as_category="facilities")
+    if status == Status.ACCEPTED:
+        await lifecycle.accept(uow, MEMBER_1, case)
+    return case
+
+
+def _answers(uow: UnitOfWork, where: Where, action: actions.StaffAction) -> list[Any]:
+    given: dict[Asks, Any] = {
+        Asks.TEXT: "Done as asked",
+        Asks.PHOTO: None,
+        Asks.CATEGORY: "sanitation",
+    }
+    if Asks.TARGET in action.asks:
+        given[Asks.TARGET] = next(f"{t.kind[0]}:{t.id}" for t in actions.targets(where))
+    if Asks.MEMBER in action.asks:
+        given[Asks.MEMBER] = actions.members(where)[0].telegram_id
+    return [given[ask] for ask in action.asks]
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.name)
+async def test_the_card_offers_the_action_and_its_press_runs_it(
+    uow: UnitOfWork, action: actions.StaffAction
+) -> None:
+    """Chat edge: the owner's card carries the row's code where it is offered, and the
+    press's entry point (`perform`, as `card_button` calls it) runs the lifecycle function."""
+    if action.code is None:
+        pytest.skip("a desk-only action (the table says so)")
+    status = Status.TRIAGE if Status.TRIAGE in action.statuses else Status.ASSIGNED
+    case = await _case_in(uow, status)
+    presser = LEADER if status == Status.TRIAGE else MEMBER_1
+    assert case.owner_chat_id == presser
+    keyboard = await views.staff_keyboard(uow, case, presser)
+    pressed = [b.data for row in keyboard for b in row if b.data.startswith(f"c:{action.code}:")]
+    assert pressed, f"{action.name} is not on the card in {status}"
+    where = Where(uow, case, user_id=presser, chat_id=presser)
+    await actions.perform(uow, presser, case, action, *_answers(uow, where, action))
+    assert (await events_of(uow, case))[-1].kind == EVENT[action.name]
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.name)
+async def test_the_desk_offers_the_action_and_its_form_runs_it(
+    uow: UnitOfWork, action: actions.StaffAction
+) -> None:
+    """Desk edge: the admin (every capability) is offered each row on a case in one of its
+    statuses, and the form's entry point runs it."""
+    status = Status.TRIAGE if Status.TRIAGE in action.statuses else Status.ASSIGNED
+    case = await _case_in(uow, status)
+    where = Where(uow, case, user_id=ADMIN)
+    assert action in await actions.offered(where)
+    await actions.perform(uow, ADMIN, case, action, *_answers(uow, where, action))
+    assert (await events_of(uow, case))[-1].kind == EVENT[action.name]
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.name)
+async def test_the_action_is_neither_offered_nor_run_outside_its_statuses(
+    uow: UnitOfWork, action: actions.StaffAction
+) -> None:
+    case = await _case_in(uow, Status.ASSIGNED)
+    await lifecycle.resolve(uow, MEMBER_1, case, "Fixed")
+    for where in (Where(uow, case, user_id=ADMIN), Where(uow, case, chat_id=MEMBER_1)):
+        assert action not in await actions.offered(where)
+    assert await views.staff_keyboard(uow, case, MEMBER_1) == []
+    with pytest.raises(CaseActionError) as refused:
+        await actions.perform(uow, ADMIN, case, action, *([None] * len(action.asks)))
+    assert refused.value.key == "case_wrong_state"
+
+
+async def test_ask_is_not_offered_when_nobody_can_answer(uow: UnitOfWork) -> None:
+    """A resident who used /forget, or a case from Open311 without one: no "Ask" on the card
+    or the desk, and a forged press is refused before the case waits for nobody."""
+    ask = actions.BY_NAME["ask"]
+    forgotten = await _case_in(uow, Status.ASSIGNED)
+    resident = await uow.session.get(User, forgotten.resident_id)
+    assert resident is not None
+    resident.erased_at = uow.now
+    open311 = await file_case(uow, None, as_category="facilities")
+    for case in (forgotten, open311):
+        assert ask not in await actions.offered(Where(uow, case, user_id=LEADER))
+        assert ask not in await actions.offered(Where(uow, case, chat_id=MEMBER_1))
+        codes = [b.data for row in await views.staff_keyboard(uow, case, MEMBER_1) for b in row]
+        assert codes and not any(c.startswith("c:ask:") for c in codes)
+        with pytest.raises(CaseActionError) as refused:
+            await actions.perform(uow, MEMBER_1, case, ask, "Which lamp?")
+        assert refused.value.key == "ask_no_resident"
+        assert case.status == Status.ASSIGNED
+
+
+async def test_a_party_case_offers_accept_only_to_the_party(uow: UnitOfWork) -> None:
+    accept = actions.BY_NAME["accept"]
+    case = await file_case(uow, await new_resident(uow), as_category="property")
+    assert case.party_id == "xingfu-wuye" and case.follow_up_id == MEMBER_1
+    assert accept in await actions.offered(Where(uow, case, chat_id=PROPERTY_CHAT))
+    assert accept not in await actions.offered(Where(uow, case, chat_id=MEMBER_1))
+    with pytest.raises(CaseActionError) as refused:
+        await actions.perform(uow, MEMBER_1, case, accept)
+    assert refused.value.key == "accept_party_only"
+
+
+async def test_a_role_without_the_capability_is_refused(uow: UnitOfWork) -> None:
+    """Placing a triage case is the triage capability's (a member pressing a forged category
+    button is refused), reassigning the supervisors'."""
+    case = await _case_in(uow, Status.TRIAGE)
+    with pytest.raises(CaseActionError):
+        await actions.perform(uow, MEMBER_1, case, actions.BY_NAME["category"], "sanitation")
+    case = await _case_in(uow, Status.ASSIGNED)
+    assert actions.BY_NAME["reassign"] not in await actions.offered(
+        Where(uow, case, user_id=MEMBER_1)
+    )
+    assert actions.BY_NAME["reassign"] in await actions.offered(Where(uow, case, user_id=LEADER))

@@ -1,0 +1,78 @@
+"""Desk edge of the action table (bot/services/cases/actions.py): the case page draws one form
+per row the table offers, and each form's POST runs the row — for every row of the table."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.services.cases.actions import ACTIONS, Asks, StaffAction
+from bot.services.cases.status import Status
+from tests.support.chat import case_row, events
+from tests.support.world import ADMIN, World
+from tests.web.desk_helpers import get, hidden, http_session, post, sign_in
+
+pytestmark = pytest.mark.db
+
+LIGHT = "The street light outside building 1 has been broken for a week"
+# The event each action leaves on the case's audit trail.
+EVENT = {
+    "accept": "accepted",
+    "ask": "asked",
+    "transfer": "transferred",
+    "resolve": "resolved",
+    "reject": "rejected",
+    "category": "triaged",
+    "reassign": "reassigned",
+}
+
+
+def _first_option(page: str, name: str) -> str:
+    """The first choice of the select box `name` in this part of the page."""
+    match = re.search(rf'<select name="{name}">\s*<option value="([^"]+)"', page)
+    assert match, f"no choices for {name}"
+    return match.group(1)
+
+
+async def test_every_action_of_the_table_has_a_form_that_runs_it(web_world: World) -> None:
+    w = web_world
+    base = w.app.web_url  # type: ignore[union-attr]
+    assert set(EVENT) == {a.name for a in ACTIONS}, "a new row needs its event here"
+    async with http_session() as http:
+        await sign_in(w, http, ADMIN)  # the admin has every capability
+        for n, action in enumerate(ACTIONS):
+            resident = 7401 + n
+            await w.resident(resident)
+            triage = Status.TRIAGE in action.statuses
+            case_id, _ = await w.report(resident, "hello?? can someone come by" if triage else LIGHT)
+            status, page = await get(http, f"{base}/desk/cases/{case_id}")
+            assert status == 200
+            form_url = f"/desk/cases/{case_id}/{action.name}"
+            assert f'action="{form_url}"' in page, f"no {action.name} form"
+            assert f'id="act-{action.name}"' in page
+            data = _form(page, action)
+            status, after, _ = await post(http, base + form_url, data)
+            assert status == 200, after
+            kinds = [e.kind for e in await events(w, case_id)]
+            assert kinds[-1] == EVENT[action.name], (action.name, kinds)
+        # a case no row is offered in (resolved) has no form at all
+        assert (await case_row(w, case_id)).status == Status.TRANSFERRED
+        _, page = await get(http, f"{base}/desk/cases/{case_id}")
+        _, form = page, {"csrf": hidden(page, "csrf"), "version": hidden(page, "version")}
+        await post(http, f"{base}/desk/cases/{case_id}/resolve", {**form, "note": "Fixed"})
+        _, page = await get(http, f"{base}/desk/cases/{case_id}")
+        assert 'id="actions"' not in page and 'id="act-' not in page
+
+
+def _form(page: str, action: StaffAction) -> dict[str, str]:
+    part = page.split(f'/{action.name}"', 1)[1].split("</form>", 1)[0]
+    data = {"csrf": hidden(page, "csrf"), "version": hidden(page, "version")}
+    for ask in action.asks:
+        if ask is Asks.TEXT:
+            data[action.text_field] = "Done as asked"
+        elif ask in (Asks.TARGET, Asks.MEMBER):
+            data["target"] = _first_option(part, "target")
+        elif ask is Asks.CATEGORY:
+            data["category"] = _first_option(part, "category")
+    return data
