@@ -29,9 +29,6 @@ MAX_STATS_DAYS = 3660
 
 # What a case's human id looks like (`GV-2026-000123`): anything else is not looked up.
 HUMAN_ID = re.compile(r"[A-Za-z]{1,8}-\d{4}-\d{1,12}")
-# Who may use the commands that look across members (the policy's capabilities).
-TRIAGE_ROLES = tuple(sorted(policy.roles_with(Capability.TRIAGE)))
-STATS_ROLES = tuple(sorted(policy.roles_with(Capability.REPORTS)))
 
 # The card prompts whose answer is a text (the photo step and the decline confirmation take
 # other input). Every prompt's rules — what /cancel says, whether a command leaves it, how
@@ -40,9 +37,6 @@ TEXT_STATES = (Prompt.ASK, Prompt.RESOLVE_NOTE, Prompt.REJECT_REASON, Prompt.TRA
 # The staff prompts, read from the table: their next plain message is never a report.
 PROMPT_STATES = tuple(p for p, r in dialogue.TABLE.items() if r.audience == "staff")
 CARD_PROMPTS = (*TEXT_STATES, Prompt.RESOLVE_PHOTO, Prompt.REJECT_CONFIRM)
-
-# The buttons that sit on a case card (others sit on a queue list or a prompt).
-CARD_ACTIONS = actions.CARD_CODES
 
 
 def register(d: Dispatcher) -> None:

@@ -10,8 +10,8 @@ from telegram import Bot, InputFile
 from telegram.error import TelegramError
 
 from bot.services.shared import file_cache
-from bot.services.shared.outbox import document_file_id
 from bot.services.shared.domain import Domain
+from bot.services.shared.outbox import document_file_id
 from bot.store.models import TelegramFile
 from bot.web.keys import FileUnavailable
 

@@ -82,8 +82,7 @@ async def test_a_press_on_a_retired_card_copy_makes_it_the_live_one(world: World
     live = [
         m["message_id"]
         for m in messages
-        if m["message_id"] in (original["message_id"], copy["message_id"])
-        and button_labels(m)
+        if m["message_id"] in (original["message_id"], copy["message_id"]) and button_labels(m)
     ]
     assert live == [original["message_id"]], live
     assert len(_markup(messages, original["message_id"])) == len(button_labels(original))
@@ -117,9 +116,7 @@ def _datas(message: dict[str, Any]) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize(
-    "action", [a for a in ACTIONS if a.code is not None], ids=lambda a: a.name
-)
+@pytest.mark.parametrize("action", [a for a in ACTIONS if a.code is not None], ids=lambda a: a.name)
 async def test_every_card_action_of_the_table_is_pressed_through_the_chat(
     world: World, action: StaffAction
 ) -> None:
@@ -129,7 +126,9 @@ async def test_every_card_action_of_the_table_is_pressed_through_the_chat(
     resident = 1960 + ACTIONS.index(action)
     await world.resident(resident)
     triage = Status.TRIAGE in action.statuses
-    text = "hello?? can someone come by" if triage else "The street light outside building 1 is broken"
+    text = (
+        "hello?? can someone come by" if triage else "The street light outside building 1 is broken"
+    )
     case_id, _ = await world.report(resident, text)
     owner = (await case_row(world, case_id)).owner_chat_id
     assert owner is not None

@@ -97,7 +97,9 @@ def test_each_row_runs_a_lifecycle_function_taking_its_answers_in_order() -> Non
         assert getattr(lifecycle, a.run.__name__) is a.run, a.name
         params = list(inspect.signature(a.run).parameters.values())
         assert [p.name for p in params[:3]] == ["uow", "user_id", "case"], a.name
-        assert len(params) - 3 >= len(a.asks) >= len([p for p in params[3:] if p.default is p.empty])
+        assert (
+            len(params) - 3 >= len(a.asks) >= len([p for p in params[3:] if p.default is p.empty])
+        )
 
 
 async def _case_in(uow: UnitOfWork, status: str) -> Case:

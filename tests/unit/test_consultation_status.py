@@ -41,7 +41,9 @@ def test_every_move_is_allowed_or_refused_by_the_table(old: S, new: S) -> None:
     else:
         with pytest.raises(ConsultError) as refused:
             cs.move(c, new)
-        assert refused.value.key == ("consult_not_open" if old == S.CLOSED else "consult_wrong_state")
+        assert refused.value.key == (
+            "consult_not_open" if old == S.CLOSED else "consult_wrong_state"
+        )
         assert c.status == old
 
 

@@ -45,7 +45,9 @@ async def test_every_action_of_the_table_has_a_form_that_runs_it(web_world: Worl
             resident = 7401 + n
             await w.resident(resident)
             triage = Status.TRIAGE in action.statuses
-            case_id, _ = await w.report(resident, "hello?? can someone come by" if triage else LIGHT)
+            case_id, _ = await w.report(
+                resident, "hello?? can someone come by" if triage else LIGHT
+            )
             status, page = await get(http, f"{base}/desk/cases/{case_id}")
             assert status == 200
             form_url = f"/desk/cases/{case_id}/{action.name}"

@@ -49,7 +49,9 @@ async def triage_queue(uow: UnitOfWork, user_id: int) -> list[Case]:
         .order_by(Case.id)
         .limit(BOARD_LIMIT)
     )
-    return [c for c in (await uow.session.execute(stmt)).scalars().all() if may_act(uow, user_id, c)]
+    return [
+        c for c in (await uow.session.execute(stmt)).scalars().all() if may_act(uow, user_id, c)
+    ]
 
 
 async def hand_over_cases(uow: UnitOfWork, admin_id: int, user_id: int) -> int:

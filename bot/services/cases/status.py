@@ -46,7 +46,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 # Handed to someone who has not accepted it yet: their accept-by deadline runs.
-AWAITING_ACCEPT: frozenset[str] = frozenset({_S.ASSIGNED, _S.TRANSFERRED, _S.ESCALATED, _S.REOPENED})
+AWAITING_ACCEPT: frozenset[str] = frozenset(
+    {_S.ASSIGNED, _S.TRANSFERRED, _S.ESCALATED, _S.REOPENED}
+)
 # Accepted and being worked on: the resolve-by deadline runs.
 WORKING: frozenset[str] = frozenset({_S.ACCEPTED, _S.NEEDS_INFO})
 # Still someone's work (everything a transition can leave to reach an end).

@@ -39,9 +39,7 @@ _C = Capability
 CAPABILITIES: dict[str, frozenset[Capability]] = {
     "member": frozenset({_C.ACT, _C.TAKE_OVER, _C.ASSIGNABLE}),
     "party": frozenset({_C.ACT, _C.TAKE_OVER}),
-    "leader": frozenset(
-        {_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.ASSIGNABLE}
-    ),
+    "leader": frozenset({_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.ASSIGNABLE}),
     "centre": frozenset({_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.COMMITTEE}),
     "street": frozenset({_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN}),
     "committee": frozenset({_C.REPORTS, _C.COMMITTEE}),
