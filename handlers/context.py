@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Message, Update
 from telegram import User as TgUser
 
 from bot.render import pick_language
+from bot.services.people import policy
+from bot.services.people.policy import Capability
 from bot.services.people.residents import Person
 from bot.services.shared.domain import UnitOfWork
 from bot.services.shared.outbox import Keyboard
-from bot.store.models import User
+
+if TYPE_CHECKING:
+    from bot.store.models import User
+
+#: What a component does once a resident is registered, given the text they wrote meanwhile.
+Registered = Callable[["Ctx", str], Awaitable[None]]
 
 
 @dataclass
@@ -26,6 +34,9 @@ class Ctx:
     args: list[str] = field(default_factory=list)
     # Deep-link prefixes (`/start <prefix><rest>`) other modules answer, e.g. consultations.
     deep_links: dict[str, Any] = field(default_factory=dict)
+    # Called by onboarding once a resident is registered (the report draft takes the text
+    # held meanwhile): components reach one another through these, never by importing.
+    on_registered: tuple[Registered, ...] = ()
 
     @property
     def update_id(self) -> int:
@@ -72,6 +83,20 @@ class Ctx:
         query = self.update.callback_query
         if query is not None:
             self.uow.outbox.answer_callback(query.id, self.lang, key, alert, **data)
+
+
+def may(ctx: Ctx, capability: Capability) -> bool:
+    """Whether the sender may use `capability` (`bot.services.people.policy`)."""
+    return ctx.tg_user is not None and policy.may(ctx.uow, ctx.tg_user.id, capability)
+
+
+def refused(ctx: Ctx, capability: Capability) -> bool:
+    """Answer someone who lacks `capability` (staff of another role are told whose it is)."""
+    if may(ctx, capability):
+        return False
+    key, needed = policy.refusal(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, capability)
+    ctx.reply(key, needed=needed)
+    return True
 
 
 def community_offices(ctx: Ctx) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """From a Telegram update to one handler: the mapping tables, read top to bottom.
 
-Commands and callback prefixes map to functions in the audience modules (resident,
-member, committee, admin). A plain message goes to the reader the dialogue table
+Each component module declares what it answers as plain tables — `COMMANDS` (name →
+function), `CALLBACKS` (callback prefix, or `prefix:action`, → function), `GROUP_COMMANDS` and
+`GROUP_CALLBACKS` (what also counts in groups), `DEEP_LINKS` (`/start <prefix>…`), `CONTACT`,
+`CHAT_MEMBER` and `ON_REGISTERED` — and `MODULES` below lists the modules once; no handler
+module imports this one. A plain message goes to the reader the dialogue table
 (`bot.services.shared.dialogue`) names for the person's state. Anything else a person can
 send has a defined answer here.
 """
@@ -10,7 +13,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from types import ModuleType
 from typing import Any
 
 from telegram import Update
@@ -19,12 +23,17 @@ from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.lifecycle import staff_role as case_role
 from bot.services.cases.reachability import questions_resent, reachable_again
 from bot.services.participation.consultations import ConsultError
-from bot.services.people.residents import ensure_user, get_user
+from bot.services.people.residents import ensure_user, get_user, is_registered
 from bot.services.shared import dialogue
 from bot.services.shared.dialogue import Prompt
 from bot.services.shared.domain import NoGridMap, UnitOfWork
-from handlers import admin, desk, member, reporting, resident
-from handlers.context import Ctx, status_label
+from handlers import dialogue as chat_dialogue
+from handlers.cases import card, queues, resident
+from handlers.context import Ctx, Registered, status_label
+from handlers.message import message_image, message_point
+from handlers.participation import announcements, ballots, consultations
+from handlers.people import household, onboarding, staff
+from handlers.reports import drafts
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +41,21 @@ Handler = Callable[[Ctx], Awaitable[None]]
 # A dialogue state's reader: True when it used the message; False passes it on as if no
 # prompt were armed (the reader has ended its prompt first).
 PromptHandler = Callable[[Ctx], Awaitable[bool]]
+
+# Every module whose tables the dispatcher reads, by component.
+MODULES: tuple[ModuleType, ...] = (
+    onboarding,
+    staff,
+    household,
+    drafts,
+    card,
+    queues,
+    resident,
+    consultations,
+    ballots,
+    announcements,
+    chat_dialogue,
+)
 
 
 def resolve_handler(path: str) -> PromptHandler:
@@ -63,7 +87,7 @@ UNSUPPORTED = (
     "story",
 )
 # A venue is a place (its location, title and address); an image sent as a file is a photo
-# (handlers/reporting.py `message_point`, `message_image`).
+# (handlers/message.py `message_point`, `message_image`).
 
 # Commands that show a case (its timeline, a live card): only in private and the staff groups.
 CASE_COMMANDS = ("case", "queue")
@@ -71,33 +95,63 @@ CASE_COMMANDS = ("case", "queue")
 GROUP_HELP = ("help", "start")
 
 
-class Dispatcher:
-    """Routes updates; other audience modules extend the tables with `register`."""
+def _merged(modules: Iterable[ModuleType], table: str) -> dict[str, Any]:
+    """One table from every module's; a name two modules claim is a mistake found at start-up."""
+    merged: dict[str, Any] = {}
+    for module in modules:
+        for key, value in getattr(module, table, {}).items():
+            if key in merged:
+                raise ValueError(f"{table} {key!r} is declared twice ({module.__name__})")
+            merged[key] = value
+    return merged
 
-    def __init__(self) -> None:
-        self.commands: dict[str, Handler] = {}
-        self.callbacks: dict[str, Handler] = {}
-        self.poll_answer: Handler | None = None
-        self.contact: Handler | None = None
-        self.group_commands: set[str] = set()
-        self.deep_links: dict[str, Any] = {}
-        for module in (resident, reporting, member, admin, desk):
-            module.register(self)
-        try:  # consultations and announcements
-            from handlers import committee
-        except ImportError:  # pragma: no cover - built without consultations
-            committee = None  # type: ignore[assignment]
-        if committee is not None:
-            committee.register(self)
+
+def _one(modules: Iterable[ModuleType], name: str) -> Any:
+    """The handler one module declares under `name` (None when none does)."""
+    found = [getattr(m, name) for m in modules if hasattr(m, name)]
+    if len(found) > 1:
+        raise ValueError(f"{name} is declared by more than one module")
+    return found[0] if found else None
+
+
+class Dispatcher:
+    """Routes updates through the tables the handler modules declare."""
+
+    def __init__(self, modules: Iterable[ModuleType] = MODULES) -> None:
+        modules = tuple(modules)
+        self.commands: dict[str, Handler] = _merged(modules, "COMMANDS")
+        self.callbacks: dict[str, Handler] = _merged(modules, "CALLBACKS")
+        self.deep_links: dict[str, Any] = _merged(modules, "DEEP_LINKS")
+        self.group_commands = {n for m in modules for n in getattr(m, "GROUP_COMMANDS", ())}
+        self.group_callbacks = {p for m in modules for p in getattr(m, "GROUP_CALLBACKS", ())}
+        self.contact: Handler | None = _one(modules, "CONTACT")
+        self.chat_member: Handler | None = _one(modules, "CHAT_MEMBER")
+        self.on_registered: tuple[Registered, ...] = tuple(
+            m.ON_REGISTERED for m in modules if hasattr(m, "ON_REGISTERED")
+        )
+        unknown = self.group_commands - set(self.commands)
+        if unknown:
+            raise ValueError(f"GROUP_COMMANDS without a command: {sorted(unknown)}")
         # What reads the next plain message in each dialogue state, from the dialogue table.
         self.prompt_handlers: dict[Prompt, PromptHandler] = {
             prompt: resolve_handler(rule.handler) for prompt, rule in dialogue.TABLE.items()
         }
 
+    def callback_handler(self, data: str) -> Handler | None:
+        """The function for a button's data: `prefix:action` where a module declares one
+        (the announcement's `k:a…`), else the prefix alone."""
+        parts = data.split(":")
+        return self.callbacks.get(":".join(parts[:2])) or self.callbacks.get(parts[0])
+
     async def handle(self, uow: UnitOfWork, update: Update, payload: dict[str, Any]) -> None:
         tg_user = update.effective_user
         ctx = Ctx(
-            uow=uow, update=update, payload=payload, tg_user=tg_user, deep_links=self.deep_links
+            uow=uow,
+            update=update,
+            payload=payload,
+            tg_user=tg_user,
+            deep_links=self.deep_links,
+            on_registered=self.on_registered,
         )
         if tg_user is None or tg_user.is_bot:
             return  # channel posts and the like: nobody to answer
@@ -106,7 +160,8 @@ class Dispatcher:
         if not uow.domain.has_routing:
             await uow.domain.reload_routing()
         if update.my_chat_member is not None:
-            await resident.chat_member(ctx)
+            if self.chat_member is not None:
+                await self.chat_member(ctx)
             return
         ctx.user = await get_user(uow, tg_user.id)
         ctx.lang = ctx.user.language if ctx.user else ctx.default_language()
@@ -124,9 +179,7 @@ class Dispatcher:
     async def _route(self, ctx: Ctx) -> None:
         uow, update = ctx.uow, ctx.update
         if update.poll_answer is not None:
-            if self.poll_answer:
-                await self.poll_answer(ctx)
-            return
+            return  # ballots are buttons: an answer to a Telegram poll is not ours
         chat = update.effective_chat
         if chat is not None and chat.type != "private":
             await self._group(ctx)
@@ -146,8 +199,7 @@ class Dispatcher:
         query = ctx.update.callback_query
         assert query is not None
         data = query.data or ""
-        prefix = data.split(":", 1)[0]
-        handler = self.callbacks.get(prefix)
+        handler = self.callback_handler(data)
         if handler is None:
             ctx.answer("not_allowed", alert=True)
             return
@@ -176,7 +228,7 @@ class Dispatcher:
                 await dialogue.read(ctx.uow, ctx.user)  # a lapsed prompt ends (and says so)
             if name != "cancel":
                 # A command leaves any staff prompt: the next free text is not a reason.
-                await member.leave_prompt(ctx, command=True)
+                await chat_dialogue.leave_prompt(ctx, command=True)
             if handler is None:
                 ctx.reply("unknown_command", command=head[:64])
                 return
@@ -192,20 +244,24 @@ class Dispatcher:
         if message.contact is not None and self.contact is not None:
             await self.contact(ctx)
             return
-        image = reporting.message_image(message)
+        image = message_image(message)
         if image is None and any(getattr(message, kind, None) for kind in UNSUPPORTED):
             ctx.reply("unsupported_content")
             return
-        if not (text or image or reporting.message_point(message) or message.caption):
+        if not (text or image or message_point(message) or message.caption):
             ctx.reply("unsupported_content")
             return
         try:
             if await self._prompted(ctx):
                 return
-            # No prompt armed: a reply to a card from staff, else a resident's message.
-            if await member.staff_input(ctx):
+            # No prompt armed: a reply to a card from staff, else a resident's message — for
+            # the report draft once registered, for onboarding before.
+            if await card.staff_input(ctx):
                 return
-            await resident.content(ctx)
+            if is_registered(ctx.user):
+                await drafts.resident_message(ctx)
+            else:
+                await onboarding.content(ctx)
         except NoGridMap:
             ctx.reply("service_not_ready")
 
@@ -219,7 +275,7 @@ class Dispatcher:
         if dialogue.rule(prompt).audience == "staff" and not self._still_staff(ctx):
             # Deactivated mid-prompt: the prompt ends, nothing was sent, and the message
             # is not used (never a report draft without consent).
-            await member.leave_prompt(ctx, command=False, not_staff=True)
+            await chat_dialogue.leave_prompt(ctx, command=False, not_staff=True)
             return True
         return await self.prompt_handlers[prompt](ctx)
 
@@ -230,9 +286,8 @@ class Dispatcher:
     async def _group(self, ctx: Ctx) -> None:
         """In groups (party and staff chats) only buttons and a few commands count."""
         if ctx.update.callback_query is not None:
-            if ctx.update.callback_query.data and ctx.update.callback_query.data.startswith(
-                ("c:", "v:")
-            ):
+            data = ctx.update.callback_query.data or ""
+            if data.split(":", 1)[0] in self.group_callbacks:
                 await self._callback(ctx)
             else:
                 ctx.answer("not_allowed", alert=True)
@@ -247,7 +302,7 @@ class Dispatcher:
             if not (message.text or "").startswith("/") and ctx.uow.domain.has_routing:
                 if case_role(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0):
                     ctx.user = await ensure_user(ctx.uow, ctx.person, ctx.lang)
-                    await member.staff_input(ctx)
+                    await card.staff_input(ctx)
                 return
         if message is None or not message.text or not message.text.startswith("/"):
             return

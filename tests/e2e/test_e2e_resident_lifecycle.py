@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
+from bot.services.shared.outbox import document_file_id
+from bot.store.models import CasePhoto
 from tests.support.chat import (
     LANG_IDS,
     LANGS,
@@ -29,6 +33,7 @@ BINS = {
     "en": "Garbage bins overflowing next to building 3, smells terrible",
     "zh": "垃圾桶满了没人清理，很臭",
 }
+POLE = {"en": "This pole, by the gate", "zh": "就是门口这根电线杆"}
 
 
 async def test_my_lists_cases_with_status_and_age_and_tap_shows_timeline(
@@ -94,6 +99,39 @@ async def test_member_question_reaches_resident_and_answer_comes_back(
     await world.say(MEMBER_1, f"/case {case_id}")
     timeline = await world.wait_bot(MEMBER_1, "all night", after=after)
     assert "Which pole exactly" in timeline["text"] and "second pole" in timeline["text"]
+
+
+async def test_an_answer_sent_as_an_image_file_reaches_the_member_as_a_document(
+    world: World, code: str, lang: str
+) -> None:
+    user = 809
+    await world.resident(user, lang=lang)
+    case_id, _ = await world.report(user, LIGHT[lang])
+    card = await world.card(MEMBER_1, case_id)
+    await world.say(MEMBER_1, "Which pole exactly? A photo?", reply_to=card["message_id"])
+    await world.wait_bot(user, "Which pole exactly")
+    after_member = await world.last_id(MEMBER_1)
+    image = {"file_name": "pole.png", "mime_type": "image/png"}
+    sent = await world.sim.send_raw("document", user, value=image, caption=POLE[lang])
+    [message] = [m for m in await world.sim.messages(user) if m["message_id"] == sent["message_id"]]
+    file_id = message["document"]["file_id"]
+    await world.wait_bot(MEMBER_1, POLE[lang], after=after_member)
+    # Telegram sends an image that came as a file back only as a document.
+    for _ in range(50):
+        sent_back = [
+            m
+            for m in await world.sim.messages(MEMBER_1)
+            if m.get("from_bot") and (m.get("document") or {}).get("file_id") == file_id
+        ]
+        if sent_back:
+            break
+        await asyncio.sleep(0.1)
+    assert sent_back, "the image never reached the member"
+    assert world.app is not None
+    async with world.app.domain.sessions() as session:
+        photos = (await session.execute(select(CasePhoto.file_id))).scalars().all()
+    assert file_id in [document_file_id(p) for p in photos]
+    assert (await case_row(world, case_id)).status != "needs_info"
 
 
 async def test_cancel_withdraws_an_unresolved_case(world: World, code: str, lang: str) -> None:

@@ -42,7 +42,7 @@ def no_chart_drawing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def draft(now: datetime, **changes: Any) -> dict[str, Any]:
-    """The committee's draft as the chat's guided dialogue leaves it (handlers/committee.py)."""
+    """The committee's draft as the chat's guided dialogue leaves it (handlers/participation/consultations.py)."""
     values: dict[str, Any] = {
         "question": "Which colour for the bike shed?",
         "options": list(OPTIONS),

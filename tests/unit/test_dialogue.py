@@ -93,6 +93,12 @@ def test_every_state_has_a_reader_that_resolves(prompt: Prompt) -> None:
 
 
 @pytest.mark.parametrize("prompt", list(Prompt), ids=str)
+def test_each_state_is_read_in_the_component_that_owns_it(prompt: Prompt) -> None:
+    rule = TABLE[prompt]
+    assert rule.handler.startswith(f"handlers.{rule.component}."), rule.handler
+
+
+@pytest.mark.parametrize("prompt", list(Prompt), ids=str)
 def test_each_state_rule(prompt: Prompt) -> None:
     rule = TABLE[prompt]
     assert (rule.cancel, rule.command_leaves, rule.ttl, rule.over_draft) == EXPECTED[prompt]

@@ -10,7 +10,7 @@ refusal that leaves no trace (the chat answers the refusal inside a transaction 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -136,9 +136,6 @@ ACTIONS = [
 ]
 BY_NAME = {a.name: a for a in ACTIONS}
 
-# Refusals these tests found missing, each kept in sight by a strict xfail test below.
-KNOWN_GAPS = {("close", "closed")}  # test_a_closed_case_is_not_closed_again
-
 # How a freshly filed facilities case (or, for triage, an unclassified one) reaches each status.
 PATHS: dict[str, tuple[str, ...]] = {
     "triage": (),
@@ -237,10 +234,6 @@ async def test_action_from_every_status(domain: Domain, action: Action) -> None:
             after = await trace(uow, case)
             where = f"{action.name} from {status}"
             if status not in action.allowed_from:
-                if (action.name, status) in KNOWN_GAPS:
-                    continue
-                if action.name == "escalate":  # see test_a_refused_escalation_is_not_counted
-                    after = replace(after, counters=before.counters)
                 if refused is None:
                     problems.append(f"{where}: allowed, went to {case.status}")
                 elif refused.key != "case_wrong_state":
@@ -541,12 +534,9 @@ async def test_followers_are_told_of_every_step(domain: Domain) -> None:
         assert all("reply_markup" not in m.payload for m in rating_for)  # only the reporter rates
 
 
-# --- refusals still missing (strict: these fail once the lifecycle refuses as it should) ------
+# --- refusals that once were missing ----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="escalate_case counts the escalation before the lifecycle refuses it"
-)
 async def test_a_refused_escalation_is_not_counted(domain: Domain) -> None:
     """The dashboard's escalation figures count escalations that happened, not attempts."""
     _, case_id = await case_in(domain, "resolved")
@@ -557,9 +547,6 @@ async def test_a_refused_escalation_is_not_counted(domain: Domain) -> None:
         assert case.escalation_count == 0
 
 
-@pytest.mark.xfail(
-    strict=True, reason="auto_close has no guard of its own and 'staying put' passes the table"
-)
 async def test_a_closed_case_is_not_closed_again(domain: Domain) -> None:
     """Closing twice would write a second audit row and tell the resident twice."""
     _, case_id = await case_in(domain, "closed")

@@ -310,9 +310,15 @@ async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> bool:
     return not resident.unreachable
 
 
-async def resident_message(uow: UnitOfWork, resident: User, case: Case, text: str) -> None:
-    """The resident's answer (or any note) reaches the owner, tagged with the case id."""
+async def resident_message(
+    uow: UnitOfWork, resident: User, case: Case, text: str, *, photo: str | None = None
+) -> None:
+    """The resident's answer (or any note) reaches the owner, tagged with the case id. A
+    photo comes with it (a picture, or an image sent as a file: `outbox.as_document`): kept
+    among the case's photos and sent to the owner after the words."""
     old = case.status
+    if photo:
+        uow.session.add(CasePhoto(case_id=case.id, file_id=photo, kind="report"))
     if case.status == "needs_info":
         move(uow, case, "accepted" if case.accepted_at else "assigned")
     await record(uow, case, Actor(resident.id, "resident"), "answered", from_status=old, note=text)
@@ -329,6 +335,8 @@ async def resident_message(uow: UnitOfWork, resident: User, case: Case, text: st
             text=text,
             pseudonym=resident.pseudonym,
         )
+        if photo:
+            uow.outbox.photos(case.owner_chat_id, [photo], case_id=case.id)
         if old != case.status:
             await _refresh_owner_card(uow, case)
     uow.outbox.send(resident.id, resident.language, "answer_forwarded", case=case, case_id=case.id)
@@ -552,8 +560,8 @@ async def escalate_case(uow: UnitOfWork, case: Case, which: str) -> bool:
         case.reminded = f"top:{which}"
         await record(uow, case, SYSTEM, "escalation_top", which=which)
         return False
-    case.escalation_count += 1
     await reassign(uow, case, a, SYSTEM, "escalated", "escalated", note=which)
+    case.escalation_count += 1  # counted once the lifecycle allowed it, never an attempt
     return True
 
 

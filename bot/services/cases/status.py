@@ -68,5 +68,7 @@ COLUMNS: tuple[str, ...] = (
 
 
 def may_move(old: str, new: str) -> bool:
-    """Whether the lifecycle allows `old` -> `new` (staying put is always allowed)."""
-    return new == old or new in TRANSITIONS.get(old, frozenset())
+    """Whether the lifecycle allows `old` -> `new`. Staying put is allowed while the case is
+    open (handed on within `assigned`, escalated again); a finished case stays finished, so
+    closing a closed case or resolving a resolved one is refused, not written twice."""
+    return (new == old and old in OPEN) or new in TRANSITIONS.get(old, frozenset())

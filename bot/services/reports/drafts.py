@@ -34,13 +34,6 @@ SIMILAR_METRES = 150.0
 SIMILAR_WINDOW = timedelta(days=30)
 
 
-def reads_as_report(uow: UnitOfWork, text: str) -> bool:
-    """Whether a message names a problem of its own (a category other than the catch-all),
-    so it must not be swallowed by an optional prompt such as a rating comment."""
-    category = uow.domain.classifier.classify(text).category
-    return category is not None and category != "other"
-
-
 def draft(user: User) -> dict[str, Any]:
     """The draft in force (without the dialogue's bookkeeping), or {} when there is none."""
     return dialogue.own_data(user) if user.state == Prompt.DRAFT else {}

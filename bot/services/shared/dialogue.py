@@ -99,9 +99,8 @@ DRAFT_TTL = timedelta(days=7)
 # "What is still wrong?" after "Not solved".
 REOPEN_TTL = timedelta(hours=2)
 
-_ONBOARDING = "handlers.resident:onboarding_input"
-_STAFF = "handlers.member:staff_input"
-_COMMITTEE = "handlers.committee:text_input"
+_ONBOARDING = "handlers.people.onboarding:onboarding_input"
+_STAFF = "handlers.cases.card:staff_input"
 
 TABLE: dict[Prompt, Rule] = {
     Prompt.CONSENT: Rule("people", _ONBOARDING, "resident", None, False, None, OverDraft.NONE),
@@ -118,7 +117,7 @@ TABLE: dict[Prompt, Rule] = {
     ),
     Prompt.DRAFT: Rule(
         "reports",
-        "handlers.reporting:draft_message",
+        "handlers.reports.drafts:draft_message",
         "resident",
         "draft_discarded",
         False,
@@ -128,7 +127,7 @@ TABLE: dict[Prompt, Rule] = {
     ),
     Prompt.ANSWER: Rule(
         "cases",
-        "handlers.reporting:answer_message",
+        "handlers.cases.resident:answer_message",
         "resident",
         "dialogue_cancelled",
         False,
@@ -138,7 +137,7 @@ TABLE: dict[Prompt, Rule] = {
     ),
     Prompt.RATE_COMMENT: Rule(
         "cases",
-        "handlers.reporting:rating_comment_message",
+        "handlers.cases.resident:rating_comment_message",
         "resident",
         "dialogue_cancelled",
         True,
@@ -148,7 +147,7 @@ TABLE: dict[Prompt, Rule] = {
     ),
     Prompt.REOPEN_REASON: Rule(
         "cases",
-        "handlers.reporting:reopen_message",
+        "handlers.cases.resident:reopen_message",
         "resident",
         "dialogue_cancelled",
         True,
@@ -157,7 +156,7 @@ TABLE: dict[Prompt, Rule] = {
     ),
     Prompt.CONSULT_COMMENT: Rule(
         "participation",
-        _COMMITTEE,
+        "handlers.participation.ballots:comment_message",
         "resident",
         "consult_cancelled",
         True,
@@ -188,7 +187,7 @@ TABLE: dict[Prompt, Rule] = {
     **{
         p: Rule(
             "participation",
-            _COMMITTEE,
+            handler,
             "staff",
             "prompt_left",
             True,
@@ -196,7 +195,11 @@ TABLE: dict[Prompt, Rule] = {
             OverDraft.SET_ASIDE,
             lapse="prompt_left",
         )
-        for p in (Prompt.CONSULT, Prompt.CONSULT_OPTIONS, Prompt.ANNOUNCE)
+        for p, handler in (
+            (Prompt.CONSULT, "handlers.participation.consultations:consult_message"),
+            (Prompt.CONSULT_OPTIONS, "handlers.participation.consultations:options_message"),
+            (Prompt.ANNOUNCE, "handlers.participation.announcements:announce_message"),
+        )
     },
 }
 
@@ -264,6 +267,13 @@ def put(
 def arm(uow: UnitOfWork, user: User, prompt: Prompt, **data: Any) -> None:
     """The person's next message answers `prompt` (armed by the person themselves)."""
     put(user, prompt, data, uow.now)
+
+
+def reads_as_report(uow: UnitOfWork, text: str) -> bool:
+    """Whether a message names a problem of its own (a category other than the catch-all),
+    so it must not be swallowed by an optional prompt such as a rating or ballot comment."""
+    category = uow.domain.classifier.classify(text).category
+    return category is not None and category != "other"
 
 
 def has_draft(user: User) -> bool:

@@ -1,48 +1,32 @@
-"""Staff in the chat: the case card's buttons, replies to cards, queues and statistics."""
+"""The case card in the chat: its buttons (`c:`), read from the action table
+(`bot.services.cases.actions`), and the staff prompts they arm — the question to the resident,
+the resolution note and photo, the reason to decline and its confirmation, the transfer reason —
+with a member's reply to a card, which goes to the resident like a question."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from bot.bounds import arg, parse_id, parse_int
-from bot.services.cases import actions, queues
+from bot.services.cases import actions
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.reachability import sent_ref
-from bot.services.cases.status import OPEN
-from bot.services.cases.views import adopt_pressed_card, cb, ownership_data, refresh_card, send_card
-from bot.services.people import access, policy
-from bot.services.people.policy import Capability
-from bot.services.people.residents import is_registered
+from bot.services.cases.views import adopt_pressed_card, cb, refresh_card, send_card
+from bot.services.people.residents import ensure_user, is_registered
 from bot.services.shared import dialogue, messaging
 from bot.services.shared.dialogue import Prompt
 from bot.services.shared.outbox import Button, Keyboard
 from handlers.context import Ctx, status_label
 
 if TYPE_CHECKING:
-    from handlers.dispatch import Dispatcher
-
-# `/stats [days]`: the period when none (or no usable one) is given, and the longest.
-DEFAULT_STATS_DAYS = 30
-MAX_STATS_DAYS = 3660
-
-# What a case's human id looks like (`GV-2026-000123`): anything else is not looked up.
-HUMAN_ID = re.compile(r"[A-Za-z]{1,8}-\d{4}-\d{1,12}")
+    from bot.store.models import Case
 
 # The card prompts whose answer is a text (the photo step and the decline confirmation take
 # other input). Every prompt's rules — what /cancel says, whether a command leaves it, how
 # long it lives — are in the dialogue table (`bot.services.shared.dialogue`).
 TEXT_STATES = (Prompt.ASK, Prompt.RESOLVE_NOTE, Prompt.REJECT_REASON, Prompt.TRANSFER_REASON)
-# The staff prompts, read from the table: their next plain message is never a report.
-PROMPT_STATES = tuple(p for p, r in dialogue.TABLE.items() if r.audience == "staff")
 CARD_PROMPTS = (*TEXT_STATES, Prompt.RESOLVE_PHOTO, Prompt.REJECT_CONFIRM)
-
-
-def register(d: Dispatcher) -> None:
-    d.commands.update({"queue": queue, "triage": triage, "case": show_case, "stats": stats})
-    d.callbacks["c"] = card_button
-    d.group_commands.update({"case", "queue"})
 
 
 async def card_button(ctx: Ctx) -> None:
@@ -78,7 +62,7 @@ async def card_button(ctx: Ctx) -> None:
         ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
 
 
-async def _start(ctx: Ctx, action: actions.StaffAction, case, rest: list[str]) -> None:  # type: ignore[no-untyped-def]
+async def _start(ctx: Ctx, action: actions.StaffAction, case: Case, rest: list[str]) -> None:
     """A press on an action's button: run it, or ask for what it needs first (a text prompt
     in the presser's private chat, or a choice on the card)."""
     user_id = ctx.tg_user.id if ctx.tg_user else 0
@@ -105,7 +89,9 @@ async def _start(ctx: Ctx, action: actions.StaffAction, case, rest: list[str]) -
         raise CaseActionError("not_allowed")
 
 
-async def _step(ctx: Ctx, action: actions.StaffAction, code: str, case, rest: list[str]) -> None:  # type: ignore[no-untyped-def]
+async def _step(
+    ctx: Ctx, action: actions.StaffAction, code: str, case: Case, rest: list[str]
+) -> None:
     """A later step on the card: a choice made from the action's list, or Back."""
     if code == action.steps[-1]:  # back: the card's own buttons again
         await refresh_card(ctx.uow, case, ctx.chat_id)
@@ -120,7 +106,7 @@ async def _step(ctx: Ctx, action: actions.StaffAction, code: str, case, rest: li
     await _ask_text(ctx, action, case, target=target)
 
 
-async def _ask_text(ctx: Ctx, action: actions.StaffAction, case, **extra: object) -> None:  # type: ignore[no-untyped-def]
+async def _ask_text(ctx: Ctx, action: actions.StaffAction, case: Case, **extra: object) -> None:
     """Arm the action's prompt: the presser's next private message is its text."""
     assert action.prompt is not None and action.prompt_text is not None
     await _expect(ctx, action.prompt, case, **extra)
@@ -133,25 +119,17 @@ def _pressed_card(ctx: Ctx) -> int | None:
     return query.message.message_id if query is not None and query.message is not None else None
 
 
-async def _refresh_pressed(ctx: Ctx, case) -> None:  # type: ignore[no-untyped-def]
+async def _refresh_pressed(ctx: Ctx, case: Case) -> None:
     """After a change, the copy pressed outside the owner's chat (a leader's `/case` copy)
     shows it too; the owner's card is refreshed by the transition itself."""
     if ctx.chat_id != case.owner_chat_id:
         await refresh_card(ctx.uow, case, ctx.chat_id)
 
 
-def case_service_cb(case, action: str, *args: object) -> str:  # type: ignore[no-untyped-def]
-    from bot.services.cases.views import cb
-
-    return cb(action, case, *args)
-
-
-async def _expect(ctx: Ctx, state: str, case, **extra: object) -> None:  # type: ignore[no-untyped-def]
+async def _expect(ctx: Ctx, state: str, case: Case, **extra: object) -> None:
     """Remember what the presser's next private message means. A button pressed in a party's
     group may come from someone who never wrote to the bot: their row is made now."""
     if ctx.user is None:
-        from bot.services.people.residents import ensure_user
-
         ctx.user = await ensure_user(ctx.uow, ctx.person, ctx.default_language())
         ctx.lang = ctx.user.language
     # The chat of the pressed card: leaving the prompt puts that card's buttons back.
@@ -234,8 +212,8 @@ async def staff_input(ctx: Ctx) -> bool:
                     "staff_confirm_reject",
                     keyboard=[
                         [
-                            Button.of("btn_reject_confirm", case_service_cb(case, "rjy")),
-                            Button.of("btn_reject_keep", case_service_cb(case, "rjn")),
+                            Button.of("btn_reject_confirm", cb("rjy", case)),
+                            Button.of("btn_reject_keep", cb("rjn", case)),
                         ]
                     ],
                     case=case,
@@ -277,7 +255,7 @@ async def staff_input(ctx: Ctx) -> bool:
     return False
 
 
-async def _confirm_reject(ctx: Ctx, case, *, confirmed: bool) -> None:  # type: ignore[no-untyped-def]
+async def _confirm_reject(ctx: Ctx, case: Case, *, confirmed: bool) -> None:
     """The answer to "decline with this reason?": the reason is the one shown, kept in the
     presser's state, never taken from the callback data."""
     user = ctx.user
@@ -308,38 +286,6 @@ def _drop_buttons(ctx: Ctx) -> None:
         ctx.uow.outbox.edit_markup(message.chat.id, message.message_id)
 
 
-async def leave_prompt(ctx: Ctx, *, command: bool, not_staff: bool = False) -> bool:
-    """Leave the person's prompt, if the dialogue table says this leaves it, saying what.
-
-    `/cancel` calls it first (every prompt with a cancel answer); any other command calls it
-    too (the prompts a command leaves), so a prompt never stays armed behind a command and
-    catches the next free text as a reason. Staff are told which prompt and that nothing was
-    sent; a resident's optional prompt is left quietly on a command. An unsent draft set aside
-    under the prompt comes back."""
-    user = ctx.user
-    prompt = dialogue.prompt_of(user) if user is not None else None
-    if user is None or prompt is None:
-        return False
-    rule = dialogue.rule(prompt)
-    if not not_staff and (rule.cancel is None or (command and not rule.command_leaves)):
-        return False
-    data = dialogue.own_data(user)
-    case = None
-    if isinstance(data.get("case_id"), int):
-        case = await case_service.find_case_by_id(ctx.uow, int(data["case_id"]))
-    if rule.audience == "staff":
-        ctx.reply("prompt_left", prompt=prompt.value, case=case, command=command, not_staff=not_staff)
-    elif not command:
-        ctx.reply(rule.cancel or "dialogue_cancelled")
-    keep = {k: data[k] for k in rule.cancel_keeps if k in data}
-    await dialogue.end(ctx.uow, user, keep=keep)
-    card_chat = data.get("card_chat")
-    if prompt == Prompt.TRANSFER_REASON and case is not None and isinstance(card_chat, int):
-        # The card showed the transfer targets: it gets its own buttons back.
-        await refresh_card(ctx.uow, case, card_chat)
-    return True
-
-
 def _sent_or_waiting(reached: bool) -> str:
     """'Sent', unless the resident blocked the bot: then the message waits for them."""
     return "staff_sent_to_resident" if reached else "staff_resident_unreachable"
@@ -361,70 +307,6 @@ async def _resolve_from_state(ctx: Ctx, photo: str | None) -> None:
     await dialogue.end(ctx.uow, user)
 
 
-async def queue(ctx: Ctx) -> None:
-    user_id = ctx.tg_user.id if ctx.tg_user else 0
-    if case_service.staff_role(ctx.uow, user_id) is None:
-        ctx.reply("staff_only")
-        return
-    items = await queues.queue(ctx.uow, user_id)
-    keyboard: Keyboard = [[Button.literal(f"{c.human_id}", cb("view", c))] for c in items[:10]]
-    ctx.reply("queue", cases=items, now=ctx.uow.now, keyboard=keyboard)
-
-
-def _refused(ctx: Ctx, capability: Capability) -> bool:
-    """Answer someone who lacks `capability` (staff of another role are told whose it is)."""
-    user_id = ctx.tg_user.id if ctx.tg_user else 0
-    if policy.may(ctx.uow, user_id, capability):
-        return False
-    key, needed = policy.refusal(ctx.uow, user_id, capability)
-    ctx.reply(key, needed=needed)
-    return True
-
-
-async def triage(ctx: Ctx) -> None:
-    if _refused(ctx, Capability.TRIAGE):
-        return
-    items = await queues.triage_queue(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0)
-    if not items:
-        ctx.reply("triage_empty")
-        return
-    for case in items[:10]:
-        await send_card(ctx.uow, case, ctx.chat_id, [])
-
-
-async def show_case(ctx: Ctx) -> None:
-    """`/case GV-…`: the timeline for anyone who may read it (staff in scope, the reporter,
-    a follower); staff who may act on it also get its card."""
-    user_id = ctx.tg_user.id if ctx.tg_user else 0
-    if not ctx.args or not HUMAN_ID.fullmatch(ctx.args[0].strip()):
-        ctx.reply("case_usage")
-        return
-    case = await case_service.find_case(ctx.uow, ctx.args[0])
-    if case is None or not await access.may_read(ctx.uow, user_id, case):
-        ctx.reply("case_not_found", human_id=ctx.args[0][:32])
-        return
-    staff_view = case_service.staff_role(ctx.uow, user_id) is not None and access.may_view(
-        ctx.uow, user_id, case
-    )
-    viewer = "staff" if staff_view else "resident"
-    ctx.reply(
-        "timeline",
-        case=case,
-        events=await case_service.timeline(ctx.uow, case),
-        viewer=viewer,
-        now=ctx.uow.now,
-        **ownership_data(ctx.uow, case, ctx.lang),
-    )
-    if viewer == "staff" and case.status in OPEN and case_service.may_act(ctx.uow, user_id, case):
-        await send_card(ctx.uow, case, ctx.chat_id, [])
-
-
-async def stats(ctx: Ctx) -> None:
-    if _refused(ctx, Capability.REPORTS):
-        return
-    user_id = ctx.tg_user.id if ctx.tg_user else 0
-    asked = parse_id(arg(ctx.args, 0), high=MAX_STATS_DAYS)
-    days = asked or DEFAULT_STATS_DAYS
-    report = await queues.assessment(ctx.uow, user_id, days=days)
-    ignored = ctx.args[0][:32] if ctx.args and asked is None else None
-    ctx.reply("stats", report=report, days=days, ignored=ignored, max_days=MAX_STATS_DAYS)
+# Read by the dispatcher (handlers/dispatch.py); the card's buttons work in groups too.
+CALLBACKS = {"c": card_button}
+GROUP_CALLBACKS = ("c",)

@@ -1,31 +1,21 @@
-"""Admin in the chat: one-time staff invites and deactivation."""
+"""Staff in the chat: one-time invites (`/invite`, opened with `/start <code>`) and `/web`, a
+member's one-time link to the grid desk in a browser (and its Mini App button).
+
+Deactivating a member hands their cases over, so `/deactivate` is with the queues
+(`handlers/cases/queues.py`).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from bot.bounds import MAX_TELEGRAM_ID, parse_id
-from bot.services.cases import queues
-from bot.services.people import policy, staff
+from bot.services.people import desk_auth, staff
 from bot.services.people.policy import Capability
 from bot.services.people.staff import StaffError
-from handlers.context import Ctx
-
-if TYPE_CHECKING:
-    from handlers.dispatch import Dispatcher
-
-
-def register(d: Dispatcher) -> None:
-    d.commands.update({"invite": invite, "deactivate": deactivate})
-
-
-def _is_admin(ctx: Ctx) -> bool:
-    return policy.may(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, Capability.ADMIN)
+from handlers.context import Ctx, may
 
 
 async def invite(ctx: Ctx) -> None:
     """`/invite member <grid>` · `leader <grid>` · `committee <community>` · `party <id>`."""
-    if not _is_admin(ctx):
+    if not may(ctx, Capability.ADMIN):
         ctx.reply("admin_only")
         return
     if len(ctx.args) != 2:
@@ -66,18 +56,26 @@ async def redeem_invite(ctx: Ctx, code: str) -> bool:
     return True
 
 
-async def deactivate(ctx: Ctx) -> None:
-    if not _is_admin(ctx):
-        ctx.reply("admin_only")
-        return
-    target = parse_id(ctx.args[0], high=MAX_TELEGRAM_ID) if len(ctx.args) == 1 else None
-    if target is None:
-        ctx.reply("deactivate_usage")
-        return
+async def web_link(ctx: Ctx) -> None:
+    """`/web`: a one-time desk login link; in the private chat also the Mini App menu button."""
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
     try:
-        await staff.deactivate(ctx.uow, target)
-    except StaffError as exc:
-        ctx.reply(exc.key, **exc.data)
+        token = await desk_auth.issue_link(ctx.uow, user_id)
+    except desk_auth.DeskAuthError:
+        ctx.reply("desk_refused")
         return
-    moved = await queues.hand_over_cases(ctx.uow, ctx.tg_user.id if ctx.tg_user else 0, target)
-    ctx.reply("deactivated", user=ctx.args[0], moved=moved)
+    url = desk_auth.login_url(ctx.uow.domain, token)
+    if url is None:
+        ctx.reply("desk_unavailable")
+        return
+    minutes = int(ctx.uow.settings.desk_link_ttl.total_seconds() // 60)
+    ctx.reply("desk_link", url=url, minutes=minutes)
+    app_url = desk_auth.web_app_url(ctx.uow.settings)
+    if app_url is not None and ctx.chat_id == user_id:
+        ctx.uow.outbox.menu_button(
+            user_id, ctx.uow.domain.renderer.label(ctx.lang, "btn_desk"), app_url
+        )
+
+
+# Read by the dispatcher (handlers/dispatch.py).
+COMMANDS = {"invite": invite, "web": web_link}

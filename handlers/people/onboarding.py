@@ -1,6 +1,8 @@
 """Resident onboarding and personal data: consent, language, home address, /mygrid, /mydata, /forget.
 
-Reporting and following cases are in `handlers/reporting.py`.
+What a registered resident writes is a report (`handlers/reports/drafts.py`); what they wrote
+before registering is held and handed to the components that asked (`Ctx.on_registered`), so
+this module imports no other component.
 """
 
 from __future__ import annotations
@@ -8,33 +10,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.render import LANGUAGES
-from bot.services.cases.reachability import questions_resent, reachable_again
-from bot.services.people import residents
+from bot.services.people import access, residents
+from bot.services.people.household import request_verification
 from bot.services.people.residents import is_registered, set_state, update_state
+from bot.services.shared import dialogue
 from bot.services.shared.outbox import Button, Keyboard
-from handlers import reporting
 from handlers.context import Ctx, community_offices
+from handlers.message import message_point, message_text
+from handlers.people.staff import redeem_invite
 
 if TYPE_CHECKING:
-    from handlers.dispatch import Dispatcher
+    from bot.store.models import User
 
 #: How many offered buildings stay choosable while the person is choosing an address.
 OFFERED_KEPT = 30
-
-
-def register(d: Dispatcher) -> None:
-    d.commands.update(
-        {
-            "start": start,
-            "help": help_command,
-            "language": language_command,
-            "privacy": privacy,
-            "mygrid": my_grid,
-            "mydata": my_data,
-            "forget": forget_command,
-        }
-    )
-    d.callbacks.update({"o": onboarding_button, "l": language_button, "f": forget_button})
 
 
 def language_keyboard() -> Keyboard:
@@ -57,18 +46,14 @@ async def start(ctx: Ctx) -> None:
     assert user is not None
     if ctx.args:
         code = ctx.args[0]
-        from handlers import admin
-
-        if await admin.redeem_invite(ctx, code):
+        if await redeem_invite(ctx, code):
             return
         for prefix, handler in ctx.deep_links.items():
             if code.startswith(prefix):
                 await handler(ctx, code[len(prefix) :])
                 return
     if not is_registered(user) and ctx.uow.domain.has_routing:
-        from bot.services.cases.lifecycle import staff_role
-
-        if staff_role(ctx.uow, user.id) is not None:
+        if access.staff_role(ctx.uow, user.id) is not None:
             ctx.reply("staff_desk", greeting=True)
             return
     if is_registered(user):
@@ -89,17 +74,17 @@ async def start(ctx: Ctx) -> None:
     ctx.reply("welcome", keyboard=consent_keyboard())
 
 
-def _kept_draft(user) -> dict:  # type: ignore[no-untyped-def]
+def _kept_draft(user: User) -> dict[str, str | None]:
     """Text typed before onboarding is kept and offered as a report afterwards."""
     data = dict(user.state_data or {})
     return {"pending": data.get("pending") or data.get("text") or None}
 
 
 async def help_command(ctx: Ctx) -> None:
-    from bot.services.cases.lifecycle import staff_role
-
     role = (
-        staff_role(ctx.uow, ctx.tg_user.id) if ctx.uow.domain.has_routing and ctx.tg_user else None
+        access.staff_role(ctx.uow, ctx.tg_user.id)
+        if ctx.uow.domain.has_routing and ctx.tg_user
+        else None
     )
     ctx.reply("help", role=role)
 
@@ -169,7 +154,7 @@ async def onboarding_button(ctx: Ctx) -> None:
     ctx.answer("not_allowed")
 
 
-def _still_open(user, action: str, choice: list[str]) -> bool:  # type: ignore[no-untyped-def]
+def _still_open(user: User, action: str, choice: list[str]) -> bool:
     """Whether an onboarding button may still count: consent only before registration, a
     building only while this person is choosing an address and only one offered to them."""
     if is_registered(user):
@@ -183,38 +168,43 @@ def _still_open(user, action: str, choice: list[str]) -> bool:  # type: ignore[n
 
 
 async def _registered(ctx: Ctx) -> None:
+    """Registered: the grid is introduced, the household check asked for, and what the
+    resident wrote meanwhile goes to the components that take it (the report draft)."""
     user = ctx.user
     assert user is not None and user.home_grid_id
     pending = residents.held_report(ctx.uow, (user.state_data or {}).get("pending"))
     set_state(user, None)
     ctx.reply("registered", user=user, **residents.grid_info(ctx.uow, user.home_grid_id, ctx.lang))
-    from bot.services.people.household import request_verification
-
     await request_verification(ctx.uow, user)
     if pending:
-        reporting.reports.start_or_extend(ctx.uow, user, pending)
-        reporting.show_draft(ctx, restored=True)
+        for take in ctx.on_registered:
+            await take(ctx, pending)
 
 
 async def onboarding_input(ctx: Ctx) -> bool:
-    """The dialogue table's reader for `consent`, `declined` and `address`."""
+    """The dialogue table's reader for `consent`, `declined` and `address`. A registered
+    resident has nothing left to answer here: the prompt ends and the message is theirs."""
+    user = ctx.user
+    assert user is not None
+    if is_registered(user):
+        await dialogue.end(ctx.uow, user, tell=False)
+        return False
     await content(ctx)
     return True
 
 
 async def content(ctx: Ctx) -> None:
-    """A plain message with no other prompt armed: onboarding answers, or (registered) a
-    reply about a case or the report draft. Without consent and a home nothing is a report."""
+    """A message from someone not registered yet: onboarding answers. Without consent and a
+    home nothing is a report; with consent, what they write is held for afterwards."""
     user = ctx.user
     message = ctx.message
     assert user is not None and message is not None
-    text = (message.text or message.caption or "").strip()
+    text, _ = message_text(ctx)
     limit = ctx.uow.settings.max_text_length
-    too_long = len(text) > limit
-    if too_long:
-        text = text[:limit]
-    onboarding = user.state != "address" and not is_registered(user)
-    if onboarding and user.consent_at is not None and not user.home_grid_id:
+    if user.state == "address":
+        await _address_input(ctx, text)
+        return
+    if user.consent_at is not None and not user.home_grid_id:
         # Consent is recorded (the address step was left with /cancel): ask for the address
         # again, never for consent again; what they wrote is kept for afterwards.
         if text:
@@ -223,31 +213,23 @@ async def content(ctx: Ctx) -> None:
             set_state(user, "address", **_kept_draft(user))
         ctx.reply("ask_address", kept=bool(text) and _holds_report(ctx, user))
         return
-    if onboarding:
-        if not residents.may_hold_text(user):
-            # Declined, or erased with /forget: without consent nothing is kept.
-            if user.state != residents.DECLINED:
-                set_state(user, "consent", keep=False)
-            ctx.reply("welcome", keyboard=consent_keyboard(), not_kept=bool(text))
-            return
-        if text:
-            _hold_pending(user, "consent", text, limit)
-        ctx.reply(
-            "welcome", keyboard=consent_keyboard(), kept=bool(text) and _holds_report(ctx, user)
-        )
+    if not residents.may_hold_text(user):
+        # Declined, or erased with /forget: without consent nothing is kept.
+        if user.state != residents.DECLINED:
+            set_state(user, "consent", keep=False)
+        ctx.reply("welcome", keyboard=consent_keyboard(), not_kept=bool(text))
         return
-    if user.state == "address":
-        await _address_input(ctx, text)
-        return
-    await reporting.on_message(ctx, text, too_long=too_long)
+    if text:
+        _hold_pending(user, "consent", text, limit)
+    ctx.reply("welcome", keyboard=consent_keyboard(), kept=bool(text) and _holds_report(ctx, user))
 
 
-def _holds_report(ctx: Ctx, user) -> bool:  # type: ignore[no-untyped-def]
+def _holds_report(ctx: Ctx, user: User) -> bool:
     """Whether what the person wrote so far will be offered as a report once registered."""
     return residents.held_report(ctx.uow, (user.state_data or {}).get("pending")) is not None
 
 
-def _hold_pending(user, state: str, text: str, limit: int) -> None:  # type: ignore[no-untyped-def]
+def _hold_pending(user: User, state: str, text: str, limit: int) -> None:
     """Add what the person wrote to the text offered as a report once they are registered."""
     before = (user.state_data or {}).get("pending") or ""
     pending = before + ("\n" if before else "") + text
@@ -258,7 +240,7 @@ async def _address_input(ctx: Ctx, text: str) -> None:
     user = ctx.user
     message = ctx.message
     assert user is not None and message is not None
-    point = reporting.message_point(message)  # a location pin or a venue
+    point = message_point(message)  # a location pin or a venue
     if point is not None:
         if residents.set_home_point(ctx.uow, user, *point):
             await _registered(ctx)
@@ -317,16 +299,14 @@ async def forget_button(ctx: Ctx) -> None:
         ctx.reply("forget_kept")
 
 
-async def chat_member(ctx: Ctx) -> None:
-    """The person blocked or unblocked the bot."""
-    change = ctx.update.my_chat_member
-    if change is None or change.chat.type != "private":
-        return
-    user = await residents.get_user(ctx.uow, change.chat.id)
-    if user is None:
-        return
-    if change.new_chat_member.status in ("kicked", "left"):
-        user.unreachable = True
-    elif user.unreachable:
-        resent = await reachable_again(ctx.uow, user)
-        await questions_resent(ctx.uow, user, resent)
+# Read by the dispatcher (handlers/dispatch.py).
+COMMANDS = {
+    "start": start,
+    "help": help_command,
+    "language": language_command,
+    "privacy": privacy,
+    "mygrid": my_grid,
+    "mydata": my_data,
+    "forget": forget_command,
+}
+CALLBACKS = {"o": onboarding_button, "l": language_button, "f": forget_button}

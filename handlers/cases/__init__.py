@@ -1,0 +1,1 @@
+"""Cases at the chat edge: the staff card and its prompts, the queues, the resident's own cases."""

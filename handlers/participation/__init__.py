@@ -1,0 +1,1 @@
+"""Participation at the chat edge: consultations, ballots and announcements."""

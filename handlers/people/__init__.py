@@ -1,0 +1,1 @@
+"""People at the chat edge: onboarding and personal data, staff invites, household checks."""

@@ -1,0 +1,73 @@
+"""The chat dispatcher's tables, as the handler modules declare them.
+
+Buttons stay in people's chats for months: every callback prefix ever sent must keep reaching
+the function that answers it, whichever module it lives in. And two modules claiming the same
+command or prefix is a mistake the dispatcher refuses at start-up, not a silent override.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import pytest
+from dialogue_helpers import dispatcher
+
+from handlers.dispatch import Dispatcher
+
+# Callback data as buttons in people's chats carry it -> the function that must answer it.
+STORED_BUTTONS = {
+    "c:acc:1:1": "handlers.cases.card:card_button",
+    "r:tl:1": "handlers.cases.resident:case_button",
+    "d:send": "handlers.reports.drafts:draft_button",
+    "o:consent:yes": "handlers.people.onboarding:onboarding_button",
+    "l:en": "handlers.people.onboarding:language_button",
+    "f:yes": "handlers.people.onboarding:forget_button",
+    "h:y:token": "handlers.people.household:verify_button",
+    "k:pub": "handlers.participation.consultations:committee_button",
+    "k:man:1": "handlers.participation.consultations:committee_button",
+    "k:ag:g1": "handlers.participation.announcements:announce_button",
+    "k:aall": "handlers.participation.announcements:announce_button",
+    "k:asend": "handlers.participation.announcements:announce_button",
+    "k:arep:1": "handlers.participation.announcements:announce_button",
+    "v:1:o:0": "handlers.participation.ballots:vote_button",
+}
+
+
+@pytest.mark.parametrize(("data", "expected"), sorted(STORED_BUTTONS.items()))
+def test_every_stored_button_reaches_its_handler(data: str, expected: str) -> None:
+    handler = dispatcher().callback_handler(data)
+    assert handler is not None
+    assert f"{handler.__module__}:{handler.__name__}" == expected
+
+
+def test_an_unknown_prefix_reaches_nothing() -> None:
+    assert dispatcher().callback_handler("zz:1") is None
+
+
+def test_groups_take_only_the_declared_buttons_and_commands() -> None:
+    d = dispatcher()
+    assert d.group_callbacks == {"c", "v"}
+    assert d.group_commands == {"case", "queue", "consultpost"}
+
+
+def _module(name: str, **tables: object) -> ModuleType:
+    module = ModuleType(name)
+    for key, value in tables.items():
+        setattr(module, key, value)
+    return module
+
+
+async def _noop(ctx: object) -> None:
+    return None
+
+
+def test_a_command_declared_twice_is_refused() -> None:
+    one = _module("one", COMMANDS={"queue": _noop})
+    two = _module("two", COMMANDS={"queue": _noop})
+    with pytest.raises(ValueError, match="queue"):
+        Dispatcher(modules=(one, two))
+
+
+def test_a_group_command_that_is_no_command_is_refused() -> None:
+    with pytest.raises(ValueError, match="case"):
+        Dispatcher(modules=(_module("one", GROUP_COMMANDS=("case",)),))
