@@ -84,6 +84,9 @@ async def _start(ctx: Ctx, action: actions.StaffAction, case: Case, rest: list[s
         ]
         keyboard.append([Button.of("btn_back", cb(action.steps[1], case))])
         await refresh_card(ctx.uow, case, ctx.chat_id, keyboard=keyboard)
+        # Armed already, with no target yet: /cancel (or any command) puts the card's own
+        # buttons back, and text typed before a target is chosen is not taken as a reason.
+        await _expect(ctx, action.prompt or "", case)
         ctx.answer("choose_transfer_target")
     else:
         raise CaseActionError("not_allowed")
@@ -95,6 +98,13 @@ async def _step(
     """A later step on the card: a choice made from the action's list, or Back."""
     if code == action.steps[-1]:  # back: the card's own buttons again
         await refresh_card(ctx.uow, case, ctx.chat_id)
+        user = ctx.user
+        if (
+            user is not None
+            and user.state == action.prompt
+            and dialogue.own_data(user).get("case_id") == case.id
+        ):
+            await dialogue.end(ctx.uow, user, tell=False)
         ctx.answer()
         return
     if len(rest) < 2:
@@ -219,6 +229,8 @@ async def staff_input(ctx: Ctx) -> bool:
                     case=case,
                     reason=text,
                 )
+            elif state == Prompt.TRANSFER_REASON and not data.get("target"):
+                ctx.reply("transfer_pick_target", case=case)
             elif state == Prompt.TRANSFER_REASON:
                 await case_service.transfer(
                     ctx.uow, user_id, case, str(data.get("target", "")), text

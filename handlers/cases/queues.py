@@ -53,13 +53,10 @@ async def show_case(ctx: Ctx) -> None:
         ctx.reply("case_usage")
         return
     case = await case_service.find_case(ctx.uow, ctx.args[0])
-    if case is None or not await access.may_read(ctx.uow, user_id, case):
+    viewer = await access.reader_of(ctx.uow, user_id, case) if case is not None else None
+    if case is None or viewer is None:
         ctx.reply("case_not_found", human_id=ctx.args[0][:32])
         return
-    staff_view = case_service.staff_role(ctx.uow, user_id) is not None and access.may_view(
-        ctx.uow, user_id, case
-    )
-    viewer = "staff" if staff_view else "resident"
     ctx.reply(
         "timeline",
         case=case,

@@ -4,24 +4,19 @@ rating, the reason after "Not solved", `/my`, and whether the bot can reach them
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bot.bounds import arg, parse_id, parse_int
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.reachability import questions_resent, reachable_again
 from bot.services.cases.status import OPEN
 from bot.services.cases.views import CATEGORY_ORDER, case_place, category_keyboard, ownership_data
-from bot.services.people import residents
+from bot.services.people import access, residents
 from bot.services.people.residents import is_registered
 from bot.services.shared import dialogue, messaging
 from bot.services.shared.dialogue import Prompt, reads_as_report
 from bot.services.shared.outbox import Button, Keyboard
 from handlers.context import Ctx, status_label
 from handlers.message import message_image, message_text
-
-if TYPE_CHECKING:
-    from bot.store.models import Case
 
 
 async def _resident_prompt(ctx: Ctx) -> str | None:
@@ -123,14 +118,15 @@ async def case_button(ctx: Ctx) -> None:
     try:
         case = await case_service.get_case(ctx.uow, case_id)
         if action == "tl":
-            if not case_service.may_view(ctx.uow, user.id, case) and not await _follows(ctx, case):
+            viewer = await access.reader_of(ctx.uow, user.id, case)
+            if viewer is None:
                 raise CaseActionError("not_allowed")
             ctx.answer()
             ctx.reply(
                 "timeline",
                 case=case,
                 events=await case_service.timeline(ctx.uow, case),
-                viewer="resident",
+                viewer=viewer,
                 now=ctx.uow.now,
                 **ownership_data(ctx.uow, case, ctx.lang),
             )
@@ -201,11 +197,6 @@ def _edit_pressed(ctx: Ctx, keyboard: Keyboard | None) -> None:
     message_id = _pressed_id(ctx)
     if message_id is not None:
         ctx.uow.outbox.edit_markup(ctx.chat_id, message_id, ctx.lang, keyboard)
-
-
-async def _follows(ctx: Ctx, case: Case) -> bool:
-    people = await case_service.audience(ctx.uow, case)
-    return any(p.id == (ctx.user.id if ctx.user else 0) for p in people)
 
 
 async def _rating_comment(ctx: Ctx, text: str) -> bool:

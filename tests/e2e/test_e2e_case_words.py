@@ -23,7 +23,9 @@ async def _follower(world: World, code: str, lang: str) -> tuple[int, str]:
     first, second = 1941, 1942
     await world.resident(first)
     await world.resident(second, lang=code, address="Xingfu Garden Building 2")
-    case_id, _ = await world.report(first, "The street light outside building 1 is broken")
+    case_id, _ = await world.report(
+        first, "The street light outside building 1 is broken. I am in flat 3-402"
+    )
     after = await world.last_id(second)
     await world.say(second, "The street light outside building 1 is broken")
     draft = await world.wait_bot(second, buttons=True, after=after)
@@ -45,6 +47,7 @@ async def test_a_follower_reads_the_followed_case_with_slash_case(
     refused = render(world, lang, "case_not_found", human_id=case_id)
     assert shown["text"].startswith("📋") and case_id in shown["text"], shown["text"]
     assert shown["text"] != refused and not button_labels(shown)  # no staff card for them
+    assert "3-402" not in shown["text"]  # the reporter's own words stay theirs
     # someone who does not follow it is still refused
     await world.resident(1943, lang=code, address="Xingfu Garden Building 2")
     after = await world.last_id(1943)

@@ -275,3 +275,41 @@ def _shown(text: str) -> str:
     import re
 
     return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
+async def test_cancel_before_a_transfer_target_puts_the_cards_buttons_back(
+    world: World, code: str, lang: str
+) -> None:
+    """Transfer shows the targets on the card; a member who changes their mind and sends
+    /cancel before choosing gets the card's own buttons back, and a line typed before a
+    target is chosen transfers nothing."""
+    if lang != "en":
+        pytest.skip("staff read the map's staff language: one run is enough")
+    user = 2109
+    await world.resident(user, lang=lang)
+    case_id, _ = await world.report(user, LAMP[lang])
+    card = await world.card(MEMBER_1, case_id)
+    await world.act(MEMBER_1, card, "trf")
+    await settle(world)
+
+    def datas(message: dict) -> list[str]:
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+        return [b["callback_data"] for r in rows for b in r]
+
+    async def card_now() -> dict:
+        return [
+            m for m in await world.sim.messages(MEMBER_1) if m["message_id"] == card["message_id"]
+        ][0]
+
+    assert any(d.startswith("c:tgt:") for d in datas(await card_now()))
+    after = await world.last_id(MEMBER_1)
+    await world.say(MEMBER_1, "the property company should do it")
+    hint = await world.wait_bot(MEMBER_1, case_id, after=after)
+    assert "/cancel" in hint["text"]
+    await world.say(MEMBER_1, "/cancel")
+    await settle(world)
+    now = datas(await card_now())
+    assert not any(d.startswith("c:tgt:") for d in now)
+    assert any(d.startswith("c:acc:") for d in now)
+    row = await case_row(world, case_id)
+    assert row.status == "assigned" and row.owner_id == MEMBER_1

@@ -80,6 +80,18 @@ async def may_read(uow: UnitOfWork, user_id: int, case: Case) -> bool:
     return found.first() is not None
 
 
+async def reader_of(uow: UnitOfWork, user_id: int, case: Case) -> str | None:
+    """How this person reads the case's timeline, or None when they may not: "staff" (in
+    scope: everything), "resident" (the reporter: their words, the questions and answers) or
+    "follower" (a neighbour with the same problem: the steps and the outcome, never the
+    reporter's words nor what staff and the reporter said to each other)."""
+    if case.resident_id == user_id:
+        return "resident"
+    if staff_role(uow, user_id) is not None and may_view(uow, user_id, case):
+        return "staff"
+    return "follower" if await may_read(uow, user_id, case) else None
+
+
 def may_accept(uow: UnitOfWork, user_id: int, case: Case) -> bool:
     """A case handed to a party is accepted by that party's staff only: the grid member who
     follows it up (or a leader) may push it, but must not become its owner by one tap."""
