@@ -63,7 +63,7 @@ class Settings:
     dashboard_weeks: int = 12  # weeks in the reported-vs-resolved chart
     dashboard_cache: timedelta = timedelta(seconds=30)  # how long computed figures are reused
     # Public output (web pages, Open311, open data): never personal data, see
-    # bot/services/public_cases.py. Free text is published only when staff approved it AND
+    # bot/services/public/cases.py. Free text is published only when staff approved it AND
     # the deployment turns this on.
     publish_descriptions: bool = False
     public_location_decimals: int = 3  # about 100 m: a block, never a front door

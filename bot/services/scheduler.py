@@ -18,9 +18,10 @@ from sqlalchemy import and_, delete, or_, select
 from bot.clock import wall_now
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.status import AWAITING_ACCEPT
-from bot.services.cases.views import card_data, chat_language
+from bot.services.cases.views import card_data
 from bot.services.participation import consultations
 from bot.services.shared.domain import Domain, UnitOfWork
+from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
 from bot.store.models import Case, InboxUpdate, OutboxMessage
 from routing.deadlines import reminder_lead

@@ -241,7 +241,7 @@ class Case(Base):
             postgresql_where=sql_text("status = 'closed' AND reminded IS NULL"),
             sqlite_where=sql_text("status = 'closed' AND reminded IS NULL"),
         ),
-        # The public dashboard (bot/services/dashboard.py) reads these without touching the table.
+        # The public dashboard (bot/services/public/dashboard.py) reads these without touching the table.
         *DASHBOARD_INDEXES,
     )
 

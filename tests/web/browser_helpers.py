@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
+# A test run leaves the checkout as it found it: screenshots go to a temporary folder unless
+# GRIDVOICE_SCREENSHOT_DIR names one (`GRIDVOICE_SCREENSHOT_DIR=docs/screenshots` refreshes
+# the ones the docs show).
 SCREENSHOT_DIR = Path(
     os.environ.get("GRIDVOICE_SCREENSHOT_DIR")
-    or Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    or Path(tempfile.gettempdir()) / "gridvoice-screenshots"
 )
 
 

@@ -1,8 +1,9 @@
 """Fixtures for the web edge: the bot with its HTTP side on, and a real headless Chromium.
 
 Browser tests drive Debian's `chromium` through `chromedriver` (selenium) and skip cleanly when
-either is missing; `.ci/run` installs them. Screenshots go to docs/screenshots/ (or
-$GRIDVOICE_SCREENSHOT_DIR) so a person can look at them.
+either is missing; `.ci/run` installs them. Screenshots go to a temporary folder, or to
+$GRIDVOICE_SCREENSHOT_DIR (`GRIDVOICE_SCREENSHOT_DIR=docs/screenshots` refreshes the docs' ones)
+so a person can look at them; a test run never changes the checkout.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The dashboard in a real headless Chromium: the map is drawn with one clickable shape per grid,
 a click opens the grid's page, in both languages; screenshots of every page go to
-docs/screenshots/ (dashboard, grid, case, numbers; en and zh)."""
+$GRIDVOICE_SCREENSHOT_DIR (dashboard, grid, case, numbers; en and zh)."""
 
 from __future__ import annotations
 

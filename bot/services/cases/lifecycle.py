@@ -39,6 +39,7 @@ from bot.services.people.access import staff_role as staff_role
 from bot.services.people.policy import Capability
 from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
+from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
 from bot.store.models import Case, CaseEvent, CaseFollower, CasePhoto, Correction, User
 from routing.assignment import Assignment, assign, escalate, transfer_targets
@@ -242,7 +243,7 @@ def _owner_data(uow: UnitOfWork, case: Case, lang: str) -> dict[str, Any]:
 
 
 async def _tell_follow_up(uow: UnitOfWork, case: Case) -> None:
-    from bot.services.cases.views import card_data, chat_language
+    from bot.services.cases.views import card_data
 
     chat = case.follow_up_id or 0
     uow.outbox.send(
@@ -323,7 +324,6 @@ async def resident_message(
         move(uow, case, "accepted" if case.accepted_at else "assigned")
     await record(uow, case, Actor(resident.id, "resident"), "answered", from_status=old, note=text)
     if case.owner_chat_id is not None:
-        from bot.services.cases.views import chat_language
 
         uow.outbox.send(
             case.owner_chat_id,
@@ -432,7 +432,6 @@ async def reassign(
     )
     if old_chat is not None and old_chat != case.owner_chat_id:
         await refresh_card(uow, case, old_chat, keyboard=[])
-        from bot.services.cases.views import chat_language
 
         uow.outbox.send(
             old_chat,
@@ -450,7 +449,6 @@ async def reassign(
         else:
             await send_card(uow, case, case.owner_chat_id, await photo_ids(uow, case))
         if kind in ("escalated", "reopened") and note:
-            from bot.services.cases.views import chat_language
 
             uow.outbox.send(
                 case.owner_chat_id,
@@ -633,7 +631,6 @@ async def rate(uow: UnitOfWork, resident: User, case: Case, stars: int) -> None:
     )
     await _refresh_owner_card(uow, case)
     if case.owner_chat_id is not None:
-        from bot.services.cases.views import chat_language
 
         uow.outbox.send(
             case.owner_chat_id,
@@ -667,7 +664,7 @@ async def reopen(uow: UnitOfWork, resident: User, case: Case, reason: str) -> No
     await reassign(
         uow, case, a, Actor(resident.id, "resident"), "reopened", "reopened", note=reason
     )
-    from bot.services.cases.views import card_data, chat_language
+    from bot.services.cases.views import card_data
 
     for leader in uow.routing.gridmap.leaders_of(case.grid_id):
         if leader.telegram_id != case.owner_id:

@@ -13,10 +13,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.clock import wall_now
-from bot.services.cases.views import OPEN, chat_language, refresh_card
+from bot.services.cases.views import OPEN, refresh_card
 from bot.services.participation import announcements
 from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
+from bot.services.shared.languages import chat_language
 from bot.store.models import Case, CaseEvent, OutboxMessage, User
 
 # Missed messages older than this are not sent again (the case has moved on long since).

@@ -12,6 +12,7 @@ from bot.services.cases.status import OPEN as OPEN
 from bot.services.cases.status import WORKING as WORKING
 from bot.services.people.residents import nearest_building, pseudonym_for
 from bot.services.shared.domain import UnitOfWork
+from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button, Keyboard
 from bot.store.models import Case, MessageRef, User
 from routing.gridmap import DEFAULT_CATEGORIES, Building
@@ -175,25 +176,6 @@ async def resident_unreachable(uow: UnitOfWork, case: Case) -> bool:
         return False
     resident = await uow.session.get(User, case.resident_id)
     return bool(resident is not None and resident.unreachable)
-
-
-async def chat_language(uow: UnitOfWork, chat_id: int) -> str:
-    """The language of a private chat's person; staff who never wrote and groups use the
-    grid map's `staff_language`."""
-    if chat_id > 0:
-        person = await uow.session.get(User, chat_id)
-        if person is not None:
-            return person.language
-        if uow.domain.has_routing and chat_id in uow.routing.gridmap.staff:
-            return staff_language(uow)
-        return uow.settings.default_language
-    return staff_language(uow)  # a party's or the staff's group
-
-
-def staff_language(uow: UnitOfWork) -> str:
-    """The grid map's `staff_language`: what staff read before they first write to the bot."""
-    lang = uow.routing.gridmap.raw.get("staff_language") if uow.domain.has_routing else None
-    return lang if lang in ("en", "zh") else uow.settings.default_language
 
 
 def case_place(uow: UnitOfWork, case: Case, lang: str) -> str:

@@ -2,7 +2,7 @@
 
 `session` resolves who is signed in and checks CSRF; `auth` signs in with a /web link or the
 Mini App's initData; `board`, `case` and `reports` are the pages; `live` streams changes.
-Every page and action is authorised by bot/services/access.py, as chat buttons are.
+Every page and action is authorised by bot/services/people/access.py, as chat buttons are.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every endpoint answers JSON or XML by its suffix. Errors are the spec's error list with the
 spec's statuses: 403 for a missing or wrong API key, 404 for what does not exist, 400 for
 everything else (429 when a client is over its rate). The views are thin: checks and filing
-live in bot/services/open311.py, what is public about a case in bot/services/public_cases.py.
+live in bot/services/public/open311.py, what is public about a case in bot/services/public/cases.py.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 /data/cases.csv, /data/cases-YYYY-MM.csv, /data/cases.geojson, /data/grids.geojson,
 /data/grid-months.csv and /data/datapackage.json (which describes them all). The rows come
-from bot/services/open_data.py; here they are only written out, a chunk at a time.
+from bot/services/public/open_data.py; here they are only written out, a chunk at a time.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ COLUMNS = [
     "reopen_count",
     "rating",
 ]
-# Staff actions that count as a response to the resident (bot/services/cases.py RESPONSES).
+# Staff actions that count as a response to the resident (bot/services/cases/lifecycle.py RESPONSES).
 RESPONSES = "('accepted', 'asked', 'transferred', 'resolved', 'rejected', 'triaged')"
 STAFF = "('resident', 'system')"
 
