@@ -4,15 +4,13 @@ comments and proposals on a ballot, the deep link `/start c<id>` that opens one,
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.bounds import arg as arg_at
 from bot.bounds import parse_id, parse_int
 from bot.services.participation import consultations as cs
 from bot.services.participation.consultations import ConsultError
 from bot.services.people.policy import Capability
 from bot.services.shared import dialogue
-from bot.services.shared.dialogue import Prompt, reads_as_report
+from bot.services.shared.dialogue import Prompt
 from bot.services.shared.outbox import Button
 from handlers.context import Ctx, may, refused
 from handlers.message import message_text
@@ -136,10 +134,12 @@ async def group_post_command(ctx: Ctx) -> None:
 
 
 async def comment_message(ctx: Ctx) -> bool:
-    """The reader for `consult_comment`: a ballot's comment or proposal. Like the comment
-    after a rating (same rule from the dialogue table: it lapses, see `dialogue.read`), a
-    message that reads as a new problem, a photo or a place is never swallowed: the resident
-    is told it starts a report."""
+    """The reader for `consult_comment`: a ballot's comment or proposal. The resident pressed
+    «Comment» moments ago, so while the prompt lives its text is the comment — guessing from
+    the words misreads short comments ("put it near the gate") as problems, across languages.
+    What keeps a later problem from being swallowed is the prompt's short life (the dialogue
+    table: it lapses, see `dialogue.read`); a photo or a place is never a comment: the resident
+    is told it goes to a report."""
     user = ctx.user
     message = ctx.message
     assert user is not None and message is not None
@@ -154,7 +154,7 @@ async def comment_message(ctx: Ctx) -> bool:
         ctx.reply("consult_refused", key=exc.key)
         await dialogue.end(ctx.uow, user)
         return True
-    if message.photo or message.location or _off_topic_problem(ctx, c, data, text):
+    if message.photo or message.location:
         registered = bool(user.consent_at and user.home_grid_id)
         ctx.reply("consult_comment_taken_as_report", c=c, registered=registered)
         await dialogue.end(ctx.uow, user, tell=False)  # a draft set aside takes the words
@@ -166,15 +166,6 @@ async def comment_message(ctx: Ctx) -> bool:
         ctx.reply("consult_refused", key=exc.key)
     await dialogue.end(ctx.uow, user)
     return True
-
-
-def _off_topic_problem(ctx: Ctx, c: Any, data: dict[str, Any], text: str) -> bool:
-    """A comment that names a problem of another kind than the consultation's question (a
-    sewage leak under a parking ballot). Proposals and on-topic comments are what was asked."""
-    if data.get("kind") == "proposal" or not reads_as_report(ctx.uow, text):
-        return False
-    classify = ctx.uow.domain.classifier.classify
-    return classify(text).category != classify(c.question or "").category
 
 
 # Read by the dispatcher (handlers/dispatch.py). Ballots posted in a group are voted there.
