@@ -73,6 +73,15 @@ def addressed_elsewhere(ctx: Ctx, head: str) -> bool:
     own = (ctx.uow.domain.bot_username or "").lower()
     return bool(at) and bool(own) and addressee.lower() != own
 
+
+def command_of(ctx: Ctx, text: str) -> tuple[str, str, list[str]] | None:
+    """A command's head as typed, its name and its arguments; None when it is addressed to
+    another bot."""
+    head, _, rest = text.partition(" ")
+    if addressed_elsewhere(ctx, head):
+        return None
+    return head, head[1:].split("@", 1)[0].lower(), rest.split()
+
 UNSUPPORTED = (
     "sticker",
     "voice",
@@ -218,11 +227,10 @@ class Dispatcher:
         assert message is not None
         text = message.text or ""
         if text.startswith("/"):
-            head, _, rest = text.partition(" ")
-            if addressed_elsewhere(ctx, head):
+            command = command_of(ctx, text)
+            if command is None:
                 return
-            name = head[1:].split("@", 1)[0].lower()
-            ctx.args = rest.split()
+            head, name, ctx.args = command
             handler = self.commands.get(name)
             if ctx.user is not None:
                 await dialogue.read(ctx.uow, ctx.user)  # a lapsed prompt ends (and says so)
@@ -281,7 +289,8 @@ class Dispatcher:
 
     @staticmethod
     def _still_staff(ctx: Ctx) -> bool:
-        return ctx.uow.domain.has_routing and case_role(ctx.uow, ctx.user.id if ctx.user else 0) is not None
+        user_id = ctx.user.id if ctx.user else 0
+        return ctx.uow.domain.has_routing and case_role(ctx.uow, user_id) is not None
 
     async def _group(self, ctx: Ctx) -> None:
         """In groups (party and staff chats) only buttons and a few commands count."""
@@ -306,10 +315,10 @@ class Dispatcher:
                 return
         if message is None or not message.text or not message.text.startswith("/"):
             return
-        head, _, rest = message.text.partition(" ")
-        if addressed_elsewhere(ctx, head):
+        command = command_of(ctx, message.text)
+        if command is None:
             return
-        name = head[1:].split("@", 1)[0].lower()
+        _, name, args = command
         if name in GROUP_HELP:
             ctx.reply("group_help", bot=ctx.uow.domain.bot_username or "")
             return
@@ -318,7 +327,7 @@ class Dispatcher:
                 # Timelines and live cards stay out of groups the map does not name.
                 ctx.reply("group_case_refused")
                 return
-            ctx.args = rest.split()
+            ctx.args = args
             await self.commands[name](ctx)
 
     @staticmethod

@@ -18,6 +18,7 @@ from bot.services.shared import dialogue, messaging
 from bot.services.shared.dialogue import Prompt
 from bot.services.shared.outbox import Button, Keyboard
 from handlers.context import Ctx, status_label
+from handlers.message import message_text
 
 if TYPE_CHECKING:
     from bot.store.models import Case
@@ -170,7 +171,7 @@ async def staff_input(ctx: Ctx) -> bool:
     user_id = user.id
     if case_service.staff_role(ctx.uow, user_id) is None:
         return False
-    text = (message.text or message.caption or "").strip()[: ctx.uow.settings.max_text_length]
+    text, _ = message_text(ctx)
     state = user.state
     data = dialogue.own_data(user)
     try:

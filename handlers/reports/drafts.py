@@ -23,10 +23,6 @@ from handlers.message import message_image, message_point, message_text, venue_n
 from handlers.people.onboarding import start
 
 
-def draft_keyboard() -> Keyboard:
-    return dialogue.draft_keyboard()
-
-
 def show_draft(
     ctx: Ctx, *, place: str | None = None, restored: bool = False, ref: str | None = None
 ) -> None:
@@ -40,7 +36,7 @@ def show_draft(
         extra["ref"] = ref
     ctx.reply(
         "draft_saved",
-        keyboard=draft_keyboard(),
+        keyboard=dialogue.draft_keyboard(),
         draft=reports.draft(ctx.user),
         restored=restored,
         **extra,
@@ -67,7 +63,7 @@ async def echo_draft(ctx: Ctx, *, place: str | None = None) -> None:
             ctx.chat_id,
             ctx.lang,
             "draft_saved",
-            keyboard=draft_keyboard(),
+            keyboard=dialogue.draft_keyboard(),
             draft=reports.draft(user),
             restored=False,
             **extra,
@@ -289,7 +285,7 @@ async def _submit(ctx: Ctx, *, force_new: bool) -> None:
         ctx.uow, user, update_id=ctx.update_id, force_new=force_new
     )
     if outcome == "empty":
-        ctx.reply("draft_needs_text", keyboard=draft_keyboard())
+        ctx.reply("draft_needs_text", keyboard=dialogue.draft_keyboard())
     elif outcome == "no_place":
         ctx.reply("ask_place")
     elif outcome == "choose_place":
