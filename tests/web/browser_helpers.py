@@ -50,3 +50,13 @@ def page_shot(driver: Any, name: str) -> Path:
     path = SCREENSHOT_DIR / f"{name}.png"
     path.write_bytes(base64.b64decode(shot["data"]))
     return path
+
+
+def narrow_shot(driver: Any, name: str, width: int = 390) -> Path:
+    """The whole page as a phone shows it (390 px wide), then the window as it was."""
+    before = driver.get_window_size()
+    driver.set_window_size(width, before["height"])
+    try:
+        return page_shot(driver, name)
+    finally:
+        driver.set_window_size(before["width"], before["height"])

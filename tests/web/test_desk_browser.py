@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.chat import case_row, label
 from tests.support.world import LEADER, MEMBER_1, World
+from tests.web.browser_helpers import narrow_shot
 from tests.web.desk_helpers import (
     get,
     hidden,
@@ -88,6 +89,12 @@ async def test_member_works_a_case_in_the_browser_and_another_board_updates_live
             await in_browser(browser.get, f"{base}/desk/cases/{case_id}")
             await _wait_for(browser, "document.querySelector('.photos img').naturalWidth > 0")
             await in_browser(page_shot, browser, "desk-case-en")
+            await in_browser(narrow_shot, browser, "desk-case-en-390")
+            for lang in ("zh", "en"):  # the page in Chinese, then back to English
+                await in_browser(browser.get, f"{base}/desk/cases/{case_id}?lang={lang}")
+                await _wait_for(browser, "document.getElementById('act-accept') !== null")
+                if lang == "zh":
+                    await in_browser(narrow_shot, browser, "desk-case-zh-390")
             after = await w.last_id(5001)
             await in_browser(_by_id(browser, "act-accept").click)
             await _wait_for(browser, "document.getElementById('flash') !== null")
