@@ -62,6 +62,11 @@ class Settings:
     dashboard_stale: timedelta = timedelta(days=14)  # an open case with no update this long: stale
     dashboard_weeks: int = 12  # weeks in the reported-vs-resolved chart
     dashboard_cache: timedelta = timedelta(seconds=30)  # how long computed figures are reused
+    # Ratings are published only per grid and whole month, over at least this many ratings
+    # (never fewer than 5: bot/services/public/ratings.py); satisfaction covers this many of the
+    # last whole months.
+    rating_min_count: int = 5
+    dashboard_rating_months: int = 3
     # Public output (web pages, Open311, open data): never personal data, see
     # bot/services/public/cases.py. Free text is published only when staff approved it AND
     # the deployment turns this on.
@@ -114,6 +119,8 @@ class Settings:
             )
         if env.get("GRIDVOICE_DASHBOARD_MIN_CASES"):
             values["dashboard_min_cases"] = max(1, int(env["GRIDVOICE_DASHBOARD_MIN_CASES"]))
+        if env.get("GRIDVOICE_RATING_MIN_COUNT"):
+            values["rating_min_count"] = max(5, int(env["GRIDVOICE_RATING_MIN_COUNT"]))
         if env.get("GRIDVOICE_OPEN_DATA_LICENCE"):
             values["open_data_licence"] = env["GRIDVOICE_OPEN_DATA_LICENCE"]
         if env.get("GRIDVOICE_WEB_RATE_PER_IP"):

@@ -224,6 +224,12 @@ class Case(Base):
     source: Mapped[str] = mapped_column(String(16), default="bot", server_default="bot")
     # A description staff approved for publication; public only when the deployment says so.
     public_description: Mapped[str | None] = mapped_column(Text)
+    # The note staff publish on purpose ("Public note"): the case page, Open311 status_notes and
+    # open data show it. The resolution note and a decline reason go to the resident only.
+    public_note: Mapped[str | None] = mapped_column(Text)
+    # When the case last changed publicly: the last public event (`status.PUBLIC_UPDATE_KINDS`).
+    # A rating moves `updated_at`, never this.
+    public_updated_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_cases_grid_status_category", "grid_id", "status", "category"),
@@ -232,6 +238,7 @@ class Case(Base):
         Index("ix_cases_created_id", "created_at", "id"),
         Index("ix_cases_category_created", "category", "created_at"),
         Index("ix_cases_updated_at", "updated_at"),
+        Index("ix_cases_public_updated_at", "public_updated_at"),
         # Open-case counts per owner (assignment) must not read every open case of the district.
         Index("ix_cases_owner_status", "owner_id", "status"),
         # The follow-up question: only closed cases not yet asked, however many closed there are.

@@ -1,7 +1,10 @@
 """The case card in the chat: its buttons (`c:`), read from the action table
 (`bot.services.cases.actions`), and the staff prompts they arm — the question to the resident,
-the resolution note and photo, the reason to decline and its confirmation, the transfer reason —
-with a member's reply to a card, which goes to the resident like a question."""
+the resolution note and photo, the reason to decline and its confirmation, the transfer reason,
+the public note — with a member's reply to a card, which goes to the resident like a question.
+
+The resolution note and the decline reason go to the resident only; the public note is the one
+text staff publish, and its prompt says so."""
 
 from __future__ import annotations
 
@@ -26,7 +29,13 @@ if TYPE_CHECKING:
 # The card prompts whose answer is a text (the photo step and the decline confirmation take
 # other input). Every prompt's rules — what /cancel says, whether a command leaves it, how
 # long it lives — are in the dialogue table (`bot.services.shared.dialogue`).
-TEXT_STATES = (Prompt.ASK, Prompt.RESOLVE_NOTE, Prompt.REJECT_REASON, Prompt.TRANSFER_REASON)
+TEXT_STATES = (
+    Prompt.ASK,
+    Prompt.RESOLVE_NOTE,
+    Prompt.REJECT_REASON,
+    Prompt.TRANSFER_REASON,
+    Prompt.PUBLIC_NOTE,
+)
 CARD_PROMPTS = (*TEXT_STATES, Prompt.RESOLVE_PHOTO, Prompt.REJECT_CONFIRM)
 
 
@@ -230,6 +239,11 @@ async def staff_input(ctx: Ctx) -> bool:
                     case=case,
                     reason=text,
                 )
+            elif state == Prompt.PUBLIC_NOTE:
+                action = actions.BY_NAME["public_note"]
+                await actions.perform(ctx.uow, user_id, case, action, text)
+                ctx.reply("staff_public_note_done", case=case, note=text.strip())
+                await dialogue.end(ctx.uow, user)
             elif state == Prompt.TRANSFER_REASON and not data.get("target"):
                 ctx.reply("transfer_pick_target", case=case)
             elif state == Prompt.TRANSFER_REASON:

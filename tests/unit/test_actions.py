@@ -45,6 +45,7 @@ EVENT = {
     "reject": "rejected",
     "category": "triaged",
     "reassign": "reassigned",
+    "public_note": "public_note",
 }
 
 
@@ -110,7 +111,24 @@ async def _case_in(uow: UnitOfWork, status: str) -> Case:
     case = await file_case(uow, resident, as_category="facilities")
     if status == Status.ACCEPTED:
         await lifecycle.accept(uow, MEMBER_1, case)
+    elif status == Status.RESOLVED:
+        await lifecycle.resolve(uow, MEMBER_1, case, "Fixed")
+    elif status == Status.CANCELLED:
+        await lifecycle.cancel(uow, resident, case)
     return case
+
+
+def _offered_in(action: actions.StaffAction) -> str:
+    """A status the row is offered in: a fresh case's, else a resolved one."""
+    for status in (Status.TRIAGE, Status.ASSIGNED, Status.RESOLVED):
+        if status in action.statuses:
+            return status
+    raise AssertionError(f"{action.name}: no status to try it in")
+
+
+def _not_offered_in(action: actions.StaffAction) -> str:
+    """A status the row is not offered in: resolved, else withdrawn."""
+    return Status.RESOLVED if Status.RESOLVED not in action.statuses else Status.CANCELLED
 
 
 def _answers(uow: UnitOfWork, where: Where, action: actions.StaffAction) -> list[Any]:
@@ -134,7 +152,7 @@ async def test_the_card_offers_the_action_and_its_press_runs_it(
     press's entry point (`perform`, as `card_button` calls it) runs the lifecycle function."""
     if action.code is None:
         pytest.skip("a desk-only action (the table says so)")
-    status = Status.TRIAGE if Status.TRIAGE in action.statuses else Status.ASSIGNED
+    status = _offered_in(action)
     case = await _case_in(uow, status)
     presser = LEADER if status == Status.TRIAGE else MEMBER_1
     assert case.owner_chat_id == presser
@@ -152,8 +170,7 @@ async def test_the_desk_offers_the_action_and_its_form_runs_it(
 ) -> None:
     """Desk edge: the admin (every capability) is offered each row on a case in one of its
     statuses, and the form's entry point runs it."""
-    status = Status.TRIAGE if Status.TRIAGE in action.statuses else Status.ASSIGNED
-    case = await _case_in(uow, status)
+    case = await _case_in(uow, _offered_in(action))
     where = Where(uow, case, user_id=ADMIN)
     assert action in await actions.offered(where)
     await actions.perform(uow, ADMIN, case, action, *_answers(uow, where, action))
@@ -164,11 +181,11 @@ async def test_the_desk_offers_the_action_and_its_form_runs_it(
 async def test_the_action_is_neither_offered_nor_run_outside_its_statuses(
     uow: UnitOfWork, action: actions.StaffAction
 ) -> None:
-    case = await _case_in(uow, Status.ASSIGNED)
-    await lifecycle.resolve(uow, MEMBER_1, case, "Fixed")
+    case = await _case_in(uow, _not_offered_in(action))
     for where in (Where(uow, case, user_id=ADMIN), Where(uow, case, chat_id=MEMBER_1)):
         assert action not in await actions.offered(where)
-    assert await views.staff_keyboard(uow, case, MEMBER_1) == []
+    keyboard = await views.staff_keyboard(uow, case, MEMBER_1)
+    assert not [b for row in keyboard for b in row if action.code and f":{action.code}:" in b.data]
     with pytest.raises(CaseActionError) as refused:
         await actions.perform(uow, ADMIN, case, action, *([None] * len(action.asks)))
     assert refused.value.key == "case_wrong_state"

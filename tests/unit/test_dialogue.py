@@ -45,6 +45,7 @@ STORED = frozenset(
         "reject_reason",
         "reject_confirm",
         "transfer_reason",
+        "public_note",
         "consult",
         "consult_options",
         "announce",
@@ -58,6 +59,7 @@ STAFF_PROMPTS = {
     Prompt.REJECT_REASON,
     Prompt.REJECT_CONFIRM,
     Prompt.TRANSFER_REASON,
+    Prompt.PUBLIC_NOTE,
 }
 COMMITTEE_PROMPTS = {Prompt.CONSULT, Prompt.CONSULT_OPTIONS, Prompt.ANNOUNCE}
 # (what /cancel answers, whether another command leaves it, its time to live, the draft rule)

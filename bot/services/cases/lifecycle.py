@@ -7,6 +7,7 @@ in place and queues the resident's (and followers') update.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,13 @@ from bot.services.cases.queries import grid_counts as grid_counts
 from bot.services.cases.queries import open_counts as open_counts
 from bot.services.cases.queries import photo_ids as photo_ids
 from bot.services.cases.queries import timeline as timeline
-from bot.services.cases.status import AWAITING_ACCEPT, OPEN, Status, may_move
+from bot.services.cases.status import (
+    AWAITING_ACCEPT,
+    OPEN,
+    PUBLIC_UPDATE_KINDS,
+    Status,
+    may_move,
+)
 from bot.services.cases.status import TRANSITIONS as TRANSITIONS
 from bot.services.cases.views import (
     notify_resident,
@@ -73,6 +80,8 @@ async def record(
 ) -> None:
     if case.first_response_at is None and kind in RESPONSES and actor.role not in NOT_STAFF:
         case.first_response_at = uow.now
+    if kind in PUBLIC_UPDATE_KINDS:
+        case.public_updated_at = uow.now
     uow.session.add(
         CaseEvent(
             case_id=case.id,
@@ -393,6 +402,30 @@ async def reject(uow: UnitOfWork, user_id: int, case: Case, reason: str) -> None
     await record(uow, case, actor_for(uow, user_id), "rejected", from_status=old, note=reason)
     await _refresh_owner_card(uow, case)
     notify_resident(uow, case, await audience(uow, case), "rejected", reason=reason)
+
+
+# A run of seven or more digits (spaces and dashes between them allowed): a phone number, an
+# id card. A public note never holds one.
+_NUMBER = re.compile(r"\d(?:[\s\-]?\d){6,}")
+PUBLISHED = frozenset({Status.RESOLVED, Status.CLOSED, Status.REJECTED})
+
+
+async def publish_note(uow: UnitOfWork, user_id: int, case: Case, note: str) -> None:
+    """The note staff publish on purpose, on a resolved, closed or declined case: what was
+    done, in words anyone may read (the case page, Open311's status_notes, open data). It
+    replaces an earlier public note. The resolution note and the decline reason are the
+    resident's; only this is published."""
+    if case.status not in PUBLISHED:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    note = note.strip()
+    if not note:
+        raise CaseActionError("public_note_empty")
+    if _NUMBER.search(note):
+        raise CaseActionError("public_note_number")
+    case.public_note = note
+    case.version += 1
+    await record(uow, case, actor_for(uow, user_id), "public_note", note=note)
+    await _refresh_owner_card(uow, case)
 
 
 async def reassign(

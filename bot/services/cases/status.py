@@ -66,6 +66,32 @@ COLUMNS: tuple[str, ...] = (
     _S.NEEDS_INFO,
 )
 
+# Audit events the public sees, each a step of the case's public timeline (named in
+# bot/services/public/projection.py); the case's public updated time is the last of them or
+# of a category change (which changes the published category). Never the resident's rating or
+# its comment, a neighbour following, nor the scheduler closing a resolved case (it closes a
+# rated case later than an unrated one): watching a case page or Open311 must not tell when —
+# or whether — one resident rated.
+PUBLIC_EVENT_KINDS: frozenset[str] = frozenset(
+    {
+        "created",
+        "triaged",
+        "rerouted",
+        "reassigned",
+        "accepted",
+        "asked",
+        "answered",
+        "transferred",
+        "escalated",
+        "resolved",
+        "rejected",
+        "reopened",
+        "cancelled",
+        "public_note",
+    }
+)
+PUBLIC_UPDATE_KINDS: frozenset[str] = PUBLIC_EVENT_KINDS | {"category_changed"}
+
 
 def may_move(old: str, new: str) -> bool:
     """Whether the lifecycle allows `old` -> `new`. Staying put is allowed while the case is

@@ -5,8 +5,10 @@ Safe by construction: the queries here select only allowed columns — never the
 the reporter's words, the place they typed, the owner's Telegram id or a staff name — and
 coarsen the location before it leaves this module. The responsible party is an organisation
 (a grid, a community, the street office or a party such as the property company), never a
-person. Free text is limited to notes staff wrote when resolving or rejecting, plus a
-description staff approved, and that only when `Settings.publish_descriptions` is on.
+person. Free text is limited to the public note staff publish on purpose (never the note to
+the resident when resolving, nor a decline reason), plus a description staff approved, and
+that only when `Settings.publish_descriptions` is on. Times are public times: a case's updated
+time is its last public event's, so a resident's rating moves nothing here.
 """
 
 from __future__ import annotations
@@ -105,9 +107,9 @@ def _filtered(query: CaseQuery, columns: tuple[Any, ...] = PUBLIC_COLUMNS) -> Se
     if query.requested_to is not None:
         stmt = stmt.where(Case.created_at <= query.requested_to)
     if query.updated_after is not None:
-        stmt = stmt.where(Case.updated_at >= query.updated_after)
+        stmt = stmt.where(Case.public_updated_at >= query.updated_after)
     if query.updated_before is not None:
-        stmt = stmt.where(Case.updated_at <= query.updated_before)
+        stmt = stmt.where(Case.public_updated_at <= query.updated_before)
     return stmt
 
 

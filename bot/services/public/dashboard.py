@@ -8,7 +8,10 @@ Every figure is defined on /about/numbers (templates/web/numbers.html) from the 
   percentile time to first response and to resolution, on-time closure (resolved by the
   published resolution deadline, without an escalation, ÷ cases due: resolved, past their
   deadline, or escalated for a missed deadline), reopen rate (reopened ÷ resolved),
-  satisfaction (average stars, and rated ÷ closed after a resolution);
+  and satisfaction — not over the period: over the cases resolved in the last
+  `rules.rating_months` whole months and closed since, counted per grid and month, a cell
+  only once its month is over, all its cases are closed and at least `rules.rating_minimum`
+  residents rated (`bot.services.public.ratings`), so no figure moves when one resident rates;
 * top categories of the last seven days, and reported vs resolved per week for `rules.weeks`.
 
 A rate or a time over fewer than `rules.minimum` cases is not shown ("too few cases"): no grid
@@ -84,7 +87,9 @@ class Dashboard:
         return await self._cached(key, compute)
 
     def _ctx(self) -> Context:
-        return Context(self.domain.clock.now(), self.rules, self.domain.sqlite)
+        return Context(
+            self.domain.clock.now(), self.rules, self.domain.sqlite, self.domain.routing.gridmap.tz
+        )
 
     async def _cached(self, key: tuple[str, ...], compute: Any) -> Any:
         """The value under `key`, computed once however many ask at once.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import (
@@ -32,6 +32,7 @@ from bot.services.public.figures import (
     Timing,
     Week,
 )
+from bot.services.public.ratings import Ratings, rating_cells
 from bot.store.models import Case, UTCDateTime
 
 WEEK = timedelta(days=7)
@@ -42,6 +43,7 @@ class Context:
     now: datetime
     rules: Rules
     sqlite: bool
+    tz: tzinfo = UTC  # the deployment's: months of ratings are its months
 
     @property
     def since(self) -> datetime:
@@ -81,8 +83,6 @@ def _period_columns(ctx: Context) -> list[Any]:
         func.count().filter(due).label("due"),
         func.count().filter(on_time).label("on_time"),
         func.count().filter(Case.reopen_count > 0).label("reopened"),
-        func.count(Case.rating).label("rated"),
-        func.avg(Case.rating).label("rating"),
     ]
 
 
@@ -98,6 +98,19 @@ async def overview(
     period = (
         await session.execute(select(*columns).where(Case.created_at >= _at(ctx.since), *scope))
     ).one()
+    # Ratings: never over the period above (one rating would move it), only over whole months
+    # whose cells are published (bot/services/public/ratings.py).
+    ratings = Ratings.of(
+        await rating_cells(
+            session,
+            now=ctx.now,
+            tz=ctx.tz,
+            sqlite=ctx.sqlite,
+            minimum=ctx.rules.rating_minimum,
+            grid_ids=grid_ids,
+            months=ctx.rules.rating_months,
+        )
+    )
     if ctx.sqlite:
         response, resolution = await _timings_sqlite(session, ctx, scope)
     else:  # the same pass over the period's cases as the counts
@@ -110,10 +123,8 @@ async def overview(
         resolution=resolution,
         on_time=Share(period.on_time, period.due, minimum),
         reopened=Share(period.reopened, period.resolved, minimum),
-        rated=Share(period.rated, period.resolved, minimum),  # a rated case stays reopenable
-        rating=float(period.rating)
-        if period.rating is not None and period.rated >= minimum
-        else None,
+        rated=Share(ratings.rated, ratings.closed, ctx.rules.rating_minimum),
+        rating=ratings.average,
         top_categories=await _top_categories(session, ctx, scope),
         weekly=await _weekly(session, ctx, scope, period),
     )

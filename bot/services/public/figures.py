@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.services.public.ratings import MIN_RATINGS, minimum_of
+
 
 @dataclass(frozen=True)
 class Rules:
@@ -17,6 +19,8 @@ class Rules:
     stale: timedelta
     weeks: int
     minimum: int
+    rating_minimum: int = MIN_RATINGS  # ratings a published rating figure stands on, at least
+    rating_months: int = 3  # the whole months satisfaction covers
 
     @classmethod
     def of(cls, settings: Any) -> Rules:
@@ -26,6 +30,8 @@ class Rules:
             stale=settings.dashboard_stale,
             weeks=max(1, min(settings.dashboard_weeks, 104)),
             minimum=max(1, settings.dashboard_min_cases),
+            rating_minimum=minimum_of(settings),
+            rating_months=max(1, min(getattr(settings, "dashboard_rating_months", 3), 24)),
         )
 
 
@@ -89,6 +95,8 @@ class Figures:
     resolution: Timing
     on_time: Share
     reopened: Share
+    # Satisfaction over the last whole months, from published rating cells only
+    # (bot/services/public/ratings.py): rated ÷ closed after a resolution, and the average.
     rated: Share
     rating: float | None
     top_categories: list[tuple[str, int]]

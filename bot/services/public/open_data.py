@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy import case as sql_case
 
 from bot.services.public.cases import (
@@ -25,6 +25,7 @@ from bot.services.public.cases import (
     PublicCase,
     stream_public_cases,
 )
+from bot.services.public.ratings import minimum_of, rating_cells
 from bot.store.db import reading
 from bot.store.models import Case
 
@@ -35,27 +36,30 @@ LICENCES = {
     "CC-BY-4.0": ("Creative Commons Attribution 4.0", "https://creativecommons.org/licenses/by/4.0/"),
     "ODbL-1.0": ("Open Data Commons Open Database License 1.0", "https://opendatacommons.org/licenses/odbl/1-0/"),
 }  # fmt: skip
-MIN_RATED = 5  # an average rating is published only over at least this many ratings
 
 # name, Frictionless type, description. The first fourteen are the GeoReport Bulk columns.
 CASE_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("service_request_id", "string", "The case's public id, e.g. GV-2026-000123."),
     ("requested_datetime", "datetime", "When the case was reported (ISO 8601 with offset)."),
-    ("updated_datetime", "datetime", "When the case last changed."),
+    (
+        "updated_datetime",
+        "datetime",
+        "When the case last changed in public (a status change or a public note; a resident's rating is not one).",
+    ),
     (
         "closed_date",
         "datetime",
-        "When it was resolved, rejected, cancelled or closed; empty while open.",
+        "When it was resolved, declined or withdrawn; empty while open.",
     ),
     (
         "status_description",
         "string",
-        "Public status: received, assigned, in_progress, waiting_for_information, escalated, reopened, resolved, closed, rejected, cancelled.",
+        "Public status: received, assigned, in_progress, waiting_for_information, escalated, reopened, resolved, rejected, cancelled.",
     ),
     (
         "status_notes",
         "string",
-        "The note staff wrote when resolving, or the reason when rejecting.",
+        "The public note staff published on what was done; empty when there is none. The note to the resident and a decline reason are never published.",
     ),
     ("source", "string", "How it came in: bot (the Telegram bot) or open311 (an outside client)."),
     ("service_name", "string", "The category's name."),
@@ -115,8 +119,12 @@ MONTH_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("resolved_on_time", "integer", "Of those, resolved before the published deadline."),
     ("reopened", "integer", "Of those, reopened at least once by the resident."),
     ("escalated", "integer", "Of those, escalated at least once for a missed deadline."),
-    ("rated", "integer", "Of those, rated by the resident."),
-    ("average_rating", "number", f"Average rating (1-5); empty below {MIN_RATED} ratings."),
+    (
+        "rated",
+        "integer",
+        "Ratings of the grid's cases resolved in this month and closed since (not of the cases reported in it); empty until the month is over and all of them are closed, and empty below the minimum count of ratings (at least 5).",
+    ),
+    ("average_rating", "number", "The average of those ratings (1-5); empty when rated is."),
 )
 
 
@@ -263,7 +271,9 @@ def _month_expr(domain: Domain) -> Any:
 
 
 async def grid_months(domain: Domain) -> list[list[Any]]:
-    """Per grid and month: counts only, computed in the database (one GROUP BY)."""
+    """Per grid and month: counts of the cases reported in it, computed in the database (one
+    GROUP BY), and the published ratings of the cases resolved in it (`ratings.rating_cells`:
+    a month's ratings appear once it is over, all of them final, at least 5 of them)."""
     month = _month_expr(domain).label("month")
 
     def count(cond: Any) -> Any:
@@ -285,30 +295,36 @@ async def grid_months(domain: Domain) -> list[list[Any]]:
             count(and_(Case.resolved_at.is_not(None), Case.resolved_at <= Case.resolve_by)),
             count(Case.reopen_count > 0),
             count(Case.escalation_count > 0),
-            count(Case.rating.is_not(None)),
-            func.sum(Case.rating).cast(Integer),
         )
         .where(Case.human_id.is_not(None))
         .group_by(Case.grid_id, month)
         .order_by(Case.grid_id, month)
     )
     gm = domain.routing.gridmap
-    rows = []
     async with reading(domain.engine) as conn:
         result = (await conn.execute(stmt)).all()
-    for grid_id, mon, *numbers in result:
-        *counts, rated, rating_sum = (int(n or 0) for n in numbers)
+        cells = await rating_cells(
+            conn,
+            now=domain.clock.now(),
+            tz=gm.tz,
+            sqlite=domain.sqlite,
+            minimum=minimum_of(domain.settings),
+        )
+    counted = {(grid_id, mon): [int(n or 0) for n in numbers] for grid_id, mon, *numbers in result}
+    rated = {(c.grid_id, c.month): c for c in cells}
+    rows = []
+    for grid_id, mon in sorted(set(counted) | set(rated)):
         grid = gm.grids.get(grid_id)
-        average = round(rating_sum / rated, 2) if rated >= MIN_RATED else ""
+        cell = rated.get((grid_id, mon))
         rows.append(
             [
                 grid_id,
                 grid.name.get(domain.settings.default_language) if grid else grid_id,
                 grid.community_id if grid else "",
                 mon,
-                *counts,
-                rated,
-                average,
+                *counted.get((grid_id, mon), [0] * (len(MONTH_FIELDS) - 6)),
+                cell.rated if cell else "",
+                round(cell.average, 2) if cell else "",
             ]
         )
     return rows

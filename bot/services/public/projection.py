@@ -13,10 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, case, func, select, type_coerce
+from sqlalchemy import DateTime, func, select, type_coerce
 
-from bot.services.cases.status import FINISHED, OPEN, Status
-from bot.store.models import Case, CaseEvent, CaseFollower
+from bot.services.cases.status import (
+    AWAITING_ACCEPT,
+    FINISHED,
+    OPEN,
+    PUBLIC_EVENT_KINDS,
+    Status,
+)
+from bot.store.models import Case, CaseFollower
 from routing.gridmap import GridMap, Text
 
 if TYPE_CHECKING:
@@ -32,7 +38,9 @@ PUBLIC_STATUS: dict[str, str] = {  # every Status (checked below)
     "accepted": "in_progress",
     "needs_info": "waiting_for_information",
     "resolved": "resolved",
-    "closed": "closed",
+    # Publicly a resolved case stays resolved: the scheduler closes it later when the resident
+    # rated it than when they did not, so a public "closed" (or its time) would tell.
+    "closed": "resolved",
     "rejected": "rejected",
     "cancelled": "cancelled",
 }
@@ -42,13 +50,19 @@ PUBLIC_STATUSES: tuple[str, ...] = tuple(dict.fromkeys(PUBLIC_STATUS.values()))
 CLOSED_STATUSES: frozenset[str] = FINISHED
 OPEN_STATUSES: frozenset[str] = OPEN
 _CLOSED_PUBLIC = frozenset(PUBLIC_STATUS[s] for s in CLOSED_STATUSES)
+# Where a public resolved time applies (a reopened case shows none until resolved again), and
+# where a closing time does (a resolved case's closing is the scheduler's, after the rating).
+_RESOLVED = frozenset({Status.RESOLVED, Status.CLOSED})
+_ENDED = frozenset({Status.REJECTED, Status.CANCELLED})
 
-# Audit events that are public, as the public event kind. Only status changes; never a note,
-# never who acted.
+# Audit events that are public, as the public event kind: status changes and the public note;
+# never a note's words, never who acted, never the resident's rating nor the case's closing
+# after it (`status.PUBLIC_EVENT_KINDS` says why).
 PUBLIC_EVENTS: dict[str, str] = {
     "created": "created",
     "triaged": "assigned",
     "rerouted": "assigned",
+    "reassigned": "transferred",
     "accepted": "accepted",
     "asked": "waiting_for_information",
     "answered": "information_given",
@@ -57,10 +71,10 @@ PUBLIC_EVENTS: dict[str, str] = {
     "resolved": "resolved",
     "rejected": "rejected",
     "reopened": "reopened",
-    "rated": "closed",
-    "auto_closed": "closed",
     "cancelled": "cancelled",
+    "public_note": "public_note",
 }
+assert set(PUBLIC_EVENTS) == PUBLIC_EVENT_KINDS, "the public steps are the public events"
 # The service code of a case the classifier could not place (yet).
 UNPLACED_SERVICE = "other"
 
@@ -88,18 +102,19 @@ class PublicCase:
     responsible_role: str  # member | leader | centre | street | party: the rung that has it
     responsible_name: Text  # an organisation: the grid, community, street office or party
     status: str  # public status, one of PUBLIC_STATUSES
-    status_notes: str | None  # the staff's resolution note or rejection reason
+    status_notes: str | None  # the public note staff published on purpose, or None (never the
+    # resolution note or the decline reason: those are the resident's)
     description: str | None  # staff-approved, and only when the deployment publishes them
     lat: float | None  # coarsened (Settings.public_location_decimals)
     long: float | None
     source: str  # bot | open311
     requested_at: datetime
-    updated_at: datetime
-    accept_by: datetime | None
+    updated_at: datetime  # the last public event's time (a rating is none)
+    accept_by: datetime | None  # the accept deadline while someone is yet to take it up
     expected_at: datetime | None  # the resolution deadline while the case is open
     first_response_at: datetime | None
     resolved_at: datetime | None
-    closed_at: datetime | None
+    closed_at: datetime | None  # declined or withdrawn; a resolved case's end is its resolution
     duplicates: int  # residents with the same problem who joined this case
     reopen_count: int
     timeline: tuple[PublicEvent, ...] = field(default=())
@@ -120,18 +135,6 @@ class PublicCase:
         return ("，" if lang == "zh" else ", ").join(p for p in parts if p)
 
 
-# The reason given when a case was rejected (only looked up for rejected cases).
-_REJECT_NOTE = case(
-    (
-        Case.status == "rejected",
-        select(CaseEvent.note)
-        .where(CaseEvent.case_id == Case.id, CaseEvent.kind == "rejected")
-        .order_by(CaseEvent.id.desc())
-        .limit(1)
-        .scalar_subquery(),
-    ),
-    else_=None,
-).label("reject_note")
 _DUPLICATES = (
     select(func.count())
     .where(CaseFollower.case_id == Case.id)
@@ -139,7 +142,8 @@ _DUPLICATES = (
     .label("duplicates")
 )
 
-# The allow-list, as columns: nothing else of a case is ever read for the public.
+# The allow-list, as columns: nothing else of a case is ever read for the public. Never the
+# resolution note, a decline reason, a rating or `updated_at` (a rating moves it).
 PUBLIC_COLUMNS = (
     Case.id,
     Case.human_id,
@@ -153,17 +157,16 @@ PUBLIC_COLUMNS = (
     Case.party_id,
     Case.source,
     Case.created_at,
-    Case.updated_at,
+    Case.public_updated_at,
     Case.accept_by,
     Case.resolve_by,
     Case.accepted_at,
     Case.first_response_at,
     Case.resolved_at,
     Case.closed_at,
-    Case.resolution_note,
+    Case.public_note,
     Case.public_description,
     Case.reopen_count,
-    _REJECT_NOTE,
     _DUPLICATES,
 )
 # A row of PUBLIC_COLUMNS as a plain named tuple: attribute access on it is cheap (1,000 rows a page).
@@ -173,7 +176,7 @@ _Row = namedtuple("_Row", [c.key for c in PUBLIC_COLUMNS])  # type: ignore[misc]
 _TIMES = frozenset(
     (
         "created_at",
-        "updated_at",
+        "public_updated_at",
         "accept_by",
         "resolve_by",
         "accepted_at",
@@ -267,19 +270,12 @@ class Projection:
         self,
         row: Any,
         *,
-        reject_note: str | None = None,
         duplicates: int = 0,
         timeline: tuple[PublicEvent, ...] = (),
     ) -> PublicCase:
         code = row.category or UNPLACED_SERVICE
         grid_name, community_id, community_name = self.grid_info(row.grid_id)
         lat, long = self.coarse(row)
-        if row.status in ("resolved", "closed"):
-            notes = row.resolution_note
-        elif row.status == "rejected":
-            notes = reject_note
-        else:
-            notes = None
         return PublicCase(
             human_id=row.human_id or "",
             service_code=code,
@@ -291,18 +287,20 @@ class Projection:
             responsible_role=row.rung,
             responsible_name=self.responsible(row.grid_id, row.rung, row.party_id),
             status=PUBLIC_STATUS.get(row.status, row.status),
-            status_notes=notes,
+            status_notes=row.public_note or None,
             description=row.public_description if self.publish_descriptions else None,
             lat=lat,
             long=long,
             source=row.source,
             requested_at=row.created_at,
-            updated_at=row.updated_at,
-            accept_by=row.accept_by if row.accepted_at is None else None,
+            updated_at=row.public_updated_at or row.created_at,
+            # Only deadlines that still apply: taking it up while it waits for someone to, the
+            # resolution while it is open.
+            accept_by=row.accept_by if row.status in AWAITING_ACCEPT else None,
             expected_at=row.resolve_by if row.status in OPEN_STATUSES else None,
             first_response_at=row.first_response_at,
-            resolved_at=row.resolved_at,
-            closed_at=row.closed_at,
+            resolved_at=row.resolved_at if row.status in _RESOLVED else None,
+            closed_at=row.closed_at if row.status in _ENDED else None,
             duplicates=duplicates,
             reopen_count=row.reopen_count,
             timeline=timeline,
@@ -312,5 +310,5 @@ class Projection:
         out = []
         for raw in rows:
             row = _Row._make(raw)
-            out.append(self.build(row, reject_note=row.reject_note, duplicates=row.duplicates))
+            out.append(self.build(row, duplicates=row.duplicates))
         return out

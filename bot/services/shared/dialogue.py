@@ -51,6 +51,7 @@ class Prompt(StrEnum):
     REJECT_REASON = "reject_reason"
     REJECT_CONFIRM = "reject_confirm"
     TRANSFER_REASON = "transfer_reason"
+    PUBLIC_NOTE = "public_note"
     CONSULT = "consult"
     CONSULT_OPTIONS = "consult_options"
     ANNOUNCE = "announce"
@@ -182,6 +183,7 @@ TABLE: dict[Prompt, Rule] = {
             Prompt.REJECT_REASON,
             Prompt.REJECT_CONFIRM,
             Prompt.TRANSFER_REASON,
+            Prompt.PUBLIC_NOTE,
         )
     },
     **{

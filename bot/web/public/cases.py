@@ -1,8 +1,9 @@
 """Public case pages: `/cases/GV-YYYY-NNNNNN`, built only from the public projection of a case.
 
 What a case page may show is decided in one place, `bot.services.public.cases` (an allow-list):
-no name, no Telegram id, no phone, no home address, and no free text unless the deployment
-publishes descriptions that staff approved.
+no name, no Telegram id, no phone, no home address, and no free text but the public note staff
+published on purpose (or a description staff approved, when the deployment publishes them);
+without a public note, what was done is told by a plain sentence of the outcome.
 """
 
 from __future__ import annotations
@@ -36,4 +37,5 @@ async def case_page(request: web.Request) -> web.Response:
         case=case,
         grid=domain.routing.gridmap.grids.get(case.grid_id),
         publish_descriptions=domain.settings.publish_descriptions,
+        now=domain.clock.now(),
     )
