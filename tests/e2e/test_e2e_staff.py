@@ -106,11 +106,44 @@ async def test_card_shows_the_case_not_the_person_and_resolve_sends_note_and_pho
     card = await world.wait_edited(
         MEMBER_1, card["message_id"], label(world, STAFF_LANG, "status_resolved")
     )
-    assert not buttons_data(card)
+    # a resolved card keeps one button: the public note (the note above stays the resident's)
+    assert [d.split(":")[1] for d in buttons_data(card)] == ["pub"]
     await world.press(user, resolved, "⭐⭐⭐⭐⭐")
     await world.wait_bot(MEMBER_1, "5/5")
     row = await case_row(world, case_id)
-    assert row.status == "resolved" and row.rating == 5
+    assert row.status == "resolved" and row.rating == 5 and row.public_note is None
+
+
+async def test_a_public_note_is_written_from_the_card_and_its_prompt_says_it_is_published(
+    world: World,
+) -> None:
+    user = 1103
+    await world.resident(user)
+    case_id, _ = await world.report(user, LIGHT["en"])
+    card = await world.card(MEMBER_1, case_id)
+    await resolve(world, MEMBER_1, card, "Mrs Wang at 5-302 showed me the lamp")
+    card = await world.wait_edited(
+        MEMBER_1, card["message_id"], label(world, STAFF_LANG, "status_resolved")
+    )
+    last = await world.last_id(MEMBER_1)
+    await world.act(MEMBER_1, card, "pub")
+    prompt = await world.wait_bot(MEMBER_1, after=last)
+    assert "公开发布" in prompt["text"] and "公开说明" in prompt["text"]
+    # a phone number is refused, nothing is published
+    await world.say(MEMBER_1, "Call 139 1234 5678 if it happens again")
+    refused = await world.wait_bot(MEMBER_1, after=prompt["message_id"])
+    assert label(world, STAFF_LANG, "public_note_number") in refused["text"]
+    assert (await case_row(world, case_id)).public_note is None
+    last = await world.last_id(MEMBER_1)
+    await world.act(MEMBER_1, card, "pub")
+    prompt = await world.wait_bot(MEMBER_1, after=last)
+    await world.say(MEMBER_1, "Replaced the lamp at the east gate")
+    done = await world.wait_bot(MEMBER_1, "Replaced the lamp", after=prompt["message_id"])
+    assert case_id in done["text"]
+    row = await case_row(world, case_id)
+    assert row.public_note == "Replaced the lamp at the east gate"
+    assert row.resolution_note == "Mrs Wang at 5-302 showed me the lamp"
+    assert "public_note" in await event_kinds(world, case_id)
 
 
 @pytest.mark.parametrize(("code", "lang"), LANGS, ids=LANG_IDS)

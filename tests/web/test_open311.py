@@ -120,11 +120,20 @@ async def test_a_posted_request_is_a_case_routed_to_the_grid_and_closed_back(web
         request_id = created[0]["service_request_id"]
         # the grid member gets a card like for any report, and resolves it with a note
         card = await w.card(MEMBER_1, request_id)
-        await resolve(w, MEMBER_1, card, "Cleared the bins and asked the cleaners to come daily")
-        await w.wait_edited(MEMBER_1, card["message_id"], "已办结")
+        await resolve(w, MEMBER_1, card, "Cleared the bins, told the caller at 5-302")
+        edited = await w.wait_edited(MEMBER_1, card["message_id"], "已办结")
         await w.settle()
         status, one, _ = await get(http, base + f"{V2}/requests/{request_id}.json")
         assert one[0]["status"] == "closed"
+        assert one[0]["status_notes"] is None  # the note to the resident is not published
+        # the public note, written on purpose from the card, is what the client reads back
+        last = await w.last_id(MEMBER_1)
+        await w.act(MEMBER_1, edited, "pub")
+        await w.wait_bot(MEMBER_1, after=last)
+        await w.say(MEMBER_1, "Cleared the bins and asked the cleaners to come daily")
+        await w.wait_bot(MEMBER_1, "Cleared the bins and asked", after=last)
+        await w.settle()
+        status, one, _ = await get(http, base + f"{V2}/requests/{request_id}.json")
         assert one[0]["status_notes"] == "Cleared the bins and asked the cleaners to come daily"
         assert (one[0]["lat"], one[0]["long"]) == (
             39.91,
