@@ -172,6 +172,7 @@ class Loader:
             reminded, note = "followup", "done"
             rating = rng.randint(1, 5) if rng.random() < 0.6 else None
         updated = closed_at or resolved_at or accepted_at or created
+        public_updated = resolved_at or accepted_at or created  # closing is not public
         text = BULK_TEXT.format(n=cid, cat=cat or "something")
         g, b = self.home(resident, grid)
         case = (
@@ -211,6 +212,7 @@ class Loader:
             1 if rung == "leader" else 0,
             0,
             None,
+            public_updated,
         )
         events = [
             (
@@ -301,6 +303,7 @@ CASE_COLS = [
     "escalation_count",
     "version",
     "source_update_id",
+    "public_updated_at",
 ]
 EVENT_COLS = [
     "id",

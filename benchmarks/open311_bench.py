@@ -172,7 +172,7 @@ async def explain(dsn: str) -> None:
     queries = {
         "default window": f"SELECT {cols} FROM cases WHERE human_id IS NOT NULL AND created_at >= {since} ORDER BY created_at DESC, id DESC LIMIT 1000",
         "service_code": f"SELECT {cols} FROM cases WHERE human_id IS NOT NULL AND category IN ('facilities') AND created_at >= {since} ORDER BY created_at DESC, id DESC LIMIT 1000",
-        "updated_after": f"SELECT {cols} FROM cases WHERE human_id IS NOT NULL AND updated_at >= '{START.isoformat()}'::timestamptz - interval '7 days' ORDER BY created_at DESC, id DESC LIMIT 1000",
+        "updated_after": f"SELECT {cols} FROM cases WHERE human_id IS NOT NULL AND public_updated_at >= '{START.isoformat()}'::timestamptz - interval '7 days' ORDER BY created_at DESC, id DESC LIMIT 1000",
     }
     conn = await asyncpg.connect(dsn)
     try:
