@@ -60,7 +60,7 @@ async def show_case(ctx: Ctx) -> None:
     ctx.reply(
         "timeline",
         case=case,
-        events=await case_service.timeline(ctx.uow, case),
+        events=await case_service.timeline(ctx.uow, case, only_public=viewer == "follower"),
         viewer=viewer,
         now=ctx.uow.now,
         **ownership_data(ctx.uow, case, ctx.lang),

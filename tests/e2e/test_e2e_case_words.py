@@ -12,7 +12,7 @@ import pytest
 from bot.services.cases.actions import ACTIONS, Asks, StaffAction
 from bot.services.cases.status import Status
 from tests.e2e.consult_helpers import answer_of, press_data, step
-from tests.support.chat import LANG_IDS, LANGS, case_row, events, label, render
+from tests.support.chat import LANG_IDS, LANGS, case_row, events, label, render, resolve
 from tests.support.world import COMMITTEE, MEMBER_1, World, button_labels
 
 STAFF_LANG = "zh"  # the demo staff write in Chinese
@@ -141,6 +141,11 @@ async def test_every_card_action_of_the_table_is_pressed_through_the_chat(
         card = await world.wait_bot(owner, case_id, after=after, buttons=True)
     else:
         card = await world.card(owner, case_id)
+    if Status.ASSIGNED not in action.statuses and not triage:  # a row of resolved cases
+        await resolve(world, owner, card, "Fixed")
+        card = await world.wait_edited(
+            owner, card["message_id"], label(world, STAFF_LANG, "status_resolved")
+        )
     after = await world.last_id(owner)
     pressed = await world.act(owner, card, action.code or "")
     first = action.asks[0] if action.asks else None

@@ -183,6 +183,8 @@ async def test_duplicate_is_offered_follow_and_follower_gets_updates(
     assert "👍" in accepted["text"]
     card = await world.wait_edited(MEMBER_1, card["message_id"], case_id)
     await resolve(world, MEMBER_1, card, "Fixed the lamp")
-    resolved = await world.wait_bot(second, "Fixed the lamp", after=accepted["message_id"])
+    resolved = await world.wait_bot(second, "✅", after=accepted["message_id"])
+    assert case_id in resolved["text"]
+    assert "Fixed the lamp" not in resolved["text"]  # the note was for the reporter
     assert not resolved["reply_markup"]  # only the reporter rates
     assert "followed" in await event_kinds(world, case_id)

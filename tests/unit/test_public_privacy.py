@@ -17,10 +17,18 @@ import pytest
 import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from unit_helpers import MEMBER_1, MEMBER_2, START, file_case, new_resident
+from unit_helpers import (
+    MEMBER_1,
+    MEMBER_2,
+    START,
+    file_case,
+    last_outbox_id,
+    new_resident,
+    texts_to,
+)
 
 from bot.services import scheduler
-from bot.services.cases import actions, lifecycle
+from bot.services.cases import actions, lifecycle, queries, views
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.shared.domain import Domain
 from bot.web import setup_web
@@ -284,3 +292,37 @@ def test_every_prompt_says_whether_its_text_is_published(
             assert private.replace("not", "never") in desk or private in desk, desk
     confirm = domain.renderer.render(lang, "staff_confirm_reject", case=case, reason="x")
     assert ("not published" if lang == "en" else "不会公开") in confirm
+
+
+async def test_a_follower_learns_the_steps_never_the_words_for_the_resident(
+    domain: Domain,
+) -> None:
+    """A neighbour following a case is told it was resolved or declined, without the note or
+    the reason staff wrote for the reporter; their timeline holds the public steps only."""
+    async with domain.unit() as uow:
+        reporter, neighbour = await new_resident(uow), await new_resident(uow)
+        resolved = await file_case(uow, reporter, as_category="facilities")
+        declined = await file_case(uow, reporter, "Noise again", as_category="environment")
+        for case in (resolved, declined):
+            await lifecycle.follow(uow, neighbour, case)
+        mark = await last_outbox_id(uow)
+        await lifecycle.resolve(uow, MEMBER_1, resolved, RESOLVE_NOTE)
+        await lifecycle.reject(uow, MEMBER_1, declined, DECLINE_REASON)
+        told = "\n".join(await texts_to(uow, neighbour.id, after=mark))
+        assert resolved.human_id in told and declined.human_id in told
+        assert "MARKER" not in told
+        reporter_told = "\n".join(await texts_to(uow, reporter.id, after=mark))
+        assert "MARKER-RESOLVE" in reporter_told and "MARKER-DECLINE" in reporter_told
+        await lifecycle.rate(uow, reporter, resolved, 2)
+        steps = await queries.timeline(uow, resolved, only_public=True)
+        assert [e.kind for e in steps] == ["created", "resolved"]
+        page = domain.renderer.render(
+            "en",
+            "timeline",
+            case=resolved,
+            events=steps,
+            viewer="follower",
+            now=uow.now,
+            **views.ownership_data(uow, resolved, "en"),
+        )
+        assert "MARKER" not in page and "rated" not in page

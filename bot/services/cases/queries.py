@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
-from bot.services.cases.status import AWAITING_ACCEPT, COLUMNS, OPEN, WORKING
+from bot.services.cases.status import AWAITING_ACCEPT, COLUMNS, OPEN, PUBLIC_EVENT_KINDS, WORKING
 from bot.services.people.access import may_view, scope
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import Case, CaseEvent, CasePhoto
@@ -62,8 +62,12 @@ async def photo_ids(uow: UnitOfWork, case: Case, kind: str = "report") -> list[s
     return list((await uow.session.execute(stmt.order_by(CasePhoto.id))).scalars().all())
 
 
-async def timeline(uow: UnitOfWork, case: Case) -> list[CaseEvent]:
+async def timeline(uow: UnitOfWork, case: Case, *, only_public: bool = False) -> list[CaseEvent]:
+    """The case's audit trail, oldest first; `only_public`: its public steps (what a follower
+    reads: never a rating, its comment or the messages between staff and the reporter)."""
     stmt = select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+    if only_public:
+        stmt = stmt.where(CaseEvent.kind.in_(sorted(PUBLIC_EVENT_KINDS)))
     return list((await uow.session.execute(stmt)).scalars().all())
 
 

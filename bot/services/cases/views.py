@@ -202,6 +202,10 @@ def ownership_data(uow: UnitOfWork, case: Case, lang: str) -> dict[str, Any]:
     }
 
 
+# The words of an update that staff wrote for the reporter (never told to a follower).
+STAFF_WORDS = frozenset({"note", "reason"})
+
+
 def notify_resident(
     uow: UnitOfWork,
     case: Case,
@@ -211,12 +215,16 @@ def notify_resident(
     keyboard_for: Any = None,
     **data: Any,
 ) -> None:
-    """Tell the reporter and every follower what happened and what happens next."""
+    """Tell the reporter and every follower what happened and what happens next. What staff
+    wrote for the resident (a resolution note, a decline or transfer reason) goes to the
+    reporter only: a follower is a neighbour, and learns the steps."""
     for person in residents:
         if person.erased_at is not None:
             continue
         lang = person.language
         keyboard = keyboard_for(person) if keyboard_for else None
+        follower = person.id != case.resident_id
+        words = {k: None if follower and k in STAFF_WORDS else v for k, v in data.items()}
         uow.outbox.send(
             person.id,
             lang,
@@ -225,7 +233,7 @@ def notify_resident(
             case_id=case.id,
             event=event,
             case=case,
-            is_follower=person.id != case.resident_id,
+            is_follower=follower,
             **ownership_data(uow, case, lang),
-            **data,
+            **words,
         )
