@@ -264,3 +264,11 @@ def test_public_address_and_minimum_come_from_the_environment(monkeypatch) -> No
         "https://grid.example.org/cases/GV-2026-000007"
     )
     assert public_page(None, "GV-2026-000007") is None
+    # the minimum count of ratings is a setting, never below five
+    from bot.services.public.figures import Rules
+
+    monkeypatch.setenv("GRIDVOICE_RATING_MIN_COUNT", "8")
+    assert Rules.of(Settings.from_env()).rating_minimum == 8
+    monkeypatch.setenv("GRIDVOICE_RATING_MIN_COUNT", "2")
+    assert Rules.of(Settings.from_env()).rating_minimum == 5
+    assert Rules.of(Settings(rating_min_count=1)).rating_minimum == 5

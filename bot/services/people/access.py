@@ -83,8 +83,9 @@ async def may_read(uow: UnitOfWork, user_id: int, case: Case) -> bool:
 async def reader_of(uow: UnitOfWork, user_id: int, case: Case) -> str | None:
     """How this person reads the case's timeline, or None when they may not: "staff" (in
     scope: everything), "resident" (the reporter: their words, the questions and answers) or
-    "follower" (a neighbour with the same problem: the steps and the outcome, never the
-    reporter's words nor what staff and the reporter said to each other)."""
+    "follower" (a neighbour with the same problem: the public steps and the public note,
+    never the reporter's words, what staff and the reporter said to each other, a note or
+    reason staff wrote for the reporter, or the reporter's rating)."""
     if case.resident_id == user_id:
         return "resident"
     if staff_role(uow, user_id) is not None and may_view(uow, user_id, case):
