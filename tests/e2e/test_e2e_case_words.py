@@ -146,6 +146,7 @@ async def test_every_card_action_of_the_table_is_pressed_through_the_chat(
         card = await world.wait_edited(
             owner, card["message_id"], label(world, STAFF_LANG, "status_resolved")
         )
+        await world.settle()  # the "done" after resolving is in
     after = await world.last_id(owner)
     pressed = await world.act(owner, card, action.code or "")
     first = action.asks[0] if action.asks else None

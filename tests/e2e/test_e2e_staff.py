@@ -125,18 +125,20 @@ async def test_a_public_note_is_written_from_the_card_and_its_prompt_says_it_is_
     card = await world.wait_edited(
         MEMBER_1, card["message_id"], label(world, STAFF_LANG, "status_resolved")
     )
+    await settle(world)  # the "done" after resolving is in
     last = await world.last_id(MEMBER_1)
     await world.act(MEMBER_1, card, "pub")
-    prompt = await world.wait_bot(MEMBER_1, after=last)
-    assert "公开发布" in prompt["text"] and "公开说明" in prompt["text"]
+    prompt = await world.wait_bot(MEMBER_1, "公开说明", after=last)
+    assert "公开发布" in prompt["text"]
     # a phone number is refused, nothing is published
     await world.say(MEMBER_1, "Call 139 1234 5678 if it happens again")
     refused = await world.wait_bot(MEMBER_1, after=prompt["message_id"])
     assert label(world, STAFF_LANG, "public_note_number") in refused["text"]
     assert (await case_row(world, case_id)).public_note is None
+    await settle(world)
     last = await world.last_id(MEMBER_1)
     await world.act(MEMBER_1, card, "pub")
-    prompt = await world.wait_bot(MEMBER_1, after=last)
+    prompt = await world.wait_bot(MEMBER_1, "公开说明", after=last)
     await world.say(MEMBER_1, "Replaced the lamp at the east gate")
     done = await world.wait_bot(MEMBER_1, "Replaced the lamp", after=prompt["message_id"])
     assert case_id in done["text"]
