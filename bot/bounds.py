@@ -10,6 +10,7 @@ and shown to someone else goes through `clean_text`.
 
 from __future__ import annotations
 
+import hmac
 import re
 
 # Row ids are `Integer` columns: PostgreSQL's int4 is the narrowest store.
@@ -45,6 +46,16 @@ def parse_float(text: str | None, *, low: float, high: float) -> float | None:
 def parse_id(text: str | None, *, high: int = MAX_ROW_ID) -> int | None:
     """A positive row id (a case, a consultation) or None."""
     return parse_int(text, low=1, high=high)
+
+
+def same_secret(given: str | None, expected: str) -> bool:
+    """A secret someone presented equals ours, compared in constant time. Any text may be
+    presented (`hmac.compare_digest` refuses non-ASCII strings with an exception)."""
+    if not isinstance(given, str):
+        return False
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 def arg(args: list[str], index: int) -> str:

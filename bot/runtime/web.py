@@ -14,7 +14,6 @@ while no token is set.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import time
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy import func, select
 
+from bot.bounds import same_secret
 from bot.runtime.intake import store_updates
 from bot.store.models import InboxUpdate, OutboxMessage
 from bot.web import setup_web
@@ -103,8 +103,7 @@ async def webhook(request: web.Request) -> web.Response:
     """Store the update durably, then answer 200 at once; processing happens from the inbox."""
     gv = request.app[RUNTIME]
     secret = gv.domain.settings.webhook_secret
-    given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
-    if secret and not hmac.compare_digest(given, secret.encode()):
+    if secret and not same_secret(request.headers.get(SECRET_HEADER, ""), secret):
         return web.Response(status=403, text="forbidden")
     try:
         payload = json.loads(await read_body(request))
@@ -129,8 +128,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def metrics_allowed(request: web.Request, token: str) -> bool:
-    given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-    return hmac.compare_digest(given, f"Bearer {token}".encode())
+    return same_secret(request.headers.get("Authorization", ""), f"Bearer {token}")
 
 
 async def metrics(request: web.Request) -> web.Response:

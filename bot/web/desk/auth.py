@@ -6,11 +6,11 @@ the person to continue, and that POST â€” guarded by a per-browser CSRF cookie â
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from aiohttp import web
 
+from bot.bounds import same_secret
 from bot.services.people import desk_auth
 from bot.web.desk.session import (
     CSRF_FIELD,
@@ -53,7 +53,7 @@ def _login_form(request: web.Request, template: str, **data: object) -> web.Resp
 def _login_csrf_ok(request: web.Request, form: object) -> bool:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     given = str(form.get(CSRF_FIELD, ""))  # type: ignore[attr-defined]
-    return bool(cookie) and hmac.compare_digest(cookie, given)
+    return bool(cookie) and same_secret(given, cookie)
 
 
 async def login_page(request: web.Request) -> web.Response:
