@@ -176,7 +176,7 @@ class EdgeProtocol(RequestHandler):
             return
         self._limits.count("gridvoice_http_header_timeouts_total")
         log.debug("request headers timed out", extra={"client": self._client})
-        if self._request_in_progress or self._messages:
+        if getattr(self, "_request_in_progress", False) or self._messages:
             self.close()  # answer the request in hand, then hang up
             return
         self.transport.write(TIMED_OUT)

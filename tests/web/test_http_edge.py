@@ -188,6 +188,13 @@ async def test_https_at_the_proxy_makes_the_desk_cookies_secure(web_world: World
         plain = await _request(w, _get(login, *([header] if header else [])), source=source)
         assert b"Set-Cookie: gv_desk_login=" in plain
         assert b"; Secure" not in plain.split(b"Set-Cookie: gv_desk_login=")[1].split(b"\r\n")[0]
+    # Open311 discovery names the endpoint as the client reached it.
+    discovery = await _request(w, _get("/open311/discovery.json", "X-Forwarded-Proto: https"))
+    assert b'"url":"https://grid.example.org/open311/v2"' in discovery
+    spoofed = await _request(
+        w, _get("/open311/discovery.json", "X-Forwarded-Proto: https"), source="127.0.0.2"
+    )
+    assert b'"url":"http://grid.example.org/open311/v2"' in spoofed
 
 
 async def test_the_server_names_no_versions(web_world: World) -> None:

@@ -34,9 +34,8 @@ def _month(desk: Desk, asked: str) -> tuple[str, datetime, datetime]:
     tz = desk.uow.routing.gridmap.tz
     match = MONTH.fullmatch(asked or "")
     year = parse_int(match.group(1), low=1970, high=9998) if match else None
-    if match and year is not None:
-        month = int(match.group(2))
-    else:
+    month = parse_int(match.group(2), low=1, high=12) if match else None
+    if year is None or month is None:  # none asked, or not a month we can count: this one
         local = desk.uow.now.astimezone(tz)
         year, month = local.year, local.month
     start = datetime(year, month, 1, tzinfo=tz)
