@@ -82,10 +82,12 @@ class Settings:
     # web_header_timeout seconds of its first byte, its body within web_body_timeout of the
     # headers (else 408); a keep-alive connection idle for web_idle_timeout is closed (keep it
     # above the proxy's own upstream idle timeout); one address holds at most
-    # web_max_connections_per_ip connections at once (trusted proxies are not counted).
+    # web_max_connections_per_ip connections at once (trusted proxies are not counted); a
+    # client that takes nothing of an answer for web_send_timeout is dropped.
     web_header_timeout: float = 15.0
     web_body_timeout: float = 60.0
     web_idle_timeout: float = 75.0
+    web_send_timeout: float = 60.0
     web_max_connections_per_ip: int = 50
     # Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are
     # believed (bot/web/forwarded.py); from any other peer those headers are ignored.
@@ -140,6 +142,7 @@ class Settings:
             ("web_header_timeout", "GRIDVOICE_WEB_HEADER_TIMEOUT"),
             ("web_body_timeout", "GRIDVOICE_WEB_BODY_TIMEOUT"),
             ("web_idle_timeout", "GRIDVOICE_WEB_IDLE_TIMEOUT"),
+            ("web_send_timeout", "GRIDVOICE_WEB_SEND_TIMEOUT"),
         ):
             if env.get(name):
                 values[key] = _seconds(name, env[name])

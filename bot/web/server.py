@@ -12,6 +12,8 @@ connection:
 * **body**: a request's body is complete `body_timeout` seconds after its headers, or reading
   it fails with `BodyTimeout` (answered 408) and the connection closes after the answer;
 * **idle**: a keep-alive connection with no request for `idle_timeout` seconds is closed;
+* **reading**: a client that takes nothing of an answer for `send_timeout` seconds while the
+  server waits to write more (a download read at a trickle holds a database cursor) is dropped;
 * **per address**: one client (`forwarded.client_key`: an IPv4 address, an IPv6 /64) holds at
   most `max_per_address` connections; one more is answered 503 and closed at once. Trusted
   proxies (`web_trusted_proxies`) are not counted: their clients are theirs to limit.
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.client_exceptions import ClientConnectionResetError
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
@@ -79,6 +82,7 @@ class EdgeLimits:
     header_timeout: float = 15.0
     body_timeout: float = 60.0
     idle_timeout: float = 75.0
+    send_timeout: float = 60.0
     max_per_address: int = 50
     proxies: TrustedProxies = field(default_factory=TrustedProxies)
     count: Callable[[str], None] = _count_nothing
@@ -91,6 +95,7 @@ class EdgeLimits:
             header_timeout=settings.web_header_timeout,
             body_timeout=settings.web_body_timeout,
             idle_timeout=settings.web_idle_timeout,
+            send_timeout=settings.web_send_timeout,
             max_per_address=settings.web_max_connections_per_ip,
             proxies=TrustedProxies(settings.web_trusted_proxies),
             count=count or _count_nothing,
@@ -211,6 +216,21 @@ class EdgeProtocol(RequestHandler):
         # The view reading it gets BodyTimeout (answered 408); the connection closes after it.
         payload.set_exception(BodyTimeout())
         self.close()
+
+    # --- answers ----------------------------------------------------------------------------
+
+    async def _drain_helper(self) -> None:
+        """Wait for the client to take what was written — `send_timeout` at most."""
+        if self.transport is None or not self._paused:
+            return await super()._drain_helper()
+        try:
+            async with asyncio.timeout(self._limits.send_timeout):
+                await super()._drain_helper()
+        except TimeoutError:
+            self._limits.count("gridvoice_http_send_timeouts_total")
+            log.debug("client stopped reading", extra={"client": self._client})
+            self.force_close()
+            raise ClientConnectionResetError("the client stopped reading") from None
 
     # --- malformed requests -----------------------------------------------------------------
 

@@ -254,3 +254,46 @@ async def test_head_on_a_download_sends_headers_only_and_runs_no_export(
     # GET still downloads.
     answer = await _request(w, _get("/data/cases.csv"))
     assert b"service_request_id" in answer and "stream_public_cases" in ran
+
+
+async def test_a_client_that_stops_reading_an_answer_is_dropped() -> None:
+    """A download read at a trickle would hold its database cursor for as long as the client
+    likes: with nothing taken for `send_timeout`, the server gives up on it."""
+    import socket
+
+    from aiohttp import web
+
+    from bot.web.server import EdgeLimits, EdgeRunner
+
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future[str] = loop.create_future()
+
+    async def flood(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        try:
+            for _ in range(20_000):  # over a gigabyte: no buffer holds it
+                await response.write(b"x" * 65536)
+        except ConnectionResetError:
+            outcome.set_result("dropped")
+            return response
+        outcome.set_result("written")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", flood)
+    runner = EdgeRunner(app, EdgeLimits(send_timeout=0.5), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.setblocking(False)
+    try:
+        await loop.sock_connect(client, ("127.0.0.1", runner.addresses[0][1]))
+        await loop.sock_sendall(client, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        started = time.monotonic()
+        assert await asyncio.wait_for(outcome, 30) == "dropped"
+        assert time.monotonic() - started < 10
+    finally:
+        client.close()
+        await runner.cleanup()
