@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 
 from bot.runtime.web import build_web_app
+from bot.store.models import CaseEvent
 from tests.support.chat import case_row
 from tests.support.world import CENTRE, LEADER, MEMBER_1, World
 from tests.web.desk_helpers import get, hidden, http_session, sign_in
@@ -154,7 +156,7 @@ async def test_no_request_gets_a_500_or_writes_a_traceback(
             "csrf": csrf,
             "case": case_id,
             "target": str(LEADER),
-            "reason": "Li is on duty",
+            "reason": "Li is on \u202eytud\u202c\x07",
             "back": "/desk/?grid=x\r\nSet-Cookie: gv_desk=stolen",
         }
         async with http.post(base + "/desk/reassign", data=form, allow_redirects=False) as r:
@@ -162,6 +164,9 @@ async def test_no_request_gets_a_500_or_writes_a_traceback(
             assert r.headers["Location"] == "/desk/?done=reassigned"
             assert "stolen" not in r.headers.get("Set-Cookie", "")
         assert (await case_row(w, case_id)).owner_id == LEADER
+        async with w.app.domain.sessions() as session:  # type: ignore[union-attr]
+            notes = (await session.execute(select(CaseEvent.note))).scalars().all()
+        assert "Li is on ytud" in notes  # stored without the controls that reversed it
         bad_backs = ("//evil.example/desk/", "https://evil.example/desk/", "/desk/\\x")
         for back, target in zip(bad_backs, (MEMBER_1, LEADER, MEMBER_1), strict=True):
             moved = {**form, "back": back, "target": str(target)}

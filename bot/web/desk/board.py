@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.bounds import MAX_TELEGRAM_ID, parse_id, parse_int
+from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
 from bot.services.cases import lifecycle as cases
 from bot.services.cases import queries as case_queries
 from bot.services.cases import queues
@@ -111,7 +111,7 @@ async def bulk_reassign(request: web.Request, desk: Desk) -> web.Response:
     """Hand the ticked cases to one member: a transfer per case, each authorised, all or none."""
     form = desk.form
     target = parse_id(str(form.get("target", "")), high=MAX_TELEGRAM_ID)
-    reason = str(form.get("reason", "")).strip()[: desk.uow.settings.max_text_length]
+    reason = clean_text(str(form.get("reason", ""))).strip()[: desk.uow.settings.max_text_length]
     chosen = [str(v) for v in form.getall("case", [])][:100]
     back = back_to(str(form.get("back", "")))
     if target is None or not chosen or not reason:

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.bounds import MAX_TELEGRAM_ID, parse_id, parse_int
+from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
 from bot.services.cases import actions
 from bot.services.cases import queries as case_queries
 from bot.services.cases.actions import Asks
@@ -84,7 +84,9 @@ def _choices(where: actions.Where, offered: list[actions.StaffAction]) -> dict[s
 
 
 def _text(desk: Desk, name: str) -> str:
-    return str(desk.form.get(name, "")).strip()[: desk.uow.settings.max_text_length]
+    """A form's text as it may be stored and shown (`clean_text`), cut to the chat's limit."""
+    value = clean_text(str(desk.form.get(name, ""))).strip()
+    return value[: desk.uow.settings.max_text_length]
 
 
 @desk_view
