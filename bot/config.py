@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -81,6 +83,22 @@ class Settings:
     web_burst_per_ip: int = 60
     open311_posts_per_key_per_minute: float = 30.0
     open311_burst_per_key: int = 10
+    # The web server's connections (bot/web/server.py): a request's headers must be in within
+    # web_header_timeout seconds of its first byte, its body within web_body_timeout of the
+    # headers (else 408); a keep-alive connection idle for web_idle_timeout is closed (keep it
+    # above the proxy's own upstream idle timeout); one address holds at most
+    # web_max_connections_per_ip connections at once (trusted proxies are not counted); a
+    # client that takes nothing of an answer for web_send_timeout is dropped.
+    web_header_timeout: float = 15.0
+    web_body_timeout: float = 60.0
+    web_idle_timeout: float = 75.0
+    web_send_timeout: float = 60.0
+    web_max_connections_per_ip: int = 50
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are
+    # believed (bot/web/forwarded.py); from any other peer those headers are ignored.
+    web_trusted_proxies: tuple[str, ...] = ()
+    # /metrics answers only `Authorization: Bearer <metrics_token>`; unset, /metrics is off.
+    metrics_token: str | None = None
     # The staff desk (web/desk): how long a login lasts.
     desk_link_ttl: timedelta = timedelta(minutes=10)  # a /web one-time login link
     desk_init_data_max_age: timedelta = timedelta(hours=1)  # a Mini App's initData auth_date
@@ -127,6 +145,22 @@ class Settings:
             values["web_rate_per_ip"] = float(env["GRIDVOICE_WEB_RATE_PER_IP"])
         if env.get("GRIDVOICE_WEBHOOK_SECRET"):
             values["webhook_secret"] = env["GRIDVOICE_WEBHOOK_SECRET"]
+        for key, name in (
+            ("web_header_timeout", "GRIDVOICE_WEB_HEADER_TIMEOUT"),
+            ("web_body_timeout", "GRIDVOICE_WEB_BODY_TIMEOUT"),
+            ("web_idle_timeout", "GRIDVOICE_WEB_IDLE_TIMEOUT"),
+            ("web_send_timeout", "GRIDVOICE_WEB_SEND_TIMEOUT"),
+        ):
+            if env.get(name):
+                values[key] = _seconds(name, env[name])
+        if env.get("GRIDVOICE_WEB_MAX_CONNECTIONS_PER_IP"):
+            values["web_max_connections_per_ip"] = max(
+                1, int(env["GRIDVOICE_WEB_MAX_CONNECTIONS_PER_IP"])
+            )
+        if env.get("GRIDVOICE_TRUSTED_PROXIES"):
+            values["web_trusted_proxies"] = trusted_proxies(env["GRIDVOICE_TRUSTED_PROXIES"])
+        if env.get("GRIDVOICE_METRICS_TOKEN"):
+            values["metrics_token"] = env["GRIDVOICE_METRICS_TOKEN"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 
@@ -142,6 +176,27 @@ class Settings:
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _seconds(name: str, text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a number of seconds above 0, not {text!r}")
+    return value
+
+
+def trusted_proxies(text: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses and networks (`10.0.0.0/8, 127.0.0.1, ::1`),
+    checked at start-up: a typo must not silently trust nobody, or everybody."""
+    entries = tuple(part.strip() for part in text.split(",") if part.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"GRIDVOICE_TRUSTED_PROXIES: {entry!r} is not an address or a network"
+            ) from None
+    return entries
 
 
 def normalise_database_url(url: str) -> str:

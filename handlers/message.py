@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.bounds import clean_text
 from bot.services.shared.outbox import as_document
 
 if TYPE_CHECKING:
@@ -20,9 +21,10 @@ IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 
 def message_text(ctx: Ctx) -> tuple[str, bool]:
-    """The message's words (text or caption), cut to the limit, and whether they were cut."""
+    """The message's words (text or caption) as they may be stored (`bounds.clean_text`: no
+    control or bidirectional-control characters), cut to the limit, and whether they were cut."""
     message = ctx.message
-    text = ((message.text or message.caption or "") if message else "").strip()
+    text = clean_text((message.text or message.caption or "") if message else "").strip()
     limit = ctx.uow.settings.max_text_length
     return text[:limit], len(text) > limit
 

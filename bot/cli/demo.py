@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import html
 import re
+import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -127,6 +128,7 @@ async def _demo(args: argparse.Namespace) -> int:
         poll_timeout=1,
         send_rate_private=20,
         send_burst_private=20,
+        metrics_token=secrets.token_urlsafe(16),
     )
     sim = SimClient(emu.url)
     app: Gridvoice | None = None
@@ -162,7 +164,8 @@ async def _demo(args: argparse.Namespace) -> int:
             print(
                 f"\nStill running. Emulator: {emu.url}  (control API under /sim, messages: "
                 f"{emu.url}/sim/chats/{RESIDENT}/messages)\nBot health: {app.web_url}/healthz  "
-                f"metrics: {app.web_url}/metrics\nCtrl-C to stop."
+                f"metrics: curl -H 'Authorization: Bearer {settings.metrics_token}' "
+                f"{app.web_url}/metrics\nCtrl-C to stop."
             )
             await asyncio.Event().wait()
         return 0

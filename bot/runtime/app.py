@@ -24,7 +24,7 @@ from bot.runtime.intake import ALLOWED_UPDATES, Poller
 from bot.runtime.metrics import Metrics
 from bot.runtime.processor import Processor
 from bot.runtime.sender import Sender
-from bot.runtime.web import build_web_app
+from bot.runtime.web import build_web_app, web_runner
 from bot.services.scheduler import Scheduler
 from bot.services.shared.domain import Domain
 from bot.store.db import upgrade
@@ -123,7 +123,7 @@ class Gridvoice:
 
     async def _serve_http(self) -> None:
         app = build_web_app(self, self.webhook_path)
-        self.runner = web.AppRunner(app, access_log=None)
+        self.runner = web_runner(self, app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.listen_host, self.settings.listen_port)
         await site.start()

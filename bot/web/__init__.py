@@ -12,15 +12,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.web.errors import error_middleware, too_many
+from bot.web.forwarded import TrustedProxies, forwarded_middleware
 from bot.web.keys import PAGES_KEY, RunningBot
 from bot.web.pages import PageRenderer, static_root
 from bot.web.ratelimit import TokenBuckets, ip_rate_limit
+from bot.web.server import set_server_header
 
 
 def setup_web(app: web.Application, gv: RunningBot) -> None:
     """Mount every web area on the bot's aiohttp application."""
     settings = gv.domain.settings
     app[PAGES_KEY] = PageRenderer(settings, renderer=gv.domain.renderer)
+    app.on_response_prepare.append(set_server_header)
+    app.middlewares.append(forwarded_middleware(TrustedProxies(settings.web_trusted_proxies)))
     app.middlewares.append(error_middleware)
     app.middlewares.append(
         ip_rate_limit(TokenBuckets(settings.web_rate_per_ip, settings.web_burst_per_ip), too_many)

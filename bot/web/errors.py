@@ -1,4 +1,9 @@
-"""No stack trace ever reaches a client: every error becomes a page or a protocol answer."""
+"""No stack trace ever reaches a client: every error becomes a page or a protocol answer.
+
+And no client can put one into the log: a body it broke (`bot.web.forms.BadBody`) or its own
+disconnect is answered (if anyone is still there) with one DEBUG/INFO line; only our own
+failures are logged as errors.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.web.forms import BadBody, client_gone, log_bad_body
 from bot.web.keys import PAGES_KEY
+from bot.web.server import BodyTimeout
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +36,35 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if not _is_page(request):
             raise
         return _page(request, exc.status)
-    except Exception:
+    except BodyTimeout:
+        return bad_body(request, BadBody("timeout"))
+    except BadBody as bad:
+        return bad_body(request, bad)
+    except Exception as exc:
+        if isinstance(exc, ConnectionError) and client_gone(request):
+            # The client left while we answered (a download cut short): nobody to tell.
+            log.debug("client left", extra={"path": request.path[:200]})
+            return web.Response(status=400, text="client left")
         log.exception("web request failed", extra={"path": request.path[:200]})
         if not _is_page(request):
             if wants_json(request):
                 return web.json_response({"error": "internal error"}, status=500)
             return web.Response(status=500, text="internal error")
         return _page(request, 500)
+
+
+def bad_body(request: web.Request, bad: BadBody) -> web.Response:
+    """A body the client broke: 400 (408 for one that stalled), in the route's format."""
+    log_bad_body(request, bad)
+    if wants_json(request):
+        response = web.json_response({"error": "bad request body"}, status=bad.status)
+    elif request.method == "POST" and "text/html" in request.headers.get("Accept", ""):
+        response = _page(request, bad.status)
+    else:
+        response = web.Response(status=bad.status, text="bad request body")
+    if bad.status == 408:
+        response.force_close()
+    return response
 
 
 def _is_page(request: web.Request) -> bool:

@@ -20,6 +20,7 @@ import jinja2
 import yaml
 from aiohttp import web
 
+from bot.bounds import parse_float
 from bot.config import Settings
 from bot.render import LANGUAGES, TEMPLATES_DIR, Renderer, pick_language
 
@@ -70,10 +71,7 @@ def accept_language(header: str, default: str = "en") -> str:
         code, _, params = part.strip().partition(";")
         q = 1.0
         if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
+            q = parse_float(params.strip()[2:], low=0.0, high=1.0) or 0.0
         lang = pick_language(code.strip(), default="")
         if lang and q > best_q:
             best, best_q = lang, q

@@ -3,8 +3,10 @@ per API key (Open311 POST). Over the limit: 429 with Retry-After.
 
 The buckets live in this process (per replica, so N replicas allow N times the rate) and
 their number is bounded: past `max_keys` the least recently seen bucket is dropped, which at
-worst hands an idle client a fresh bucket. The webhook, /healthz and /metrics are not limited:
-Telegram's bursts after an outage must get in.
+worst hands an idle client a fresh bucket. A client is `forwarded.client_key` of the request's
+address — the client's own behind a trusted proxy (bot/web/forwarded.py), an IPv6 address by
+its /64. The webhook and /healthz are not limited: Telegram's bursts after an outage must get
+in, and a health check costs one cached answer.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-EXEMPT_ROUTES = frozenset({"webhook", "healthz", "metrics"})
+from bot.web.forwarded import client_key
+
+EXEMPT_ROUTES = frozenset({"webhook", "healthz"})
 
 
 class TokenBuckets:
@@ -73,7 +77,7 @@ def ip_rate_limit(
         route = request.match_info.route
         if route.name in EXEMPT_ROUTES:
             return await handler(request)
-        wait = buckets.take(request.remote or "unknown")
+        wait = buckets.take(client_key(request.remote))
         if wait > 0:
             return refuse(request, wait)
         return await handler(request)

@@ -1,7 +1,9 @@
-"""/healthz and Prometheus /metrics, scraped over HTTP; JSON log lines carry update and case ids."""
+"""/healthz and Prometheus /metrics (behind its token), scraped over HTTP; JSON log lines carry
+update and case ids."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -27,7 +29,7 @@ def parse(text: str) -> dict[str, float]:
 
 async def test_healthz_and_metrics_scrape(tmp_path: Path) -> None:
     world = await open_world(tmp_path, start=False)
-    gv = Gridvoice(world.settings, clock=world.clock)
+    gv = Gridvoice(world.settings.with_(metrics_token="scrape-secret"), clock=world.clock)
     await gv.start(migrate=False, serve_http=True)
     world.app = gv
     try:
@@ -40,7 +42,12 @@ async def test_healthz_and_metrics_scrape(tmp_path: Path) -> None:
             async with http.get(f"{gv.web_url}/healthz") as resp:
                 assert resp.status == 200
                 assert (await resp.json()) == {"ok": True, "grid_map": True}
-            async with http.get(f"{gv.web_url}/metrics") as resp:
+            for refused in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Bearer ¿"}):
+                async with http.get(f"{gv.web_url}/metrics", headers=refused) as resp:
+                    assert resp.status == 401 and "gridvoice_" not in await resp.text()
+                    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+            scraper = {"Authorization": "Bearer scrape-secret"}
+            async with http.get(f"{gv.web_url}/metrics", headers=scraper) as resp:
                 assert resp.status == 200
                 assert resp.content_type == "text/plain"
                 metrics = parse(await resp.text())
@@ -77,7 +84,7 @@ async def test_healthz_reports_a_dead_database(tmp_path: Path) -> None:
     try:
         resp = await client.get("/healthz")
         assert resp.status == 503
-        assert (await resp.json())["ok"] is False
+        assert (await resp.json()) == {"ok": False}  # no database address or error text
     finally:
         await client.close()
         await gv.domain.dispose()
@@ -108,3 +115,35 @@ def test_json_log_line_carries_update_and_case_id() -> None:
     line = json.loads(stream.getvalue())
     assert line["update_id"] == 77 and line["case_id"] == 42 and line["user_id"] == 5
     assert line["update_kind"] == "callback_query" and "RuntimeError: boom" in line["exc"]
+
+
+async def test_metrics_are_off_without_a_token_and_health_is_cheap(tmp_path: Path) -> None:
+    """No token: /metrics is not there. /healthz asked a hundred times at once checks the
+    database once."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.runtime.web import HEALTH, build_web_app
+
+    world = await open_world(tmp_path, start=False)
+    gv = Gridvoice(world.settings, clock=world.clock)
+    app = build_web_app(gv, None)
+    checks = []
+    original = app[HEALTH].check
+
+    async def counted() -> object:
+        checks.append(1)
+        return await original()
+
+    app[HEALTH].check = counted
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        resp = await client.get("/metrics")
+        assert resp.status == 404 and "gridvoice_" not in await resp.text()
+        answers = await asyncio.gather(*(client.get("/healthz") for _ in range(100)))
+        assert {r.status for r in answers} == {200}
+        assert len(checks) == 1
+    finally:
+        await client.close()
+        await gv.domain.dispose()
+        await close_world(world)

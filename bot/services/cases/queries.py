@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
+from bot.bounds import MAX_TELEGRAM_ID, parse_id
 from bot.services.cases.status import AWAITING_ACCEPT, COLUMNS, OPEN, PUBLIC_EVENT_KINDS, WORKING
 from bot.services.people.access import may_view, scope
 from bot.services.shared.domain import UnitOfWork
@@ -97,7 +98,7 @@ class BoardFilter:
             category=text("category"),
             status=status if status in COLUMNS else None,
             due=due if due in ("overdue", "today") else None,
-            owner=int(owner) if owner and owner.isdigit() else None,
+            owner=parse_id(owner, high=MAX_TELEGRAM_ID),
             unassigned=query.get("unassigned") in ("1", "on", "true"),
             party=text("party"),
         )

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from sqlalchemy import select, update
 
+from bot.bounds import same_secret
 from bot.config import Settings
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.store.models import DeskLoginLink, DeskSession, StaffMember
@@ -67,7 +68,7 @@ def well_formed(settings: Settings, token: str) -> bool:
     nonce, _, signature = token.partition(".")
     if not nonce or not signature or len(token) > 128:
         return False
-    return hmac.compare_digest(signature, _signature(settings, nonce))
+    return same_secret(signature, _signature(settings, nonce))
 
 
 async def desk_staff(uow: UnitOfWork, user_id: int) -> StaffMember | None:
@@ -144,7 +145,7 @@ def check_init_data(
     check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
     secret = hmac.new(b"WebAppData", bot_token.encode(), hashlib.sha256).digest()
     expected = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
-    if not given or not hmac.compare_digest(given, expected):
+    if not given or not same_secret(given, expected):
         raise DeskAuthError("init_data_invalid")
     try:
         auth_date = int(fields.get("auth_date", ""))
@@ -230,7 +231,7 @@ async def end_sessions_of(uow: UnitOfWork, staff_id: int) -> int:
 
 
 def csrf_ok(signed: SignedIn, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(signed.csrf, given or "")
+    return bool(given) and same_secret(given, signed.csrf)
 
 
 async def open_sessions(uow: UnitOfWork) -> int:

@@ -10,7 +10,6 @@ What the client says about its submitter (name, email, phone, device) is kept fo
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 
+from bot.bounds import clean_text, parse_float, parse_int
 from bot.services.cases.lifecycle import create_case
 from bot.services.public import api_keys
 from bot.services.public.cases import CLOSED_STATUSES, CaseQuery, statuses_for
@@ -35,12 +35,12 @@ SPEC_ROWS = 1000
 MAX_PAGE = 100_000
 MAX_DESCRIPTION = 4000  # the spec's limit
 MAX_IDS = 1000
-MAX_VALUE = 8000  # any single parameter
+MAX_VALUE = 8000  # any single parameter but the list of ids
+MAX_ID_LIST = MAX_IDS * 21  # 1,000 ids of up to 20 characters, and their commas
 ADDRESS_SCORE = 70.0  # how sure the address lookup must be to place a request
-HUMAN_ID = re.compile(r"GV-\d{4}-\d{1,12}", re.IGNORECASE)
+HUMAN_ID = re.compile(r"GV-[0-9]{4}-[0-9]{1,12}", re.IGNORECASE)
 EMAIL = re.compile(r"[^@\s]{1,128}@[^@\s]{1,128}")
 PHONE = re.compile(r"[0-9+()\-. ]{3,64}")
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Open311Error(Exception):
@@ -101,13 +101,15 @@ def check_jurisdiction(domain: Domain, params: Mapping[str, str]) -> None:
         raise Open311Error(404, "jurisdiction", jurisdiction=asked[:64])
 
 
-def _value(params: Mapping[str, str], name: str) -> str | None:
+def _value(params: Mapping[str, str], name: str, limit: int = MAX_VALUE) -> str | None:
+    """A parameter as it may be stored: at most `limit` characters (the error names that
+    limit), without control or bidirectional-control characters (`bounds.clean_text`)."""
     value = params.get(name)
     if value is None:
         return None
-    if len(value) > MAX_VALUE:
-        raise Open311Error(400, "too_long", name=name, limit=MAX_VALUE)
-    value = value.strip()
+    if len(value) > limit:
+        raise Open311Error(400, "too_long", name=name, limit=limit)
+    value = clean_text(value).strip()
     return value or None
 
 
@@ -141,9 +143,10 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
     raw = _value(params, name)
     if raw is None:
         return default
-    if not re.fullmatch(r"\d{1,9}", raw) or not low <= int(raw) <= high:
+    value = parse_int(raw, low=low, high=high)
+    if value is None:
         raise Open311Error(400, "bad_number", name=name, low=low, high=high)
-    return int(raw)
+    return value
 
 
 def _window(
@@ -172,7 +175,7 @@ def requests_query(routing: Routing, params: Mapping[str, str], now: datetime) -
     """GET requests: ids, service codes, status, dates, paging — checked, as a `CaseQuery`."""
     page = _int(params, "page", 1, 1, MAX_PAGE)
     size = _int(params, "page_size", SPEC_ROWS, 1, SPEC_ROWS)
-    raw_ids = _value(params, "service_request_id")
+    raw_ids = _value(params, "service_request_id", MAX_ID_LIST)
     if raw_ids:
         ids = [i.strip() for i in raw_ids.split(",") if i.strip()]
         if len(ids) > MAX_IDS:
@@ -231,18 +234,12 @@ class NewRequest:
 
 
 def _limited(params: Mapping[str, str], name: str, limit: int) -> str | None:
-    value = _value(params, name)
-    if value is not None and len(value) > limit:
-        raise Open311Error(400, "too_long", name=name, limit=limit)
-    return value
+    return _value(params, name, limit)
 
 
 def _coordinate(raw: str, name: str, bound: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise Open311Error(400, "bad_coordinate", name=name) from None
-    if not math.isfinite(value) or not -bound <= value <= bound:
+    value = parse_float(raw, low=-bound, high=bound)
+    if value is None:
         raise Open311Error(400, "bad_coordinate", name=name)
     return value
 
@@ -263,11 +260,7 @@ def new_request(routing: Routing, params: Mapping[str, str]) -> NewRequest:
     address_id = _limited(params, "address_id", 64)
     if lat is None and address_string is None and address_id is None:
         raise Open311Error(400, "missing_location")
-    description = _value(params, "description")
-    if description is not None:
-        if len(description) > MAX_DESCRIPTION:
-            raise Open311Error(400, "too_long", name="description", limit=MAX_DESCRIPTION)
-        description = CONTROL.sub("", description)
+    description = _value(params, "description", MAX_DESCRIPTION)
     email = _limited(params, "email", 256)
     if email is not None and not EMAIL.fullmatch(email):
         raise Open311Error(400, "bad_email")

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, select
 from sqlalchemy import case as sql_case
 
+from bot.bounds import parse_int
 from bot.services.public.cases import (
     CLOSED_STATUSES,
     CaseQuery,
@@ -179,10 +180,10 @@ def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
 def parse_month(value: str) -> str | None:
     """A YYYY-MM month between 2000 and 2999, normalised; None when it is not one."""
     parts = value.split("-")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts) or len(parts[0]) != 4:
+    if len(parts) != 2 or len(parts[0]) != 4 or len(parts[1]) != 2:
         return None
-    year, mon = int(parts[0]), int(parts[1])
-    if not (2000 <= year <= 2999 and 1 <= mon <= 12) or len(parts[1]) != 2:
+    year, mon = parse_int(parts[0], low=2000, high=2999), parse_int(parts[1], low=1, high=12)
+    if year is None or mon is None:
         return None
     return f"{year:04d}-{mon:02d}"
 

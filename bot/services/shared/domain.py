@@ -41,6 +41,7 @@ class Routing:
     locator: GridIndex
     fingerprint: tuple[Any, ...] = ()
     base: GridMap | None = None  # the map as loaded, before the staff overlay
+    loaded_at: datetime | None = None  # when that version of the map was loaded
 
 
 class NoGridMap(RuntimeError):
@@ -209,6 +210,7 @@ class Domain:
             else GridIndex(gridmap),
             fingerprint=fingerprint,
             base=gridmap,
+            loaded_at=version.loaded_at,
         )
         self.renderer.tz = _zone(gridmap.timezone)
         log.info("routing loaded: %d grids, %d staff", len(gridmap.grids), len(staff_rows))

@@ -6,11 +6,11 @@ the person to continue, and that POST â€” guarded by a per-browser CSRF cookie â
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from aiohttp import web
 
+from bot.bounds import same_secret
 from bot.services.people import desk_auth
 from bot.web.desk.session import (
     CSRF_FIELD,
@@ -21,6 +21,7 @@ from bot.web.desk.session import (
     secure_cookies,
     set_session_cookie,
 )
+from bot.web.forms import read_form
 
 LOGIN_CSRF_COOKIE = "gv_desk_login"
 
@@ -52,7 +53,7 @@ def _login_form(request: web.Request, template: str, **data: object) -> web.Resp
 def _login_csrf_ok(request: web.Request, form: object) -> bool:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     given = str(form.get(CSRF_FIELD, ""))  # type: ignore[attr-defined]
-    return bool(cookie) and hmac.compare_digest(cookie, given)
+    return bool(cookie) and same_secret(given, cookie)
 
 
 async def login_page(request: web.Request) -> web.Response:
@@ -63,7 +64,7 @@ async def login_page(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     if not _login_csrf_ok(request, form):
         return render(request, "desk/refused", status=403, key="desk_csrf_refused", data={})
     domain = domain_of(request)
@@ -88,7 +89,7 @@ async def web_app_page(request: web.Request) -> web.Response:
 
 
 async def web_app_login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     if not _login_csrf_ok(request, form):
         return render(request, "desk/refused", status=403, key="desk_csrf_refused", data={})
     domain = domain_of(request)
@@ -102,7 +103,7 @@ async def web_app_login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     domain = domain_of(request)
-    form = await request.post()
+    form = await read_form(request)
     async with domain.unit() as uow:
         me = await desk_auth.signed_in(uow, request.cookies.get(SESSION_COOKIE))
         if me is None or not desk_auth.csrf_ok(me, str(form.get(CSRF_FIELD, ""))):

@@ -3,10 +3,12 @@ triage queue and bulk reassignment (each case authorised like a chat button)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
 
+from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
 from bot.services.cases import lifecycle as cases
 from bot.services.cases import queries as case_queries
 from bot.services.cases import queues
@@ -16,6 +18,9 @@ from bot.web.desk.session import ActionRefused, Desk, desk_view, render
 from routing.gridmap import GridMap
 
 MAP_WIDTH, MAP_HEIGHT, MAP_PAD = 420.0, 300.0, 12.0
+# Where a form may send the person back to: a page of the desk, in URL characters only (no
+# scheme, no host, no `//`, no backslash, no line breaks that would split the header).
+BACK = re.compile(r"/desk/(?!/)[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]{0,1000}")
 
 
 def setup(app: web.Application) -> None:
@@ -105,21 +110,24 @@ async def board_page(request: web.Request, desk: Desk) -> web.Response:
 async def bulk_reassign(request: web.Request, desk: Desk) -> web.Response:
     """Hand the ticked cases to one member: a transfer per case, each authorised, all or none."""
     form = desk.form
-    target = str(form.get("target", ""))
-    reason = str(form.get("reason", "")).strip()[: desk.uow.settings.max_text_length]
+    target = parse_id(str(form.get("target", "")), high=MAX_TELEGRAM_ID)
+    reason = clean_text(str(form.get("reason", ""))).strip()[: desk.uow.settings.max_text_length]
     chosen = [str(v) for v in form.getall("case", [])][:100]
-    if not target.isdigit() or not chosen or not reason:
+    back = back_to(str(form.get("back", "")))
+    if target is None or not chosen or not reason:
         raise ActionRefused("desk_reassign_incomplete", 400)
     for human_id in chosen:
         case = await case_queries.find_in_scope(desk.uow, desk.user_id, human_id)
         if case is None:
             raise ActionRefused("not_allowed", 403)
         case = await access.authorise(desk.uow, desk.user_id, case.id, None)
-        await cases.reassign_to(desk.uow, desk.user_id, case, int(target), reason)
-    back = str(form.get("back", "/desk/"))
-    return _redirect(
-        (back if back.startswith("/desk/") else "/desk/") + _sep(back) + "done=reassigned"
-    )
+        await cases.reassign_to(desk.uow, desk.user_id, case, target, reason)
+    return _redirect(back + _sep(back) + "done=reassigned")
+
+
+def back_to(asked: str) -> str:
+    """The page a form returns to: the one it names when that is a desk page, else the board."""
+    return asked if BACK.fullmatch(asked) else "/desk/"
 
 
 @desk_view
@@ -129,9 +137,9 @@ async def triage_category(request: web.Request, desk: Desk) -> web.Response:
     case = await case_queries.find_in_scope(desk.uow, desk.user_id, str(form.get("case", "")))
     if case is None:
         raise ActionRefused("not_allowed", 403)
-    version = str(form.get("version", ""))
+    version = parse_int(str(form.get("version", "")))
     case = await access.authorise(
-        desk.uow, desk.user_id, case.id, int(version) if version.isdigit() else -1
+        desk.uow, desk.user_id, case.id, version if version is not None else -1
     )
     await cases.triage_set_category(desk.uow, desk.user_id, case, str(form.get("category", "")))
     return _redirect("/desk/?done=triaged")

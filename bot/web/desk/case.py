@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
 from bot.services.cases import actions
 from bot.services.cases import queries as case_queries
 from bot.services.cases.actions import Asks
@@ -59,8 +60,13 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         due_at=due_at,
         overdue=due_at is not None and due_at < uow.now and case.status in OPEN,
         now=uow.now,
-        done=request.query.get("done", "")[:32],
+        done=_done(request.query.get("done", "")),
     )
+
+
+def _done(asked: str) -> str:
+    """The flash after an action: the name of one that exists (its text is `desk_done_…`)."""
+    return asked if asked in actions.BY_NAME or asked == "ask_unreached" else ""
 
 
 def _choices(where: actions.Where, offered: list[actions.StaffAction]) -> dict[str, list[Any]]:
@@ -78,7 +84,9 @@ def _choices(where: actions.Where, offered: list[actions.StaffAction]) -> dict[s
 
 
 def _text(desk: Desk, name: str) -> str:
-    return str(desk.form.get(name, "")).strip()[: desk.uow.settings.max_text_length]
+    """A form's text as it may be stored and shown (`clean_text`), cut to the chat's limit."""
+    value = clean_text(str(desk.form.get(name, ""))).strip()
+    return value[: desk.uow.settings.max_text_length]
 
 
 @desk_view
@@ -90,8 +98,8 @@ async def case_action(request: web.Request, desk: Desk) -> web.Response:
         raise ActionRefused("not_allowed", 404)
     uow, user_id = desk.uow, desk.user_id
     found = await _case_in_scope(desk, request.match_info["human_id"])
-    version = str(desk.form.get("version", ""))
-    case = await access.authorise(uow, user_id, found.id, int(version) if version.isdigit() else -1)
+    version = parse_int(str(desk.form.get("version", "")))
+    case = await access.authorise(uow, user_id, found.id, version if version is not None else -1)
     answers = [await _answer(request, desk, action, ask) for ask in action.asks]
     result = await actions.perform(uow, user_id, case, action, *answers)
     done = action.name
@@ -112,9 +120,10 @@ async def _answer(request: web.Request, desk: Desk, action: actions.StaffAction,
         return _text(desk, "category")
     target = _text(desk, "target")
     if ask is Asks.MEMBER:
-        if not target.isdigit():
+        member = parse_id(target, high=MAX_TELEGRAM_ID)
+        if member is None:
             raise ActionRefused("not_allowed", 400)
-        return int(target)
+        return member
     return target
 
 
@@ -152,8 +161,8 @@ async def photo(request: web.Request) -> web.StreamResponse:
             raise web.HTTPUnauthorized()
         case = await case_queries.find_in_scope(uow, me.staff_id, request.match_info["human_id"])
         photos = await case_queries.case_photos(uow, case) if case is not None else []
-    n = int(request.match_info["n"])
-    if n >= len(photos):
+    n = parse_int(request.match_info["n"], high=1000)
+    if n is None or n >= len(photos):
         raise web.HTTPNotFound()
     try:
         data, kind = await telegram_file(request.app[GRIDVOICE], photos[n].file_id)

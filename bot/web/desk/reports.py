@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.bounds import parse_int
 from bot.services.cases import queries as case_queries
 from bot.services.cases import queues
 from bot.services.participation import consultations
@@ -21,7 +22,7 @@ from bot.services.people import policy
 from bot.services.people.policy import Capability
 from bot.web.desk.session import ActionRefused, Desk, desk_view, render
 
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
 
 def setup(app: web.Application) -> None:
@@ -31,10 +32,10 @@ def setup(app: web.Application) -> None:
 
 def _month(desk: Desk, asked: str) -> tuple[str, datetime, datetime]:
     tz = desk.uow.routing.gridmap.tz
-    match = MONTH.match(asked or "")
-    if match:
-        year, month = int(match.group(1)), int(match.group(2))
-    else:
+    match = MONTH.fullmatch(asked or "")
+    year = parse_int(match.group(1), low=1970, high=9998) if match else None
+    month = parse_int(match.group(2), low=1, high=12) if match else None
+    if year is None or month is None:  # none asked, or not a month we can count: this one
         local = desk.uow.now.astimezone(tz)
         year, month = local.year, local.month
     start = datetime(year, month, 1, tzinfo=tz)

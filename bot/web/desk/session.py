@@ -19,6 +19,7 @@ from bot.services.people import desk_auth, policy
 from bot.services.people.access import CaseActionError
 from bot.services.people.desk_auth import SignedIn
 from bot.services.shared.domain import Domain, UnitOfWork
+from bot.web.forms import read_form
 from bot.web.keys import GRIDVOICE, PAGES_KEY
 from bot.web.pages import request_language
 
@@ -56,8 +57,10 @@ def domain_of(request: web.Request) -> Domain:
 
 
 def secure_cookies(request: web.Request) -> bool:
+    """Cookies only over https: the public URL says so, or the request came over https (as a
+    trusted proxy's X-Forwarded-Proto tells, bot/web/forwarded.py)."""
     url = domain_of(request).settings.public_url or ""
-    return url.startswith("https://")
+    return url.startswith("https://") or request.secure
 
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
@@ -112,7 +115,7 @@ def desk_view(handler: DeskHandler) -> Callable[[web.Request], Awaitable[web.Str
                 raise web.HTTPServiceUnavailable()
         viewer: dict[str, Any] = {}
         # Read the body before the transaction: a slow upload must not hold the writer lock.
-        form = await request.post() if request.method == "POST" else None
+        form = await read_form(request) if request.method == "POST" else None
         try:
             async with domain.unit() as uow:
                 me = await desk_auth.signed_in(uow, request.cookies.get(SESSION_COOKIE))

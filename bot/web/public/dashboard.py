@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.bounds import parse_int
 from bot.services.public.dashboard import Dashboard, Overview
 from bot.services.shared.domain import Domain
 from bot.web.drawing import MapDrawing, grid_map, legend, neighbourhood, weekly_chart
@@ -92,9 +93,9 @@ async def grid_list(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     raw = request.query.get("page", "1")
     pages = max(1, -(-len(gridmap.grids) // GRIDS_PER_PAGE))
-    if not PAGE_NUMBER.fullmatch(raw) or int(raw) > pages:
+    page = parse_int(raw, low=1, high=pages) if PAGE_NUMBER.fullmatch(raw) else None
+    if page is None:
         raise web.HTTPNotFound()
-    page = int(raw)
     overview = await request.app[DASHBOARD_KEY].community()
     rows = _rows(gridmap, overview)
     return request.app[PAGES_KEY].render(

@@ -1,8 +1,9 @@
 """Open311 GeoReport v2 at /open311/: discovery, services, definitions, requests (GET, POST).
 
 Every endpoint answers JSON or XML by its suffix. Errors are the spec's error list with the
-spec's statuses: 403 for a missing or wrong API key, 404 for what does not exist, 400 for
-everything else (429 when a client is over its rate). The views are thin: checks and filing
+spec's statuses: 403 for a missing or wrong API key, 404 for what does not exist, 405 (with
+`Allow`) for a method an endpoint does not take, 413 for a body over the size limit, 408 for
+a body that stalled, 400 for everything else (429 when a client is over its rate). The views are thin: checks and filing
 live in bot/services/public/open311.py, what is public about a case in bot/services/public/cases.py.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from bot.services.public.cases import PublicCase, find_public_case, list_public_
 from bot.services.public.open311 import Open311Error
 from bot.services.shared.domain import Domain, NoGridMap
 from bot.web.formats import JSON_TYPE, XML_TYPE, answer
+from bot.web.forms import BadBody, client_gone, log_bad_body, read_form
 from bot.web.keys import GRIDVOICE, PAGES_KEY
 from bot.web.pages import request_language
 from bot.web.ratelimit import TokenBuckets, retry_after
@@ -104,13 +106,36 @@ async def open311_errors(request: web.Request, handler: Handler) -> web.StreamRe
         return error_response(request, exc.status, exc.key, **exc.data)
     except NoGridMap:
         return error_response(request, 400, "not_ready")
+    except BadBody as bad:
+        log_bad_body(request, bad)
+        key = {"encoding": "bad_encoding", "timeout": "timeout"}.get(bad.key, "unreadable_body")
+        response = error_response(request, bad.status, key)
+        if bad.status == 408:
+            response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         if exc.status == 404:
             return error_response(request, 404, "no_such_endpoint")
+        if exc.status == 405:
+            allowed = exc.headers.get("Allow", "")
+            return error_response(
+                request,
+                405,
+                "method_not_allowed",
+                headers={"Allow": allowed},
+                method=request.method[:16],
+                allowed=allowed.replace(",", ", "),
+            )
+        if exc.status == 413:
+            limit = request.client_max_size
+            return error_response(request, 413, "too_large", limit=f"{limit:,}")
         return error_response(request, 400, "general")
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, ConnectionError) and client_gone(request):
+            log.debug("open311 client left", extra={"path": request.path[:200]})
+            return error_response(request, 400, "general")
         log.exception("open311 request failed", extra={"path": request.path[:200]})
         return error_response(request, 400, "general")
 
@@ -142,10 +167,11 @@ async def discovery(request: web.Request) -> web.Response:
     return answer(_fmt(request), "discovery", body)
 
 
-def _changeset(request: web.Request) -> str:
-    """When the service list last changed: the grid map's version in force."""
-    fingerprint = _domain(request).routing.fingerprint
-    return f"gridmap-{fingerprint[0]}" if fingerprint else "gridmap-0"
+def _changeset(request: web.Request) -> str | None:
+    """When the service list last changed: when the grid map in force was loaded (ISO 8601,
+    UTC, so the text sorts as the time does)."""
+    loaded = _domain(request).routing.loaded_at
+    return loaded.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if loaded else None
 
 
 def _service_name(request: web.Request, code: str, lang: str) -> str:
@@ -253,7 +279,7 @@ async def request_create(request: web.Request) -> web.Response:
     domain = _domain(request)
     if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise Open311Error(400, "bad_body")
-    form = await request.post()
+    form = await read_form(request)
     params = {k: v for k, v in form.items() if isinstance(v, str)}
     key_text = params.get("api_key") or request.query.get("api_key")
     if not key_text:

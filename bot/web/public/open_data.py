@@ -3,6 +3,7 @@
 /data/cases.csv, /data/cases-YYYY-MM.csv, /data/cases.geojson, /data/grids.geojson,
 /data/grid-months.csv and /data/datapackage.json (which describes them all). The rows come
 from bot/services/public/open_data.py; here they are only written out, a chunk at a time.
+`HEAD` answers a file's headers without reading a row or building the file.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ async def _stream(
             "Cache-Control": "public, max-age=300",
         }
     )
+    if request.method == "HEAD":  # the headers only: the export is not run
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
+        await response.prepare(request)
+        await response.write_eof()
+        return response
     buffer: list[str] = []
     size = 0
     started = False
@@ -71,6 +79,14 @@ async def _stream(
     return response
 
 
+def _head(request: web.Request, content_type: str) -> web.Response | None:
+    """For HEAD, the headers GET would send, without building the body; None for GET."""
+    if request.method != "HEAD":
+        return None
+    _domain(request)
+    return web.Response(content_type=content_type, charset="utf-8")
+
+
 async def cases_csv(request: web.Request) -> web.StreamResponse:
     return await _stream(request, open_data.cases_csv(_domain(request)), CSV, "cases.csv")
 
@@ -89,6 +105,8 @@ async def cases_geojson(request: web.Request) -> web.StreamResponse:
 
 
 async def grids_geojson(request: web.Request) -> web.Response:
+    if (head := _head(request, GEOJSON)) is not None:
+        return head
     body = json.dumps(open_data.grids_geojson(_domain(request)), ensure_ascii=False)
     return web.Response(text=body, content_type=GEOJSON, charset="utf-8")
 
@@ -99,5 +117,7 @@ async def grid_months_csv(request: web.Request) -> web.StreamResponse:
 
 
 async def datapackage(request: web.Request) -> web.Response:
+    if (head := _head(request, "application/json")) is not None:
+        return head
     body = json.dumps(open_data.datapackage(_domain(request)), ensure_ascii=False, indent=1)
     return web.Response(text=body, content_type="application/json", charset="utf-8")
