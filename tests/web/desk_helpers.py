@@ -204,7 +204,42 @@ async def busy_desk(world: World) -> dict[str, str]:
         status, _, _ = await post(http, done + "/resolve", form)
         assert status == 200
     await world.settle()
+    await closed_consultation(world)
     return cases
+
+
+async def closed_consultation(world: World) -> None:
+    """A consultation of two grids that closed yesterday, with its results."""
+    from datetime import timedelta
+
+    from bot.store.models import Consultation
+
+    now = world.clock.now()
+    async with world.app.domain.unit() as uow:  # type: ignore[union-attr]
+        uow.session.add(
+            Consultation(
+                created_by=10040,
+                question="Where should the new bike shelter go?",
+                options=["By the east gate", "Behind building 3"],
+                grid_ids=["xingfu-1", "xingfu-2"],
+                status="closed",
+                opens_at=now - timedelta(days=3),
+                closes_at=now - timedelta(days=1),
+                created_at=now - timedelta(days=4),
+                closed_at=now - timedelta(days=1),
+                eligible={"xingfu-1": 40, "xingfu-2": 20},
+                results={
+                    "options": [
+                        {"n": 1, "text": "By the east gate", "votes": 18, "percent": 60.0},
+                        {"n": 2, "text": "Behind building 3", "votes": 12, "percent": 40.0},
+                    ],
+                    "ballots": 30,
+                    "eligible": 60,
+                    "turnout": 50.0,
+                    "grids": [],
+                },
+            )
+        )
 
 
 # Where a page's layout fails a person, as a list of sentences (empty: it works). Every table
@@ -278,9 +313,11 @@ document.querySelectorAll('main table').forEach(table => {
       if (covered(th, r)) out.push(table.id + ': header ' + name(th) + ' under the side column');
     } else if (label) {
       rows.forEach(tr => {
-        const before = getComputedStyle(tr.cells[i], '::before').content;
-        if (shown(tr.cells[i]) && before.indexOf(label) < 0)
+        const before = getComputedStyle(tr.cells[i], '::before');
+        if (shown(tr.cells[i]) && before.content.indexOf(label) < 0)
           out.push(table.id + ': column "' + label + '" has no header and no label');
+        else if (parseFloat(before.height) > tr.cells[i].getBoundingClientRect().height + 0.5)
+          out.push(table.id + ': label "' + label + '" runs out of its cell');
       });
     }
     rows.forEach(tr => {

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 
 import pytest
 
-from bot.store.models import Consultation
 from tests.support.chat import case_row
 from tests.support.world import (
     LEADER,
@@ -21,6 +19,7 @@ from tests.support.world import (
     World,
 )
 from tests.web.desk_helpers import (
+    closed_consultation,
     get,
     hidden,
     http_session,
@@ -52,32 +51,7 @@ async def _a_month_of_work(w: World) -> tuple[str, str]:
     resolved = await w.wait_bot(6001, "Fixed", buttons=True)
     await w.press(6001, resolved, "⭐⭐⭐⭐⭐")
     await w.settle()
-    now = w.clock.now()
-    async with w.app.domain.unit() as uow:  # type: ignore[union-attr]
-        uow.session.add(
-            Consultation(
-                created_by=10040,
-                question="Where should the new bike shelter go?",
-                options=["By the east gate", "Behind building 3"],
-                grid_ids=["xingfu-1", "xingfu-2"],
-                status="closed",
-                opens_at=now - timedelta(days=3),
-                closes_at=now - timedelta(days=1),
-                created_at=now - timedelta(days=4),
-                closed_at=now - timedelta(days=1),
-                eligible={"xingfu-1": 40, "xingfu-2": 20},
-                results={
-                    "options": [
-                        {"n": 1, "text": "By the east gate", "votes": 18, "percent": 60.0},
-                        {"n": 2, "text": "Behind building 3", "votes": 12, "percent": 40.0},
-                    ],
-                    "ballots": 30,
-                    "eligible": 60,
-                    "turnout": 50.0,
-                    "grids": [],
-                },
-            )
-        )
+    await closed_consultation(w)
     return done, vague
 
 
