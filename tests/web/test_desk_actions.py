@@ -10,8 +10,17 @@ from sqlalchemy import select
 
 from bot.store.models import Case, CaseEvent
 from tests.support.chat import case_row, event_kinds
-from tests.support.world import CENTRE, LEADER, MEMBER_1, PROPERTY_CHAT, World
-from tests.web.desk_helpers import get, hidden, http_session, post, sign_in
+from tests.support.world import CENTRE, LEADER, MEMBER_1, MEMBER_2, PROPERTY_CHAT, World
+from tests.web.desk_helpers import (
+    SUBMITTER,
+    get,
+    hidden,
+    http_session,
+    open311_case,
+    post,
+    sign_in,
+    snapshot,
+)
 
 pytestmark = pytest.mark.db
 
@@ -146,3 +155,61 @@ async def test_boards_hear_of_changes_made_by_another_replica(web_world: World) 
                     pass
 
             await asyncio.wait_for(changed(), timeout=5)
+
+
+async def test_an_open311_case_shows_staff_its_place_and_submitter_and_offers_no_ask(
+    web_world: World,
+) -> None:
+    """An outside client posted a point, an address and the submitter's contact "for staff
+    follow-up": staff who may see the case read them; nobody is asked in a chat that has no
+    resident (the card and the desk offer no Ask; a forged form is refused, nothing written);
+    the public case page and Open311 keep all of it to themselves."""
+    w = web_world
+    base = w.app.web_url  # type: ignore[union-attr]
+    case_id = await open311_case(w, "The lamp at the east gate flickers all night")
+    card = await w.card(MEMBER_1, case_id)
+    pressed = [b["callback_data"] for row in card["reply_markup"]["inline_keyboard"] for b in row]
+    assert any(d.startswith("c:acc:") for d in pressed), pressed
+    assert not any(d.startswith("c:ask:") for d in pressed), pressed
+    async with http_session() as http:
+        await sign_in(w, http, MEMBER_1)
+        page, form = await _case_page(http, base, case_id)
+        assert "39.91052, 116.40081" in page and "near Xingfu Garden Building 1" in page
+        assert SUBMITTER["address_string"] in page
+        for shown in ("Na Li", "li.na@example.org", "+86 138 0000 1234", "city-311"):
+            assert shown in page, shown
+        assert 'id="act-ask"' not in page and 'id="act-resolve"' in page
+        before = await snapshot(w)
+        status, body, _ = await post(
+            http, f"{base}/desk/cases/{case_id}/ask", {**form, "question": "Which lamp?"}
+        )
+        assert status == 403 and "nobody can answer" in body
+        assert await snapshot(w) == before
+        _, zh = await get(http, f"{base}/desk/cases/{case_id}", params={"lang": "zh"})
+        assert "靠近幸福小区1号楼" in zh and "提交人" in zh
+    async with http_session() as other:  # a member of another grid sees nothing of it
+        await sign_in(w, other, MEMBER_2)
+        status, page = await get(other, f"{base}/desk/cases/{case_id}")
+        assert status == 404 and "li.na@example.org" not in page
+    async with http_session() as public:
+        for url in (f"/cases/{case_id}", f"/open311/v2/requests/{case_id}.json"):
+            status, page = await get(public, base + url)
+            assert status == 200
+            assert not any(v in page for v in SUBMITTER.values()), url
+
+
+async def test_a_case_placed_by_a_pin_shows_where_the_pin_is(web_world: World) -> None:
+    """A case placed by a point and no building (here Open311 without an address) is not
+    "Place —": the point, and the grid's building nearest to it."""
+    w = web_world
+    base = w.app.web_url  # type: ignore[union-attr]
+    case_id = await open311_case(
+        w, "Broken paving", address_string="", email="", first_name="", last_name="", phone=""
+    )
+    async with http_session() as http:
+        await sign_in(w, http, MEMBER_1)
+        page, _ = await _case_page(http, base, case_id)
+    place = page.split('id="place"', 1)[1].split("</dd>", 1)[0]
+    assert "39.91052, 116.40081" in place and "Xingfu Garden Building 1" in place
+    submitter = page.split('id="submitter"', 1)[1].split("</dd>", 1)[0]
+    assert "left no contact" in submitter

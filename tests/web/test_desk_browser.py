@@ -1,5 +1,7 @@
 """The desk in a real headless Chromium: sign in through a /web link, filter the board, accept
-and resolve a case from its page, and see another session's board change without a reload."""
+and resolve a case from its page, see another session's board change without a reload, and
+every desk page laid out for a desktop (1280 px) and a phone (390 px) in both languages (the
+screenshots: desk-<page>-<lang>.png and desk-<page>-<lang>-390.png)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ import pytest
 
 from tests.support.chat import case_row, label
 from tests.support.world import LEADER, MEMBER_1, World
-from tests.web.browser_helpers import narrow_shot
 from tests.web.desk_helpers import (
+    LAYOUT_PROBLEMS,
+    busy_desk,
     get,
     hidden,
     http_session,
@@ -28,6 +31,7 @@ pytestmark = pytest.mark.db
 
 LIGHT = "The street light outside building 1 has been broken for a week"
 NORTH = "Garbage bins overflowing next to building 7, smells terrible"
+LANGS = ("en", "zh")
 
 
 def _by_id(driver: Any, ident: str) -> Any:
@@ -65,7 +69,6 @@ async def test_member_works_a_case_in_the_browser_and_another_board_updates_live
     # Sign in: the member sends /web in the chat and opens the link.
     link = await web_link(w, MEMBER_1)
     await in_browser(browser.get, link + "&lang=en")
-    await in_browser(page_shot, browser, "desk-login-en")
     await in_browser(_by_id(browser, "login-continue").click)
     await _wait_for(browser, "document.getElementById('board') !== null")
     assert case_id in browser.page_source
@@ -77,7 +80,6 @@ async def test_member_works_a_case_in_the_browser_and_another_board_updates_live
     await in_browser(_by_id(browser, "filter-apply").click)
     await _wait_for(browser, "location.search.indexOf('status=assigned') >= 0")
     assert case_id in browser.page_source
-    await in_browser(page_shot, browser, "desk-board-member-en")
 
     # A second session (the leader) watches the board over server-sent events.
     async with http_session() as leader:
@@ -88,13 +90,9 @@ async def test_member_works_a_case_in_the_browser_and_another_board_updates_live
             # Accept from the case page.
             await in_browser(browser.get, f"{base}/desk/cases/{case_id}")
             await _wait_for(browser, "document.querySelector('.photos img').naturalWidth > 0")
-            await in_browser(page_shot, browser, "desk-case-en")
-            await in_browser(narrow_shot, browser, "desk-case-en-390")
             for lang in ("zh", "en"):  # the page in Chinese, then back to English
                 await in_browser(browser.get, f"{base}/desk/cases/{case_id}?lang={lang}")
                 await _wait_for(browser, "document.getElementById('act-accept') !== null")
-                if lang == "zh":
-                    await in_browser(narrow_shot, browser, "desk-case-zh-390")
             after = await w.last_id(5001)
             await in_browser(_by_id(browser, "act-accept").click)
             await _wait_for(browser, "document.getElementById('flash') !== null")
@@ -126,7 +124,6 @@ async def test_member_works_a_case_in_the_browser_and_another_board_updates_live
         browser,
         "Array.from(document.querySelectorAll('.photos img')).every(i => i.naturalWidth > 0)",
     )
-    await in_browser(page_shot, browser, "desk-case-resolved-en")
 
 
 async def test_a_second_browser_board_changes_without_a_reload(
@@ -156,7 +153,6 @@ async def test_a_second_browser_board_changes_without_a_reload(
         assert status == 200
     await _wait_for(browser, f"{cell} == 'accepted'")
     assert await in_browser(browser.execute_script, "return window.__notReloaded === true")
-    await in_browser(page_shot, browser, "desk-board-zh")
 
 
 async def test_the_mini_app_signs_in_from_telegrams_launch_data(
@@ -187,3 +183,73 @@ async def test_the_mini_app_signs_in_from_telegrams_launch_data(
     await in_browser(browser.get, f"{base}/desk/app?lang=en#tgWebAppData={quote(forged, safe='')}")
     await _wait_for(browser, "document.getElementById('refusal') !== null")
     assert "could not be verified" in browser.page_source
+
+
+SCREENS = ((1280, 900, ""), (390, 844, "-390"))  # a desktop, and a phone (the Mini App)
+
+
+def _screen(driver: Any, width: int, height: int) -> None:
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+
+
+async def _look(driver: Any, url: str, shot: str) -> list[str]:
+    """Open a page on both screens: what is wrong with its layout, and its screenshots."""
+    problems = []
+    for width, height, suffix in SCREENS:
+        await in_browser(_screen, driver, width, height)
+        await in_browser(driver.get, url)
+        await _wait_for(
+            driver,
+            "document.readyState == 'complete' && "
+            "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
+        )
+        found = await in_browser(driver.execute_script, LAYOUT_PROBLEMS)
+        problems += [f"{shot}{suffix}: {p}" for p in found]
+        await in_browser(page_shot, driver, shot + suffix)
+    await in_browser(driver.execute_cdp_cmd, "Emulation.clearDeviceMetricsOverride", {})
+    return problems
+
+
+async def _sign_in_as(driver: Any, world: World, staff_id: int) -> None:
+    driver.delete_all_cookies()
+    await in_browser(driver.get, await web_link(world, staff_id))
+    await in_browser(_by_id(driver, "login-continue").click)
+    await _wait_for(driver, "document.getElementById('board') !== null")
+
+
+async def test_every_desk_page_fits_a_desktop_and_a_phone_in_both_languages(
+    web_world: World, browser: Any
+) -> None:
+    """At 1280 and at 390 px, in English and Chinese: every column of every table is on the
+    screen (or labelled on its stacked row), nothing lies under the board's side column, no
+    page is wider than the screen, short Chinese names stay on one line, timeline dots leave
+    the times readable. Takes the screenshots of every desk page."""
+    w = web_world
+    base = w.app.web_url  # type: ignore[union-attr]
+    cases = await busy_desk(w)
+    problems: list[str] = []
+    browser.delete_all_cookies()
+    link = await web_link(w, LEADER)
+    for lang in LANGS:
+        problems += await _look(browser, f"{link}&lang={lang}", f"desk-login-{lang}")
+    await _sign_in_as(browser, w, LEADER)
+    for lang in LANGS:
+        problems += await _look(browser, f"{base}/desk/?lang={lang}", f"desk-board-{lang}")
+        problems += await _look(browser, f"{base}/desk/reports?lang={lang}", f"desk-reports-{lang}")
+    await _sign_in_as(browser, w, MEMBER_1)
+    for lang in LANGS:
+        for page, url in (
+            ("board-member", "/desk/"),
+            ("case", f"/desk/cases/{cases['light']}"),
+            ("case-resolved", f"/desk/cases/{cases['done']}"),
+            ("case-open311", f"/desk/cases/{cases['open311']}"),
+            ("refused", "/desk/reports"),
+        ):
+            problems += await _look(browser, f"{base}{url}?lang={lang}", f"desk-{page}-{lang}")
+    browser.delete_all_cookies()
+    for lang in LANGS:
+        problems += await _look(browser, f"{base}/desk/?lang={lang}", f"desk-signed-out-{lang}")
+    assert not problems, "\n".join(problems)

@@ -221,3 +221,19 @@ async def test_a_second_session_hears_of_the_change_without_reloading(web_world:
         _, board = await get(watcher, base + "/desk/")
         row = re.search(rf'data-case="{case_id}".*?</tr>', board, re.S)
         assert row and 'data-status="accepted"' in row.group(0)
+
+
+async def test_only_those_who_may_reassign_get_the_boxes_to_tick(web_world: World) -> None:
+    """A member cannot reassign: their board has no tick boxes (nor the reassign form); a
+    leader's has both."""
+    w = web_world
+    await w.resident(4301, address="Xingfu Garden Building 1")
+    case_id, _ = await w.report(4301, LIGHT)
+    async with http_session() as http:
+        board = await sign_in(w, http, MEMBER_1)
+        assert case_id in board
+        assert 'type="checkbox" name="case"' not in board and 'id="bulk-submit"' not in board
+    async with http_session() as http:
+        board = await sign_in(w, http, LEADER)
+        assert f'type="checkbox" name="case" value="{case_id}"' in board
+        assert 'id="bulk-submit"' in board

@@ -158,3 +158,26 @@ async def test_mini_app_signs_in_with_fresh_init_data_and_refuses_forged_or_stal
         )
         assert status == 200 and path == "/desk/"
     assert (await snapshot(web_world))["open_sessions"] == 1
+
+
+async def test_the_sign_in_page_says_whose_account_the_link_opens(web_world: World) -> None:
+    """A forwarded link would open someone else's desk: the page names the account (in the
+    page's language), says what to do if that is not you, warns when this browser is signed
+    in as someone else, and a spent link says so at once."""
+    w = web_world
+    link = await web_link(w, MEMBER_1)
+    async with http_session() as http:
+        status, page = await get(http, link, params={"lang": "en"})
+        assert status == 200
+        shown = page.split('id="login-as"', 1)[1].split("</p>", 1)[0]
+        assert "王芳" in shown and "grid member" in shown
+        assert "Not you?" in page and "Continue as 王芳" in page
+        assert 'id="login-other"' not in page
+        status, page = await get(http, link, params={"lang": "zh"})
+        assert "王芳" in page and "网格员" in page and "不是您本人" in page
+        await sign_in(w, http, ADMIN)
+        status, page = await get(http, link, params={"lang": "en"})
+        assert "signed in as Admin now" in page.split('id="login-other"', 1)[1]
+        assert (await open_link(http, link)).url.path == "/desk/"
+        status, page = await get(http, link, params={"lang": "en"})
+        assert status == 403 and "already been used" in page and "login-continue" not in page

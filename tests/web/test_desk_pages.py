@@ -1,33 +1,37 @@
-"""Every desk page renders in both languages (and is photographed), reports add up and export
-as CSV, triage works from the board, and the Mini App button is set for staff chats."""
+"""Every desk page renders in both languages, reports add up and export as CSV, triage works
+from the board, party names follow the page's language, and the Mini App button is set for
+staff chats. (Screenshots of every page: tests/web/test_desk_browser.py.)"""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
-from typing import Any
 
 import pytest
 
-from bot.store.models import Consultation
 from tests.support.chat import case_row
-from tests.support.world import LEADER, MEMBER_1, MEMBER_2, World
+from tests.support.world import (
+    LEADER,
+    MEMBER_1,
+    MEMBER_2,
+    PROPERTY_CHAT,
+    PROPERTY_STAFF,
+    World,
+)
 from tests.web.desk_helpers import (
+    closed_consultation,
     get,
     hidden,
     http_session,
-    in_browser,
-    page_shot,
     post,
     sign_in,
-    web_link,
 )
 
 pytestmark = pytest.mark.db
 
 LIGHT = "The street light outside building 1 has been broken for a week"
 VAGUE = "hello?? can someone come by"
+LIFT = "The lift in our building is broken, property management ignores us"
 
 
 async def _a_month_of_work(w: World) -> tuple[str, str]:
@@ -47,36 +51,11 @@ async def _a_month_of_work(w: World) -> tuple[str, str]:
     resolved = await w.wait_bot(6001, "Fixed", buttons=True)
     await w.press(6001, resolved, "⭐⭐⭐⭐⭐")
     await w.settle()
-    now = w.clock.now()
-    async with w.app.domain.unit() as uow:  # type: ignore[union-attr]
-        uow.session.add(
-            Consultation(
-                created_by=10040,
-                question="Where should the new bike shelter go?",
-                options=["By the east gate", "Behind building 3"],
-                grid_ids=["xingfu-1", "xingfu-2"],
-                status="closed",
-                opens_at=now - timedelta(days=3),
-                closes_at=now - timedelta(days=1),
-                created_at=now - timedelta(days=4),
-                closed_at=now - timedelta(days=1),
-                eligible={"xingfu-1": 40, "xingfu-2": 20},
-                results={
-                    "options": [
-                        {"n": 1, "text": "By the east gate", "votes": 18, "percent": 60.0},
-                        {"n": 2, "text": "Behind building 3", "votes": 12, "percent": 40.0},
-                    ],
-                    "ballots": 30,
-                    "eligible": 60,
-                    "turnout": 50.0,
-                    "grids": [],
-                },
-            )
-        )
+    await closed_consultation(w)
     return done, vague
 
 
-async def test_every_desk_page_in_both_languages(web_world: World, browser: Any) -> None:
+async def test_every_desk_page_in_both_languages(web_world: World) -> None:
     w = web_world
     done, vague = await _a_month_of_work(w)
     base = w.app.web_url  # type: ignore[union-attr]
@@ -103,25 +82,6 @@ async def test_every_desk_page_in_both_languages(web_world: World, browser: Any)
         assert (
             member["name"] == "王芳" and member["cases"] == "1" and member["avg_rating"] == "5.000"
         )
-
-    browser.delete_all_cookies()
-    link = await web_link(w, LEADER)
-    await in_browser(browser.get, link + "&lang=zh")
-    await in_browser(page_shot, browser, "desk-login-zh")
-    await in_browser(browser.execute_script, "document.getElementById('login-continue').click()")
-    for lang in ("en", "zh"):
-        for name, url in (
-            ("board", "/desk/"),
-            ("case", f"/desk/cases/{vague}"),
-            ("reports", "/desk/reports"),
-            ("refused", "/desk/cases/GV-2026-999999"),
-        ):
-            await in_browser(browser.get, f"{base}{url}?lang={lang}")
-            await in_browser(page_shot, browser, f"desk-{name}-{lang}")
-    browser.delete_all_cookies()
-    for lang in ("en", "zh"):
-        await in_browser(browser.get, f"{base}/desk/?lang={lang}")
-        await in_browser(page_shot, browser, f"desk-signed-out-{lang}")
 
 
 async def test_a_leader_triages_from_the_board(web_world: World) -> None:
@@ -178,3 +138,34 @@ async def test_staff_get_the_desk_as_a_mini_app_menu_button(web_world: World) ->
     await w.say(6201, "/web")
     await w.wait_bot(6201, "only for grid staff")
     assert "6201" not in w.emu.state.menu_buttons
+
+
+async def test_a_partys_name_follows_the_page_language(web_world: World) -> None:
+    """A party's account is named after its party: on English pages in English, on Chinese
+    pages in Chinese — in the header, the board, the case page and the assessment."""
+    w = web_world
+    base = w.app.web_url  # type: ignore[union-attr]
+    await w.resident(6301, address="Xingfu Garden Building 1")
+    lift, _ = await w.report(6301, LIFT)
+    await w.card(PROPERTY_CHAT, lift)
+    async with http_session() as http:
+        await sign_in(w, http, PROPERTY_STAFF)
+        _, page = await get(http, f"{base}/desk/cases/{lift}")
+        form = {"csrf": hidden(page, "csrf"), "version": hidden(page, "version")}
+        status, page, _ = await post(http, f"{base}/desk/cases/{lift}/accept", form)
+        assert status == 200
+        for lang, name, other in (
+            ("en", "Xingfu Property Management", "幸福物业"),
+            ("zh", "幸福物业", "Xingfu Property Management"),
+        ):
+            for url in ("/desk/", f"/desk/cases/{lift}"):
+                status, html = await get(http, base + url, params={"lang": lang})
+                assert status == 200 and name in html and other not in html, (lang, url)
+    async with http_session() as http:
+        await sign_in(w, http, LEADER)
+        for lang, name, other in (
+            ("en", "Xingfu Property Management", "幸福物业"),
+            ("zh", "幸福物业", "Xingfu Property Management"),
+        ):
+            _, html = await get(http, f"{base}/desk/cases/{lift}", params={"lang": lang})
+            assert name in html and other not in html, lang

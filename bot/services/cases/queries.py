@@ -14,9 +14,9 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
 from bot.services.cases.status import AWAITING_ACCEPT, COLUMNS, OPEN, PUBLIC_EVENT_KINDS, WORKING
-from bot.services.people.access import may_view, scope
+from bot.services.people.access import may_see_contact, may_view, scope
 from bot.services.shared.domain import UnitOfWork
-from bot.store.models import Case, CaseEvent, CasePhoto
+from bot.store.models import ApiKey, Case, CaseEvent, CasePhoto, Open311Contact
 
 BOARD_LIMIT = 300
 
@@ -232,6 +232,35 @@ async def case_photos(uow: UnitOfWork, c: Case) -> list[CasePhotoRef]:
     )
     rows = (await uow.session.execute(stmt)).all()
     return [CasePhotoRef(i, kind, file_id) for i, (kind, file_id) in enumerate(rows)]
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """How to reach whoever filed an Open311 request, as their client told us: for staff who
+    may see the case, never on a public page, in Open311 or in open data."""
+
+    name: str
+    email: str | None
+    phone: str | None
+    address: str | None  # the place in the submitter's words
+    client: str  # the Open311 client (API key) it came through
+
+
+async def submitter(uow: UnitOfWork, user_id: int, c: Case) -> Submitter | None:
+    """The submitter of an Open311 case, for a staff member who may see the case."""
+    if c.source != "open311" or not may_see_contact(uow, user_id, c):
+        return None
+    contact = await uow.session.get(Open311Contact, c.id)
+    if contact is None:
+        return None  # dropped a month after the case closed
+    key = await uow.session.get(ApiKey, contact.api_key_id)
+    return Submitter(
+        name=" ".join(n for n in (contact.first_name, contact.last_name) if n),
+        email=contact.email,
+        phone=contact.phone,
+        address=contact.address_string,
+        client=key.name if key is not None else "",
+    )
 
 
 def awaiting_accept(c: Case) -> bool:

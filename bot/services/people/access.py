@@ -68,6 +68,12 @@ def may_view(uow: UnitOfWork, user_id: int, case: Case) -> bool:
     return policy.role_of(uow, user_id) is not None and _within(uow, user_id, case)
 
 
+def may_see_contact(uow: UnitOfWork, user_id: int, case: Case) -> bool:
+    """May this person read how to reach the case's submitter (an Open311 client's contact
+    details)? Staff who may view the case; never a resident, never the public."""
+    return staff_role(uow, user_id) is not None and may_view(uow, user_id, case)
+
+
 async def may_read(uow: UnitOfWork, user_id: int, case: Case) -> bool:
     """`may_view`, or a resident who follows the case ("I have this problem too")."""
     if may_view(uow, user_id, case):

@@ -105,6 +105,24 @@ async def issue_link(uow: UnitOfWork, user_id: int) -> str:
     return token
 
 
+async def link_holder(uow: UnitOfWork, token: str) -> StaffMember:
+    """Whom a login link signs in, without spending it (the sign-in page names them), or
+    DeskAuthError saying why it would be refused (unknown, used, expired, not staff)."""
+    if not well_formed(uow.settings, token):
+        raise DeskAuthError("link_invalid")
+    link = await uow.session.get(DeskLoginLink, token_hash(token))
+    if link is None:
+        raise DeskAuthError("link_invalid")
+    if link.used_at is not None:
+        raise DeskAuthError("link_used")
+    if link.expires_at <= uow.now:
+        raise DeskAuthError("link_expired")
+    staff = await desk_staff(uow, link.staff_id)
+    if staff is None:
+        raise DeskAuthError("not_staff")
+    return staff
+
+
 async def redeem_link(uow: UnitOfWork, token: str) -> tuple[str, SignedIn]:
     """Spend a login link: a new session, or DeskAuthError (unknown, used, expired, not staff)."""
     if not well_formed(uow.settings, token):

@@ -7,6 +7,8 @@ the person to continue, and that POST â€” guarded by a per-browser CSRF cookie â
 from __future__ import annotations
 
 import secrets
+from types import SimpleNamespace
+from typing import Any
 
 from aiohttp import web
 
@@ -57,10 +59,30 @@ def _login_csrf_ok(request: web.Request, form: object) -> bool:
 
 
 async def login_page(request: web.Request) -> web.Response:
+    """The page a /web link opens: whose account it signs in to (and who is signed in in this
+    browser now), and the button that spends it. A dead link says why at once."""
     token = request.query.get("token", "")[:128]
     if not token:
         return render(request, "desk/signed_out", status=401)
-    return _login_form(request, "desk/login", token=token)
+    domain = domain_of(request)
+    async with domain.unit() as uow:
+        try:
+            holder = await desk_auth.link_holder(uow, token)
+        except desk_auth.DeskAuthError as exc:
+            return render(request, "desk/refused", status=403, key=f"desk_login_{exc.key}", data={})
+        current = await desk_auth.signed_in(uow, request.cookies.get(SESSION_COOKIE))
+        holder_view = _person(holder)
+        other = (
+            _person(current.staff)
+            if current is not None and current.staff_id != holder.telegram_id
+            else None
+        )
+    return _login_form(request, "desk/login", token=token, holder=holder_view, other=other)
+
+
+def _person(staff: Any) -> SimpleNamespace:
+    """A staff row as plain values for a page rendered after its unit of work has closed."""
+    return SimpleNamespace(telegram_id=staff.telegram_id, name=staff.name, role=staff.role)
 
 
 async def login(request: web.Request) -> web.StreamResponse:

@@ -51,6 +51,7 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         me=desk.me,
         c=case,
         card=card_data(uow, case),
+        submitter=await case_queries.submitter(uow, desk.user_id, case),
         events=await case_queries.timeline(uow, case),
         photos=await case_queries.case_photos(uow, case),
         offered=offered,

@@ -20,7 +20,7 @@ from bot.services.cases import queues
 from bot.services.participation import consultations
 from bot.services.people import policy
 from bot.services.people.policy import Capability
-from bot.web.desk.session import ActionRefused, Desk, desk_view, render
+from bot.web.desk.session import ActionRefused, Desk, desk_view, person_name, render
 
 MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
@@ -82,9 +82,11 @@ async def reports_csv(request: web.Request, desk: Desk) -> web.Response:
         ["month", "kind", "id", "name", "cases", "weighted_score", "within_deadline",
          "reopen_rate", "avg_rating"]
     )  # fmt: skip
+    gridmap = desk.uow.routing.gridmap
     for r in data["members"]:
+        name = person_name(gridmap, r["id"], r["name"], desk.lang)
         writer.writerow(
-            [data["month"], "member", r["id"], r["name"], r["cases"], r["score"],
+            [data["month"], "member", r["id"], name, r["cases"], r["score"],
              _num(r["within_deadline"]), _num(r["reopen_rate"]), _num(r["avg_rating"])]
         )  # fmt: skip
     for r in data["parties"]:

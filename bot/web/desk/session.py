@@ -22,6 +22,7 @@ from bot.services.shared.domain import Domain, UnitOfWork
 from bot.web.forms import read_form
 from bot.web.keys import GRIDVOICE, PAGES_KEY
 from bot.web.pages import request_language
+from routing.gridmap import GridMap
 
 SESSION_COOKIE = "gv_desk"
 CSRF_FIELD = "csrf"
@@ -86,17 +87,32 @@ class ActionRefused(Exception):
         self.key, self.status, self.data = key, status, data
 
 
+def person_name(gridmap: GridMap | None, telegram_id: int | None, name: str, lang: str) -> str:
+    """A staff member's name as the desk shows it. A party's account is named after its party
+    (one language in the staff table): the desk shows the party's name in the page's language."""
+    staff = gridmap.staff.get(telegram_id or 0) if gridmap is not None else None
+    party = gridmap.parties.get(staff.party_id or "") if staff is not None else None
+    if staff is not None and party is not None and staff.name in (party.name.en, party.name.zh):
+        return party.name.get(lang)
+    return name or (staff.name if staff is not None else "")
+
+
 def render(request: web.Request, name: str, *, status: int = 200, **data: Any) -> web.Response:
-    """A desk page: web.yaml texts via `t`, chat labels (statuses, categories) via `label`."""
+    """A desk page: web.yaml texts via `t`, chat labels (statuses, categories) via `label`,
+    staff names via `person` (a party's account by its party's name in the page's language)."""
     domain = domain_of(request)
     lang = request_language(request, domain.settings.default_language)
+    gridmap = domain.routing.gridmap if domain.has_routing else None
 
     def label(key: str, **kw: Any) -> str:
         return domain.renderer.label(lang, key, **kw)
 
+    def person(telegram_id: int | None, name: str = "") -> str:
+        return person_name(gridmap, telegram_id, name, lang)
+
     pages = request.app[PAGES_KEY]
     response = pages.render(
-        request, name, status=status, label=label, may=policy.role_may, **data
+        request, name, status=status, label=label, may=policy.role_may, person=person, **data
     )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
@@ -143,7 +159,9 @@ def desk_view(handler: DeskHandler) -> Callable[[web.Request], Awaitable[web.Str
 
 def _viewer(me: SignedIn) -> SimpleNamespace:
     """Who is signed in, as plain values the refusal page can show after a rollback."""
-    staff = SimpleNamespace(name=me.staff.name, role=me.staff.role)
+    staff = SimpleNamespace(
+        telegram_id=me.staff.telegram_id, name=me.staff.name, role=me.staff.role
+    )
     return SimpleNamespace(staff=staff, csrf=me.csrf)
 
 
