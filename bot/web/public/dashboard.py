@@ -7,16 +7,18 @@ projection of cases (`bot.services.public.cases`), draw the pictures (`bot.web.d
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
 from bot.services.public.dashboard import Dashboard, Overview
+from bot.services.public.figures import total_line
 from bot.services.shared.domain import Domain
 from bot.web.drawing import MapDrawing, grid_map, legend, neighbourhood, weekly_chart
 from bot.web.keys import GRIDVOICE, PAGES_KEY
 from bot.web.pages import PageCache
-from routing.gridmap import GridMap
+from routing.gridmap import Community, Grid, GridMap
 
 DASHBOARD_KEY = web.AppKey("gridvoice_dashboard", Dashboard)
 PAGE_CACHE_KEY = web.AppKey("gridvoice_page_cache", PageCache)
@@ -31,7 +33,8 @@ PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
 def setup(app: web.Application, domain: Domain) -> None:
     app[DASHBOARD_KEY] = Dashboard(domain)
     app[PAGE_CACHE_KEY] = PageCache(app[PAGES_KEY], domain.settings.dashboard_cache.total_seconds())
-    app.router.add_get("/", community, name="home")
+    app.router.add_get("/", home, name="home")
+    app.router.add_get("/communities/{community_id}", community_page, name="community")
     app.router.add_get("/grids", grid_list, name="grids")
     app.router.add_get("/grids/{grid_id}", grid, name="grid")
     app.router.add_get("/about/numbers", numbers, name="numbers")
@@ -42,61 +45,110 @@ def _gridmap(request: web.Request) -> GridMap | None:
     return domain.routing.gridmap if domain.has_routing else None
 
 
-def _map(gridmap: GridMap, overview: Overview) -> MapDrawing:
+def _map(grids: Iterable[Grid], overview: Overview) -> MapDrawing:
     open_by_grid = {g: line.open.total for g, line in overview.grids.items()}
-    return grid_map(gridmap.grids.values(), open_by_grid)
+    return grid_map(grids, open_by_grid)
 
 
 def _chart(overview: Overview):  # type: ignore[no-untyped-def]
     return weekly_chart((w.start, w.reported, w.resolved) for w in overview.figures.weekly)
 
 
-async def community(request: web.Request) -> web.Response:
-    """The front page: every grid's figures together, the map, the weekly chart, the grids."""
+async def home(request: web.Request) -> web.Response:
+    """The front page: the community's own page when the map has one; with several, each
+    community's line (never added up into one), the map of every grid, a link to each page."""
     gridmap = _gridmap(request)
     if gridmap is None:
         return request.app[PAGES_KEY].render(request, "dashboard_empty")
+    if len(gridmap.communities) == 1:
+        return await _community(request, gridmap, next(iter(gridmap.communities.values())), True)
 
     async def data() -> dict[str, Any]:
         overview = await request.app[DASHBOARD_KEY].community()
+        minimum = overview.rules.minimum
+        lines = [
+            (
+                c,
+                total_line(
+                    c.id, (overview.grids[g] for g in c.grid_ids if g in overview.grids), minimum
+                ),
+            )
+            for c in gridmap.communities.values()
+        ]
         return {
             "gridmap": gridmap,
-            "communities": list(gridmap.communities.values()),
+            "overview": overview,
+            "lines": lines,
+            "drawing": _map(gridmap.grids.values(), overview),
+            "legend": legend(),
+            "current": None,
+            "all_grids": len(gridmap.grids),
+        }
+
+    return await request.app[PAGE_CACHE_KEY].answer(request, "home", data)
+
+
+async def community_page(request: web.Request) -> web.Response:
+    """One community's page: its figures, its grids on the map, its weekly chart, its grids."""
+    community_id = request.match_info["community_id"]
+    gridmap = _gridmap(request)
+    if gridmap is None or not GRID_ID.fullmatch(community_id):
+        raise web.HTTPNotFound()
+    community = gridmap.communities.get(community_id)
+    if community is None:
+        raise web.HTTPNotFound()
+    return await _community(request, gridmap, community, False)
+
+
+async def _community(
+    request: web.Request, gridmap: GridMap, community: Community, home: bool
+) -> web.Response:
+    async def data() -> dict[str, Any]:
+        overview = await request.app[DASHBOARD_KEY].community(list(community.grid_ids))
+        grids = [gridmap.grids[g] for g in community.grid_ids]
+        return {
+            "gridmap": gridmap,
+            "community": community,
+            "home": home,
             "overview": overview,
             "figures": overview.figures,
-            "drawing": _map(gridmap, overview),
+            "drawing": _map(grids, overview),
             "legend": legend(),
             "chart": _chart(overview),
             "current": None,
-            "rows": _rows(gridmap, overview)[:GRID_TABLE_LIMIT],
-            "all_grids": len(gridmap.grids),
+            "rows": [(g, overview.grids.get(g.id), community) for g in grids][:GRID_TABLE_LIMIT],
+            "all_grids": len(grids),
             "table_limit": GRID_TABLE_LIMIT,
         }
 
     return await request.app[PAGE_CACHE_KEY].answer(request, "dashboard", data)
 
 
-def _rows(gridmap: GridMap, overview: Overview) -> list[tuple[Any, Any]]:
-    """(grid, its line or None), in the map's order: listed, never ranked."""
-    return [
-        (gridmap.grids[g], overview.grids.get(g))
-        for c in gridmap.communities.values()
-        for g in c.grid_ids
-    ]
+def _rows(gridmap: GridMap, overview: Overview, communities: list[Community]) -> list[Any]:
+    """(grid, its line or None, its community), in the map's order: listed, never ranked."""
+    return [(gridmap.grids[g], overview.grids.get(g), c) for c in communities for g in c.grid_ids]
 
 
 async def grid_list(request: web.Request) -> web.Response:
-    """Every grid's line, a hundred to a page (`?page=N`, 1 by default)."""
+    """Every grid's line, a hundred to a page (`?page=N`, 1 by default; `?community=ID` for
+    one community's grids)."""
     gridmap = _gridmap(request)
     if gridmap is None:
         raise web.HTTPNotFound()
+    communities = list(gridmap.communities.values())
+    chosen = request.query.get("community")
+    if chosen is not None:
+        if not GRID_ID.fullmatch(chosen) or chosen not in gridmap.communities:
+            raise web.HTTPNotFound()
+        communities = [gridmap.communities[chosen]]
+    count = sum(len(c.grid_ids) for c in communities)
     raw = request.query.get("page", "1")
-    pages = max(1, -(-len(gridmap.grids) // GRIDS_PER_PAGE))
+    pages = max(1, -(-count // GRIDS_PER_PAGE))
     if not PAGE_NUMBER.fullmatch(raw) or int(raw) > pages:
         raise web.HTTPNotFound()
     page = int(raw)
     overview = await request.app[DASHBOARD_KEY].community()
-    rows = _rows(gridmap, overview)
+    rows = _rows(gridmap, overview, communities)
     return request.app[PAGES_KEY].render(
         request,
         "grids",
@@ -105,6 +157,8 @@ async def grid_list(request: web.Request) -> web.Response:
         page=page,
         pages=pages,
         all_grids=len(rows),
+        community=gridmap.communities[chosen] if chosen else None,
+        several=len(gridmap.communities) > 1,
     )
 
 
