@@ -15,9 +15,9 @@ from aiohttp import web
 from bot.services.public.dashboard import Dashboard, Overview
 from bot.services.public.figures import total_line
 from bot.services.shared.domain import Domain
-from bot.web.drawing import MapDrawing, grid_map, legend, neighbourhood, weekly_chart
+from bot.web.drawing import MapDrawing, grid_map, neighbourhood, weekly_charts
 from bot.web.keys import GRIDVOICE, PAGES_KEY
-from bot.web.pages import PageCache
+from bot.web.pages import PageCache, request_language
 from routing.gridmap import Community, Grid, GridMap
 
 DASHBOARD_KEY = web.AppKey("gridvoice_dashboard", Dashboard)
@@ -45,13 +45,34 @@ def _gridmap(request: web.Request) -> GridMap | None:
     return domain.routing.gridmap if domain.has_routing else None
 
 
-def _map(grids: Iterable[Grid], overview: Overview) -> MapDrawing:
-    open_by_grid = {g: line.open.total for g, line in overview.grids.items()}
-    return grid_map(grids, open_by_grid)
+def _map(
+    request: web.Request,
+    grids: Iterable[Grid],
+    open_by_grid: dict[str, int],
+    current: str | None = None,
+) -> MapDrawing:
+    """The map in the reader's language: names are placed only where they fit, so the words
+    decide the layout. Colours follow every grid in `open_by_grid` (the page's whole scope)."""
+    pages = request.app[PAGES_KEY]
+    lang = request_language(request, pages.settings.default_language)
+    grids = list(grids)
+    return grid_map(
+        grids,
+        open_by_grid,
+        current,
+        names={g.id: g.name.get(lang) for g in grids},
+        count_text=lambda n: pages.text(lang, "open_cases_n", n=n),
+        spread=open_by_grid.values(),
+    )
 
 
-def _chart(overview: Overview):  # type: ignore[no-untyped-def]
-    return weekly_chart((w.start, w.reported, w.resolved) for w in overview.figures.weekly)
+def _open(overview: Overview, grid_ids: Iterable[str]) -> dict[str, int]:
+    """Open cases of each of these grids (0 for a grid without a line)."""
+    return {g: overview.grids[g].open.total if g in overview.grids else 0 for g in grid_ids}
+
+
+def _charts(overview: Overview) -> dict[str, Any]:
+    return weekly_charts((w.start, w.reported, w.resolved) for w in overview.figures.weekly)
 
 
 async def home(request: web.Request) -> web.Response:
@@ -79,8 +100,7 @@ async def home(request: web.Request) -> web.Response:
             "gridmap": gridmap,
             "overview": overview,
             "lines": lines,
-            "drawing": _map(gridmap.grids.values(), overview),
-            "legend": legend(),
+            "drawing": _map(request, gridmap.grids.values(), _open(overview, gridmap.grids)),
             "current": None,
             "all_grids": len(gridmap.grids),
         }
@@ -112,9 +132,8 @@ async def _community(
             "home": home,
             "overview": overview,
             "figures": overview.figures,
-            "drawing": _map(grids, overview),
-            "legend": legend(),
-            "chart": _chart(overview),
+            "drawing": _map(request, grids, _open(overview, community.grid_ids)),
+            "charts": _charts(overview),
             "current": None,
             "rows": [(g, overview.grids.get(g.id), community) for g in grids][:GRID_TABLE_LIMIT],
             "all_grids": len(grids),
@@ -178,7 +197,9 @@ async def grid(request: web.Request) -> web.Response:
         from bot.services.public.cases import CaseQuery, list_public_cases
 
         overview = await dashboard.grid(grid_id)
-        around = await dashboard.open_cases(list(neighbours))
+        # the community's grids colour the map, so a colour reads as on the community's page
+        around = await dashboard.open_cases([g.id for g in in_community])
+        spread = {g.id: around.get(g.id, 0) for g in in_community}
         recent = await list_public_cases(
             request.app[GRIDVOICE].domain, CaseQuery(grid_ids=(grid_id,), limit=RECENT_CASES)
         )
@@ -188,9 +209,8 @@ async def grid(request: web.Request) -> web.Response:
             "community": community,
             "overview": overview,
             "figures": overview.figures,
-            "drawing": grid_map([gridmap.grids[g] for g in neighbours], around, grid_id),
-            "legend": legend(),
-            "chart": _chart(overview),
+            "drawing": _map(request, [gridmap.grids[g] for g in neighbours], spread, grid_id),
+            "charts": _charts(overview),
             "current": grid_id,
             "recent": recent,
         }
