@@ -27,12 +27,12 @@ MAP_MAX_HEIGHT = 520.0
 MAP_PADDING = 4.0  # room for the outline of the grid a page is about
 NEIGHBOURS = 40  # a grid's page draws at most this many grids around it
 
-# Words on the map never render smaller than this (CSS px). The map is scaled to its box, so
+# Words on the map never render smaller than these (CSS px: names, counts). The map is scaled to its box, so
 # the size in drawing units depends on how narrow the box can be: two label layouts, one for
 # screens from 541 px (the box is then at least 480 px wide) and one for phones (from 320 px:
 # a box of at least 288 px); the stylesheet shows the one that fits (gridvoice.css).
-NAME_PX = 12.0
-COUNT_PX = 11.0
+NAME_PX = 13.0
+COUNT_PX = 12.0
 LAYOUTS: tuple[tuple[str, float], ...] = (("wide", 480.0), ("narrow", 288.0))
 LINE = 1.2  # line height, in font sizes
 
@@ -394,12 +394,14 @@ class Chart:
     font: float = 11.0  # the axis labels' size, in drawing units
 
 
-# The chart is drawn twice, each shown where its words stay readable (gridvoice.css): 760 units
-# wide for screens from 601 px (at least ~570 px of box: 13 units render at 9.7 px or more),
-# 400 units for phones (a 358 px box on a 390 px phone: 12 units render at 10.7 px).
+# The chart is drawn three times, each shown where its words stay readable (gridvoice.css):
+# 400 units wide for phones (up to 600 px: a 358 px box on a 390 px phone renders 12 units at
+# 10.7 px), 760 for screens of 601-900 px (a 569-868 px box: 13 units at 9.7-14.8 px) and 1040
+# above (an 868-1068 px box: 13 units at 10.9-13.3 px).
 CHARTS: tuple[tuple[str, float, float, float], ...] = (
-    ("wide", 760.0, 240.0, 13.0),
     ("narrow", 400.0, 220.0, 12.0),
+    ("medium", 760.0, 240.0, 13.0),
+    ("wide", 1040.0, 260.0, 13.0),
 )
 
 

@@ -86,10 +86,10 @@ async def test_front_page_in_a_real_browser(web_world, browser) -> None:
     base = web_world.app.web_url
     await in_browser(browser.get, base + "/?lang=zh")
     assert "网格之声" in browser.title
-    screenshot(browser, "home-zh")
+    screenshot(browser, "home-empty-zh")
     await in_browser(browser.get, base + "/?lang=en")
     assert "gridvoice" in browser.title
-    screenshot(browser, "home-en")
+    screenshot(browser, "home-empty-en")
 
 
 def test_english_page_texts_say_one_or_many_not_s_in_brackets() -> None:
