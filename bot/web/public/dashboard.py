@@ -1,4 +1,6 @@
-"""The public dashboard: the community overview (`/`), a grid's page, and what the numbers mean.
+"""The public dashboard: the front page (`/`: the community's page, or each community's line
+when the map has several), a community's page, the grid list, a grid's page, and what the
+numbers mean. Figures are never added up across communities.
 
 Thin views: check the path, ask the read model (`bot.services.public.dashboard`) and the one public
 projection of cases (`bot.services.public.cases`), draw the pictures (`bot.web.drawing`), render.
