@@ -126,7 +126,7 @@ async def _community(
     request: web.Request, gridmap: GridMap, community: Community, home: bool
 ) -> web.Response:
     async def data() -> dict[str, Any]:
-        overview = await request.app[DASHBOARD_KEY].community(list(community.grid_ids))
+        overview = await request.app[DASHBOARD_KEY].community(_scope(gridmap, community.grid_ids))
         grids = [gridmap.grids[g] for g in community.grid_ids]
         return {
             "gridmap": gridmap,
@@ -143,6 +143,13 @@ async def _community(
         }
 
     return await request.app[PAGE_CACHE_KEY].answer(request, "dashboard", data)
+
+
+def _scope(gridmap: GridMap, grid_ids: Iterable[str]) -> list[str] | None:
+    """These grids for a query, or None when they are every grid of the map (a query over all
+    cases, no list of a thousand ids)."""
+    ids = list(grid_ids)
+    return None if len(ids) == len(gridmap.grids) else ids
 
 
 def _rows(gridmap: GridMap, overview: Overview, communities: list[Community]) -> list[Any]:
@@ -200,7 +207,7 @@ async def grid(request: web.Request) -> web.Response:
 
         overview = await dashboard.grid(grid_id)
         # the community's grids colour the map, so a colour reads as on the community's page
-        around = await dashboard.open_cases([g.id for g in in_community])
+        around = await dashboard.open_cases(_scope(gridmap, [g.id for g in in_community]))
         spread = {g.id: around.get(g.id, 0) for g in in_community}
         recent = await list_public_cases(
             request.app[GRIDVOICE].domain, CaseQuery(grid_ids=(grid_id,), limit=RECENT_CASES)
