@@ -61,6 +61,7 @@ class Label:
     name_size: float
     count_size: float
     box: tuple[float, float, float, float]  # left, top, right, bottom
+    on_dark: bool = False  # written on the darkest colour: light words
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ def place_labels(
     the polygon, the box within the polygon's box) and clear of every label placed before it.
     The grid a page is about first, then the largest shapes; a name that fits nowhere is left
     out (the shape's link and tooltip, the legend and the table carry it)."""
-    inset = 3.0  # clear of the outline
+    inset = max(3.0, 0.3 * name_size)  # clear of the outline and of the next grid's words
     order = sorted(
         shapes,
         key=lambda s: (s.grid_id != current, -(s.box[2] - s.box[0]) * (s.box[3] - s.box[1])),
@@ -282,7 +283,7 @@ def _fit(
     corners = ((box[0], box[1]), (box[2], box[1]), (box[0], box[3]), (box[2], box[3]))
     if not all(_inside(p, ring) for p in corners):
         return None
-    if any(_overlap(box, other.box) for other in placed):
+    if any(_overlap(box, other.box, inset) for other in placed):
         return None
     baseline = y0
     out = []
@@ -301,6 +302,7 @@ def _fit(
         name_size=round(name_size, 1),
         count_size=round(count_size, 1),
         box=tuple(round(v, 1) for v in box),  # type: ignore[arg-type]
+        on_dark=s.fill == RAMP[-1],
     )
 
 
