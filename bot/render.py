@@ -105,14 +105,16 @@ class Renderer:
         if value is None:
             return "—"
         seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-        minutes = max(0, int(seconds // 60))
-        days, rem = divmod(minutes, 24 * 60)
-        hours, mins = divmod(rem, 60)
-        if days:
-            return self.label(lang, "duration_days", days=days, hours=hours)
-        if hours:
-            return self.label(lang, "duration_hours", hours=hours, minutes=mins)
-        return self.label(lang, "duration_minutes", minutes=mins)
+        # Rounded to the nearest unit shown (minutes under a day, hours from a day on), the
+        # same in the chat and on the pages: 117 s is "2 min", 23 h 59 m 40 s is "1d 0h".
+        minutes = max(0, round(seconds / 60))
+        if minutes < 24 * 60:
+            hours, mins = divmod(minutes, 60)
+            if hours:
+                return self.label(lang, "duration_hours", hours=hours, minutes=mins)
+            return self.label(lang, "duration_minutes", minutes=mins)
+        days, hours = divmod(round(seconds / 3600), 24)
+        return self.label(lang, "duration_days", days=days, hours=hours)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -53,6 +54,27 @@ def test_language_codes() -> None:
 
 def test_durations_in_both_languages() -> None:
     r = Renderer()
-    assert r.duration("en", 59) == r.label("en", "duration_minutes", minutes=0)
     assert "2" in r.duration("zh", 2 * 3600) and "3" in r.duration("zh", 3 * 86400)
+    assert r.duration("zh", 117) == "2分钟"
     assert r.duration("en", None) == "—"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0, "0 min"),
+        (29, "0 min"),
+        (59, "1 min"),  # to the nearest minute, never cut down
+        (117, "2 min"),
+        (3569, "59 min"),
+        (3599, "1h 0m"),  # rounding carries into the next unit
+        (2 * 3600 + 48 * 60 + 29, "2h 48m"),
+        (2 * 3600 + 48 * 60 + 31, "2h 49m"),
+        (86_399, "1d 0h"),
+        (86_400 + 5 * 3600 + 31 * 60, "1d 6h"),  # past a day: to the nearest hour
+        (3 * 86_400 + 23 * 3600 + 40 * 60, "4d 0h"),
+        (-5, "0 min"),
+    ],
+)
+def test_durations_round_to_the_nearest_unit_shown(seconds: float, shown: str) -> None:
+    assert Renderer().duration("en", seconds) == shown

@@ -62,6 +62,7 @@ def browser() -> Iterator[Any]:
         "--disable-component-update",
         "--disable-sync",
         "--window-size=1280,900",
+        "--hide-scrollbars",  # a phone shows no scrollbar: the page gets its whole width
     ):
         options.add_argument(flag)
     try:

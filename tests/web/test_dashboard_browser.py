@@ -1,24 +1,33 @@
-"""The dashboard in a real headless Chromium: the map is drawn with one clickable shape per grid,
-a click opens the grid's page, in both languages; screenshots of every page go to
-$GRIDVOICE_SCREENSHOT_DIR (dashboard, grid, case, numbers; en and zh)."""
+"""The public pages in a real headless Chromium: the map is drawn with one clickable shape per
+grid and a click opens the grid's page, in both languages; then every public page, in English
+and Chinese, at 1280 x 900 and at 390 x 844 (a phone), checked for what a person would see
+wrong (anything off-screen sideways, map words too small, overprinted or outside their grid,
+chart words too small) and saved as <page>-<lang>.png and <page>-<lang>-390.png in
+$GRIDVOICE_SCREENSHOT_DIR: home (a map with two communities), community, grids, grid,
+grid-empty, case, numbers, data, 404."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from bot.services.shared.gridmap_store import load_document
+from tests.support.maps import two_communities
 from tests.support.world import World
-from tests.web.browser_helpers import in_browser, screenshot
+from tests.web.browser_helpers import in_browser, wide_and_narrow
 from tests.web.dashboard_helpers import play_story
 
 pytestmark = pytest.mark.db
 
 
-async def test_map_drawn_and_a_click_opens_the_grid_page_in_both_languages(
+async def test_every_public_page_reads_well_on_a_wide_screen_and_a_phone(
     web_world: World, browser
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    web_world.settings_overrides["dashboard_cache"] = timedelta(0)  # pages follow the new map
     ids = await play_story(web_world)
     assert web_world.app is not None
     base = web_world.app.web_url
@@ -50,7 +59,6 @@ async def test_map_drawn_and_a_click_opens_the_grid_page_in_both_languages(
             "return document.getElementById('grid-map').getBoundingClientRect().height",
         )
         assert box > 100
-        screenshot(browser, f"dashboard-{lang}")
         target = next(a for a in links if a.get_attribute("data-grid") == "xingfu-2")
         polygon = target.find_element(By.TAG_NAME, "polygon")
         await in_browser(polygon.click)
@@ -60,13 +68,36 @@ async def test_map_drawn_and_a_click_opens_the_grid_page_in_both_languages(
         assert grid_title in browser.title
         heading = await in_browser(browser.find_element, By.TAG_NAME, "h1")
         assert heading.text == grid_title
-    await in_browser(browser.get, f"{base}/grids/xingfu-1?lang=en")
-    screenshot(browser, "grid-en")
-    await in_browser(browser.get, f"{base}/grids/xingfu-1?lang=zh")
-    screenshot(browser, "grid-zh")
+
+    # the same cases on a map of two communities: every page, both languages, both widths
+    await load_document(web_world.app.domain, two_communities(), "two-communities")
+    pages = {
+        "home": "/",
+        "community": "/communities/xingfu",
+        "grids": "/grids",
+        "grid": "/grids/xingfu-1",
+        "grid-empty": "/grids/xingfu-3",
+        "case": f"/cases/{ids['c2']}",
+        "numbers": "/about/numbers",
+        "data": "/data/",
+        "404": "/no/such/page",
+    }
+    problems: list[str] = []
     for lang in ("en", "zh"):
-        await in_browser(browser.get, f"{base}/cases/{ids['c2']}?lang={lang}")
-        assert ids["c2"] in browser.title
-        screenshot(browser, f"case-{lang}")
-        await in_browser(browser.get, f"{base}/about/numbers?lang={lang}")
-        screenshot(browser, f"numbers-{lang}")
+        for name, path in pages.items():
+            sep = "&" if "?" in path else "?"
+            await in_browser(browser.get, f"{base}{path}{sep}lang={lang}")
+            found = await in_browser(wide_and_narrow, browser, f"{name}-{lang}")
+            problems += [f"{name}-{lang} {p}" for p in found]
+        # on a phone the key columns of the grid table are on screen without scrolling
+        await in_browser(browser.get, f"{base}/grids?lang={lang}")
+        await in_browser(browser.set_window_size, 390, 844)
+        right = await in_browser(
+            browser.execute_script,
+            "const th = document.querySelectorAll('table.grids thead th');"
+            "return [th[0].textContent, th[2].textContent, th[2].getBoundingClientRect().right,"
+            " document.documentElement.clientWidth];",
+        )
+        await in_browser(browser.set_window_size, 1280, 900)
+        assert right[1] in ("On time", "按期") and right[2] <= right[3], right
+    assert problems == []

@@ -72,7 +72,7 @@ async def test_downloads_are_valid_open_data_with_the_same_status_as_the_api(
     report = frictionless.validate(str(tmp_path / "datapackage.json"))
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
 
-    rows = list(csv.DictReader(io.StringIO((tmp_path / "cases.csv").read_text("utf-8"))))
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "cases.csv").read_text("utf-8-sig"))))
     by_id = {r["service_request_id"]: r for r in rows}
     assert set(by_id) == {bot_case, api_case}
     assert by_id[bot_case]["status"] == api[0]["status"] == "open"
@@ -80,7 +80,7 @@ async def test_downloads_are_valid_open_data_with_the_same_status_as_the_api(
     assert by_id[bot_case]["grid_id"] == "xingfu-1" and by_id[bot_case]["source"] == "bot"
     assert by_id[api_case]["source"] == "open311" and by_id[api_case]["grid_id"] == "xingfu-4"
     assert by_id[bot_case]["description"] == ""  # residents' words are never published
-    month_rows = (tmp_path / f"cases-{month}.csv").read_text("utf-8").splitlines()
+    month_rows = (tmp_path / f"cases-{month}.csv").read_text("utf-8-sig").splitlines()
     assert len(month_rows) == 3
 
     grids = json.loads((tmp_path / "grids.geojson").read_text("utf-8"))
@@ -91,9 +91,13 @@ async def test_downloads_are_valid_open_data_with_the_same_status_as_the_api(
     coords = [f["geometry"]["coordinates"] for f in points["features"]]
     assert all(round(c, 3) == c for pair in coords for c in pair)
 
-    months = list(csv.DictReader(io.StringIO((tmp_path / "grid-months.csv").read_text("utf-8"))))
+    months = list(
+        csv.DictReader(io.StringIO((tmp_path / "grid-months.csv").read_text("utf-8-sig")))
+    )
     assert {(m["grid_id"], m["month"], m["reported"], m["responded"]) for m in months} == {
         ("xingfu-1", month, "1", "1"),
+        ("xingfu-2", month, "0", "0"),
+        ("xingfu-3", month, "0", "0"),
         ("xingfu-4", month, "1", "0"),
     }
     package = json.loads((tmp_path / "datapackage.json").read_text("utf-8"))

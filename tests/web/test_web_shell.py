@@ -86,7 +86,52 @@ async def test_front_page_in_a_real_browser(web_world, browser) -> None:
     base = web_world.app.web_url
     await in_browser(browser.get, base + "/?lang=zh")
     assert "网格之声" in browser.title
-    screenshot(browser, "home-zh")
+    screenshot(browser, "home-empty-zh")
     await in_browser(browser.get, base + "/?lang=en")
     assert "gridvoice" in browser.title
-    screenshot(browser, "home-en")
+    screenshot(browser, "home-empty-en")
+
+
+def test_english_page_texts_say_one_or_many_not_s_in_brackets() -> None:
+    """"1 case", "18 cases", "once": every web text with a count reads as English for 1 and 2."""
+    import re
+
+    from bot.render import TEMPLATES_DIR
+    from bot.web.pages import _load_texts
+
+    pages = PageRenderer(Settings())
+    raw = _load_texts(TEMPLATES_DIR / "en" / "web.yaml")
+    counted = sorted(k for k, v in raw.items() if re.search(r"\{\{ ?n ?\}\}|\bn ==", v))
+    assert {"over_cases", "too_few_hint", "case_reopened_n", "case_duplicates_n"} <= set(counted)
+    for key in counted:
+        for n in (1, 2, 18):
+            said = pages.text("en", key, n=n, minimum=10, page=1, pages=2, low=1, days=7)
+            assert "(s)" not in said, (key, said)
+    assert pages.text("en", "over_cases", n=1) == "1 case"
+    assert pages.text("en", "over_cases", n=18) == "18 cases"
+    assert pages.text("en", "case_reopened_n", n=1) == "once by the resident"
+    assert pages.text("en", "case_reopened_n", n=3) == "3 times by the resident"
+
+
+async def test_a_missing_page_says_it_does_not_exist_and_a_fault_says_try_again() -> None:
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("boom")
+
+    app = web.Application(middlewares=[error_middleware])
+    app[PAGES_KEY] = PageRenderer(Settings())
+    app.router.add_get("/broken", broken)
+    client = await _client(app)
+    try:
+        for lang, missing, fault in (
+            ("en", "There is no page at this address", "try again in a moment"),
+            ("zh", "此地址没有页面", "请稍后再试"),
+        ):
+            page = await client.get("/no/such/page", headers={"Accept-Language": lang})
+            body = await page.text()
+            assert page.status == 404 and missing in body and fault not in body
+            assert 'href="/"' in body and 'href="/grids"' in body and 'href="/data/"' in body
+            page = await client.get("/broken", headers={"Accept-Language": lang})
+            body = await page.text()
+            assert page.status == 500 and fault in body and missing not in body
+    finally:
+        await client.close()

@@ -15,9 +15,7 @@ docs/consultations.md.
 from __future__ import annotations
 
 import asyncio
-import csv
 import html
-import io
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +29,7 @@ from bot.render import Renderer
 from bot.services.participation.chart import ChartText, bar_chart, warm_up_soon
 from bot.services.people import policy
 from bot.services.people.policy import Capability
+from bot.services.shared.csvfile import csv_bytes
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.outbox import Button, Keyboard
 from bot.store.models import (
@@ -689,16 +688,14 @@ async def comment_groups(uow: UnitOfWork, c: Consultation) -> list[CommentGroup]
 async def export_csv(uow: UnitOfWork, c: Consultation) -> bytes:
     """Results as CSV: per option, per grid turnout and, for a named ballot, pseudonymous ballots."""
     require(c, frozenset({_CS.CLOSED}), "consult_results_after_close")
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["section", "key", "value", "percent"])
+    out: list[list[Any]] = [["section", "key", "value", "percent"]]
     for o in c.results["options"]:
-        w.writerow(["option", o["text"], o["votes"], o["percent"]])
-    w.writerow(["total", "ballots", c.results["ballots"], c.results["turnout"]])
+        out.append(["option", o["text"], o["votes"], o["percent"]])
+    out.append(["total", "ballots", c.results["ballots"], c.results["turnout"]])
     for g in c.results["grids"]:
         # A grid with nobody eligible has no turnout (not 0%): the percent stays empty.
         turnout = g["turnout"] if g["eligible"] else ""
-        w.writerow(["turnout", g["grid"], f"{g['ballots']}/{g['eligible']}", turnout])
+        out.append(["turnout", g["grid"], f"{g['ballots']}/{g['eligible']}", turnout])
     if not c.secret:
         rows = (
             await uow.session.execute(
@@ -709,8 +706,8 @@ async def export_csv(uow: UnitOfWork, c: Consultation) -> bytes:
             )
         ).all()
         for pseudonym, choices in rows:
-            w.writerow(["ballot", pseudonym, "; ".join(c.options[i] for i in choices or []), ""])
-    return out.getvalue().encode("utf-8-sig")
+            out.append(["ballot", pseudonym, "; ".join(c.options[i] for i in choices or []), ""])
+    return csv_bytes(out)
 
 
 # --- scheduled: opening and closing found from rows -----------------------------------------

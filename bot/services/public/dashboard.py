@@ -76,12 +76,14 @@ class Dashboard:
             ("grid", grid_id), lambda s: overview(s, self._ctx(), [grid_id], lines=False)
         )
 
-    async def open_cases(self, grid_ids: Sequence[str]) -> dict[str, int]:
-        """Open cases per grid (for a map around a grid): one pass over the open-case index."""
-        key = ("open", *sorted(grid_ids))
+    async def open_cases(self, grid_ids: Sequence[str] | None) -> dict[str, int]:
+        """Open cases per grid (for a map around a grid; None: every grid): one pass over the
+        open-case index."""
+        key = ("open", *(sorted(grid_ids) if grid_ids is not None else ["*"]))
 
         async def compute(session: AsyncConnection) -> dict[str, int]:
-            found = await open_cases(session, self._ctx(), scope_of(list(grid_ids)))
+            scope = scope_of(list(grid_ids) if grid_ids is not None else None)
+            found = await open_cases(session, self._ctx(), scope)
             return {g: o.total for g, o in found.items()}
 
         return await self._cached(key, compute)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -102,6 +103,16 @@ class Figures:
     top_categories: list[tuple[str, int]]
     weekly: list[Week]
 
+    @property
+    def empty(self) -> bool:
+        """Nothing to show at all: no open case, none in the period, none in the chart's weeks."""
+        return self.open.total == 0 and self.reported == 0 and self.quiet_weeks
+
+    @property
+    def quiet_weeks(self) -> bool:
+        """Nothing reported or resolved in any week of the chart."""
+        return not any(w.reported or w.resolved for w in self.weekly)
+
 
 @dataclass(frozen=True)
 class GridLine:
@@ -112,6 +123,18 @@ class GridLine:
     reported: int
     resolved: int
     on_time: Share
+
+
+def total_line(key: str, lines: Iterable[GridLine], minimum: int) -> GridLine:
+    """Several grids' lines added up (a community's line on a page listing communities)."""
+    total = new = stale = reported = resolved = part = whole = 0
+    for line in lines:
+        total, new, stale = total + line.open.total, new + line.open.new, stale + line.open.stale
+        reported, resolved = reported + line.reported, resolved + line.resolved
+        part, whole = part + line.on_time.part, whole + line.on_time.whole
+    return GridLine(
+        key, OpenCases(total, new, stale), reported, resolved, Share(part, whole, minimum)
+    )
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,10 @@ month. Months are the deployment's (the grid map's time zone).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import AsyncIterator, Iterable
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +26,7 @@ from bot.services.public.cases import (
     stream_public_cases,
 )
 from bot.services.public.ratings import minimum_of, rating_cells
+from bot.services.shared.csvfile import BOM, csv_line
 from bot.store.db import reading
 from bot.store.models import Case
 
@@ -163,12 +163,6 @@ def case_row(case: PublicCase, lang: str, tz: ZoneInfo) -> list[Any]:
     ]
 
 
-def _csv_line(row: Iterable[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(row)
-    return buffer.getvalue()
-
-
 def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """'2026-11' -> the first and the last instant of that month in the deployment's zone."""
     year, mon = (int(p) for p in month.split("-"))
@@ -194,9 +188,9 @@ async def cases_csv(
     """The cases (of one month, or all), header first, a line at a time, streamed."""
     lang = lang or domain.settings.default_language
     tz = domain.routing.gridmap.tz
-    yield _csv_line(name for name, _, _ in CASE_FIELDS)
+    yield BOM + csv_line(name for name, _, _ in CASE_FIELDS)
     async for case in stream_public_cases(domain, _month_query(month, tz)):
-        yield _csv_line(case_row(case, lang, tz))
+        yield csv_line(case_row(case, lang, tz))
 
 
 def _month_query(month: str | None, tz: ZoneInfo) -> CaseQuery:
@@ -302,6 +296,7 @@ async def grid_months(domain: Domain) -> list[list[Any]]:
         .order_by(Case.grid_id, month)
     )
     gm = domain.routing.gridmap
+    lang = domain.settings.default_language
     async with reading(domain.engine) as conn:
         result = (await conn.execute(stmt)).all()
         cells = await rating_cells(
@@ -313,28 +308,65 @@ async def grid_months(domain: Domain) -> list[list[Any]]:
         )
     counted = {(grid_id, mon): [int(n or 0) for n in numbers] for grid_id, mon, *numbers in result}
     rated = {(c.grid_id, c.month): c for c in cells}
+    seen = set(counted) | set(rated)
+    months = month_range(min((m for _, m in seen), default=None), current_month(domain))
+    # Every grid of the map in every month covered, so "no cases" reads 0, never a missing row;
+    # grids of an earlier map that still have cases follow, by id.
+    grid_ids = list(gm.grids) + sorted({g for g, _ in seen} - set(gm.grids))
+    zeros = [0] * (len(MONTH_FIELDS) - 6)
     rows = []
-    for grid_id, mon in sorted(set(counted) | set(rated)):
+    for grid_id in grid_ids:
         grid = gm.grids.get(grid_id)
-        cell = rated.get((grid_id, mon))
-        rows.append(
-            [
-                grid_id,
-                grid.name.get(domain.settings.default_language) if grid else grid_id,
-                grid.community_id if grid else "",
-                mon,
-                *counted.get((grid_id, mon), [0] * (len(MONTH_FIELDS) - 6)),
-                cell.rated if cell else "",
-                round(cell.average, 2) if cell else "",
-            ]
-        )
+        for mon in months:
+            cell = rated.get((grid_id, mon))
+            rows.append(
+                [
+                    grid_id,
+                    grid.name.get(lang) if grid else grid_id,
+                    grid.community_id if grid else "",
+                    mon,
+                    *counted.get((grid_id, mon), zeros),
+                    cell.rated if cell else "",
+                    round(cell.average, 2) if cell else "",
+                ]
+            )
     return rows
 
 
+def current_month(domain: Domain) -> str:
+    """This month in the deployment's time zone, YYYY-MM."""
+    return domain.clock.now().astimezone(domain.routing.gridmap.tz).strftime("%Y-%m")
+
+
+def month_range(first: str | None, last: str) -> list[str]:
+    """Every month from `first` to `last` (YYYY-MM, both included); none when `first` is None."""
+    if first is None or first > last:
+        return [] if first is None else [first]
+    year, mon = (int(p) for p in first.split("-"))
+    out = []
+    while f"{year:04d}-{mon:02d}" <= last:
+        out.append(f"{year:04d}-{mon:02d}")
+        year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    return out
+
+
+async def months_published(domain: Domain) -> list[str]:
+    """The months /data/cases-YYYY-MM.csv covers: from the first case's month to this one."""
+    tz = domain.routing.gridmap.tz
+    stmt = select(func.min(Case.created_at)).where(Case.human_id.is_not(None))
+    async with reading(domain.engine) as conn:
+        first = (await conn.execute(stmt)).scalar()
+    if first is None:
+        return []
+    if first.tzinfo is None:  # SQLite hands back naive UTC
+        first = first.replace(tzinfo=UTC)
+    return month_range(first.astimezone(tz).strftime("%Y-%m"), current_month(domain))
+
+
 async def grid_months_csv(domain: Domain) -> AsyncIterator[str]:
-    yield _csv_line(name for name, _, _ in MONTH_FIELDS)
+    yield BOM + csv_line(name for name, _, _ in MONTH_FIELDS)
     for row in await grid_months(domain):
-        yield _csv_line(row)
+        yield csv_line(row)
 
 
 def _schema(fields: tuple[tuple[str, str, str], ...], key: str | None = None) -> dict[str, Any]:
@@ -347,10 +379,136 @@ def _schema(fields: tuple[tuple[str, str, str], ...], key: str | None = None) ->
     return schema
 
 
+# The Chinese descriptions of the same fields, by name (the index page /data/ in Chinese).
+CASE_FIELDS_ZH: dict[str, str] = {
+    "service_request_id": "诉求的公开编号，如 GV-2026-000123。",
+    "requested_datetime": "反映时间（ISO 8601，带时区偏移）。",
+    "updated_datetime": "最近一次变化的时间。",
+    "closed_date": "办结、不予受理、撤回或结案的时间；未办结时为空。",
+    "status_description": "公开状态：received、assigned、in_progress、waiting_for_information、escalated、reopened、resolved、closed、rejected、cancelled。",
+    "status_notes": "工作人员办结时写的说明，或不予受理的理由。",
+    "source": "来源：bot（Telegram 机器人）或 open311（外部系统）。",
+    "service_name": "分类名称。",
+    "service_subtype": "未使用（始终为空）。",
+    "description": "经工作人员审核、准予公开的描述；部署未开启公开时为空。居民的原话从不公开。",
+    "agency_responsible": "负责的机构：网格、社区、街道办事处或物业公司等责任单位，从不是个人。",
+    "address": "网格和社区：从不包含楼栋、门牌或住址。",
+    "lat": "纬度（WGS84），取整到约 100 米。",
+    "long": "经度（WGS84），取整到约 100 米。",
+    "service_code": "分类编号（见 Open311 接口的 services.json）。",
+    "status": "Open311 状态：open（未办结）或 closed（已结束）。",
+    "grid_id": "诉求所属网格（见 grids.geojson）。",
+    "grid_name": "网格名称。",
+    "community_id": "网格所属社区。",
+    "responsible_role": "当前负责的层级：member（网格员）、leader（网格长）、centre（社区中心）、street（街道）或 party（责任单位）。",
+    "expected_datetime": "未办结时公布的办结期限。",
+    "first_response_datetime": "负责方首次处理的时间：受理、询问、转办、办结、不予受理或分类。",
+    "duplicates": "反映同一问题并加入本诉求的其他居民人数。",
+    "reopen_count": "居民重新打开的次数。",
+}  # fmt: skip
+MONTH_FIELDS_ZH: dict[str, str] = {
+    "grid_id": "网格。",
+    "grid_name": "网格名称。",
+    "community_id": "网格所属社区。",
+    "month": "诉求反映的月份（YYYY-MM，部署所在时区）。",
+    "reported": "当月反映的诉求数。",
+    "open": "其中目前仍未办结的。",
+    "resolved": "其中已办结（或办结后结案）的。",
+    "rejected": "其中不予受理（附理由）的。",
+    "cancelled": "其中居民撤回的。",
+    "responded": "其中负责方已处理的（见 first_response_datetime）。",
+    "responded_on_time": "其中在公布的受理期限前处理的。",
+    "resolved_on_time": "其中在公布的期限前办结的。",
+    "reopened": "其中被居民重新打开过的。",
+    "escalated": "其中因超期被升级过的。",
+    "rated": "本网格在该月办结、此后已结案的案件所得评价数（不是该月上报的案件）；该月结束且全部结案之前为空，评价少于最低数（至少 5 个）时也为空。",
+    "average_rating": "这些评价的平均分（1-5）；rated 为空时为空。",
+}  # fmt: skip
+GRID_FIELDS: tuple[tuple[str, str, str, str], ...] = (
+    ("grid_id", "string", "The grid's id (grid_id in the other files).", "网格编号（即其他文件中的 grid_id）。"),
+    ("name_en", "string", "The grid's name in English.", "网格的英文名称。"),
+    ("name_zh", "string", "The grid's name in Chinese.", "网格的中文名称。"),
+    ("scope_en", "string", "What the grid covers, in English.", "网格的服务范围（英文）。"),
+    ("scope_zh", "string", "What the grid covers, in Chinese.", "网格的服务范围（中文）。"),
+    ("community_id", "string", "The grid's community.", "网格所属社区。"),
+    ("community_name_en", "string", "The community's name in English.", "社区的英文名称。"),
+    ("community_name_zh", "string", "The community's name in Chinese.", "社区的中文名称。"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A published file: what datapackage.json says of it and what /data/ shows."""
+
+    name: str
+    path: str
+    format: str
+    mediatype: str
+    en: str
+    zh: str
+    fields: tuple[tuple[str, str, str], ...] = ()
+    fields_zh: Mapping[str, str] = field(default_factory=dict)
+    key: str | None = None
+
+    @property
+    def tabular(self) -> bool:
+        return self.format == "csv"
+
+    def description(self, lang: str) -> str:
+        return self.zh if lang.startswith("zh") else self.en
+
+    def field_rows(self, lang: str) -> list[tuple[str, str, str]]:
+        """(name, type, description in `lang`) for each field or property."""
+        zh = lang.startswith("zh")
+        return [(n, t, self.fields_zh.get(n, d) if zh else d) for n, t, d in self.fields]
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource(
+        "cases", "cases.csv", "csv", "text/csv",
+        "Cases in the GeoReport Bulk columns, plus the grid. cases-YYYY-MM.csv holds one month in the same columns.",
+        "诉求，按 GeoReport Bulk 的列，另加网格。cases-YYYY-MM.csv 是某一个月的诉求，列相同。",
+        CASE_FIELDS, CASE_FIELDS_ZH, "service_request_id",
+    ),
+    Resource(
+        "grid-months", "grid-months.csv", "csv", "text/csv",
+        "Numbers per grid and month of reporting: every grid of the map in every month from the first case to this month (0 where a grid had no cases).",
+        "各网格按反映月份的统计：地图上每个网格、从第一件诉求到本月的每个月都有一行（没有诉求的为 0）。",
+        MONTH_FIELDS, MONTH_FIELDS_ZH,
+    ),
+    Resource(
+        "grids", "grids.geojson", "geojson", "application/geo+json",
+        "The grids as polygons ([longitude, latitude], WGS84) with these properties.",
+        "各网格的边界多边形（[经度, 纬度]，WGS84），属性如下。",
+        tuple((n, t, en) for n, t, en, _ in GRID_FIELDS), {n: zh for n, _, _, zh in GRID_FIELDS},
+    ),
+    Resource(
+        "cases-map", "cases.geojson", "geojson", "application/geo+json",
+        "The cases as points rounded to about 100 m, with the columns of cases.csv (except lat and long) as properties.",
+        "诉求的位置点（取整到约 100 米），属性为 cases.csv 的各列（lat、long 除外）。",
+    ),
+)  # fmt: skip
+
+
 def datapackage(domain: Domain, cases_path: str = "cases.csv") -> dict[str, Any]:
     """The Frictionless Data Package describing every published file and field, and the licence."""
     licence = domain.settings.open_data_licence
     title, url = LICENCES.get(licence, (licence, ""))
+    resources = []
+    for r in RESOURCES:
+        entry: dict[str, Any] = {
+            "name": r.name,
+            "path": cases_path if r.name == "cases" else r.path,
+        }
+        if r.tabular:
+            entry["profile"] = "tabular-data-resource"
+        entry |= {"format": r.format, "mediatype": r.mediatype}
+        if r.tabular:
+            entry["encoding"] = "utf-8"
+        entry["description"] = r.en
+        if r.tabular:
+            entry["schema"] = _schema(r.fields, r.key)
+        resources.append(entry)
     return {
         "name": "gridvoice-cases",
         "title": "gridvoice: residents' reports to their grids and how they were handled",
@@ -360,40 +518,5 @@ def datapackage(domain: Domain, cases_path: str = "cases.csv") -> dict[str, Any]
             "places are the grid and a point rounded to about 100 m."
         ),
         "licenses": [{"name": licence, "title": title, "path": url}],
-        "resources": [
-            {
-                "name": "cases",
-                "path": cases_path,
-                "profile": "tabular-data-resource",
-                "format": "csv",
-                "mediatype": "text/csv",
-                "encoding": "utf-8",
-                "description": "Cases in the GeoReport Bulk columns, plus the grid. cases-YYYY-MM.csv holds one month in the same columns.",
-                "schema": _schema(CASE_FIELDS, "service_request_id"),
-            },
-            {
-                "name": "grid-months",
-                "path": "grid-months.csv",
-                "profile": "tabular-data-resource",
-                "format": "csv",
-                "mediatype": "text/csv",
-                "encoding": "utf-8",
-                "description": "Numbers per grid and month of reporting.",
-                "schema": _schema(MONTH_FIELDS),
-            },
-            {
-                "name": "grids",
-                "path": "grids.geojson",
-                "format": "geojson",
-                "mediatype": "application/geo+json",
-                "description": "The grids as polygons: grid_id, names and scope in English and Chinese, community.",
-            },
-            {
-                "name": "cases-map",
-                "path": "cases.geojson",
-                "format": "geojson",
-                "mediatype": "application/geo+json",
-                "description": "The cases as points rounded to about 100 m, with the columns of cases.csv as properties.",
-            },
-        ],
+        "resources": resources,
     }

@@ -6,8 +6,6 @@ the grid map's time zone, limited to the reader's scope.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import datetime
 from typing import Any
@@ -20,6 +18,7 @@ from bot.services.cases import queues
 from bot.services.participation import consultations
 from bot.services.people import policy
 from bot.services.people.policy import Capability
+from bot.services.shared.csvfile import csv_bytes
 from bot.web.desk.session import ActionRefused, Desk, desk_view, person_name, render
 
 MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
@@ -76,27 +75,25 @@ async def reports_page(request: web.Request, desk: Desk) -> web.Response:
 @desk_view
 async def reports_csv(request: web.Request, desk: Desk) -> web.Response:
     data = await _report(request, desk)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    rows: list[list[object]] = [
         ["month", "kind", "id", "name", "cases", "weighted_score", "within_deadline",
          "reopen_rate", "avg_rating"]
-    )  # fmt: skip
+    ]  # fmt: skip
     gridmap = desk.uow.routing.gridmap
     for r in data["members"]:
         name = person_name(gridmap, r["id"], r["name"], desk.lang)
-        writer.writerow(
+        rows.append(
             [data["month"], "member", r["id"], name, r["cases"], r["score"],
              _num(r["within_deadline"]), _num(r["reopen_rate"]), _num(r["avg_rating"])]
         )  # fmt: skip
     for r in data["parties"]:
         name = r["party"].name.get(desk.lang) if r["party"] else r["id"]
-        writer.writerow(
+        rows.append(
             [data["month"], "party", r["id"], name, r["cases"], r["weighted"],
              _num(r["within_deadline"]), _num(r["reopen_rate"]), _num(r["avg_rating"])]
         )  # fmt: skip
     return web.Response(
-        body=out.getvalue().encode("utf-8-sig"),
+        body=csv_bytes(rows),
         content_type="text/csv",
         charset="utf-8",
         headers={

@@ -31,11 +31,14 @@ async def case_page(request: web.Request) -> web.Response:
     case = await find_public_case(domain, human_id.upper())
     if case is None:
         raise web.HTTPNotFound()
+    gridmap = domain.routing.gridmap
+    grid = gridmap.grids.get(case.grid_id)
     return request.app[PAGES_KEY].render(
         request,
         "case",
         case=case,
-        grid=domain.routing.gridmap.grids.get(case.grid_id),
+        grid=grid,
+        community=gridmap.communities.get(grid.community_id) if grid else None,
         publish_descriptions=domain.settings.publish_descriptions,
         now=domain.clock.now(),
     )

@@ -1,4 +1,6 @@
-"""The public dashboard: the community overview (`/`), a grid's page, and what the numbers mean.
+"""The public dashboard: the front page (`/`: the community's page, or each community's line
+when the map has several), a community's page, the grid list, a grid's page, and what the
+numbers mean. Figures are never added up across communities.
 
 Thin views: check the path, ask the read model (`bot.services.public.dashboard`) and the one public
 projection of cases (`bot.services.public.cases`), draw the pictures (`bot.web.drawing`), render.
@@ -7,17 +9,19 @@ projection of cases (`bot.services.public.cases`), draw the pictures (`bot.web.d
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
 from bot.bounds import parse_int
 from bot.services.public.dashboard import Dashboard, Overview
+from bot.services.public.figures import total_line
 from bot.services.shared.domain import Domain
-from bot.web.drawing import MapDrawing, grid_map, legend, neighbourhood, weekly_chart
+from bot.web.drawing import MapDrawing, grid_map, neighbourhood, weekly_charts
 from bot.web.keys import GRIDVOICE, PAGES_KEY
-from bot.web.pages import PageCache
-from routing.gridmap import GridMap
+from bot.web.pages import PageCache, request_language
+from routing.gridmap import Community, Grid, GridMap
 
 DASHBOARD_KEY = web.AppKey("gridvoice_dashboard", Dashboard)
 PAGE_CACHE_KEY = web.AppKey("gridvoice_page_cache", PageCache)
@@ -32,7 +36,8 @@ PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
 def setup(app: web.Application, domain: Domain) -> None:
     app[DASHBOARD_KEY] = Dashboard(domain)
     app[PAGE_CACHE_KEY] = PageCache(app[PAGES_KEY], domain.settings.dashboard_cache.total_seconds())
-    app.router.add_get("/", community, name="home")
+    app.router.add_get("/", home, name="home")
+    app.router.add_get("/communities/{community_id}", community_page, name="community")
     app.router.add_get("/grids", grid_list, name="grids")
     app.router.add_get("/grids/{grid_id}", grid, name="grid")
     app.router.add_get("/about/numbers", numbers, name="numbers")
@@ -43,61 +48,136 @@ def _gridmap(request: web.Request) -> GridMap | None:
     return domain.routing.gridmap if domain.has_routing else None
 
 
-def _map(gridmap: GridMap, overview: Overview) -> MapDrawing:
-    open_by_grid = {g: line.open.total for g, line in overview.grids.items()}
-    return grid_map(gridmap.grids.values(), open_by_grid)
+def _map(
+    request: web.Request,
+    grids: Iterable[Grid],
+    open_by_grid: dict[str, int],
+    current: str | None = None,
+) -> MapDrawing:
+    """The map in the reader's language: names are placed only where they fit, so the words
+    decide the layout. Colours follow every grid in `open_by_grid` (the page's whole scope)."""
+    pages = request.app[PAGES_KEY]
+    lang = request_language(request, pages.settings.default_language)
+    grids = list(grids)
+    return grid_map(
+        grids,
+        open_by_grid,
+        current,
+        names={g.id: g.name.get(lang) for g in grids},
+        count_text=lambda n: pages.text(lang, "open_cases_n", n=n),
+        spread=open_by_grid.values(),
+    )
 
 
-def _chart(overview: Overview):  # type: ignore[no-untyped-def]
-    return weekly_chart((w.start, w.reported, w.resolved) for w in overview.figures.weekly)
+def _open(overview: Overview, grid_ids: Iterable[str]) -> dict[str, int]:
+    """Open cases of each of these grids (0 for a grid without a line)."""
+    return {g: overview.grids[g].open.total if g in overview.grids else 0 for g in grid_ids}
 
 
-async def community(request: web.Request) -> web.Response:
-    """The front page: every grid's figures together, the map, the weekly chart, the grids."""
+def _charts(overview: Overview) -> dict[str, Any]:
+    return weekly_charts((w.start, w.reported, w.resolved) for w in overview.figures.weekly)
+
+
+async def home(request: web.Request) -> web.Response:
+    """The front page: the community's own page when the map has one; with several, each
+    community's line (never added up into one), the map of every grid, a link to each page."""
     gridmap = _gridmap(request)
     if gridmap is None:
         return request.app[PAGES_KEY].render(request, "dashboard_empty")
+    if len(gridmap.communities) == 1:
+        return await _community(request, gridmap, next(iter(gridmap.communities.values())), True)
 
     async def data() -> dict[str, Any]:
         overview = await request.app[DASHBOARD_KEY].community()
+        minimum = overview.rules.minimum
+        lines = [
+            (
+                c,
+                total_line(
+                    c.id, (overview.grids[g] for g in c.grid_ids if g in overview.grids), minimum
+                ),
+            )
+            for c in gridmap.communities.values()
+        ]
         return {
             "gridmap": gridmap,
-            "communities": list(gridmap.communities.values()),
+            "overview": overview,
+            "lines": lines,
+            "drawing": _map(request, gridmap.grids.values(), _open(overview, gridmap.grids)),
+            "current": None,
+            "all_grids": len(gridmap.grids),
+        }
+
+    return await request.app[PAGE_CACHE_KEY].answer(request, "home", data)
+
+
+async def community_page(request: web.Request) -> web.Response:
+    """One community's page: its figures, its grids on the map, its weekly chart, its grids."""
+    community_id = request.match_info["community_id"]
+    gridmap = _gridmap(request)
+    if gridmap is None or not GRID_ID.fullmatch(community_id):
+        raise web.HTTPNotFound()
+    community = gridmap.communities.get(community_id)
+    if community is None:
+        raise web.HTTPNotFound()
+    return await _community(request, gridmap, community, False)
+
+
+async def _community(
+    request: web.Request, gridmap: GridMap, community: Community, home: bool
+) -> web.Response:
+    async def data() -> dict[str, Any]:
+        overview = await request.app[DASHBOARD_KEY].community(_scope(gridmap, community.grid_ids))
+        grids = [gridmap.grids[g] for g in community.grid_ids]
+        return {
+            "gridmap": gridmap,
+            "community": community,
+            "home": home,
             "overview": overview,
             "figures": overview.figures,
-            "drawing": _map(gridmap, overview),
-            "legend": legend(),
-            "chart": _chart(overview),
+            "drawing": _map(request, grids, _open(overview, community.grid_ids)),
+            "charts": _charts(overview),
             "current": None,
-            "rows": _rows(gridmap, overview)[:GRID_TABLE_LIMIT],
-            "all_grids": len(gridmap.grids),
+            "rows": [(g, overview.grids.get(g.id), community) for g in grids][:GRID_TABLE_LIMIT],
+            "all_grids": len(grids),
             "table_limit": GRID_TABLE_LIMIT,
         }
 
     return await request.app[PAGE_CACHE_KEY].answer(request, "dashboard", data)
 
 
-def _rows(gridmap: GridMap, overview: Overview) -> list[tuple[Any, Any]]:
-    """(grid, its line or None), in the map's order: listed, never ranked."""
-    return [
-        (gridmap.grids[g], overview.grids.get(g))
-        for c in gridmap.communities.values()
-        for g in c.grid_ids
-    ]
+def _scope(gridmap: GridMap, grid_ids: Iterable[str]) -> list[str] | None:
+    """These grids for a query, or None when they are every grid of the map (a query over all
+    cases, no list of a thousand ids)."""
+    ids = list(grid_ids)
+    return None if len(ids) == len(gridmap.grids) else ids
+
+
+def _rows(gridmap: GridMap, overview: Overview, communities: list[Community]) -> list[Any]:
+    """(grid, its line or None, its community), in the map's order: listed, never ranked."""
+    return [(gridmap.grids[g], overview.grids.get(g), c) for c in communities for g in c.grid_ids]
 
 
 async def grid_list(request: web.Request) -> web.Response:
-    """Every grid's line, a hundred to a page (`?page=N`, 1 by default)."""
+    """Every grid's line, a hundred to a page (`?page=N`, 1 by default; `?community=ID` for
+    one community's grids)."""
     gridmap = _gridmap(request)
     if gridmap is None:
         raise web.HTTPNotFound()
+    communities = list(gridmap.communities.values())
+    chosen = request.query.get("community")
+    if chosen is not None:
+        if not GRID_ID.fullmatch(chosen) or chosen not in gridmap.communities:
+            raise web.HTTPNotFound()
+        communities = [gridmap.communities[chosen]]
+    count = sum(len(c.grid_ids) for c in communities)
     raw = request.query.get("page", "1")
-    pages = max(1, -(-len(gridmap.grids) // GRIDS_PER_PAGE))
+    pages = max(1, -(-count // GRIDS_PER_PAGE))
     page = parse_int(raw, low=1, high=pages) if PAGE_NUMBER.fullmatch(raw) else None
     if page is None:
         raise web.HTTPNotFound()
     overview = await request.app[DASHBOARD_KEY].community()
-    rows = _rows(gridmap, overview)
+    rows = _rows(gridmap, overview, communities)
     return request.app[PAGES_KEY].render(
         request,
         "grids",
@@ -106,6 +186,8 @@ async def grid_list(request: web.Request) -> web.Response:
         page=page,
         pages=pages,
         all_grids=len(rows),
+        community=gridmap.communities[chosen] if chosen else None,
+        several=len(gridmap.communities) > 1,
     )
 
 
@@ -125,7 +207,9 @@ async def grid(request: web.Request) -> web.Response:
         from bot.services.public.cases import CaseQuery, list_public_cases
 
         overview = await dashboard.grid(grid_id)
-        around = await dashboard.open_cases(list(neighbours))
+        # the community's grids colour the map, so a colour reads as on the community's page
+        around = await dashboard.open_cases(_scope(gridmap, [g.id for g in in_community]))
+        spread = {g.id: around.get(g.id, 0) for g in in_community}
         recent = await list_public_cases(
             request.app[GRIDVOICE].domain, CaseQuery(grid_ids=(grid_id,), limit=RECENT_CASES)
         )
@@ -135,9 +219,8 @@ async def grid(request: web.Request) -> web.Response:
             "community": community,
             "overview": overview,
             "figures": overview.figures,
-            "drawing": grid_map([gridmap.grids[g] for g in neighbours], around, grid_id),
-            "legend": legend(),
-            "chart": _chart(overview),
+            "drawing": _map(request, [gridmap.grids[g] for g in neighbours], spread, grid_id),
+            "charts": _charts(overview),
             "current": grid_id,
             "recent": recent,
         }

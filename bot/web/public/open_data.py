@@ -1,6 +1,7 @@
-"""Open data downloads at stable URLs under /data/, streamed as they are read.
+"""Open data downloads at stable URLs under /data/, streamed as they are read, and the page that
+describes them.
 
-/data/cases.csv, /data/cases-YYYY-MM.csv, /data/cases.geojson, /data/grids.geojson,
+/data/ (the index page, in the reader's language; /data redirects to it), /data/cases.csv, /data/cases-YYYY-MM.csv, /data/cases.geojson, /data/grids.geojson,
 /data/grid-months.csv and /data/datapackage.json (which describes them all). The rows come
 from bot/services/public/open_data.py; here they are only written out, a chunk at a time.
 `HEAD` answers a file's headers without reading a row or building the file.
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from bot.services.public import open_data
 from bot.services.shared.domain import Domain
-from bot.web.keys import GRIDVOICE
+from bot.web.keys import GRIDVOICE, PAGES_KEY
 
 CHUNK = 64 * 1024
 CSV = "text/csv"
@@ -24,6 +25,8 @@ GEOJSON = "application/geo+json"
 
 def setup(app: web.Application) -> None:
     r = app.router
+    r.add_get("/data/", index, name="data_index")
+    r.add_get("/data", to_index)
     r.add_get("/data/datapackage.json", datapackage, name="data_package")
     r.add_get("/data/cases.csv", cases_csv, name="data_cases")
     r.add_get(r"/data/cases-{month:\d{4}-\d{2}}.csv", cases_month_csv, name="data_cases_month")
@@ -121,3 +124,29 @@ async def datapackage(request: web.Request) -> web.Response:
         return head
     body = json.dumps(open_data.datapackage(_domain(request)), ensure_ascii=False, indent=1)
     return web.Response(text=body, content_type="application/json", charset="utf-8")
+
+
+async def to_index(request: web.Request) -> web.Response:
+    query = f"?{request.query_string}" if request.query_string else ""
+    raise web.HTTPPermanentRedirect(f"/data/{query}")
+
+
+async def index(request: web.Request) -> web.Response:
+    """What is published, under which licence, each file with its fields, every month's file."""
+    domain = request.app[GRIDVOICE].domain
+    licence = domain.settings.open_data_licence
+    title, url = open_data.LICENCES.get(licence, (licence, ""))
+    ready = domain.has_routing
+    months = await open_data.months_published(domain) if ready else []
+    return request.app[PAGES_KEY].render(
+        request,
+        "data",
+        ready=ready,
+        resources=open_data.RESOURCES,
+        months=list(reversed(months)),
+        licence=licence,
+        licence_title=title,
+        licence_url=url,
+        timezone=domain.routing.gridmap.timezone if ready else "",
+        min_rated=open_data.MIN_RATED,
+    )
