@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.world import World
+from tests.support.world import MEMBER_1, World
+from tests.web.desk_helpers import web_link
 from tests.web.open311_helpers import V2, issue_key
 
 pytestmark = pytest.mark.db
@@ -180,7 +181,8 @@ async def test_https_at_the_proxy_makes_the_desk_cookies_secure(web_world: World
     w = web_world
     w.settings_overrides = {"web_trusted_proxies": ("127.0.0.1",)}
     await w.restart_bot()
-    login = "/desk/login?token=abc.def"
+    link = await web_link(w, MEMBER_1)
+    login = link[link.index("/desk/login") :]
     proxied = await _request(w, _get(login, "X-Forwarded-Proto: https"))
     assert b"Set-Cookie: gv_desk_login=" in proxied
     assert b"; Secure" in proxied.split(b"Set-Cookie: gv_desk_login=")[1].split(b"\r\n")[0]

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot.services.public import open_data
+from bot.services.public.ratings import minimum_of
 from bot.services.shared.domain import Domain
 from bot.web.keys import GRIDVOICE, PAGES_KEY
 
@@ -148,5 +149,5 @@ async def index(request: web.Request) -> web.Response:
         licence_title=title,
         licence_url=url,
         timezone=domain.routing.gridmap.timezone if ready else "",
-        min_rated=open_data.MIN_RATED,
+        min_rated=minimum_of(domain.settings),
     )
