@@ -78,3 +78,16 @@ def test_durations_in_both_languages() -> None:
 )
 def test_durations_round_to_the_nearest_unit_shown(seconds: float, shown: str) -> None:
     assert Renderer().duration("en", seconds) == shown
+
+
+@pytest.mark.parametrize("n,word", [(1, "1 message about"), (3, "3 messages about")])
+def test_counts_in_english_agree_with_their_noun(n, word):
+    """A returning resident reads "1 message", not "1 message(s)"."""
+    text = Renderer().render("en", "missed_updates", count=n)
+    assert word in text and "(s)" not in text
+
+
+@pytest.mark.parametrize("n,word", [(1, "(1 photo attached)"), (2, "(2 photos attached)")])
+def test_a_lapsed_draft_counts_its_photos_in_words(n, word):
+    text = Renderer().render("en", "draft_expired", photos=n, text="x")
+    assert word in text
