@@ -330,3 +330,30 @@ async def test_a_follower_learns_the_steps_never_the_words_for_the_resident(
             **views.ownership_data(uow, resolved, "en"),
         )
         assert "MARKER" not in page and "rated" not in page
+
+
+async def test_a_resident_who_is_forgotten_moves_no_public_point(
+    domain: Domain, client: TestClient
+) -> None:
+    """/forget erases the precise pin but keeps it as coarse as it was already published, so
+    the map, the case page, Open311 and the open data read the same before and after."""
+    from bot.services.people import residents
+
+    async with domain.unit() as uow:
+        resident = await new_resident(uow)
+        grid = uow.routing.gridmap.buildings["xf-1"].grid_id
+        case = await lifecycle.create_case(
+            uow, resident, text="The street lamp outside my building is broken",
+            grid_id=grid, building_id=None, place_text="by the east gate",
+            location=(39.912345, 116.401234), photos=[], source_update_id=None,
+        )
+        case_id = case.human_id
+    before = await _everything(client, [case_id])
+    async with domain.unit() as uow:
+        await residents.forget(uow, await uow.session.get(type(resident), resident.id))
+        case = await lifecycle.find_case(uow, case_id)
+        assert case is not None and case.resident_id is None and case.place_text is None
+        assert (case.latitude, case.longitude) == (39.912, 116.401)  # the precise pin is gone
+    after = await _everything(client, [case_id])
+    changed = [where for where in before if before[where] != after[where]]
+    assert changed == [], changed

@@ -236,10 +236,16 @@ async def forget(uow: UnitOfWork, user: User) -> int:
     cases = (
         (await uow.session.execute(select(Case).where(Case.resident_id == user.id))).scalars().all()
     )
+    # A pin is kept only as coarse as it is already public (about a block), so erasing a
+    # person moves no public point: the map cannot tell who asked to be forgotten.
+    decimals = uow.settings.public_location_decimals
     for case in cases:
         case.resident_id = None
-        case.latitude = None
-        case.longitude = None
+        if case.latitude is not None and case.longitude is not None:
+            case.latitude = round(case.latitude, decimals)
+            case.longitude = round(case.longitude, decimals)
+        else:
+            case.latitude = case.longitude = None
         case.place_text = None
         uow.session.add(
             CaseEvent(
