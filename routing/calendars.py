@@ -19,7 +19,10 @@ NAMES = ("none", "cn")
 
 @lru_cache(maxsize=1)
 def _cn() -> tuple[frozenset[dt.date], frozenset[dt.date], int, int]:
-    import chinese_calendar
+    try:
+        import chinese_calendar
+    except ImportError as exc:  # a dependency of the distribution; only a broken install lacks it
+        raise ValueError("calendar cn needs the chinese-calendar package installed") from exc
 
     holidays = frozenset(chinese_calendar.holidays)
     workdays = frozenset(chinese_calendar.workdays)

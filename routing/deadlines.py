@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from routing.calendars import NAMES as CALENDARS
-from routing.calendars import official_day
+from routing.calendars import known_years, official_day
 from routing.fields import parse_clock, parse_date, parse_days, parse_hours
 
 if TYPE_CHECKING:
@@ -154,6 +154,7 @@ def _working(value: Any) -> _Working:
             f"working_hours.calendar: unknown calendar {value.get('calendar')!r}, "
             f"expected one of {', '.join(CALENDARS)}"
         )
+    known_years(calendar)  # the calendar's data is there (raises if not)
     holidays = _dates(value.get("holidays"), "working_hours.holidays")
     workdays = _dates(value.get("workdays"), "working_hours.workdays")
     return _Working(days, start, end, holidays, workdays, calendar)

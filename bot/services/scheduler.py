@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.clock import wall_now
 from bot.services.cases import lifecycle as case_service
@@ -33,9 +34,16 @@ Action = Callable[[UnitOfWork, Case], Awaitable[bool]]
 
 def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
     s = domain.settings
-    # A wide bound: on working time a reminder may be due days ahead of a deadline (across a
-    # weekend or a holiday run); `reminder_due` decides each case.
+    # On working time a reminder may be due days ahead of a deadline (across a weekend or a
+    # holiday run): a wider bound for normal cases; `reminder_due` decides each case.
     horizon = reminder_horizon(domain.routing.gridmap, now, s.reminder_before)
+
+    def near(deadline: InstrumentedAttribute[datetime | None]) -> object:
+        return or_(
+            deadline <= now + s.reminder_before,
+            and_(Case.priority != "urgent", deadline <= horizon),
+        )
+
     return {
         "escalate_accept": and_(
             Case.status.in_(AWAITING_ACCEPT),
@@ -50,13 +58,13 @@ def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
         "remind_accept": and_(
             Case.status.in_(AWAITING_ACCEPT),
             Case.accept_by > now,
-            Case.accept_by <= horizon,
+            near(Case.accept_by),
             Case.reminded.is_(None),
         ),
         "remind_resolve": and_(
             Case.status == "accepted",
             Case.resolve_by > now,
-            Case.resolve_by <= horizon,
+            near(Case.resolve_by),
             or_(Case.reminded.is_(None), Case.reminded == "accept"),
         ),
         # Unrated: closed after a silence. Rated: kept resolved until the reopen window ends.
