@@ -90,9 +90,9 @@ def _pair(value: Any, where: str) -> None:
 
 @dataclass(frozen=True)
 class _Working:
-    """The deployment's working time: the daily window on working days. A working day is a
-    listed ``workdays`` date, else not a listed ``holidays`` date, else what the official
-    ``calendar`` says (a public holiday, a make-up working day), else one of the ``days``."""
+    """The deployment's working time: the daily window on working days. A listed ``holidays``
+    date is a day off; else a listed ``workdays`` date is a working day; else the official
+    ``calendar`` decides its public holidays and make-up working days; else the ``days``."""
 
     days: frozenset[int]
     start: dt.time
