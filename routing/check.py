@@ -7,11 +7,15 @@ always name the grid, building, category or staff member concerned.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from routing.address import normalise_address
+from routing.calendars import covers, known_years
+from routing.deadlines import working_time
 from routing.geo import bbox, on_boundary, point_in_polygon
 from routing.gridmap import ROLES, GridMap, GridMapError, load_lenient
 from routing.matrix import rule_for
@@ -22,9 +26,19 @@ class Problem:
     code: str
     message: str
     where: str
+    warning: bool = False  # reported, but the map is still fit to load
 
 
-def check_gridmap(gridmap_or_dict: GridMap | Mapping[str, Any]) -> list[Problem]:
+# How far ahead a calendar must know its year: deadlines reach weeks ahead, and next year's
+# holidays are published in the autumn.
+CALENDAR_LOOKAHEAD = dt.timedelta(days=60)
+
+
+def check_gridmap(
+    gridmap_or_dict: GridMap | Mapping[str, Any], today: dt.date | None = None
+) -> list[Problem]:
+    """The map's problems; ``today`` (default: today in the map's time zone) decides which
+    years the working-day calendar must know."""
     problems: list[Problem] = []
     if isinstance(gridmap_or_dict, GridMap):
         gm = gridmap_or_dict
@@ -36,7 +50,43 @@ def check_gridmap(gridmap_or_dict: GridMap | Mapping[str, Any]) -> list[Problem]
         problems.extend(Problem(code, msg, where) for code, where, msg in issues)
     for fn in (_gaps, _overlaps, _polygon_overlaps, _ownership, _staffing, _ladder):
         problems.extend(fn(gm))
+    problems.extend(_calendar(gm, today))
     return problems
+
+
+def _calendar(gm: GridMap, today: dt.date | None) -> list[Problem]:
+    """A date listed both as a holiday and as a working day; a year ahead that the official
+    calendar does not know and the map lists no holidays for (a warning: weekdays count)."""
+    working = working_time(gm)
+    if working is None:
+        return []
+    where = "deadlines.working_hours"
+    out = [
+        Problem(
+            "calendar_conflict",
+            f"{day.isoformat()} is listed both in holidays and in workdays",
+            where,
+        )
+        for day in sorted(working.holidays & working.workdays)
+    ]
+    if today is None:
+        today = dt.datetime.now(ZoneInfo(gm.timezone)).date()
+    listed = {d.year for d in working.holidays}
+    for year in sorted({today.year, (today + CALENDAR_LOOKAHEAD).year}):
+        if covers(working.calendar, year) or year in listed:
+            continue
+        first, last = known_years(working.calendar) or (year, year)
+        out.append(
+            Problem(
+                "calendar_year_unknown",
+                f"calendar {working.calendar} knows {first}-{last}, not {year}: its public "
+                f"holidays and make-up working days count as ordinary days until the package "
+                f"is updated or they are listed under holidays and workdays",
+                where,
+                warning=True,
+            )
+        )
+    return out
 
 
 def _gaps(gm: GridMap) -> list[Problem]:

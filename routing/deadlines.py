@@ -2,8 +2,11 @@
 
 Durations are ``"15m"``, ``"4h"``, ``"3d"``, ``"1d12h"``. When ``deadlines.working_hours`` is
 set, normal cases count only working time: one ``d`` is one working day (the length of the
-working-hours window), ``h``/``m`` are working hours/minutes, and listed ``holidays`` are skipped.
-Urgent cases always count wall-clock time.
+working-hours window), ``h``/``m`` are working hours/minutes, on working days only: the map's
+working ``days`` less public holidays, plus make-up working days, from the official ``calendar``
+the map names (`routing/calendars.py`) and its own listed ``holidays`` and ``workdays``.
+Urgent cases always count wall-clock time. Everything that measures a case's time on its
+clock — the deadlines, the time left, when a reminder is due — is here, on one calendar.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from routing.fields import parse_clock, parse_days, parse_hours
+from routing.calendars import NAMES as CALENDARS
+from routing.calendars import known_years, official_day
+from routing.fields import parse_clock, parse_date, parse_days, parse_hours
 
 if TYPE_CHECKING:
     from routing.gridmap import GridMap
@@ -85,20 +90,55 @@ def _pair(value: Any, where: str) -> None:
 
 @dataclass(frozen=True)
 class _Working:
+    """The deployment's working time: the daily window on working days. A listed ``holidays``
+    date is a day off; else a listed ``workdays`` date is a working day; else the official
+    ``calendar`` decides its public holidays and make-up working days; else the ``days``."""
+
     days: frozenset[int]
     start: dt.time
     end: dt.time
     holidays: frozenset[dt.date]
+    workdays: frozenset[dt.date] = frozenset()
+    calendar: str = "none"
 
     @property
     def day_seconds(self) -> int:
         return _secs(self.end) - _secs(self.start)
+
+    def is_working_day(self, day: dt.date) -> bool:
+        if day in self.holidays:
+            return False
+        if day in self.workdays:
+            return True
+        official = official_day(self.calendar, day)
+        if official is not None:
+            return official
+        return day.weekday() in self.days
+
+    def window(self, day: dt.date, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime] | None:
+        """The day's opening and closing instants, ``None`` on a day off."""
+        if not self.is_working_day(day):
+            return None
+        close_at = (
+            dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tz)
+            if self.end == dt.time.max
+            else dt.datetime.combine(day, self.end, tz)
+        )
+        return dt.datetime.combine(day, self.start, tz), close_at
 
 
 def _secs(t: dt.time) -> int:
     if t == dt.time.max:
         return 86400
     return t.hour * 3600 + t.minute * 60 + t.second
+
+
+def _dates(value: Any, where: str) -> frozenset[dt.date]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"{where}: expected a list of dates YYYY-MM-DD")
+    return frozenset(parse_date(v, f"{where}[{i}]") for i, v in enumerate(value))
 
 
 def _working(value: Any) -> _Working:
@@ -108,8 +148,22 @@ def _working(value: Any) -> _Working:
     start, end = parse_hours(value.get("hours", "08:30-17:30"), "working_hours")
     if end <= start:
         raise ValueError("working_hours.hours: the end must be after the start")
-    holidays = frozenset(dt.date.fromisoformat(str(h)) for h in value.get("holidays") or ())
-    return _Working(days, start, end, holidays)
+    calendar = str(value.get("calendar") or "none").strip().lower()
+    if calendar not in CALENDARS:
+        raise ValueError(
+            f"working_hours.calendar: unknown calendar {value.get('calendar')!r}, "
+            f"expected one of {', '.join(CALENDARS)}"
+        )
+    known_years(calendar)  # the calendar's data is there (raises if not)
+    holidays = _dates(value.get("holidays"), "working_hours.holidays")
+    workdays = _dates(value.get("workdays"), "working_hours.workdays")
+    return _Working(days, start, end, holidays, workdays, calendar)
+
+
+def working_time(gridmap: GridMap) -> _Working | None:
+    """The map's working time, ``None`` when normal deadlines run on wall-clock time."""
+    wh = _cfg(gridmap).get("working_hours")
+    return _working(wh) if wh else None
 
 
 @lru_cache(maxsize=64)
@@ -141,6 +195,17 @@ def priority_of(gridmap: GridMap, text: str) -> str:
     return "normal"
 
 
+def _runs_on_working_time(gridmap: GridMap, priority: str) -> tuple[_Working, ZoneInfo] | None:
+    """The working time a case's clock runs on; ``None`` for wall-clock time (an urgent case,
+    or a map without working hours)."""
+    if priority == "urgent":
+        return None
+    working = working_time(gridmap)
+    if working is None or not working.days:
+        return None
+    return working, ZoneInfo(gridmap.timezone)
+
+
 def deadlines_for(
     gridmap: GridMap, category: str | None, priority: str, start: dt.datetime
 ) -> Deadlines:
@@ -156,11 +221,10 @@ def deadlines_for(
     rule = (cfg.get("categories") or {}).get(category or "") or {}
     accept = rule.get("accept") or default.get("accept") or DEFAULT_ACCEPT
     resolve = rule.get("resolve") or default.get("resolve") or DEFAULT_RESOLVE
-    wh = cfg.get("working_hours")
-    if not wh:
+    clock = _runs_on_working_time(gridmap, priority)
+    if clock is None:
         return Deadlines(start + parse_duration(accept), start + parse_duration(resolve), "normal")
-    working = _working(wh)
-    tz = ZoneInfo(gridmap.timezone)
+    working, tz = clock
     return Deadlines(
         add_working_time(start, accept, working, tz),
         add_working_time(start, resolve, working, tz),
@@ -169,7 +233,8 @@ def deadlines_for(
 
 
 def time_given(gridmap: GridMap, category: str | None, priority: str, which: str) -> dt.timedelta:
-    """How long the rules give to accept (`which="accept"`) or resolve a case (working time)."""
+    """How long the rules give to accept (`which="accept"`) or resolve a case: working time
+    for a normal case under working hours (one ``d`` is one working day), else wall-clock."""
     cfg = _cfg(gridmap)
     if priority == "urgent":
         rule = cfg.get("urgent") or {}
@@ -178,7 +243,12 @@ def time_given(gridmap: GridMap, category: str | None, priority: str, which: str
     rule = (cfg.get("categories") or {}).get(category or "") or {}
     default = cfg.get("default") or {}
     fallback = DEFAULT_ACCEPT if which == "accept" else DEFAULT_RESOLVE
-    return parse_duration(rule.get(which) or default.get(which) or fallback)
+    duration = rule.get(which) or default.get(which) or fallback
+    clock = _runs_on_working_time(gridmap, priority)
+    if clock is None:
+        return parse_duration(duration)
+    days, secs = _split(duration)
+    return dt.timedelta(seconds=days * clock[0].day_seconds + secs)
 
 
 def reminder_lead(
@@ -186,8 +256,69 @@ def reminder_lead(
 ) -> dt.timedelta:
     """How long before a deadline its reminder comes: the configured lead, but never more than
     half the time given, so a 15-minute deadline is reminded of after 7.5 minutes, not in the
-    same second as the card."""
+    same second as the card. Counted on the case's clock (see `time_left`)."""
     return min(lead, time_given(gridmap, category, priority, which) / 2)
+
+
+def time_left(
+    gridmap: GridMap, priority: str, now: dt.datetime, deadline: dt.datetime
+) -> dt.timedelta:
+    """Time from ``now`` to ``deadline`` on the case's clock: working time for a normal case
+    under working hours (nights, weekends and holidays do not count), else wall-clock.
+    Negative when the deadline has passed."""
+    clock = _runs_on_working_time(gridmap, priority)
+    if clock is None:
+        return deadline - now
+    working, tz = clock
+    if deadline < now:
+        return -_working_between(deadline, now, working, tz)
+    return _working_between(now, deadline, working, tz)
+
+
+def in_working_time(gridmap: GridMap, priority: str, at: dt.datetime) -> bool:
+    """Whether ``at`` lies in the case's working time (always, for wall-clock cases)."""
+    clock = _runs_on_working_time(gridmap, priority)
+    if clock is None:
+        return True
+    working, tz = clock
+    local = at.astimezone(tz)
+    window = working.window(local.date(), tz)
+    return window is not None and window[0] <= local < window[1]
+
+
+def reminder_due(
+    gridmap: GridMap,
+    category: str | None,
+    priority: str,
+    which: str,
+    deadline: dt.datetime,
+    now: dt.datetime,
+    lead: dt.timedelta,
+) -> bool:
+    """Whether the reminder of a deadline is due at ``now``: at most the reminder lead is left
+    on the case's clock, and, for a case on working time, ``now`` is working time, so a case
+    due Monday 10:00 is reminded of on Friday afternoon or Monday morning, never on Sunday
+    night."""
+    left = time_left(gridmap, priority, now, deadline)
+    if left > reminder_lead(gridmap, category, priority, which, lead):
+        return False
+    return in_working_time(gridmap, priority, now)
+
+
+def reminder_horizon(gridmap: GridMap, now: dt.datetime, lead: dt.timedelta) -> dt.datetime:
+    """The latest deadline whose reminder (of at most ``lead``) can be due at ``now``: a wide
+    bound for a query, ``now + lead`` on wall-clock time, further across a night, weekend or
+    holiday run on working time. `reminder_due` decides each case."""
+    clock = _runs_on_working_time(gridmap, "normal")
+    if clock is None:
+        return now + lead
+    working, tz = clock
+    end = _forward(now, lead.total_seconds(), working, tz)
+    local = end.astimezone(tz)
+    window = working.window(local.date(), tz)
+    if window is None or local >= window[1]:
+        end = _next_open(end, working, tz)  # the gap after it adds no working time
+    return max(end, now + lead)
 
 
 def add_working_time(
@@ -195,37 +326,69 @@ def add_working_time(
 ) -> dt.datetime:
     """Add a duration counting only working time; the result is in ``start``'s time zone."""
     days, secs = _split(duration)
-    remaining = days * working.day_seconds + secs
-    if not working.days or working.day_seconds <= 0:
+    if not working.days:
         return start + parse_duration(duration)
-    local = start.astimezone(tz)
+    return _forward(start, days * working.day_seconds + secs, working, tz)
+
+
+_HORIZON_DAYS = 3660  # ten years of calendar days is plenty
+
+
+def _windows(local: dt.datetime, working: _Working, tz: ZoneInfo):  # type: ignore[no-untyped-def]
+    """The working windows from the day of ``local`` on, clipped to start at ``local``."""
     day = local.date()
-    cursor = local
-    for _ in range(3660):  # ten years of calendar days is plenty
-        if day.weekday() in working.days and day not in working.holidays:
-            open_at = dt.datetime.combine(day, working.start, tz)
-            close_at = (
-                dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tz)
-                if working.end == dt.time.max
-                else dt.datetime.combine(day, working.end, tz)
-            )
-            begin = max(cursor, open_at)
-            if begin < close_at:
-                available = (close_at - begin).total_seconds()
-                if remaining <= available:
-                    return (begin + dt.timedelta(seconds=remaining)).astimezone(start.tzinfo)
-                remaining -= available
+    for _ in range(_HORIZON_DAYS):
+        window = working.window(day, tz)
+        if window is not None and local < window[1]:
+            yield max(local, window[0]), window[1]
         day += dt.timedelta(days=1)
-        cursor = dt.datetime.combine(day, dt.time(0), tz)
     raise ValueError("working hours never add up to the duration")
+
+
+def _forward(start: dt.datetime, seconds: float, working: _Working, tz: ZoneInfo) -> dt.datetime:
+    remaining = seconds
+    for begin, close_at in _windows(start.astimezone(tz), working, tz):
+        available = (close_at - begin).total_seconds()
+        if remaining <= available:
+            return (begin + dt.timedelta(seconds=remaining)).astimezone(start.tzinfo)
+        remaining -= available
+    raise AssertionError("unreachable")
+
+
+def _next_open(at: dt.datetime, working: _Working, tz: ZoneInfo) -> dt.datetime:
+    """``at`` itself inside working time, else the next opening."""
+    for begin, _close in _windows(at.astimezone(tz), working, tz):
+        return begin.astimezone(at.tzinfo)
+    raise AssertionError("unreachable")
+
+
+def _working_between(
+    a: dt.datetime, b: dt.datetime, working: _Working, tz: ZoneInfo
+) -> dt.timedelta:
+    total = 0.0
+    b_local = b.astimezone(tz)
+    for begin, close_at in _windows(a.astimezone(tz), working, tz):
+        if begin >= b_local:
+            break
+        total += (min(close_at, b_local) - begin).total_seconds()
+        if close_at >= b_local:
+            break
+    return dt.timedelta(seconds=total)
 
 
 __all__ = [
     "Deadlines",
     "add_working_time",
     "deadlines_for",
+    "in_working_time",
     "parse_clock",
     "parse_duration",
     "priority_of",
+    "reminder_due",
+    "reminder_horizon",
+    "reminder_lead",
+    "time_given",
+    "time_left",
     "validate_deadlines",
+    "working_time",
 ]

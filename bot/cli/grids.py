@@ -45,8 +45,8 @@ def run_check(args: argparse.Namespace) -> int:
         return 1
     problems = check_gridmap(data if isinstance(data, dict) else {"communities": data})
     for p in problems:
-        print(f"ERROR {p.code} {p.where}: {p.message}")
-    if problems:
+        print(f"{'WARNING' if p.warning else 'ERROR'} {p.code} {p.where}: {p.message}")
+    if any(not p.warning for p in problems):
         return 1
     gm = GridMap.from_dict(data)
     print(
@@ -68,9 +68,10 @@ def run_load(args: argparse.Namespace) -> int:
     except (GridMapError, OSError) as exc:
         print(f"ERROR {exc}")
         return 1
-    problems = [f"{p.code} {p.where}: {p.message}" for p in check_gridmap(gridmap)]
-    for problem in problems:
-        print(f"ERROR {problem}")
+    found = check_gridmap(gridmap)
+    for p in found:
+        print(f"{'WARNING' if p.warning else 'ERROR'} {p.code} {p.where}: {p.message}")
+    problems = [p for p in found if not p.warning]
     if problems and not args.force:
         print("not loaded (use --force to load anyway)")
         return 1

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.clock import wall_now
 from bot.services.cases import lifecycle as case_service
@@ -24,7 +25,7 @@ from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
 from bot.store.models import Case, InboxUpdate, OutboxMessage
-from routing.deadlines import reminder_lead
+from routing.deadlines import reminder_due, reminder_horizon
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,16 @@ Action = Callable[[UnitOfWork, Case], Awaitable[bool]]
 
 def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
     s = domain.settings
+    # On working time a reminder may be due days ahead of a deadline (across a weekend or a
+    # holiday run): a wider bound for normal cases; `reminder_due` decides each case.
+    horizon = reminder_horizon(domain.routing.gridmap, now, s.reminder_before)
+
+    def near(deadline: InstrumentedAttribute[datetime | None]) -> object:
+        return or_(
+            deadline <= now + s.reminder_before,
+            and_(Case.priority != "urgent", deadline <= horizon),
+        )
+
     return {
         "escalate_accept": and_(
             Case.status.in_(AWAITING_ACCEPT),
@@ -47,13 +58,13 @@ def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
         "remind_accept": and_(
             Case.status.in_(AWAITING_ACCEPT),
             Case.accept_by > now,
-            Case.accept_by <= now + s.reminder_before,
+            near(Case.accept_by),
             Case.reminded.is_(None),
         ),
         "remind_resolve": and_(
             Case.status == "accepted",
             Case.resolve_by > now,
-            Case.resolve_by <= now + s.reminder_before,
+            near(Case.resolve_by),
             or_(Case.reminded.is_(None), Case.reminded == "accept"),
         ),
         # Unrated: closed after a silence. Rated: kept resolved until the reopen window ends.
@@ -123,11 +134,16 @@ async def _escalate_resolve(uow: UnitOfWork, case: Case) -> bool:
 
 async def _remind(uow: UnitOfWork, case: Case, which: str) -> bool:
     deadline = case.accept_by if which == "accept" else case.resolve_by
-    lead = reminder_lead(
-        uow.routing.gridmap, case.category, case.priority, which, uow.settings.reminder_before
-    )
-    if deadline is None or deadline - uow.now > lead:
-        return False  # a short deadline: not yet half-way
+    if deadline is None or not reminder_due(
+        uow.routing.gridmap,
+        case.category,
+        case.priority,
+        which,
+        deadline,
+        uow.now,
+        uow.settings.reminder_before,
+    ):
+        return False  # not yet half-way, or outside the working time the case counts
     case.reminded = which
     await case_service.record(uow, case, case_service.SYSTEM, "reminder", which=which)
     if case.owner_chat_id is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,60 @@ def test_cli(capsys) -> None:
     )
     assert main(["grids", "check", str(BAD / "ladder-cycle.yaml")]) == 1
     assert capsys.readouterr().out.startswith("ERROR ladder_cycle ladder: ")
+
+
+def _with_working_hours(demo_dict: dict, **working: object) -> dict:
+    data = copy.deepcopy(demo_dict)
+    data["deadlines"]["working_hours"] = {"days": "mon-fri", **working}
+    return data
+
+
+def test_calendar_conflict_and_bad_dates(demo_dict: dict) -> None:
+    data = _with_working_hours(
+        demo_dict, calendar="cn", holidays=["2026-10-10", "2026-12-31"], workdays=["2026-10-10"]
+    )
+    problems = check_gridmap(data, today=date(2026, 6, 1))
+    assert [(p.code, p.message, p.warning) for p in problems] == [
+        (
+            "calendar_conflict",
+            "2026-10-10 is listed both in holidays and in workdays",
+            False,
+        )
+    ]
+    bad = check_gridmap(_with_working_hours(demo_dict, workdays=["2026-02-30"]))
+    assert [p.code for p in bad] == ["malformed"]
+    assert "working_hours.workdays[0]" in bad[0].message
+    assert "2026-02-30" in bad[0].message
+    unknown = check_gridmap(_with_working_hours(demo_dict, calendar="mars"))
+    assert [p.code for p in unknown] == ["malformed"]
+    assert "unknown calendar 'mars'" in unknown[0].message
+
+
+def test_a_year_the_calendar_does_not_know_is_a_warning(demo_dict: dict) -> None:
+    data = _with_working_hours(demo_dict, calendar="cn")
+    assert check_gridmap(data, today=date(2026, 6, 1)) == []
+    (warning,) = check_gridmap(data, today=date(2026, 11, 15))  # 60 days on is 2027
+    assert (warning.code, warning.warning) == ("calendar_year_unknown", True)
+    assert "not 2027" in warning.message and "2004-2026" in warning.message
+    # the map lists its own holidays for 2027: taken as that year's arrangement
+    listed = _with_working_hours(demo_dict, calendar="cn", holidays=["2027-01-01"])
+    assert check_gridmap(listed, today=date(2026, 11, 15)) == []
+    # no calendar: nothing to be out of date
+    assert check_gridmap(_with_working_hours(demo_dict), today=date(2030, 1, 1)) == []
+
+
+def test_cli_prints_a_warning_and_still_passes(demo_dict: dict, tmp_path: Path, capsys) -> None:
+    path = tmp_path / "map.yaml"
+    data = _with_working_hours(demo_dict, calendar="cn")
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert main(["grids", "check", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("OK: 4 grids")
+    # today is whatever it is: a year past the pinned data is warned of, never an error
+    assert all(line.startswith("WARNING calendar_year_unknown") for line in out[:-1])
+    conflict = _with_working_hours(demo_dict, holidays=["2026-10-10"], workdays=["2026-10-10"])
+    path.write_text(yaml.safe_dump(conflict, allow_unicode=True), encoding="utf-8")
+    assert main(["grids", "check", str(path)]) == 1
+    assert capsys.readouterr().out.startswith(
+        "ERROR calendar_conflict deadlines.working_hours: 2026-10-10"
+    )
