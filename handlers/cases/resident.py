@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 from bot.bounds import arg, parse_id, parse_int
 from bot.services.cases import lifecycle as case_service
+from bot.services.cases import onetap
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.reachability import questions_resent, reachable_again
-from bot.services.cases import onetap
 from bot.services.cases.status import OPEN, Status
 from bot.services.cases.views import CATEGORY_ORDER, case_place, category_keyboard, ownership_data
 from bot.services.people import access, residents
@@ -131,9 +131,7 @@ async def case_button(ctx: Ctx) -> None:
             ctx.reply(
                 "timeline",
                 case=case,
-                events=await case_service.timeline(
-                    ctx.uow, case, only_public=viewer == "follower"
-                ),
+                events=await case_service.timeline(ctx.uow, case, only_public=viewer == "follower"),
                 viewer=viewer,
                 now=ctx.uow.now,
                 **ownership_data(ctx.uow, case, ctx.lang),

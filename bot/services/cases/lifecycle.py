@@ -646,13 +646,11 @@ async def resident_one_tap(
 ) -> None:
     """A press on one of the categories the filing message offered (`cases/onetap.py`): the
     same correction as the resident's full list, only from the reporter, only while nobody
-    has started on the case, only with the buttons' version and one of the offered choices."""
+    has started on the case and only with the version the buttons were drawn for (a category
+    the map does not know is refused by `settle_label`)."""
     refused = onetap.refusal(uow, case, resident.id, version)
     if refused is not None:
         raise CaseActionError(refused)
-    offered = onetap.resident_choices(uow, case, uow.domain.classifier.classify(case.text))
-    if category not in offered:
-        raise CaseActionError("not_allowed")
     await resident_change_category(uow, resident, case, category, source="one_tap")
 
 

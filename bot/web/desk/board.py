@@ -10,8 +10,8 @@ from aiohttp import web
 
 from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
 from bot.services.cases import lifecycle as cases
-from bot.services.cases import queries as case_queries
 from bot.services.cases import onetap, queues
+from bot.services.cases import queries as case_queries
 from bot.services.cases.queries import COLUMNS, BoardFilter
 from bot.services.people import access
 from bot.web.desk.session import ActionRefused, Desk, desk_view, render
