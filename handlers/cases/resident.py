@@ -200,8 +200,8 @@ async def case_button(ctx: Ctx) -> None:
 async def _one_tap(ctx: Ctx, case: Case, action: str) -> None:
     """The filing message's one-tap buttons (`r:one:<case>:<version>:<category>`,
     `r:else:<case>:<version>`, `bot.services.cases.onetap`): a category re-files the case,
-    *Something else* leaves a waiting case to the grid leader or shows the whole list. The
-    buttons go once used."""
+    *Something else* shows the whole list (a case waiting at triage stays with the grid
+    leader unless the resident picks one). The buttons go once used."""
     user = ctx.user
     assert user is not None
     version = parse_int(arg(ctx.args, 2))
@@ -219,14 +219,12 @@ async def _one_tap(ctx: Ctx, case: Case, action: str) -> None:
         raise CaseActionError(refused)
     _edit_pressed(ctx, None)
     ctx.answer()
-    if case.status == Status.TRIAGE:
-        ctx.reply("onetap_leader_decides", case=case)
-    else:
-        ctx.reply(
-            "choose_category",
-            case=case,
-            keyboard=category_keyboard(f"r:cat:{case.id}", list(CATEGORY_ORDER)),
-        )
+    ctx.reply(
+        "choose_category",
+        case=case,
+        keyboard=category_keyboard(f"r:cat:{case.id}", list(CATEGORY_ORDER)),
+        leader_decides=case.status == Status.TRIAGE,
+    )
 
 
 def _pressed_id(ctx: Ctx) -> int | None:

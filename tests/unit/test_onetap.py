@@ -304,7 +304,7 @@ async def test_the_buttons_lapse_after_the_window(uow: UnitOfWork) -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-async def test_something_else_leaves_a_waiting_case_to_the_leader(
+async def test_something_else_shows_every_category_and_a_waiting_case_stays_with_the_leader(
     uow: UnitOfWork, lang: str
 ) -> None:
     resident = await new_resident(uow, lang=lang)
@@ -314,9 +314,14 @@ async def test_something_else_leaves_a_waiting_case_to_the_leader(
     assert case.status == "triage" and case.category is None and case.version == 0
     sent = await outbox(uow, after=mark)
     assert removed_buttons(sent, resident.id)
-    said = [m.payload["text"] for m in sent if m.method == "sendMessage"]
-    assert said == [uow.domain.renderer.render(lang, "onetap_leader_decides", case=case)]
-    assert ("grid leader" if lang == "en" else "网格长") in said[0]
+    listed = [m for m in sent if m.method == "sendMessage"]
+    assert len(listed) == 1
+    assert ("the grid leader will choose" if lang == "en" else "网格长会确定分类") in (
+        listed[0].payload["text"]
+    )
+    choices = [d for _, d in buttons(listed[0])]
+    assert len(choices) == len(views.CATEGORY_ORDER)
+    assert all(d.startswith(f"r:cat:{case.id}:") for d in choices)
 
 
 async def test_something_else_on_a_filed_case_shows_every_category(uow: UnitOfWork) -> None:
@@ -325,6 +330,7 @@ async def test_something_else_on_a_filed_case_shows_every_category(uow: UnitOfWo
     mark = await last_outbox_id(uow)
     await press(uow, resident.id, f"r:else:{case.id}:0")
     listed = [m for m in await outbox(uow, resident.id, after=mark) if m.method == "sendMessage"]
+    assert "grid leader" not in listed[-1].payload["text"]
     choices = [d for _, d in buttons(listed[-1])]
     assert len(choices) == len(views.CATEGORY_ORDER)
     assert all(d.startswith(f"r:cat:{case.id}:") for d in choices)
