@@ -1,6 +1,7 @@
 """A resident's own cases in the chat: the `r:` buttons on their case messages (rate, not
-solved, change category, timeline, withdraw), answers to staff questions, the comment after a
-rating, the reason after "Not solved", `/my`, and whether the bot can reach them at all."""
+solved, change category — the whole list, or one tap on the filing message —, timeline,
+withdraw), answers to staff questions, the comment after a rating, the reason after "Not
+solved", `/my`, and whether the bot can reach them at all."""
 
 from __future__ import annotations
 
@@ -131,7 +132,9 @@ async def case_button(ctx: Ctx) -> None:
             ctx.reply(
                 "timeline",
                 case=case,
-                events=await case_service.timeline(ctx.uow, case, only_public=viewer == "follower"),
+                events=await case_service.timeline(
+                    ctx.uow, case, only_public=viewer == "follower"
+                ),
                 viewer=viewer,
                 now=ctx.uow.now,
                 **ownership_data(ctx.uow, case, ctx.lang),
