@@ -30,7 +30,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -83,12 +83,27 @@ _FUZZY_CACHE_MAX = 50_000
 
 @dataclass(frozen=True)
 class Classification:
-    """The outcome for one message; ``category`` is ``None`` when the classifier abstains."""
+    """The outcome for one message; ``category`` is ``None`` when the classifier abstains.
+
+    ``probabilities`` are each category's share of the decision (summing to 1 over the
+    categories; empty when nothing was found to share), also when the classifier abstains:
+    :meth:`top` reads them.
+    """
 
     category: str | None
     confidence: float
     matched: tuple[str, ...]
     scores: Mapping[str, float]
+    probabilities: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    def top(self, k: int = 3) -> tuple[tuple[str, float], ...]:
+        """The ``k`` likeliest categories with their probabilities, likeliest first (ties in
+        the taxonomy's order); categories with no share at all are left out."""
+        ranked = sorted(
+            ((c, p) for c, p in self.probabilities.items() if p > 0),
+            key=lambda cp: -cp[1],
+        )
+        return tuple(ranked[: max(k, 0)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,15 +341,24 @@ class Classifier:
             if win == self._nothing:
                 # the message states no problem (a greeting, "can you tell me more", a vague
                 # follow-up): a person reads it at triage; there is no evidence to show
-                return Classification(None, 0.0, (), MappingProxyType(scores))
+                return Classification(
+                    None, 0.0, (), MappingProxyType(scores), self._shares(z, self._nothing)
+                )
             z[self._nothing] = -math.inf  # otherwise the real categories share it out
         q = [math.exp(v - top) for v in z]
         total = sum(q)
+        probabilities = MappingProxyType(
+            {
+                c: round(v / total, 4)
+                for c, v in zip(self._lex_order, q, strict=True)
+                if c != NOTHING
+            }
+        )
         second = max((i for i in range(len(q)) if i != win), key=q.__getitem__)
         confidence = round(q[win] / total, 4)
         if confidence < self.threshold:
             lex = self._lexicon_only(scores, evidence)
-            return replace(lex, category=None, confidence=confidence)
+            return replace(lex, category=None, confidence=confidence, probabilities=probabilities)
         best = model.categories[win]
         matched = [t for _, t in sorted(evidence.get(best, []))]
         if len(matched) < EVIDENCE:
@@ -344,7 +368,20 @@ class Classifier:
             confidence=confidence,
             matched=tuple(matched),
             scores=MappingProxyType(scores),
+            probabilities=probabilities,
         )
+
+    def _shares(self, z: list[float], skip: int | None) -> Mapping[str, float]:
+        """softmax over the real categories' combined scores (``skip``: the no-problem class)."""
+        kept = [
+            (c, v) for i, (c, v) in enumerate(zip(self._lex_order, z, strict=True)) if i != skip
+        ]
+        if not kept:
+            return MappingProxyType({})
+        top = max(v for _, v in kept)
+        q = [(c, math.exp(v - top)) for c, v in kept]
+        total = sum(v for _, v in q)
+        return MappingProxyType({c: round(v / total, 4) for c, v in q})
 
     def second_problem(self, text: str, category: str | None) -> tuple[str, Classification] | None:
         """A second, clearly named problem of another category in ``text``: (sentence, result).
@@ -391,11 +428,14 @@ class Classifier:
         matched = tuple(t for _, t in sorted(evidence.get(best, []))) if best else ()
         answer = s1 > s2 and s1 >= self.lexicon.min_score and confidence >= self.threshold
         category = best if s1 > 0 and answer else None
+        total = sum(v for v in scores.values() if v > 0)
+        shares = {c: round(v / total, 4) for c, v in scores.items() if v > 0} if total else {}
         return Classification(
             category=category,
             confidence=round(confidence, 4),
             matched=matched,
             scores=MappingProxyType(scores),
+            probabilities=MappingProxyType(shares),
         )
 
 

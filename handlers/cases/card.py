@@ -15,7 +15,13 @@ from bot.services.cases import actions
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.reachability import sent_ref
-from bot.services.cases.views import adopt_pressed_card, cb, refresh_card, send_card
+from bot.services.cases.views import (
+    adopt_pressed_card,
+    category_choices,
+    cb,
+    refresh_card,
+    send_card,
+)
 from bot.services.people.residents import ensure_user, is_registered
 from bot.services.shared import dialogue, messaging
 from bot.services.shared.dialogue import Prompt
@@ -105,7 +111,16 @@ async def _start(ctx: Ctx, action: actions.StaffAction, case: Case, rest: list[s
 async def _step(
     ctx: Ctx, action: actions.StaffAction, code: str, case: Case, rest: list[str]
 ) -> None:
-    """A later step on the card: a choice made from the action's list, or Back."""
+    """A later step on the card: *More…* for the whole list of categories, a choice made from
+    the action's list, or Back."""
+    if action.asks and action.asks[0] is actions.Asks.CATEGORY:  # More…: every category
+        user_id = ctx.tg_user.id if ctx.tg_user else 0
+        await actions.check(actions.Where(ctx.uow, case, user_id=user_id), action)
+        assert action.code is not None
+        keyboard = category_choices(ctx.uow, case, action.code, code, full=True)
+        await refresh_card(ctx.uow, case, ctx.chat_id, keyboard=keyboard)
+        ctx.answer()
+        return
     if code == action.steps[-1]:  # back: the card's own buttons again
         await refresh_card(ctx.uow, case, ctx.chat_id)
         user = ctx.user

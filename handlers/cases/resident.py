@@ -1,14 +1,18 @@
 """A resident's own cases in the chat: the `r:` buttons on their case messages (rate, not
-solved, change category, timeline, withdraw), answers to staff questions, the comment after a
-rating, the reason after "Not solved", `/my`, and whether the bot can reach them at all."""
+solved, change category — the whole list, or one tap on the filing message —, timeline,
+withdraw), answers to staff questions, the comment after a rating, the reason after "Not
+solved", `/my`, and whether the bot can reach them at all."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.bounds import arg, parse_id, parse_int
 from bot.services.cases import lifecycle as case_service
+from bot.services.cases import onetap
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.reachability import questions_resent, reachable_again
-from bot.services.cases.status import OPEN
+from bot.services.cases.status import OPEN, Status
 from bot.services.cases.views import CATEGORY_ORDER, case_place, category_keyboard, ownership_data
 from bot.services.people import access, residents
 from bot.services.people.residents import is_registered
@@ -17,6 +21,9 @@ from bot.services.shared.dialogue import Prompt, reads_as_report
 from bot.services.shared.outbox import Button, Keyboard
 from handlers.context import Ctx, status_label
 from handlers.message import message_image, message_text
+
+if TYPE_CHECKING:
+    from bot.store.models import Case
 
 
 async def _resident_prompt(ctx: Ctx) -> str | None:
@@ -169,6 +176,8 @@ async def case_button(ctx: Ctx) -> None:
         elif action == "cat" and len(ctx.args) > 2:
             await case_service.resident_change_category(ctx.uow, user, case, ctx.args[2])
             ctx.answer("category_changed")
+        elif action in ("one", "else"):
+            await _one_tap(ctx, case, action)
         elif action == "cx":
             await case_service.cancel(ctx.uow, user, case)
             ctx.answer("case_cancelled")
@@ -186,7 +195,39 @@ async def case_button(ctx: Ctx) -> None:
         else:
             ctx.answer("not_allowed")
     except CaseActionError as exc:
+        if exc.key == "onetap_expired":
+            _edit_pressed(ctx, None)  # the filing message's buttons are used up
         ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
+
+
+async def _one_tap(ctx: Ctx, case: Case, action: str) -> None:
+    """The filing message's one-tap buttons (`r:one:<case>:<version>:<category>`,
+    `r:else:<case>:<version>`, `bot.services.cases.onetap`): a category re-files the case,
+    *Something else* shows the whole list (a case waiting at triage stays with the grid
+    leader unless the resident picks one). The buttons go once used."""
+    user = ctx.user
+    assert user is not None
+    version = parse_int(arg(ctx.args, 2))
+    if version is None:
+        raise CaseActionError("not_allowed")
+    if action == "one":
+        category = arg(ctx.args, 3)[:32]
+        before = case.category
+        await case_service.resident_one_tap(ctx.uow, user, case, version, category)
+        _edit_pressed(ctx, None)
+        ctx.answer("category_changed" if before != category else "onetap_kept")
+        return
+    refused = onetap.refusal(ctx.uow, case, user.id, version)
+    if refused is not None:
+        raise CaseActionError(refused)
+    _edit_pressed(ctx, None)
+    ctx.answer()
+    ctx.reply(
+        "choose_category",
+        case=case,
+        keyboard=category_keyboard(f"r:cat:{case.id}", list(CATEGORY_ORDER)),
+        leader_decides=case.status == Status.TRIAGE,
+    )
 
 
 def _pressed_id(ctx: Ctx) -> int | None:

@@ -18,6 +18,9 @@ from handlers.dispatch import Dispatcher
 STORED_BUTTONS = {
     "c:acc:1:1": "handlers.cases.card:card_button",
     "r:tl:1": "handlers.cases.resident:case_button",
+    "r:one:1:0:traffic": "handlers.cases.resident:case_button",
+    "r:else:1:0": "handlers.cases.resident:case_button",
+    "c:catm:1:0": "handlers.cases.card:card_button",
     "d:send": "handlers.reports.drafts:draft_button",
     "o:consent:yes": "handlers.people.onboarding:onboarding_button",
     "l:en": "handlers.people.onboarding:language_button",

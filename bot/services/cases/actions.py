@@ -222,6 +222,7 @@ ACTIONS: tuple[StaffAction, ...] = (
         statuses=frozenset({Status.TRIAGE}),
         run=lifecycle.triage_set_category,
         done="category_changed",
+        steps=("catm",),  # More…: the card offers the top three first, then the whole list
     ),
     StaffAction(
         name="reassign",

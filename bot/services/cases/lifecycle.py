@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
+from bot.services.cases import labels, onetap
 from bot.services.cases.feed import case_changed
 from bot.services.cases.queries import find_case as find_case
 from bot.services.cases.queries import find_case_by_id as find_case_by_id
@@ -48,7 +49,7 @@ from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
 from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
-from bot.store.models import Case, CaseEvent, CaseFollower, CasePhoto, Correction, User
+from bot.store.models import Case, CaseEvent, CaseFollower, CasePhoto, User
 from routing.assignment import Assignment, assign, escalate, transfer_targets
 from routing.classifier import Classification
 from routing.deadlines import deadlines_for, priority_of
@@ -223,13 +224,22 @@ async def create_case(
         await _tell_follow_up(uow, case)
     if resident is None:
         return case
+    # Unsure: the likeliest categories as one-tap buttons; else the full list behind a button.
+    unsure = onetap.unsure(classification)
+    choices = onetap.resident_choices(uow, case, classification) if unsure else []
+    keyboard = (
+        onetap.resident_keyboard(uow, case, choices, resident.language)
+        if choices
+        else [[Button.of("btn_change_category", f"r:chg:{case.id}")]]
+    )
     uow.outbox.send(
         resident.id,
         resident.language,
         "case_filed",
-        keyboard=[[Button.of("btn_change_category", f"r:chg:{case.id}")]],
+        keyboard=keyboard,
         case_id=case.id,
         case=case,
+        unsure=bool(choices),
         building=gridmap.buildings.get(case.building_id or ""),
         grid=gridmap.grids.get(case.grid_id),
         public_page=public_page(uow.settings.public_url, case.human_id),
@@ -600,51 +610,48 @@ async def triage_set_category(uow: UnitOfWork, user_id: int, case: Case, categor
     """The leader places a case the classifier could not: category, then routing decides."""
     if case.status != "triage":
         raise CaseActionError("case_wrong_state", status=case.status)
-    await correct_category(
-        uow, case, category, Actor(user_id, staff_role(uow, user_id) or "leader")
-    )
+    actor = Actor(user_id, staff_role(uow, user_id) or "leader")
+    await labels.settle_label(uow, case, category, actor, "triage")
     counts = await grid_counts(uow, case.grid_id)
     a = assign(uow.routing.gridmap, case.grid_id, category, uow.now, counts)
     await reassign(uow, case, a, actor_for(uow, user_id), "assigned", "triaged")
 
 
-async def correct_category(uow: UnitOfWork, case: Case, category: str, actor: Actor) -> None:
-    """Keep every correction: the classifier learns from them (`gridvoice lexicon suggest`)."""
-    if category not in uow.routing.gridmap.categories:
-        raise CaseActionError("not_allowed")
-    uow.session.add(
-        Correction(
-            case_id=case.id,
-            text=case.text,
-            predicted=case.category,
-            corrected=category,
-            by_role=actor.role,
-            at=uow.now,
-        )
-    )
-    previous = case.category
-    case.category = category
-    case.version += 1
-    await record(uow, case, actor, "category_changed", previous=previous, category=category)
-
-
 async def resident_change_category(
-    uow: UnitOfWork, resident: User, case: Case, category: str
+    uow: UnitOfWork, resident: User, case: Case, category: str, *, source: str = "resident"
 ) -> None:
-    """The resident corrects the guess: the case is routed again if nobody has started on it."""
+    """The resident corrects (or confirms) the guess: the case is routed again if nobody has
+    started on it; a case waiting at triage leaves it for the category's owner."""
     if case.resident_id != resident.id or case.status not in OPEN:
         raise CaseActionError("not_allowed")
-    await correct_category(uow, case, category, Actor(resident.id, "resident"))
-    if case.status in ("assigned", "triage", "transferred", "escalated"):
+    actor = Actor(resident.id, "resident")
+    changed = await labels.settle_label(uow, case, category, actor, source)
+    if case.status == Status.TRIAGE or (
+        changed and case.status in ("assigned", "transferred", "escalated")
+    ):
         counts = await grid_counts(uow, case.grid_id)
         a = assign(uow.routing.gridmap, case.grid_id, category, uow.now, counts)
-        if a.chat_id != case.owner_chat_id:
-            await reassign(uow, case, a, Actor(resident.id, "resident"), "assigned", "rerouted")
+        if case.status == Status.TRIAGE or a.chat_id != case.owner_chat_id:
+            await reassign(uow, case, a, actor, "assigned", "rerouted")
             return
-    # Same owner: the card shows the new category and carries the new version, so its
-    # buttons keep working.
+    # Same owner: the card shows the category and carries the new version, so its buttons
+    # keep working.
     await _refresh_owner_card(uow, case)
-    notify_resident(uow, case, [resident], "category_changed")
+    if changed:  # a confirmation is answered where it was pressed
+        notify_resident(uow, case, [resident], "category_changed")
+
+
+async def resident_one_tap(
+    uow: UnitOfWork, resident: User, case: Case, version: int, category: str
+) -> None:
+    """A press on one of the categories the filing message offered (`cases/onetap.py`): the
+    same correction as the resident's full list, only from the reporter, only while nobody
+    has started on the case and only with the version the buttons were drawn for (a category
+    the map does not know is refused by `settle_label`)."""
+    refused = onetap.refusal(uow, case, resident.id, version)
+    if refused is not None:
+        raise CaseActionError(refused)
+    await resident_change_category(uow, resident, case, category, source="one_tap")
 
 
 async def rate(uow: UnitOfWork, resident: User, case: Case, stars: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.services.cases import onetap
 from bot.services.cases.status import AWAITING_ACCEPT as AWAITING_ACCEPT
 from bot.services.cases.status import OPEN as OPEN
 from bot.services.cases.status import WORKING as WORKING
@@ -30,7 +31,7 @@ def cb(action: str, case: Case, *args: object) -> str:
 
 async def staff_keyboard(uow: UnitOfWork, case: Case, chat_id: int) -> Keyboard:
     """The card's buttons: the actions of the table offered in this chat for the case's
-    state (a category row per three for a choice of category)."""
+    state (for a choice of category: the classifier's top three, then *More…*)."""
     from bot.services.cases import actions
 
     where = actions.Where(uow, case, chat_id=chat_id)
@@ -42,10 +43,7 @@ async def staff_keyboard(uow: UnitOfWork, case: Case, chat_id: int) -> Keyboard:
         if action.button is not None:
             buttons.append(Button.of(action.button, cb(action.code, case)))
         elif actions.Asks.CATEGORY in action.asks:
-            keyboard += [
-                [Button.of(f"cat_{c}", cb(action.code, case, c)) for c in row]
-                for row in _rows(CATEGORY_ORDER, 3)
-            ]
+            keyboard += category_choices(uow, case, action.code, action.steps[0])
     half = len(buttons) // 2
     return [row for row in (buttons[:half], buttons[half:]) if row] + keyboard
 
@@ -56,6 +54,23 @@ CATEGORY_ORDER = DEFAULT_CATEGORIES
 
 def _rows(items: tuple[str, ...] | list[str], width: int) -> list[list[str]]:
     return [list(items[i : i + width]) for i in range(0, len(items), width)]
+
+
+def category_choices(
+    uow: UnitOfWork, case: Case, code: str, more: str | None, *, full: bool = False
+) -> Keyboard:
+    """A card's category buttons (`c:<code>:<case>:<version>:<category>`): the classifier's
+    likeliest three and *More…* (`c:<more>:…`), or with `full` the whole taxonomy."""
+    if full or more is None:
+        return [
+            [Button.of(f"cat_{c}", cb(code, case, c)) for c in row]
+            for row in _rows(CATEGORY_ORDER, 3)
+        ]
+    top = onetap.top_categories(uow, case.text)
+    return [
+        [Button.of(f"cat_{c}", cb(code, case, c)) for c in top],
+        [Button.of("btn_more_categories", cb(more, case))],
+    ]
 
 
 def category_keyboard(prefix: str, categories: tuple[str, ...] | list[str]) -> Keyboard:

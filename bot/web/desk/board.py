@@ -10,8 +10,8 @@ from aiohttp import web
 
 from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
 from bot.services.cases import lifecycle as cases
+from bot.services.cases import onetap, queues
 from bot.services.cases import queries as case_queries
-from bot.services.cases import queues
 from bot.services.cases.queries import COLUMNS, BoardFilter
 from bot.services.people import access
 from bot.web.desk.session import ActionRefused, Desk, desk_view, render
@@ -86,6 +86,7 @@ async def board_page(request: web.Request, desk: Desk) -> web.Response:
     grids = access.scope_grids(uow, desk.user_id)
     visible = [g for g in gridmap.grids.values() if grids is None or g.id in grids]
     shapes, map_size = grid_shapes(gridmap, result.grids, desk.lang, grids)
+    triage = await queues.triage_queue(uow, desk.user_id)
     return render(
         request,
         "desk/board",
@@ -100,7 +101,8 @@ async def board_page(request: web.Request, desk: Desk) -> web.Response:
         parties=list(gridmap.parties.values()),
         shapes=shapes,
         map_size=map_size,
-        triage=await queues.triage_queue(uow, desk.user_id),
+        triage=triage,
+        suggested={c.id: onetap.top_categories(uow, c.text) for c in triage},
         now=uow.now,
         done=request.query.get("done", "")[:32],
     )

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
-from bot.services.cases import actions
+from bot.services.cases import actions, onetap
 from bot.services.cases import queries as case_queries
 from bot.services.cases.actions import Asks
 from bot.services.cases.status import OPEN
@@ -79,8 +79,10 @@ def _choices(where: actions.Where, offered: list[actions.StaffAction]) -> dict[s
             out[a.name] = [(f"{t.kind[0]}:{t.id}", t.label) for t in actions.targets(where)]
         elif Asks.MEMBER in a.asks:
             out[a.name] = [(str(s.telegram_id), s) for s in actions.members(where)]
-        elif Asks.CATEGORY in a.asks:
-            out[a.name] = [(c, None) for c in gridmap.categories]
+        elif Asks.CATEGORY in a.asks:  # the classifier's top three first, then every one
+            top = onetap.top_categories(where.uow, where.case.text)
+            out[a.name] = [(c, True) for c in top]
+            out[a.name] += [(c, False) for c in gridmap.categories if c not in top]
     return out
 
 
