@@ -83,18 +83,18 @@ async def named(uow: UnitOfWork, case: Case, text: str, picked: int | None) -> l
     for handle in MENTION.findall(text):
         person = handles.get(handle.lower())
         if person is None:
-            raise CaseActionError("note_mention_unknown", name="@" + handle[:32])
+            raise CaseActionError("note_mention_unknown", who="@" + handle[:32])
         people[person.telegram_id] = person
     if picked is not None:
         person = gridmap.staff.get(picked)
         if person is None:
-            raise CaseActionError("note_mention_unknown", name=str(picked)[:20])
+            raise CaseActionError("note_mention_unknown", who=str(picked)[:20])
         people[person.telegram_id] = person
     if len(people) > MAX_MENTIONS:
         raise CaseActionError("note_mention_many", days=MAX_MENTIONS)
     for person in people.values():
         if not person.active or not await may_read(uow, person.telegram_id, case):
-            raise CaseActionError("note_mention_refused", name=person.name)
+            raise CaseActionError("note_mention_refused", who=person.name)
     return list(people.values())
 
 
