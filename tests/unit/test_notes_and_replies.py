@@ -321,3 +321,11 @@ def test_shipped_templates_parse_cleanly_in_both_languages(lang: str) -> None:
     both = replies.shipped()
     ids = {r.id for rs in both.values() for r in rs}
     assert ids and all(set(r.text) == {"en", "zh"} for rs in both.values() for r in rs), ids
+
+
+def test_templates_are_offered_for_the_texts_the_resident_reads_only() -> None:
+    """Each action a template may fit is a row of the action table asking for a text; the
+    public note (published) and the internal note (staff only) are never among them."""
+    for name in reply_rules.FOR_ACTIONS:
+        assert actions.Asks.TEXT in actions.BY_NAME[name].asks, name
+    assert not {"public_note", "note"} & set(reply_rules.FOR_ACTIONS)
