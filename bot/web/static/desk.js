@@ -60,7 +60,8 @@
     select.addEventListener("change", function () {
       var box = document.getElementById(select.getAttribute("data-fill"));
       var option = select.options[select.selectedIndex];
-      if (box && option) box.value = option.getAttribute("data-text") || "";
+      var text = option ? option.getAttribute("data-text") : null;
+      if (box && text !== null) box.value = text;
     });
   });
 })();
