@@ -6,12 +6,22 @@ the case is refused and changes nothing."""
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import pytest
 
 from tests.support.chat import case_row
 from tests.support.world import LEADER, MEMBER_1, MEMBER_2, World
-from tests.web.desk_helpers import get, hidden, http_session, post, sign_in, snapshot
+from tests.web.desk_helpers import (
+    get,
+    hidden,
+    http_session,
+    in_browser,
+    post,
+    sign_in,
+    snapshot,
+    web_link,
+)
 
 pytestmark = pytest.mark.db
 
@@ -88,3 +98,32 @@ async def test_a_note_with_a_colleague_picked_and_one_refused(web_world: World) 
     await w.settle()
     resident_saw = [m.get("text") or "" for m in await w.sim.messages(7302)]
     assert not [t for t in resident_saw if "MARKER-DESKNOTE" in t]
+
+
+async def test_picking_a_template_in_the_browser_fills_the_box(
+    web_world: World, browser: Any
+) -> None:
+    """With the desk's script, choosing a template fills the text box at once; the member
+    edits it there and the edited text is what the resident reads."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    w = web_world
+    base = w.app.web_url  # type: ignore[union-attr]
+    await w.resident(7303, address="Xingfu Garden Building 1")
+    case_id, _ = await w.report(7303, LIGHT)
+    await w.card(MEMBER_1, case_id)
+    browser.delete_all_cookies()
+    link = await web_link(w, MEMBER_1)
+    await in_browser(browser.get, link + "&lang=en")
+    await in_browser(browser.find_element(By.ID, "login-continue").click)
+    await in_browser(browser.get, f"{base}/desk/cases/{case_id}")
+    select = Select(browser.find_element(By.ID, "ask-tpl"))
+    await in_browser(select.select_by_visible_text, "Ask for a photo")
+    box = browser.find_element(By.ID, "ask-question")
+    filled = box.get_property("value")
+    assert filled.startswith(f"About {case_id}:") and "photo" in filled
+    await in_browser(box.send_keys, " Thanks!")
+    after = await w.last_id(7303)
+    await in_browser(browser.find_element(By.ID, "act-ask").click)
+    await w.wait_bot(7303, f"{filled} Thanks!", after=after)
