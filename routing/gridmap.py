@@ -10,6 +10,7 @@ so a loaded map can be shared freely between tasks. ``GridMap.from_dict`` raises
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from routing.fields import (
     parse_mapping,
     parse_point,
 )
+from routing.replies import parse_replies
 
 # libyaml's safe loader where PyYAML was built with it (a 1,000-grid map parses in 3.4 s instead
 # of 9 s); the pure-Python one otherwise, with the same result.
@@ -62,6 +64,7 @@ DEFAULT_CATEGORIES = (
     "health",
     "other",
 )
+_USERNAME = re.compile(r"^[a-z][a-z0-9_]{3,31}$")
 DEFAULT_LADDER = {"member": "leader", "leader": "centre", "centre": "street", "party": "leader"}
 
 
@@ -126,6 +129,7 @@ class Staff:
     duty: Duty = field(default_factory=Duty.always)
     categories: frozenset[str] | None = None
     active: bool = True
+    username: str | None = None  # their Telegram username, lower case, for @mentions in notes
 
     def handles(self, category: str | None) -> bool:
         return self.categories is None or category is None or category in self.categories
@@ -164,6 +168,8 @@ class GridMap:
     responsibility: Responsibility
     ladder: dict[str, str]
     raw: dict = field(repr=False, compare=False)
+    # Reply templates of the map (routing/replies.py), by category or "all".
+    replies: dict = field(default_factory=dict, repr=False, compare=False)
     _by_grid: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _by_community: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _street: list = field(default_factory=list, init=False, repr=False, compare=False)
@@ -324,6 +330,7 @@ class _Builder:
             DEFAULT_LADDER
         )
         self._deadlines(categories)
+        replies = parse_replies(d.get("replies"), categories, self.issue)
         return GridMap(
             timezone=str(tz),
             street_office=street,
@@ -337,6 +344,7 @@ class _Builder:
             responsibility=resp,
             ladder=ladder,
             raw=dict(d),
+            replies=replies,
         )
 
     def _geography(self) -> tuple[dict[str, Community], dict[str, Grid], dict[str, Building]]:
@@ -474,6 +482,14 @@ class _Builder:
                 cl = [str(c) for c in parse_list(cats, f"{where}.categories")]
                 categories = None if "all" in cl else frozenset(cl)
             duty = parse_duty(s.get("duty"), s.get("leave"), tz, where)
+            username = s.get("username")
+            if username is not None:
+                username = str(username).lstrip("@").lower()
+                if not _USERNAME.match(username):
+                    self.issue(
+                        "malformed", where, f"staff {tid}: {username!r} is no Telegram username"
+                    )
+                    username = None
             staff[tid] = Staff(
                 tid,
                 str(s.get("name", tid)),
@@ -484,6 +500,7 @@ class _Builder:
                 duty,
                 categories,
                 bool(s.get("active", True)),
+                username,
             )
         for p in parties.values():
             for tid in p.staff_ids:

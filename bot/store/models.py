@@ -292,6 +292,21 @@ class CaseEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class CaseNote(Base):
+    """A note staff write on a case for each other: read only by staff who may see the case,
+    never by the resident, a follower, a public page, Open311 or open data."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime]
+    author_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    # The staff named in it (@username at the chat, picked at the desk), each told once.
+    mentions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
 class Correction(Base):
     """A category someone corrected: the classifier learns from these."""
 

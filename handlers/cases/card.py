@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.bounds import arg, parse_id, parse_int
-from bot.services.cases import actions
+from bot.services.cases import actions, replies
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.reachability import sent_ref
@@ -30,7 +30,7 @@ from handlers.context import Ctx, status_label
 from handlers.message import message_text
 
 if TYPE_CHECKING:
-    from bot.store.models import Case
+    from bot.store.models import Case, User
 
 # The card prompts whose answer is a text (the photo step and the decline confirmation take
 # other input). Every prompt's rules — what /cancel says, whether a command leaves it, how
@@ -41,6 +41,7 @@ TEXT_STATES = (
     Prompt.REJECT_REASON,
     Prompt.TRANSFER_REASON,
     Prompt.PUBLIC_NOTE,
+    Prompt.NOTE,
 )
 CARD_PROMPTS = (*TEXT_STATES, Prompt.RESOLVE_PHOTO, Prompt.REJECT_CONFIRM)
 
@@ -72,6 +73,8 @@ async def card_button(ctx: Ctx) -> None:
             ctx.answer()
         elif code in ("rjy", "rjn"):
             await _confirm_reject(ctx, case, confirmed=code == "rjy")
+        elif code in REPLY_CODES:
+            await _reply_template(ctx, case, rest, use=code == REPLY_CODES[1])
         else:
             ctx.answer("not_allowed", alert=True)
     except CaseActionError as exc:
@@ -146,7 +149,51 @@ async def _ask_text(ctx: Ctx, action: actions.StaffAction, case: Case, **extra: 
     assert action.prompt is not None and action.prompt_text is not None
     await _expect(ctx, action.prompt, case, **extra)
     ctx.answer()
-    _prompt(ctx, action.prompt_text, case=case)
+    _prompt(ctx, action.prompt_text, case=case, keyboard=_reply_buttons(ctx, action, case))
+
+
+# Reply templates on a text prompt: "tpl" shows one filled in, "tpu" uses it as is.
+REPLY_CODES = ("tpl", "tpu")
+_PROMPTED = {Prompt(a.prompt): a for a in actions.ACTIONS if a.prompt}
+
+
+def _reply_buttons(ctx: Ctx, action: actions.StaffAction, case: Case) -> Keyboard | None:
+    """The templates offered for this action and case, as buttons under its prompt."""
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    offered = replies.offered(ctx.uow, case, action.name, user_id, ctx.lang)[:8]
+    buttons = [Button.literal(o.title, cb(REPLY_CODES[0], case, o.index)) for o in offered]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)] or None
+
+
+async def _reply_template(ctx: Ctx, case: Case, rest: list[str], *, use: bool) -> None:
+    """A template pressed under a prompt: shown filled in (to use as is, or to copy, edit and
+    send), or used as is — exactly as if the member had typed it. Only while that prompt is
+    armed for this case; the text is taken from the templates again, never from the press."""
+    user = ctx.user
+    prompt = await dialogue.read(ctx.uow, user) if user is not None else None
+    data = dialogue.own_data(user) if user is not None else {}
+    action = _PROMPTED.get(prompt) if prompt is not None else None
+    if (
+        user is None
+        or action is None
+        or data.get("case_id") != case.id
+        or (prompt == Prompt.TRANSFER_REASON and not data.get("target"))
+    ):
+        ctx.answer("prompt_expired", alert=True)
+        return
+    chosen = replies.pick(
+        ctx.uow, case, action.name, user.id, parse_int(arg(rest, 0), high=1000), ctx.lang
+    )
+    ctx.answer()
+    if not use:
+        keyboard = [[Button.of("btn_reply_use", cb(REPLY_CODES[1], case, chosen.index))]]
+        ctx.reply(
+            "reply_filled", case=case, title=chosen.title, text=chosen.text, keyboard=keyboard
+        )
+        return
+    _drop_buttons(ctx)
+    assert prompt is not None
+    await _answer_prompt(ctx, user, prompt, data, chosen.text, None)
 
 
 def _pressed_card(ctx: Ctx) -> int | None:
@@ -213,60 +260,8 @@ async def staff_input(ctx: Ctx) -> bool:
         if (state in TEXT_STATES or state == Prompt.REJECT_CONFIRM) and (
             text or state == Prompt.ASK and message.photo
         ):
-            case = await case_service.authorise(ctx.uow, user_id, int(data["case_id"]), None)
-            if state == Prompt.ASK:
-                await dialogue.end(ctx.uow, user, tell=False)
-                reached = await case_service.ask(ctx.uow, user_id, case, text or "📷")
-                if message.photo and case.resident_id:
-                    ctx.uow.outbox.photos(
-                        case.resident_id, [message.photo[-1].file_id], case_id=case.id
-                    )
-                ctx.reply(_sent_or_waiting(reached), case=case, ref=sent_ref(case.id, user_id))
-            elif state == Prompt.RESOLVE_NOTE:
-                dialogue.arm(
-                    ctx.uow,
-                    user,
-                    Prompt.RESOLVE_PHOTO,
-                    **{**dialogue.own_data(user), "note": text, "version": case.version},
-                )
-                ctx.reply(
-                    "staff_prompt_resolve_photo",
-                    keyboard=_skip(ctx, {"case_id": case.id, "version": case.version}),
-                    case=case,
-                )
-            elif state in (Prompt.REJECT_REASON, Prompt.REJECT_CONFIRM):
-                # Declining is final and the resident reads the reason: confirm it first
-                # (a mis-tapped Reject followed by "oops" must not decline the case).
-                dialogue.arm(
-                    ctx.uow,
-                    user,
-                    Prompt.REJECT_CONFIRM,
-                    **{**dialogue.own_data(user), "version": case.version, "reason": text},
-                )
-                ctx.reply(
-                    "staff_confirm_reject",
-                    keyboard=[
-                        [
-                            Button.of("btn_reject_confirm", cb("rjy", case)),
-                            Button.of("btn_reject_keep", cb("rjn", case)),
-                        ]
-                    ],
-                    case=case,
-                    reason=text,
-                )
-            elif state == Prompt.PUBLIC_NOTE:
-                action = actions.BY_NAME["public_note"]
-                await actions.perform(ctx.uow, user_id, case, action, text)
-                ctx.reply("staff_public_note_done", case=case, note=text.strip())
-                await dialogue.end(ctx.uow, user)
-            elif state == Prompt.TRANSFER_REASON and not data.get("target"):
-                ctx.reply("transfer_pick_target", case=case)
-            elif state == Prompt.TRANSFER_REASON:
-                await case_service.transfer(
-                    ctx.uow, user_id, case, str(data.get("target", "")), text
-                )
-                ctx.reply("staff_done", case=case)
-                await dialogue.end(ctx.uow, user)
+            photo = message.photo[-1].file_id if message.photo else None
+            await _answer_prompt(ctx, user, Prompt(state), data, text, photo)
             return True
         if message.reply_to_message is not None and (text or message.photo):
             case_id = await messaging.case_of_message(
@@ -295,6 +290,75 @@ async def staff_input(ctx: Ctx) -> bool:
             ctx.reply("staff_desk", greeting=False)
             return True
     return False
+
+
+async def _answer_prompt(
+    ctx: Ctx,
+    user: User,
+    state: Prompt,
+    data: dict,
+    text: str,
+    photo: str | None,  # type: ignore[type-arg]
+) -> None:
+    """The text that answers a card prompt: typed by the member, or a reply template they
+    chose to use as is."""
+    user_id = user.id
+    case = await case_service.authorise(ctx.uow, user_id, int(data["case_id"]), None)
+    if state == Prompt.ASK:
+        await dialogue.end(ctx.uow, user, tell=False)
+        reached = await case_service.ask(ctx.uow, user_id, case, text or "📷")
+        if photo and case.resident_id:
+            ctx.uow.outbox.photos(case.resident_id, [photo], case_id=case.id)
+        ctx.reply(_sent_or_waiting(reached), case=case, ref=sent_ref(case.id, user_id))
+    elif state == Prompt.RESOLVE_NOTE:
+        dialogue.arm(
+            ctx.uow,
+            user,
+            Prompt.RESOLVE_PHOTO,
+            **{**dialogue.own_data(user), "note": text, "version": case.version},
+        )
+        ctx.reply(
+            "staff_prompt_resolve_photo",
+            keyboard=_skip(ctx, {"case_id": case.id, "version": case.version}),
+            case=case,
+        )
+    elif state in (Prompt.REJECT_REASON, Prompt.REJECT_CONFIRM):
+        # Declining is final and the resident reads the reason: confirm it first
+        # (a mis-tapped Reject followed by "oops" must not decline the case).
+        dialogue.arm(
+            ctx.uow,
+            user,
+            Prompt.REJECT_CONFIRM,
+            **{**dialogue.own_data(user), "version": case.version, "reason": text},
+        )
+        ctx.reply(
+            "staff_confirm_reject",
+            keyboard=[
+                [
+                    Button.of("btn_reject_confirm", cb("rjy", case)),
+                    Button.of("btn_reject_keep", cb("rjn", case)),
+                ]
+            ],
+            case=case,
+            reason=text,
+        )
+    elif state == Prompt.PUBLIC_NOTE:
+        action = actions.BY_NAME["public_note"]
+        await actions.perform(ctx.uow, user_id, case, action, text)
+        ctx.reply("staff_public_note_done", case=case, note=text.strip())
+        await dialogue.end(ctx.uow, user)
+    elif state == Prompt.TRANSFER_REASON and not data.get("target"):
+        ctx.reply("transfer_pick_target", case=case)
+    elif state == Prompt.NOTE:
+        note = await actions.perform(ctx.uow, user_id, case, actions.BY_NAME["note"], text, None)
+        gridmap = ctx.uow.routing.gridmap
+        told = [gridmap.staff[i].name for i in note.mentions if i != user_id and i in gridmap.staff]
+        ctx.reply("staff_note_done", case=case, told=told)
+        await dialogue.end(ctx.uow, user)
+    elif state == Prompt.TRANSFER_REASON:
+        await case_service.transfer(ctx.uow, user_id, case, str(data.get("target", "")), text)
+        ctx.reply("staff_done", case=case)
+        await dialogue.end(ctx.uow, user)
 
 
 async def _confirm_reject(ctx: Ctx, case: Case, *, confirmed: bool) -> None:

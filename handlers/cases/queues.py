@@ -4,10 +4,11 @@ which takes a member off the staff list and hands their queue over."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from bot.bounds import MAX_TELEGRAM_ID, arg, parse_id
 from bot.services.cases import lifecycle as case_service
-from bot.services.cases import queues
+from bot.services.cases import notes, queues
 from bot.services.cases.status import OPEN
 from bot.services.cases.views import cb, ownership_data, send_card
 from bot.services.people import access, staff
@@ -15,6 +16,9 @@ from bot.services.people.policy import Capability
 from bot.services.people.staff import StaffError
 from bot.services.shared.outbox import Button, Keyboard
 from handlers.context import Ctx, may, refused
+
+if TYPE_CHECKING:
+    from bot.store.models import Case
 
 # `/stats [days]`: the period when none (or no usable one) is given, and the longest.
 DEFAULT_STATS_DAYS = 30
@@ -60,13 +64,21 @@ async def show_case(ctx: Ctx) -> None:
     ctx.reply(
         "timeline",
         case=case,
-        events=await case_service.timeline(ctx.uow, case, only_public=viewer == "follower"),
+        events=await _events(ctx, user_id, case, viewer),
         viewer=viewer,
         now=ctx.uow.now,
         **ownership_data(ctx.uow, case, ctx.lang),
     )
     if viewer == "staff" and case.status in OPEN and case_service.may_act(ctx.uow, user_id, case):
         await send_card(ctx.uow, case, ctx.chat_id, [])
+
+
+async def _events(ctx: Ctx, user_id: int, case: Case, viewer: str) -> list:  # type: ignore[type-arg]
+    """The timeline as this reader reads it: staff also read the case's internal notes."""
+    events = await case_service.timeline(ctx.uow, case, only_public=viewer == "follower")
+    if viewer != "staff":
+        return events
+    return await notes.staff_timeline(ctx.uow, user_id, case, events)
 
 
 async def stats(ctx: Ctx) -> None:

@@ -106,8 +106,9 @@ async def test_card_shows_the_case_not_the_person_and_resolve_sends_note_and_pho
     card = await world.wait_edited(
         MEMBER_1, card["message_id"], label(world, STAFF_LANG, "status_resolved")
     )
-    # a resolved card keeps one button: the public note (the note above stays the resident's)
-    assert [d.split(":")[1] for d in buttons_data(card)] == ["pub"]
+    # a resolved card keeps two buttons: the public note (the note above stays the
+    # resident's) and an internal note
+    assert [d.split(":")[1] for d in buttons_data(card)] == ["pub", "nte"]
     await world.press(user, resolved, "⭐⭐⭐⭐⭐")
     await world.wait_bot(MEMBER_1, "5/5")
     row = await case_row(world, case_id)

@@ -46,6 +46,7 @@ STORED = frozenset(
         "reject_confirm",
         "transfer_reason",
         "public_note",
+        "note",
         "consult",
         "consult_options",
         "announce",
@@ -60,6 +61,7 @@ STAFF_PROMPTS = {
     Prompt.REJECT_CONFIRM,
     Prompt.TRANSFER_REASON,
     Prompt.PUBLIC_NOTE,
+    Prompt.NOTE,
 }
 COMMITTEE_PROMPTS = {Prompt.CONSULT, Prompt.CONSULT_OPTIONS, Prompt.ANNOUNCE}
 # (what /cancel answers, whether another command leaves it, its time to live, the draft rule)

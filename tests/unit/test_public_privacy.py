@@ -18,6 +18,7 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from unit_helpers import (
+    LEADER,
     MEMBER_1,
     MEMBER_2,
     START,
@@ -39,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RESOLVE_NOTE = "Spoke to Mrs Wang in flat 5-302, she was happy. MARKER-RESOLVE-7Q"
 DECLINE_REASON = "Mr Li in 3-101 keeps reporting his neighbour. MARKER-DECLINE-9Z"
 PUBLIC_NOTE = "Replaced the lamp at the east gate and checked the wiring."
+# What staff wrote for each other: staff only, never the resident's, never public.
+INTERNAL_NOTE = "Mr Zhou at 7-404 threatened the crew; send two. MARKER-INTERNAL-3W"
 MONTH = START.strftime("%Y-%m")
 
 
@@ -118,10 +121,14 @@ async def test_notes_to_the_resident_are_never_published_the_public_note_is(
         await lifecycle.resolve(uow, MEMBER_1, resolved, RESOLVE_NOTE)
         await lifecycle.reject(uow, MEMBER_1, declined, DECLINE_REASON)
         await lifecycle.resolve(uow, MEMBER_1, noted, RESOLVE_NOTE)
+        for case in (resolved, declined, noted):
+            note = f"@li_qiang {INTERNAL_NOTE} {case.human_id}"
+            await actions.perform(uow, MEMBER_1, case, actions.BY_NAME["note"], note, None)
         ids = [resolved.human_id, declined.human_id, noted.human_id]
 
     def private_words_in(outputs: dict[str, str]) -> list[str]:
         words = ("MARKER-RESOLVE", "MARKER-DECLINE", "Mrs Wang", "5-302", "3-101")
+        words += ("MARKER-INTERNAL", "Mr Zhou", "7-404", "li_qiang", "李强")
         return [where for where, body in outputs.items() if any(w in body for w in words)]
 
     assert private_words_in(await _everything(client, ids)) == []
@@ -129,6 +136,10 @@ async def test_notes_to_the_resident_are_never_published_the_public_note_is(
         case = await lifecycle.find_case(uow, ids[2])
         assert case is not None
         await actions.perform(uow, MEMBER_1, case, actions.BY_NAME["public_note"], PUBLIC_NOTE)
+    outputs = await _everything(client, ids)
+    assert private_words_in(outputs) == []
+    async with domain.unit() as uow:  # a note written after the public note: still private
+        await actions.perform(uow, LEADER, case, actions.BY_NAME["note"], INTERNAL_NOTE, None)
     outputs = await _everything(client, ids)
     assert private_words_in(outputs) == []
     # the public note is published: on its case page, in Open311 (list and by id), in the data
@@ -276,7 +287,8 @@ def _yaml(lang: str, name: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("lang", "private", "published"), [("en", "not published", "published"), ("zh", "不会公开", "公开发布")]
+    ("lang", "private", "published"),
+    [("en", "not published", "published"), ("zh", "不会公开", "公开发布")],
 )
 def test_every_prompt_says_whether_its_text_is_published(
     domain: Domain, lang: str, private: str, published: str

@@ -26,6 +26,7 @@ EVENT = {
     "category": "triaged",
     "reassign": "reassigned",
     "public_note": "public_note",
+    "note": None,  # an internal note: its own table, shown on the page, no audit row
 }
 
 
@@ -62,14 +63,20 @@ async def test_every_action_of_the_table_has_a_form_that_runs_it(web_world: Worl
             status, after, _ = await post(http, base + form_url, data)
             assert status == 200, after
             kinds = [e.kind for e in await events(w, case_id)]
-            assert kinds[-1] == EVENT[action.name], (action.name, kinds)
-        # a resolved case offers one form only: the public note
+            if EVENT[action.name] is None:
+                assert 'class="ev-internal_note internal"' in after, action.name
+            else:
+                assert kinds[-1] == EVENT[action.name], (action.name, kinds)
+            if action.name == "reassign":
+                reassigned = case_id
+        # a resolved case offers two forms only: the public note and an internal note
+        case_id = reassigned
         assert (await case_row(w, case_id)).status == Status.TRANSFERRED
         _, page = await get(http, f"{base}/desk/cases/{case_id}")
         _, form = page, {"csrf": hidden(page, "csrf"), "version": hidden(page, "version")}
         await post(http, f"{base}/desk/cases/{case_id}/resolve", {**form, "note": "Fixed"})
         _, page = await get(http, f"{base}/desk/cases/{case_id}")
-        assert re.findall(r'id="act-([a-z_]+)"', page) == ["public_note"]
+        assert re.findall(r'id="act-([a-z_]+)"', page) == ["public_note", "note"]
 
 
 def _form(page: str, action: StaffAction) -> dict[str, str]:

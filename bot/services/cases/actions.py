@@ -36,6 +36,7 @@ class Asks(StrEnum):
     TARGET = "target"  # who takes it over: a member of the grid or a responsible party
     MEMBER = "member"  # a member or leader of the case's grid (a supervisor's reassignment)
     CATEGORY = "category"  # a category of the grid map
+    MENTION = "mention"  # optional: a colleague to tell (the desk picks one; the chat reads @names)
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,20 @@ ACTIONS: tuple[StaffAction, ...] = (
         statuses=HANDLED,
         run=lifecycle.reassign_to,
         rule=_has_members,
+    ),
+    # Internal notes: staff only, on any case (its own table; never the resident's).
+    StaffAction(
+        name="note",
+        code="nte",
+        asks=(Asks.TEXT, Asks.MENTION),
+        capability=Capability.ACT,
+        statuses=frozenset(Status),
+        run=lifecycle.write_note,
+        button="btn_note",
+        prompt="note",
+        prompt_text="staff_prompt_note",
+        text_field="note_text",
+        text_label="desk_note_text",
     ),
 )
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
 from bot.services.cases import labels, onetap
 from bot.services.cases.feed import case_changed
+from bot.services.cases.notes import write_note as write_note
 from bot.services.cases.queries import find_case as find_case
 from bot.services.cases.queries import find_case_by_id as find_case_by_id
 from bot.services.cases.queries import grid_counts as grid_counts

@@ -52,6 +52,7 @@ class Prompt(StrEnum):
     REJECT_CONFIRM = "reject_confirm"
     TRANSFER_REASON = "transfer_reason"
     PUBLIC_NOTE = "public_note"
+    NOTE = "note"
     CONSULT = "consult"
     CONSULT_OPTIONS = "consult_options"
     ANNOUNCE = "announce"
@@ -184,6 +185,7 @@ TABLE: dict[Prompt, Rule] = {
             Prompt.REJECT_CONFIRM,
             Prompt.TRANSFER_REASON,
             Prompt.PUBLIC_NOTE,
+            Prompt.NOTE,
         )
     },
     **{

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
-from bot.services.cases import actions, onetap
+from bot.services.cases import actions, notes, onetap, replies
 from bot.services.cases import queries as case_queries
 from bot.services.cases.actions import Asks
 from bot.services.cases.status import OPEN
@@ -21,6 +21,7 @@ from bot.services.cases.views import card_data
 from bot.services.people import access, desk_auth
 from bot.web.desk.session import SESSION_COOKIE, ActionRefused, Desk, desk_view, domain_of, render
 from bot.web.keys import GRIDVOICE, FileUnavailable, telegram_file, upload_photo
+from bot.web.pages import request_language
 
 MAX_UPLOAD = 2 * 1024 * 1024 - 64 * 1024
 
@@ -45,6 +46,12 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
     where = actions.Where(uow, case, user_id=desk.user_id)
     offered = await actions.offered(where) if access.may_act(uow, desk.user_id, case) else []
     due_kind, due_at = case_queries.due_of(case)
+    lang = request_language(request, uow.settings.default_language)
+    templates = {
+        a.name: replies.offered(uow, case, a.name, desk.user_id, lang)
+        for a in offered
+        if Asks.TEXT in a.asks
+    }
     return render(
         request,
         "desk/case",
@@ -52,10 +59,14 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         c=case,
         card=card_data(uow, case),
         submitter=await case_queries.submitter(uow, desk.user_id, case),
-        events=await case_queries.timeline(uow, case),
+        events=await notes.staff_timeline(
+            uow, desk.user_id, case, await case_queries.timeline(uow, case)
+        ),
         photos=await case_queries.case_photos(uow, case),
         offered=offered,
         choices=_choices(where, offered),
+        templates=templates,
+        prefill=_prefill(request, templates),
         staffmap=uow.routing.gridmap.staff,
         due_kind=due_kind,
         due_at=due_at,
@@ -63,6 +74,14 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         now=uow.now,
         done=_done(request.query.get("done", "")),
     )
+
+
+def _prefill(request: web.Request, templates: dict[str, list[Any]]) -> dict[str, str]:
+    """A text box filled from a template picked without a script (`?fill=<action>&tpl=<n>`)."""
+    name = request.query.get("fill", "")
+    index = parse_int(request.query.get("tpl", ""), high=1000)
+    offered = templates.get(name) or []
+    return {name: offered[index].text} if index is not None and index < len(offered) else {}
 
 
 def _done(asked: str) -> str:
@@ -83,6 +102,8 @@ def _choices(where: actions.Where, offered: list[actions.StaffAction]) -> dict[s
             top = onetap.top_categories(where.uow, where.case.text)
             out[a.name] = [(c, True) for c in top]
             out[a.name] += [(c, False) for c in gridmap.categories if c not in top]
+        if Asks.MENTION in a.asks:
+            out[a.name] = [(str(s.telegram_id), s) for s in notes.colleagues(where.uow, where.case)]
     return out
 
 
@@ -121,6 +142,14 @@ async def _answer(request: web.Request, desk: Desk, action: actions.StaffAction,
         return await _uploaded_photo(request, desk)
     if ask is Asks.CATEGORY:
         return _text(desk, "category")
+    if ask is Asks.MENTION:
+        picked = _text(desk, "mention")
+        if not picked:
+            return None
+        member = parse_id(picked, high=MAX_TELEGRAM_ID)
+        if member is None:
+            raise ActionRefused("not_allowed", 400)
+        return member
     target = _text(desk, "target")
     if ask is Asks.MEMBER:
         member = parse_id(target, high=MAX_TELEGRAM_ID)

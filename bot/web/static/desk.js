@@ -51,3 +51,17 @@
     window.location.reload();
   });
 })();
+
+/* Reply templates: picking one fills its text box at once (without a script, the "Fill in"
+   button asks the server for the page with the box filled). */
+(function () {
+  "use strict";
+  document.querySelectorAll("select[data-fill]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      var box = document.getElementById(select.getAttribute("data-fill"));
+      var option = select.options[select.selectedIndex];
+      var text = option ? option.getAttribute("data-text") : null;
+      if (box && text !== null) box.value = text;
+    });
+  });
+})();
