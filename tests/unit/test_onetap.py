@@ -354,7 +354,7 @@ async def test_the_triage_card_offers_the_top_three_then_more(uow: UnitOfWork) -
     mark = await last_outbox_id(uow)
     await say(uow, LEADER, "/triage")
     cards = [m for m in await outbox(uow, LEADER, after=mark) if m.method == "sendMessage"]
-    data = [d for _, d in buttons(cards[-1])]
+    data = [d for _, d in buttons(cards[-1]) if d.startswith("c:cat")]  # the category choice
     assert data == [f"c:cat:{case.id}:0:{c}" for c in top] + [f"c:catm:{case.id}:0"]
     # More…: the card shows every category
     mark = await last_outbox_id(uow)
