@@ -204,6 +204,8 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         "bot": "gridvoice_bot",
         "public_page": "https://grid.example.org/cases/GV-2026-000001",
         "author": "王芳",
+        "title": "Lamp replaced",
+        "told": ["王芳"],
         "desk": "https://grid.example/desk/cases/GV-2026-000001",
     }
 
