@@ -91,6 +91,19 @@ async def test_a_note_is_read_by_staff_who_see_the_case_and_by_nobody_else(
     assert (await lifecycle.timeline(uow, case))[-1].kind == "resolved"  # no audit row
 
 
+async def test_notes_on_a_forgotten_residents_cases_are_erased_with_them(uow: UnitOfWork) -> None:
+    """Staff may have written about the person; /forget erases those notes, not others'."""
+    reporter = await new_resident(uow)
+    neighbour = await new_resident(uow)
+    theirs = await file_case(uow, reporter, as_category="facilities")
+    other = await file_case(uow, neighbour, "Rubbish piled by the bins", as_category="facilities")
+    await actions.perform(uow, MEMBER_1, theirs, NOTE_ACTION, NOTE, None)
+    await actions.perform(uow, MEMBER_1, other, NOTE_ACTION, NOTE, None)
+    await residents.forget(uow, reporter)
+    assert await _note_count(uow, theirs) == 0
+    assert await _note_count(uow, other) == 1
+
+
 async def test_a_note_from_the_chat_card(uow: UnitOfWork) -> None:
     """The card's Note button arms a prompt; the next text is kept as a note, never sent."""
     reporter = await new_resident(uow)

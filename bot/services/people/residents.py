@@ -6,11 +6,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
-from bot.store.models import Case, CaseEvent, CaseFollower, User
+from bot.store.models import Case, CaseEvent, CaseFollower, CaseNote, User
 from routing.address import AddressMatch
 from routing.geo import distance_m
 from routing.gridmap import Building
@@ -257,6 +257,10 @@ async def forget(uow: UnitOfWork, user: User) -> int:
                 to_status=case.status,
                 data={},
             )
+        )
+    if cases:  # what staff wrote to each other about this person's cases may name them
+        await uow.session.execute(
+            delete(CaseNote).where(CaseNote.case_id.in_([case.id for case in cases]))
         )
     await uow.session.execute(
         update(CaseEvent)
