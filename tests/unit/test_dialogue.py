@@ -46,6 +46,8 @@ STORED = frozenset(
         "reject_confirm",
         "transfer_reason",
         "public_note",
+        "hold_note",
+        "extend_reason",
         "consult",
         "consult_options",
         "announce",
@@ -60,6 +62,8 @@ STAFF_PROMPTS = {
     Prompt.REJECT_CONFIRM,
     Prompt.TRANSFER_REASON,
     Prompt.PUBLIC_NOTE,
+    Prompt.HOLD_NOTE,
+    Prompt.EXTEND_REASON,
 }
 COMMITTEE_PROMPTS = {Prompt.CONSULT, Prompt.CONSULT_OPTIONS, Prompt.ANNOUNCE}
 # (what /cancel answers, whether another command leaves it, its time to live, the draft rule)

@@ -52,6 +52,8 @@ class Prompt(StrEnum):
     REJECT_CONFIRM = "reject_confirm"
     TRANSFER_REASON = "transfer_reason"
     PUBLIC_NOTE = "public_note"
+    HOLD_NOTE = "hold_note"  # why a hold is asked (for the leader; never public)
+    EXTEND_REASON = "extend_reason"  # why an extension is asked (for the leader)
     CONSULT = "consult"
     CONSULT_OPTIONS = "consult_options"
     ANNOUNCE = "announce"
@@ -184,6 +186,8 @@ TABLE: dict[Prompt, Rule] = {
             Prompt.REJECT_CONFIRM,
             Prompt.TRANSFER_REASON,
             Prompt.PUBLIC_NOTE,
+            Prompt.HOLD_NOTE,
+            Prompt.EXTEND_REASON,
         )
     },
     **{
