@@ -24,6 +24,7 @@ from bot.services.cases.queries import photo_ids as photo_ids
 from bot.services.cases.queries import timeline as timeline
 from bot.services.cases.status import (
     AWAITING_ACCEPT,
+    HOLD_REASONS,
     OPEN,
     PUBLIC_UPDATE_KINDS,
     Status,
@@ -771,7 +772,6 @@ async def follow(uow: UnitOfWork, resident: User, case: Case) -> None:
 # clock too, without approval, until the answer (or `answer_wait`). `Case.deferrals` counts
 # approved holds and extensions: the official on-time rate leaves those cases out.
 
-HOLD_REASONS: tuple[str, ...] = ("parts", "weather", "resident", "department", "other")
 ANSWER = "answer"  # `held_reason` while the case waits for the resident's answer
 DAY_CHOICES: tuple[int, ...] = (1, 2, 3, 5, 7, 10, 14, 21, 30)
 
