@@ -272,6 +272,23 @@ async def test_a_question_to_the_resident_stops_the_clock_until_the_answer(
         assert (await _kinds(uow, case))[-1] == "answer_wait_over"
 
 
+async def test_a_hold_approved_during_a_question_keeps_the_time_already_waited(
+    domain: Domain, clock: ManualClock
+) -> None:
+    async with domain.unit() as uow:
+        case = await _accepted(uow)
+        case_id, resolve_by = case.id, case.resolve_by
+        assert resolve_by is not None
+        await actions.perform(uow, MEMBER_1, case, HOLD, "resident", 2, "Needs the key")
+        await lifecycle.ask(uow, MEMBER_1, case, "When are you home?")
+    clock.advance(timedelta(hours=5))
+    async with domain.unit() as uow:
+        case = await _case(uow, case_id)
+        await actions.perform(uow, LEADER, case, APPROVE)
+        assert case.resolve_by == resolve_by + timedelta(hours=5)
+        assert case.held_reason == "resident" and case.held_since == uow.now
+
+
 async def test_the_official_rate_differs_from_ours_exactly_by_the_deferred_cases(
     domain: Domain, clock: ManualClock
 ) -> None:

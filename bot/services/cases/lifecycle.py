@@ -943,6 +943,7 @@ async def _decide(uow: UnitOfWork, user_id: int, case: Case, approved: bool) -> 
         await record(uow, case, actor, f"{request.kind}_declined", reason=request.reason)
     elif request.kind == "hold":
         until = uow.now + timedelta(days=request.days)
+        _resume(uow, case)  # a wait for the resident's answer asked since: its time counts too
         _pause(uow, case, until, request.reason)
         case.deferrals += 1
         await record(uow, case, actor, "held", reason=request.reason, until=until.isoformat())
