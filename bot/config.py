@@ -51,6 +51,12 @@ class Settings:
     auto_close_after: timedelta = timedelta(days=3)
     follow_up_after: timedelta | None = timedelta(days=14)
     reminder_before: timedelta = timedelta(minutes=30)
+    # Fair clocks (holds and extensions, bot/services/cases/lifecycle.py): the longest hold a
+    # leader may approve, the longest extension of a resolve-by deadline, and how long a case
+    # waiting for the resident's answer keeps its clock stopped.
+    hold_max: timedelta = timedelta(days=14)
+    extension_max: timedelta = timedelta(days=30)
+    answer_wait: timedelta = timedelta(days=7)
     scheduler_interval: float = 5.0
     # How long a claimed inbox or outbox row is held before another process may take it over.
     inbox_lease: timedelta = timedelta(seconds=60)

@@ -82,6 +82,7 @@ def command_of(ctx: Ctx, text: str) -> tuple[str, str, list[str]] | None:
         return None
     return head, head[1:].split("@", 1)[0].lower(), rest.split()
 
+
 UNSUPPORTED = (
     "sticker",
     "voice",

@@ -105,6 +105,10 @@ def _case(**overrides: Any) -> SimpleNamespace:
         escalation_count=0,
         version=1,
         resident_id=501,
+        held_since=NOW - timedelta(hours=1),
+        held_until=NOW + timedelta(days=2),
+        held_reason="parts",
+        deferrals=1,
     )
     values.update(overrides)
     return SimpleNamespace(**values)
@@ -191,6 +195,9 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
                 "median_accept": 600.0,
                 "median_resolve": 7200.0,
                 "within_deadline": 0.5,
+                "official_within_deadline": 0.5,
+                "deferred": 1,
+                "held": 1,
                 "reopen_rate": 0.0,
                 "avg_rating": 4.5,
                 "score": 2.3,
@@ -207,6 +214,10 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         "title": "Lamp replaced",
         "told": ["王芳"],
         "desk": "https://grid.example/desk/cases/GV-2026-000001",
+        "until": NOW,
+        "asker": "王芳",
+        "approved": True,
+        "reason_code": "parts",
     }
 
 
@@ -250,6 +261,9 @@ def test_every_case_and_resident_template_renders_in_both_languages(lang: str) -
         "cancelled",
         "auto_closed",
         "followed",
+        "held",
+        "resumed",
+        "extended",
     ],
 )
 def test_every_case_update_event_says_something_in_both_languages(event: str) -> None:

@@ -44,24 +44,31 @@ def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
             and_(Case.priority != "urgent", deadline <= horizon),
         )
 
+    running = Case.held_since.is_(None)  # a held case's clock stands still: no reminder, no escalation
     return {
+        # A hold reaches its end (or a question its longest wait): the clock runs again.
+        "hold_over": and_(Case.held_until.is_not(None), Case.held_until <= now),
         "escalate_accept": and_(
+            running,
             Case.status.in_(AWAITING_ACCEPT),
             Case.accept_by <= now,
             or_(Case.reminded.is_(None), ~Case.reminded.like("top:%")),
         ),
         "escalate_resolve": and_(
+            running,
             Case.status == "accepted",
             Case.resolve_by <= now,
             or_(Case.reminded.is_(None), ~Case.reminded.like("top:%")),
         ),
         "remind_accept": and_(
+            running,
             Case.status.in_(AWAITING_ACCEPT),
             Case.accept_by > now,
             near(Case.accept_by),
             Case.reminded.is_(None),
         ),
         "remind_resolve": and_(
+            running,
             Case.status == "accepted",
             Case.resolve_by > now,
             near(Case.resolve_by),
@@ -194,7 +201,12 @@ async def _follow_up(uow: UnitOfWork, case: Case) -> bool:
     return True
 
 
+async def _hold_over(uow: UnitOfWork, case: Case) -> bool:
+    return await case_service.hold_over(uow, case)
+
+
 ACTIONS: dict[str, Action] = {
+    "hold_over": _hold_over,
     "escalate_accept": _escalate_accept,
     "escalate_resolve": _escalate_resolve,
     "remind_accept": _remind_accept,

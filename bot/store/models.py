@@ -151,6 +151,8 @@ DASHBOARD_COLUMNS = (
     "escalation_count",
     "reopen_count",
     "rating",
+    "held_since",
+    "deferrals",
 )
 DASHBOARD_INDEXES = (
     Index(
@@ -230,6 +232,15 @@ class Case(Base):
     # When the case last changed publicly: the last public event (`status.PUBLIC_UPDATE_KINDS`).
     # A rating moves `updated_at`, never this.
     public_updated_at: Mapped[datetime | None]
+    # Fair clocks (migration 0009_holds): while `held_since` is set the deadlines stand still
+    # (no reminder, no escalation) until `held_until`, and on release both deadlines move on by
+    # the time held. `held_reason` is a hold's reason category, or "answer" while the case waits
+    # for the resident's answer. `deferrals` counts approved holds and extensions (the official
+    # on-time rate leaves such cases out).
+    held_since: Mapped[datetime | None]
+    held_until: Mapped[datetime | None] = mapped_column(index=True)
+    held_reason: Mapped[str | None] = mapped_column(String(16))
+    deferrals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_cases_grid_status_category", "grid_id", "status", "category"),
@@ -305,6 +316,24 @@ class CaseNote(Base):
     text: Mapped[str] = mapped_column(Text)
     # The staff named in it (@username at the chat, picked at the desk), each told once.
     mentions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+class CaseDeferral(Base):
+    """An owner's request to hold a case or extend its resolve-by deadline, and the leader's
+    decision (decided once). `note` is staff text: never public."""
+
+    __tablename__ = "case_deferrals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # hold | extend
+    reason: Mapped[str] = mapped_column(String(16))  # a hold's reason category ("" to extend)
+    note: Mapped[str] = mapped_column(Text, default="")
+    days: Mapped[int] = mapped_column(Integer)
+    asked_by: Mapped[int] = mapped_column(BigInteger)
+    asked_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(10), default="asked")  # asked|approved|declined
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    decided_at: Mapped[datetime | None]
 
 
 class Correction(Base):

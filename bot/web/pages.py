@@ -256,4 +256,3 @@ class Formats:
 
     def short_date(self, value: Any) -> str:
         return self.pages._local(value, "%m-%d")
-

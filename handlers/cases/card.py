@@ -42,6 +42,8 @@ TEXT_STATES = (
     Prompt.TRANSFER_REASON,
     Prompt.PUBLIC_NOTE,
     Prompt.NOTE,
+    Prompt.HOLD_NOTE,
+    Prompt.EXTEND_REASON,
 )
 CARD_PROMPTS = (*TEXT_STATES, Prompt.RESOLVE_PHOTO, Prompt.REJECT_CONFIRM)
 
@@ -93,7 +95,13 @@ async def _start(ctx: Ctx, action: actions.StaffAction, case: Case, rest: list[s
             raise CaseActionError("not_allowed")
         await actions.perform(ctx.uow, user_id, case, action, *rest[:1])
         ctx.answer(action.done)
+        if action.once:
+            _drop_buttons(ctx)
         await _refresh_pressed(ctx, case)
+    elif first in CHOICE_ASKS:
+        await _offer_choices(ctx, action, case, 0, [])
+        await _expect(ctx, action.prompt or "", case)
+        ctx.answer()
     elif first is actions.Asks.TEXT:
         await _ask_text(ctx, action, case)
     elif first is actions.Asks.TARGET:
@@ -135,6 +143,9 @@ async def _step(
             await dialogue.end(ctx.uow, user, tell=False)
         ctx.answer()
         return
+    if action.asks[0] in CHOICE_ASKS:
+        await _choice_step(ctx, action, code, case, rest)
+        return
     if len(rest) < 2:
         raise CaseActionError("not_allowed")
     user_id = ctx.tg_user.id if ctx.tg_user else 0
@@ -142,6 +153,53 @@ async def _step(
     await actions.check(actions.Where(ctx.uow, case, user_id=user_id), action)
     case_service.check_transfer_target(ctx.uow, user_id, case, target)
     await _ask_text(ctx, action, case, target=target)
+
+
+# Answers chosen with buttons on the card, one step each, before the action's text prompt.
+CHOICE_ASKS = (actions.Asks.REASON, actions.Asks.DAYS)
+
+
+def _choice_button(ask: actions.Asks, value: str, data: str) -> Button:
+    if ask is actions.Asks.REASON:
+        return Button.of(f"hold_reason_{value}", data)
+    return Button.of("btn_days", data, n=int(value))
+
+
+async def _offer_choices(
+    ctx: Ctx, action: actions.StaffAction, case: Case, index: int, chosen: list[str]
+) -> None:
+    """The card shows the choices of the action's answer `index` (and Back)."""
+    ask = action.asks[index]
+    where = actions.Where(ctx.uow, case, user_id=ctx.tg_user.id if ctx.tg_user else 0)
+    values = actions.choices(where, action, ask)
+    code = action.steps[index]
+    buttons = [_choice_button(ask, v, cb(code, case, *chosen, v)) for v in values]
+    keyboard: Keyboard = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    keyboard.append([Button.of("btn_back", cb(action.steps[-1], case))])
+    await refresh_card(ctx.uow, case, ctx.chat_id, keyboard=keyboard)
+
+
+async def _choice_step(
+    ctx: Ctx, action: actions.StaffAction, code: str, case: Case, rest: list[str]
+) -> None:
+    """A choice pressed on the card: checked against what the card offers, then the next
+    choice, or the action's text prompt with the choices kept in the presser's state."""
+    index = action.steps.index(code)
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    where = actions.Where(ctx.uow, case, user_id=user_id)
+    await actions.check(where, action)
+    chosen = rest[: index + 1]
+    if len(chosen) != index + 1 or any(
+        value not in actions.choices(where, action, action.asks[i])
+        for i, value in enumerate(chosen)
+    ):
+        raise CaseActionError("not_allowed")
+    if action.asks[index + 1] in CHOICE_ASKS:
+        await _offer_choices(ctx, action, case, index + 1, chosen)
+        ctx.answer()
+        return
+    await refresh_card(ctx.uow, case, ctx.chat_id)
+    await _ask_text(ctx, action, case, choices=chosen)
 
 
 async def _ask_text(ctx: Ctx, action: actions.StaffAction, case: Case, **extra: object) -> None:
@@ -347,6 +405,8 @@ async def _answer_prompt(
         await actions.perform(ctx.uow, user_id, case, action, text)
         ctx.reply("staff_public_note_done", case=case, note=text.strip())
         await dialogue.end(ctx.uow, user)
+    elif state in (Prompt.HOLD_NOTE, Prompt.EXTEND_REASON):
+        await _deferral_from_state(ctx, case, str(state), data, text)
     elif state == Prompt.TRANSFER_REASON and not data.get("target"):
         ctx.reply("transfer_pick_target", case=case)
     elif state == Prompt.NOTE:
@@ -359,6 +419,31 @@ async def _answer_prompt(
         await case_service.transfer(ctx.uow, user_id, case, str(data.get("target", "")), text)
         ctx.reply("staff_done", case=case)
         await dialogue.end(ctx.uow, user)
+
+
+async def _deferral_from_state(
+    ctx: Ctx,
+    case: Case,
+    state: str,
+    data: dict,
+    text: str,  # type: ignore[type-arg]
+) -> None:
+    """The note of a hold or the reason of an extension: the request goes to the leader with
+    the choices made on the card (checked again by the action's own run)."""
+    user = ctx.user
+    assert user is not None
+    action = next(a for a in actions.ACTIONS if a.prompt == state)
+    chosen = [str(c) for c in data.get("choices") or []]
+    if len(chosen) != len(action.asks) - 1:
+        ctx.reply("deferral_pick_first", case=case)
+        return
+    answers: list[object] = [
+        parse_int(v, high=1000) if ask is actions.Asks.DAYS else v
+        for ask, v in zip(action.asks, chosen, strict=False)
+    ]
+    await actions.perform(ctx.uow, user.id, case, action, *answers, text)
+    ctx.reply("deferral_sent", case=case, kind=action.days_of)
+    await dialogue.end(ctx.uow, user)
 
 
 async def _confirm_reject(ctx: Ctx, case: Case, *, confirmed: bool) -> None:

@@ -29,6 +29,7 @@ from bot.services.cases import actions, lifecycle, views
 from bot.services.cases.actions import ACTIONS, Asks, Where
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.status import Status
+from bot.services.people.policy import Capability
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import Case, CaseNote, User
 
@@ -48,7 +49,14 @@ EVENT = {
     "reassign": "reassigned",
     "public_note": "public_note",
     "note": None,  # an internal note: its own table, never the case's audit trail
+    "hold": "hold_asked",
+    "release": "hold_ended",
+    "extend": "extend_asked",
+    "approve": "held",
+    "decline": "hold_declined",
 }
+# Rows offered only once something waits: a request for the leader's decision, a hold to end.
+NEEDS_REQUEST = {"approve", "decline", "release"}
 
 
 def _yaml(lang: str, name: str) -> dict[str, Any]:
@@ -105,12 +113,18 @@ def test_each_row_runs_a_lifecycle_function_taking_its_answers_in_order() -> Non
         )
 
 
-async def _case_in(uow: UnitOfWork, status: str) -> Case:
-    """A case of MEMBER_1's grid (a resident's, in `status`), reached through the lifecycle."""
+async def _case_in(uow: UnitOfWork, status: str, action: str = "") -> Case:
+    """A case of MEMBER_1's grid (a resident's, in `status`), reached through the lifecycle;
+    with MEMBER_1's request to hold it waiting (or approved, to release it) where the row
+    needs one."""
     resident = await new_resident(uow)
     if status == Status.TRIAGE:
         return await file_case(uow, resident, "Something odd", as_category=None)
     case = await file_case(uow, resident, as_category="facilities")
+    if action in NEEDS_REQUEST:
+        await lifecycle.ask_hold(uow, MEMBER_1, case, "parts", 3, "The pump is on order")
+        if action == "release":
+            await lifecycle.approve_deferral(uow, LEADER, case)
     if status == Status.ACCEPTED:
         await lifecycle.accept(uow, MEMBER_1, case)
     elif status == Status.RESOLVED:
@@ -148,6 +162,8 @@ def _not_offered_in(action: actions.StaffAction) -> str:
 
 def _answers(uow: UnitOfWork, where: Where, action: actions.StaffAction) -> list[Any]:
     given: dict[Asks, Any] = {
+        Asks.REASON: "weather",
+        Asks.DAYS: 3,
         Asks.TEXT: "Done as asked",
         Asks.PHOTO: None,
         Asks.CATEGORY: "sanitation",
@@ -169,9 +185,10 @@ async def test_the_card_offers_the_action_and_its_press_runs_it(
     if action.code is None:
         pytest.skip("a desk-only action (the table says so)")
     status = _offered_in(action)
-    case = await _case_in(uow, status)
-    presser = LEADER if status == Status.TRIAGE else MEMBER_1
-    assert case.owner_chat_id == presser
+    case = await _case_in(uow, status, action.name)
+    deciding = action.capability is Capability.APPROVE  # the leader's copy of the card
+    presser = LEADER if status == Status.TRIAGE or deciding else MEMBER_1
+    assert case.owner_chat_id == (MEMBER_1 if deciding else presser)
     keyboard = await views.staff_keyboard(uow, case, presser)
     pressed = [b.data for row in keyboard for b in row if b.data.startswith(f"c:{action.code}:")]
     assert pressed, f"{action.name} is not on the card in {status}"
@@ -186,7 +203,7 @@ async def test_the_desk_offers_the_action_and_its_form_runs_it(
 ) -> None:
     """Desk edge: the admin (every capability) is offered each row on a case in one of its
     statuses, and the form's entry point runs it."""
-    case = await _case_in(uow, _offered_in(action))
+    case = await _case_in(uow, _offered_in(action), action.name)
     where = Where(uow, case, user_id=ADMIN)
     assert action in await actions.offered(where)
     await actions.perform(uow, ADMIN, case, action, *_answers(uow, where, action))

@@ -47,6 +47,8 @@ STORED = frozenset(
         "transfer_reason",
         "public_note",
         "note",
+        "hold_note",
+        "extend_reason",
         "consult",
         "consult_options",
         "announce",
@@ -62,6 +64,8 @@ STAFF_PROMPTS = {
     Prompt.TRANSFER_REASON,
     Prompt.PUBLIC_NOTE,
     Prompt.NOTE,
+    Prompt.HOLD_NOTE,
+    Prompt.EXTEND_REASON,
 }
 COMMITTEE_PROMPTS = {Prompt.CONSULT, Prompt.CONSULT_OPTIONS, Prompt.ANNOUNCE}
 # (what /cancel answers, whether another command leaves it, its time to live, the draft rule)

@@ -29,11 +29,11 @@ C = Capability
 EXPECTED: dict[str, set[Capability]] = {
     "member": {C.ACT, C.TAKE_OVER, C.ASSIGNABLE},
     "party": {C.ACT, C.TAKE_OVER},
-    "leader": {C.ACT, C.OVERSEE, C.TRIAGE, C.REPORTS, C.REASSIGN, C.ASSIGNABLE},
-    "centre": {C.ACT, C.OVERSEE, C.TRIAGE, C.REPORTS, C.REASSIGN, C.COMMITTEE},
-    "street": {C.ACT, C.OVERSEE, C.TRIAGE, C.REPORTS, C.REASSIGN},
+    "leader": {C.ACT, C.OVERSEE, C.TRIAGE, C.REPORTS, C.REASSIGN, C.ASSIGNABLE, C.APPROVE},
+    "centre": {C.ACT, C.OVERSEE, C.TRIAGE, C.REPORTS, C.REASSIGN, C.COMMITTEE, C.APPROVE},
+    "street": {C.ACT, C.OVERSEE, C.TRIAGE, C.REPORTS, C.REASSIGN, C.APPROVE},
     "committee": {C.REPORTS, C.COMMITTEE},
-    "admin": {C.ACT, C.OVERSEE, C.TRIAGE, C.REPORTS, C.REASSIGN, C.COMMITTEE, C.ADMIN},
+    "admin": {C.ACT, C.OVERSEE, C.TRIAGE, C.REPORTS, C.REASSIGN, C.COMMITTEE, C.ADMIN, C.APPROVE},
 }
 PEOPLE = {
     "member": MEMBER_1,
@@ -60,6 +60,7 @@ def test_each_role_has_exactly_its_capabilities(role: str) -> None:
 
 def test_roles_with_a_capability() -> None:
     assert policy.roles_with(C.TRIAGE) == {"leader", "centre", "street", "admin"}
+    assert policy.roles_with(C.APPROVE) == {"leader", "centre", "street", "admin"}
     assert policy.roles_with(C.REPORTS) == {"leader", "centre", "street", "committee", "admin"}
     assert policy.roles_with(C.COMMITTEE) == {"committee", "centre", "admin"}
     assert policy.roles_with(C.ADMIN) == {"admin"}

@@ -7,10 +7,11 @@ import re
 
 import pytest
 
+from bot.services.cases import lifecycle
 from bot.services.cases.actions import ACTIONS, Asks, StaffAction
 from bot.services.cases.status import Status
 from tests.support.chat import case_row, events
-from tests.support.world import ADMIN, World
+from tests.support.world import ADMIN, CASE_ID, LEADER, World
 from tests.web.desk_helpers import get, hidden, http_session, post, sign_in
 
 pytestmark = pytest.mark.db
@@ -27,6 +28,11 @@ EVENT = {
     "reassign": "reassigned",
     "public_note": "public_note",
     "note": None,  # an internal note: its own table, shown on the page, no audit row
+    "hold": "hold_asked",
+    "release": "hold_ended",
+    "extend": "extend_asked",
+    "approve": "held",
+    "decline": "hold_declined",
 }
 
 
@@ -43,13 +49,20 @@ async def test_every_action_of_the_table_has_a_form_that_runs_it(web_world: Worl
     assert set(EVENT) == {a.name for a in ACTIONS}, "a new row needs its event here"
     async with http_session() as http:
         await sign_in(w, http, ADMIN)  # the admin has every capability
+        cases: dict[str, str] = {}
         for n, action in enumerate(ACTIONS):
             resident = 7401 + n
             await w.resident(resident)
             triage = Status.TRIAGE in action.statuses
-            case_id, _ = await w.report(
+            case_id, filed = await w.report(
                 resident, "hello?? can someone come by" if triage else LIGHT
             )
+            if "filed as" not in filed["text"]:  # a neighbour's similar case: file one's own
+                await w.press(resident, filed, "📝")
+                filed = await w.wait_bot(resident, "filed as", after=filed["message_id"])
+                case_id = CASE_ID.search(filed["text"]).group(0)  # type: ignore[union-attr]
+            if action.name in ("approve", "decline", "release"):
+                await _member_asks_to_hold(w, case_id, approved=action.name == "release")
             status, page = await get(http, f"{base}/desk/cases/{case_id}")
             assert status == 200
             if Status.ASSIGNED not in action.statuses and not triage:  # on a resolved case
@@ -67,16 +80,28 @@ async def test_every_action_of_the_table_has_a_form_that_runs_it(web_world: Worl
                 assert 'class="ev-internal_note internal"' in after, action.name
             else:
                 assert kinds[-1] == EVENT[action.name], (action.name, kinds)
-            if action.name == "reassign":
-                reassigned = case_id
+            cases[action.name] = case_id
         # a resolved case offers two forms only: the public note and an internal note
-        case_id = reassigned
+        case_id = cases["reassign"]
         assert (await case_row(w, case_id)).status == Status.TRANSFERRED
         _, page = await get(http, f"{base}/desk/cases/{case_id}")
         _, form = page, {"csrf": hidden(page, "csrf"), "version": hidden(page, "version")}
         await post(http, f"{base}/desk/cases/{case_id}/resolve", {**form, "note": "Fixed"})
         _, page = await get(http, f"{base}/desk/cases/{case_id}")
         assert re.findall(r'id="act-([a-z_]+)"', page) == ["public_note", "note"]
+
+
+async def _member_asks_to_hold(w: World, human_id: str, *, approved: bool) -> None:
+    """The case's owner asks to hold it (in the chat: the same lifecycle call); the leader
+    approves where the row needs a hold."""
+    assert w.app is not None
+    case = await case_row(w, human_id)
+    assert case.owner_id is not None
+    async with w.app.domain.unit() as uow:
+        found = await lifecycle.get_case(uow, case.id)
+        await lifecycle.ask_hold(uow, case.owner_id, found, "parts", 3, "The pump is on order")
+        if approved:
+            await lifecycle.approve_deferral(uow, LEADER, found)
 
 
 def _form(page: str, action: StaffAction) -> dict[str, str]:
@@ -89,4 +114,8 @@ def _form(page: str, action: StaffAction) -> dict[str, str]:
             data["target"] = _first_option(part, "target")
         elif ask is Asks.CATEGORY:
             data["category"] = _first_option(part, "category")
+        elif ask is Asks.REASON:
+            data["hold_reason"] = _first_option(part, "hold_reason")
+        elif ask is Asks.DAYS:
+            data["days"] = _first_option(part, "days")
     return data

@@ -30,6 +30,8 @@ ALLOWED = {
     "responsible_name",
     "status",
     "status_notes",
+    "hold_reason",  # a hold's reason category, never the owner's note
+    "held_until",
     "description",
     "lat",
     "long",

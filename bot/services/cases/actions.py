@@ -37,6 +37,8 @@ class Asks(StrEnum):
     MEMBER = "member"  # a member or leader of the case's grid (a supervisor's reassignment)
     CATEGORY = "category"  # a category of the grid map
     MENTION = "mention"  # optional: a colleague to tell (the desk picks one; the chat reads @names)
+    REASON = "reason"  # a hold's reason category (`lifecycle.HOLD_REASONS`)
+    DAYS = "days"  # a number of days (`lifecycle.day_choices`): a hold's length, an extension
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class StaffAction:
     text_label: str = "desk_reason"
     steps: tuple[str, ...] = ()  # codes of its later steps on the card (choices, back)
     prompt_codes: tuple[str, ...] = ()  # codes of buttons on its chat prompts
+    days_of: str = ""  # what its DAYS bound: "hold" or "extend" (`lifecycle.day_choices`)
+    once: bool = False  # pressed on a message of its own (the leader's request): used once
 
     @property
     def desk_button(self) -> str:
@@ -132,6 +136,114 @@ def members(where: Where) -> list[Any]:
         if s.telegram_id != where.case.owner_id and where.case.grid_id in s.grid_ids
     ]
 
+
+# --- fair clocks: hold, release, extend, and the leader's decision --------------------------
+
+
+async def _may_defer(where: Where) -> str | None:
+    """A hold or an extension is asked while the clock runs and no request waits."""
+    if lifecycle.held(where.case):
+        return "case_held"
+    if await lifecycle.pending_deferral(where.uow, where.case) is not None:
+        return "deferral_pending"
+    return None
+
+
+async def _is_held(where: Where) -> str | None:
+    return None if lifecycle.on_hold(where.case) else "case_not_held"
+
+
+async def _decidable(where: Where) -> str | None:
+    """A request waits, and the one deciding is not the one who asked."""
+    request = await lifecycle.pending_deferral(where.uow, where.case)
+    if request is None:
+        return "deferral_none"
+    who = where.user_id if where.user_id is not None else where.chat_id
+    if who is not None and request.asked_by == who:
+        return "deferral_own"
+    if where.user_id is not None and not lifecycle.may_decide(where.uow, where.user_id, where.case):
+        return "not_allowed"
+    return None
+
+
+def choices(where: Where, action: StaffAction, ask: Asks) -> list[str]:
+    """The values offered for a REASON or DAYS answer (buttons on the card, a select box)."""
+    if ask is Asks.REASON:
+        return list(lifecycle.HOLD_REASONS)
+    if ask is Asks.DAYS:
+        return [str(d) for d in lifecycle.day_choices(where.uow, action.days_of)]
+    return []
+
+
+FAIR_CLOCK_ACTIONS: tuple[StaffAction, ...] = (
+    StaffAction(
+        name="hold",
+        code="hld",
+        asks=(Asks.REASON, Asks.DAYS, Asks.TEXT),
+        capability=Capability.ACT,
+        statuses=AWAITING_ACCEPT | WORKING,
+        run=lifecycle.ask_hold,
+        button="btn_hold",
+        prompt="hold_note",
+        prompt_text="staff_prompt_hold",
+        rule=_may_defer,
+        text_field="note",
+        text_label="desk_hold_note",
+        steps=("hlr", "hlu", "hlb"),
+        days_of="hold",
+    ),
+    StaffAction(
+        name="release",
+        code="rls",
+        asks=(),
+        capability=Capability.ACT,
+        statuses=AWAITING_ACCEPT | WORKING,
+        run=lifecycle.release_hold,
+        button="btn_release",
+        done="released_ok",
+        rule=_is_held,
+    ),
+    StaffAction(
+        name="extend",
+        code="ext",
+        asks=(Asks.DAYS, Asks.TEXT),
+        capability=Capability.ACT,
+        statuses=AWAITING_ACCEPT | WORKING,
+        run=lifecycle.ask_extension,
+        button="btn_extend",
+        prompt="extend_reason",
+        prompt_text="staff_prompt_extend",
+        rule=_may_defer,
+        text_label="desk_extend_reason",
+        steps=("exd", "exb"),
+        days_of="extend",
+    ),
+    StaffAction(
+        name="approve",
+        code="apv",
+        asks=(),
+        capability=Capability.APPROVE,
+        statuses=AWAITING_ACCEPT | WORKING,
+        run=lifecycle.approve_deferral,
+        button="btn_approve",
+        done="deferral_approved_ok",
+        rule=_decidable,
+        once=True,
+    ),
+    StaffAction(
+        name="decline",
+        code="dcl",
+        asks=(),
+        capability=Capability.APPROVE,
+        statuses=AWAITING_ACCEPT | WORKING,
+        run=lifecycle.decline_deferral,
+        button="btn_decline",
+        done="deferral_declined_ok",
+        rule=_decidable,
+        once=True,
+    ),
+)
+# --- end of fair clocks ------------------------------------------------------------------------
 
 HANDLED = AWAITING_ACCEPT | WORKING
 
@@ -248,6 +360,7 @@ ACTIONS: tuple[StaffAction, ...] = (
         text_field="note_text",
         text_label="desk_note_text",
     ),
+    *FAIR_CLOCK_ACTIONS,
 )
 
 BY_NAME: dict[str, StaffAction] = {a.name: a for a in ACTIONS}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -26,6 +26,7 @@ from bot.services.cases.queries import photo_ids as photo_ids
 from bot.services.cases.queries import timeline as timeline
 from bot.services.cases.status import (
     AWAITING_ACCEPT,
+    HOLD_REASONS,
     OPEN,
     PUBLIC_UPDATE_KINDS,
     Status,
@@ -50,7 +51,14 @@ from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
 from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
-from bot.store.models import Case, CaseEvent, CaseFollower, CasePhoto, User
+from bot.store.models import (
+    Case,
+    CaseDeferral,
+    CaseEvent,
+    CaseFollower,
+    CasePhoto,
+    User,
+)
 from routing.assignment import Assignment, assign, escalate, transfer_targets
 from routing.classifier import Classification
 from routing.deadlines import deadlines_for, priority_of
@@ -313,6 +321,8 @@ async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> bool:
         # e.g. through Open311): the case must not wait for an answer that cannot come.
         raise CaseActionError("ask_no_resident")
     old = move(uow, case, "needs_info")
+    if not held(case):  # waiting for the resident's answer: the clock stops, no approval needed
+        _pause(uow, case, uow.now + uow.settings.answer_wait, ANSWER)
     await record(uow, case, actor_for(uow, user_id), "asked", from_status=old, note=question)
     await _refresh_owner_card(uow, case)
     # The resident is prompted by someone else: armed through the dialogue table, so a report
@@ -342,9 +352,10 @@ async def resident_message(
         uow.session.add(CasePhoto(case_id=case.id, file_id=photo, kind="report"))
     if case.status == "needs_info":
         move(uow, case, "accepted" if case.accepted_at else "assigned")
+    if case.held_reason == ANSWER:
+        _resume(uow, case)
     await record(uow, case, Actor(resident.id, "resident"), "answered", from_status=old, note=text)
     if case.owner_chat_id is not None:
-
         uow.outbox.send(
             case.owner_chat_id,
             await chat_language(uow, case.owner_chat_id),
@@ -367,6 +378,7 @@ async def resolve(
 ) -> None:
     if case.status not in OPEN:
         raise CaseActionError("case_wrong_state", status=case.status)
+    await end_pause(uow, case, actor_for(uow, user_id))
     old = move(uow, case, "resolved")
     case.resolved_at = uow.now
     case.resolution_note = note
@@ -408,6 +420,7 @@ def rating_keyboard(case: Case) -> list[list[Button]]:
 async def reject(uow: UnitOfWork, user_id: int, case: Case, reason: str) -> None:
     if case.status not in OPEN:
         raise CaseActionError("case_wrong_state", status=case.status)
+    await end_pause(uow, case, actor_for(uow, user_id))
     old = move(uow, case, "rejected")
     case.closed_at = uow.now
     await record(uow, case, actor_for(uow, user_id), "rejected", from_status=old, note=reason)
@@ -451,6 +464,8 @@ async def reassign(
     """Hand a case to a new owner: old card closed, new card sent, everyone told."""
     old_chat = case.owner_chat_id
     old_owner = case.owner_id
+    if case.status in OPEN:
+        await end_pause(uow, case)
     old = move(uow, case, status)
     apply_assignment(uow, case, a)
     case.accepted_at = None if status != "accepted" else case.accepted_at
@@ -493,7 +508,6 @@ async def reassign(
         else:
             await send_card(uow, case, case.owner_chat_id, await photo_ids(uow, case))
         if kind in ("escalated", "reopened") and note:
-
             uow.outbox.send(
                 case.owner_chat_id,
                 await chat_language(uow, case.owner_chat_id),
@@ -672,7 +686,6 @@ async def rate(uow: UnitOfWork, resident: User, case: Case, stars: int) -> None:
     )
     await _refresh_owner_card(uow, case)
     if case.owner_chat_id is not None:
-
         uow.outbox.send(
             case.owner_chat_id,
             await chat_language(uow, case.owner_chat_id),
@@ -724,6 +737,7 @@ async def cancel(uow: UnitOfWork, resident: User, case: Case) -> None:
         raise CaseActionError("not_allowed")
     if case.status not in OPEN:
         raise CaseActionError("case_wrong_state", status=case.status)
+    await end_pause(uow, case)
     old = move(uow, case, "cancelled")
     case.closed_at = uow.now
     await record(uow, case, Actor(resident.id, "resident"), "cancelled", from_status=old)
@@ -755,3 +769,258 @@ async def follow(uow: UnitOfWork, resident: User, case: Case) -> None:
         uow.session.add(CaseFollower(case_id=case.id, user_id=resident.id, since=uow.now))
         await record(uow, case, Actor(resident.id, "resident"), "followed")
     notify_resident(uow, case, [resident], "followed")
+
+
+# --- fair clocks: holds, extensions, the wait for the resident's answer ----------------------
+# An owner asks to hold a case (a reason category, a number of days) or to extend its resolve-by
+# deadline; a leader of its grid (or a higher scope) approves or declines in one press, once.
+# While a case is held its clock stands still: the scheduler neither reminds nor escalates, and
+# on release both deadlines move on by the time held. A question to the resident stops the
+# clock too, without approval, until the answer (or `answer_wait`). `Case.deferrals` counts
+# approved holds and extensions: the official on-time rate leaves those cases out.
+
+ANSWER = "answer"  # `held_reason` while the case waits for the resident's answer
+DAY_CHOICES: tuple[int, ...] = (1, 2, 3, 5, 7, 10, 14, 21, 30)
+
+
+def day_choices(uow: UnitOfWork, kind: str) -> list[int]:
+    """The numbers of days offered for a hold or an extension, within the deployment's limit."""
+    limit = max_days(uow, kind)
+    return [d for d in DAY_CHOICES if d < limit] + [limit]
+
+
+def max_days(uow: UnitOfWork, kind: str) -> int:
+    s = uow.settings
+    return max(1, (s.hold_max if kind == "hold" else s.extension_max).days)
+
+
+def held(case: Case) -> bool:
+    """Whether the case's clock stands still now (a hold, or a question to the resident)."""
+    return case.held_since is not None
+
+
+def on_hold(case: Case) -> bool:
+    """Whether the case is on an approved hold (not merely waiting for an answer)."""
+    return case.held_since is not None and case.held_reason != ANSWER
+
+
+async def pending_deferral(uow: UnitOfWork, case: Case) -> CaseDeferral | None:
+    """The owner's request waiting for a leader's decision (there is at most one)."""
+    return (
+        await uow.session.execute(
+            select(CaseDeferral)
+            .where(CaseDeferral.case_id == case.id, CaseDeferral.state == "asked")
+            .order_by(CaseDeferral.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+def _pause(uow: UnitOfWork, case: Case, until: datetime, reason: str) -> None:
+    case.held_since = uow.now
+    case.held_until = until
+    case.held_reason = reason
+
+
+def _resume(uow: UnitOfWork, case: Case) -> timedelta:
+    """End a pause: both deadlines move on by the time the clock stood still."""
+    if case.held_since is None:
+        return timedelta(0)
+    stood = max(uow.now - case.held_since, timedelta(0))
+    if case.accept_by is not None:
+        case.accept_by += stood
+    if case.resolve_by is not None:
+        case.resolve_by += stood
+    case.held_since = case.held_until = case.held_reason = None
+    return stood
+
+
+async def end_pause(uow: UnitOfWork, case: Case, actor: Actor = SYSTEM) -> None:
+    """A case that leaves its owner's hands (resolved, declined, withdrawn, handed on) takes
+    the time it stood still with it: its deadlines move on, the hold is over, and a request
+    still waiting for a decision lapses (the next owner asks again if they need to)."""
+    request = await pending_deferral(uow, case)
+    if request is not None:
+        request.state = "lapsed"
+    if case.held_since is None:
+        return
+    reason = case.held_reason
+    stood = _resume(uow, case)
+    if reason != ANSWER:
+        await record(
+            uow, case, actor, "hold_ended", reason=reason, held_s=int(stood.total_seconds())
+        )
+
+
+async def _ask_deferral(
+    uow: UnitOfWork, user_id: int, case: Case, kind: str, reason: str, days: int, note: str
+) -> None:
+    if case.status not in OPEN or case.status == Status.TRIAGE:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    if not may_act(uow, user_id, case) or not policy.may(uow, user_id, Capability.ACT):
+        raise CaseActionError("not_allowed")
+    if held(case) or await pending_deferral(uow, case) is not None:
+        raise CaseActionError("deferral_pending")
+    if not 1 <= days <= max_days(uow, kind):
+        raise CaseActionError("deferral_days", days=max_days(uow, kind))
+    note = note.strip()
+    if not note:
+        raise CaseActionError("desk_text_required")
+    request = CaseDeferral(
+        case_id=case.id,
+        kind=kind,
+        reason=reason,
+        note=note,
+        days=days,
+        asked_by=user_id,
+        asked_at=uow.now,
+        state="asked",
+    )
+    uow.session.add(request)
+    case.version += 1  # the leader's buttons carry this version: a later change makes them stale
+    await record(
+        uow, case, actor_for(uow, user_id), f"{kind}_asked", note=note, reason=reason, days=days
+    )
+    await _refresh_owner_card(uow, case)
+    from bot.services.cases.views import card_data
+
+    for leader in uow.routing.gridmap.leaders_of(case.grid_id):
+        if leader.telegram_id == user_id or not leader.active:
+            continue
+        uow.outbox.send(
+            leader.telegram_id,
+            await chat_language(uow, leader.telegram_id),
+            "deferral_to_leader",
+            keyboard=[
+                [
+                    Button.of("btn_approve", f"c:apv:{case.id}:{case.version}"),
+                    Button.of("btn_decline", f"c:dcl:{case.id}:{case.version}"),
+                ]
+            ],
+            case_id=case.id,
+            kind=kind,
+            reason=reason,
+            days=days,
+            note=note,
+            until=uow.now + timedelta(days=days)
+            if kind == "hold"
+            else (case.resolve_by or uow.now) + timedelta(days=days),
+            asker=uow.routing.gridmap.staff[user_id].name
+            if user_id in uow.routing.gridmap.staff
+            else "",
+            **card_data(uow, case),
+        )
+
+
+async def ask_hold(
+    uow: UnitOfWork, user_id: int, case: Case, reason: str, days: int, note: str
+) -> None:
+    """The owner asks to hold the case: why (a reason category and a note for the leader) and
+    for how many days (at most `hold_max`)."""
+    if reason not in HOLD_REASONS:
+        raise CaseActionError("not_allowed")
+    await _ask_deferral(uow, user_id, case, "hold", reason, days, note)
+
+
+async def ask_extension(uow: UnitOfWork, user_id: int, case: Case, days: int, reason: str) -> None:
+    """The owner asks to move the resolve-by deadline on by `days` (at most `extension_max`)."""
+    await _ask_deferral(uow, user_id, case, "extend", "", days, reason)
+
+
+def may_decide(uow: UnitOfWork, user_id: int, case: Case) -> bool:
+    """A leader of the case's grid, or a higher scope that oversees it, decides."""
+    return policy.may(uow, user_id, Capability.APPROVE) and may_act(uow, user_id, case)
+
+
+async def _decide(uow: UnitOfWork, user_id: int, case: Case, approved: bool) -> CaseDeferral:
+    if not may_decide(uow, user_id, case):
+        raise CaseActionError("not_allowed")
+    request = await pending_deferral(uow, case)
+    if request is None or case.status not in OPEN:
+        raise CaseActionError("deferral_none")
+    if request.asked_by == user_id:
+        raise CaseActionError("deferral_own")
+    request.state = "approved" if approved else "declined"
+    request.decided_by = user_id
+    request.decided_at = uow.now
+    case.version += 1
+    actor = actor_for(uow, user_id)
+    asker = request.asked_by
+    if not approved:
+        await record(uow, case, actor, f"{request.kind}_declined", reason=request.reason)
+    elif request.kind == "hold":
+        until = uow.now + timedelta(days=request.days)
+        _resume(uow, case)  # a wait for the resident's answer asked since: its time counts too
+        _pause(uow, case, until, request.reason)
+        case.deferrals += 1
+        await record(uow, case, actor, "held", reason=request.reason, until=until.isoformat())
+        notify_resident(
+            uow, case, await audience(uow, case), "held", reason_code=request.reason, until=until
+        )
+    else:
+        previous = case.resolve_by or uow.now
+        case.resolve_by = previous + timedelta(days=request.days)
+        case.deferrals += 1
+        if case.reminded == "resolve":
+            case.reminded = None
+        await record(
+            uow,
+            case,
+            actor,
+            "extended",
+            previous=previous.isoformat(),
+            resolve_by=case.resolve_by.isoformat(),
+        )
+        notify_resident(uow, case, await audience(uow, case), "extended")
+    await _refresh_owner_card(uow, case)
+    uow.outbox.send(
+        asker,
+        await chat_language(uow, asker),
+        "deferral_decided",
+        case_id=case.id,
+        case=case,
+        kind=request.kind,
+        approved=approved,
+    )
+    return request
+
+
+async def approve_deferral(uow: UnitOfWork, user_id: int, case: Case) -> None:
+    await _decide(uow, user_id, case, approved=True)
+
+
+async def decline_deferral(uow: UnitOfWork, user_id: int, case: Case) -> None:
+    await _decide(uow, user_id, case, approved=False)
+
+
+async def release(uow: UnitOfWork, user_id: int | None, case: Case) -> None:
+    """The hold ends: by the owner's press, or by itself at its end (the scheduler, no user).
+    The deadlines move on by the time held; the resident is told work has resumed."""
+    if not on_hold(case):
+        raise CaseActionError("case_not_held")
+    actor = SYSTEM if user_id is None else actor_for(uow, user_id)
+    reason = case.held_reason
+    stood = _resume(uow, case)
+    case.version += 1
+    case.reminded = None
+    await record(uow, case, actor, "hold_ended", reason=reason, held_s=int(stood.total_seconds()))
+    await _refresh_owner_card(uow, case)
+    notify_resident(uow, case, await audience(uow, case), "resumed")
+
+
+async def release_hold(uow: UnitOfWork, user_id: int, case: Case) -> None:
+    """The owner's Release button."""
+    await release(uow, user_id, case)
+
+
+async def hold_over(uow: UnitOfWork, case: Case) -> bool:
+    """The scheduler: a hold reaches its end by itself; a question unanswered for
+    `answer_wait` lets the clock run again (the case still waits for the answer)."""
+    if case.held_since is None:
+        return False
+    if case.held_reason == ANSWER:
+        _resume(uow, case)
+        await record(uow, case, SYSTEM, "answer_wait_over")
+        return True
+    await release(uow, None, case)
+    return True

@@ -167,8 +167,8 @@ def _filtered(uow: UnitOfWork, user_id: int, f: BoardFilter, *, status: bool) ->
         stmt = stmt.where(Case.owner_id.is_(None))
     if f.party:
         stmt = stmt.where(Case.party_id == f.party)
-    if f.due == "overdue":
-        stmt = stmt.where(due < uow.now)
+    if f.due == "overdue":  # a held case's deadline stands still: it is not overdue
+        stmt = stmt.where(due < uow.now, Case.held_since.is_(None))
     elif f.due == "today":
         start, end = _local_day(uow)
         stmt = stmt.where(and_(due >= start, due < end))
@@ -184,7 +184,8 @@ async def board(uow: UnitOfWork, user_id: int, f: BoardFilter) -> Board:
     rows = []
     for c in cases:
         kind, at = due_of(c)
-        rows.append(BoardRow(c, kind, at, at is not None and at < uow.now))
+        late = at is not None and at < uow.now and c.held_since is None
+        rows.append(BoardRow(c, kind, at, late))
     counted = _filtered(uow, user_id, f, status=False).subquery()
     columns = {
         s: n

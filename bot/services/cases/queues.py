@@ -102,13 +102,17 @@ async def assessment(
     events = (
         await uow.session.execute(
             select(CaseEvent.case_id, CaseEvent.actor_id, CaseEvent.kind).where(
-                CaseEvent.case_id.in_(ids), CaseEvent.kind.in_(("accepted", "resolved"))
+                CaseEvent.case_id.in_(ids),
+                CaseEvent.kind.in_(("accepted", "resolved", "held")),
             )
         )
     ).all()
     handler_of: dict[int, int] = {}
+    was_held: set[int] = set()
     for case_id, actor_id, kind in events:
-        if kind == "resolved" and actor_id is not None:
+        if kind == "held":
+            was_held.add(case_id)
+        elif kind == "resolved" and actor_id is not None:
             handler_of[case_id] = actor_id
         elif kind == "accepted" and actor_id is not None:
             handler_of.setdefault(case_id, actor_id)
@@ -121,6 +125,10 @@ async def assessment(
             "resolve": [],
             "in_time": 0,
             "timed": 0,
+            "official_in_time": 0,
+            "official_timed": 0,
+            "deferred": 0,
+            "held": 0,
             "reopened": 0,
             "ratings": [],
             "weighted": 0.0,
@@ -137,6 +145,8 @@ async def assessment(
         p["cases"] += 1
         p["by_category"][case.category or "triage"] += 1
         weight = float(weights.get(case.category or "other", 1.0))
+        p["held"] += int(case.id in was_held)
+        p["deferred"] += int(bool(case.deferrals))
         if case.accepted_at:
             p["accept"].append((case.accepted_at - case.created_at).total_seconds())
         if case.resolved_at:
@@ -144,6 +154,9 @@ async def assessment(
             p["timed"] += 1
             on_time = case.resolve_by is None or case.resolved_at <= case.resolve_by
             p["in_time"] += 1 if on_time else 0
+            if not case.deferrals:  # the official rate leaves deferred cases out
+                p["official_timed"] += 1
+                p["official_in_time"] += 1 if on_time else 0
             quality = 1.0 if on_time else 0.5
             if case.rating:
                 quality *= 0.5 + case.rating / 10
@@ -165,6 +178,11 @@ async def assessment(
                 "median_accept": statistics.median(p["accept"]) if p["accept"] else None,
                 "median_resolve": statistics.median(p["resolve"]) if p["resolve"] else None,
                 "within_deadline": p["in_time"] / p["timed"] if p["timed"] else None,
+                "official_within_deadline": p["official_in_time"] / p["official_timed"]
+                if p["official_timed"]
+                else None,
+                "deferred": p["deferred"],
+                "held": p["held"],
                 "reopen_rate": p["reopened"] / p["cases"] if p["cases"] else 0.0,
                 "avg_rating": statistics.mean(p["ratings"]) if p["ratings"] else None,
                 "score": round(p["weighted"], 2),

@@ -88,8 +88,16 @@ PUBLIC_EVENT_KINDS: frozenset[str] = frozenset(
         "reopened",
         "cancelled",
         "public_note",
+        # Fair clocks: a hold (its reason category only, never the owner's note), its end,
+        # an approved extension of the deadline.
+        "held",
+        "hold_ended",
+        "extended",
     }
 )
+# Why a case may be held (its reason category, published and told to the resident in their
+# language; the owner's note for the leader never is).
+HOLD_REASONS: tuple[str, ...] = ("parts", "weather", "resident", "department", "other")
 PUBLIC_UPDATE_KINDS: frozenset[str] = PUBLIC_EVENT_KINDS | {"category_changed"}
 
 

@@ -177,9 +177,7 @@ async def refresh_card(
         lang,
         "card",
         unreachable=await resident_unreachable(uow, case),
-        keyboard=await staff_keyboard(uow, case, chat_id)
-        if keyboard is None
-        else keyboard,
+        keyboard=await staff_keyboard(uow, case, chat_id) if keyboard is None else keyboard,
         case_id=case.id,
         **card_data(uow, case),
     )

@@ -24,6 +24,7 @@ class Capability(StrEnum):
     OVERSEE = "oversee"  # work on every case within their reach, not only their own
     TAKE_OVER = "take_over"  # accepting a case makes them its owner (hands-on roles)
     ASSIGNABLE = "assignable"  # a supervisor may hand cases to them
+    APPROVE = "approve"  # decide an owner's request to hold a case or extend its deadline
 
 
 class Reach(StrEnum):
@@ -39,12 +40,16 @@ _C = Capability
 CAPABILITIES: dict[str, frozenset[Capability]] = {
     "member": frozenset({_C.ACT, _C.TAKE_OVER, _C.ASSIGNABLE}),
     "party": frozenset({_C.ACT, _C.TAKE_OVER}),
-    "leader": frozenset({_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.ASSIGNABLE}),
-    "centre": frozenset({_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.COMMITTEE}),
-    "street": frozenset({_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN}),
+    "leader": frozenset(
+        {_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.ASSIGNABLE, _C.APPROVE}
+    ),
+    "centre": frozenset(
+        {_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.COMMITTEE, _C.APPROVE}
+    ),
+    "street": frozenset({_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.APPROVE}),
     "committee": frozenset({_C.REPORTS, _C.COMMITTEE}),
     "admin": frozenset(
-        {_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.COMMITTEE, _C.ADMIN}
+        {_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.COMMITTEE, _C.ADMIN, _C.APPROVE}
     ),
 }
 REACH: dict[str, Reach] = {

@@ -32,6 +32,7 @@ from bot.services.public.projection import (
     PublicCase,
     PublicEvent,
     public_columns,
+    public_kind,
 )
 from bot.store.db import reading
 from bot.store.models import Case, CaseEvent
@@ -147,14 +148,16 @@ async def find_public_case(domain: Domain, human_id: str) -> PublicCase | None:
             return None
         events = (
             await conn.execute(
-                select(CaseEvent.at, CaseEvent.kind, CaseEvent.to_status)
+                select(CaseEvent.at, CaseEvent.kind, CaseEvent.to_status, CaseEvent.data)
                 .where(CaseEvent.case_id == row.id, CaseEvent.kind.in_(list(PUBLIC_EVENTS)))
                 .order_by(CaseEvent.id)
             )
         ).all()
         built = projection.build_many([row])[0]
     timeline = tuple(
-        PublicEvent(at=e.at, kind=PUBLIC_EVENTS[e.kind], status=PUBLIC_STATUS.get(e.to_status, ""))
+        PublicEvent(
+            at=e.at, kind=public_kind(e.kind, e.data), status=PUBLIC_STATUS.get(e.to_status, "")
+        )
         for e in events
     )
     return PublicCase(**{**built.__dict__, "timeline": timeline})

@@ -72,17 +72,24 @@ def _period_columns(ctx: Context) -> list[Any]:
     resolved = Case.resolved_at.is_not(None)
     # Due: resolved, or past its resolution deadline, or escalated (a deadline was missed; an
     # escalation also moves the deadline on, so the deadline alone would hide it).
+    # A held case's deadline stands still (it moves on by the time held when the hold ends).
+    passed = and_(Case.resolve_by < _at(ctx.now), Case.held_since.is_(None))
     due = and_(
         Case.resolve_by.is_not(None),
-        resolved | (Case.resolve_by < _at(ctx.now)) | (Case.escalation_count > 0),
+        resolved | passed | (Case.escalation_count > 0),
     )
     on_time = and_(resolved, Case.resolved_at <= Case.resolve_by, Case.escalation_count == 0)
+    # The official rate (按期结案率): cases with an approved hold or extension (缓办) count in
+    # neither part.
+    deferred = and_(due, Case.deferrals > 0)
     return [
         func.count().label("reported"),
         func.count().filter(resolved).label("resolved"),
         func.count().filter(due).label("due"),
         func.count().filter(on_time).label("on_time"),
         func.count().filter(Case.reopen_count > 0).label("reopened"),
+        func.count().filter(deferred).label("deferred"),
+        func.count().filter(and_(on_time, Case.deferrals == 0)).label("official_on_time"),
     ]
 
 
@@ -122,6 +129,8 @@ async def overview(
         first_response=response,
         resolution=resolution,
         on_time=Share(period.on_time, period.due, minimum),
+        official_on_time=Share(period.official_on_time, period.due - period.deferred, minimum),
+        deferred=period.deferred,
         reopened=Share(period.reopened, period.resolved, minimum),
         rated=Share(ratings.rated, ratings.closed, ctx.rules.rating_minimum),
         rating=ratings.average,

@@ -95,6 +95,10 @@ class Figures:
     first_response: Timing
     resolution: Timing
     on_time: Share
+    # The official on-time rate (按期结案率): on time ÷ (due − deferred), where a deferred case
+    # had a hold or an extension approved; `on_time` keeps every due case.
+    official_on_time: Share
+    deferred: int
     reopened: Share
     # Satisfaction over the last whole months, from published rating cells only
     # (bot/services/public/ratings.py): rated ÷ closed after a resolution, and the average.

@@ -121,6 +121,21 @@ MONTH_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("reopened", "integer", "Of those, reopened at least once by the resident."),
     ("escalated", "integer", "Of those, escalated at least once for a missed deadline."),
     (
+        "due",
+        "integer",
+        "Of those, due to be resolved: resolved, past the published deadline (not while on hold), or escalated.",
+    ),
+    (
+        "deferred",
+        "integer",
+        "Of the due, those with an approved hold or extension of the deadline.",
+    ),
+    (
+        "official_on_time",
+        "integer",
+        "Of the due and not deferred, resolved by the deadline without escalation. The official on-time rate is official_on_time / (due - deferred).",
+    ),
+    (
         "rated",
         "integer",
         "Ratings of the grid's cases resolved in this month and closed since (not of the cases reported in it); empty until the month is over and all of them are closed, and empty below the minimum count of ratings (at least 5).",
@@ -274,6 +289,12 @@ async def grid_months(domain: Domain) -> list[list[Any]]:
     def count(cond: Any) -> Any:
         return func.sum(sql_case((cond, 1), else_=0))
 
+    # Due and on time as the dashboard counts them (bot/services/public/dashboard_queries.py).
+    resolved = Case.resolved_at.is_not(None)
+    passed = and_(Case.resolve_by < domain.clock.now(), Case.held_since.is_(None))
+    due = and_(Case.resolve_by.is_not(None), resolved | passed | (Case.escalation_count > 0))
+    on_time = and_(resolved, Case.resolved_at <= Case.resolve_by, Case.escalation_count == 0)
+
     stmt = (
         select(
             Case.grid_id,
@@ -290,6 +311,9 @@ async def grid_months(domain: Domain) -> list[list[Any]]:
             count(and_(Case.resolved_at.is_not(None), Case.resolved_at <= Case.resolve_by)),
             count(Case.reopen_count > 0),
             count(Case.escalation_count > 0),
+            count(due),
+            count(and_(due, Case.deferrals > 0)),
+            count(and_(on_time, Case.deferrals == 0)),
         )
         .where(Case.human_id.is_not(None))
         .group_by(Case.grid_id, month)
@@ -421,6 +445,9 @@ MONTH_FIELDS_ZH: dict[str, str] = {
     "resolved_on_time": "其中在公布的期限前办结的。",
     "reopened": "其中被居民重新打开过的。",
     "escalated": "其中因超期被升级过的。",
+    "due": "其中应结案的：已办结、已过公布的期限（挂起期间不算）或已被升级的。",
+    "deferred": "应结案中经批准挂起或延期的（缓办数）。",
+    "official_on_time": "应结案且未缓办的诉求中，在期限内办结且未被升级的（按期结案数）。官方口径的按期结案率 = official_on_time ÷（due − deferred）。",
     "rated": "本网格在该月办结、此后已结案的案件所得评价数（不是该月上报的案件）；该月结束且全部结案之前为空，评价少于最低数（至少 5 个）时也为空。",
     "average_rating": "这些评价的平均分（1-5）；rated 为空时为空。",
 }  # fmt: skip

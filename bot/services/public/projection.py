@@ -18,6 +18,7 @@ from sqlalchemy import DateTime, func, select, type_coerce
 from bot.services.cases.status import (
     AWAITING_ACCEPT,
     FINISHED,
+    HOLD_REASONS,
     OPEN,
     PUBLIC_EVENT_KINDS,
     Status,
@@ -73,7 +74,21 @@ PUBLIC_EVENTS: dict[str, str] = {
     "reopened": "reopened",
     "cancelled": "cancelled",
     "public_note": "public_note",
+    "held": "on_hold",  # with its reason category: `public_kind`
+    "hold_ended": "resumed",
+    "extended": "deadline_extended",
 }
+
+
+def public_kind(kind: str, data: dict[str, Any] | None) -> str:
+    """An audit event's public kind: a hold names its reason category (never its note)."""
+    public = PUBLIC_EVENTS[kind]
+    reason = (data or {}).get("reason")
+    if public == "on_hold" and reason in HOLD_REASONS:
+        return f"on_hold_{reason}"
+    return public
+
+
 assert set(PUBLIC_EVENTS) == PUBLIC_EVENT_KINDS, "the public steps are the public events"
 # The service code of a case the classifier could not place (yet).
 UNPLACED_SERVICE = "other"
@@ -118,6 +133,10 @@ class PublicCase:
     duplicates: int  # residents with the same problem who joined this case
     reopen_count: int
     timeline: tuple[PublicEvent, ...] = field(default=())
+    # On an approved hold: its reason category and end (never the owner's note; a case
+    # waiting for the resident's answer is not on hold).
+    hold_reason: str | None = None
+    held_until: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -167,6 +186,8 @@ PUBLIC_COLUMNS = (
     Case.public_note,
     Case.public_description,
     Case.reopen_count,
+    Case.held_reason,
+    Case.held_until,
     _DUPLICATES,
 )
 # A row of PUBLIC_COLUMNS as a plain named tuple: attribute access on it is cheap (1,000 rows a page).
@@ -183,6 +204,7 @@ _TIMES = frozenset(
         "first_response_at",
         "resolved_at",
         "closed_at",
+        "held_until",
     )
 )
 AWARE_COLUMNS = tuple(
@@ -304,6 +326,8 @@ class Projection:
             duplicates=duplicates,
             reopen_count=row.reopen_count,
             timeline=timeline,
+            hold_reason=row.held_reason if row.held_reason in HOLD_REASONS else None,
+            held_until=row.held_until if row.held_reason in HOLD_REASONS else None,
         )
 
     def build_many(self, rows: Sequence[Any]) -> list[PublicCase]:

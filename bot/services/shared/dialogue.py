@@ -53,6 +53,8 @@ class Prompt(StrEnum):
     TRANSFER_REASON = "transfer_reason"
     PUBLIC_NOTE = "public_note"
     NOTE = "note"
+    HOLD_NOTE = "hold_note"  # why a hold is asked (for the leader; never public)
+    EXTEND_REASON = "extend_reason"  # why an extension is asked (for the leader)
     CONSULT = "consult"
     CONSULT_OPTIONS = "consult_options"
     ANNOUNCE = "announce"
@@ -186,6 +188,8 @@ TABLE: dict[Prompt, Rule] = {
             Prompt.TRANSFER_REASON,
             Prompt.PUBLIC_NOTE,
             Prompt.NOTE,
+            Prompt.HOLD_NOTE,
+            Prompt.EXTEND_REASON,
         )
     },
     **{

@@ -8,12 +8,13 @@ the chat card is edited in place.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
 from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
-from bot.services.cases import actions, notes, onetap, replies
+from bot.services.cases import actions, lifecycle, notes, onetap, replies
 from bot.services.cases import queries as case_queries
 from bot.services.cases.actions import Asks
 from bot.services.cases.status import OPEN
@@ -70,7 +71,11 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         staffmap=uow.routing.gridmap.staff,
         due_kind=due_kind,
         due_at=due_at,
-        overdue=due_at is not None and due_at < uow.now and case.status in OPEN,
+        overdue=due_at is not None
+        and due_at < uow.now
+        and case.status in OPEN
+        and case.held_since is None,
+        pending=await lifecycle.pending_deferral(uow, case),
         now=uow.now,
         done=_done(request.query.get("done", "")),
     )
@@ -104,6 +109,14 @@ def _choices(where: actions.Where, offered: list[actions.StaffAction]) -> dict[s
             out[a.name] += [(c, False) for c in gridmap.categories if c not in top]
         if Asks.MENTION in a.asks:
             out[a.name] = [(str(s.telegram_id), s) for s in notes.colleagues(where.uow, where.case)]
+        if Asks.REASON in a.asks:
+            out[f"{a.name}:reason"] = actions.choices(where, a, Asks.REASON)
+        if Asks.DAYS in a.asks:  # (days, the new resolve-by an extension would give)
+            base = where.case.resolve_by if a.days_of == "extend" else None
+            out[f"{a.name}:days"] = [
+                (int(d), base + timedelta(days=int(d)) if base else None)
+                for d in actions.choices(where, a, Asks.DAYS)
+            ]
     return out
 
 
@@ -150,6 +163,13 @@ async def _answer(request: web.Request, desk: Desk, action: actions.StaffAction,
         if member is None:
             raise ActionRefused("not_allowed", 400)
         return member
+    if ask is Asks.REASON:
+        return _text(desk, "hold_reason")
+    if ask is Asks.DAYS:
+        days = parse_int(_text(desk, "days"), high=1000)
+        if days is None:
+            raise ActionRefused("not_allowed", 400)
+        return days
     target = _text(desk, "target")
     if ask is Asks.MEMBER:
         member = parse_id(target, high=MAX_TELEGRAM_ID)

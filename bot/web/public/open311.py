@@ -222,7 +222,17 @@ def _w3(value: datetime | None, tz: tzinfo) -> str | None:
 
 def request_bodies(request: web.Request, cases: list[PublicCase]) -> list[dict[str, Any]]:
     lang, tz = _lang(request), _domain(request).routing.gridmap.tz
-    return [request_body(case, lang, tz) for case in cases]
+    bodies = [request_body(case, lang, tz) for case in cases]
+    for case, body in zip(cases, bodies, strict=True):
+        if case.hold_reason and case.is_open and not body["status_notes"]:
+            # On hold: its reason category and end (never the owner's note to the leader).
+            body["status_notes"] = _text(
+                request,
+                "status_on_hold",
+                reason=_text(request, f"hold_reason_{case.hold_reason}"),
+                until=_w3(case.held_until, tz),
+            )
+    return bodies
 
 
 def request_body(case: PublicCase, lang: str, tz: tzinfo) -> dict[str, Any]:

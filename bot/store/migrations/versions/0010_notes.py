@@ -1,7 +1,7 @@
 """internal notes: what staff write on a case for each other (never for the resident)
 
-Revision ID: 0011_notes
-Revises: 0008_public_note
+Revision ID: 0010_notes
+Revises: 0009_holds
 Create Date: 2026-12-04 14:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from bot.store.models import UTCDateTime
 
-revision: str = "0011_notes"
-down_revision: str | None = "0008_public_note"
+revision: str = "0010_notes"
+down_revision: str | None = "0009_holds"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
