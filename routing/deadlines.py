@@ -275,6 +275,24 @@ def time_left(
     return _working_between(now, deadline, working, tz)
 
 
+def moved_by_pause(
+    gridmap: GridMap, priority: str, deadline: dt.datetime, since: dt.datetime, until: dt.datetime
+) -> dt.datetime:
+    """A deadline after its case's clock stood still from ``since`` to ``until``: later by the
+    time that stood still on the case's clock — working time for a normal case under working
+    hours (a hold over a weekend gives back no weekend), else wall-clock."""
+    if until <= since:
+        return deadline
+    clock = _runs_on_working_time(gridmap, priority)
+    if clock is None:
+        return deadline + (until - since)
+    working, tz = clock
+    held = _working_between(since, until, working, tz).total_seconds()
+    if held <= 0:
+        return deadline
+    return _forward(deadline, held, working, tz)
+
+
 def in_working_time(gridmap: GridMap, priority: str, at: dt.datetime) -> bool:
     """Whether ``at`` lies in the case's working time (always, for wall-clock cases)."""
     clock = _runs_on_working_time(gridmap, priority)
@@ -381,6 +399,7 @@ __all__ = [
     "add_working_time",
     "deadlines_for",
     "in_working_time",
+    "moved_by_pause",
     "parse_clock",
     "parse_duration",
     "priority_of",

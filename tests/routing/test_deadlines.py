@@ -244,3 +244,20 @@ def test_reminder_horizon_reaches_across_the_weekend(cn: GridMap, demo: GridMap)
     assert reminder_horizon(cn, at(11, 27, 17), lead) == at(11, 30, 8, 30)
     # wall clock
     assert reminder_horizon(demo, at(11, 29, 22), lead) == at(11, 29, 22, 30)
+
+
+def test_a_pause_moves_deadlines_by_the_working_time_it_took(cn: GridMap, demo: GridMap) -> None:
+    """A hold from Friday 16:00 to Monday 10:00 stood still for 1.5 h + 1.5 h of working time:
+    the deadline moves on by that, not by the 66 hours of the weekend."""
+    from routing.deadlines import moved_by_pause
+
+    due = at(12, 2, 11)  # Wednesday 11:00
+    since, until = at(11, 27, 16), at(11, 30, 10)
+    assert moved_by_pause(cn, "normal", due, since, until) == at(12, 2, 14)
+    # the National Day week gives back nothing; the make-up Saturday does
+    assert moved_by_pause(cn, "normal", due, at(10, 1, 9), at(10, 7, 17)) == due
+    assert moved_by_pause(cn, "normal", due, at(10, 10, 9), at(10, 10, 10)) == at(12, 2, 12)
+    # urgent cases and a map without working hours: the wall clock
+    assert moved_by_pause(cn, "urgent", due, since, until) == due + (until - since)
+    assert moved_by_pause(demo, "normal", due, since, until) == due + (until - since)
+    assert moved_by_pause(cn, "normal", due, until, since) == due  # nothing stood still

@@ -61,7 +61,7 @@ from bot.store.models import (
 )
 from routing.assignment import Assignment, assign, escalate, transfer_targets
 from routing.classifier import Classification
-from routing.deadlines import deadlines_for, priority_of
+from routing.deadlines import deadlines_for, moved_by_pause, priority_of
 
 
 @dataclass(frozen=True)
@@ -827,10 +827,11 @@ def _resume(uow: UnitOfWork, case: Case) -> timedelta:
     if case.held_since is None:
         return timedelta(0)
     stood = max(uow.now - case.held_since, timedelta(0))
+    gridmap, since = uow.routing.gridmap, case.held_since
     if case.accept_by is not None:
-        case.accept_by += stood
+        case.accept_by = moved_by_pause(gridmap, case.priority, case.accept_by, since, uow.now)
     if case.resolve_by is not None:
-        case.resolve_by += stood
+        case.resolve_by = moved_by_pause(gridmap, case.priority, case.resolve_by, since, uow.now)
     case.held_since = case.held_until = case.held_reason = None
     return stood
 
