@@ -46,6 +46,7 @@ EVENT = {
     "category": "triaged",
     "reassign": "reassigned",
     "public_note": "public_note",
+    "supervise": "supervised",
 }
 
 
@@ -75,7 +76,7 @@ def test_an_action_on_the_card_says_how_it_asks_for_what_it_needs() -> None:
             continue
         if a.asks and a.asks[0] is Asks.TEXT or Asks.TARGET in a.asks:
             assert a.prompt and a.prompt_text, f"{a.name}: the chat asks its text in a prompt"
-        if Asks.TARGET in a.asks:
+        if Asks.TARGET in a.asks or Asks.DAYS in a.asks:
             assert len(a.steps) == 2, f"{a.name}: a choice and Back on the card"
         assert a.button is not None or Asks.CATEGORY in a.asks, a.name
 
@@ -136,6 +137,7 @@ def _answers(uow: UnitOfWork, where: Where, action: actions.StaffAction) -> list
         Asks.TEXT: "Done as asked",
         Asks.PHOTO: None,
         Asks.CATEGORY: "sanitation",
+        Asks.DAYS: actions.days_choices(where)[0],
     }
     if Asks.TARGET in action.asks:
         given[Asks.TARGET] = next(f"{t.kind[0]}:{t.id}" for t in actions.targets(where))
@@ -156,6 +158,9 @@ async def test_the_card_offers_the_action_and_its_press_runs_it(
     case = await _case_in(uow, status)
     presser = LEADER if status == Status.TRIAGE else MEMBER_1
     assert case.owner_chat_id == presser
+    if action.name == "supervise":
+        presser = LEADER  # a supervisor's card of someone else's case (`/case`), never the owner's
+        assert action not in await actions.offered(Where(uow, case, chat_id=MEMBER_1))
     keyboard = await views.staff_keyboard(uow, case, presser)
     pressed = [b.data for row in keyboard for b in row if b.data.startswith(f"c:{action.code}:")]
     assert pressed, f"{action.name} is not on the card in {status}"

@@ -46,6 +46,8 @@ STORED = frozenset(
         "reject_confirm",
         "transfer_reason",
         "public_note",
+        "supervise_reason",
+        "verify_photo",
         "consult",
         "consult_options",
         "announce",
@@ -60,6 +62,8 @@ STAFF_PROMPTS = {
     Prompt.REJECT_CONFIRM,
     Prompt.TRANSFER_REASON,
     Prompt.PUBLIC_NOTE,
+    Prompt.SUPERVISE_REASON,
+    Prompt.VERIFY_PHOTO,
 }
 COMMITTEE_PROMPTS = {Prompt.CONSULT, Prompt.CONSULT_OPTIONS, Prompt.ANNOUNCE}
 # (what /cancel answers, whether another command leaves it, its time to live, the draft rule)

@@ -36,6 +36,7 @@ class Asks(StrEnum):
     TARGET = "target"  # who takes it over: a member of the grid or a responsible party
     MEMBER = "member"  # a member or leader of the case's grid (a supervisor's reassignment)
     CATEGORY = "category"  # a category of the grid map
+    DAYS = "days"  # a number of days from `days_choices` (a supervision deadline)
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,25 @@ def members(where: Where) -> list[Any]:
     ]
 
 
+def days_choices(where: Where) -> tuple[int, ...]:
+    """The deadlines (days) a supervisor picks from (`settings.supervise_days`)."""
+    return tuple(where.uow.settings.supervise_days)
+
+
+async def _may_supervise(where: Where) -> str | None:
+    """Supervision is a supervisor's on someone else's case, once: never on the owner's own
+    card or desk, nor on a case already under supervision."""
+    case = where.case
+    if case.supervised_at is not None:
+        return "already_supervised"
+    person = where.user_id if where.user_id is not None else where.chat_id
+    if person is None or person == case.owner_id or person == case.owner_chat_id:
+        return "supervise_own_case"
+    if not policy.may(where.uow, person, Capability.SUPERVISE):
+        return "not_allowed"
+    return None
+
+
 HANDLED = AWAITING_ACCEPT | WORKING
 
 ACTIONS: tuple[StaffAction, ...] = (
@@ -222,6 +242,21 @@ ACTIONS: tuple[StaffAction, ...] = (
         statuses=frozenset({Status.TRIAGE}),
         run=lifecycle.triage_set_category,
         done="category_changed",
+    ),
+    # Supervision (督办): a deadline of its own, then a short reason the owner reads.
+    StaffAction(
+        name="supervise",
+        code="sup",
+        asks=(Asks.DAYS, Asks.TEXT),
+        capability=Capability.SUPERVISE,
+        statuses=HANDLED,
+        run=lifecycle.supervise,
+        button="btn_supervise",
+        prompt="supervise_reason",
+        prompt_text="staff_prompt_supervise",
+        rule=_may_supervise,
+        text_label="desk_supervise_reason",
+        steps=("sdd", "sdb"),
     ),
     StaffAction(
         name="reassign",

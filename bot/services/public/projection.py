@@ -71,6 +71,7 @@ PUBLIC_EVENTS: dict[str, str] = {
     "resolved": "resolved",
     "rejected": "rejected",
     "reopened": "reopened",
+    "rework": "reopened",
     "cancelled": "cancelled",
     "public_note": "public_note",
 }
@@ -118,6 +119,7 @@ class PublicCase:
     duplicates: int  # residents with the same problem who joined this case
     reopen_count: int
     timeline: tuple[PublicEvent, ...] = field(default=())
+    supervised: bool = False  # a supervisor flagged it (督办); no staff words, no deadline
 
     @property
     def is_open(self) -> bool:
@@ -167,6 +169,7 @@ PUBLIC_COLUMNS = (
     Case.public_note,
     Case.public_description,
     Case.reopen_count,
+    Case.supervised_at,  # published only as "under supervision": never who, why or until when
     _DUPLICATES,
 )
 # A row of PUBLIC_COLUMNS as a plain named tuple: attribute access on it is cheap (1,000 rows a page).
@@ -183,6 +186,7 @@ _TIMES = frozenset(
         "first_response_at",
         "resolved_at",
         "closed_at",
+        "supervised_at",
     )
 )
 AWARE_COLUMNS = tuple(
@@ -304,6 +308,7 @@ class Projection:
             duplicates=duplicates,
             reopen_count=row.reopen_count,
             timeline=timeline,
+            supervised=getattr(row, "supervised_at", None) is not None,
         )
 
     def build_many(self, rows: Sequence[Any]) -> list[PublicCase]:

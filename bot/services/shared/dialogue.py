@@ -52,6 +52,8 @@ class Prompt(StrEnum):
     REJECT_CONFIRM = "reject_confirm"
     TRANSFER_REASON = "transfer_reason"
     PUBLIC_NOTE = "public_note"
+    SUPERVISE_REASON = "supervise_reason"
+    VERIFY_PHOTO = "verify_photo"
     CONSULT = "consult"
     CONSULT_OPTIONS = "consult_options"
     ANNOUNCE = "announce"
@@ -184,6 +186,8 @@ TABLE: dict[Prompt, Rule] = {
             Prompt.REJECT_CONFIRM,
             Prompt.TRANSFER_REASON,
             Prompt.PUBLIC_NOTE,
+            Prompt.SUPERVISE_REASON,  # why a case is put under supervision (the owner reads it)
+            Prompt.VERIFY_PHOTO,  # a member's photo checking another grid's closed case
         )
     },
     **{

@@ -81,6 +81,8 @@ def _choices(where: actions.Where, offered: list[actions.StaffAction]) -> dict[s
             out[a.name] = [(str(s.telegram_id), s) for s in actions.members(where)]
         elif Asks.CATEGORY in a.asks:
             out[a.name] = [(c, None) for c in gridmap.categories]
+        elif Asks.DAYS in a.asks:
+            out[a.name] = [(str(d), d) for d in actions.days_choices(where)]
     return out
 
 
@@ -119,6 +121,11 @@ async def _answer(request: web.Request, desk: Desk, action: actions.StaffAction,
         return await _uploaded_photo(request, desk)
     if ask is Asks.CATEGORY:
         return _text(desk, "category")
+    if ask is Asks.DAYS:
+        days = parse_int(_text(desk, "days"), low=1, high=366)
+        if days is None:
+            raise ActionRefused("not_allowed", 400)
+        return days
     target = _text(desk, "target")
     if ask is Asks.MEMBER:
         member = parse_id(target, high=MAX_TELEGRAM_ID)
