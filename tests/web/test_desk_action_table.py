@@ -26,6 +26,7 @@ EVENT = {
     "category": "triaged",
     "reassign": "reassigned",
     "public_note": "public_note",
+    "supervise": "supervised",
 }
 
 
@@ -82,4 +83,6 @@ def _form(page: str, action: StaffAction) -> dict[str, str]:
             data["target"] = _first_option(part, "target")
         elif ask is Asks.CATEGORY:
             data["category"] = _first_option(part, "category")
+        elif ask is Asks.DAYS:
+            data["days"] = _first_option(part, "days")
     return data
