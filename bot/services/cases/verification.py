@@ -196,6 +196,8 @@ async def open_check(uow: UnitOfWork, checker_id: int, v_id: int, way: str) -> V
     v = await uow.session.get(Verification, v_id)
     if v is None or v.way != way or v.checker_id != checker_id:
         raise CaseActionError("not_allowed")
+    if v.outcome == EXPIRED:
+        raise CaseActionError("verify_expired")
     if v.outcome is not None:
         raise CaseActionError("verify_answered")
     if v.expires_at is None or v.expires_at <= uow.now:
