@@ -138,9 +138,7 @@ ACTIONS = [
         "reopen", _reopen, "reopened", "reopened", frozenset({"resolved"}), ("reopened", "重新办理")
     ),
     Action("close", _close, "closed", "auto_closed", frozenset({"resolved"}), ("closed", "结案")),
-    Action(
-        "rework", _rework, "reopened", "rework", frozenset({"closed"}), ("not fixed", "返工")
-    ),
+    Action("rework", _rework, "reopened", "rework", frozenset({"closed"}), ("not fixed", "返工")),
 ]
 BY_NAME = {a.name: a for a in ACTIONS}
 

@@ -52,8 +52,12 @@ async def test_a_leader_supervises_the_owner_is_told_and_every_view_marks_it(
         case = await _open_case(uow)
         assert case.owner_id == MEMBER_1
         # The owner's card never offers it; a leader's copy (`/case`) does.
-        assert not any(c.startswith("c:sup:") for c in _codes(await views.staff_keyboard(uow, case, MEMBER_1)))
-        assert any(c.startswith("c:sup:") for c in _codes(await views.staff_keyboard(uow, case, LEADER)))
+        assert not any(
+            c.startswith("c:sup:") for c in _codes(await views.staff_keyboard(uow, case, MEMBER_1))
+        )
+        assert any(
+            c.startswith("c:sup:") for c in _codes(await views.staff_keyboard(uow, case, LEADER))
+        )
         case_id, human_id = case.id, case.human_id
         version = case.version
         mark = await last_outbox_id(uow)

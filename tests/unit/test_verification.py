@@ -88,7 +88,9 @@ async def send_photo(uow: UnitOfWork, user_id: int) -> str:
 
 
 async def _checks(uow: UnitOfWork) -> list[Verification]:
-    return list((await uow.session.execute(select(Verification).order_by(Verification.id))).scalars())
+    return list(
+        (await uow.session.execute(select(Verification).order_by(Verification.id))).scalars()
+    )
 
 
 def test_the_draw_is_the_stated_hash_and_hits_the_share() -> None:
@@ -126,8 +128,10 @@ async def test_a_simulation_of_400_closures_with_5_percent_false_ones(
 
     async with domain.unit() as uow:
         closed = (
-            await uow.session.execute(select(Case.id).where(Case.status == Status.CLOSED))
-        ).scalars().all()
+            (await uow.session.execute(select(Case.id).where(Case.status == Status.CLOSED)))
+            .scalars()
+            .all()
+        )
         assert len(closed) == 400
         checks = await _checks(uow)
     sampled = {v.case_id for v in checks}

@@ -626,7 +626,12 @@ async def supervise(uow: UnitOfWork, user_id: int, case: Case, days: int, reason
     case.version += 1
     case.updated_at = uow.now
     await record(
-        uow, case, actor_for(uow, user_id), "supervised", note=reason, days=days,
+        uow,
+        case,
+        actor_for(uow, user_id),
+        "supervised",
+        note=reason,
+        days=days,
         deadline=case.supervise_by.isoformat(),
     )
     await _refresh_owner_card(uow, case)

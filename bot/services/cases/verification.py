@@ -150,7 +150,9 @@ async def ask(uow: UnitOfWork, v: Verification) -> bool:
         exclude = {i for i in (v.handler_id, case.owner_id) if i is not None}
         candidates = peers(uow, case, exclude)
         if candidates:
-            pick = candidates[int(_fraction(seed_of(uow.settings), "peer", case.id) * len(candidates))]
+            pick = candidates[
+                int(_fraction(seed_of(uow.settings), "peer", case.id) * len(candidates))
+            ]
             v.way, v.checker_id = PEER, pick
             lang = await chat_language(uow, pick)
             uow.outbox.send(

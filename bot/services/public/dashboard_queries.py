@@ -331,9 +331,7 @@ async def supervision(
                 func.count().filter(resolved, Case.resolved_at > Case.supervise_by),
                 func.count().filter(Case.status.in_(sorted(OPEN))),
                 func.count().filter(Case.supervise_missed_at.is_not(None)),
-            ).where(
-                Case.created_at >= _at(ctx.since), Case.supervised_at.is_not(None), *scope
-            )
+            ).where(Case.created_at >= _at(ctx.since), Case.supervised_at.is_not(None), *scope)
         )
     ).one()
     return Supervision(*row, minimum=ctx.rules.minimum)
