@@ -77,14 +77,15 @@ async def reports_csv(request: web.Request, desk: Desk) -> web.Response:
     data = await _report(request, desk)
     rows: list[list[object]] = [
         ["month", "kind", "id", "name", "cases", "weighted_score", "within_deadline",
-         "reopen_rate", "avg_rating"]
+         "reopen_rate", "avg_rating", "supervised", "supervision_missed", "verified", "rework"]
     ]  # fmt: skip
     gridmap = desk.uow.routing.gridmap
     for r in data["members"]:
         name = person_name(gridmap, r["id"], r["name"], desk.lang)
         rows.append(
             [data["month"], "member", r["id"], name, r["cases"], r["score"],
-             _num(r["within_deadline"]), _num(r["reopen_rate"]), _num(r["avg_rating"])]
+             _num(r["within_deadline"]), _num(r["reopen_rate"]), _num(r["avg_rating"]),
+             r["supervised"], r["supervision_missed"], r["verified"], r["rework"]]
         )  # fmt: skip
     for r in data["parties"]:
         name = r["party"].name.get(desk.lang) if r["party"] else r["id"]
