@@ -274,6 +274,9 @@ async def staff_input(ctx: Ctx) -> bool:
                 await actions.perform(ctx.uow, user_id, case, action, int(data["days"]), text)
                 ctx.reply("staff_supervise_done", case=case)
                 await dialogue.end(ctx.uow, user)
+                card_chat = data.get("card_chat")
+                if isinstance(card_chat, int) and card_chat != case.owner_chat_id:
+                    await refresh_card(ctx.uow, case, card_chat)  # the supervisor's copy
             elif state == Prompt.TRANSFER_REASON and not data.get("target"):
                 ctx.reply("transfer_pick_target", case=case)
             elif state == Prompt.TRANSFER_REASON:

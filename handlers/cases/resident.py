@@ -183,9 +183,7 @@ async def case_button(ctx: Ctx) -> None:
                 ctx.uow, user.id, v_id, verification.RESIDENT, answer == "y", case_id=case.id
             )
             _edit_pressed(ctx, None)
-            ctx.answer("verify_thanks")
-            if answer == "n":
-                ctx.reply("verify_reopened", case=case)
+            ctx.answer("verify_thanks")  # "not fixed": the case's update says it is reopened
         elif action == "still":
             ctx.answer("thanks_rating")
             await case_service.record(

@@ -252,3 +252,21 @@ async def test_the_dashboard_publishes_supervision_outcomes_from_the_minimum(
         assert "督办" in html and "Wilson" in html
     finally:
         await client.close()
+
+
+async def test_cancel_mid_supervision_puts_the_cards_buttons_back(domain: Domain) -> None:
+    async with domain.unit() as uow:
+        case = await _open_case(uow)
+        case_id, version = case.id, case.version
+        mark = await last_outbox_id(uow)
+    async with domain.unit() as uow:
+        await press(uow, LEADER, f"c:sup:{case_id}:{version}")
+        await press(uow, LEADER, f"c:sdd:{case_id}:{version}:7")
+        await say(uow, LEADER, "/cancel")
+    async with domain.unit() as uow:
+        case = await uow.session.get(Case, case_id)
+        assert case is not None and case.supervised_at is None
+        sent = await outbox(uow, LEADER, after=mark)
+        assert "Cancelled the supervision" in str(sent[-2].payload.get("text", ""))
+        cards = [m for m in sent if any(d.startswith("c:") for _, d in buttons(m))]
+        assert any(d.startswith("c:sup:") for _, d in buttons(cards[-1]))  # its own buttons

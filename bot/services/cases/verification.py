@@ -21,6 +21,11 @@ someone other than the person who handled it.
   could be asked — unverified, never counted as passed. A press on a check that is answered,
   expired, or not the presser's changes nothing.
 
+The draw and the pending check are kept in the `verifications` row only, never on the case's
+timeline: its handler (who reads the timeline at the desk) must not learn that this closure
+will be checked and fix it in time, or the sample would stop standing for every closure. The
+outcome is written on the timeline once it is known.
+
 The published verified-fix rate is passed ÷ (passed + failed + expired) over the checks of
 closures in the dashboard's period, with its 95 % Wilson interval (`public/figures.py`).
 """
@@ -88,7 +93,6 @@ async def sample(uow: UnitOfWork, case: Case) -> Verification | None:
     )
     uow.session.add(v)
     await uow.session.flush()
-    await lifecycle.record(uow, case, lifecycle.SYSTEM, "verification_drawn", verification=v.id)
     return v
 
 
@@ -173,9 +177,9 @@ async def ask(uow: UnitOfWork, v: Verification) -> bool:
             )
         else:
             v.way, v.outcome = NOBODY, EXPIRED  # nobody to ask: unverified
-    await lifecycle.record(
-        uow, case, lifecycle.SYSTEM, "verification_asked", way=v.way, verification=v.id
-    )
+            await lifecycle.record(
+                uow, case, lifecycle.SYSTEM, "verification_expired", verification=v.id
+            )
     return True
 
 
