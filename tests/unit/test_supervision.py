@@ -78,6 +78,10 @@ async def test_a_leader_supervises_the_owner_is_told_and_every_view_marks_it(
         assert case.supervise_by == case.supervised_at + timedelta(days=3)
         event = (await events_of(uow, case))[-1]
         assert (event.kind, event.actor_id, event.note) == ("supervised", LEADER, REASON)
+        # The supervisor's copy is drawn again: marked, no deadline choices, no second Supervise.
+        leader_card = [m for m in await outbox(uow, LEADER, after=mark) if buttons(m)][-1]
+        assert "Under supervision" in leader_card.payload["text"]  # the leader pressed in English
+        assert not any(d.startswith(("c:sdd:", "c:sup:")) for _, d in buttons(leader_card))
         # Staff read the chat in the map's language (Chinese in the demo community).
         to_owner = "\n".join(await texts_to(uow, MEMBER_1, after=mark))
         assert "已被李强督办" in to_owner and REASON in to_owner
