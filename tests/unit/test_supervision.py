@@ -274,3 +274,17 @@ async def test_cancel_mid_supervision_puts_the_cards_buttons_back(domain: Domain
         assert "Cancelled the supervision" in str(sent[-2].payload.get("text", ""))
         cards = [m for m in sent if any(d.startswith("c:") for _, d in buttons(m))]
         assert any(d.startswith("c:sup:") for _, d in buttons(cards[-1]))  # its own buttons
+
+
+async def test_a_supervised_case_reopened_after_its_resolution_counts_as_open(
+    domain: Domain, clock: ManualClock
+) -> None:
+    async with domain.unit() as uow:
+        resident = await new_resident(uow)
+        cases = [await file_case(uow, resident, as_category="facilities") for _ in range(3)]
+        for case in cases:
+            await actions.perform(uow, LEADER, case, SUPERVISE, 3, REASON)
+            await lifecycle.resolve(uow, MEMBER_1, case, "Fixed")
+        await lifecycle.reopen(uow, resident, cases[0], "Still dark")
+    figures = (await Dashboard(domain).grid("xingfu-1")).figures.supervision
+    assert (figures.supervised, figures.on_time, figures.late, figures.open) == (3, 2, 0, 1)

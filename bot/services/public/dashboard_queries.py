@@ -321,15 +321,18 @@ async def supervision(
     session: AsyncConnection, ctx: Context, scope: list[ColumnElement[bool]]
 ) -> Supervision:
     """The period's supervised cases by outcome (one pass; the supervision deadline is the
-    case's own column)."""
-    resolved = Case.resolved_at.is_not(None)
+    case's own column): resolved by it, resolved after it, open now. A declined or withdrawn
+    supervised case is counted as supervised only."""
+    is_open = Case.status.in_(sorted(OPEN))
+    # Resolved and not reopened since (a reopened case is open again, whatever it did before).
+    resolved = and_(Case.resolved_at.is_not(None), ~is_open)
     row = (
         await session.execute(
             select(
                 func.count(),
                 func.count().filter(resolved, Case.resolved_at <= Case.supervise_by),
                 func.count().filter(resolved, Case.resolved_at > Case.supervise_by),
-                func.count().filter(Case.status.in_(sorted(OPEN))),
+                func.count().filter(is_open),
                 func.count().filter(Case.supervise_missed_at.is_not(None)),
             ).where(Case.created_at >= _at(ctx.since), Case.supervised_at.is_not(None), *scope)
         )

@@ -111,8 +111,9 @@ def wilson(passed: int, n: int, z: float = Z95) -> tuple[float, float]:
 @dataclass(frozen=True)
 class Supervision:
     """Cases of the period put under supervision and how each ended: resolved by its
-    supervision deadline, resolved after it (late), or still open; `missed` were escalated
-    for the missed supervision deadline. Outcomes shown from `minimum` supervised cases."""
+    supervision deadline, resolved after it (late), or open now (a reopened one too; a
+    declined or withdrawn one is in none of the three); `missed` were escalated for the missed
+    supervision deadline. Outcomes shown from `minimum` supervised cases."""
 
     supervised: int = 0
     on_time: int = 0
