@@ -64,6 +64,11 @@ async def test_every_action_of_the_table_has_a_form_that_runs_it(web_world: Worl
             assert status == 200, after
             kinds = [e.kind for e in await events(w, case_id)]
             assert kinds[-1] == EVENT[action.name], (action.name, kinds)
+            if action.name == "supervise":  # marked on the case page and the board
+                assert 'id="supervision"' in after and "Done as asked" in after
+                _, board = await get(http, f"{base}/desk/")
+                row = board.split(f'data-case="{case_id}"', 1)[1].split("</tr>", 1)[0]
+                assert 'class="pill supervised"' in row
         # a resolved case offers one form only: the public note
         assert (await case_row(w, case_id)).status == Status.TRANSFERRED
         _, page = await get(http, f"{base}/desk/cases/{case_id}")
