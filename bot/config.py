@@ -57,6 +57,17 @@ class Settings:
     hold_max: timedelta = timedelta(days=14)
     extension_max: timedelta = timedelta(days=30)
     answer_wait: timedelta = timedelta(days=7)
+    # Supervision (督办) and independent verification of closures (bot/services/cases/
+    # verification.py): the supervision deadlines a supervisor picks from (days); the share of
+    # closed cases drawn for a check (a hash of the case id and `verify_seed`: None takes the
+    # bot token, which staff never see, so nobody can tell in advance which closure is checked),
+    # how long after closing the check is asked, and how long an answer is awaited (then the
+    # check counts as unverified).
+    supervise_days: tuple[int, ...] = (1, 3, 7)
+    verify_share: float = 0.10
+    verify_seed: str | None = None
+    verify_after: timedelta = timedelta(days=3)
+    verify_within: timedelta = timedelta(days=7)
     scheduler_interval: float = 5.0
     # How long a claimed inbox or outbox row is held before another process may take it over.
     inbox_lease: timedelta = timedelta(seconds=60)
@@ -145,6 +156,10 @@ class Settings:
             values["dashboard_min_cases"] = max(1, int(env["GRIDVOICE_DASHBOARD_MIN_CASES"]))
         if env.get("GRIDVOICE_RATING_MIN_COUNT"):
             values["rating_min_count"] = max(5, int(env["GRIDVOICE_RATING_MIN_COUNT"]))
+        if env.get("GRIDVOICE_VERIFY_SHARE"):
+            values["verify_share"] = min(1.0, max(0.0, float(env["GRIDVOICE_VERIFY_SHARE"])))
+        if env.get("GRIDVOICE_VERIFY_SEED"):
+            values["verify_seed"] = env["GRIDVOICE_VERIFY_SEED"]
         if env.get("GRIDVOICE_OPEN_DATA_LICENCE"):
             values["open_data_licence"] = env["GRIDVOICE_OPEN_DATA_LICENCE"]
         if env.get("GRIDVOICE_WEB_RATE_PER_IP"):

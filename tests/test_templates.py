@@ -109,6 +109,11 @@ def _case(**overrides: Any) -> SimpleNamespace:
         held_until=NOW + timedelta(days=2),
         held_reason="parts",
         deferrals=1,
+        # under supervision (督办): the card and the queue mark it
+        supervised_at=NOW - timedelta(hours=1),
+        supervise_by=NOW + timedelta(days=1),
+        supervise_reason="Third complaint this month",
+        supervise_missed_at=None,
     )
     values.update(overrides)
     return SimpleNamespace(**values)
@@ -170,6 +175,10 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         "draft": {"text": "broken light", "photos": ["a"]},
         "restored": False,
         "place": "Bldg 1",
+        # supervision and independent checks
+        "supervisor": "李强",
+        "expires_at": NOW + timedelta(days=7),
+        "fixed": False,
         "kept": True,
         "matches": [match],
         "limit": 2000,
@@ -275,7 +284,7 @@ def test_every_case_update_event_says_something_in_both_languages(event: str) ->
 
 
 @pytest.mark.parametrize(
-    "kind", ["escalated", "escalated_in", "reopened_in", "transferred", "reassigned"]
+    "kind", ["escalated", "escalated_in", "reopened_in", "rework_in", "transferred", "reassigned"]
 )
 def test_handover_notice_kinds(kind: str) -> None:
     gridmap = GridMap.from_file(DEMO_MAP)
@@ -284,6 +293,8 @@ def test_handover_notice_kinds(kind: str) -> None:
         context = {
             **_context(gridmap, lang),
             "kind": kind,
-            "note": "accept" if kind.startswith("escalated") else "x",
+            "note": "accept"
+            if kind.startswith("escalated")
+            else ("peer" if kind == "rework_in" else "x"),
         }
         assert "GV-2026-000001" in r.render(lang, "handover_notice", **context), (lang, kind)

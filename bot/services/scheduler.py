@@ -12,20 +12,22 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.clock import wall_now
 from bot.services.cases import lifecycle as case_service
-from bot.services.cases.status import AWAITING_ACCEPT
+from bot.services.cases import verification
+from bot.services.cases.status import AWAITING_ACCEPT, OPEN
 from bot.services.cases.views import card_data
 from bot.services.participation import consultations
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
-from bot.store.models import Case, InboxUpdate, OutboxMessage
-from routing.deadlines import reminder_due, reminder_horizon
+from bot.store.models import Case, InboxUpdate, OutboxMessage, Verification
+from routing.deadlines import reminder_due, reminder_horizon, reminder_lead
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +84,15 @@ def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
                 Case.resolved_at <= now - max(s.auto_close_after, s.reopen_window),
             ),
         ),
+        # Supervision (督办): the supervision deadline passed while the case is open.
+        "supervision_missed": and_(
+            Case.supervise_by <= now,
+            Case.supervise_missed_at.is_(None),
+            Case.status.in_(sorted(OPEN)),
+        ),
         "follow_up": and_(
             Case.status == "closed",
+            Case.id.not_in(select(Verification.case_id)),  # a drawn case gets its check instead
             Case.rating.is_not(None) | Case.resolved_at.is_not(None),
             Case.closed_at <= now - s.follow_up_after,
             Case.reminded.is_(None),
@@ -117,6 +126,53 @@ async def run_due(domain: Domain) -> int:
         for case_id in ids:
             if await _act(domain, name, case_id):
                 done += 1
+    return done + await _run_verifications(domain, now)
+
+
+def _verification_due(now: datetime) -> dict[str, Any]:
+    """Checks of closures (cases/verification.py): to ask, and unanswered past their time."""
+    return {
+        "verify_ask": and_(
+            Verification.outcome.is_(None),
+            Verification.asked_at.is_(None),
+            Verification.ask_at <= now,
+        ),
+        "verify_expire": and_(
+            Verification.outcome.is_(None),
+            Verification.asked_at.is_not(None),
+            Verification.expires_at <= now,
+        ),
+    }
+
+
+async def _run_verifications(domain: Domain, now: datetime) -> int:
+    done = 0
+    for name, condition in _verification_due(now).items():
+        async with domain.sessions() as session:
+            ids = list(
+                (
+                    await session.execute(
+                        select(Verification.id)
+                        .where(condition)
+                        .order_by(Verification.id)
+                        .limit(500)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for v_id in ids:
+            async with domain.unit() as uow:
+                stmt = select(Verification).where(
+                    Verification.id == v_id, _verification_due(uow.now)[name]
+                )
+                if not domain.sqlite:
+                    stmt = stmt.with_for_update(skip_locked=True)
+                v = (await uow.session.execute(stmt)).scalar_one_or_none()
+                if v is None:
+                    continue  # someone else did it, or it is no longer due
+                act = verification.ask if name == "verify_ask" else verification.expire
+                done += 1 if await act(uow, v) else 0
     return done
 
 
@@ -175,7 +231,12 @@ async def _remind_resolve(uow: UnitOfWork, case: Case) -> bool:
 
 async def _auto_close(uow: UnitOfWork, case: Case) -> bool:
     await case_service.auto_close(uow, case)
+    await verification.sample(uow, case)  # drawn for a check or not, decided at closing
     return True
+
+
+async def _supervision_missed(uow: UnitOfWork, case: Case) -> bool:
+    return await case_service.miss_supervision(uow, case)
 
 
 async def _follow_up(uow: UnitOfWork, case: Case) -> bool:
@@ -212,6 +273,7 @@ ACTIONS: dict[str, Action] = {
     "remind_accept": _remind_accept,
     "remind_resolve": _remind_resolve,
     "auto_close": _auto_close,
+    "supervision_missed": _supervision_missed,
     "follow_up": _follow_up,
 }
 

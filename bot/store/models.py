@@ -241,6 +241,14 @@ class Case(Base):
     held_until: Mapped[datetime | None] = mapped_column(index=True)
     held_reason: Mapped[str | None] = mapped_column(String(16))
     deferrals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # --- supervision (督办): a supervisor flags the case with its own deadline and reason ---
+    # (bot/services/cases/lifecycle.py `supervise`); set once, kept after the case ends so the
+    # outcome (resolved by the supervision deadline, late, open) can be counted.
+    supervised_at: Mapped[datetime | None]
+    supervised_by: Mapped[int | None] = mapped_column(BigInteger)  # the supervisor
+    supervise_by: Mapped[datetime | None]  # the supervision deadline
+    supervise_reason: Mapped[str | None] = mapped_column(Text)  # staff only, never public
+    supervise_missed_at: Mapped[datetime | None]  # when the scheduler escalated it for missing it
 
     __table_args__ = (
         Index("ix_cases_grid_status_category", "grid_id", "status", "category"),
@@ -261,6 +269,41 @@ class Case(Base):
         ),
         # The public dashboard (bot/services/public/dashboard.py) reads these without touching the table.
         *DASHBOARD_INDEXES,
+        # Supervised cases whose supervision deadline the scheduler has yet to check.
+        Index(
+            "ix_cases_supervise_due",
+            "supervise_by",
+            postgresql_where=sql_text("supervise_missed_at IS NULL"),
+            sqlite_where=sql_text("supervise_missed_at IS NULL"),
+        ),
+    )
+
+
+class Verification(Base):
+    """An independent check of a closure (bot/services/cases/verification.py): a case drawn in
+    the sample when it closed is checked by someone other than its handler, the resident asked
+    "is it still fixed?" or, with no reachable resident, a member of another grid of the
+    community on site with a photo. One row per sampled case; answered once."""
+
+    __tablename__ = "verifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    grid_id: Mapped[str] = mapped_column(String(64))
+    handler_id: Mapped[int | None] = mapped_column(BigInteger)  # who resolved the closure checked
+    closed_at: Mapped[datetime]
+    ask_at: Mapped[datetime]  # when the check is asked (closed_at + settings.verify_after)
+    way: Mapped[str | None] = mapped_column(String(16))  # resident | peer | none
+    checker_id: Mapped[int | None] = mapped_column(BigInteger)
+    asked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))  # passed | failed | expired
+    answered_at: Mapped[datetime | None]
+    photo: Mapped[str | None] = mapped_column(String(256))  # the peer's photo (a Telegram file id)
+
+    __table_args__ = (
+        Index("ix_verifications_due", "outcome", "ask_at"),
+        Index("ix_verifications_grid_closed", "grid_id", "closed_at"),
     )
 
 

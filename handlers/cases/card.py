@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.bounds import arg, parse_id, parse_int
-from bot.services.cases import actions, replies
+from bot.services.cases import actions, replies, verification
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.reachability import sent_ref
@@ -27,7 +27,7 @@ from bot.services.shared import dialogue, messaging
 from bot.services.shared.dialogue import Prompt
 from bot.services.shared.outbox import Button, Keyboard
 from handlers.context import Ctx, status_label
-from handlers.message import message_text
+from handlers.message import message_image, message_text
 
 if TYPE_CHECKING:
     from bot.store.models import Case, User
@@ -44,8 +44,9 @@ TEXT_STATES = (
     Prompt.NOTE,
     Prompt.HOLD_NOTE,
     Prompt.EXTEND_REASON,
+    Prompt.SUPERVISE_REASON,
 )
-CARD_PROMPTS = (*TEXT_STATES, Prompt.RESOLVE_PHOTO, Prompt.REJECT_CONFIRM)
+CARD_PROMPTS = (*TEXT_STATES, Prompt.RESOLVE_PHOTO, Prompt.REJECT_CONFIRM, Prompt.VERIFY_PHOTO)
 
 
 async def card_button(ctx: Ctx) -> None:
@@ -98,12 +99,24 @@ async def _start(ctx: Ctx, action: actions.StaffAction, case: Case, rest: list[s
         if action.once:
             _drop_buttons(ctx)
         await _refresh_pressed(ctx, case)
-    elif first in CHOICE_ASKS:
+    elif first in CHOICE_ASKS and action.days_of:  # a hold's or an extension's choices
         await _offer_choices(ctx, action, case, 0, [])
         await _expect(ctx, action.prompt or "", case)
         ctx.answer()
     elif first is actions.Asks.TEXT:
         await _ask_text(ctx, action, case)
+    elif first is actions.Asks.DAYS:
+        # A supervision deadline: its choices on the card, then the reason in a prompt.
+        keyboard = [
+            [
+                Button.of("btn_days", cb(action.steps[0], case, d), n=d)
+                for d in actions.days_choices(where)
+            ],
+            [Button.of("btn_back", cb(action.steps[1], case))],
+        ]
+        await refresh_card(ctx.uow, case, ctx.chat_id, keyboard=keyboard)
+        await _expect(ctx, action.prompt or "", case)
+        ctx.answer("choose_supervise_days")
     elif first is actions.Asks.TARGET:
         keyboard: Keyboard = [
             [Button.literal(t.label.get(ctx.lang), cb(action.steps[0], case, t.kind[0], t.id))]
@@ -143,12 +156,20 @@ async def _step(
             await dialogue.end(ctx.uow, user, tell=False)
         ctx.answer()
         return
-    if action.asks[0] in CHOICE_ASKS:
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    if action.asks[0] in CHOICE_ASKS and action.days_of:  # a hold's or an extension's choices
         await _choice_step(ctx, action, code, case, rest)
+        return
+    if actions.Asks.DAYS in action.asks:  # a supervision deadline, then its reason
+        where = actions.Where(ctx.uow, case, user_id=user_id)
+        days = parse_int(arg(rest, 0), low=1, high=366)
+        if days is None or days not in actions.days_choices(where):
+            raise CaseActionError("not_allowed")
+        await actions.check(where, action)
+        await _ask_text(ctx, action, case, days=days)
         return
     if len(rest) < 2:
         raise CaseActionError("not_allowed")
-    user_id = ctx.tg_user.id if ctx.tg_user else 0
     target = f"{rest[0]}:{rest[1]}"[:80]
     await actions.check(actions.Where(ctx.uow, case, user_id=user_id), action)
     case_service.check_transfer_target(ctx.uow, user_id, case, target)
@@ -303,6 +324,8 @@ async def staff_input(ctx: Ctx) -> bool:
     text, _ = message_text(ctx)
     state = user.state
     data = dialogue.own_data(user)
+    if state == Prompt.VERIFY_PHOTO:
+        return await _verify_photo(ctx, data)
     try:
         if state == Prompt.RESOLVE_PHOTO:
             if message.photo:
@@ -407,6 +430,16 @@ async def _answer_prompt(
         await dialogue.end(ctx.uow, user)
     elif state in (Prompt.HOLD_NOTE, Prompt.EXTEND_REASON):
         await _deferral_from_state(ctx, case, str(state), data, text)
+    elif state == Prompt.SUPERVISE_REASON and not data.get("days"):
+        ctx.reply("supervise_pick_days", case=case)
+    elif state == Prompt.SUPERVISE_REASON:
+        action = actions.BY_NAME["supervise"]
+        await actions.perform(ctx.uow, user_id, case, action, int(data["days"]), text)
+        ctx.reply("staff_supervise_done", case=case)
+        await dialogue.end(ctx.uow, user)
+        card_chat = data.get("card_chat")
+        if isinstance(card_chat, int) and card_chat != case.owner_chat_id:
+            await refresh_card(ctx.uow, case, card_chat)  # the supervisor's copy
     elif state == Prompt.TRANSFER_REASON and not data.get("target"):
         ctx.reply("transfer_pick_target", case=case)
     elif state == Prompt.NOTE:
@@ -498,6 +531,55 @@ async def _resolve_from_state(ctx: Ctx, photo: str | None) -> None:
     await dialogue.end(ctx.uow, user)
 
 
+# --- an independent check of a closure, asked of a member of another grid ------------------
+
+
+async def verify_button(ctx: Ctx) -> None:
+    """`vp:<check>:<y|n>`: the member saw the place; their photo comes next (the
+    `verify_photo` prompt). Only the member asked, only while the check waits."""
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    v_id, answer = parse_id(arg(ctx.args, 0)), arg(ctx.args, 1)
+    if v_id is None or answer not in ("y", "n") or ctx.update.effective_chat is None:
+        ctx.answer("not_allowed", alert=True)
+        return
+    try:
+        await verification.open_check(ctx.uow, user_id, v_id, verification.PEER)
+    except CaseActionError as exc:
+        ctx.answer(exc.key, alert=True)
+        return
+    if ctx.user is None:
+        ctx.user = await ensure_user(ctx.uow, ctx.person, ctx.default_language())
+        ctx.lang = ctx.user.language
+    dialogue.arm(ctx.uow, ctx.user, Prompt.VERIFY_PHOTO, verification=v_id, fixed=answer == "y")
+    ctx.answer()
+    _prompt(ctx, "verify_peer_photo", fixed=answer == "y")
+
+
+async def _verify_photo(ctx: Ctx, data: dict) -> bool:  # type: ignore[type-arg]
+    """The photo that completes a member's check; words alone are not enough."""
+    user = ctx.user
+    message = ctx.message
+    assert user is not None and message is not None
+    image = message_image(message)
+    if image is None:
+        ctx.reply("verify_peer_need_photo")
+        return True
+    try:
+        await verification.answer(
+            ctx.uow,
+            user.id,
+            int(data.get("verification") or 0),
+            verification.PEER,
+            bool(data.get("fixed")),
+            photo=image[0],
+        )
+        ctx.reply("verify_peer_done", fixed=bool(data.get("fixed")))
+    except CaseActionError as exc:
+        ctx.reply("action_refused", key=exc.key, **status_label(ctx, exc.data))
+    await dialogue.end(ctx.uow, user)
+    return True
+
+
 # Read by the dispatcher (handlers/dispatch.py); the card's buttons work in groups too.
-CALLBACKS = {"c": card_button}
+CALLBACKS = {"c": card_button, "vp": verify_button}
 GROUP_CALLBACKS = ("c",)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from bot.bounds import arg, parse_id, parse_int
 from bot.services.cases import lifecycle as case_service
-from bot.services.cases import onetap
+from bot.services.cases import onetap, verification
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.reachability import questions_resent, reachable_again
 from bot.services.cases.status import OPEN, Status
@@ -114,7 +114,8 @@ async def _end_answer(ctx: Ctx, case_id: int) -> None:
 
 
 async def case_button(ctx: Ctx) -> None:
-    """Buttons on a resident's case messages: rate, not solved, change category, timeline, cancel."""
+    """Buttons on a resident's case messages: rate, not solved, change category, timeline,
+    cancel, and the answer to an independent check ("is the problem still fixed?")."""
     user = ctx.user
     assert user is not None
     action = ctx.args[0] if ctx.args else ""
@@ -179,6 +180,16 @@ async def case_button(ctx: Ctx) -> None:
         elif action == "cx":
             await case_service.cancel(ctx.uow, user, case)
             ctx.answer("case_cancelled")
+        elif action == "vf":
+            # An independent check of the closure: answered once, by the resident asked.
+            v_id, answer = parse_id(arg(ctx.args, 2)), arg(ctx.args, 3)
+            if v_id is None or answer not in ("y", "n"):
+                raise CaseActionError("not_allowed")
+            await verification.answer(
+                ctx.uow, user.id, v_id, verification.RESIDENT, answer == "y", case_id=case.id
+            )
+            _edit_pressed(ctx, None)
+            ctx.answer("verify_thanks")  # "not fixed": the case's update says it is reopened
         elif action == "still":
             ctx.answer("thanks_rating")
             await case_service.record(

@@ -54,6 +54,7 @@ EVENT = {
     "extend": "extend_asked",
     "approve": "held",
     "decline": "hold_declined",
+    "supervise": "supervised",
 }
 # Rows offered only once something waits: a request for the leader's decision, a hold to end.
 NEEDS_REQUEST = {"approve", "decline", "release"}
@@ -85,7 +86,7 @@ def test_an_action_on_the_card_says_how_it_asks_for_what_it_needs() -> None:
             continue
         if a.asks and a.asks[0] is Asks.TEXT or Asks.TARGET in a.asks:
             assert a.prompt and a.prompt_text, f"{a.name}: the chat asks its text in a prompt"
-        if Asks.TARGET in a.asks:
+        if Asks.TARGET in a.asks or Asks.DAYS in a.asks:
             assert len(a.steps) == 2, f"{a.name}: a choice and Back on the card"
         assert a.button is not None or Asks.CATEGORY in a.asks, a.name
 
@@ -163,12 +164,13 @@ def _not_offered_in(action: actions.StaffAction) -> str:
 def _answers(uow: UnitOfWork, where: Where, action: actions.StaffAction) -> list[Any]:
     given: dict[Asks, Any] = {
         Asks.REASON: "weather",
-        Asks.DAYS: 3,
         Asks.TEXT: "Done as asked",
         Asks.PHOTO: None,
         Asks.CATEGORY: "sanitation",
         Asks.MENTION: None,
     }
+    if Asks.DAYS in action.asks:  # 3 days for a hold or an extension, a supervision deadline
+        given[Asks.DAYS] = int(actions.choices(where, action, Asks.DAYS)[0]) if not action.days_of else 3
     if Asks.TARGET in action.asks:
         given[Asks.TARGET] = next(f"{t.kind[0]}:{t.id}" for t in actions.targets(where))
     if Asks.MEMBER in action.asks:
@@ -189,6 +191,9 @@ async def test_the_card_offers_the_action_and_its_press_runs_it(
     deciding = action.capability is Capability.APPROVE  # the leader's copy of the card
     presser = LEADER if status == Status.TRIAGE or deciding else MEMBER_1
     assert case.owner_chat_id == (MEMBER_1 if deciding else presser)
+    if action.name == "supervise":
+        presser = LEADER  # a supervisor's card of someone else's case (`/case`), never the owner's
+        assert action not in await actions.offered(Where(uow, case, chat_id=MEMBER_1))
     keyboard = await views.staff_keyboard(uow, case, presser)
     pressed = [b.data for row in keyboard for b in row if b.data.startswith(f"c:{action.code}:")]
     assert pressed, f"{action.name} is not on the card in {status}"

@@ -49,6 +49,8 @@ STORED = frozenset(
         "note",
         "hold_note",
         "extend_reason",
+        "supervise_reason",
+        "verify_photo",
         "consult",
         "consult_options",
         "announce",
@@ -66,6 +68,8 @@ STAFF_PROMPTS = {
     Prompt.NOTE,
     Prompt.HOLD_NOTE,
     Prompt.EXTEND_REASON,
+    Prompt.SUPERVISE_REASON,
+    Prompt.VERIFY_PHOTO,
 }
 COMMITTEE_PROMPTS = {Prompt.CONSULT, Prompt.CONSULT_OPTIONS, Prompt.ANNOUNCE}
 # (what /cancel answers, whether another command leaves it, its time to live, the draft rule)

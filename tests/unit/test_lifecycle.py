@@ -100,6 +100,11 @@ async def _close(uow: UnitOfWork, case: Case, resident: User) -> None:
     await lifecycle.auto_close(uow, case)
 
 
+async def _rework(uow: UnitOfWork, case: Case, resident: User) -> None:
+    """An independent check found the closed case not fixed (cases/verification.py)."""
+    await lifecycle.rework(uow, case, lifecycle.Actor(resident.id, "resident"), "resident")
+
+
 @dataclass(frozen=True)
 class Action:
     """One thing a person (or the scheduler) does to a case, and what the lifecycle allows."""
@@ -133,6 +138,7 @@ ACTIONS = [
         "reopen", _reopen, "reopened", "reopened", frozenset({"resolved"}), ("reopened", "重新办理")
     ),
     Action("close", _close, "closed", "auto_closed", frozenset({"resolved"}), ("closed", "结案")),
+    Action("rework", _rework, "reopened", "rework", frozenset({"closed"}), ("not fixed", "返工")),
 ]
 BY_NAME = {a.name: a for a in ACTIONS}
 

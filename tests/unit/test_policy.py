@@ -35,6 +35,9 @@ EXPECTED: dict[str, set[Capability]] = {
     "committee": {C.REPORTS, C.COMMITTEE},
     "admin": {C.ACT, C.OVERSEE, C.TRIAGE, C.REPORTS, C.REASSIGN, C.COMMITTEE, C.ADMIN, C.APPROVE},
 }
+# Supervision (督办): the grid leader and the roles with a wider reach, never a member or a party.
+for _role in ("leader", "centre", "street", "admin"):
+    EXPECTED[_role].add(C.SUPERVISE)
 PEOPLE = {
     "member": MEMBER_1,
     "party": PROPERTY_STAFF,

@@ -33,6 +33,7 @@ EVENT = {
     "extend": "extend_asked",
     "approve": "held",
     "decline": "hold_declined",
+    "supervise": "supervised",
 }
 
 
@@ -80,6 +81,11 @@ async def test_every_action_of_the_table_has_a_form_that_runs_it(web_world: Worl
                 assert 'class="ev-internal_note internal"' in after, action.name
             else:
                 assert kinds[-1] == EVENT[action.name], (action.name, kinds)
+            if action.name == "supervise":  # marked on the case page and the board
+                assert 'id="supervision"' in after and "Done as asked" in after
+                _, board = await get(http, f"{base}/desk/")
+                row = board.split(f'data-case="{case_id}"', 1)[1].split("</tr>", 1)[0]
+                assert 'class="pill supervised"' in row
             cases[action.name] = case_id
         # a resolved case offers two forms only: the public note and an internal note
         case_id = cases["reassign"]

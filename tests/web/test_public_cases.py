@@ -46,6 +46,7 @@ ALLOWED = {
     "duplicates",
     "reopen_count",
     "timeline",
+    "supervised",  # "under supervision" (督办) only: never who, why or until when
 }
 
 

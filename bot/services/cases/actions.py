@@ -38,7 +38,8 @@ class Asks(StrEnum):
     CATEGORY = "category"  # a category of the grid map
     MENTION = "mention"  # optional: a colleague to tell (the desk picks one; the chat reads @names)
     REASON = "reason"  # a hold's reason category (`lifecycle.HOLD_REASONS`)
-    DAYS = "days"  # a number of days (`lifecycle.day_choices`): a hold's length, an extension
+    DAYS = "days"  # a number of days (`lifecycle.day_choices`): a hold's length, an extension, a
+    # supervision deadline (`days_choices`)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class StaffAction:
     text_label: str = "desk_reason"
     steps: tuple[str, ...] = ()  # codes of its later steps on the card (choices, back)
     prompt_codes: tuple[str, ...] = ()  # codes of buttons on its chat prompts
-    days_of: str = ""  # what its DAYS bound: "hold" or "extend" (`lifecycle.day_choices`)
+    days_of: str = ""  # what its DAYS bound: "hold" or "extend" (`lifecycle.day_choices`);
+    # "" for a supervision deadline (`days_choices`), chosen on the card before its reason
     once: bool = False  # pressed on a message of its own (the leader's request): used once
 
     @property
@@ -166,12 +168,33 @@ async def _decidable(where: Where) -> str | None:
     return None
 
 
+def days_choices(where: Where) -> tuple[int, ...]:
+    """The deadlines (days) a supervisor picks from (`settings.supervise_days`)."""
+    return tuple(where.uow.settings.supervise_days)
+
+
+async def _may_supervise(where: Where) -> str | None:
+    """Supervision is a supervisor's on someone else's case, once: never on the owner's own
+    card or desk, nor on a case already under supervision."""
+    case = where.case
+    if case.supervised_at is not None:
+        return "already_supervised"
+    person = where.user_id if where.user_id is not None else where.chat_id
+    if person is None or person == case.owner_id or person == case.owner_chat_id:
+        return "supervise_own_case"
+    if not policy.may(where.uow, person, Capability.SUPERVISE):
+        return "not_allowed"
+    return None
+
+
 def choices(where: Where, action: StaffAction, ask: Asks) -> list[str]:
     """The values offered for a REASON or DAYS answer (buttons on the card, a select box)."""
     if ask is Asks.REASON:
         return list(lifecycle.HOLD_REASONS)
-    if ask is Asks.DAYS:
+    if ask is Asks.DAYS and action.days_of:
         return [str(d) for d in lifecycle.day_choices(where.uow, action.days_of)]
+    if ask is Asks.DAYS:  # a supervision deadline
+        return [str(d) for d in days_choices(where)]
     return []
 
 
@@ -336,6 +359,21 @@ ACTIONS: tuple[StaffAction, ...] = (
         run=lifecycle.triage_set_category,
         done="category_changed",
         steps=("catm",),  # More…: the card offers the top three first, then the whole list
+    ),
+    # Supervision (督办): a deadline of its own, then a short reason the owner reads.
+    StaffAction(
+        name="supervise",
+        code="sup",
+        asks=(Asks.DAYS, Asks.TEXT),
+        capability=Capability.SUPERVISE,
+        statuses=HANDLED,
+        run=lifecycle.supervise,
+        button="btn_supervise",
+        prompt="supervise_reason",
+        prompt_text="staff_prompt_supervise",
+        rule=_may_supervise,
+        text_label="desk_supervise_reason",
+        steps=("sdd", "sdb"),
     ),
     StaffAction(
         name="reassign",

@@ -507,7 +507,8 @@ async def reassign(
             await refresh_card(uow, case, old_chat)
         else:
             await send_card(uow, case, case.owner_chat_id, await photo_ids(uow, case))
-        if kind in ("escalated", "reopened") and note:
+        if kind in ("escalated", "reopened", "rework") and note:
+
             uow.outbox.send(
                 case.owner_chat_id,
                 await chat_language(uow, case.owner_chat_id),
@@ -619,6 +620,95 @@ async def escalate_case(uow: UnitOfWork, case: Case, which: str) -> bool:
     await reassign(uow, case, a, SYSTEM, "escalated", "escalated", note=which)
     case.escalation_count += 1  # counted once the lifecycle allowed it, never an attempt
     return True
+
+
+# --- supervision (督办) -----------------------------------------------------------------------
+# A supervisor (policy: Capability.SUPERVISE, within their reach) flags an open case with its own
+# deadline, in whole days from `settings.supervise_days`, and a short reason the owner reads
+# (staff words: never public). The owner is told, every card, list and page marks the case, the
+# scheduler escalates it when the supervision deadline passes while it is open
+# (`miss_supervision`), and the assessment weighs it more (cases/queues.py).
+SUPERVISE_REASON_MAX = 300
+
+
+async def supervise(uow: UnitOfWork, user_id: int, case: Case, days: int, reason: str) -> None:
+    if not policy.may(uow, user_id, Capability.SUPERVISE) or not may_act(uow, user_id, case):
+        raise CaseActionError("not_allowed")
+    if case.status not in OPEN:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    if case.supervised_at is not None:
+        raise CaseActionError("already_supervised")
+    if user_id == case.owner_id:
+        raise CaseActionError("supervise_own_case")
+    if days not in uow.settings.supervise_days:
+        raise CaseActionError("not_allowed")
+    reason = " ".join(reason.split())[:SUPERVISE_REASON_MAX]
+    if not reason:
+        raise CaseActionError("supervise_reason_empty")
+    case.supervised_at = uow.now
+    case.supervised_by = user_id
+    case.supervise_by = uow.now + timedelta(days=days)
+    case.supervise_reason = reason
+    case.version += 1
+    case.updated_at = uow.now
+    await record(
+        uow,
+        case,
+        actor_for(uow, user_id),
+        "supervised",
+        note=reason,
+        days=days,
+        deadline=case.supervise_by.isoformat(),
+    )
+    await _refresh_owner_card(uow, case)
+    if case.owner_chat_id is not None:
+        supervisor = uow.routing.gridmap.staff.get(user_id)
+        uow.outbox.send(
+            case.owner_chat_id,
+            await chat_language(uow, case.owner_chat_id),
+            "supervision_to_owner",
+            reply_to_ref=f"card:{case.id}:{case.owner_chat_id}",
+            case_id=case.id,
+            case=case,
+            reason=reason,
+            supervisor=supervisor.name if supervisor else None,
+        )
+
+
+async def miss_supervision(uow: UnitOfWork, case: Case) -> bool:
+    """The supervision deadline passed while the case is open: counted once, and the case goes
+    up the ladder (the scheduler calls this under the case's row lock)."""
+    if case.supervise_by is None or case.supervise_missed_at is not None:
+        return False
+    if case.status not in OPEN or case.supervise_by > uow.now:
+        return False
+    case.supervise_missed_at = uow.now
+    await record(uow, case, SYSTEM, "supervision_missed", deadline=case.supervise_by.isoformat())
+    await escalate_case(uow, case, "supervision")
+    return True
+
+
+async def rework(uow: UnitOfWork, case: Case, checked_by: Actor, way: str) -> None:
+    """An independent check found a closed case not fixed: it is reopened as rework, back with
+    whoever handled it, and counted against that closure (cases/verification.py)."""
+    if case.status != Status.CLOSED:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    case.reopen_count += 1
+    case.closed_at = None
+    a = Assignment(
+        owner_id=case.owner_id,
+        chat_id=case.owner_chat_id or 0,
+        party_id=case.party_id,
+        rung=case.rung,
+        reason="rework",
+        detail={"way": way},
+        follow_up_id=case.follow_up_id,
+    )
+    owner = uow.routing.gridmap.staff.get(case.owner_id or 0)
+    if case.owner_chat_id is None or (case.owner_id is not None and not (owner and owner.active)):
+        counts = await grid_counts(uow, case.grid_id)
+        a = assign(uow.routing.gridmap, case.grid_id, case.category, uow.now, counts)
+    await reassign(uow, case, a, checked_by, Status.REOPENED, "rework", note=way)
 
 
 async def triage_set_category(uow: UnitOfWork, user_id: int, case: Case, category: str) -> None:

@@ -19,7 +19,7 @@ from bot.services.cases.queries import BOARD_LIMIT, due_of, grid_counts
 from bot.services.cases.status import OPEN, Status
 from bot.services.people.access import may_act, scope, scope_grids
 from bot.services.shared.domain import UnitOfWork
-from bot.store.models import Case, CaseEvent
+from bot.store.models import Case, CaseEvent, Verification
 from routing.assignment import TransferTarget, assign, transfer_targets
 
 
@@ -76,6 +76,12 @@ async def hand_over_cases(uow: UnitOfWork, admin_id: int, user_id: int) -> int:
     return moved
 
 
+# Supervision (督办) weighs a case more in the difficulty-weighted score: a supervised case's
+# category weight is multiplied by this. An independent check that found a closure not fixed
+# (rework, cases/verification.py) takes that closure's weight off its handler's score again.
+SUPERVISED_WEIGHT = 1.5
+
+
 async def assessment(
     uow: UnitOfWork,
     user_id: int,
@@ -85,7 +91,9 @@ async def assessment(
     until: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Per person: cases by category, median times, share within deadline, reopen rate,
-    average rating, and a difficulty-weighted score (weights from the grid map).
+    average rating, and a difficulty-weighted score (weights from the grid map, a supervised
+    case × SUPERVISED_WEIGHT, a closure found not fixed by an independent check taken off
+    again); supervised cases and missed supervision deadlines; checks passed and rework.
 
     The period is the last `days`, or cases reported in [since, until) when given."""
     grids = scope_grids(uow, user_id)
@@ -117,6 +125,18 @@ async def assessment(
         elif kind == "accepted" and actor_id is not None:
             handler_of.setdefault(case_id, actor_id)
     weights = uow.routing.gridmap.category_weights
+
+    def weight_of(case: Case) -> float:
+        w = float(weights.get(case.category or "other", 1.0))
+        return w * SUPERVISED_WEIGHT if case.supervised_at is not None else w
+
+    checks = (
+        await uow.session.execute(
+            select(Verification.case_id, Verification.handler_id, Verification.outcome).where(
+                Verification.case_id.in_(ids), Verification.outcome.in_(("passed", "failed"))
+            )
+        )
+    ).all()
     per: dict[int, dict[str, Any]] = defaultdict(
         lambda: {
             "cases": 0,
@@ -132,6 +152,10 @@ async def assessment(
             "reopened": 0,
             "ratings": [],
             "weighted": 0.0,
+            "supervised": 0,
+            "supervision_missed": 0,
+            "verified": 0,
+            "rework": 0,
         }
     )
     for case in cases:
@@ -144,9 +168,12 @@ async def assessment(
         p = per[person]
         p["cases"] += 1
         p["by_category"][case.category or "triage"] += 1
-        weight = float(weights.get(case.category or "other", 1.0))
+        weight = weight_of(case)
         p["held"] += int(case.id in was_held)
         p["deferred"] += int(bool(case.deferrals))
+        if case.supervised_at is not None:
+            p["supervised"] += 1
+            p["supervision_missed"] += 1 if case.supervise_missed_at is not None else 0
         if case.accepted_at:
             p["accept"].append((case.accepted_at - case.created_at).total_seconds())
         if case.resolved_at:
@@ -165,6 +192,16 @@ async def assessment(
             p["reopened"] += 1
         if case.rating:
             p["ratings"].append(case.rating)
+    by_id = {c.id: c for c in cases}
+    for case_id, handler, outcome in checks:
+        if handler is None:
+            continue
+        p = per[handler]
+        if outcome == "passed":
+            p["verified"] += 1
+        else:  # counted against the closure that did not hold, and its handler
+            p["rework"] += 1
+            p["weighted"] -= weight_of(by_id[case_id])
     report = []
     for person, p in per.items():
         staff = uow.routing.gridmap.staff.get(person)
@@ -186,6 +223,10 @@ async def assessment(
                 "reopen_rate": p["reopened"] / p["cases"] if p["cases"] else 0.0,
                 "avg_rating": statistics.mean(p["ratings"]) if p["ratings"] else None,
                 "score": round(p["weighted"], 2),
+                "supervised": p["supervised"],
+                "supervision_missed": p["supervision_missed"],
+                "verified": p["verified"],
+                "rework": p["rework"],
             }
         )
     report.sort(key=lambda r: (-r["score"], r["name"]))

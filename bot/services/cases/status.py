@@ -41,7 +41,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     _S.NEEDS_INFO: _HANDLED | {_S.ASSIGNED},
     _S.RESOLVED: frozenset({_S.CLOSED, _S.REOPENED}),
     _S.REJECTED: frozenset(),
-    _S.CLOSED: frozenset(),
+    # An independent check found the fix did not hold: reopened as rework
+    # (bot/services/cases/verification.py).
+    _S.CLOSED: frozenset({_S.REOPENED}),
     _S.CANCELLED: frozenset(),
 }
 
@@ -86,6 +88,7 @@ PUBLIC_EVENT_KINDS: frozenset[str] = frozenset(
         "resolved",
         "rejected",
         "reopened",
+        "rework",
         "cancelled",
         "public_note",
         # Fair clocks: a hold (its reason category only, never the owner's note), its end,

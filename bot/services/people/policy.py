@@ -25,6 +25,7 @@ class Capability(StrEnum):
     TAKE_OVER = "take_over"  # accepting a case makes them its owner (hands-on roles)
     ASSIGNABLE = "assignable"  # a supervisor may hand cases to them
     APPROVE = "approve"  # decide an owner's request to hold a case or extend its deadline
+    SUPERVISE = "supervise"  # flag a case for supervision (督办) with its own deadline
 
 
 class Reach(StrEnum):
@@ -41,15 +42,20 @@ CAPABILITIES: dict[str, frozenset[Capability]] = {
     "member": frozenset({_C.ACT, _C.TAKE_OVER, _C.ASSIGNABLE}),
     "party": frozenset({_C.ACT, _C.TAKE_OVER}),
     "leader": frozenset(
-        {_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.ASSIGNABLE, _C.APPROVE}
+        {_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.ASSIGNABLE}
+        | {_C.APPROVE, _C.SUPERVISE}
     ),
     "centre": frozenset(
-        {_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.COMMITTEE, _C.APPROVE}
+        {_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.COMMITTEE}
+        | {_C.APPROVE, _C.SUPERVISE}
     ),
-    "street": frozenset({_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.APPROVE}),
+    "street": frozenset(
+        {_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.APPROVE, _C.SUPERVISE}
+    ),
     "committee": frozenset({_C.REPORTS, _C.COMMITTEE}),
     "admin": frozenset(
-        {_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.COMMITTEE, _C.ADMIN, _C.APPROVE}
+        {_C.ACT, _C.OVERSEE, _C.TRIAGE, _C.REPORTS, _C.REASSIGN, _C.COMMITTEE, _C.ADMIN}
+        | {_C.APPROVE, _C.SUPERVISE}
     ),
 }
 REACH: dict[str, Reach] = {
@@ -66,6 +72,7 @@ NEEDED: dict[Capability, str] = {
     _C.TRIAGE: "leaders",
     _C.REPORTS: "leaders_committee",
     _C.COMMITTEE: "committee",
+    _C.SUPERVISE: "leaders",
 }
 
 assert set(CAPABILITIES) == set(ROLES) == set(REACH), "every role of the grid map has a policy"

@@ -29,11 +29,13 @@ from bot.services.public.figures import (
     Overview,
     Rules,
     Share,
+    Supervision,
     Timing,
+    Verified,
     Week,
 )
 from bot.services.public.ratings import Ratings, rating_cells
-from bot.store.models import Case, UTCDateTime
+from bot.store.models import Case, UTCDateTime, Verification
 
 WEEK = timedelta(days=7)
 
@@ -136,6 +138,8 @@ async def overview(
         rating=ratings.average,
         top_categories=await _top_categories(session, ctx, scope),
         weekly=await _weekly(session, ctx, scope, period),
+        supervision=await supervision(session, ctx, scope),
+        verification=await verification(session, ctx, grid_ids),
     )
     grids: dict[str, GridLine] = {}
     if lines:
@@ -317,3 +321,49 @@ async def _grid_lines(
     for grid, o in opened.items():
         lines.setdefault(grid, GridLine(grid, o, 0, 0, Share(0, 0, ctx.rules.minimum)))
     return lines
+
+
+# --- supervision (督办) and independent verification of closures ----------------------------
+
+
+async def supervision(
+    session: AsyncConnection, ctx: Context, scope: list[ColumnElement[bool]]
+) -> Supervision:
+    """The period's supervised cases by outcome (one pass; the supervision deadline is the
+    case's own column): resolved by it, resolved after it, open now. A declined or withdrawn
+    supervised case is counted as supervised only."""
+    is_open = Case.status.in_(sorted(OPEN))
+    # Resolved and not reopened since (a reopened case is open again, whatever it did before).
+    resolved = and_(Case.resolved_at.is_not(None), ~is_open)
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(resolved, Case.resolved_at <= Case.supervise_by),
+                func.count().filter(resolved, Case.resolved_at > Case.supervise_by),
+                func.count().filter(is_open),
+                func.count().filter(Case.supervise_missed_at.is_not(None)),
+            ).where(Case.created_at >= _at(ctx.since), Case.supervised_at.is_not(None), *scope)
+        )
+    ).one()
+    return Supervision(*row, minimum=ctx.rules.minimum)
+
+
+async def verification(
+    session: AsyncConnection, ctx: Context, grid_ids: Sequence[str] | None
+) -> Verified:
+    """Checks of the closures of the period (closed within the window) by outcome."""
+    where = [Verification.closed_at >= _at(ctx.since)]
+    if grid_ids is not None:
+        where.append(Verification.grid_id.in_(list(grid_ids)))
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(Verification.outcome == "passed"),
+                func.count().filter(Verification.outcome == "failed"),
+                func.count().filter(Verification.outcome == "expired"),
+                func.count().filter(Verification.outcome.is_(None)),
+            ).where(*where)
+        )
+    ).one()
+    return Verified(*row, minimum=ctx.rules.minimum)

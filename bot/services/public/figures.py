@@ -22,6 +22,10 @@ class Rules:
     minimum: int
     rating_minimum: int = MIN_RATINGS  # ratings a published rating figure stands on, at least
     rating_months: int = 3  # the whole months satisfaction covers
+    # Independent checks of closures (bot/services/cases/verification.py), as stated publicly.
+    verify_share: float = 0.10
+    verify_after_days: int = 3
+    verify_within_days: int = 7
 
     @classmethod
     def of(cls, settings: Any) -> Rules:
@@ -33,6 +37,9 @@ class Rules:
             minimum=max(1, settings.dashboard_min_cases),
             rating_minimum=minimum_of(settings),
             rating_months=max(1, min(getattr(settings, "dashboard_rating_months", 3), 24)),
+            verify_share=float(getattr(settings, "verify_share", 0.10)),
+            verify_after_days=getattr(settings, "verify_after", timedelta(days=3)).days,
+            verify_within_days=getattr(settings, "verify_within", timedelta(days=7)).days,
         )
 
 
@@ -85,6 +92,69 @@ class Week:
     resolved: int
 
 
+# --- supervision (督办) and independent verification of closures ----------------------------
+Z95 = 1.959963984540054  # the standard normal quantile of a two-sided 95 % interval
+
+
+def wilson(passed: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion passed/n (95 % by default): unlike p ± z·se it
+    stays within [0, 1] and is honest for small n and rates near 0 or 1."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = passed / n
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * ((p * (1 - p) / n + z2 / (4 * n * n)) ** 0.5) / (1 + z2 / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """Cases of the period put under supervision and how each ended: resolved by its
+    supervision deadline, resolved after it (late), or open now (a reopened one too; a
+    declined or withdrawn one is in none of the three); `missed` were escalated for the missed
+    supervision deadline. Outcomes shown from `minimum` supervised cases."""
+
+    supervised: int = 0
+    on_time: int = 0
+    late: int = 0
+    open: int = 0
+    missed: int = 0
+    minimum: int = 1
+
+    @property
+    def enough(self) -> bool:
+        return self.supervised >= self.minimum
+
+
+@dataclass(frozen=True)
+class Verified:
+    """Independent checks of the period's closures: the verified-fix rate is passed ÷ checks
+    decided (passed + failed + unanswered), with its 95 % Wilson interval, from `minimum`."""
+
+    passed: int = 0
+    failed: int = 0
+    expired: int = 0
+    pending: int = 0
+    minimum: int = 1
+
+    @property
+    def checked(self) -> int:
+        return self.passed + self.failed + self.expired
+
+    @property
+    def enough(self) -> bool:
+        return self.checked >= self.minimum
+
+    @property
+    def rate(self) -> float | None:
+        return self.passed / self.checked if self.enough else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        return wilson(self.passed, self.checked) if self.enough else None
+
+
 @dataclass(frozen=True)
 class Figures:
     """One scope's figures (a community or a grid)."""
@@ -106,6 +176,8 @@ class Figures:
     rating: float | None
     top_categories: list[tuple[str, int]]
     weekly: list[Week]
+    supervision: Supervision = Supervision()
+    verification: Verified = Verified()
 
     @property
     def empty(self) -> bool:

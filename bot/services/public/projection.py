@@ -72,6 +72,7 @@ PUBLIC_EVENTS: dict[str, str] = {
     "resolved": "resolved",
     "rejected": "rejected",
     "reopened": "reopened",
+    "rework": "reopened",
     "cancelled": "cancelled",
     "public_note": "public_note",
     "held": "on_hold",  # with its reason category: `public_kind`
@@ -137,6 +138,7 @@ class PublicCase:
     # waiting for the resident's answer is not on hold).
     hold_reason: str | None = None
     held_until: datetime | None = None
+    supervised: bool = False  # a supervisor flagged it (督办); no staff words, no deadline
 
     @property
     def is_open(self) -> bool:
@@ -188,6 +190,7 @@ PUBLIC_COLUMNS = (
     Case.reopen_count,
     Case.held_reason,
     Case.held_until,
+    Case.supervised_at,  # published only as "under supervision": never who, why or until when
     _DUPLICATES,
 )
 # A row of PUBLIC_COLUMNS as a plain named tuple: attribute access on it is cheap (1,000 rows a page).
@@ -205,6 +208,7 @@ _TIMES = frozenset(
         "resolved_at",
         "closed_at",
         "held_until",
+        "supervised_at",
     )
 )
 AWARE_COLUMNS = tuple(
@@ -328,6 +332,7 @@ class Projection:
             timeline=timeline,
             hold_reason=row.held_reason if row.held_reason in HOLD_REASONS else None,
             held_until=row.held_until if row.held_reason in HOLD_REASONS else None,
+            supervised=getattr(row, "supervised_at", None) is not None,
         )
 
     def build_many(self, rows: Sequence[Any]) -> list[PublicCase]:

@@ -55,6 +55,8 @@ class Prompt(StrEnum):
     NOTE = "note"
     HOLD_NOTE = "hold_note"  # why a hold is asked (for the leader; never public)
     EXTEND_REASON = "extend_reason"  # why an extension is asked (for the leader)
+    SUPERVISE_REASON = "supervise_reason"
+    VERIFY_PHOTO = "verify_photo"
     CONSULT = "consult"
     CONSULT_OPTIONS = "consult_options"
     ANNOUNCE = "announce"
@@ -190,6 +192,8 @@ TABLE: dict[Prompt, Rule] = {
             Prompt.NOTE,
             Prompt.HOLD_NOTE,
             Prompt.EXTEND_REASON,
+            Prompt.SUPERVISE_REASON,  # why a case is put under supervision (the owner reads it)
+            Prompt.VERIFY_PHOTO,  # a member's photo checking another grid's closed case
         )
     },
     **{

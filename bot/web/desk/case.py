@@ -166,7 +166,7 @@ async def _answer(request: web.Request, desk: Desk, action: actions.StaffAction,
     if ask is Asks.REASON:
         return _text(desk, "hold_reason")
     if ask is Asks.DAYS:
-        days = parse_int(_text(desk, "days"), high=1000)
+        days = parse_int(_text(desk, "days"), low=1, high=1000)
         if days is None:
             raise ActionRefused("not_allowed", 400)
         return days

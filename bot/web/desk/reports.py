@@ -77,7 +77,8 @@ async def reports_csv(request: web.Request, desk: Desk) -> web.Response:
     data = await _report(request, desk)
     rows: list[list[object]] = [
         ["month", "kind", "id", "name", "cases", "weighted_score", "within_deadline",
-         "reopen_rate", "avg_rating", "official_within_deadline", "deferred", "held"]
+         "reopen_rate", "avg_rating", "official_within_deadline", "deferred", "held",
+         "supervised", "supervision_missed", "verified", "rework"]
     ]  # fmt: skip
     gridmap = desk.uow.routing.gridmap
     for r in data["members"]:
@@ -85,7 +86,8 @@ async def reports_csv(request: web.Request, desk: Desk) -> web.Response:
         rows.append(
             [data["month"], "member", r["id"], name, r["cases"], r["score"],
              _num(r["within_deadline"]), _num(r["reopen_rate"]), _num(r["avg_rating"]),
-             _num(r["official_within_deadline"]), r["deferred"], r["held"]]
+             _num(r["official_within_deadline"]), r["deferred"], r["held"],
+             r["supervised"], r["supervision_missed"], r["verified"], r["rework"]]
         )  # fmt: skip
     for r in data["parties"]:
         name = r["party"].name.get(desk.lang) if r["party"] else r["id"]
