@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
+from bot.services.cases import neighbours
 from bot.services.cases.feed import case_changed
 from bot.services.cases.queries import find_case as find_case
 from bot.services.cases.queries import find_case_by_id as find_case_by_id
@@ -176,7 +177,7 @@ async def create_case(
     escalated like any other case; nobody is told in a chat, the client reads it back.
     """
     if classification is None:
-        classification = uow.domain.classifier.classify(text)
+        classification = await neighbours.classify(uow, text)
     gridmap = uow.routing.gridmap
     case = Case(
         resident_id=resident.id if resident else None,
@@ -333,7 +334,6 @@ async def resident_message(
         move(uow, case, "accepted" if case.accepted_at else "assigned")
     await record(uow, case, Actor(resident.id, "resident"), "answered", from_status=old, note=text)
     if case.owner_chat_id is not None:
-
         uow.outbox.send(
             case.owner_chat_id,
             await chat_language(uow, case.owner_chat_id),
@@ -359,6 +359,7 @@ async def resolve(
     old = move(uow, case, "resolved")
     case.resolved_at = uow.now
     case.resolution_note = note
+    await neighbours.settle(uow, case)  # its category now teaches the classifier
     if photo:
         uow.session.add(CasePhoto(case_id=case.id, file_id=photo, kind="resolution"))
     await record(
@@ -482,7 +483,6 @@ async def reassign(
         else:
             await send_card(uow, case, case.owner_chat_id, await photo_ids(uow, case))
         if kind in ("escalated", "reopened") and note:
-
             uow.outbox.send(
                 case.owner_chat_id,
                 await chat_language(uow, case.owner_chat_id),
@@ -625,6 +625,9 @@ async def correct_category(uow: UnitOfWork, case: Case, category: str, actor: Ac
     previous = case.category
     case.category = category
     case.version += 1
+    # the classifier learns at once: this case's entry among its neighbours (a later
+    # correction replaces it)
+    await neighbours.settle(uow, case)
     await record(uow, case, actor, "category_changed", previous=previous, category=category)
 
 
@@ -664,7 +667,6 @@ async def rate(uow: UnitOfWork, resident: User, case: Case, stars: int) -> None:
     )
     await _refresh_owner_card(uow, case)
     if case.owner_chat_id is not None:
-
         uow.outbox.send(
             case.owner_chat_id,
             await chat_language(uow, case.owner_chat_id),
@@ -728,6 +730,7 @@ async def auto_close(uow: UnitOfWork, case: Case) -> None:
     told), rated once the reopen window has passed (they said their word already)."""
     old = move(uow, case, "closed")
     case.closed_at = uow.now
+    await neighbours.settle(uow, case)
     await record(uow, case, SYSTEM, "auto_closed", from_status=old, rated=case.rating is not None)
     await _refresh_owner_card(uow, case)
     if case.rating is None:
