@@ -112,3 +112,17 @@ async def test_without_the_voter_cases_settle_and_are_embedded_once_it_loads(
         (row,) = await _rows(uow, case.id)
         assert row.embedding and row.encoder == domain.classifier.voter.name
         assert (await neighbours.classify(uow, AGAIN)).category == "facilities"
+
+
+async def test_warming_lets_the_voter_vote_without_touching_the_shared_classifier(
+    domain: Domain,
+) -> None:
+    from routing.classifier import Classifier
+
+    voting_classifier()  # skips where the voter cannot load
+    shared = Classifier.default()
+    assert domain.classifier is shared and not shared.voting
+    assert await domain.warm_classifier() is True
+    assert domain.classifier.voting and domain.classifier is not shared
+    assert not shared.voting  # other domains (and tests) keep the classifier they had
+    assert await domain.warm_classifier() is True  # once is enough
