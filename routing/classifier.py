@@ -389,6 +389,7 @@ class Classifier:
         neighbours: NeighbourIndex | None = None,
         *,
         vector: np.ndarray | None = None,
+        vote: bool = True,
     ) -> Classification:
         """Classify one message; abstains (category ``None``) when the evidence is weak or split.
 
@@ -396,6 +397,8 @@ class Classifier:
         the lexicon alone decides (rules in docs/lexicon.md).  With the second voter attached,
         the nearest messages of the packaged corpus and of ``neighbours`` (the deployment's
         settled cases) vote too; ``vector`` is the message's embedding when already computed.
+        ``vote=False`` leaves the voter out (quick checks such as "does this name a problem?",
+        and the parts of a message in :meth:`second_problem`, calibrated without it).
         """
         norm = normalize(text or "")
         raw, evidence, _ = self._lexicon(norm)
@@ -404,7 +407,9 @@ class Classifier:
         if model is None or not norm:
             return self._lexicon_only(scores, evidence)
         scored = model.score(norm)
-        if self.voter is not None and vector is None:
+        if not vote:
+            vector = None
+        elif self.voter is not None and vector is None:
             vector = self.voter.embed_one(text)
         if len(scored.features) - scored.grams < MIN_FEATURES:
             # a word or two: the lexicon's rules decide (or abstain) unless a settled case of
@@ -510,7 +515,7 @@ class Classifier:
         for part in parts:
             if len(part) < 4:
                 continue
-            res = self.classify(part)
+            res = self.classify(part, vote=False)
             if (
                 res.category is not None
                 and res.category not in (category, "other")  # thanks and questions: no case

@@ -126,3 +126,25 @@ async def test_warming_lets_the_voter_vote_without_touching_the_shared_classifie
     assert domain.classifier.voting and domain.classifier is not shared
     assert not shared.voting  # other domains (and tests) keep the classifier they had
     assert await domain.warm_classifier() is True  # once is enough
+
+
+async def test_another_replica_reads_the_settlement_from_the_database(
+    voting: Domain, settings, clock
+) -> None:
+    replica = Domain(settings, clock=clock, engine=voting.engine)  # the same store, its own memory
+    replica.classifier = voting.classifier
+    replica._routing = voting._routing
+    async with replica.unit() as uow:
+        assert (await neighbours.classify(uow, AGAIN)).category != "facilities"  # cached empty
+    async with voting.unit() as uow:
+        resident = await new_resident(uow)
+        case = await file_case(uow, resident, FIRST, as_category=None)
+        await lifecycle.triage_set_category(uow, LEADER, case, "facilities")
+    async with replica.unit() as uow:
+        assert (await neighbours.classify(uow, AGAIN)).category == "facilities"
+    async with voting.unit() as uow:
+        case = await uow.session.get(type(case), case.id)
+        await lifecycle.resident_change_category(uow, resident, case, "dispute")
+    async with replica.unit() as uow:  # the replaced row, not a second one
+        assert (await neighbours.classify(uow, AGAIN)).category == "dispute"
+        assert len(replica.neighbour_cache.entries) == 1

@@ -38,7 +38,7 @@ async def settle(uow: UnitOfWork, case: Case) -> None:
     if case.category is None or not (case.text or "").strip():
         return
     classifier = uow.domain.classifier
-    vector = classifier.embed(case.text)
+    vector = await asyncio.to_thread(classifier.embed, case.text) if classifier.voting else None
     await uow.session.execute(delete(CaseNeighbour).where(CaseNeighbour.case_id == case.id))
     uow.session.add(
         CaseNeighbour(
