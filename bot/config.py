@@ -35,7 +35,8 @@ class Settings:
     # The share the winner of the vote needs before the classifier answers instead of sending
     # the case to triage: the operating point (docs/classifier.md "Abstention"). None = the
     # classifier's own: 0.4 with the voter (precision when answering >= 0.92 on messages it
-    # was not tuned on), 0.5 without. GRIDVOICE_CLASSIFIER_THRESHOLD.
+    # was not tuned on), 0.5 without; a value set here applies with and without the voter.
+    # GRIDVOICE_CLASSIFIER_THRESHOLD.
     classifier_threshold: float | None = None
     default_language: str = "en"
     # Webhook mode: public URL and the secret Telegram must echo back.

@@ -148,3 +148,19 @@ async def test_another_replica_reads_the_settlement_from_the_database(
     async with replica.unit() as uow:  # the replaced row, not a second one
         assert (await neighbours.classify(uow, AGAIN)).category == "dispute"
         assert len(replica.neighbour_cache.entries) == 1
+
+
+def test_the_operating_point_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import Settings
+    from bot.services.shared.domain import build_classifier
+
+    monkeypatch.setenv("GRIDVOICE_CLASSIFIER_THRESHOLD", "0.55")
+    monkeypatch.setenv("GRIDVOICE_MODEL", "/nonexistent/category_model.npz")
+    clf = build_classifier(Settings.from_env())
+    assert clf.vote_threshold == clf.threshold == 0.55
+    monkeypatch.setenv("GRIDVOICE_CLASSIFIER_THRESHOLD", "1.5")
+    with pytest.raises(ValueError, match="GRIDVOICE_CLASSIFIER_THRESHOLD"):
+        Settings.from_env()
+    monkeypatch.delenv("GRIDVOICE_CLASSIFIER_THRESHOLD")
+    default = build_classifier(Settings.from_env())
+    assert (default.threshold, default.vote_threshold) == (0.5, 0.4)

@@ -77,13 +77,11 @@ def build_classifier(settings: Settings) -> Classifier:
     threshold = settings.classifier_threshold
     if model.exists():
         try:
-            return Classifier(
-                load_lexicon(settings.lexicon_path), model=model, vote_threshold=threshold
-            )
+            return Classifier(load_lexicon(settings.lexicon_path), model=model, threshold=threshold)
         except ValueError:
             log.exception("unreadable category model %s: using the packaged one", model)
     if settings.lexicon_path or threshold is not None:
-        return Classifier(load_lexicon(settings.lexicon_path), vote_threshold=threshold)
+        return Classifier(load_lexicon(settings.lexicon_path), threshold=threshold)
     return Classifier.default()
 
 
