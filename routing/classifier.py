@@ -49,7 +49,8 @@ from routing.evidence import add_model_evidence
 from routing.lexicon import Lexicon, Pattern, load_lexicon
 from routing.linear import NOTHING, LinearModel
 from routing.model import PACKAGED_MODEL, PACKAGED_VECTORS, load_training
-from routing.neighbours import NeighbourIndex, vote
+from routing.neighbours import NeighbourIndex
+from routing.neighbours import vote as vote_of
 from routing.text import cjk_runs, english_tokens, normalize, phrase_key, stem, zh_key
 
 #: Weight of the lexicon's scores against the model's log-probabilities (more in chat-length
@@ -407,16 +408,17 @@ class Classifier:
         if model is None or not norm:
             return self._lexicon_only(scores, evidence)
         scored = model.score(norm)
-        if not vote:
+        if not vote or self.voter is None:
             vector = None
-        elif self.voter is not None and vector is None:
-            vector = self.voter.embed_one(text)
+        local = (self.model_neighbours, neighbours)
         if len(scored.features) - scored.grams < MIN_FEATURES:
             # a word or two: the lexicon's rules decide (or abstain) unless a settled case of
             # this deployment is nearly the same message
             lex = self._lexicon_only(scores, evidence)
-            if lex.category is None and vector is not None:
-                near = vote([self.model_neighbours, neighbours], vector, self._lex_order, k=1)
+            if lex.category is None and vote and self.voter is not None and any(local):
+                if vector is None:
+                    vector = self.voter.embed_one(text)
+                near = vote_of(list(local), vector, self._lex_order, k=1)
                 if near is not None and near.best >= NEAR_SIMILARITY and near.best_label != NOTHING:
                     return replace(
                         lex,
@@ -437,7 +439,9 @@ class Classifier:
         top = max(z)
         q = [math.exp(v - top) for v in z]
         threshold = self.threshold
-        if vector is not None and self.corpus_index is not None:
+        if vote and self.voter is not None and self.corpus_index is not None:
+            if vector is None:
+                vector = self.voter.embed_one(text)
             q = self._vote(q, vector, neighbours)
             threshold = self.vote_threshold
         win = q.index(max(q))
@@ -476,11 +480,11 @@ class Classifier:
         total = sum(q)
         mixed = np.asarray(q) / total * LINEAR_SHARE
         weight = LINEAR_SHARE
-        corpus = vote([self.corpus_index], vector, cats)
+        corpus = vote_of([self.corpus_index], vector, cats)
         if corpus is not None:
             mixed += CORPUS_SHARE * corpus.probs
             weight += CORPUS_SHARE
-        local = vote([self.model_neighbours, neighbours], vector, cats)
+        local = vote_of([self.model_neighbours, neighbours], vector, cats)
         if local is not None and local.best > DEPLOYMENT_MIN_SIMILARITY:
             # a settled case that says nearly the same counts fully; a distant one hardly
             closeness = (local.best - DEPLOYMENT_MIN_SIMILARITY) / (1.0 - DEPLOYMENT_MIN_SIMILARITY)

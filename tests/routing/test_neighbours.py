@@ -136,3 +136,16 @@ def test_the_voter_votes_and_a_model_files_cases_teach_it_at_once(tmp_path: Path
     assert local.attach_voter(voter, clf.corpus_index)
     assert local.classify(again).category == "facilities"
     assert clf.classify(again).category != "facilities"
+
+
+def test_a_word_or_two_is_answered_by_a_settled_case_saying_nearly_the_same() -> None:
+    voter = real_voter()
+    clf = voting_classifier()
+    assert clf.classify("pumpkin wheezing").category is None  # too short, the lexicon abstains
+    settled = NeighbourIndex(voter.embed(["the pumpkin is wheezing"]), ["facilities"], encoder=voter.name)
+    res = clf.classify("pumpkin wheezing", settled)
+    assert res.category == "facilities" and res.confidence >= 0.9
+    assert top_categories(res, 3) == [("facilities", res.confidence)]
+    far = NeighbourIndex(voter.embed(["the bins are full"]), ["sanitation"], encoder=voter.name)
+    assert clf.classify("pumpkin wheezing", far).category is None
+    assert clf.classify("pumpkin wheezing", settled, vote=False).category is None
