@@ -1,13 +1,17 @@
 """Classifier speed on one core: short messages, real-length letters, and start-up.
 
-    /work/venv/bin/python benchmarks/classify_bench.py [--seconds 3] [--model PATH]
+    python benchmarks/classify_bench.py [--seconds 3] [--model PATH] [--voter]
 
 * short: the tuning corpus plus variations (random casing, suffixes, dropped characters),
   English and Chinese mixed;
 * letters: ~225-character Chinese letters and long English requests, made by joining two
   messages of the packaged letter corpus with a greeting and a sign-off;
 * start-up: a fresh interpreter importing the bot and building the classifier the bot uses
-  (packaged model, or ``--model``), then classifying one message.
+  (packaged model, or ``--model``), then classifying one message; with ``--voter`` also the
+  time until the second voter votes (the bot loads it in the background) and the peak memory
+  of both.
+
+``--voter``: the rates with the second voter (sentence-embedding neighbours) voting.
 
 Rates are messages per CPU second of this process (``time.process_time``), so a busy machine
 does not make the classifier look slower than it is; wall-clock rates are printed too.
@@ -91,30 +95,42 @@ def rate(classify: Callable[[str], object], msgs: list[str], seconds: float) -> 
     return done / (time.process_time() - cpu), done / (time.perf_counter() - wall)
 
 
-def start_up(model: str | None) -> float:
+def start_up(model: str | None, voter: bool = False) -> tuple[float, float, float]:
+    """(seconds to a classifier, seconds until the voter votes or 0, peak memory in MB)."""
     code = (
-        "import time; t = time.perf_counter();"
+        "import time, resource; t = time.perf_counter();"
         "import bot.runtime.app;"
         "from bot.config import Settings;"
         "from bot.services.shared.domain import build_classifier;"
         f"c = build_classifier(Settings(model_path={model!r}));"
         "c.classify('电梯坏了');"
-        "print(time.perf_counter() - t)"
+        "ready = time.perf_counter() - t;"
+        f"voted = c.attach_voter() if {voter!r} else False;"
+        "c.classify('电梯坏了，好几天没人修');"
+        "done = time.perf_counter() - t if voted else 0.0;"
+        "print(ready, done, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    return float(out.stdout.strip().splitlines()[-1])
+    ready, done, rss = out.stdout.strip().splitlines()[-1].split()
+    return float(ready), float(done), float(rss)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--model", default=None, help="a trained model file")
+    ap.add_argument("--voter", action="store_true", help="with the second voter")
     args = ap.parse_args()
     t0 = time.perf_counter()
     clf = Classifier(load_lexicon(), model=args.model) if args.model else Classifier.default()
     build = time.perf_counter() - t0
+    if args.voter:
+        t0 = time.perf_counter()
+        if not clf.attach_voter():
+            raise SystemExit("the second voter cannot load here")
+        print(f"second voter load (encoder + corpus vectors): {time.perf_counter() - t0:.2f} s")
     short = short_messages(5000)
     long = letters(1000)
     zh_len = sum(len(m) for m in long[1::2]) / len(long[1::2])
@@ -128,7 +144,16 @@ def main() -> None:
         f"{cpu:,.0f} msgs/s per core ({wall:,.0f}/s wall)"
     )
     runs = sorted(start_up(args.model) for _ in range(3))
-    print(f"start-up (import the bot, load lexicon + model, classify one): {runs[1]:.2f} s")
+    print(
+        f"start-up (import the bot, load lexicon + model, classify one): {runs[1][0]:.2f} s, "
+        f"peak memory {runs[1][2]:.0f} MB"
+    )
+    if args.voter:
+        runs = sorted((start_up(args.model, voter=True) for _ in range(3)), key=lambda r: r[1])
+        print(
+            f"start-up with the second voter: classifier {runs[1][0]:.2f} s, voting from "
+            f"{runs[1][1]:.2f} s, peak memory {runs[1][2]:.0f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """Accuracy, precision when answering and coverage of the classifier on a labelled JSONL file.
 
-    /work/venv/bin/python benchmarks/classify_real.py FILE.jsonl [--model PATH] [--errors N]
+    python benchmarks/classify_real.py FILE.jsonl [--model PATH] [--voter] [--threshold T] [--errors N]
 
 Each line is ``{"text": ..., "gold": [ids...]}`` (any listed id counts as right, the first is the
 main one) or ``{"text": ..., "category": id}``; an optional ``"lang"`` groups the figures
 (otherwise the language is guessed: any Chinese character makes it ``zh``).  Accuracy = right /
 all messages (an abstention is not right), precision = right / answered, coverage = answered /
-all.  Nothing is embedded here: the file is an argument.
+all.  ``--voter`` lets the second voter (sentence-embedding neighbours) vote.  Nothing is
+embedded here: the file is an argument.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from routing.classifier import Classifier  # noqa: E402
+from routing.lexicon import load_lexicon  # noqa: E402
 from routing.text import has_cjk  # noqa: E402
 
 
@@ -55,9 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("path", type=Path)
     ap.add_argument("--model", help="a trained model file (default: the packaged model)")
     ap.add_argument("--errors", type=int, default=0, help="print up to N wrong answers")
+    ap.add_argument("--voter", action="store_true", help="with the second voter")
+    ap.add_argument("--threshold", type=float, help="the share the winner needs")
     args = ap.parse_args(argv)
     rows = load_rows(args.path)
-    clf = Classifier.default()
+    if args.model or args.voter or args.threshold is not None:
+        clf = Classifier(load_lexicon(), model=args.model, threshold=args.threshold)
+        if args.voter and not clf.attach_voter():
+            print("the second voter cannot load", file=sys.stderr)
+            return 2
+    else:
+        clf = Classifier.default()
     t0 = time.perf_counter()
     results = [clf.classify(str(r["text"])) for r in rows]
     elapsed = time.perf_counter() - t0

@@ -28,6 +28,16 @@ class Settings:
     # The category model a deployment trained on its own cases (`gridvoice model train`);
     # None = `category_model.npz` next to the SQLite database (or in the data directory).
     model_path: str | None = None
+    # The classifier's second voter (multilingual sentence embeddings: the nearest messages of
+    # the packaged corpus and of the deployment's settled cases vote; docs/classifier.md).
+    # Loaded in the background at start-up; off with GRIDVOICE_CLASSIFIER_VOTER=0.
+    classifier_voter: bool = True
+    # The share the winner of the vote needs before the classifier answers instead of sending
+    # the case to triage: the operating point (docs/classifier.md "Abstention"). None = the
+    # classifier's own: 0.4 with the voter (precision when answering >= 0.92 on messages it
+    # was not tuned on), 0.5 without; a value set here applies with and without the voter.
+    # GRIDVOICE_CLASSIFIER_THRESHOLD.
+    classifier_threshold: float | None = None
     default_language: str = "en"
     # Webhook mode: public URL and the secret Telegram must echo back.
     webhook_url: str | None = None
@@ -138,6 +148,16 @@ class Settings:
             values["lexicon_path"] = env["GRIDVOICE_LEXICON"]
         if env.get("GRIDVOICE_MODEL"):
             values["model_path"] = env["GRIDVOICE_MODEL"]
+        if env.get("GRIDVOICE_CLASSIFIER_VOTER"):
+            values["classifier_voter"] = env["GRIDVOICE_CLASSIFIER_VOTER"].lower() in (
+                "1",
+                "true",
+                "yes",
+            )
+        if env.get("GRIDVOICE_CLASSIFIER_THRESHOLD"):
+            values["classifier_threshold"] = share(
+                "GRIDVOICE_CLASSIFIER_THRESHOLD", env["GRIDVOICE_CLASSIFIER_THRESHOLD"]
+            )
         for key, name in (
             ("inbox_lease", "GRIDVOICE_INBOX_LEASE"),
             ("outbox_lease", "GRIDVOICE_OUTBOX_LEASE"),
@@ -197,6 +217,17 @@ class Settings:
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def share(name: str, text: str) -> float:
+    """A share between 0 and 1 (a threshold), checked at start-up."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0.0 < value <= 1.0:
+        raise ValueError(f"{name} must be a number above 0 and at most 1, not {text!r}")
+    return value
 
 
 def _seconds(name: str, text: str) -> float:

@@ -22,6 +22,11 @@ How a message is scored (details in docs/lexicon.md):
    ``LEXICON_WEIGHT``, the sum is sharpened by ``SHARPNESS`` and normalised, and the classifier
    answers the top category when its share reaches the threshold.  Evidence: the lexicon terms
    of the winner, then the model features that most favour it.  See docs/classifier.md.
+7. With the second voter attached (:meth:`Classifier.attach_voter`: multilingual sentence
+   embeddings, ``routing/voter.py``), the nearest messages of the packaged corpus and of the
+   deployment's settled cases vote too (``routing/neighbours.py``); the three votes are averaged
+   with the weights ``LINEAR_SHARE``, ``CORPUS_SHARE``, ``DEPLOYMENT_SHARE`` and the answer
+   needs ``VOTE_THRESHOLD``.  Without the voter the classifier works as in 1-6.
 """
 
 from __future__ import annotations
@@ -36,12 +41,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import ClassVar, Literal
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
+from routing import voter as voters
 from routing.evidence import add_model_evidence
 from routing.lexicon import Lexicon, Pattern, load_lexicon
 from routing.linear import NOTHING, LinearModel
-from routing.model import PACKAGED_MODEL, load_training
+from routing.model import PACKAGED_MODEL, PACKAGED_VECTORS, load_training
+from routing.neighbours import NeighbourIndex
+from routing.neighbours import vote as vote_of
 from routing.text import cjk_runs, english_tokens, normalize, phrase_key, stem, zh_key
 
 #: Weight of the lexicon's scores against the model's log-probabilities (more in chat-length
@@ -61,6 +70,17 @@ MIN_FEATURES = 3
 #: classified at least this confidently and the lexicon has a cue this strong for it there.
 SECOND_CONFIDENCE = 0.9
 SECOND_CUE = 3.0
+#: With the second voter: the shares of the linear model (with the lexicon), of the packaged
+#: corpus's nearest messages and of the deployment's nearest settled cases in the vote, and the
+#: share the winner needs (chosen on evidence, docs/classifier.md).  The deployment's cases
+#: vote only when one of them is at least DEPLOYMENT_MIN_SIMILARITY close; a message too short
+#: for the model is answered by a settled case at least NEAR_SIMILARITY close.
+LINEAR_SHARE = 0.6
+CORPUS_SHARE = 0.4
+DEPLOYMENT_SHARE = 1.0
+DEPLOYMENT_MIN_SIMILARITY = 0.5
+NEAR_SIMILARITY = 0.9
+VOTE_THRESHOLD = 0.4
 _SEGMENT = re.compile(r"[。！？!?；;\n]+|\.\s+|(?=另外|还有|此外|同时)|\b(?=also\b|plus\b)")
 
 # Common English words never "typo-corrected" into a lexicon word.
@@ -94,16 +114,28 @@ class Classification:
     confidence: float
     matched: tuple[str, ...]
     scores: Mapping[str, float]
+    #: The final vote's share per category, best first (also when the classifier abstains;
+    #: empty when nothing was scored). See :func:`top_categories`.
     probabilities: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
+
+def top_categories(result: Classification, k: int = 3) -> list[tuple[str, float]]:
+    """The ``k`` likeliest categories of a classification with their shares (0..1), best
+    first: for offering the resident or the leader a one-tap choice.  From the final vote; for
+    a message too short for the model, from the lexicon's scores (normalised)."""
+    probs = result.probabilities
+    if not probs:
+        total = sum(v for v in result.scores.values() if v > 0)
+        if total <= 0:
+            return []
+        probs = {c: v / total for c, v in result.scores.items() if v > 0}
+    ranked = sorted(probs.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [(c, round(p, 4)) for c, p in ranked[:k]]
+
     def top(self, k: int = 3) -> tuple[tuple[str, float], ...]:
-        """The ``k`` likeliest categories with their probabilities, likeliest first (ties in
-        the taxonomy's order); categories with no share at all are left out."""
-        ranked = sorted(
-            ((c, p) for c, p in self.probabilities.items() if p > 0),
-            key=lambda cp: -cp[1],
-        )
-        return tuple(ranked[: max(k, 0)])
+        """The ``k`` likeliest categories with their shares, likeliest first
+        (:func:`top_categories`)."""
+        return tuple(top_categories(self, max(k, 0)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +165,18 @@ class Classifier:
         threshold: float | None = None,
         training: TrainingSource = None,
         model: LinearModel | str | Path | None = None,
+        vote_threshold: float | None = None,
     ) -> None:
         self.lexicon = lexicon
         self.threshold = lexicon.threshold if threshold is None else float(threshold)
+        #: the share the winner needs when the second voter votes
+        self.vote_threshold = (
+            vote_threshold
+            if vote_threshold is not None
+            else (float(threshold) if threshold is not None else VOTE_THRESHOLD)
+        )
+        self.voter: voters.Voter | None = None
+        self.corpus_index: NeighbourIndex | None = None
         self._categories = lexicon.categories
         self._en: dict[str, list[_Entry]] = defaultdict(list)
         self._zh: dict[str, list[_Entry]] = defaultdict(list)
@@ -169,6 +210,10 @@ class Classifier:
         self.model: LinearModel | None = self._model(training, model)
         self._lex_order: tuple[str, ...] = self.model.categories if self.model else ()
         self._nothing = self._lex_order.index(NOTHING) if NOTHING in self._lex_order else None
+        #: the settled cases a trained model file carries (``gridvoice model train``)
+        self.model_neighbours: NeighbourIndex | None = (
+            self.model.neighbours if self.model is not None else None
+        )
 
     @classmethod
     def from_model_file(cls, path: str | Path, lexicon: Lexicon | None = None) -> Classifier:
@@ -181,6 +226,44 @@ class Classifier:
         if cls._default is None:
             cls._default = cls(load_lexicon())
         return cls._default
+
+    # -- the second voter -----------------------------------------------------------------
+
+    def attach_voter(
+        self, voter: voters.Voter | None = None, corpus: NeighbourIndex | None = None
+    ) -> bool:
+        """Let the sentence-embedding voter vote (loaded now if not given: about 1 s, so call
+        it off the event loop).  True when it votes; False (the classifier unchanged) when
+        it cannot load or the packaged corpus vectors are missing or of another encoder."""
+        if self.model is None:
+            return False
+        voter = voter or voters.load_voter()
+        if voter is None:
+            return False
+        if corpus is None:
+            corpus = packaged_vectors()
+        if corpus is None or corpus.encoder != voter.name:
+            voters.log.warning(
+                "no corpus vectors for the encoder %s (%s): run `gridvoice model build`",
+                voter.name,
+                PACKAGED_VECTORS,
+            )
+            return False
+        self.corpus_index = corpus
+        self.voter = voter
+        return True
+
+    @property
+    def voting(self) -> bool:
+        return self.voter is not None
+
+    def embed(self, text: str) -> np.ndarray | None:
+        """The message's embedding (for the deployment's neighbour index), or ``None`` when
+        the voter does not vote."""
+        voter = self.voter
+        if voter is None or not (text or "").strip():
+            return None
+        return voter.embed_one(text)
 
     # -- matching ---------------------------------------------------------------------------
 
@@ -311,11 +394,22 @@ class Classifier:
 
     # -- public API -------------------------------------------------------------------------
 
-    def classify(self, text: str) -> Classification:
+    def classify(
+        self,
+        text: str,
+        neighbours: NeighbourIndex | None = None,
+        *,
+        vector: np.ndarray | None = None,
+        vote: bool = True,
+    ) -> Classification:
         """Classify one message; abstains (category ``None``) when the evidence is weak or split.
 
         The model's log-probabilities plus the weighted lexicon scores decide; without a model
-        the lexicon alone decides (rules in docs/lexicon.md).
+        the lexicon alone decides (rules in docs/lexicon.md).  With the second voter attached,
+        the nearest messages of the packaged corpus and of ``neighbours`` (the deployment's
+        settled cases) vote too; ``vector`` is the message's embedding when already computed.
+        ``vote=False`` leaves the voter out (quick checks such as "does this name a problem?",
+        and the parts of a message in :meth:`second_problem`, calibrated without it).
         """
         norm = normalize(text or "")
         raw, evidence, _ = self._lexicon(norm)
@@ -324,9 +418,26 @@ class Classifier:
         if model is None or not norm:
             return self._lexicon_only(scores, evidence)
         scored = model.score(norm)
+        if not vote or self.voter is None:
+            vector = None
+        local = (self.model_neighbours, neighbours)
         if len(scored.features) - scored.grams < MIN_FEATURES:
-            # a word or two: the lexicon's rules decide (or abstain)
-            return self._lexicon_only(scores, evidence)
+            # a word or two: the lexicon's rules decide (or abstain) unless a settled case of
+            # this deployment is nearly the same message
+            lex = self._lexicon_only(scores, evidence)
+            if lex.category is None and vote and self.voter is not None and any(local):
+                if vector is None:
+                    vector = self.voter.embed_one(text)
+                near = vote_of(list(local), vector, self._lex_order, k=1)
+                if near is not None and near.best >= NEAR_SIMILARITY and near.best_label != NOTHING:
+                    return replace(
+                        lex,
+                        category=near.best_label,
+                        confidence=round(near.best, 4),
+                        matched=tuple(t for _, t in sorted(evidence.get(near.best_label, []))),
+                        probabilities=MappingProxyType({near.best_label: near.best}),
+                    )
+            return lex
         # softmax((logits + w * lexicon) * sharpness): 11 numbers, plain floats are fastest
         beta = LEXICON_WEIGHT
         if len(norm) <= SHORT and self._lexicon_answers(scores):
@@ -336,16 +447,22 @@ class Classifier:
             for a, c in zip(scored.logits, self._lex_order, strict=True)
         ]
         top = max(z)
-        win = z.index(top)
-        if self._nothing is not None:
-            if win == self._nothing:
+        q = [math.exp(v - top) for v in z]
+        threshold = self.threshold
+        if vote and self.voter is not None and self.corpus_index is not None:
+            if vector is None:
+                vector = self.voter.embed_one(text)
+            q = self._vote(q, vector, neighbours)
+            threshold = self.vote_threshold
+        win = q.index(max(q))
+        nothing = self._nothing
+        if nothing is not None:
+            if win == nothing:
                 # the message states no problem (a greeting, "can you tell me more", a vague
                 # follow-up): a person reads it at triage; there is no evidence to show
-                return Classification(
-                    None, 0.0, (), MappingProxyType(scores), self._shares(z, self._nothing)
-                )
-            z[self._nothing] = -math.inf  # otherwise the real categories share it out
-        q = [math.exp(v - top) for v in z]
+                q[nothing] = 0.0
+                return Classification(None, 0.0, (), MappingProxyType(scores), self._shares(q))
+            q[nothing] = 0.0  # otherwise the real categories share it out
         total = sum(q)
         probabilities = MappingProxyType(
             {
@@ -356,9 +473,10 @@ class Classifier:
         )
         second = max((i for i in range(len(q)) if i != win), key=q.__getitem__)
         confidence = round(q[win] / total, 4)
-        if confidence < self.threshold:
+        shares = self._shares(q)
+        if confidence < threshold:
             lex = self._lexicon_only(scores, evidence)
-            return replace(lex, category=None, confidence=confidence, probabilities=probabilities)
+            return replace(lex, category=None, confidence=confidence, probabilities=shares)
         best = model.categories[win]
         matched = [t for _, t in sorted(evidence.get(best, []))]
         if len(matched) < EVIDENCE:
@@ -368,20 +486,40 @@ class Classifier:
             confidence=confidence,
             matched=tuple(matched),
             scores=MappingProxyType(scores),
-            probabilities=probabilities,
+            probabilities=shares,
         )
 
-    def _shares(self, z: list[float], skip: int | None) -> Mapping[str, float]:
-        """softmax over the real categories' combined scores (``skip``: the no-problem class)."""
-        kept = [
-            (c, v) for i, (c, v) in enumerate(zip(self._lex_order, z, strict=True)) if i != skip
-        ]
-        if not kept:
+    def _vote(
+        self, q: list[float], vector: np.ndarray, neighbours: NeighbourIndex | None
+    ) -> list[float]:
+        """The linear model's shares averaged with the neighbours' votes (docs/classifier.md)."""
+        cats = self._lex_order
+        total = sum(q)
+        mixed = np.asarray(q) / total * LINEAR_SHARE
+        weight = LINEAR_SHARE
+        corpus = vote_of([self.corpus_index], vector, cats)
+        if corpus is not None:
+            mixed += CORPUS_SHARE * corpus.probs
+            weight += CORPUS_SHARE
+        local = vote_of([self.model_neighbours, neighbours], vector, cats)
+        if local is not None and local.best > DEPLOYMENT_MIN_SIMILARITY:
+            # a settled case that says nearly the same counts fully; a distant one hardly
+            closeness = (local.best - DEPLOYMENT_MIN_SIMILARITY) / (1.0 - DEPLOYMENT_MIN_SIMILARITY)
+            share = DEPLOYMENT_SHARE * min(1.0, closeness)
+            mixed += share * local.probs
+            weight += share
+        return (mixed / weight).tolist()
+
+    def _shares(self, q: list[float]) -> Mapping[str, float]:
+        total = sum(q)
+        if total <= 0:
             return MappingProxyType({})
-        top = max(v for _, v in kept)
-        q = [(c, math.exp(v - top)) for c, v in kept]
-        total = sum(v for _, v in q)
-        return MappingProxyType({c: round(v / total, 4) for c, v in q})
+        cats = self._lex_order
+        ranked = sorted(
+            ((cats[i], v / total) for i, v in enumerate(q) if cats[i] != NOTHING),
+            key=lambda kv: -kv[1],
+        )
+        return MappingProxyType(dict(ranked))
 
     def second_problem(self, text: str, category: str | None) -> tuple[str, Classification] | None:
         """A second, clearly named problem of another category in ``text``: (sentence, result).
@@ -398,7 +536,7 @@ class Classifier:
         for part in parts:
             if len(part) < 4:
                 continue
-            res = self.classify(part)
+            res = self.classify(part, vote=False)
             if (
                 res.category is not None
                 and res.category not in (category, "other")  # thanks and questions: no case
@@ -447,3 +585,15 @@ def classify(text: str) -> Classification:
 @lru_cache(maxsize=1)
 def _packaged_model() -> LinearModel | None:
     return LinearModel.load(PACKAGED_MODEL) if PACKAGED_MODEL.exists() else None
+
+
+@lru_cache(maxsize=1)
+def packaged_vectors() -> NeighbourIndex | None:
+    """The packaged corpus's embeddings (``routing/corpus_vectors.npz``), or ``None``."""
+    if not PACKAGED_VECTORS.exists():
+        return None
+    try:
+        return NeighbourIndex.load(PACKAGED_VECTORS)
+    except ValueError:
+        voters.log.warning("unreadable %s: classifying without the corpus vote", PACKAGED_VECTORS)
+        return None

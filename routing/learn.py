@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from routing.linear import NOTHING, LinearModel, feature_counts
+from routing.neighbours import NeighbourIndex, corpus_fingerprint
 from routing.text import normalize
 
 C = 30.0  # inverse regularisation strength of the logistic regression
@@ -144,3 +145,17 @@ def cross_validate(
             if g == f:
                 preds[i] = predict(rows[i][0])
     return preds
+
+
+def embed_rows(rows: Sequence[Row], voter: object, batch: int = 64) -> NeighbourIndex:
+    """The embeddings of ``(text, category)`` rows as a neighbour index (``voter``: a
+    ``routing.voter.Voter``); about 15 s for the packaged corpus on one core."""
+    texts = [t for t, _ in rows]
+    parts = [voter.embed(texts[i : i + batch]) for i in range(0, len(texts), batch)]  # type: ignore[attr-defined]
+    vectors = np.vstack(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+    return NeighbourIndex(
+        vectors,
+        [c for _, c in rows],
+        encoder=voter.name,  # type: ignore[attr-defined]
+        info={"rows": len(rows), "corpus": corpus_fingerprint(rows)},
+    )

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from routing.neighbours import NeighbourIndex
 from routing.text import cjk_runs, english_tokens, stem
 
 FORMAT = "gridvoice-linear-1"
@@ -140,6 +141,7 @@ class LinearModel:
         *,
         threshold: float,
         info: dict[str, object] | None = None,
+        neighbours: NeighbourIndex | None = None,
     ) -> None:
         self.categories = tuple(categories)
         self.vocabulary = list(vocabulary)
@@ -149,6 +151,9 @@ class LinearModel:
         self.bias = np.asarray(bias, dtype=np.float64)
         self.threshold = float(threshold)
         self.info = dict(info or {})
+        #: the embeddings and categories of the cases it was trained on (a deployment's model
+        #: file, ``gridvoice model train``): they vote as settled cases do
+        self.neighbours = neighbours
 
     def score(self, norm: str) -> Scored:
         counts = feature_counts(norm)
@@ -191,6 +196,7 @@ class LinearModel:
             "info": self.info,
         }
         buf = io.BytesIO()
+        extra = self.neighbours.arrays("nb_") if self.neighbours is not None else {}
         np.savez_compressed(
             buf,
             meta=np.frombuffer(json.dumps(meta, ensure_ascii=False).encode(), dtype=np.uint8),
@@ -198,6 +204,7 @@ class LinearModel:
             idf=self.idf.astype(np.float32),
             weights=self.weights.astype(np.float32),
             bias=self.bias,
+            **extra,
         )
         Path(path).write_bytes(buf.getvalue())
 
@@ -209,6 +216,7 @@ class LinearModel:
                 meta = json.loads(z["meta"].tobytes().decode())
                 vocab = z["vocabulary"].tobytes().decode().split("\n")
                 idf, weights, bias = z["idf"], z["weights"], z["bias"]
+                neighbours = NeighbourIndex.from_arrays(z, "nb_") if "nb_meta" in z else None
         except (OSError, KeyError, ValueError) as exc:
             raise ValueError(f"{path}: not a gridvoice model file ({exc})") from exc
         if meta.get("format") != FORMAT:
@@ -221,4 +229,5 @@ class LinearModel:
             bias,
             threshold=meta["threshold"],
             info=meta.get("info"),
+            neighbours=neighbours,
         )

@@ -8,7 +8,9 @@
   mailbox and 311-style requests, composed from our own phrase banks
   (``python -m routing.corpus.compose``);
 * ``routing/category_model.npz`` — the linear model trained offline on all of them
-  (``gridvoice model build``), loaded at start-up; see docs/classifier.md.
+  (``gridvoice model build``), loaded at start-up; see docs/classifier.md;
+* ``routing/corpus_vectors.npz`` — their sentence embeddings for the second voter's neighbour
+  vote (``routing.neighbours``), written by the same build.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ CORPUS_PATHS = (
     HERE / "corpus" / "requests_en.jsonl",
 )
 PACKAGED_MODEL = HERE / "category_model.npz"
+#: The packaged corpus's sentence embeddings for the second voter's neighbour vote
+#: (``routing.neighbours``), written with the packaged model by ``gridvoice model build``.
+PACKAGED_VECTORS = HERE / "corpus_vectors.npz"
 
 
 def load_training(path: str | Path | None = None) -> list[tuple[str, str]]:

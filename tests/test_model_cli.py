@@ -80,3 +80,29 @@ def test_model_file_lives_next_to_the_sqlite_database_unless_set() -> None:
     assert Settings(model_path="/etc/gv/m.npz").category_model_file() == Path("/etc/gv/m.npz")
     pg = Settings(database_url="postgresql+asyncpg://db/gv")
     assert pg.category_model_file().name == "category_model.npz"
+
+
+def test_model_file_carries_the_cases_for_the_voter_and_classify_jsonl_file_uses_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.voters import real_voter
+
+    voter = real_voter()
+    out = tmp_path / "m.npz"
+    args = ["model", "train", "--jsonl", str(_write(tmp_path)), "--output", str(out)]
+    assert main([*args, "--folds", "2", "--force"]) == 0
+    assert "with the second voter" in capsys.readouterr().out
+    model = LinearModel.load(out)
+    assert model.neighbours is not None and model.neighbours.encoder == voter.name
+    assert model.neighbours.labels == [c for _, c in ROWS]
+    # `--jsonl FILE` (the labelled file's own lines, "gold" kept) with the trained model
+    probe = tmp_path / "probe.jsonl"
+    probe.write_text(
+        json.dumps({"text": "the moonpole by the square is out", "gold": ["facilities"]}) + "\n",
+        encoding="utf-8",
+    )
+    assert main(["classify", "--jsonl", str(probe), "--model", str(out)]) == 0
+    (row,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert row["gold"] == ["facilities"] and row["category"] == "facilities"
+    assert list(row["probabilities"])[0] == "facilities" and len(row["probabilities"]) == 3
+    assert main(["classify", "--jsonl", str(tmp_path / "missing.jsonl")]) == 2

@@ -2,14 +2,18 @@
 
 * ``gridvoice classify TEXT...`` prints one line per text: category (or ``(abstain)``),
   confidence and the matched evidence.
-* ``gridvoice classify --jsonl`` reads JSON objects from stdin, one per line, each with a
-  ``"text"`` field, and writes one JSON object per input line to stdout, in the same order: the
+* ``gridvoice classify --jsonl [FILE]`` reads JSON objects from FILE (or stdin), one per line,
+  each with a ``"text"`` field (other fields, e.g. ``"gold"``, ``"lang"``, are kept), and writes one JSON object per input line to stdout, in the same order: the
   input's fields unchanged plus ``"category"`` (id or null), ``"confidence"`` and ``"matched"``.
   Blank lines are skipped.  A line that is not a JSON object with a string ``"text"`` produces
   ``{"line": N, "input": "<the raw line>", "error": "..."}`` and processing continues; the exit
   code is then 1 (0 when every line was classified).
 * ``--lexicon PATH`` uses an edited lexicon instead of the packaged one; ``--model PATH`` a
-  model trained by ``gridvoice model train`` instead of the packaged model.
+  model trained by ``gridvoice model train`` instead of the packaged model (with the
+  embeddings of its training cases, which vote as a deployment's settled cases do).
+* The second voter (sentence-embedding neighbours, docs/classifier.md) votes when it can load;
+  ``--no-voter`` leaves it out.  ``"probabilities"`` in the JSON output are the top three
+  categories with their shares.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from routing.classifier import Classifier
+from routing.classifier import Classifier, top_categories
 from routing.lexicon import load_lexicon
 
 
@@ -32,8 +36,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("texts", nargs="*", metavar="TEXT", help="message text(s) to classify")
     p.add_argument(
         "--jsonl",
-        action="store_true",
-        help='read {"text": ...} objects from stdin, write them back with category/confidence/matched',
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help='read {"text": ...} objects from FILE (default: stdin), write them back with '
+        "category/confidence/matched",
     )
     p.add_argument(
         "--lexicon", metavar="PATH", help="lexicon YAML to use instead of the packaged one"
@@ -42,15 +49,26 @@ def register(subparsers: Any) -> None:
         "--threshold", type=float, help="override the lexicon's abstain threshold (0..1)"
     )
     p.add_argument("--model", metavar="PATH", help="a trained model file (gridvoice model train)")
+    p.add_argument(
+        "--no-voter",
+        action="store_true",
+        help="without the second voter (sentence-embedding neighbours)",
+    )
     p.set_defaults(func=_run)
 
 
 def build_classifier(
-    path: str | None, threshold: float | None = None, model: str | None = None
+    path: str | None,
+    threshold: float | None = None,
+    model: str | None = None,
+    voter: bool = False,
 ) -> Classifier:
-    if path is None and threshold is None and model is None:
+    if path is None and threshold is None and model is None and not voter:
         return Classifier.default()
-    return Classifier(load_lexicon(path), threshold=threshold, model=model)
+    classifier = Classifier(load_lexicon(path), threshold=threshold, model=model)
+    if voter:
+        classifier.attach_voter()  # when it cannot load: one warning, the classifier as before
+    return classifier
 
 
 def _utf8(stream: TextIO) -> TextIO:
@@ -86,7 +104,10 @@ def classify_stream(classifier: Classifier, stdin: TextIO, stdout: TextIO) -> in
                 res = classifier.classify(obj["text"])
                 out = dict(obj)
                 out.update(
-                    category=res.category, confidence=res.confidence, matched=list(res.matched)
+                    category=res.category,
+                    confidence=res.confidence,
+                    matched=list(res.matched),
+                    probabilities=dict(top_categories(res, 3)),
                 )
         if "error" in out:
             errors += 1
@@ -97,7 +118,12 @@ def classify_stream(classifier: Classifier, stdin: TextIO, stdout: TextIO) -> in
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        classifier = build_classifier(args.lexicon, args.threshold, getattr(args, "model", None))
+        classifier = build_classifier(
+            args.lexicon,
+            args.threshold,
+            getattr(args, "model", None),
+            voter=not getattr(args, "no_voter", False),
+        )
     except ValueError as exc:  # a bad lexicon (LexiconError) or model file
         print(f"gridvoice classify: {exc}", file=sys.stderr)
         return 2
@@ -106,7 +132,15 @@ def _run(args: argparse.Namespace) -> int:
         if args.texts:
             print("gridvoice classify: give TEXT arguments or --jsonl, not both", file=sys.stderr)
             return 2
-        errors = classify_stream(classifier, _utf8(sys.stdin), stdout)
+        if args.jsonl == "-":
+            errors = classify_stream(classifier, _utf8(sys.stdin), stdout)
+        else:
+            try:
+                with open(args.jsonl, encoding="utf-8", errors="replace") as stream:
+                    errors = classify_stream(classifier, stream, stdout)
+            except OSError as exc:
+                print(f"gridvoice classify: {args.jsonl}: {exc.strerror}", file=sys.stderr)
+                return 2
         return 1 if errors else 0
     if not args.texts:
         print("gridvoice classify: nothing to classify (give TEXT... or --jsonl)", file=sys.stderr)

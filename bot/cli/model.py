@@ -7,7 +7,9 @@
   model next to the packaged model's on the same cases, and writes the model where the bot
   loads it at start (``Settings.category_model_file()``: next to the SQLite database, or
   ``GRIDVOICE_MODEL``).  A model that scores worse than the packaged one is not written unless
-  ``--force``; exit code 1 then.
+  ``--force``; exit code 1 then.  With the second voter (``routing.voter``; ``--no-voter``
+  leaves it out) the file also carries the cases' embeddings and categories, which vote as
+  the deployment's settled cases do, and both figures are with the voter.
 * ``gridvoice model build [--output PATH]`` retrains the packaged model
   (``routing/category_model.npz``) from the packaged corpus; for developers.
 
@@ -26,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from routing.classifier import Classifier
-from routing.learn import Figures, cross_validate, train_model
+from routing.learn import Figures, cross_validate, embed_rows, train_model
 from routing.lexicon import LexiconError, load_lexicon
-from routing.model import PACKAGED_MODEL, load_corpus
+from routing.model import PACKAGED_MODEL, PACKAGED_VECTORS, load_corpus
+from routing.neighbours import NeighbourIndex
+from routing.voter import load_voter
 
 #: A deployment's own cases weigh more than the packaged corpus: they are its real vocabulary.
 LOCAL_WEIGHT = 2.0
@@ -47,10 +51,21 @@ def register(subparsers: Any) -> None:
     train.add_argument("--folds", type=int, default=5, help="cross-validation folds (5)")
     train.add_argument("--lexicon", metavar="PATH", help="lexicon YAML (default: settings)")
     train.add_argument("--database-url", default=None)
+    train.add_argument(
+        "--no-voter",
+        action="store_true",
+        help="without the second voter: the model file carries no case embeddings",
+    )
     train.set_defaults(func=_train)
 
     build = sub.add_parser("build", help="retrain the packaged model from the packaged corpus")
     build.add_argument("--output", metavar="PATH", default=str(PACKAGED_MODEL))
+    build.add_argument(
+        "--vectors",
+        metavar="PATH",
+        default=str(PACKAGED_VECTORS),
+        help="where the corpus's sentence embeddings go (the second voter's neighbours)",
+    )
     build.set_defaults(func=_build)
 
 
@@ -97,18 +112,30 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     started = time.perf_counter()
     corpus = load_corpus()
+    voter = None if args.no_voter else load_voter()
     packaged = Classifier(lexicon)
+    if voter is not None:
+        packaged.attach_voter(voter)
     before = Figures.of([(packaged.classify(t).category, c) for t, c in local])
+    # the local cases' embeddings, once: each fold's model carries those of its training part
+    vectors = embed_rows(local, voter) if voter is not None else None
+    where = {text: i for i, (text, _) in enumerate(local)}
 
     def fit(rows: list[tuple[str, str]]) -> Any:
         model = train_model(rows, lexicon.categories, weights=_weights(rows, len(corpus)))
-        return lambda text: Classifier(lexicon, model=model).classify(text).category
+        if vectors is not None:
+            model.neighbours = _subset(vectors, [where[t] for t, _ in rows[: -len(corpus)]])
+        classifier = Classifier(lexicon, model=model)
+        if voter is not None:
+            classifier.attach_voter(voter)
+        return lambda text: classifier.classify(text).category
 
     folds = max(2, min(args.folds, len(local)))
     # the packaged corpus goes last so that _weights can tell local rows from it
     preds = cross_validate(local, corpus, fit, k=folds)
     after = Figures.of(list(zip(preds, [c for _, c in local], strict=True)))
-    print(f"{len(local)} labelled messages from {source}; {len(corpus)} packaged examples")
+    voted = f"with the second voter ({voter.name})" if voter is not None else "without the voter"
+    print(f"{len(local)} labelled messages from {source}; {len(corpus)} packaged examples; {voted}")
     print(f"packaged model:             {before.line()}")
     print(f"new model ({folds}-fold CV):     {after.line()}")
     if after.accuracy < before.accuracy and not args.force:
@@ -121,6 +148,7 @@ def _train(args: argparse.Namespace) -> int:
         weights=_weights(rows, len(corpus)),
         info={"source": source, "local_rows": len(local), "trained_at": time.time()},
     )
+    model.neighbours = vectors  # the cases vote as settled cases do (routing.neighbours)
     out = Path(args.output) if args.output else settings.category_model_file()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -129,6 +157,12 @@ def _train(args: argparse.Namespace) -> int:
     took = time.perf_counter() - started
     print(f"wrote {out} ({took:.1f} s); restart the bot to use it")
     return 0
+
+
+def _subset(index: NeighbourIndex, rows: list[int]) -> NeighbourIndex:
+    return NeighbourIndex(
+        index.vectors[rows], [index.labels[i] for i in rows], encoder=index.encoder
+    )
 
 
 def _weights(rows: list[tuple[str, str]], n_corpus: int) -> list[float]:
@@ -147,4 +181,12 @@ def _build(args: argparse.Namespace) -> int:
     print(
         f"wrote {args.output}: {len(rows)} examples, {len(model.vocabulary)} features, {took:.1f} s"
     )
+    voter = load_voter()
+    if voter is None:
+        print("corpus vectors not written: the second voter cannot load", file=sys.stderr)
+        return 0
+    started = time.perf_counter()
+    embed_rows(rows, voter).save(args.vectors)
+    took = time.perf_counter() - started
+    print(f"wrote {args.vectors}: {len(rows)} embeddings ({voter.name}), {took:.1f} s")
     return 0

@@ -80,6 +80,7 @@ class Gridvoice:
         self.webhook = bool(settings.webhook_url) if webhook is None else webhook
         self.poller = None if self.webhook else Poller(self.domain, self.bot, self.metrics)
         self.tasks: list[asyncio.Task[None]] = []
+        self.warm_task: asyncio.Task[None] | None = None
         self.runner: web.AppRunner | None = None
         self.web_url: str | None = None
 
@@ -107,6 +108,18 @@ class Gridvoice:
         if self.poller is not None:
             loops.append(self.poller.run())
         self.tasks = [asyncio.create_task(c) for c in loops]
+        if self.settings.classifier_voter:
+            # about 1 s in a worker thread: the bot answers meanwhile, without the second vote
+            self.warm_task = asyncio.create_task(self._warm_classifier())
+
+    async def _warm_classifier(self) -> None:
+        from bot.services.cases.neighbours import fill_missing
+
+        try:
+            if await self.domain.warm_classifier():
+                await fill_missing(self.domain)
+        except Exception:  # the classifier answers without the vote; never a crash
+            log.exception("the classifier's second voter: start-up failed")
 
     async def _telegram_setup(self) -> None:
         await self.bot.do_api_request(
@@ -138,6 +151,10 @@ class Gridvoice:
         for loop in (self.processor, self.sender, self.scheduler, self.poller):
             if loop is not None:
                 loop.stop()
+        if self.warm_task is not None:
+            self.warm_task.cancel()
+            await asyncio.gather(self.warm_task, return_exceptions=True)
+            self.warm_task = None
         # Drain: let calls already made to Telegram finish and be marked sent (no repeats after a
         # graceful stop), then cancel whatever is still waiting (a long poll, a pacing sleep).
         if self.poller is not None and len(self.tasks) > 3:

@@ -393,6 +393,27 @@ class Correction(Base):
     at: Mapped[datetime]
 
 
+class CaseNeighbour(Base):
+    """A settled case's embedding and category: the classifier's deployment neighbours.
+
+    One row per case, written in the transaction that settles the case (resolved, closed, or
+    its category corrected; ``bot.services.cases.neighbours``); a later correction replaces it
+    (a new row: ids only grow, so readers notice any change by ``max(id)`` and ``count``).
+    ``embedding`` is ``None`` when the second voter was not loaded then; readers compute it.
+    """
+
+    __tablename__ = "case_neighbours"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    category: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(8))
+    encoder: Mapped[str | None] = mapped_column(String(32))
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    at: Mapped[datetime]
+
+
 class InboxUpdate(Base):
     """Every update Telegram delivered, stored before it is processed (exactly-once intake)."""
 

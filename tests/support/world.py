@@ -92,6 +92,9 @@ def test_settings(db_url: str, api_url: str, **overrides: Any) -> Settings:
         "scheduler_interval": 0.2,
         "poll_timeout": 1,
         "dashboard_cache": timedelta(0),  # tests move the clock: figures computed every time
+        # the flows, not the classifier's second opinion (tests/routing, tests/unit test it):
+        # the same answers from the first message on, and no encoder to load per process
+        "classifier_voter": False,
     }
     values.update(overrides)
     return Settings(**values)

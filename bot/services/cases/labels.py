@@ -17,7 +17,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 
 from bot.config import Settings
-from bot.services.cases import lifecycle
+from bot.services.cases import lifecycle, neighbours
 from bot.services.people.access import CaseActionError
 from bot.services.shared.domain import UnitOfWork
 from bot.store.db import create_engine, session_factory
@@ -50,6 +50,9 @@ async def settle_label(
     )
     case.category = category
     case.version += 1
+    # the classifier learns at once: this case's entry among its neighbours, in this
+    # transaction (a later choice replaces it, so a wrong correction can be undone)
+    await neighbours.settle(uow, case)
     kind = "category_changed" if previous != category else "category_confirmed"
     await lifecycle.record(
         uow, case, actor, kind, previous=previous, category=category, source=source

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
-from bot.services.cases import labels, onetap
+from bot.services.cases import labels, neighbours, onetap
 from bot.services.cases.feed import case_changed
 from bot.services.cases.notes import write_note as write_note
 from bot.services.cases.queries import find_case as find_case
@@ -186,7 +186,7 @@ async def create_case(
     escalated like any other case; nobody is told in a chat, the client reads it back.
     """
     if classification is None:
-        classification = uow.domain.classifier.classify(text)
+        classification = await neighbours.classify(uow, text)
     gridmap = uow.routing.gridmap
     case = Case(
         resident_id=resident.id if resident else None,
@@ -382,6 +382,7 @@ async def resolve(
     old = move(uow, case, "resolved")
     case.resolved_at = uow.now
     case.resolution_note = note
+    await neighbours.settle(uow, case)  # its category now teaches the classifier
     if photo:
         uow.session.add(CasePhoto(case_id=case.id, file_id=photo, kind="resolution"))
     await record(
@@ -840,6 +841,7 @@ async def auto_close(uow: UnitOfWork, case: Case) -> None:
     told), rated once the reopen window has passed (they said their word already)."""
     old = move(uow, case, "closed")
     case.closed_at = uow.now
+    await neighbours.settle(uow, case)
     await record(uow, case, SYSTEM, "auto_closed", from_status=old, rated=case.rating is not None)
     await _refresh_owner_card(uow, case)
     if case.rating is None:

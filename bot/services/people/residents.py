@@ -90,7 +90,7 @@ def held_report(uow: UnitOfWork, held: str | None) -> str | None:
     none — the classifier abstains — and is not turned into a report."""
     lines = [line for line in (held or "").splitlines() if line.strip()]
     for n, line in enumerate(lines):
-        if uow.domain.classifier.classify(line).category is not None:
+        if uow.domain.classifier.classify(line, vote=False).category is not None:
             return "\n".join(lines[n:])
     return None
 

@@ -15,6 +15,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import select
 
 from bot.services.cases import lifecycle as case_service
+from bot.services.cases import neighbours as case_neighbours
 from bot.services.cases.views import OPEN
 from bot.services.people.residents import home_point, update_state
 from bot.services.shared import dialogue
@@ -134,7 +135,7 @@ async def similar_open_case(
     classification: Classification | None = None,
 ) -> Case | None:
     """An open case in the same grid, same category, similar words or nearby."""
-    category = (classification or uow.domain.classifier.classify(text)).category
+    category = (classification or await case_neighbours.classify(uow, text)).category
     if category is None:
         return None
     stmt = (
@@ -220,7 +221,8 @@ async def submit(
     grid_id, building_id, location, place_text = place_of(uow, user, current)
     if grid_id is None:
         return "no_place", None
-    classification = uow.domain.classifier.classify(text)  # once: the duplicate check and the case
+    # once: the duplicate check and the case (the deployment's settled cases vote too)
+    classification = await case_neighbours.classify(uow, text)
     if not force_new:
         own = await own_open_duplicate(uow, user, text, classification)
         if own is not None:
@@ -318,7 +320,7 @@ async def file_second_problem(uow: UnitOfWork, user: User, case: Case) -> Case |
         else None,
         photos=[],
         source_update_id=None,
-        classification=uow.domain.classifier.classify(offer.text),
+        classification=await case_neighbours.classify(uow, offer.text),
     )
     await case_service.record(
         uow, case, case_service.Actor(user.id, "resident"), "split", second_case=second.id

@@ -284,7 +284,7 @@ def arm(uow: UnitOfWork, user: User, prompt: Prompt, **data: Any) -> None:
 def reads_as_report(uow: UnitOfWork, text: str) -> bool:
     """Whether a message names a problem of its own (a category other than the catch-all),
     so it must not be swallowed by an optional prompt such as a rating or ballot comment."""
-    category = uow.domain.classifier.classify(text).category
+    category = uow.domain.classifier.classify(text, vote=False).category  # quick: no embedding
     return category is not None and category != "other"
 
 

@@ -7,6 +7,7 @@ commits the change, its audit rows and its outgoing messages together.
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +29,7 @@ from routing.address import AddressIndex
 from routing.classifier import Classifier, load_lexicon
 from routing.geo import GridIndex
 from routing.gridmap import Duty, GridMap, Staff
+from routing.neighbours import DeploymentIndex
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +70,18 @@ class UnitOfWork:
 
 
 def build_classifier(settings: Settings) -> Classifier:
-    """The packaged classifier, or the deployment's own trained model when there is one."""
+    """The packaged classifier, or the deployment's own trained model when there is one.
+
+    The second voter is attached later, off the event loop (:meth:`Domain.warm_classifier`)."""
     model = settings.category_model_file()
+    threshold = settings.classifier_threshold
     if model.exists():
         try:
-            return Classifier(load_lexicon(settings.lexicon_path), model=model)
+            return Classifier(load_lexicon(settings.lexicon_path), model=model, threshold=threshold)
         except ValueError:
             log.exception("unreadable category model %s: using the packaged one", model)
-    if settings.lexicon_path:
-        return Classifier(load_lexicon(settings.lexicon_path))
+    if settings.lexicon_path or threshold is not None:
+        return Classifier(load_lexicon(settings.lexicon_path), threshold=threshold)
     return Classifier.default()
 
 
@@ -97,6 +102,9 @@ class Domain:
         self.sqlite = is_sqlite(settings.database_url)
         self.renderer = Renderer()
         self.classifier = build_classifier(settings)
+        # the deployment's settled cases as the classifier's neighbours, read from the store
+        # (bot/services/cases/neighbours.py)
+        self.neighbour_cache: DeploymentIndex | None = None
         self._routing: Routing | None = None
         self.bot_username: str | None = None
         self.web_url: str | None = None  # where the HTTP edge listens (set when it starts)
@@ -105,6 +113,18 @@ class Domain:
         self.schedule_changed = asyncio.Event()
         # SQLite has one writer; serialise in-process writers instead of spinning on locks.
         self.write_lock = asyncio.Lock() if self.sqlite else None
+
+    async def warm_classifier(self) -> bool:
+        """Load the classifier's second voter in a worker thread (about 1 s) and let it vote
+        from then on.  Until it is loaded, and on a machine where it cannot load (one warning
+        in the log), the classifier answers without it.  True when it votes."""
+        if not self.settings.classifier_voter or self.classifier.voting:
+            return self.classifier.voting
+        voting = copy.copy(self.classifier)  # Classifier.default() is shared: never mutated
+        if not await asyncio.to_thread(voting.attach_voter):
+            return False
+        self.classifier = voting
+        return True
 
     @property
     def routing(self) -> Routing:

@@ -1,0 +1,159 @@
+"""The deployment's settled cases as the classifier's neighbours: learning at once.
+
+Every case whose category a person settled — resolved or closed in it, or its category
+corrected by the resident, the grid leader or at triage (the same rule as
+``bot.services.cases.labels``) — joins the ``case_neighbours`` table **in the transaction that
+settles it** (:func:`settle`, called by ``bot.services.cases.lifecycle``): its embedding (the
+second voter's, ``routing.voter``), category and language.  The next similar message is
+classified with it (:func:`classify`), without retraining or restart, by every replica: each
+process keeps the rows in memory and re-reads only what changed, noticed by a cheap
+``max(id), count(*)`` (a replaced row is a new row: ids only grow).
+
+A later correction of the same case replaces its row, so a wrong correction is undone by the
+next one (a reopened case recategorised likewise).  A case settled while the voter was not
+loaded is stored without an embedding; :func:`fill_missing` computes those once the voter is
+loaded (the bot does at start-up, off the event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import delete, func, select
+
+from bot.services.shared.domain import Domain, UnitOfWork
+from bot.store.models import Case, CaseNeighbour
+from routing.classifier import Classification
+from routing.neighbours import DeploymentIndex, NeighbourIndex, from_bytes, to_bytes
+
+log = logging.getLogger(__name__)
+
+#: Embeddings computed per transaction by :func:`fill_missing`.
+FILL_BATCH = 200
+
+
+async def settle(uow: UnitOfWork, case: Case) -> None:
+    """The case's current category joins (or replaces its entry in) the neighbour table."""
+    if case.category is None or not (case.text or "").strip():
+        return
+    classifier = uow.domain.classifier
+    vector = await asyncio.to_thread(classifier.embed, case.text) if classifier.voting else None
+    await uow.session.execute(delete(CaseNeighbour).where(CaseNeighbour.case_id == case.id))
+    uow.session.add(
+        CaseNeighbour(
+            case_id=case.id,
+            category=case.category,
+            language=case.language,
+            encoder=classifier.voter.name if vector is not None and classifier.voter else None,
+            embedding=to_bytes(vector) if vector is not None else None,
+            at=uow.now,
+        )
+    )
+    await uow.session.flush()
+
+
+async def index(uow: UnitOfWork) -> NeighbourIndex | None:
+    """The deployment's settled cases as a neighbour index (``None`` without the voter)."""
+    voter = uow.domain.classifier.voter
+    if voter is None:
+        return None
+    cache: DeploymentIndex | None = uow.domain.neighbour_cache
+    if cache is None or cache.encoder != voter.name:
+        cache = uow.domain.neighbour_cache = DeploymentIndex(voter.name)
+    top, count = (
+        await uow.session.execute(select(func.max(CaseNeighbour.id), func.count(CaseNeighbour.id)))
+    ).one()
+    state = (int(top or 0), int(count or 0))
+    if state == cache.state:
+        return cache.index()
+    last = cache.state[0] if cache.state is not None else 0
+    if state[0] < last:  # the table was emptied or restored: read it all again
+        cache = uow.domain.neighbour_cache = DeploymentIndex(voter.name)
+        last = 0
+    await _read(uow, cache, last, state[0])
+    if len(cache.known) != state[1] and last:
+        # a row disappeared without a successor (a deleted case): read it all again
+        cache = uow.domain.neighbour_cache = DeploymentIndex(voter.name)
+        await _read(uow, cache, 0, state[0])
+    cache.state = state
+    return cache.index()
+
+
+async def _read(uow: UnitOfWork, cache: DeploymentIndex, after: int, upto: int) -> None:
+    rows = await uow.session.execute(
+        select(
+            CaseNeighbour.case_id,
+            CaseNeighbour.category,
+            CaseNeighbour.encoder,
+            CaseNeighbour.embedding,
+        )
+        .where(CaseNeighbour.id > after, CaseNeighbour.id <= upto)
+        .order_by(CaseNeighbour.id)
+    )
+    for case_id, category, encoder, blob in rows.all():
+        if blob is not None and encoder == cache.encoder:
+            cache.put(case_id, from_bytes(blob), category)
+        else:
+            cache.drop(case_id)  # waiting for fill_missing: the old entry is no longer true
+        cache.known.add(case_id)
+
+
+async def classify(uow: UnitOfWork, text: str) -> Classification:
+    """Classify a resident's message with the deployment's settled cases voting too.
+
+    With the second voter the work (an embedding, the neighbour votes: a few milliseconds)
+    runs in a worker thread, off the event loop."""
+    classifier = uow.domain.classifier
+    if not classifier.voting:
+        return classifier.classify(text)
+    neighbours = await index(uow)
+    return await asyncio.to_thread(classifier.classify, text, neighbours)
+
+
+async def fill_missing(domain: Domain) -> int:
+    """Compute the embeddings of settled cases stored without one (or with another
+    encoder's); returns how many.  Run off the event loop's critical path, in batches."""
+    classifier = domain.classifier
+    voter = classifier.voter
+    if voter is None:
+        return 0
+    done = 0
+    while True:
+        async with domain.unit() as uow:
+            rows = (
+                await uow.session.execute(
+                    select(CaseNeighbour.id, Case.text)
+                    .join(Case, Case.id == CaseNeighbour.case_id)
+                    .where(
+                        (CaseNeighbour.embedding.is_(None))
+                        | (CaseNeighbour.encoder.is_(None))
+                        | (CaseNeighbour.encoder != voter.name)
+                    )
+                    .order_by(CaseNeighbour.id)
+                    .limit(FILL_BATCH)
+                )
+            ).all()
+        if not rows:
+            return done
+        vectors = await asyncio.to_thread(voter.embed, [text or " " for _, text in rows])
+        async with domain.unit() as uow:
+            for (row_id, _), vector in zip(rows, vectors, strict=True):
+                row = await uow.session.get(CaseNeighbour, row_id)
+                if row is None or (row.embedding is not None and row.encoder == voter.name):
+                    continue  # replaced or filled meanwhile
+                # a new row (ids only grow) so that every replica notices the change
+                await uow.session.delete(row)
+                await uow.session.flush()
+                uow.session.add(
+                    CaseNeighbour(
+                        case_id=row.case_id,
+                        category=row.category,
+                        language=row.language,
+                        encoder=voter.name,
+                        embedding=to_bytes(vector),
+                        at=row.at,
+                    )
+                )
+                done += 1
+        log.info("settled cases embedded for the classifier: %d", done)
