@@ -118,6 +118,11 @@ class Classification:
     #: empty when nothing was scored). See :func:`top_categories`.
     probabilities: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
+    def top(self, k: int = 3) -> tuple[tuple[str, float], ...]:
+        """The ``k`` likeliest categories with their shares, likeliest first
+        (:func:`top_categories`)."""
+        return tuple(top_categories(self, max(k, 0)))
+
 
 def top_categories(result: Classification, k: int = 3) -> list[tuple[str, float]]:
     """The ``k`` likeliest categories of a classification with their shares (0..1), best
@@ -131,11 +136,6 @@ def top_categories(result: Classification, k: int = 3) -> list[tuple[str, float]
         probs = {c: v / total for c, v in result.scores.items() if v > 0}
     ranked = sorted(probs.items(), key=lambda kv: (-kv[1], kv[0]))
     return [(c, round(p, 4)) for c, p in ranked[:k]]
-
-    def top(self, k: int = 3) -> tuple[tuple[str, float], ...]:
-        """The ``k`` likeliest categories with their shares, likeliest first
-        (:func:`top_categories`)."""
-        return tuple(top_categories(self, max(k, 0)))
 
 
 @dataclass(frozen=True, slots=True)
