@@ -119,7 +119,18 @@ def _datas(message: dict[str, Any]) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("action", [a for a in ACTIONS if a.code is not None], ids=lambda a: a.name)
+# Rows the owner's card of a fresh case does not offer: a decision on a request to hold or
+# extend and Resume need a request or a hold first (tests/e2e/test_e2e_holds.py,
+# tests/unit/test_holds.py), and supervision is someone else's on the owner's case
+# (tests/unit/test_supervision.py presses it on the leader's card).
+NOT_ON_A_FRESH_OWNERS_CARD = {"approve", "decline", "release", "supervise"}
+
+
+@pytest.mark.parametrize(
+    "action",
+    [a for a in ACTIONS if a.code is not None and a.name not in NOT_ON_A_FRESH_OWNERS_CARD],
+    ids=lambda a: a.name,
+)
 async def test_every_card_action_of_the_table_is_pressed_through_the_chat(
     world: World, action: StaffAction
 ) -> None:
