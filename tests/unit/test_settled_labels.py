@@ -3,6 +3,7 @@ the cases, whichever door the category was settled through."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,10 @@ from bot.services.shared.domain import Domain
 
 @pytest.fixture
 def domain_settings(tmp_path: Path) -> dict[str, Any]:
-    """A database file: `labelled_cases` opens its own connection, as the command line does."""
+    """A database another connection can open: `labelled_cases` opens its own, as the command
+    line does (PostgreSQL already is one; in-memory SQLite is not, so a file)."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        return {}
     return {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'labels.db'}"}
 
 
