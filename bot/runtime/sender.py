@@ -25,7 +25,7 @@ from bot.runtime.metrics import Metrics
 from bot.runtime.pacing import Pacer
 from bot.services.cases.reachability import mark_unreachable
 from bot.services.shared.domain import Domain
-from bot.store.models import CaseEvent, MessageRef, OutboxMessage
+from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class Sender:
         self.batch = max(s.send_concurrency, min(BATCH, int(s.send_rate_global)))
         self._stop = asyncio.Event()
         self._gone: set[int] = set()
+        self._unreachable: set[int] = set()
         # Group commit of 'sent' marks: lanes queue their mark and wait; one transaction writes
         # every mark queued meanwhile (see _mark_sent).
         self._marks: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]] = []
@@ -138,6 +139,20 @@ class Sender:
                 .scalars()
                 .all()
             )
+            # People already known to have blocked the bot: their rows wait as refused (sent
+            # again, in order, when they come back) instead of racing their return.
+            private = {r.chat_id for r in rows if r.chat_id > 0}
+            self._unreachable = (
+                set(
+                    (
+                        await uow.session.execute(
+                            select(User.id).where(User.id.in_(private), User.unreachable)
+                        )
+                    ).scalars()
+                )
+                if private
+                else set()
+            )
             return sorted(rows, key=lambda r: r.id)
 
     async def take_back_leases(self) -> int:
@@ -165,6 +180,9 @@ class Sender:
                 if (
                     row.chat_id in self._gone
                 ):  # blocked the bot during this batch: rows already marked
+                    continue
+                if row.chat_id in self._unreachable:  # known to have blocked the bot
+                    await self._blocked(row, "Forbidden: the person has blocked the bot")
                     continue
                 if self._stop.is_set():  # shutting down: finish calls in flight, start no new ones
                     await self._release([r.id for r in rows[i:]])

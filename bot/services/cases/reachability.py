@@ -123,6 +123,14 @@ async def reachable_again(uow: UnitOfWork, user: User) -> list[int]:
         .all()
     )
     missed += await announcements.refused_while_blocked(uow, user.id, uow.now - RESEND_WINDOW)
+    if not uow.domain.sqlite:
+        # Messages queued for them meanwhile and not tried yet wait for this transaction too
+        # (a sender skips locked rows): they must not overtake the ones sent again.
+        await uow.session.execute(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.chat_id == user.id, OutboxMessage.status == "pending")
+            .with_for_update()
+        )
     now = wall_now()
     for row in missed:
         row.status, row.attempts, row.error = "pending", 0, None
