@@ -78,6 +78,12 @@ class Settings:
     verify_seed: str | None = None
     verify_after: timedelta = timedelta(days=3)
     verify_within: timedelta = timedelta(days=7)
+    # Joint handling and summons (吹哨报到, bot/services/cases/joint.py): a co-handler's task is
+    # due this long after it is given; a summoned party signs in (报到) within `summons_sign`
+    # and makes first contact within `summons_contact`, else the miss escalates and is counted.
+    task_within: timedelta = timedelta(days=3)
+    summons_sign: timedelta = timedelta(hours=1)
+    summons_contact: timedelta = timedelta(hours=24)
     scheduler_interval: float = 5.0
     # How long a claimed inbox or outbox row is held before another process may take it over.
     inbox_lease: timedelta = timedelta(seconds=60)

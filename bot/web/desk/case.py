@@ -65,7 +65,7 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         ),
         photos=await case_queries.case_photos(uow, case),
         offered=offered,
-        choices=_choices(where, offered),
+        choices=await _choices(where, offered),
         templates=templates,
         prefill=_prefill(request, templates),
         staffmap=uow.routing.gridmap.staff,
@@ -94,13 +94,17 @@ def _done(asked: str) -> str:
     return asked if asked in actions.BY_NAME or asked == "ask_unreached" else ""
 
 
-def _choices(where: actions.Where, offered: list[actions.StaffAction]) -> dict[str, list[Any]]:
+async def _choices(
+    where: actions.Where, offered: list[actions.StaffAction]
+) -> dict[str, list[Any]]:
     """The options of each offered action's choice (as value, text) for its select box."""
     gridmap = where.uow.routing.gridmap
     out: dict[str, list[Any]] = {}
     for a in offered:
         if Asks.TARGET in a.asks:
             out[a.name] = [(f"{t.kind[0]}:{t.id}", t.label) for t in actions.targets(where)]
+        elif Asks.HELPER in a.asks:  # a co-handler or a summoned party of the map
+            out[a.name] = [(f"{t.kind[0]}:{t.id}", t.label) for t in await actions.helpers(where)]
         elif Asks.MEMBER in a.asks:
             out[a.name] = [(str(s.telegram_id), s) for s in actions.members(where)]
         elif Asks.CATEGORY in a.asks:  # the classifier's top three first, then every one
