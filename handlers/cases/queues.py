@@ -89,7 +89,15 @@ async def stats(ctx: Ctx) -> None:
     days = asked or DEFAULT_STATS_DAYS
     report = await queues.assessment(ctx.uow, user_id, days=days)
     ignored = ctx.args[0][:32] if ctx.args and asked is None else None
-    ctx.reply("stats", report=report, days=days, ignored=ignored, max_days=MAX_STATS_DAYS)
+    helpers = await queues.task_assessment(ctx.uow, user_id, days=days)
+    ctx.reply(
+        "stats",
+        report=report,
+        helpers=helpers,
+        days=days,
+        ignored=ignored,
+        max_days=MAX_STATS_DAYS,
+    )
 
 
 async def deactivate(ctx: Ctx) -> None:
