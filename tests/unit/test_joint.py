@@ -292,3 +292,62 @@ async def test_the_co_handlers_card_reads_in_both_languages(uow: UnitOfWork, lan
     assert ("Sign in" if lang == "en" else "报到") in text
     label = uow.domain.renderer.label(lang, "tasks_open")
     assert label and label != "tasks_open"
+
+
+async def _desk(client: Any, domain: Domain, staff_id: int) -> str:
+    """Sign `staff_id` in at the desk (a session as a `/web` link opens one); its CSRF token."""
+    from bot.services.people import desk_auth
+
+    async with domain.unit() as uow:
+        token, signed = await desk_auth.open_session(uow, staff_id, "link")
+    client.session.cookie_jar.clear()
+    client.session.cookie_jar.update_cookies({"gv_desk": token})
+    return signed.csrf
+
+
+async def test_at_the_desk_a_party_answers_its_task_and_the_lead_waives(domain: Domain) -> None:
+    from page_helpers import pages
+
+    async with domain.unit() as uow:
+        case = await file_case(uow, await new_resident(uow), WORDS, as_category="facilities")
+        summoned = await actions.perform(uow, LEADER, case, SUMMON, "p:xingfu-wuye", "Come by")
+        helping = await actions.perform(uow, MEMBER_1, case, COHANDLER, "p:urban-mgmt", "Bins")
+        human_id, summoned_id, helping_id = case.human_id, summoned.id, helping.id
+    client = await pages(domain)
+    try:
+        # The property company's staff: their own tasks, the card's facts, not the resident.
+        csrf = await _desk(client, domain, PROPERTY_STAFF)
+        async with client.get("/desk/tasks", headers={"Accept-Language": "zh"}) as r:
+            html = await r.text()
+        assert r.status == 200 and f'id="task-{summoned_id}"' in html and "Come by" in html
+        assert f'id="task-{helping_id}"' not in html  # the urban team's, not theirs
+        assert "Wang" not in html and "13900001111" not in html and "报到" in html
+        form = {"csrf": csrf, "version": "1"}
+        async with client.post(f"/desk/tasks/{summoned_id}/sign", data=form, allow_redirects=False) as r:
+            assert r.status == 303
+        async with client.post(f"/desk/tasks/{summoned_id}/sign", data=form) as r:
+            assert r.status == 403  # a replay: the page was drawn for version 1
+        async with client.post(f"/desk/tasks/{helping_id}/done", data=form) as r:
+            assert r.status == 403  # not their task
+        # The lead: the case page lists both; Waive needs a reason; resolve waits for both.
+        csrf = await _desk(client, domain, MEMBER_1)
+        async with client.get(f"/desk/cases/{human_id}") as r:
+            html = await r.text()
+        assert 'id="tasks"' in html and f'action="/desk/tasks/{helping_id}/waive"' in html
+        assert f'action="/desk/cases/{human_id}/resolve"' not in html
+        form = {"csrf": csrf, "version": "1", "reason": " ", "back": "case"}
+        async with client.post(f"/desk/tasks/{helping_id}/waive", data=form) as r:
+            assert r.status == 400
+        for task_id in (helping_id, summoned_id):
+            version = "1" if task_id == helping_id else "2"
+            form = {"csrf": csrf, "version": version, "reason": "Not needed now", "back": "case"}
+            async with client.post(
+                f"/desk/tasks/{task_id}/waive", data=form, allow_redirects=False
+            ) as r:
+                assert r.status == 303 and r.headers["Location"].endswith("#tasks")
+        async with client.get(f"/desk/cases/{human_id}") as r:
+            html = await r.text()
+        assert f'action="/desk/cases/{human_id}/resolve"' in html
+        assert html.count("Waived: Not needed now") == 2
+    finally:
+        await client.close()

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from bot.services.cases.views import case_place
 from bot.services.people import policy
-from bot.services.people.access import CaseActionError
+from bot.services.people.access import CaseActionError, may_act
 from bot.services.people.policy import Capability
 from bot.services.shared.domain import UnitOfWork
 from bot.services.shared.languages import chat_language
@@ -171,3 +171,29 @@ async def refresh_card(uow: UnitOfWork, case: Case, task: CaseTask) -> None:
 def lead_keyboard(task: CaseTask) -> Keyboard:
     """The lead's button under the note that a task was given: waive it (with a reason)."""
     return [[Button.of("btn_task_waive", task_cb(task, "w"))]] if task.status == OPEN else []
+
+
+async def tasks_for(uow: UnitOfWork, user_id: int) -> list[tuple[CaseTask, Case]]:
+    """The open tasks this person answers (as the member named, or their party's staff), with
+    their cases, soonest deadline first — the desk's list of one's own tasks."""
+    staff = uow.routing.gridmap.staff.get(user_id)
+    if staff is None or not staff.active:
+        return []
+    mine = (
+        CaseTask.party_id == staff.party_id
+        if staff.party_id
+        else CaseTask.member_id == staff.telegram_id
+    )
+    stmt = (
+        select(CaseTask, Case)
+        .join(Case, Case.id == CaseTask.case_id)
+        .where(CaseTask.status == OPEN, mine)
+        .order_by(CaseTask.due_at, CaseTask.id)
+        .limit(200)
+    )
+    return [(t, c) for t, c in (await uow.session.execute(stmt)).all()]
+
+
+def may_waive(uow: UnitOfWork, user_id: int, case: Case, task: CaseTask) -> bool:
+    """The lead's side (whoever may act on the case), never the co-handler themself."""
+    return task.status == OPEN and may_act(uow, user_id, case) and not is_own(uow, user_id, task)

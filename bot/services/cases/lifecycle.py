@@ -1285,7 +1285,7 @@ async def waive_task(
 
 
 def _may_waive(uow: UnitOfWork, user_id: int, case: Case, task: CaseTask) -> None:
-    if not may_act(uow, user_id, case) or joint.is_own(uow, user_id, task):
+    if not joint.may_waive(uow, user_id, case, task):
         raise CaseActionError("not_allowed")
 
 
