@@ -351,3 +351,35 @@ async def test_at_the_desk_a_party_answers_its_task_and_the_lead_waives(domain: 
         assert html.count("Waived: Not needed now") == 2
     finally:
         await client.close()
+
+
+async def test_the_dashboard_counts_summons_from_the_minimum(
+    domain: Domain, clock: ManualClock
+) -> None:
+    """A community's page counts the period's summons and tasks (never who or what), with the
+    outcomes only from `dashboard_min_cases`; /about/numbers defines them in both languages."""
+    from page_helpers import get, pages
+
+    async with domain.unit() as uow:
+        for n in range(uow.settings.dashboard_min_cases):
+            case = await file_case(uow, await new_resident(uow), as_category="facilities")
+            task = await actions.perform(
+                uow, MEMBER_1, case, SUMMON, "p:xingfu-wuye", f"Secret task {n}"
+            )
+            if n == 0:
+                await lifecycle.answer_task(uow, PROPERTY_STAFF, task.id, 1, "sign")
+    clock.advance(timedelta(hours=2))
+    await scheduler.run_due(domain)  # every other one missed its sign-in
+    client = await pages(domain)
+    try:
+        status, html = await get(client, "/communities/xingfu")
+        assert status == 200
+        card = html.split('data-figure="summons"', 1)[1].split("</div>\n  </div>", 1)[0]
+        minimum = domain.settings.dashboard_min_cases
+        assert f"1 signed in on time" in card and f"{minimum - 1} missed" in card, card
+        assert "Secret task" not in html and "幸福物业" not in html
+        for lang, term in (("en", "Summons and co-handling"), ("zh", "吹哨报到与协办")):
+            status, html = await get(client, "/about/numbers", lang)
+            assert status == 200 and 'id="summons"' in html and term in html
+    finally:
+        await client.close()
