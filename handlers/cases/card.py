@@ -122,9 +122,7 @@ async def _start(ctx: Ctx, action: actions.StaffAction, case: Case, rest: list[s
         ctx.answer("choose_supervise_days")
     elif first in (actions.Asks.TARGET, actions.Asks.HELPER):
         offered = (
-            actions.targets(where)
-            if first is actions.Asks.TARGET
-            else await actions.helpers(where)
+            actions.targets(where) if first is actions.Asks.TARGET else await actions.helpers(where)
         )
         keyboard: Keyboard = [
             [Button.literal(t.label.get(ctx.lang), cb(action.steps[0], case, t.kind[0], t.id))]
@@ -609,7 +607,11 @@ async def _verify_photo(ctx: Ctx, data: dict) -> bool:  # type: ignore[type-arg]
 # --- joint handling and summons (吹哨报到): the co-handler's card and the lead's Waive ----------
 
 TASK_STEPS = {"s": "sign", "c": "contact", "d": "done"}
-TASK_DONE_LABELS = {"sign": "task_signed_ok", "contact": "task_contacted_ok", "done": "task_done_ok"}
+TASK_DONE_LABELS = {
+    "sign": "task_signed_ok",
+    "contact": "task_contacted_ok",
+    "done": "task_done_ok",
+}
 
 
 async def task_button(ctx: Ctx) -> None:

@@ -90,7 +90,9 @@ def test_an_action_on_the_card_says_how_it_asks_for_what_it_needs() -> None:
         if a.asks and a.asks[0] is Asks.TEXT or picked:
             assert a.prompt and a.prompt_text, f"{a.name}: the chat asks its text in a prompt"
         if picked or Asks.DAYS in a.asks:  # a choice per answer, and Back
-            choices = sum(ask in (Asks.TARGET, Asks.HELPER, Asks.REASON, Asks.DAYS) for ask in a.asks)
+            choices = sum(
+                ask in (Asks.TARGET, Asks.HELPER, Asks.REASON, Asks.DAYS) for ask in a.asks
+            )
             assert len(a.steps) == choices + 1, f"{a.name}: a choice and Back on the card"
         assert a.button is not None or Asks.CATEGORY in a.asks, a.name
 

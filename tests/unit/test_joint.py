@@ -233,7 +233,9 @@ async def test_a_summons_signed_and_contacted_on_time(domain: Domain, clock: Man
         assert task.overdue_at is None  # 3 days not over yet
         (row,) = await queues.task_assessment(uow, LEADER)
         assert (row["kind"], row["id"]) == ("party", "xingfu-wuye")
-        assert {k: row[k] for k in ("summons", "signed_on_time", "contacted_on_time", "missed")} == {
+        assert {
+            k: row[k] for k in ("summons", "signed_on_time", "contacted_on_time", "missed")
+        } == {
             "summons": 1,
             "signed_on_time": 1,
             "contacted_on_time": 1,
@@ -323,7 +325,9 @@ async def test_at_the_desk_a_party_answers_its_task_and_the_lead_waives(domain: 
         assert f'id="task-{helping_id}"' not in html  # the urban team's, not theirs
         assert "Wang" not in html and "13900001111" not in html and "报到" in html
         form = {"csrf": csrf, "version": "1"}
-        async with client.post(f"/desk/tasks/{summoned_id}/sign", data=form, allow_redirects=False) as r:
+        async with client.post(
+            f"/desk/tasks/{summoned_id}/sign", data=form, allow_redirects=False
+        ) as r:
             assert r.status == 303
         async with client.post(f"/desk/tasks/{summoned_id}/sign", data=form) as r:
             assert r.status == 403  # a replay: the page was drawn for version 1
@@ -376,7 +380,7 @@ async def test_the_dashboard_counts_summons_from_the_minimum(
         assert status == 200
         card = html.split('data-figure="summons"', 1)[1].split("</div>\n  </div>", 1)[0]
         minimum = domain.settings.dashboard_min_cases
-        assert f"1 signed in on time" in card and f"{minimum - 1} missed" in card, card
+        assert "1 signed in on time" in card and f"{minimum - 1} missed" in card, card
         assert "Secret task" not in html and "幸福物业" not in html
         for lang, term in (("en", "Summons and co-handling"), ("zh", "吹哨报到与协办")):
             status, html = await get(client, "/about/numbers", lang)

@@ -1342,7 +1342,11 @@ async def miss_task(uow: UnitOfWork, task: CaseTask, which: str) -> bool:
     rung = gridmap.ladder.get("party" if task.party_id else "member", "leader")
     up = gridmap.leaders_of(task.grid_id) if rung == "leader" else []
     if not up:
-        up = gridmap.centre_of(gridmap.grids[task.grid_id].community_id) if task.grid_id in gridmap.grids else []
+        up = (
+            gridmap.centre_of(gridmap.grids[task.grid_id].community_id)
+            if task.grid_id in gridmap.grids
+            else []
+        )
     told = {p.telegram_id for p in up}
     if case.owner_chat_id is not None:
         told.add(case.owner_chat_id)

@@ -251,7 +251,9 @@ async def my_tasks(request: web.Request, desk: Desk) -> web.Response:
         "desk/tasks",
         me=desk.me,
         page="tasks",
-        tasks=[(t, c, case_place(uow, c, lang)) for t, c in await joint.tasks_for(uow, desk.user_id)],
+        tasks=[
+            (t, c, case_place(uow, c, lang)) for t, c in await joint.tasks_for(uow, desk.user_id)
+        ],
         now=uow.now,
         done=request.query.get("done", "") if request.query.get("done") in TASK_STEPS else "",
     )
