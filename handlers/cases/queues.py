@@ -75,7 +75,9 @@ async def show_case(ctx: Ctx) -> None:
 
 async def _events(ctx: Ctx, user_id: int, case: Case, viewer: str) -> list:  # type: ignore[type-arg]
     """The timeline as this reader reads it: staff also read the case's internal notes."""
-    events = await case_service.timeline(ctx.uow, case, only_public=viewer == "follower")
+    events = await case_service.timeline(
+        ctx.uow, case, only_public=viewer == "follower", staff=viewer == "staff"
+    )
     if viewer != "staff":
         return events
     return await notes.staff_timeline(ctx.uow, user_id, case, events)

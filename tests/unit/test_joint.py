@@ -139,6 +139,15 @@ async def test_a_joint_case_with_two_co_handlers(domain: Domain) -> None:
         # The resident saw one case: filed, then resolved — no word of the co-handlers.
         told = await texts_to(uow, resident.id, after=mark)
         assert len(told) == 1 and "Fixed the lamp" in told[0]
+        # Their timeline too: one case, no step among staff; the lead's lists every step.
+        mark3 = await last_outbox_id(uow)
+        await say(uow, resident.id, f"/case {case.human_id}")
+        await say(uow, MEMBER_1, f"/case {case.human_id}", lang="en")
+        (mine,) = await texts_to(uow, resident.id, after=mark3)
+        assert "resolved" in mine.lower()
+        assert "co-handler" not in mine and "waived" not in mine and "police" not in mine
+        staff_view = (await texts_to(uow, MEMBER_1, after=mark3))[0]
+        assert "co-handler" in staff_view and "waived" in staff_view
 
 
 async def test_forged_and_stale_presses_change_nothing(uow: UnitOfWork) -> None:
