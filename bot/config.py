@@ -186,6 +186,14 @@ class Settings:
             values["verify_share"] = min(1.0, max(0.0, float(env["GRIDVOICE_VERIFY_SHARE"])))
         if env.get("GRIDVOICE_VERIFY_SEED"):
             values["verify_seed"] = env["GRIDVOICE_VERIFY_SEED"]
+        # Joint handling and summons (吹哨报到): the times, at least a minute each.
+        for key, name, unit in (
+            ("summons_sign", "GRIDVOICE_SUMMONS_SIGN_MINUTES", 60.0),
+            ("summons_contact", "GRIDVOICE_SUMMONS_CONTACT_HOURS", 3600.0),
+            ("task_within", "GRIDVOICE_TASK_DAYS", 86400.0),
+        ):
+            if env.get(name):
+                values[key] = timedelta(seconds=max(60.0, float(env[name]) * unit))
         if env.get("GRIDVOICE_OPEN_DATA_LICENCE"):
             values["open_data_licence"] = env["GRIDVOICE_OPEN_DATA_LICENCE"]
         if env.get("GRIDVOICE_WEB_RATE_PER_IP"):

@@ -396,3 +396,19 @@ async def test_the_dashboard_counts_summons_from_the_minimum(
             assert status == 200 and 'id="summons"' in html and term in html
     finally:
         await client.close()
+
+
+def test_the_times_are_set_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import Settings
+
+    default = Settings.from_env()
+    assert (default.summons_sign, default.summons_contact) == (
+        timedelta(hours=1),
+        timedelta(hours=24),
+    )
+    monkeypatch.setenv("GRIDVOICE_SUMMONS_SIGN_MINUTES", "30")
+    monkeypatch.setenv("GRIDVOICE_SUMMONS_CONTACT_HOURS", "12")
+    monkeypatch.setenv("GRIDVOICE_TASK_DAYS", "0")  # never shorter than a minute
+    s = Settings.from_env()
+    assert s.summons_sign == timedelta(minutes=30) and s.summons_contact == timedelta(hours=12)
+    assert s.task_within == timedelta(minutes=1)
