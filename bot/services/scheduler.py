@@ -179,7 +179,11 @@ async def _run_verifications(domain: Domain, now: datetime) -> int:
 # Joint handling and summons (吹哨报到): a co-handler's missed deadlines, found from their rows
 # (`case_tasks`), re-read under lock and acted on once (`lifecycle.miss_task`).
 def _task_due(now: datetime) -> dict[str, Any]:
-    is_open = CaseTask.status == "open"
+    # An open task of an open case (a declined or withdrawn case's tasks wait for nobody).
+    is_open = and_(
+        CaseTask.status == "open",
+        CaseTask.case_id.in_(select(Case.id).where(Case.status.in_(sorted(OPEN)))),
+    )
     return {
         "sign": and_(
             is_open,

@@ -412,3 +412,42 @@ def test_the_times_are_set_in_the_environment(monkeypatch: pytest.MonkeyPatch) -
     s = Settings.from_env()
     assert s.summons_sign == timedelta(minutes=30) and s.summons_contact == timedelta(hours=12)
     assert s.task_within == timedelta(minutes=1)
+
+
+async def test_a_declined_case_s_tasks_wait_for_nobody(domain: Domain, clock: ManualClock) -> None:
+    async with domain.unit() as uow:
+        case = await file_case(uow, await new_resident(uow), as_category="facilities")
+        task = await actions.perform(uow, MEMBER_1, case, SUMMON, "p:xingfu-wuye", "Come by")
+        await lifecycle.reject(uow, MEMBER_1, case, "Not a grid matter")
+        with pytest.raises(CaseActionError) as refused:
+            await lifecycle.answer_task(uow, PROPERTY_STAFF, task.id, 1, "sign")
+        assert refused.value.key == "case_wrong_state"
+        task_id = task.id
+    clock.advance(timedelta(days=4))
+    assert await scheduler.run_due(domain) == 0
+    async with domain.unit() as uow:
+        task = await _task(uow, task_id)
+        assert task.sign_missed_at is None and task.overdue_at is None
+
+
+async def test_the_desk_report_has_a_row_per_co_handler(domain: Domain) -> None:
+    from page_helpers import pages
+
+    async with domain.unit() as uow:
+        case = await file_case(uow, await new_resident(uow), as_category="facilities")
+        task = await actions.perform(uow, MEMBER_1, case, SUMMON, "p:xingfu-wuye", "Come by")
+        await lifecycle.answer_task(uow, PROPERTY_STAFF, task.id, 1, "sign")
+        month = uow.now.strftime("%Y-%m")
+    client = await pages(domain)
+    try:
+        await _desk(client, domain, LEADER)
+        async with client.get(f"/desk/reports.csv?month={month}") as r:
+            body = (await r.read()).decode("utf-8-sig")
+        header, *rows = body.splitlines()
+        assert header.endswith(
+            "summons,signed_on_time,contacted_on_time,missed,tasks,done_on_time,overdue"
+        )
+        (helper,) = [row for row in rows if ",helper_party," in row]
+        assert "xingfu-wuye" in helper and helper.endswith(",1,1,0,0,1,0,0")
+    finally:
+        await client.close()

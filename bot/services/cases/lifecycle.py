@@ -1216,7 +1216,10 @@ async def _task_for(
         raise CaseActionError("task_closed")
     if version is not None and version != task.version:
         raise CaseActionError("task_outdated")
-    return task, await get_case(uow, task.case_id)
+    case = await get_case(uow, task.case_id)
+    if case.status not in OPEN:  # declined, withdrawn or resolved: nothing left to help with
+        raise CaseActionError("case_wrong_state", status=case.status)
+    return task, case
 
 
 TASK_STEPS = ("sign", "contact", "done")
@@ -1337,6 +1340,8 @@ async def miss_task(uow: UnitOfWork, task: CaseTask, which: str) -> bool:
             return False
         task.overdue_at = uow.now
     case = await get_case(uow, task.case_id)
+    if case.status not in OPEN:
+        return False
     await record(uow, case, SYSTEM, f"task_missed_{which}", task=task.id)
     gridmap = uow.routing.gridmap
     rung = gridmap.ladder.get("party" if task.party_id else "member", "leader")
