@@ -449,5 +449,11 @@ async def test_the_desk_report_has_a_row_per_co_handler(domain: Domain) -> None:
         )
         (helper,) = [row for row in rows if ",helper_party," in row]
         assert "xingfu-wuye" in helper and helper.endswith(",1,1,0,0,1,0,0")
+        async with client.get(
+            f"/desk/reports?month={month}", headers={"Accept-Language": "zh"}
+        ) as r:
+            html = await r.text()
+        table = html.split('id="report-helpers"', 1)[1].split("</table>", 1)[0]
+        assert "幸福物业" in table and "按时报到" in table
     finally:
         await client.close()
