@@ -78,6 +78,12 @@ class Settings:
     verify_seed: str | None = None
     verify_after: timedelta = timedelta(days=3)
     verify_within: timedelta = timedelta(days=7)
+    # Joint handling and summons (吹哨报到, bot/services/cases/joint.py): a co-handler's task is
+    # due this long after it is given; a summoned party signs in (报到) within `summons_sign`
+    # and makes first contact within `summons_contact`, else the miss escalates and is counted.
+    task_within: timedelta = timedelta(days=3)
+    summons_sign: timedelta = timedelta(hours=1)
+    summons_contact: timedelta = timedelta(hours=24)
     scheduler_interval: float = 5.0
     # How long a claimed inbox or outbox row is held before another process may take it over.
     inbox_lease: timedelta = timedelta(seconds=60)
@@ -180,6 +186,14 @@ class Settings:
             values["verify_share"] = min(1.0, max(0.0, float(env["GRIDVOICE_VERIFY_SHARE"])))
         if env.get("GRIDVOICE_VERIFY_SEED"):
             values["verify_seed"] = env["GRIDVOICE_VERIFY_SEED"]
+        # Joint handling and summons (吹哨报到): the times, at least a minute each.
+        for key, name, unit in (
+            ("summons_sign", "GRIDVOICE_SUMMONS_SIGN_MINUTES", 60.0),
+            ("summons_contact", "GRIDVOICE_SUMMONS_CONTACT_HOURS", 3600.0),
+            ("task_within", "GRIDVOICE_TASK_DAYS", 86400.0),
+        ):
+            if env.get(name):
+                values[key] = timedelta(seconds=max(60.0, float(env[name]) * unit))
         if env.get("GRIDVOICE_OPEN_DATA_LICENCE"):
             values["open_data_licence"] = env["GRIDVOICE_OPEN_DATA_LICENCE"]
         if env.get("GRIDVOICE_WEB_RATE_PER_IP"):

@@ -26,7 +26,7 @@ from bot.services.participation import consultations
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
-from bot.store.models import Case, InboxUpdate, OutboxMessage, Verification
+from bot.store.models import Case, CaseTask, InboxUpdate, OutboxMessage, Verification
 from routing.deadlines import reminder_due, reminder_horizon, reminder_lead
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ async def run_due(domain: Domain) -> int:
         for case_id in ids:
             if await _act(domain, name, case_id):
                 done += 1
-    return done + await _run_verifications(domain, now)
+    return done + await _run_verifications(domain, now) + await _run_tasks(domain, now)
 
 
 def _verification_due(now: datetime) -> dict[str, Any]:
@@ -173,6 +173,56 @@ async def _run_verifications(domain: Domain, now: datetime) -> int:
                     continue  # someone else did it, or it is no longer due
                 act = verification.ask if name == "verify_ask" else verification.expire
                 done += 1 if await act(uow, v) else 0
+    return done
+
+
+# Joint handling and summons (吹哨报到): a co-handler's missed deadlines, found from their rows
+# (`case_tasks`), re-read under lock and acted on once (`lifecycle.miss_task`).
+def _task_due(now: datetime) -> dict[str, Any]:
+    # An open task of an open case (a declined or withdrawn case's tasks wait for nobody).
+    is_open = and_(
+        CaseTask.status == "open",
+        CaseTask.case_id.in_(select(Case.id).where(Case.status.in_(sorted(OPEN)))),
+    )
+    return {
+        "sign": and_(
+            is_open,
+            CaseTask.sign_by <= now,
+            CaseTask.signed_at.is_(None),
+            CaseTask.sign_missed_at.is_(None),
+        ),
+        "contact": and_(
+            is_open,
+            CaseTask.contact_by <= now,
+            CaseTask.contacted_at.is_(None),
+            CaseTask.contact_missed_at.is_(None),
+        ),
+        "overdue": and_(is_open, CaseTask.due_at <= now, CaseTask.overdue_at.is_(None)),
+    }
+
+
+async def _run_tasks(domain: Domain, now: datetime) -> int:
+    done = 0
+    for which, condition in _task_due(now).items():
+        async with domain.sessions() as session:
+            ids = list(
+                (
+                    await session.execute(
+                        select(CaseTask.id).where(condition).order_by(CaseTask.id).limit(500)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for task_id in ids:
+            async with domain.unit() as uow:
+                stmt = select(CaseTask).where(CaseTask.id == task_id, _task_due(uow.now)[which])
+                if not domain.sqlite:
+                    stmt = stmt.with_for_update(skip_locked=True)
+                task = (await uow.session.execute(stmt)).scalar_one_or_none()
+                if task is None:
+                    continue  # someone else did it, or it is no longer due
+                done += 1 if await case_service.miss_task(uow, task, which) else 0
     return done
 
 

@@ -640,3 +640,39 @@ class TelegramFile(Base):
     content_type: Mapped[str] = mapped_column(String(64))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     fetched_at: Mapped[datetime]
+
+
+class CaseTask(Base):
+    """A co-handler's task on a case (joint handling) or a summons (吹哨): another party or
+    member of the map helps the case's lead owner with a task of their own, a deadline and a
+    status (open → done | waived). A summons also has its sign-in and first-contact deadlines.
+    The lead resolves only once every task is done or waived (bot/services/cases/joint.py,
+    lifecycle.py's last block)."""
+
+    __tablename__ = "case_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # joint | summons
+    party_id: Mapped[str | None] = mapped_column(String(64))  # a party of the map, or
+    member_id: Mapped[int | None] = mapped_column(BigInteger)  # a member of the map
+    chat_id: Mapped[int] = mapped_column(BigInteger)  # where the co-handler's card goes
+    grid_id: Mapped[str] = mapped_column(String(64))
+    task: Mapped[str] = mapped_column(Text)
+    added_by: Mapped[int] = mapped_column(BigInteger)
+    added_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    sign_by: Mapped[datetime | None]  # a summons: sign in (报到) by
+    signed_at: Mapped[datetime | None]
+    contact_by: Mapped[datetime | None]  # a summons: first contact by
+    contacted_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done | waived
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[int | None] = mapped_column(BigInteger)
+    waive_reason: Mapped[str | None] = mapped_column(Text)
+    overdue_at: Mapped[datetime | None]  # its deadline missed (counted once)
+    sign_missed_at: Mapped[datetime | None]
+    contact_missed_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (Index("ix_case_tasks_due", "status", "due_at"),)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.bounds import arg, parse_id, parse_int
-from bot.services.cases import actions, replies, verification
+from bot.services.cases import actions, joint, replies, verification
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.reachability import sent_ref
@@ -45,6 +45,9 @@ TEXT_STATES = (
     Prompt.HOLD_NOTE,
     Prompt.EXTEND_REASON,
     Prompt.SUPERVISE_REASON,
+    Prompt.COHANDLER_TASK,
+    Prompt.SUMMON_TASK,
+    Prompt.TASK_WAIVE,
 )
 CARD_PROMPTS = (*TEXT_STATES, Prompt.RESOLVE_PHOTO, Prompt.REJECT_CONFIRM, Prompt.VERIFY_PHOTO)
 
@@ -117,17 +120,20 @@ async def _start(ctx: Ctx, action: actions.StaffAction, case: Case, rest: list[s
         await refresh_card(ctx.uow, case, ctx.chat_id, keyboard=keyboard)
         await _expect(ctx, action.prompt or "", case)
         ctx.answer("choose_supervise_days")
-    elif first is actions.Asks.TARGET:
+    elif first in (actions.Asks.TARGET, actions.Asks.HELPER):
+        offered = (
+            actions.targets(where) if first is actions.Asks.TARGET else await actions.helpers(where)
+        )
         keyboard: Keyboard = [
             [Button.literal(t.label.get(ctx.lang), cb(action.steps[0], case, t.kind[0], t.id))]
-            for t in actions.targets(where)
+            for t in offered
         ]
         keyboard.append([Button.of("btn_back", cb(action.steps[1], case))])
         await refresh_card(ctx.uow, case, ctx.chat_id, keyboard=keyboard)
         # Armed already, with no target yet: /cancel (or any command) puts the card's own
         # buttons back, and text typed before a target is chosen is not taken as a reason.
         await _expect(ctx, action.prompt or "", case)
-        ctx.answer("choose_transfer_target")
+        ctx.answer("choose_transfer_target" if first is actions.Asks.TARGET else "choose_helper")
     else:
         raise CaseActionError("not_allowed")
 
@@ -172,7 +178,10 @@ async def _step(
         raise CaseActionError("not_allowed")
     target = f"{rest[0]}:{rest[1]}"[:80]
     await actions.check(actions.Where(ctx.uow, case, user_id=user_id), action)
-    case_service.check_transfer_target(ctx.uow, user_id, case, target)
+    if actions.Asks.HELPER in action.asks:  # a co-handler or a summoned party of the map
+        await joint.check_helper(ctx.uow, user_id, case, target)
+    else:
+        case_service.check_transfer_target(ctx.uow, user_id, case, target)
     await _ask_text(ctx, action, case, target=target)
 
 
@@ -234,6 +243,8 @@ async def _ask_text(ctx: Ctx, action: actions.StaffAction, case: Case, **extra: 
 # Reply templates on a text prompt: "tpl" shows one filled in, "tpu" uses it as is.
 REPLY_CODES = ("tpl", "tpu")
 _PROMPTED = {Prompt(a.prompt): a for a in actions.ACTIONS if a.prompt}
+# Prompts whose text comes after a target chosen on the card.
+_TARGETED = (Prompt.TRANSFER_REASON, Prompt.COHANDLER_TASK, Prompt.SUMMON_TASK)
 
 
 def _reply_buttons(ctx: Ctx, action: actions.StaffAction, case: Case) -> Keyboard | None:
@@ -256,7 +267,7 @@ async def _reply_template(ctx: Ctx, case: Case, rest: list[str], *, use: bool) -
         user is None
         or action is None
         or data.get("case_id") != case.id
-        or (prompt == Prompt.TRANSFER_REASON and not data.get("target"))
+        or (prompt in _TARGETED and not data.get("target"))
     ):
         ctx.answer("prompt_expired", alert=True)
         return
@@ -442,6 +453,19 @@ async def _answer_prompt(
             await refresh_card(ctx.uow, case, card_chat)  # the supervisor's copy
     elif state == Prompt.TRANSFER_REASON and not data.get("target"):
         ctx.reply("transfer_pick_target", case=case)
+    elif state in (Prompt.COHANDLER_TASK, Prompt.SUMMON_TASK) and not data.get("target"):
+        ctx.reply("helper_pick_first", case=case)
+    elif state in (Prompt.COHANDLER_TASK, Prompt.SUMMON_TASK):
+        action = _PROMPTED[state]
+        await actions.perform(ctx.uow, user_id, case, action, str(data["target"]), text)
+        ctx.reply("staff_task_given", case=case, summons=state == Prompt.SUMMON_TASK)
+        await dialogue.end(ctx.uow, user)
+    elif state == Prompt.TASK_WAIVE:
+        await case_service.waive_task(
+            ctx.uow, user_id, int(data.get("task") or 0), parse_int(data.get("task_version")), text
+        )
+        ctx.reply("staff_task_waived", case=case)
+        await dialogue.end(ctx.uow, user)
     elif state == Prompt.NOTE:
         note = await actions.perform(ctx.uow, user_id, case, actions.BY_NAME["note"], text, None)
         gridmap = ctx.uow.routing.gridmap
@@ -580,6 +604,39 @@ async def _verify_photo(ctx: Ctx, data: dict) -> bool:  # type: ignore[type-arg]
     return True
 
 
+# --- joint handling and summons (吹哨报到): the co-handler's card and the lead's Waive ----------
+
+TASK_STEPS = {"s": "sign", "c": "contact", "d": "done"}
+TASK_DONE_LABELS = {
+    "sign": "task_signed_ok",
+    "contact": "task_contacted_ok",
+    "done": "task_done_ok",
+}
+
+
+async def task_button(ctx: Ctx) -> None:
+    """`j:<task>:<version>:<s|c|d|w>`: sign in, first contact, done (the co-handler's own
+    staff, in its chat or group), or waive (the lead: its reason in a prompt). The service
+    checks who presses and the version; a replayed or stale press changes nothing."""
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    task_id, version, op = parse_id(arg(ctx.args, 0)), parse_int(arg(ctx.args, 1)), arg(ctx.args, 2)
+    if task_id is None or version is None or op not in (*TASK_STEPS, "w"):
+        ctx.answer("not_allowed", alert=True)
+        return
+    try:
+        if op == "w":
+            case = await case_service.waivable(ctx.uow, user_id, task_id, version)
+            await _expect(ctx, Prompt.TASK_WAIVE, case, task=task_id, task_version=version)
+            ctx.answer()
+            _prompt(ctx, "staff_prompt_waive", case=case)
+            return
+        step = TASK_STEPS[op]
+        await case_service.answer_task(ctx.uow, user_id, task_id, version, step)
+        ctx.answer(TASK_DONE_LABELS[step])
+    except CaseActionError as exc:
+        ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
+
+
 # Read by the dispatcher (handlers/dispatch.py); the card's buttons work in groups too.
-CALLBACKS = {"c": card_button, "vp": verify_button}
-GROUP_CALLBACKS = ("c",)
+CALLBACKS = {"c": card_button, "vp": verify_button, "j": task_button}
+GROUP_CALLBACKS = ("c", "j")

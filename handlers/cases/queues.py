@@ -75,7 +75,9 @@ async def show_case(ctx: Ctx) -> None:
 
 async def _events(ctx: Ctx, user_id: int, case: Case, viewer: str) -> list:  # type: ignore[type-arg]
     """The timeline as this reader reads it: staff also read the case's internal notes."""
-    events = await case_service.timeline(ctx.uow, case, only_public=viewer == "follower")
+    events = await case_service.timeline(
+        ctx.uow, case, only_public=viewer == "follower", staff=viewer == "staff"
+    )
     if viewer != "staff":
         return events
     return await notes.staff_timeline(ctx.uow, user_id, case, events)
@@ -89,7 +91,15 @@ async def stats(ctx: Ctx) -> None:
     days = asked or DEFAULT_STATS_DAYS
     report = await queues.assessment(ctx.uow, user_id, days=days)
     ignored = ctx.args[0][:32] if ctx.args and asked is None else None
-    ctx.reply("stats", report=report, days=days, ignored=ignored, max_days=MAX_STATS_DAYS)
+    helpers = await queues.task_assessment(ctx.uow, user_id, days=days)
+    ctx.reply(
+        "stats",
+        report=report,
+        helpers=helpers,
+        days=days,
+        ignored=ignored,
+        max_days=MAX_STATS_DAYS,
+    )
 
 
 async def deactivate(ctx: Ctx) -> None:

@@ -133,7 +133,9 @@ async def case_button(ctx: Ctx) -> None:
             ctx.reply(
                 "timeline",
                 case=case,
-                events=await case_service.timeline(ctx.uow, case, only_public=viewer == "follower"),
+                events=await case_service.timeline(
+                    ctx.uow, case, only_public=viewer == "follower", staff=viewer == "staff"
+                ),
                 viewer=viewer,
                 now=ctx.uow.now,
                 **ownership_data(ctx.uow, case, ctx.lang),

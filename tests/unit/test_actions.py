@@ -55,6 +55,8 @@ EVENT = {
     "approve": "held",
     "decline": "hold_declined",
     "supervise": "supervised",
+    "cohandler": "cohandler_added",
+    "summon": "summoned",
 }
 # Rows offered only once something waits: a request for the leader's decision, a hold to end.
 NEEDS_REQUEST = {"approve", "decline", "release"}
@@ -84,10 +86,13 @@ def test_an_action_on_the_card_says_how_it_asks_for_what_it_needs() -> None:
     for a in ACTIONS:
         if a.code is None:
             continue
-        if a.asks and a.asks[0] is Asks.TEXT or Asks.TARGET in a.asks:
+        picked = Asks.TARGET in a.asks or Asks.HELPER in a.asks  # chosen on the card
+        if a.asks and a.asks[0] is Asks.TEXT or picked:
             assert a.prompt and a.prompt_text, f"{a.name}: the chat asks its text in a prompt"
-        if Asks.TARGET in a.asks or Asks.DAYS in a.asks:  # a choice per answer, and Back
-            choices = sum(ask in (Asks.TARGET, Asks.REASON, Asks.DAYS) for ask in a.asks)
+        if picked or Asks.DAYS in a.asks:  # a choice per answer, and Back
+            choices = sum(
+                ask in (Asks.TARGET, Asks.HELPER, Asks.REASON, Asks.DAYS) for ask in a.asks
+            )
             assert len(a.steps) == choices + 1, f"{a.name}: a choice and Back on the card"
         assert a.button is not None or Asks.CATEGORY in a.asks, a.name
 
@@ -162,7 +167,7 @@ def _not_offered_in(action: actions.StaffAction) -> str:
     return Status.RESOLVED if Status.RESOLVED not in action.statuses else Status.CANCELLED
 
 
-def _answers(uow: UnitOfWork, where: Where, action: actions.StaffAction) -> list[Any]:
+async def _answers(uow: UnitOfWork, where: Where, action: actions.StaffAction) -> list[Any]:
     given: dict[Asks, Any] = {
         Asks.REASON: "weather",
         Asks.TEXT: "Done as asked",
@@ -176,6 +181,8 @@ def _answers(uow: UnitOfWork, where: Where, action: actions.StaffAction) -> list
         given[Asks.TARGET] = next(f"{t.kind[0]}:{t.id}" for t in actions.targets(where))
     if Asks.MEMBER in action.asks:
         given[Asks.MEMBER] = actions.members(where)[0].telegram_id
+    if Asks.HELPER in action.asks:  # a co-handler or a summoned party of the map
+        given[Asks.HELPER] = next(f"{t.kind[0]}:{t.id}" for t in await actions.helpers(where))
     return [given[ask] for ask in action.asks]
 
 
@@ -199,7 +206,7 @@ async def test_the_card_offers_the_action_and_its_press_runs_it(
     pressed = [b.data for row in keyboard for b in row if b.data.startswith(f"c:{action.code}:")]
     assert pressed, f"{action.name} is not on the card in {status}"
     where = Where(uow, case, user_id=presser, chat_id=presser)
-    await actions.perform(uow, presser, case, action, *_answers(uow, where, action))
+    await actions.perform(uow, presser, case, action, *await _answers(uow, where, action))
     await _left_its_trace(uow, case, action)
 
 
@@ -212,7 +219,7 @@ async def test_the_desk_offers_the_action_and_its_form_runs_it(
     case = await _case_in(uow, _offered_in(action), action.name)
     where = Where(uow, case, user_id=ADMIN)
     assert action in await actions.offered(where)
-    await actions.perform(uow, ADMIN, case, action, *_answers(uow, where, action))
+    await actions.perform(uow, ADMIN, case, action, *await _answers(uow, where, action))
     await _left_its_trace(uow, case, action)
 
 

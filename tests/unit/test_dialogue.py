@@ -54,6 +54,9 @@ STORED = frozenset(
         "consult",
         "consult_options",
         "announce",
+        "cohandler_task",
+        "summon_task",
+        "task_waive",
     }
 )
 
@@ -70,6 +73,9 @@ STAFF_PROMPTS = {
     Prompt.EXTEND_REASON,
     Prompt.SUPERVISE_REASON,
     Prompt.VERIFY_PHOTO,
+    Prompt.COHANDLER_TASK,
+    Prompt.SUMMON_TASK,
+    Prompt.TASK_WAIVE,
 }
 COMMITTEE_PROMPTS = {Prompt.CONSULT, Prompt.CONSULT_OPTIONS, Prompt.ANNOUNCE}
 # (what /cancel answers, whether another command leaves it, its time to live, the draft rule)

@@ -38,6 +38,9 @@ EXPECTED: dict[str, set[Capability]] = {
 # Supervision (督办): the grid leader and the roles with a wider reach, never a member or a party.
 for _role in ("leader", "centre", "street", "admin"):
     EXPECTED[_role].add(C.SUPERVISE)
+# Summons (吹哨): the grid's own people and those above them; never a party or the committee.
+for _role in ("member", "leader", "centre", "street", "admin"):
+    EXPECTED[_role].add(C.SUMMON)
 PEOPLE = {
     "member": MEMBER_1,
     "party": PROPERTY_STAFF,

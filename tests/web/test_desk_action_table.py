@@ -34,6 +34,8 @@ EVENT = {
     "approve": "held",
     "decline": "hold_declined",
     "supervise": "supervised",
+    "cohandler": "cohandler_added",
+    "summon": "summoned",
 }
 
 
@@ -116,7 +118,7 @@ def _form(page: str, action: StaffAction) -> dict[str, str]:
     for ask in action.asks:
         if ask is Asks.TEXT:
             data[action.text_field] = "Done as asked"
-        elif ask in (Asks.TARGET, Asks.MEMBER):
+        elif ask in (Asks.TARGET, Asks.MEMBER, Asks.HELPER):
             data["target"] = _first_option(part, "target")
         elif ask is Asks.CATEGORY:
             data["category"] = _first_option(part, "category")

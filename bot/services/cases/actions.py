@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bot.services.cases import lifecycle
+from bot.services.cases import joint, lifecycle
 from bot.services.cases.queues import transfer_options
 from bot.services.cases.status import AWAITING_ACCEPT, WORKING, Status
 from bot.services.cases.views import accepts_in
@@ -40,6 +40,7 @@ class Asks(StrEnum):
     REASON = "reason"  # a hold's reason category (`lifecycle.HOLD_REASONS`)
     DAYS = "days"  # a number of days (`lifecycle.day_choices`): a hold's length, an extension, a
     # supervision deadline (`days_choices`)
+    HELPER = "helper"  # a co-handler or a summoned party: a member or party of the map (`helpers`)
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,58 @@ FAIR_CLOCK_ACTIONS: tuple[StaffAction, ...] = (
 )
 # --- end of fair clocks ------------------------------------------------------------------------
 
+# --- joint handling and summons (吹哨报到) ------------------------------------------------------
+
+
+async def helpers(where: Where) -> list[Any]:
+    """Who may be added as a co-handler or summoned here (`joint.helpers`)."""
+    person = where.user_id if where.user_id is not None else where.chat_id
+    return await joint.helpers(where.uow, where.case, person)
+
+
+async def _has_helpers(where: Where) -> str | None:
+    return None if await helpers(where) else "no_helper"
+
+
+async def _tasks_settled(where: Where) -> str | None:
+    """The lead resolves once every co-handler's task is done or waived."""
+    return "tasks_open" if await joint.open_count(where.uow, where.case) else None
+
+
+JOINT_ACTIONS: tuple[StaffAction, ...] = (
+    StaffAction(
+        name="cohandler",
+        code="coh",
+        asks=(Asks.HELPER, Asks.TEXT),
+        capability=Capability.ACT,
+        statuses=AWAITING_ACCEPT | WORKING,
+        run=lifecycle.add_cohandler,
+        button="btn_cohandler",
+        prompt="cohandler_task",
+        prompt_text="staff_prompt_cohandler",
+        rule=_has_helpers,
+        text_field="task",
+        text_label="desk_task_text",
+        steps=("cht", "chb"),
+    ),
+    StaffAction(
+        name="summon",
+        code="smn",
+        asks=(Asks.HELPER, Asks.TEXT),
+        capability=Capability.SUMMON,
+        statuses=AWAITING_ACCEPT | WORKING,
+        run=lifecycle.summon,
+        button="btn_summon",
+        prompt="summon_task",
+        prompt_text="staff_prompt_summon",
+        rule=_has_helpers,
+        text_field="task",
+        text_label="desk_task_text",
+        steps=("smt", "smb"),
+    ),
+)
+# --- end of joint handling ---------------------------------------------------------------------
+
 HANDLED = AWAITING_ACCEPT | WORKING
 
 ACTIONS: tuple[StaffAction, ...] = (
@@ -317,6 +370,7 @@ ACTIONS: tuple[StaffAction, ...] = (
         statuses=HANDLED,
         run=lifecycle.resolve,
         button="btn_resolve",
+        rule=_tasks_settled,
         prompt="resolve_note",
         prompt_text="staff_prompt_resolve",
         text_field="note",
@@ -399,6 +453,7 @@ ACTIONS: tuple[StaffAction, ...] = (
         text_label="desk_note_text",
     ),
     *FAIR_CLOCK_ACTIONS,
+    *JOINT_ACTIONS,
 )
 
 BY_NAME: dict[str, StaffAction] = {a.name: a for a in ACTIONS}

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
-from bot.services.cases import labels, neighbours, onetap
+from bot.services.cases import joint, labels, neighbours, onetap
 from bot.services.cases.feed import case_changed
 from bot.services.cases.notes import write_note as write_note
 from bot.services.cases.queries import find_case as find_case
@@ -57,6 +57,7 @@ from bot.store.models import (
     CaseEvent,
     CaseFollower,
     CasePhoto,
+    CaseTask,
     User,
 )
 from routing.assignment import Assignment, assign, escalate, transfer_targets
@@ -378,6 +379,8 @@ async def resolve(
 ) -> None:
     if case.status not in OPEN:
         raise CaseActionError("case_wrong_state", status=case.status)
+    if await joint.open_count(uow, case):
+        raise CaseActionError("tasks_open")  # every co-handler's task done or waived first
     await end_pause(uow, case, actor_for(uow, user_id))
     old = move(uow, case, "resolved")
     case.resolved_at = uow.now
@@ -1116,4 +1119,253 @@ async def hold_over(uow: UnitOfWork, case: Case) -> bool:
         await record(uow, case, SYSTEM, "answer_wait_over")
         return True
     await release(uow, None, case)
+    return True
+
+
+# --- joint handling and summons (吹哨报到) ---------------------------------------------------
+# The lead (or anyone who may act on the case) adds a co-handler with a task; a grid member or
+# leader (Capability.SUMMON) summons a party or member, who signs in (报到) and makes first
+# contact within the configured times. Each co-handler gets a card of their own (joint.py);
+# their presses come here, from the chat or any other edge, checked against the task's own
+# staff and its version. The resident is told nothing new: they see one case.
+
+
+async def _add_task(
+    uow: UnitOfWork, user_id: int, case: Case, kind: str, target: str, task: str
+) -> CaseTask:
+    if not may_act(uow, user_id, case):
+        raise CaseActionError("not_allowed")
+    if case.status not in OPEN or case.status == Status.TRIAGE:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    if kind == joint.SUMMONS and not policy.may(uow, user_id, Capability.SUMMON):
+        raise CaseActionError("not_allowed")
+    helper = await joint.check_helper(uow, user_id, case, target)
+    task = " ".join(task.split())[: joint.TASK_MAX]
+    if not task:
+        raise CaseActionError("task_empty")
+    s = uow.settings
+    party = helper.kind == "party"
+    row = CaseTask(
+        case_id=case.id,
+        kind=kind,
+        party_id=helper.id if party else None,
+        member_id=None if party else int(helper.id),
+        chat_id=helper.chat_id or 0,
+        grid_id=case.grid_id,
+        task=task,
+        added_by=user_id,
+        added_at=uow.now,
+        due_at=uow.now + s.task_within,
+        sign_by=uow.now + s.summons_sign if kind == joint.SUMMONS else None,
+        contact_by=uow.now + s.summons_contact if kind == joint.SUMMONS else None,
+        status=joint.OPEN,
+        version=1,
+    )
+    uow.session.add(row)
+    await uow.session.flush()
+    case.version += 1  # the lead's card now says why it cannot resolve yet
+    case.updated_at = uow.now
+    await record(
+        uow,
+        case,
+        actor_for(uow, user_id),
+        "summoned" if kind == joint.SUMMONS else "cohandler_added",
+        note=task,
+        task=row.id,
+        helper=target,
+        due=row.due_at.isoformat(),
+    )
+    await joint.send_card(uow, case, row)
+    await _refresh_owner_card(uow, case)
+    lead = user_id if case.owner_chat_id is None else case.owner_chat_id
+    uow.outbox.send(
+        lead,
+        await chat_language(uow, lead),
+        "task_given",
+        keyboard=joint.lead_keyboard(row),
+        case_id=case.id,
+        case=case,
+        t=row,
+        helper=joint.name_of(uow, row, await chat_language(uow, lead)),
+    )
+    return row
+
+
+async def add_cohandler(
+    uow: UnitOfWork, user_id: int, case: Case, target: str, task: str
+) -> CaseTask:
+    """Joint handling: another party or member of the map takes a task on this case."""
+    return await _add_task(uow, user_id, case, joint.JOINT, target, task)
+
+
+async def summon(uow: UnitOfWork, user_id: int, case: Case, target: str, task: str) -> CaseTask:
+    """吹哨: summon a party or member of the map to the case, to sign in and make contact."""
+    return await _add_task(uow, user_id, case, joint.SUMMONS, target, task)
+
+
+async def _task_for(
+    uow: UnitOfWork, task_id: int, version: int | None, *, lock: bool = True
+) -> tuple[CaseTask, Case]:
+    stmt = select(CaseTask).where(CaseTask.id == task_id)
+    if lock and not uow.domain.sqlite:
+        stmt = stmt.with_for_update()
+    task = (await uow.session.execute(stmt)).scalar_one_or_none()
+    if task is None:
+        raise CaseActionError("not_allowed")
+    if task.status != joint.OPEN:
+        raise CaseActionError("task_closed")
+    if version is not None and version != task.version:
+        raise CaseActionError("task_outdated")
+    case = await get_case(uow, task.case_id)
+    if case.status not in OPEN:  # declined, withdrawn or resolved: nothing left to help with
+        raise CaseActionError("case_wrong_state", status=case.status)
+    return task, case
+
+
+TASK_STEPS = ("sign", "contact", "done")
+
+
+async def answer_task(
+    uow: UnitOfWork, user_id: int, task_id: int, version: int | None, step: str
+) -> CaseTask:
+    """The co-handler's own staff sign in (报到), report first contact, or finish the task.
+    The one entry for every edge (a chat button, the desk, an external party's service);
+    a replayed or stale press (another version) and a stranger change nothing."""
+    if step not in TASK_STEPS:
+        raise CaseActionError("not_allowed")
+    task, case = await _task_for(uow, task_id, version)
+    if not joint.is_own(uow, user_id, task):
+        raise CaseActionError("not_allowed")
+    if step == "sign":
+        if task.kind != joint.SUMMONS or task.signed_at is not None:
+            raise CaseActionError("task_outdated")
+        task.signed_at = uow.now
+        kind = "summons_signed"
+    elif step == "contact":
+        if task.kind != joint.SUMMONS or task.contacted_at is not None:
+            raise CaseActionError("task_outdated")
+        task.signed_at = task.signed_at or uow.now
+        task.contacted_at = uow.now
+        kind = "summons_contacted"
+    else:
+        task.status = joint.DONE
+        task.closed_at = uow.now
+        task.closed_by = user_id
+        kind = "task_done"
+    task.version += 1
+    if step == "done":
+        case.version += 1
+        case.updated_at = uow.now
+    await record(uow, case, actor_for(uow, user_id), kind, task=task.id)
+    await joint.refresh_card(uow, case, task)
+    if step == "done":
+        await _refresh_owner_card(uow, case)
+        await _tell_lead(uow, case, task, "task_closed_to_lead")
+    return task
+
+
+async def waive_task(
+    uow: UnitOfWork, user_id: int, task_id: int, version: int | None, reason: str
+) -> CaseTask:
+    """The lead (or anyone who may act on the case, not the co-handler themself) waives an
+    open task, with a reason."""
+    task, case = await _task_for(uow, task_id, version)
+    _may_waive(uow, user_id, case, task)
+    reason = " ".join(reason.split())[: joint.TASK_MAX]
+    if not reason:
+        raise CaseActionError("task_reason_empty")
+    task.status = joint.WAIVED
+    task.closed_at = uow.now
+    task.closed_by = user_id
+    task.waive_reason = reason
+    task.version += 1
+    case.version += 1
+    case.updated_at = uow.now
+    await record(uow, case, actor_for(uow, user_id), "task_waived", note=reason, task=task.id)
+    await joint.refresh_card(uow, case, task)
+    await _refresh_owner_card(uow, case)
+    return task
+
+
+def _may_waive(uow: UnitOfWork, user_id: int, case: Case, task: CaseTask) -> None:
+    if not joint.may_waive(uow, user_id, case, task):
+        raise CaseActionError("not_allowed")
+
+
+async def waivable(uow: UnitOfWork, user_id: int, task_id: int, version: int | None) -> Case:
+    """The case of a task this person may waive now (before its reason is asked)."""
+    task, case = await _task_for(uow, task_id, version)
+    _may_waive(uow, user_id, case, task)
+    return case
+
+
+async def _tell_lead(uow: UnitOfWork, case: Case, task: CaseTask, template: str) -> None:
+    if case.owner_chat_id is None:
+        return
+    lang = await chat_language(uow, case.owner_chat_id)
+    uow.outbox.send(
+        case.owner_chat_id,
+        lang,
+        template,
+        case_id=case.id,
+        case=case,
+        t=task,
+        helper=joint.name_of(uow, task, lang),
+    )
+
+
+MISSES = ("sign", "contact", "overdue")
+
+
+async def miss_task(uow: UnitOfWork, task: CaseTask, which: str) -> bool:
+    """A task's deadline passed (the scheduler calls this under the task's row lock): counted
+    once, on the case's audit trail, and escalated up the co-handler's ladder — the grid's
+    leaders (`gridmap.ladder`: a member's and a party's next rung) and the lead are told."""
+    if task.status != joint.OPEN or which not in MISSES:
+        return False
+    if which == "sign":
+        if task.signed_at is not None or task.sign_missed_at is not None or not task.sign_by:
+            return False
+        if task.sign_by > uow.now:
+            return False
+        task.sign_missed_at = uow.now
+    elif which == "contact":
+        if task.contacted_at is not None or task.contact_missed_at is not None:
+            return False
+        if not task.contact_by or task.contact_by > uow.now:
+            return False
+        task.contact_missed_at = uow.now
+    else:
+        if task.overdue_at is not None or task.due_at > uow.now:
+            return False
+        task.overdue_at = uow.now
+    case = await get_case(uow, task.case_id)
+    if case.status not in OPEN:
+        return False
+    await record(uow, case, SYSTEM, f"task_missed_{which}", task=task.id)
+    gridmap = uow.routing.gridmap
+    rung = gridmap.ladder.get("party" if task.party_id else "member", "leader")
+    up = gridmap.leaders_of(task.grid_id) if rung == "leader" else []
+    if not up:
+        up = (
+            gridmap.centre_of(gridmap.grids[task.grid_id].community_id)
+            if task.grid_id in gridmap.grids
+            else []
+        )
+    told = {p.telegram_id for p in up}
+    if case.owner_chat_id is not None:
+        told.add(case.owner_chat_id)
+    told.add(task.chat_id)
+    for chat in sorted(told):
+        lang = await chat_language(uow, chat)
+        uow.outbox.send(
+            chat,
+            lang,
+            "task_missed",
+            case_id=case.id,
+            case=case,
+            t=task,
+            which=which,
+            helper=joint.name_of(uow, task, lang),
+        )
     return True

@@ -13,7 +13,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
-from bot.services.cases.status import AWAITING_ACCEPT, COLUMNS, OPEN, PUBLIC_EVENT_KINDS, WORKING
+from bot.services.cases.status import (
+    AWAITING_ACCEPT,
+    COLUMNS,
+    OPEN,
+    PUBLIC_EVENT_KINDS,
+    STAFF_ONLY_KINDS,
+    WORKING,
+)
 from bot.services.people.access import may_see_contact, may_view, scope
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import ApiKey, Case, CaseEvent, CasePhoto, Open311Contact
@@ -63,12 +70,17 @@ async def photo_ids(uow: UnitOfWork, case: Case, kind: str = "report") -> list[s
     return list((await uow.session.execute(stmt.order_by(CasePhoto.id))).scalars().all())
 
 
-async def timeline(uow: UnitOfWork, case: Case, *, only_public: bool = False) -> list[CaseEvent]:
+async def timeline(
+    uow: UnitOfWork, case: Case, *, only_public: bool = False, staff: bool = True
+) -> list[CaseEvent]:
     """The case's audit trail, oldest first; `only_public`: its public steps (what a follower
-    reads: never a rating, its comment or the messages between staff and the reporter)."""
+    reads: never a rating, its comment or the messages between staff and the reporter);
+    without `staff`, none of the steps among staff (co-handlers and summons)."""
     stmt = select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
     if only_public:
         stmt = stmt.where(CaseEvent.kind.in_(sorted(PUBLIC_EVENT_KINDS)))
+    if not staff:
+        stmt = stmt.where(CaseEvent.kind.not_in(sorted(STAFF_ONLY_KINDS)))
     return list((await uow.session.execute(stmt)).scalars().all())
 
 

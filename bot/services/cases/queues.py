@@ -19,8 +19,9 @@ from bot.services.cases.queries import BOARD_LIMIT, due_of, grid_counts
 from bot.services.cases.status import OPEN, Status
 from bot.services.people.access import may_act, scope, scope_grids
 from bot.services.shared.domain import UnitOfWork
-from bot.store.models import Case, CaseEvent, Verification
+from bot.store.models import Case, CaseEvent, CaseTask, Verification
 from routing.assignment import TransferTarget, assign, transfer_targets
+from routing.gridmap import Text
 
 
 def transfer_options(uow: UnitOfWork, case: Case, exclude: set[int]) -> list[TransferTarget]:
@@ -231,3 +232,70 @@ async def assessment(
         )
     report.sort(key=lambda r: (-r["score"], r["name"]))
     return report
+
+
+# --- joint handling and summons (吹哨报到): the co-handlers' numbers ----------------------------
+
+
+async def task_assessment(
+    uow: UnitOfWork,
+    user_id: int,
+    days: int = 30,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Per party and per member helping on others' cases (tasks given in the period, within
+    the person's reach): summons received, signed in on time, first contact on time, summons
+    missed (sign-in or contact late), co-handler tasks, done on time, overdue."""
+    grids = scope_grids(uow, user_id)
+    since = since or uow.now - timedelta(days=days)
+    stmt = select(CaseTask).where(CaseTask.added_at >= since)
+    if until is not None:
+        stmt = stmt.where(CaseTask.added_at < until)
+    if grids is not None:
+        stmt = stmt.where(CaseTask.grid_id.in_(sorted(grids)))
+    per: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for t in (await uow.session.execute(stmt)).scalars().all():
+        key = ("party", t.party_id) if t.party_id else ("member", str(t.member_id))
+        p = per[key]
+        p["tasks"] += 1
+        p["done_on_time"] += int(
+            t.status == "done" and t.closed_at is not None and t.closed_at <= t.due_at
+        )
+        p["overdue"] += int(t.overdue_at is not None)
+        if t.kind != "summons":
+            continue
+        p["summons"] += 1
+        p["signed_on_time"] += int(
+            t.signed_at is not None and t.sign_by is not None and t.signed_at <= t.sign_by
+        )
+        p["contacted_on_time"] += int(
+            t.contacted_at is not None
+            and t.contact_by is not None
+            and t.contacted_at <= t.contact_by
+        )
+        p["missed"] += int(t.sign_missed_at is not None or t.contact_missed_at is not None)
+    gridmap = uow.routing.gridmap
+    out = []
+    for (kind, ident), p in per.items():
+        if kind == "party":
+            party = gridmap.parties.get(ident)
+            name = party.name if party else Text(ident, ident)
+        else:
+            staff = gridmap.staff.get(int(ident))
+            name = Text(staff.name, staff.name) if staff else Text(ident, ident)
+        out.append({"kind": kind, "id": ident, "name": name} | {k: p[k] for k in TASK_FIGURES})
+    out.sort(key=lambda r: (r["kind"] != "party", r["id"]))
+    return out
+
+
+TASK_FIGURES = (
+    "summons",
+    "signed_on_time",
+    "contacted_on_time",
+    "missed",
+    "tasks",
+    "done_on_time",
+    "overdue",
+)

@@ -109,3 +109,20 @@ def may_move(old: str, new: str) -> bool:
     open (handed on within `assigned`, escalated again); a finished case stays finished, so
     closing a closed case or resolving a resolved one is refused, not written twice."""
     return (new == old and old in OPEN) or new in TRANSITIONS.get(old, frozenset())
+
+
+# Joint handling and summons (吹哨报到): steps among staff. The resident follows one case: these
+# are on the staff's timeline only, never the reporter's, a follower's or the public's.
+STAFF_ONLY_KINDS: frozenset[str] = frozenset(
+    {
+        "cohandler_added",
+        "summoned",
+        "summons_signed",
+        "summons_contacted",
+        "task_done",
+        "task_waived",
+        "task_missed_sign",
+        "task_missed_contact",
+        "task_missed_overdue",
+    }
+)

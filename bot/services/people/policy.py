@@ -26,6 +26,7 @@ class Capability(StrEnum):
     ASSIGNABLE = "assignable"  # a supervisor may hand cases to them
     APPROVE = "approve"  # decide an owner's request to hold a case or extend its deadline
     SUPERVISE = "supervise"  # flag a case for supervision (督办) with its own deadline
+    SUMMON = "summon"  # summon (吹哨) a department or party of the map to a case
 
 
 class Reach(StrEnum):
@@ -74,6 +75,10 @@ NEEDED: dict[Capability, str] = {
     _C.COMMITTEE: "committee",
     _C.SUPERVISE: "leaders",
 }
+
+# Summons (吹哨): the grid's own people and those above them; never a party or the committee.
+for _role in ("member", "leader", "centre", "street", "admin"):
+    CAPABILITIES[_role] = CAPABILITIES[_role] | {_C.SUMMON}
 
 assert set(CAPABILITIES) == set(ROLES) == set(REACH), "every role of the grid map has a policy"
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,13 +30,14 @@ from bot.services.public.figures import (
     Overview,
     Rules,
     Share,
+    Summons,
     Supervision,
     Timing,
     Verified,
     Week,
 )
 from bot.services.public.ratings import Ratings, rating_cells
-from bot.store.models import Case, UTCDateTime, Verification
+from bot.store.models import Case, CaseTask, UTCDateTime, Verification
 
 WEEK = timedelta(days=7)
 
@@ -140,6 +142,7 @@ async def overview(
         weekly=await _weekly(session, ctx, scope, period),
         supervision=await supervision(session, ctx, scope),
         verification=await verification(session, ctx, grid_ids),
+        summons=await summons(session, ctx, grid_ids),
     )
     grids: dict[str, GridLine] = {}
     if lines:
@@ -367,3 +370,38 @@ async def verification(
         )
     ).one()
     return Verified(*row, minimum=ctx.rules.minimum)
+
+
+# --- joint handling and summons (吹哨报到) ---------------------------------------------------
+
+
+async def summons(
+    session: AsyncConnection, ctx: Context, grid_ids: Sequence[str] | None
+) -> Summons:
+    """The period's co-handlers' tasks (given within the window): summons signed in and
+    contacted on time, summons that missed either, tasks done by their deadline."""
+    where = [CaseTask.added_at >= _at(ctx.since)]
+    if grid_ids is not None:
+        where.append(CaseTask.grid_id.in_(list(grid_ids)))
+    is_summons = CaseTask.kind == "summons"
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(is_summons),
+                func.count().filter(is_summons, CaseTask.signed_at <= CaseTask.sign_by),
+                func.count().filter(is_summons, CaseTask.contacted_at <= CaseTask.contact_by),
+                func.count().filter(
+                    is_summons,
+                    or_(
+                        CaseTask.sign_missed_at.is_not(None),
+                        CaseTask.contact_missed_at.is_not(None),
+                    ),
+                ),
+                func.count(),
+                func.count().filter(
+                    CaseTask.status == "done", CaseTask.closed_at <= CaseTask.due_at
+                ),
+            ).where(*where)
+        )
+    ).one()
+    return Summons(*row, minimum=ctx.rules.minimum)

@@ -156,6 +156,29 @@ class Verified:
 
 
 @dataclass(frozen=True)
+class Summons:
+    """Joint handling and summons (吹哨报到) of the period's tasks: parties and members summoned
+    to a case, how many signed in (报到) and made first contact on time, how many missed either;
+    co-handlers' tasks and how many were done by their deadline. Shown from `minimum`."""
+
+    summons: int = 0
+    signed_on_time: int = 0
+    contacted_on_time: int = 0
+    missed: int = 0
+    tasks: int = 0
+    done_on_time: int = 0
+    minimum: int = 1
+
+    @property
+    def enough(self) -> bool:
+        return self.summons >= self.minimum
+
+    @property
+    def tasks_enough(self) -> bool:
+        return self.tasks >= self.minimum
+
+
+@dataclass(frozen=True)
 class Figures:
     """One scope's figures (a community or a grid)."""
 
@@ -178,6 +201,7 @@ class Figures:
     weekly: list[Week]
     supervision: Supervision = Supervision()
     verification: Verified = Verified()
+    summons: Summons = Summons()  # joint handling and summons (吹哨报到)
 
     @property
     def empty(self) -> bool:

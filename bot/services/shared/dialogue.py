@@ -60,6 +60,9 @@ class Prompt(StrEnum):
     CONSULT = "consult"
     CONSULT_OPTIONS = "consult_options"
     ANNOUNCE = "announce"
+    COHANDLER_TASK = "cohandler_task"  # a co-handler's task (they read it; never the resident)
+    SUMMON_TASK = "summon_task"  # what a summoned party is called for
+    TASK_WAIVE = "task_waive"  # why the lead waives a co-handler's task
 
 
 class OverDraft(StrEnum):
@@ -194,6 +197,9 @@ TABLE: dict[Prompt, Rule] = {
             Prompt.EXTEND_REASON,
             Prompt.SUPERVISE_REASON,  # why a case is put under supervision (the owner reads it)
             Prompt.VERIFY_PHOTO,  # a member's photo checking another grid's closed case
+            Prompt.COHANDLER_TASK,  # joint handling and summons (吹哨报到): the task's text,
+            Prompt.SUMMON_TASK,
+            Prompt.TASK_WAIVE,  # and why a task is waived
         )
     },
     **{

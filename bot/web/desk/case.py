@@ -14,11 +14,11 @@ from typing import Any
 from aiohttp import web
 
 from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
-from bot.services.cases import actions, lifecycle, notes, onetap, replies
+from bot.services.cases import actions, joint, lifecycle, notes, onetap, replies
 from bot.services.cases import queries as case_queries
 from bot.services.cases.actions import Asks
 from bot.services.cases.status import OPEN
-from bot.services.cases.views import card_data
+from bot.services.cases.views import card_data, case_place
 from bot.services.people import access, desk_auth
 from bot.web.desk.session import SESSION_COOKIE, ActionRefused, Desk, desk_view, domain_of, render
 from bot.web.keys import GRIDVOICE, FileUnavailable, telegram_file, upload_photo
@@ -31,6 +31,8 @@ def setup(app: web.Application) -> None:
     app.router.add_get(r"/desk/cases/{human_id:GV-[0-9]{4}-[0-9]+}", case_page, name="desk_case")
     app.router.add_post(r"/desk/cases/{human_id:GV-[0-9]{4}-[0-9]+}/{action}", case_action)
     app.router.add_get(r"/desk/cases/{human_id:GV-[0-9]{4}-[0-9]+}/photos/{n:[0-9]+}", photo)
+    app.router.add_get("/desk/tasks", my_tasks, name="desk_tasks")
+    app.router.add_post(r"/desk/tasks/{task:[0-9]+}/{step:[a-z]+}", task_action)
 
 
 async def _case_in_scope(desk: Desk, human_id: str) -> Any:
@@ -65,7 +67,7 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         ),
         photos=await case_queries.case_photos(uow, case),
         offered=offered,
-        choices=_choices(where, offered),
+        choices=await _choices(where, offered),
         templates=templates,
         prefill=_prefill(request, templates),
         staffmap=uow.routing.gridmap.staff,
@@ -76,6 +78,10 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         and case.status in OPEN
         and case.held_since is None,
         pending=await lifecycle.pending_deferral(uow, case),
+        tasks=await joint.tasks_of(uow, case),
+        may_waive=lambda t: joint.may_waive(uow, desk.user_id, case, t),
+        is_own=lambda t: joint.is_own(uow, desk.user_id, t),
+        task_name=lambda t: joint.name_of(uow, t, lang),
         now=uow.now,
         done=_done(request.query.get("done", "")),
     )
@@ -94,13 +100,17 @@ def _done(asked: str) -> str:
     return asked if asked in actions.BY_NAME or asked == "ask_unreached" else ""
 
 
-def _choices(where: actions.Where, offered: list[actions.StaffAction]) -> dict[str, list[Any]]:
+async def _choices(
+    where: actions.Where, offered: list[actions.StaffAction]
+) -> dict[str, list[Any]]:
     """The options of each offered action's choice (as value, text) for its select box."""
     gridmap = where.uow.routing.gridmap
     out: dict[str, list[Any]] = {}
     for a in offered:
         if Asks.TARGET in a.asks:
             out[a.name] = [(f"{t.kind[0]}:{t.id}", t.label) for t in actions.targets(where)]
+        elif Asks.HELPER in a.asks:  # a co-handler or a summoned party of the map
+            out[a.name] = [(f"{t.kind[0]}:{t.id}", t.label) for t in await actions.helpers(where)]
         elif Asks.MEMBER in a.asks:
             out[a.name] = [(str(s.telegram_id), s) for s in actions.members(where)]
         elif Asks.CATEGORY in a.asks:  # the classifier's top three first, then every one
@@ -225,3 +235,53 @@ async def photo(request: web.Request) -> web.StreamResponse:
         content_type=kind,
         headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )
+
+
+# --- joint handling and summons (吹哨报到): a co-handler's tasks at the desk --------------------
+
+
+@desk_view
+async def my_tasks(request: web.Request, desk: Desk) -> web.Response:
+    """The open tasks the signed-in person answers (their own or their party's): what the
+    chat's task card shows — the case's category and place, the task, its deadlines."""
+    uow = desk.uow
+    lang = request_language(request, uow.settings.default_language)
+    return render(
+        request,
+        "desk/tasks",
+        me=desk.me,
+        page="tasks",
+        tasks=[
+            (t, c, case_place(uow, c, lang)) for t, c in await joint.tasks_for(uow, desk.user_id)
+        ],
+        now=uow.now,
+        done=request.query.get("done", "") if request.query.get("done") in TASK_STEPS else "",
+    )
+
+
+TASK_STEPS = (*lifecycle.TASK_STEPS, "waive")
+
+
+@desk_view
+async def task_action(request: web.Request, desk: Desk) -> web.Response:
+    """Sign in, first contact or done (the co-handler's own staff), or waive with a reason
+    (the lead): the same service calls as the chat's buttons, with the version the page was
+    drawn for."""
+    step = request.match_info["step"]
+    task_id = parse_id(request.match_info["task"])
+    version = parse_int(str(desk.form.get("version", "")))
+    if step not in TASK_STEPS or task_id is None or version is None:
+        raise ActionRefused("not_allowed", 400)
+    uow = desk.uow
+    if step == "waive":
+        task = await lifecycle.waive_task(
+            uow, desk.user_id, task_id, version, _required(desk, "reason")
+        )
+    else:
+        task = await lifecycle.answer_task(uow, desk.user_id, task_id, version, step)
+    if str(desk.form.get("back", "")) == "case":
+        case = await lifecycle.get_case(uow, task.case_id, lock=False)
+        where = f"/desk/cases/{case.human_id}#tasks"
+    else:
+        where = f"/desk/tasks?done={step}"
+    return web.Response(status=303, headers={"Location": where})

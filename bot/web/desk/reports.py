@@ -51,6 +51,7 @@ async def _report(request: web.Request, desk: Desk) -> dict[str, Any]:
         "month": month,
         "members": await queues.assessment(uow, desk.user_id, since=start, until=end),
         "parties": await case_queries.party_assessment(uow, desk.user_id, start, end),
+        "helpers": await queues.task_assessment(uow, desk.user_id, since=start, until=end),
     }
 
 
@@ -95,6 +96,15 @@ async def reports_csv(request: web.Request, desk: Desk) -> web.Response:
             [data["month"], "party", r["id"], name, r["cases"], r["weighted"],
              _num(r["within_deadline"]), _num(r["reopen_rate"]), _num(r["avg_rating"])]
         )  # fmt: skip
+    # Joint handling and summons (吹哨报到): each co-handler's row, its figures in columns of
+    # their own after the others.
+    blank = [""] * (len(rows[0]) - 4)
+    rows[0] += list(queues.TASK_FIGURES)
+    for r in data["helpers"]:
+        rows.append(
+            [data["month"], f"helper_{r['kind']}", r["id"], r["name"].get(desk.lang), *blank]
+            + [r[k] for k in queues.TASK_FIGURES]
+        )
     return web.Response(
         body=csv_bytes(rows),
         content_type="text/csv",
