@@ -145,6 +145,12 @@ def apply_assignment(uow: UnitOfWork, case: Case, a: Assignment) -> None:
     case.rung = a.rung
     case.follow_up_id = a.follow_up_id
     case.assignment = {"reason": a.reason, "detail": _plain(a.detail), "rung": a.rung}
+    # The distinct owners the case has had (ping-pong between owners is counted).
+    key = f"m:{a.owner_id}" if a.owner_id else f"p:{a.party_id}" if a.party_id else f"c:{a.chat_id}"
+    seen = list(case.owners_seen or [])
+    if key not in seen:
+        case.owners_seen = [*seen, key]
+        case.owner_count = len(seen) + 1
 
 
 def _plain(value: Any) -> Any:

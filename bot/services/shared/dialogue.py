@@ -60,6 +60,9 @@ class Prompt(StrEnum):
     CONSULT = "consult"
     CONSULT_OPTIONS = "consult_options"
     ANNOUNCE = "announce"
+    # whose duty: why a case is returned (a clause chosen on the card), and the ruling's reason
+    RETURN_REASON = "return_reason"
+    RULING_REASON = "ruling_reason"
 
 
 class OverDraft(StrEnum):
@@ -194,6 +197,8 @@ TABLE: dict[Prompt, Rule] = {
             Prompt.EXTEND_REASON,
             Prompt.SUPERVISE_REASON,  # why a case is put under supervision (the owner reads it)
             Prompt.VERIFY_PHOTO,  # a member's photo checking another grid's closed case
+            Prompt.RETURN_REASON,  # why a case is not ours (the adjudicator reads it)
+            Prompt.RULING_REASON,  # the adjudicator's reason for a ruling on a return
         )
     },
     **{
