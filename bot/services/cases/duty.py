@@ -196,6 +196,7 @@ async def _tell_adjudicators(
             claimed=party_of(gridmap, dispute.claimed_owner),
             returner=party_of(gridmap, dispute.returner),
             regulations=[gridmap.regulations[r] for r in (clause.cites if clause else ()) if r in gridmap.regulations],
+            higher=False,
             **card_data(uow, case),
         )
 

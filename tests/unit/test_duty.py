@@ -1,0 +1,197 @@
+"""Whose duty it is: a return cites the duty list, the adjudicator rules once, an amendment
+changes who gets the next case, a dispute past its deadline escalates."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from unit_helpers import (
+    CENTRE,
+    LEADER,
+    MEMBER_1,
+    MEMBER_2,
+    PROPERTY_CHAT,
+    STREET,
+    buttons,
+    events_of,
+    file_case,
+    last_outbox_id,
+    new_resident,
+    outbox,
+)
+
+from bot.services.cases import actions, duty
+from bot.services.cases.lifecycle import CaseActionError
+from bot.services.scheduler import run_due
+from bot.store.models import Case, CaseDispute, DutyAmendment
+from routing.matrix import clause_for
+
+pytestmark = pytest.mark.asyncio
+
+RETURN = actions.BY_NAME["return"]
+
+
+async def _facilities_case(uow, building: str = "xf-1") -> Case:
+    resident = await new_resident(uow, building=building)
+    case = await file_case(uow, resident, "The lift in my building is stuck", as_category="facilities")
+    assert case.owner_id == MEMBER_1 if building == "xf-1" else True
+    return case
+
+
+async def test_a_return_must_cite_a_clause_naming_someone_else(uow) -> None:
+    case = await _facilities_case(uow)
+    for clause in ("", "no-such-clause"):
+        with pytest.raises(CaseActionError) as refused:
+            await actions.perform(uow, MEMBER_1, case, RETURN, clause, "not ours")
+        assert refused.value.key == "return_needs_clause"
+    # The clause that makes facilities the grid's own: the returner's own duty.
+    with pytest.raises(CaseActionError) as refused:
+        await actions.perform(uow, MEMBER_1, case, RETURN, "all.facilities", "not ours")
+    assert refused.value.key == "return_own_duty"
+    with pytest.raises(CaseActionError) as refused:
+        await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "   ")
+    assert refused.value.key == "desk_text_required"
+    assert (await uow.session.execute(select(CaseDispute))).first() is None
+    # Only the clauses naming another owner are offered on the card.
+    offered = actions.choices(actions.Where(uow, case, user_id=MEMBER_1), RETURN, actions.Asks.CLAUSE)
+    assert "PM-1" in offered and "all.facilities" not in offered
+
+
+async def test_only_the_owner_returns_and_only_the_adjudicator_rules(uow) -> None:
+    case = await _facilities_case(uow)
+    for stranger in (MEMBER_2, LEADER, STREET):
+        with pytest.raises(CaseActionError):
+            await actions.perform(uow, stranger, case, RETURN, "PM-1", "lifts are the property's")
+    mark = await last_outbox_id(uow)
+    dispute = await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "lifts are the property's")
+    assert dispute.adjudicator == "street" and dispute.rule_by == dispute.opened_at + timedelta(days=1)
+    # The case stays with its owner; the resident is told nothing; the street office is asked.
+    assert case.owner_id == MEMBER_1 and case.status == "assigned"
+    assert not await outbox(uow, case.resident_id, after=mark)
+    asked = await outbox(uow, STREET, after=mark)
+    assert [d for _, d in buttons(asked[0])] == [
+        f"du:{dispute.id}:r",
+        f"du:{dispute.id}:u",
+        f"du:{dispute.id}:a",
+    ]
+    # A second return while one waits is refused; the returner, a leader, the centre cannot rule.
+    with pytest.raises(CaseActionError) as refused:
+        await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "again")
+    assert refused.value.key == "return_pending"
+    for who in (MEMBER_1, LEADER, CENTRE):
+        with pytest.raises(CaseActionError) as refused:
+            await duty.rule(uow, who, case, "reassigned", "fine")
+        assert refused.value.key == "not_allowed"
+        with pytest.raises(CaseActionError):
+            await duty.open_ruling(uow, who, dispute.id)
+
+
+async def test_reassign_moves_the_case_to_the_owner_the_clause_names(uow) -> None:
+    case = await _facilities_case(uow)
+    dispute = await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "lifts are the property's")
+    mark = await last_outbox_id(uow)
+    await actions.perform(uow, STREET, case, actions.BY_NAME["rule_reassign"], "the lift is common property")
+    assert dispute.outcome == "reassigned" and dispute.ruled_by == STREET
+    assert case.party_id == "xingfu-wuye" and case.owner_chat_id == PROPERTY_CHAT
+    assert case.status == "transferred" and case.owner_count == 2
+    assert await outbox(uow, case.resident_id, after=mark)  # the move is told
+    assert any(e.kind == "transferred" for e in await events_of(uow, case))
+    # Ruled once: a second ruling, the same press again, or a forged id change nothing.
+    for outcome in ("upheld", "reassigned"):
+        with pytest.raises(CaseActionError) as refused:
+            await duty.rule(uow, STREET, case, outcome, "again")
+        assert refused.value.key == "dispute_none"
+    with pytest.raises(CaseActionError) as refused:
+        await duty.open_ruling(uow, STREET, dispute.id)
+    assert refused.value.key == "dispute_ruled"
+    with pytest.raises(CaseActionError) as refused:
+        await duty.open_ruling(uow, STREET, dispute.id + 999)
+    assert refused.value.key == "dispute_none"
+    assert case.party_id == "xingfu-wuye"
+
+
+async def test_an_overruled_return_counts_against_the_returner(uow) -> None:
+    case = await _facilities_case(uow)
+    dispute = await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "not ours")
+    uow.now += timedelta(hours=3)
+    await actions.perform(uow, STREET, case, actions.BY_NAME["rule_uphold"], "a street lamp is the grid's")
+    assert dispute.outcome == "upheld" and case.owner_id == MEMBER_1 and case.owner_count == 1
+    kinds = [e.kind for e in await events_of(uow, case)]
+    assert kinds[-2:] == ["returned", "return_upheld"]
+    figures = await duty.figures(uow)
+    assert figures[f"m:{MEMBER_1}"].returns == 1 and figures[f"m:{MEMBER_1}"].overruled == 1
+    assert figures[f"m:{MEMBER_1}"].mean_hours == pytest.approx(3.0)
+    # Once ruled the owner may return it again, with a fresh citation.
+    await actions.perform(uow, MEMBER_1, case, RETURN, "all.traffic", "it is a parked car")
+
+
+async def test_a_ruling_amends_the_duty_list_and_the_next_case_follows_it(domain) -> None:
+    async with domain.unit() as uow:
+        case = await _facilities_case(uow)
+        await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "lifts are the property's")
+    async with domain.unit() as uow:
+        case = await uow.session.get(Case, case.id)
+        await actions.perform(uow, STREET, case, actions.BY_NAME["rule_amend"], "from now on")
+        assert case.party_id == "xingfu-wuye"
+    async with domain.unit() as uow:
+        row = (await uow.session.execute(select(DutyAmendment))).scalar_one()
+        assert (row.community_id, row.category, row.owner_before, row.owner_after) == (
+            "xingfu",
+            "facilities",
+            "grid",
+            "party:xingfu-wuye",
+        )
+        assert row.made_by == STREET and row.case_id == case.id
+        gridmap = uow.routing.gridmap
+        assert clause_for(gridmap, "xingfu-2", "facilities").owner == "party:xingfu-wuye"
+        nxt = await _facilities_case(uow, building="xf-7")
+        assert nxt.party_id == "xingfu-wuye" and nxt.owner_chat_id == PROPERTY_CHAT
+    # Another replica (a fresh domain's routing) reads the same list from the database.
+    domain._routing = None  # noqa: SLF001 - as a process that just started
+    await domain.reload_routing()
+    assert clause_for(domain.routing.gridmap, "xingfu-1", "facilities").owner == "party:xingfu-wuye"
+
+
+async def test_an_amendment_leaving_a_grid_without_owner_is_refused(uow) -> None:
+    # xingfu-3 has no property company: property is the grid's there. Return a property case
+    # of xingfu-3 citing the police clause, and try to make property the grid's... refused
+    # only when some grid would have nobody: a party with neither chat nor staff.
+    from dataclasses import replace
+
+    gridmap = uow.routing.gridmap
+    bare = replace(gridmap.parties["heping-police"], chat_id=None, staff_ids=())
+    uow.domain._routing.gridmap = replace(  # noqa: SLF001
+        gridmap, parties={**gridmap.parties, "heping-police": bare}
+    )
+    case = await _facilities_case(uow)
+    await actions.perform(uow, MEMBER_1, case, RETURN, "all.traffic", "a parked car")
+    with pytest.raises(CaseActionError) as refused:
+        await duty.rule(uow, STREET, case, "amended", "from now on")
+    assert refused.value.key == "duty_amend_unowned"
+    assert "Xingfu" in refused.value.data["grids"]
+    assert (await uow.session.execute(select(DutyAmendment))).first() is None
+
+
+async def test_an_unruled_dispute_escalates_once_and_is_counted(domain, clock) -> None:
+    async with domain.unit() as uow:
+        case = await _facilities_case(uow)
+        await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "not ours")
+    clock.advance(timedelta(hours=23))
+    await run_due(domain)
+    async with domain.unit() as uow:
+        assert (await uow.session.execute(select(CaseDispute))).scalar_one().escalated_at is None
+    clock.advance(timedelta(hours=2))
+    mark = 0
+    async with domain.unit() as uow:
+        mark = await last_outbox_id(uow)
+    await run_due(domain)
+    await run_due(domain)
+    async with domain.unit() as uow:
+        dispute = (await uow.session.execute(select(CaseDispute))).scalar_one()
+        assert dispute.escalated_at is not None and dispute.outcome is None
+        assert len(await outbox(uow, STREET, after=mark)) == 1
+        kinds = [e.kind for e in await events_of(uow, await uow.session.get(Case, case.id))]
+        assert kinds.count("return_overdue") == 1
+        assert (await duty.figures(uow))[f"m:{MEMBER_1}"].escalated == 1
