@@ -54,6 +54,8 @@ STORED = frozenset(
         "consult",
         "consult_options",
         "announce",
+        "return_reason",
+        "ruling_reason",
     }
 )
 
@@ -70,6 +72,8 @@ STAFF_PROMPTS = {
     Prompt.EXTEND_REASON,
     Prompt.SUPERVISE_REASON,
     Prompt.VERIFY_PHOTO,
+    Prompt.RETURN_REASON,
+    Prompt.RULING_REASON,
 }
 COMMITTEE_PROMPTS = {Prompt.CONSULT, Prompt.CONSULT_OPTIONS, Prompt.ANNOUNCE}
 # (what /cancel answers, whether another command leaves it, its time to live, the draft rule)

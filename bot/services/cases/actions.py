@@ -300,18 +300,6 @@ async def _may_rule(where: Where) -> str | None:
     return None
 
 
-async def rule_reassign(uow: UnitOfWork, user_id: int, case: Case, reason: str) -> None:
-    await duty.rule(uow, user_id, case, "reassigned", reason)
-
-
-async def rule_amend(uow: UnitOfWork, user_id: int, case: Case, reason: str) -> None:
-    await duty.rule(uow, user_id, case, "amended", reason)
-
-
-async def rule_uphold(uow: UnitOfWork, user_id: int, case: Case, reason: str) -> None:
-    await duty.rule(uow, user_id, case, "upheld", reason)
-
-
 def _ruling(name: str, run: Callable[..., Awaitable[Any]]) -> StaffAction:
     """A ruling at the desk; in the chat the adjudicator's message carries `du:` buttons."""
     return StaffAction(
@@ -334,7 +322,7 @@ DUTY_ACTIONS: tuple[StaffAction, ...] = (
         asks=(Asks.CLAUSE, Asks.TEXT),
         capability=Capability.ACT,
         statuses=AWAITING_ACCEPT | WORKING,
-        run=duty.return_case,
+        run=lifecycle.return_case,
         button="btn_return",
         prompt="return_reason",
         prompt_text="staff_prompt_return",
@@ -342,9 +330,9 @@ DUTY_ACTIONS: tuple[StaffAction, ...] = (
         text_label="desk_return_reason",
         steps=("rtc", "rtb"),
     ),
-    _ruling("rule_reassign", rule_reassign),
-    _ruling("rule_amend", rule_amend),
-    _ruling("rule_uphold", rule_uphold),
+    _ruling("rule_reassign", lifecycle.rule_reassign),
+    _ruling("rule_amend", lifecycle.rule_amend),
+    _ruling("rule_uphold", lifecycle.rule_uphold),
 )
 # --- end of whose duty ------------------------------------------------------------------------
 

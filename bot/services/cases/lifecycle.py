@@ -1123,3 +1123,36 @@ async def hold_over(uow: UnitOfWork, case: Case) -> bool:
         return True
     await release(uow, None, case)
     return True
+
+
+# --- whose duty (cases/duty.py): a return citing the duty list, and the one ruling on it ----
+# The action table runs lifecycle functions; the rules live in `duty.py` (imported here when
+# run: it builds on this module).
+
+
+async def return_case(uow: UnitOfWork, user_id: int, case: Case, clause: str, reason: str) -> Any:
+    """The owner returns the case ("not ours"), citing a clause naming another owner."""
+    from bot.services.cases import duty
+
+    return await duty.return_case(uow, user_id, case, clause, reason)
+
+
+async def rule_reassign(uow: UnitOfWork, user_id: int, case: Case, reason: str) -> None:
+    """The adjudicator: the case goes to the owner the cited clause names."""
+    from bot.services.cases import duty
+
+    await duty.rule(uow, user_id, case, "reassigned", reason)
+
+
+async def rule_amend(uow: UnitOfWork, user_id: int, case: Case, reason: str) -> None:
+    """The adjudicator: reassigned, and the duty list changes for new cases of the community."""
+    from bot.services.cases import duty
+
+    await duty.rule(uow, user_id, case, "amended", reason)
+
+
+async def rule_uphold(uow: UnitOfWork, user_id: int, case: Case, reason: str) -> None:
+    """The adjudicator: the returner keeps the case (the return is overruled)."""
+    from bot.services.cases import duty
+
+    await duty.rule(uow, user_id, case, "upheld", reason)
