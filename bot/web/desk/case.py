@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
-from bot.services.cases import actions, lifecycle, notes, onetap, replies
+from bot.services.cases import actions, duty, lifecycle, notes, onetap, replies
 from bot.services.cases import queries as case_queries
 from bot.services.cases.actions import Asks
 from bot.services.cases.status import OPEN
@@ -76,6 +76,7 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         and case.status in OPEN
         and case.held_since is None,
         pending=await lifecycle.pending_deferral(uow, case),
+        dispute=await duty.pending(uow, case),
         now=uow.now,
         done=_done(request.query.get("done", "")),
     )
@@ -116,6 +117,11 @@ def _choices(where: actions.Where, offered: list[actions.StaffAction]) -> dict[s
             out[f"{a.name}:days"] = [
                 (int(d), base + timedelta(days=int(d)) if base else None)
                 for d in actions.choices(where, a, Asks.DAYS)
+            ]
+        if Asks.CLAUSE in a.asks:  # (clause id, its category, the party it names or None)
+            out[f"{a.name}:clause"] = [
+                (c.id, c.category, duty.party_of(gridmap, c.owner))
+                for c in duty.offered_clauses(where.uow, where.case)
             ]
     return out
 
@@ -170,6 +176,8 @@ async def _answer(request: web.Request, desk: Desk, action: actions.StaffAction,
         if days is None:
             raise ActionRefused("not_allowed", 400)
         return days
+    if ask is Asks.CLAUSE:
+        return _text(desk, "clause")
     target = _text(desk, "target")
     if ask is Asks.MEMBER:
         member = parse_id(target, high=MAX_TELEGRAM_ID)
