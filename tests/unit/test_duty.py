@@ -195,3 +195,52 @@ async def test_an_unruled_dispute_escalates_once_and_is_counted(domain, clock) -
         kinds = [e.kind for e in await events_of(uow, await uow.session.get(Case, case.id))]
         assert kinds.count("return_overdue") == 1
         assert (await duty.figures(uow))[f"m:{MEMBER_1}"].escalated == 1
+
+
+async def test_the_chat_card_offers_clauses_then_a_prompt_and_the_adjudicator_rules_in_one_press(
+    domain,
+) -> None:
+    """Chat: *Not ours* shows the clauses naming another owner as buttons; one pressed, the
+    reason is the member's next message. The street office's message has one button per
+    ruling; its press asks the reason; a press after the ruling (or a forged one) changes
+    nothing."""
+    from dialogue_helpers import press, say
+
+    from bot.services.cases.views import cb
+
+    async with domain.unit() as uow:
+        case = await _facilities_case(uow)
+        card = [b for row in await _keyboard(uow, case) for b in row]
+        assert any(b.startswith(f"c:rtn:{case.id}:") for b in card)
+        mark = await last_outbox_id(uow)
+        await press(uow, MEMBER_1, cb("rtn", case))
+        shown = [d for m in await outbox(uow, MEMBER_1, after=mark) for _, d in buttons(m)]
+        assert cb("rtc", case, "PM-1") in shown and cb("rtc", case, "all.facilities") not in shown
+        await press(uow, MEMBER_1, cb("rtc", case, "all.facilities"))  # forged: own duty
+        assert (await uow.session.execute(select(CaseDispute))).first() is None
+    async with domain.unit() as uow:
+        case = await uow.session.get(Case, case.id)
+        await press(uow, MEMBER_1, cb("rtn", case))
+        await press(uow, MEMBER_1, cb("rtc", case, "PM-1"))
+        await say(uow, MEMBER_1, "The lift is the property company's")
+        dispute = (await uow.session.execute(select(CaseDispute))).scalar_one()
+        assert (dispute.clause, dispute.reason) == ("PM-1", "The lift is the property company's")
+    async with domain.unit() as uow:
+        await press(uow, LEADER, f"du:{dispute.id}:r")  # not the adjudicator
+        await say(uow, LEADER, "reassign it")
+        await press(uow, STREET, f"du:{dispute.id}:u")
+        await say(uow, STREET, "Street lamps and lifts in the open are the grid's")
+    async with domain.unit() as uow:
+        dispute = await uow.session.get(CaseDispute, dispute.id)
+        assert dispute.outcome == "upheld" and dispute.ruled_by == STREET
+        await press(uow, STREET, f"du:{dispute.id}:r")  # stale: ruled already
+        await say(uow, STREET, "changed my mind")
+        await press(uow, STREET, f"du:{dispute.id + 50}:r")  # forged id
+        case = await uow.session.get(Case, case.id)
+        assert case.owner_id == MEMBER_1 and dispute.outcome == "upheld"
+
+
+async def _keyboard(uow, case: Case) -> list[list[str]]:
+    from bot.services.cases.views import staff_keyboard
+
+    return [[b.data for b in row] for row in await staff_keyboard(uow, case, MEMBER_1)]
