@@ -693,4 +693,5 @@ class DutyAmendment(Base):
     dispute_id: Mapped[int | None] = mapped_column(ForeignKey("case_disputes.id"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     made_by: Mapped[int] = mapped_column(BigInteger)  # staff: never public
+    by_role: Mapped[str] = mapped_column(String(16))  # the adjudicator's role: public
     made_at: Mapped[datetime]

@@ -3,9 +3,14 @@ changes who gets the next case, a dispute past its deadline escalates."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from unit_helpers import (
     CENTRE,
@@ -25,10 +30,37 @@ from unit_helpers import (
 from bot.services.cases import actions, duty
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.scheduler import run_due
+from bot.services.shared.domain import Domain
+from bot.web import setup_web
+from bot.web.keys import GRIDVOICE
 from bot.store.models import Case, CaseDispute, DutyAmendment
 from routing.matrix import clause_for
 
 pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+def domain_settings() -> dict[str, Any]:
+    return {
+        "dashboard_cache": timedelta(0),
+        "dashboard_min_cases": 1,
+        "public_url": "http://gridvoice.test",
+        "web_burst_per_ip": 10_000,
+    }
+
+
+@pytest.fixture
+async def client(domain: Domain) -> AsyncIterator[TestClient]:
+    app = web.Application()
+    running = SimpleNamespace(domain=domain, files=None)
+    app[GRIDVOICE] = running  # type: ignore[assignment]
+    setup_web(app, running)  # type: ignore[arg-type]
+    http = TestClient(TestServer(app))
+    await http.start_server()
+    try:
+        yield http
+    finally:
+        await http.close()
 
 RETURN = actions.BY_NAME["return"]
 
@@ -244,3 +276,31 @@ async def _keyboard(uow, case: Case) -> list[list[str]]:
     from bot.services.cases.views import staff_keyboard
 
     return [[b.data for b in row] for row in await staff_keyboard(uow, case, MEMBER_1)]
+
+
+async def test_the_public_duty_list_and_its_history_in_both_languages(domain, client) -> None:
+    """Organisations and roles only: the list in force, the regulation a clause cites, and
+    each amendment with its version, the role that ruled and the case's public id."""
+    page = await (await client.get("/communities/xingfu/duties?lang=en")).text()
+    assert "Xingfu Property Management" in page and "PM-1" in page
+    assert "Property Management Regulations, art. 35" in page
+    assert "No change since the grid map was loaded." in page and "Version 0" in page
+    async with domain.unit() as uow:
+        case = await _facilities_case(uow)
+        await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "Lifts: 王芳 says so")
+    async with domain.unit() as uow:
+        case = await uow.session.get(Case, case.id)
+        await duty.rule(uow, STREET, case, "amended", "Lifts go to the property company, 赵磊")
+    en = await (await client.get("/communities/xingfu/duties?lang=en")).text()
+    zh = await (await client.get("/communities/xingfu/duties?lang=zh")).text()
+    row = en.split('data-category="facilities"', 1)[1].split("</tr>", 1)[0]
+    assert "Xingfu Property Management" in row and "xingfu.facilities" in row
+    history = en.split('id="duty-history"', 1)[1]
+    assert "Version 1" in history and "street office" in history and case.human_id in history
+    assert "The grid&#39;s members → Xingfu Property Management" in history
+    assert "幸福物业" in zh and "第1版" in zh and "街道办事处审定" in zh
+    for text in (en, zh):  # no staff names, no staff words
+        for private in ("王芳", "赵磊", "says so", "property company,"):
+            assert private not in text
+    assert (await client.get("/communities/nowhere/duties")).status == 404
+    assert 'id="duties-link"' in await (await client.get("/communities/xingfu")).text()

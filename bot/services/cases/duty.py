@@ -304,6 +304,7 @@ async def _amend(uow: UnitOfWork, user_id: int, case: Case, dispute: CaseDispute
         dispute_id=dispute.id,
         case_id=case.id,
         made_by=user_id,
+        by_role=policy.role_of(uow, user_id) or dispute.adjudicator,
         made_at=uow.now,
     )
     uow.session.add(row)

@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("dispute_id", sa.Integer(), nullable=True),
         sa.Column("case_id", sa.Integer(), nullable=True),
         sa.Column("made_by", sa.BigInteger(), nullable=False),
+        sa.Column("by_role", sa.String(length=16), nullable=False),
         sa.Column("made_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["dispute_id"], ["case_disputes.id"]),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"]),
