@@ -385,12 +385,19 @@ class DutyFigures:
 
 
 async def figures(
-    uow: UnitOfWork, *, since: datetime | None = None, grids: frozenset[str] | None = None
+    uow: UnitOfWork,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    grids: frozenset[str] | None = None,
 ) -> dict[str, DutyFigures]:
-    """The numbers per returner: `m:<telegram id>` for a member, `party:<id>` for a party."""
+    """The numbers per returner: `m:<telegram id>` for a member, `party:<id>` for a party
+    (returns made in [since, until), within these grids)."""
     stmt = select(CaseDispute)
     if since is not None:
         stmt = stmt.where(CaseDispute.opened_at >= since)
+    if until is not None:
+        stmt = stmt.where(CaseDispute.opened_at < until)
     if grids is not None:
         stmt = stmt.where(CaseDispute.grid_id.in_(sorted(grids)))
     out: dict[str, DutyFigures] = {}
