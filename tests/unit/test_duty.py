@@ -304,3 +304,18 @@ async def test_the_public_duty_list_and_its_history_in_both_languages(domain, cl
             assert private not in text
     assert (await client.get("/communities/nowhere/duties")).status == 404
     assert 'id="duties-link"' in await (await client.get("/communities/xingfu")).text()
+
+
+async def test_open311_says_the_ownership_is_reviewed_without_staff_words(domain, client) -> None:
+    async with domain.unit() as uow:
+        case = await _facilities_case(uow)
+        await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "Secret words of 王芳")
+        human_id = case.human_id
+    body = await (await client.get(f"/open311/v2/requests/{human_id}.json")).text()
+    assert "ownership" in body.lower() or "owns this case" in body
+    assert "王芳" not in body and "Secret words" not in body and "PM-1" not in body
+    async with domain.unit() as uow:
+        case = await uow.session.get(Case, case.id)
+        await duty.rule(uow, STREET, case, "upheld", "Stays with the grid")
+    body = await (await client.get(f"/open311/v2/requests/{human_id}.json")).text()
+    assert "owns this case" not in body and "Stays with" not in body
