@@ -18,8 +18,8 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.clock import wall_now
-from bot.services.cases import lifecycle as case_service
 from bot.services.cases import duty, verification
+from bot.services.cases import lifecycle as case_service
 from bot.services.cases.status import AWAITING_ACCEPT, OPEN
 from bot.services.cases.views import card_data
 from bot.services.participation import consultations

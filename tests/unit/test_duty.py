@@ -31,9 +31,9 @@ from bot.services.cases import actions, duty
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.scheduler import run_due
 from bot.services.shared.domain import Domain
+from bot.store.models import Case, CaseDispute, DutyAmendment
 from bot.web import setup_web
 from bot.web.keys import GRIDVOICE
-from bot.store.models import Case, CaseDispute, DutyAmendment
 from routing.matrix import clause_for
 
 pytestmark = pytest.mark.asyncio
@@ -62,12 +62,15 @@ async def client(domain: Domain) -> AsyncIterator[TestClient]:
     finally:
         await http.close()
 
+
 RETURN = actions.BY_NAME["return"]
 
 
 async def _facilities_case(uow, building: str = "xf-1") -> Case:
     resident = await new_resident(uow, building=building)
-    case = await file_case(uow, resident, "The lift in my building is stuck", as_category="facilities")
+    case = await file_case(
+        uow, resident, "The lift in my building is stuck", as_category="facilities"
+    )
     assert case.owner_id == MEMBER_1 if building == "xf-1" else True
     return case
 
@@ -87,7 +90,9 @@ async def test_a_return_must_cite_a_clause_naming_someone_else(uow) -> None:
     assert refused.value.key == "desk_text_required"
     assert (await uow.session.execute(select(CaseDispute))).first() is None
     # Only the clauses naming another owner are offered on the card.
-    offered = actions.choices(actions.Where(uow, case, user_id=MEMBER_1), RETURN, actions.Asks.CLAUSE)
+    offered = actions.choices(
+        actions.Where(uow, case, user_id=MEMBER_1), RETURN, actions.Asks.CLAUSE
+    )
     assert "PM-1" in offered and "all.facilities" not in offered
 
 
@@ -98,7 +103,9 @@ async def test_only_the_owner_returns_and_only_the_adjudicator_rules(uow) -> Non
             await actions.perform(uow, stranger, case, RETURN, "PM-1", "lifts are the property's")
     mark = await last_outbox_id(uow)
     dispute = await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "lifts are the property's")
-    assert dispute.adjudicator == "street" and dispute.rule_by == dispute.opened_at + timedelta(days=1)
+    assert dispute.adjudicator == "street" and dispute.rule_by == dispute.opened_at + timedelta(
+        days=1
+    )
     # The case stays with its owner; the resident is told nothing; the street office is asked.
     assert case.owner_id == MEMBER_1 and case.status == "assigned"
     assert not await outbox(uow, case.resident_id, after=mark)
@@ -124,7 +131,9 @@ async def test_reassign_moves_the_case_to_the_owner_the_clause_names(uow) -> Non
     case = await _facilities_case(uow)
     dispute = await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "lifts are the property's")
     mark = await last_outbox_id(uow)
-    await actions.perform(uow, STREET, case, actions.BY_NAME["rule_reassign"], "the lift is common property")
+    await actions.perform(
+        uow, STREET, case, actions.BY_NAME["rule_reassign"], "the lift is common property"
+    )
     assert dispute.outcome == "reassigned" and dispute.ruled_by == STREET
     assert case.party_id == "xingfu-wuye" and case.owner_chat_id == PROPERTY_CHAT
     assert case.status == "transferred" and case.owner_count == 2
@@ -148,7 +157,9 @@ async def test_an_overruled_return_counts_against_the_returner(uow) -> None:
     case = await _facilities_case(uow)
     dispute = await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "not ours")
     uow.now += timedelta(hours=3)
-    await actions.perform(uow, STREET, case, actions.BY_NAME["rule_uphold"], "a street lamp is the grid's")
+    await actions.perform(
+        uow, STREET, case, actions.BY_NAME["rule_uphold"], "a street lamp is the grid's"
+    )
     assert dispute.outcome == "upheld" and case.owner_id == MEMBER_1 and case.owner_count == 1
     kinds = [e.kind for e in await events_of(uow, case)]
     assert kinds[-2:] == ["returned", "return_upheld"]

@@ -56,7 +56,7 @@ async def test_a_thousand_cases_one_in_ten_between_two_owners(domain, clock) -> 
     while filed < CASES:
         async with domain.unit() as uow:
             # The street office rules on the returns of the last batch (hours later).
-            for case_id, dispute_id, move in pending:
+            for case_id, _, move in pending:
                 case = await uow.session.get(Case, case_id)
                 outcome = "reassigned" if move else "upheld"
                 await duty.rule(uow, STREET, case, outcome, "Ruled by the duty list")
@@ -116,10 +116,7 @@ async def test_a_thousand_cases_one_in_ten_between_two_owners(domain, clock) -> 
             if key.startswith("m:"):
                 row = report[int(key[2:])]
                 assert (row["returns"], row["overruled"]) == (n, overruled[key])
-        parties = {
-            r["id"]: r
-            for r in await duty_parties(uow)
-        }
+        parties = {r["id"]: r for r in await duty_parties(uow)}
         for key, n in returns.items():
             if key.startswith("party:"):
                 assert (parties[key[6:]]["returns"], parties[key[6:]]["overruled"]) == (

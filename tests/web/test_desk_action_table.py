@@ -11,9 +11,7 @@ from bot.services.cases import duty, lifecycle
 from bot.services.cases.actions import ACTIONS, Asks, StaffAction
 from bot.services.cases.status import Status
 from tests.support.chat import case_row, events
-from tests.support.world import ADMIN, CASE_ID, LEADER, World
-
-PROPERTY_STAFF = 20001  # the property company's staff in the demo map
+from tests.support.world import ADMIN, CASE_ID, LEADER, PROPERTY_STAFF, World
 from tests.web.desk_helpers import get, hidden, http_session, post, sign_in
 
 pytestmark = pytest.mark.db

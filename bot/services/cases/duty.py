@@ -28,10 +28,10 @@ from sqlalchemy import select
 from bot.bounds import clean_text
 from bot.services.cases import lifecycle
 from bot.services.cases.lifecycle import SYSTEM, Actor, CaseActionError, actor_for
-from bot.services.shared.languages import chat_language
 from bot.services.cases.status import AWAITING_ACCEPT, WORKING
 from bot.services.people import access, policy
 from bot.services.shared.domain import UnitOfWork
+from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
 from bot.store.models import Case, CaseDispute, DutyAmendment
 from routing.assignment import assign
@@ -195,7 +195,11 @@ async def _tell_adjudicators(
             clause=clause,
             claimed=party_of(gridmap, dispute.claimed_owner),
             returner=party_of(gridmap, dispute.returner),
-            regulations=[gridmap.regulations[r] for r in (clause.cites if clause else ()) if r in gridmap.regulations],
+            regulations=[
+                gridmap.regulations[r]
+                for r in (clause.cites if clause else ())
+                if r in gridmap.regulations
+            ],
             higher=False,
             **card_data(uow, case),
         )
@@ -221,7 +225,12 @@ async def open_ruling(uow: UnitOfWork, user_id: int, dispute_id: int) -> Case:
 
 
 async def rule(
-    uow: UnitOfWork, user_id: int, case: Case, outcome: str, reason: str, dispute_id: int | None = None
+    uow: UnitOfWork,
+    user_id: int,
+    case: Case,
+    outcome: str,
+    reason: str,
+    dispute_id: int | None = None,
 ) -> CaseDispute:
     """The adjudicator's one ruling on the waiting return: `reassigned` (to the owner the
     clause names), `amended` (the same, and the duty list changes for new cases of the
