@@ -635,4 +635,4 @@ async def ruling_button(ctx: Ctx) -> None:
 
 # Read by the dispatcher (handlers/dispatch.py); the card's buttons work in groups too.
 CALLBACKS = {"c": card_button, "vp": verify_button, "du": ruling_button}
-GROUP_CALLBACKS = ("c",)
+GROUP_CALLBACKS = ("c", "du")  # a ruling may be asked of the street office's group

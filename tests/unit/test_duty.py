@@ -330,3 +330,29 @@ async def test_open311_says_the_ownership_is_reviewed_without_staff_words(domain
         await duty.rule(uow, STREET, case, "upheld", "Stays with the grid")
     body = await (await client.get(f"/open311/v2/requests/{human_id}.json")).text()
     assert "owns this case" not in body and "Stays with" not in body
+
+
+async def test_the_map_names_the_adjudicator_and_the_ruling_deadline(uow) -> None:
+    """`duty: {adjudicator: centre, ruling_within: 4h}`: the community centre is asked and
+    rules, the street office may not; a ruling needs its reason."""
+    from dataclasses import replace
+
+    from routing.gridmap import DutyRules
+
+    gridmap = uow.routing.gridmap
+    uow.domain._routing.gridmap = replace(  # noqa: SLF001 - the map in force, as loaded
+        gridmap, duty=DutyRules("centre", timedelta(hours=4))
+    )
+    case = await _facilities_case(uow)
+    mark = await last_outbox_id(uow)
+    dispute = await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "not ours")
+    assert dispute.adjudicator == "centre" and dispute.rule_by == uow.now + timedelta(hours=4)
+    assert await outbox(uow, CENTRE, after=mark) and not await outbox(uow, STREET, after=mark)
+    with pytest.raises(CaseActionError) as refused:
+        await duty.rule(uow, STREET, case, "reassigned", "mine to say")
+    assert refused.value.key == "not_allowed"
+    with pytest.raises(CaseActionError) as refused:
+        await duty.rule(uow, CENTRE, case, "reassigned", "  ")
+    assert refused.value.key == "desk_text_required"
+    await duty.rule(uow, CENTRE, case, "reassigned", "The lift is the property company's")
+    assert case.party_id == "xingfu-wuye" and dispute.ruled_by == CENTRE
