@@ -198,9 +198,8 @@ async def test_a_ruling_amends_the_duty_list_and_the_next_case_follows_it(domain
 
 
 async def test_an_amendment_leaving_a_grid_without_owner_is_refused(uow) -> None:
-    # xingfu-3 has no property company: property is the grid's there. Return a property case
-    # of xingfu-3 citing the police clause, and try to make property the grid's... refused
-    # only when some grid would have nobody: a party with neither chat nor staff.
+    # The police station loses its chat and has no staff in the map: making facilities the
+    # police's in the community would leave every grid with nobody to take such a case.
     from dataclasses import replace
 
     gridmap = uow.routing.gridmap
@@ -356,3 +355,27 @@ async def test_the_map_names_the_adjudicator_and_the_ruling_deadline(uow) -> Non
     assert refused.value.key == "desk_text_required"
     await duty.rule(uow, CENTRE, case, "reassigned", "The lift is the property company's")
     assert case.party_id == "xingfu-wuye" and dispute.ruled_by == CENTRE
+
+
+async def test_the_dashboard_counts_returns_and_owners_and_defines_them(domain, client) -> None:
+    async with domain.unit() as uow:
+        case = await _facilities_case(uow)
+        await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "not ours")
+    async with domain.unit() as uow:
+        case = await uow.session.get(Case, case.id)
+        await duty.rule(uow, STREET, case, "upheld", "It is the grid's")
+        other = await _facilities_case(uow)
+        await actions.perform(uow, MEMBER_1, other, RETURN, "PM-1", "not ours either")
+    async with domain.unit() as uow:
+        other = await uow.session.get(Case, other.id)
+        await duty.rule(uow, STREET, other, "reassigned", "The property company's")
+    en = await (await client.get("/communities/xingfu?lang=en")).text()
+    card = en.split('data-figure="returns"', 1)[1].split('data-figure="owners"', 1)[0]
+    assert "1 overruled · 1 reassigned · 0 waiting · 0 ruled late" in card
+    owners = en.split('data-figure="owners"', 1)[1].split("</div>\n</div>", 1)[0]
+    assert "1.50" in owners  # two cases: one kept its owner, one had two
+    zh = await (await client.get("/communities/xingfu?lang=zh")).text()
+    assert "被驳回1 · 改派1" in zh and "每案承办方数" in zh
+    for lang, words in (("en", "Owners per case"), ("zh", "每案承办方数")):
+        numbers = await (await client.get(f"/about/numbers?lang={lang}")).text()
+        assert 'id="returns"' in numbers and 'id="owners"' in numbers and words in numbers
