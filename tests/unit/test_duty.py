@@ -379,3 +379,21 @@ async def test_the_dashboard_counts_returns_and_owners_and_defines_them(domain, 
     for lang, words in (("en", "Owners per case"), ("zh", "每案承办方数")):
         numbers = await (await client.get(f"/about/numbers?lang={lang}")).text()
         assert 'id="returns"' in numbers and 'id="owners"' in numbers and words in numbers
+
+
+async def test_the_resident_is_told_nothing_of_a_return(domain) -> None:
+    """Neither a message nor a line on their timeline until a ruling moves the case."""
+    from dialogue_helpers import press
+
+    async with domain.unit() as uow:
+        case = await _facilities_case(uow)
+        await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "Not ours, the returner says")
+        await duty.rule(uow, STREET, case, "upheld", "It is the grid's")
+        mark = await last_outbox_id(uow)
+        await press(uow, case.resident_id, f"r:tl:{case.id}")
+        shown = "\n".join(
+            str(m.payload.get("text")) for m in await outbox(uow, case.resident_id, after=mark)
+        )
+        assert case.human_id in shown
+        for word in ("ownership", "returner says", "Not ours", "grid's"):
+            assert word not in shown, word
