@@ -397,3 +397,21 @@ async def test_the_resident_is_told_nothing_of_a_return(domain) -> None:
         assert case.human_id in shown
         for word in ("ownership", "returner says", "Not ours", "grid's"):
             assert word not in shown, word
+
+
+async def test_stats_show_a_members_returns_in_both_languages(uow) -> None:
+    from bot.services.cases import queues
+
+    case = await _facilities_case(uow)
+    await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "not ours")
+    uow.now += timedelta(hours=2)
+    await duty.rule(uow, STREET, case, "upheld", "It is the grid's")
+    report = await queues.assessment(uow, STREET, days=30)
+    row = next(r for r in report if r["id"] == MEMBER_1)
+    assert (row["returns"], row["overruled"], row["dispute_hours"]) == (1, 1, 2.0)
+    assert row["owners_per_case"] == 1
+    render = uow.domain.renderer.render
+    en = render("en", "stats", report=report, days=30)
+    zh = render("zh", "stats", report=report, days=30)
+    assert "returned 1 as not theirs (1 overruled), 2.0 h in dispute" in en
+    assert "退单1次（被驳回1次），平均审定用时2.0小时" in zh
