@@ -415,3 +415,21 @@ async def test_stats_show_a_members_returns_in_both_languages(uow) -> None:
     zh = render("zh", "stats", report=report, days=30)
     assert "returned 1 as not theirs (1 overruled), 2.0 h in dispute" in en
     assert "退单1次（被驳回1次），平均审定用时2.0小时" in zh
+
+
+async def test_a_return_lapses_when_its_case_ends_before_the_ruling(domain, clock) -> None:
+    from bot.services.cases import lifecycle
+
+    async with domain.unit() as uow:
+        case = await _facilities_case(uow)
+        await actions.perform(uow, MEMBER_1, case, RETURN, "PM-1", "not ours")
+        await lifecycle.resolve(uow, MEMBER_1, case, "Fixed it anyway")
+    clock.advance(timedelta(days=2))
+    await run_due(domain)
+    async with domain.unit() as uow:
+        dispute = (await uow.session.execute(select(CaseDispute))).scalar_one()
+        assert dispute.outcome == "lapsed" and dispute.escalated_at is None
+        assert await duty.figures(uow) == {}
+        with pytest.raises(CaseActionError) as refused:
+            await duty.open_ruling(uow, STREET, dispute.id)
+        assert refused.value.key == "dispute_ruled"

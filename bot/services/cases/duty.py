@@ -411,6 +411,8 @@ async def figures(
         stmt = stmt.where(CaseDispute.grid_id.in_(sorted(grids)))
     out: dict[str, DutyFigures] = {}
     for d in (await uow.session.execute(stmt)).scalars():
+        if d.outcome == "lapsed":  # the case ended before a ruling: no return to count
+            continue
         keys = [d.returner] if d.returner != "grid" else []
         keys.append(f"m:{d.returned_by}")
         for key in keys:
@@ -419,24 +421,8 @@ async def figures(
             f.overruled += d.outcome == "upheld"
             f.reassigned += d.outcome == "reassigned"
             f.escalated += d.escalated_at is not None
-            if d.outcome in ("upheld", "reassigned") and d.ruled_at is not None:
+            f.waiting += d.outcome is None
+            if d.outcome is not None and d.ruled_at is not None:
                 f.in_dispute += d.ruled_at - d.opened_at
-            else:
-                f.waiting += d.outcome is None
-                if d.outcome is not None:  # lapsed: not counted in the time
-                    f.returns -= 1
     return out
 
-
-async def history(uow_or_session: Any, community_id: str) -> list[DutyAmendment]:
-    """The amendments of a community's duty list, oldest first."""
-    session = getattr(uow_or_session, "session", uow_or_session)
-    return list(
-        (
-            await session.execute(
-                select(DutyAmendment)
-                .where(DutyAmendment.community_id == community_id)
-                .order_by(DutyAmendment.id)
-            )
-        ).scalars()
-    )
