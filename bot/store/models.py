@@ -663,7 +663,7 @@ class CaseDispute(Base):
     category: Mapped[str | None] = mapped_column(String(32))
     returned_by: Mapped[int] = mapped_column(BigInteger)  # the member who returned it
     returner: Mapped[str] = mapped_column(String(80))  # whose duty it was: `grid` or `party:<id>`
-    clause: Mapped[str] = mapped_column(String(40))  # the clause cited
+    clause: Mapped[str] = mapped_column(String(120))  # the clause cited
     claimed_owner: Mapped[str] = mapped_column(String(80))  # the owner that clause names
     reason: Mapped[str] = mapped_column(Text)
     adjudicator: Mapped[str] = mapped_column(String(16))  # the role that rules

@@ -182,6 +182,18 @@ async def _step(
 CHOICE_ASKS = (actions.Asks.REASON, actions.Asks.DAYS, actions.Asks.CLAUSE)
 
 
+def _token(ask: actions.Asks, value: str) -> str:
+    """What a choice's button carries: a clause as its short token, anything else as is."""
+    return duty.clause_token(value) if ask is actions.Asks.CLAUSE else value
+
+
+def _untoken(ask: actions.Asks, pressed: str, offered: list[str]) -> str:
+    """The offered value a pressed token stands for (unknown: returned as pressed, refused)."""
+    if ask is actions.Asks.CLAUSE:
+        return next((v for v in offered if duty.clause_token(v) == pressed), pressed)
+    return pressed
+
+
 def _chosen_on_card(action: actions.StaffAction) -> bool:
     """A hold's or an extension's reason and days, a return's clause: chosen on the card."""
     return bool(action.days_of) or actions.Asks.CLAUSE in action.asks
@@ -209,7 +221,7 @@ async def _offer_choices(
     where = actions.Where(ctx.uow, case, user_id=ctx.tg_user.id if ctx.tg_user else 0)
     values = actions.choices(where, action, ask)
     code = action.steps[index]
-    buttons = [_choice_button(ctx, ask, v, cb(code, case, *chosen, v)) for v in values]
+    buttons = [_choice_button(ctx, ask, v, cb(code, case, *chosen, _token(ask, v))) for v in values]
     width = 1 if ask is actions.Asks.CLAUSE else 3
     keyboard: Keyboard = [buttons[i : i + width] for i in range(0, len(buttons), width)]
     keyboard.append([Button.of("btn_back", cb(action.steps[-1], case))])
@@ -225,10 +237,10 @@ async def _choice_step(
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     where = actions.Where(ctx.uow, case, user_id=user_id)
     await actions.check(where, action)
-    chosen = rest[: index + 1]
+    offered = {i: actions.choices(where, action, action.asks[i]) for i in range(index + 1)}
+    chosen = [_untoken(action.asks[i], v, offered[i]) for i, v in enumerate(rest[: index + 1])]
     if len(chosen) != index + 1 or any(
-        value not in actions.choices(where, action, action.asks[i])
-        for i, value in enumerate(chosen)
+        value not in offered[i] for i, value in enumerate(chosen)
     ):
         raise CaseActionError("not_allowed")
     if action.asks[index + 1] in CHOICE_ASKS:

@@ -257,13 +257,16 @@ async def test_the_chat_card_offers_clauses_then_a_prompt_and_the_adjudicator_ru
         mark = await last_outbox_id(uow)
         await press(uow, MEMBER_1, cb("rtn", case))
         shown = [d for m in await outbox(uow, MEMBER_1, after=mark) for _, d in buttons(m)]
-        assert cb("rtc", case, "PM-1") in shown and cb("rtc", case, "all.facilities") not in shown
-        await press(uow, MEMBER_1, cb("rtc", case, "all.facilities"))  # forged: own duty
+        token = duty.clause_token  # a clause rides on its button as a short token
+        assert cb("rtc", case, token("PM-1")) in shown
+        assert cb("rtc", case, token("all.facilities")) not in shown
+        await press(uow, MEMBER_1, cb("rtc", case, token("all.facilities")))  # forged: own duty
+        await press(uow, MEMBER_1, cb("rtc", case, "PM-1"))  # forged: not a token
         assert (await uow.session.execute(select(CaseDispute))).first() is None
     async with domain.unit() as uow:
         case = await uow.session.get(Case, case.id)
         await press(uow, MEMBER_1, cb("rtn", case))
-        await press(uow, MEMBER_1, cb("rtc", case, "PM-1"))
+        await press(uow, MEMBER_1, cb("rtc", case, duty.clause_token("PM-1")))
         await say(uow, MEMBER_1, "The lift is the property company's")
         dispute = (await uow.session.execute(select(CaseDispute))).scalar_one()
         assert (dispute.clause, dispute.reason) == ("PM-1", "The lift is the property company's")

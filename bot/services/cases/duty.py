@@ -19,6 +19,7 @@ community's "who does what" page publishes it with its history (organisations on
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,6 +75,12 @@ def offered_clauses(uow: UnitOfWork, case: Case) -> list[Clause]:
     """The clauses in force in the case's grid that name an owner other than the case's."""
     own = returner_of(case)
     return [c for c in clauses_in(uow.routing.gridmap, case.grid_id) if c.owner != own]
+
+
+def clause_token(clause_id: str) -> str:
+    """A clause as a chat button carries it: 8 hex digits of its id's SHA-1 (a derived id,
+    `<grid>.<category>`, may be longer than Telegram's 64 bytes of callback data allow)."""
+    return hashlib.sha1(clause_id.encode("utf-8"), usedforsecurity=False).hexdigest()[:8]
 
 
 def find_clause(gridmap: GridMap, clause_id: str) -> Clause | None:

@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("category", sa.String(length=32), nullable=True),
         sa.Column("returned_by", sa.BigInteger(), nullable=False),
         sa.Column("returner", sa.String(length=80), nullable=False),
-        sa.Column("clause", sa.String(length=40), nullable=False),
+        sa.Column("clause", sa.String(length=120), nullable=False),
         sa.Column("claimed_owner", sa.String(length=80), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("adjudicator", sa.String(length=16), nullable=False),
