@@ -212,8 +212,10 @@ class Domain:
                 )
             )
         ).one()
-        amendments = await _amendments(session)
-        fingerprint = (version.id, tuple(staff_sig), len(amendments))
+        amended = tuple(
+            (await session.execute(select(func.count(), func.max(DutyAmendment.id)))).one()
+        )
+        fingerprint = (version.id, tuple(staff_sig), amended)
         if not force and self._routing and self._routing.fingerprint == fingerprint:
             return False
         staff_rows = list((await session.execute(select(StaffMember))).scalars().all())
@@ -225,8 +227,8 @@ class Domain:
             gridmap = GridMap.from_yaml(version.document)
         # The duty list's amendments (rulings), applied in order on the loaded map: setting a
         # rule again is harmless, so a map that has some of them already may take them all.
-        if amendments and not (same_version and self._routing.fingerprint[2:] == (len(amendments),)):  # type: ignore[union-attr]
-            gridmap = amend(gridmap, amendments)
+        if amended[0] and not (same_version and self._routing.fingerprint[2:] == (amended,)):  # type: ignore[union-attr]
+            gridmap = amend(gridmap, await _amendments(session))
         routed = gridmap.with_staff(staff_overlay(gridmap, staff_rows))
         self._routing = Routing(
             gridmap=routed,
