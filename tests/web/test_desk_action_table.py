@@ -79,6 +79,9 @@ async def test_every_action_of_the_table_has_a_form_that_runs_it(web_world: Worl
                     )
                 assert status == 200 and 'id="dispute"' in after, after
                 assert [e.kind for e in await events(w, case_id)][-1] == "returned"
+                _, board = await get(http, f"{base}/desk/")  # marked on the admin's board
+                row = board.split(f'data-case="{case_id}"', 1)[1].split("</tr>", 1)[0]
+                assert 'class="pill returned"' in row
                 cases[action.name] = case_id
                 continue
             status, page = await get(http, f"{base}/desk/cases/{case_id}")

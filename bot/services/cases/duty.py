@@ -98,6 +98,18 @@ async def pending(uow: UnitOfWork, case: Case) -> CaseDispute | None:
     ).scalar_one_or_none()
 
 
+async def waiting_among(uow: UnitOfWork, case_ids: list[int]) -> set[int]:
+    """Which of these cases have a return waiting for a ruling (the desk's board marks them)."""
+    if not case_ids:
+        return set()
+    found = await uow.session.execute(
+        select(CaseDispute.case_id).where(
+            CaseDispute.case_id.in_(case_ids), CaseDispute.outcome.is_(None)
+        )
+    )
+    return set(found.scalars())
+
+
 def party_of(gridmap: GridMap, owner: str) -> Party | None:
     return gridmap.parties.get(owner[6:]) if owner.startswith("party:") else None
 
