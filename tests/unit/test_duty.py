@@ -436,3 +436,16 @@ async def test_a_return_lapses_when_its_case_ends_before_the_ruling(domain, cloc
         with pytest.raises(CaseActionError) as refused:
             await duty.open_ruling(uow, STREET, dispute.id)
         assert refused.value.key == "dispute_ruled"
+
+
+async def test_owners_per_case_counts_distinct_owners_and_older_cases_start_from_theirs(
+    uow,
+) -> None:
+    from bot.services.cases import lifecycle
+
+    case = await _facilities_case(uow)
+    assert (case.owners_seen, case.owner_count) == ([f"m:{MEMBER_1}"], 1)
+    case.owners_seen = None  # a case filed before owners were kept (the migration's default)
+    await lifecycle.transfer(uow, MEMBER_1, case, "p:xingfu-wuye", "The property's lift")
+    assert case.owner_count == 2
+    assert case.owners_seen == [f"m:{MEMBER_1}", "p:xingfu-wuye"]

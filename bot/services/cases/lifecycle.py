@@ -138,19 +138,28 @@ async def audience(uow: UnitOfWork, case: Case) -> list[User]:
     return [by_id[i] for i in ids if i in by_id]
 
 
+def _owner_key(owner_id: int | None, party_id: str | None, chat_id: int | None) -> str:
+    return f"m:{owner_id}" if owner_id else f"p:{party_id}" if party_id else f"c:{chat_id}"
+
+
 def apply_assignment(uow: UnitOfWork, case: Case, a: Assignment) -> None:
+    # The distinct owners the case has had (ping-pong between owners is counted); a case from
+    # before they were kept starts from the owner it has.
+    seen = list(case.owners_seen or [])
+    if not seen and case.owner_chat_id is not None:
+        seen = [_owner_key(case.owner_id, case.party_id, case.owner_chat_id)]
+    key = _owner_key(a.owner_id, a.party_id, a.chat_id)
+    if key not in seen:
+        seen.append(key)
+    if seen != (case.owners_seen or []):
+        case.owners_seen = seen
+        case.owner_count = len(seen)
     case.owner_id = a.owner_id
     case.owner_chat_id = a.chat_id
     case.party_id = a.party_id
     case.rung = a.rung
     case.follow_up_id = a.follow_up_id
     case.assignment = {"reason": a.reason, "detail": _plain(a.detail), "rung": a.rung}
-    # The distinct owners the case has had (ping-pong between owners is counted).
-    key = f"m:{a.owner_id}" if a.owner_id else f"p:{a.party_id}" if a.party_id else f"c:{a.chat_id}"
-    seen = list(case.owners_seen or [])
-    if key not in seen:
-        case.owners_seen = [*seen, key]
-        case.owner_count = len(seen) + 1
 
 
 def _plain(value: Any) -> Any:
