@@ -44,7 +44,7 @@ async def leave_prompt(ctx: Ctx, *, command: bool, not_staff: bool = False) -> b
     keep = {k: data[k] for k in rule.cancel_keeps if k in data}
     await dialogue.end(ctx.uow, user, keep=keep)
     card_chat = data.get("card_chat")
-    choosing = (Prompt.TRANSFER_REASON, Prompt.SUPERVISE_REASON)
+    choosing = (Prompt.TRANSFER_REASON, Prompt.SUPERVISE_REASON, Prompt.RETURN_REASON)
     if prompt in choosing and case is not None and isinstance(card_chat, int):
         # The card showed the transfer targets (or supervision deadlines): its own buttons back.
         await refresh_card(ctx.uow, case, card_chat)

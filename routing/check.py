@@ -18,7 +18,7 @@ from routing.calendars import covers, known_years
 from routing.deadlines import working_time
 from routing.geo import bbox, on_boundary, point_in_polygon
 from routing.gridmap import ROLES, GridMap, GridMapError, load_lenient
-from routing.matrix import rule_for
+from routing.matrix import clauses, rule_for
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def check_gridmap(
         except GridMapError as exc:
             return [Problem("malformed", str(exc), "map")]
         problems.extend(Problem(code, msg, where) for code, where, msg in issues)
-    for fn in (_gaps, _overlaps, _polygon_overlaps, _ownership, _staffing, _ladder):
+    for fn in (_gaps, _overlaps, _polygon_overlaps, _ownership, _staffing, _ladder, _clauses):
         problems.extend(fn(gm))
     problems.extend(_calendar(gm, today))
     return problems
@@ -340,3 +340,27 @@ def _ladder(gm: GridMap) -> list[Problem]:
 
 
 __all__ = ["Problem", "check_gridmap", "polygons_overlap"]
+
+
+def _clauses(gm: GridMap) -> list[Problem]:
+    """Clause ids of the matrix are unique (a return cites one) and every regulation a clause
+    cites is listed under `regulations:`."""
+    out: list[Problem] = []
+    seen: dict[str, str] = {}
+    for c in clauses(gm):
+        where = f"responsibility {c.scope}.{c.category}"
+        if c.id in seen:
+            out.append(
+                Problem(
+                    "duplicate_clause",
+                    f"clause id {c.id!r} names both {seen[c.id]} and {c.scope}.{c.category}",
+                    where,
+                )
+            )
+        seen.setdefault(c.id, f"{c.scope}.{c.category}")
+        out.extend(
+            Problem("unknown_regulation", f"clause {c.id!r} cites unknown regulation {r!r}", where)
+            for r in c.cites
+            if r not in gm.regulations
+        )
+    return out

@@ -10,6 +10,7 @@ so a loaded map can be shared freely between tasks. ``GridMap.from_dict`` raises
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ __all__ = [
     "Text",
     "load_lenient",
     "parse_responsibility",
+    "DutyRules",
+    "Regulation",
 ]
 
 ROLES = ("member", "leader", "centre", "street", "committee", "admin", "party")
@@ -152,6 +155,29 @@ class Responsibility:
     communities: Mapping[str, Mapping[str, str]]
     grids: Mapping[str, Mapping[str, str]]
     follow_up: str | None
+    # A rule written as a mapping (`{owner: ..., clause: ..., cites: [...]}`): its explicit
+    # clause id and the regulations it cites, by (level, scope, category); level is
+    # "default" (scope "*"), "community" or "grid" (`routing.matrix.clauses`).
+    named: Mapping[tuple[str, str, str], tuple[str | None, tuple[str, ...]]] = field(
+        default_factory=dict
+    )
+
+
+@dataclass(frozen=True)
+class Regulation:
+    """A regulation a clause of the matrix cites (the map's `regulations:`)."""
+
+    id: str
+    title: Text
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class DutyRules:
+    """The map's `duty:` section: who rules on a returned case, and how soon."""
+
+    adjudicator: str = "street"  # a staff role: street, centre or leader
+    ruling_within: dt.timedelta = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True, eq=False)  # identity equality/hash: usable as a cache key
@@ -170,6 +196,8 @@ class GridMap:
     raw: dict = field(repr=False, compare=False)
     # Reply templates of the map (routing/replies.py), by category or "all".
     replies: dict = field(default_factory=dict, repr=False, compare=False)
+    regulations: dict[str, Regulation] = field(default_factory=dict, repr=False, compare=False)
+    duty: DutyRules = field(default_factory=DutyRules, repr=False, compare=False)
     _by_grid: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _by_community: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _street: list = field(default_factory=list, init=False, repr=False, compare=False)
@@ -331,6 +359,7 @@ class _Builder:
         )
         self._deadlines(categories)
         replies = parse_replies(d.get("replies"), categories, self.issue)
+        regulations, duty = self._duty()
         return GridMap(
             timezone=str(tz),
             street_office=street,
@@ -345,6 +374,8 @@ class _Builder:
             ladder=ladder,
             raw=dict(d),
             replies=replies,
+            regulations=regulations,
+            duty=duty,
         )
 
     def _geography(self) -> tuple[dict[str, Community], dict[str, Grid], dict[str, Building]]:
@@ -514,6 +545,35 @@ class _Builder:
         raw = parse_mapping(self.data.get("responsibility"), "responsibility")
         return parse_responsibility(raw, communities, grids, parties, categories, self.issue)
 
+    def _duty(self) -> tuple[dict[str, Regulation], DutyRules]:
+        """`regulations:` (id, title, url) and `duty:` (adjudicator, ruling_within)."""
+        regulations: dict[str, Regulation] = {}
+        for ri, r in enumerate(parse_list(self.data.get("regulations"), "regulations")):
+            r = parse_mapping(r, f"regulations[{ri}]")
+            rid = parse_id(r, f"regulations[{ri}]")
+            if rid in regulations:
+                self.issue("duplicate_id", f"regulation {rid}", f"regulation {rid!r} is listed twice")
+                continue
+            url = r.get("url")
+            if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+                raise GridMapError(f"regulation {rid}.url: expected an http(s) address")
+            regulations[rid] = Regulation(rid, _text(r.get("title") or rid, f"regulation {rid}.title"), url)
+        raw = parse_mapping(self.data.get("duty"), "duty")
+        adjudicator = str(raw.get("adjudicator", "street"))
+        if adjudicator not in ("street", "centre", "leader"):
+            raise GridMapError(
+                f"duty.adjudicator: expected street, centre or leader, got {adjudicator!r}"
+            )
+        from routing.deadlines import parse_duration
+
+        try:
+            within = parse_duration(str(raw.get("ruling_within", "1d")))
+        except ValueError as exc:
+            raise GridMapError(f"duty.ruling_within: {exc}") from exc
+        if within <= dt.timedelta(0):
+            raise GridMapError("duty.ruling_within: expected a positive duration")
+        return regulations, DutyRules(adjudicator, within)
+
     def _deadlines(self, categories: tuple[str, ...]) -> None:
         from routing.deadlines import validate_deadlines
 
@@ -538,12 +598,25 @@ def parse_responsibility(
 ) -> Responsibility:
     """Parse the ``responsibility`` section; ``issue(code, where, message)`` records problems."""
 
-    def rules(value: Any, where: str) -> dict[str, str]:
+    named: dict[tuple[str, str, str], tuple[str | None, tuple[str, ...]]] = {}
+
+    def rules(value: Any, where: str, level: str = "default", scope: str = "*") -> dict[str, str]:
         out: dict[str, str] = {}
         for cat, owner in parse_mapping(value, where).items():
             if cat not in categories:
                 issue("unknown_reference", f"{where}.{cat}", f"unknown category {cat!r}")
                 continue
+            if isinstance(owner, Mapping):  # {owner: ..., clause: ..., cites: [...]}
+                clause = owner.get("clause")
+                if clause is not None and not (
+                    isinstance(clause, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}", clause)
+                ):
+                    raise GridMapError(
+                        f"{where}.{cat}.clause: letters, digits, '.', '_' or '-', at most 32"
+                    )
+                cites = tuple(str(c) for c in parse_list(owner.get("cites"), f"{where}.{cat}.cites"))
+                named[(level, scope, str(cat))] = (clause, cites)
+                owner = owner.get("owner")
             if owner != "grid" and not (isinstance(owner, str) and owner.startswith("party:")):
                 raise GridMapError(
                     f"{where}.{cat}: owner must be 'grid' or 'party:<id>', got {owner!r}"
@@ -564,14 +637,14 @@ def parse_responsibility(
                 f"unknown community {cid!r}",
             )
             continue
-        comms[cid] = rules(v, f"responsibility.communities.{cid}")
+        comms[cid] = rules(v, f"responsibility.communities.{cid}", "community", str(cid))
     grid_rules: dict[str, dict[str, str]] = {}
     for gid, v in parse_mapping(r.get("grids"), "responsibility.grids").items():
         if gid not in grids:
             issue("unknown_reference", f"responsibility.grids.{gid}", f"unknown grid {gid!r}")
             continue
-        grid_rules[gid] = rules(v, f"responsibility.grids.{gid}")
+        grid_rules[gid] = rules(v, f"responsibility.grids.{gid}", "grid", str(gid))
     follow = r.get("follow_up", "grid")
     if follow not in ("grid", None, "none"):
         raise GridMapError(f"responsibility.follow_up: expected 'grid' or 'none', got {follow!r}")
-    return Responsibility(defaults, comms, grid_rules, "grid" if follow == "grid" else None)
+    return Responsibility(defaults, comms, grid_rules, "grid" if follow == "grid" else None, named)

@@ -18,15 +18,15 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.clock import wall_now
+from bot.services.cases import duty, verification
 from bot.services.cases import lifecycle as case_service
-from bot.services.cases import verification
 from bot.services.cases.status import AWAITING_ACCEPT, OPEN
 from bot.services.cases.views import card_data
 from bot.services.participation import consultations
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
-from bot.store.models import Case, CaseTask, InboxUpdate, OutboxMessage, Verification
+from bot.store.models import Case, CaseDispute, CaseTask, InboxUpdate, OutboxMessage, Verification
 from routing.deadlines import reminder_due, reminder_horizon, reminder_lead
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,12 @@ async def run_due(domain: Domain) -> int:
         for case_id in ids:
             if await _act(domain, name, case_id):
                 done += 1
-    return done + await _run_verifications(domain, now) + await _run_tasks(domain, now)
+    return (
+        done
+        + await _run_verifications(domain, now)
+        + await _run_tasks(domain, now)
+        + await _run_disputes(domain, now)
+    )
 
 
 def _verification_due(now: datetime) -> dict[str, Any]:
@@ -223,6 +228,22 @@ async def _run_tasks(domain: Domain, now: datetime) -> int:
                 if task is None:
                     continue  # someone else did it, or it is no longer due
                 done += 1 if await case_service.miss_task(uow, task, which) else 0
+
+
+async def _run_disputes(domain: Domain, now: datetime) -> int:
+    """Returns not ruled by their deadline (cases/duty.py): escalated once, re-read under lock."""
+    done = 0
+    async with domain.sessions() as session:
+        ids = list((await session.execute(duty.due_query(now).limit(500))).scalars().all())
+    for d_id in ids:
+        async with domain.unit() as uow:
+            stmt = select(CaseDispute).where(CaseDispute.id == d_id, *duty.due(uow.now))
+            if not domain.sqlite:
+                stmt = stmt.with_for_update(skip_locked=True)
+            dispute = (await uow.session.execute(stmt)).scalar_one_or_none()
+            if dispute is None:
+                continue  # ruled meanwhile, or another replica did it
+            done += 1 if await duty.overdue(uow, dispute) else 0
     return done
 
 

@@ -249,6 +249,9 @@ class Case(Base):
     supervise_by: Mapped[datetime | None]  # the supervision deadline
     supervise_reason: Mapped[str | None] = mapped_column(Text)  # staff only, never public
     supervise_missed_at: Mapped[datetime | None]  # when the scheduler escalated it for missing it
+    # --- whose duty (migration 0013_duty): the distinct owners the case has had (ping-pong) ---
+    owners_seen: Mapped[list[str] | None] = mapped_column(JSON)  # `m:<id>`, `p:<party>`, `c:<chat>`
+    owner_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     __table_args__ = (
         Index("ix_cases_grid_status_category", "grid_id", "status", "category"),
@@ -676,3 +679,55 @@ class CaseTask(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __table_args__ = (Index("ix_case_tasks_due", "status", "due_at"),)
+
+
+# --- whose duty (bot/services/cases/duty.py): returns, rulings, the versioned duty list -------
+
+
+class CaseDispute(Base):
+    """An owner's return of a case ("not ours"), citing the clause of the responsibility matrix
+    that makes it someone else's, and the adjudicator's ruling (made once). While it waits the
+    case stays with the returning owner. `reason` and `ruling_reason` are staff text: never
+    public."""
+
+    __tablename__ = "case_disputes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    grid_id: Mapped[str] = mapped_column(String(64))
+    community_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(32))
+    returned_by: Mapped[int] = mapped_column(BigInteger)  # the member who returned it
+    returner: Mapped[str] = mapped_column(String(80))  # whose duty it was: `grid` or `party:<id>`
+    clause: Mapped[str] = mapped_column(String(120))  # the clause cited
+    claimed_owner: Mapped[str] = mapped_column(String(80))  # the owner that clause names
+    reason: Mapped[str] = mapped_column(Text)
+    adjudicator: Mapped[str] = mapped_column(String(16))  # the role that rules
+    opened_at: Mapped[datetime]
+    rule_by: Mapped[datetime] = mapped_column(index=True)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # reassigned | upheld
+    ruled_by: Mapped[int | None] = mapped_column(BigInteger)
+    ruled_at: Mapped[datetime | None]
+    ruling_reason: Mapped[str | None] = mapped_column(Text)
+    escalated_at: Mapped[datetime | None]  # not ruled by `rule_by`: the scheduler escalated it
+
+
+class DutyAmendment(Base):
+    """A change of the responsibility matrix made by a ruling: the duty list in force is the
+    loaded map with these applied in order (every replica reads them from here). Public on the
+    community's "who does what" page without `made_by`."""
+
+    __tablename__ = "duty_amendments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[str] = mapped_column(String(64), index=True)
+    level: Mapped[str] = mapped_column(String(16))  # community | grid
+    scope: Mapped[str] = mapped_column(String(64))  # the community's or the grid's id
+    category: Mapped[str] = mapped_column(String(32))
+    owner_before: Mapped[str] = mapped_column(String(80))
+    owner_after: Mapped[str] = mapped_column(String(80))
+    dispute_id: Mapped[int | None] = mapped_column(ForeignKey("case_disputes.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    made_by: Mapped[int] = mapped_column(BigInteger)  # staff: never public
+    by_role: Mapped[str] = mapped_column(String(16))  # the adjudicator's role: public
+    made_at: Mapped[datetime]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.bounds import arg, parse_id, parse_int
-from bot.services.cases import actions, joint, replies, verification
+from bot.services.cases import actions, duty, joint, replies, verification
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.reachability import sent_ref
@@ -48,6 +48,8 @@ TEXT_STATES = (
     Prompt.COHANDLER_TASK,
     Prompt.SUMMON_TASK,
     Prompt.TASK_WAIVE,
+    Prompt.RETURN_REASON,
+    Prompt.RULING_REASON,
 )
 CARD_PROMPTS = (*TEXT_STATES, Prompt.RESOLVE_PHOTO, Prompt.REJECT_CONFIRM, Prompt.VERIFY_PHOTO)
 
@@ -102,7 +104,7 @@ async def _start(ctx: Ctx, action: actions.StaffAction, case: Case, rest: list[s
         if action.once:
             _drop_buttons(ctx)
         await _refresh_pressed(ctx, case)
-    elif first in CHOICE_ASKS and action.days_of:  # a hold's or an extension's choices
+    elif first in CHOICE_ASKS and _chosen_on_card(action):  # a hold's, an extension's, a return's
         await _offer_choices(ctx, action, case, 0, [])
         await _expect(ctx, action.prompt or "", case)
         ctx.answer()
@@ -163,7 +165,7 @@ async def _step(
         ctx.answer()
         return
     user_id = ctx.tg_user.id if ctx.tg_user else 0
-    if action.asks[0] in CHOICE_ASKS and action.days_of:  # a hold's or an extension's choices
+    if action.asks[0] in CHOICE_ASKS and _chosen_on_card(action):  # hold, extension, return
         await _choice_step(ctx, action, code, case, rest)
         return
     if actions.Asks.DAYS in action.asks:  # a supervision deadline, then its reason
@@ -186,12 +188,37 @@ async def _step(
 
 
 # Answers chosen with buttons on the card, one step each, before the action's text prompt.
-CHOICE_ASKS = (actions.Asks.REASON, actions.Asks.DAYS)
+CHOICE_ASKS = (actions.Asks.REASON, actions.Asks.DAYS, actions.Asks.CLAUSE)
 
 
-def _choice_button(ask: actions.Asks, value: str, data: str) -> Button:
+def _token(ask: actions.Asks, value: str) -> str:
+    """What a choice's button carries: a clause as its short token, anything else as is."""
+    return duty.clause_token(value) if ask is actions.Asks.CLAUSE else value
+
+
+def _untoken(ask: actions.Asks, pressed: str, offered: list[str]) -> str:
+    """The offered value a pressed token stands for (unknown: returned as pressed, refused)."""
+    if ask is actions.Asks.CLAUSE:
+        return next((v for v in offered if duty.clause_token(v) == pressed), pressed)
+    return pressed
+
+
+def _chosen_on_card(action: actions.StaffAction) -> bool:
+    """A hold's or an extension's reason and days, a return's clause: chosen on the card."""
+    return bool(action.days_of) or actions.Asks.CLAUSE in action.asks
+
+
+def _choice_button(ctx: Ctx, ask: actions.Asks, value: str, data: str) -> Button:
     if ask is actions.Asks.REASON:
         return Button.of(f"hold_reason_{value}", data)
+    if ask is actions.Asks.CLAUSE:  # the clause and the owner it names
+        gridmap = ctx.uow.routing.gridmap
+        clause = duty.find_clause(gridmap, value)
+        party = duty.party_of(gridmap, clause.owner) if clause else None
+        label = ctx.uow.domain.renderer.label
+        owner = party.name.get(ctx.lang) if party else label(ctx.lang, "duty_owner_grid")
+        category = label(ctx.lang, f"cat_{clause.category}") if clause else ""
+        return Button.literal(f"{value} · {category} → {owner}"[:64], data)
     return Button.of("btn_days", data, n=int(value))
 
 
@@ -203,8 +230,9 @@ async def _offer_choices(
     where = actions.Where(ctx.uow, case, user_id=ctx.tg_user.id if ctx.tg_user else 0)
     values = actions.choices(where, action, ask)
     code = action.steps[index]
-    buttons = [_choice_button(ask, v, cb(code, case, *chosen, v)) for v in values]
-    keyboard: Keyboard = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    buttons = [_choice_button(ctx, ask, v, cb(code, case, *chosen, _token(ask, v))) for v in values]
+    width = 1 if ask is actions.Asks.CLAUSE else 3
+    keyboard: Keyboard = [buttons[i : i + width] for i in range(0, len(buttons), width)]
     keyboard.append([Button.of("btn_back", cb(action.steps[-1], case))])
     await refresh_card(ctx.uow, case, ctx.chat_id, keyboard=keyboard)
 
@@ -218,10 +246,10 @@ async def _choice_step(
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     where = actions.Where(ctx.uow, case, user_id=user_id)
     await actions.check(where, action)
-    chosen = rest[: index + 1]
+    offered = {i: actions.choices(where, action, action.asks[i]) for i in range(index + 1)}
+    chosen = [_untoken(action.asks[i], v, offered[i]) for i, v in enumerate(rest[: index + 1])]
     if len(chosen) != index + 1 or any(
-        value not in actions.choices(where, action, action.asks[i])
-        for i, value in enumerate(chosen)
+        value not in offered[i] for i, value in enumerate(chosen)
     ):
         raise CaseActionError("not_allowed")
     if action.asks[index + 1] in CHOICE_ASKS:
@@ -476,6 +504,19 @@ async def _answer_prompt(
         await case_service.transfer(ctx.uow, user_id, case, str(data.get("target", "")), text)
         ctx.reply("staff_done", case=case)
         await dialogue.end(ctx.uow, user)
+    elif state == Prompt.RETURN_REASON:
+        chosen = [str(c) for c in data.get("choices") or []]
+        if len(chosen) != 1:
+            ctx.reply("return_pick_clause", case=case)
+            return
+        await actions.perform(ctx.uow, user_id, case, actions.BY_NAME["return"], chosen[0], text)
+        ctx.reply("return_sent", case=case, clause=chosen[0])
+        await dialogue.end(ctx.uow, user)
+    elif state == Prompt.RULING_REASON:
+        outcome = str(data.get("outcome") or "")
+        await duty.rule(ctx.uow, user_id, case, outcome, text, parse_id(data.get("dispute")))
+        ctx.reply("ruling_done", case=case, outcome=outcome)
+        await dialogue.end(ctx.uow, user)
 
 
 async def _deferral_from_state(
@@ -637,6 +678,32 @@ async def task_button(ctx: Ctx) -> None:
         ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
 
 
+# --- a ruling on a return, pressed on the adjudicator's message -----------------------------
+
+RULING_CODES = {"r": "reassigned", "a": "amended", "u": "upheld"}
+
+
+async def ruling_button(ctx: Ctx) -> None:
+    """`du:<dispute>:<r|a|u>`: the adjudicator's ruling; its reason comes next (the
+    `ruling_reason` prompt). The dispute is the guard: ruled once, so a press after the ruling
+    (or a forged id) changes nothing; only the dispute's adjudicator may rule."""
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    dispute_id, outcome = parse_id(arg(ctx.args, 0)), RULING_CODES.get(arg(ctx.args, 1) or "")
+    if dispute_id is None or outcome is None:
+        ctx.answer("not_allowed", alert=True)
+        return
+    try:
+        case = await duty.open_ruling(ctx.uow, user_id, dispute_id)
+    except CaseActionError as exc:
+        ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
+        return
+    await _expect(ctx, Prompt.RULING_REASON, case, dispute=dispute_id, outcome=outcome)
+    ctx.answer()
+    _prompt(ctx, "staff_prompt_ruling", case=case, outcome=outcome)
+
+
 # Read by the dispatcher (handlers/dispatch.py); the card's buttons work in groups too.
-CALLBACKS = {"c": card_button, "vp": verify_button, "j": task_button}
-GROUP_CALLBACKS = ("c", "j")
+CALLBACKS = {"c": card_button, "vp": verify_button, "j": task_button, "du": ruling_button}
+# "j": a co-handler's task card in a party's group; "du": a ruling asked of the street
+# office's group.
+GROUP_CALLBACKS = ("c", "j", "du")

@@ -193,3 +193,29 @@ def test_cli_prints_a_warning_and_still_passes(demo_dict: dict, tmp_path: Path, 
     assert capsys.readouterr().out.startswith(
         "ERROR calendar_conflict deadlines.working_hours: 2026-10-10"
     )
+
+
+def test_clause_ids_are_unique_and_regulations_cited_exist(demo_dict: dict) -> None:
+    """A return cites a clause by its id: two entries with one id, or a clause citing a
+    regulation the map does not list, are reported by `gridvoice grids check`."""
+    data = copy.deepcopy(demo_dict)
+    data["responsibility"]["grids"]["xingfu-3"] = {
+        "property": {"owner": "grid", "clause": "PM-1"},  # the same id as the default's
+        "traffic": {"owner": "party:heping-police", "cites": ["no-such-law"]},
+    }
+    problems = check_gridmap(data)
+    dup = [p for p in problems if p.code == "duplicate_clause"]
+    assert dup and "PM-1" in dup[0].message and "xingfu-3.property" in dup[0].message
+    unknown = [p for p in problems if p.code == "unknown_regulation"]
+    assert unknown and "no-such-law" in unknown[0].message and "xingfu-3.traffic" in unknown[0].message
+    # The derived ids are unique by construction; the demo map's citations are listed.
+    assert check_gridmap(demo_dict) == []
+
+
+def test_a_clause_id_must_be_short_and_plain(demo_dict: dict) -> None:
+    data = copy.deepcopy(demo_dict)
+    data["responsibility"]["defaults"]["property"] = {
+        "owner": "party:xingfu-wuye",
+        "clause": "a clause with spaces",
+    }
+    assert _codes(check_gridmap(data)) == {"malformed"}

@@ -57,7 +57,14 @@ EVENT = {
     "supervise": "supervised",
     "cohandler": "cohandler_added",
     "summon": "summoned",
+    "return": "returned",
+    "rule_reassign": "transferred",
+    "rule_amend": "transferred",
+    "rule_uphold": "return_upheld",
 }
+# Rows only the case's owner presses (at the desk too), and rows waiting for a return.
+OWNER_ONLY = {"return"}
+NEEDS_RETURN = {"rule_reassign", "rule_amend", "rule_uphold"}
 # Rows offered only once something waits: a request for the leader's decision, a hold to end.
 NEEDS_REQUEST = {"approve", "decline", "release"}
 
@@ -132,6 +139,8 @@ async def _case_in(uow: UnitOfWork, status: str, action: str = "") -> Case:
         await lifecycle.ask_hold(uow, MEMBER_1, case, "parts", 3, "The pump is on order")
         if action == "release":
             await lifecycle.approve_deferral(uow, LEADER, case)
+    if action in NEEDS_RETURN:
+        await lifecycle.return_case(uow, MEMBER_1, case, "PM-1", "A lift is the property's")
     if status == Status.ACCEPTED:
         await lifecycle.accept(uow, MEMBER_1, case)
     elif status == Status.RESOLVED:
@@ -183,6 +192,8 @@ async def _answers(uow: UnitOfWork, where: Where, action: actions.StaffAction) -
         given[Asks.MEMBER] = actions.members(where)[0].telegram_id
     if Asks.HELPER in action.asks:  # a co-handler or a summoned party of the map
         given[Asks.HELPER] = next(f"{t.kind[0]}:{t.id}" for t in await actions.helpers(where))
+    if Asks.CLAUSE in action.asks:  # a clause naming another owner
+        given[Asks.CLAUSE] = actions.choices(where, action, Asks.CLAUSE)[0]
     return [given[ask] for ask in action.asks]
 
 
@@ -217,9 +228,10 @@ async def test_the_desk_offers_the_action_and_its_form_runs_it(
     """Desk edge: the admin (every capability) is offered each row on a case in one of its
     statuses, and the form's entry point runs it."""
     case = await _case_in(uow, _offered_in(action), action.name)
-    where = Where(uow, case, user_id=ADMIN)
+    person = MEMBER_1 if action.name in OWNER_ONLY else ADMIN  # the owner's own desk
+    where = Where(uow, case, user_id=person)
     assert action in await actions.offered(where)
-    await actions.perform(uow, ADMIN, case, action, *await _answers(uow, where, action))
+    await actions.perform(uow, person, case, action, *await _answers(uow, where, action))
     await _left_its_trace(uow, case, action)
 
 

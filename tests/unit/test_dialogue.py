@@ -57,6 +57,8 @@ STORED = frozenset(
         "cohandler_task",
         "summon_task",
         "task_waive",
+        "return_reason",
+        "ruling_reason",
     }
 )
 
@@ -76,6 +78,8 @@ STAFF_PROMPTS = {
     Prompt.COHANDLER_TASK,
     Prompt.SUMMON_TASK,
     Prompt.TASK_WAIVE,
+    Prompt.RETURN_REASON,
+    Prompt.RULING_REASON,
 }
 COMMITTEE_PROMPTS = {Prompt.CONSULT, Prompt.CONSULT_OPTIONS, Prompt.ANNOUNCE}
 # (what /cancel answers, whether another command leaves it, its time to live, the draft rule)

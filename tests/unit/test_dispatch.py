@@ -49,7 +49,8 @@ def test_an_unknown_prefix_reaches_nothing() -> None:
 
 def test_groups_take_only_the_declared_buttons_and_commands() -> None:
     d = dispatcher()
-    assert d.group_callbacks == {"c", "v", "j"}  # "j": a co-handler's task card in a party group
+    assert d.group_callbacks == {"c", "v", "j", "du"}  # "j": a co-handler's task card in a
+    # party group; "du": a ruling asked of the street office's group
     assert d.group_commands == {"case", "queue", "consultpost"}
 
 

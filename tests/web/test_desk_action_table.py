@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from bot.services.cases import lifecycle
+from bot.services.cases import duty, lifecycle
 from bot.services.cases.actions import ACTIONS, Asks, StaffAction
 from bot.services.cases.status import Status
 from tests.support.chat import case_row, events
-from tests.support.world import ADMIN, CASE_ID, LEADER, World
+from tests.support.world import ADMIN, CASE_ID, LEADER, PROPERTY_STAFF, World
 from tests.web.desk_helpers import get, hidden, http_session, post, sign_in
 
 pytestmark = pytest.mark.db
@@ -36,6 +36,10 @@ EVENT = {
     "supervise": "supervised",
     "cohandler": "cohandler_added",
     "summon": "summoned",
+    "return": "returned",
+    "rule_reassign": "transferred",
+    "rule_amend": "transferred",
+    "rule_uphold": "return_upheld",
 }
 
 
@@ -66,6 +70,22 @@ async def test_every_action_of_the_table_has_a_form_that_runs_it(web_world: Worl
                 case_id = CASE_ID.search(filed["text"]).group(0)  # type: ignore[union-attr]
             if action.name in ("approve", "decline", "release"):
                 await _member_asks_to_hold(w, case_id, approved=action.name == "release")
+            if action.name.startswith("rule_"):
+                await _owner_returns(w, case_id)
+            if action.name == "return":  # only the case's owner returns it: their own desk
+                async with http_session() as own:
+                    await sign_in(w, own, (await case_row(w, case_id)).owner_id or 0)
+                    _, page = await get(own, f"{base}/desk/cases/{case_id}")
+                    status, after, _ = await post(
+                        own, f"{base}/desk/cases/{case_id}/return", _form(page, action)
+                    )
+                assert status == 200 and 'id="dispute"' in after, after
+                assert [e.kind for e in await events(w, case_id)][-1] == "returned"
+                _, board = await get(http, f"{base}/desk/")  # marked on the admin's board
+                row = board.split(f'data-case="{case_id}"', 1)[1].split("</tr>", 1)[0]
+                assert 'class="pill returned"' in row
+                cases[action.name] = case_id
+                continue
             status, page = await get(http, f"{base}/desk/cases/{case_id}")
             assert status == 200
             if Status.ASSIGNED not in action.statuses and not triage:  # on a resolved case
@@ -112,6 +132,19 @@ async def _member_asks_to_hold(w: World, human_id: str, *, approved: bool) -> No
             await lifecycle.approve_deferral(uow, LEADER, found)
 
 
+async def _owner_returns(w: World, human_id: str) -> None:
+    """The case's owner returns it citing a clause naming another owner (the same lifecycle
+    call as the chat's and the desk's)."""
+    assert w.app is not None
+    case = await case_row(w, human_id)
+    async with w.app.domain.unit() as uow:
+        found = await lifecycle.get_case(uow, case.id)
+        owner = found.owner_id or PROPERTY_STAFF  # after the amendment: the property company's
+        offered = [c.id for c in duty.offered_clauses(uow, found)]
+        clause = "PM-1" if "PM-1" in offered else offered[0]
+        await lifecycle.return_case(uow, owner, found, clause, "Not ours")
+
+
 def _form(page: str, action: StaffAction) -> dict[str, str]:
     part = page.split(f'/{action.name}"', 1)[1].split("</form>", 1)[0]
     data = {"csrf": hidden(page, "csrf"), "version": hidden(page, "version")}
@@ -126,4 +159,6 @@ def _form(page: str, action: StaffAction) -> dict[str, str]:
             data["hold_reason"] = _first_option(part, "hold_reason")
         elif ask is Asks.DAYS:
             data["days"] = _first_option(part, "days")
+        elif ask is Asks.CLAUSE:
+            data["clause"] = _first_option(part, "clause")
     return data

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bot.services.cases import joint, lifecycle
+from bot.services.cases import duty, joint, lifecycle
 from bot.services.cases.queues import transfer_options
 from bot.services.cases.status import AWAITING_ACCEPT, WORKING, Status
 from bot.services.cases.views import accepts_in
@@ -41,6 +41,7 @@ class Asks(StrEnum):
     DAYS = "days"  # a number of days (`lifecycle.day_choices`): a hold's length, an extension, a
     # supervision deadline (`days_choices`)
     HELPER = "helper"  # a co-handler or a summoned party: a member or party of the map (`helpers`)
+    CLAUSE = "clause"  # a clause of the duty list that makes the case someone else's (a return)
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,8 @@ def choices(where: Where, action: StaffAction, ask: Asks) -> list[str]:
         return [str(d) for d in lifecycle.day_choices(where.uow, action.days_of)]
     if ask is Asks.DAYS:  # a supervision deadline
         return [str(d) for d in days_choices(where)]
+    if ask is Asks.CLAUSE:  # a return: the clauses naming another owner
+        return [c.id for c in duty.offered_clauses(where.uow, where.case)]
     return []
 
 
@@ -320,6 +323,71 @@ JOINT_ACTIONS: tuple[StaffAction, ...] = (
     ),
 )
 # --- end of joint handling ---------------------------------------------------------------------
+
+
+# --- whose duty: a return citing the duty list, and the adjudicator's one ruling ------------
+
+
+async def _may_return(where: Where) -> str | None:
+    """Only the case's owner returns it, citing a clause that names another owner, once."""
+    if where.user_id is None:  # the card in the owner's chat (a party's group too)
+        ok = where.chat_id is not None and where.chat_id == where.case.owner_chat_id
+    else:  # the one who pressed, or the desk's person
+        ok = duty.may_return(where.uow, where.user_id, where.case)
+    if not ok:
+        return "return_owner_only"
+    if await duty.pending(where.uow, where.case) is not None:
+        return "return_pending"
+    if not duty.offered_clauses(where.uow, where.case):
+        return "return_no_clause"
+    return None
+
+
+async def _may_rule(where: Where) -> str | None:
+    """A return waits, and this person is its adjudicator (the desk; the chat's `du:`)."""
+    dispute = await duty.pending(where.uow, where.case)
+    if dispute is None:
+        return "dispute_none"
+    if where.user_id is None or not duty.may_rule(where.uow, where.user_id, dispute, where.case):
+        return "not_allowed"
+    return None
+
+
+def _ruling(name: str, run: Callable[..., Awaitable[Any]]) -> StaffAction:
+    """A ruling at the desk; in the chat the adjudicator's message carries `du:` buttons."""
+    return StaffAction(
+        name=name,
+        code=None,
+        asks=(Asks.TEXT,),
+        capability=Capability.OVERSEE,
+        statuses=AWAITING_ACCEPT | WORKING,
+        run=run,
+        rule=_may_rule,
+        text_label="desk_ruling_reason",
+        once=True,
+    )
+
+
+DUTY_ACTIONS: tuple[StaffAction, ...] = (
+    StaffAction(
+        name="return",
+        code="rtn",
+        asks=(Asks.CLAUSE, Asks.TEXT),
+        capability=Capability.ACT,
+        statuses=AWAITING_ACCEPT | WORKING,
+        run=lifecycle.return_case,
+        button="btn_return",
+        prompt="return_reason",
+        prompt_text="staff_prompt_return",
+        rule=_may_return,
+        text_label="desk_return_reason",
+        steps=("rtc", "rtb"),
+    ),
+    _ruling("rule_reassign", lifecycle.rule_reassign),
+    _ruling("rule_amend", lifecycle.rule_amend),
+    _ruling("rule_uphold", lifecycle.rule_uphold),
+)
+# --- end of whose duty ------------------------------------------------------------------------
 
 HANDLED = AWAITING_ACCEPT | WORKING
 
@@ -454,6 +522,7 @@ ACTIONS: tuple[StaffAction, ...] = (
     ),
     *FAIR_CLOCK_ACTIONS,
     *JOINT_ACTIONS,
+    *DUTY_ACTIONS,
 )
 
 BY_NAME: dict[str, StaffAction] = {a.name: a for a in ACTIONS}

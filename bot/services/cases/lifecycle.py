@@ -139,7 +139,22 @@ async def audience(uow: UnitOfWork, case: Case) -> list[User]:
     return [by_id[i] for i in ids if i in by_id]
 
 
+def _owner_key(owner_id: int | None, party_id: str | None, chat_id: int | None) -> str:
+    return f"m:{owner_id}" if owner_id else f"p:{party_id}" if party_id else f"c:{chat_id}"
+
+
 def apply_assignment(uow: UnitOfWork, case: Case, a: Assignment) -> None:
+    # The distinct owners the case has had (ping-pong between owners is counted); a case from
+    # before they were kept starts from the owner it has.
+    seen = list(case.owners_seen or [])
+    if not seen and case.owner_chat_id is not None:
+        seen = [_owner_key(case.owner_id, case.party_id, case.owner_chat_id)]
+    key = _owner_key(a.owner_id, a.party_id, a.chat_id)
+    if key not in seen:
+        seen.append(key)
+    if seen != (case.owners_seen or []):
+        case.owners_seen = seen
+        case.owner_count = len(seen)
     case.owner_id = a.owner_id
     case.owner_chat_id = a.chat_id
     case.party_id = a.party_id
@@ -1369,3 +1384,36 @@ async def miss_task(uow: UnitOfWork, task: CaseTask, which: str) -> bool:
             helper=joint.name_of(uow, task, lang),
         )
     return True
+
+
+# --- whose duty (cases/duty.py): a return citing the duty list, and the one ruling on it ----
+# The action table runs lifecycle functions; the rules live in `duty.py` (imported here when
+# run: it builds on this module).
+
+
+async def return_case(uow: UnitOfWork, user_id: int, case: Case, clause: str, reason: str) -> Any:
+    """The owner returns the case ("not ours"), citing a clause naming another owner."""
+    from bot.services.cases import duty
+
+    return await duty.return_case(uow, user_id, case, clause, reason)
+
+
+async def rule_reassign(uow: UnitOfWork, user_id: int, case: Case, reason: str) -> None:
+    """The adjudicator: the case goes to the owner the cited clause names."""
+    from bot.services.cases import duty
+
+    await duty.rule(uow, user_id, case, "reassigned", reason)
+
+
+async def rule_amend(uow: UnitOfWork, user_id: int, case: Case, reason: str) -> None:
+    """The adjudicator: reassigned, and the duty list changes for new cases of the community."""
+    from bot.services.cases import duty
+
+    await duty.rule(uow, user_id, case, "amended", reason)
+
+
+async def rule_uphold(uow: UnitOfWork, user_id: int, case: Case, reason: str) -> None:
+    """The adjudicator: the returner keeps the case (the return is overruled)."""
+    from bot.services.cases import duty
+
+    await duty.rule(uow, user_id, case, "upheld", reason)

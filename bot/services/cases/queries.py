@@ -21,7 +21,7 @@ from bot.services.cases.status import (
     STAFF_ONLY_KINDS,
     WORKING,
 )
-from bot.services.people.access import may_see_contact, may_view, scope
+from bot.services.people.access import may_see_contact, may_view, scope, scope_grids
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import ApiKey, Case, CaseEvent, CasePhoto, Open311Contact
 
@@ -316,9 +316,14 @@ async def party_assessment(
         p["reopened"] += int(bool(c.reopen_count))
         if c.rating:
             p["ratings"].append(c.rating)
+        p.setdefault("owners", []).append(c.owner_count or 1)
+    from bot.services.cases import duty  # whose duty: returns by the party (duty builds on this)
+
+    returned = await duty.figures(uow, since=since, until=until, grids=scope_grids(uow, user_id))
     report = []
     for party_id, p in per.items():
         party = gridmap.parties.get(party_id)
+        f = returned.get(f"party:{party_id}") or duty.DutyFigures()
         report.append(
             {
                 "id": party_id,
@@ -328,6 +333,10 @@ async def party_assessment(
                 "within_deadline": p["in_time"] / p["timed"] if p["timed"] else None,
                 "reopen_rate": p["reopened"] / p["cases"],
                 "avg_rating": sum(p["ratings"]) / len(p["ratings"]) if p["ratings"] else None,
+                "returns": f.returns,
+                "overruled": f.overruled,
+                "dispute_hours": f.mean_hours,
+                "owners_per_case": sum(p["owners"]) / len(p["owners"]),
             }
         )
     report.sort(key=lambda r: (-r["weighted"], r["id"]))

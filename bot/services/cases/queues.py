@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from bot.services.cases import lifecycle
+from bot.services.cases import duty, lifecycle
 from bot.services.cases.queries import BOARD_LIMIT, due_of, grid_counts
 from bot.services.cases.status import OPEN, Status
 from bot.services.people.access import may_act, scope, scope_grids
@@ -157,6 +157,7 @@ async def assessment(
             "supervision_missed": 0,
             "verified": 0,
             "rework": 0,
+            "owners": [],
         }
     )
     for case in cases:
@@ -171,6 +172,7 @@ async def assessment(
         p["by_category"][case.category or "triage"] += 1
         weight = weight_of(case)
         p["held"] += int(case.id in was_held)
+        p["owners"].append(case.owner_count or 1)
         p["deferred"] += int(bool(case.deferrals))
         if case.supervised_at is not None:
             p["supervised"] += 1
@@ -203,9 +205,15 @@ async def assessment(
         else:  # counted against the closure that did not hold, and its handler
             p["rework"] += 1
             p["weighted"] -= weight_of(by_id[case_id])
+    # Whose duty: returns made, overruled (推诿) and the time they waited for a ruling.
+    returned = await duty.figures(uow, since=since, until=until, grids=grids)
+    for key, f in returned.items():
+        if key.startswith("m:"):
+            per[int(key[2:])]["duty"] = f
     report = []
     for person, p in per.items():
         staff = uow.routing.gridmap.staff.get(person)
+        f = p.get("duty") or duty.DutyFigures()
         report.append(
             {
                 "id": person,
@@ -228,6 +236,10 @@ async def assessment(
                 "supervision_missed": p["supervision_missed"],
                 "verified": p["verified"],
                 "rework": p["rework"],
+                "returns": f.returns,
+                "overruled": f.overruled,
+                "dispute_hours": f.mean_hours,
+                "owners_per_case": statistics.mean(p["owners"]) if p["owners"] else None,
             }
         )
     report.sort(key=lambda r: (-r["score"], r["name"]))

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.services.cases.status import OPEN
 from bot.services.public.figures import (
+    Duties,
     Figures,
     GridLine,
     OpenCases,
@@ -37,7 +38,7 @@ from bot.services.public.figures import (
     Week,
 )
 from bot.services.public.ratings import Ratings, rating_cells
-from bot.store.models import Case, CaseTask, UTCDateTime, Verification
+from bot.store.models import Case, CaseDispute, CaseTask, UTCDateTime, Verification
 
 WEEK = timedelta(days=7)
 
@@ -143,6 +144,7 @@ async def overview(
         supervision=await supervision(session, ctx, scope),
         verification=await verification(session, ctx, grid_ids),
         summons=await summons(session, ctx, grid_ids),
+        duties=await duties(session, ctx, scope),
     )
     grids: dict[str, GridLine] = {}
     if lines:
@@ -405,3 +407,54 @@ async def summons(
         )
     ).one()
     return Summons(*row, minimum=ctx.rules.minimum)
+
+
+async def duties(
+    session: AsyncConnection, ctx: Context, scope: list[ColumnElement[bool]]
+) -> Duties:
+    """Returns on the period's cases by ruling (few rows: counted here), and the mean number
+    of distinct owners of the period's cases."""
+    rows = (
+        await session.execute(
+            select(
+                CaseDispute.returner,
+                CaseDispute.outcome,
+                CaseDispute.opened_at,
+                CaseDispute.ruled_at,
+                CaseDispute.escalated_at,
+            )
+            .join(Case, Case.id == CaseDispute.case_id)
+            .where(Case.created_at >= _at(ctx.since), *scope)
+        )
+    ).all()
+    counted = [r for r in rows if r.outcome != "lapsed"]
+    waited = [
+        (r.ruled_at - r.opened_at).total_seconds() / 3600
+        for r in counted
+        if r.outcome in ("upheld", "reassigned") and r.ruled_at is not None
+    ]
+    parties: dict[str, list[int]] = {}
+    for r in counted:
+        if r.returner.startswith("party:"):
+            tally = parties.setdefault(r.returner[6:], [0, 0])
+            tally[0] += 1
+            tally[1] += r.outcome == "upheld"
+    cases, owners = (
+        await session.execute(
+            select(func.count(), func.avg(Case.owner_count)).where(
+                Case.created_at >= _at(ctx.since), *scope
+            )
+        )
+    ).one()
+    return Duties(
+        returns=len(counted),
+        overruled=sum(r.outcome == "upheld" for r in counted),
+        reassigned=sum(r.outcome == "reassigned" for r in counted),
+        escalated=sum(r.escalated_at is not None for r in counted),
+        waiting=sum(r.outcome is None for r in counted),
+        hours=sum(waited) / len(waited) if waited else None,
+        cases=int(cases or 0),
+        owners=float(owners) if owners is not None else None,
+        by_party=tuple((p, n, o) for p, (n, o) in sorted(parties.items())),
+        minimum=ctx.rules.minimum,
+    )

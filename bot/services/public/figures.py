@@ -179,6 +179,34 @@ class Summons:
 
 
 @dataclass(frozen=True)
+class Duties:
+    """Whose duty: returns ("not ours", citing the duty list) made on the period's cases, how
+    the adjudicator ruled (overruled 推诿: the returner keeps it), those escalated for a missed
+    ruling deadline, the mean hours a ruled return waited, and the mean number of distinct
+    owners the period's cases had (ping-pong). Per party: (party id, returns, overruled).
+    Rates and means shown from `minimum` returns or cases."""
+
+    returns: int = 0
+    overruled: int = 0
+    reassigned: int = 0
+    escalated: int = 0
+    waiting: int = 0
+    hours: float | None = None
+    cases: int = 0
+    owners: float | None = None
+    by_party: tuple[tuple[str, int, int], ...] = ()
+    minimum: int = 1
+
+    @property
+    def enough(self) -> bool:
+        return self.returns >= self.minimum
+
+    @property
+    def owners_shown(self) -> float | None:
+        return self.owners if self.cases >= self.minimum else None
+
+
+@dataclass(frozen=True)
 class Figures:
     """One scope's figures (a community or a grid)."""
 
@@ -202,6 +230,7 @@ class Figures:
     supervision: Supervision = Supervision()
     verification: Verified = Verified()
     summons: Summons = Summons()  # joint handling and summons (吹哨报到)
+    duties: Duties = Duties()
 
     @property
     def empty(self) -> bool:

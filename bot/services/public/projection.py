@@ -23,7 +23,7 @@ from bot.services.cases.status import (
     PUBLIC_EVENT_KINDS,
     Status,
 )
-from bot.store.models import Case, CaseFollower
+from bot.store.models import Case, CaseDispute, CaseFollower
 from routing.gridmap import GridMap, Text
 
 if TYPE_CHECKING:
@@ -139,6 +139,7 @@ class PublicCase:
     hold_reason: str | None = None
     held_until: datetime | None = None
     supervised: bool = False  # a supervisor flagged it (督办); no staff words, no deadline
+    under_review: bool = False  # its ownership is being reviewed (a return waits for a ruling)
 
     @property
     def is_open(self) -> bool:
@@ -161,6 +162,14 @@ _DUPLICATES = (
     .where(CaseFollower.case_id == Case.id)
     .scalar_subquery()
     .label("duplicates")
+)
+# Whose duty: a return of the case waits for a ruling (published as "ownership under review"
+# only: never who returned it, the clause, or why).
+_UNDER_REVIEW = (
+    select(func.count())
+    .where(CaseDispute.case_id == Case.id, CaseDispute.outcome.is_(None))
+    .scalar_subquery()
+    .label("under_review")
 )
 
 # The allow-list, as columns: nothing else of a case is ever read for the public. Never the
@@ -192,6 +201,7 @@ PUBLIC_COLUMNS = (
     Case.held_until,
     Case.supervised_at,  # published only as "under supervision": never who, why or until when
     _DUPLICATES,
+    _UNDER_REVIEW,
 )
 # A row of PUBLIC_COLUMNS as a plain named tuple: attribute access on it is cheap (1,000 rows a page).
 _Row = namedtuple("_Row", [c.key for c in PUBLIC_COLUMNS])  # type: ignore[misc]  # noqa: PYI024
@@ -333,6 +343,7 @@ class Projection:
             hold_reason=row.held_reason if row.held_reason in HOLD_REASONS else None,
             held_until=row.held_until if row.held_reason in HOLD_REASONS else None,
             supervised=getattr(row, "supervised_at", None) is not None,
+            under_review=bool(getattr(row, "under_review", 0)),
         )
 
     def build_many(self, rows: Sequence[Any]) -> list[PublicCase]:

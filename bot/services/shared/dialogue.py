@@ -63,6 +63,9 @@ class Prompt(StrEnum):
     COHANDLER_TASK = "cohandler_task"  # a co-handler's task (they read it; never the resident)
     SUMMON_TASK = "summon_task"  # what a summoned party is called for
     TASK_WAIVE = "task_waive"  # why the lead waives a co-handler's task
+    # whose duty: why a case is returned (a clause chosen on the card), and the ruling's reason
+    RETURN_REASON = "return_reason"
+    RULING_REASON = "ruling_reason"
 
 
 class OverDraft(StrEnum):
@@ -200,6 +203,8 @@ TABLE: dict[Prompt, Rule] = {
             Prompt.COHANDLER_TASK,  # joint handling and summons (吹哨报到): the task's text,
             Prompt.SUMMON_TASK,
             Prompt.TASK_WAIVE,  # and why a task is waived
+            Prompt.RETURN_REASON,  # why a case is not ours (the adjudicator reads it)
+            Prompt.RULING_REASON,  # the adjudicator's reason for a ruling on a return
         )
     },
     **{

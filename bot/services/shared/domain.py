@@ -24,11 +24,12 @@ from bot.config import Settings
 from bot.render import Renderer
 from bot.services.shared.outbox import Outbox
 from bot.store.db import create_engine, is_sqlite, session_factory
-from bot.store.models import GridMapVersion, StaffMember
+from bot.store.models import DutyAmendment, GridMapVersion, StaffMember
 from routing.address import AddressIndex
 from routing.classifier import Classifier, load_lexicon
 from routing.geo import GridIndex
 from routing.gridmap import Duty, GridMap, Staff
+from routing.matrix import Amendment, amend
 from routing.neighbours import DeploymentIndex
 
 log = logging.getLogger(__name__)
@@ -211,22 +212,31 @@ class Domain:
                 )
             )
         ).one()
-        fingerprint = (version.id, tuple(staff_sig))
+        amended = tuple(
+            (await session.execute(select(func.count(), func.max(DutyAmendment.id)))).one()
+        )
+        fingerprint = (version.id, tuple(staff_sig), amended)
         if not force and self._routing and self._routing.fingerprint == fingerprint:
             return False
         staff_rows = list((await session.execute(select(StaffMember))).scalars().all())
-        if self._routing is not None and self._routing.fingerprint[:1] == (version.id,):
+        same_version = self._routing is not None and self._routing.fingerprint[:1] == (version.id,)
+        if same_version:
+            assert self._routing is not None
             gridmap = self._routing.base
         else:
             gridmap = GridMap.from_yaml(version.document)
+        # The duty list's amendments (rulings), applied in order on the loaded map: setting a
+        # rule again is harmless, so a map that has some of them already may take them all.
+        if amended[0] and not (same_version and self._routing.fingerprint[2:] == (amended,)):  # type: ignore[union-attr]
+            gridmap = amend(gridmap, await _amendments(session))
         routed = gridmap.with_staff(staff_overlay(gridmap, staff_rows))
         self._routing = Routing(
             gridmap=routed,
             addresses=self._routing.addresses
-            if self._routing and self._routing.base is gridmap
+            if same_version and self._routing is not None
             else AddressIndex(gridmap),
             locator=self._routing.locator
-            if self._routing and self._routing.base is gridmap
+            if same_version and self._routing is not None
             else GridIndex(gridmap),
             fingerprint=fingerprint,
             base=gridmap,
@@ -238,6 +248,21 @@ class Domain:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def _amendments(session: AsyncSession) -> list[Amendment]:
+    """The duty list's amendments made by rulings, in order (`cases/duty.py`)."""
+    rows = (
+        await session.execute(
+            select(
+                DutyAmendment.level,
+                DutyAmendment.scope,
+                DutyAmendment.category,
+                DutyAmendment.owner_after,
+            ).order_by(DutyAmendment.id)
+        )
+    ).all()
+    return [Amendment(*row) for row in rows]
 
 
 def _zone(name: str):  # type: ignore[no-untyped-def]

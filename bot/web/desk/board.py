@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
+from bot.services.cases import duty, onetap, queues
 from bot.services.cases import lifecycle as cases
-from bot.services.cases import onetap, queues
 from bot.services.cases import queries as case_queries
 from bot.services.cases.queries import COLUMNS, BoardFilter
 from bot.services.people import access
@@ -102,6 +102,7 @@ async def board_page(request: web.Request, desk: Desk) -> web.Response:
         shapes=shapes,
         map_size=map_size,
         triage=triage,
+        returned=await duty.waiting_among(uow, [row.case.id for row in result.rows]),
         suggested={c.id: onetap.top_categories(uow, c.text) for c in triage},
         now=uow.now,
         done=request.query.get("done", "")[:32],

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
-from bot.services.cases import actions, joint, lifecycle, notes, onetap, replies
+from bot.services.cases import actions, duty, joint, lifecycle, notes, onetap, replies
 from bot.services.cases import queries as case_queries
 from bot.services.cases.actions import Asks
 from bot.services.cases.status import OPEN
@@ -82,6 +82,7 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         may_waive=lambda t: joint.may_waive(uow, desk.user_id, case, t),
         is_own=lambda t: joint.is_own(uow, desk.user_id, t),
         task_name=lambda t: joint.name_of(uow, t, lang),
+        dispute=await duty.pending(uow, case),
         now=uow.now,
         done=_done(request.query.get("done", "")),
     )
@@ -126,6 +127,11 @@ async def _choices(
             out[f"{a.name}:days"] = [
                 (int(d), base + timedelta(days=int(d)) if base else None)
                 for d in actions.choices(where, a, Asks.DAYS)
+            ]
+        if Asks.CLAUSE in a.asks:  # (clause id, its category, the party it names or None)
+            out[f"{a.name}:clause"] = [
+                (c.id, c.category, duty.party_of(gridmap, c.owner))
+                for c in duty.offered_clauses(where.uow, where.case)
             ]
     return out
 
@@ -180,6 +186,8 @@ async def _answer(request: web.Request, desk: Desk, action: actions.StaffAction,
         if days is None:
             raise ActionRefused("not_allowed", 400)
         return days
+    if ask is Asks.CLAUSE:
+        return _text(desk, "clause")
     target = _text(desk, "target")
     if ask is Asks.MEMBER:
         member = parse_id(target, high=MAX_TELEGRAM_ID)

@@ -79,7 +79,8 @@ async def reports_csv(request: web.Request, desk: Desk) -> web.Response:
     rows: list[list[object]] = [
         ["month", "kind", "id", "name", "cases", "weighted_score", "within_deadline",
          "reopen_rate", "avg_rating", "official_within_deadline", "deferred", "held",
-         "supervised", "supervision_missed", "verified", "rework"]
+         "supervised", "supervision_missed", "verified", "rework",
+         "returns", "returns_overruled", "dispute_hours", "owners_per_case"]
     ]  # fmt: skip
     gridmap = desk.uow.routing.gridmap
     for r in data["members"]:
@@ -88,13 +89,16 @@ async def reports_csv(request: web.Request, desk: Desk) -> web.Response:
             [data["month"], "member", r["id"], name, r["cases"], r["score"],
              _num(r["within_deadline"]), _num(r["reopen_rate"]), _num(r["avg_rating"]),
              _num(r["official_within_deadline"]), r["deferred"], r["held"],
-             r["supervised"], r["supervision_missed"], r["verified"], r["rework"]]
+             r["supervised"], r["supervision_missed"], r["verified"], r["rework"],
+             r["returns"], r["overruled"], _num(r["dispute_hours"]), _num(r["owners_per_case"])]
         )  # fmt: skip
     for r in data["parties"]:
         name = r["party"].name.get(desk.lang) if r["party"] else r["id"]
         rows.append(
             [data["month"], "party", r["id"], name, r["cases"], r["weighted"],
-             _num(r["within_deadline"]), _num(r["reopen_rate"]), _num(r["avg_rating"])]
+             _num(r["within_deadline"]), _num(r["reopen_rate"]), _num(r["avg_rating"]),
+             "", "", "", "", "", "", "",
+             r["returns"], r["overruled"], _num(r["dispute_hours"]), _num(r["owners_per_case"])]
         )  # fmt: skip
     # Joint handling and summons (吹哨报到): each co-handler's row, its figures in columns of
     # their own after the others.

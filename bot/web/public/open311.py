@@ -232,6 +232,8 @@ def request_bodies(request: web.Request, cases: list[PublicCase]) -> list[dict[s
                 reason=_text(request, f"hold_reason_{case.hold_reason}"),
                 until=_w3(case.held_until, tz),
             )
+        elif case.under_review and case.is_open and not body["status_notes"]:
+            body["status_notes"] = _text(request, "status_under_review")
     return bodies
 
 

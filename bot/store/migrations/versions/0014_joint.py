@@ -1,7 +1,7 @@
 """joint handling of a case (co-handlers' tasks) and summons (吹哨报到)
 
 Revision ID: 0014_joint
-Revises: 0012_neighbours
+Revises: 0013_duty
 Create Date: 2026-12-04 15:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from bot.store.models import UTCDateTime
 
 revision: str = "0014_joint"
-down_revision: str | None = "0012_neighbours"
+down_revision: str | None = "0013_duty"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
