@@ -13,6 +13,12 @@ import pytest
 from bot.render import LANGUAGES, TEMPLATES_DIR, Renderer, label_keys, template_names
 from routing.gridmap import GridMap
 
+class _Clause(str):
+    """A clause of the duty list: its id as text, its category as an attribute."""
+
+    category = "facilities"
+
+
 DEMO_MAP = Path(__file__).resolve().parents[1] / "bot" / "examples" / "demo-community.yaml"
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -223,6 +229,20 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         "title": "Lamp replaced",
         "told": ["王芳"],
         "summons": True,
+        # a return and its ruling (whose duty)
+        "dispute": SimpleNamespace(
+            clause="PM-1",
+            rule_by=NOW,
+            outcome="upheld",
+            reason="Lift faults are the property company's",
+        ),
+        "higher": True,
+        "amended": True,
+        "returner": None,
+        "claimed": None,
+        "regulations": [],
+        "clause": _Clause("PM-1"),
+        "outcome": "upheld",
         "lead": "王芳",
         "helper": "Heping Property",
         "t": SimpleNamespace(

@@ -228,6 +228,7 @@ async def _run_tasks(domain: Domain, now: datetime) -> int:
                 if task is None:
                     continue  # someone else did it, or it is no longer due
                 done += 1 if await case_service.miss_task(uow, task, which) else 0
+    return done
 
 
 async def _run_disputes(domain: Domain, now: datetime) -> int:
