@@ -47,6 +47,7 @@ ALLOWED = {
     "reopen_count",
     "timeline",
     "supervised",  # "under supervision" (督办) only: never who, why or until when
+    "under_review",  # a return waits for a ruling: never who returned it, the clause or why
 }
 
 
