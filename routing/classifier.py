@@ -99,6 +99,7 @@ _FUZZY_STOP = frozenset(
     second third place places rooms home later where's there's that's what's words world""".split()
 )
 _FUZZY_CACHE_MAX = 50_000
+_EMBEDDING_CACHE_MAX = 2_000  # 2 KB each
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ class Classifier:
             else (float(threshold) if threshold is not None else VOTE_THRESHOLD)
         )
         self.voter: voters.Voter | None = None
+        self._embedding_cache: dict[str, tuple[voters.Voter, np.ndarray]] = {}
         self.corpus_index: NeighbourIndex | None = None
         self._categories = lexicon.categories
         self._en: dict[str, list[_Entry]] = defaultdict(list)
@@ -263,7 +265,22 @@ class Classifier:
         voter = self.voter
         if voter is None or not (text or "").strip():
             return None
-        return voter.embed_one(text)
+        return self._embedding(voter, text)
+
+    def _embedding(self, voter: voters.Voter, text: str) -> np.ndarray:
+        """One message's embedding, remembered: a report's words are classified several times
+        on their way (the draft, the similar-case check, filing, the card's likeliest three),
+        and the embedding is most of the voter's cost. Read-only, so no caller can change it."""
+        cache = self._embedding_cache
+        found = cache.get(text)
+        if found is not None and found[0] is voter:
+            return found[1]
+        vector = voter.embed_one(text)
+        vector.flags.writeable = False
+        if len(cache) >= _EMBEDDING_CACHE_MAX:
+            cache.clear()
+        cache[text] = (voter, vector)
+        return vector
 
     # -- matching ---------------------------------------------------------------------------
 
@@ -427,7 +444,7 @@ class Classifier:
             lex = self._lexicon_only(scores, evidence)
             if lex.category is None and vote and self.voter is not None and any(local):
                 if vector is None:
-                    vector = self.voter.embed_one(text)
+                    vector = self._embedding(self.voter, text)
                 near = vote_of(list(local), vector, self._lex_order, k=1)
                 if near is not None and near.best >= NEAR_SIMILARITY and near.best_label != NOTHING:
                     return replace(
@@ -451,7 +468,7 @@ class Classifier:
         threshold = self.threshold
         if vote and self.voter is not None and self.corpus_index is not None:
             if vector is None:
-                vector = self.voter.embed_one(text)
+                vector = self._embedding(self.voter, text)
             q = self._vote(q, vector, neighbours)
             threshold = self.vote_threshold
         win = q.index(max(q))
