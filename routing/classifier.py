@@ -481,13 +481,6 @@ class Classifier:
                 return Classification(None, 0.0, (), MappingProxyType(scores), self._shares(q))
             q[nothing] = 0.0  # otherwise the real categories share it out
         total = sum(q)
-        probabilities = MappingProxyType(
-            {
-                c: round(v / total, 4)
-                for c, v in zip(self._lex_order, q, strict=True)
-                if c != NOTHING
-            }
-        )
         second = max((i for i in range(len(q)) if i != win), key=q.__getitem__)
         confidence = round(q[win] / total, 4)
         shares = self._shares(q)

@@ -13,6 +13,7 @@ import pytest
 from bot.render import LANGUAGES, TEMPLATES_DIR, Renderer, label_keys, template_names
 from routing.gridmap import GridMap
 
+
 class _Clause(str):
     """A clause of the duty list: its id as text, its category as an attribute."""
 

@@ -27,7 +27,7 @@ from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
 from bot.store.models import Case, CaseDispute, CaseTask, InboxUpdate, OutboxMessage, Verification
-from routing.deadlines import reminder_due, reminder_horizon, reminder_lead
+from routing.deadlines import reminder_due, reminder_horizon
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from page_helpers import pages
 from sqlalchemy import select
 from unit_helpers import (
     CENTRE,
@@ -32,8 +31,6 @@ from bot.services.cases.lifecycle import CaseActionError
 from bot.services.scheduler import run_due
 from bot.services.shared.domain import Domain
 from bot.store.models import Case, CaseDispute, DutyAmendment
-from bot.web import setup_web
-from bot.web.keys import GRIDVOICE
 from routing.matrix import clause_for
 
 pytestmark = pytest.mark.asyncio
@@ -51,12 +48,7 @@ def domain_settings() -> dict[str, Any]:
 
 @pytest.fixture
 async def client(domain: Domain) -> AsyncIterator[TestClient]:
-    app = web.Application()
-    running = SimpleNamespace(domain=domain, files=None)
-    app[GRIDVOICE] = running  # type: ignore[assignment]
-    setup_web(app, running)  # type: ignore[arg-type]
-    http = TestClient(TestServer(app))
-    await http.start_server()
+    http = await pages(domain)
     try:
         yield http
     finally:

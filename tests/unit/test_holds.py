@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from page_helpers import pages
 from sqlalchemy import select
 from unit_helpers import (
     CENTRE,
@@ -43,8 +42,6 @@ from bot.services.public.dashboard import Dashboard
 from bot.services.public.open_data import MONTH_FIELDS, grid_months
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.store.models import Case, CaseEvent
-from bot.web import setup_web
-from bot.web.keys import GRIDVOICE
 
 # The owner's note to the leader: staff text, never public.
 NOTE = "Pump ordered from Hongda Supply, call Mr Zhao 13812345678. MARKER-HOLD-4K"
@@ -67,12 +64,7 @@ def domain_settings() -> dict[str, Any]:
 
 @pytest.fixture
 async def client(domain: Domain) -> AsyncIterator[TestClient]:
-    app = web.Application()
-    running = SimpleNamespace(domain=domain, files=None)
-    app[GRIDVOICE] = running  # type: ignore[assignment]
-    setup_web(app, running)  # type: ignore[arg-type]
-    http = TestClient(TestServer(app))
-    await http.start_server()
+    http = await pages(domain)
     try:
         yield http
     finally:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from page_helpers import pages
 from unit_helpers import (
     LEADER,
     MEMBER_1,
@@ -32,8 +32,6 @@ from bot.services import scheduler
 from bot.services.cases import actions, lifecycle, queries, views
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.shared.domain import Domain
-from bot.web import setup_web
-from bot.web.keys import GRIDVOICE
 
 ROOT = Path(__file__).resolve().parents[2]
 # What staff wrote to the resident: personal, never to be published.
@@ -60,12 +58,7 @@ def domain_settings() -> dict[str, Any]:
 
 @pytest.fixture
 async def client(domain: Domain) -> AsyncIterator[TestClient]:
-    app = web.Application()
-    running = SimpleNamespace(domain=domain, files=None)
-    app[GRIDVOICE] = running  # type: ignore[assignment]
-    setup_web(app, running)  # type: ignore[arg-type]
-    http = TestClient(TestServer(app))
-    await http.start_server()
+    http = await pages(domain)
     try:
         yield http
     finally:
