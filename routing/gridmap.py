@@ -354,9 +354,9 @@ class _Builder:
         parties = self._parties()
         staff = self._staff(tz, grids, communities, parties)
         resp = self._responsibility(communities, grids, parties, categories)
-        ladder = {str(k): str(v) for k, v in parse_mapping(d.get("ladder"), "ladder").items()} or dict(
-            DEFAULT_LADDER
-        )
+        ladder = {
+            str(k): str(v) for k, v in parse_mapping(d.get("ladder"), "ladder").items()
+        } or dict(DEFAULT_LADDER)
         self._deadlines(categories)
         replies = parse_replies(d.get("replies"), categories, self.issue)
         regulations, duty = self._duty()
@@ -428,7 +428,9 @@ class _Builder:
                         name=_text(b.get("name") or bid, f"building {bid}.name"),
                         aliases=tuple(str(a) for a in aliases),
                         grid_id=gid,
-                        location=None if loc is None else parse_point(loc, f"building {bid}.location"),
+                        location=None
+                        if loc is None
+                        else parse_point(loc, f"building {bid}.location"),
                     )
                     b_ids.append(bid)
                 grids[gid] = Grid(
@@ -461,7 +463,8 @@ class _Builder:
                 self.issue("duplicate_id", f"party {pid}", f"party id {pid!r} is used twice")
                 continue
             ids = tuple(
-                parse_int(s, f"party {pid}.staff") for s in parse_list(p.get("staff"), f"party {pid}.staff")
+                parse_int(s, f"party {pid}.staff")
+                for s in parse_list(p.get("staff"), f"party {pid}.staff")
             )
             parties[pid] = Party(
                 pid,
@@ -552,12 +555,18 @@ class _Builder:
             r = parse_mapping(r, f"regulations[{ri}]")
             rid = parse_id(r, f"regulations[{ri}]")
             if rid in regulations:
-                self.issue("duplicate_id", f"regulation {rid}", f"regulation {rid!r} is listed twice")
+                self.issue(
+                    "duplicate_id", f"regulation {rid}", f"regulation {rid!r} is listed twice"
+                )
                 continue
             url = r.get("url")
-            if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            if url is not None and not (
+                isinstance(url, str) and url.startswith(("http://", "https://"))
+            ):
                 raise GridMapError(f"regulation {rid}.url: expected an http(s) address")
-            regulations[rid] = Regulation(rid, _text(r.get("title") or rid, f"regulation {rid}.title"), url)
+            regulations[rid] = Regulation(
+                rid, _text(r.get("title") or rid, f"regulation {rid}.title"), url
+            )
         raw = parse_mapping(self.data.get("duty"), "duty")
         adjudicator = str(raw.get("adjudicator", "street"))
         if adjudicator not in ("street", "centre", "leader"):
@@ -609,12 +618,15 @@ def parse_responsibility(
             if isinstance(owner, Mapping):  # {owner: ..., clause: ..., cites: [...]}
                 clause = owner.get("clause")
                 if clause is not None and not (
-                    isinstance(clause, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}", clause)
+                    isinstance(clause, str)
+                    and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}", clause)
                 ):
                     raise GridMapError(
                         f"{where}.{cat}.clause: letters, digits, '.', '_' or '-', at most 32"
                     )
-                cites = tuple(str(c) for c in parse_list(owner.get("cites"), f"{where}.{cat}.cites"))
+                cites = tuple(
+                    str(c) for c in parse_list(owner.get("cites"), f"{where}.{cat}.cites")
+                )
                 named[(level, scope, str(cat))] = (clause, cites)
                 owner = owner.get("owner")
             if owner != "grid" and not (isinstance(owner, str) and owner.startswith("party:")):

@@ -46,7 +46,9 @@ def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
             and_(Case.priority != "urgent", deadline <= horizon),
         )
 
-    running = Case.held_since.is_(None)  # a held case's clock stands still: no reminder, no escalation
+    running = Case.held_since.is_(
+        None
+    )  # a held case's clock stands still: no reminder, no escalation
     return {
         # A hold reaches its end (or a question its longest wait): the clock runs again.
         "hold_over": and_(Case.held_until.is_not(None), Case.held_until <= now),

@@ -363,6 +363,7 @@ class CaseNote(Base):
     # The staff named in it (@username at the chat, picked at the desk), each told once.
     mentions: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
+
 class CaseDeferral(Base):
     """An owner's request to hold a case or extend its resolve-by deadline, and the leader's
     decision (decided once). `note` is staff text: never public."""

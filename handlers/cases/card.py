@@ -248,9 +248,7 @@ async def _choice_step(
     await actions.check(where, action)
     offered = {i: actions.choices(where, action, action.asks[i]) for i in range(index + 1)}
     chosen = [_untoken(action.asks[i], v, offered[i]) for i, v in enumerate(rest[: index + 1])]
-    if len(chosen) != index + 1 or any(
-        value not in offered[i] for i, value in enumerate(chosen)
-    ):
+    if len(chosen) != index + 1 or any(value not in offered[i] for i, value in enumerate(chosen)):
         raise CaseActionError("not_allowed")
     if action.asks[index + 1] in CHOICE_ASKS:
         await _offer_choices(ctx, action, case, index + 1, chosen)

@@ -253,7 +253,8 @@ async def test_an_image_sent_as_a_file_is_a_photo(world: World, code: str, lang:
         owner_chat = (await session.execute(select(Case.owner_chat_id))).scalar_one()
     for _ in range(50):
         sent_back = [
-            m for m in await world.sim.messages(owner_chat)
+            m
+            for m in await world.sim.messages(owner_chat)
             if m.get("from_bot") and (m.get("document") or {}).get("file_id") == file_id
         ]
         if sent_back:

@@ -207,7 +207,9 @@ def test_clause_ids_are_unique_and_regulations_cited_exist(demo_dict: dict) -> N
     dup = [p for p in problems if p.code == "duplicate_clause"]
     assert dup and "PM-1" in dup[0].message and "xingfu-3.property" in dup[0].message
     unknown = [p for p in problems if p.code == "unknown_regulation"]
-    assert unknown and "no-such-law" in unknown[0].message and "xingfu-3.traffic" in unknown[0].message
+    assert (
+        unknown and "no-such-law" in unknown[0].message and "xingfu-3.traffic" in unknown[0].message
+    )
     # The derived ids are unique by construction; the demo map's citations are listed.
     assert check_gridmap(demo_dict) == []
 

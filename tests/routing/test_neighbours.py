@@ -142,7 +142,9 @@ def test_a_word_or_two_is_answered_by_a_settled_case_saying_nearly_the_same() ->
     voter = real_voter()
     clf = voting_classifier()
     assert clf.classify("pumpkin wheezing").category is None  # too short, the lexicon abstains
-    settled = NeighbourIndex(voter.embed(["the pumpkin is wheezing"]), ["facilities"], encoder=voter.name)
+    settled = NeighbourIndex(
+        voter.embed(["the pumpkin is wheezing"]), ["facilities"], encoder=voter.name
+    )
     res = clf.classify("pumpkin wheezing", settled)
     assert res.category == "facilities" and res.confidence >= 0.9
     assert top_categories(res, 3) == [("facilities", res.confidence)]

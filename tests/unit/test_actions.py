@@ -162,7 +162,7 @@ async def _left_its_trace(uow: UnitOfWork, case: Case, action: actions.StaffActi
     """The action's audit row is the case's latest; an internal note is kept in its own table
     and leaves no audit row (a resident's timeline lists the audit rows)."""
     if EVENT[action.name] is None:
-        kept = (await uow.session.execute(select(CaseNote).where(CaseNote.case_id == case.id)))
+        kept = await uow.session.execute(select(CaseNote).where(CaseNote.case_id == case.id))
         assert [n.text for n in kept.scalars()] == ["Done as asked"]
         assert "internal_note" not in {e.kind for e in await events_of(uow, case)}
         return
@@ -185,7 +185,9 @@ async def _answers(uow: UnitOfWork, where: Where, action: actions.StaffAction) -
         Asks.MENTION: None,
     }
     if Asks.DAYS in action.asks:  # 3 days for a hold or an extension, a supervision deadline
-        given[Asks.DAYS] = int(actions.choices(where, action, Asks.DAYS)[0]) if not action.days_of else 3
+        given[Asks.DAYS] = (
+            int(actions.choices(where, action, Asks.DAYS)[0]) if not action.days_of else 3
+        )
     if Asks.TARGET in action.asks:
         given[Asks.TARGET] = next(f"{t.kind[0]}:{t.id}" for t in actions.targets(where))
     if Asks.MEMBER in action.asks:

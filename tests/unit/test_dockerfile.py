@@ -149,8 +149,17 @@ def build_wheel(source: Path, out: Path) -> Path:
     """`pip wheel --no-deps` offline, with the virtualenv's setuptools; the wheel's path."""
     result = subprocess.run(
         [
-            sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-            "--no-index", "--quiet", "--wheel-dir", str(out), str(source),
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "--wheel-dir",
+            str(out),
+            str(source),
         ],  # fmt: skip
         capture_output=True,
         text=True,

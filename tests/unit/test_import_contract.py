@@ -73,9 +73,7 @@ def module_name(path: Path) -> str:
 
 @cache
 def source_files() -> tuple[Path, ...]:
-    return tuple(
-        sorted(p for package in PACKAGES for p in (ROOT / package).rglob("*.py"))
-    )
+    return tuple(sorted(p for package in PACKAGES for p in (ROOT / package).rglob("*.py")))
 
 
 @cache
@@ -165,7 +163,9 @@ def test_the_source_is_read() -> None:
     assert ("bot/web/public/open311.py", "bot.web.keys") in found
     assert ("routing/gridmap.py", "routing.fields") in found
     assert any(i.type_only for i in all_imports())
-    assert any(i.file == "routing/gridmap.py" and i.module == "routing.deadlines" for i in all_imports())
+    assert any(
+        i.file == "routing/gridmap.py" and i.module == "routing.deadlines" for i in all_imports()
+    )
 
 
 def test_routing_is_pure() -> None:

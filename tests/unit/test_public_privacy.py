@@ -348,9 +348,15 @@ async def test_a_resident_who_is_forgotten_moves_no_public_point(
         resident = await new_resident(uow)
         grid = uow.routing.gridmap.buildings["xf-1"].grid_id
         case = await lifecycle.create_case(
-            uow, resident, text="The street lamp outside my building is broken",
-            grid_id=grid, building_id=None, place_text="by the east gate",
-            location=(39.912345, 116.401234), photos=[], source_update_id=None,
+            uow,
+            resident,
+            text="The street lamp outside my building is broken",
+            grid_id=grid,
+            building_id=None,
+            place_text="by the east gate",
+            location=(39.912345, 116.401234),
+            photos=[],
+            source_update_id=None,
         )
         case_id = case.human_id
     before = await _everything(client, [case_id])

@@ -23,6 +23,7 @@ from tests.web.dashboard_helpers import LAMP, play_story
 
 pytestmark = pytest.mark.db
 
+
 def _number(html: str, figure: str) -> str:
     """The big number of a card on a page."""
     match = re.search(rf'data-figure="{figure}">.*?<div class="num">(.*?)</div>', html, re.DOTALL)

@@ -76,6 +76,7 @@ async def test_desk_accept_and_resolve_tell_the_resident_what_the_chat_buttons_d
     await w.settle()
     assert await resident_texts(w, 4002, after_desk) == await resident_texts(w, 4001, after_chat)
     assert alike(edited["text"]) == alike(chat_card["text"])
+
     def buttons(card: dict) -> list[list[tuple[str, str]]]:  # label and code, not the case id
         rows = (card.get("reply_markup") or {}).get("inline_keyboard", [])
         return [[(b["text"], b["callback_data"].split(":")[1]) for b in row] for row in rows]

@@ -22,7 +22,9 @@ async def test_the_duty_list_and_its_history_read_well_in_both_languages(
 
     w = web_world
     await w.resident(4701)
-    case_id, _ = await w.report(4701, "The street light outside building 1 has been broken for a week")
+    case_id, _ = await w.report(
+        4701, "The street light outside building 1 has been broken for a week"
+    )
     assert w.app is not None
     async with w.app.domain.unit() as uow:
         case = await lifecycle.find_case(uow, case_id)

@@ -93,7 +93,7 @@ async def test_front_page_in_a_real_browser(web_world, browser) -> None:
 
 
 def test_english_page_texts_say_one_or_many_not_s_in_brackets() -> None:
-    """"1 case", "18 cases", "once": every web text with a count reads as English for 1 and 2."""
+    """ "1 case", "18 cases", "once": every web text with a count reads as English for 1 and 2."""
     import re
 
     from bot.render import TEMPLATES_DIR

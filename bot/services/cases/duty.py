@@ -444,4 +444,3 @@ async def figures(
             if d.outcome is not None and d.ruled_at is not None:
                 f.in_dispute += d.ruled_at - d.opened_at
     return out
-

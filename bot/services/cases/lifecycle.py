@@ -527,7 +527,6 @@ async def reassign(
         else:
             await send_card(uow, case, case.owner_chat_id, await photo_ids(uow, case))
         if kind in ("escalated", "reopened", "rework") and note:
-
             uow.outbox.send(
                 case.owner_chat_id,
                 await chat_language(uow, case.owner_chat_id),
