@@ -28,10 +28,10 @@ from bot.services.shared import dialogue
 from bot.services.shared.dialogue import Prompt
 from bot.services.shared.domain import NoGridMap, UnitOfWork
 from handlers import dialogue as chat_dialogue
-from handlers.cases import card, queues, resident
+from handlers.cases import card, intake, queues, resident
 from handlers.context import Ctx, Registered, status_label
 from handlers.message import message_image, message_point
-from handlers.participation import announcements, ballots, consultations
+from handlers.participation import announcements, ballots, consultations, volunteers
 from handlers.people import household, onboarding, staff
 from handlers.reports import drafts
 
@@ -51,9 +51,11 @@ MODULES: tuple[ModuleType, ...] = (
     card,
     queues,
     resident,
+    intake,
     consultations,
     ballots,
     announcements,
+    volunteers,
     chat_dialogue,
 )
 

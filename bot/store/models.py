@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -732,3 +733,102 @@ class DutyAmendment(Base):
     made_by: Mapped[int] = mapped_column(BigInteger)  # staff: never public
     by_role: Mapped[str] = mapped_column(String(16))  # the adjudicator's role: public
     made_at: Mapped[datetime]
+
+
+# --- organisations and volunteers (bot/services/participation/volunteers.py) ------------------
+
+
+class Organisation(Base):
+    """A social organisation or business a committee invited. Its profile (name, what it does,
+    where) is public on the community's volunteer page; its contact's Telegram id never is.
+    Only the invitation code's hash is kept; the code is used once."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16), default="social")  # social | business
+    about: Mapped[str] = mapped_column(Text, default="")
+    area: Mapped[str] = mapped_column(String(256), default="")
+    invite_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[int] = mapped_column(BigInteger)
+    invited_at: Mapped[datetime]
+    contact_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    joined_at: Mapped[datetime | None]
+
+
+class Volunteer(Base):
+    """A resident who opted in as a volunteer: what they can do, when and where. Thanked in
+    public only when `thank_publicly` (their own choice). Deleted by opting out or /forget."""
+
+    __tablename__ = "volunteers"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    skills: Mapped[str] = mapped_column(String(256), default="")
+    times: Mapped[str] = mapped_column(String(256), default="")
+    area: Mapped[str] = mapped_column(String(256), default="")
+    thank_publicly: Mapped[bool] = mapped_column(Boolean, default=False)
+    joined_at: Mapped[datetime]
+
+
+class VolunteerTask(Base):
+    """A task or event (a clean-up, visits to elderly neighbours, help on a case) posted by a
+    grid member or an organisation, with a capacity the database enforces: `claimed` never
+    exceeds `capacity` (a CHECK, and claims move it by a conditional UPDATE). `place` is
+    coarse (a grid, a street): never a resident's address; a task on a case names none of
+    the resident's details."""
+
+    __tablename__ = "volunteer_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[str] = mapped_column(String(64), index=True)
+    grid_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    place: Mapped[str] = mapped_column(String(256), default="")
+    hours: Mapped[float] = mapped_column(Float, default=1.0)
+    capacity: Mapped[int] = mapped_column(Integer)
+    claimed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    organiser_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint("claimed >= 0 AND claimed <= capacity", name="ck_volunteer_capacity"),
+    )
+
+
+class VolunteerClaim(Base):
+    """One volunteer on one task (claimed → withdrawn → claimed again → attended): one row per
+    pair, a unique constraint, so a repeated press changes nothing. `hours` are counted when
+    the organiser confirms attendance."""
+
+    __tablename__ = "volunteer_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("volunteer_tasks.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))  # claimed | withdrawn | attended
+    claimed_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    hours: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (UniqueConstraint("task_id", "user_id", name="uq_volunteer_claim"),)
+
+
+class AssistedContact(Base):
+    """How a resident without Telegram (a phone call, a walk-in) wants to hear back about the
+    case staff filed for them, and that they agreed. The phone is for staff who may see the
+    case (`access.may_see_contact`): never on a public page, Open311 or open data; erased on
+    request and a month after the case closed."""
+
+    __tablename__ = "assisted_contacts"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # phone | walk_in
+    hear_back: Mapped[str] = mapped_column(String(16))  # printed | phone
+    phone: Mapped[str | None] = mapped_column(String(32))
+    consent_at: Mapped[datetime]
+    recorded_by: Mapped[int] = mapped_column(BigInteger)

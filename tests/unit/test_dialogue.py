@@ -59,6 +59,11 @@ STORED = frozenset(
         "task_waive",
         "return_reason",
         "ruling_reason",
+        "volunteer",
+        "task_post",
+        "org_profile",
+        "patrol",
+        "assist",
     }
 )
 
@@ -80,6 +85,8 @@ STAFF_PROMPTS = {
     Prompt.TASK_WAIVE,
     Prompt.RETURN_REASON,
     Prompt.RULING_REASON,
+    Prompt.PATROL,
+    Prompt.ASSIST,
 }
 COMMITTEE_PROMPTS = {Prompt.CONSULT, Prompt.CONSULT_OPTIONS, Prompt.ANNOUNCE}
 # (what /cancel answers, whether another command leaves it, its time to live, the draft rule)
@@ -99,6 +106,10 @@ EXPECTED: dict[Prompt, tuple[str | None, bool, timedelta | None, OverDraft]] = {
     ),
     **{p: ("prompt_left", True, timedelta(hours=6), OverDraft.SET_ASIDE) for p in STAFF_PROMPTS},
     **{p: ("prompt_left", True, timedelta(days=1), OverDraft.SET_ASIDE) for p in COMMITTEE_PROMPTS},
+    **{
+        p: ("dialogue_cancelled", True, timedelta(days=1), OverDraft.SET_ASIDE)
+        for p in (Prompt.VOLUNTEER, Prompt.TASK_POST, Prompt.ORG_PROFILE)
+    },
 }
 
 

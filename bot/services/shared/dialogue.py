@@ -66,6 +66,13 @@ class Prompt(StrEnum):
     # whose duty: why a case is returned (a clause chosen on the card), and the ruling's reason
     RETURN_REASON = "return_reason"
     RULING_REASON = "ruling_reason"
+    # volunteers and organisations: opting in, posting a task, an organisation's profile
+    VOLUNTEER = "volunteer"
+    TASK_POST = "task_post"
+    ORG_PROFILE = "org_profile"
+    # cases staff file: found on patrol, and for a resident without Telegram
+    PATROL = "patrol"
+    ASSIST = "assist"
 
 
 class OverDraft(StrEnum):
@@ -223,6 +230,37 @@ TABLE: dict[Prompt, Rule] = {
             (Prompt.CONSULT_OPTIONS, "handlers.participation.consultations:options_message"),
             (Prompt.ANNOUNCE, "handlers.participation.announcements:announce_message"),
         )
+    },
+    # Volunteers, organisers and organisations (not only staff: an organisation's contact
+    # posts tasks too): a few steps each; /cancel or any command leaves them.
+    **{
+        p: Rule(
+            "participation",
+            f"handlers.participation.volunteers:{reader}",
+            "resident",
+            "dialogue_cancelled",
+            True,
+            COMMITTEE_TTL,
+            OverDraft.SET_ASIDE,
+        )
+        for p, reader in (
+            (Prompt.VOLUNTEER, "volunteer_message"),
+            (Prompt.TASK_POST, "task_message"),
+            (Prompt.ORG_PROFILE, "org_profile_message"),
+        )
+    },
+    **{
+        p: Rule(
+            "cases",
+            f"handlers.cases.intake:{reader}",
+            "staff",
+            "prompt_left",
+            True,
+            STAFF_TTL,
+            OverDraft.SET_ASIDE,
+            lapse="prompt_left",
+        )
+        for p, reader in ((Prompt.PATROL, "patrol_message"), (Prompt.ASSIST, "assist_message"))
     },
 }
 
