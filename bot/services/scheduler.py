@@ -357,7 +357,8 @@ async def prune(domain: Domain) -> int:
 
     Telegram redelivers an update for at most a day, so a week of inbox rows is plenty to
     recognise duplicates; delivered outbox rows are kept a month for delivery reports; an
-    Open311 submitter's contact details a month after their case closed.
+    Open311 submitter's contact details, and the phone of a resident staff filed a case for,
+    a month after their case closed.
     """
     now = wall_now()
     async with domain.unit() as uow:
@@ -374,6 +375,10 @@ async def prune(domain: Domain) -> int:
         from bot.services.public.open311 import forget_submitters
 
         contacts = await forget_submitters(uow)
+        from bot.services.cases.intake import forget_contacts
+        from bot.services.public.open311 import CONTACT_KEEP
+
+        contacts += await forget_contacts(uow, CONTACT_KEEP)
     return (done.rowcount or 0) + (sent.rowcount or 0) + contacts
 
 

@@ -93,7 +93,9 @@ async def volunteer_message(ctx: Ctx) -> bool:
     data = dialogue.own_data(user)
     step = data.get("step")
     if not text or step not in ("skills", "times", "area"):
-        ctx.reply("volunteer", what=f"ask_{step if step in ('skills', 'times', 'area') else 'thanks'}")
+        ctx.reply(
+            "volunteer", what=f"ask_{step if step in ('skills', 'times', 'area') else 'thanks'}"
+        )
         return True
     data[step] = text[: vol.FIELD_MAX]
     following = {"skills": "times", "times": "area", "area": "thanks"}[step]
@@ -249,7 +251,11 @@ async def mytasks_command(ctx: Ctx) -> None:
     tasks = await vol.organiser_tasks(ctx.uow, user.id)
     org = await vol.organisation_of(ctx.uow, user.id)
     if org is not None:
-        tasks += [t for t in await vol.open_tasks(ctx.uow, org.community_id) if t.organisation_id == org.id and t.organiser_id != user.id]
+        tasks += [
+            t
+            for t in await vol.open_tasks(ctx.uow, org.community_id)
+            if t.organisation_id == org.id and t.organiser_id != user.id
+        ]
     if not tasks:
         ctx.reply("volunteer", what="no_own_tasks")
         return
@@ -323,7 +329,7 @@ async def orginvite_command(ctx: Ctx) -> None:
     ctx.reply(
         "volunteer",
         what="invited",
-        name=name[:128],
+        org_name=name[:128],
         code=f"{vol.INVITE_PREFIX}{code}",
         bot=ctx.uow.domain.bot_username or "",
     )
@@ -337,7 +343,7 @@ async def org_deep_link(ctx: Ctx, rest: str) -> None:
         ctx.reply("volunteer", what="bad_code")
         return
     dialogue.arm(ctx.uow, user, Prompt.ORG_PROFILE, step="about", org_id=org.id)
-    ctx.reply("volunteer", what="org_joined", name=org.name)
+    ctx.reply("volunteer", what="org_joined", org_name=org.name)
 
 
 async def org_profile_message(ctx: Ctx) -> bool:
@@ -351,7 +357,9 @@ async def org_profile_message(ctx: Ctx) -> bool:
     text, _ = message_text(ctx)
     data = dialogue.own_data(user)
     if not text:
-        ctx.reply("volunteer", what="org_ask_" + ("area" if data.get("step") == "area" else "about"))
+        ctx.reply(
+            "volunteer", what="org_ask_" + ("area" if data.get("step") == "area" else "about")
+        )
         return True
     if data.get("step") != "area":
         data.update(step="area", about=text[: vol.ABOUT_MAX])
@@ -360,7 +368,7 @@ async def org_profile_message(ctx: Ctx) -> bool:
         return True
     await vol.set_profile(ctx.uow, org, str(data.get("about") or ""), text)
     await dialogue.end(ctx.uow, user)
-    ctx.reply("volunteer", what="org_done", name=org.name)
+    ctx.reply("volunteer", what="org_done", org_name=org.name)
     return True
 
 

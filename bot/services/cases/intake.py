@@ -87,8 +87,10 @@ def _check(uow: UnitOfWork, user_id: int, place: Place, text: str) -> str:
         raise IntakeError("not_allowed")
     grids = scope_grids(uow, user_id)
     staff = uow.routing.gridmap.staff.get(user_id)
-    if grids is not None and place.grid_id not in grids and not (
-        staff is not None and place.grid_id in staff.grid_ids
+    if (
+        grids is not None
+        and place.grid_id not in grids
+        and not (staff is not None and place.grid_id in staff.grid_ids)
     ):
         raise IntakeError("intake_outside")
     text = text.strip()

@@ -319,7 +319,9 @@ async def may_organise(uow: UnitOfWork, user_id: int, task: VolunteerTask) -> bo
     return False
 
 
-async def confirm(uow: UnitOfWork, organiser_id: int, claim_id: int) -> tuple[str, VolunteerClaim | None]:
+async def confirm(
+    uow: UnitOfWork, organiser_id: int, claim_id: int
+) -> tuple[str, VolunteerClaim | None]:
     """The organiser confirms a volunteer came: the task's hours are counted once.
     Answers "confirmed", "already", "not_allowed" (a stranger, a forged id)."""
     row = await uow.session.get(VolunteerClaim, claim_id)

@@ -10,7 +10,16 @@ from sqlalchemy import delete, select, update
 
 from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
-from bot.store.models import Case, CaseEvent, CaseFollower, CaseNote, User
+from bot.store.models import (
+    Case,
+    CaseEvent,
+    CaseFollower,
+    CaseNote,
+    User,
+    Volunteer,
+    VolunteerClaim,
+    VolunteerTask,
+)
 from routing.address import AddressMatch
 from routing.geo import distance_m
 from routing.gridmap import Building
@@ -274,7 +283,36 @@ async def forget(uow: UnitOfWork, user: User) -> int:
     )
     for row in followers:
         await uow.session.delete(row)
+    await _forget_volunteering(uow, user.id)
     return len(cases)
+
+
+async def _forget_volunteering(uow: UnitOfWork, user_id: int) -> None:
+    """A volunteer who is forgotten: the profile and public thanks go, open claims free their
+    seats; hours already counted stay, with no name (the person's row keeps none)."""
+    held = (
+        (
+            await uow.session.execute(
+                select(VolunteerClaim.task_id).where(
+                    VolunteerClaim.user_id == user_id, VolunteerClaim.state == "claimed"
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if held:
+        await uow.session.execute(
+            update(VolunteerClaim)
+            .where(VolunteerClaim.user_id == user_id, VolunteerClaim.state == "claimed")
+            .values(state="withdrawn")
+        )
+        await uow.session.execute(
+            update(VolunteerTask)
+            .where(VolunteerTask.id.in_(list(held)), VolunteerTask.claimed > 0)
+            .values(claimed=VolunteerTask.claimed - 1)
+        )
+    await uow.session.execute(delete(Volunteer).where(Volunteer.user_id == user_id))
 
 
 async def followed_cases(uow: UnitOfWork, user: User, limit: int = 20) -> list[Case]:

@@ -95,6 +95,10 @@ def _period_columns(ctx: Context) -> list[Any]:
         func.count().filter(Case.reopen_count > 0).label("reopened"),
         func.count().filter(deferred).label("deferred"),
         func.count().filter(and_(on_time, Case.deferrals == 0)).label("official_on_time"),
+        # Who brought the case in (主动发现率): found by staff on patrol, filed by staff for
+        # a resident without Telegram; the rest residents reported themselves.
+        func.count().filter(Case.source == "staff_patrol").label("found"),
+        func.count().filter(Case.source == "assisted").label("assisted"),
     ]
 
 
@@ -145,6 +149,8 @@ async def overview(
         verification=await verification(session, ctx, grid_ids),
         summons=await summons(session, ctx, grid_ids),
         duties=await duties(session, ctx, scope),
+        found=Share(period.found, period.reported, minimum),
+        assisted=period.assisted,
     )
     grids: dict[str, GridLine] = {}
     if lines:
@@ -309,19 +315,21 @@ async def _grid_lines(
     opened: dict[str, OpenCases],
 ) -> dict[str, GridLine]:
     cols = _period_columns(ctx)
+    found = func.count().filter(Case.source == "staff_patrol")
     stmt = (
-        select(Case.grid_id, *cols[:4])
+        select(Case.grid_id, *cols[:4], found)
         .where(Case.created_at >= _at(ctx.since), *scope)
         .group_by(Case.grid_id)
     )
     lines: dict[str, GridLine] = {}
-    for grid, reported, resolved, due, on_time in (await session.execute(stmt)).all():
+    for grid, reported, resolved, due, on_time, by_staff in (await session.execute(stmt)).all():
         lines[grid] = GridLine(
             grid,
             opened.get(grid, OpenCases()),
             reported,
             resolved,
             Share(on_time, due, ctx.rules.minimum),
+            Share(by_staff, reported, ctx.rules.minimum),
         )
     for grid, o in opened.items():
         lines.setdefault(grid, GridLine(grid, o, 0, 0, Share(0, 0, ctx.rules.minimum)))

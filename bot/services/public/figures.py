@@ -231,6 +231,10 @@ class Figures:
     verification: Verified = Verified()
     summons: Summons = Summons()  # joint handling and summons (吹哨报到)
     duties: Duties = Duties()
+    # Cases found by staff on patrol ÷ all the period's cases (主动发现率), and how many staff
+    # filed for residents without Telegram (counted as the residents' own reports).
+    found: Share = Share(0, 0, 1)
+    assisted: int = 0
 
     @property
     def empty(self) -> bool:
@@ -252,17 +256,24 @@ class GridLine:
     reported: int
     resolved: int
     on_time: Share
+    found: Share = Share(0, 0, 1)  # found by staff on patrol ÷ reported
 
 
 def total_line(key: str, lines: Iterable[GridLine], minimum: int) -> GridLine:
     """Several grids' lines added up (a community's line on a page listing communities)."""
-    total = new = stale = reported = resolved = part = whole = 0
+    total = new = stale = reported = resolved = part = whole = found = 0
     for line in lines:
+        found += line.found.part
         total, new, stale = total + line.open.total, new + line.open.new, stale + line.open.stale
         reported, resolved = reported + line.reported, resolved + line.resolved
         part, whole = part + line.on_time.part, whole + line.on_time.whole
     return GridLine(
-        key, OpenCases(total, new, stale), reported, resolved, Share(part, whole, minimum)
+        key,
+        OpenCases(total, new, stale),
+        reported,
+        resolved,
+        Share(part, whole, minimum),
+        Share(found, reported, minimum),
     )
 
 

@@ -62,7 +62,11 @@ CASE_FIELDS: tuple[tuple[str, str, str], ...] = (
         "string",
         "The public note staff published on what was done; empty when there is none. The note to the resident and a decline reason are never published.",
     ),
-    ("source", "string", "How it came in: bot (the Telegram bot) or open311 (an outside client)."),
+    (
+        "source",
+        "string",
+        "How it came in: bot (a resident through the Telegram bot), open311 (an outside client), staff_patrol (found by grid staff on patrol) or assisted (filed by staff for a resident without Telegram).",
+    ),
     ("service_name", "string", "The category's name."),
     ("service_subtype", "string", "Not used (always empty)."),
     (
@@ -134,6 +138,16 @@ MONTH_FIELDS: tuple[tuple[str, str, str], ...] = (
         "official_on_time",
         "integer",
         "Of the due and not deferred, resolved by the deadline without escalation. The official on-time rate is official_on_time / (due - deferred).",
+    ),
+    (
+        "found_by_staff",
+        "integer",
+        "Of those, found by grid staff on patrol (the rest were reported by residents); found_by_staff / reported is the share found by staff.",
+    ),
+    (
+        "filed_for_residents",
+        "integer",
+        "Of those, filed by staff for a resident without Telegram (a phone call, a walk-in); counted as reported by residents.",
     ),
     (
         "rated",
@@ -314,6 +328,8 @@ async def grid_months(domain: Domain) -> list[list[Any]]:
             count(due),
             count(and_(due, Case.deferrals > 0)),
             count(and_(on_time, Case.deferrals == 0)),
+            count(Case.source == "staff_patrol"),
+            count(Case.source == "assisted"),
         )
         .where(Case.human_id.is_not(None))
         .group_by(Case.grid_id, month)
@@ -411,7 +427,7 @@ CASE_FIELDS_ZH: dict[str, str] = {
     "closed_date": "办结、不予受理、撤回或结案的时间；未办结时为空。",
     "status_description": "公开状态：received、assigned、in_progress、waiting_for_information、escalated、reopened、resolved、closed、rejected、cancelled。",
     "status_notes": "工作人员办结时写的说明，或不予受理的理由。",
-    "source": "来源：bot（Telegram 机器人）或 open311（外部系统）。",
+    "source": "来源：bot（居民通过 Telegram 机器人）、open311（外部系统）、staff_patrol（网格工作人员巡查发现）或 assisted（工作人员代没有 Telegram 的居民登记）。",
     "service_name": "分类名称。",
     "service_subtype": "未使用（始终为空）。",
     "description": "经工作人员审核、准予公开的描述；部署未开启公开时为空。居民的原话从不公开。",
@@ -448,6 +464,8 @@ MONTH_FIELDS_ZH: dict[str, str] = {
     "due": "其中应结案的：已办结、已过公布的期限（挂起期间不算）或已被升级的。",
     "deferred": "应结案中经批准挂起或延期的（缓办数）。",
     "official_on_time": "应结案且未缓办的诉求中，在期限内办结且未被升级的（按期结案数）。官方口径的按期结案率 = official_on_time ÷（due − deferred）。",
+    "found_by_staff": "其中网格工作人员巡查主动发现的（其余为居民反映）；found_by_staff ÷ reported 即主动发现率。",
+    "filed_for_residents": "其中工作人员代没有 Telegram 的居民（电话、上门）登记的；计为居民反映。",
     "rated": "本网格在该月办结、此后已结案的案件所得评价数（不是该月上报的案件）；该月结束且全部结案之前为空，评价少于最低数（至少 5 个）时也为空。",
     "average_rating": "这些评价的平均分（1-5）；rated 为空时为空。",
 }  # fmt: skip
