@@ -6,6 +6,7 @@ and neither a volunteer nor an organisation ever reads a resident's details."""
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 from dialogue_helpers import press, say
 from sqlalchemy import select
@@ -101,7 +102,7 @@ async def test_opt_in_claim_withdraw_claim_again_and_confirm_counts_hours(
     mark = await last_outbox_id(uow)
     await say(uow, volunteer.id, "/tasks", lang=lang)
     shown = await outbox(uow, volunteer.id, after=mark)
-    assert ("vt:c:%d" % task.id) in [data for m in shown for _, data in buttons(m)]
+    assert f"vt:c:{task.id}" in [data for m in shown for _, data in buttons(m)]
 
     await press(uow, volunteer.id, f"vt:c:{task.id}", lang=lang)
     assert await _seats(uow, task.id) == (1, 1)

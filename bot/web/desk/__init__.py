@@ -11,7 +11,7 @@ from aiohttp import web
 
 
 def setup(app: web.Application) -> None:
-    from bot.web.desk import auth, board, case, live, reports
+    from bot.web.desk import auth, board, case, intake, live, reports
 
-    for area in (auth, board, case, reports, live):
+    for area in (auth, board, case, intake, reports, live):
         area.setup(app)

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
-from bot.services.cases import actions, duty, joint, lifecycle, notes, onetap, replies
+from bot.services.cases import actions, duty, intake, joint, lifecycle, notes, onetap, replies
 from bot.services.cases import queries as case_queries
 from bot.services.cases.actions import Asks
 from bot.services.cases.status import OPEN
@@ -62,6 +62,7 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         c=case,
         card=card_data(uow, case),
         submitter=await case_queries.submitter(uow, desk.user_id, case),
+        assisted=await intake.assisted_contact(uow, desk.user_id, case),
         events=await notes.staff_timeline(
             uow, desk.user_id, case, await case_queries.timeline(uow, case)
         ),
@@ -98,7 +99,7 @@ def _prefill(request: web.Request, templates: dict[str, list[Any]]) -> dict[str,
 
 def _done(asked: str) -> str:
     """The flash after an action: the name of one that exists (its text is `desk_done_…`)."""
-    return asked if asked in actions.BY_NAME or asked == "ask_unreached" else ""
+    return asked if asked in actions.BY_NAME or asked in ("ask_unreached", "filed") else ""
 
 
 async def _choices(
