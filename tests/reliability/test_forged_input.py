@@ -135,6 +135,17 @@ def forged_callbacks(case: int, version: int) -> list[str]:
         f"k:cl:{HUGE}",
         "k:g:nowhere",
         "k:arep:-1",
+        # volunteers: claims, withdrawals, attendance, thanks; cases staff file
+        f"vt:c:{HUGE}",
+        "vt:c:-1",
+        "vt:w:١٢",
+        f"vt:a:{case}",
+        "vt:a:0",
+        "vt:ty",
+        "vt:zz:1",
+        "it:ch:teleport",
+        "it:ok:printed",
+        "it:zz",
         # votes
         f"v:{HUGE}:o:0",
         "v:-1:o:0",

@@ -129,7 +129,7 @@ async def test_opt_in_claim_withdraw_claim_again_and_confirm_counts_hours(
     # Attendance confirmed: withdrawing now changes nothing.
     await press(uow, volunteer.id, f"vt:w:{task.id}", lang=lang)
     assert await _seats(uow, task.id) == (1, 1)
-    page = await vol.public_page(uow.session, "xingfu")
+    page = await vol.page_of(uow.session, "xingfu")
     assert [(t.name, t.hours) for t in page.thanks] == [("Li", 1.5)]
     assert page.hours_total == 1.5
 
@@ -146,12 +146,12 @@ async def test_no_thanks_in_public_without_consent_and_forget_removes_them(uow: 
             )
         ).scalar_one()
         assert (await vol.confirm(uow, MEMBER_1, claim.id))[0] == "confirmed"
-    page = await vol.public_page(uow.session, "xingfu")
+    page = await vol.page_of(uow.session, "xingfu")
     assert [t.name for t in page.thanks] == ["Wei"]
     assert page.hours_total == 4.0
     await say(uow, public.id, "/forget")
     await press(uow, public.id, "f:yes")
-    page = await vol.public_page(uow.session, "xingfu")
+    page = await vol.page_of(uow.session, "xingfu")
     assert page.thanks == [] and page.hours_total == 4.0  # the hours stay, without a name
 
 

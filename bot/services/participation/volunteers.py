@@ -21,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.services.people import policy
 from bot.services.people.policy import Capability
-from bot.services.shared.domain import UnitOfWork
+from bot.services.shared.domain import Domain, UnitOfWork
+from bot.store.db import reading
 from bot.store.models import (
     Organisation,
     User,
@@ -471,33 +472,44 @@ class VolunteerPage:
     hours_total: float
 
 
-async def public_page(session: Any, community_id: str) -> VolunteerPage:
+async def public_page(domain: Domain, community_id: str) -> VolunteerPage:
     """What anyone may read about a community's volunteering: open tasks (title, coarse
     place, seats), organisations' profiles, total hours, and thanks by first name for the
     volunteers who asked for it. Nothing else of a person."""
+    async with reading(domain.engine) as conn:
+        return await page_of(conn, community_id)
+
+
+async def page_of(conn: Any, community_id: str) -> VolunteerPage:
+    """`public_page` on an open connection or session (plain column reads)."""
     orgs = dict(
         (
-            await session.execute(
+            await conn.execute(
                 select(Organisation.id, Organisation.name).where(
                     Organisation.community_id == community_id
                 )
             )
         ).all()
     )
-    tasks = [
-        PublicTask(
-            t.title, t.place, t.grid_id, t.hours, t.capacity, t.claimed, orgs.get(t.organisation_id)
+    task_rows = await conn.execute(
+        select(
+            VolunteerTask.title,
+            VolunteerTask.place,
+            VolunteerTask.grid_id,
+            VolunteerTask.hours,
+            VolunteerTask.capacity,
+            VolunteerTask.claimed,
+            VolunteerTask.organisation_id,
         )
-        for t in (
-            await session.execute(
-                select(VolunteerTask)
-                .where(VolunteerTask.community_id == community_id, VolunteerTask.status == "open")
-                .order_by(VolunteerTask.id)
-            )
-        ).scalars()
+        .where(VolunteerTask.community_id == community_id, VolunteerTask.status == "open")
+        .order_by(VolunteerTask.id)
+    )
+    tasks = [
+        PublicTask(title, place, grid, float(hours), capacity, claimed, orgs.get(org))
+        for title, place, grid, hours, capacity, claimed, org in task_rows.all()
     ]
     in_community = VolunteerTask.community_id == community_id
-    thanks_rows = await session.execute(
+    thanks_rows = await conn.execute(
         select(User.first_name, func.sum(VolunteerClaim.hours))
         .join(VolunteerClaim, VolunteerClaim.user_id == User.id)
         .join(VolunteerTask, VolunteerTask.id == VolunteerClaim.task_id)
@@ -512,21 +524,15 @@ async def public_page(session: Any, community_id: str) -> VolunteerPage:
         .order_by(User.first_name)
     )
     thanks = [Thanks(name, float(hours or 0)) for name, hours in thanks_rows.all()]
-    total = await session.execute(
+    total = await conn.execute(
         select(func.coalesce(func.sum(VolunteerClaim.hours), 0.0))
         .join(VolunteerTask, VolunteerTask.id == VolunteerClaim.task_id)
         .where(in_community, VolunteerClaim.state == "attended")
     )
-    profiles = [
-        PublicOrganisation(o.name, o.kind, o.about, o.area)
-        for o in (
-            await session.execute(
-                select(Organisation)
-                .where(
-                    Organisation.community_id == community_id, Organisation.joined_at.is_not(None)
-                )
-                .order_by(Organisation.name)
-            )
-        ).scalars()
-    ]
+    profile_rows = await conn.execute(
+        select(Organisation.name, Organisation.kind, Organisation.about, Organisation.area)
+        .where(Organisation.community_id == community_id, Organisation.joined_at.is_not(None))
+        .order_by(Organisation.name)
+    )
+    profiles = [PublicOrganisation(*row) for row in profile_rows.all()]
     return VolunteerPage(tasks, thanks, profiles, float(total.scalar_one()))
