@@ -61,12 +61,15 @@ EVENT = {
     "rule_reassign": "transferred",
     "rule_amend": "transferred",
     "rule_uphold": "return_upheld",
+    "offer_org": "offered_org",
 }
 # Rows only the case's owner presses (at the desk too), and rows waiting for a return.
 OWNER_ONLY = {"return"}
 NEEDS_RETURN = {"rule_reassign", "rule_amend", "rule_uphold"}
 # Rows offered only once something waits: a request for the leader's decision, a hold to end.
 NEEDS_REQUEST = {"approve", "decline", "release"}
+# Rows offered only where an organisation joined the case's community.
+NEEDS_ORGANISATION = {"offer_org"}
 
 
 def _yaml(lang: str, name: str) -> dict[str, Any]:
@@ -141,6 +144,14 @@ async def _case_in(uow: UnitOfWork, status: str, action: str = "") -> Case:
             await lifecycle.approve_deferral(uow, LEADER, case)
     if action in NEEDS_RETURN:
         await lifecycle.return_case(uow, MEMBER_1, case, "PM-1", "A lift is the property's")
+    if action in NEEDS_ORGANISATION:
+        from unit_helpers import COMMITTEE
+
+        from bot.services.participation import volunteers
+
+        code = await volunteers.invite_organisation(uow, COMMITTEE, "xingfu", "Sunshine Care")
+        contact = await new_resident(uow)
+        assert await volunteers.accept_invitation(uow, contact.id, code) is not None
     if status == Status.ACCEPTED:
         await lifecycle.accept(uow, MEMBER_1, case)
     elif status == Status.RESOLVED:

@@ -22,6 +22,8 @@ from unit_helpers import (
     texts_to,
 )
 
+from bot.services.cases import actions
+from bot.services.cases.lifecycle import CaseActionError
 from bot.services.participation import volunteers as vol
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.store.models import User, Volunteer, VolunteerClaim, VolunteerTask
@@ -229,6 +231,15 @@ async def test_a_volunteer_and_an_organisation_never_read_a_residents_details(
     )
     await vol.claim(uow, volunteer.id, task.id)
     mark = await last_outbox_id(uow)
+    # The grid member offers the case to the organisations: once, without the resident.
+    offer = actions.BY_NAME["offer_org"]
+    assert offer in await actions.offered(actions.Where(uow, case, user_id=MEMBER_1))
+    await actions.perform(uow, MEMBER_1, case, offer)
+    offered = await texts_to(uow, org_contact.id, after=mark)
+    assert len(offered) == 1 and case.human_id in offered[0]
+    assert offer not in await actions.offered(actions.Where(uow, case, user_id=MEMBER_1))
+    with pytest.raises(CaseActionError):
+        await actions.perform(uow, MEMBER_1, case, offer)
     for person in (volunteer.id, org_contact.id):
         await say(uow, person, "/tasks")
         await say(uow, person, f"/case {case.human_id}")

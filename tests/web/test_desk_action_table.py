@@ -40,7 +40,18 @@ EVENT = {
     "rule_reassign": "transferred",
     "rule_amend": "transferred",
     "rule_uphold": "return_upheld",
+    "offer_org": "offered_org",
 }
+
+
+async def _organisation_joins(w: World) -> None:
+    from bot.services.participation import volunteers
+    from tests.support.world import COMMITTEE
+
+    assert w.app is not None
+    async with w.app.domain.unit() as uow:
+        code = await volunteers.invite_organisation(uow, COMMITTEE, "xingfu", "Sunshine Care")
+        assert await volunteers.accept_invitation(uow, 7499, code) is not None
 
 
 def _first_option(page: str, name: str) -> str:
@@ -72,6 +83,8 @@ async def test_every_action_of_the_table_has_a_form_that_runs_it(web_world: Worl
                 await _member_asks_to_hold(w, case_id, approved=action.name == "release")
             if action.name.startswith("rule_"):
                 await _owner_returns(w, case_id)
+            if action.name == "offer_org":
+                await _organisation_joins(w)
             if action.name == "return":  # only the case's owner returns it: their own desk
                 async with http_session() as own:
                     await sign_in(w, own, (await case_row(w, case_id)).owner_id or 0)

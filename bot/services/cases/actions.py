@@ -189,6 +189,18 @@ async def _may_supervise(where: Where) -> str | None:
     return None
 
 
+async def _offerable(where: Where) -> str | None:
+    """Offered once, where the case's community has organisations that joined."""
+    from bot.services.participation import volunteers
+
+    grid = where.uow.routing.gridmap.grids.get(where.case.grid_id)
+    if not await volunteers.joined_organisations(where.uow, grid.community_id if grid else ""):
+        return "offer_org_none"
+    if await volunteers.offered_before(where.uow, where.case.id):
+        return "offer_org_done"
+    return None
+
+
 def choices(where: Where, action: StaffAction, ask: Asks) -> list[str]:
     """The values offered for a REASON or DAYS answer (buttons on the card, a select box)."""
     if ask is Asks.REASON:
@@ -519,6 +531,19 @@ ACTIONS: tuple[StaffAction, ...] = (
         prompt_text="staff_prompt_note",
         text_field="note_text",
         text_label="desk_note_text",
+    ),
+    # Organisations: the case offered to those that joined its community (once), without the
+    # resident: its category, the approved public description, its grid.
+    StaffAction(
+        name="offer_org",
+        code="org",
+        asks=(),
+        capability=Capability.ACT,
+        statuses=AWAITING_ACCEPT | WORKING,
+        run=lifecycle.offer_to_organisations,
+        button="btn_offer_org",
+        done="offer_org_ok",
+        rule=_offerable,
     ),
     *FAIR_CLOCK_ACTIONS,
     *JOINT_ACTIONS,

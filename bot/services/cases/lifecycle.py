@@ -1416,3 +1416,35 @@ async def rule_uphold(uow: UnitOfWork, user_id: int, case: Case, reason: str) ->
     from bot.services.cases import duty
 
     await duty.rule(uow, user_id, case, "upheld", reason)
+
+
+# --- organisations: a case offered to the community's organisations ------------------------
+
+
+async def offer_to_organisations(uow: UnitOfWork, user_id: int, case: Case) -> int:
+    """Offer the case to the organisations that joined its community (once): each contact is
+    told its category, the description staff approved for publication (if any) and its grid —
+    never the resident, their words or their address. Returns how many were told."""
+    from bot.services.participation import volunteers
+
+    grid = uow.routing.gridmap.grids.get(case.grid_id)
+    orgs = await volunteers.joined_organisations(uow, grid.community_id if grid else "")
+    if not orgs:
+        raise CaseActionError("offer_org_none")
+    if await volunteers.offered_before(uow, case.id):
+        raise CaseActionError("offer_org_done")
+    for org, lang in orgs:
+        uow.outbox.send(
+            int(org.contact_id or 0),
+            lang,
+            "org_offer",
+            human_id=case.human_id,
+            category=case.category,
+            description=case.public_description,
+            grid_name=grid.name.get(lang) if grid else case.grid_id,
+            org_name=org.name,
+        )
+    case.version += 1
+    await record(uow, case, actor_for(uow, user_id), "offered_org", organisations=len(orgs))
+    await _refresh_owner_card(uow, case)
+    return len(orgs)

@@ -24,6 +24,7 @@ from bot.services.people.policy import Capability
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.store.db import reading
 from bot.store.models import (
+    CaseEvent,
     Organisation,
     User,
     Volunteer,
@@ -382,6 +383,31 @@ async def volunteered_residents(
 
 
 # --- organisations -----------------------------------------------------------------------------
+
+
+async def joined_organisations(
+    uow: UnitOfWork, community_id: str
+) -> list[tuple[Organisation, str]]:
+    """The organisations of a community that joined, with their contact's language."""
+    rows = await uow.session.execute(
+        select(Organisation, User.language)
+        .outerjoin(User, User.id == Organisation.contact_id)
+        .where(
+            Organisation.community_id == community_id,
+            Organisation.joined_at.is_not(None),
+            Organisation.contact_id.is_not(None),
+        )
+        .order_by(Organisation.id)
+    )
+    return [(org, lang or uow.settings.default_language) for org, lang in rows.all()]
+
+
+async def offered_before(uow: UnitOfWork, case_id: int) -> bool:
+    """Whether the case was offered to organisations already (its audit trail says)."""
+    found = await uow.session.execute(
+        select(CaseEvent.id).where(CaseEvent.case_id == case_id, CaseEvent.kind == "offered_org")
+    )
+    return found.first() is not None
 
 
 def _hash(code: str) -> str:
