@@ -110,7 +110,11 @@ async def test_no_consent_no_case_and_only_staff_in_reach_read_the_phone(uow: Un
     with pytest.raises(intake.IntakeError):
         await intake.erase_contact(uow, resident.id, case)
     assert await intake.erase_contact(uow, MEMBER_1, case)
-    assert await uow.session.get(AssistedContact, case.id) is None
+    assert not await intake.erase_contact(uow, MEMBER_1, case)  # once
+    kept = await uow.session.get(AssistedContact, case.id)
+    assert kept is not None
+    await uow.session.refresh(kept)
+    assert kept.phone is None and kept.consent_at is not None
 
 
 async def test_the_phone_is_never_public_and_the_figure_matches_a_hand_count(

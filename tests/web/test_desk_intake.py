@@ -61,10 +61,10 @@ async def test_the_desk_files_patrol_and_assisted_cases(web_world: World, lang: 
         assert PHONE not in public and "00001234" not in public
         status, _, _ = await post(http, f"{base}/desk/intake", {"kind": "patrol", "words": "x"})
         assert status == 403  # no CSRF token: refused
+        status, erased, _ = await post(
+            http, f"{base}/desk/cases/{cases[1][1]}/contact/erase", {"csrf": csrf}
+        )
+        assert status == 200 and PHONE not in erased and 'id="flash"' in erased
     async with w.app.domain.sessions() as session:
         contact = (await session.execute(select(AssistedContact))).scalar_one()
-        assert (contact.channel, contact.hear_back, contact.recorded_by) == (
-            "walk_in",
-            "phone",
-            MEMBER_1,
-        )
+        assert (contact.channel, contact.phone, contact.recorded_by) == ("walk_in", None, MEMBER_1)

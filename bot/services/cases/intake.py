@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select, update
 
 from bot.services.cases.lifecycle import create_case
 from bot.services.cases.status import FINISHED
@@ -194,11 +194,14 @@ async def assisted_contact(uow: UnitOfWork, user_id: int, case: Case) -> Assiste
 
 
 async def erase_contact(uow: UnitOfWork, user_id: int, case: Case) -> bool:
-    """The resident asked to be forgotten (by phone or at the desk): the number goes."""
+    """The resident asked to be forgotten (by phone or at the desk): the number goes; that
+    they agreed to the filing stays recorded. True when there was a number."""
     if case.source != "assisted" or not may_see_contact(uow, user_id, case):
         raise IntakeError("not_allowed")
     gone = await uow.session.execute(
-        delete(AssistedContact).where(AssistedContact.case_id == case.id)
+        update(AssistedContact)
+        .where(AssistedContact.case_id == case.id, AssistedContact.phone.is_not(None))
+        .values(phone=None, hear_back="printed")
     )
     return bool(gone.rowcount)  # type: ignore[attr-defined]
 
@@ -212,6 +215,8 @@ async def forget_contacts(uow: UnitOfWork, keep_after_close: object) -> int:
         Case.closed_at < uow.now - keep_after_close,  # type: ignore[operator]
     )
     gone = await uow.session.execute(
-        delete(AssistedContact).where(AssistedContact.case_id.in_(done))
+        update(AssistedContact)
+        .where(AssistedContact.case_id.in_(done), AssistedContact.phone.is_not(None))
+        .values(phone=None)
     )
     return gone.rowcount or 0  # type: ignore[attr-defined]

@@ -99,7 +99,11 @@ def _prefill(request: web.Request, templates: dict[str, list[Any]]) -> dict[str,
 
 def _done(asked: str) -> str:
     """The flash after an action: the name of one that exists (its text is `desk_done_…`)."""
-    return asked if asked in actions.BY_NAME or asked in ("ask_unreached", "filed") else ""
+    return (
+        asked
+        if asked in actions.BY_NAME or asked in ("ask_unreached", "filed", "contact_erased")
+        else ""
+    )
 
 
 async def _choices(

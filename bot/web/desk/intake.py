@@ -8,12 +8,14 @@ from aiohttp import web
 
 from bot.bounds import clean_text, parse_float
 from bot.services.cases import intake
+from bot.services.cases import queries as case_queries
 from bot.web.desk.session import ActionRefused, Desk, desk_view, render
 
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/desk/intake", intake_page, name="desk_intake")
     app.router.add_post("/desk/intake", intake_post)
+    app.router.add_post(r"/desk/cases/{human_id:GV-[0-9]{4}-[0-9]+}/contact/erase", erase_contact)
 
 
 def _text(desk: Desk, name: str, limit: int = 2000) -> str:
@@ -63,3 +65,18 @@ async def intake_post(request: web.Request, desk: Desk) -> web.Response:
     except intake.IntakeError as exc:
         raise ActionRefused(exc.key, 400) from exc
     return web.Response(status=303, headers={"Location": f"/desk/cases/{case.human_id}?done=filed"})
+
+
+@desk_view
+async def erase_contact(request: web.Request, desk: Desk) -> web.Response:
+    """The resident asked to be forgotten: their phone number goes (staff who may see it)."""
+    case = await case_queries.find_in_scope(desk.uow, desk.user_id, request.match_info["human_id"])
+    if case is None:
+        raise ActionRefused("desk_case_not_found", 404)
+    try:
+        await intake.erase_contact(desk.uow, desk.user_id, case)
+    except intake.IntakeError as exc:
+        raise ActionRefused(exc.key, 403) from exc
+    return web.Response(
+        status=303, headers={"Location": f"/desk/cases/{case.human_id}?done=contact_erased"}
+    )
