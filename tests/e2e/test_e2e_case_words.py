@@ -139,6 +139,13 @@ async def test_every_card_action_of_the_table_is_pressed_through_the_chat(
     prompt, or offers its choices on the card."""
     resident = 1960 + ACTIONS.index(action)
     await world.resident(resident)
+    if action.name == "offer_org":  # offered where an organisation joined the community
+        from bot.services.participation import volunteers
+
+        assert world.app is not None
+        async with world.app.domain.unit() as uow:
+            code = await volunteers.invite_organisation(uow, COMMITTEE, "xingfu", "Sunshine")
+            assert await volunteers.accept_invitation(uow, 1999, code) is not None
     triage = Status.TRIAGE in action.statuses
     text = (
         "hello?? can someone come by" if triage else "The street light outside building 1 is broken"
@@ -166,7 +173,12 @@ async def test_every_card_action_of_the_table_is_pressed_through_the_chat(
         answer = await answer_of(world, pressed)
         assert answer == label(world, STAFF_LANG, action.done or ""), answer
         kinds = [e.kind for e in await events(world, case_id)]
-        assert kinds[-1] == {"accept": "accepted", "category": "triaged"}[action.name], kinds
+        assert (
+            kinds[-1]
+            == {"accept": "accepted", "category": "triaged", "offer_org": "offered_org"}[
+                action.name
+            ]
+        ), kinds
     elif first is Asks.TEXT:
         prompt = await world.wait_bot(owner, case_id, after=after)
         expected = render(
