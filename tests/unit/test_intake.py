@@ -189,3 +189,32 @@ async def test_the_phone_is_never_public_and_the_figure_matches_a_hand_count(
         assert row[names.index("filed_for_residents")] == "1"
     finally:
         await http.close()
+
+
+async def test_the_phone_goes_a_month_after_the_case_closed(domain: Domain, clock: Any) -> None:
+    from bot.services.cases import lifecycle
+    from bot.services.public.open311 import CONTACT_KEEP
+
+    async with domain.unit() as uow:
+        case = await intake.file_assisted(
+            uow,
+            MEMBER_1,
+            text="The gate lock is broken",
+            place=intake.place_of(uow, words="Xingfu Garden building 1"),
+            channel="walk_in",
+            hear_back="phone",
+            phone=PHONE,
+            consent=True,
+        )
+        await lifecycle.resolve(uow, MEMBER_1, case, "Replaced the lock")
+        await lifecycle.auto_close(uow, case)
+        case_id = case.id
+    clock.advance(CONTACT_KEEP - timedelta(days=1))
+    async with domain.unit() as uow:
+        assert await intake.forget_contacts(uow, CONTACT_KEEP) == 0
+    clock.advance(timedelta(days=2))
+    async with domain.unit() as uow:
+        assert await intake.forget_contacts(uow, CONTACT_KEEP) == 1
+    async with domain.unit() as uow:
+        kept = await uow.session.get(AssistedContact, case_id)
+        assert kept is not None and kept.phone is None and kept.consent_at is not None
