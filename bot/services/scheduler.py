@@ -375,7 +375,7 @@ async def prune(domain: Domain) -> int:
         from bot.services.public.open311 import forget_submitters
 
         contacts = await forget_submitters(uow)
-        from bot.services.cases.intake import forget_contacts
+        from bot.services.cases.staff_intake import forget_contacts
         from bot.services.public.open311 import CONTACT_KEEP
 
         contacts += await forget_contacts(uow, CONTACT_KEEP)

@@ -2,11 +2,11 @@
 or a building — the `patrol` prompt) and `/assist` (for a resident without Telegram: how they
 came, their words, the place, a phone number or none, then the resident's consent and how they
 want to hear back — the `assist` prompt and the `it:` buttons). Both file through
-`bot.services.cases.intake`, like the desk's intake form."""
+`bot.services.cases.staff_intake`, like the desk's intake form."""
 
 from __future__ import annotations
 
-from bot.services.cases import intake
+from bot.services.cases import staff_intake as intake
 from bot.services.shared import dialogue
 from bot.services.shared.dialogue import Prompt
 from bot.services.shared.outbox import Button, Keyboard

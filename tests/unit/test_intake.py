@@ -23,7 +23,7 @@ from unit_helpers import (
     texts_to,
 )
 
-from bot.services.cases import intake
+from bot.services.cases import staff_intake as intake
 from bot.services.public.dashboard import Dashboard
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.store.models import AssistedContact, Case

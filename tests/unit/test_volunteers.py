@@ -284,3 +284,23 @@ async def test_volunteered_residents_counts_confirmed_attendance_in_the_month(
     assert await vol.volunteered_residents(uow.session, ["xingfu-1"], month, after) == {came.id}
     assert await vol.volunteered_residents(uow.session, ["xingfu-2"], month, after) == set()
     assert await vol.volunteered_residents(uow.session, None, month, after) == {came.id}
+
+
+async def test_hours_total_waits_for_the_minimum_of_volunteers(uow: UnitOfWork) -> None:
+    """One volunteer's attendance never shows as a move of the public total: below the
+    dashboard's minimum of distinct volunteers the total is withheld."""
+    first = await _volunteer(uow, thanks=False, name="One")
+    second = await _volunteer(uow, thanks=False, name="Two")
+    task = await _task(uow, capacity=5)
+    for person in (first, second):
+        assert await vol.claim(uow, person.id, task.id) == "claimed"
+    claims = (
+        (await uow.session.execute(select(VolunteerClaim).where(VolunteerClaim.task_id == task.id)))
+        .scalars()
+        .all()
+    )
+    assert (await vol.confirm(uow, MEMBER_1, claims[0].id))[0] == "confirmed"
+    assert (await vol.page_of(uow.session, "xingfu", minimum=2)).hours_total is None
+    assert (await vol.confirm(uow, MEMBER_1, claims[1].id))[0] == "confirmed"
+    page = await vol.page_of(uow.session, "xingfu", minimum=2)
+    assert page.hours_total == 2 * task.hours

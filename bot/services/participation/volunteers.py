@@ -495,7 +495,8 @@ class VolunteerPage:
     tasks: list[PublicTask]
     thanks: list[Thanks]
     organisations: list[PublicOrganisation]
-    hours_total: float
+    hours_total: float | None  # None: fewer volunteers than the dashboard's minimum gave them
+    minimum: int = 1
 
 
 async def public_page(domain: Domain, community_id: str) -> VolunteerPage:
@@ -503,11 +504,14 @@ async def public_page(domain: Domain, community_id: str) -> VolunteerPage:
     place, seats), organisations' profiles, total hours, and thanks by first name for the
     volunteers who asked for it. Nothing else of a person."""
     async with reading(domain.engine) as conn:
-        return await page_of(conn, community_id)
+        minimum = max(1, domain.settings.dashboard_min_cases)
+        return await page_of(conn, community_id, minimum)
 
 
-async def page_of(conn: Any, community_id: str) -> VolunteerPage:
-    """`public_page` on an open connection or session (plain column reads)."""
+async def page_of(conn: Any, community_id: str, minimum: int = 1) -> VolunteerPage:
+    """`public_page` on an open connection or session (plain column reads). The hours total
+    is published only once `minimum` volunteers gave them, so one person's attendance never
+    shows as a move of the public figure."""
     orgs = dict(
         (
             await conn.execute(
@@ -550,15 +554,22 @@ async def page_of(conn: Any, community_id: str) -> VolunteerPage:
         .order_by(User.first_name)
     )
     thanks = [Thanks(name, float(hours or 0)) for name, hours in thanks_rows.all()]
-    total = await conn.execute(
-        select(func.coalesce(func.sum(VolunteerClaim.hours), 0.0))
-        .join(VolunteerTask, VolunteerTask.id == VolunteerClaim.task_id)
-        .where(in_community, VolunteerClaim.state == "attended")
-    )
+    total_row = (
+        await conn.execute(
+            select(
+                func.coalesce(func.sum(VolunteerClaim.hours), 0.0),
+                func.count(func.distinct(VolunteerClaim.user_id)),
+            )
+            .join(VolunteerTask, VolunteerTask.id == VolunteerClaim.task_id)
+            .where(in_community, VolunteerClaim.state == "attended")
+        )
+    ).one()
+    givers = int(total_row[1] or 0)
+    hours_total = float(total_row[0]) if givers >= minimum else None
     profile_rows = await conn.execute(
         select(Organisation.name, Organisation.kind, Organisation.about, Organisation.area)
         .where(Organisation.community_id == community_id, Organisation.joined_at.is_not(None))
         .order_by(Organisation.name)
     )
     profiles = [PublicOrganisation(*row) for row in profile_rows.all()]
-    return VolunteerPage(tasks, thanks, profiles, float(total.scalar_one()))
+    return VolunteerPage(tasks, thanks, profiles, hours_total, minimum)

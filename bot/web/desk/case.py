@@ -14,8 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
-from bot.services.cases import actions, duty, intake, joint, lifecycle, notes, onetap, replies
+from bot.services.cases import actions, duty, joint, lifecycle, notes, onetap, replies
 from bot.services.cases import queries as case_queries
+from bot.services.cases import staff_intake as intake
 from bot.services.cases.actions import Asks
 from bot.services.cases.status import OPEN
 from bot.services.cases.views import card_data, case_place

@@ -1,14 +1,14 @@
 """The desk's intake form: a case found on patrol, or filed for a resident without Telegram
 (a phone call, a walk-in) with their consent and how they want to hear back — the same
-`bot.services.cases.intake` functions as the chat's `/patrol` and `/assist`."""
+`bot.services.cases.staff_intake` functions as the chat's `/patrol` and `/assist`."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from bot.bounds import clean_text, parse_float
-from bot.services.cases import intake
 from bot.services.cases import queries as case_queries
+from bot.services.cases import staff_intake as intake
 from bot.web.desk.session import ActionRefused, Desk, desk_view, render
 
 
