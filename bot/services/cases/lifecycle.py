@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
-from bot.services.cases import joint, labels, neighbours, onetap
+from bot.services.cases import intake, joint, labels, neighbours, onetap
 from bot.services.cases.feed import case_changed
 from bot.services.cases.notes import write_note as write_note
 from bot.services.cases.queries import find_case as find_case
@@ -107,6 +107,8 @@ async def record(
         )
     )
     case_changed(uow, case.id)
+    if case.source in intake.SOURCES:
+        await intake.on_event(uow, case, kind)  # a received hand-off: signed, contacted
 
 
 def move(uow: UnitOfWork, case: Case, status: str) -> str:
