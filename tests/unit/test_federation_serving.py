@@ -357,3 +357,113 @@ async def test_discovery_advertises_the_updates_extension(domain: Domain) -> Non
         assert any("FixMyStreet" in s for s in specs[1:])
     finally:
         await client.close()
+
+
+ORDERS = (
+    "order_id,service_code,description,lat,long,address_string\n"
+    "H-1,facilities,Lamp out at the east gate,39.91052,116.40081,\n"
+    "H-2,nonsense,Unknown service,39.91052,116.40081,\n"
+    ",facilities,No order id,39.91052,116.40081,\n"
+    "H-3,facilities,Far away,39.99000,116.90000,\n"
+    "H-4,facilities,Half a point,39.91052,,\n"
+    "H-1,facilities,The same order again,39.91052,116.40081,\n"
+    "H-5,facilities,No place at all,,,\n"
+    "H-6,sanitation,Rubbish by building 2,39.91052,116.40081,\n"
+)
+
+
+async def test_a_hotline_csv_is_imported_row_by_row_with_a_report(
+    domain: Domain, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import hotline as hotline_cli
+
+    await _key(domain, "12345", link="hotline-12345", level="hotline")
+    assert await hotline_cli._import(domain, ORDERS.encode("utf-8-sig"), None) == 1
+    out = capsys.readouterr()
+    lines = out.out.strip().splitlines()
+    assert lines[-1] == "8 rows: 2 accepted, 1 duplicate, 5 refused"
+    report = "\n".join(lines[:-1])
+    assert "line 3 order H-2: refused: service_code nonsense was not found" in report
+    assert "line 4 order -: refused: order_id was not provided." in report
+    assert "line 5 order H-3: refused: The location is outside every grid" in report
+    assert "line 6 order H-4: refused: lat and long must be sent together." in report
+    assert "line 7 order H-1: duplicate of GV-" in report
+    assert "line 8 order H-5: refused: A location is required" in report
+    assert "8/8 rows" in out.err  # progress
+    # Importing the same file again files nothing new: every accepted order is a duplicate.
+    assert await hotline_cli._import(domain, ORDERS.encode(), None) == 1
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        "8 rows: 0 accepted, 3 duplicate, 5 refused"
+    )
+    async with domain.unit() as uow:
+        cases = (await uow.session.execute(select(Case))).scalars().all()
+        assert sorted(c.source for c in cases) == ["hotline", "hotline"]
+
+
+async def test_a_broken_hotline_file_is_refused_whole(
+    domain: Domain, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import hotline as hotline_cli
+
+    for raw, words in (
+        (b"order_id,description\nH-1,x\n", "lacks the column(s) service_code"),
+        ("order_id,service_code\nH-1,facilities\n".encode("utf-16"), "not UTF-8"),
+        (b"order_id,service_code\nH-1,facilities\n", "no active hotline key"),
+    ):
+        assert await hotline_cli._import(domain, raw, None) == 2
+        assert words in capsys.readouterr().out
+    await _key(domain, "a", link="hotline-a", level="hotline")
+    await _key(domain, "b", link="hotline-b", level="hotline")
+    assert await hotline_cli._import(domain, b"order_id,service_code\n", None) == 2
+    assert "several hotline keys" in capsys.readouterr().out
+    rows = "order_id,service_code,lat,long\n" + "H,facilities,1,1\n" * 10_001
+    assert await hotline_cli._import(domain, rows.encode(), "hotline-a") == 2
+    assert "more than 10000 rows" in capsys.readouterr().out
+
+
+async def test_a_closed_hotline_order_has_its_reply(
+    domain: Domain, clock: ManualClock, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    import argparse
+
+    from bot.cli import hotline as hotline_cli
+    from bot.services.public import hotline
+
+    await _key(domain, "12345", link="hotline-12345", level="hotline")
+    rows = hotline.read_orders(ORDERS.encode())
+    key = await hotline.hotline_key(domain, None)
+    done = await hotline.import_orders(domain, key, rows)
+    first = next(o for o in done if o.order_id == "H-1" and o.outcome == "accepted")
+    assert [r async for r in hotline.replies(domain, None)] == []  # nothing ended yet
+    clock.advance(timedelta(hours=2))
+    async with domain.unit() as uow:
+        case = (
+            await uow.session.execute(select(Case).where(Case.human_id == first.case))
+        ).scalar_one()
+        await lifecycle.resolve(uow, MEMBER_1, case, RESOLUTION)
+        await lifecycle.publish_note(uow, MEMBER_1, case, PUBLIC)
+        resolved_at = uow.now
+    (reply,) = [r async for r in hotline.replies(domain, None)]
+    assert (reply.order_id, reply.service_request_id, reply.outcome) == (
+        "H-1",
+        first.case,
+        "resolved",
+    )
+    assert reply.closed_at == resolved_at and reply.public_note == PUBLIC
+    assert [r async for r in hotline.replies(domain, resolved_at + timedelta(seconds=1))] == []
+    out = tmp_path / "replies.csv"
+    args = argparse.Namespace(link=None, out=out)
+    assert await hotline_cli._replies(domain, None, args) == 0
+    text = out.read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0] == "order_id,service_request_id,outcome,closed_at,public_note"
+    assert f"H-1,{first.case},resolved,2026-11-24T12:00:00+08:00,{PUBLIC}" in text
+    assert RESOLUTION not in text and "Mrs Li" not in text
+    assert "1 replies" in capsys.readouterr().err
+    # The hotline that polls reads the same reply as the case's steps.
+    client = await pages(domain)
+    try:
+        status, body = await _get(client, UPDATES + ".json", service_request_id=first.case)
+        assert [u["status"] for u in body][-2:] == ["fixed", "fixed"]
+        assert body[-1]["description"] == PUBLIC
+    finally:
+        await client.close()
