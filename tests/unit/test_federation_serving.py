@@ -467,3 +467,66 @@ async def test_a_closed_hotline_order_has_its_reply(
         assert body[-1]["description"] == PUBLIC
     finally:
         await client.close()
+
+
+async def test_the_dashboard_shows_hand_offs_received_from_the_minimum(
+    domain: Domain, clock: ManualClock
+) -> None:
+    """Per sending level: received, sign-for and first-contact medians and on-time shares,
+    misses and returns; times only from `dashboard_min_cases` hand-offs of a level."""
+    from page_helpers import get
+
+    minimum = domain.settings.dashboard_min_cases
+    district = await _key(domain, "district", link="district", level="district")
+    street = await _key(domain, "street", link="street", level="street")
+    client = await pages(domain)
+    try:
+        for n in range(minimum):
+            form = {"api_key": district, "service_code": "facilities", **POINT}
+            status, created = await _post(
+                client, f"{V2}/requests.json", {**form, "attribute[remote_ref]": f"D-{n}"}
+            )
+            assert status == 200, created
+        await _post(
+            client,
+            f"{V2}/requests.json",
+            {"api_key": street, "service_code": "facilities", **POINT},
+        )
+        clock.advance(timedelta(minutes=30))
+        async with domain.unit() as uow:
+            rows = (
+                (
+                    await uow.session.execute(
+                        select(CaseIntake).where(CaseIntake.level == "district")
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for n, row in enumerate(rows):
+                case = await uow.session.get(Case, row.case_id)
+                assert case is not None
+                if n == 0:
+                    await lifecycle.reject(uow, MEMBER_1, case, "Not in our area")
+                elif n % 2:
+                    await lifecycle.accept(uow, MEMBER_1, case)
+        clock.advance(timedelta(hours=2))
+        await scheduler.run_due(domain)  # the others missed their sign-for deadline
+        status, html = await get(client, "/communities/xingfu")
+        assert status == 200
+        table = html.split('data-figure="handoffs"', 1)[1].split("</table>", 1)[0]
+        district_row = table.split('data-level="district"', 1)[1].split("</tr>", 1)[0]
+        signed = 1 + sum(1 for n in range(1, minimum) if n % 2)  # the return signs for it too
+        assert f"<td>{minimum}</td>" in district_row
+        assert f"30 min · {round(100 * signed / minimum)}% on time" in district_row
+        assert f"<td>{minimum - signed}</td>" in district_row  # missed
+        assert "<td>1</td>" in district_row  # returned
+        street_row = table.split('data-level="street"', 1)[1].split("</tr>", 1)[0]
+        assert "too-few" in street_row  # one hand-off: no time, no share
+        status, zh = await get(client, "/communities/xingfu", "zh")
+        assert "接收的交办件" in zh and "区" in zh
+        for lang, term in (("en", "Hand-offs received"), ("zh", "接收的交办件")):
+            status, page = await get(client, "/about/numbers", lang)
+            assert status == 200 and 'id="handoffs"' in page and term in page
+    finally:
+        await client.close()
