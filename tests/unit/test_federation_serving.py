@@ -530,3 +530,26 @@ async def test_the_dashboard_shows_hand_offs_received_from_the_minimum(
             assert status == 200 and 'id="handoffs"' in page and term in page
     finally:
         await client.close()
+
+
+async def test_the_map_sets_the_hand_off_times(domain: Domain) -> None:
+    from bot.services.shared.gridmap_store import load_document
+    from tests.support.maps import demo_document
+
+    import yaml
+
+    document = {**demo_document(), "handoff": {"sign_within": "30m", "contact_within": "12h"}}
+    await load_document(domain, yaml.safe_dump(document, allow_unicode=True), "with-handoff")
+    key = await _key(domain, "city", link="city", level="city")
+    client = await pages(domain)
+    try:
+        form = {"api_key": key, "service_code": "facilities", **POINT}
+        status, created = await _post(client, f"{V2}/requests.json", form)
+        assert status == 200, created
+    finally:
+        await client.close()
+    async with domain.unit() as uow:
+        (row,) = (await uow.session.execute(select(CaseIntake))).scalars().all()
+        assert row.level == "city"
+        assert row.sign_by - row.received_at == timedelta(minutes=30)
+        assert row.contact_by - row.received_at == timedelta(hours=12)
