@@ -533,10 +533,10 @@ async def test_the_dashboard_shows_hand_offs_received_from_the_minimum(
 
 
 async def test_the_map_sets_the_hand_off_times(domain: Domain) -> None:
+    import yaml
+
     from bot.services.shared.gridmap_store import load_document
     from tests.support.maps import demo_document
-
-    import yaml
 
     document = {**demo_document(), "handoff": {"sign_within": "30m", "contact_within": "12h"}}
     await load_document(domain, yaml.safe_dump(document, allow_unicode=True), "with-handoff")
