@@ -553,3 +553,42 @@ async def test_the_map_sets_the_hand_off_times(domain: Domain) -> None:
         assert row.level == "city"
         assert row.sign_by - row.received_at == timedelta(minutes=30)
         assert row.contact_by - row.received_at == timedelta(hours=12)
+
+
+async def test_the_desk_shows_where_a_hand_off_came_from_and_the_other_sides_steps(
+    domain: Domain, clock: ManualClock
+) -> None:
+    from bot.services.people import desk_auth
+
+    key = await _key(domain, "district", link="district-7", level="district")
+    client = await pages(domain)
+    try:
+        form = {"api_key": key, "service_code": "facilities", **POINT}
+        form["attribute[remote_ref]"] = "D-9"
+        status, created = await _post(client, f"{V2}/requests.json", form)
+        human_id = created[0]["service_request_id"]
+        push = {
+            "api_key": key,
+            "service_request_id": "D-9",
+            "update_id": "u-1",
+            "status": "action_scheduled",
+            "description": "Inspector booked for Thursday",
+        }
+        assert (await _post(client, UPDATES + ".json", push))[0] == 200
+        clock.advance(timedelta(hours=2))
+        await scheduler.run_due(domain)
+        async with domain.unit() as uow:
+            token, _ = await desk_auth.open_session(uow, MEMBER_1, "link")
+        client.session.cookie_jar.update_cookies({"gv_desk": token})
+        for lang, words in (("en", "sign for by"), ("zh", "签收期限")):
+            async with client.get(
+                f"/desk/cases/{human_id}", headers={"Accept-Language": lang}
+            ) as r:
+                html = await r.text()
+            assert r.status == 200, html
+            handoff = html.split('id="handoff"', 1)[1].split("</dd>", 1)[0]
+            assert "district-7" in handoff and "D-9" in handoff and words in handoff
+            assert 'class="bad"' in handoff  # the sign-for deadline was missed
+            assert "Inspector booked for Thursday" in html and "action_scheduled" in html
+    finally:
+        await client.close()
