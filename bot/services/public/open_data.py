@@ -62,7 +62,12 @@ CASE_FIELDS: tuple[tuple[str, str, str], ...] = (
         "string",
         "The public note staff published on what was done; empty when there is none. The note to the resident and a decline reason are never published.",
     ),
-    ("source", "string", "How it came in: bot (the Telegram bot) or open311 (an outside client)."),
+    (
+        "source",
+        "string",
+        "How it came in: bot (the Telegram bot), open311 (an outside client), link (handed to "
+        "us by another centre or department) or hotline (a 12345 hotline's order).",
+    ),
     ("service_name", "string", "The category's name."),
     ("service_subtype", "string", "Not used (always empty)."),
     (
@@ -411,7 +416,7 @@ CASE_FIELDS_ZH: dict[str, str] = {
     "closed_date": "办结、不予受理、撤回或结案的时间；未办结时为空。",
     "status_description": "公开状态：received、assigned、in_progress、waiting_for_information、escalated、reopened、resolved、closed、rejected、cancelled。",
     "status_notes": "工作人员办结时写的说明，或不予受理的理由。",
-    "source": "来源：bot（Telegram 机器人）或 open311（外部系统）。",
+    "source": "来源：bot（Telegram 机器人）、open311（外部系统）、link（其他中心或部门交办）或 hotline（12345 热线派单）。",
     "service_name": "分类名称。",
     "service_subtype": "未使用（始终为空）。",
     "description": "经工作人员审核、准予公开的描述；部署未开启公开时为空。居民的原话从不公开。",
