@@ -348,6 +348,9 @@ class CaseEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
+    # Open311 servicerequestupdates lists the steps of a time window in (time, id) order.
+    __table_args__ = (Index("ix_case_events_at_id", "at", "id"),)
+
 
 class CaseNote(Base):
     """A note staff write on a case for each other: read only by staff who may see the case,

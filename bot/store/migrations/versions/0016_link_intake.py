@@ -1,4 +1,5 @@
-"""link intake: link keys, cases received from a link or a hotline, updates pushed to us
+"""link intake: link keys, cases received from a link or a hotline, updates pushed to us,
+the audit trail indexed by time
 
 Revision ID: 0016_link_intake
 Revises: 0014_joint
@@ -63,9 +64,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("api_key_id", "update_id", name="uq_remote_updates_key_update"),
     )
     op.create_index("ix_remote_updates_case_id", "remote_updates", ["case_id"])
+    op.create_index("ix_case_events_at_id", "case_events", ["at", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_case_events_at_id", table_name="case_events")
     op.drop_index("ix_remote_updates_case_id", table_name="remote_updates")
     op.drop_table("remote_updates")
     op.drop_index("ix_case_intakes_received", table_name="case_intakes")
