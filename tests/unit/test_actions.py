@@ -25,11 +25,12 @@ from unit_helpers import (
     new_resident,
 )
 
-from bot.services.cases import actions, lifecycle, views
+from bot.services.cases import actions, intake, lifecycle, views
 from bot.services.cases.actions import ACTIONS, Asks, Where
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.status import Status
 from bot.services.people.policy import Capability
+from bot.services.public import api_keys
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import Case, CaseNote, User
 
@@ -61,12 +62,14 @@ EVENT = {
     "rule_reassign": "transferred",
     "rule_amend": "transferred",
     "rule_uphold": "return_upheld",
+    "handoff_contacted": "handoff_contacted",
 }
 # Rows only the case's owner presses (at the desk too), and rows waiting for a return.
 OWNER_ONLY = {"return"}
 NEEDS_RETURN = {"rule_reassign", "rule_amend", "rule_uphold"}
 # Rows offered only once something waits: a request for the leader's decision, a hold to end.
 NEEDS_REQUEST = {"approve", "decline", "release"}
+NEEDS_HANDOFF = {"handoff_contacted"}
 
 
 def _yaml(lang: str, name: str) -> dict[str, Any]:
@@ -141,6 +144,14 @@ async def _case_in(uow: UnitOfWork, status: str, action: str = "") -> Case:
             await lifecycle.approve_deferral(uow, LEADER, case)
     if action in NEEDS_RETURN:
         await lifecycle.return_case(uow, MEMBER_1, case, "PM-1", "A lift is the property's")
+    if action in NEEDS_HANDOFF:  # received from a link, as an Open311 POST with a link key files it
+        key = await api_keys.create_key(
+            uow.session, "district", uow.now, link="d", level="district"
+        )
+        case.source = "link"
+        row = await api_keys.check_key(uow.session, key.key)
+        assert row is not None
+        intake.receive(uow, case, row, "link", None)
     if status == Status.ACCEPTED:
         await lifecycle.accept(uow, MEMBER_1, case)
     elif status == Status.RESOLVED:

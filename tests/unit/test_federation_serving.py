@@ -592,3 +592,48 @@ async def test_the_desk_shows_where_a_hand_off_came_from_and_the_other_sides_ste
             assert "Inspector booked for Thursday" in html and "action_scheduled" in html
     finally:
         await client.close()
+
+
+async def test_contact_made_is_an_action_offered_only_on_a_hand_off_waiting_for_it(
+    domain: Domain, clock: ManualClock
+) -> None:
+    from bot.services.cases import actions
+    from bot.services.cases.actions import Where
+    from bot.services.cases.lifecycle import CaseActionError
+
+    contacted = actions.BY_NAME["handoff_contacted"]
+    key = await _key(domain, "department", link="urban-mgmt", level="department")
+    client = await pages(domain)
+    try:
+        form = {"api_key": key, "service_code": "facilities", **POINT}
+        human_id = (await _post(client, f"{V2}/requests.json", form))[1][0]["service_request_id"]
+    finally:
+        await client.close()
+    async with domain.unit() as uow:
+        own = await file_case(uow, await new_resident(uow), as_category="facilities")
+        await lifecycle.accept(uow, MEMBER_1, own)
+        case = (
+            await uow.session.execute(select(Case).where(Case.human_id == human_id))
+        ).scalar_one()
+        assert contacted in await actions.offered(Where(uow, case, user_id=MEMBER_1))
+        await lifecycle.accept(uow, MEMBER_1, case)
+        assert contacted in await actions.offered(Where(uow, case, user_id=MEMBER_1))
+        assert contacted not in await actions.offered(Where(uow, own, user_id=MEMBER_1))
+        case_id = case.id
+    clock.advance(timedelta(hours=5))
+    async with domain.unit() as uow:
+        case = await uow.session.get(Case, case_id)
+        assert case is not None
+        await actions.perform(uow, MEMBER_1, case, contacted)
+        row = await uow.session.get(CaseIntake, case_id)
+        assert row is not None and row.contacted_at == uow.now
+        assert contacted not in await actions.offered(Where(uow, case, user_id=MEMBER_1))
+        with pytest.raises(CaseActionError):
+            await actions.perform(uow, MEMBER_1, case, contacted)  # once
+        kinds = [e.kind for e in await events_of(uow, case)]
+        assert kinds.count("handoff_contacted") == 1
+    clock.advance(timedelta(days=2))
+    await scheduler.run_due(domain)
+    async with domain.unit() as uow:
+        row = await uow.session.get(CaseIntake, case_id)
+        assert row is not None and row.contact_missed_at is None

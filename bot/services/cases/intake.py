@@ -9,8 +9,9 @@ gets the receive-side hand-off deadlines: sign for it (accept) within `handoff_s
 counted once and escalates the case on our side (the scheduler calls `miss`).
 
 Signing is the owner's accept (or a decision that ends the case: resolved, declined). First
-contact is the first step that reaches the case's place or sender after that: a question, a
-hold, a public note, the resolution. A declined case is a returned hand-off.
+contact is the first step that reaches the case's place or sender after that: "contact made"
+(an action of its own, offered while the case is worked on), a question, a hold, a public
+note, the resolution. A declined case is a returned hand-off.
 
 The sender's reference (its own id, a hotline's order id) is unique per key: the same order
 twice is one case (the first one's id is answered again).
@@ -37,7 +38,7 @@ KINDS = ("link", HOTLINE)
 SOURCES: frozenset[str] = frozenset(KINDS)
 MAX_REF = 64
 SIGN_KINDS = frozenset({"accepted", "resolved", "rejected"})
-CONTACT_KINDS = frozenset({"asked", "held", "public_note", "resolved"})
+CONTACT_KINDS = frozenset({"asked", "held", "public_note", "resolved", "handoff_contacted"})
 MISSES = ("sign", "contact")
 
 
@@ -121,6 +122,14 @@ async def on_event(uow: UnitOfWork, case: Case, kind: str) -> None:
         row.contacted_at = uow.now
     if kind == "rejected" and row.returned_at is None:
         row.returned_at = uow.now
+
+
+async def contact_open(uow: UnitOfWork, case: Case) -> bool:
+    """A received hand-off whose first contact is not recorded yet."""
+    if case.source not in SOURCES:
+        return False
+    row = await uow.session.get(CaseIntake, case.id)
+    return row is not None and row.contacted_at is None
 
 
 def due(now: datetime) -> dict[str, object]:

@@ -1387,6 +1387,21 @@ async def miss_task(uow: UnitOfWork, task: CaseTask, which: str) -> bool:
     return True
 
 
+# --- hand-offs received from a link (cases/intake.py) ----------------------------------------
+
+
+async def handoff_contacted(uow: UnitOfWork, user_id: int, case: Case) -> None:
+    """The owner of a received hand-off made first contact (a call, a visit): recorded once,
+    on the staff timeline; it meets the first-contact deadline (cases/intake.py)."""
+    if case.status not in OPEN:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    if not await intake.contact_open(uow, case):
+        raise CaseActionError("not_a_handoff")
+    case.version += 1
+    await record(uow, case, actor_for(uow, user_id), "handoff_contacted")
+    await _refresh_owner_card(uow, case)
+
+
 # --- whose duty (cases/duty.py): a return citing the duty list, and the one ruling on it ----
 # The action table runs lifecycle functions; the rules live in `duty.py` (imported here when
 # run: it builds on this module).

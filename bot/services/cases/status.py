@@ -127,6 +127,7 @@ STAFF_ONLY_KINDS: frozenset[str] = frozenset(
         # Hand-offs received from a link (cases/intake.py) and the other side's pushed steps.
         "handoff_missed_sign",
         "handoff_missed_contact",
+        "handoff_contacted",
         "remote_update",
     }
 )
