@@ -637,3 +637,47 @@ async def test_contact_made_is_an_action_offered_only_on_a_hand_off_waiting_for_
     async with domain.unit() as uow:
         row = await uow.session.get(CaseIntake, case_id)
         assert row is not None and row.contact_missed_at is None
+
+
+async def test_the_desk_assessment_lists_hand_offs_per_link(
+    domain: Domain, clock: ManualClock
+) -> None:
+    from unit_helpers import LEADER
+
+    from bot.services.people import desk_auth
+
+    key = await _key(domain, "district", link="district-7", level="district")
+    client = await pages(domain)
+    try:
+        form = {"api_key": key, "service_code": "facilities", **POINT}
+        for n in range(3):
+            await _post(client, f"{V2}/requests.json", {**form, "attribute[remote_ref]": f"R{n}"})
+        clock.advance(timedelta(minutes=30))
+        async with domain.unit() as uow:
+            rows = (await uow.session.execute(select(CaseIntake))).scalars().all()
+            first = await uow.session.get(Case, rows[0].case_id)
+            second = await uow.session.get(Case, rows[1].case_id)
+            assert first is not None and second is not None
+            await lifecycle.accept(uow, MEMBER_1, first)
+            await lifecycle.reject(uow, MEMBER_1, second, "Not ours")
+            month = uow.now.strftime("%Y-%m")
+        clock.advance(timedelta(hours=1))
+        await scheduler.run_due(domain)
+        async with domain.unit() as uow:
+            token, _ = await desk_auth.open_session(uow, LEADER, "link")
+        client.session.cookie_jar.update_cookies({"gv_desk": token})
+        for lang, words in (("en", "Signed for on time"), ("zh", "按时签收")):
+            async with client.get(
+                f"/desk/reports?month={month}", headers={"Accept-Language": lang}
+            ) as r:
+                html = await r.text()
+            assert r.status == 200, html
+            table = html.split('id="report-handoffs"', 1)[1].split("</table>", 1)[0]
+            assert words in table
+            row = table.split('data-link="district-7"', 1)[1].split("</tr>", 1)[0]
+            cells = [c.split("</td>")[0] for c in row.split('">')[2:]]
+            # received 3, signed for on time 2 (the accept and the return), contact 0,
+            # missed 1 (the third), returned 1, median half an hour to sign for
+            assert cells[-6:] == ["3", "2", "0", "1", "1", "0.5"], cells
+    finally:
+        await client.close()
