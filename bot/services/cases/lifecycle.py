@@ -8,6 +8,7 @@ in place and queues the resident's (and followers') update.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -197,6 +198,7 @@ async def create_case(
     classification: Classification | None = None,
     source: str = "bot",
     language: str | None = None,
+    received: Callable[[Case], object] | None = None,
 ) -> Case:
     """File a report: classify, route, set deadlines, notify the owner and the resident.
 
@@ -234,6 +236,8 @@ async def create_case(
     uow.session.add(case)
     await uow.session.flush()
     case.human_id = f"GV-{uow.now.year}-{case.id:06d}"
+    if received is not None:  # a hand-off from a link: its row before the card is drawn
+        received(case)
     for file_id in photos:
         uow.session.add(CasePhoto(case_id=case.id, file_id=file_id, kind="report"))
     await record(

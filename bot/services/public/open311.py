@@ -359,9 +359,8 @@ async def submit(domain: Domain, key: ApiKey, req: NewRequest, service_name: str
                 source_update_id=None,
                 classification=classification,
                 source=kind or "open311",
+                received=(lambda c: intake.receive(uow, c, key, kind, ref)) if kind else None,
             )
-            if kind is not None:
-                intake.receive(uow, case, key, kind, ref)
             if kind != "link":  # a link carries no person's identity: none is kept
                 uow.session.add(
                     Open311Contact(
