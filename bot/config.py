@@ -84,6 +84,11 @@ class Settings:
     task_within: timedelta = timedelta(days=3)
     summons_sign: timedelta = timedelta(hours=1)
     summons_contact: timedelta = timedelta(hours=24)
+    # Cases received from a link (交办 from a superior, a report from a lower deployment) or a
+    # hotline (bot/services/cases/intake.py): sign for them (accept) within `handoff_sign` and
+    # make first contact within `handoff_contact`; the map's `handoff:` section may say otherwise.
+    handoff_sign: timedelta = timedelta(hours=1)
+    handoff_contact: timedelta = timedelta(hours=24)
     scheduler_interval: float = 5.0
     # How long a claimed inbox or outbox row is held before another process may take it over.
     inbox_lease: timedelta = timedelta(seconds=60)
@@ -191,6 +196,8 @@ class Settings:
             ("summons_sign", "GRIDVOICE_SUMMONS_SIGN_MINUTES", 60.0),
             ("summons_contact", "GRIDVOICE_SUMMONS_CONTACT_HOURS", 3600.0),
             ("task_within", "GRIDVOICE_TASK_DAYS", 86400.0),
+            ("handoff_sign", "GRIDVOICE_HANDOFF_SIGN_MINUTES", 60.0),
+            ("handoff_contact", "GRIDVOICE_HANDOFF_CONTACT_HOURS", 3600.0),
         ):
             if env.get(name):
                 values[key] = timedelta(seconds=max(60.0, float(env[name]) * unit))

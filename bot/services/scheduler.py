@@ -18,7 +18,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.clock import wall_now
-from bot.services.cases import duty, verification
+from bot.services.cases import duty, intake, verification
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.status import AWAITING_ACCEPT, OPEN
 from bot.services.cases.views import card_data
@@ -26,7 +26,15 @@ from bot.services.participation import consultations
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
-from bot.store.models import Case, CaseDispute, CaseTask, InboxUpdate, OutboxMessage, Verification
+from bot.store.models import (
+    Case,
+    CaseDispute,
+    CaseIntake,
+    CaseTask,
+    InboxUpdate,
+    OutboxMessage,
+    Verification,
+)
 from routing.deadlines import reminder_due, reminder_horizon
 
 log = logging.getLogger(__name__)
@@ -133,6 +141,7 @@ async def run_due(domain: Domain) -> int:
         + await _run_verifications(domain, now)
         + await _run_tasks(domain, now)
         + await _run_disputes(domain, now)
+        + await _run_intakes(domain, now)
     )
 
 
@@ -247,6 +256,39 @@ async def _run_disputes(domain: Domain, now: datetime) -> int:
             if dispute is None:
                 continue  # ruled meanwhile, or another replica did it
             done += 1 if await duty.overdue(uow, dispute) else 0
+    return done
+
+
+async def _run_intakes(domain: Domain, now: datetime) -> int:
+    """Hand-offs received from a link not signed for or contacted in time (cases/intake.py):
+    each counted once and escalated, re-read under lock."""
+    done = 0
+    for which, condition in intake.due(now).items():
+        async with domain.sessions() as session:
+            ids = list(
+                (
+                    await session.execute(
+                        select(CaseIntake.case_id)
+                        .where(*condition)  # type: ignore[arg-type]
+                        .order_by(CaseIntake.case_id)
+                        .limit(500)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for case_id in ids:
+            async with domain.unit() as uow:
+                stmt = select(CaseIntake).where(
+                    CaseIntake.case_id == case_id,
+                    *intake.due(uow.now)[which],  # type: ignore[arg-type]
+                )
+                if not domain.sqlite:
+                    stmt = stmt.with_for_update(skip_locked=True)
+                row = (await uow.session.execute(stmt)).scalar_one_or_none()
+                if row is None:
+                    continue
+                done += 1 if await intake.miss(uow, row, which) else 0
     return done
 
 

@@ -349,6 +349,9 @@ class CaseEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
+    # Open311 servicerequestupdates lists the steps of a time window in (time, id) order.
+    __table_args__ = (Index("ix_case_events_at_id", "at", "id"),)
+
 
 class CaseNote(Base):
     """A note staff write on a case for each other: read only by staff who may see the case,
@@ -588,6 +591,11 @@ class ApiKey(Base):
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    # A link key (migration 0016_link_intake): another deployment or centre at `link_level`
+    # (street, district, city, community, department) or a 12345-style hotline ("hotline").
+    # Cases it posts are received from that link, with hand-off deadlines on our side.
+    link_name: Mapped[str | None] = mapped_column(String(64))
+    link_level: Mapped[str | None] = mapped_column(String(16))
 
 
 class Open311Contact(Base):
@@ -832,3 +840,60 @@ class AssistedContact(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     consent_at: Mapped[datetime]
     recorded_by: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- cases that arrive from a link (交办, a lower level's report) or a hotline order ---------
+
+
+class CaseIntake(Base):
+    """Where a case received over Open311 from a link key or a hotline came from: the link's
+    name and level, the sender's own reference (its id, a hotline's order id), and the
+    receive-side hand-off deadlines: sign for it (accept) by `sign_by`, make first contact by
+    `contact_by` (bot/services/cases/intake.py). The sender's reference is unique per key: the
+    same order twice is one case. No person's identity is ever part of it."""
+
+    __tablename__ = "case_intakes"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # link | hotline
+    link_name: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16))  # the sender's level (street, district, ...)
+    remote_ref: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    sign_by: Mapped[datetime]
+    signed_at: Mapped[datetime | None]
+    sign_missed_at: Mapped[datetime | None]
+    contact_by: Mapped[datetime]
+    contacted_at: Mapped[datetime | None]
+    contact_missed_at: Mapped[datetime | None]
+    returned_at: Mapped[datetime | None]  # declined back to the sender
+
+    __table_args__ = (
+        UniqueConstraint("api_key_id", "remote_ref", name="uq_case_intakes_key_ref"),
+        Index("ix_case_intakes_sign_due", "sign_by"),
+        Index("ix_case_intakes_contact_due", "contact_by"),
+        Index("ix_case_intakes_received", "received_at"),
+    )
+
+
+class RemoteUpdate(Base):
+    """An update a client pushed (POST servicerequestupdates) about a case: the other side's
+    step, on the staff timeline. `(api_key_id, update_id)` is unique: the same update twice is
+    one row. Its description is the other side's text: staff read it, no public page does."""
+
+    __tablename__ = "remote_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    update_id: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(Text)
+    media_url: Mapped[str | None] = mapped_column(String(1024))
+    updated_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("api_key_id", "update_id", name="uq_remote_updates_key_update"),
+    )

@@ -24,6 +24,7 @@ ITEMS = {
     "formats": "format",
     "attributes": "attribute",
     "values": "value",
+    "service_request_updates": "request_update",
 }
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 XML_TYPE = "text/xml"

@@ -25,11 +25,12 @@ from unit_helpers import (
     new_resident,
 )
 
-from bot.services.cases import actions, lifecycle, views
+from bot.services.cases import actions, intake, lifecycle, views
 from bot.services.cases.actions import ACTIONS, Asks, Where
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.status import Status
 from bot.services.people.policy import Capability
+from bot.services.public import api_keys
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import Case, CaseNote, User
 
@@ -62,6 +63,7 @@ EVENT = {
     "rule_amend": "transferred",
     "rule_uphold": "return_upheld",
     "offer_org": "offered_org",
+    "handoff_contacted": "handoff_contacted",
 }
 # Rows only the case's owner presses (at the desk too), and rows waiting for a return.
 OWNER_ONLY = {"return"}
@@ -70,6 +72,7 @@ NEEDS_RETURN = {"rule_reassign", "rule_amend", "rule_uphold"}
 NEEDS_REQUEST = {"approve", "decline", "release"}
 # Rows offered only where an organisation joined the case's community.
 NEEDS_ORGANISATION = {"offer_org"}
+NEEDS_HANDOFF = {"handoff_contacted"}
 
 
 def _yaml(lang: str, name: str) -> dict[str, Any]:
@@ -152,6 +155,14 @@ async def _case_in(uow: UnitOfWork, status: str, action: str = "") -> Case:
         code = await volunteers.invite_organisation(uow, COMMITTEE, "xingfu", "Sunshine Care")
         contact = await new_resident(uow)
         assert await volunteers.accept_invitation(uow, contact.id, code) is not None
+    if action in NEEDS_HANDOFF:  # received from a link, as an Open311 POST with a link key files it
+        key = await api_keys.create_key(
+            uow.session, "district", uow.now, link="d", level="district"
+        )
+        case.source = "link"
+        row = await api_keys.check_key(uow.session, key.key)
+        assert row is not None
+        intake.receive(uow, case, row, "link", None)
     if status == Status.ACCEPTED:
         await lifecycle.accept(uow, MEMBER_1, case)
     elif status == Status.RESOLVED:

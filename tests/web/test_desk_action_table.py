@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from bot.services.cases import duty, lifecycle
+from bot.services.cases import duty, intake, lifecycle
 from bot.services.cases.actions import ACTIONS, Asks, StaffAction
 from bot.services.cases.status import Status
+from bot.services.public import api_keys
 from tests.support.chat import case_row, events
 from tests.support.world import ADMIN, CASE_ID, LEADER, PROPERTY_STAFF, World
 from tests.web.desk_helpers import get, hidden, http_session, post, sign_in
@@ -41,6 +42,7 @@ EVENT = {
     "rule_amend": "transferred",
     "rule_uphold": "return_upheld",
     "offer_org": "offered_org",
+    "handoff_contacted": "handoff_contacted",
 }
 
 
@@ -85,6 +87,8 @@ async def test_every_action_of_the_table_has_a_form_that_runs_it(web_world: Worl
                 await _owner_returns(w, case_id)
             if action.name == "offer_org":
                 await _organisation_joins(w)
+            if action.name == "handoff_contacted":
+                await _received_from_a_link(w, case_id)
             if action.name == "return":  # only the case's owner returns it: their own desk
                 async with http_session() as own:
                     await sign_in(w, own, (await case_row(w, case_id)).owner_id or 0)
@@ -143,6 +147,22 @@ async def _member_asks_to_hold(w: World, human_id: str, *, approved: bool) -> No
         await lifecycle.ask_hold(uow, case.owner_id, found, "parts", 3, "The pump is on order")
         if approved:
             await lifecycle.approve_deferral(uow, LEADER, found)
+
+
+async def _received_from_a_link(w: World, human_id: str) -> None:
+    """The case as a hand-off received from a link (cases/intake.py), as a link key's POST
+    files it."""
+    assert w.app is not None
+    case = await case_row(w, human_id)
+    async with w.app.domain.unit() as uow:
+        issued = await api_keys.create_key(
+            uow.session, "district", uow.now, link="district", level="district"
+        )
+        key = await api_keys.check_key(uow.session, issued.key)
+        assert key is not None
+        found = await lifecycle.get_case(uow, case.id)
+        found.source = "link"
+        intake.receive(uow, found, key, "link", None)
 
 
 async def _owner_returns(w: World, human_id: str) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import urljoin, urlparse
 import aiohttp
 import pytest
 
+from bot.services.public import api_keys
 from tests.support.world import MEMBER_1, MEMBER_3, STAFF
 from tests.web.open311_helpers import V2, issue_key, resolve
 
@@ -120,6 +121,9 @@ async def _public_texts(base: str, case_ids: list[str]) -> dict[str, str]:
             f"{V2}/requests.{fmt}?status=closed&lang=zh",
             f"{V2}/requests.{fmt}?service_request_id={','.join(case_ids)}",
             f"{V2}/requests.{fmt}?updated_after=2026-11-01T00:00:00Z",
+            f"{V2}/servicerequestupdates.{fmt}",
+            f"{V2}/servicerequestupdates.{fmt}?service_request_id={','.join(case_ids)}",
+            f"{V2}/servicerequestupdates.{fmt}?start_date=2026-11-01T00:00:00Z&lang=zh",
         ]
         start += [f"{V2}/requests/{c}.{fmt}" for c in case_ids]
     start += [
@@ -170,6 +174,28 @@ async def test_no_public_output_holds_personal_data(web_world) -> None:
                 body = await r.text()
                 assert r.status == 200, body
                 case_ids.append((await r.json())[0]["service_request_id"])
+        # A case handed down over a link, and the other side's update with a person in it:
+        # what crosses a link is kept for staff, never published.
+        async with w.app.domain.unit() as uow:
+            link = await api_keys.create_key(
+                uow.session, "district", uow.now, link="district", level="district"
+            )
+        form = {"api_key": link.key, "service_code": "facilities", **API_SUBMITTER}
+        form |= {"lat": "39.91234", "long": "116.40567", "attribute[remote_ref]": "D-1"}
+        async with http.post(w.app.web_url + f"{V2}/requests.json", data=form) as r:
+            assert r.status == 200, await r.text()
+            case_ids.append((await r.json())[0]["service_request_id"])
+        push = {
+            "api_key": link.key,
+            "service_request_id": case_ids[-1],
+            "update_id": "u-1",
+            "status": "in_progress",
+            "description": API_SUBMITTER["description"],
+            "email": API_SUBMITTER["email"],
+            "first_name": API_SUBMITTER["first_name"],
+        }
+        async with http.post(w.app.web_url + f"{V2}/servicerequestupdates.json", data=push) as r:
+            assert r.status == 200, await r.text()
     # staff handle some: the notes they write are public, their names never are
     card = await w.card(MEMBER_1, case_ids[0])
     await resolve(w, MEMBER_1, card, "Lift repaired by the maintenance company")

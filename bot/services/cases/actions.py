@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bot.services.cases import duty, joint, lifecycle
+from bot.services.cases import duty, intake, joint, lifecycle
 from bot.services.cases.queues import transfer_options
 from bot.services.cases.status import AWAITING_ACCEPT, WORKING, Status
 from bot.services.cases.views import accepts_in
@@ -337,6 +337,30 @@ JOINT_ACTIONS: tuple[StaffAction, ...] = (
 # --- end of joint handling ---------------------------------------------------------------------
 
 
+# --- hand-offs received from a link (cases/intake.py): first contact made -------------------
+
+
+async def _contact_due(where: Where) -> str | None:
+    """Offered on a received hand-off whose first contact is not yet recorded."""
+    return None if await intake.contact_open(where.uow, where.case) else "not_a_handoff"
+
+
+HANDOFF_ACTIONS: tuple[StaffAction, ...] = (
+    StaffAction(
+        name="handoff_contacted",
+        code="hoc",
+        asks=(),
+        capability=Capability.ACT,
+        statuses=AWAITING_ACCEPT | WORKING,
+        run=lifecycle.handoff_contacted,
+        button="btn_handoff_contacted",
+        done="handoff_contacted_ok",
+        rule=_contact_due,
+    ),
+)
+# --- end of hand-offs ----------------------------------------------------------------------------
+
+
 # --- whose duty: a return citing the duty list, and the adjudicator's one ruling ------------
 
 
@@ -548,6 +572,7 @@ ACTIONS: tuple[StaffAction, ...] = (
     *FAIR_CLOCK_ACTIONS,
     *JOINT_ACTIONS,
     *DUTY_ACTIONS,
+    *HANDOFF_ACTIONS,
 )
 
 BY_NAME: dict[str, StaffAction] = {a.name: a for a in ACTIONS}

@@ -8,6 +8,7 @@ in place and queues the resident's (and followers') update.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
-from bot.services.cases import joint, labels, neighbours, onetap
+from bot.services.cases import intake, joint, labels, neighbours, onetap
 from bot.services.cases.feed import case_changed
 from bot.services.cases.notes import write_note as write_note
 from bot.services.cases.queries import find_case as find_case
@@ -107,6 +108,8 @@ async def record(
         )
     )
     case_changed(uow, case.id)
+    if case.source in intake.SOURCES:
+        await intake.on_event(uow, case, kind)  # a received hand-off: signed, contacted
 
 
 def move(uow: UnitOfWork, case: Case, status: str) -> str:
@@ -195,6 +198,7 @@ async def create_case(
     classification: Classification | None = None,
     source: str = "bot",
     language: str | None = None,
+    received: Callable[[Case], object] | None = None,
 ) -> Case:
     """File a report: classify, route, set deadlines, notify the owner and the resident.
 
@@ -232,6 +236,8 @@ async def create_case(
     uow.session.add(case)
     await uow.session.flush()
     case.human_id = f"GV-{uow.now.year}-{case.id:06d}"
+    if received is not None:  # a hand-off from a link: its row before the card is drawn
+        received(case)
     for file_id in photos:
         uow.session.add(CasePhoto(case_id=case.id, file_id=file_id, kind="report"))
     await record(
@@ -1383,6 +1389,21 @@ async def miss_task(uow: UnitOfWork, task: CaseTask, which: str) -> bool:
             helper=joint.name_of(uow, task, lang),
         )
     return True
+
+
+# --- hand-offs received from a link (cases/intake.py) ----------------------------------------
+
+
+async def handoff_contacted(uow: UnitOfWork, user_id: int, case: Case) -> None:
+    """The owner of a received hand-off made first contact (a call, a visit): recorded once,
+    on the staff timeline; it meets the first-contact deadline (cases/intake.py)."""
+    if case.status not in OPEN:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    if not await intake.contact_open(uow, case):
+        raise CaseActionError("not_a_handoff")
+    case.version += 1
+    await record(uow, case, actor_for(uow, user_id), "handoff_contacted")
+    await _refresh_owner_card(uow, case)
 
 
 # --- whose duty (cases/duty.py): a return citing the duty list, and the one ruling on it ----

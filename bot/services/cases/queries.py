@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
+from bot.services.cases import intake
 from bot.services.cases.status import (
     AWAITING_ACCEPT,
     COLUMNS,
@@ -23,7 +24,7 @@ from bot.services.cases.status import (
 )
 from bot.services.people.access import may_see_contact, may_view, scope, scope_grids
 from bot.services.shared.domain import UnitOfWork
-from bot.store.models import ApiKey, Case, CaseEvent, CasePhoto, Open311Contact
+from bot.store.models import ApiKey, Case, CaseEvent, CaseIntake, CasePhoto, Open311Contact
 
 BOARD_LIMIT = 300
 
@@ -261,7 +262,7 @@ class Submitter:
 
 async def submitter(uow: UnitOfWork, user_id: int, c: Case) -> Submitter | None:
     """The submitter of an Open311 case, for a staff member who may see the case."""
-    if c.source != "open311" or not may_see_contact(uow, user_id, c):
+    if c.source not in ("open311", "hotline") or not may_see_contact(uow, user_id, c):
         return None
     contact = await uow.session.get(Open311Contact, c.id)
     if contact is None:
@@ -274,6 +275,13 @@ async def submitter(uow: UnitOfWork, user_id: int, c: Case) -> Submitter | None:
         address=contact.address_string,
         client=key.name if key is not None else "",
     )
+
+
+async def received_from(uow: UnitOfWork, c: Case) -> CaseIntake | None:
+    """Where a hand-off came from (a link or a hotline) and its receive-side deadlines."""
+    if c.source not in intake.SOURCES:
+        return None
+    return await uow.session.get(CaseIntake, c.id)
 
 
 def awaiting_accept(c: Case) -> bool:

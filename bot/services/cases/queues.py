@@ -19,7 +19,7 @@ from bot.services.cases.queries import BOARD_LIMIT, due_of, grid_counts
 from bot.services.cases.status import OPEN, Status
 from bot.services.people.access import may_act, scope, scope_grids
 from bot.services.shared.domain import UnitOfWork
-from bot.store.models import Case, CaseEvent, CaseTask, Verification
+from bot.store.models import Case, CaseEvent, CaseIntake, CaseTask, Verification
 from routing.assignment import TransferTarget, assign, transfer_targets
 from routing.gridmap import Text
 
@@ -311,3 +311,50 @@ TASK_FIGURES = (
     "done_on_time",
     "overdue",
 )
+
+
+HANDOFF_FIGURES = ("received", "signed_on_time", "contacted_on_time", "missed", "returned")
+
+
+async def handoff_assessment(
+    uow: UnitOfWork,
+    user_id: int,
+    days: int = 30,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Per link that handed us cases in the period (within the person's reach): received,
+    signed for on time, first contact on time, a deadline missed, returned; the median hours
+    to sign for (cases/intake.py)."""
+    grids = scope_grids(uow, user_id)
+    since = since or uow.now - timedelta(days=days)
+    stmt = (
+        select(CaseIntake)
+        .join(Case, Case.id == CaseIntake.case_id)
+        .where(CaseIntake.received_at >= since)
+    )
+    if until is not None:
+        stmt = stmt.where(CaseIntake.received_at < until)
+    if grids is not None:
+        stmt = stmt.where(Case.grid_id.in_(sorted(grids)))
+    per: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+    signs: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for row in (await uow.session.execute(stmt)).scalars().all():
+        key = (row.link_name, row.level)
+        p = per[key]
+        p["received"] += 1
+        p["signed_on_time"] += int(row.signed_at is not None and row.signed_at <= row.sign_by)
+        p["contacted_on_time"] += int(
+            row.contacted_at is not None and row.contacted_at <= row.contact_by
+        )
+        p["missed"] += int(row.sign_missed_at is not None or row.contact_missed_at is not None)
+        p["returned"] += int(row.returned_at is not None)
+        if row.signed_at is not None:
+            signs[key].append((row.signed_at - row.received_at).total_seconds() / 3600)
+    return [
+        {"link": link, "level": level}
+        | {k: per[(link, level)][k] for k in HANDOFF_FIGURES}
+        | {"sign_hours": statistics.median(signs[(link, level)]) if signs[(link, level)] else None}
+        for link, level in sorted(per)
+    ]

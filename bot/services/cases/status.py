@@ -124,5 +124,10 @@ STAFF_ONLY_KINDS: frozenset[str] = frozenset(
         "task_missed_sign",
         "task_missed_contact",
         "task_missed_overdue",
+        # Hand-offs received from a link (cases/intake.py) and the other side's pushed steps.
+        "handoff_missed_sign",
+        "handoff_missed_contact",
+        "handoff_contacted",
+        "remote_update",
     }
 )

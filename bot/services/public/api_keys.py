@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,13 +35,37 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-async def create_key(session: AsyncSession, name: str, now: datetime) -> IssuedKey:
+LINK_LEVELS = ("community", "street", "district", "city", "department", "hotline")
+_LINK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
+
+
+async def create_key(
+    session: AsyncSession,
+    name: str,
+    now: datetime,
+    *,
+    link: str | None = None,
+    level: str | None = None,
+) -> IssuedKey:
+    """A new key; with `link` and `level`, a link key (cases it posts are hand-offs)."""
     name = name.strip()
     if not name or len(name) > 128:
         raise ValueError("a key needs a name of 1 to 128 characters")
+    if (link is None) != (level is None):
+        raise ValueError("a link key needs both a link name and a level")
+    if link is not None and not _LINK_NAME.fullmatch(link):
+        raise ValueError("a link name is 1 to 64 letters, digits, dots, dashes or underscores")
+    if level is not None and level not in LINK_LEVELS:
+        raise ValueError(f"a link's level is one of {', '.join(LINK_LEVELS)}")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(
-        name=name, key_hash=hash_key(key), prefix=key[:10], created_at=now, revoked_at=None
+        name=name,
+        key_hash=hash_key(key),
+        prefix=key[:10],
+        created_at=now,
+        revoked_at=None,
+        link_name=link,
+        link_level=level,
     )
     session.add(row)
     await session.flush()

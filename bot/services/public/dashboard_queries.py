@@ -27,6 +27,8 @@ from bot.services.public.figures import (
     Duties,
     Figures,
     GridLine,
+    HandoffLine,
+    Handoffs,
     OpenCases,
     Overview,
     Rules,
@@ -38,7 +40,14 @@ from bot.services.public.figures import (
     Week,
 )
 from bot.services.public.ratings import Ratings, rating_cells
-from bot.store.models import Case, CaseDispute, CaseTask, UTCDateTime, Verification
+from bot.store.models import (
+    Case,
+    CaseDispute,
+    CaseIntake,
+    CaseTask,
+    UTCDateTime,
+    Verification,
+)
 
 WEEK = timedelta(days=7)
 
@@ -151,6 +160,7 @@ async def overview(
         duties=await duties(session, ctx, scope),
         found=Share(period.found, period.reported, minimum),
         assisted=period.assisted,
+        handoffs=await handoffs(session, ctx, scope),
     )
     grids: dict[str, GridLine] = {}
     if lines:
@@ -466,3 +476,82 @@ async def duties(
         by_party=tuple((p, n, o) for p, (n, o) in sorted(parties.items())),
         minimum=ctx.rules.minimum,
     )
+
+
+# --- hand-offs received from a link (bot/services/cases/intake.py) --------------------------
+
+HANDOFF_LEVELS = ("community", "street", "district", "city", "department", "hotline")
+
+
+async def handoffs(
+    session: AsyncConnection, ctx: Context, scope: list[ColumnElement[bool]]
+) -> Handoffs:
+    """Hand-offs received in the period, per sending level: times to sign for and to first
+    contact (median, 90th percentile, share on time), misses and returns. Few rows per
+    period: computed here, the same on SQLite and PostgreSQL."""
+    rows = (
+        await session.execute(
+            select(
+                CaseIntake.level,
+                CaseIntake.received_at,
+                CaseIntake.sign_by,
+                CaseIntake.signed_at,
+                CaseIntake.contact_by,
+                CaseIntake.contacted_at,
+                CaseIntake.sign_missed_at,
+                CaseIntake.contact_missed_at,
+                CaseIntake.returned_at,
+            )
+            .join(Case, Case.id == CaseIntake.case_id)
+            .where(CaseIntake.received_at >= _at(ctx.since), *scope)
+        )
+    ).all()
+    minimum = ctx.rules.minimum
+    by_level: dict[str, list[Any]] = {}
+    for r in rows:
+        by_level.setdefault(r.level, []).append(r)
+    order = {lvl: i for i, lvl in enumerate(HANDOFF_LEVELS)}
+    lines = []
+    for level in sorted(by_level, key=lambda lvl: (order.get(lvl, 99), lvl)):
+        group = by_level[level]
+        sign = sorted((r.signed_at - r.received_at).total_seconds() for r in group if r.signed_at)
+        contact = sorted(
+            (r.contacted_at - r.received_at).total_seconds() for r in group if r.contacted_at
+        )
+        # Due: met, or its deadline passed (a hand-off still within its time is not counted yet).
+        sign_due = [r for r in group if r.signed_at or r.sign_by <= ctx.now]
+        contact_due = [r for r in group if r.contacted_at or r.contact_by <= ctx.now]
+        enough = len(group) >= minimum
+        lines.append(
+            HandoffLine(
+                level=level,
+                received=len(group),
+                sign=Timing(
+                    len(sign),
+                    percentile(sign, 0.5) if enough else None,
+                    percentile(sign, 0.9) if enough else None,
+                    minimum,
+                ),
+                signed_on_time=Share(
+                    sum(1 for r in sign_due if r.signed_at and r.signed_at <= r.sign_by),
+                    len(sign_due),
+                    minimum,
+                ),
+                contact=Timing(
+                    len(contact),
+                    percentile(contact, 0.5) if enough else None,
+                    percentile(contact, 0.9) if enough else None,
+                    minimum,
+                ),
+                contacted_on_time=Share(
+                    sum(
+                        1 for r in contact_due if r.contacted_at and r.contacted_at <= r.contact_by
+                    ),
+                    len(contact_due),
+                    minimum,
+                ),
+                missed=sum(1 for r in group if r.sign_missed_at is not None or r.contact_missed_at),
+                returned=sum(1 for r in group if r.returned_at is not None),
+            )
+        )
+    return Handoffs(lines=tuple(lines))

@@ -179,6 +179,43 @@ class Summons:
 
 
 @dataclass(frozen=True)
+class HandoffLine:
+    """Hand-offs received in the period from one sending level (交办 from a street or district
+    centre, a report from a community, a department's or a hotline's order): how many, how
+    soon we signed for them (accepted) and made first contact (median hours, share on time),
+    how many missed either deadline, and how many we returned (declined back). Times and
+    shares are shown from `minimum` hand-offs of the level."""
+
+    level: str
+    received: int
+    sign: Timing
+    signed_on_time: Share
+    contact: Timing
+    contacted_on_time: Share
+    missed: int
+    returned: int
+
+    @property
+    def enough(self) -> bool:
+        return self.received >= self.sign.minimum
+
+
+@dataclass(frozen=True)
+class Handoffs:
+    """Cases received from links in the period, per sending level (bot/services/cases/intake.py)."""
+
+    lines: tuple[HandoffLine, ...] = ()
+
+    @property
+    def received(self) -> int:
+        return sum(line.received for line in self.lines)
+
+    @property
+    def returned(self) -> int:
+        return sum(line.returned for line in self.lines)
+
+
+@dataclass(frozen=True)
 class Duties:
     """Whose duty: returns ("not ours", citing the duty list) made on the period's cases, how
     the adjudicator ruled (overruled 推诿: the returner keeps it), those escalated for a missed
@@ -235,6 +272,7 @@ class Figures:
     # filed for residents without Telegram (counted as the residents' own reports).
     found: Share = Share(0, 0, 1)
     assisted: int = 0
+    handoffs: Handoffs = Handoffs()  # cases received from a link or a hotline
 
     @property
     def empty(self) -> bool:

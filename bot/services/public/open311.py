@@ -18,12 +18,14 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.bounds import clean_text, parse_float, parse_int
+from bot.services.cases import intake
 from bot.services.cases.lifecycle import create_case
 from bot.services.public import api_keys
 from bot.services.public.cases import CLOSED_STATUSES, CaseQuery, statuses_for
-from bot.store.models import Case, Open311Contact
+from bot.store.models import ApiKey, Case, Open311Contact
 from routing.classifier import Classification
 from routing.matrix import rule_for
 
@@ -231,6 +233,20 @@ class NewRequest:
     device_id: str | None
     account_id: str | None
     media_url: str | None
+    # The sender's own reference (a link's id of the case, `attribute[remote_ref]`) and a
+    # hotline's order id (`attribute[hotline_order_id]`): the same one twice is one case.
+    remote_ref: str | None = None
+    hotline_order: str | None = None
+
+
+REF = re.compile(r"[A-Za-z0-9._:\-/]{1,64}")
+
+
+def _ref(params: Mapping[str, str], name: str) -> str | None:
+    value = _value(params, name, 64)
+    if value is not None and not REF.fullmatch(value):
+        raise Open311Error(400, "bad_reference", name=name)
+    return value
 
 
 def _limited(params: Mapping[str, str], name: str, limit: int) -> str | None:
@@ -284,6 +300,8 @@ def new_request(routing: Routing, params: Mapping[str, str]) -> NewRequest:
         device_id=_limited(params, "device_id", 128),
         account_id=_limited(params, "account_id", 128),
         media_url=media_url,
+        remote_ref=_ref(params, "attribute[remote_ref]"),
+        hotline_order=_ref(params, "attribute[hotline_order_id]"),
     )
 
 
@@ -306,44 +324,70 @@ def locate(routing: Routing, req: NewRequest) -> tuple[str, str | None, tuple[fl
     return matches[0].grid.id, matches[0].building.id, None
 
 
-async def submit(domain: Domain, key_id: int, req: NewRequest, service_name: str) -> str:
-    """File a POSTed request as a case like any other; returns its human id."""
+async def submit(domain: Domain, key: ApiKey, req: NewRequest, service_name: str) -> str:
+    """File a POSTed request as a case like any other; returns its human id.
+
+    With a link key or a hotline order id the case is received from that link
+    (cases/intake.py): hand-off deadlines, and no person's identity kept. The sender's
+    reference or order id makes the POST idempotent: the same one again answers the first id.
+    """
+    kind = intake.kind_of(key, req.hotline_order)
+    ref = req.hotline_order if kind == intake.HOTLINE else req.remote_ref
+    if kind == intake.HOTLINE and ref is None:
+        raise Open311Error(400, "missing_field", name="attribute[hotline_order_id]")
+    if kind is not None and ref is not None:
+        async with domain.unit() as uow:
+            first = await intake.already(uow, key.id, ref)
+        if first is not None:
+            return first
     grid_id, building_id, point = locate(domain.routing, req)
     text = req.description or service_name
     classification = Classification(
         category=req.service_code, confidence=1.0, matched=(), scores={}
     )
-    async with domain.unit() as uow:
-        case = await create_case(
-            uow,
-            None,
-            text=text,
-            grid_id=grid_id,
-            building_id=building_id,
-            place_text=None,
-            location=point,
-            photos=[],
-            source_update_id=None,
-            classification=classification,
-            source="open311",
-        )
-        uow.session.add(
-            Open311Contact(
-                case_id=case.id,
-                api_key_id=key_id,
-                email=req.email,
-                first_name=req.first_name,
-                last_name=req.last_name,
-                phone=req.phone,
-                device_id=req.device_id,
-                account_id=req.account_id,
-                address_string=req.address_string,
-                media_url=req.media_url,
+    try:
+        async with domain.unit() as uow:
+            case = await create_case(
+                uow,
+                None,
+                text=text,
+                grid_id=grid_id,
+                building_id=building_id,
+                place_text=None,
+                location=point,
+                photos=[],
+                source_update_id=None,
+                classification=classification,
+                source=kind or "open311",
+                received=(lambda c: intake.receive(uow, c, key, kind, ref)) if kind else None,
             )
-        )
-        await api_keys.touch_key(uow.session, key_id, uow.now)
-        uow.after_commit.append(domain.schedule_changed.set)
-        human_id = case.human_id or ""
+            if kind != "link":  # a link carries no person's identity: none is kept
+                uow.session.add(
+                    Open311Contact(
+                        case_id=case.id,
+                        api_key_id=key.id,
+                        email=req.email,
+                        first_name=req.first_name,
+                        last_name=req.last_name,
+                        phone=req.phone,
+                        device_id=req.device_id,
+                        account_id=req.account_id,
+                        address_string=req.address_string,
+                        media_url=req.media_url,
+                    )
+                )
+            await api_keys.touch_key(uow.session, key.id, uow.now)
+            uow.after_commit.append(domain.schedule_changed.set)
+            human_id = case.human_id or ""
+    except IntegrityError:
+        # The same reference posted twice at once: the other request filed it.
+        if kind is None or ref is None:
+            raise
+        async with domain.unit() as uow:
+            first = await intake.already(uow, key.id, ref)
+        if first is None:
+            raise
+        return first
     return human_id
 
 
@@ -356,7 +400,7 @@ async def forget_submitters(uow: UnitOfWork) -> int:
     Staff need a way back to the person while the case is handled; after that it is only risk.
     """
     done = select(Case.id).where(
-        Case.source == "open311",
+        Case.source.in_(["open311", "hotline"]),
         Case.status.in_(list(CLOSED_STATUSES)),
         Case.closed_at.is_not(None),
         Case.closed_at < uow.now - CONTACT_KEEP,

@@ -65,7 +65,10 @@ CASE_FIELDS: tuple[tuple[str, str, str], ...] = (
     (
         "source",
         "string",
-        "How it came in: bot (a resident through the Telegram bot), open311 (an outside client), staff_patrol (found by grid staff on patrol) or assisted (filed by staff for a resident without Telegram).",
+        "How it came in: bot (a resident through the Telegram bot), open311 (an outside client), "
+        "staff_patrol (found by grid staff on patrol), assisted (filed by staff for a resident "
+        "without Telegram), link (handed to us by another centre or department) or hotline (a "
+        "12345 hotline's order).",
     ),
     ("service_name", "string", "The category's name."),
     ("service_subtype", "string", "Not used (always empty)."),
@@ -427,7 +430,7 @@ CASE_FIELDS_ZH: dict[str, str] = {
     "closed_date": "办结、不予受理、撤回或结案的时间；未办结时为空。",
     "status_description": "公开状态：received、assigned、in_progress、waiting_for_information、escalated、reopened、resolved、closed、rejected、cancelled。",
     "status_notes": "工作人员办结时写的说明，或不予受理的理由。",
-    "source": "来源：bot（居民通过 Telegram 机器人）、open311（外部系统）、staff_patrol（网格工作人员巡查发现）或 assisted（工作人员代没有 Telegram 的居民登记）。",
+    "source": "来源：bot（居民通过 Telegram 机器人）、open311（外部系统）、staff_patrol（网格工作人员巡查发现）、assisted（工作人员代没有 Telegram 的居民登记）、link（其他中心或部门交办）或 hotline（12345 热线派单）。",
     "service_name": "分类名称。",
     "service_subtype": "未使用（始终为空）。",
     "description": "经工作人员审核、准予公开的描述；部署未开启公开时为空。居民的原话从不公开。",

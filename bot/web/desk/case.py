@@ -64,6 +64,7 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         card=card_data(uow, case),
         submitter=await case_queries.submitter(uow, desk.user_id, case),
         assisted=await intake.assisted_contact(uow, desk.user_id, case),
+        intake=await case_queries.received_from(uow, case),
         events=await notes.staff_timeline(
             uow, desk.user_id, case, await case_queries.timeline(uow, case)
         ),

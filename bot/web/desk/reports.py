@@ -52,6 +52,7 @@ async def _report(request: web.Request, desk: Desk) -> dict[str, Any]:
         "members": await queues.assessment(uow, desk.user_id, since=start, until=end),
         "parties": await case_queries.party_assessment(uow, desk.user_id, start, end),
         "helpers": await queues.task_assessment(uow, desk.user_id, since=start, until=end),
+        "handoffs": await queues.handoff_assessment(uow, desk.user_id, since=start, until=end),
     }
 
 

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.services.public import api_keys
 from bot.services.public import open311 as service
+from bot.services.public import updates as updates_service
 from bot.services.public.cases import PublicCase, find_public_case, list_public_cases
 from bot.services.public.open311 import Open311Error
 from bot.services.shared.domain import Domain, NoGridMap
@@ -33,6 +34,9 @@ PREFIX = "/open311"
 ENDPOINT = "/open311/v2"
 FMT = "{fmt:(json|xml)}"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+UPDATES_SPECIFICATION = (
+    "https://github.com/mysociety/FixMyStreet/wiki/Open311-FMS---Proposed-differences-to-Open311"
+)
 KEY_BUCKETS = web.AppKey("open311_key_buckets", TokenBuckets)
 
 
@@ -51,6 +55,8 @@ def setup(app: web.Application, domain: Domain) -> None:
     r.add_post(f"{ENDPOINT}/requests.{FMT}", request_create)
     r.add_get(f"{ENDPOINT}/requests/{{request_id}}.{FMT}", request_one)
     r.add_get(f"{ENDPOINT}/tokens/{{token}}.{FMT}", token)
+    r.add_get(f"{ENDPOINT}/servicerequestupdates.{FMT}", update_list, name="open311_updates")
+    r.add_post(f"{ENDPOINT}/servicerequestupdates.{FMT}", update_create)
 
 
 def _domain(request: web.Request) -> Domain:
@@ -161,7 +167,15 @@ async def discovery(request: web.Request) -> web.Response:
                 "changeset": changeset,
                 "type": "production",
                 "formats": [XML_TYPE, JSON_TYPE],
-            }
+            },
+            {
+                # mySociety's extension: GET and POST servicerequestupdates at the same base.
+                "specification": UPDATES_SPECIFICATION,
+                "url": _base_url(request) + ENDPOINT,
+                "changeset": changeset,
+                "type": "production",
+                "formats": [XML_TYPE, JSON_TYPE],
+            },
         ],
     }
     return answer(_fmt(request), "discovery", body)
@@ -306,7 +320,7 @@ async def request_create(request: web.Request) -> web.Response:
     service.check_jurisdiction(domain, params)
     new = service.new_request(domain.routing, params)
     name = _service_name(request, new.service_code, domain.settings.default_language)
-    human_id = await service.submit(domain, key.id, new, name)
+    human_id = await service.submit(domain, key, new, name)
     case = await find_public_case(domain, human_id)
     notice = None
     if case is not None:
@@ -319,3 +333,64 @@ async def request_create(request: web.Request) -> web.Response:
         )
     body = [{"service_request_id": human_id, "service_notice": notice, "account_id": None}]
     return answer(_fmt(request), "service_requests", body)
+
+
+# --- servicerequestupdates (mySociety's extension) --------------------------------------------
+
+
+def _update_description(request: web.Request, update: updates_service.Update) -> str | None:
+    """The public note's words, or the stock text of the step's kind in the client's language."""
+    if update.note:
+        return update.note
+    lang = _lang(request)
+    pages = request.app[PAGES_KEY]
+    kinds = [update.public_kind] + (["on_hold"] if update.public_kind.startswith("on_hold") else [])
+    for key in (f"event_{kind}" for kind in kinds):
+        try:
+            return pages.text(lang, key, book="web")
+        except KeyError:
+            continue
+    return None
+
+
+async def update_list(request: web.Request) -> web.Response:
+    domain = _domain(request)
+    service.check_jurisdiction(domain, request.query)
+    query = updates_service.updates_query(request.query, domain.clock.now())
+    found = await updates_service.list_updates(domain, query)
+    tz = domain.routing.gridmap.tz
+    body = [
+        {
+            "update_id": u.update_id,
+            "service_request_id": u.service_request_id,
+            "status": u.status,
+            "updated_datetime": _w3(u.updated_at, tz),
+            "description": _update_description(request, u),
+            "media_url": None,
+            "external_status_code": u.external_status_code,
+        }
+        for u in found
+    ]
+    return answer(_fmt(request), "service_request_updates", body)
+
+
+async def update_create(request: web.Request) -> web.Response:
+    domain = _domain(request)
+    if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise Open311Error(400, "bad_body")
+    form = await read_form(request)
+    params = {k: v for k, v in form.items() if isinstance(v, str)}
+    key_text = params.get("api_key") or request.query.get("api_key")
+    if not key_text:
+        raise Open311Error(403, "missing_key")
+    async with domain.sessions() as session:
+        key = await api_keys.check_key(session, key_text)
+    if key is None:
+        raise Open311Error(403, "bad_key")
+    wait = request.app[KEY_BUCKETS].take(str(key.id))
+    if wait > 0:
+        return too_many(request, wait)
+    service.check_jurisdiction(domain, params)
+    pushed = updates_service.pushed_update(params, domain.clock.now())
+    ours = await updates_service.push_update(domain, key, pushed)
+    return answer(_fmt(request), "service_request_updates", [{"update_id": ours}])
