@@ -10,7 +10,16 @@ from sqlalchemy import delete, select, update
 
 from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
-from bot.store.models import Case, CaseEvent, CaseFollower, CaseNote, User
+from bot.store.models import (
+    Case,
+    CaseEvent,
+    CaseFollower,
+    CaseNote,
+    Proposal,
+    ProposalPoint,
+    ProposalSupport,
+    User,
+)
 from routing.address import AddressMatch
 from routing.geo import distance_m
 from routing.gridmap import Building
@@ -274,6 +283,19 @@ async def forget(uow: UnitOfWork, user: User) -> int:
     )
     for row in followers:
         await uow.session.delete(row)
+    # Proposals: supports and points stay counted, with nobody behind them any more (the
+    # unique constraints still hold for everyone else); a proposal keeps its text, not its author.
+    await uow.session.execute(
+        update(ProposalSupport)
+        .where(ProposalSupport.user_id == user.id)
+        .values(user_id=None, follow=False)
+    )
+    await uow.session.execute(
+        update(ProposalPoint).where(ProposalPoint.user_id == user.id).values(user_id=None)
+    )
+    await uow.session.execute(
+        update(Proposal).where(Proposal.author_id == user.id).values(author_id=None)
+    )
     return len(cases)
 
 

@@ -66,6 +66,11 @@ class Prompt(StrEnum):
     # whose duty: why a case is returned (a clause chosen on the card), and the ruling's reason
     RETURN_REASON = "return_reason"
     RULING_REASON = "ruling_reason"
+    # residents' proposals: writing one (title, text, then photo, place and cited cases),
+    # a point for or against, and the committee's public reason (a decline, a hiding, a merge)
+    PROPOSE = "propose"
+    PROPOSAL_POINT = "proposal_point"
+    PROPOSAL_REASON = "proposal_reason"
 
 
 class OverDraft(StrEnum):
@@ -176,6 +181,26 @@ TABLE: dict[Prompt, Rule] = {
         OverDraft.SET_ASIDE,
         yields_to_question=True,
     ),
+    Prompt.PROPOSE: Rule(
+        "participation",
+        "handlers.participation.proposals:propose_message",
+        "resident",
+        "proposal_cancelled",
+        True,
+        timedelta(days=1),
+        OverDraft.SET_ASIDE,
+        lapse="proposal_lapsed",
+    ),
+    Prompt.PROPOSAL_POINT: Rule(
+        "participation",
+        "handlers.participation.proposals:point_message",
+        "resident",
+        "proposal_cancelled",
+        True,
+        OPTIONAL_TTL,
+        OverDraft.SET_ASIDE,
+        yields_to_question=True,
+    ),
     **{
         p: Rule(
             "cases",
@@ -222,6 +247,7 @@ TABLE: dict[Prompt, Rule] = {
             (Prompt.CONSULT, "handlers.participation.consultations:consult_message"),
             (Prompt.CONSULT_OPTIONS, "handlers.participation.consultations:options_message"),
             (Prompt.ANNOUNCE, "handlers.participation.announcements:announce_message"),
+            (Prompt.PROPOSAL_REASON, "handlers.participation.proposals:reason_message"),
         )
     },
 }
