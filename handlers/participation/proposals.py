@@ -107,7 +107,7 @@ def _preview_keyboard(draft: dict[str, Any]) -> Keyboard:
 def _preview(ctx: Ctx, draft: dict[str, Any]) -> None:
     ctx.reply(
         "proposal_preview",
-        draft=draft,
+        draft={k: draft.get(k) for k in ("title", "text", "place", "photo")},
         cited=len(draft.get("cited") or []),
         keyboard=_preview_keyboard(draft),
     )
@@ -154,7 +154,11 @@ async def compose_button(ctx: Ctx) -> None:
     """`pp:cite`, `pp:c:<n>` (toggle a cluster), `pp:pub`, `pp:cx`."""
     user = ctx.user
     action = arg_at(ctx.args, 0)
-    if user is None or user.state != Prompt.PROPOSE or dialogue.own_data(user).get("step") != "preview":
+    if (
+        user is None
+        or user.state != Prompt.PROPOSE
+        or dialogue.own_data(user).get("step") != "preview"
+    ):
         ctx.answer("proposal_stale")
         return
     data = dialogue.own_data(user)
@@ -469,7 +473,18 @@ async def inline_query(ctx: Ctx) -> None:
                         "parse_mode": "HTML",
                     },
                     **(
-                        {"reply_markup": {"inline_keyboard": [[{"text": render(ctx.lang, "inline_open").strip()[:60], "url": link}]]}}
+                        {
+                            "reply_markup": {
+                                "inline_keyboard": [
+                                    [
+                                        {
+                                            "text": render(ctx.lang, "inline_open").strip()[:60],
+                                            "url": link,
+                                        }
+                                    ]
+                                ]
+                            }
+                        }
                         if link
                         else {}
                     ),
@@ -478,7 +493,11 @@ async def inline_query(ctx: Ctx) -> None:
         for case in await my_cases(ctx.uow, user, INLINE_RESULTS):
             if len(results) >= INLINE_RESULTS * 2:
                 break
-            if words and words.lower() not in (case.text or "").lower() and words.upper() not in (case.human_id or ""):
+            if (
+                words
+                and words.lower() not in (case.text or "").lower()
+                and words.upper() not in (case.human_id or "")
+            ):
                 continue
             results.append(
                 {

@@ -35,6 +35,7 @@ from bot.services.participation import consultations as cs
 from bot.services.people import policy
 from bot.services.people.policy import Capability
 from bot.services.shared.domain import Domain, UnitOfWork
+from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button, Keyboard
 from bot.store.models import Case, Proposal, ProposalEvent, ProposalPoint, ProposalSupport, User
 from routing.gridmap import ProposalRules
@@ -216,7 +217,11 @@ async def _citable(uow: UnitOfWork, grids: list[str], ids: list[int]) -> list[in
     if not ids:
         return []
     found = (
-        (await uow.session.execute(select(Case.id).where(Case.id.in_(ids), Case.grid_id.in_(grids))))
+        (
+            await uow.session.execute(
+                select(Case.id).where(Case.id.in_(ids), Case.grid_id.in_(grids))
+            )
+        )
         .scalars()
         .all()
     )
@@ -256,7 +261,11 @@ class Cluster:
 
 
 async def clusters(
-    uow: UnitOfWork, grid_ids: list[str], *, since: datetime | None = None, resolved_only: bool = False
+    uow: UnitOfWork,
+    grid_ids: list[str],
+    *,
+    since: datetime | None = None,
+    resolved_only: bool = False,
 ) -> list[Cluster]:
     """Cases grouped by grid, building and category, most reports first."""
     since = since or uow.now - timedelta(days=CLUSTER_DAYS)
@@ -448,7 +457,9 @@ async def followers(uow: UnitOfWork, p: Proposal) -> list[User]:
     users = (
         (
             await uow.session.execute(
-                select(User).where(User.id.in_(sorted(ids)), User.erased_at.is_(None)).order_by(User.id)
+                select(User)
+                .where(User.id.in_(sorted(ids)), User.erased_at.is_(None))
+                .order_by(User.id)
             )
         )
         .scalars()
@@ -501,8 +512,7 @@ def answer_keyboard(p: Proposal) -> Keyboard:
 
 async def committee_card(uow: UnitOfWork, p: Proposal, why: str) -> None:
     for chat_id in committee_of(uow, p.community_id):
-        user = await uow.session.get(User, chat_id)
-        lang = user.language if user else uow.settings.default_language
+        lang = await chat_language(uow, chat_id)
         uow.outbox.send(
             chat_id,
             lang,
@@ -777,9 +787,7 @@ async def answer_counts(
     return AnswerCounts(hidden=hidden, published=published, **tally)
 
 
-async def public_list(
-    uow: UnitOfWork, community_id: str, *, limit: int = 100
-) -> list[Proposal]:
+async def public_list(uow: UnitOfWork, community_id: str, *, limit: int = 100) -> list[Proposal]:
     """Newest first, hidden ones included (their page shows only the reason)."""
     stmt = (
         select(Proposal)

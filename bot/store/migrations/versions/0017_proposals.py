@@ -78,9 +78,7 @@ def upgrade() -> None:
         sa.Column("at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["proposal_id"], ["proposals.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(
-            "proposal_id", "user_id", "side", name="uq_proposal_point_resident"
-        ),
+        sa.UniqueConstraint("proposal_id", "user_id", "side", name="uq_proposal_point_resident"),
     )
     op.create_index("ix_proposal_points_proposal_id", "proposal_points", ["proposal_id"])
     op.create_table(
