@@ -109,7 +109,9 @@ async def test_one_support_each_held_by_the_store_and_kept_after_forget(domain: 
         pid, nid = p.id, neighbour.id
     # the constraint itself: a second row for the same resident is refused by the store
     async with domain.sessions() as session:
-        session.add(ProposalSupport(proposal_id=pid, user_id=nid, grid_id="xingfu-1", at=p.created_at))
+        session.add(
+            ProposalSupport(proposal_id=pid, user_id=nid, grid_id="xingfu-1", at=p.created_at)
+        )
         with pytest.raises(IntegrityError):
             await session.commit()
     async with domain.unit() as uow:
