@@ -10,9 +10,9 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
+from bot.services.cases import lifecycle
 from bot.services.participation import proposals as ps
 from bot.services.people.residents import pseudonym_for
-from bot.services.cases import lifecycle
 from bot.store.models import Case, User
 from tests.support.world import COMMITTEE, MEMBER_1, World
 from tests.web.browser_helpers import in_browser, wide_and_narrow
