@@ -134,3 +134,31 @@ async def test_one_support_each_held_by_the_store_and_kept_after_forget(domain: 
             )
         ).scalar_one()
         assert count == 2
+
+
+@pytest.mark.db
+async def test_the_participation_figure_matches_a_hand_count(domain: Domain) -> None:
+    from unit_helpers import file_case
+
+    from bot.services.public.participation import SOURCES, participation
+
+    assert [s.name for s in SOURCES] == ["reported", "proposed", "supported", "voted", "commented"]
+    async with domain.unit() as uow:
+        grid1 = [await new_resident(uow, verified=True) for _ in range(6)]
+        grid2 = [await new_resident(uow, verified=True, building="xf-7") for _ in range(2)]
+        await new_resident(uow)  # unverified: neither part nor whole
+        await file_case(uow, grid1[0], as_category="facilities")
+        await file_case(uow, grid1[0], "Rubbish piled at the gate", as_category="sanitation")
+        p = await ps.create(uow, grid1[1], title="Lights", text=TEXT)
+        await ps.support(uow, grid1[0], p)  # reported and supported: counted once
+        await ps.support(uow, grid1[2], p)
+        await ps.support(uow, grid2[0], p)
+        month = uow.now.astimezone(uow.routing.gridmap.tz).strftime("%Y-%m")
+    figure = await participation(domain, ["xingfu-1", "xingfu-2"], month, minimum=3)
+    one, two = figure["xingfu-1"].share, figure["xingfu-2"].share
+    # grid 1: residents 0 (reported, supported), 1 (proposed) and 2 (supported) of 6
+    assert (one.part, one.whole, one.enough) == (3, 6, True)
+    assert one.value == pytest.approx(3 / 6)
+    assert (two.part, two.whole, two.enough, two.value) == (1, 2, False, None)  # too few
+    last = await participation(domain, ["xingfu-1"], "2026-01", minimum=3)
+    assert last["xingfu-1"].share.part == 0
