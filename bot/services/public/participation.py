@@ -21,9 +21,9 @@ from bot.services.public.figures import Share
 from bot.services.public.open_data import month_bounds
 from bot.store.models import (
     Case,
+    Consultation,
     ConsultBallot,
     ConsultComment,
-    Consultation,
     Proposal,
     ProposalSupport,
     User,

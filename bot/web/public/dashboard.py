@@ -15,8 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.bounds import parse_int
-from bot.services.public.dashboard import Dashboard, Overview
 from bot.services.public import yousaid
+from bot.services.public.dashboard import Dashboard, Overview
 from bot.services.public.figures import total_line
 from bot.services.public.participation import participation
 from bot.services.shared.domain import Domain
