@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.services.participation import proposals as ps
-from bot.store.models import Case, Consultation, Proposal, ProposalSupport
+from bot.store.models import Case, Consultation, Proposal, ProposalSupport, User
 from tests.e2e.consult_helpers import people
 from tests.support.world import COMMITTEE, World
 
@@ -308,3 +308,56 @@ async def test_late_answer_work_item_and_a_supporter_who_forgets_zh(world: World
     async with world.app.domain.unit() as uow:
         counts = await ps.answer_counts(uow, "xingfu")
     assert (counts.on_time, counts.late, counts.unanswered) == (0, 1, 0)
+
+
+async def _inline(world: World, user: int, query: str) -> list[dict[str, Any]]:
+    asked = await world.sim.inline_query(user, query)
+    for _ in range(200):
+        answer = await world.sim.inline_answer(asked["inline_query_id"])
+        if answer.get("answered"):
+            return list(answer.get("results") or [])
+        await asyncio.sleep(0.05)
+    raise AssertionError("inline query never answered")
+
+
+async def test_inline_sharing_offers_own_cases_and_open_proposals(world: World) -> None:
+    await world.resident(43001)
+    case_id, _ = await world.report(
+        43001, "The street light outside building 1 has been broken for a week"
+    )
+    async with world.app.domain.unit() as uow:  # type: ignore[union-attr]
+        user = await uow.session.get(User, 43001)
+        user.verified = True  # type: ignore[union-attr]
+    pid = await propose(
+        world,
+        43001,
+        "en",
+        "Brighter street lights",
+        "Several street lights by building 1 are too dim; please fit brighter lamps.",
+    )
+    results = await _inline(world, 43001, "")
+    ids = {r["id"] for r in results}
+    assert f"p{pid}" in ids and any(r["id"].startswith("c") for r in results)
+    card = next(r for r in results if r["id"] == f"p{pid}")
+    bot = world.app.domain.bot_username  # type: ignore[union-attr]
+    link = f"https://t.me/{bot}?start=support_{pid}"
+    assert link in card["input_message_content"]["message_text"]
+    assert card["reply_markup"]["inline_keyboard"][0][0]["url"] == link
+    shared_case = next(r for r in results if r["id"].startswith("c"))
+    assert case_id in shared_case["input_message_content"]["message_text"]
+    assert "broken for a week" not in str(shared_case)  # the card shares status, not words
+    # words narrow it; hostile text changes nothing and is answered
+    assert {r["id"] for r in await _inline(world, 43001, "brighter")} >= {f"p{pid}"}
+    assert await _inline(world, 43001, "zzz-no-such-words") == []
+    assert await _inline(world, 43001, "%_\u202e\x00zz" * 40) == []  # no wildcard
+    # someone the bot does not know gets nothing (and is not created)
+    await world.sim.create_user(43999, "Stranger", language_code="en")
+    assert await _inline(world, 43999, "") == []
+    # the shared link lands on the support button; a forged payload is refused clearly
+    await people(world, [43002], "xingfu-1", "en")
+    assert T["en"]["supported"] in await support_via_link(world, 43002, pid, "en")
+    for payload in ("support_abc", "support_-1", "support_99999999999", "support_"):
+        after = await world.last_id(43002)
+        await world.say(43002, f"/start {payload}")
+        refused = await world.wait_bot(43002, after=after)
+        assert "No such proposal" in refused["text"]
