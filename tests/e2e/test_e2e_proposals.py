@@ -255,10 +255,8 @@ async def test_late_answer_work_item_and_a_supporter_who_forgets_zh(world: World
     last = await world.last_id(forgetter)
     await world.say(forgetter, "/forget")
     confirm = await world.wait_bot(forgetter, after=last, buttons=True)
-    for row in confirm["reply_markup"]["inline_keyboard"]:
-        for b in row:
-            if b["callback_data"].startswith("f:") and "yes" in b["callback_data"]:
-                await world.sim.press(forgetter, confirm["message_id"], data=b["callback_data"])
+    await press(world, forgetter, confirm, "f:yes")
+    await world.wait_bot(forgetter, after=confirm["message_id"])  # the data is erased
     await world.settle()
     assert world.app is not None
     async with world.app.domain.sessions() as session:
