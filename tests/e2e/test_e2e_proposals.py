@@ -79,7 +79,9 @@ async def forged(world: World, user: int, data: str) -> str:
     return await answer_of(world, pressed["callback_query_id"])
 
 
-async def propose(world: World, user: int, lang: str, title: str, text: str) -> int:
+async def propose(
+    world: World, user: int, lang: str, title: str, text: str, *, cite: bool = False
+) -> int:
     t = T[lang]
     after = await world.last_id(user)
     await world.say(user, "/propose")
@@ -94,6 +96,12 @@ async def propose(world: World, user: int, lang: str, title: str, text: str) -> 
     preview = await world.wait_bot(
         user, "Building 3 stairwell", after=preview["message_id"], buttons=True
     )
+    if cite:  # the reports that prompted it: grouped by problem and place, nobody named
+        await press(world, user, preview, "pp:cite")
+        groups = await world.wait_bot(user, "📎", after=preview["message_id"], buttons=True)
+        await press(world, user, groups, "pp:c:0")
+        preview = await world.wait_bot(user, "1", after=groups["message_id"], buttons=True)
+        assert "✅" in str(preview["reply_markup"])
     await press(world, user, preview, "pp:pub")
     published = await world.wait_bot(user, t["published"], after=preview["message_id"])
     match = re.search(r"#(\d+)", published["text"])
@@ -332,7 +340,12 @@ async def test_inline_sharing_offers_own_cases_and_open_proposals(world: World) 
         "en",
         "Brighter street lights",
         "Several street lights by building 1 are too dim; please fit brighter lamps.",
+        cite=True,
     )
+    row = await proposal_row(world, pid)
+    assert len(row.cited_case_ids) == 1  # the resident's own report, cited by its group
+    card = await world.wait_bot(43001, "📎 1 report", buttons=True)
+    assert "broken for a week" not in card["text"]
     results = await _inline(world, 43001, "")
     ids = {r["id"] for r in results}
     assert f"p{pid}" in ids and any(r["id"].startswith("c") for r in results)
