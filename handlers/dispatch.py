@@ -23,6 +23,7 @@ from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.lifecycle import staff_role as case_role
 from bot.services.cases.reachability import questions_resent, reachable_again
 from bot.services.participation.consultations import ConsultError
+from bot.services.participation.proposals import ProposalError
 from bot.services.people.residents import ensure_user, get_user, is_registered
 from bot.services.shared import dialogue
 from bot.services.shared.dialogue import Prompt
@@ -31,7 +32,7 @@ from handlers import dialogue as chat_dialogue
 from handlers.cases import card, intake, queues, resident
 from handlers.context import Ctx, Registered, status_label
 from handlers.message import message_image, message_point
-from handlers.participation import announcements, ballots, consultations, volunteers
+from handlers.participation import announcements, ballots, consultations, proposals, volunteers
 from handlers.people import household, onboarding, staff
 from handlers.reports import drafts
 
@@ -54,6 +55,7 @@ MODULES: tuple[ModuleType, ...] = (
     intake,
     consultations,
     ballots,
+    proposals,
     announcements,
     volunteers,
     chat_dialogue,
@@ -138,6 +140,7 @@ class Dispatcher:
         self.group_callbacks = {p for m in modules for p in getattr(m, "GROUP_CALLBACKS", ())}
         self.contact: Handler | None = _one(modules, "CONTACT")
         self.chat_member: Handler | None = _one(modules, "CHAT_MEMBER")
+        self.inline: Handler | None = _one(modules, "INLINE")
         self.on_registered: tuple[Registered, ...] = tuple(
             m.ON_REGISTERED for m in modules if hasattr(m, "ON_REGISTERED")
         )
@@ -192,6 +195,11 @@ class Dispatcher:
         uow, update = ctx.uow, ctx.update
         if update.poll_answer is not None:
             return  # ballots are buttons: an answer to a Telegram poll is not ours
+        if update.inline_query is not None:
+            # Inline mode: only someone already known gets results (nobody is created here).
+            if self.inline is not None:
+                await self.inline(ctx)
+            return
         chat = update.effective_chat
         if chat is not None and chat.type != "private":
             await self._group(ctx)
@@ -224,6 +232,8 @@ class Dispatcher:
             ctx.answer(exc.key, alert=True, **status_label(ctx, exc.data))
         except ConsultError as exc:
             ctx.answer(exc.key, alert=True)
+        except ProposalError as exc:
+            ctx.answer(exc.key, alert=True, **exc.data)
 
     async def _message(self, ctx: Ctx) -> None:
         message = ctx.update.message
@@ -251,6 +261,8 @@ class Dispatcher:
                 ctx.reply("action_refused", key=exc.key, **status_label(ctx, exc.data))
             except ConsultError as exc:
                 ctx.reply("consult_refused", key=exc.key)
+            except ProposalError as exc:
+                ctx.reply("proposal_refused", key=exc.key, data=exc.data)
             return
         if message.contact is not None and self.contact is not None:
             await self.contact(ctx)

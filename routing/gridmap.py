@@ -112,6 +112,20 @@ class Grid:
 
 
 @dataclass(frozen=True)
+class ProposalRules:
+    """Residents' proposals in a community (`communities[].proposals`, docs/grid-map.md): a
+    proposal needs `share` of the verified residents' supports, at least `floor`, within
+    `window`; the committee answers one that reached it within `answer_within`; a resident
+    publishes at most `per_week` proposals in seven days."""
+
+    share: float = 0.02
+    floor: int = 10
+    window: dt.timedelta = dt.timedelta(days=30)
+    answer_within: dt.timedelta = dt.timedelta(days=14)
+    per_week: int = 3
+
+
+@dataclass(frozen=True)
 class Community:
     id: str
     name: Text
@@ -119,6 +133,7 @@ class Community:
     hours: Text
     phone: str | None
     grid_ids: tuple[str, ...]
+    proposals: ProposalRules = ProposalRules()
 
 
 @dataclass(frozen=True)
@@ -451,6 +466,7 @@ class _Builder:
                 hours=_text(c.get("hours"), f"community {cid}.hours"),
                 phone=None if phone is None else str(phone),
                 grid_ids=tuple(grid_ids),
+                proposals=_proposal_rules(c.get("proposals"), f"community {cid}.proposals"),
             )
         return communities, grids, buildings
 
@@ -595,6 +611,36 @@ class _Builder:
                 self.issue(
                     "unknown_reference", f"deadlines.categories.{cat}", f"unknown category {cat!r}"
                 )
+
+
+def _proposal_rules(value: Any, where: str) -> ProposalRules:
+    """`communities[].proposals`: {share, floor, window, answer_within, per_week}; each optional."""
+    from routing.deadlines import parse_duration
+
+    raw = parse_mapping(value, where)
+    base = ProposalRules()
+    share = raw.get("share", base.share)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+        raise GridMapError(f"{where}.share: expected a number above 0 and at most 1")
+    numbers = {}
+    for key in ("floor", "per_week"):
+        n = raw.get(key, getattr(base, key))
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1_000_000:
+            raise GridMapError(f"{where}.{key}: expected a whole number from 1")
+        numbers[key] = n
+    spans = {}
+    for key in ("window", "answer_within"):
+        text = raw.get(key)
+        if text is None:
+            spans[key] = getattr(base, key)
+            continue
+        try:
+            spans[key] = parse_duration(str(text))
+        except ValueError as exc:
+            raise GridMapError(f"{where}.{key}: {exc}") from exc
+        if spans[key] <= dt.timedelta(0):
+            raise GridMapError(f"{where}.{key}: expected a positive duration")
+    return ProposalRules(share=float(share), **numbers, **spans)
 
 
 def parse_responsibility(

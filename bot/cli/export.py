@@ -1,7 +1,7 @@
 """`gridvoice export [--out DIR] [--month YYYY-MM]`: write the open data files.
 
 Writes cases.csv (or cases-YYYY-MM.csv with --month), cases.geojson, grids.geojson,
-grid-months.csv and datapackage.json into DIR — the same files the web edge serves under
+grid-months.csv, proposals.csv and datapackage.json into DIR — the same files the web edge serves under
 /data/. Cases are streamed from the database to the file; memory stays at one batch.
 """
 
@@ -61,6 +61,7 @@ async def export_files(domain, out: Path, month: str | None) -> list[tuple[Path,
     await write(cases_name, open_data.cases_csv(domain, month=month))
     await write("cases.geojson", open_data.cases_geojson(domain, month=month))
     await write("grid-months.csv", open_data.grid_months_csv(domain))
+    await write("proposals.csv", open_data.proposals_csv(domain))
     grids = out / "grids.geojson"
     grids.write_text(json.dumps(open_data.grids_geojson(domain), ensure_ascii=False), "utf-8")
     written.append((grids, None))

@@ -185,6 +185,14 @@ class SimClient:
     async def callback_answer(self, callback_query_id: str) -> dict[str, Any]:
         return await self._get(f"/sim/callbacks/{callback_query_id}")
 
+    async def inline_query(self, user: int, query: str, **fields: Any) -> dict[str, Any]:
+        """Type `@bot <query>` in a chat: the update's id and the inline query's id."""
+        return await self._post("/sim/inline_queries", {"from": user, "query": query, **fields})
+
+    async def inline_answer(self, inline_query_id: str) -> dict[str, Any]:
+        """The bot's answer to an inline query so far (`answered`, `results`)."""
+        return await self._get(f"/sim/inline_queries/{inline_query_id}")
+
     async def answer_poll(self, user: int, poll_id: str, option_ids: list[int]) -> dict[str, Any]:
         return await self._post(
             "/sim/poll_answers", {"from": user, "poll_id": poll_id, "option_ids": option_ids}

@@ -225,6 +225,30 @@ class Control:
         }
         return {"update_id": update["update_id"], "callback_query_id": qid}
 
+    async def inline_queries(self, body: dict[str, Any]) -> Any:
+        """A person types `@bot words` in a chat: an inline_query update."""
+        user = self._user(_int(body, "from"))
+        text = body.get("query", "")
+        if not isinstance(text, str) or len(text) > 256:
+            raise ControlError("query must be text of at most 256 characters")
+        qid = str(5 * 10**18 + self.world.new_id())
+        query = {
+            "id": qid,
+            "from": user,
+            "query": text,
+            "offset": str(body.get("offset", "")),
+            "chat_type": str(body.get("chat_type", "group")),
+        }
+        update = self.world.enqueue({"inline_query": query})
+        self.world.inline_queries[qid] = {
+            "inline_query_id": qid,
+            "query": text,
+            "answered": False,
+            "results": None,
+            "time": self.world.now(),
+        }
+        return {"update_id": update["update_id"], "inline_query_id": qid}
+
     async def poll_answers(self, body: dict[str, Any]) -> Any:
         user = self._user(_int(body, "from"))
         poll = self.world.polls.get(str(body.get("poll_id")))
@@ -342,6 +366,12 @@ def setup_control(app: web.Application, world: World, flood: FloodControl) -> No
             return web.json_response({"ok": False, "description": "callback not found"}, status=404)
         return _ok(found)
 
+    async def inline_answer(request: web.Request) -> web.Response:
+        found = world.inline_queries.get(request.match_info["qid"])
+        if found is None:
+            return web.json_response({"ok": False, "description": "query not found"}, status=404)
+        return _ok(found)
+
     async def stats(request: web.Request) -> web.Response:
         result = dict(flood.stats())
         result.update(
@@ -369,6 +399,7 @@ def setup_control(app: web.Application, world: World, flood: FloodControl) -> No
         "/sim/messages": control.messages,
         "/sim/edit_message": control.edit_message,
         "/sim/callbacks": control.callbacks,
+        "/sim/inline_queries": control.inline_queries,
         "/sim/poll_answers": control.poll_answers,
         "/sim/block": control.block,
         "/sim/raw_update": control.raw_update,
@@ -381,6 +412,7 @@ def setup_control(app: web.Application, world: World, flood: FloodControl) -> No
     r.add_get("/sim/chats/{chat_id}/messages", chat_messages)
     r.add_get("/sim/calls", calls)
     r.add_get("/sim/callbacks/{qid}", callback)
+    r.add_get("/sim/inline_queries/{qid}", inline_answer)
     r.add_get("/sim/stats", stats)
     r.add_get("/sim/updates/pending", pending)
     r.add_get("/sim/webhook", webhook_info)

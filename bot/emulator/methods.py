@@ -188,6 +188,53 @@ async def answer_callback_query(call: Call) -> Any:
     return True
 
 
+# The result types whose required fields the emulator checks (others pass on their type alone).
+_INLINE_REQUIRED = {
+    "article": ("title", "input_message_content"),
+    "photo": ("photo_url", "thumbnail_url"),
+    "cachedphoto": ("photo_file_id",),
+}
+
+
+async def answer_inline_query(call: Call) -> Any:
+    """An inline query's results: at most 50, each with a type and an id unique among them of
+    at most 64 bytes, and what its type needs; answered once, within the query's lifetime."""
+    query = call.world.inline_queries.get(call.str("inline_query_id") or "")
+    too_old = "query is too old and response timeout expired or query ID is invalid"
+    if query is None or query["answered"] or call.world.now() - query["time"] > 30:
+        raise bad_request(too_old)
+    results = call.json("results")
+    if not isinstance(results, list):
+        raise bad_request("can't parse inline query results")
+    if len(results) > 50:
+        raise bad_request("RESULTS_TOO_MUCH")
+    seen: set[str] = set()
+    for result in results:
+        if not isinstance(result, dict) or not isinstance(result.get("type"), str):
+            raise bad_request("can't parse inline query result")
+        rid = result.get("id")
+        if not isinstance(rid, str) or not rid or len(rid.encode()) > 64:
+            raise bad_request("RESULT_ID_INVALID")
+        if rid in seen:
+            raise bad_request("RESULT_ID_DUPLICATE")
+        seen.add(rid)
+        for field in _INLINE_REQUIRED.get(result["type"].lower(), ()):
+            if not result.get(field):
+                raise bad_request(f"can't parse inline query result: {field} is required")
+        content = result.get("input_message_content")
+        if content is not None:
+            text = content.get("message_text") if isinstance(content, dict) else None
+            if not isinstance(text, str) or not 1 <= len(text) <= 4096:
+                raise bad_request("MESSAGE_TEXT_INVALID")
+        markup = result.get("reply_markup")
+        if markup is not None and not (
+            isinstance(markup, dict) and isinstance(markup.get("inline_keyboard"), list)
+        ):
+            raise bad_request("REPLY_MARKUP_INVALID")
+    query.update(answered=True, results=results, answered_at=call.world.now())
+    return True
+
+
 def _commands_key(call: Call) -> str:
     scope = call.json("scope") or {"type": "default"}
     return json.dumps([scope, call.str("language_code") or ""], sort_keys=True)
@@ -408,6 +455,18 @@ _TABLE = [
     MethodDef("setChatMenuButton", {"chat_id": False, "menu_button": False}, set_chat_menu_button),
     MethodDef("getChatMenuButton", {"chat_id": False}, get_chat_menu_button),
     MethodDef("getChat", {"chat_id": True}, get_chat),
+    MethodDef(
+        "answerInlineQuery",
+        {
+            "inline_query_id": True,
+            "results": True,
+            "cache_time": False,
+            "is_personal": False,
+            "next_offset": False,
+            "button": False,
+        },
+        answer_inline_query,
+    ),
     MethodDef(
         "sendDocument",
         {

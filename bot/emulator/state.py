@@ -79,7 +79,7 @@ class World:
             "username": BOT_USERNAME,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": True,
         }
         self.users: dict[int, dict[str, Any]] = {}
         self.blocked: set[int] = set()
@@ -92,6 +92,8 @@ class World:
         self.next_update_id = 1
         self.confirmed_offset = 0
         self.callbacks: dict[str, dict[str, Any]] = {}
+        # inline queries by id: what was asked and how the bot answered (answerInlineQuery)
+        self.inline_queries: dict[str, dict[str, Any]] = {}
         self.polls: dict[str, dict[str, Any]] = {}
         self.poll_messages: dict[str, tuple[int, int]] = {}
         self.files: dict[str, StoredFile] = {}

@@ -37,6 +37,8 @@ COMMANDS = [
     ("report", "Report a problem / 反映问题"),
     ("my", "My cases / 我的诉求"),
     ("mygrid", "My grid / 我的网格"),
+    ("propose", "Propose an improvement / 提出建议"),
+    ("proposals", "Proposals to support / 居民建议"),
     ("cancel", "Cancel / 取消"),
     ("language", "Language / 语言"),
     ("privacy", "Privacy / 隐私"),

@@ -23,7 +23,14 @@ from bot.store.models import InboxUpdate
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "poll_answer", "my_chat_member"]
+ALLOWED_UPDATES = [
+    "message",
+    "edited_message",
+    "callback_query",
+    "inline_query",
+    "poll_answer",
+    "my_chat_member",
+]
 
 
 def update_user_id(payload: dict[str, Any]) -> int | None:

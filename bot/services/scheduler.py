@@ -22,7 +22,7 @@ from bot.services.cases import duty, intake, verification
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.status import AWAITING_ACCEPT, OPEN
 from bot.services.cases.views import card_data
-from bot.services.participation import consultations
+from bot.services.participation import consultations, proposals
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
@@ -450,6 +450,7 @@ class Scheduler:
                     self._pruned_at = time.monotonic()
                     await prune(self.domain)
                 await consultations.run_due(self.domain)
+                await proposals.run_due(self.domain)
             except Exception:
                 log.exception("scheduler pass failed")
             self.domain.schedule_changed.clear()

@@ -897,3 +897,89 @@ class RemoteUpdate(Base):
     __table_args__ = (
         UniqueConstraint("api_key_id", "update_id", name="uq_remote_updates_key_update"),
     )
+
+
+class Proposal(Base):
+    """A resident's proposal for their community (bot/services/participation/proposals.py).
+    Public at once; `author_id` is never shown (and is emptied by /forget)."""
+
+    __tablename__ = "proposals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    community_id: Mapped[str] = mapped_column(String(64), index=True)
+    grid_id: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    title: Mapped[str] = mapped_column(String(160))
+    text: Mapped[str] = mapped_column(Text)
+    photo_file_id: Mapped[str | None] = mapped_column(String(256))
+    place_text: Mapped[str | None] = mapped_column(String(256))
+    cited_case_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # open | reached | accepted | declined | merged | expired (`proposals.Stage`)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    threshold: Mapped[int] = mapped_column(Integer)  # supports needed, fixed when published
+    supports: Mapped[int] = mapped_column(Integer, default=0)  # counted from proposal_supports
+    created_at: Mapped[datetime]
+    window_ends_at: Mapped[datetime]
+    reached_at: Mapped[datetime | None]
+    answer_due: Mapped[datetime | None]
+    late_at: Mapped[datetime | None]  # when the scheduler found the answer late
+    answered_at: Mapped[datetime | None]
+    answered_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_by: Mapped[int | None] = mapped_column(BigInteger)
+    answer_reason: Mapped[str | None] = mapped_column(Text)  # public: the committee's answer
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+    consultation_id: Mapped[int | None] = mapped_column(Integer)
+    work_case_id: Mapped[int | None] = mapped_column(Integer)
+    hidden_at: Mapped[datetime | None]
+    hidden_reason: Mapped[str | None] = mapped_column(Text)  # public
+
+    __table_args__ = (Index("ix_proposals_due", "status", "answer_due"),)
+
+
+class ProposalSupport(Base):
+    """One support: at most one per resident and proposal (the constraint, not a handler's
+    check). /forget empties `user_id` and keeps the row: the support stays counted."""
+
+    __tablename__ = "proposal_supports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    grid_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    follow: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "user_id", name="uq_proposal_support_resident"),
+    )
+
+
+class ProposalPoint(Base):
+    """A short point for or against, one of each per resident and proposal."""
+
+    __tablename__ = "proposal_points"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    side: Mapped[str] = mapped_column(String(8))  # for | against
+    text: Mapped[str] = mapped_column(String(300))
+    at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "user_id", "side", name="uq_proposal_point_resident"),
+    )
+
+
+class ProposalEvent(Base):
+    """A proposal's public history: published, reached, hidden, answered, late."""
+
+    __tablename__ = "proposal_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))
+    actor_role: Mapped[str] = mapped_column(String(16))  # resident | committee | system
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

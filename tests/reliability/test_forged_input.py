@@ -229,6 +229,14 @@ COMMANDS = [
     f"/mygrid {HUGE}",
     f"/language {HUGE}",
     f"/cancel {HUGE}",
+    f"/proposal {HUGE}",
+    "/proposal -1",
+    "/proposal ²",
+    f"/start support_{HUGE}",
+    "/start support_²",
+    "/start support_-1",
+    f"/propose {HUGE}",
+    f"/proposals {HUGE}",
 ]
 
 

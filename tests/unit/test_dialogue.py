@@ -64,6 +64,9 @@ STORED = frozenset(
         "org_profile",
         "patrol",
         "assist",
+        "propose",
+        "proposal_point",
+        "proposal_reason",
     }
 )
 
@@ -88,7 +91,12 @@ STAFF_PROMPTS = {
     Prompt.PATROL,
     Prompt.ASSIST,
 }
-COMMITTEE_PROMPTS = {Prompt.CONSULT, Prompt.CONSULT_OPTIONS, Prompt.ANNOUNCE}
+COMMITTEE_PROMPTS = {
+    Prompt.CONSULT,
+    Prompt.CONSULT_OPTIONS,
+    Prompt.ANNOUNCE,
+    Prompt.PROPOSAL_REASON,
+}
 # (what /cancel answers, whether another command leaves it, its time to live, the draft rule)
 EXPECTED: dict[Prompt, tuple[str | None, bool, timedelta | None, OverDraft]] = {
     Prompt.CONSENT: (None, False, None, OverDraft.NONE),
@@ -100,6 +108,13 @@ EXPECTED: dict[Prompt, tuple[str | None, bool, timedelta | None, OverDraft]] = {
     Prompt.REOPEN_REASON: ("dialogue_cancelled", True, timedelta(hours=2), OverDraft.SET_ASIDE),
     Prompt.CONSULT_COMMENT: (
         "consult_cancelled",
+        True,
+        timedelta(minutes=30),
+        OverDraft.SET_ASIDE,
+    ),
+    Prompt.PROPOSE: ("proposal_cancelled", True, timedelta(days=1), OverDraft.SET_ASIDE),
+    Prompt.PROPOSAL_POINT: (
+        "proposal_cancelled",
         True,
         timedelta(minutes=30),
         OverDraft.SET_ASIDE,

@@ -55,5 +55,5 @@ def test_export_needs_a_map_and_a_real_month(database, tmp_path: Path, capsys) -
     names = {p.name for p in (tmp_path / "o").iterdir()}
     assert names == {
         "cases-2026-11.csv", "cases.geojson", "grid-months.csv", "grids.geojson",
-        "datapackage.json",
+        "datapackage.json", "proposals.csv",
     }  # fmt: skip

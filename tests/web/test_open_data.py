@@ -52,6 +52,7 @@ async def test_downloads_are_valid_open_data_with_the_same_status_as_the_api(
         "cases.csv": "/data/cases.csv",
         f"cases-{month}.csv": f"/data/cases-{month}.csv",
         "grid-months.csv": "/data/grid-months.csv",
+        "proposals.csv": "/data/proposals.csv",
         "grids.geojson": "/data/grids.geojson",
         "cases.geojson": "/data/cases.geojson",
     }
@@ -111,6 +112,7 @@ async def test_gridvoice_export_writes_the_same_files(web_world, tmp_path: Path)
     written = await export_files(w.app.domain, tmp_path / "out", None)
     assert {p.name for p, _ in written} == {
         "cases.csv", "cases.geojson", "grid-months.csv", "grids.geojson", "datapackage.json",
+        "proposals.csv",
     }  # fmt: skip
     assert dict((p.name, n) for p, n in written)["cases.csv"] == 2
     report = frictionless.validate(str(tmp_path / "out" / "datapackage.json"))

@@ -39,6 +39,7 @@ from bot.services.cases.views import (
     refresh_card,
     send_card,
 )
+from bot.services.participation import proposals
 from bot.services.people import policy
 from bot.services.people.access import CaseActionError as CaseActionError
 from bot.services.people.access import authorise as authorise
@@ -1469,3 +1470,45 @@ async def offer_to_organisations(uow: UnitOfWork, user_id: int, case: Case) -> i
     await record(uow, case, actor_for(uow, user_id), "offered_org", organisations=len(orgs))
     await _refresh_owner_card(uow, case)
     return len(orgs)
+
+
+# --- work items: a proposal the committee accepted, tracked like a case ----------------------
+
+
+async def create_work_item(
+    uow: UnitOfWork, by: int, proposal: Any, member_id: int, due: datetime
+) -> int:
+    """A case for an accepted proposal (no resident: the proposal is public, its author is not
+    named), owned by `member_id` and due at `due`; it is worked and closed like any case."""
+    photos = [proposal.photo_file_id] if proposal.photo_file_id else []
+    case = await create_case(
+        uow,
+        None,
+        text=f"{proposal.title}\n\n{proposal.text}",
+        grid_id=proposal.grid_id,
+        building_id=None,
+        place_text=None,
+        location=None,
+        photos=photos,
+        source_update_id=None,
+        source="proposal",
+        language=proposal.language,
+    )
+    case.public_description = f"{proposal.title}\n\n{proposal.text}"
+    if case.owner_id != member_id:
+        person = uow.routing.gridmap.staff.get(member_id)
+        a = Assignment(
+            owner_id=member_id,
+            chat_id=member_id,
+            party_id=None,
+            rung=person.role if person else "member",
+            reason="reassigned",
+            detail={"by": by, "proposal": proposal.id},
+            follow_up_id=None,
+        )
+        await reassign(uow, case, a, actor_for(uow, by), "transferred", "reassigned")
+    case.resolve_by = due
+    return case.id
+
+
+proposals.WORK_ITEM[:] = [create_work_item]

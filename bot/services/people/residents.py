@@ -15,6 +15,9 @@ from bot.store.models import (
     CaseEvent,
     CaseFollower,
     CaseNote,
+    Proposal,
+    ProposalPoint,
+    ProposalSupport,
     User,
     Volunteer,
     VolunteerClaim,
@@ -284,6 +287,19 @@ async def forget(uow: UnitOfWork, user: User) -> int:
     for row in followers:
         await uow.session.delete(row)
     await _forget_volunteering(uow, user.id)
+    # Proposals: supports and points stay counted, with nobody behind them any more (the
+    # unique constraints still hold for everyone else); a proposal keeps its text, not its author.
+    await uow.session.execute(
+        update(ProposalSupport)
+        .where(ProposalSupport.user_id == user.id)
+        .values(user_id=None, follow=False)
+    )
+    await uow.session.execute(
+        update(ProposalPoint).where(ProposalPoint.user_id == user.id).values(user_id=None)
+    )
+    await uow.session.execute(
+        update(Proposal).where(Proposal.author_id == user.id).values(author_id=None)
+    )
     return len(cases)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy import case as sql_case
 
 from bot.bounds import parse_int
+from bot.services.participation.proposals import answer_state
 from bot.services.public.cases import (
     CLOSED_STATUSES,
     CaseQuery,
@@ -28,7 +29,7 @@ from bot.services.public.cases import (
 from bot.services.public.ratings import minimum_of, rating_cells
 from bot.services.shared.csvfile import BOM, csv_line
 from bot.store.db import reading
-from bot.store.models import Case
+from bot.store.models import Case, Proposal
 
 if TYPE_CHECKING:
     from bot.services.shared.domain import Domain
@@ -67,8 +68,8 @@ CASE_FIELDS: tuple[tuple[str, str, str], ...] = (
         "string",
         "How it came in: bot (a resident through the Telegram bot), open311 (an outside client), "
         "staff_patrol (found by grid staff on patrol), assisted (filed by staff for a resident "
-        "without Telegram), link (handed to us by another centre or department) or hotline (a "
-        "12345 hotline's order).",
+        "without Telegram), link (handed to us by another centre or department), hotline (a "
+        "12345 hotline's order) or proposal (a work item from a resident's accepted proposal).",
     ),
     ("service_name", "string", "The category's name."),
     ("service_subtype", "string", "Not used (always empty)."),
@@ -412,6 +413,80 @@ async def grid_months_csv(domain: Domain) -> AsyncIterator[str]:
         yield csv_line(row)
 
 
+# Residents' proposals, Open311-style: one row each, with how the committee answered it.
+PROPOSAL_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("proposal_id", "integer", "The proposal's number (its page is /proposals/<number>)."),
+    ("community", "string", "The community it was proposed in."),
+    ("grid", "string", "The grid of the resident who proposed it (never the resident)."),
+    ("requested_datetime", "datetime", "When it was published."),
+    ("title", "string", "Its title, as published by its author; empty when hidden."),
+    (
+        "status_description",
+        "string",
+        "open (collecting supports), reached (its threshold), accepted, declined, merged, expired.",
+    ),
+    ("supports", "integer", "Supports counted (one per verified resident, kept after /forget)."),
+    ("threshold", "integer", "Supports it needed (the community's share with a floor)."),
+    ("reached_datetime", "datetime", "When it reached its threshold; empty if it has not."),
+    ("answer_due_datetime", "datetime", "When the committee's answer was due."),
+    ("answered_datetime", "datetime", "When the committee answered; empty if it has not."),
+    (
+        "answer_timeliness",
+        "string",
+        "on_time, late, unanswered (past the deadline), waiting (within it), or empty (never reached).",
+    ),
+    ("answer_reason", "string", "The committee's public reason (a decline); empty otherwise."),
+    ("merged_into", "integer", "The proposal it was merged into."),
+    ("hidden", "boolean", "Hidden by the committee (the reason is on its page)."),
+)
+PROPOSAL_FIELDS_ZH: dict[str, str] = {
+    "proposal_id": "建议编号（页面为 /proposals/<编号>）。",
+    "community": "提出建议的社区。",
+    "grid": "提出建议的居民所在网格（不含居民本人）。",
+    "requested_datetime": "发布时间。",
+    "title": "作者发布的标题；被隐藏的为空。",
+    "status_description": "open（征集支持）、reached（达到门槛）、accepted、declined、merged、expired。",
+    "supports": "支持数（每位已核实居民一次，/forget 后仍计入）。",
+    "threshold": "所需支持数（社区比例，设有下限）。",
+    "reached_datetime": "达到门槛的时间；未达到为空。",
+    "answer_due_datetime": "委员会答复期限。",
+    "answered_datetime": "委员会答复时间；未答复为空。",
+    "answer_timeliness": "on_time（按时）、late（逾期）、unanswered（逾期未答复）、waiting（期限内）或空（未达到门槛）。",
+    "answer_reason": "委员会公开的理由（不采纳时）；其他为空。",
+    "merged_into": "被合并到的建议编号。",
+    "hidden": "是否被委员会隐藏（理由见其页面）。",
+}
+
+
+async def proposals_csv(domain: Domain) -> AsyncIterator[str]:
+    tz = domain.renderer.tz
+    now = domain.clock.now()
+    yield BOM + csv_line(name for name, _, _ in PROPOSAL_FIELDS)
+    async with domain.sessions() as session:
+        rows = (await session.execute(select(Proposal).order_by(Proposal.id))).scalars().all()
+    for p in rows:
+        hidden = p.hidden_at is not None
+        yield csv_line(
+            [
+                p.id,
+                p.community_id,
+                p.grid_id,
+                _w3(p.created_at, tz),
+                "" if hidden else p.title,
+                p.status,
+                p.supports,
+                p.threshold,
+                _w3(p.reached_at, tz),
+                _w3(p.answer_due, tz),
+                _w3(p.answered_at, tz),
+                answer_state(p, now) or "",
+                p.answer_reason or "",
+                p.merged_into or "",
+                "true" if hidden else "false",
+            ]
+        )
+
+
 def _schema(fields: tuple[tuple[str, str, str], ...], key: str | None = None) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "fields": [{"name": n, "type": t, "description": d} for n, t, d in fields],
@@ -430,7 +505,7 @@ CASE_FIELDS_ZH: dict[str, str] = {
     "closed_date": "办结、不予受理、撤回或结案的时间；未办结时为空。",
     "status_description": "公开状态：received、assigned、in_progress、waiting_for_information、escalated、reopened、resolved、closed、rejected、cancelled。",
     "status_notes": "工作人员办结时写的说明，或不予受理的理由。",
-    "source": "来源：bot（居民通过 Telegram 机器人）、open311（外部系统）、staff_patrol（网格工作人员巡查发现）、assisted（工作人员代没有 Telegram 的居民登记）、link（其他中心或部门交办）或 hotline（12345 热线派单）。",
+    "source": "来源：bot（居民通过 Telegram 机器人）、open311（外部系统）、staff_patrol（网格工作人员巡查发现）、assisted（工作人员代没有 Telegram 的居民登记）、link（其他中心或部门交办）、hotline（12345 热线派单）或 proposal（居民建议被采纳后的工作事项）。",
     "service_name": "分类名称。",
     "service_subtype": "未使用（始终为空）。",
     "description": "经工作人员审核、准予公开的描述；部署未开启公开时为空。居民的原话从不公开。",
@@ -523,6 +598,12 @@ RESOURCES: tuple[Resource, ...] = (
         "Numbers per grid and month of reporting: every grid of the map in every month from the first case to this month (0 where a grid had no cases).",
         "各网格按反映月份的统计：地图上每个网格、从第一件诉求到本月的每个月都有一行（没有诉求的为 0）。",
         MONTH_FIELDS, MONTH_FIELDS_ZH,
+    ),
+    Resource(
+        "proposals", "proposals.csv", "csv", "text/csv",
+        "Residents' proposals: supports, threshold, and whether the committee answered on time, late or not at all. No author, supporter or point writer.",
+        "居民建议：支持数、门槛，以及委员会是否按时、逾期答复或未答复。不含作者、支持者和观点作者。",
+        PROPOSAL_FIELDS, PROPOSAL_FIELDS_ZH, "proposal_id",
     ),
     Resource(
         "grids", "grids.geojson", "geojson", "application/geo+json",

@@ -73,6 +73,11 @@ class Prompt(StrEnum):
     # cases staff file: found on patrol, and for a resident without Telegram
     PATROL = "patrol"
     ASSIST = "assist"
+    # residents' proposals: writing one (title, text, then photo, place and cited cases),
+    # a point for or against, and the committee's public reason (a decline, a hiding, a merge)
+    PROPOSE = "propose"
+    PROPOSAL_POINT = "proposal_point"
+    PROPOSAL_REASON = "proposal_reason"
 
 
 class OverDraft(StrEnum):
@@ -183,6 +188,26 @@ TABLE: dict[Prompt, Rule] = {
         OverDraft.SET_ASIDE,
         yields_to_question=True,
     ),
+    Prompt.PROPOSE: Rule(
+        "participation",
+        "handlers.participation.proposals:propose_message",
+        "resident",
+        "proposal_cancelled",
+        True,
+        timedelta(days=1),
+        OverDraft.SET_ASIDE,
+        lapse="proposal_lapsed",
+    ),
+    Prompt.PROPOSAL_POINT: Rule(
+        "participation",
+        "handlers.participation.proposals:point_message",
+        "resident",
+        "proposal_cancelled",
+        True,
+        OPTIONAL_TTL,
+        OverDraft.SET_ASIDE,
+        yields_to_question=True,
+    ),
     **{
         p: Rule(
             "cases",
@@ -229,6 +254,7 @@ TABLE: dict[Prompt, Rule] = {
             (Prompt.CONSULT, "handlers.participation.consultations:consult_message"),
             (Prompt.CONSULT_OPTIONS, "handlers.participation.consultations:options_message"),
             (Prompt.ANNOUNCE, "handlers.participation.announcements:announce_message"),
+            (Prompt.PROPOSAL_REASON, "handlers.participation.proposals:reason_message"),
         )
     },
     # Volunteers, organisers and organisations (not only staff: an organisation's contact

@@ -274,3 +274,13 @@ class Outbox:
             payload["text"] = self.renderer.label(lang, key, **data)[:200]
             payload["show_alert"] = alert
         self._add(0, "answerCallbackQuery", payload)
+
+    def answer_inline(self, inline_query_id: str, results: list[dict[str, Any]]) -> None:
+        """Answer an inline query with ready result objects (personal: never cached for others)."""
+        payload: dict[str, Any] = {
+            "inline_query_id": inline_query_id,
+            "results": results[:50],
+            "cache_time": 0,
+            "is_personal": True,
+        }
+        self._add(0, "answerInlineQuery", payload)

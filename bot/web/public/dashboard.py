@@ -15,8 +15,10 @@ from typing import Any
 from aiohttp import web
 
 from bot.bounds import parse_int
+from bot.services.public import yousaid
 from bot.services.public.dashboard import Dashboard, Overview
 from bot.services.public.figures import total_line
+from bot.services.public.participation import participation
 from bot.services.shared.domain import Domain
 from bot.web.drawing import MapDrawing, grid_map, neighbourhood, weekly_charts
 from bot.web.keys import GRIDVOICE, PAGES_KEY
@@ -129,7 +131,15 @@ async def _community(
     async def data() -> dict[str, Any]:
         overview = await request.app[DASHBOARD_KEY].community(_scope(gridmap, community.grid_ids))
         grids = [gridmap.grids[g] for g in community.grid_ids]
+        domain = request.app[GRIDVOICE].domain
+        months = _last_months(domain, 2)
+        minimum = overview.rules.minimum
         return {
+            "part_months": months,
+            "participation": {
+                m: await participation(domain, list(community.grid_ids), m, minimum) for m in months
+            },
+            "proposal_counts": (await yousaid.all_counts(domain))[community.id],
             "gridmap": gridmap,
             "community": community,
             "home": home,
@@ -144,6 +154,17 @@ async def _community(
         }
 
     return await request.app[PAGE_CACHE_KEY].answer(request, "dashboard", data)
+
+
+def _last_months(domain: Domain, n: int) -> list[str]:
+    """This month and the `n - 1` before it (YYYY-MM in the map's time zone), newest first."""
+    now = domain.clock.now().astimezone(domain.routing.gridmap.tz)
+    year, month = now.year, now.month
+    out = []
+    for _ in range(n):
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return out
 
 
 def _scope(gridmap: GridMap, grid_ids: Iterable[str]) -> list[str] | None:

@@ -34,6 +34,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/data/cases.geojson", cases_geojson, name="data_cases_geojson")
     r.add_get("/data/grids.geojson", grids_geojson, name="data_grids")
     r.add_get("/data/grid-months.csv", grid_months_csv, name="data_grid_months")
+    r.add_get("/data/proposals.csv", proposals_csv, name="data_proposals")
 
 
 def _domain(request: web.Request) -> Domain:
@@ -151,3 +152,8 @@ async def index(request: web.Request) -> web.Response:
         timezone=domain.routing.gridmap.timezone if ready else "",
         min_rated=minimum_of(domain.settings),
     )
+
+
+async def proposals_csv(request: web.Request) -> web.StreamResponse:
+    chunks = open_data.proposals_csv(_domain(request))
+    return await _stream(request, chunks, CSV, "proposals.csv")

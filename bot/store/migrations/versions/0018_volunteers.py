@@ -13,7 +13,7 @@ from alembic import op
 from bot.store.models import UTCDateTime
 
 revision: str = "0018_volunteers"
-down_revision: str | None = "0016_link_intake"
+down_revision: str | None = "0017_proposals"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
