@@ -138,11 +138,20 @@ async def test_one_support_each_held_by_the_store_and_kept_after_forget(domain: 
 
 @pytest.mark.db
 async def test_the_participation_figure_matches_a_hand_count(domain: Domain) -> None:
-    from unit_helpers import file_case
+    from unit_helpers import MEMBER_1, file_case
 
+    from bot.services.participation import volunteers as vol
     from bot.services.public.participation import SOURCES, participation
+    from bot.store.models import Volunteer, VolunteerClaim
 
-    assert [s.name for s in SOURCES] == ["reported", "proposed", "supported", "voted", "commented"]
+    assert [s.name for s in SOURCES] == [
+        "reported",
+        "proposed",
+        "supported",
+        "voted",
+        "commented",
+        "volunteered",
+    ]
     async with domain.unit() as uow:
         grid1 = [await new_resident(uow, verified=True) for _ in range(6)]
         grid2 = [await new_resident(uow, verified=True, building="xf-7") for _ in range(2)]
@@ -153,12 +162,24 @@ async def test_the_participation_figure_matches_a_hand_count(domain: Domain) -> 
         await ps.support(uow, grid1[0], p)  # reported and supported: counted once
         await ps.support(uow, grid1[2], p)
         await ps.support(uow, grid2[0], p)
+        # resident 3 volunteered: an attendance the organiser confirmed
+        uow.session.add(Volunteer(user_id=grid1[3].id, joined_at=uow.now))
+        task = await vol.post_task(
+            uow, MEMBER_1, title="Clean-up", capacity=2, hours=1.0, grid_id="xingfu-1"
+        )
+        assert await vol.claim(uow, grid1[3].id, task.id) == "claimed"
+        claim_id = (
+            await uow.session.execute(
+                select(VolunteerClaim.id).where(VolunteerClaim.user_id == grid1[3].id)
+            )
+        ).scalar_one()
+        assert (await vol.confirm(uow, MEMBER_1, claim_id))[0] == "confirmed"
         month = uow.now.astimezone(uow.routing.gridmap.tz).strftime("%Y-%m")
     figure = await participation(domain, ["xingfu-1", "xingfu-2"], month, minimum=3)
     one, two = figure["xingfu-1"].share, figure["xingfu-2"].share
-    # grid 1: residents 0 (reported, supported), 1 (proposed) and 2 (supported) of 6
-    assert (one.part, one.whole, one.enough) == (3, 6, True)
-    assert one.value == pytest.approx(3 / 6)
+    # grid 1: residents 0 (reported, supported), 1 (proposed), 2 (supported), 3 (volunteered)
+    assert (one.part, one.whole, one.enough) == (4, 6, True)
+    assert one.value == pytest.approx(4 / 6)
     assert (two.part, two.whole, two.enough, two.value) == (1, 2, False, None)  # too few
     last = await participation(domain, ["xingfu-1"], "2026-01", minimum=3)
     assert last["xingfu-1"].share.part == 0
