@@ -263,6 +263,15 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         "asker": "王芳",
         "approved": True,
         "reason_code": "parts",
+        "channel": "https://t.me/xingfu_news",
+        "c": SimpleNamespace(
+            chat_ref="@xingfu_news",
+            title="Xingfu <b>news</b>",
+            link="https://t.me/xingfu_news",
+            status="linked",
+        ),
+        "action": "show",
+        "reason": "not_admin",
     }
 
 

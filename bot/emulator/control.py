@@ -145,6 +145,18 @@ class Control:
             self._user(int(member))
         return self.world.add_chat(body)
 
+    async def channel_admin(self, body: dict[str, Any]) -> Any:
+        """Make a user (the bot by default) an administrator of a channel, with or without the
+        right to post, or (admin false) no longer one."""
+        chat_id = _int(body, "chat")
+        chat = self.world.chats.get(chat_id)
+        if chat is None or chat["type"] != "channel":
+            raise ControlError("no such channel", 404)
+        user = _int(body, "user", self.world.bot["id"])
+        can_post = bool(body.get("can_post_messages", True)) if body.get("admin", True) else None
+        self.world.set_admin(chat_id, user, can_post)
+        return self.world.chat_member(chat_id, user)
+
     async def messages(self, body: dict[str, Any]) -> Any:
         user = self._user(_int(body, "from"))
         chat = self._chat(body, user)
@@ -367,6 +379,7 @@ def setup_control(app: web.Application, world: World, flood: FloodControl) -> No
         "/sim/users": control.users,
         "/sim/chats": control.chats,
         "/sim/messages": control.messages,
+        "/sim/channel_admin": control.channel_admin,
         "/sim/edit_message": control.edit_message,
         "/sim/callbacks": control.callbacks,
         "/sim/poll_answers": control.poll_answers,
