@@ -271,7 +271,6 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
             status="linked",
         ),
         "action": "show",
-        "reason": "not_admin",
     }
 
 

@@ -111,7 +111,11 @@ class SimClient:
         self, chat: int, admin: bool = True, can_post_messages: bool = True, user: int | None = None
     ) -> dict[str, Any]:
         """Promote or demote the bot (or `user`) in a channel."""
-        body: dict[str, Any] = {"chat": chat, "admin": admin, "can_post_messages": can_post_messages}
+        body: dict[str, Any] = {
+            "chat": chat,
+            "admin": admin,
+            "can_post_messages": can_post_messages,
+        }
         if user is not None:
             body["user"] = user
         return await self._post("/sim/channel_admin", body)

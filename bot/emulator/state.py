@@ -163,11 +163,15 @@ class World:
     def chat_member(self, chat_id: int, user_id: int) -> dict[str, Any]:
         """A ChatMember as getChatMember answers it."""
         user = self.bot if user_id == self.bot["id"] else self.users.get(user_id)
-        person = {k: user[k] for k in ("id", "is_bot", "first_name") if k in user} if user else {
-            "id": user_id,
-            "is_bot": False,
-            "first_name": "User",
-        }
+        person = (
+            {k: user[k] for k in ("id", "is_bot", "first_name") if k in user}
+            if user
+            else {
+                "id": user_id,
+                "is_bot": False,
+                "first_name": "User",
+            }
+        )
         rights = self.admins.get(chat_id, {}).get(user_id)
         if rights is not None:
             return {

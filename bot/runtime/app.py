@@ -19,11 +19,11 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.runtime.broadcaster import Broadcaster
 from bot.runtime.files import BotFiles
 from bot.runtime.intake import ALLOWED_UPDATES, Poller
 from bot.runtime.metrics import Metrics
 from bot.runtime.processor import Processor
-from bot.runtime.broadcaster import Broadcaster
 from bot.runtime.sender import Sender
 from bot.runtime.web import build_web_app, web_runner
 from bot.services.scheduler import Scheduler

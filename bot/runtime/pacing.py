@@ -87,7 +87,9 @@ class Pacer:
         await self.chat(chat_id).acquire()
         await self.shared(paid).acquire()
 
-    def block(self, chat_id: int, seconds: float, broadcast: bool = False, paid: bool = False) -> None:
+    def block(
+        self, chat_id: int, seconds: float, broadcast: bool = False, paid: bool = False
+    ) -> None:
         """Obey a 429: the chat waits; a broadcast's 429 (one message per chat, so the limit
         hit is the bot's) holds every message of its bucket."""
         self.chat(chat_id).block(seconds)

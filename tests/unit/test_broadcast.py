@@ -134,7 +134,9 @@ def test_channel_names_are_parsed_and_bounded(given: str, expected: str | None) 
     assert broadcast.parse_channel(given) == expected
 
 
-async def _link(uow: UnitOfWork, member: dict[str, Any] | None, error: str | None = None) -> Channel:
+async def _link(
+    uow: UnitOfWork, member: dict[str, Any] | None, error: str | None = None
+) -> Channel:
     row = await broadcast.request_link(uow, COMMITTEE, "en", "@xingfu")
     checked = await broadcast.record_check(uow, row.id, CHANNEL_CHAT, member, error)
     assert checked is not None

@@ -140,7 +140,9 @@ async def feed(uow: UnitOfWork, a: Announcement, limit: int) -> int:
 
 async def unfinished(uow: UnitOfWork) -> list[int]:
     """Announcements whose direct messages are not all queued yet, oldest first."""
-    stmt = select(Announcement.id).where(Announcement.dm_done_at.is_(None)).order_by(Announcement.id)
+    stmt = (
+        select(Announcement.id).where(Announcement.dm_done_at.is_(None)).order_by(Announcement.id)
+    )
     return list((await uow.session.execute(stmt)).scalars())
 
 
@@ -346,4 +348,3 @@ def _committee(uow: UnitOfWork, c: Channel) -> list[tuple[int, str]]:
 
 def status_line(c: Channel | None) -> dict[str, Any]:
     return {"c": c, "reason": _reason_key(c.reason) if c is not None else ""}
-

@@ -44,9 +44,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("dm_done_at", UTCDateTime(), nullable=True))
     with op.batch_alter_table("users") as batch:
         batch.add_column(
-            sa.Column(
-                "announcements_dm", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("announcements_dm", sa.Boolean(), nullable=False, server_default=sa.false())
         )
     # Residents who were getting announcements keep getting them; anyone new asks (/unmute).
     op.execute(
