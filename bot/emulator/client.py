@@ -120,6 +120,15 @@ class SimClient:
             body["user"] = user
         return await self._post("/sim/channel_admin", body)
 
+    async def create_users(self, first: int, count: int) -> dict[str, Any]:
+        """`count` users (and their private chats) with ids from `first`, in one call."""
+        return await self._post("/sim/users_bulk", {"first": first, "count": count})
+
+    async def bot_counts(self) -> dict[int, int]:
+        """Chat id -> how many messages the bot has there (chats with none left out)."""
+        found = await self._get("/sim/bot_counts")
+        return {int(k): int(v) for k, v in found.items()}
+
     async def block(self, user: int, blocked: bool = True) -> dict[str, Any]:
         return await self._post("/sim/block", {"user": user, "blocked": blocked})
 

@@ -122,8 +122,11 @@ class World:
     # -- identities ------------------------------------------------------------
     def bot_from_token(self, token: str) -> None:
         prefix = token.split(":", 1)[0]
-        if prefix.isdigit() and int(prefix) != self.bot["id"]:
-            self.bot["id"] = int(prefix)
+        if prefix.isdigit() and int(prefix) > 0 and int(prefix) != self.bot["id"]:
+            old, self.bot["id"] = self.bot["id"], int(prefix)
+            for admins in self.admins.values():  # a channel made before the bot's first call
+                if old in admins:
+                    admins[self.bot["id"]] = admins.pop(old)
 
     def add_user(self, user: dict[str, Any]) -> dict[str, Any]:
         uid = int(user["id"])
