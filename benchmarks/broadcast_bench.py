@@ -182,11 +182,13 @@ async def run(
                     killed_at = (now, sent)
                     bot = start_bot(api, database_url, env=env, log_path=log_path)
                     restarted_at = time.monotonic()
-                if sent >= n - 1:
-                    if not done_at:
-                        done_at = len(samples)
-                    if now - last_progress >= 3:  # nothing more (a repeat would show)
-                        break
+                # A few messages may have gone before `base` was read: 98% and then quiet.
+                if sent >= n * 0.98 and now - last_progress >= 3:
+                    # the last sample that moved: the end of sending
+                    done_at = 1 + max(
+                        i for i in range(1, len(samples)) if samples[i][1] > samples[i - 1][1]
+                    )
+                    break
                 if now - last_progress > 60:
                     print("\nno progress for 60 s: stopping")
                     break
