@@ -294,12 +294,17 @@ async def channels_for(uow: UnitOfWork, grid_ids: list[str]) -> list[Channel]:
 
 
 async def post(uow: UnitOfWork, a: Announcement) -> list[Channel]:
-    """Queue the announcement's one post in each linked channel it concerns."""
+    """Queue the announcement's one post in each linked channel it concerns: one sendMessage
+    (the text is bounded well under Telegram's 4,096) or one sendPhoto with the caption."""
     posted = []
+    campaign = f"{CHANNEL_PREFIX}{a.id}"
     for c in await channels_for(uow, list(a.grid_ids or [])):
         assert c.chat_id is not None
-        method, payload = _payload(uow, a, c.chat_id, c.language, channel=True)
-        uow.outbox._add(c.chat_id, method, payload, campaign=f"{CHANNEL_PREFIX}{a.id}")
+        text = uow.domain.renderer.render(c.language, "announce_message", text=a.text, channel=True)
+        if a.photo_file_id:
+            uow.outbox.photos(c.chat_id, [a.photo_file_id], caption=text, campaign=campaign)
+        else:
+            uow.outbox.send_text(c.chat_id, text[:4096], campaign=campaign)
         posted.append(c)
     return posted
 
