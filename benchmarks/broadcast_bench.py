@@ -208,7 +208,8 @@ async def run(
         def rate_between(a: tuple[float, int], b: tuple[float, int]) -> float:
             return (b[1] - a[1]) / (b[0] - a[0]) if b[0] > a[0] else 0.0
 
-        started = next((s for s in samples if s[1] > 0), samples[0])
+        # from when the direct messages flow (past the dialogue and the channel post), 2 s on
+        started = next((s for s in samples if s[1] > 10), samples[0])
         steady_from = next((s for s in samples if s[0] >= started[0] + 2), started)
         end = killed_at or samples[done_at - 1 if done_at else -1]
         before = rate_between(steady_from, end) if end[0] > steady_from[0] else 0.0
