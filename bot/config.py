@@ -51,6 +51,14 @@ class Settings:
     send_rate_group: float = 20 / 60
     send_concurrency: int = 16
     max_send_attempts: int = 8
+    # Announcements' direct messages (bot/services/participation/broadcast.py): read this many
+    # recipients at a time, keep at most broadcast_backlog seconds of sending queued ahead;
+    # with broadcast_paid the operator pays Telegram for `allow_paid_broadcast` and they go at
+    # broadcast_paid_rate a second (Telegram allows up to 1,000) instead of send_rate_global.
+    broadcast_batch: int = 500
+    broadcast_backlog: float = 10.0
+    broadcast_paid: bool = False
+    broadcast_paid_rate: float = 1000.0
     # Abuse limits.
     max_text_length: int = 2000
     max_photo_bytes: int = 10 * 1024 * 1024
@@ -221,6 +229,20 @@ class Settings:
             )
         if env.get("GRIDVOICE_TRUSTED_PROXIES"):
             values["web_trusted_proxies"] = trusted_proxies(env["GRIDVOICE_TRUSTED_PROXIES"])
+        for key, name in (
+            ("send_rate_global", "GRIDVOICE_SEND_RATE"),
+            ("broadcast_paid_rate", "GRIDVOICE_BROADCAST_PAID_RATE"),
+        ):
+            if env.get(name):
+                values[key] = min(1000.0, max(1.0, float(env[name])))
+        if env.get("GRIDVOICE_SEND_CONCURRENCY"):
+            values["send_concurrency"] = min(256, max(1, int(env["GRIDVOICE_SEND_CONCURRENCY"])))
+        if env.get("GRIDVOICE_BROADCAST_PAID"):
+            values["broadcast_paid"] = env["GRIDVOICE_BROADCAST_PAID"].lower() in (
+                "1",
+                "true",
+                "yes",
+            )
         if env.get("GRIDVOICE_METRICS_TOKEN"):
             values["metrics_token"] = env["GRIDVOICE_METRICS_TOKEN"]
         values.update({k: v for k, v in overrides.items() if v is not None})

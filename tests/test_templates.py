@@ -301,6 +301,13 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         "consultation": 4,
         "due": NOW,
         "page": "https://grid.example/cases/GV-2026-000001",
+        "channel": "https://t.me/xingfu_news",
+        "c": SimpleNamespace(
+            chat_ref="@xingfu_news",
+            title="Xingfu <b>news</b>",
+            link="https://t.me/xingfu_news",
+            status="linked",
+        ),
     }
 
 

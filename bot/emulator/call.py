@@ -86,6 +86,12 @@ class Call:
             raise bad_request("chat not found")
         if sending and chat["type"] == "private" and chat["id"] in self.world.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if sending and chat["type"] == "channel":
+            rights = self.world.admins.get(chat["id"], {}).get(self.world.bot["id"])
+            if rights is None:
+                raise ApiError(403, "Forbidden: bot is not a member of the channel chat")
+            if not rights.get("can_post_messages"):
+                raise bad_request("need administrator rights in the channel chat")
         return chat
 
     def file(self, name: str, kind: str, ext: str) -> tuple[StoredFile, Upload | None]:

@@ -87,6 +87,48 @@ class SimClient:
             "/sim/chats", {"id": id, "type": type, "title": title, "members": members}
         )
 
+    async def create_channel(
+        self,
+        id: int,
+        title: str,
+        username: str | None = None,
+        bot_admin: bool = True,
+        can_post_messages: bool = True,
+    ) -> dict[str, Any]:
+        """A channel; the bot is its administrator (that may post) unless told otherwise."""
+        body: dict[str, Any] = {
+            "id": id,
+            "type": "channel",
+            "title": title,
+            "bot_admin": bot_admin,
+            "can_post_messages": can_post_messages,
+        }
+        if username:
+            body["username"] = username
+        return await self._post("/sim/chats", body)
+
+    async def channel_admin(
+        self, chat: int, admin: bool = True, can_post_messages: bool = True, user: int | None = None
+    ) -> dict[str, Any]:
+        """Promote or demote the bot (or `user`) in a channel."""
+        body: dict[str, Any] = {
+            "chat": chat,
+            "admin": admin,
+            "can_post_messages": can_post_messages,
+        }
+        if user is not None:
+            body["user"] = user
+        return await self._post("/sim/channel_admin", body)
+
+    async def create_users(self, first: int, count: int) -> dict[str, Any]:
+        """`count` users (and their private chats) with ids from `first`, in one call."""
+        return await self._post("/sim/users_bulk", {"first": first, "count": count})
+
+    async def bot_counts(self) -> dict[int, int]:
+        """Chat id -> how many messages the bot has there (chats with none left out)."""
+        found = await self._get("/sim/bot_counts")
+        return {int(k): int(v) for k, v in found.items()}
+
     async def block(self, user: int, blocked: bool = True) -> dict[str, Any]:
         return await self._post("/sim/block", {"user": user, "blocked": blocked})
 

@@ -137,6 +137,16 @@ class Control:
         _int(body, "id")
         return self.world.add_user(body)
 
+    async def users_bulk(self, body: dict[str, Any]) -> Any:
+        """`count` users with ids from `first` (for benchmarks: a district in one call)."""
+        first, count = _int(body, "first"), _int(body, "count")
+        if not 0 < count <= 2_000_000 or first <= 0:
+            raise ControlError("first must be positive and count 1..2000000")
+        lang = str(body.get("language_code") or "en")
+        for uid in range(first, first + count):
+            self.world.add_user({"id": uid, "first_name": f"User {uid}", "language_code": lang})
+        return {"first": first, "count": count}
+
     async def chats(self, body: dict[str, Any]) -> Any:
         _int(body, "id")
         if body.get("type", "group") not in ("group", "supergroup", "channel"):
@@ -144,6 +154,18 @@ class Control:
         for member in body.get("members", []):
             self._user(int(member))
         return self.world.add_chat(body)
+
+    async def channel_admin(self, body: dict[str, Any]) -> Any:
+        """Make a user (the bot by default) an administrator of a channel, with or without the
+        right to post, or (admin false) no longer one."""
+        chat_id = _int(body, "chat")
+        chat = self.world.chats.get(chat_id)
+        if chat is None or chat["type"] != "channel":
+            raise ControlError("no such channel", 404)
+        user = _int(body, "user", self.world.bot["id"])
+        can_post = bool(body.get("can_post_messages", True)) if body.get("admin", True) else None
+        self.world.set_admin(chat_id, user, can_post)
+        return self.world.chat_member(chat_id, user)
 
     async def messages(self, body: dict[str, Any]) -> Any:
         user = self._user(_int(body, "from"))
@@ -355,6 +377,15 @@ def setup_control(app: web.Application, world: World, flood: FloodControl) -> No
         records = world.messages.get(chat_id, {})
         return _ok([message_view(r) for mid, r in sorted(records.items()) if mid > after])
 
+    async def bot_counts(request: web.Request) -> web.Response:
+        """How many messages the bot has in each chat where it has any (chat id -> count)."""
+        counts = {}
+        for chat_id, records in world.messages.items():
+            n = sum(1 for r in records.values() if r.from_bot)
+            if n:
+                counts[str(chat_id)] = n
+        return _ok(counts)
+
     async def calls(request: web.Request) -> web.Response:
         method = request.query.get("method")
         found = [c for c in world.calls if not method or c["method"].lower() == method.lower()]
@@ -397,6 +428,8 @@ def setup_control(app: web.Application, world: World, flood: FloodControl) -> No
         "/sim/users": control.users,
         "/sim/chats": control.chats,
         "/sim/messages": control.messages,
+        "/sim/channel_admin": control.channel_admin,
+        "/sim/users_bulk": control.users_bulk,
         "/sim/edit_message": control.edit_message,
         "/sim/callbacks": control.callbacks,
         "/sim/inline_queries": control.inline_queries,
@@ -411,6 +444,7 @@ def setup_control(app: web.Application, world: World, flood: FloodControl) -> No
         r.add_post(path, post(handler))
     r.add_get("/sim/chats/{chat_id}/messages", chat_messages)
     r.add_get("/sim/calls", calls)
+    r.add_get("/sim/bot_counts", bot_counts)
     r.add_get("/sim/callbacks/{qid}", callback)
     r.add_get("/sim/inline_queries/{qid}", inline_answer)
     r.add_get("/sim/stats", stats)

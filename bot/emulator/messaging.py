@@ -39,7 +39,8 @@ def _reply_to(call: Call, chat_id: int) -> dict[str, Any] | None:
 
 def _flood(call: Call, chat: dict[str, Any], count: int = 1) -> None:
     try:
-        call.flood.check(chat["id"], chat["type"], call.world.now(), count)
+        paid = call.bool("allow_paid_broadcast")
+        call.flood.check(chat["id"], chat["type"], call.world.now(), count, paid)
     except FloodWait as wait:
         call.flood.rejected_429 += 1
         raise ApiError(
@@ -59,7 +60,8 @@ def _send(
     if markup is not None and "inline_keyboard" in markup:
         content["reply_markup"] = markup
     _flood(call, chat)
-    call.flood.record(chat["id"], chat["type"], call.world.now())
+    paid = call.bool("allow_paid_broadcast")
+    call.flood.record(chat["id"], chat["type"], call.world.now(), paid=paid)
     record = call.world.add_message(chat["id"], _bot_user(call), True, content)
     record.source = source
     if markup is not None and "inline_keyboard" not in markup:
@@ -136,7 +138,9 @@ async def send_media_group(call: Call) -> Any:
     results = []
     reply = _reply_to(call, chat["id"])
     for content in prepared:
-        call.flood.record(chat["id"], chat["type"], call.world.now())
+        call.flood.record(
+            chat["id"], chat["type"], call.world.now(), paid=call.bool("allow_paid_broadcast")
+        )
         content["reply_to_message"] = reply
         record = call.world.add_message(chat["id"], _bot_user(call), True, content)
         results.append(record.msg)

@@ -144,6 +144,30 @@ async def get_chat(call: Call) -> Any:
     return chat
 
 
+async def get_chat_member(call: Call) -> Any:
+    chat = call.chat(sending=False)
+    user_id = call.int("user_id")
+    if user_id is None or user_id <= 0:
+        raise bad_request("invalid user_id specified")
+    if chat["type"] == "channel" and call.world.bot["id"] not in call.world.admins.get(
+        chat["id"], {}
+    ):
+        raise ApiError(403, "Forbidden: bot is not a member of the channel chat")
+    return call.world.chat_member(chat["id"], user_id)
+
+
+async def get_chat_administrators(call: Call) -> Any:
+    chat = call.chat(sending=False)
+    if chat["type"] == "private":
+        raise bad_request("there are no administrators in the private chat")
+    admins = call.world.admins.get(chat["id"], {})
+    if chat["type"] == "channel" and call.world.bot["id"] not in admins:
+        raise ApiError(403, "Forbidden: bot is not a member of the channel chat")
+    bots = call.bool("return_bots", True)
+    found = [call.world.chat_member(chat["id"], uid) for uid in sorted(admins)]
+    return [m for m in found if bots or not m["user"].get("is_bot")]
+
+
 async def get_file(call: Call) -> Any:
     file_id = call.str("file_id") or ""
     stored = call.world.files.get(file_id)
@@ -304,6 +328,7 @@ _SEND_COMMON = {
     "message_thread_id": False,
     "disable_notification": False,
     "protect_content": False,
+    "allow_paid_broadcast": False,
     "reply_parameters": False,
 }
 _MARKUP = {"reply_markup": False}
@@ -455,6 +480,12 @@ _TABLE = [
     MethodDef("setChatMenuButton", {"chat_id": False, "menu_button": False}, set_chat_menu_button),
     MethodDef("getChatMenuButton", {"chat_id": False}, get_chat_menu_button),
     MethodDef("getChat", {"chat_id": True}, get_chat),
+    MethodDef("getChatMember", {"chat_id": True, "user_id": True}, get_chat_member),
+    MethodDef(
+        "getChatAdministrators",
+        {"chat_id": True, "return_bots": False},
+        get_chat_administrators,
+    ),
     MethodDef(
         "answerInlineQuery",
         {

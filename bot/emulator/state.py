@@ -85,6 +85,8 @@ class World:
         self.blocked: set[int] = set()
         self.chats: dict[int, dict[str, Any]] = {}
         self.members: dict[int, list[int]] = {}
+        # Administrators of a chat (a channel's: who may post): chat id -> user id -> rights.
+        self.admins: dict[int, dict[int, dict[str, Any]]] = {}
         self.messages: dict[int, dict[int, MessageRecord]] = {}
         self.next_message_id: dict[int, int] = {}
         self.pending: list[PendingUpdate] = []
@@ -122,8 +124,11 @@ class World:
     # -- identities ------------------------------------------------------------
     def bot_from_token(self, token: str) -> None:
         prefix = token.split(":", 1)[0]
-        if prefix.isdigit() and int(prefix) != self.bot["id"]:
-            self.bot["id"] = int(prefix)
+        if prefix.isdigit() and int(prefix) > 0 and int(prefix) != self.bot["id"]:
+            old, self.bot["id"] = self.bot["id"], int(prefix)
+            for admins in self.admins.values():  # a channel made before the bot's first call
+                if old in admins:
+                    admins[self.bot["id"]] = admins.pop(old)
 
     def add_user(self, user: dict[str, Any]) -> dict[str, Any]:
         uid = int(user["id"])
@@ -148,7 +153,53 @@ class World:
             record["username"] = chat["username"]
         self.chats[cid] = record
         self.members[cid] = [int(m) for m in chat.get("members", [])]
+        if record["type"] == "channel" and chat.get("bot_admin"):
+            self.set_admin(cid, self.bot["id"], bool(chat.get("can_post_messages", True)))
         return record
+
+    def set_admin(self, chat_id: int, user_id: int, can_post: bool | None) -> None:
+        """Make `user_id` an administrator of the chat (None: no longer one)."""
+        admins = self.admins.setdefault(chat_id, {})
+        if can_post is None:
+            admins.pop(user_id, None)
+        else:
+            admins[user_id] = {"can_post_messages": can_post}
+
+    def chat_member(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        """A ChatMember as getChatMember answers it."""
+        user = self.bot if user_id == self.bot["id"] else self.users.get(user_id)
+        person = (
+            {k: user[k] for k in ("id", "is_bot", "first_name") if k in user}
+            if user
+            else {
+                "id": user_id,
+                "is_bot": False,
+                "first_name": "User",
+            }
+        )
+        rights = self.admins.get(chat_id, {}).get(user_id)
+        if rights is not None:
+            return {
+                "status": "administrator",
+                "user": person,
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": False,
+                "can_manage_video_chats": False,
+                "can_restrict_members": False,
+                "can_promote_members": False,
+                "can_change_info": False,
+                "can_invite_users": True,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+                "can_post_messages": bool(rights.get("can_post_messages")),
+                "can_edit_messages": False,
+            }
+        if user_id in self.members.get(chat_id, []):
+            return {"status": "member", "user": person}
+        return {"status": "left", "user": person}
 
     def resolve_chat(self, chat_id: Any) -> dict[str, Any] | None:
         if isinstance(chat_id, str) and chat_id.startswith("@"):

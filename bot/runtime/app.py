@@ -19,6 +19,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.runtime.broadcaster import Broadcaster
 from bot.runtime.files import BotFiles
 from bot.runtime.intake import ALLOWED_UPDATES, Poller
 from bot.runtime.metrics import Metrics
@@ -79,6 +80,7 @@ class Gridvoice:
         self.processor = Processor(self.domain, self.bot, self.dispatcher, self.metrics)
         self.sender = Sender(self.domain, self.bot, self.metrics)
         self.scheduler = Scheduler(self.domain)
+        self.broadcaster = Broadcaster(self.domain, self.bot, self.metrics)
         self.webhook = bool(settings.webhook_url) if webhook is None else webhook
         self.poller = None if self.webhook else Poller(self.domain, self.bot, self.metrics)
         self.tasks: list[asyncio.Task[None]] = []
@@ -109,6 +111,7 @@ class Gridvoice:
         loops = [self.processor.run(), self.sender.run(), self.scheduler.run()]
         if self.poller is not None:
             loops.append(self.poller.run())
+        loops.append(self.broadcaster.run())
         self.tasks = [asyncio.create_task(c) for c in loops]
         if self.settings.classifier_voter:
             # about 1 s in a worker thread: the bot answers meanwhile, without the second vote
@@ -150,7 +153,7 @@ class Gridvoice:
         self.domain.web_url = self.settings.public_url or local
 
     async def stop(self) -> None:
-        for loop in (self.processor, self.sender, self.scheduler, self.poller):
+        for loop in (self.processor, self.sender, self.scheduler, self.poller, self.broadcaster):
             if loop is not None:
                 loop.stop()
         if self.warm_task is not None:

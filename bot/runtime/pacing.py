@@ -47,10 +47,17 @@ class TokenBucket:
 
 
 class Pacer:
-    """One bucket for the whole bot and one per chat (private and group rates differ)."""
+    """One bucket for the whole bot and one per chat (private and group rates differ); paid
+    broadcast messages (`allow_paid_broadcast`) have their own, faster bucket instead of the
+    bot's (Telegram: up to 1,000 a second, charged)."""
 
     def __init__(
-        self, global_rate: float, private_rate: float, private_burst: int, group_rate: float
+        self,
+        global_rate: float,
+        private_rate: float,
+        private_burst: int,
+        group_rate: float,
+        paid_rate: float = 1000.0,
     ) -> None:
         # A bucket lets `burst + rate` through in any one second; Telegram (and the emulator)
         # count a sliding second, so keep the saved-up burst small: 25/s + 3 stays under 30.
@@ -59,6 +66,7 @@ class Pacer:
         self.private_burst = private_burst
         self.group_rate = group_rate
         self.chats: dict[int, TokenBucket] = {}
+        self.paid_bucket = TokenBucket(paid_rate, max(1.0, paid_rate * 0.02))
 
     def chat(self, chat_id: int) -> TokenBucket:
         bucket = self.chats.get(chat_id)
@@ -72,6 +80,18 @@ class Pacer:
             self.chats[chat_id] = bucket
         return bucket
 
-    async def acquire(self, chat_id: int) -> None:
+    def shared(self, paid: bool = False) -> TokenBucket:
+        return self.paid_bucket if paid else self.global_bucket
+
+    async def acquire(self, chat_id: int, paid: bool = False) -> None:
         await self.chat(chat_id).acquire()
-        await self.global_bucket.acquire()
+        await self.shared(paid).acquire()
+
+    def block(
+        self, chat_id: int, seconds: float, broadcast: bool = False, paid: bool = False
+    ) -> None:
+        """Obey a 429: the chat waits; a broadcast's 429 (one message per chat, so the limit
+        hit is the bot's) holds every message of its bucket."""
+        self.chat(chat_id).block(seconds)
+        if broadcast:
+            self.shared(paid).block(seconds)

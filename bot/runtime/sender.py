@@ -24,6 +24,7 @@ from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.runtime.pacing import Pacer
 from bot.services.cases.reachability import mark_unreachable
+from bot.services.participation import broadcast
 from bot.services.shared.domain import Domain
 from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
 
@@ -49,12 +50,18 @@ class Sender:
         self.metrics = metrics or Metrics()
         s = domain.settings
         self.pacer = Pacer(
-            s.send_rate_global, s.send_rate_private, s.send_burst_private, s.send_rate_group
+            s.send_rate_global,
+            s.send_rate_private,
+            s.send_burst_private,
+            s.send_rate_group,
+            s.broadcast_paid_rate,
         )
         self.semaphore = asyncio.Semaphore(s.send_concurrency)
         # A pass lasts until its slowest chat is done: claim about a second's worth of sending,
         # so what is written during a broadcast waits about a second, not the whole batch.
         self.batch = max(s.send_concurrency, min(BATCH, int(s.send_rate_global)))
+        if s.broadcast_paid:  # paid broadcast: faster, but a pass stays short for those waiting
+            self.batch = max(self.batch, min(BATCH, int(s.broadcast_paid_rate)))
         self._stop = asyncio.Event()
         self._gone: set[int] = set()
         self._unreachable: set[int] = set()
@@ -244,14 +251,15 @@ class Sender:
     async def _send_one(self, row: OutboxMessage) -> bool:
         """Deliver one row. Returns False when the rest of the chat's batch must wait."""
         method, payload = await self._resolve(row)
+        paid = bool(payload.get("allow_paid_broadcast"))
         if row.chat_id != 0:
-            await self.pacer.acquire(row.chat_id)
+            await self.pacer.acquire(row.chat_id, paid)
         started = time.monotonic()
         try:
             result = await self.bot.do_api_request(method, api_kwargs=_ptb_payload(method, payload))
         except RetryAfter as exc:
             wait = _retry_seconds(exc)
-            self.pacer.chat(row.chat_id).block(wait)
+            self.pacer.block(row.chat_id, wait, broadcast=row.campaign is not None, paid=paid)
             self.metrics.inc("gridvoice_outbox_retry_after_total")
             await self._retry(row, wait, f"429 retry after {wait:g}s", count=False)
             return False
@@ -422,6 +430,8 @@ class Sender:
                     status="failed", error=error[:500], locked_until=None, attempts=row.attempts + 1
                 )
             )
+            if row.chat_id < 0:  # a channel the bot may no longer post to: the committee is told
+                await broadcast.channel_refused(uow, row, error)
 
     async def _blocked(self, row: OutboxMessage, error: str) -> None:
         """The person blocked the bot: stop retrying, mark them unreachable, show it on cases."""
@@ -458,6 +468,8 @@ class Sender:
                     if r.case_id and (r.ref or "").startswith("q:")
                 }
                 await mark_unreachable(uow, row.chat_id, case_ids, unanswered)
+            else:
+                await broadcast.channel_refused(uow, row, error)
             for case_id in case_ids:
                 uow.session.add(
                     CaseEvent(

@@ -71,6 +71,8 @@ class User(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     pseudonym: Mapped[str] = mapped_column(String(32))
     muted_announcements: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Announcements as direct messages only to those who asked (/unmute); see broadcast.py.
+    announcements_dm: Mapped[bool] = mapped_column(Boolean, default=False)
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
     # Where the person is in a dialogue: lives here, not in process memory.
     state: Mapped[str | None] = mapped_column(String(64))
@@ -564,6 +566,32 @@ class Announcement(Base):
     grid_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime]
     recipients: Mapped[int] = mapped_column(Integer, default=0)
+    # Direct messages are queued batch by batch (bot/services/participation/broadcast.py): the
+    # last recipient id queued, how many so far, and when the last batch was queued.
+    dm_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    dm_queued: Mapped[int] = mapped_column(Integer, default=0)
+    dm_done_at: Mapped[datetime | None]
+
+
+class Channel(Base):
+    """A Telegram channel linked to a community (or, scope '*', the whole district) where the
+    bot, as an administrator, posts announcements once."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), index=True)
+    chat_ref: Mapped[str] = mapped_column(String(64))  # what the committee named
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    title: Mapped[str | None] = mapped_column(String(256))
+    link: Mapped[str | None] = mapped_column(String(256))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    # checking -> linked | refused (never linked); linked -> broken (Telegram refused a post)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    linked_by: Mapped[int] = mapped_column(BigInteger)
+    linked_at: Mapped[datetime]
+    broken_at: Mapped[datetime | None]
 
 
 class HouseholdPhone(Base):

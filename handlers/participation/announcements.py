@@ -1,12 +1,13 @@
 """Announcements in the chat: `/announce` (the committee writes the text or a photo, then
-picks the grids with `k:a…` buttons and sends), its delivery report, and a resident's
-`/mute` and `/unmute`."""
+picks the grids with `k:a…` buttons and sends), its delivery report, the committee's
+`/channel` (the community's announcement channel), and a resident's `/mute` and `/unmute`
+(announcements as direct messages off and on)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.services.participation import announcements
+from bot.services.participation import announcements, broadcast
 from bot.services.participation import consultations as cs
 from bot.services.people.policy import Capability
 from bot.services.people.residents import set_state, update_state
@@ -65,9 +66,12 @@ async def announce_button(ctx: Ctx) -> None:
             ctx.reply("announce_step", step="grids", grids=[], names={})
             return
 
-        def notify(row: Any) -> None:
+        def notify(row: Any, channels: int) -> None:
             ctx.reply(
-                "announce_sent", a=row, keyboard=[[Button.of("btn_delivery", f"k:arep:{row.id}")]]
+                "announce_sent",
+                a=row,
+                channels=channels,
+                keyboard=[[Button.of("btn_delivery", f"k:arep:{row.id}")]],
             )
 
         await announcements.send(
@@ -77,6 +81,29 @@ async def announce_button(ctx: Ctx) -> None:
         return
     update_state(user, grids=sorted(grids))
     _announce_prompt(ctx, sorted(grids))
+
+
+async def channel_command(ctx: Ctx) -> None:
+    """`/channel` shows the linked channel, `/channel @name` (or its id) links one (checked by
+    the broadcaster), `/channel off` unlinks it."""
+    if refused(ctx, Capability.COMMITTEE):
+        return
+    assert ctx.user is not None
+    scope = broadcast.scope_of(ctx.uow, ctx.user.id)
+    given = ctx.args[0] if ctx.args else ""
+    if not given:
+        ctx.reply("channel_status", action="show", c=await broadcast.current(ctx.uow, scope))
+        return
+    if given.lower() == "off":
+        await broadcast.unlink(ctx.uow, scope)
+        ctx.reply("channel_status", action="unlinked", c=None)
+        return
+    ref = broadcast.parse_channel(given)
+    if ref is None:
+        ctx.reply("channel_status", action="bad", c=None)
+        return
+    row = await broadcast.request_link(ctx.uow, ctx.user.id, ctx.lang, ref)
+    ctx.reply("channel_status", action="checking", c=row)
 
 
 async def mute_command(ctx: Ctx) -> None:
@@ -111,5 +138,10 @@ async def announce_message(ctx: Ctx) -> bool:
 
 # Read by the dispatcher (handlers/dispatch.py): the announcement's buttons share the
 # committee's `k:` prefix, told apart by their action.
-COMMANDS = {"announce": announce_command, "mute": mute_command, "unmute": unmute_command}
+COMMANDS = {
+    "announce": announce_command,
+    "channel": channel_command,
+    "mute": mute_command,
+    "unmute": unmute_command,
+}
 CALLBACKS = {f"k:{action}": announce_button for action in ("ag", "aall", "asend", "arep")}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.render import LANGUAGES
+from bot.services.participation import broadcast
 from bot.services.people import access, residents
 from bot.services.people.household import request_verification
 from bot.services.people.residents import is_registered, set_state, update_state
@@ -60,6 +61,7 @@ async def start(ctx: Ctx) -> None:
         ctx.reply(
             "welcome_back",
             user=user,
+            channel=await broadcast.link_for(ctx.uow, user.home_grid_id),
             **residents.grid_info(ctx.uow, user.home_grid_id or "", ctx.lang),
         )
         return
@@ -271,7 +273,11 @@ async def my_grid(ctx: Ctx) -> None:
     if not user.home_grid_id:
         await start(ctx)
         return
-    ctx.reply("my_grid", **residents.grid_info(ctx.uow, user.home_grid_id, ctx.lang))
+    ctx.reply(
+        "my_grid",
+        channel=await broadcast.link_for(ctx.uow, user.home_grid_id),
+        **residents.grid_info(ctx.uow, user.home_grid_id, ctx.lang),
+    )
 
 
 async def my_data(ctx: Ctx) -> None:

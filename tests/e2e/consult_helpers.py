@@ -40,6 +40,7 @@ async def add_residents(
                     verified=verified,
                     state_data={},
                     muted_announcements=False,
+                    announcements_dm=True,
                     unreachable=False,
                 )
             )
@@ -159,6 +160,7 @@ async def people(
                     verified=verified,
                     state_data={},
                     muted_announcements=False,
+                    announcements_dm=True,
                     unreachable=False,
                 )
             )

@@ -46,7 +46,8 @@ def test_required_methods_are_implemented() -> None:
     wanted = """getMe getUpdates setWebhook deleteWebhook getWebhookInfo sendMessage editMessageText
     editMessageReplyMarkup deleteMessage answerCallbackQuery sendPhoto sendMediaGroup getFile
     sendLocation sendPoll stopPoll copyMessage sendChatAction setMyCommands getMyCommands getChat
-    sendDocument setChatMenuButton getChatMenuButton answerInlineQuery""".split()
+    sendDocument setChatMenuButton getChatMenuButton answerInlineQuery getChatMember
+    getChatAdministrators""".split()
     assert sorted(m.lower() for m in wanted) == sorted(METHODS)
 
 

@@ -196,7 +196,7 @@ class World:
         """Wait until the bot has processed every update and sent every message."""
         from sqlalchemy import func, select
 
-        from bot.store.models import InboxUpdate, OutboxMessage
+        from bot.store.models import Announcement, InboxUpdate, OutboxMessage
 
         assert self.app is not None
         deadline = asyncio.get_running_loop().time() + timeout
@@ -215,6 +215,12 @@ class World:
                             OutboxMessage.next_attempt_at
                             <= datetime.now(UTC) + timedelta(seconds=1),
                         )
+                    )
+                ).scalar_one()
+                # announcements whose direct messages the broadcaster has not all queued yet
+                outbox += (
+                    await session.execute(
+                        select(func.count()).where(Announcement.dm_done_at.is_(None))
                     )
                 ).scalar_one()
             if pending_updates == 0 and inbox == 0 and outbox == 0:

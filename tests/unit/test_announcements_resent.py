@@ -7,13 +7,17 @@ from sqlalchemy import select
 from unit_helpers import COMMITTEE, new_resident
 
 from bot.services.cases import reachability
-from bot.services.participation import announcements
+from bot.services.participation import announcements, broadcast
 from bot.services.shared.domain import UnitOfWork
-from bot.store.models import OutboxMessage
+from bot.store.models import OutboxMessage, User
 
 
 async def _refused_announcement(uow: UnitOfWork, user_id: int) -> OutboxMessage:
-    await announcements.send(uow, COMMITTEE, "Water is off on Friday 9-12", None, ["xingfu-1"])
+    user = await uow.session.get(User, user_id)
+    assert user is not None
+    announcements.set_muted(user, False)  # asked for announcements as direct messages
+    a = await announcements.send(uow, COMMITTEE, "Water is off on Friday 9-12", None, ["xingfu-1"])
+    await broadcast.feed(uow, a, 100)
     await uow.session.flush()
     row = (
         await uow.session.execute(select(OutboxMessage).where(OutboxMessage.chat_id == user_id))

@@ -1,7 +1,9 @@
 """Announcements: a committee's text (and photo) to the residents of chosen grids.
 
-Delivered through the outbox (campaign ``announce:<id>``) and paced by the sender.
-Residents can mute announcements; case updates are never muted.
+Posted once to the community's linked channel and, as direct messages (outbox campaign
+``announce:<id>``, paced by the sender), only to residents who asked for them (/unmute; those
+who had not muted announcements before channels existed kept them). See broadcast.py.
+Case updates are never muted.
 """
 
 from __future__ import annotations
@@ -11,55 +13,42 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.services.participation import broadcast
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import Announcement, OutboxMessage, User
 
-CAMPAIGN_PREFIX = "announce:"
-
-
-async def recipients(uow: UnitOfWork, grid_ids: list[str]) -> list[User]:
-    stmt = (
-        select(User)
-        .where(
-            User.home_grid_id.in_(grid_ids),
-            User.consent_at.is_not(None),
-            User.erased_at.is_(None),
-            User.muted_announcements.is_(False),
-            User.unreachable.is_(False),
-        )
-        .order_by(User.id)
-    )
-    return list((await uow.session.execute(stmt)).scalars().all())
+CAMPAIGN_PREFIX = broadcast.CAMPAIGN_PREFIX
 
 
 async def send(
     uow: UnitOfWork, by: int, text: str, photo: str | None, grid_ids: list[str], notify: Any = None
 ) -> Announcement:
-    """Queue the announcement; `notify(row)` runs first so its answer is not queued behind it."""
+    """Record the announcement and queue its channel posts; `notify(row, channels)` runs first so its
+    answer is not queued behind them. Direct messages are queued batch by batch afterwards
+    (broadcast.feed, run by the broadcaster), only to residents who asked for them."""
     row = Announcement(
-        created_by=by, text=text, photo_file_id=photo, grid_ids=grid_ids, created_at=uow.now
+        created_by=by,
+        text=text,
+        photo_file_id=photo,
+        grid_ids=grid_ids,
+        created_at=uow.now,
+        dm_cursor=0,
+        dm_queued=0,
     )
     uow.session.add(row)
     await uow.session.flush()
-    people = await recipients(uow, grid_ids)
-    row.recipients = len(people)
+    row.recipients = await broadcast.count_recipients(uow, grid_ids)
     if notify is not None:
-        notify(row)
-    campaign = f"{CAMPAIGN_PREFIX}{row.id}"
-    for user in people:
-        if photo:
-            caption = uow.domain.renderer.render(user.language, "announce_message", text=text)
-            uow.outbox.photos(user.id, [photo], caption=caption, campaign=campaign)
-        else:
-            uow.outbox.send(
-                user.id, user.language, "announce_message", text=text, campaign=campaign
-            )
-    row.recipients = len(people)
+        notify(row, len(await broadcast.channels_for(uow, grid_ids)))
+    await broadcast.post(uow, row)
     return row
 
 
 def set_muted(user: User, muted: bool) -> None:
+    """`/mute` and `/unmute`: direct messages of announcements off or on (the channel, when
+    the community has one, is the resident's to follow or not)."""
     user.muted_announcements = muted
+    user.announcements_dm = not muted
 
 
 async def refused_while_blocked(
