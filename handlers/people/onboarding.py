@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.render import LANGUAGES
-from bot.services.participation import broadcast
 from bot.services.people import access, residents
 from bot.services.people.household import request_verification
 from bot.services.people.residents import is_registered, set_state, update_state
-from bot.services.shared import dialogue
+from bot.services.shared import channels, dialogue
 from bot.services.shared.outbox import Button, Keyboard
 from handlers.context import Ctx, community_offices
 from handlers.message import message_point, message_text
@@ -61,7 +60,7 @@ async def start(ctx: Ctx) -> None:
         ctx.reply(
             "welcome_back",
             user=user,
-            channel=await broadcast.link_for(ctx.uow, user.home_grid_id),
+            channel=await channels.link_for(ctx.uow, user.home_grid_id),
             **residents.grid_info(ctx.uow, user.home_grid_id or "", ctx.lang),
         )
         return
@@ -275,7 +274,7 @@ async def my_grid(ctx: Ctx) -> None:
         return
     ctx.reply(
         "my_grid",
-        channel=await broadcast.link_for(ctx.uow, user.home_grid_id),
+        channel=await channels.link_for(ctx.uow, user.home_grid_id),
         **residents.grid_info(ctx.uow, user.home_grid_id, ctx.lang),
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql
 from unit_helpers import COMMITTEE, new_resident
 
 from bot.services.participation import announcements, broadcast
+from bot.services.shared import channels
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.store.models import Announcement, Channel, OutboxMessage
 
@@ -147,7 +148,7 @@ async def test_a_channel_whose_admin_is_the_bot_is_linked_and_shown(uow: UnitOfW
     c = await _link(uow, ADMIN_MEMBER)
     assert c.status == "linked" and c.chat_id == -1001234 and c.scope == "xingfu"
     assert c.link == "https://t.me/xingfu"
-    assert await broadcast.link_for(uow, "xingfu-1") == "https://t.me/xingfu"
+    assert await channels.link_for(uow, "xingfu-1") == "https://t.me/xingfu"
     told = await _rows_to(uow, COMMITTEE)
     assert any("linked" in r.payload.get("text", "") for r in told)
 
@@ -171,7 +172,7 @@ async def test_a_channel_the_bot_may_not_post_to_is_not_linked(
 ) -> None:
     c = await _link(uow, member, error)
     assert c.status == "refused"
-    assert await broadcast.link_for(uow, "xingfu-1") is None
+    assert await channels.link_for(uow, "xingfu-1") is None
     assert any("not linked" in r.payload.get("text", "") for r in await _rows_to(uow, COMMITTEE))
     a = await announcements.send(uow, COMMITTEE, "Nothing to the channel", None, ["xingfu-1"])
     assert await _rows(uow, f"channel:{a.id}") == []
@@ -198,7 +199,7 @@ async def test_a_broken_channel_is_reported_once_and_skipped(uow: UnitOfWork) ->
     assert len(told) == before + 1 and "no longer post" in told[-1].payload["text"]
     later = await announcements.send(uow, COMMITTEE, "Second", None, ["xingfu-1"])
     assert await _rows(uow, f"channel:{later.id}") == []
-    assert await broadcast.link_for(uow, "xingfu-1") is None
+    assert await channels.link_for(uow, "xingfu-1") is None
 
 
 async def test_other_failures_of_a_channel_post_do_not_break_the_link(uow: UnitOfWork) -> None:

@@ -26,12 +26,12 @@ from sqlalchemy import Select, func, insert, select
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_int
 from bot.clock import wall_now
+from bot.services.shared.channels import DISTRICT, current
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import Announcement, Channel, OutboxMessage, User
 
 CAMPAIGN_PREFIX = "announce:"
 CHANNEL_PREFIX = "channel:"
-DISTRICT = "*"
 _USERNAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
 # What Telegram answers when the bot may not post to a channel (any more).
 REFUSALS = (
@@ -186,16 +186,6 @@ def scope_of(uow: UnitOfWork, user_id: int) -> str:
     return staff.community_id if staff is not None and staff.community_id else DISTRICT
 
 
-async def current(uow: UnitOfWork, scope: str) -> Channel | None:
-    stmt = (
-        select(Channel)
-        .where(Channel.scope == scope, Channel.status.in_(("checking", "linked", "broken")))
-        .order_by(Channel.id.desc())
-        .limit(1)
-    )
-    return (await uow.session.execute(stmt)).scalar_one_or_none()
-
-
 async def request_link(uow: UnitOfWork, by: int, lang: str, ref: str) -> Channel:
     """Start linking the channel `ref` (already parsed) to `by`'s scope; it is checked next."""
     scope = scope_of(uow, by)
@@ -307,18 +297,6 @@ async def post(uow: UnitOfWork, a: Announcement) -> list[Channel]:
             uow.outbox.send_text(c.chat_id, text[:4096], campaign=campaign)
         posted.append(c)
     return posted
-
-
-async def link_for(uow: UnitOfWork, grid_id: str | None) -> str | None:
-    """The channel a resident of `grid_id` follows: their community's, else the district's."""
-    if not grid_id or grid_id not in uow.routing.gridmap.grids:
-        return None
-    community = uow.routing.gridmap.grids[grid_id].community_id
-    for scope in (community, DISTRICT):
-        c = await current(uow, scope)
-        if c is not None and c.status == "linked" and c.link:
-            return c.link
-    return None
 
 
 def refused_post(row: OutboxMessage, error: str) -> bool:
