@@ -263,6 +263,13 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         "asker": "王芳",
         "approved": True,
         "reason_code": "parts",
+        # links to other systems (hand-offs)
+        "link_name": "District centre",
+        "waiting": 2,
+        "since": NOW,
+        "detail": "400 unknown service",
+        "was": "accepted",
+        "step": "submitted",
     }
 
 
@@ -309,6 +316,8 @@ def test_every_case_and_resident_template_renders_in_both_languages(lang: str) -
         "held",
         "resumed",
         "extended",
+        "handed_off",
+        "remote_accepted",
     ],
 )
 def test_every_case_update_event_says_something_in_both_languages(event: str) -> None:
@@ -334,3 +343,26 @@ def test_handover_notice_kinds(kind: str) -> None:
             else ("peer" if kind == "rework_in" else "x"),
         }
         assert "GV-2026-000001" in r.render(lang, "handover_notice", **context), (lang, kind)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "ack_missed",
+        "contact_missed",
+        "refused",
+        "unknown",
+        "collision",
+        "unknown_status",
+        "backwards",
+        "returned",
+    ],
+)
+def test_link_alert_kinds_name_the_case_and_the_link(kind: str) -> None:
+    gridmap = GridMap.from_file(DEMO_MAP)
+    r = Renderer()
+    for lang in LANGUAGES:
+        text = r.render(lang, "link_alert", **{**_context(gridmap, lang), "kind": kind})
+        assert "GV-2026-000001" in text and "District centre" in text, (lang, kind)
+    down = {**_context(gridmap, "en"), "kind": "link_down", "case": None}
+    assert "District centre" in r.render("en", "link_alert", **down)
