@@ -91,7 +91,11 @@ class Link:
     updated_after: bool = False
     ack_within: dt.timedelta = dt.timedelta(hours=1)
     contact_within: dt.timedelta = dt.timedelta(hours=24)
-    name: str = ""
+    names: Mapping[str, str] = field(default_factory=dict)  # {"en": ..., "zh": ...}
+
+    @property
+    def name(self) -> Mapping[str, str]:
+        return self.names or {"en": self.id, "zh": self.id}
 
     def service_code(self, category: str) -> str:
         return self.service_codes.get(category, category)
@@ -115,6 +119,17 @@ class Links:
 
     def get(self, link_id: str | None) -> Link | None:
         return self.links.get(link_id) if link_id else None
+
+
+def _names(value: Any, default: str, where: str) -> dict[str, str]:
+    if value is None or isinstance(value, str):
+        return {"en": value or default, "zh": value or default}
+    if isinstance(value, Mapping):
+        en, zh = value.get("en"), value.get("zh")
+        if not all(isinstance(v, str | None) for v in (en, zh)) or not (en or zh):
+            raise GridMapError(f"{where}.name: en/zh must be strings")
+        return {"en": str(en or zh), "zh": str(zh or en)}
+    raise GridMapError(f"{where}.name: expected a text or {{en: ..., zh: ...}}")
 
 
 def _minutes(value: Any, where: str, default: dt.timedelta, unit: str) -> dt.timedelta:
@@ -206,7 +221,7 @@ def parse_links(
                 dt.timedelta(hours=24),
                 "hours",
             ),
-            name=str(entry.get("name") or lid),
+            names=_names(entry.get("name"), lid, where),
         )
     superior = data.get("superior")
     if superior is not None:

@@ -264,7 +264,7 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         "approved": True,
         "reason_code": "parts",
         # links to other systems (hand-offs)
-        "link_name": "District centre",
+        "link_name": {"en": "District centre", "zh": "区网格中心"},
         "waiting": 2,
         "since": NOW,
         "detail": "400 unknown service",
@@ -363,6 +363,7 @@ def test_link_alert_kinds_name_the_case_and_the_link(kind: str) -> None:
     r = Renderer()
     for lang in LANGUAGES:
         text = r.render(lang, "link_alert", **{**_context(gridmap, lang), "kind": kind})
-        assert "GV-2026-000001" in text and "District centre" in text, (lang, kind)
+        name = "District centre" if lang == "en" else "区网格中心"
+        assert "GV-2026-000001" in text and name in text, (lang, kind)
     down = {**_context(gridmap, "en"), "kind": "link_down", "case": None}
     assert "District centre" in r.render("en", "link_alert", **down)
