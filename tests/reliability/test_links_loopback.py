@@ -193,6 +193,7 @@ async def test_the_acknowledgement_deadline_fires_when_the_district_does_not_sig
     human_id, _ = await community.report(resident, "The street lamp outside my building is broken")
     await escalate_past_top(community, human_id)
     await wait_for(lambda: district_cases(district))
+    await wait_for(lambda: _is_sent(community, human_id))
     before = len(await texts(community, LEADER))
     community.clock.advance(timedelta(minutes=61))
     await wait_for(lambda: _says(community, LEADER, "未按时签收"))
@@ -254,6 +255,10 @@ async def _handoff_status(world: World, human_id: str) -> str | None:
                 .where(Case.human_id == human_id)
             )
         ).scalar_one_or_none()
+
+
+async def _is_sent(world: World, human_id: str) -> bool:
+    return await _handoff_status(world, human_id) == "sent"
 
 
 async def _says(world: World, chat_id: int, words: str) -> bool:
