@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "bot.cli.model",
     "bot.cli.register",
     "bot.cli.api_key",
+    "bot.cli.links",
     "bot.cli.export",
     "bot.cli.bench",
 )

@@ -464,3 +464,49 @@ def test_decode_bounds_and_kinds() -> None:
         b"<service_requests><request><service_request_id>A-1</service_request_id></request></service_requests>",
     )
     assert items == [{"service_request_id": "A-1"}]
+
+
+def test_grids_check_names_each_bad_link() -> None:
+    import yaml
+
+    from routing.check import check_gridmap
+
+    data = yaml.safe_load(with_links(links_yaml("ftp://nowhere", "http://127.0.0.1:1/open311/v2")))
+    data["links"][0]["service_codes"] = {"traffic": "safety", "no_such_category": "x"}
+    data["links"][1].pop("api_key")
+    data["superior"] = "nobody"
+    data["lower"] = ["nobody-either"]
+    problems = {(p.code, p.where) for p in check_gridmap(data)}
+    assert ("bad_url", "link police311.url") in problems
+    assert ("unknown_reference", "link police311.service_codes.no_such_category") in problems
+    assert ("missing_key", "link district.api_key") in problems
+    assert ("unknown_reference", "superior") in problems
+    assert ("unknown_reference", "lower") in problems
+    data["parties"][1]["link"] = "ghost"
+    assert ("unknown_reference", "party heping-police.link") in {
+        (p.code, p.where) for p in check_gridmap(data)
+    }
+
+
+async def test_status_and_a_person_s_replay(linked: Any, peer: Open311Peer, clock: Any) -> None:
+    peer.show_descriptions = False
+    case_id, _ = await police_case(linked)
+    peer.fault("post", "create_then_500", times=1)
+    worker = make_worker(linked)
+    await worker.run_once(poll=False)
+    clock.advance(timedelta(minutes=3))
+    async with linked.unit() as uow:
+        (await uow.session.get(Handoff, 1)).next_attempt_at = uow.now
+    await worker.run_once(poll=False)
+    rows = {r["id"]: r for r in await handoffs.status(linked)}
+    assert rows["police311"]["counts"] == {"unknown": 1}
+    # a person checked at the police: they have it as P-1 after all, so no resend — but a
+    # replay without --resend only looks it up again and never posts
+    assert await handoffs.replay(linked, 1, resend=False) == "unknown"
+    await worker.run_once(poll=False)
+    assert len(peer.requests) == 1
+    # they did not have it (deleted on their side): --resend posts it again, once
+    peer.requests.clear()
+    assert await handoffs.replay(linked, 1, resend=True) == "pending"
+    await worker.run_once(poll=False)
+    assert len(peer.requests) == 1 and (await handoff_of(linked, case_id)).status == "sent"

@@ -779,3 +779,47 @@ async def release_stale(domain: Domain) -> int:
             update(Handoff).where(Handoff.locked_until.is_not(None)).values(locked_until=None)
         )
         return result.rowcount or 0
+
+
+async def waiting_ids(domain: Domain, link_id: str) -> list[int]:
+    async with domain.sessions() as session:
+        return list(
+            (
+                await session.execute(
+                    select(Handoff.id)
+                    .where(Handoff.link_id == link_id, Handoff.status.in_(WAITING))
+                    .order_by(Handoff.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+
+
+async def status(domain: Domain) -> list[dict[str, Any]]:
+    """Each link of the map in force: its hand-offs by state, and since when it is down."""
+    if not domain.has_routing:
+        return []
+    out = []
+    async with domain.sessions() as session:
+        counts: dict[str, dict[str, int]] = {}
+        for link_id, state, n in (
+            await session.execute(
+                select(Handoff.link_id, Handoff.status, func.count()).group_by(
+                    Handoff.link_id, Handoff.status
+                )
+            )
+        ).all():
+            counts.setdefault(link_id, {})[state] = int(n)
+        for link in domain.routing.gridmap.links.links.values():
+            state = await session.get(LinkState, link.id)
+            out.append(
+                {
+                    "id": link.id,
+                    "level": link.level,
+                    "url": link.url,
+                    "counts": counts.get(link.id, {}),
+                    "down_since": state.down_since if state else None,
+                }
+            )
+    return out
