@@ -38,6 +38,8 @@ MAX_ITEMS = 1000
 MAX_FIELD = 1000
 MAX_ID = 64
 CHUNK = 50  # request ids per GET requests.json
+PARALLEL = 8  # calls in flight at once
+BATCH = 50  # hand-offs claimed at a time
 POLL_OVERLAP = timedelta(minutes=5)
 
 
@@ -190,9 +192,13 @@ class LinkClient:
                 allow_redirects=False,
             ) as resp:
                 sent = True
-                body = await resp.content.read(MAX_BYTES + 1)
-                if len(body) > MAX_BYTES:
-                    raise RemoteError("too_large", f"more than {MAX_BYTES} bytes")
+                chunks, size = [], 0
+                async for chunk in resp.content.iter_chunked(65536):
+                    size += len(chunk)
+                    if size > MAX_BYTES:
+                        raise RemoteError("too_large", f"more than {MAX_BYTES} bytes")
+                    chunks.append(chunk)
+                body = b"".join(chunks)
                 return decode(resp.status, resp.headers.get("Content-Type", ""), body)
         except RemoteError:
             raise
@@ -311,6 +317,7 @@ class LinkWorker:
         self._stop = asyncio.Event()
         self._http: aiohttp.ClientSession | None = None
         self._last_poll: dict[str, float] = {}
+        self._up: set[str] = set()  # links whose last call succeeded (no write per call)
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -331,6 +338,15 @@ class LinkWorker:
     def _failed(self, link_id: str, err: RemoteError, what: str) -> None:
         self.metrics.inc(f'gridvoice_link_errors_total{{kind="{err.kind}"}}')
         log.warning("link %s: %s failed: %s", link_id, what, err)
+
+    async def _healthy(self, link_id: str) -> None:
+        if link_id not in self._up:
+            await handoffs.link_health(self.domain, link_id, True)
+            self._up.add(link_id)
+
+    async def _unhealthy(self, link_id: str, kind: str) -> None:
+        self._up.discard(link_id)
+        await handoffs.link_health(self.domain, link_id, False, kind)
 
     async def run(self) -> None:
         await handoffs.release_stale(self.domain)
@@ -377,27 +393,37 @@ class LinkWorker:
         return result
 
     async def send_due(self, result: PassResult) -> None:
+        """Everything due, `PARALLEL` calls at a time; a link that looks down stops for this
+        pass (its rows wait, nothing is lost)."""
         links = self.domain.routing.gridmap.links.links
+        down: set[str] = set()
+        gate = asyncio.Semaphore(PARALLEL)
+
+        async def one(due: Due) -> None:
+            link = links.get(due.link_id)
+            if link is None or due.link_id in down:
+                await handoffs.record_failure(
+                    self.domain,
+                    due.id,
+                    "link_down" if link else "no_link",
+                    "waiting for the link",
+                    posted=False,
+                )
+                return
+            async with gate:
+                if due.link_id in down:
+                    await handoffs.record_failure(
+                        self.domain, due.id, "link_down", "waiting for the link", posted=False
+                    )
+                elif not await self._one(self._client(link), due, result):
+                    down.add(due.link_id)
+
         while True:
-            batch = await handoffs.claim(self.domain)
+            batch = await handoffs.claim(self.domain, limit=BATCH)
             if not batch:
                 return
-            down: set[str] = set()
-            for due in batch:
-                link = links.get(due.link_id)
-                if link is None or due.link_id in down:
-                    await handoffs.record_failure(
-                        self.domain,
-                        due.id,
-                        "link_down" if link else "no_link",
-                        "waiting for the link",
-                        posted=False,
-                    )
-                    continue
-                ok = await self._one(self._client(link), due, result)
-                if not ok:
-                    down.add(due.link_id)
-            if len(batch) < 50 or down:
+            await asyncio.gather(*(one(due) for due in batch))
+            if len(batch) < BATCH or down:
                 return
 
     async def _one(self, client: LinkClient, due: Due, result: PassResult) -> bool:
@@ -430,9 +456,9 @@ class LinkWorker:
             await handoffs.record_failure(
                 self.domain, due.id, err.kind, err.detail, posted=True, refused=False
             )
-            await handoffs.link_health(self.domain, link.id, False, err.kind)
+            await self._unhealthy(link.id, err.kind)
             return err.kind not in ("connect", "timeout")
-        await handoffs.link_health(self.domain, link.id, True)
+        await self._healthy(link.id)
         return True
 
     async def _post(self, client: LinkClient, due: Due, result: PassResult) -> bool:
@@ -447,10 +473,10 @@ class LinkWorker:
             await handoffs.record_failure(
                 self.domain, due.id, err.kind, err.detail, posted=err.posted, refused=err.refused
             )
-            await handoffs.link_health(self.domain, client.link.id, False, err.kind)
+            await self._unhealthy(client.link.id, err.kind)
             return err.kind not in ("connect", "timeout")
         await handoffs.record_sent(self.domain, due.id, remote_id=rid, token=token)
-        await handoffs.link_health(self.domain, client.link.id, True)
+        await self._healthy(client.link.id)
         result.sent += 1
         self.metrics.inc("gridvoice_handoffs_sent_total")
         return True
@@ -470,11 +496,11 @@ class LinkWorker:
         except RemoteError as err:
             self._failed(link.id, err, "polling")
             result.errors += 1
-            await handoffs.link_health(self.domain, link.id, False, err.kind)
+            await self._unhealthy(link.id, err.kind)
             return
         finally:
             result.requests += client.requests
-        await handoffs.link_health(self.domain, link.id, True)
+        await self._healthy(link.id)
 
     async def _poll_updates(self, client: LinkClient, result: PassResult, catch_up: bool) -> None:
         settings = self.domain.settings
@@ -487,11 +513,27 @@ class LinkWorker:
                 (polled_to or now - settings.link_catchup_window) - POLL_OVERLAP,
                 False,
             )
-        updates = await client.updates(start, now)
-        counts = await handoffs.apply_updates(self.domain, client.link, updates)
-        result.updates += sum(counts.values())
-        self._count(counts)
+        for updates in await self._windows(client, start, now):
+            counts = await handoffs.apply_updates(self.domain, client.link, updates)
+            result.updates += sum(counts.values())
+            self._count(counts)
         await handoffs.set_cursor(self.domain, client.link.id, now, now if catching else None)
+
+    async def _windows(
+        self, client: LinkClient, start: datetime, end: datetime, depth: int = 0
+    ) -> list[list[RemoteUpdate]]:
+        """The updates of a window; one too big for a single answer is read in quarters (at
+        most four levels deep: a remote that lists more than that in minutes is refused)."""
+        try:
+            return [await client.updates(start, end)]
+        except RemoteError as err:
+            if err.kind != "too_large" or depth >= 4 or end - start < timedelta(seconds=4):
+                raise
+        step = (end - start) / 4
+        out: list[list[RemoteUpdate]] = []
+        for i in range(4):
+            out += await self._windows(client, start + step * i, start + step * (i + 1), depth + 1)
+        return out
 
     def _count(self, counts: dict[str, int]) -> None:
         for outcome, n in counts.items():

@@ -353,8 +353,9 @@ class Open311Peer:
                 "external_status_code": u.external,
             }
             for u in self.updates
-            if start <= u.at <= end
+            if start <= u.at < end or u.at == end
         ]
+
         return self._answer(fmt, "service_request_updates", items)
 
 
