@@ -412,8 +412,12 @@ async def test_a_bad_answer_to_a_poll_changes_nothing_and_logs_one_line(
     clock.advance(timedelta(minutes=1))
     with caplog.at_level(logging.WARNING):
         result = await worker.run_once(poll=True)
-    assert result.errors == 1
-    assert "Traceback" not in caplog.text and len(caplog.records) == 1
+    assert "Traceback" not in caplog.text
+    if fault == "huge":  # too big to read at once: the window is read again in quarters
+        assert result.errors == 0 and peer.hits["updates"] == 1 + 4 + 1
+        assert await events(linked, case_id, "remote_") == ["remote_accepted"]
+        return
+    assert result.errors == 1 and len(caplog.records) == 1
     assert await events(linked, case_id, "remote_") == []
     await worker.run_once(poll=True)  # the next poll hears it, once
     assert await events(linked, case_id, "remote_") == ["remote_accepted"]
