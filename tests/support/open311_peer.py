@@ -365,3 +365,27 @@ def _parse(value: str | None) -> datetime | None:
     text = value.replace("Z", "+00:00").replace(" ", "+")
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def with_superior(domain: Any, url: str = "http://127.0.0.1:9/open311/v2") -> None:
+    """Make the map in force name a superior centre at `url` (without loading a map)."""
+    import dataclasses
+
+    from routing.links import DEFAULT_EXTERNAL, DEFAULT_STATUSES, Link, Links
+
+    routing = domain.routing
+    link = Link(
+        id="district",
+        kind="gridvoice",
+        url=url,
+        api_key="k",
+        jurisdiction_id=None,
+        level="superior",
+        service_codes={},
+        statuses=DEFAULT_STATUSES,
+        external_statuses=DEFAULT_EXTERNAL,
+    )
+    links = Links(links={"district": link}, superior="district")
+    domain._routing = dataclasses.replace(
+        routing, gridmap=dataclasses.replace(routing.gridmap, links=links)
+    )

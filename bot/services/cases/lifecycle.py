@@ -553,6 +553,19 @@ async def _hand_to_party_link(uow: UnitOfWork, case: Case) -> None:
         await handoffs.queue(uow, case, link.id, "route")
 
 
+async def report_up(uow: UnitOfWork, user_id: int, case: Case) -> None:
+    """Report up (上报): a leader hands the case to the deployment's superior, by hand."""
+    superior = uow.routing.gridmap.links.superior
+    if superior is None or case.status not in OPEN:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    if not policy.may(uow, user_id, Capability.SUPERVISE) or not may_act(uow, user_id, case):
+        raise CaseActionError("not_allowed")
+    from bot.services.cases import handoffs
+
+    await handoffs.queue(uow, case, superior, "report_up", actor_for(uow, user_id))
+    await _refresh_owner_card(uow, case)
+
+
 def check_transfer_target(uow: UnitOfWork, user_id: int, case: Case, target: str) -> None:
     """Refuse a target the card could not have offered this person for this case (forged
     callback data naming another grid's member, an unknown party, the presser themself)."""
