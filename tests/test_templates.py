@@ -269,6 +269,12 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         "since": NOW,
         "detail": "400 unknown service",
         "was": "accepted",
+        "remote": {
+            "name": {"en": "District centre", "zh": "区网格中心"},
+            "remote_id": "D-17",
+            "status": "in_progress",
+            "state": "sent",
+        },
         "step": "submitted",
     }
 

@@ -514,3 +514,18 @@ async def test_status_and_a_person_s_replay(linked: Any, peer: Open311Peer, cloc
     assert await handoffs.replay(linked, 1, resend=True) == "pending"
     await worker.run_once(poll=False)
     assert len(peer.requests) == 1 and (await handoff_of(linked, case_id)).status == "sent"
+
+
+async def test_the_staff_card_shows_the_remote_id_and_status(
+    linked: Any, peer: Open311Peer, clock: Any
+) -> None:
+    case_id, _, worker = await sent_case(linked, peer)
+    clock.advance(timedelta(minutes=5))
+    peer.set_status("P-1", "open", "in_progress")
+    await worker.run_once(poll=True)
+    async with linked.unit() as uow:
+        case = await uow.session.get(Case, case_id)
+        cards = [t for t in await texts_to(uow, case.owner_chat_id) if "P-1" in t]
+    assert cards and "in_progress" in cards[-1], [
+        t[-300:] for t in await texts_to(uow, case.owner_chat_id)
+    ]

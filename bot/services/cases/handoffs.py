@@ -523,6 +523,11 @@ async def _apply_one(uow: UnitOfWork, link: Link, u: RemoteUpdate) -> str:
     return row.outcome
 
 
+async def _refresh(uow: UnitOfWork, case: Case) -> None:
+    if case.owner_chat_id is not None:
+        await lifecycle.refresh_card(uow, case, case.owner_chat_id)
+
+
 async def _advance(
     uow: UnitOfWork,
     h: Handoff,
@@ -538,6 +543,7 @@ async def _advance(
         h.acked_at = uow.now
     if STEPS[step] >= STEPS["accepted"] and h.contacted_at is None:
         h.contacted_at = uow.now
+    await _refresh(uow, case)  # the card shows their id and status
     await lifecycle.record(
         uow,
         case,
