@@ -529,3 +529,26 @@ async def test_the_staff_card_shows_the_remote_id_and_status(
     assert cards and "in_progress" in cards[-1], [
         t[-300:] for t in await texts_to(uow, case.owner_chat_id)
     ]
+
+
+async def test_the_public_case_page_says_who_has_it_and_nothing_of_theirs(
+    linked: Any, peer: Open311Peer, clock: Any
+) -> None:
+    from page_helpers import get, pages
+
+    case_id, _, worker = await sent_case(linked, peer)
+    clock.advance(timedelta(minutes=5))
+    peer.set_status("P-1", "open", "in_progress", "Officer Li will call 13900000000")
+    await worker.run_once(poll=True)
+    async with linked.sessions() as s:
+        human_id = (await s.get(Case, case_id)).human_id
+    client = await pages(linked)
+    try:
+        status, page = await get(client, f"/cases/{human_id}")
+        assert status == 200 and "With Police 311" in page and "taken up by them" in page
+        for theirs in ("P-1", "Officer Li", "13900000000", "in_progress"):
+            assert theirs not in page
+        status, page = await get(client, f"/cases/{human_id}", lang="zh")
+        assert "对方已受理" in page
+    finally:
+        await client.close()
