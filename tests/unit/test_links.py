@@ -552,3 +552,21 @@ async def test_the_public_case_page_says_who_has_it_and_nothing_of_theirs(
         assert "对方已受理" in page
     finally:
         await client.close()
+
+
+async def test_the_dashboard_counts_hand_offs_from_the_minimum(
+    linked: Any, peer: Open311Peer, clock: Any
+) -> None:
+    from bot.services.public.dashboard import Dashboard
+
+    worker = make_worker(linked)
+    for _ in range(3):
+        await police_case(linked)
+    await worker.run_once(poll=True)
+    clock.advance(timedelta(hours=2))
+    peer.set_status("P-1", "open", "in_progress")
+    peer.set_status("P-2", "closed", "rejected")
+    await worker.run_once(poll=True)
+    ho = (await Dashboard(linked).community()).figures.handoffs
+    assert (ho.sent, ho.waiting, ho.returned, ho.answered) == (3, 2, 1, 2)
+    assert ho.feedback_hours is not None and 1.9 < ho.feedback_hours < 2.1

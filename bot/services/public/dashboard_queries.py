@@ -27,6 +27,7 @@ from bot.services.public.figures import (
     Duties,
     Figures,
     GridLine,
+    Handoffs,
     OpenCases,
     Overview,
     Rules,
@@ -38,7 +39,7 @@ from bot.services.public.figures import (
     Week,
 )
 from bot.services.public.ratings import Ratings, rating_cells
-from bot.store.models import Case, CaseDispute, CaseTask, UTCDateTime, Verification
+from bot.store.models import Case, CaseDispute, CaseTask, Handoff, UTCDateTime, Verification
 
 WEEK = timedelta(days=7)
 
@@ -145,6 +146,7 @@ async def overview(
         verification=await verification(session, ctx, grid_ids),
         summons=await summons(session, ctx, grid_ids),
         duties=await duties(session, ctx, scope),
+        handoffs=await handoffs(session, ctx, scope),
     )
     grids: dict[str, GridLine] = {}
     if lines:
@@ -407,6 +409,45 @@ async def summons(
         )
     ).one()
     return Summons(*row, minimum=ctx.rules.minimum)
+
+
+async def handoffs(
+    session: AsyncConnection, ctx: Context, scope: list[ColumnElement[bool]]
+) -> Handoffs:
+    """The period's hand-offs to other systems of the scope's cases (few rows: read here)."""
+    rows = (
+        await session.execute(
+            select(Handoff.link_id, Handoff.status, Handoff.step, Handoff.sent_at, Handoff.acked_at)
+            .join(Case, Case.id == Handoff.case_id)
+            .where(*scope, Handoff.created_at >= _at(ctx.since))
+            .limit(200_000)
+        )
+    ).all()
+    waiting: dict[str, int] = {}
+    returned = answered = 0
+    hours = 0.0
+    for link_id, status, step, sent_at, acked_at in rows:
+        if status in ("pending", "sending", "token", "sent", "unknown"):
+            waiting[link_id] = waiting.get(link_id, 0) + 1
+        if status == "refused" or step == "returned":
+            returned += 1
+        if sent_at is not None and acked_at is not None:
+            answered += 1
+            hours += (_aware(acked_at) - _aware(sent_at)).total_seconds() / 3600
+    minimum = ctx.rules.minimum
+    return Handoffs(
+        sent=len(rows),
+        waiting=sum(waiting.values()),
+        returned=returned,
+        answered=answered,
+        feedback_hours=hours / answered if answered else None,
+        where=tuple(sorted(waiting.items())) if len(rows) >= minimum else (),
+        minimum=minimum,
+    )
+
+
+def _aware(value: Any) -> Any:
+    return value if getattr(value, "tzinfo", None) else value.replace(tzinfo=UTC)
 
 
 async def duties(
