@@ -7,6 +7,7 @@ acknowledgement deadline fires; a cut link and restarts lose and double nothing.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from bot.emulator.client import SimClient
 from bot.emulator.server import start_emulator
@@ -35,11 +37,45 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def new_world(path: Path, **overrides: Any) -> World:
+async def pg_database(name: str) -> str:
+    """A fresh PostgreSQL database of its own, next to the test database."""
+    import asyncpg
+
+    base = make_url(os.environ["TEST_DATABASE_URL"])
+    admin = await asyncpg.connect(
+        host=base.host, port=base.port or 5432, user=base.username, database=base.database
+    )
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_pg_databases(urls: tuple[str | None, str | None]) -> None:
+    import asyncpg
+
+    base = make_url(os.environ["TEST_DATABASE_URL"])
+    admin = await asyncpg.connect(
+        host=base.host, port=base.port or 5432, user=base.username, database=base.database
+    )
+    try:
+        for url in urls:
+            if url:
+                await admin.execute(
+                    f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'
+                )
+    finally:
+        await admin.close()
+
+
+async def new_world(path: Path, db_url: str | None = None, **overrides: Any) -> World:
     path.mkdir(parents=True, exist_ok=True)
     spec = str(SPEC_PATH) if SPEC_PATH.exists() else None
     emu = await start_emulator(spec_path=spec)
-    world = World(emu, SimClient(emu.url), f"sqlite+aiosqlite:///{path / 'gridvoice.db'}", path)
+    url = db_url or f"sqlite+aiosqlite:///{path / 'gridvoice.db'}"
+    world = World(emu, SimClient(emu.url), url, path)
     world.settings_overrides.update(overrides)
     world.serve_http = True
     await world.setup()
@@ -54,10 +90,16 @@ async def close(world: World) -> None:
         await world.emu.stop()
 
 
-@pytest.fixture
-async def pair(tmp_path: Path) -> AsyncIterator[tuple[World, World]]:
-    district = await new_world(tmp_path / "district", listen_port=free_port())
-    community = await new_world(tmp_path / "community", link_poll_interval=POLL)
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def pair(tmp_path: Path, request: Any) -> AsyncIterator[tuple[World, World]]:
+    urls: tuple[str | None, str | None] = (None, None)
+    if request.param == "postgresql":  # both deployments on PostgreSQL, a database each
+        if not os.environ.get("TEST_DATABASE_URL"):
+            pytest.skip("PostgreSQL: set TEST_DATABASE_URL")
+        tag = f"{os.getpid()}"
+        urls = (await pg_database(f"gv_district_{tag}"), await pg_database(f"gv_community_{tag}"))
+    district = await new_world(tmp_path / "district", urls[0], listen_port=free_port())
+    community = await new_world(tmp_path / "community", urls[1], link_poll_interval=POLL)
     try:
         assert district.app is not None and community.app is not None
         async with district.app.domain.sessions() as s, s.begin():
@@ -81,6 +123,8 @@ superior: district
     finally:
         await close(community)
         await close(district)
+        if request.param == "postgresql":
+            await drop_pg_databases(urls)
 
 
 async def escalate_past_top(world: World, human_id: str) -> None:
