@@ -122,8 +122,9 @@ def _datas(message: dict[str, Any]) -> list[str]:
 # Rows the owner's card of a fresh case does not offer: a decision on a request to hold or
 # extend and Resume need a request or a hold first (tests/e2e/test_e2e_holds.py,
 # tests/unit/test_holds.py), and supervision is someone else's on the owner's case
-# (tests/unit/test_supervision.py presses it on the leader's card).
-NOT_ON_A_FRESH_OWNERS_CARD = {"approve", "decline", "release", "supervise"}
+# (tests/unit/test_supervision.py presses it on the leader's card); reporting up is a leader's
+# and needs a superior in the map (tests/unit/test_actions.py presses it on the leader's card).
+NOT_ON_A_FRESH_OWNERS_CARD = {"approve", "decline", "release", "supervise", "report_up"}
 
 
 @pytest.mark.parametrize(
