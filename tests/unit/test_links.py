@@ -570,3 +570,11 @@ async def test_the_dashboard_counts_hand_offs_from_the_minimum(
     ho = (await Dashboard(linked).community()).figures.handoffs
     assert (ho.sent, ho.waiting, ho.returned, ho.answered) == (3, 2, 1, 2)
     assert ho.feedback_hours is not None and 1.9 < ho.feedback_hours < 2.1
+
+
+async def test_an_update_without_a_time_is_kept_once(linked: Any, peer: Open311Peer) -> None:
+    case_id, _, worker = await sent_case(linked, peer)
+    link = linked.routing.gridmap.links.links["police311"]
+    update = handoffs.RemoteUpdate("u|x", "P-1", "open", "in_progress", None, None)
+    assert (await handoffs.apply_updates(linked, link, [update, update]))["applied"] == 1
+    assert await events(linked, case_id, "remote_") == ["remote_accepted"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -49,6 +49,7 @@ MAX_BACKOFF = timedelta(hours=1)
 MAX_DESCRIPTION = 2000
 MAX_REMOTE_TEXT = 1000  # a remote's note kept for staff, at most this long
 REASONS = ("route", "escalate", "report_up", "hand_down")
+EARLIEST = datetime.min.replace(tzinfo=UTC)  # an update without a time sorts first
 
 
 def marker(human_id: str | None) -> str:
@@ -414,9 +415,7 @@ async def apply_updates(domain: Domain, link: Link, updates: list[RemoteUpdate])
     counts: dict[str, int] = {}
     if not updates:
         return counts
-    ordered = sorted(
-        updates, key=lambda u: (u.at or datetime.min.replace(tzinfo=None).astimezone(), u.key)
-    )
+    ordered = sorted(updates, key=lambda u: (u.at or EARLIEST, u.key))
     async with domain.unit() as uow:
         keys = {u.key for u in ordered}
         seen = set(
