@@ -257,6 +257,15 @@ class LinkClient:
         items = await self.call(
             "GET", "requests.json", params={"service_request_id": ",".join(ids)}
         )
+        return self._as_updates(items)
+
+    async def changed_since(self, since: datetime) -> list[RemoteUpdate]:
+        items = await self.call(
+            "GET", "requests.json", params={"updated_after": since.isoformat(timespec="seconds")}
+        )
+        return self._as_updates(items)
+
+    def _as_updates(self, items: list[dict[str, Any]]) -> list[RemoteUpdate]:
         out = []
         for item in items:
             rid = remote_id_of(item)
@@ -486,6 +495,8 @@ class LinkWorker:
         try:
             if link.updates:
                 await self._poll_updates(client, result, catch_up)
+            elif link.updated_after and not catch_up and await self._poll_changed(client, result):
+                pass
             else:
                 ids = await handoffs.polled_ids(self.domain, link.id)
                 for i in range(0, len(ids), CHUNK):
@@ -501,6 +512,25 @@ class LinkWorker:
         finally:
             result.requests += client.requests
         await self._healthy(link.id)
+
+    async def _poll_changed(self, client: LinkClient, result: PassResult) -> bool:
+        """`requests.json?updated_after=` since the last poll (less an overlap): one call for
+        the whole link. False when the periodic catch-up by id is due instead."""
+        settings = self.domain.settings
+        now = self.domain.clock.now()
+        polled_to, caught_up = await handoffs.cursor(self.domain, client.link.id)
+        if polled_to is None or caught_up is None or now - caught_up >= settings.link_catchup_every:
+            await handoffs.set_cursor(self.domain, client.link.id, now, now)
+            return False  # read every open request by id this time
+        found = await client.changed_since(polled_to - POLL_OVERLAP)
+        ours = set(await handoffs.polled_ids(self.domain, client.link.id))
+        counts = await handoffs.apply_updates(
+            self.domain, client.link, [u for u in found if u.remote_id in ours]
+        )
+        result.updates += sum(counts.values())
+        self._count(counts)
+        await handoffs.set_cursor(self.domain, client.link.id, now)
+        return True
 
     async def _poll_updates(self, client: LinkClient, result: PassResult, catch_up: bool) -> None:
         settings = self.domain.settings

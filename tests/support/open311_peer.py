@@ -308,6 +308,9 @@ class Open311Peer:
         if q.get("service_request_id"):
             ids = q["service_request_id"].split(",")
             items = [self._body(self.requests[i]) for i in ids if i in self.requests]
+        elif q.get("updated_after"):
+            after = _parse(q["updated_after"]) or self._now()
+            items = [self._body(r) for r in self.requests.values() if r.updated > after]
         else:
             start = _parse(q.get("start_date")) or self._now() - timedelta(days=90)
             end = _parse(q.get("end_date")) or self._now()

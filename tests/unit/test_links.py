@@ -578,3 +578,29 @@ async def test_an_update_without_a_time_is_kept_once(linked: Any, peer: Open311P
     update = handoffs.RemoteUpdate("u|x", "P-1", "open", "in_progress", None, None)
     assert (await handoffs.apply_updates(linked, link, [update, update]))["applied"] == 1
     assert await events(linked, case_id, "remote_") == ["remote_accepted"]
+
+
+async def test_a_remote_with_updated_after_is_asked_once_per_poll(
+    domain: Any, peer: Open311Peer, district: Open311Peer, clock: Any
+) -> None:
+    text = links_yaml(peer.url, district.url, updates=False).replace(
+        "    updates: none\n    ack_within_minutes",
+        "    updates: none\n    updated_after: true\n    ack_within_minutes",
+        1,
+    )
+    await load_document(domain, with_links(text), "t")
+    await domain.reload_routing(force=True)
+    assert domain.routing.gridmap.links.links["police311"].updated_after
+    for _ in range(3):
+        await police_case(domain)
+    worker = make_worker(domain)
+    await worker.run_once(poll=True)  # sends; the first poll reads every request by id
+    clock.advance(timedelta(minutes=5))
+    peer.set_status("P-2", "open", "in_progress")
+    peer.set_status("P-99", "closed", "fixed")  # someone else's request: not ours, ignored
+    before = dict(peer.hits)
+    await worker.run_once(poll=True)
+    assert peer.hits["requests"] - before.get("requests", 0) == 1
+    async with domain.sessions() as s:
+        steps = dict((await s.execute(select(Handoff.remote_id, Handoff.step))).all())
+    assert steps == {"P-1": "submitted", "P-2": "accepted", "P-3": "submitted"}
