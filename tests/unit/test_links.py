@@ -604,3 +604,23 @@ async def test_a_remote_with_updated_after_is_asked_once_per_poll(
     async with domain.sessions() as s:
         steps = dict((await s.execute(select(Handoff.remote_id, Handoff.step))).all())
     assert steps == {"P-1": "submitted", "P-2": "accepted", "P-3": "submitted"}
+
+
+async def test_the_peer_answers_the_same_in_xml_and_json(peer: Open311Peer) -> None:
+    import aiohttp
+
+    peer._create({"service_code": "safety", "description": "x [ref:GV-1]", "lat": "39.9"})
+    peer.set_status("P-1", "open", "in_progress", "on the way")
+    async with aiohttp.ClientSession() as http:
+        answers = {}
+        for fmt in ("json", "xml"):
+            for path in ("requests", "servicerequestupdates"):
+                async with http.get(f"{peer.url}/{path}.{fmt}") as r:
+                    body = await r.read()
+                    answers[(fmt, path)] = decode(r.status, r.headers["Content-Type"], body)
+    for path in ("requests", "servicerequestupdates"):
+        as_json = [
+            {k: str(v) for k, v in i.items() if v is not None} for i in answers[("json", path)]
+        ]
+        as_xml = [{k: v for k, v in i.items() if v != ""} for i in answers[("xml", path)]]
+        assert as_json == as_xml and as_json
