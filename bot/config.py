@@ -98,6 +98,14 @@ class Settings:
     handoff_sign: timedelta = timedelta(hours=1)
     handoff_contact: timedelta = timedelta(hours=24)
     scheduler_interval: float = 5.0
+    # Links to other systems (bot/runtime/links.py, docs/federation.md): how often updates are
+    # polled, the window of the periodic catch-up and how often it runs, how long a link may be
+    # down before leaders are told, the timeout of one remote call.
+    link_poll_interval: float = 60.0
+    link_catchup_window: timedelta = timedelta(hours=24)
+    link_catchup_every: timedelta = timedelta(hours=24)
+    link_down_alert: timedelta = timedelta(minutes=30)
+    link_timeout: float = 15.0
     # How long a claimed inbox or outbox row is held before another process may take it over.
     inbox_lease: timedelta = timedelta(seconds=60)
     outbox_lease: timedelta = timedelta(seconds=60)
@@ -206,9 +214,13 @@ class Settings:
             ("task_within", "GRIDVOICE_TASK_DAYS", 86400.0),
             ("handoff_sign", "GRIDVOICE_HANDOFF_SIGN_MINUTES", 60.0),
             ("handoff_contact", "GRIDVOICE_HANDOFF_CONTACT_HOURS", 3600.0),
+            ("link_down_alert", "GRIDVOICE_LINK_DOWN_ALERT_MINUTES", 60.0),
+            ("link_catchup_window", "GRIDVOICE_LINK_CATCHUP_HOURS", 3600.0),
         ):
             if env.get(name):
                 values[key] = timedelta(seconds=max(60.0, float(env[name]) * unit))
+        if env.get("GRIDVOICE_LINK_POLL_SECONDS"):
+            values["link_poll_interval"] = max(1.0, float(env["GRIDVOICE_LINK_POLL_SECONDS"]))
         if env.get("GRIDVOICE_OPEN_DATA_LICENCE"):
             values["open_data_licence"] = env["GRIDVOICE_OPEN_DATA_LICENCE"]
         if env.get("GRIDVOICE_WEB_RATE_PER_IP"):

@@ -30,6 +30,7 @@ from routing.fields import (
     parse_mapping,
     parse_point,
 )
+from routing.links import Links, parse_links
 from routing.replies import parse_replies
 
 # libyaml's safe loader where PyYAML was built with it (a 1,000-grid map parses in 3.4 s instead
@@ -160,6 +161,7 @@ class Party:
     name: Text
     chat_id: int | None
     staff_ids: tuple[int, ...]
+    link: str | None = None  # an external system the party's cases are handed to (links.py)
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,7 @@ class GridMap:
     replies: dict = field(default_factory=dict, repr=False, compare=False)
     regulations: dict[str, Regulation] = field(default_factory=dict, repr=False, compare=False)
     duty: DutyRules = field(default_factory=DutyRules, repr=False, compare=False)
+    links: Links = field(default_factory=Links, repr=False, compare=False)
     _by_grid: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _by_community: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _street: list = field(default_factory=list, init=False, repr=False, compare=False)
@@ -375,6 +378,7 @@ class _Builder:
         self._deadlines(categories)
         replies = parse_replies(d.get("replies"), categories, self.issue)
         regulations, duty = self._duty()
+        links = parse_links(d, categories, parties, self.issue)
         return GridMap(
             timezone=str(tz),
             street_office=street,
@@ -391,6 +395,7 @@ class _Builder:
             replies=replies,
             regulations=regulations,
             duty=duty,
+            links=links,
         )
 
     def _geography(self) -> tuple[dict[str, Community], dict[str, Grid], dict[str, Building]]:
@@ -488,6 +493,7 @@ class _Builder:
                 _text(p.get("name") or pid, f"party {pid}.name"),
                 parse_chat(p.get("chat_id"), f"party {pid}.chat_id"),
                 ids,
+                str(p["link"]) if p.get("link") else None,
             )
         return parties
 

@@ -308,6 +308,19 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
             link="https://t.me/xingfu_news",
             status="linked",
         ),
+        # links to other systems (hand-offs)
+        "link_name": {"en": "District centre", "zh": "区网格中心"},
+        "waiting": 2,
+        "since": NOW,
+        "detail": "400 unknown service",
+        "was": "accepted",
+        "remote": {
+            "name": {"en": "District centre", "zh": "区网格中心"},
+            "remote_id": "D-17",
+            "status": "in_progress",
+            "state": "sent",
+        },
+        "step": "submitted",
     }
 
 
@@ -354,6 +367,8 @@ def test_every_case_and_resident_template_renders_in_both_languages(lang: str) -
         "held",
         "resumed",
         "extended",
+        "handed_off",
+        "remote_accepted",
     ],
 )
 def test_every_case_update_event_says_something_in_both_languages(event: str) -> None:
@@ -379,3 +394,38 @@ def test_handover_notice_kinds(kind: str) -> None:
             else ("peer" if kind == "rework_in" else "x"),
         }
         assert "GV-2026-000001" in r.render(lang, "handover_notice", **context), (lang, kind)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "ack_missed",
+        "contact_missed",
+        "refused",
+        "unknown",
+        "collision",
+        "unknown_status",
+        "backwards",
+        "returned",
+    ],
+)
+def test_link_alert_kinds_name_the_case_and_the_link(kind: str) -> None:
+    gridmap = GridMap.from_file(DEMO_MAP)
+    r = Renderer()
+    for lang in LANGUAGES:
+        text = r.render(lang, "link_alert", **{**_context(gridmap, lang), "kind": kind})
+        name = "District centre" if lang == "en" else "区网格中心"
+        assert "GV-2026-000001" in text and name in text, (lang, kind)
+    down = {**_context(gridmap, "en"), "kind": "link_down", "case": None}
+    assert "District centre" in r.render("en", "link_alert", **down)
+
+
+def test_every_text_key_is_written_once() -> None:
+    """A key written twice in a language's yaml file silently hides the first text: a button
+    would carry another prompt's words."""
+    import re
+
+    for path in sorted(TEMPLATES_DIR.glob("*/*.yaml")):
+        keys = [m.group(1) for m in re.finditer(r"^([A-Za-z0-9_]+):", path.read_text(), re.M)]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        assert not twice, f"{path.name} ({path.parent.name}) writes {twice} more than once"

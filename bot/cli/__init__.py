@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "bot.cli.register",
     "bot.cli.api_key",
     "bot.cli.hotline",
+    "bot.cli.links",
     "bot.cli.export",
     "bot.cli.bench",
 )

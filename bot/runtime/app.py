@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.runtime.broadcaster import Broadcaster
 from bot.runtime.files import BotFiles
 from bot.runtime.intake import ALLOWED_UPDATES, Poller
+from bot.runtime.links import LinkWorker
 from bot.runtime.metrics import Metrics
 from bot.runtime.processor import Processor
 from bot.runtime.sender import Sender
@@ -81,10 +82,12 @@ class Gridvoice:
         self.sender = Sender(self.domain, self.bot, self.metrics)
         self.scheduler = Scheduler(self.domain)
         self.broadcaster = Broadcaster(self.domain, self.bot, self.metrics)
+        self.links = LinkWorker(self.domain, self.metrics)  # hand-offs to other systems
         self.webhook = bool(settings.webhook_url) if webhook is None else webhook
         self.poller = None if self.webhook else Poller(self.domain, self.bot, self.metrics)
         self.tasks: list[asyncio.Task[None]] = []
         self.warm_task: asyncio.Task[None] | None = None
+        self.links_task: asyncio.Task[None] | None = None
         self.runner: web.AppRunner | None = None
         self.web_url: str | None = None
 
@@ -113,6 +116,7 @@ class Gridvoice:
             loops.append(self.poller.run())
         loops.append(self.broadcaster.run())
         self.tasks = [asyncio.create_task(c) for c in loops]
+        self.links_task = asyncio.create_task(self.links.run())
         if self.settings.classifier_voter:
             # about 1 s in a worker thread: the bot answers meanwhile, without the second vote
             self.warm_task = asyncio.create_task(self._warm_classifier())
@@ -153,9 +157,24 @@ class Gridvoice:
         self.domain.web_url = self.settings.public_url or local
 
     async def stop(self) -> None:
-        for loop in (self.processor, self.sender, self.scheduler, self.poller, self.broadcaster):
+        for loop in (
+            self.processor,
+            self.sender,
+            self.scheduler,
+            self.poller,
+            self.broadcaster,
+            self.links,
+        ):
             if loop is not None:
                 loop.stop()
+        if self.links_task is not None:
+            # a call in flight is abandoned: its row stays `sending` and is looked up next time
+            try:
+                await asyncio.wait_for(asyncio.shield(self.links_task), timeout=2.0)
+            except (TimeoutError, asyncio.CancelledError):
+                self.links_task.cancel()
+                await asyncio.gather(self.links_task, return_exceptions=True)
+            self.links_task = None
         if self.warm_task is not None:
             self.warm_task.cancel()
             await asyncio.gather(self.warm_task, return_exceptions=True)

@@ -31,10 +31,14 @@ class Metrics:
 
     def render(self) -> str:
         lines: list[str] = []
-        for name, value in sorted(self.counters.items()):
-            lines += [f"# TYPE {name} counter", f"{name} {value:g}"]
-        for name, value in sorted(self.gauges.items()):
-            lines += [f"# TYPE {name} gauge", f"{name} {value:g}"]
+        typed: set[str] = set()
+        for kind, values in (("counter", self.counters), ("gauge", self.gauges)):
+            for name, value in sorted(values.items()):
+                base = name.split("{", 1)[0]  # a labelled series: one TYPE line for its name
+                if base not in typed:
+                    typed.add(base)
+                    lines.append(f"# TYPE {base} {kind}")
+                lines.append(f"{name} {value:g}")
         for name, counts in sorted(self.hist.items()):
             lines.append(f"# TYPE {name} histogram")
             for bound, count in zip(BUCKETS, counts, strict=True):

@@ -1011,3 +1011,88 @@ class ProposalEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))
     actor_role: Mapped[str] = mapped_column(String(16))  # resident | committee | system
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Handoff(Base):
+    """A case handed to a link (an Open311 endpoint, the superior, a lower deployment):
+    queued in the transaction that decided it, posted by the link worker (bot/runtime/links.py).
+
+    Never two remote requests for one case: `attempt_id` is written and committed before a
+    POST; the remote id (or token) is written in the transaction that records the send. A
+    row left `sending` by a crash is looked up at the remote before anything is posted again
+    (bot/services/cases/handoffs.py)."""
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    link_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(16))  # route | escalate | report_up | hand_down
+    # pending | sending | token | sent | unknown | refused | done
+    status: Mapped[str] = mapped_column(String(16))
+    attempt_id: Mapped[str | None] = mapped_column(String(40))
+    attempted_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    remote_id: Mapped[str | None] = mapped_column(String(64))
+    token: Mapped[str | None] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(16), default="submitted")
+    step_at: Mapped[datetime | None]  # the remote time of the step in force
+    remote_status: Mapped[str | None] = mapped_column(String(32))
+    remote_external: Mapped[str | None] = mapped_column(String(64))
+    remote_updated_at: Mapped[datetime | None]
+    acked_at: Mapped[datetime | None]
+    contacted_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    ack_missed_at: Mapped[datetime | None]
+    contact_missed_at: Mapped[datetime | None]
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(String(300))
+    alerted: Mapped[str | None] = mapped_column(String(32))  # the last problem leaders were told
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        Index("ix_handoffs_due", "status", "next_attempt_at"),
+        Index("ix_handoffs_remote", "link_id", "remote_id"),
+    )
+
+
+class HandoffUpdate(Base):
+    """One update heard from a link, kept once (`link_id`, `key`): the remote's update id, or
+    its (request, status, time) where it gives none. Repeated updates change nothing."""
+
+    __tablename__ = "handoff_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    link_id: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(160))
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    remote_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str | None] = mapped_column(String(32))
+    external: Mapped[str | None] = mapped_column(String(64))
+    step: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+    description: Mapped[str | None] = mapped_column(Text)  # staff only, bounded
+    # applied | same | older | backwards | unknown_status | unknown_case
+    outcome: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (UniqueConstraint("link_id", "key", name="uq_handoff_updates_key"),)
+
+
+class LinkState(Base):
+    """How a link is doing: since when it is down, whether leaders were told, the cursor of
+    the update poll and the last catch-up."""
+
+    __tablename__ = "link_states"
+
+    link_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    down_since: Mapped[datetime | None]
+    told_down_at: Mapped[datetime | None]
+    last_ok_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(32))
+    polled_to: Mapped[datetime | None]
+    caught_up_at: Mapped[datetime | None]

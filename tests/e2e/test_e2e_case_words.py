@@ -123,8 +123,17 @@ def _datas(message: dict[str, Any]) -> list[str]:
 # extend and Resume need a request or a hold first (tests/e2e/test_e2e_holds.py,
 # tests/unit/test_holds.py), and supervision is someone else's on the owner's case
 # (tests/unit/test_supervision.py presses it on the leader's card). Contact made is offered on
-# a hand-off received from a link only (tests/e2e/test_e2e_handoffs.py).
-NOT_ON_A_FRESH_OWNERS_CARD = {"approve", "decline", "release", "supervise", "handoff_contacted"}
+# a hand-off received from a link only (tests/e2e/test_e2e_handoffs.py); reporting up is a
+# leader's and needs a superior in the map (tests/unit/test_actions.py presses it on the
+# leader's card).
+NOT_ON_A_FRESH_OWNERS_CARD = {
+    "approve",
+    "decline",
+    "release",
+    "supervise",
+    "handoff_contacted",
+    "report_up",
+}
 
 
 @pytest.mark.parametrize(

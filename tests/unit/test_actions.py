@@ -33,6 +33,7 @@ from bot.services.people.policy import Capability
 from bot.services.public import api_keys
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import Case, CaseNote, User
+from tests.support.open311_peer import with_superior
 
 ROOT = Path(__file__).resolve().parents[2]
 LANGS = ("en", "zh")
@@ -49,7 +50,8 @@ EVENT = {
     "category": "triaged",
     "reassign": "reassigned",
     "public_note": "public_note",
-    "note": None,  # an internal note: its own table, never the case's audit trail
+    "note": None,
+    "report_up": "handed_off",  # an internal note: its own table, never the case's audit trail
     "hold": "hold_asked",
     "release": "hold_ended",
     "extend": "extend_asked",
@@ -137,6 +139,8 @@ async def _case_in(uow: UnitOfWork, status: str, action: str = "") -> Case:
     """A case of MEMBER_1's grid (a resident's, in `status`), reached through the lifecycle;
     with MEMBER_1's request to hold it waiting (or approved, to release it) where the row
     needs one."""
+    if action == "report_up":
+        with_superior(uow.domain)
     resident = await new_resident(uow)
     if status == Status.TRIAGE:
         return await file_case(uow, resident, "Something odd", as_category=None)
@@ -234,7 +238,7 @@ async def test_the_card_offers_the_action_and_its_press_runs_it(
     deciding = action.capability is Capability.APPROVE  # the leader's copy of the card
     presser = LEADER if status == Status.TRIAGE or deciding else MEMBER_1
     assert case.owner_chat_id == (MEMBER_1 if deciding else presser)
-    if action.name == "supervise":
+    if action.name in ("supervise", "report_up"):
         presser = LEADER  # a supervisor's card of someone else's case (`/case`), never the owner's
         assert action not in await actions.offered(Where(uow, case, chat_id=MEMBER_1))
     keyboard = await views.staff_keyboard(uow, case, presser)

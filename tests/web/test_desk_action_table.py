@@ -12,6 +12,7 @@ from bot.services.cases.actions import ACTIONS, Asks, StaffAction
 from bot.services.cases.status import Status
 from bot.services.public import api_keys
 from tests.support.chat import case_row, events
+from tests.support.open311_peer import with_superior
 from tests.support.world import ADMIN, CASE_ID, LEADER, PROPERTY_STAFF, World
 from tests.web.desk_helpers import get, hidden, http_session, post, sign_in
 
@@ -28,7 +29,8 @@ EVENT = {
     "category": "triaged",
     "reassign": "reassigned",
     "public_note": "public_note",
-    "note": None,  # an internal note: its own table, shown on the page, no audit row
+    "note": None,
+    "report_up": "handed_off",  # an internal note: its own table, shown on the page, no audit row
     "hold": "hold_asked",
     "release": "hold_ended",
     "extend": "extend_asked",
@@ -89,6 +91,8 @@ async def test_every_action_of_the_table_has_a_form_that_runs_it(web_world: Worl
                 await _organisation_joins(w)
             if action.name == "handoff_contacted":
                 await _received_from_a_link(w, case_id)
+            if action.name == "report_up":  # only where the map names a superior centre
+                with_superior(w.app.domain)  # type: ignore[union-attr]
             if action.name == "return":  # only the case's owner returns it: their own desk
                 async with http_session() as own:
                     await sign_in(w, own, (await case_row(w, case_id)).owner_id or 0)

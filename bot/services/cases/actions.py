@@ -427,6 +427,14 @@ DUTY_ACTIONS: tuple[StaffAction, ...] = (
 
 HANDLED = AWAITING_ACCEPT | WORKING
 
+
+async def _may_report_up(where: Where) -> str | None:
+    """Only where the map names a superior, and not while the case is with a link already."""
+    if where.uow.routing.gridmap.links.superior is None:
+        return "report_up_no_superior"
+    return "report_up_already" if where.case.reminded == "top:link" else None
+
+
 ACTIONS: tuple[StaffAction, ...] = (
     StaffAction(
         name="accept",
@@ -568,6 +576,18 @@ ACTIONS: tuple[StaffAction, ...] = (
         button="btn_offer_org",
         done="offer_org_ok",
         rule=_offerable,
+    ),
+    # Report up (上报): a leader hands the case to the deployment's superior (cases/handoffs.py).
+    StaffAction(
+        name="report_up",
+        code="rup",
+        asks=(),
+        capability=Capability.SUPERVISE,
+        statuses=HANDLED,
+        run=lifecycle.report_up,
+        button="btn_report_up",
+        done="report_up_ok",
+        rule=_may_report_up,
     ),
     *FAIR_CLOCK_ACTIONS,
     *JOINT_ACTIONS,

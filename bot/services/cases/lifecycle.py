@@ -254,6 +254,7 @@ async def create_case(
         await send_card(uow, case, case.owner_chat_id, photos)
     if case.follow_up_id and case.follow_up_id != case.owner_id:
         await _tell_follow_up(uow, case)
+    await _hand_to_party_link(uow, case)
     if resident is None:
         return case
     # Unsure: the likeliest categories as one-tap buttons; else the full list behind a button.
@@ -545,6 +546,31 @@ async def reassign(
                 **_owner_data(uow, case, await chat_language(uow, case.owner_chat_id)),
             )
     notify_resident(uow, case, await audience(uow, case), kind, note=note)
+    await _hand_to_party_link(uow, case)
+
+
+async def _hand_to_party_link(uow: UnitOfWork, case: Case) -> None:
+    """A case now owned by a party whose system is a link goes there (cases/handoffs.py)."""
+    if not case.party_id or not uow.routing.gridmap.links.links:
+        return
+    from bot.services.cases import handoffs
+
+    link = handoffs.party_link(uow, case.party_id)
+    if link is not None:
+        await handoffs.queue(uow, case, link.id, "route")
+
+
+async def report_up(uow: UnitOfWork, user_id: int, case: Case) -> None:
+    """Report up (上报): a leader hands the case to the deployment's superior, by hand."""
+    superior = uow.routing.gridmap.links.superior
+    if superior is None or case.status not in OPEN:
+        raise CaseActionError("case_wrong_state", status=case.status)
+    if not policy.may(uow, user_id, Capability.SUPERVISE) or not may_act(uow, user_id, case):
+        raise CaseActionError("not_allowed")
+    from bot.services.cases import handoffs
+
+    await handoffs.queue(uow, case, superior, "report_up", actor_for(uow, user_id))
+    await _refresh_owner_card(uow, case)
 
 
 def check_transfer_target(uow: UnitOfWork, user_id: int, case: Case, target: str) -> None:
@@ -641,6 +667,11 @@ async def escalate_case(uow: UnitOfWork, case: Case, which: str) -> bool:
     if a is None:
         case.reminded = f"top:{which}"
         await record(uow, case, SYSTEM, "escalation_top", which=which)
+        superior = uow.routing.gridmap.links.superior
+        if superior is not None:  # past the top of the local ladder: up to the superior
+            from bot.services.cases import handoffs
+
+            await handoffs.queue(uow, case, superior, "escalate")
         return False
     await reassign(uow, case, a, SYSTEM, "escalated", "escalated", note=which)
     case.escalation_count += 1  # counted once the lifecycle allowed it, never an attempt

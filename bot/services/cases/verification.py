@@ -145,8 +145,8 @@ async def ask(uow: UnitOfWork, v: Verification) -> bool:
             case=case,
             keyboard=[
                 [
-                    Button.of("btn_verify_yes", f"r:vf:{case.id}:{v.id}:y"),
-                    Button.of("btn_verify_no", f"r:vf:{case.id}:{v.id}:n"),
+                    Button.of("btn_still_fixed_yes", f"r:vf:{case.id}:{v.id}:y"),
+                    Button.of("btn_still_fixed_no", f"r:vf:{case.id}:{v.id}:n"),
                 ]
             ],
         )

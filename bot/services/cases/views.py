@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.services.cases import onetap
 from bot.services.cases.status import AWAITING_ACCEPT as AWAITING_ACCEPT
 from bot.services.cases.status import OPEN as OPEN
@@ -15,7 +17,7 @@ from bot.services.people.residents import nearest_building, pseudonym_for
 from bot.services.shared.domain import UnitOfWork
 from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button, Keyboard
-from bot.store.models import Case, MessageRef, User
+from bot.store.models import Case, Handoff, MessageRef, User
 from routing.gridmap import DEFAULT_CATEGORIES, Building
 
 
@@ -131,6 +133,7 @@ async def send_card(uow: UnitOfWork, case: Case, chat_id: int, photo_ids: list[s
         lang,
         "card",
         unreachable=await resident_unreachable(uow, case),
+        remote=await remote_of(uow, case),
         keyboard=await staff_keyboard(uow, case, chat_id),
         ref=card_ref(case, chat_id),
         case_id=case.id,
@@ -177,10 +180,30 @@ async def refresh_card(
         lang,
         "card",
         unreachable=await resident_unreachable(uow, case),
+        remote=await remote_of(uow, case),
         keyboard=await staff_keyboard(uow, case, chat_id) if keyboard is None else keyboard,
         case_id=case.id,
         **card_data(uow, case),
     )
+
+
+async def remote_of(uow: UnitOfWork, case: Case) -> dict[str, Any] | None:
+    """The case's latest hand-off to another system, for staff: where, its id there, its
+    status there (cases/handoffs.py). None when the case never left."""
+    row = (
+        await uow.session.execute(
+            select(Handoff).where(Handoff.case_id == case.id).order_by(Handoff.id.desc()).limit(1)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    link = uow.routing.gridmap.links.get(row.link_id)
+    return {
+        "name": link.name if link else {"en": row.link_id, "zh": row.link_id},
+        "remote_id": row.remote_id,
+        "status": row.remote_external or row.remote_status or row.step,
+        "state": row.status,
+    }
 
 
 async def resident_unreachable(uow: UnitOfWork, case: Case) -> bool:

@@ -35,7 +35,7 @@ from bot.services.public.projection import (
     public_kind,
 )
 from bot.store.db import reading
-from bot.store.models import Case, CaseEvent
+from bot.store.models import Case, CaseEvent, Handoff
 
 if TYPE_CHECKING:
     from bot.services.shared.domain import Domain
@@ -194,3 +194,25 @@ async def stream_public_cases(
         async for rows in result.partitions(batch):
             for public in projection.build_many(rows):
                 yield public
+
+
+async def public_link(domain: Domain, human_id: str) -> dict[str, Any] | None:
+    """Where the case is being handled when another system has it (the superior centre, a
+    department): the link's name and the step it reached — never their notes, nor ids."""
+    async with reading(domain.engine) as conn:
+        row = (
+            await conn.execute(
+                select(Handoff.link_id, Handoff.step, Handoff.status)
+                .join(Case, Case.id == Handoff.case_id)
+                .where(Case.human_id == human_id.strip().upper())
+                .where(Handoff.status.in_(("sent", "done")))
+                .order_by(Handoff.id.desc())
+                .limit(1)
+            )
+        ).one_or_none()
+    if row is None or row.step == "returned":
+        return None
+    link = domain.routing.gridmap.links.get(row.link_id)
+    if link is None:
+        return None
+    return {"name": link.name, "step": row.step}

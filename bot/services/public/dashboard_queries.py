@@ -27,6 +27,7 @@ from bot.services.public.figures import (
     Duties,
     Figures,
     GridLine,
+    HandedOut,
     HandoffLine,
     Handoffs,
     OpenCases,
@@ -45,6 +46,7 @@ from bot.store.models import (
     CaseDispute,
     CaseIntake,
     CaseTask,
+    Handoff,
     UTCDateTime,
     Verification,
 )
@@ -161,6 +163,7 @@ async def overview(
         found=Share(period.found, period.reported, minimum),
         assisted=period.assisted,
         handoffs=await handoffs(session, ctx, scope),
+        handed_out=await handed_out(session, ctx, scope),
     )
     grids: dict[str, GridLine] = {}
     if lines:
@@ -425,6 +428,45 @@ async def summons(
         )
     ).one()
     return Summons(*row, minimum=ctx.rules.minimum)
+
+
+async def handed_out(
+    session: AsyncConnection, ctx: Context, scope: list[ColumnElement[bool]]
+) -> HandedOut:
+    """The period's hand-offs to other systems of the scope's cases (few rows: read here)."""
+    rows = (
+        await session.execute(
+            select(Handoff.link_id, Handoff.status, Handoff.step, Handoff.sent_at, Handoff.acked_at)
+            .join(Case, Case.id == Handoff.case_id)
+            .where(*scope, Handoff.created_at >= _at(ctx.since))
+            .limit(200_000)
+        )
+    ).all()
+    waiting: dict[str, int] = {}
+    returned = answered = 0
+    hours = 0.0
+    for link_id, status, step, sent_at, acked_at in rows:
+        if status in ("pending", "sending", "token", "sent", "unknown"):
+            waiting[link_id] = waiting.get(link_id, 0) + 1
+        if status == "refused" or step == "returned":
+            returned += 1
+        if sent_at is not None and acked_at is not None:
+            answered += 1
+            hours += (_aware(acked_at) - _aware(sent_at)).total_seconds() / 3600
+    minimum = ctx.rules.minimum
+    return HandedOut(
+        sent=len(rows),
+        waiting=sum(waiting.values()),
+        returned=returned,
+        answered=answered,
+        feedback_hours=hours / answered if answered else None,
+        where=tuple(sorted(waiting.items())) if len(rows) >= minimum else (),
+        minimum=minimum,
+    )
+
+
+def _aware(value: Any) -> Any:
+    return value if getattr(value, "tzinfo", None) else value.replace(tzinfo=UTC)
 
 
 async def duties(

@@ -244,6 +244,30 @@ class Duties:
 
 
 @dataclass(frozen=True)
+class HandedOut:
+    """Cases handed to other systems in the period (the superior centre, departments): how many,
+    how many are waiting there now (and where: (link id, count)), how many came back returned or
+    refused, and the mean hours until the other side's first feedback (上级反馈时长 for the
+    superior). The mean and the places are shown from `minimum` hand-offs."""
+
+    sent: int = 0
+    waiting: int = 0
+    returned: int = 0
+    answered: int = 0
+    feedback_hours: float | None = None
+    where: tuple[tuple[str, int], ...] = ()
+    minimum: int = 1
+
+    @property
+    def enough(self) -> bool:
+        return self.sent >= self.minimum
+
+    @property
+    def feedback_shown(self) -> float | None:
+        return self.feedback_hours if self.answered >= self.minimum else None
+
+
+@dataclass(frozen=True)
 class Figures:
     """One scope's figures (a community or a grid)."""
 
@@ -273,6 +297,7 @@ class Figures:
     found: Share = Share(0, 0, 1)
     assisted: int = 0
     handoffs: Handoffs = Handoffs()  # cases received from a link or a hotline
+    handed_out: HandedOut = HandedOut()  # cases handed to other systems
 
     @property
     def empty(self) -> bool:

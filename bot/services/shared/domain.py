@@ -112,6 +112,7 @@ class Domain:
         self.outbox_written = asyncio.Event()
         self.inbox_written = asyncio.Event()
         self.schedule_changed = asyncio.Event()
+        self.links_wake = asyncio.Event()  # a hand-off was queued (bot/runtime/links.py)
         # SQLite has one writer; serialise in-process writers instead of spinning on locks.
         self.write_lock = asyncio.Lock() if self.sqlite else None
 

@@ -19,7 +19,7 @@ from bot.services.cases import queries as case_queries
 from bot.services.cases import staff_intake as intake
 from bot.services.cases.actions import Asks
 from bot.services.cases.status import OPEN
-from bot.services.cases.views import card_data, case_place
+from bot.services.cases.views import card_data, case_place, remote_of
 from bot.services.people import access, desk_auth
 from bot.web.desk.session import SESSION_COOKIE, ActionRefused, Desk, desk_view, domain_of, render
 from bot.web.keys import GRIDVOICE, FileUnavailable, telegram_file, upload_photo
@@ -86,6 +86,7 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         is_own=lambda t: joint.is_own(uow, desk.user_id, t),
         task_name=lambda t: joint.name_of(uow, t, lang),
         dispute=await duty.pending(uow, case),
+        remote=await remote_of(uow, case),
         now=uow.now,
         done=_done(request.query.get("done", "")),
     )

@@ -12,7 +12,7 @@ import re
 
 from aiohttp import web
 
-from bot.services.public.cases import find_public_case
+from bot.services.public.cases import find_public_case, public_link
 from bot.web.keys import GRIDVOICE, PAGES_KEY
 
 # GV-<year>-<number>; numbers run past 999,999 (then they have more digits), bounded here.
@@ -40,5 +40,6 @@ async def case_page(request: web.Request) -> web.Response:
         grid=grid,
         community=gridmap.communities.get(grid.community_id) if grid else None,
         publish_descriptions=domain.settings.publish_descriptions,
+        link=await public_link(domain, case.human_id),
         now=domain.clock.now(),
     )

@@ -271,6 +271,9 @@ def request_body(case: PublicCase, lang: str, tz: tzinfo) -> dict[str, Any]:
         "lat": case.lat,
         "long": case.long,
         "media_url": None,
+        # the public status in our own words (in_progress, escalated, ...): a linked deployment
+        # maps it to its hand-off's steps (docs/federation.md)
+        "external_status_code": case.status,
     }
 
 

@@ -14,7 +14,7 @@ from alembic import op
 from bot.store.models import UTCDateTime
 
 revision: str = "0016_link_intake"
-down_revision: str | None = "0014_joint"
+down_revision: str | None = "0015_links"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
