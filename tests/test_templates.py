@@ -320,7 +320,6 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
             "status": "in_progress",
             "state": "sent",
         },
-        "step": "submitted",
     }
 
 
