@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,26 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+#: Statements, commits and rollbacks this process sent, counted when `GRIDVOICE_SQL_STATS` is
+#: set (the benchmark sets it; /metrics shows them as gridvoice_sql_*_total).
+SQL_STATS: dict[str, int] = {"statements": 0, "commits": 0, "rollbacks": 0}
+
+
+def count_sql(engine: AsyncEngine) -> None:
+    """Count every statement, commit and rollback on `engine` into `SQL_STATS`."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _statement(*_args):  # type: ignore[no-untyped-def]
+        SQL_STATS["statements"] += 1
+
+    @event.listens_for(engine.sync_engine, "commit")
+    def _commit(_conn):  # type: ignore[no-untyped-def]
+        SQL_STATS["commits"] += 1
+
+    @event.listens_for(engine.sync_engine, "rollback")
+    def _rollback(_conn):  # type: ignore[no-untyped-def]
+        SQL_STATS["rollbacks"] += 1
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -24,6 +45,13 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(url: str) -> AsyncEngine:
     """An engine tuned for the backend: WAL and a busy timeout on SQLite."""
+    engine = _create_engine(url)
+    if os.environ.get("GRIDVOICE_SQL_STATS"):
+        count_sql(engine)
+    return engine
+
+
+def _create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
