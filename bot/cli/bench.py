@@ -483,24 +483,39 @@ async def bench_echo(args: argparse.Namespace) -> dict[str, Any]:
             await sim.send_text(users[0], "warm up")
             await sim.wait_for(users[0], lambda m: m["from_bot"], timeout=30)
             latencies: list[float] = []
+            free: asyncio.Queue[int] = asyncio.Queue()
+            for u in users:
+                free.put_nowait(u)
 
-            async def one(u: int, n: int) -> None:
-                after = (await sim.messages(u))[-1]["message_id"] if await sim.messages(u) else 0
-                t = time.monotonic()
-                await sim.send_text(u, f"echo {n}")
-                await sim.wait_for(
-                    u, lambda m: m["from_bot"] and m["text"] == f"echo {n}", after=after, timeout=30
-                )
-                latencies.append(time.monotonic() - t)
+            async def one(n: int) -> None:
+                u = await free.get()
+                try:
+                    msgs = await sim.messages(u)
+                    after = msgs[-1]["message_id"] if msgs else 0
+                    t = time.monotonic()
+                    await sim.send_text(u, f"echo {n}")
+                    await sim.wait_for(
+                        u,
+                        lambda m: m["from_bot"] and m["text"] == f"echo {n}",
+                        after=after,
+                        timeout=30,
+                    )
+                    latencies.append(time.monotonic() - t)
+                finally:
+                    free.put_nowait(u)
 
-            async def loop(u: int) -> None:
-                for n in range(max(5, args.reports)):
-                    await one(u, n)
-
+            # the same open loop as the bot's: a message every 1/rate s
+            await asyncio.sleep(1.0)
             meter = Meter(bot.pid, None, sim)
             before = await meter.read()
             started = time.monotonic()
-            await asyncio.gather(*(loop(u) for u in users))
+            tasks = []
+            for i in range(int(args.rate * args.seconds)):
+                delay = started + i / args.rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(i)))
+            await asyncio.gather(*tasks)
             elapsed = time.monotonic() - started
             await asyncio.sleep(0.5)
             after = await meter.read()
