@@ -84,7 +84,11 @@ class Settings:
     task_within: timedelta = timedelta(days=3)
     summons_sign: timedelta = timedelta(hours=1)
     summons_contact: timedelta = timedelta(hours=24)
+    # The scheduler sleeps until the next deadline it reads from the database, at most
+    # `scheduler_idle` seconds (reminders, which follow working time, are looked for then);
+    # `scheduler_interval` is its shortest pause, and its cadence under a manual clock.
     scheduler_interval: float = 5.0
+    scheduler_idle: float = 60.0
     # How long a claimed inbox or outbox row is held before another process may take it over.
     inbox_lease: timedelta = timedelta(seconds=60)
     outbox_lease: timedelta = timedelta(seconds=60)

@@ -27,7 +27,7 @@ from bot.runtime.sender import Sender
 from bot.runtime.web import build_web_app, web_runner
 from bot.services.scheduler import Scheduler
 from bot.services.shared.domain import Domain
-from bot.store.db import upgrade
+from bot.store.db import listen, upgrade
 from handlers.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,14 @@ class Gridvoice:
         self.sender = Sender(self.domain, self.bot, self.metrics)
         self.scheduler = Scheduler(self.domain)
         self.webhook = bool(settings.webhook_url) if webhook is None else webhook
-        self.poller = None if self.webhook else Poller(self.domain, self.bot, self.metrics)
+        self.poller = (
+            None
+            if self.webhook
+            else Poller(self.domain, self.bot, self.metrics, take_in=self.processor.take_in)
+        )
+        self._listening = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
+        self.listener: asyncio.Task[None] | None = None
         self.warm_task: asyncio.Task[None] | None = None
         self.runner: web.AppRunner | None = None
         self.web_url: str | None = None
@@ -108,6 +114,19 @@ class Gridvoice:
         if self.poller is not None:
             loops.append(self.poller.run())
         self.tasks = [asyncio.create_task(c) for c in loops]
+        if not self.domain.sqlite:
+            # replicas wake each other: a row another process commits wakes our loop at once
+            self._listening.clear()
+            self.listener = asyncio.create_task(
+                listen(
+                    self.settings.database_url,
+                    {
+                        "outbox": self.domain.outbox_written.set,
+                        "inbox": self.domain.inbox_written.set,
+                    },
+                    self._listening,
+                )
+            )
         if self.settings.classifier_voter:
             # about 1 s in a worker thread: the bot answers meanwhile, without the second vote
             self.warm_task = asyncio.create_task(self._warm_classifier())
@@ -151,6 +170,11 @@ class Gridvoice:
         for loop in (self.processor, self.sender, self.scheduler, self.poller):
             if loop is not None:
                 loop.stop()
+        self._listening.set()
+        if self.listener is not None:
+            self.listener.cancel()
+            await asyncio.gather(self.listener, return_exceptions=True)
+            self.listener = None
         if self.warm_task is not None:
             self.warm_task.cancel()
             await asyncio.gather(self.warm_task, return_exceptions=True)

@@ -64,13 +64,19 @@ class Sender:
         self._flusher: asyncio.Task[None] | None = None
         # Refs whose message was sent but whose mark is not committed yet (chat_id, message_id).
         self._pending_refs: dict[str, tuple[int, int]] = {}
+        # Refs the rows of the current batch name, read in the claim's transaction.
+        self._refs: dict[str, tuple[int, int]] = {}
 
     def stop(self) -> None:
         self._stop.set()
         self.domain.outbox_written.set()
 
     async def run(self) -> None:
-        await run_passes(self._stop, self.domain.outbox_written, self.run_once, "outbox sender")
+        await run_passes(self._stop, self.domain.outbox_written, self.pass_once, "outbox sender")
+
+    async def pass_once(self) -> bool:
+        """One pass; True when its batch was full (more may be waiting: the next starts at once)."""
+        return await self.run_once() >= self.batch
 
     async def run_once(self) -> int:
         rows = await self.claim(self.batch)
@@ -86,8 +92,11 @@ class Sender:
         return len(rows)
 
     async def claim(self, limit: int) -> list[OutboxMessage]:
+        """Take up to `limit` due rows in one transaction: one statement finds them, one marks
+        them 'sending' under a lease; the same transaction reads what sending them needs (the
+        messages they reply to or edit, who blocked the bot)."""
         now = wall_now()
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             due = (
                 select(OutboxMessage.id)
                 .where(
@@ -153,6 +162,24 @@ class Sender:
                 if private
                 else set()
             )
+            refs = {
+                r
+                for row in rows
+                for r in (row.edit_ref, (row.payload or {}).get("reply_to_ref"))
+                if r and r not in self._pending_refs
+            }
+            self._refs = (
+                {
+                    ref.ref: (ref.chat_id, ref.message_id)
+                    for ref in (
+                        await uow.session.execute(
+                            select(MessageRef).where(MessageRef.ref.in_(list(refs)))
+                        )
+                    ).scalars()
+                }
+                if refs
+                else {}
+            )
             return sorted(rows, key=lambda r: r.id)
 
     async def take_back_leases(self) -> int:
@@ -162,7 +189,7 @@ class Sender:
         PostgreSQL replicas keep their leases: another process may be sending them now."""
         if not self.domain.sqlite:
             return 0
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             taken = await uow.session.execute(
                 update(OutboxMessage)
                 .where(
@@ -195,7 +222,7 @@ class Sender:
     async def _release(self, ids: list[int]) -> None:
         if not ids:
             return
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             await uow.session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(ids))
@@ -205,30 +232,28 @@ class Sender:
     async def _resolve(self, row: OutboxMessage) -> tuple[str, dict[str, Any]]:
         method, payload = row.method, dict(row.payload)
         refs = [r for r in (row.edit_ref, payload.get("reply_to_ref")) if r]
-        known: dict[str, MessageRef] = {}
-        for r in refs:  # sent moments ago, mark not committed yet
-            if r in self._pending_refs:
-                chat_id, message_id = self._pending_refs[r]
-                known[r] = MessageRef(ref=r, chat_id=chat_id, message_id=message_id)
+        known: dict[str, tuple[int, int]] = {}
+        for r in refs:
+            # sent moments ago (mark not committed yet), else as read when the row was claimed
+            found = self._pending_refs.get(r) or self._refs.get(r)
+            if found is not None:
+                known[r] = found
         missing = [r for r in refs if r not in known]
-        if missing:
-            # Through unit(): on SQLite it waits for the in-process writer lock rather than
-            # sleeping in SQLite's busy handler.
-            async with self.domain.unit() as uow:
-                found = await uow.session.execute(
-                    select(MessageRef).where(MessageRef.ref.in_(missing))
-                )
-                for ref in found.scalars():
-                    known[ref.ref] = ref
+        if missing:  # remembered after the claim (by another replica): read it now
+            async with self.domain.reading() as session:
+                for ref in (
+                    await session.execute(select(MessageRef).where(MessageRef.ref.in_(missing)))
+                ).scalars():
+                    known[ref.ref] = (ref.chat_id, ref.message_id)
         upload = payload.pop("upload", None)
         if upload:  # a file queued as bytes (Outbox.upload): send it as multipart
             payload[upload["field"]] = InputFile(
                 base64.b64decode(upload["b64"]), filename=upload["filename"]
             )
         reply = payload.pop("reply_to_ref", None)
-        if reply and reply in known and known[reply].chat_id == row.chat_id:
+        if reply and reply in known and known[reply][0] == row.chat_id:
             payload["reply_parameters"] = {
-                "message_id": known[reply].message_id,
+                "message_id": known[reply][1],
                 "allow_sending_without_reply": True,
             }
         if row.edit_ref:
@@ -238,7 +263,7 @@ class Sender:
                 if not payload.get("reply_markup", {}).get("inline_keyboard"):
                     payload.pop("reply_markup", None)
             else:
-                payload["message_id"] = target.message_id
+                payload["message_id"] = target[1]
         return method, payload
 
     async def _send_one(self, row: OutboxMessage) -> bool:
@@ -301,6 +326,7 @@ class Sender:
         self._marks.append((row, message_id, future))
         if row.ref and message_id is not None:
             self._pending_refs[row.ref] = (row.chat_id, message_id)
+            self._refs[row.ref] = (row.chat_id, message_id)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_marks())
         await future
@@ -328,7 +354,7 @@ class Sender:
     async def _write_marks(
         self, batch: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]]
     ) -> None:
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             await uow.session.execute(
                 update(OutboxMessage),
                 [
@@ -369,7 +395,8 @@ class Sender:
     async def _forget_ref(self, row: OutboxMessage) -> None:
         if row.edit_ref:
             self._pending_refs.pop(row.edit_ref, None)
-        async with self.domain.unit() as uow:
+            self._refs.pop(row.edit_ref, None)
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             ref = await uow.session.get(MessageRef, row.edit_ref)
             if ref is not None:
                 await uow.session.delete(ref)
@@ -381,7 +408,8 @@ class Sender:
         if attempts >= self.domain.settings.max_send_attempts:
             await self._fail(row, error)
             return
-        async with self.domain.unit() as uow:
+        self.domain.outbox_written.at(time.monotonic() + seconds)
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             at = wall_now() + timedelta(seconds=seconds)
             await uow.session.execute(
                 update(OutboxMessage)
@@ -414,7 +442,7 @@ class Sender:
             extra={"outbox_id": row.id, "case_id": row.case_id, "error": error},
         )
         self.metrics.inc("gridvoice_outbox_failed_total")
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             await uow.session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id)
@@ -427,7 +455,7 @@ class Sender:
         """The person blocked the bot: stop retrying, mark them unreachable, show it on cases."""
         self.metrics.inc("gridvoice_outbox_blocked_total")
         self._gone.add(row.chat_id)
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             pending = (
                 (
                     await uow.session.execute(

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.config import Settings
 from bot.render import Renderer
+from bot.runtime.loop import Wake
 from bot.services.shared.outbox import Outbox
 from bot.store.db import create_engine, is_sqlite, session_factory
 from bot.store.models import DutyAmendment, GridMapVersion, StaffMember
@@ -99,8 +100,12 @@ class Domain:
         self.settings = settings
         self.clock = clock or Clock()
         self.engine = engine or create_engine(settings.database_url)
-        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         self.sqlite = is_sqlite(settings.database_url)
+        # Any commit that wrote a queue row wakes the loop serving it (and, on PostgreSQL, the
+        # other replicas' through NOTIFY): see bot/store/db.py.
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(
+            self.engine, {"on_commit": self._wrote, "notify": not self.sqlite}
+        )
         self.renderer = Renderer()
         self.classifier = build_classifier(settings)
         # the deployment's settled cases as the classifier's neighbours, read from the store
@@ -109,8 +114,8 @@ class Domain:
         self._routing: Routing | None = None
         self.bot_username: str | None = None
         self.web_url: str | None = None  # where the HTTP edge listens (set when it starts)
-        self.outbox_written = asyncio.Event()
-        self.inbox_written = asyncio.Event()
+        self.outbox_written = Wake()
+        self.inbox_written = Wake()
         self.schedule_changed = asyncio.Event()
         # SQLite has one writer; serialise in-process writers instead of spinning on locks.
         self.write_lock = asyncio.Lock() if self.sqlite else None
@@ -137,13 +142,32 @@ class Domain:
     def has_routing(self) -> bool:
         return self._routing is not None
 
+    def _wrote(self, queues: set[str]) -> None:
+        """After a commit that wrote queue rows: wake the loops that serve them."""
+        if "outbox" in queues:
+            self.outbox_written.set()
+        if "inbox" in queues:
+            self.inbox_written.set()
+
     @asynccontextmanager
-    async def unit(self) -> AsyncIterator[UnitOfWork]:
-        """A transaction: commits on success, rolls back on error, then wakes the sender."""
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only: on SQLite a plain BEGIN, never the writer's lock."""
+        async with self.sessions() as session:
+            await session.connection(execution_options={"read_only": True})
+            yield session
+
+    @asynccontextmanager
+    async def unit(self, quiet: tuple[str, ...] = ()) -> AsyncIterator[UnitOfWork]:
+        """A transaction: commits on success, rolls back on error, then wakes the sender.
+
+        `quiet` names queues ("outbox", "inbox") whose writes here wake nobody: the loop that
+        serves the queue writing its own bookkeeping (claims, marks)."""
         if self.write_lock is not None:
             await self.write_lock.acquire()
         try:
             async with self.sessions() as session:
+                if quiet:
+                    session.info["quiet"] = quiet
                 async with session.begin():
                     uow = UnitOfWork(self, session)
                     yield uow
@@ -156,7 +180,7 @@ class Domain:
             callback()
 
     @asynccontextmanager
-    async def units(self) -> AsyncIterator[Callable[[], UnitOfWork]]:
+    async def units(self, quiet: tuple[str, ...] = ()) -> AsyncIterator[Callable[[], UnitOfWork]]:
         """Several units of work in ONE transaction: all of them commit, or none does.
 
         Yields a function that makes the next unit (its own clock reading and outbox) on the
@@ -169,6 +193,8 @@ class Domain:
             await self.write_lock.acquire()
         try:
             async with self.sessions() as session:
+                if quiet:
+                    session.info["quiet"] = quiet
                 async with session.begin():
 
                     def new_unit() -> UnitOfWork:
