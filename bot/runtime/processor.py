@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +27,7 @@ from telegram import Bot, Update
 
 from bot.bounds import parse_id
 from bot.clock import wall_now
-from bot.runtime.intake import inbox_rows, insert_new, store_updates
+from bot.runtime.intake import inbox_rows, insert_new, store_updates, update_chat_id
 from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.services.shared.domain import Domain, UnitOfWork
@@ -136,6 +136,10 @@ class Processor:
                 pass  # stored pending: the inbox loop records it as failed
         timings: list[tuple[dict[str, Any], float]] = []
         left = False
+        if self.domain.delivery_settled is not None:
+            await self.domain.delivery_settled(
+                {c for row in rows if (c := update_chat_id(row["payload"])) is not None}
+            )
         async with self.domain.units(quiet=("inbox",)) as new_unit:
             session = new_unit().session
             people = {row["user_id"] for row in rows if row["user_id"] is not None}
@@ -153,9 +157,15 @@ class Processor:
                 else set()
             )
             now = wall_now()
+            per_person = Counter(row["user_id"] for row in rows)
+            handle: set[int] = set()
             for row in rows:
                 if row["update_id"] in parsed and row["user_id"] not in waiting:
-                    row.update(status="done", processed_at=now, attempts=1)
+                    handle.add(row["update_id"])
+                    if per_person[row["user_id"]] == 1 or row["user_id"] is None:
+                        row.update(status="done", processed_at=now, attempts=1)
+                    # else: stored pending and marked done when its turn comes, so a handler
+                    # sees the person's next updates still waiting (an album, a burst)
             inserted = set(
                 (
                     await session.execute(
@@ -166,11 +176,14 @@ class Processor:
             for row in sorted(rows, key=lambda r: r["update_id"]):
                 if row["update_id"] not in inserted:
                     continue  # a duplicate: handled when it first came
-                if row["status"] != "done":
+                if row["update_id"] not in handle:
                     left = True
                     continue
                 started = time.monotonic()
-                await self.dispatcher.handle(new_unit(), parsed[row["update_id"]], row["payload"])
+                uow = new_unit()
+                if row["status"] != "done" and not await mark_done(uow, row["update_id"]):
+                    continue
+                await self.dispatcher.handle(uow, parsed[row["update_id"]], row["payload"])
                 timings.append((row, time.monotonic() - started))
         for row, elapsed in timings:
             self.metrics.inc("gridvoice_updates_handled_total")
@@ -242,6 +255,10 @@ class Processor:
         rows = await self.claim()
         if not rows:
             return 0
+        if self.domain.delivery_settled is not None:
+            await self.domain.delivery_settled(
+                {c for row in rows if (c := update_chat_id(row.payload or {})) is not None}
+            )
         if self.domain.sqlite:
             # One writer: handle the claimed updates in order, a run at a time in one transaction.
             for start in range(0, len(rows), BATCH_UPDATES):

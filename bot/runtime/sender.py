@@ -66,6 +66,10 @@ class Sender:
         self._pending_refs: dict[str, tuple[int, int]] = {}
         # Refs the rows of the current batch name, read in the claim's transaction.
         self._refs: dict[str, tuple[int, int]] = {}
+        # Chats with a message on its way or delivered but not recorded yet (see `settled`).
+        self._busy: dict[int, int] = {}
+        self._quiet = asyncio.Event()
+        domain.delivery_settled = self.settled
 
     def stop(self) -> None:
         self._stop.set()
@@ -266,8 +270,35 @@ class Sender:
                 payload["message_id"] = target[1]
         return method, payload
 
+    async def settled(self, chat_ids: set[int], timeout: float = 2.0) -> None:
+        """Wait (at most `timeout`) until no message to these chats is on its way or delivered
+        but not yet recorded: a person's next update is then handled knowing every message
+        they could have seen (a reply to a card finds the card)."""
+        deadline = time.monotonic() + timeout
+        while any(self._busy.get(c) for c in chat_ids):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._quiet.clear()
+            try:
+                await asyncio.wait_for(self._quiet.wait(), left)
+            except TimeoutError:
+                return
+
     async def _send_one(self, row: OutboxMessage) -> bool:
         """Deliver one row. Returns False when the rest of the chat's batch must wait."""
+        self._busy[row.chat_id] = self._busy.get(row.chat_id, 0) + 1
+        try:
+            return await self._deliver(row)
+        finally:
+            left = self._busy[row.chat_id] - 1
+            if left:
+                self._busy[row.chat_id] = left
+            else:
+                del self._busy[row.chat_id]
+            self._quiet.set()
+
+    async def _deliver(self, row: OutboxMessage) -> bool:
         method, payload = await self._resolve(row)
         if row.chat_id != 0:
             await self.pacer.acquire(row.chat_id)

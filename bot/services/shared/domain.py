@@ -10,7 +10,7 @@ import asyncio
 import copy
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,6 +114,8 @@ class Domain:
         self._routing: Routing | None = None
         self.bot_username: str | None = None
         self.web_url: str | None = None  # where the HTTP edge listens (set when it starts)
+        # The sender's `settled(chat_ids)`: waits until what it delivered to them is recorded.
+        self.delivery_settled: Callable[[set[int]], Awaitable[None]] | None = None
         self.outbox_written = Wake()
         self.inbox_written = Wake()
         self.schedule_changed = asyncio.Event()
