@@ -35,9 +35,6 @@ def count_sql(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _statement(*_args):  # type: ignore[no-untyped-def]
         SQL_STATS["statements"] += 1
-        if os.environ.get("XSQLLOG"):
-            with open(os.environ["XSQLLOG"], "a") as f:
-                f.write(" ".join(str(_args[2]).split())[:200] + "\n")
 
     @event.listens_for(engine.sync_engine, "commit")
     def _commit(_conn):  # type: ignore[no-untyped-def]
