@@ -7,37 +7,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from bot.services.shared.domain import Wake
+
 log = logging.getLogger(__name__)
 
 #: With nothing to do, a loop still looks once in this many seconds: the safety net for work
 #: nobody woke it for (another replica's expired lease, a wake-up lost with a connection).
 IDLE_PASS = 30.0
-
-
-class Wake:
-    """When a loop must run next: at once (`set`), or at a time it learned (`at`)."""
-
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
-        self.due: float | None = None  # time.monotonic() of the earliest known future work
-
-    def set(self) -> None:
-        self.event.set()
-
-    def at(self, monotonic: float) -> None:
-        """Something becomes due at `monotonic` (a retry pause, a 429's retry_after)."""
-        if self.due is None or monotonic < self.due:
-            self.due = monotonic
-            self.event.set()  # a sleeping loop looks again and learns the new time
-
-    def is_set(self) -> bool:
-        return self.event.is_set()
-
-    def clear(self) -> None:
-        self.event.clear()
-
-    async def wait(self) -> bool:
-        return await self.event.wait()
 
 
 async def run_passes(

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.config import Settings
 from bot.render import Renderer
-from bot.runtime.loop import Wake
 from bot.services.shared.outbox import Outbox
 from bot.store.db import create_engine, is_sqlite, session_factory
 from bot.store.models import DutyAmendment, GridMapVersion, StaffMember
@@ -46,6 +45,32 @@ class Routing:
     fingerprint: tuple[Any, ...] = ()
     base: GridMap | None = None  # the map as loaded, before the staff overlay
     loaded_at: datetime | None = None  # when that version of the map was loaded
+
+
+class Wake:
+    """When a loop must run next: at once (`set`), or at a time it learned (`at`)."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.due: float | None = None  # time.monotonic() of the earliest known future work
+
+    def set(self) -> None:
+        self.event.set()
+
+    def at(self, monotonic: float) -> None:
+        """Something becomes due at `monotonic` (a retry pause, a 429's retry_after)."""
+        if self.due is None or monotonic < self.due:
+            self.due = monotonic
+            self.event.set()  # a sleeping loop looks again and learns the new time
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    def clear(self) -> None:
+        self.event.clear()
+
+    async def wait(self) -> bool:
+        return await self.event.wait()
 
 
 class NoGridMap(RuntimeError):
