@@ -49,19 +49,6 @@ def update_user_id(payload: dict[str, Any]) -> int | None:
     return None
 
 
-def update_chat_id(payload: dict[str, Any]) -> int | None:
-    """The chat an update came from (a button's: the chat of the message it is under)."""
-    for key in ("message", "edited_message", "callback_query", "my_chat_member"):
-        part = payload.get(key)
-        if isinstance(part, dict):
-            if key == "callback_query":
-                part = part.get("message") or {}
-            chat = part.get("chat") if isinstance(part, dict) else None
-            if isinstance(chat, dict) and isinstance(chat.get("id"), int):
-                return chat["id"]
-    return None
-
-
 def inbox_rows(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The inbox rows (pending) of a batch of updates; payloads without an update_id are dropped."""
     rows = []

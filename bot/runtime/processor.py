@@ -27,7 +27,7 @@ from telegram import Bot, Update
 
 from bot.bounds import parse_id
 from bot.clock import wall_now
-from bot.runtime.intake import inbox_rows, insert_new, store_updates, update_chat_id
+from bot.runtime.intake import inbox_rows, insert_new, store_updates
 from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.services.shared.domain import Domain, UnitOfWork
@@ -136,10 +136,6 @@ class Processor:
                 pass  # stored pending: the inbox loop records it as failed
         timings: list[tuple[dict[str, Any], float]] = []
         left = False
-        if self.domain.delivery_settled is not None:
-            await self.domain.delivery_settled(
-                {c for row in rows if (c := update_chat_id(row["payload"])) is not None}
-            )
         async with self.domain.units(quiet=("inbox",)) as new_unit:
             session = new_unit().session
             people = {row["user_id"] for row in rows if row["user_id"] is not None}
@@ -255,10 +251,7 @@ class Processor:
         rows = await self.claim()
         if not rows:
             return 0
-        if self.domain.delivery_settled is not None:
-            await self.domain.delivery_settled(
-                {c for row in rows if (c := update_chat_id(row.payload or {})) is not None}
-            )
+
         if self.domain.sqlite:
             # One writer: handle the claimed updates in order, a run at a time in one transaction.
             for start in range(0, len(rows), BATCH_UPDATES):

@@ -66,10 +66,6 @@ class Sender:
         self._pending_refs: dict[str, tuple[int, int]] = {}
         # Refs the rows of the current batch name, read in the claim's transaction.
         self._refs: dict[str, tuple[int, int]] = {}
-        # Chats with a message on its way or delivered but not recorded yet (see `settled`).
-        self._busy: dict[int, int] = {}
-        self._quiet = asyncio.Event()
-        domain.delivery_settled = self.settled
 
     def stop(self) -> None:
         self._stop.set()
@@ -270,33 +266,9 @@ class Sender:
                 payload["message_id"] = target[1]
         return method, payload
 
-    async def settled(self, chat_ids: set[int], timeout: float = 2.0) -> None:
-        """Wait (at most `timeout`) until no message to these chats is on its way or delivered
-        but not yet recorded: a person's next update is then handled knowing every message
-        they could have seen (a reply to a card finds the card)."""
-        deadline = time.monotonic() + timeout
-        while any(self._busy.get(c) for c in chat_ids):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            self._quiet.clear()
-            try:
-                await asyncio.wait_for(self._quiet.wait(), left)
-            except TimeoutError:
-                return
-
     async def _send_one(self, row: OutboxMessage) -> bool:
         """Deliver one row. Returns False when the rest of the chat's batch must wait."""
-        self._busy[row.chat_id] = self._busy.get(row.chat_id, 0) + 1
-        try:
-            return await self._deliver(row)
-        finally:
-            left = self._busy[row.chat_id] - 1
-            if left:
-                self._busy[row.chat_id] = left
-            else:
-                del self._busy[row.chat_id]
-            self._quiet.set()
+        return await self._deliver(row)
 
     async def _deliver(self, row: OutboxMessage) -> bool:
         method, payload = await self._resolve(row)
@@ -358,6 +330,8 @@ class Sender:
         if row.ref and message_id is not None:
             self._pending_refs[row.ref] = (row.chat_id, message_id)
             self._refs[row.ref] = (row.chat_id, message_id)
+            # delivered, not recorded yet: a reply to it arriving meanwhile still finds it
+            self.domain.unrecorded[(row.chat_id, message_id)] = row.ref
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_marks())
         await future
@@ -368,7 +342,8 @@ class Sender:
             try:
                 await self._write_marks(batch)
             except Exception as exc:
-                for _, _, future in batch:
+                for row, message_id, future in batch:
+                    self.domain.unrecorded.pop((row.chat_id, message_id or 0), None)
                     if not future.done():
                         future.set_exception(exc)
                 continue
@@ -379,6 +354,8 @@ class Sender:
                     and self._pending_refs.get(row.ref) == (row.chat_id, message_id)
                 ):
                     del self._pending_refs[row.ref]
+                if row.ref and message_id is not None:
+                    self.domain.unrecorded.pop((row.chat_id, message_id), None)
                 if not future.done():
                     future.set_result(None)
 

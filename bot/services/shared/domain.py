@@ -10,7 +10,7 @@ import asyncio
 import copy
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,8 +139,9 @@ class Domain:
         self._routing: Routing | None = None
         self.bot_username: str | None = None
         self.web_url: str | None = None  # where the HTTP edge listens (set when it starts)
-        # The sender's `settled(chat_ids)`: waits until what it delivered to them is recorded.
-        self.delivery_settled: Callable[[set[int]], Awaitable[None]] | None = None
+        # Messages the sender delivered whose ref is not committed yet: (chat_id, message_id)
+        # -> ref. A reply to one that arrives meanwhile still finds it (`case_of_message`).
+        self.unrecorded: dict[tuple[int, int], str] = {}
         self.outbox_written = Wake()
         self.inbox_written = Wake()
         self.schedule_changed = asyncio.Event()
