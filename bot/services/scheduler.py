@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 Action = Callable[[UnitOfWork, Case], Awaitable[bool]]
 
+#: The reminders among the due conditions, and the deadline each reminds of.
+REMINDERS = {"remind_accept": "accept", "remind_resolve": "resolve"}
+
 
 def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
     s = domain.settings
@@ -123,16 +126,44 @@ async def run_due(domain: Domain) -> int:
     for name, condition in _due_conditions(now, domain).items():
         if condition is None:
             continue
-        async with domain.sessions() as session:
-            ids = list(
-                (
+        async with domain.reading() as session:
+            if name in REMINDERS:
+                # the query's bound is wide (working time): keep only the cases whose reminder
+                # is due now, so a pass with nothing to remind opens no transaction
+                which = REMINDERS[name]
+                deadline = Case.accept_by if which == "accept" else Case.resolve_by
+                found = (
                     await session.execute(
-                        select(Case.id).where(condition).order_by(Case.id).limit(500)
+                        select(Case.id, Case.category, Case.priority, deadline)
+                        .where(condition)
+                        .order_by(Case.id)
+                        .limit(500)
                     )
+                ).all()
+                ids = [
+                    case_id
+                    for case_id, category, priority, at in found
+                    if at is not None
+                    and reminder_due(
+                        domain.routing.gridmap,
+                        category,
+                        priority,
+                        which,
+                        as_utc(at),  # type: ignore[arg-type]
+                        now,
+                        domain.settings.reminder_before,
+                    )
+                ]
+            else:
+                ids = list(
+                    (
+                        await session.execute(
+                            select(Case.id).where(condition).order_by(Case.id).limit(500)
+                        )
+                    )
+                    .scalars()
+                    .all()
                 )
-                .scalars()
-                .all()
-            )
         for case_id in ids:
             if await _act(domain, name, case_id):
                 done += 1
