@@ -338,7 +338,6 @@ class Processor:
     async def _failed_attempt(self, row: InboxUpdate, update_obj: Update, exc: Exception) -> None:
         attempts = row.attempts + 1
         if attempts < MAX_ATTEMPTS and worth_retrying(exc):
-            self.domain.inbox_written.at(time.monotonic() + 2 * attempts)
             async with self.domain.unit(quiet=("inbox",)) as uow:
                 await uow.session.execute(
                     update(InboxUpdate)
@@ -349,6 +348,7 @@ class Processor:
                         error=repr(exc)[:1000],
                     )
                 )
+            self.domain.inbox_written.at(time.monotonic() + 2 * attempts + 0.05)
             return
         # Give up on this update, but tell the person and keep their message in the inbox.
         async with self.domain.unit(quiet=("inbox",)) as uow:

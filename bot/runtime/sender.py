@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 # take it. A restart after SIGKILL resumes the rows the dead process held once that passes on
 # PostgreSQL, and at once on SQLite (one process: see `take_back_leases`).
 BATCH = 200
+# A retry's wake-up comes this long after its row falls due, so the pass finds it due.
+RETRY_MARGIN = 0.05
 
 
 def _retry_seconds(exc: RetryAfter) -> float:
@@ -416,7 +418,6 @@ class Sender:
         if attempts >= self.domain.settings.max_send_attempts:
             await self._fail(row, error)
             return
-        self.domain.outbox_written.at(time.monotonic() + seconds)
         async with self.domain.unit(quiet=("outbox",)) as uow:
             at = wall_now() + timedelta(seconds=seconds)
             await uow.session.execute(
@@ -443,6 +444,8 @@ class Sender:
                 )
                 .values(next_attempt_at=at)
             )
+        # look again once it is due (after `at`, computed before this line: never too early)
+        self.domain.outbox_written.at(time.monotonic() + seconds + RETRY_MARGIN)
 
     async def _fail(self, row: OutboxMessage, error: str) -> None:
         log.warning(
