@@ -235,8 +235,11 @@ class Processor:
 
     async def take_back_leases(self) -> int:
         """SQLite (one process): updates this process held before a crash are handled at once
-        after a restart rather than when their lease (or retry pause) runs out."""
+        after a restart rather than when their lease (or retry pause) runs out. PostgreSQL: the
+        inbox loop looks again when a lease taken before this process started runs out."""
         if not self.domain.sqlite:
+            lease = self.domain.settings.inbox_lease.total_seconds()
+            self.domain.inbox_written.at(time.monotonic() + lease + 0.05)
             return 0
         async with self.domain.unit(quiet=("inbox",)) as uow:
             taken = await uow.session.execute(

@@ -188,8 +188,12 @@ class Sender:
         """SQLite has one process: rows it claimed before a crash are its own, so they are
         taken back at start-up instead of waiting out the lease. A row still 'sending' stays
         uncertain (the call may have reached Telegram) and is sent again by the next claim.
-        PostgreSQL replicas keep their leases: another process may be sending them now."""
+        PostgreSQL replicas keep their leases: another process may be sending them now; this
+        one looks again when a lease taken before it started (by the process it replaces) runs
+        out."""
         if not self.domain.sqlite:
+            lease = self.domain.settings.outbox_lease.total_seconds()
+            self.domain.outbox_written.at(time.monotonic() + lease + RETRY_MARGIN)
             return 0
         async with self.domain.unit(quiet=("outbox",)) as uow:
             taken = await uow.session.execute(
