@@ -161,11 +161,13 @@ async def report(
     timeout: float = 60.0,
     on_send: Any = None,
     pressed_ids: list[str] | None = None,
+    prompts: list[str] | None = None,
 ) -> tuple[str, float]:
     """Write, press Send; returns the case id and the monotonic time the Send press was made.
 
     `pressed_ids`, if given, receives the callback_query_id of the press that created the case
-    (the emulator keeps its time: latency can then be measured on the emulator's clock).
+    (the emulator keeps its time: latency can then be measured on the emulator's clock);
+    `prompts`, if given, the text of each "similar open case" prompt met on the way.
     """
     import re
 
@@ -178,6 +180,8 @@ async def report(
         on_send(user, pressed)
     reply = await wait_bot(sim, user, draft["message_id"], contains="GV-", timeout=timeout)
     if any(b["callback_data"] == "d:new" for b in buttons(reply)):
+        if prompts is not None:
+            prompts.append(reply["text"])
         pressed = time.monotonic()
         answer = await sim.press(user, reply["message_id"], data="d:new")
         reply = await wait_bot(sim, user, reply["message_id"], contains="GV-", timeout=timeout)

@@ -97,6 +97,9 @@ class Settings:
     # make first contact within `handoff_contact`; the map's `handoff:` section may say otherwise.
     handoff_sign: timedelta = timedelta(hours=1)
     handoff_contact: timedelta = timedelta(hours=24)
+    # The scheduler sleeps until the next deadline it reads from the database, at most
+    # `scheduler_idle` seconds (reminders, which follow working time, are looked for then);
+    # `scheduler_interval` is its shortest pause, and its cadence under a manual clock.
     scheduler_interval: float = 5.0
     # Links to other systems (bot/runtime/links.py, docs/federation.md): how often updates are
     # polled, the window of the periodic catch-up and how often it runs, how long a link may be
@@ -106,6 +109,7 @@ class Settings:
     link_catchup_every: timedelta = timedelta(hours=24)
     link_down_alert: timedelta = timedelta(minutes=30)
     link_timeout: float = 15.0
+    scheduler_idle: float = 60.0
     # How long a claimed inbox or outbox row is held before another process may take it over.
     inbox_lease: timedelta = timedelta(seconds=60)
     outbox_lease: timedelta = timedelta(seconds=60)

@@ -1,11 +1,21 @@
-"""`gridvoice bench`: end-to-end throughput and latency through the emulator over real HTTP.
+"""`gridvoice bench`: end-to-end cost, throughput and latency through the emulator over real HTTP.
 
 The emulator and the bot each run in their own process; this process plays residents.
-Reported per database: reports/s (closed loop: classified, routed, stored, member card
-sent, resident confirmed), latency from the Send press to the member's card (p50/p95/p99,
-on the emulator's clock: when it queued the press vs when the card's sendMessage arrived),
-an open-loop phase at a fixed rate, the bot's peak RSS, and the same numbers for a bare
-python-telegram-bot echo bot against the same emulator.
+Reported per database, after onboarding (not measured):
+
+- reports/s in a closed loop (classified, routed, stored, member card sent, resident confirmed);
+- two open-loop phases at a fixed rate (default 8 reports/s): the common path (every text
+  distinct: no "similar open case" prompt) and the similar path (texts repeat: each report
+  meets the prompt and is filed with "file a new one anyway"). For each: latency from the Send
+  press to the member's card (p50/p95/p99, on the emulator's clock), the bot's CPU time per
+  report (user + system of the bot process, all threads, read from /proc before and after the
+  phase), SQL statements and commits per report (counted in the bot process), Bot API calls
+  per report (counted by the emulator) and CPU per Bot API call;
+- idle CPU per second: the bot with no traffic at all;
+- the bot's peak RSS;
+
+and the same CPU per Bot API call for a bare python-telegram-bot echo bot against the same
+emulator, as a ratio.
 """
 
 from __future__ import annotations
@@ -14,7 +24,10 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
+import signal
+import string
 import subprocess
 import sys
 import tempfile
@@ -39,10 +52,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser("bench", help="end-to-end benchmark through the emulator")
     p.add_argument("--residents", type=int, default=60)
     p.add_argument(
-        "--reports", type=int, default=3, help="reports per resident in the closed-loop phase"
+        "--reports",
+        type=int,
+        default=1,
+        help="reports per resident in the closed-loop phase (0: none)",
     )
-    p.add_argument("--rate", type=float, default=50.0, help="open-loop reports/s")
-    p.add_argument("--seconds", type=float, default=8.0, help="open-loop duration")
+    p.add_argument("--rate", type=float, default=8.0, help="open-loop reports/s")
+    p.add_argument("--seconds", type=float, default=15.0, help="duration of each open-loop phase")
+    p.add_argument("--idle", type=float, default=10.0, help="seconds of the idle measurement")
     p.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument(
         "--pg",
@@ -90,21 +107,34 @@ def bench_settings(api: str, db: str) -> dict[str, Any]:
     }
 
 
-def serve_bot(settings_json: str) -> None:
-    """Child process: the real bot with raised pacing (the emulator is not in flood mode)."""
+def serve_bot(settings_json: str, stats_path: str = "") -> None:
+    """Child process: the real bot with raised pacing (the emulator is not in flood mode).
+
+    On SIGUSR1 it writes its SQL counters (statements, commits, rollbacks) to `stats_path`.
+    """
     import logging
-    import signal
 
     from bot.cli.bootstrap import start_bot
     from bot.config import Settings
+    from bot.store.db import SQL_STATS
 
     logging.basicConfig(level=logging.WARNING)
     settings = Settings(**json.loads(settings_json))
+    asked = iter(range(1, 10**9))
+
+    def dump() -> None:
+        tmp = stats_path + ".tmp"
+        Path(tmp).write_text(json.dumps({**SQL_STATS, "seq": next(asked)}))
+        os.replace(tmp, stats_path)
 
     async def main() -> None:
         gv = await start_bot(settings, str(ROOT / "bot" / "examples" / "demo-community.yaml"))
         stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        if stats_path:
+            loop.add_signal_handler(signal.SIGUSR1, dump)
+            dump()  # ready
         await stop.wait()
         await gv.stop()
 
@@ -132,10 +162,95 @@ def serve_echo(api: str) -> None:
     app.run_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
 
 
-def child(code: str) -> subprocess.Popen[bytes]:
+def child(code: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def sql_stats(pid: int, path: Path, timeout: float = 10.0) -> dict[str, int]:
+    """Ask the bot (SIGUSR1) for its SQL counters and read them from `path`."""
+    before = json.loads(path.read_text())["seq"] if path.exists() else 0
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = json.loads(path.read_text())
+            if found["seq"] > before:
+                return found
+        except (OSError, ValueError, KeyError):
+            pass
+        await asyncio.sleep(0.02)
+    raise TimeoutError("the bot did not write its SQL counters")
+
+
+class Meter:
+    """CPU, SQL and Bot API counters of the bot around one phase."""
+
+    def __init__(self, pid: int, stats: Path | None, sim: Any) -> None:
+        self.pid, self.stats, self.sim = pid, stats, sim
+
+    async def read(self) -> dict[str, Any]:
+        sql = await sql_stats(self.pid, self.stats) if self.stats else {}
+        calls = await self.sim.calls()
+        by_method: dict[str, int] = {}
+        for call in calls:
+            by_method[call["method"]] = by_method.get(call["method"], 0) + 1
+        return {"cpu": cpu_seconds(self.pid), "sql": sql, "calls": by_method, "t": time.monotonic()}
+
+    @staticmethod
+    def per(before: dict[str, Any], after: dict[str, Any], units: int) -> dict[str, Any]:
+        """What the phase between two readings cost, per unit (report) of work."""
+        n = max(1, units)
+        cpu_ms = (after["cpu"] - before["cpu"]) * 1000
+        calls = {
+            m: after["calls"].get(m, 0) - before["calls"].get(m, 0)
+            for m in after["calls"]
+            if after["calls"].get(m, 0) - before["calls"].get(m, 0)
+        }
+        total_calls = sum(calls.values())
+        out: dict[str, Any] = {
+            "cpu_ms": cpu_ms / n,
+            "api_calls": total_calls / n,
+            "api_calls_by_method": {m: c / n for m, c in sorted(calls.items())},
+            "cpu_ms_per_api_call": cpu_ms / total_calls if total_calls else float("nan"),
+            "seconds": after["t"] - before["t"],
+        }
+        if after["sql"]:
+            for key in ("statements", "commits", "rollbacks"):
+                out[key] = (after["sql"][key] - before["sql"][key]) / n
+        return out
+
+
+def distinct_text(rng: random.Random, n: int) -> str:
+    """A report no open case resembles: a problem in few words and a long tail of unique ones."""
+    words = " ".join(
+        "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(5, 9)))
+        for _ in range(24)
+    )
+    return f"{SHORT_PROBLEMS[n % len(SHORT_PROBLEMS)]}: {words}"
+
+
+SHORT_PROBLEMS = (
+    "street light broken",
+    "water leaking ceiling",
+    "garbage not collected",
+    "lift stuck",
+    "car parked on fire lane",
+    "loud construction noise",
+    "pavement broken",
+    "stray dogs barking",
+)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -211,16 +326,25 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
     api = f"http://127.0.0.1:{port}"
     emu = start_emulator(port)
     bot = None
+    stats = Path(tempfile.mkdtemp(prefix="gv-bench-")) / "sql.json"
     try:
         await wait_http(api)
         bot = child(
-            f"from bot.cli.bench import serve_bot; serve_bot({json.dumps(json.dumps(bench_settings(api, db)))})"
+            "from bot.cli.bench import serve_bot; "
+            f"serve_bot({json.dumps(json.dumps(bench_settings(api, db)))}, {str(stats)!r})",
+            env={"GRIDVOICE_SQL_STATS": "1"},
         )
         async with SimClient(api) as sim:
             for member in MEMBERS:
                 await sim.create_user(member, f"M{member}", language_code="zh")
             for chat in PARTY_CHATS:
                 await sim.create_chat(chat, f"Party {chat}", [], type="group")
+            deadline = time.monotonic() + 120
+            while not stats.exists():
+                if time.monotonic() > deadline or bot.poll() is not None:
+                    raise RuntimeError("the bot did not start")
+                await asyncio.sleep(0.1)
+            meter = Meter(bot.pid, stats, sim)
             residents = list(range(300001, 300001 + args.residents))
             sem = asyncio.Semaphore(30)
 
@@ -230,67 +354,110 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
 
             await asyncio.gather(*(ob(i, r) for i, r in enumerate(residents)))
             presses: list[tuple[str, str]] = []
+            prompts: list[str] = []
             counter = iter(range(10**9))
+            rng = random.Random(24)
 
-            async def one(r: int) -> None:
+            def similar_text(n: int, r: int) -> str:
+                return f"{PROBLEMS[n % len(PROBLEMS)]} #{n} flat {r}"
+
+            def common_text(n: int, r: int) -> str:
+                return distinct_text(rng, n)
+
+            async def one(r: int, text: Any) -> None:
                 n = next(counter)
                 ids: list[str] = []
                 case_id, _ = await report(
-                    sim,
-                    r,
-                    f"{PROBLEMS[n % len(PROBLEMS)]} #{n} flat {r}",
-                    timeout=120,
-                    pressed_ids=ids,
+                    sim, r, text(n, r), timeout=120, pressed_ids=ids, prompts=prompts
                 )
                 presses.append((case_id, ids[-1]))
 
-            async def resident_loop(r: int) -> None:
-                for _ in range(args.reports):
-                    await one(r)
-
-            started = time.monotonic()
-            await asyncio.gather(*(resident_loop(r) for r in residents))
-            latencies = await card_latencies(sim, presses)  # also waits for the last cards
-            elapsed = time.monotonic() - started
-            closed = {
-                "reports": len(latencies),
-                "reports_per_s": len(latencies) / elapsed,
-                "p50_ms": pct(latencies, 50),
-                "p95_ms": pct(latencies, 95),
-                "p99_ms": pct(latencies, 99),
-            }
-            # open loop: a new report every 1/rate s, from whichever resident is free
-            free: asyncio.Queue[int] = asyncio.Queue()
-            for r in residents:
-                free.put_nowait(r)
-            presses.clear()
-            tasks = []
-
-            async def open_one() -> None:
-                r = await free.get()
-                try:
-                    await one(r)
-                finally:
+            async def open_loop(text: Any) -> dict[str, Any]:
+                """A new report every 1/rate s, from whichever resident is free."""
+                free: asyncio.Queue[int] = asyncio.Queue()
+                for r in residents:
                     free.put_nowait(r)
+                presses.clear()
+                prompts.clear()
+                tasks = []
 
-            t0 = time.monotonic()
-            total = int(args.rate * args.seconds)
-            for i in range(total):
-                delay = t0 + i / args.rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(open_one()))
-            await asyncio.gather(*tasks)
-            latencies = await card_latencies(sim, presses)
-            opened = {
-                "rate": args.rate,
-                "reports": len(latencies),
-                "p50_ms": pct(latencies, 50),
-                "p95_ms": pct(latencies, 95),
-                "p99_ms": pct(latencies, 99),
-                "achieved_per_s": len(latencies) / (time.monotonic() - t0),
+                async def open_one() -> None:
+                    r = await free.get()
+                    try:
+                        await one(r, text)
+                    finally:
+                        free.put_nowait(r)
+
+                await asyncio.sleep(1.0)  # let the bot settle after the last phase
+                before = await meter.read()
+                t0 = time.monotonic()
+                total = int(args.rate * args.seconds)
+                for i in range(total):
+                    delay = t0 + i / args.rate - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    tasks.append(asyncio.create_task(open_one()))
+                await asyncio.gather(*tasks)
+                latencies = await card_latencies(sim, presses)
+                elapsed = time.monotonic() - t0
+                await asyncio.sleep(0.5)  # the last marks and answers
+                after = await meter.read()
+                return {
+                    "rate": args.rate,
+                    "reports": len(latencies),
+                    "similar_prompts": len(prompts),
+                    "achieved_per_s": len(latencies) / elapsed,
+                    "p50_ms": pct(latencies, 50),
+                    "p95_ms": pct(latencies, 95),
+                    "p99_ms": pct(latencies, 99),
+                    **Meter.per(before, after, len(latencies)),
+                }
+
+            common = await open_loop(common_text)
+            similar = await open_loop(similar_text)
+
+            # idle: no traffic at all
+            await asyncio.sleep(2.0)
+            before = await meter.read()
+            await asyncio.sleep(args.idle)
+            after = await meter.read()
+            idle_s = after["t"] - before["t"]
+            idle = {
+                "seconds": idle_s,
+                "cpu_ms_per_s": (after["cpu"] - before["cpu"]) * 1000 / idle_s,
+                "api_calls_per_s": sum(after["calls"].values()) / idle_s
+                - sum(before["calls"].values()) / idle_s,
+                "statements_per_s": (after["sql"]["statements"] - before["sql"]["statements"])
+                / idle_s,
+                "commits_per_s": (after["sql"]["commits"] - before["sql"]["commits"]) / idle_s,
             }
-        return {"closed_loop": closed, "open_loop": opened, "bot_peak_rss_mb": peak_rss_mb(bot.pid)}
+
+            closed: dict[str, Any] = {}
+            if args.reports > 0:
+                presses.clear()
+
+                async def resident_loop(r: int) -> None:
+                    for _ in range(args.reports):
+                        await one(r, common_text)
+
+                started = time.monotonic()
+                await asyncio.gather(*(resident_loop(r) for r in residents))
+                latencies = await card_latencies(sim, presses)  # also waits for the last cards
+                elapsed = time.monotonic() - started
+                closed = {
+                    "reports": len(latencies),
+                    "reports_per_s": len(latencies) / elapsed,
+                    "p50_ms": pct(latencies, 50),
+                    "p95_ms": pct(latencies, 95),
+                    "p99_ms": pct(latencies, 99),
+                }
+        return {
+            "common": common,
+            "similar": similar,
+            "idle": idle,
+            "closed_loop": closed,
+            "bot_peak_rss_mb": peak_rss_mb(bot.pid),
+        }
     finally:
         if bot is not None:
             kill(bot, 15)
@@ -316,25 +483,48 @@ async def bench_echo(args: argparse.Namespace) -> dict[str, Any]:
             await sim.send_text(users[0], "warm up")
             await sim.wait_for(users[0], lambda m: m["from_bot"], timeout=30)
             latencies: list[float] = []
+            free: asyncio.Queue[int] = asyncio.Queue()
+            for u in users:
+                free.put_nowait(u)
 
-            async def one(u: int, n: int) -> None:
-                after = (await sim.messages(u))[-1]["message_id"] if await sim.messages(u) else 0
-                t = time.monotonic()
-                await sim.send_text(u, f"echo {n}")
-                await sim.wait_for(
-                    u, lambda m: m["from_bot"] and m["text"] == f"echo {n}", after=after, timeout=30
-                )
-                latencies.append(time.monotonic() - t)
+            async def one(n: int) -> None:
+                u = await free.get()
+                try:
+                    msgs = await sim.messages(u)
+                    after = msgs[-1]["message_id"] if msgs else 0
+                    t = time.monotonic()
+                    await sim.send_text(u, f"echo {n}")
+                    await sim.wait_for(
+                        u,
+                        lambda m: m["from_bot"] and m["text"] == f"echo {n}",
+                        after=after,
+                        timeout=30,
+                    )
+                    latencies.append(time.monotonic() - t)
+                finally:
+                    free.put_nowait(u)
 
-            async def loop(u: int) -> None:
-                for n in range(args.reports):
-                    await one(u, n)
-
+            # the same open loop as the bot's: a message every 1/rate s
+            await asyncio.sleep(1.0)
+            meter = Meter(bot.pid, None, sim)
+            before = await meter.read()
             started = time.monotonic()
-            await asyncio.gather(*(loop(u) for u in users))
+            tasks = []
+            for i in range(int(args.rate * args.seconds)):
+                delay = started + i / args.rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(i)))
+            await asyncio.gather(*tasks)
             elapsed = time.monotonic() - started
+            await asyncio.sleep(0.5)
+            after = await meter.read()
+            cost = Meter.per(before, after, len(latencies))
         return {
             "messages": len(latencies),
+            "cpu_ms_per_message": cost["cpu_ms"],
+            "api_calls_per_message": cost["api_calls"],
+            "cpu_ms_per_api_call": cost["cpu_ms_per_api_call"],
             "messages_per_s": len(latencies) / elapsed,
             "p50_ms": pct(latencies, 50),
             "p95_ms": pct(latencies, 95),
@@ -411,27 +601,50 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
         results["echo"] = await bench_echo(args)
         e = results["echo"]
         print(
-            f"[echo PTB] {e['messages_per_s']:.1f} round trips/s  p50 {e['p50_ms']:.1f} ms  p95 {e['p95_ms']:.1f} ms"
-            f"  p99 {e['p99_ms']:.1f} ms  peak RSS {e['bot_peak_rss_mb']:.0f} MB"
+            f"[echo PTB] {e['messages_per_s']:.1f} round trips/s  p50 {e['p50_ms']:.1f} ms"
+            f"  p99 {e['p99_ms']:.1f} ms  CPU {e['cpu_ms_per_message']:.2f} ms/message,"
+            f" {e['cpu_ms_per_api_call']:.2f} ms per Bot API call  peak RSS {e['bot_peak_rss_mb']:.0f} MB"
         )
         for name in ("sqlite", "postgresql"):
             if name in results:
-                ratio = results[name]["closed_loop"]["reports_per_s"] / e["messages_per_s"]
-                results[name]["echo_ratio"] = ratio
-                print(f"[{name}] throughput ratio vs echo: {ratio:.2f} (aim >= 0.5)")
+                for path in ("common", "similar"):
+                    ratio = results[name][path]["cpu_ms_per_api_call"] / e["cpu_ms_per_api_call"]
+                    results[name][path]["echo_cpu_ratio"] = ratio
+                    print(
+                        f"[{name}] {path} path: CPU per Bot API call {ratio:.1f}x the echo bot's"
+                        " (aim <= 2)"
+                    )
     return results
 
 
 def show(name: str, r: dict[str, Any]) -> None:
-    c, o = r["closed_loop"], r["open_loop"]
+    for path in ("common", "similar"):
+        o = r[path]
+        print(
+            f"[{name}] {path} path at {o['rate']:g} reports/s: {o['reports']} reports"
+            f" ({o['achieved_per_s']:.1f}/s, {o['similar_prompts']} similar-case prompts);"
+            f" Send->member card p50 {o['p50_ms']:.1f} ms p95 {o['p95_ms']:.1f} ms"
+            f" p99 {o['p99_ms']:.1f} ms (aim p99 < 250 ms)"
+        )
+        calls = ", ".join(f"{c:.1f} {m}" for m, c in o["api_calls_by_method"].items())
+        print(
+            f"[{name}] {path} path per report: bot CPU {o['cpu_ms']:.1f} ms (aim <= 20),"
+            f" {o['statements']:.1f} SQL statements, {o['commits']:.1f} commits (aim <= 8)"
+            f" + {o['rollbacks']:.1f} rollbacks, {o['api_calls']:.1f} Bot API calls ({calls});"
+            f" {o['cpu_ms_per_api_call']:.2f} ms CPU per call"
+        )
+    i = r["idle"]
     print(
-        f"[{name}] closed loop: {c['reports']} reports, {c['reports_per_s']:.1f} reports/s end to end; "
-        f"Send->member card p50 {c['p50_ms']:.1f} ms p95 {c['p95_ms']:.1f} ms p99 {c['p99_ms']:.1f} ms"
+        f"[{name}] idle: {i['cpu_ms_per_s']:.2f} ms CPU per second (aim <= 2),"
+        f" {i['statements_per_s']:.2f} statements/s, {i['commits_per_s']:.2f} commits/s,"
+        f" {i['api_calls_per_s']:.2f} Bot API calls/s"
     )
-    print(
-        f"[{name}] open loop at {o['rate']:g}/s: {o['reports']} reports ({o['achieved_per_s']:.1f}/s); "
-        f"p50 {o['p50_ms']:.1f} ms p95 {o['p95_ms']:.1f} ms p99 {o['p99_ms']:.1f} ms (aim p99 < 250 ms)"
-    )
+    c = r["closed_loop"]
+    if c:
+        print(
+            f"[{name}] closed loop: {c['reports']} reports, {c['reports_per_s']:.1f} reports/s"
+            f" end to end; p50 {c['p50_ms']:.1f} ms p99 {c['p99_ms']:.1f} ms"
+        )
     print(f"[{name}] bot peak RSS {r['bot_peak_rss_mb']:.0f} MB")
 
 

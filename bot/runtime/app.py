@@ -29,7 +29,7 @@ from bot.runtime.sender import Sender
 from bot.runtime.web import build_web_app, web_runner
 from bot.services.scheduler import Scheduler
 from bot.services.shared.domain import Domain
-from bot.store.db import upgrade
+from bot.store.db import listen, upgrade
 from handlers.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,14 @@ class Gridvoice:
         self.broadcaster = Broadcaster(self.domain, self.bot, self.metrics)
         self.links = LinkWorker(self.domain, self.metrics)  # hand-offs to other systems
         self.webhook = bool(settings.webhook_url) if webhook is None else webhook
-        self.poller = None if self.webhook else Poller(self.domain, self.bot, self.metrics)
+        self.poller = (
+            None
+            if self.webhook
+            else Poller(self.domain, self.bot, self.metrics, take_in=self.processor.take_in)
+        )
+        self._listening = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
+        self.listener: asyncio.Task[None] | None = None
         self.warm_task: asyncio.Task[None] | None = None
         self.links_task: asyncio.Task[None] | None = None
         self.runner: web.AppRunner | None = None
@@ -117,6 +123,19 @@ class Gridvoice:
         loops.append(self.broadcaster.run())
         self.tasks = [asyncio.create_task(c) for c in loops]
         self.links_task = asyncio.create_task(self.links.run())
+        if not self.domain.sqlite:
+            # replicas wake each other: a row another process commits wakes our loop at once
+            self._listening.clear()
+            self.listener = asyncio.create_task(
+                listen(
+                    self.settings.database_url,
+                    {
+                        "outbox": self.domain.outbox_written.set,
+                        "inbox": self.domain.inbox_written.set,
+                    },
+                    self._listening,
+                )
+            )
         if self.settings.classifier_voter:
             # about 1 s in a worker thread: the bot answers meanwhile, without the second vote
             self.warm_task = asyncio.create_task(self._warm_classifier())
@@ -175,6 +194,11 @@ class Gridvoice:
                 self.links_task.cancel()
                 await asyncio.gather(self.links_task, return_exceptions=True)
             self.links_task = None
+        self._listening.set()
+        if self.listener is not None:
+            self.listener.cancel()
+            await asyncio.gather(self.listener, return_exceptions=True)
+            self.listener = None
         if self.warm_task is not None:
             self.warm_task.cancel()
             await asyncio.gather(self.warm_task, return_exceptions=True)

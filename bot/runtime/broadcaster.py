@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from telegram import Bot
@@ -18,6 +19,8 @@ from bot.services.shared.domain import Domain
 
 log = logging.getLogger(__name__)
 
+RECHECK = 1.0  # seconds between looks for room while a broadcast is unfinished
+
 
 class Broadcaster:
     def __init__(self, domain: Domain, bot: Bot, metrics: Metrics | None = None) -> None:
@@ -25,7 +28,9 @@ class Broadcaster:
         self.bot = bot
         self.metrics = metrics or Metrics()
         self._stop = asyncio.Event()
-        self._wake = asyncio.Event()
+        # Woken when an announcement or a channel link is committed; while a broadcast is
+        # unfinished it looks again each `RECHECK` seconds for room behind the sender.
+        self._wake = domain.broadcast_wake
         self._bot_id: int | None = None
 
     def stop(self) -> None:
@@ -47,6 +52,8 @@ class Broadcaster:
             waiting = await broadcast.backlog(uow)
             pending = await broadcast.unfinished(uow)
         room = room_for - waiting
+        if pending:
+            self._wake.at(time.monotonic() + RECHECK)
         for announcement_id in pending:
             while room > 0 and not self._stop.is_set():
                 async with self.domain.unit() as uow:
@@ -90,6 +97,7 @@ class Broadcaster:
                 error = str(exc)
             except (RetryAfter, TimedOut, NetworkError):
                 log.warning("channel check postponed", extra={"channel": channel_id})
+                self._wake.at(time.monotonic() + 5 * RECHECK)
                 continue  # still 'checking': asked again on a later pass
             async with self.domain.unit() as uow:
                 await broadcast.record_check(uow, channel_id, chat, member, error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -55,8 +56,8 @@ def update_user_id(payload: dict[str, Any]) -> int | None:
     return None
 
 
-async def store_updates(domain: Domain, payloads: list[dict[str, Any]]) -> int:
-    """Insert updates into the inbox, ignoring ones already there. Returns how many were new."""
+def inbox_rows(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The inbox rows (pending) of a batch of updates; payloads without an update_id are dropped."""
     rows = []
     for payload in payloads:
         update_id = payload.get("update_id")
@@ -72,14 +73,25 @@ async def store_updates(domain: Domain, payloads: list[dict[str, Any]]) -> int:
                 "attempts": 0,
             }
         )
-    if not rows:
-        return 0
+    return rows
+
+
+def insert_new(domain: Domain, rows: list[dict[str, Any]]) -> Any:
+    """INSERT the rows, skipping update_ids already in the inbox (a duplicate delivery)."""
     dialect = sqlite if domain.sqlite else postgresql
-    stmt = (
+    return (
         dialect.insert(InboxUpdate)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["update_id"])
     )
+
+
+async def store_updates(domain: Domain, payloads: list[dict[str, Any]]) -> int:
+    """Insert updates into the inbox, ignoring ones already there. Returns how many were new."""
+    rows = inbox_rows(payloads)
+    if not rows:
+        return 0
+    stmt = insert_new(domain, rows)
     async with domain.unit() as uow:
         result = await uow.session.execute(stmt)
     domain.inbox_written.set()
@@ -87,12 +99,23 @@ async def store_updates(domain: Domain, payloads: list[dict[str, Any]]) -> int:
 
 
 class Poller:
-    """Long polling that confirms an update to Telegram only once it is in the inbox."""
+    """Long polling that confirms an update to Telegram only once it is in the inbox.
 
-    def __init__(self, domain: Domain, bot: Bot, metrics: Metrics) -> None:
+    `take_in` stores a batch (and may handle it in the same transaction: see
+    `Processor.take_in`); it returns how many updates were new.
+    """
+
+    def __init__(
+        self,
+        domain: Domain,
+        bot: Bot,
+        metrics: Metrics,
+        take_in: Callable[[list[dict[str, Any]]], Awaitable[int]] | None = None,
+    ) -> None:
         self.domain = domain
         self.bot = bot
         self.metrics = metrics
+        self.take_in = take_in or (lambda payloads: store_updates(domain, payloads))
         self.offset: int | None = None
         self._stop = asyncio.Event()
 
@@ -126,7 +149,7 @@ class Poller:
                 continue
             if not updates:
                 continue
-            new = await store_updates(self.domain, updates)
+            new = await self.take_in(updates)
             self.metrics.inc("gridvoice_updates_received_total", len(updates))
             self.metrics.inc("gridvoice_updates_duplicate_total", len(updates) - new)
             self.offset = max(u["update_id"] for u in updates) + 1

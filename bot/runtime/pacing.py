@@ -60,8 +60,9 @@ class Pacer:
         paid_rate: float = 1000.0,
     ) -> None:
         # A bucket lets `burst + rate` through in any one second; Telegram (and the emulator)
-        # count a sliding second, so keep the saved-up burst small: 25/s + 3 stays under 30.
-        self.global_bucket = TokenBucket(global_rate, max(1.0, global_rate * 0.12))
+        # count a sliding second, so keep the saved-up burst small: 25/s + 2 stays under 30
+        # with room for requests that leave on time and arrive bunched.
+        self.global_bucket = TokenBucket(global_rate, max(1.0, global_rate * 0.08))
         self.private_rate = private_rate
         self.private_burst = private_burst
         self.group_rate = group_rate

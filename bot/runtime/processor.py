@@ -4,6 +4,12 @@ A row is marked done in the same transaction as the case, the audit row and the
 outgoing messages it led to, so a crash either keeps all of it or none of it (and the
 update is processed again). Updates of one person are handled in order; different people
 in parallel. Replicas share the inbox through short leases.
+
+The common case costs one transaction: long polling hands a fetched batch to `take_in`,
+which inserts the rows and handles them in the same transaction, the rows written as done.
+The inbox loop serves the rest: an update whose person has an earlier one still pending,
+a batch that failed (then one by one, with retries), updates from the webhook, and what a
+crashed process left.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +27,7 @@ from telegram import Bot, Update
 
 from bot.bounds import parse_id
 from bot.clock import wall_now
+from bot.runtime.intake import inbox_rows, insert_new, store_updates
 from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.services.shared.domain import Domain, UnitOfWork
@@ -33,6 +40,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 # SQLite: at most this many updates are handled in one transaction (see Processor.process_batch).
 BATCH_UPDATES = 16
+# Updates claimed by one pass of the inbox loop (a full batch: the next pass starts at once).
+CLAIM = 100
 
 
 # PostgreSQL conditions that pass on their own: serialization failure, deadlock, lost
@@ -91,9 +100,104 @@ class Processor:
         self.domain.inbox_written.set()
 
     async def run(self) -> None:
-        await run_passes(self._stop, self.domain.inbox_written, self.run_once, "inbox")
+        await run_passes(self._stop, self.domain.inbox_written, self.pass_once, "inbox")
 
-    async def claim(self, limit: int = 100) -> list[InboxUpdate]:
+    async def pass_once(self) -> bool:
+        """One pass of the inbox loop; True when its batch was full (more may be waiting)."""
+        return await self.run_once() >= CLAIM
+
+    async def take_in(self, payloads: list[dict[str, Any]]) -> int:
+        """Store a batch of fetched updates and handle them in the same transaction.
+
+        Each update is written to the inbox already done, with the change it causes and its
+        outgoing messages, in one commit; a duplicate delivery is not inserted and not handled.
+        An update whose person still has an earlier one pending is only stored (the inbox
+        loop keeps their order). If anything fails, the transaction rolls back and the batch
+        is stored as pending instead: the inbox loop handles it one by one, with its retries
+        and apologies. Returns how many updates were new.
+        """
+        rows = inbox_rows(payloads)
+        if not rows:
+            return 0
+        if len(rows) > BATCH_UPDATES:
+            return await store_updates(self.domain, payloads)
+        try:
+            return await self._take_in(rows)
+        except Exception:
+            log.debug("batch rolled back; stored for the inbox loop", exc_info=True)
+            return await store_updates(self.domain, payloads)
+
+    async def _take_in(self, rows: list[dict[str, Any]]) -> int:
+        parsed: dict[int, Update] = {}
+        for row in rows:
+            try:
+                parsed[row["update_id"]] = Update.de_json(dict(row["payload"]), self.bot)
+            except Exception:
+                pass  # stored pending: the inbox loop records it as failed
+        timings: list[tuple[dict[str, Any], float]] = []
+        left = False
+        async with self.domain.units(quiet=("inbox",)) as new_unit:
+            session = new_unit().session
+            people = {row["user_id"] for row in rows if row["user_id"] is not None}
+            waiting = (
+                set(
+                    (
+                        await session.execute(
+                            select(InboxUpdate.user_id).where(
+                                InboxUpdate.status == "pending", InboxUpdate.user_id.in_(people)
+                            )
+                        )
+                    ).scalars()
+                )
+                if people
+                else set()
+            )
+            now = wall_now()
+            per_person = Counter(row["user_id"] for row in rows)
+            handle: set[int] = set()
+            for row in rows:
+                if row["update_id"] in parsed and row["user_id"] not in waiting:
+                    handle.add(row["update_id"])
+                    if per_person[row["user_id"]] == 1 or row["user_id"] is None:
+                        row.update(status="done", processed_at=now, attempts=1)
+                    # else: stored pending and marked done when its turn comes, so a handler
+                    # sees the person's next updates still waiting (an album, a burst)
+            inserted = set(
+                (
+                    await session.execute(
+                        insert_new(self.domain, rows).returning(InboxUpdate.update_id)
+                    )
+                ).scalars()
+            )
+            for row in sorted(rows, key=lambda r: r["update_id"]):
+                if row["update_id"] not in inserted:
+                    continue  # a duplicate: handled when it first came
+                if row["update_id"] not in handle:
+                    left = True
+                    continue
+                started = time.monotonic()
+                uow = new_unit()
+                if row["status"] != "done" and not await mark_done(uow, row["update_id"]):
+                    continue
+                await self.dispatcher.handle(uow, parsed[row["update_id"]], row["payload"])
+                timings.append((row, time.monotonic() - started))
+        for row, elapsed in timings:
+            self.metrics.inc("gridvoice_updates_handled_total")
+            self.metrics.observe("gridvoice_update_seconds", elapsed)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "update handled",
+                    extra={
+                        "update_id": row["update_id"],
+                        "user_id": row["user_id"],
+                        "seconds": round(elapsed, 4),
+                    },
+                )
+        if left:
+            self.domain.inbox_written.set()
+        return len(inserted)
+
+    async def claim(self, limit: int = CLAIM) -> list[InboxUpdate]:
         """Pending updates to handle, oldest first.
 
         PostgreSQL (replicas): one statement takes a short lease on the rows
@@ -112,32 +216,32 @@ class Processor:
             .order_by(InboxUpdate.update_id)
             .limit(limit)
         )
-        async with self.domain.unit() as uow:
-            if self.domain.sqlite:
-                rows = (
-                    (await uow.session.execute(due.with_only_columns(InboxUpdate))).scalars().all()
-                )
-            else:
-                claimed = (
-                    update(InboxUpdate)
-                    .where(
-                        InboxUpdate.update_id.in_(
-                            due.with_for_update(skip_locked=True).scalar_subquery()
-                        )
-                    )
-                    .values(locked_until=now + self.domain.settings.inbox_lease)
-                    .returning(InboxUpdate)
-                    .execution_options(synchronize_session=False)
-                )
-                rows = (await uow.session.execute(claimed)).scalars().all()
+        if self.domain.sqlite:
+            async with self.domain.reading() as session:
+                rows = (await session.execute(due.with_only_columns(InboxUpdate))).scalars().all()
             return sorted(rows, key=lambda r: r.update_id)
+        claimed = (
+            update(InboxUpdate)
+            .where(
+                InboxUpdate.update_id.in_(due.with_for_update(skip_locked=True).scalar_subquery())
+            )
+            .values(locked_until=now + self.domain.settings.inbox_lease)
+            .returning(InboxUpdate)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.domain.unit(quiet=("inbox",)) as uow:
+            rows = (await uow.session.execute(claimed)).scalars().all()
+        return sorted(rows, key=lambda r: r.update_id)
 
     async def take_back_leases(self) -> int:
         """SQLite (one process): updates this process held before a crash are handled at once
-        after a restart rather than when their lease (or retry pause) runs out."""
+        after a restart rather than when their lease (or retry pause) runs out. PostgreSQL: the
+        inbox loop looks again when a lease taken before this process started runs out."""
         if not self.domain.sqlite:
+            lease = self.domain.settings.inbox_lease.total_seconds()
+            self.domain.inbox_written.at(time.monotonic() + lease + 0.05)
             return 0
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("inbox",)) as uow:
             taken = await uow.session.execute(
                 update(InboxUpdate)
                 .where(InboxUpdate.status == "pending", InboxUpdate.locked_until.is_not(None))
@@ -150,6 +254,7 @@ class Processor:
         rows = await self.claim()
         if not rows:
             return 0
+
         if self.domain.sqlite:
             # One writer: handle the claimed updates in order, a run at a time in one transaction.
             for start in range(0, len(rows), BATCH_UPDATES):
@@ -188,7 +293,7 @@ class Processor:
                 return False  # process() keeps it as failed
         timings: list[tuple[InboxUpdate, float]] = []
         try:
-            async with self.domain.units() as new_unit:
+            async with self.domain.units(quiet=("inbox",)) as new_unit:
                 for row, update_obj in parsed:
                     started = time.monotonic()
                     uow = new_unit()
@@ -218,7 +323,7 @@ class Processor:
             self.metrics.inc("gridvoice_updates_malformed_total")
             return
         try:
-            async with self.domain.unit() as uow:
+            async with self.domain.unit(quiet=("inbox",)) as uow:
                 if not await mark_done(uow, row.update_id):
                     return  # another replica finished it
                 await self.dispatcher.handle(uow, update_obj, row.payload)
@@ -236,7 +341,7 @@ class Processor:
     async def _failed_attempt(self, row: InboxUpdate, update_obj: Update, exc: Exception) -> None:
         attempts = row.attempts + 1
         if attempts < MAX_ATTEMPTS and worth_retrying(exc):
-            async with self.domain.unit() as uow:
+            async with self.domain.unit(quiet=("inbox",)) as uow:
                 await uow.session.execute(
                     update(InboxUpdate)
                     .where(InboxUpdate.update_id == row.update_id)
@@ -246,9 +351,10 @@ class Processor:
                         error=repr(exc)[:1000],
                     )
                 )
+            self.domain.inbox_written.at(time.monotonic() + 2 * attempts + 0.05)
             return
         # Give up on this update, but tell the person and keep their message in the inbox.
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("inbox",)) as uow:
             await uow.session.execute(
                 update(InboxUpdate)
                 .where(InboxUpdate.update_id == row.update_id)
@@ -259,7 +365,7 @@ class Processor:
             await self.dispatcher.apologise(uow, update_obj)
 
     async def _finish(self, update_id: int, status: str, error: str | None = None) -> None:
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("inbox",)) as uow:
             await uow.session.execute(
                 update(InboxUpdate)
                 .where(InboxUpdate.update_id == update_id)

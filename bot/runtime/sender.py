@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # take it. A restart after SIGKILL resumes the rows the dead process held once that passes on
 # PostgreSQL, and at once on SQLite (one process: see `take_back_leases`).
 BATCH = 200
+# A retry's wake-up comes this long after its row falls due, so the pass finds it due.
+RETRY_MARGIN = 0.05
 
 
 def _retry_seconds(exc: RetryAfter) -> float:
@@ -71,13 +73,19 @@ class Sender:
         self._flusher: asyncio.Task[None] | None = None
         # Refs whose message was sent but whose mark is not committed yet (chat_id, message_id).
         self._pending_refs: dict[str, tuple[int, int]] = {}
+        # Refs the rows of the current batch name, read in the claim's transaction.
+        self._refs: dict[str, tuple[int, int]] = {}
 
     def stop(self) -> None:
         self._stop.set()
         self.domain.outbox_written.set()
 
     async def run(self) -> None:
-        await run_passes(self._stop, self.domain.outbox_written, self.run_once, "outbox sender")
+        await run_passes(self._stop, self.domain.outbox_written, self.pass_once, "outbox sender")
+
+    async def pass_once(self) -> bool:
+        """One pass; True when its batch was full (more may be waiting: the next starts at once)."""
+        return await self.run_once() >= self.batch
 
     async def run_once(self) -> int:
         rows = await self.claim(self.batch)
@@ -93,8 +101,11 @@ class Sender:
         return len(rows)
 
     async def claim(self, limit: int) -> list[OutboxMessage]:
+        """Take up to `limit` due rows in one transaction: one statement finds them, one marks
+        them 'sending' under a lease; the same transaction reads what sending them needs (the
+        messages they reply to or edit, who blocked the bot)."""
         now = wall_now()
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             due = (
                 select(OutboxMessage.id)
                 .where(
@@ -160,16 +171,38 @@ class Sender:
                 if private
                 else set()
             )
+            refs = {
+                r
+                for row in rows
+                for r in (row.edit_ref, (row.payload or {}).get("reply_to_ref"))
+                if r and r not in self._pending_refs
+            }
+            self._refs = (
+                {
+                    ref.ref: (ref.chat_id, ref.message_id)
+                    for ref in (
+                        await uow.session.execute(
+                            select(MessageRef).where(MessageRef.ref.in_(list(refs)))
+                        )
+                    ).scalars()
+                }
+                if refs
+                else {}
+            )
             return sorted(rows, key=lambda r: r.id)
 
     async def take_back_leases(self) -> int:
         """SQLite has one process: rows it claimed before a crash are its own, so they are
         taken back at start-up instead of waiting out the lease. A row still 'sending' stays
         uncertain (the call may have reached Telegram) and is sent again by the next claim.
-        PostgreSQL replicas keep their leases: another process may be sending them now."""
+        PostgreSQL replicas keep their leases: another process may be sending them now; this
+        one looks again when a lease taken before it started (by the process it replaces) runs
+        out."""
         if not self.domain.sqlite:
+            lease = self.domain.settings.outbox_lease.total_seconds()
+            self.domain.outbox_written.at(time.monotonic() + lease + RETRY_MARGIN)
             return 0
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             taken = await uow.session.execute(
                 update(OutboxMessage)
                 .where(
@@ -202,7 +235,7 @@ class Sender:
     async def _release(self, ids: list[int]) -> None:
         if not ids:
             return
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             await uow.session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(ids))
@@ -212,30 +245,28 @@ class Sender:
     async def _resolve(self, row: OutboxMessage) -> tuple[str, dict[str, Any]]:
         method, payload = row.method, dict(row.payload)
         refs = [r for r in (row.edit_ref, payload.get("reply_to_ref")) if r]
-        known: dict[str, MessageRef] = {}
-        for r in refs:  # sent moments ago, mark not committed yet
-            if r in self._pending_refs:
-                chat_id, message_id = self._pending_refs[r]
-                known[r] = MessageRef(ref=r, chat_id=chat_id, message_id=message_id)
+        known: dict[str, tuple[int, int]] = {}
+        for r in refs:
+            # sent moments ago (mark not committed yet), else as read when the row was claimed
+            found = self._pending_refs.get(r) or self._refs.get(r)
+            if found is not None:
+                known[r] = found
         missing = [r for r in refs if r not in known]
-        if missing:
-            # Through unit(): on SQLite it waits for the in-process writer lock rather than
-            # sleeping in SQLite's busy handler.
-            async with self.domain.unit() as uow:
-                found = await uow.session.execute(
-                    select(MessageRef).where(MessageRef.ref.in_(missing))
-                )
-                for ref in found.scalars():
-                    known[ref.ref] = ref
+        if missing:  # remembered after the claim (by another replica): read it now
+            async with self.domain.reading() as session:
+                for ref in (
+                    await session.execute(select(MessageRef).where(MessageRef.ref.in_(missing)))
+                ).scalars():
+                    known[ref.ref] = (ref.chat_id, ref.message_id)
         upload = payload.pop("upload", None)
         if upload:  # a file queued as bytes (Outbox.upload): send it as multipart
             payload[upload["field"]] = InputFile(
                 base64.b64decode(upload["b64"]), filename=upload["filename"]
             )
         reply = payload.pop("reply_to_ref", None)
-        if reply and reply in known and known[reply].chat_id == row.chat_id:
+        if reply and reply in known and known[reply][0] == row.chat_id:
             payload["reply_parameters"] = {
-                "message_id": known[reply].message_id,
+                "message_id": known[reply][1],
                 "allow_sending_without_reply": True,
             }
         if row.edit_ref:
@@ -245,11 +276,14 @@ class Sender:
                 if not payload.get("reply_markup", {}).get("inline_keyboard"):
                     payload.pop("reply_markup", None)
             else:
-                payload["message_id"] = target.message_id
+                payload["message_id"] = target[1]
         return method, payload
 
     async def _send_one(self, row: OutboxMessage) -> bool:
         """Deliver one row. Returns False when the rest of the chat's batch must wait."""
+        return await self._deliver(row)
+
+    async def _deliver(self, row: OutboxMessage) -> bool:
         method, payload = await self._resolve(row)
         paid = bool(payload.get("allow_paid_broadcast"))
         if row.chat_id != 0:
@@ -309,6 +343,9 @@ class Sender:
         self._marks.append((row, message_id, future))
         if row.ref and message_id is not None:
             self._pending_refs[row.ref] = (row.chat_id, message_id)
+            self._refs[row.ref] = (row.chat_id, message_id)
+            # delivered, not recorded yet: a reply to it arriving meanwhile still finds it
+            self.domain.unrecorded[(row.chat_id, message_id)] = row.ref
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_marks())
         await future
@@ -319,7 +356,8 @@ class Sender:
             try:
                 await self._write_marks(batch)
             except Exception as exc:
-                for _, _, future in batch:
+                for row, message_id, future in batch:
+                    self.domain.unrecorded.pop((row.chat_id, message_id or 0), None)
                     if not future.done():
                         future.set_exception(exc)
                 continue
@@ -330,13 +368,15 @@ class Sender:
                     and self._pending_refs.get(row.ref) == (row.chat_id, message_id)
                 ):
                     del self._pending_refs[row.ref]
+                if row.ref and message_id is not None:
+                    self.domain.unrecorded.pop((row.chat_id, message_id), None)
                 if not future.done():
                     future.set_result(None)
 
     async def _write_marks(
         self, batch: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]]
     ) -> None:
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             await uow.session.execute(
                 update(OutboxMessage),
                 [
@@ -377,7 +417,8 @@ class Sender:
     async def _forget_ref(self, row: OutboxMessage) -> None:
         if row.edit_ref:
             self._pending_refs.pop(row.edit_ref, None)
-        async with self.domain.unit() as uow:
+            self._refs.pop(row.edit_ref, None)
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             ref = await uow.session.get(MessageRef, row.edit_ref)
             if ref is not None:
                 await uow.session.delete(ref)
@@ -389,7 +430,7 @@ class Sender:
         if attempts >= self.domain.settings.max_send_attempts:
             await self._fail(row, error)
             return
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             at = wall_now() + timedelta(seconds=seconds)
             await uow.session.execute(
                 update(OutboxMessage)
@@ -415,6 +456,8 @@ class Sender:
                 )
                 .values(next_attempt_at=at)
             )
+        # look again once it is due (after `at`, computed before this line: never too early)
+        self.domain.outbox_written.at(time.monotonic() + seconds + RETRY_MARGIN)
 
     async def _fail(self, row: OutboxMessage, error: str) -> None:
         log.warning(
@@ -422,7 +465,7 @@ class Sender:
             extra={"outbox_id": row.id, "case_id": row.case_id, "error": error},
         )
         self.metrics.inc("gridvoice_outbox_failed_total")
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             await uow.session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id)
@@ -437,7 +480,7 @@ class Sender:
         """The person blocked the bot: stop retrying, mark them unreachable, show it on cases."""
         self.metrics.inc("gridvoice_outbox_blocked_total")
         self._gone.add(row.chat_id)
-        async with self.domain.unit() as uow:
+        async with self.domain.unit(quiet=("outbox",)) as uow:
             pending = (
                 (
                     await uow.session.execute(

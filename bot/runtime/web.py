@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from sqlalchemy import func, select
 
 from bot.bounds import same_secret
 from bot.runtime.intake import store_updates
+from bot.store.db import SQL_STATS
 from bot.store.models import InboxUpdate, OutboxMessage
 from bot.web import setup_web
 from bot.web.forms import read_body
@@ -151,4 +153,7 @@ async def metrics(request: web.Request) -> web.Response:
         ).scalar_one()
     gv.metrics.set("gridvoice_outbox_backlog", backlog)
     gv.metrics.set("gridvoice_inbox_backlog", inbox)
+    if os.environ.get("GRIDVOICE_SQL_STATS"):
+        for name, value in SQL_STATS.items():
+            gv.metrics.counters[f"gridvoice_sql_{name}_total"] = value
     return web.Response(text=gv.metrics.render(), content_type="text/plain")

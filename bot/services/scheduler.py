@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.clock import wall_now
+from bot.clock import ManualClock, as_utc, wall_now
 from bot.services.cases import duty, intake, verification
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.status import AWAITING_ACCEPT, OPEN
@@ -31,6 +31,7 @@ from bot.store.models import (
     CaseDispute,
     CaseIntake,
     CaseTask,
+    Consultation,
     InboxUpdate,
     OutboxMessage,
     Verification,
@@ -40,6 +41,9 @@ from routing.deadlines import reminder_due, reminder_horizon
 log = logging.getLogger(__name__)
 
 Action = Callable[[UnitOfWork, Case], Awaitable[bool]]
+
+#: The reminders among the due conditions, and the deadline each reminds of.
+REMINDERS = {"remind_accept": "accept", "remind_resolve": "resolve"}
 
 
 def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
@@ -123,16 +127,44 @@ async def run_due(domain: Domain) -> int:
     for name, condition in _due_conditions(now, domain).items():
         if condition is None:
             continue
-        async with domain.sessions() as session:
-            ids = list(
-                (
+        async with domain.reading() as session:
+            if name in REMINDERS:
+                # the query's bound is wide (working time): keep only the cases whose reminder
+                # is due now, so a pass with nothing to remind opens no transaction
+                which = REMINDERS[name]
+                deadline = Case.accept_by if which == "accept" else Case.resolve_by
+                found = (
                     await session.execute(
-                        select(Case.id).where(condition).order_by(Case.id).limit(500)
+                        select(Case.id, Case.category, Case.priority, deadline)
+                        .where(condition)
+                        .order_by(Case.id)
+                        .limit(500)
                     )
+                ).all()
+                ids = [
+                    case_id
+                    for case_id, category, priority, at in found
+                    if at is not None
+                    and reminder_due(
+                        domain.routing.gridmap,
+                        category,
+                        priority,
+                        which,
+                        as_utc(at),  # type: ignore[arg-type]
+                        now,
+                        domain.settings.reminder_before,
+                    )
+                ]
+            else:
+                ids = list(
+                    (
+                        await session.execute(
+                            select(Case.id).where(condition).order_by(Case.id).limit(500)
+                        )
+                    )
+                    .scalars()
+                    .all()
                 )
-                .scalars()
-                .all()
-            )
         for case_id in ids:
             if await _act(domain, name, case_id):
                 done += 1
@@ -429,8 +461,72 @@ OUTBOX_KEEP = timedelta(days=30)
 PRUNE_EVERY = 600.0
 
 
+async def next_due(domain: Domain) -> datetime | None:
+    """The earliest time something scheduled falls due, read cheaply (one statement of
+    aggregates over the deadline columns); None when nothing waits. Reminders have no column
+    of their own (they depend on working time): the scheduler's longest sleep covers them."""
+    s = domain.settings
+    running = Case.held_since.is_(None)
+    unreminded_top = or_(Case.reminded.is_(None), ~Case.reminded.like("top:%"))
+    cs = consultations.ConsultStatus
+    # (when the wait started or ends, how long after that it falls due, which rows)
+    waits: list[tuple[Any, timedelta, tuple[Any, ...]]] = [
+        (Case.held_until, timedelta(0), (Case.held_until.is_not(None),)),
+        (Case.accept_by, timedelta(0), (running, Case.status.in_(AWAITING_ACCEPT), unreminded_top)),
+        (Case.resolve_by, timedelta(0), (running, Case.status == "accepted", unreminded_top)),
+        (
+            Case.supervise_by,
+            timedelta(0),
+            (Case.supervise_missed_at.is_(None), Case.status.in_(sorted(OPEN))),
+        ),
+        (Case.resolved_at, s.auto_close_after, (Case.status == "resolved",)),
+        (
+            Verification.ask_at,
+            timedelta(0),
+            (Verification.outcome.is_(None), Verification.asked_at.is_(None)),
+        ),
+        (
+            Verification.expires_at,
+            timedelta(0),
+            (Verification.outcome.is_(None), Verification.asked_at.is_not(None)),
+        ),
+        (CaseTask.sign_by, timedelta(0), (CaseTask.status == "open", CaseTask.signed_at.is_(None))),
+        (
+            CaseTask.contact_by,
+            timedelta(0),
+            (CaseTask.status == "open", CaseTask.contacted_at.is_(None)),
+        ),
+        (CaseTask.due_at, timedelta(0), (CaseTask.status == "open", CaseTask.overdue_at.is_(None))),
+        (
+            CaseDispute.rule_by,
+            timedelta(0),
+            (CaseDispute.outcome.is_(None), CaseDispute.escalated_at.is_(None)),
+        ),
+        (Consultation.opens_at, timedelta(0), (Consultation.status == cs.SCHEDULED,)),
+        (Consultation.closes_at, timedelta(0), (Consultation.status == cs.OPEN,)),
+    ]
+    if s.follow_up_after:
+        waits.append(
+            (Case.closed_at, s.follow_up_after, (Case.status == "closed", Case.reminded.is_(None)))
+        )
+    stmt = select(
+        *(select(func.min(column)).where(*where).scalar_subquery() for column, _, where in waits)
+    )
+    async with domain.reading() as session:
+        row = (await session.execute(stmt)).one()
+    ends = [
+        as_utc(value) + after  # type: ignore[operator]
+        for value, (_, after, _) in zip(row, waits, strict=True)
+        if value is not None
+    ]
+    return min(ends) if ends else None
+
+
 class Scheduler:
-    """Runs `run_due` every few seconds, and at once when woken."""
+    """Runs `run_due`, then sleeps until the next deadline (read from the database), at most
+    `scheduler_idle` seconds, and at once when woken (`schedule_changed`: something scheduled
+    earlier). Under a clock that moves only when told (tests, demos) it looks every
+    `scheduler_interval` seconds instead."""
 
     def __init__(self, domain: Domain) -> None:
         self.domain = domain
@@ -443,6 +539,8 @@ class Scheduler:
 
     async def run(self) -> None:
         while not self._stop.is_set():
+            self.domain.schedule_changed.clear()
+            sleep = self.domain.settings.scheduler_interval
             try:
                 await self.domain.reload_routing()
                 await run_due(self.domain)
@@ -451,12 +549,26 @@ class Scheduler:
                     await prune(self.domain)
                 await consultations.run_due(self.domain)
                 await proposals.run_due(self.domain)
+                sleep = await self.sleep_for()
             except Exception:
                 log.exception("scheduler pass failed")
-            self.domain.schedule_changed.clear()
             try:
-                await asyncio.wait_for(
-                    self.domain.schedule_changed.wait(), self.domain.settings.scheduler_interval
-                )
+                await asyncio.wait_for(self.domain.schedule_changed.wait(), sleep)
             except TimeoutError:
                 pass
+
+    async def sleep_for(self) -> float:
+        """Seconds until the next pass."""
+        s = self.domain.settings
+        if isinstance(self.domain.clock, ManualClock):
+            return s.scheduler_interval
+        longest = min(
+            s.scheduler_idle, max(1.0, PRUNE_EVERY - (time.monotonic() - self._pruned_at))
+        )
+        due = await next_due(self.domain)
+        if due is None:
+            return longest
+        # something due now that was not acted on (no one to escalate to yet): look again later
+        return min(
+            longest, max(s.scheduler_interval, (due - self.domain.clock.now()).total_seconds())
+        )

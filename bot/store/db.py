@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+import os
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -16,6 +20,107 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session
+
+log = logging.getLogger(__name__)
+
+#: Statements, commits and rollbacks this process sent, counted when `GRIDVOICE_SQL_STATS` is
+#: set (the benchmark sets it; /metrics shows them as gridvoice_sql_*_total).
+SQL_STATS: dict[str, int] = {"statements": 0, "commits": 0, "rollbacks": 0}
+
+
+def count_sql(engine: AsyncEngine) -> None:
+    """Count every statement, commit and rollback on `engine` into `SQL_STATS`."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _statement(*_args):  # type: ignore[no-untyped-def]
+        SQL_STATS["statements"] += 1
+
+    @event.listens_for(engine.sync_engine, "commit")
+    def _commit(_conn):  # type: ignore[no-untyped-def]
+        SQL_STATS["commits"] += 1
+
+    @event.listens_for(engine.sync_engine, "rollback")
+    def _rollback(_conn):  # type: ignore[no-untyped-def]
+        SQL_STATS["rollbacks"] += 1
+
+
+def _one_trip_sqlite() -> None:
+    """SQLite through aiosqlite: run a statement in ONE trip to the connection's thread.
+
+    SQLAlchemy's adapter makes four (open a cursor, execute, fetch, close), each a hand-over
+    between threads and an event-loop wake-up: for the bot's short statements those trips cost
+    more CPU than SQLite itself. The same four steps, done in the thread in one go; anything
+    unexpected (a server-side cursor, a changed adapter) keeps the adapter's own way."""
+    try:
+        from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_cursor as Cursor
+    except ImportError:  # pragma: no cover - no aiosqlite
+        return
+    if getattr(Cursor, "_one_trip", False) or not hasattr(Cursor, "execute"):
+        return
+    original = Cursor.execute
+
+    def run(conn: Any, operation: Any, parameters: Any) -> tuple[Any, Any, Any, Any]:
+        cursor = conn.cursor()
+        try:
+            if parameters is None:
+                cursor.execute(operation)
+            else:
+                cursor.execute(operation, parameters)
+            if cursor.description:
+                return cursor.description, cursor.fetchall(), -1, -1
+            return None, None, cursor.lastrowid, cursor.rowcount
+        finally:
+            cursor.close()
+
+    def execute(self: Any, operation: Any, parameters: Any = None) -> Any:
+        connection = self._connection
+        if self.server_side or not hasattr(connection, "_execute"):
+            return original(self, operation, parameters)
+        try:
+            description, rows, lastrowid, rowcount = self.await_(
+                connection._execute(run, connection._conn, operation, parameters)
+            )
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+            return None
+        self.description = description
+        self.lastrowid, self.rowcount = lastrowid, rowcount
+        if description:
+            self._rows = deque(rows)
+        return None
+
+    def run_many(conn: Any, operation: Any, rows: Any) -> tuple[Any, Any]:
+        cursor = conn.cursor()
+        try:
+            cursor.executemany(operation, rows)
+            return cursor.lastrowid, cursor.rowcount
+        finally:
+            cursor.close()
+
+    original_many = Cursor.executemany
+
+    def executemany(self: Any, operation: Any, seq_of_parameters: Any) -> Any:
+        connection = self._connection
+        if not hasattr(connection, "_execute"):
+            return original_many(self, operation, seq_of_parameters)
+        try:
+            lastrowid, rowcount = self.await_(
+                connection._execute(run_many, connection._conn, operation, seq_of_parameters)
+            )
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+            return None
+        self.description = None
+        self.lastrowid, self.rowcount = lastrowid, rowcount
+        return None
+
+    Cursor.execute = execute
+    Cursor.executemany = executemany
+    Cursor._one_trip = True
+
+
+_one_trip_sqlite()
 
 
 def is_sqlite(url: str) -> bool:
@@ -24,6 +129,13 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(url: str) -> AsyncEngine:
     """An engine tuned for the backend: WAL and a busy timeout on SQLite."""
+    engine = _create_engine(url)
+    if os.environ.get("GRIDVOICE_SQL_STATS"):
+        count_sql(engine)
+    return engine
+
+
+def _create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -61,8 +173,167 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         yield await conn.execution_options(read_only=True)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(
+    engine: AsyncEngine, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions of `engine`. `info["on_commit"]`, if given, is called after each commit with the
+    queue tables the transaction wrote (see `QUEUES`): how the loops are woken on work."""
+    return async_sessionmaker(engine, expire_on_commit=False, info=dict(info or {}))
+
+
+# --- wake on work ---------------------------------------------------------------------
+#
+# Whoever writes a queue row (an outgoing message, an incoming update) wakes the loop that
+# serves it: in this process at commit, and on PostgreSQL in the other replicas too (NOTIFY in
+# the same transaction, delivered at its commit). The writes are noticed on the session, so a
+# row written outside the outbox helper wakes the sender as well.
+
+#: table name -> the wake-up's name (and the PostgreSQL channel `gridvoice_<name>`).
+QUEUES = {"outbox": "outbox", "inbox": "inbox"}
+
+#: session.info key of the outgoing messages queued in the transaction and not written yet
+#: (`bot.services.shared.outbox.Outbox`): written in one statement before the commit, or
+#: before any statement that reads or writes the outbox (so it sees them, in their order).
+QUEUED = "outbox_queued"
+
+
+def write_queued_outbox(session: Session) -> None:
+    """Write the queued outgoing messages now, in one statement (in the order queued)."""
+    rows = session.info.get(QUEUED)
+    if not rows:
+        return
+    from bot.store.models import OutboxMessage
+
+    batch = list(rows)
+    rows.clear()
+    session.connection().execute(insert(OutboxMessage.__table__), batch)
+    _note(session, "outbox")
+
+
+def _note(session: Session, queue: str) -> None:
+    if queue not in session.info.get("quiet", ()):
+        session.info.setdefault("wrote", set()).add(queue)
+
+
+@event.listens_for(Session, "before_flush")
+def _queue_rows_flushed(session: Session, _context: Any, _instances: Any) -> None:
+    if "on_commit" not in session.info and not session.info.get(QUEUED):
+        return
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        queue = QUEUES.get(getattr(obj, "__tablename__", ""))
+        if queue is not None:
+            if queue == "outbox":
+                write_queued_outbox(session)  # the queued messages keep their place before it
+            _note(session, queue)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _queue_rows_written(state: ORMExecuteState) -> None:
+    session = state.session
+    if session.info.get(QUEUED) and "outbox" in _tables(state.statement):
+        write_queued_outbox(session)  # a statement on the outbox sees the queued messages
+    if "on_commit" not in session.info or state.is_select:
+        return
+    table = getattr(state.statement, "table", None)
+    queue = QUEUES.get(getattr(table, "name", ""))
+    if queue is not None:
+        _note(session, queue)
+
+
+def _tables(statement: Any) -> set[str]:
+    """The names of the tables a statement reads or writes (subqueries included)."""
+    from sqlalchemy.sql.util import find_tables
+
+    try:
+        return {t.name for t in find_tables(statement, include_crud=True, include_joins=True)}
+    except Exception:  # an unusual construct: assume it may touch the outbox
+        return {"outbox"}
+
+
+@event.listens_for(Session, "before_commit")
+def _notify_replicas(session: Session) -> None:
+    write_queued_outbox(session)
+    wrote = session.info.get("wrote")
+    if wrote and session.info.get("notify"):
+        connection = session.connection()
+        for queue in sorted(wrote):
+            connection.exec_driver_sql(f"NOTIFY gridvoice_{queue}")
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_loops(session: Session) -> None:
+    wrote = session.info.pop("wrote", None)
+    on_commit = session.info.get("on_commit")
+    if wrote and on_commit is not None:
+        on_commit(wrote)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_writes(session: Session) -> None:
+    session.info.pop("wrote", None)
+    queued = session.info.get(QUEUED)
+    if queued:
+        queued.clear()
+
+
+async def listen(url: str, callbacks: dict[str, Callable[[], None]], stop: asyncio.Event) -> None:
+    """PostgreSQL: call `callbacks[queue]` whenever another process commits a row to that queue
+    (LISTEN gridvoice_<queue>). Reconnects after a lost connection, and then calls every
+    callback once (a notification may have been missed meanwhile)."""
+    import asyncpg
+
+    target = make_url(url)
+    backoff = 1.0
+    while not stop.is_set():
+        lost = asyncio.Event()
+        try:
+            conn = await asyncpg.connect(
+                host=target.host,
+                port=target.port or 5432,
+                user=target.username,
+                password=target.password,
+                database=target.database,
+                timeout=10,
+            )
+        except Exception as exc:
+            log.warning("LISTEN connection failed: %s", exc)
+            await _sleep_or_stop(stop, backoff)
+            backoff = min(30.0, backoff * 2)
+            continue
+        backoff = 1.0
+        try:
+            conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+            for queue, callback in callbacks.items():
+                await conn.add_listener(
+                    f"gridvoice_{queue}", lambda *_args, callback=callback: callback()
+                )
+            for callback in callbacks.values():
+                callback()
+            while not stop.is_set() and not lost.is_set() and not conn.is_closed():
+                await _sleep_or_stop(stop, 30.0, lost)
+                if not stop.is_set() and not lost.is_set():
+                    try:  # a dead peer is noticed only when something is sent
+                        await conn.execute("SELECT 1", timeout=10)
+                    except Exception:
+                        break
+        except Exception as exc:
+            log.warning("LISTEN connection lost: %s", exc)
+        finally:
+            try:
+                await conn.close(timeout=5)
+            except Exception:
+                conn.terminate()
+        if not stop.is_set():
+            await _sleep_or_stop(stop, backoff)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float, *more: asyncio.Event) -> None:
+    waits = [asyncio.create_task(e.wait()) for e in (stop, *more)]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 def _alembic_config(url: str):  # type: ignore[no-untyped-def]

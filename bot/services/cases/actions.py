@@ -14,7 +14,7 @@ templates/*/web.yaml).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -52,10 +52,19 @@ class Where:
     case: Case
     user_id: int | None = None  # the desk's person, or the one who pressed
     chat_id: int | None = None  # the chat the card is in
+    # What the rules read, read once while the actions are weighed (`offered`): several rules
+    # ask the same question (a pending request, a pending return, the open tasks).
+    reads: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def card(self) -> bool:
         return self.user_id is None
+
+    async def once(self, key: str, load: Callable[[], Awaitable[Any]]) -> Any:
+        """`load()`'s answer, read once for this place."""
+        if key not in self.reads:
+            self.reads[key] = await load()
+        return self.reads[key]
 
 
 # A rule of availability beyond status and capability: None when the action may be offered,
@@ -148,9 +157,17 @@ async def _may_defer(where: Where) -> str | None:
     """A hold or an extension is asked while the clock runs and no request waits."""
     if lifecycle.held(where.case):
         return "case_held"
-    if await lifecycle.pending_deferral(where.uow, where.case) is not None:
+    if await _pending_deferral(where) is not None:
         return "deferral_pending"
     return None
+
+
+async def _pending_deferral(where: Where) -> Any:
+    return await where.once("deferral", lambda: lifecycle.pending_deferral(where.uow, where.case))
+
+
+async def _pending_return(where: Where) -> Any:
+    return await where.once("dispute", lambda: duty.pending(where.uow, where.case))
 
 
 async def _is_held(where: Where) -> str | None:
@@ -159,7 +176,7 @@ async def _is_held(where: Where) -> str | None:
 
 async def _decidable(where: Where) -> str | None:
     """A request waits, and the one deciding is not the one who asked."""
-    request = await lifecycle.pending_deferral(where.uow, where.case)
+    request = await _pending_deferral(where)
     if request is None:
         return "deferral_none"
     who = where.user_id if where.user_id is not None else where.chat_id
@@ -290,7 +307,7 @@ FAIR_CLOCK_ACTIONS: tuple[StaffAction, ...] = (
 async def helpers(where: Where) -> list[Any]:
     """Who may be added as a co-handler or summoned here (`joint.helpers`)."""
     person = where.user_id if where.user_id is not None else where.chat_id
-    return await joint.helpers(where.uow, where.case, person)
+    return await where.once("helpers", lambda: joint.helpers(where.uow, where.case, person))
 
 
 async def _has_helpers(where: Where) -> str | None:
@@ -299,7 +316,8 @@ async def _has_helpers(where: Where) -> str | None:
 
 async def _tasks_settled(where: Where) -> str | None:
     """The lead resolves once every co-handler's task is done or waived."""
-    return "tasks_open" if await joint.open_count(where.uow, where.case) else None
+    open_tasks = await where.once("open_tasks", lambda: joint.open_count(where.uow, where.case))
+    return "tasks_open" if open_tasks else None
 
 
 JOINT_ACTIONS: tuple[StaffAction, ...] = (
@@ -372,7 +390,7 @@ async def _may_return(where: Where) -> str | None:
         ok = duty.may_return(where.uow, where.user_id, where.case)
     if not ok:
         return "return_owner_only"
-    if await duty.pending(where.uow, where.case) is not None:
+    if await _pending_return(where) is not None:
         return "return_pending"
     if not duty.offered_clauses(where.uow, where.case):
         return "return_no_clause"
@@ -381,7 +399,7 @@ async def _may_return(where: Where) -> str | None:
 
 async def _may_rule(where: Where) -> str | None:
     """A return waits, and this person is its adjudicator (the desk; the chat's `du:`)."""
-    dispute = await duty.pending(where.uow, where.case)
+    dispute = await _pending_return(where)
     if dispute is None:
         return "dispute_none"
     if where.user_id is None or not duty.may_rule(where.uow, where.user_id, dispute, where.case):

@@ -41,6 +41,7 @@ async def send(
     if notify is not None:
         notify(row, len(await broadcast.channels_for(uow, grid_ids)))
     await broadcast.post(uow, row)
+    uow.after_commit.append(uow.domain.broadcast_wake.set)
     return row
 
 

@@ -200,6 +200,7 @@ async def request_link(uow: UnitOfWork, by: int, lang: str, ref: str) -> Channel
     )
     uow.session.add(row)
     await uow.session.flush()
+    uow.after_commit.append(uow.domain.broadcast_wake.set)
     return row
 
 

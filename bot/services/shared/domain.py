@@ -47,6 +47,32 @@ class Routing:
     loaded_at: datetime | None = None  # when that version of the map was loaded
 
 
+class Wake:
+    """When a loop must run next: at once (`set`), or at a time it learned (`at`)."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.due: float | None = None  # time.monotonic() of the earliest known future work
+
+    def set(self) -> None:
+        self.event.set()
+
+    def at(self, monotonic: float) -> None:
+        """Something becomes due at `monotonic` (a retry pause, a 429's retry_after)."""
+        if self.due is None or monotonic < self.due:
+            self.due = monotonic
+            self.event.set()  # a sleeping loop looks again and learns the new time
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    def clear(self) -> None:
+        self.event.clear()
+
+    async def wait(self) -> bool:
+        return await self.event.wait()
+
+
 class NoGridMap(RuntimeError):
     """No grid map has been loaded yet (`gridvoice grids load FILE`)."""
 
@@ -99,8 +125,12 @@ class Domain:
         self.settings = settings
         self.clock = clock or Clock()
         self.engine = engine or create_engine(settings.database_url)
-        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         self.sqlite = is_sqlite(settings.database_url)
+        # Any commit that wrote a queue row wakes the loop serving it (and, on PostgreSQL, the
+        # other replicas' through NOTIFY): see bot/store/db.py.
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(
+            self.engine, {"on_commit": self._wrote, "notify": not self.sqlite}
+        )
         self.renderer = Renderer()
         self.classifier = build_classifier(settings)
         # the deployment's settled cases as the classifier's neighbours, read from the store
@@ -109,10 +139,15 @@ class Domain:
         self._routing: Routing | None = None
         self.bot_username: str | None = None
         self.web_url: str | None = None  # where the HTTP edge listens (set when it starts)
-        self.outbox_written = asyncio.Event()
-        self.inbox_written = asyncio.Event()
+        # Messages the sender delivered whose ref is not committed yet: (chat_id, message_id)
+        # -> ref. A reply to one that arrives meanwhile still finds it (`case_of_message`).
+        self.unrecorded: dict[tuple[int, int], str] = {}
+        self.outbox_written = Wake()
+        self.inbox_written = Wake()
         self.schedule_changed = asyncio.Event()
         self.links_wake = asyncio.Event()  # a hand-off was queued (bot/runtime/links.py)
+        # an announcement or a channel link waits for the broadcaster (bot/runtime/broadcaster.py)
+        self.broadcast_wake = Wake()
         # SQLite has one writer; serialise in-process writers instead of spinning on locks.
         self.write_lock = asyncio.Lock() if self.sqlite else None
 
@@ -138,13 +173,32 @@ class Domain:
     def has_routing(self) -> bool:
         return self._routing is not None
 
+    def _wrote(self, queues: set[str]) -> None:
+        """After a commit that wrote queue rows: wake the loops that serve them."""
+        if "outbox" in queues:
+            self.outbox_written.set()
+        if "inbox" in queues:
+            self.inbox_written.set()
+
     @asynccontextmanager
-    async def unit(self) -> AsyncIterator[UnitOfWork]:
-        """A transaction: commits on success, rolls back on error, then wakes the sender."""
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only: on SQLite a plain BEGIN, never the writer's lock."""
+        async with self.sessions() as session:
+            await session.connection(execution_options={"read_only": True})
+            yield session
+
+    @asynccontextmanager
+    async def unit(self, quiet: tuple[str, ...] = ()) -> AsyncIterator[UnitOfWork]:
+        """A transaction: commits on success, rolls back on error, then wakes the sender.
+
+        `quiet` names queues ("outbox", "inbox") whose writes here wake nobody: the loop that
+        serves the queue writing its own bookkeeping (claims, marks)."""
         if self.write_lock is not None:
             await self.write_lock.acquire()
         try:
             async with self.sessions() as session:
+                if quiet:
+                    session.info["quiet"] = quiet
                 async with session.begin():
                     uow = UnitOfWork(self, session)
                     yield uow
@@ -157,7 +211,7 @@ class Domain:
             callback()
 
     @asynccontextmanager
-    async def units(self) -> AsyncIterator[Callable[[], UnitOfWork]]:
+    async def units(self, quiet: tuple[str, ...] = ()) -> AsyncIterator[Callable[[], UnitOfWork]]:
         """Several units of work in ONE transaction: all of them commit, or none does.
 
         Yields a function that makes the next unit (its own clock reading and outbox) on the
@@ -170,6 +224,8 @@ class Domain:
             await self.write_lock.acquire()
         try:
             async with self.sessions() as session:
+                if quiet:
+                    session.info["quiet"] = quiet
                 async with session.begin():
 
                     def new_unit() -> UnitOfWork:

@@ -14,6 +14,8 @@ async def case_of_message(uow: UnitOfWork, chat_id: int, message_id: int) -> int
         MessageRef.chat_id == chat_id, MessageRef.message_id == message_id
     )
     ref = (await uow.session.execute(stmt.limit(1))).scalar_one_or_none()
+    if ref is None:  # sent a moment ago, its ref not committed yet
+        ref = uow.domain.unrecorded.get((chat_id, message_id))
     if ref is None:
         return None
     kind, _, rest = ref.partition(":")

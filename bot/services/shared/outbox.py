@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import wall_now
 from bot.render import Renderer, split_text
-from bot.store.models import OutboxMessage
+from bot.store.db import QUEUED
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,18 @@ def document_file_id(photo_id: str) -> str:
 
 
 class Outbox:
-    """Collects outgoing messages for one transaction."""
+    """Collects outgoing messages for one transaction.
+
+    The rows are written together, in the order they were queued: in one statement when the
+    transaction commits, or earlier when a statement reads or changes the outbox meanwhile
+    (see `bot.store.db.write_queued_outbox`)."""
 
     def __init__(self, session: AsyncSession, renderer: Renderer, now: datetime) -> None:
         self.session = session
         self.renderer = renderer
         self.now = now
         self.written = 0
+        self.rows: list[dict[str, Any]] = session.info.setdefault(QUEUED, [])
 
     def markup(self, lang: str, keyboard: Keyboard | None) -> dict[str, Any] | None:
         if not keyboard:
@@ -84,17 +89,20 @@ class Outbox:
         return {"inline_keyboard": rows}
 
     def _add(self, chat_id: int, method: str, payload: dict[str, Any], **fields: Any) -> None:
-        self.session.add(
-            OutboxMessage(
-                created_at=self.now,
-                chat_id=chat_id,
-                method=method,
-                payload=payload,
-                next_attempt_at=wall_now(),
-                status="pending",
-                attempts=0,
-                **fields,
-            )
+        self.rows.append(
+            {
+                "created_at": self.now,
+                "chat_id": chat_id,
+                "method": method,
+                "payload": payload,
+                "next_attempt_at": wall_now(),
+                "status": "pending",
+                "attempts": 0,
+                "ref": fields.get("ref"),
+                "edit_ref": fields.get("edit_ref"),
+                "case_id": fields.get("case_id"),
+                "campaign": fields.get("campaign"),
+            }
         )
         self.written += 1
 
