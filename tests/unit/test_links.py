@@ -149,6 +149,8 @@ async def test_a_case_routed_to_a_linked_party_is_posted_once_without_the_reside
     )
     h = await handoff_of(linked, case_id)
     assert (h.status, h.remote_id) == ("sent", "P-1")
+    # our case id as the sender's reference: a gridvoice receiver files it once per reference
+    assert form["attribute[remote_ref]"] == h.payload["attribute[gv_ref]"] != ""
     texts = await resident_texts(linked, resident_id)
     assert sum("Police 311" in t for t in texts) == 1  # told once where the case went
 

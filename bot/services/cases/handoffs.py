@@ -135,6 +135,9 @@ async def payload(uow: UnitOfWork, case: Case, link: Link) -> dict[str, str]:
         "service_code": link.service_code(category),
         "description": description,
         "attribute[gv_ref]": case.human_id or "",
+        # a gridvoice receiver files a link key's POST once per `remote_ref`: a resend after a
+        # lost answer gets the first request's id back instead of a second case
+        "attribute[remote_ref]": case.human_id or "",
     }
     if link.jurisdiction_id:
         body["jurisdiction_id"] = link.jurisdiction_id
