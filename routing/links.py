@@ -18,7 +18,8 @@ cases down to (`lower:`). Everything here is pure: the client that speaks to a l
         statuses: {open: acknowledged, closed: resolved}         # its status -> our step
         external_statuses: {in_progress: accepted, refused: returned}
         photos: false
-        updates: servicerequestupdates     # or none: requests.json is polled
+        updates: servicerequestupdates     # or none: requests.json is polled (a gridvoice
+                                           # peer's default is servicerequestupdates)
         updated_after: false
         ack_within_minutes: 60
         contact_within_hours: 24
@@ -207,7 +208,10 @@ def parse_links(
                 **_codes(entry.get("external_statuses"), f"{where}.external_statuses", None),
             },
             photos=bool(entry.get("photos", False)),
-            updates="servicerequestupdates" if updates == "servicerequestupdates" else None,
+            # a gridvoice peer serves every step as servicerequestupdates: read those by default
+            updates="servicerequestupdates"
+            if updates == "servicerequestupdates" or (updates is None and kind == "gridvoice")
+            else None,
             updated_after=bool(entry.get("updated_after", False)),
             ack_within=_minutes(
                 entry.get("ack_within_minutes"),

@@ -103,7 +103,9 @@ async def pair(tmp_path: Path, request: Any) -> AsyncIterator[tuple[World, World
     try:
         assert district.app is not None and community.app is not None
         async with district.app.domain.sessions() as s, s.begin():
-            issued = await api_keys.create_key(s, "xingfu community", district.clock.now())
+            issued = await api_keys.create_key(
+                s, "xingfu community", district.clock.now(), link="xingfu", level="community"
+            )
         links = f"""
 links:
   - id: district
@@ -154,7 +156,7 @@ async def district_cases(district: World) -> list[Case]:
     assert district.app is not None
     async with district.app.domain.sessions() as s:
         return list(
-            (await s.execute(select(Case).where(Case.source == "open311").order_by(Case.id)))
+            (await s.execute(select(Case).where(Case.source == "link").order_by(Case.id)))
             .scalars()
             .all()
         )

@@ -516,8 +516,9 @@ async def _apply_one(uow: UnitOfWork, link: Link, u: RemoteUpdate) -> str:
     if rank == current and step == h.step:
         if u.at is not None:
             h.step_at = max(h.step_at or u.at, u.at)
-        # "acknowledged" is also any update at all after the request was filed
-        if h.acked_at is None and u.description:
+        # "acknowledged" is also any update at all after the request was filed — except from a
+        # gridvoice peer, whose every step (its "received" too) carries a stock description
+        if h.acked_at is None and u.description and link.kind != "gridvoice":
             h.acked_at = uow.now
         row.outcome = "same"
         return row.outcome
