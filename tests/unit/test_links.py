@@ -572,6 +572,22 @@ async def test_the_dashboard_counts_hand_offs_from_the_minimum(
     ho = (await Dashboard(linked).community()).figures.handed_out
     assert (ho.sent, ho.waiting, ho.returned, ho.answered) == (3, 2, 1, 2)
     assert ho.feedback_hours is not None and 1.9 < ho.feedback_hours < 2.1
+    # per receiving system: 3 sent to it, 2 signed for (about 2 hours after), 1 returned; the
+    # third missed its hour to sign: due 3, signed 2 (after the hour, so not on time), 1 missed
+    (line,) = ho.lines
+    assert (line.level, line.received, line.returned, line.missed) == ("police311", 3, 1, 1)
+    assert line.sign.count == 2 and line.signed_on_time.whole == 3
+    if line.enough:
+        assert line.sign.median is not None and 1.9 * 3600 < line.sign.median < 2.1 * 3600
+    from page_helpers import get, pages
+
+    client = await pages(linked)
+    try:
+        status, page = await get(client, "/communities/xingfu")
+        assert status == 200 and 'data-figure="handed_out_lines"' in page
+        assert 'data-level="police311"' in page
+    finally:
+        await client.close()
 
 
 async def test_an_update_without_a_time_is_kept_once(linked: Any, peer: Open311Peer) -> None:

@@ -436,7 +436,16 @@ async def handed_out(
     """The period's hand-offs to other systems of the scope's cases (few rows: read here)."""
     rows = (
         await session.execute(
-            select(Handoff.link_id, Handoff.status, Handoff.step, Handoff.sent_at, Handoff.acked_at)
+            select(
+                Handoff.link_id,
+                Handoff.status,
+                Handoff.step,
+                Handoff.sent_at,
+                Handoff.acked_at,
+                Handoff.contacted_at,
+                Handoff.ack_missed_at,
+                Handoff.contact_missed_at,
+            )
             .join(Case, Case.id == Handoff.case_id)
             .where(*scope, Handoff.created_at >= _at(ctx.since))
             .limit(200_000)
@@ -445,7 +454,11 @@ async def handed_out(
     waiting: dict[str, int] = {}
     returned = answered = 0
     hours = 0.0
-    for link_id, status, step, sent_at, acked_at in rows:
+    per_link: dict[str, list[Any]] = {}
+    for row in rows:
+        link_id, status, step, sent_at, acked_at = row[:5]
+        if sent_at is not None:
+            per_link.setdefault(link_id, []).append(row)
         if status in ("pending", "sending", "token", "sent", "unknown"):
             waiting[link_id] = waiting.get(link_id, 0) + 1
         if status == "refused" or step == "returned":
@@ -455,6 +468,9 @@ async def handed_out(
             hours += (_aware(acked_at) - _aware(sent_at)).total_seconds() / 3600
     minimum = ctx.rules.minimum
     return HandedOut(
+        lines=tuple(
+            _receiver_line(link, group, minimum) for link, group in sorted(per_link.items())
+        ),
         sent=len(rows),
         waiting=sum(waiting.values()),
         returned=returned,
@@ -462,6 +478,48 @@ async def handed_out(
         feedback_hours=hours / answered if answered else None,
         where=tuple(sorted(waiting.items())) if len(rows) >= minimum else (),
         minimum=minimum,
+    )
+
+
+def _receiver_line(link_id: str, group: list[Any], minimum: int) -> HandoffLine:
+    """One receiving system's answers to our hand-offs: time from our post to its sign-for
+    (acknowledgement) and to its first contact, on time = met before the link's deadline
+    fired; due = met or missed."""
+
+    def hours(later: str) -> list[float]:
+        return sorted(
+            (_aware(getattr(r, later)) - _aware(r.sent_at)).total_seconds()
+            for r in group
+            if getattr(r, later) is not None
+        )
+
+    enough = len(group) >= minimum
+    lines = []
+    for met, missed in (("acked_at", "ack_missed_at"), ("contacted_at", "contact_missed_at")):
+        took = hours(met)
+        due = [r for r in group if getattr(r, met) is not None or getattr(r, missed) is not None]
+        on_time = sum(1 for r in due if getattr(r, met) is not None and getattr(r, missed) is None)
+        lines.append(
+            (
+                Timing(
+                    len(took),
+                    percentile(took, 0.5) if enough else None,
+                    percentile(took, 0.9) if enough else None,
+                    minimum,
+                ),
+                Share(on_time, len(due), minimum),
+            )
+        )
+    (sign, signed), (contact, contacted) = lines
+    return HandoffLine(
+        level=link_id,
+        received=len(group),
+        sign=sign,
+        signed_on_time=signed,
+        contact=contact,
+        contacted_on_time=contacted,
+        missed=sum(1 for r in group if r.ack_missed_at is not None or r.contact_missed_at),
+        returned=sum(1 for r in group if r.status == "refused" or r.step == "returned"),
     )
 
 

@@ -257,6 +257,9 @@ class HandedOut:
     feedback_hours: float | None = None
     where: tuple[tuple[str, int], ...] = ()
     minimum: int = 1
+    # per receiving system (the link's id in `level`): how soon it signed for our hand-offs and
+    # made first contact, the misses and the returns, shown from `minimum` hand-offs of a link
+    lines: tuple[HandoffLine, ...] = ()
 
     @property
     def enough(self) -> bool:
