@@ -504,6 +504,17 @@ async def next_due(domain: Domain) -> datetime | None:
         ),
         (Consultation.opens_at, timedelta(0), (Consultation.status == cs.SCHEDULED,)),
         (Consultation.closes_at, timedelta(0), (Consultation.status == cs.OPEN,)),
+        # cases received from a link: sign for them, then make first contact, in time
+        (
+            CaseIntake.sign_by,
+            timedelta(0),
+            (CaseIntake.signed_at.is_(None), CaseIntake.sign_missed_at.is_(None)),
+        ),
+        (
+            CaseIntake.contact_by,
+            timedelta(0),
+            (CaseIntake.contacted_at.is_(None), CaseIntake.contact_missed_at.is_(None)),
+        ),
     ]
     if s.follow_up_after:
         waits.append(
