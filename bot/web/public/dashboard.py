@@ -45,6 +45,19 @@ def setup(app: web.Application, domain: Domain) -> None:
     app.router.add_get("/about/numbers", numbers, name="numbers")
 
 
+def community_in(request: web.Request) -> tuple[Domain, Community]:
+    """The deployment and the community a `/communities/{community_id}/...` page names; 404 for
+    an id that is malformed or not in the grid map (or no map loaded yet)."""
+    domain = request.app[GRIDVOICE].domain
+    community_id = request.match_info["community_id"]
+    if not domain.has_routing or not GRID_ID.fullmatch(community_id):
+        raise web.HTTPNotFound()
+    community = domain.routing.gridmap.communities.get(community_id)
+    if community is None:
+        raise web.HTTPNotFound()
+    return domain, community
+
+
 def _gridmap(request: web.Request) -> GridMap | None:
     domain = request.app[GRIDVOICE].domain
     return domain.routing.gridmap if domain.has_routing else None

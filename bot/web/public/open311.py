@@ -304,8 +304,10 @@ async def token(request: web.Request) -> web.Response:
     raise Open311Error(404, "unknown_token")
 
 
-async def request_create(request: web.Request) -> web.Response:
-    domain = _domain(request)
+async def _keyed_post(request: web.Request, domain: Domain) -> tuple[dict[str, str], Any, float]:
+    """A POST's form fields, the API key that signs it, and how long that key must wait (its
+    rate limit); a bad body, a missing or unknown key and a foreign jurisdiction are refused in
+    the protocol's error format."""
     if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise Open311Error(400, "bad_body")
     form = await read_form(request)
@@ -318,9 +320,16 @@ async def request_create(request: web.Request) -> web.Response:
     if key is None:
         raise Open311Error(403, "bad_key")
     wait = request.app[KEY_BUCKETS].take(str(key.id))
+    if wait <= 0:
+        service.check_jurisdiction(domain, params)
+    return params, key, wait
+
+
+async def request_create(request: web.Request) -> web.Response:
+    domain = _domain(request)
+    params, key, wait = await _keyed_post(request, domain)
     if wait > 0:
         return too_many(request, wait)
-    service.check_jurisdiction(domain, params)
     new = service.new_request(domain.routing, params)
     name = _service_name(request, new.service_code, domain.settings.default_language)
     human_id = await service.submit(domain, key, new, name)
@@ -379,21 +388,9 @@ async def update_list(request: web.Request) -> web.Response:
 
 async def update_create(request: web.Request) -> web.Response:
     domain = _domain(request)
-    if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        raise Open311Error(400, "bad_body")
-    form = await read_form(request)
-    params = {k: v for k, v in form.items() if isinstance(v, str)}
-    key_text = params.get("api_key") or request.query.get("api_key")
-    if not key_text:
-        raise Open311Error(403, "missing_key")
-    async with domain.sessions() as session:
-        key = await api_keys.check_key(session, key_text)
-    if key is None:
-        raise Open311Error(403, "bad_key")
-    wait = request.app[KEY_BUCKETS].take(str(key.id))
+    params, key, wait = await _keyed_post(request, domain)
     if wait > 0:
         return too_many(request, wait)
-    service.check_jurisdiction(domain, params)
     pushed = updates_service.pushed_update(params, domain.clock.now())
     ours = await updates_service.push_update(domain, key, pushed)
     return answer(_fmt(request), "service_request_updates", [{"update_id": ours}])

@@ -11,7 +11,7 @@ from aiohttp import web
 from bot.bounds import parse_id
 from bot.services.public import yousaid
 from bot.web.keys import GRIDVOICE, PAGES_KEY, FileUnavailable, telegram_file
-from bot.web.public.dashboard import GRID_ID
+from bot.web.public.dashboard import community_in
 
 
 def setup(app: web.Application) -> None:
@@ -23,19 +23,8 @@ def setup(app: web.Application) -> None:
     )
 
 
-def _community(request: web.Request):  # type: ignore[no-untyped-def]
-    domain = request.app[GRIDVOICE].domain
-    community_id = request.match_info["community_id"]
-    if not domain.has_routing or not GRID_ID.fullmatch(community_id):
-        raise web.HTTPNotFound()
-    community = domain.routing.gridmap.communities.get(community_id)
-    if community is None:
-        raise web.HTTPNotFound()
-    return domain, community
-
-
 async def list_page(request: web.Request) -> web.Response:
-    domain, community = _community(request)
+    domain, community = community_in(request)
     items, counts = await yousaid.proposal_list(domain, community.id)
     return request.app[PAGES_KEY].render(
         request,
@@ -49,7 +38,7 @@ async def list_page(request: web.Request) -> web.Response:
 
 
 async def you_said_page(request: web.Request) -> web.Response:
-    domain, community = _community(request)
+    domain, community = community_in(request)
     said = await yousaid.you_said(domain, community.id)
     return request.app[PAGES_KEY].render(
         request, "yousaid", community=community, gridmap=domain.routing.gridmap, said=said

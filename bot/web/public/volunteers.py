@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.services.participation.volunteers import public_page
-from bot.web.keys import GRIDVOICE, PAGES_KEY
-from bot.web.public.dashboard import GRID_ID, PAGE_CACHE_KEY
+from bot.web.keys import PAGES_KEY
+from bot.web.public.dashboard import PAGE_CACHE_KEY, community_in
 
 
 def setup(app: web.Application) -> None:
@@ -18,20 +18,14 @@ def setup(app: web.Application) -> None:
 
 
 async def volunteers_page(request: web.Request) -> web.Response:
-    community_id = request.match_info["community_id"]
-    domain = request.app[GRIDVOICE].domain
-    if not domain.has_routing or not GRID_ID.fullmatch(community_id):
-        raise web.HTTPNotFound()
+    domain, community = community_in(request)
     gridmap = domain.routing.gridmap
-    community = gridmap.communities.get(community_id)
-    if community is None:
-        raise web.HTTPNotFound()
 
     async def data() -> dict[str, Any]:
         return {
             "gridmap": gridmap,
             "community": community,
-            "page": await public_page(domain, community_id),
+            "page": await public_page(domain, community.id),
         }
 
     if PAGE_CACHE_KEY in request.app:
