@@ -25,7 +25,7 @@ from bot.runtime.metrics import Metrics
 from bot.runtime.pacing import Pacer
 from bot.services.cases.reachability import mark_unreachable
 from bot.services.participation import broadcast
-from bot.services.shared.domain import Domain
+from bot.services.shared.domain import Domain, UnitOfWork
 from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
 
 log = logging.getLogger(__name__)
@@ -411,8 +411,10 @@ class Sender:
                         uow.session.add(
                             MessageRef(ref=name, chat_id=chat_id, message_id=message_id)
                         )
-                    else:
-                        ref.chat_id, ref.message_id = chat_id, message_id
+                        continue
+                    if ref.chat_id == chat_id and ref.message_id != message_id:
+                        await _retire_older_copy(uow, ref)
+                    ref.chat_id, ref.message_id = chat_id, message_id
 
     async def _forget_ref(self, row: OutboxMessage) -> None:
         if row.edit_ref:
@@ -539,3 +541,17 @@ def _ptb_payload(method: str, payload: dict[str, Any]) -> dict[str, Any]:
         for m in payload["media"]
     ]
     return {**payload, "media": media}
+
+
+async def _retire_older_copy(uow: UnitOfWork, ref: MessageRef) -> None:
+    """A chat keeps one live copy of a card. A new copy recorded under the card's name while
+    the older one still has its buttons (the older copy's delivery was recorded after the new
+    one was asked for) takes the older copy's buttons off here; replies to it still reach the
+    case through its alias. An older copy already retired has its alias and is left alone."""
+    if not ref.ref.startswith("card:"):
+        return
+    alias = f"{ref.ref}:{ref.message_id}"
+    if await uow.session.get(MessageRef, alias) is not None:
+        return
+    uow.session.add(MessageRef(ref=alias, chat_id=ref.chat_id, message_id=ref.message_id))
+    uow.outbox.edit_markup(ref.chat_id, ref.message_id)

@@ -231,3 +231,48 @@ async def test_two_senders_share_500_rows_each_sent_once(world: World) -> None:
         for gv in (gv_a, gv_b):
             await gv.application.shutdown()
             await gv.domain.dispose()
+
+
+async def test_a_card_copy_recorded_late_still_leaves_one_live_copy(world: World) -> None:
+    """The original card's delivery is recorded after `/case` asked for a copy (the copy's
+    request saw no copy to retire): when the copy is recorded, the original loses its buttons,
+    and a reply to it still reaches the case."""
+    from bot.store.models import MessageRef
+
+    resident = 70310
+    await world.resident(resident)
+    case_id, _ = await world.report(
+        resident, "The street light outside building 2 has been broken for a week"
+    )
+    original = await world.card(MEMBER_1, case_id)
+    await world.settle()
+    assert world.app is not None
+    async with world.app.domain.unit() as uow:
+        # as if the original's delivery were not recorded yet when the copy was asked for
+        ref = (
+            await uow.session.execute(
+                select(MessageRef).where(
+                    MessageRef.ref.like("card:%"),
+                    MessageRef.chat_id == MEMBER_1,
+                    MessageRef.message_id == original["message_id"],
+                )
+            )
+        ).scalar_one()
+        name = ref.ref
+        await uow.session.delete(ref)
+    after = await world.last_id(MEMBER_1)
+    async with world.app.domain.unit() as uow:
+        uow.outbox.send_text(MEMBER_1, f"copy of {case_id}", ref=name)
+        uow.session.add(MessageRef(ref=name, chat_id=MEMBER_1, message_id=original["message_id"]))
+    await world.wait_bot(MEMBER_1, f"copy of {case_id}", after=after)
+    await world.settle()
+    now = [
+        m for m in await world.sim.messages(MEMBER_1) if m["message_id"] == original["message_id"]
+    ]
+    assert original.get("reply_markup", {}).get("inline_keyboard")
+    assert not (now[0].get("reply_markup") or {}).get("inline_keyboard")
+    async with world.app.domain.sessions() as session:
+        alias = await session.get(MessageRef, f"{name}:{original['message_id']}")
+        live = await session.get(MessageRef, name)
+    assert alias is not None and live is not None
+    assert live.message_id != original["message_id"]
