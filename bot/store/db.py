@@ -227,9 +227,27 @@ def _queue_rows_flushed(session: Session, _context: Any, _instances: Any) -> Non
             _note(session, queue)
 
 
+#: session.info keys: the cases created in the transaction, and the tables it has written
+#: since (see `UnitOfWork.none_yet`)
+CREATED_CASES = "created_cases"
+WRITTEN = "tables_written"
+
+
+@event.listens_for(Session, "after_flush")
+def _tables_flushed(session: Session, _context: Any) -> None:
+    if CREATED_CASES not in session.info:
+        return
+    written = session.info.setdefault(WRITTEN, set())
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        written.add(getattr(obj, "__tablename__", ""))
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _queue_rows_written(state: ORMExecuteState) -> None:
     session = state.session
+    if CREATED_CASES in session.info and not state.is_select:
+        table = getattr(state.statement, "table", None)
+        session.info.setdefault(WRITTEN, set()).add(getattr(table, "name", "?"))
     if session.info.get(QUEUED) and "outbox" in _tables(state.statement):
         write_queued_outbox(session)  # a statement on the outbox sees the queued messages
     if "on_commit" not in session.info or state.is_select:
@@ -240,14 +258,39 @@ def _queue_rows_written(state: ORMExecuteState) -> None:
         _note(session, queue)
 
 
-def _tables(statement: Any) -> set[str]:
-    """The names of the tables a statement reads or writes (subqueries included)."""
+def _tables(statement: Any) -> frozenset[str]:
+    """The names of the tables a statement reads or writes (subqueries included).
+
+    Remembered per statement shape (SQLAlchemy's cache key, which its compiled-statement cache
+    computes anyway): the bot asks this of most statements of a transaction that queued a
+    message, and walking a statement's tree costs more than running it on SQLite."""
     from sqlalchemy.sql.util import find_tables
 
     try:
-        return {t.name for t in find_tables(statement, include_crud=True, include_joins=True)}
+        cache_key = statement._generate_cache_key()
+        key = cache_key.key if cache_key is not None else None
+    except Exception:  # not cacheable: walk it
+        key = None
+    if key is not None:
+        known = _TABLES.get(key)
+        if known is not None:
+            return known
+    try:
+        found = frozenset(
+            t.name for t in find_tables(statement, include_crud=True, include_joins=True)
+        )
     except Exception:  # an unusual construct: assume it may touch the outbox
-        return {"outbox"}
+        return frozenset({"outbox"})
+    if key is not None:
+        if len(_TABLES) >= _TABLES_MAX:
+            _TABLES.clear()
+        _TABLES[key] = found
+    return found
+
+
+#: statement shape -> the tables it touches (see `_tables`); bounded
+_TABLES: dict[Any, frozenset[str]] = {}
+_TABLES_MAX = 2000
 
 
 @event.listens_for(Session, "before_commit")

@@ -89,6 +89,8 @@ def find_clause(gridmap: GridMap, clause_id: str) -> Clause | None:
 
 async def pending(uow: UnitOfWork, case: Case) -> CaseDispute | None:
     """The return waiting for a ruling (there is at most one per case)."""
+    if uow.none_yet(case.id, "case_disputes"):
+        return None
     return (
         await uow.session.execute(
             select(CaseDispute)

@@ -43,12 +43,16 @@ def target_of(task: CaseTask) -> str:
 
 
 async def tasks_of(uow: UnitOfWork, case: Case) -> list[CaseTask]:
+    if uow.none_yet(case.id, "case_tasks"):
+        return []
     stmt = select(CaseTask).where(CaseTask.case_id == case.id).order_by(CaseTask.id)
     return list((await uow.session.execute(stmt)).scalars().all())
 
 
 async def open_count(uow: UnitOfWork, case: Case) -> int:
     """How many of the case's tasks are still open (the lead cannot resolve before 0)."""
+    if uow.none_yet(case.id, "case_tasks"):
+        return 0
     stmt = select(func.count(CaseTask.id)).where(
         CaseTask.case_id == case.id, CaseTask.status == OPEN
     )

@@ -236,6 +236,7 @@ async def create_case(
     set_deadlines(uow, case)
     uow.session.add(case)
     await uow.session.flush()
+    uow.created(case.id)
     case.human_id = f"GV-{uow.now.year}-{case.id:06d}"
     if received is not None:  # a hand-off from a link: its row before the card is drawn
         received(case)
@@ -953,6 +954,8 @@ def on_hold(case: Case) -> bool:
 
 async def pending_deferral(uow: UnitOfWork, case: Case) -> CaseDeferral | None:
     """The owner's request waiting for a leader's decision (there is at most one)."""
+    if uow.none_yet(case.id, "case_deferrals"):
+        return None
     return (
         await uow.session.execute(
             select(CaseDeferral)

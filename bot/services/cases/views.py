@@ -147,6 +147,8 @@ async def _retire_copy(
     """Take the buttons off the chat's remembered copy of the card (unless it is `keep`);
     replies to it still reach the case. Returns the card's ref when a copy was retired."""
     name = card_ref(case, chat_id)
+    if uow.none_yet(case.id, "message_refs"):
+        return None
     ref = await uow.session.get(MessageRef, name)
     if ref is None or ref.message_id == keep:
         return None
@@ -190,6 +192,8 @@ async def refresh_card(
 async def remote_of(uow: UnitOfWork, case: Case) -> dict[str, Any] | None:
     """The case's latest hand-off to another system, for staff: where, its id there, its
     status there (cases/handoffs.py). None when the case never left."""
+    if uow.none_yet(case.id, "handoffs"):
+        return None
     row = (
         await uow.session.execute(
             select(Handoff).where(Handoff.case_id == case.id).order_by(Handoff.id.desc()).limit(1)

@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.render import Renderer
 from bot.services.shared.outbox import Outbox
-from bot.store.db import create_engine, is_sqlite, session_factory
+from bot.store.db import CREATED_CASES, WRITTEN, create_engine, is_sqlite, session_factory
 from bot.store.models import DutyAmendment, GridMapVersion, StaffMember
 from routing.address import AddressIndex
 from routing.classifier import Classifier, load_lexicon
@@ -94,6 +94,19 @@ class UnitOfWork:
     @property
     def settings(self) -> Settings:
         return self.domain.settings
+
+    def created(self, case_id: int) -> None:
+        """`case_id` was created in this transaction (see `none_yet`)."""
+        self.session.info.setdefault(CREATED_CASES, set()).add(case_id)
+
+    def none_yet(self, case_id: int, table: str) -> bool:
+        """True when the case was created in this transaction and the transaction has written
+        nothing to `table` since: the case can have no row there, and no query is needed (a
+        new case's card asks of its tasks, requests, returns and hand-offs)."""
+        info = self.session.info
+        if case_id not in info.get(CREATED_CASES, ()) or table in info.get(WRITTEN, ()):
+            return False
+        return not any(getattr(o, "__tablename__", None) == table for o in self.session.new)
 
 
 def build_classifier(settings: Settings) -> Classifier:

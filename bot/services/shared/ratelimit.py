@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import case, false, literal, or_
+from sqlalchemy.dialects import postgresql, sqlite
+
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import RateWindow
 
@@ -26,21 +29,35 @@ class DropNotice:
 
 
 async def allow(uow: UnitOfWork, user_id: int) -> bool:
-    """Count one message; False once the person passes the per-minute limit."""
-    row = await uow.session.get(RateWindow, user_id)
-    if row is None:
-        uow.session.add(RateWindow(user_id=user_id, window_start=uow.now, count=1, warned=False))
-        return True
-    if uow.now - row.window_start >= WINDOW or uow.now < row.window_start:
-        row.window_start, row.count, row.warned = uow.now, 1, False
-        return True
-    row.count += 1
-    return row.count <= uow.settings.user_rate_per_minute
+    """Count one message; False once the person passes the per-minute limit.
+
+    One statement: the person's window is opened, restarted (a minute has passed, or the clock
+    went back) or counted up in the database, which answers with the new count."""
+    table = RateWindow.__table__
+    now = literal(uow.now, table.c.window_start.type)
+    restart = or_(table.c.window_start <= uow.now - WINDOW, table.c.window_start > uow.now)
+    dialect = sqlite if uow.domain.sqlite else postgresql
+    stmt = (
+        dialect.insert(RateWindow)
+        .values(user_id=user_id, window_start=uow.now, count=1, warned=False)
+        .on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={
+                "window_start": case((restart, now), else_=table.c.window_start),
+                "count": case((restart, 1), else_=table.c.count + 1),
+                "warned": case((restart, false()), else_=table.c.warned),
+            },
+        )
+        .returning(table.c.count)
+    )
+    count = (await uow.session.execute(stmt)).scalar_one()
+    return int(count) <= uow.settings.user_rate_per_minute
 
 
 async def drop_notice(uow: UnitOfWork, user_id: int) -> DropNotice | None:
     """After `allow` said no: how many messages of this window were not taken."""
-    row = await uow.session.get(RateWindow, user_id)
+    # read anew: `allow` counted in the database, past any copy this session holds
+    row = await uow.session.get(RateWindow, user_id, populate_existing=True)
     if row is None:
         return None
     first = not row.warned
