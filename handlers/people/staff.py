@@ -1,7 +1,8 @@
 """Staff in the chat: one-time invites (`/invite`, opened with `/start <code>`) and `/web`, a
 member's one-time link to the grid desk in a browser (and its Mini App button). A registered
-resident's `/web` is the same kind of link, of the resident scope: it signs them in on the
-public pages, to propose and support there (bot/web/public/residents.py).
+resident's `/web` is the same kind of link, of the resident scope (and, over https, a menu button
+to the residents' Mini App sign-in): it signs them in on the public pages, to propose and support
+there (bot/web/public/residents.py).
 
 Deactivating a member hands their cases over, so `/deactivate` is with the queues
 (`handlers/cases/queues.py`).
@@ -95,6 +96,10 @@ async def _resident_link(ctx: Ctx, user_id: int) -> None:
         return
     minutes = int(ctx.uow.settings.desk_link_ttl.total_seconds() // 60)
     ctx.reply("resident_web_link", url=url, minutes=minutes)
+    app_url = desk_auth.web_app_url(ctx.uow.settings, desk_auth.RESIDENT)
+    if app_url is not None:
+        label = ctx.uow.domain.renderer.label(ctx.lang, "btn_web_resident")
+        ctx.uow.outbox.menu_button(user_id, label, app_url)
 
 
 # Read by the dispatcher (handlers/dispatch.py).

@@ -7,15 +7,17 @@ never opens the desk, even the session of a person who is staff."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from dialogue_helpers import say
 from page_helpers import load_two_communities, pages
 from sqlalchemy import func, select
-from unit_helpers import MEMBER_1, file_case, new_resident
+from unit_helpers import MEMBER_1, file_case, new_resident, outbox, texts_to
 
 from bot.services.participation import proposals as ps
 from bot.services.people import desk_auth
@@ -29,7 +31,7 @@ TEXT = "Please fit motion-sensor lights in the stairwells of building 3, they ar
 
 @pytest.fixture
 def domain_settings() -> dict[str, Any]:
-    return {"web_burst_per_ip": 10_000}
+    return {"web_burst_per_ip": 10_000, "public_url": "http://gridvoice.test"}
 
 
 @pytest.fixture
@@ -94,6 +96,10 @@ async def test_a_verified_resident_proposes_on_the_web_and_lands_on_its_page(
     async with domain.unit() as uow:
         own = await file_case(uow, await uow.session.get(User, author), building="xf-3")
         cited = own.human_id
+    async with client.get("/communities/xingfu/propose") as r:  # signed out: how, no form
+        page = await r.text()
+        assert r.status == 200 and "send /web to the gridvoice bot" in page
+        assert 'id="propose-form"' not in page
     assert await sign_in(domain, client, author) == "/communities/xingfu/proposals"
     listing = await (await client.get("/communities/xingfu/proposals")).text()
     assert 'href="/communities/xingfu/propose"' in listing
@@ -253,3 +259,56 @@ async def test_a_resident_session_is_never_a_desk_session(domain: Domain) -> Non
     async with domain.unit() as uow:
         with pytest.raises(desk_auth.DeskAuthError):
             await desk_auth.issue_link(uow, 999_999_001, desk_auth.RESIDENT)
+
+
+async def test_web_in_the_chat_gives_a_resident_their_sign_in_link(
+    domain: Domain, client: TestClient
+) -> None:
+    registered = await resident(domain, lang="zh")
+    stranger = 999_999_002  # never registered
+    async with domain.unit() as uow:
+        await say(uow, registered, "/web", lang="zh")
+        await say(uow, stranger, "/web")
+    async with domain.unit() as uow:
+        answer = "\n".join(await texts_to(uow, registered))
+        refused = "\n".join(await texts_to(uow, stranger))
+    assert "社区网页一次性登录链接" in answer and "/desk/login" not in answer
+    token = re.search(r"http://gridvoice\.test/signin\?token=(\S+)", answer).group(1)  # type: ignore[union-attr]
+    assert "only for grid staff" in refused and "token=" not in refused
+    async with client.get(f"/signin?token={token}") as r:
+        assert r.status == 200 and 'id="signin-continue"' in await r.text()
+    async with client.get(f"/desk/login?token={token}") as r:
+        assert r.status == 403  # a resident's link is no desk link
+
+
+@pytest.mark.parametrize(
+    "domain_settings", [{"web_burst_per_ip": 10_000, "public_url": "https://gridvoice.test"}]
+)
+async def test_over_https_web_also_gives_a_resident_the_mini_app_button(domain: Domain) -> None:
+    user_id = await resident(domain, verified=True)
+    async with domain.unit() as uow:
+        await say(uow, user_id, "/web")
+    async with domain.unit() as uow:
+        menu = [m.payload for m in await outbox(uow, user_id) if m.method == "setChatMenuButton"]
+    assert menu[0]["menu_button"]["web_app"]["url"] == "https://gridvoice.test/signin/app"
+
+
+async def test_the_mini_app_signs_a_resident_in_with_telegrams_init_data(
+    domain: Domain, client: TestClient
+) -> None:
+    user_id = await resident(domain, verified=True)
+    fields = {
+        "user": json.dumps({"id": user_id, "first_name": "R"}, separators=(",", ":")),
+        "auth_date": str(int(domain.clock.now().timestamp())),
+    }
+    for init_data, status in (
+        (desk_auth.sign_init_data(fields, "999:FORGED"), 403),
+        (desk_auth.sign_init_data(fields, "123456:TEST"), 303),
+    ):
+        async with client.get("/signin/app") as r:
+            csrf = hidden(await r.text(), "csrf")
+        data = {"csrf": csrf, "init_data": init_data}
+        async with client.post("/signin/app", data=data, allow_redirects=False) as r:
+            assert r.status == status
+    async with client.get("/communities/xingfu/propose") as r:
+        assert 'id="propose-form"' in await r.text()

@@ -127,10 +127,12 @@ def resident_login_url(domain: Domain, token: str) -> str | None:
     return f"{base.rstrip('/')}/signin?token={token}" if base else None
 
 
-def web_app_url(settings: Settings) -> str | None:
-    """The Mini App's address; Telegram opens Web Apps over HTTPS only."""
+def web_app_url(settings: Settings, scope: str = DESK) -> str | None:
+    """The Mini App's address (the desk's, or the residents' sign-in); Telegram opens Web Apps
+    over HTTPS only."""
     base = settings.public_url
-    return f"{base.rstrip('/')}/desk/app" if base and base.startswith("https://") else None
+    path = "/desk/app" if scope == DESK else "/signin/app"
+    return f"{base.rstrip('/')}{path}" if base and base.startswith("https://") else None
 
 
 async def issue_link(uow: UnitOfWork, user_id: int, scope: str = DESK) -> str:

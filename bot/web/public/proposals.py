@@ -233,9 +233,7 @@ async def _propose_form(
                 why = _label(request, exc)
         csrf = me.csrf if me is not None else ""
     rules = community.proposals
-    if me is None and status == 200:
-        status = 401
-    elif why and status == 200:
+    if why and status == 200:
         status = 403
     return private(
         request,
