@@ -27,7 +27,7 @@ from bot.web.forms import read_form
 from bot.web.keys import GRIDVOICE, PAGES_KEY, FileUnavailable, telegram_file
 from bot.web.pages import request_language
 from bot.web.public.dashboard import community_in
-from bot.web.public.residents import csrf_ok, private, resident_of
+from bot.web.public.residents import csrf_ok, may_be_signed_in, private, resident_of
 
 # A case's public id as residents see it (`GV-2026-000123`); its number is read with bounds.
 CASE_REF = re.compile(r"GV-([0-9]{4})-([0-9]{1,12})", re.IGNORECASE)
@@ -118,6 +118,8 @@ async def _proposal_response(
 
 async def _take_part(request: web.Request, proposal_id: int) -> SimpleNamespace | None:
     """What the signed-in resident may do on this proposal (None when nobody is signed in)."""
+    if not may_be_signed_in(request):
+        return None
     domain = request.app[GRIDVOICE].domain
     async with domain.unit() as uow:
         me = await resident_of(uow, request)
@@ -187,7 +189,7 @@ async def point(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     form = await read_form(request)
     side = str(form.get("side", ""))
-    text = str(form.get("text", ""))[: ps.POINT_MAX * 4]
+    text = str(form.get("text", ""))
     domain = request.app[GRIDVOICE].domain
     try:
         async with domain.unit() as uow:
@@ -223,15 +225,16 @@ async def _propose_form(
     request: web.Request, typed: dict[str, str], error: str, status: int = 200
 ) -> web.Response:
     domain, community = community_in(request)
-    async with domain.unit() as uow:
-        me = await resident_of(uow, request)
-        why = ""
-        if me is not None:
-            try:
-                await ps.may_propose(uow, me.user, community.id)
-            except ProposalError as exc:
-                why = _label(request, exc)
-        csrf = me.csrf if me is not None else ""
+    me, why, csrf = None, "", ""
+    if may_be_signed_in(request):
+        async with domain.unit() as uow:
+            me = await resident_of(uow, request)
+            if me is not None:
+                csrf = me.csrf
+                try:
+                    await ps.may_propose(uow, me.user, community.id)
+                except ProposalError as exc:
+                    why = _label(request, exc)
     rules = community.proposals
     if why and status == 200:
         status = 403
@@ -278,15 +281,9 @@ async def propose(request: web.Request) -> web.StreamResponse:
     """File the form through `proposals.create` (the chat's own), then show the proposal."""
     domain, community = community_in(request)
     form = await read_form(request)
-    typed = {
-        name: str(form.get(name, ""))[:limit]
-        for name, limit in (
-            ("title", ps.TITLE_MAX * 4),
-            ("text", ps.TEXT_MAX * 2),
-            ("place", ps.PLACE_MAX * 2),
-            ("cases", CITE_FIELD_MAX),
-        )
-    }
+    # Whole, as typed (the body's size is bounded by the server): a refusal gives the true
+    # length and hands the words back.
+    typed = {name: str(form.get(name, "")) for name in ("title", "text", "place", "cases")}
     try:
         async with domain.unit() as uow:
             me = await resident_of(uow, request)

@@ -46,6 +46,12 @@ def private(request: web.Request, name: str, *, status: int = 200, **data: Any) 
     return response
 
 
+def may_be_signed_in(request: web.Request) -> bool:
+    """A resident's cookie came with the request: only then is a session looked up (a public
+    page read by a passer-by opens no unit of work)."""
+    return bool(request.cookies.get(RESIDENT_COOKIE))
+
+
 async def resident_of(uow: UnitOfWork, request: web.Request) -> ResidentIn | None:
     """The resident signed in in this browser, or None."""
     return await desk_auth.resident_signed_in(uow, request.cookies.get(RESIDENT_COOKIE))
