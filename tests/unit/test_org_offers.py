@@ -5,9 +5,12 @@ And the call-back reminders of assisted cases heard back by phone (staff_intake.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from dialogue_helpers import press, say
 from page_helpers import pages
+from sqlalchemy import select
 from unit_helpers import (
     COMMITTEE,
     MEMBER_1,
@@ -26,7 +29,7 @@ from bot.services.cases import staff_intake as intake
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.participation import volunteers as vol
 from bot.services.shared.domain import Domain, UnitOfWork
-from bot.store.models import Case, CaseOffer, User
+from bot.store.models import Case, CaseEvent, CaseOffer, User
 
 SECRET_WORDS = "Mrs Zhou in 3-502 fell and cannot carry her shopping MARKER-RESIDENT-77"
 PHONE = "138 0013 8000"
@@ -300,3 +303,31 @@ async def test_only_staff_who_work_the_case_record_the_call(uow: UnitOfWork) -> 
         with pytest.raises(CaseActionError):
             await actions.perform(uow, stranger, case, actions.BY_NAME["called_back"])
     assert await intake.call_back_due(uow, case) is not None
+
+
+async def test_one_organisation_takes_it_up_under_simultaneous_presses(domain: Domain) -> None:
+    async with domain.unit() as uow:
+        case, _, contacts = await _offered(uow, orgs=4)
+        presses = []
+        for contact in contacts:
+            take = (await _offer_data(uow, contact))["✅ We'll take it"]
+            presses.append((contact.id, int(take.split(":")[1])))
+        case_id = case.id
+
+    async def one(user_id: int, offer_id: int) -> str:
+        async with domain.unit() as uow:
+            return await offers.answer(uow, user_id, offer_id, take=True)
+
+    # Every organisation presses twice, all at once.
+    outcomes = await asyncio.gather(*(one(u, o) for u, o in presses + presses))
+    assert outcomes.count("taken") == 1
+    assert set(outcomes) <= {"taken", "already_taken", "already"}
+    async with domain.unit() as uow:
+        states = (
+            await uow.session.execute(select(CaseOffer.state).where(CaseOffer.case_id == case_id))
+        ).scalars()
+        assert sorted(states) == ["gone", "gone", "gone", "taken"]
+        kinds = (
+            await uow.session.execute(select(CaseEvent.kind).where(CaseEvent.case_id == case_id))
+        ).scalars()
+        assert list(kinds).count("org_took") == 1

@@ -5,7 +5,8 @@ per organisation and sends its contact the offer: the case id, its category, the
 staff approved for publication and its grid — never the resident, their words or their
 address — with *We'll take it* and *Not for us* (`og:<offer>:t`, `og:<offer>:n`). The first
 organisation to take it up is the one: a partial unique index on the taken offer of a case
-holds it under any race; the other offers are marked gone and their messages say so. The one
+holds it under any race (and the case row is locked while an answer is written, so two
+presses never wait on each other); the other offers are marked gone and their messages say so. The one
 that took it up reports *Done* (`og:<offer>:d`, then a short note in the `org_done_note`
 prompt): the note goes on the case's staff timeline and to the owner, never to the public.
 
@@ -133,6 +134,11 @@ async def answer(uow: UnitOfWork, user_id: int, offer_id: int, take: bool) -> st
     if found is None:
         return "not_allowed"
     offer, org, case = found
+    # One answer at a time per case: the others wait here, then read the offer as it is now
+    # (a press that lost the race finds its offer gone). Without it two organisations taking
+    # the case up at once would each wait for the other's row.
+    await uow.session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
+    await uow.session.refresh(offer)
     if offer.state == "gone":
         return "already_taken"
     if offer.state != "offered":
