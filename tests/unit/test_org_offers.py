@@ -100,8 +100,15 @@ async def test_the_first_organisation_takes_it_up_and_the_others_are_told(
     # Pressed twice: nothing more is recorded.
     await press(uow, first.id, take)
     assert (await _answers(uow, mark))[-1] == "You answered this offer already: nothing changed."
-    kinds = [e.kind for e in await events_of(uow, case)]
-    assert kinds.count("org_took") == 1
+    trail = await events_of(uow, case)
+    assert [e.kind for e in trail].count("org_took") == 1
+    # The audit trail names the organisation, never its contact's Telegram account.
+    took = next(e for e in trail if e.kind == "org_took")
+    assert (took.actor_id, took.actor_role, took.data["organisation"]) == (
+        None,
+        "organisation",
+        "Org 0",
+    )
     status = await offers.status(uow, case)
     assert status is not None and (status.organisation, status.state) == ("Org 0", "taken")
 

@@ -32,6 +32,9 @@ from bot.store.models import Case, CaseOffer, Organisation
 NOTE_MAX = 500
 # What a press answers with (label `org_answer_<outcome>`): only the first two change anything.
 TAKEN, DECLINED = "taken", "declined"
+# Who the audit trail names for an organisation's answer: the organisation (its name is in the
+# event's data), never its contact's Telegram account.
+ORGANISATION = "organisation"
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,7 @@ async def answer(uow: UnitOfWork, user_id: int, offer_id: int, take: bool) -> st
         return "already"
     if case.status in FINISHED:
         return "closed"
-    actor = lifecycle.Actor(user_id, "organisation")
+    actor = lifecycle.Actor(None, ORGANISATION)
     if not take:
         if not await _move(uow, offer, "offered", "declined"):
             return "already"
@@ -235,7 +238,7 @@ async def report_done(uow: UnitOfWork, user_id: int, offer_id: int, note: str) -
     if done.rowcount != 1:  # type: ignore[attr-defined]
         return "already"
     await uow.session.refresh(offer)
-    actor = lifecycle.Actor(user_id, "organisation")
+    actor = lifecycle.Actor(None, ORGANISATION)
     await lifecycle.record(uow, case, actor, "org_done", note=note, organisation=org.name)
     await _show(uow, offer, case, org)
     await lifecycle.refresh_owner_card(uow, case)
