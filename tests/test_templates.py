@@ -323,7 +323,6 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
         # a call back to an assisted resident; an organisation's answer to an offer
         "phone": "138 0000 0000",
         "org_name": "Sunshine <b>Care</b>",
-        "human_id": "GV-2026-000001",
     }
 
 
