@@ -320,6 +320,9 @@ def _context(gridmap: GridMap, lang: str) -> dict[str, Any]:
             "status": "in_progress",
             "state": "sent",
         },
+        # a call back to an assisted resident; an organisation's answer to an offer
+        "phone": "138 0000 0000",
+        "org_name": "Sunshine <b>Care</b>",
     }
 
 

@@ -794,6 +794,35 @@ class Organisation(Base):
     joined_at: Mapped[datetime | None]
 
 
+class CaseOffer(Base):
+    """A case offered to one organisation (`lifecycle.offer_to_organisations`): its answer.
+    offered → taken → done, offered → declined, offered → gone (another took it up first).
+    One organisation takes a case up: a partial unique index holds it under any race. The
+    done note is for staff (the case's timeline), never published by itself."""
+
+    __tablename__ = "case_offers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    state: Mapped[str] = mapped_column(String(16), default="offered")
+    offered_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    done_note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "organisation_id", name="uq_case_offers_case_org"),
+        Index(
+            "ux_case_offers_taken",
+            "case_id",
+            unique=True,
+            postgresql_where=sql_text("state IN ('taken', 'done')"),
+            sqlite_where=sql_text("state IN ('taken', 'done')"),
+        ),
+    )
+
+
 class Volunteer(Base):
     """A resident who opted in as a volunteer: what they can do, when and where. Thanked in
     public only when `thank_publicly` (their own choice). Deleted by opting out or /forget."""
@@ -868,6 +897,20 @@ class AssistedContact(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     consent_at: Mapped[datetime]
     recorded_by: Mapped[int] = mapped_column(BigInteger)
+
+
+class CallBack(Base):
+    """A step of an assisted case the resident hears of by phone: the owner is reminded to
+    call them back, and presses *Called* once (`staff_intake.called_back`)."""
+
+    __tablename__ = "call_backs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime]
+    called_at: Mapped[datetime | None]
+    called_by: Mapped[int | None] = mapped_column(BigInteger)
 
 
 # --- cases that arrive from a link (交办, a lower level's report) or a hotline order ---------

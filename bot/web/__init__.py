@@ -30,7 +30,16 @@ def setup_web(app: web.Application, gv: RunningBot) -> None:
         ip_rate_limit(TokenBuckets(settings.web_rate_per_ip, settings.web_burst_per_ip), too_many)
     )
     app.router.add_static("/static/", static_root(), name="static", append_version=True)
-    from bot.web.public import cases, dashboard, duties, open311, open_data, proposals, volunteers
+    from bot.web.public import (
+        cases,
+        dashboard,
+        duties,
+        open311,
+        open_data,
+        proposals,
+        residents,
+        volunteers,
+    )
 
     app.middlewares.append(open311.open311_errors)
     dashboard.setup(app, gv.domain)
@@ -40,6 +49,7 @@ def setup_web(app: web.Application, gv: RunningBot) -> None:
     duties.setup(app)
     volunteers.setup(app)
     proposals.setup(app)
+    residents.setup(app)
     from bot.web.desk import setup as setup_desk
 
     setup_desk(app)

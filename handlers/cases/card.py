@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.bounds import arg, parse_id, parse_int
-from bot.services.cases import actions, duty, joint, replies, verification
+from bot.bounds import arg, clean_text, parse_id, parse_int
+from bot.services.cases import actions, duty, joint, offers, replies, verification
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.reachability import sent_ref
@@ -65,7 +65,9 @@ async def card_button(ctx: Ctx) -> None:
         return
     code, rest = args[0], args[3:]
     try:
-        case = await case_service.authorise(ctx.uow, user_id, case_id, version)
+        case = await case_service.authorise(
+            ctx.uow, user_id, case_id, version, viewing=code in actions.REACH_CODES
+        )
         pressed = _pressed_card(ctx)
         if pressed is not None and code in actions.CARD_CODES:
             await adopt_pressed_card(ctx.uow, case, ctx.chat_id, pressed)
@@ -700,8 +702,61 @@ async def ruling_button(ctx: Ctx) -> None:
     _prompt(ctx, "staff_prompt_ruling", case=case, outcome=outcome)
 
 
+# --- an organisation's answer to a case offered to it (cases/offers.py) -----------------------
+
+
+async def offer_button(ctx: Ctx) -> None:
+    """`og:<offer>:<t|n|d>`: *We'll take it*, *Not for us*, *Done* (then a short note in the
+    `org_done_note` prompt). The offer id is read with `bot.bounds` and the service decides
+    from the offer row: only its organisation's contact answers, once."""
+    user_id = ctx.tg_user.id if ctx.tg_user else 0
+    offer_id, what = parse_id(arg(ctx.args, 0)), arg(ctx.args, 1)
+    if offer_id is None or what not in ("t", "n", "d"):
+        ctx.answer("org_answer_not_allowed", alert=True)
+        return
+    if what == "d":
+        outcome = await offers.may_report(ctx.uow, user_id, offer_id)
+        if outcome != "ok":
+            ctx.answer(f"org_answer_{outcome}", alert=True)
+            return
+        if ctx.user is None:
+            ctx.user = await ensure_user(ctx.uow, ctx.person, ctx.default_language())
+            ctx.lang = ctx.user.language
+        dialogue.arm(ctx.uow, ctx.user, Prompt.ORG_DONE_NOTE, offer_id=offer_id)
+        ctx.answer()
+        ctx.reply("org_done", what="ask", human_id=await offers.human_id_of(ctx.uow, offer_id))
+        return
+    outcome = await offers.answer(ctx.uow, user_id, offer_id, take=what == "t")
+    ctx.answer(f"org_answer_{outcome}", alert=outcome not in (offers.TAKEN, offers.DECLINED))
+
+
+async def org_done_message(ctx: Ctx) -> bool:
+    """The dialogue table's reader for `org_done_note`: the organisation's short note."""
+    user = ctx.user
+    assert user is not None
+    data = dialogue.own_data(user)
+    offer_id = parse_id(str(data.get("offer_id") or ""))
+    text, _ = message_text(ctx)
+    if offer_id is None:
+        await dialogue.end(ctx.uow, user)
+        return False
+    if not text or not text.strip():
+        ctx.reply("org_done", what="empty")
+        return True
+    outcome = await offers.report_done(ctx.uow, user.id, offer_id, clean_text(text))
+    await dialogue.end(ctx.uow, user)
+    ctx.reply("org_done", what=outcome)
+    return True
+
+
 # Read by the dispatcher (handlers/dispatch.py); the card's buttons work in groups too.
-CALLBACKS = {"c": card_button, "vp": verify_button, "j": task_button, "du": ruling_button}
+CALLBACKS = {
+    "c": card_button,
+    "vp": verify_button,
+    "j": task_button,
+    "du": ruling_button,
+    "og": offer_button,
+}
 # "j": a co-handler's task card in a party's group; "du": a ruling asked of the street
 # office's group.
 GROUP_CALLBACKS = ("c", "j", "du")

@@ -1,5 +1,8 @@
 """Staff in the chat: one-time invites (`/invite`, opened with `/start <code>`) and `/web`, a
-member's one-time link to the grid desk in a browser (and its Mini App button).
+member's one-time link to the grid desk in a browser (and its Mini App button). A registered
+resident's `/web` is the same kind of link, of the resident scope (and, over https, a menu button
+to the residents' Mini App sign-in): it signs them in on the public pages, to propose and support
+there (bot/web/public/residents.py).
 
 Deactivating a member hands their cases over, so `/deactivate` is with the queues
 (`handlers/cases/queues.py`).
@@ -57,12 +60,13 @@ async def redeem_invite(ctx: Ctx, code: str) -> bool:
 
 
 async def web_link(ctx: Ctx) -> None:
-    """`/web`: a one-time desk login link; in the private chat also the Mini App menu button."""
+    """`/web`: a one-time desk login link; in the private chat also the Mini App menu button.
+    A resident (not staff) gets a one-time link that signs them in on the public pages."""
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     try:
         token = await desk_auth.issue_link(ctx.uow, user_id)
     except desk_auth.DeskAuthError:
-        ctx.reply("desk_refused")
+        await _resident_link(ctx, user_id)
         return
     url = desk_auth.login_url(ctx.uow.domain, token)
     if url is None:
@@ -75,6 +79,27 @@ async def web_link(ctx: Ctx) -> None:
         ctx.uow.outbox.menu_button(
             user_id, ctx.uow.domain.renderer.label(ctx.lang, "btn_desk"), app_url
         )
+
+
+async def _resident_link(ctx: Ctx, user_id: int) -> None:
+    if ctx.chat_id != user_id:  # a link that signs in as you belongs in your private chat
+        ctx.reply("desk_refused")
+        return
+    try:
+        token = await desk_auth.issue_link(ctx.uow, user_id, desk_auth.RESIDENT)
+    except desk_auth.DeskAuthError:
+        ctx.reply("desk_refused")
+        return
+    url = desk_auth.resident_login_url(ctx.uow.domain, token)
+    if url is None:
+        ctx.reply("desk_unavailable")
+        return
+    minutes = int(ctx.uow.settings.desk_link_ttl.total_seconds() // 60)
+    ctx.reply("resident_web_link", url=url, minutes=minutes)
+    app_url = desk_auth.web_app_url(ctx.uow.settings, desk_auth.RESIDENT)
+    if app_url is not None:
+        label = ctx.uow.domain.renderer.label(ctx.lang, "btn_web_resident")
+        ctx.uow.outbox.menu_button(user_id, label, app_url)
 
 
 # Read by the dispatcher (handlers/dispatch.py).

@@ -125,7 +125,8 @@ def _datas(message: dict[str, Any]) -> list[str]:
 # (tests/unit/test_supervision.py presses it on the leader's card). Contact made is offered on
 # a hand-off received from a link only (tests/e2e/test_e2e_handoffs.py); reporting up is a
 # leader's and needs a superior in the map (tests/unit/test_actions.py presses it on the
-# leader's card).
+# leader's card). *Called* waits on a case filed for a resident without Telegram who hears back
+# by phone (tests/unit/test_org_offers.py presses it through the chat).
 NOT_ON_A_FRESH_OWNERS_CARD = {
     "approve",
     "decline",
@@ -133,6 +134,7 @@ NOT_ON_A_FRESH_OWNERS_CARD = {
     "supervise",
     "handoff_contacted",
     "report_up",
+    "called_back",
 }
 
 

@@ -25,7 +25,7 @@ from unit_helpers import (
     new_resident,
 )
 
-from bot.services.cases import actions, intake, lifecycle, views
+from bot.services.cases import actions, intake, lifecycle, staff_intake, views
 from bot.services.cases.actions import ACTIONS, Asks, Where
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.status import Status
@@ -66,6 +66,7 @@ EVENT = {
     "rule_uphold": "return_upheld",
     "offer_org": "offered_org",
     "handoff_contacted": "handoff_contacted",
+    "called_back": "called_back",
 }
 # Rows only the case's owner presses (at the desk too), and rows waiting for a return.
 OWNER_ONLY = {"return"}
@@ -75,6 +76,8 @@ NEEDS_REQUEST = {"approve", "decline", "release"}
 # Rows offered only where an organisation joined the case's community.
 NEEDS_ORGANISATION = {"offer_org"}
 NEEDS_HANDOFF = {"handoff_contacted"}
+# Rows offered only while a reminder to call an assisted resident back waits.
+NEEDS_CALL_BACK = {"called_back"}
 
 
 def _yaml(lang: str, name: str) -> dict[str, Any]:
@@ -142,6 +145,21 @@ async def _case_in(uow: UnitOfWork, status: str, action: str = "") -> Case:
     if action == "report_up":
         with_superior(uow.domain)
     resident = await new_resident(uow)
+    if action in NEEDS_CALL_BACK:  # an assisted case heard back by phone, filed by MEMBER_1
+        case = await staff_intake.file_assisted(
+            uow,
+            MEMBER_1,
+            text="The lamp by building 1 is broken",
+            place=staff_intake.place_of(uow, words="Xingfu Garden building 1"),
+            channel="phone",
+            hear_back="phone",
+            phone="138 0000 0000",
+            consent=True,
+        )
+        await lifecycle.accept(uow, MEMBER_1, case)  # a step the resident is called about
+        if status == Status.RESOLVED:
+            await lifecycle.resolve(uow, MEMBER_1, case, "Fixed")
+        return case
     if status == Status.TRIAGE:
         return await file_case(uow, resident, "Something odd", as_category=None)
     case = await file_case(uow, resident, as_category="facilities")
@@ -178,6 +196,8 @@ async def _case_in(uow: UnitOfWork, status: str, action: str = "") -> Case:
 
 def _offered_in(action: actions.StaffAction) -> str:
     """A status the row is offered in: a fresh case's, else a resolved one."""
+    if action.name in NEEDS_CALL_BACK:
+        return Status.ACCEPTED
     for status in (Status.TRIAGE, Status.ASSIGNED, Status.RESOLVED):
         if status in action.statuses:
             return status

@@ -67,6 +67,7 @@ STORED = frozenset(
         "propose",
         "proposal_point",
         "proposal_reason",
+        "org_done_note",
     }
 )
 
@@ -123,7 +124,7 @@ EXPECTED: dict[Prompt, tuple[str | None, bool, timedelta | None, OverDraft]] = {
     **{p: ("prompt_left", True, timedelta(days=1), OverDraft.SET_ASIDE) for p in COMMITTEE_PROMPTS},
     **{
         p: ("dialogue_cancelled", True, timedelta(days=1), OverDraft.SET_ASIDE)
-        for p in (Prompt.VOLUNTEER, Prompt.TASK_POST, Prompt.ORG_PROFILE)
+        for p in (Prompt.VOLUNTEER, Prompt.TASK_POST, Prompt.ORG_PROFILE, Prompt.ORG_DONE_NOTE)
     },
 }
 

@@ -41,6 +41,9 @@ for _role in ("leader", "centre", "street", "admin"):
 # Summons (吹哨): the grid's own people and those above them; never a party or the committee.
 for _role in ("member", "leader", "centre", "street", "admin"):
     EXPECTED[_role].add(C.SUMMON)
+# Offering a case to the organisations: whoever works cases, and the committee that invites them.
+for _role in ("member", "party", "leader", "centre", "street", "admin", "committee"):
+    EXPECTED[_role].add(C.OFFER)
 PEOPLE = {
     "member": MEMBER_1,
     "party": PROPERTY_STAFF,

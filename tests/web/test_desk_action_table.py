@@ -45,6 +45,7 @@ EVENT = {
     "rule_uphold": "return_upheld",
     "offer_org": "offered_org",
     "handoff_contacted": "handoff_contacted",
+    "called_back": "called_back",
 }
 
 
@@ -56,6 +57,31 @@ async def _organisation_joins(w: World) -> None:
     async with w.app.domain.unit() as uow:
         code = await volunteers.invite_organisation(uow, COMMITTEE, "xingfu", "Sunshine Care")
         assert await volunteers.accept_invitation(uow, 7499, code) is not None
+
+
+async def _call_back_waits(w: World, case_id: str) -> None:
+    """The case as one filed for a resident without Telegram who hears back by phone, with a
+    step they must be called about."""
+    from bot.services.cases import staff_intake
+    from bot.store.models import AssistedContact
+
+    assert w.app is not None
+    async with w.app.domain.unit() as uow:
+        case = await lifecycle.find_case(uow, case_id)
+        assert case is not None
+        case.source = "assisted"
+        uow.session.add(
+            AssistedContact(
+                case_id=case.id,
+                channel="phone",
+                hear_back="phone",
+                phone="138 0013 8000",
+                consent_at=uow.now,
+                recorded_by=ADMIN,
+            )
+        )
+        await uow.session.flush()
+        await staff_intake.remind_call_back(uow, case, "accepted")
 
 
 def _first_option(page: str, name: str) -> str:
@@ -91,6 +117,8 @@ async def test_every_action_of_the_table_has_a_form_that_runs_it(web_world: Worl
                 await _organisation_joins(w)
             if action.name == "handoff_contacted":
                 await _received_from_a_link(w, case_id)
+            if action.name == "called_back":
+                await _call_back_waits(w, case_id)
             if action.name == "report_up":  # only where the map names a superior centre
                 with_superior(w.app.domain)  # type: ignore[union-attr]
             if action.name == "return":  # only the case's owner returns it: their own desk

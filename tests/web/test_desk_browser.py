@@ -253,3 +253,51 @@ async def test_every_desk_page_fits_a_desktop_and_a_phone_in_both_languages(
     for lang in LANGS:
         problems += await _look(browser, f"{base}/desk/?lang={lang}", f"desk-signed-out-{lang}")
     assert not problems, "\n".join(problems)
+
+
+async def test_an_assisted_case_shows_its_call_back_and_the_organisations_answer(
+    web_world: World, browser: Any
+) -> None:
+    """A case filed for a resident who hears back by phone, accepted (a call back waits) and
+    taken up and done by an organisation: the desk's case page shows both, on a desktop and a
+    phone, in both languages."""
+    from sqlalchemy import select
+
+    from bot.services.cases import lifecycle, offers
+    from bot.services.cases import staff_intake as intake
+    from bot.services.participation import volunteers
+    from bot.store.models import CaseOffer
+    from tests.support.world import COMMITTEE
+
+    w = web_world
+    base = w.app.web_url  # type: ignore[union-attr]
+    async with w.app.domain.unit() as uow:  # type: ignore[union-attr]
+        case = await intake.file_assisted(
+            uow,
+            MEMBER_1,
+            text="The lamp by building 1 is broken",
+            place=intake.place_of(uow, words="Xingfu Garden building 1"),
+            channel="phone",
+            hear_back="phone",
+            phone="138 0013 8000",
+            consent=True,
+        )
+        await lifecycle.accept(uow, MEMBER_1, case)
+        code = await volunteers.invite_organisation(uow, COMMITTEE, "xingfu", "Sunshine Care")
+        assert await volunteers.accept_invitation(uow, 7498, code) is not None
+        await lifecycle.offer_to_organisations(uow, MEMBER_1, case)
+        offer = (await uow.session.execute(select(CaseOffer))).scalar_one()
+        assert await offers.answer(uow, 7498, offer.id, take=True) == "taken"
+        note = "We visited and fixed the stair lamp"
+        assert await offers.report_done(uow, 7498, offer.id, note) == "done"
+        human_id = case.human_id
+    problems: list[str] = []
+    await _sign_in_as(browser, w, MEMBER_1)
+    for lang in LANGS:
+        url = f"{base}/desk/cases/{human_id}?lang={lang}"
+        problems += await _look(browser, url, f"desk-case-assisted-{lang}")
+        assert "Sunshine Care" in _by_id(browser, "org-status").text
+        assert note in _by_id(browser, "org-status").text
+        assert "138 0013 8000" in _by_id(browser, "call-back").text
+        assert 'id="act-called_back"' in browser.page_source
+    assert not problems, "\n".join(problems)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from bot.services.cases import duty, intake, joint, lifecycle
+from bot.services.cases import duty, intake, joint, lifecycle, staff_intake
 from bot.services.cases.queues import transfer_options
 from bot.services.cases.status import AWAITING_ACCEPT, WORKING, Status
 from bot.services.cases.views import accepts_in
@@ -93,6 +93,9 @@ class StaffAction:
     days_of: str = ""  # what its DAYS bound: "hold" or "extend" (`lifecycle.day_choices`);
     # "" for a supervision deadline (`days_choices`), chosen on the card before its reason
     once: bool = False  # pressed on a message of its own (the leader's request): used once
+    # Staff who only see the case (within their reach, `access.may_view`) may run it too, not
+    # only those who work it: the committee offers a case to the organisations it invited.
+    in_reach: bool = False
 
     @property
     def desk_button(self) -> str:
@@ -216,6 +219,12 @@ async def _offerable(where: Where) -> str | None:
     if await volunteers.offered_before(where.uow, where.case.id):
         return "offer_org_done"
     return None
+
+
+async def _call_back_due(where: Where) -> str | None:
+    """Offered while a reminder to call the resident back waits (phone hear-back only)."""
+    due = await where.once("call_back", lambda: staff_intake.call_back_due(where.uow, where.case))
+    return None if due else "called_back_none"
 
 
 def choices(where: Where, action: StaffAction, ask: Asks) -> list[str]:
@@ -588,12 +597,26 @@ ACTIONS: tuple[StaffAction, ...] = (
         name="offer_org",
         code="org",
         asks=(),
-        capability=Capability.ACT,
+        capability=Capability.OFFER,
         statuses=AWAITING_ACCEPT | WORKING,
         run=lifecycle.offer_to_organisations,
         button="btn_offer_org",
         done="offer_org_ok",
         rule=_offerable,
+        in_reach=True,
+    ),
+    # An assisted case whose resident hears back by phone: the owner called them back after
+    # the steps they were reminded of (`staff_intake.remind_call_back`).
+    StaffAction(
+        name="called_back",
+        code="cbk",
+        asks=(),
+        capability=Capability.ACT,
+        statuses=frozenset(Status),
+        run=lifecycle.called_back,
+        button="btn_called_back",
+        done="called_back_ok",
+        rule=_call_back_due,
     ),
     # Report up (上报): a leader hands the case to the deployment's superior (cases/handoffs.py).
     StaffAction(
@@ -614,6 +637,8 @@ ACTIONS: tuple[StaffAction, ...] = (
 )
 
 BY_NAME: dict[str, StaffAction] = {a.name: a for a in ACTIONS}
+# Codes a person who only sees the case may press (`in_reach`): authorised by `may_view`.
+REACH_CODES: frozenset[str] = frozenset(a.code for a in ACTIONS if a.in_reach and a.code)
 BY_CODE: dict[str, StaffAction] = {a.code: a for a in ACTIONS if a.code}
 # Codes of a row's later steps on the card (a transfer's target, its Back).
 BY_STEP: dict[str, StaffAction] = {s: a for a in ACTIONS for s in a.steps}
@@ -646,6 +671,24 @@ async def offered(where: Where) -> list[StaffAction]:
     return [a for a in ACTIONS if await refusal(where, a) is None]
 
 
+def may_run(uow: UnitOfWork, user_id: int, case: Case, action: StaffAction) -> bool:
+    """Whether this person may run the action on this case at all: those who work the case
+    (`access.may_act`), and for an `in_reach` row staff who see it (`access.may_view`)."""
+    if access.may_act(uow, user_id, case):
+        return True
+    return (
+        action.in_reach
+        and policy.role_of(uow, user_id) is not None
+        and access.may_view(uow, user_id, case)
+    )
+
+
+async def offered_to(uow: UnitOfWork, user_id: int, case: Case) -> list[StaffAction]:
+    """The actions offered to a signed-in person on a case (the desk's case page)."""
+    where = Where(uow, case, user_id=user_id)
+    return [a for a in await offered(where) if may_run(uow, user_id, case, a)]
+
+
 async def check(where: Where, action: StaffAction) -> None:
     """Refuse a press or a form for an action that would not be offered (callback data and
     forms are untrusted; a card may be older than the case)."""
@@ -658,6 +701,8 @@ async def perform(
     uow: UnitOfWork, user_id: int, case: Case, action: StaffAction, *answers: Any
 ) -> Any:
     """Run the action for this person, after the same check its offer made."""
+    if not may_run(uow, user_id, case, action):
+        raise access.CaseActionError("not_allowed")
     await check(Where(uow, case, user_id=user_id), action)
     if len(answers) != len(action.asks):
         raise access.CaseActionError("not_allowed")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
 from bot.services.cases import intake, joint, labels, neighbours, onetap
@@ -54,6 +54,7 @@ from bot.services.shared.domain import UnitOfWork
 from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
 from bot.store.models import (
+    CallBack,
     Case,
     CaseDeferral,
     CaseEvent,
@@ -109,6 +110,10 @@ async def record(
         )
     )
     case_changed(uow, case.id)
+    if case.source == "assisted":  # a resident without Telegram who hears back by phone
+        from bot.services.cases import staff_intake
+
+        await staff_intake.remind_call_back(uow, case, kind)
     if case.source in intake.SOURCES:
         await intake.on_event(uow, case, kind)  # a received hand-off: signed, contacted
 
@@ -330,6 +335,9 @@ async def accept(uow: UnitOfWork, user_id: int, case: Case) -> None:
 async def _refresh_owner_card(uow: UnitOfWork, case: Case) -> None:
     if case.owner_chat_id is not None:
         await refresh_card(uow, case, case.owner_chat_id)
+
+
+refresh_owner_card = _refresh_owner_card
 
 
 async def ask(uow: UnitOfWork, user_id: int, case: Case, question: str) -> bool:
@@ -1480,7 +1488,8 @@ async def rule_uphold(uow: UnitOfWork, user_id: int, case: Case, reason: str) ->
 async def offer_to_organisations(uow: UnitOfWork, user_id: int, case: Case) -> int:
     """Offer the case to the organisations that joined its community (once): each contact is
     told its category, the description staff approved for publication (if any) and its grid —
-    never the resident, their words or their address. Returns how many were told."""
+    never the resident, their words or their address — and answers with a button
+    (`cases/offers.py`). Returns how many were told."""
     from bot.services.participation import volunteers
 
     grid = uow.routing.gridmap.grids.get(case.grid_id)
@@ -1489,21 +1498,35 @@ async def offer_to_organisations(uow: UnitOfWork, user_id: int, case: Case) -> i
         raise CaseActionError("offer_org_none")
     if await volunteers.offered_before(uow, case.id):
         raise CaseActionError("offer_org_done")
+    from bot.services.cases import offers
+
     for org, lang in orgs:
-        uow.outbox.send(
-            int(org.contact_id or 0),
-            lang,
-            "org_offer",
-            human_id=case.human_id,
-            category=case.category,
-            description=case.public_description,
-            grid_name=grid.name.get(lang) if grid else case.grid_id,
-            org_name=org.name,
-        )
+        await offers.make(uow, case, org, lang)
     case.version += 1
     await record(uow, case, actor_for(uow, user_id), "offered_org", organisations=len(orgs))
     await _refresh_owner_card(uow, case)
     return len(orgs)
+
+
+async def called_back(uow: UnitOfWork, user_id: int, case: Case) -> int:
+    """*Called*: the owner phoned the resident of an assisted case about the steps they were
+    reminded of (`staff_intake.remind_call_back`). Every reminder waiting is answered at once
+    and recorded once on the timeline (`called_back`); a second press finds none waiting and
+    changes nothing."""
+    if not may_act(uow, user_id, case):
+        raise CaseActionError("not_allowed")
+    done = await uow.session.execute(
+        update(CallBack)
+        .where(CallBack.case_id == case.id, CallBack.called_at.is_(None))
+        .values(called_at=uow.now, called_by=user_id)
+        .execution_options(synchronize_session=False)
+    )
+    count = done.rowcount or 0  # type: ignore[attr-defined]
+    if not count:
+        raise CaseActionError("called_back_none")
+    await record(uow, case, actor_for(uow, user_id), "called_back", steps=count)
+    await _refresh_owner_card(uow, case)
+    return int(count)
 
 
 # --- work items: a proposal the committee accepted, tracked like a case ----------------------

@@ -7,14 +7,21 @@ is kept apart (`AssistedContact`), read only by staff who may see the case
 (`access.may_see_contact`), never by a public page, Open311 or open data, erased on request and
 a month after the case closed. Both edges (the chat's `/patrol` and `/assist`, the desk's
 intake form) file through here.
+
+A resident who hears back by phone is not told a step in the chat: when the case reaches a
+step a resident of the chat would be told of (`CALL_BACK_STEPS`), its owner is reminded to call
+them back (`remind_call_back`: the number, for staff only, and a *Called* button, the action
+table's `called_back` row); the reminders left unanswered show on the owner's card. By the
+printed id nothing is sent: the public page shows the progress.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot.services.cases.lifecycle import create_case
 from bot.services.cases.status import FINISHED
@@ -22,7 +29,9 @@ from bot.services.people import policy
 from bot.services.people.access import may_see_contact, scope_grids
 from bot.services.people.policy import Capability
 from bot.services.shared.domain import UnitOfWork
-from bot.store.models import AssistedContact, Case
+from bot.services.shared.languages import chat_language
+from bot.services.shared.outbox import Button
+from bot.store.models import AssistedContact, CallBack, Case
 from routing.classifier import Classification
 
 #: How a case came in. "bot" is a resident through the chat.
@@ -220,3 +229,76 @@ async def forget_contacts(uow: UnitOfWork, keep_after_close: object) -> int:
         .values(phone=None)
     )
     return gone.rowcount or 0  # type: ignore[attr-defined]
+
+
+# --- calling the resident back ---------------------------------------------------------------
+
+# The steps a resident of the chat is told of (`views.notify_resident`), by their audit kind.
+CALL_BACK_STEPS = frozenset(
+    {
+        "accepted",
+        "resolved",
+        "rejected",
+        "transferred",
+        "escalated",
+        "reassigned",
+        "rerouted",
+        "triaged",
+        "reopened",
+        "rework",
+        "held",
+        "hold_ended",
+        "extended",
+        "auto_closed",
+        "handed_off",
+        "remote_accepted",
+    }
+)
+
+
+async def remind_call_back(uow: UnitOfWork, case: Case, kind: str) -> None:
+    """A step the resident hears of by phone: one reminder row, and the owner is told the
+    number with a *Called* button. Nothing for a printed id or a number erased."""
+    if case.source != "assisted" or kind not in CALL_BACK_STEPS:
+        return
+    contact = await uow.session.get(AssistedContact, case.id)
+    if contact is None or contact.hear_back != "phone" or not contact.phone:
+        return
+    uow.session.add(CallBack(case_id=case.id, event=kind, due_at=uow.now))
+    chat = case.owner_chat_id
+    if chat is None:
+        return
+    from bot.services.cases.actions import BY_NAME
+    from bot.services.cases.views import card_ref, cb
+
+    code = BY_NAME["called_back"].code or ""
+    lang = await chat_language(uow, chat)
+    uow.outbox.send(
+        chat,
+        lang,
+        "call_back",
+        keyboard=[[Button.of("btn_called_back", cb(code, case))]],
+        case_id=case.id,
+        reply_to_ref=card_ref(case, chat),
+        case=case,
+        event=kind,
+        phone=contact.phone,
+    )
+
+
+async def call_back_due(uow: UnitOfWork, case: Case) -> dict[str, Any] | None:
+    """The reminders not yet answered on a case, and the number to call (staff only: the
+    owner's card, the desk); None when none waits."""
+    if case.source != "assisted":
+        return None
+    count = (
+        await uow.session.execute(
+            select(func.count(CallBack.id)).where(
+                CallBack.case_id == case.id, CallBack.called_at.is_(None)
+            )
+        )
+    ).scalar_one()
+    if not count:
+        return None
+    contact = await uow.session.get(AssistedContact, case.id)
+    return {"count": int(count), "phone": contact.phone if contact else None}

@@ -129,5 +129,12 @@ STAFF_ONLY_KINDS: frozenset[str] = frozenset(
         "handoff_missed_contact",
         "handoff_contacted",
         "remote_update",
+        # A case offered to the organisations, their answers and the note of one that did its
+        # part (staff decide what is published); an assisted resident called back.
+        "offered_org",
+        "org_took",
+        "org_declined",
+        "org_done",
+        "called_back",
     }
 )

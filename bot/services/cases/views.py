@@ -132,8 +132,7 @@ async def send_card(uow: UnitOfWork, case: Case, chat_id: int, photo_ids: list[s
         chat_id,
         lang,
         "card",
-        unreachable=await resident_unreachable(uow, case),
-        remote=await remote_of(uow, case),
+        **await card_extras(uow, case),
         keyboard=await staff_keyboard(uow, case, chat_id),
         ref=card_ref(case, chat_id),
         case_id=case.id,
@@ -181,12 +180,24 @@ async def refresh_card(
         chat_id,
         lang,
         "card",
-        unreachable=await resident_unreachable(uow, case),
-        remote=await remote_of(uow, case),
+        **await card_extras(uow, case),
         keyboard=await staff_keyboard(uow, case, chat_id) if keyboard is None else keyboard,
         case_id=case.id,
         **card_data(uow, case),
     )
+
+
+async def card_extras(uow: UnitOfWork, case: Case) -> dict[str, Any]:
+    """What the staff card reads beyond the case row: whether the resident blocked the bot,
+    where the case was handed off, the organisations' answers, a call-back that waits."""
+    from bot.services.cases import offers, staff_intake
+
+    return {
+        "unreachable": await resident_unreachable(uow, case),
+        "remote": await remote_of(uow, case),
+        "org": await offers.status(uow, case),
+        "call_back": await staff_intake.call_back_due(uow, case),
+    }
 
 
 async def remote_of(uow: UnitOfWork, case: Case) -> dict[str, Any] | None:

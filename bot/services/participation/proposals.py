@@ -47,6 +47,7 @@ TEXT_MIN, TEXT_MAX = 20, 2000
 POINT_MAX = 200
 PLACE_MAX = 200
 CITE_MAX = 5  # clusters of cases a proposal may cite
+CITE_CASES_MAX = 10  # cases a proposal may cite by their ids (the web form)
 CLUSTER_DAYS = 180  # cases older than this are not offered for citing
 WORK_DAYS = (7, 14, 30)  # the due dates offered for a work item
 CONSULT_DAYS = 14  # how long a consultation made from a proposal runs
@@ -161,9 +162,13 @@ async def published_this_week(uow: UnitOfWork, user: User) -> int:
     )
 
 
-async def may_propose(uow: UnitOfWork, user: User | None) -> str:
-    """The community the resident may propose in; raises ProposalError with why not."""
-    community_id = community_of(uow, user.home_grid_id if user else None)
+async def may_propose(uow: UnitOfWork, user: User | None, community_id: str | None = None) -> str:
+    """The community the resident may propose in (their own; `community_id` when a page names
+    one, which must be theirs); raises ProposalError with why not."""
+    home = community_of(uow, user.home_grid_id if user else None)
+    if community_id is not None and home != community_id:
+        raise ProposalError("proposal_not_eligible")
+    community_id = home
     if user is None or community_id is None or not is_eligible(uow, user, community_id):
         raise ProposalError("proposal_not_eligible")
     rules = rules_of(uow, community_id)
@@ -181,9 +186,11 @@ async def create(
     photo: str | None = None,
     place: str | None = None,
     cited: list[int] | None = None,
+    community_id: str | None = None,
 ) -> Proposal:
-    """Publish a proposal at once; the author follows it."""
-    community_id = await may_propose(uow, user)
+    """Publish a proposal at once; the author follows it. `community_id`: the community a
+    page proposes in (refused unless it is the author's)."""
+    community_id = await may_propose(uow, user, community_id)
     assert user is not None
     rules = rules_of(uow, community_id)
     grids = community_grids(uow, community_id)
@@ -226,6 +233,31 @@ async def _citable(uow: UnitOfWork, grids: list[str], ids: list[int]) -> list[in
         .all()
     )
     return sorted(found)
+
+
+async def cited_by_id(uow: UnitOfWork, community_id: str, human_ids: list[str]) -> list[int]:
+    """Cases cited by their public ids (`GV-2026-000123`): each must be a case of the
+    community's grids — every case with an id has a public page, the resident's own included.
+    At most `CITE_CASES_MAX`; an id that is no such case is refused by name."""
+    wanted = sorted({h.strip().upper() for h in human_ids if h.strip()})
+    if len(wanted) > CITE_CASES_MAX:
+        raise ProposalError("proposal_cite_many", limit=CITE_CASES_MAX)
+    if not wanted:
+        return []
+    found = dict(
+        (
+            await uow.session.execute(
+                select(Case.human_id, Case.id).where(
+                    Case.human_id.in_(wanted),
+                    Case.grid_id.in_(community_grids(uow, community_id)),
+                )
+            )
+        ).all()
+    )
+    missing = [h for h in wanted if h not in found]
+    if missing:
+        raise ProposalError("proposal_cite_unknown", ids=", ".join(missing))
+    return sorted(found.values())
 
 
 def _event(uow: UnitOfWork, p: Proposal, kind: str, role: str, **data: Any) -> None:
@@ -416,6 +448,16 @@ async def add_point(uow: UnitOfWork, user: User | None, p: Proposal, side: str, 
         ProposalPoint(proposal_id=p.id, user_id=user.id, side=side, text=body, at=uow.now)
     )
     await uow.session.flush()
+
+
+async def own_sides(uow: UnitOfWork, p: Proposal, user: User) -> set[str]:
+    """The sides (for, against) this resident already made a point on."""
+    rows = await uow.session.execute(
+        select(ProposalPoint.side).where(
+            ProposalPoint.proposal_id == p.id, ProposalPoint.user_id == user.id
+        )
+    )
+    return set(rows.scalars().all())
 
 
 async def points(uow: UnitOfWork, p: Proposal) -> dict[str, list[str]]:

@@ -108,10 +108,15 @@ def may_accept(uow: UnitOfWork, user_id: int, case: Case) -> bool:
     return staff is not None and staff.party_id == case.party_id
 
 
-async def authorise(uow: UnitOfWork, user_id: int, case_id: int, version: int | None) -> Case:
-    """Load a case for a staff action, refusing strangers, replays and stale cards."""
+async def authorise(
+    uow: UnitOfWork, user_id: int, case_id: int, version: int | None, *, viewing: bool = False
+) -> Case:
+    """Load a case for a staff action, refusing strangers, replays and stale cards. With
+    `viewing`, staff who see the case are let through too (an action the table marks
+    `in_reach`: it checks the row again before it runs)."""
     case = await get_case(uow, case_id)
-    if not may_act(uow, user_id, case):
+    seen = viewing and staff_role(uow, user_id) is not None and may_view(uow, user_id, case)
+    if not seen and not may_act(uow, user_id, case):
         raise CaseActionError("not_allowed")
     if version is not None and version != case.version:
         raise CaseActionError("card_outdated", status=case.status)

@@ -1,10 +1,19 @@
-"""Staff desk logins without passwords: one-time /web links, Mini App initData, sessions.
+"""Web sign-in without passwords: one-time /web links, Mini App initData, sessions — for the
+staff's desk and, with the same links and sessions, for residents on the public pages.
 
 A login link is a random nonce with an HMAC signature (so a forged one is refused before the
 database is asked); only its SHA-256 is stored, and it is spent by one conditional UPDATE, so it
 opens at most one session however often it is replayed. A session is a random cookie whose
 hash is the row's key; each carries its own CSRF token. Every request re-reads the staff table:
 a deactivated person's sessions end at once.
+
+A link and a session have a scope: `DESK` (active staff) or `RESIDENT` (a registered resident:
+consent given, not forgotten). The scope is in the link's signature (a resident's link does not
+verify as a desk link, whatever is done to it) and in the session's `via` (`resident-link`,
+`resident-app`). A resident session never opens the desk — `signed_in` refuses it even when
+the same person is staff — and a desk session is never a resident one (`resident_signed_in`).
+What a resident may do with it is the services' rule, as in the chat (a proposal needs a
+verified resident of the community, bot/services/participation/proposals.py).
 """
 
 from __future__ import annotations
@@ -23,10 +32,15 @@ from sqlalchemy import select, update
 from bot.bounds import same_secret
 from bot.config import Settings
 from bot.services.shared.domain import Domain, UnitOfWork
-from bot.store.models import DeskLoginLink, DeskSession, StaffMember
+from bot.store.models import DeskLoginLink, DeskSession, StaffMember, User
 
 # How often a session's last-seen time is written (not on every page view).
 SEEN_RESOLUTION = timedelta(minutes=1)
+
+# The two scopes of a link and a session (see the module's text).
+DESK = "desk"
+RESIDENT = "resident"
+RESIDENT_VIA = "resident-"  # a resident session's `via` starts so: resident-link, resident-app
 
 
 class DeskAuthError(Exception):
@@ -35,6 +49,22 @@ class DeskAuthError(Exception):
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
+
+
+@dataclass(frozen=True)
+class ResidentIn:
+    """A live resident session and the resident behind it (never a desk session)."""
+
+    session: DeskSession
+    user: User
+
+    @property
+    def user_id(self) -> int:
+        return self.user.id
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf
 
 
 @dataclass(frozen=True)
@@ -57,18 +87,28 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
-def _signature(settings: Settings, nonce: str) -> str:
-    key = hashlib.sha256(b"gridvoice-desk-link:" + settings.token.encode()).digest()
+def _signature(settings: Settings, nonce: str, scope: str = DESK) -> str:
+    purpose = b"gridvoice-desk-link:" if scope == DESK else b"gridvoice-resident-link:"
+    key = hashlib.sha256(purpose + settings.token.encode()).digest()
     mac = hmac.new(key, nonce.encode(), hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def well_formed(settings: Settings, token: str) -> bool:
-    """The token carries our signature (a guessed or altered one does not)."""
+def well_formed(settings: Settings, token: str, scope: str = DESK) -> bool:
+    """The token carries our signature for this scope (a guessed or altered one does not, nor
+    a link of the other scope)."""
     nonce, _, signature = token.partition(".")
     if not nonce or not signature or len(token) > 128:
         return False
-    return same_secret(signature, _signature(settings, nonce))
+    return same_secret(signature, _signature(settings, nonce, scope))
+
+
+async def web_resident(uow: UnitOfWork, user_id: int) -> User | None:
+    """The registered resident behind this id (consent given, not forgotten), or None."""
+    user = await uow.session.get(User, user_id, populate_existing=True)
+    if user is None or user.erased_at is not None or user.consent_at is None:
+        return None
+    return user
 
 
 async def desk_staff(uow: UnitOfWork, user_id: int) -> StaffMember | None:
@@ -82,18 +122,28 @@ def login_url(domain: Domain, token: str) -> str | None:
     return f"{base.rstrip('/')}/desk/login?token={token}" if base else None
 
 
-def web_app_url(settings: Settings) -> str | None:
-    """The Mini App's address; Telegram opens Web Apps over HTTPS only."""
+def resident_login_url(domain: Domain, token: str) -> str | None:
+    base = domain.settings.public_url or getattr(domain, "web_url", None)
+    return f"{base.rstrip('/')}/signin?token={token}" if base else None
+
+
+def web_app_url(settings: Settings, scope: str = DESK) -> str | None:
+    """The Mini App's address (the desk's, or the residents' sign-in); Telegram opens Web Apps
+    over HTTPS only."""
     base = settings.public_url
-    return f"{base.rstrip('/')}/desk/app" if base and base.startswith("https://") else None
+    path = "/desk/app" if scope == DESK else "/signin/app"
+    return f"{base.rstrip('/')}{path}" if base and base.startswith("https://") else None
 
 
-async def issue_link(uow: UnitOfWork, user_id: int) -> str:
-    """A one-time login link token for an active staff member (residents are refused)."""
-    if await desk_staff(uow, user_id) is None:
+async def issue_link(uow: UnitOfWork, user_id: int, scope: str = DESK) -> str:
+    """A one-time login link token: for the desk, an active staff member's (residents are
+    refused); for residents, a registered resident's."""
+    if scope == DESK and await desk_staff(uow, user_id) is None:
         raise DeskAuthError("not_staff")
+    if scope == RESIDENT and await web_resident(uow, user_id) is None:
+        raise DeskAuthError("not_resident")
     nonce = secrets.token_urlsafe(24)
-    token = f"{nonce}.{_signature(uow.settings, nonce)}"
+    token = f"{nonce}.{_signature(uow.settings, nonce, scope)}"
     uow.session.add(
         DeskLoginLink(
             token_hash=token_hash(token),
@@ -108,7 +158,24 @@ async def issue_link(uow: UnitOfWork, user_id: int) -> str:
 async def link_holder(uow: UnitOfWork, token: str) -> StaffMember:
     """Whom a login link signs in, without spending it (the sign-in page names them), or
     DeskAuthError saying why it would be refused (unknown, used, expired, not staff)."""
-    if not well_formed(uow.settings, token):
+    link = await _live_link(uow, token, DESK)
+    staff = await desk_staff(uow, link.staff_id)
+    if staff is None:
+        raise DeskAuthError("not_staff")
+    return staff
+
+
+async def resident_link_holder(uow: UnitOfWork, token: str) -> User:
+    """The resident a resident's login link signs in, without spending it."""
+    link = await _live_link(uow, token, RESIDENT)
+    user = await web_resident(uow, link.staff_id)
+    if user is None:
+        raise DeskAuthError("not_resident")
+    return user
+
+
+async def _live_link(uow: UnitOfWork, token: str, scope: str) -> DeskLoginLink:
+    if not well_formed(uow.settings, token, scope):
         raise DeskAuthError("link_invalid")
     link = await uow.session.get(DeskLoginLink, token_hash(token))
     if link is None:
@@ -117,15 +184,22 @@ async def link_holder(uow: UnitOfWork, token: str) -> StaffMember:
         raise DeskAuthError("link_used")
     if link.expires_at <= uow.now:
         raise DeskAuthError("link_expired")
-    staff = await desk_staff(uow, link.staff_id)
-    if staff is None:
-        raise DeskAuthError("not_staff")
-    return staff
+    return link
 
 
 async def redeem_link(uow: UnitOfWork, token: str) -> tuple[str, SignedIn]:
     """Spend a login link: a new session, or DeskAuthError (unknown, used, expired, not staff)."""
-    if not well_formed(uow.settings, token):
+    return await open_session(uow, await _spend(uow, token, DESK), "link")
+
+
+async def redeem_resident_link(uow: UnitOfWork, token: str) -> tuple[str, ResidentIn]:
+    """Spend a resident's login link: a new resident session, or DeskAuthError."""
+    return await open_resident_session(uow, await _spend(uow, token, RESIDENT), "link")
+
+
+async def _spend(uow: UnitOfWork, token: str, scope: str) -> int:
+    """Spend a link of this scope once; the id it was issued to."""
+    if not well_formed(uow.settings, token, scope):
         raise DeskAuthError("link_invalid")
     digest = token_hash(token)
     spent = (
@@ -145,7 +219,7 @@ async def redeem_link(uow: UnitOfWork, token: str) -> tuple[str, SignedIn]:
         if link is None:
             raise DeskAuthError("link_invalid")
         raise DeskAuthError("link_used" if link.used_at is not None else "link_expired")
-    return await open_session(uow, spent, "link")
+    return int(spent)
 
 
 def check_init_data(
@@ -195,6 +269,14 @@ async def login_web_app(uow: UnitOfWork, init_data: str) -> tuple[str, SignedIn]
     return await open_session(uow, int(user["id"]), "webapp")  # type: ignore[call-overload]
 
 
+async def login_resident_web_app(uow: UnitOfWork, init_data: str) -> tuple[str, ResidentIn]:
+    """The Mini App's initData, checked as for the desk, opens a resident session."""
+    user = check_init_data(
+        init_data, uow.settings.token, uow.now, uow.settings.desk_init_data_max_age
+    )
+    return await open_resident_session(uow, int(user["id"]), "app")  # type: ignore[call-overload]
+
+
 async def open_session(uow: UnitOfWork, staff_id: int, via: str) -> tuple[str, SignedIn]:
     staff = await desk_staff(uow, staff_id)
     if staff is None:
@@ -212,23 +294,68 @@ async def open_session(uow: UnitOfWork, staff_id: int, via: str) -> tuple[str, S
     return token, SignedIn(session, staff)
 
 
-async def signed_in(uow: UnitOfWork, token: str | None) -> SignedIn | None:
-    """The session behind a cookie, if it is live and its person is still active staff."""
+async def open_resident_session(uow: UnitOfWork, user_id: int, via: str) -> tuple[str, ResidentIn]:
+    user = await web_resident(uow, user_id)
+    if user is None:
+        raise DeskAuthError("not_resident")
+    token = secrets.token_urlsafe(32)
+    session = DeskSession(
+        token_hash=token_hash(token),
+        staff_id=user_id,  # the person's Telegram id, whatever the scope
+        csrf=secrets.token_urlsafe(24),
+        via=RESIDENT_VIA + via,
+        created_at=uow.now,
+        seen_at=uow.now,
+    )
+    uow.session.add(session)
+    return token, ResidentIn(session, user)
+
+
+async def _live_session(uow: UnitOfWork, token: str | None, scope: str) -> DeskSession | None:
     if not token or len(token) > 128:
         return None
     session = await uow.session.get(DeskSession, token_hash(token))
     if session is None or session.ended_at is not None:
         return None
+    if session.via.startswith(RESIDENT_VIA) != (scope == RESIDENT):
+        return None  # the other scope's session: not ended, simply not this one
     if uow.now - session.seen_at > uow.settings.desk_session_idle:
         session.ended_at = uow.now
+        return None
+    return session
+
+
+def _seen(uow: UnitOfWork, session: DeskSession) -> None:
+    if uow.now - session.seen_at >= SEEN_RESOLUTION:
+        session.seen_at = uow.now
+
+
+async def signed_in(uow: UnitOfWork, token: str | None) -> SignedIn | None:
+    """The desk session behind a cookie, if it is live and its person is still active staff
+    (a resident session is never one, even of a person who is staff)."""
+    session = await _live_session(uow, token, DESK)
+    if session is None:
         return None
     staff = await desk_staff(uow, session.staff_id)
     if staff is None:
         session.ended_at = uow.now
         return None
-    if uow.now - session.seen_at >= SEEN_RESOLUTION:
-        session.seen_at = uow.now
+    _seen(uow, session)
     return SignedIn(session, staff)
+
+
+async def resident_signed_in(uow: UnitOfWork, token: str | None) -> ResidentIn | None:
+    """The resident session behind a cookie, if it is live and its resident is still
+    registered (/forget ends it at once)."""
+    session = await _live_session(uow, token, RESIDENT)
+    if session is None:
+        return None
+    user = await web_resident(uow, session.staff_id)
+    if user is None:
+        session.ended_at = uow.now
+        return None
+    _seen(uow, session)
+    return ResidentIn(session, user)
 
 
 async def end_session(uow: UnitOfWork, token: str | None) -> None:
@@ -248,7 +375,7 @@ async def end_sessions_of(uow: UnitOfWork, staff_id: int) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def csrf_ok(signed: SignedIn, given: str | None) -> bool:
+def csrf_ok(signed: SignedIn | ResidentIn, given: str | None) -> bool:
     return bool(given) and same_secret(given, signed.csrf)
 
 

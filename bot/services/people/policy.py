@@ -27,6 +27,8 @@ class Capability(StrEnum):
     APPROVE = "approve"  # decide an owner's request to hold a case or extend its deadline
     SUPERVISE = "supervise"  # flag a case for supervision (督办) with its own deadline
     SUMMON = "summon"  # summon (吹哨) a department or party of the map to a case
+    OFFER = "offer"  # offer a case to the community's organisations (those who work cases, and
+    # the committee, who invites the organisations)
 
 
 class Reach(StrEnum):
@@ -79,6 +81,10 @@ NEEDED: dict[Capability, str] = {
 # Summons (吹哨): the grid's own people and those above them; never a party or the committee.
 for _role in ("member", "leader", "centre", "street", "admin"):
     CAPABILITIES[_role] = CAPABILITIES[_role] | {_C.SUMMON}
+
+# Offering a case to the organisations: whoever works cases, and the committee that invited them.
+for _role in ("member", "party", "leader", "centre", "street", "admin", "committee"):
+    CAPABILITIES[_role] = CAPABILITIES[_role] | {_C.OFFER}
 
 assert set(CAPABILITIES) == set(ROLES) == set(REACH), "every role of the grid map has a policy"
 

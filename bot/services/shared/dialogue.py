@@ -78,6 +78,8 @@ class Prompt(StrEnum):
     PROPOSE = "propose"
     PROPOSAL_POINT = "proposal_point"
     PROPOSAL_REASON = "proposal_reason"
+    # an organisation that took a case up: its short note once it did its part
+    ORG_DONE_NOTE = "org_done_note"
 
 
 class OverDraft(StrEnum):
@@ -288,6 +290,16 @@ TABLE: dict[Prompt, Rule] = {
         )
         for p, reader in ((Prompt.PATROL, "patrol_message"), (Prompt.ASSIST, "assist_message"))
     },
+    # An organisation's contact (not staff) after *Done* on a case it took up: one line.
+    Prompt.ORG_DONE_NOTE: Rule(
+        "cases",
+        "handlers.cases.card:org_done_message",
+        "resident",
+        "dialogue_cancelled",
+        True,
+        COMMITTEE_TTL,
+        OverDraft.SET_ASIDE,
+    ),
 }
 
 

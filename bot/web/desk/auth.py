@@ -40,20 +40,27 @@ def _login_form(request: web.Request, template: str, **data: object) -> web.Resp
     """A sign-in page whose form carries a fresh double-submit CSRF token."""
     token = secrets.token_urlsafe(24)
     response = render(request, template, login_csrf=token, **data)
+    set_login_csrf(request, response, token, LOGIN_CSRF_COOKIE, "/desk")
+    return response
+
+
+def set_login_csrf(
+    request: web.Request, response: web.StreamResponse, token: str, cookie: str, path: str
+) -> None:
+    """The double-submit cookie of a sign-in form (the desk's and the residents')."""
     response.set_cookie(
-        LOGIN_CSRF_COOKIE,
+        cookie,
         token,
         httponly=True,
         samesite="Strict",
         secure=secure_cookies(request),
-        path="/desk",
+        path=path,
         max_age=3600,
     )
-    return response
 
 
-def _login_csrf_ok(request: web.Request, form: object) -> bool:
-    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+def login_csrf_ok(request: web.Request, form: object, cookie_name: str = LOGIN_CSRF_COOKIE) -> bool:
+    cookie = request.cookies.get(cookie_name, "")
     given = str(form.get(CSRF_FIELD, ""))  # type: ignore[attr-defined]
     return bool(cookie) and same_secret(given, cookie)
 
@@ -87,7 +94,7 @@ def _person(staff: Any) -> SimpleNamespace:
 
 async def login(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
-    if not _login_csrf_ok(request, form):
+    if not login_csrf_ok(request, form):
         return render(request, "desk/refused", status=403, key="desk_csrf_refused", data={})
     domain = domain_of(request)
     try:
@@ -112,7 +119,7 @@ async def web_app_page(request: web.Request) -> web.Response:
 
 async def web_app_login(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
-    if not _login_csrf_ok(request, form):
+    if not login_csrf_ok(request, form):
         return render(request, "desk/refused", status=403, key="desk_csrf_refused", data={})
     domain = domain_of(request)
     try:

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_id, parse_int
-from bot.services.cases import actions, duty, joint, lifecycle, notes, onetap, replies
+from bot.services.cases import actions, duty, joint, lifecycle, notes, offers, onetap, replies
 from bot.services.cases import queries as case_queries
 from bot.services.cases import staff_intake as intake
 from bot.services.cases.actions import Asks
@@ -48,7 +48,7 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
     uow = desk.uow
     case = await _case_in_scope(desk, request.match_info["human_id"])
     where = actions.Where(uow, case, user_id=desk.user_id)
-    offered = await actions.offered(where) if access.may_act(uow, desk.user_id, case) else []
+    offered = await actions.offered_to(uow, desk.user_id, case)
     due_kind, due_at = case_queries.due_of(case)
     lang = request_language(request, uow.settings.default_language)
     templates = {
@@ -87,6 +87,10 @@ async def case_page(request: web.Request, desk: Desk) -> web.Response:
         task_name=lambda t: joint.name_of(uow, t, lang),
         dispute=await duty.pending(uow, case),
         remote=await remote_of(uow, case),
+        org=await offers.status(uow, case),
+        call_back=await intake.call_back_due(uow, case)
+        if intake.may_see_contact(uow, desk.user_id, case)
+        else None,
         now=uow.now,
         done=_done(request.query.get("done", "")),
     )
@@ -160,7 +164,9 @@ async def case_action(request: web.Request, desk: Desk) -> web.Response:
     uow, user_id = desk.uow, desk.user_id
     found = await _case_in_scope(desk, request.match_info["human_id"])
     version = parse_int(str(desk.form.get("version", "")))
-    case = await access.authorise(uow, user_id, found.id, version if version is not None else -1)
+    case = await access.authorise(
+        uow, user_id, found.id, version if version is not None else -1, viewing=action.in_reach
+    )
     answers = [await _answer(request, desk, action, ask) for ask in action.asks]
     result = await actions.perform(uow, user_id, case, action, *answers)
     done = action.name
