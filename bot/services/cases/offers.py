@@ -265,6 +265,8 @@ async def _tell_owner(uow: UnitOfWork, case: Case, what: str, org_name: str, **d
 
 async def status(uow: UnitOfWork, case: Case) -> Status | None:
     """The organisations' answers on a case, for staff; None when it was never offered."""
+    if uow.none_yet(case.id, "case_offers"):
+        return None
     rows = (
         await uow.session.execute(
             select(CaseOffer.state, CaseOffer.done_note, Organisation.name)
