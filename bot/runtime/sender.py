@@ -65,6 +65,7 @@ class Sender:
         if s.broadcast_paid:  # paid broadcast: faster, but a pass stays short for those waiting
             self.batch = max(self.batch, min(BATCH, int(s.broadcast_paid_rate)))
         self._stop = asyncio.Event()
+        self._looked: int | None = None  # the wake-ups seen when the last claim looked
         self._gone: set[int] = set()
         self._unreachable: set[int] = set()
         # Group commit of 'sent' marks: lanes queue their mark and wait; one transaction writes
@@ -85,7 +86,10 @@ class Sender:
 
     async def pass_once(self) -> bool:
         """One pass; True when its batch was full (more may be waiting: the next starts at once)."""
-        return await self.run_once() >= self.batch
+        more = await self.run_once() >= self.batch
+        if not more and self._looked is not None:
+            self.domain.outbox_written.settle(self._looked)
+        return more
 
     async def run_once(self) -> int:
         rows = await self.claim(self.batch)
@@ -104,8 +108,11 @@ class Sender:
         """Take up to `limit` due rows in one transaction: one statement finds them, one marks
         them 'sending' under a lease; the same transaction reads what sending them needs (the
         messages they reply to or edit, who blocked the bot)."""
-        now = wall_now()
         async with self.domain.unit(quiet=("outbox",)) as uow:
+            # What the wake-ups so far announced was committed before this looks, and was
+            # queued before `now` (read after them): this pass finds it (see `pass_once`).
+            self._looked = self.domain.outbox_written.sets
+            now = wall_now()
             due = (
                 select(OutboxMessage.id)
                 .where(

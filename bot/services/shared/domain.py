@@ -53,21 +53,30 @@ class Wake:
     def __init__(self) -> None:
         self.event = asyncio.Event()
         self.due: float | None = None  # time.monotonic() of the earliest known future work
+        self.sets = 0  # how many wake-ups so far (see `settle`)
 
     def set(self) -> None:
+        self.sets += 1
         self.event.set()
 
     def at(self, monotonic: float) -> None:
         """Something becomes due at `monotonic` (a retry pause, a 429's retry_after)."""
         if self.due is None or monotonic < self.due:
             self.due = monotonic
-            self.event.set()  # a sleeping loop looks again and learns the new time
+            self.set()  # a sleeping loop looks again and learns the new time
 
     def is_set(self) -> bool:
         return self.event.is_set()
 
     def clear(self) -> None:
         self.event.clear()
+
+    def settle(self, seen: int) -> None:
+        """A pass looked for work after the first `seen` wake-ups (the work they announced
+        was committed before it looked): when no other came since, the wake-up is spent, and
+        no second pass runs only to find nothing."""
+        if self.sets == seen:
+            self.event.clear()
 
     async def wait(self) -> bool:
         return await self.event.wait()
