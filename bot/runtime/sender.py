@@ -20,6 +20,7 @@ from telegram import Bot, InputFile
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.clock import wall_now
+from bot.runtime.botapi import BotApi
 from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.runtime.pacing import Pacer
@@ -59,6 +60,8 @@ class Sender:
             s.broadcast_paid_rate,
         )
         self.semaphore = asyncio.Semaphore(s.send_concurrency)
+        # JSON calls go through the lean client; uploads (multipart) through PTB's `Bot`.
+        self.api = BotApi(bot.base_url, s.send_concurrency)
         # A pass lasts until its slowest chat is done: claim about a second's worth of sending,
         # so what is written during a broadcast waits about a second, not the whole batch.
         self.batch = max(s.send_concurrency, min(BATCH, int(s.send_rate_global)))
@@ -81,7 +84,12 @@ class Sender:
         self.domain.outbox_written.set()
 
     async def run(self) -> None:
-        await run_passes(self._stop, self.domain.outbox_written, self.pass_once, "outbox sender")
+        try:
+            await run_passes(
+                self._stop, self.domain.outbox_written, self.pass_once, "outbox sender"
+            )
+        finally:
+            await self.api.close()
 
     async def pass_once(self) -> bool:
         """One pass; True when its batch was full (more may be waiting: the next starts at once)."""
@@ -242,7 +250,9 @@ class Sender:
                 .values(locked_until=None, status="pending")
             )
 
-    async def _resolve(self, row: OutboxMessage) -> tuple[str, dict[str, Any]]:
+    async def _resolve(self, row: OutboxMessage) -> tuple[str, dict[str, Any], bool]:
+        """The call to make for `row`: its method, its parameters, and whether it uploads a
+        file (multipart, through PTB) rather than being a JSON call."""
         method, payload = row.method, dict(row.payload)
         refs = [r for r in (row.edit_ref, payload.get("reply_to_ref")) if r]
         known: dict[str, tuple[int, int]] = {}
@@ -277,20 +287,25 @@ class Sender:
                     payload.pop("reply_markup", None)
             else:
                 payload["message_id"] = target[1]
-        return method, payload
+        return method, payload, bool(upload)
 
     async def _send_one(self, row: OutboxMessage) -> bool:
         """Deliver one row. Returns False when the rest of the chat's batch must wait."""
         return await self._deliver(row)
 
     async def _deliver(self, row: OutboxMessage) -> bool:
-        method, payload = await self._resolve(row)
+        method, payload, upload = await self._resolve(row)
         paid = bool(payload.get("allow_paid_broadcast"))
         if row.chat_id != 0:
             await self.pacer.acquire(row.chat_id, paid)
         started = time.monotonic()
         try:
-            result = await self.bot.do_api_request(method, api_kwargs=_ptb_payload(method, payload))
+            if upload:
+                result = await self.bot.do_api_request(
+                    method, api_kwargs=_ptb_payload(method, payload)
+                )
+            else:
+                result = await self.api.call(method, payload)
         except RetryAfter as exc:
             wait = _retry_seconds(exc)
             self.pacer.block(row.chat_id, wait, broadcast=row.campaign is not None, paid=paid)
