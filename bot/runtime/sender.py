@@ -62,22 +62,24 @@ class Sender:
         self.semaphore = asyncio.Semaphore(s.send_concurrency)
         # JSON calls go through the lean client; uploads (multipart) through PTB's `Bot`.
         self.api = BotApi(bot.base_url, s.send_concurrency)
-        # A pass lasts until its slowest chat is done: claim about a second's worth of sending,
-        # so what is written during a broadcast waits about a second, not the whole batch.
+        # Claim about a second's worth of sending, so what is written during a broadcast waits
+        # about a second, not the whole batch.
         self.batch = max(s.send_concurrency, min(BATCH, int(s.send_rate_global)))
         if s.broadcast_paid:  # paid broadcast: faster, but a pass stays short for those waiting
             self.batch = max(self.batch, min(BATCH, int(s.broadcast_paid_rate)))
         self._stop = asyncio.Event()
-        self._gone: set[int] = set()
-        self._unreachable: set[int] = set()
+        self._gone: set[int] = set()  # chats that blocked the bot while their lane ran
+        # Lanes still sending (a full batch's pass ends once all its rows are on their way,
+        # so the next claim overlaps the last calls), and the chats they hold: a claim skips
+        # those chats' rows, so a chat's messages never overtake each other.
+        self._lanes: set[asyncio.Task[None]] = set()
+        self._busy: dict[int, int] = defaultdict(int)
         # Group commit of 'sent' marks: lanes queue their mark and wait; one transaction writes
         # every mark queued meanwhile (see _mark_sent).
         self._marks: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         # Refs whose message was sent but whose mark is not committed yet (chat_id, message_id).
         self._pending_refs: dict[str, tuple[int, int]] = {}
-        # Refs the rows of the current batch name, read in the claim's transaction.
-        self._refs: dict[str, tuple[int, int]] = {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -88,30 +90,71 @@ class Sender:
             await run_passes(
                 self._stop, self.domain.outbox_written, self.pass_once, "outbox sender"
             )
+            if self._lanes:  # stopping: calls in flight finish and are marked
+                await asyncio.wait(set(self._lanes))
         finally:
+            lanes = set(self._lanes)
+            for lane in lanes:  # cancelled (a crash): the lanes die with the loop
+                lane.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
             await self.api.close()
 
     async def pass_once(self) -> bool:
-        """One pass; True when its batch was full (more may be waiting: the next starts at once)."""
-        return await self.run_once() >= self.batch
+        """One pass; True when more may be waiting (the next starts at once).
+
+        A full batch's pass ends as soon as every row of it is on its way: the next claim runs
+        while the last calls are in flight, so a broadcast flows without a pause between
+        batches. A smaller batch's pass waits for all lanes, then looks again at once if its
+        claim skipped the chats they held."""
+        skipped = bool(self._busy)
+        rows, unreachable, refs = await self._claim(self.batch, set(self._busy))
+        if rows:
+            waiting = _Countdown(len(rows))
+            # One lane per chat keeps the chat's order; callback answers (chat 0) have no
+            # order between them, so each is its own lane.
+            by_chat: dict[int | tuple[str, int], list[OutboxMessage]] = defaultdict(list)
+            for row in rows:
+                by_chat[row.chat_id if row.chat_id != 0 else ("answer", row.id)].append(row)
+            for items in by_chat.values():
+                lane = asyncio.create_task(self._lane(items, unreachable, refs, waiting))
+                self._lanes.add(lane)
+                lane.add_done_callback(self._lane_done)
+            if len(rows) >= self.batch:
+                await waiting.event.wait()  # every lane ticks all its rows, even when it fails
+                return True
+        if self._lanes:
+            await asyncio.wait(set(self._lanes))
+        return skipped
+
+    def _lane_done(self, lane: asyncio.Task[None]) -> None:
+        self._lanes.discard(lane)
+        if not lane.cancelled() and lane.exception() is not None:
+            # its rows stay 'sending' until their lease runs out, then go again
+            log.error("outbox sender lane failed", exc_info=lane.exception())
 
     async def run_once(self) -> int:
-        rows = await self.claim(self.batch)
-        if not rows:
-            return 0
-        self._gone = set()
-        # One lane per chat keeps the chat's order; callback answers (chat 0) have no order
-        # between them, so each is its own lane.
+        """One pass to its end (every lane done); the number of rows it claimed."""
+        rows, unreachable, refs = await self._claim(self.batch, set(self._busy))
+        waiting = _Countdown(len(rows))
         by_chat: dict[int | tuple[str, int], list[OutboxMessage]] = defaultdict(list)
         for row in rows:
             by_chat[row.chat_id if row.chat_id != 0 else ("answer", row.id)].append(row)
-        await asyncio.gather(*(self._send_chat(items) for items in by_chat.values()))
+        await asyncio.gather(
+            *(self._lane(items, unreachable, refs, waiting) for items in by_chat.values())
+        )
         return len(rows)
 
     async def claim(self, limit: int) -> list[OutboxMessage]:
+        """Take up to `limit` due rows (see `_claim`)."""
+        return (await self._claim(limit, set()))[0]
+
+    async def _claim(
+        self, limit: int, busy: set[int]
+    ) -> tuple[list[OutboxMessage], set[int], dict[str, tuple[int, int]]]:
         """Take up to `limit` due rows in one transaction: one statement finds them, one marks
         them 'sending' under a lease; the same transaction reads what sending them needs (the
-        messages they reply to or edit, who blocked the bot)."""
+        messages they reply to or edit, who blocked the bot). Rows of the `busy` chats (a lane
+        of this process still sends to them) wait for the next claim."""
         now = wall_now()
         async with self.domain.unit(quiet=("outbox",)) as uow:
             due = (
@@ -130,6 +173,7 @@ class Sender:
                         and_(OutboxMessage.status == "sending", OutboxMessage.locked_until < now),
                     ),
                     OutboxMessage.next_attempt_at <= now,
+                    *([OutboxMessage.chat_id.not_in(busy)] if busy else []),
                 )
                 # A person waiting for an answer goes before a broadcast (announcements, ballots).
                 .order_by(OutboxMessage.campaign.is_not(None), OutboxMessage.id)
@@ -140,7 +184,7 @@ class Sender:
             found = (await uow.session.execute(due.add_columns(OutboxMessage.status))).all()
             ids = [row_id for row_id, _ in found]
             if not ids:
-                return []
+                return [], set(), {}
             uncertain = [row_id for row_id, status in found if status == "sending"]
             if uncertain:
                 log.warning(
@@ -168,7 +212,7 @@ class Sender:
             # People already known to have blocked the bot: their rows wait as refused (sent
             # again, in order, when they come back) instead of racing their return.
             private = {r.chat_id for r in rows if r.chat_id > 0}
-            self._unreachable = (
+            unreachable = (
                 set(
                     (
                         await uow.session.execute(
@@ -185,7 +229,7 @@ class Sender:
                 for r in (row.edit_ref, (row.payload or {}).get("reply_to_ref"))
                 if r and r not in self._pending_refs
             }
-            self._refs = (
+            known = (
                 {
                     ref.ref: (ref.chat_id, ref.message_id)
                     for ref in (
@@ -197,7 +241,7 @@ class Sender:
                 if refs
                 else {}
             )
-            return sorted(rows, key=lambda r: r.id)
+            return sorted(rows, key=lambda r: r.id), unreachable, known
 
     async def take_back_leases(self) -> int:
         """SQLite has one process: rows it claimed before a crash are its own, so they are
@@ -222,23 +266,39 @@ class Sender:
             )
         return int(taken.rowcount or 0)
 
-    async def _send_chat(self, rows: list[OutboxMessage]) -> None:
-        async with self.semaphore:
-            for i, row in enumerate(rows):
-                if (
-                    row.chat_id in self._gone
-                ):  # blocked the bot during this batch: rows already marked
-                    continue
-                if row.chat_id in self._unreachable:  # known to have blocked the bot
-                    await self._blocked(row, "Forbidden: the person has blocked the bot")
-                    continue
-                if self._stop.is_set():  # shutting down: finish calls in flight, start no new ones
-                    await self._release([r.id for r in rows[i:]])
-                    return
-                ok = await self._send_one(row)
-                if not ok:
-                    await self._release([r.id for r in rows[i + 1 :]])
-                    return
+    async def _lane(
+        self,
+        rows: list[OutboxMessage],
+        unreachable: set[int],
+        refs: dict[str, tuple[int, int]],
+        waiting: _Countdown,
+    ) -> None:
+        chat = rows[0].chat_id
+        self._busy[chat] += 1
+        left = len(rows)  # rows of this lane not yet on their way
+        try:
+            async with self.semaphore:
+                for i, row in enumerate(rows):
+                    left -= 1
+                    waiting.tick()
+                    if row.chat_id in self._gone:  # blocked the bot meanwhile: rows already marked
+                        continue
+                    if row.chat_id in unreachable:  # known to have blocked the bot
+                        await self._blocked(row, "Forbidden: the person has blocked the bot")
+                        continue
+                    if self._stop.is_set():  # shutting down: finish calls in flight, start none
+                        await self._release([r.id for r in rows[i:]])
+                        return
+                    ok = await self._deliver(row, refs)
+                    if not ok:
+                        await self._release([r.id for r in rows[i + 1 :]])
+                        return
+        finally:
+            waiting.tick(left)
+            self._busy[chat] -= 1
+            if not self._busy[chat]:
+                del self._busy[chat]
+                self._gone.discard(chat)
 
     async def _release(self, ids: list[int]) -> None:
         if not ids:
@@ -250,7 +310,9 @@ class Sender:
                 .values(locked_until=None, status="pending")
             )
 
-    async def _resolve(self, row: OutboxMessage) -> tuple[str, dict[str, Any], bool]:
+    async def _resolve(
+        self, row: OutboxMessage, refs: dict[str, tuple[int, int]]
+    ) -> tuple[str, dict[str, Any], bool]:
         """The call to make for `row`: its method, its parameters, and whether it uploads a
         file (multipart, through PTB) rather than being a JSON call."""
         method, payload = row.method, dict(row.payload)
@@ -258,7 +320,7 @@ class Sender:
         known: dict[str, tuple[int, int]] = {}
         for r in refs:
             # sent moments ago (mark not committed yet), else as read when the row was claimed
-            found = self._pending_refs.get(r) or self._refs.get(r)
+            found = self._pending_refs.get(r) or refs.get(r)
             if found is not None:
                 known[r] = found
         missing = [r for r in refs if r not in known]
@@ -289,12 +351,9 @@ class Sender:
                 payload["message_id"] = target[1]
         return method, payload, bool(upload)
 
-    async def _send_one(self, row: OutboxMessage) -> bool:
+    async def _deliver(self, row: OutboxMessage, refs: dict[str, tuple[int, int]]) -> bool:
         """Deliver one row. Returns False when the rest of the chat's batch must wait."""
-        return await self._deliver(row)
-
-    async def _deliver(self, row: OutboxMessage) -> bool:
-        method, payload, upload = await self._resolve(row)
+        method, payload, upload = await self._resolve(row, refs)
         paid = bool(payload.get("allow_paid_broadcast"))
         if row.chat_id != 0:
             await self.pacer.acquire(row.chat_id, paid)
@@ -324,6 +383,7 @@ class Sender:
                 await self._done(row, None)
                 return True
             if "message to edit not found" in text and row.edit_ref:
+                refs.pop(row.edit_ref, None)
                 await self._forget_ref(row)
                 await self._retry(row, 0, str(exc))
                 return False
@@ -342,6 +402,8 @@ class Sender:
         elif isinstance(result, list) and result and isinstance(result[0], dict):
             message_id = result[0].get("message_id")
         await self._done(row, message_id)
+        if row.ref and message_id is not None:  # the chat's later rows may reply to it or edit it
+            refs[row.ref] = (row.chat_id, message_id)
         return True
 
     async def _done(self, row: OutboxMessage, message_id: int | None) -> None:
@@ -358,7 +420,6 @@ class Sender:
         self._marks.append((row, message_id, future))
         if row.ref and message_id is not None:
             self._pending_refs[row.ref] = (row.chat_id, message_id)
-            self._refs[row.ref] = (row.chat_id, message_id)
             # delivered, not recorded yet: a reply to it arriving meanwhile still finds it
             self.domain.unrecorded[(row.chat_id, message_id)] = row.ref
         if self._flusher is None or self._flusher.done():
@@ -434,7 +495,6 @@ class Sender:
     async def _forget_ref(self, row: OutboxMessage) -> None:
         if row.edit_ref:
             self._pending_refs.pop(row.edit_ref, None)
-            self._refs.pop(row.edit_ref, None)
         async with self.domain.unit(quiet=("outbox",)) as uow:
             ref = await uow.session.get(MessageRef, row.edit_ref)
             if ref is not None:
@@ -541,6 +601,23 @@ class Sender:
                         data={"chat_id": row.chat_id},
                     )
                 )
+
+
+class _Countdown:
+    """The rows of one pass not yet on their way; `event` is set when none are left."""
+
+    __slots__ = ("left", "event")
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+        self.event = asyncio.Event()
+        if n <= 0:
+            self.event.set()
+
+    def tick(self, n: int = 1) -> None:
+        self.left -= n
+        if self.left <= 0:
+            self.event.set()
 
 
 def _ptb_payload(method: str, payload: dict[str, Any]) -> dict[str, Any]:
