@@ -311,7 +311,7 @@ class Sender:
             )
 
     async def _resolve(
-        self, row: OutboxMessage, refs: dict[str, tuple[int, int]]
+        self, row: OutboxMessage, claimed: dict[str, tuple[int, int]]
     ) -> tuple[str, dict[str, Any], bool]:
         """The call to make for `row`: its method, its parameters, and whether it uploads a
         file (multipart, through PTB) rather than being a JSON call."""
@@ -320,7 +320,7 @@ class Sender:
         known: dict[str, tuple[int, int]] = {}
         for r in refs:
             # sent moments ago (mark not committed yet), else as read when the row was claimed
-            found = self._pending_refs.get(r) or refs.get(r)
+            found = self._pending_refs.get(r) or claimed.get(r)
             if found is not None:
                 known[r] = found
         missing = [r for r in refs if r not in known]
