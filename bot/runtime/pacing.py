@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import deque
 
-PAID_SHARE = 0.98  # of the configured paid rate the paid bucket lets through
+PAID_SHARE = 0.97  # of the configured paid rate the paid bucket lets through
 
 
 class TokenBucket:
@@ -98,11 +98,11 @@ class Pacer:
         self.group_rate = group_rate
         self.chats: dict[int, TokenBucket] = {}
         # The paid limit is the configured rate itself (Telegram: 1,000 in any sliding second),
-        # so its bucket keeps `rate + burst` a little under it: 98 % plus a burst of 0.5 %, room
+        # so its bucket keeps `rate + burst` a little under it: 97 % plus a burst of 0.5 %, room
         # for calls that leave on time and arrive bunched. A 429 there holds every paid message
-        # for a whole second (`retry_after` is at least 1), far more than the 2 % it saves.
+        # for a whole second (`retry_after` is at least 1), far more than the 3 % it saves.
         self.paid_bucket = TokenBucket(paid_rate * PAID_SHARE, max(1.0, paid_rate * 0.005))
-        self.paid_window = SlidingWindow(int(paid_rate * 0.99))
+        self.paid_window = SlidingWindow(int(paid_rate * 0.98))
 
     def chat(self, chat_id: int) -> TokenBucket:
         bucket = self.chats.get(chat_id)

@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from telegram import Bot, InputFile
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
@@ -453,19 +453,10 @@ class Sender:
         self, batch: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]]
     ) -> None:
         async with self.domain.unit(quiet=("outbox",)) as uow:
+            # one Core statement run for every row (no ORM bulk-update bookkeeping per row)
             await uow.session.execute(
-                update(OutboxMessage),
-                [
-                    {
-                        "id": row.id,
-                        "status": "sent",
-                        "sent_at": uow.now,
-                        "message_id": message_id,
-                        "locked_until": None,
-                        "error": None,
-                    }
-                    for row, message_id, _ in batch
-                ],
+                _MARK_SENT.values(sent_at=uow.now),
+                [{"row_id": row.id, "sent_id": message_id} for row, message_id, _ in batch],
             )
             refs = {
                 row.ref: (row.chat_id, message_id)
@@ -601,6 +592,14 @@ class Sender:
                         data={"chat_id": row.chat_id},
                     )
                 )
+
+
+_OUTBOX = OutboxMessage.__table__
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(status="sent", message_id=bindparam("sent_id"), locked_until=None, error=None)
+)
 
 
 class _Countdown:
