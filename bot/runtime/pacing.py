@@ -7,6 +7,7 @@ import time
 from collections import deque
 
 PAID_SHARE = 0.97  # of the configured paid rate the paid bucket lets through
+PRUNE_AT = 10_000  # chats' buckets kept before the full ones are forgotten
 
 
 class TokenBucket:
@@ -14,7 +15,9 @@ class TokenBucket:
 
     Kept as the time the next token is due (GCRA): each caller reserves its own slot and sleeps
     once until it, so a hundred lanes waiting on the bucket cost a hundred wake-ups, not a
-    hundred each per token."""
+    hundred each per token. Full (as good as new) once `due` has passed."""
+
+    __slots__ = ("rate", "burst", "interval", "tolerance", "due", "blocked_until")
 
     def __init__(self, rate: float, burst: float) -> None:
         self.rate = rate
@@ -97,6 +100,7 @@ class Pacer:
         self.private_burst = private_burst
         self.group_rate = group_rate
         self.chats: dict[int, TokenBucket] = {}
+        self._prune_at = PRUNE_AT
         # The paid limit is the configured rate itself (Telegram: 1,000 in any sliding second),
         # so its bucket keeps `rate + burst` a little under it: 97 % plus a burst of 0.5 %, room
         # for calls that leave on time and arrive bunched. A 429 there holds every paid message
@@ -111,10 +115,19 @@ class Pacer:
                 bucket = TokenBucket(self.private_rate, self.private_burst)
             else:
                 bucket = TokenBucket(self.group_rate, 3)
-            if len(self.chats) > 100_000:
-                self.chats.clear()
+            if len(self.chats) >= self._prune_at:
+                self._prune()
             self.chats[chat_id] = bucket
         return bucket
+
+    def _prune(self) -> None:
+        """Forget the chats whose bucket is full again (as good as a new one): a broadcast
+        touches each recipient once, and a million buckets would stay in memory."""
+        now = time.monotonic()
+        self.chats = {
+            chat: b for chat, b in self.chats.items() if b.due > now or b.blocked_until > now
+        }
+        self._prune_at = max(PRUNE_AT, 2 * len(self.chats))
 
     def shared(self, paid: bool = False) -> TokenBucket:
         return self.paid_bucket if paid else self.global_bucket

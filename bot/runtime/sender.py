@@ -106,8 +106,8 @@ class Sender:
         while the last calls are in flight, so a broadcast flows without a pause between
         batches. A smaller batch's pass waits for all lanes, then looks again at once if its
         claim skipped the chats they held."""
-        skipped = bool(self._busy)
-        rows, unreachable, refs = await self._claim(self.batch, set(self._busy))
+        busy = {chat for chat in self._busy if chat != 0}  # answers keep no order: never held
+        rows, unreachable, refs = await self._claim(self.batch, busy)
         if rows:
             waiting = _Countdown(len(rows))
             # One lane per chat keeps the chat's order; callback answers (chat 0) have no
@@ -124,25 +124,13 @@ class Sender:
                 return True
         if self._lanes:
             await asyncio.wait(set(self._lanes))
-        return skipped
+        return bool(busy)
 
     def _lane_done(self, lane: asyncio.Task[None]) -> None:
         self._lanes.discard(lane)
         if not lane.cancelled() and lane.exception() is not None:
             # its rows stay 'sending' until their lease runs out, then go again
             log.error("outbox sender lane failed", exc_info=lane.exception())
-
-    async def run_once(self) -> int:
-        """One pass to its end (every lane done); the number of rows it claimed."""
-        rows, unreachable, refs = await self._claim(self.batch, set(self._busy))
-        waiting = _Countdown(len(rows))
-        by_chat: dict[int | tuple[str, int], list[OutboxMessage]] = defaultdict(list)
-        for row in rows:
-            by_chat[row.chat_id if row.chat_id != 0 else ("answer", row.id)].append(row)
-        await asyncio.gather(
-            *(self._lane(items, unreachable, refs, waiting) for items in by_chat.values())
-        )
-        return len(rows)
 
     async def claim(self, limit: int) -> list[OutboxMessage]:
         """Take up to `limit` due rows (see `_claim`)."""
