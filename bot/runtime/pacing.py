@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import deque
 
-PAID_SHARE = 0.97  # of the configured paid rate the paid bucket lets through
+PAID_SHARE = 0.98  # of the configured paid rate the paid bucket lets through
 PRUNE_AT = 10_000  # chats' buckets kept before the full ones are forgotten
 
 
@@ -58,25 +58,36 @@ class TokenBucket:
 
 
 class SlidingWindow:
-    """At most `limit` calls leave in any sliding `span` seconds (how Telegram counts).
+    """At most `limit` calls in any sliding `span` seconds, as the server counts them.
 
-    A bucket spaces its tokens evenly, but when the event loop stalls (a claim, a garbage
-    collection) the calls whose slots fell in the stall all leave together, on top of the
-    next second's: that is a 429 at the limit. This counts departures instead."""
+    The server stamps a call somewhere between when it left and when its answer came back, so
+    a call holds its place from the moment it is let through until `span` seconds after its
+    answer (`done`). Then no server-side second can see more than `limit`, however the calls
+    bunch on the way: when the event loop stalls (a claim, a garbage collection), the calls
+    whose bucket slots fell in the stall leave together, and a count of departures alone would
+    let the next second's calls come on top of them (a 429 at the limit)."""
 
     def __init__(self, limit: int, span: float = 1.0) -> None:
         self.limit = max(1, limit)
         self.span = span
-        self.times: deque[float] = deque(maxlen=self.limit)
+        self.in_flight = 0
+        self.answered: deque[float] = deque()
 
     async def acquire(self) -> None:
-        times = self.times
+        answered = self.answered
         while True:
             now = time.monotonic()
-            if len(times) < self.limit or times[0] + self.span <= now:
-                times.append(now)
+            while answered and answered[0] + self.span <= now:
+                answered.popleft()
+            if self.in_flight + len(answered) < self.limit:
+                self.in_flight += 1
                 return
-            await asyncio.sleep(times[0] + self.span - now)
+            await asyncio.sleep(answered[0] + self.span - now if answered else 0.01)
+
+    def done(self) -> None:
+        """A call let through has its answer (or failed)."""
+        self.in_flight -= 1
+        self.answered.append(time.monotonic())
 
 
 class Pacer:
@@ -102,11 +113,11 @@ class Pacer:
         self.chats: dict[int, TokenBucket] = {}
         self._prune_at = PRUNE_AT
         # The paid limit is the configured rate itself (Telegram: 1,000 in any sliding second),
-        # so its bucket keeps `rate + burst` a little under it: 97 % plus a burst of 0.5 %, room
+        # so its bucket keeps `rate + burst` a little under it: 98 % plus a burst of 0.5 %, room
         # for calls that leave on time and arrive bunched. A 429 there holds every paid message
-        # for a whole second (`retry_after` is at least 1), far more than the 3 % it saves.
+        # for a whole second (`retry_after` is at least 1), far more than the 2 % it saves.
         self.paid_bucket = TokenBucket(paid_rate * PAID_SHARE, max(1.0, paid_rate * 0.005))
-        self.paid_window = SlidingWindow(int(paid_rate * 0.98))
+        self.paid_window = SlidingWindow(int(paid_rate * 0.99))
 
     def chat(self, chat_id: int) -> TokenBucket:
         bucket = self.chats.get(chat_id)
@@ -135,8 +146,13 @@ class Pacer:
     async def acquire(self, chat_id: int, paid: bool = False) -> None:
         await self.chat(chat_id).acquire()
         await self.shared(paid).acquire()
-        if paid:
+        if paid:  # the call must then tell `sent` when its answer is back
             await self.paid_window.acquire()
+
+    def sent(self, paid: bool) -> None:
+        """A call let through by `acquire` has its answer (or failed)."""
+        if paid:
+            self.paid_window.done()
 
     def block(
         self, chat_id: int, seconds: float, broadcast: bool = False, paid: bool = False

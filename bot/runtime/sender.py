@@ -347,12 +347,15 @@ class Sender:
             await self.pacer.acquire(row.chat_id, paid)
         started = time.monotonic()
         try:
-            if upload:
-                result = await self.bot.do_api_request(
-                    method, api_kwargs=_ptb_payload(method, payload)
-                )
-            else:
-                result = await self.api.call(method, payload)
+            try:
+                if upload:
+                    result = await self.bot.do_api_request(
+                        method, api_kwargs=_ptb_payload(method, payload)
+                    )
+                else:
+                    result = await self.api.call(method, payload)
+            finally:
+                self.pacer.sent(paid and row.chat_id != 0)
         except RetryAfter as exc:
             wait = _retry_seconds(exc)
             self.pacer.block(row.chat_id, wait, broadcast=row.campaign is not None, paid=paid)
