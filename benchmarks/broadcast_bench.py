@@ -43,6 +43,7 @@ from common import (  # noqa: E402
     wait_http,
 )
 
+from bot.cli.bench import cpu_seconds  # noqa: E402
 from bot.emulator.client import SimClient  # noqa: E402
 
 FIRST = 3_000_001
@@ -51,6 +52,14 @@ CHANNEL = -1001777
 CHANNEL_NAME = "bench_news"
 GRIDS = ["xingfu-1", "xingfu-2", "xingfu-3", "xingfu-4"]
 TEXT = "Benchmark notice: water off on Saturday 9:00-12:00"
+
+
+def bot_cpu(pid: int) -> float:
+    """The bot's CPU seconds so far (user + system, all threads), 0 when it is gone."""
+    try:
+        return cpu_seconds(pid)
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -161,7 +170,10 @@ async def run(
             base = (await sim.stats())["sent_total"]
             await announce(sim)
             samples: list[tuple[float, int]] = []  # (time, DMs sent)
+            cpu: list[float] = []  # the running bot's CPU seconds at each sample
+            emu_cpu: list[float] = []  # the emulator's
             killed_at: tuple[float, int] | None = None
+            killed_index: int | None = None
             restarted_at: float | None = None
             last_progress = time.monotonic()
             done_at = 0
@@ -173,6 +185,8 @@ async def run(
                 if samples and sent > samples[-1][1]:
                     last_progress = now
                 samples.append((now, sent))
+                cpu.append(bot_cpu(bot.pid) if bot is not None else 0.0)
+                emu_cpu.append(bot_cpu(emu.pid))
                 if bot is not None:
                     peaks.append(peak_rss_mb(bot.pid))
                 if len(samples) % 20 == 1:  # every 10 s
@@ -180,6 +194,7 @@ async def run(
                         f"  {mode}: {sent:,}/{n:,} sent, {stats['rejected_429']} x 429", flush=True
                     )
                 if kill_half_way and killed_at is None and sent >= n // 2:
+                    killed_index = len(samples) - 1
                     kill(bot, signal.SIGKILL)
                     killed_at = (now, sent)
                     bot = start_bot(api, database_url, env=env, log_path=log_path)
@@ -229,6 +244,14 @@ async def run(
             if resumed and finish[0] > resumed[0][0]:
                 after = rate_between(resumed[0], finish)
         measured = before or after
+        # CPU per direct message over the same stretch as the rate before the kill (the first
+        # process only: start-up, the dialogue and the restart left out)
+        i0 = samples.index(steady_from)
+        i1 = killed_index if killed_index is not None else (done_at - 1 if done_at else -1)
+        i1 = i1 % len(samples)
+        moved = samples[i1][1] - samples[i0][1]
+        bot_ms = 1000 * (cpu[i1] - cpu[i0]) / moved if moved > 0 else 0.0
+        emu_ms = 1000 * (emu_cpu[i1] - emu_cpu[i0]) / moved if moved > 0 else 0.0
         (log_path.parent / f"samples-{mode}-{n}.txt").write_text(
             "\n".join(f"{t - samples[0][0]:.1f} {v}" for t, v in samples)
             + f"\nkilled {killed_at} restarted {restarted_at} done {done_at}\n"
@@ -241,6 +264,8 @@ async def run(
             "rate_before_kill": round(before, 1),
             "rate_after_restart": round(after, 1),
             "within_5_percent": abs(measured - rate) <= 0.05 * rate,
+            "bot_cpu_ms_per_message": round(bot_ms, 3),
+            "emulator_cpu_ms_per_message": round(emu_ms, 3),
             "killed_at_sent": killed_at[1] if killed_at else None,
             "lost": lost,
             "duplicated": duplicated,
@@ -302,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  {r['mode']:>4}: {r['recipients']:,} recipients, configured {r['configured_rate']:g}/s, "
             f"measured {r['rate_before_kill']:g}/s before the kill and "
             f"{r['rate_after_restart']:g}/s after (within 5%: {r['within_5_percent']}); "
+            f"bot CPU {r['bot_cpu_ms_per_message']:g} ms a message "
+            f"(emulator {r['emulator_cpu_ms_per_message']:g} ms); "
             f"lost {r['lost']}, duplicated {r['duplicated']}, 429s {r['rejected_429']}; "
             f"channel: {r['channel_posts']} post in {r['channel_calls']} call(s); "
             f"1,000,000 recipients would take {r['projected_1m_hours']} h"

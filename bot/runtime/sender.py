@@ -15,11 +15,12 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from telegram import Bot, InputFile
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.clock import wall_now
+from bot.runtime.botapi import BotApi
 from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.runtime.pacing import Pacer
@@ -59,55 +60,92 @@ class Sender:
             s.broadcast_paid_rate,
         )
         self.semaphore = asyncio.Semaphore(s.send_concurrency)
-        # A pass lasts until its slowest chat is done: claim about a second's worth of sending,
-        # so what is written during a broadcast waits about a second, not the whole batch.
+        # JSON calls go through the lean client; uploads (multipart) through PTB's `Bot`.
+        self.api = BotApi(bot.base_url, s.send_concurrency)
+        # Claim about a second's worth of sending, so what is written during a broadcast waits
+        # about a second, not the whole batch.
         self.batch = max(s.send_concurrency, min(BATCH, int(s.send_rate_global)))
         if s.broadcast_paid:  # paid broadcast: faster, but a pass stays short for those waiting
             self.batch = max(self.batch, min(BATCH, int(s.broadcast_paid_rate)))
         self._stop = asyncio.Event()
         self._looked: int | None = None  # the wake-ups seen when the last claim looked
-        self._gone: set[int] = set()
-        self._unreachable: set[int] = set()
+        self._gone: set[int] = set()  # chats that blocked the bot while their lane ran
+        # Lanes still sending (a full batch's pass ends once all its rows are on their way,
+        # so the next claim overlaps the last calls), and the chats they hold: a claim skips
+        # those chats' rows, so a chat's messages never overtake each other.
+        self._lanes: set[asyncio.Task[None]] = set()
+        self._busy: dict[int, int] = defaultdict(int)
         # Group commit of 'sent' marks: lanes queue their mark and wait; one transaction writes
         # every mark queued meanwhile (see _mark_sent).
         self._marks: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         # Refs whose message was sent but whose mark is not committed yet (chat_id, message_id).
         self._pending_refs: dict[str, tuple[int, int]] = {}
-        # Refs the rows of the current batch name, read in the claim's transaction.
-        self._refs: dict[str, tuple[int, int]] = {}
 
     def stop(self) -> None:
         self._stop.set()
         self.domain.outbox_written.set()
 
     async def run(self) -> None:
-        await run_passes(self._stop, self.domain.outbox_written, self.pass_once, "outbox sender")
+        try:
+            await run_passes(
+                self._stop, self.domain.outbox_written, self.pass_once, "outbox sender"
+            )
+            if self._lanes:  # stopping: calls in flight finish and are marked
+                await asyncio.wait(set(self._lanes))
+        finally:
+            lanes = set(self._lanes)
+            for lane in lanes:  # cancelled (a crash): the lanes die with the loop
+                lane.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
+            await self.api.close()
 
     async def pass_once(self) -> bool:
-        """One pass; True when its batch was full (more may be waiting: the next starts at once)."""
-        more = await self.run_once() >= self.batch
-        if not more and self._looked is not None:
-            self.domain.outbox_written.settle(self._looked)
-        return more
+        """One pass; True when more may be waiting (the next starts at once).
 
-    async def run_once(self) -> int:
-        rows = await self.claim(self.batch)
-        if not rows:
-            return 0
-        self._gone = set()
-        # One lane per chat keeps the chat's order; callback answers (chat 0) have no order
-        # between them, so each is its own lane.
-        by_chat: dict[int | tuple[str, int], list[OutboxMessage]] = defaultdict(list)
-        for row in rows:
-            by_chat[row.chat_id if row.chat_id != 0 else ("answer", row.id)].append(row)
-        await asyncio.gather(*(self._send_chat(items) for items in by_chat.values()))
-        return len(rows)
+        A full batch's pass ends as soon as every row of it is on its way: the next claim runs
+        while the last calls are in flight, so a broadcast flows without a pause between
+        batches. A smaller batch's pass waits for all lanes, then looks again at once if its
+        claim skipped the chats they held."""
+        busy = {chat for chat in self._busy if chat != 0}  # answers keep no order: never held
+        rows, unreachable, refs = await self._claim(self.batch, busy)
+        if rows:
+            waiting = _Countdown(len(rows))
+            # One lane per chat keeps the chat's order; callback answers (chat 0) have no
+            # order between them, so each is its own lane.
+            by_chat: dict[int | tuple[str, int], list[OutboxMessage]] = defaultdict(list)
+            for row in rows:
+                by_chat[row.chat_id if row.chat_id != 0 else ("answer", row.id)].append(row)
+            for items in by_chat.values():
+                lane = asyncio.create_task(self._lane(items, unreachable, refs, waiting))
+                self._lanes.add(lane)
+                lane.add_done_callback(self._lane_done)
+            if len(rows) >= self.batch:
+                await waiting.event.wait()  # every lane ticks all its rows, even when it fails
+                return True
+        if self._lanes:
+            await asyncio.wait(set(self._lanes))
+        if not busy and self._looked is not None:
+            self.domain.outbox_written.settle(self._looked)
+        return bool(busy)
+
+    def _lane_done(self, lane: asyncio.Task[None]) -> None:
+        self._lanes.discard(lane)
+        if not lane.cancelled() and lane.exception() is not None:
+            # its rows stay 'sending' until their lease runs out, then go again
+            log.error("outbox sender lane failed", exc_info=lane.exception())
 
     async def claim(self, limit: int) -> list[OutboxMessage]:
+        """Take up to `limit` due rows (see `_claim`)."""
+        return (await self._claim(limit, set()))[0]
+
+    async def _claim(
+        self, limit: int, busy: set[int]
+    ) -> tuple[list[OutboxMessage], set[int], dict[str, tuple[int, int]]]:
         """Take up to `limit` due rows in one transaction: one statement finds them, one marks
         them 'sending' under a lease; the same transaction reads what sending them needs (the
-        messages they reply to or edit, who blocked the bot)."""
+        messages they reply to or edit, who blocked the bot). Rows of the `busy` chats (a lane
+        of this process still sends to them) wait for the next claim."""
         async with self.domain.unit(quiet=("outbox",)) as uow:
             # What the wake-ups so far announced was committed before this looks, and was
             # queued before `now` (read after them): this pass finds it (see `pass_once`).
@@ -129,6 +167,7 @@ class Sender:
                         and_(OutboxMessage.status == "sending", OutboxMessage.locked_until < now),
                     ),
                     OutboxMessage.next_attempt_at <= now,
+                    *([OutboxMessage.chat_id.not_in(busy)] if busy else []),
                 )
                 # A person waiting for an answer goes before a broadcast (announcements, ballots).
                 .order_by(OutboxMessage.campaign.is_not(None), OutboxMessage.id)
@@ -139,7 +178,7 @@ class Sender:
             found = (await uow.session.execute(due.add_columns(OutboxMessage.status))).all()
             ids = [row_id for row_id, _ in found]
             if not ids:
-                return []
+                return [], set(), {}
             uncertain = [row_id for row_id, status in found if status == "sending"]
             if uncertain:
                 log.warning(
@@ -167,7 +206,7 @@ class Sender:
             # People already known to have blocked the bot: their rows wait as refused (sent
             # again, in order, when they come back) instead of racing their return.
             private = {r.chat_id for r in rows if r.chat_id > 0}
-            self._unreachable = (
+            unreachable = (
                 set(
                     (
                         await uow.session.execute(
@@ -184,7 +223,7 @@ class Sender:
                 for r in (row.edit_ref, (row.payload or {}).get("reply_to_ref"))
                 if r and r not in self._pending_refs
             }
-            self._refs = (
+            known = (
                 {
                     ref.ref: (ref.chat_id, ref.message_id)
                     for ref in (
@@ -196,7 +235,7 @@ class Sender:
                 if refs
                 else {}
             )
-            return sorted(rows, key=lambda r: r.id)
+            return sorted(rows, key=lambda r: r.id), unreachable, known
 
     async def take_back_leases(self) -> int:
         """SQLite has one process: rows it claimed before a crash are its own, so they are
@@ -221,23 +260,39 @@ class Sender:
             )
         return int(taken.rowcount or 0)
 
-    async def _send_chat(self, rows: list[OutboxMessage]) -> None:
-        async with self.semaphore:
-            for i, row in enumerate(rows):
-                if (
-                    row.chat_id in self._gone
-                ):  # blocked the bot during this batch: rows already marked
-                    continue
-                if row.chat_id in self._unreachable:  # known to have blocked the bot
-                    await self._blocked(row, "Forbidden: the person has blocked the bot")
-                    continue
-                if self._stop.is_set():  # shutting down: finish calls in flight, start no new ones
-                    await self._release([r.id for r in rows[i:]])
-                    return
-                ok = await self._send_one(row)
-                if not ok:
-                    await self._release([r.id for r in rows[i + 1 :]])
-                    return
+    async def _lane(
+        self,
+        rows: list[OutboxMessage],
+        unreachable: set[int],
+        refs: dict[str, tuple[int, int]],
+        waiting: _Countdown,
+    ) -> None:
+        chat = rows[0].chat_id
+        self._busy[chat] += 1
+        left = len(rows)  # rows of this lane not yet on their way
+        try:
+            async with self.semaphore:
+                for i, row in enumerate(rows):
+                    left -= 1
+                    waiting.tick()
+                    if row.chat_id in self._gone:  # blocked the bot meanwhile: rows already marked
+                        continue
+                    if row.chat_id in unreachable:  # known to have blocked the bot
+                        await self._blocked(row, "Forbidden: the person has blocked the bot")
+                        continue
+                    if self._stop.is_set():  # shutting down: finish calls in flight, start none
+                        await self._release([r.id for r in rows[i:]])
+                        return
+                    ok = await self._deliver(row, refs)
+                    if not ok:
+                        await self._release([r.id for r in rows[i + 1 :]])
+                        return
+        finally:
+            waiting.tick(left)
+            self._busy[chat] -= 1
+            if not self._busy[chat]:
+                del self._busy[chat]
+                self._gone.discard(chat)
 
     async def _release(self, ids: list[int]) -> None:
         if not ids:
@@ -249,13 +304,17 @@ class Sender:
                 .values(locked_until=None, status="pending")
             )
 
-    async def _resolve(self, row: OutboxMessage) -> tuple[str, dict[str, Any]]:
+    async def _resolve(
+        self, row: OutboxMessage, claimed: dict[str, tuple[int, int]]
+    ) -> tuple[str, dict[str, Any], bool]:
+        """The call to make for `row`: its method, its parameters, and whether it uploads a
+        file (multipart, through PTB) rather than being a JSON call."""
         method, payload = row.method, dict(row.payload)
         refs = [r for r in (row.edit_ref, payload.get("reply_to_ref")) if r]
         known: dict[str, tuple[int, int]] = {}
         for r in refs:
             # sent moments ago (mark not committed yet), else as read when the row was claimed
-            found = self._pending_refs.get(r) or self._refs.get(r)
+            found = self._pending_refs.get(r) or claimed.get(r)
             if found is not None:
                 known[r] = found
         missing = [r for r in refs if r not in known]
@@ -284,20 +343,25 @@ class Sender:
                     payload.pop("reply_markup", None)
             else:
                 payload["message_id"] = target[1]
-        return method, payload
+        return method, payload, bool(upload)
 
-    async def _send_one(self, row: OutboxMessage) -> bool:
+    async def _deliver(self, row: OutboxMessage, refs: dict[str, tuple[int, int]]) -> bool:
         """Deliver one row. Returns False when the rest of the chat's batch must wait."""
-        return await self._deliver(row)
-
-    async def _deliver(self, row: OutboxMessage) -> bool:
-        method, payload = await self._resolve(row)
+        method, payload, upload = await self._resolve(row, refs)
         paid = bool(payload.get("allow_paid_broadcast"))
         if row.chat_id != 0:
             await self.pacer.acquire(row.chat_id, paid)
         started = time.monotonic()
         try:
-            result = await self.bot.do_api_request(method, api_kwargs=_ptb_payload(method, payload))
+            try:
+                if upload:
+                    result = await self.bot.do_api_request(
+                        method, api_kwargs=_ptb_payload(method, payload)
+                    )
+                else:
+                    result = await self.api.call(method, payload)
+            finally:
+                self.pacer.sent(paid and row.chat_id != 0)
         except RetryAfter as exc:
             wait = _retry_seconds(exc)
             self.pacer.block(row.chat_id, wait, broadcast=row.campaign is not None, paid=paid)
@@ -316,6 +380,7 @@ class Sender:
                 await self._done(row, None)
                 return True
             if "message to edit not found" in text and row.edit_ref:
+                refs.pop(row.edit_ref, None)
                 await self._forget_ref(row)
                 await self._retry(row, 0, str(exc))
                 return False
@@ -334,6 +399,8 @@ class Sender:
         elif isinstance(result, list) and result and isinstance(result[0], dict):
             message_id = result[0].get("message_id")
         await self._done(row, message_id)
+        if row.ref and message_id is not None:  # the chat's later rows may reply to it or edit it
+            refs[row.ref] = (row.chat_id, message_id)
         return True
 
     async def _done(self, row: OutboxMessage, message_id: int | None) -> None:
@@ -350,7 +417,6 @@ class Sender:
         self._marks.append((row, message_id, future))
         if row.ref and message_id is not None:
             self._pending_refs[row.ref] = (row.chat_id, message_id)
-            self._refs[row.ref] = (row.chat_id, message_id)
             # delivered, not recorded yet: a reply to it arriving meanwhile still finds it
             self.domain.unrecorded[(row.chat_id, message_id)] = row.ref
         if self._flusher is None or self._flusher.done():
@@ -384,19 +450,10 @@ class Sender:
         self, batch: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]]
     ) -> None:
         async with self.domain.unit(quiet=("outbox",)) as uow:
+            # one Core statement run for every row (no ORM bulk-update bookkeeping per row)
             await uow.session.execute(
-                update(OutboxMessage),
-                [
-                    {
-                        "id": row.id,
-                        "status": "sent",
-                        "sent_at": uow.now,
-                        "message_id": message_id,
-                        "locked_until": None,
-                        "error": None,
-                    }
-                    for row, message_id, _ in batch
-                ],
+                _MARK_SENT.values(sent_at=uow.now),
+                [{"row_id": row.id, "sent_id": message_id} for row, message_id, _ in batch],
             )
             refs = {
                 row.ref: (row.chat_id, message_id)
@@ -426,7 +483,6 @@ class Sender:
     async def _forget_ref(self, row: OutboxMessage) -> None:
         if row.edit_ref:
             self._pending_refs.pop(row.edit_ref, None)
-            self._refs.pop(row.edit_ref, None)
         async with self.domain.unit(quiet=("outbox",)) as uow:
             ref = await uow.session.get(MessageRef, row.edit_ref)
             if ref is not None:
@@ -533,6 +589,31 @@ class Sender:
                         data={"chat_id": row.chat_id},
                     )
                 )
+
+
+_OUTBOX = OutboxMessage.__table__
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(status="sent", message_id=bindparam("sent_id"), locked_until=None, error=None)
+)
+
+
+class _Countdown:
+    """The rows of one pass not yet on their way; `event` is set when none are left."""
+
+    __slots__ = ("left", "event")
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+        self.event = asyncio.Event()
+        if n <= 0:
+            self.event.set()
+
+    def tick(self, n: int = 1) -> None:
+        self.left -= n
+        if self.left <= 0:
+            self.event.set()
 
 
 def _ptb_payload(method: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,126 @@
+"""The sender's Bot API client: one JSON POST per call over a pool of keep-alive connections.
+
+python-telegram-bot builds each request through its request objects, httpx and httpcore (whose
+pool looks at every pooled connection on every request): most of the CPU of a sent message. The
+outbox already holds each call as JSON, so this client sends it as an `application/json` body
+(which the Bot API accepts like a form) on aiohttp, which the bot already uses, and reads only
+the answer's envelope. Its errors are python-telegram-bot's own classes, raised for the same
+answers (`telegram.request.BaseRequest._request_wrapper`), so the sender handles a 429, a
+blocked person, a refused request, a migrated chat and a network error one way whichever client
+made the call. Uploads (multipart) stay with python-telegram-bot.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+import aiohttp
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+_HEADERS = {"Content-Type": "application/json"}
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class BotApi:
+    """Bot API calls with JSON bodies, `connections` kept alive to the API server."""
+
+    def __init__(
+        self,
+        base_url: str,
+        connections: int,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 5.0,
+        pool_timeout: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.connections = max(1, connections)
+        self._timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=pool_timeout + connect_timeout,
+            sock_connect=connect_timeout,
+            sock_read=read_timeout,
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is None or session.closed:
+            session = self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self.connections, keepalive_timeout=30, enable_cleanup_closed=False
+                ),
+                timeout=self._timeout,
+                skip_auto_headers=("User-Agent", "Accept-Encoding"),
+                auto_decompress=False,
+            )
+        return session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def call(self, method: str, payload: dict[str, Any]) -> Any:
+        """POST one call; its `result`, or the error python-telegram-bot would raise."""
+        body = _encode({k: v for k, v in payload.items() if v is not None}).encode()
+        try:
+            async with self._open().post(
+                self.base_url + method, data=body, headers=_HEADERS
+            ) as resp:
+                code = resp.status
+                raw = await resp.read()
+        except TimeoutError as exc:  # asyncio.TimeoutError is TimeoutError on 3.11
+            raise TimedOut(f"Timed out: {exc!r}") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+        if 200 <= code <= 299:
+            try:
+                return json.loads(raw)["result"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise TelegramError("Invalid server response") from exc
+        raise _error(code, raw)
+
+
+def _error(code: int, raw: bytes) -> TelegramError:
+    """The exception python-telegram-bot raises for a non-2xx answer."""
+    try:
+        message = f"{HTTPStatus(code).phrase} ({code})"
+    except ValueError:
+        message = f"Unknown HTTPError ({code})"
+    try:
+        data = json.loads(raw.decode("utf-8", "replace"))
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        message += f". Parsing the server response {raw!r} failed"
+    else:
+        message = data.get("description") or message
+        parameters = data.get("parameters")
+        if parameters:
+            if parameters.get("migrate_to_chat_id"):
+                return ChatMigrated(parameters["migrate_to_chat_id"])
+            if parameters.get("retry_after"):
+                return RetryAfter(parameters["retry_after"])
+            message += f". The server response contained unknown parameters: {parameters}"
+    if code == HTTPStatus.FORBIDDEN:
+        return Forbidden(message)
+    if code in (HTTPStatus.NOT_FOUND, HTTPStatus.UNAUTHORIZED):
+        return InvalidToken(message)
+    if code == HTTPStatus.BAD_REQUEST:
+        return BadRequest(message)
+    if code == HTTPStatus.CONFLICT:
+        return Conflict(message)
+    return NetworkError(message)
