@@ -43,6 +43,12 @@ def _retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+#: A pass of at most this many chats (a conversation's replies, a card) commits its 'sent'
+#: marks together once each of its lanes waits for its mark, waiting MARK_WAIT seconds at most.
+SHORT_PASS = 8
+MARK_WAIT = 0.02
+
+
 class Sender:
     """One sender loop per process; several processes may run one each."""
 
@@ -65,6 +71,9 @@ class Sender:
         if s.broadcast_paid:  # paid broadcast: faster, but a pass stays short for those waiting
             self.batch = max(self.batch, min(BATCH, int(s.broadcast_paid_rate)))
         self._stop = asyncio.Event()
+        # This process's transactions write a conversation's messages claimed by this sender
+        # and hand them over after their commit (Domain.take_handed): no claim of its own.
+        domain.takes_born = True
         self._looked: int | None = None  # the wake-ups seen when the last claim looked
         self._gone: set[int] = set()
         self._unreachable: set[int] = set()
@@ -72,6 +81,12 @@ class Sender:
         # every mark queued meanwhile (see _mark_sent).
         self._marks: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        # A short pass (a conversation's few messages) writes its marks in one transaction:
+        # the commit waits until every lane sending is waiting for its mark (MARK_WAIT at most).
+        self._lanes = 0  # lanes of the current pass (see run_once)
+        self._active = 0  # lanes sending now or waiting for their mark
+        self._marking = 0  # of those, the ones waiting for their mark
+        self._all_marking = asyncio.Event()
         # Refs whose message was sent but whose mark is not committed yet (chat_id, message_id).
         self._pending_refs: dict[str, tuple[int, int]] = {}
         # Refs the rows of the current batch name, read in the claim's transaction.
@@ -82,17 +97,36 @@ class Sender:
         self.domain.outbox_written.set()
 
     async def run(self) -> None:
-        await run_passes(self._stop, self.domain.outbox_written, self.pass_once, "outbox sender")
+        try:
+            await run_passes(
+                self._stop, self.domain.outbox_written, self.pass_once, "outbox sender"
+            )
+        finally:
+            # handed over but not started: back to the queue (another replica, or the next start)
+            await self._release([row.id for row in self.domain.take_handed()[0]])
 
     async def pass_once(self) -> bool:
         """One pass; True when its batch was full (more may be waiting: the next starts at once)."""
         more = await self.run_once() >= self.batch
-        if not more and self._looked is not None:
+        if not more and self._looked is not None and not self.domain.handed:
             self.domain.outbox_written.settle(self._looked)
         return more
 
     async def run_once(self) -> int:
-        rows = await self.claim(self.batch)
+        handed, refs, gone = self.domain.take_handed()
+        # Rows written since the last claim that were not handed over (another process's, a
+        # broadcast's, a retry come due) or the first and the safety pass: look in the store.
+        claimed = (
+            await self.claim(self.batch)
+            if not handed or self._looked != self.domain.outbox_written.sets
+            else []
+        )
+        if not claimed:
+            self._refs, self._unreachable = {}, set()
+        if handed:
+            self._refs.update({k: v for k, v in refs.items() if k not in self._pending_refs})
+            self._unreachable |= gone
+        rows = sorted([*claimed, *handed], key=lambda r: r.id)
         if not rows:
             return 0
         self._gone = set()
@@ -101,6 +135,7 @@ class Sender:
         by_chat: dict[int | tuple[str, int], list[OutboxMessage]] = defaultdict(list)
         for row in rows:
             by_chat[row.chat_id if row.chat_id != 0 else ("answer", row.id)].append(row)
+        self._lanes = len(by_chat)
         await asyncio.gather(*(self._send_chat(items) for items in by_chat.values()))
         return len(rows)
 
@@ -223,21 +258,27 @@ class Sender:
 
     async def _send_chat(self, rows: list[OutboxMessage]) -> None:
         async with self.semaphore:
-            for i, row in enumerate(rows):
-                if (
-                    row.chat_id in self._gone
-                ):  # blocked the bot during this batch: rows already marked
-                    continue
-                if row.chat_id in self._unreachable:  # known to have blocked the bot
-                    await self._blocked(row, "Forbidden: the person has blocked the bot")
-                    continue
-                if self._stop.is_set():  # shutting down: finish calls in flight, start no new ones
-                    await self._release([r.id for r in rows[i:]])
-                    return
-                ok = await self._send_one(row)
-                if not ok:
-                    await self._release([r.id for r in rows[i + 1 :]])
-                    return
+            self._active += 1
+            try:
+                await self._send_rows(rows)
+            finally:
+                self._active -= 1
+                self._check_marking()
+
+    async def _send_rows(self, rows: list[OutboxMessage]) -> None:
+        for i, row in enumerate(rows):
+            if row.chat_id in self._gone:  # blocked the bot during this batch: rows already marked
+                continue
+            if row.chat_id in self._unreachable:  # known to have blocked the bot
+                await self._blocked(row, "Forbidden: the person has blocked the bot")
+                continue
+            if self._stop.is_set():  # shutting down: finish calls in flight, start no new ones
+                await self._release([r.id for r in rows[i:]])
+                return
+            ok = await self._send_one(row)
+            if not ok:
+                await self._release([r.id for r in rows[i + 1 :]])
+                return
 
     async def _release(self, ids: list[int]) -> None:
         if not ids:
@@ -355,10 +396,25 @@ class Sender:
             self.domain.unrecorded[(row.chat_id, message_id)] = row.ref
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_marks())
-        await future
+        self._marking += 1
+        self._check_marking()
+        try:
+            await future
+        finally:
+            self._marking -= 1
+
+    def _check_marking(self) -> None:
+        if self._marking >= self._active:
+            self._all_marking.set()
 
     async def _flush_marks(self) -> None:
         while self._marks:
+            if self._lanes <= SHORT_PASS and not self._all_marking.is_set():
+                try:
+                    await asyncio.wait_for(self._all_marking.wait(), MARK_WAIT)
+                except TimeoutError:
+                    pass
+            self._all_marking.clear()
             batch, self._marks = self._marks, []
             try:
                 await self._write_marks(batch)
