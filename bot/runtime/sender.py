@@ -68,6 +68,9 @@ class Sender:
         if s.broadcast_paid:  # paid broadcast: faster, but a pass stays short for those waiting
             self.batch = max(self.batch, min(BATCH, int(s.broadcast_paid_rate)))
         self._stop = asyncio.Event()
+        # This process's transactions write a conversation's messages claimed by this sender
+        # and hand them over after their commit (Domain.take_handed): no claim of its own.
+        domain.takes_born = True
         self._looked: int | None = None  # the wake-ups seen when the last claim looked
         self._gone: set[int] = set()  # chats that blocked the bot while their lane ran
         # Lanes still sending (a full batch's pass ends once all its rows are on their way,
@@ -93,6 +96,8 @@ class Sender:
             )
             if self._lanes:  # stopping: calls in flight finish and are marked
                 await asyncio.wait(set(self._lanes))
+            # handed over but not started: back to the queue (another replica, the next start)
+            await self._release([row.id for row in self.domain.take_handed()[0]])
         finally:
             lanes = set(self._lanes)
             for lane in lanes:  # cancelled (a crash): the lanes die with the loop
@@ -108,7 +113,26 @@ class Sender:
         batches. A smaller batch's pass waits for all lanes, then looks again at once if its
         claim skipped the chats they held."""
         busy = {chat for chat in self._busy if chat != 0}  # answers keep no order: never held
-        rows, unreachable, refs = await self._claim(self.batch, busy)
+        handed, handed_refs, gone = self.domain.take_handed()
+        # Rows written since the last claim that were not handed over (another process's, a
+        # broadcast's, a retry come due), or nothing handed (the first pass, the safety pass):
+        # look in the store.
+        if not handed or self._looked != self.domain.outbox_written.sets:
+            rows, unreachable, refs = await self._claim(self.batch, busy)
+        else:
+            rows, unreachable, refs = [], set(), {}
+        if handed:
+            # a chat a lane still sends to waits for the next pass, in its order
+            held = [row for row in handed if row.chat_id in busy]
+            if held:
+                self.domain.handed[:0] = held
+                self.domain.handed_refs.update(handed_refs)
+                self.domain.handed_unreachable |= gone
+            refs = {**refs, **{k: v for k, v in handed_refs.items() if k not in refs}}
+            rows = sorted(
+                [*rows, *(row for row in handed if row.chat_id not in busy)], key=lambda r: r.id
+            )
+            unreachable = unreachable | gone
         if rows:
             waiting = _Countdown(len(rows))
             # One lane per chat keeps the chat's order; callback answers (chat 0) have no
@@ -125,9 +149,9 @@ class Sender:
                 return True
         if self._lanes:
             await asyncio.wait(set(self._lanes))
-        if not busy and self._looked is not None:
+        if not busy and self._looked is not None and not self.domain.handed:
             self.domain.outbox_written.settle(self._looked)
-        return bool(busy)
+        return bool(busy) or bool(self.domain.handed)
 
     def _lane_done(self, lane: asyncio.Task[None]) -> None:
         self._lanes.discard(lane)

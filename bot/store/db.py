@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -197,8 +197,20 @@ QUEUES = {"outbox": "outbox", "inbox": "inbox"}
 QUEUED = "outbox_queued"
 
 
+#: session.info key, set where this process's sender takes rows from its own transactions:
+#: the lease (a datetime) until which the rows written are claimed at birth; their copies,
+#: with what sending them needs, go in `HANDED` and reach the sender after the commit.
+BORN_CLAIMED = "outbox_born_claimed"
+HANDED = "outbox_handed"
+
+
 def write_queued_outbox(session: Session) -> None:
-    """Write the queued outgoing messages now, in one statement (in the order queued)."""
+    """Write the queued outgoing messages now, in one statement (in the order queued).
+
+    Where the sender runs in this process (`BORN_CLAIMED`), a conversation's messages are
+    written already claimed by it ('sending', under its lease) and handed to it after the
+    commit: the sender then needs no transaction of its own to claim them. Broadcast rows
+    (a campaign) are not: the sender claims them a second's worth at a time."""
     rows = session.info.get(QUEUED)
     if not rows:
         return
@@ -206,8 +218,65 @@ def write_queued_outbox(session: Session) -> None:
 
     batch = list(rows)
     rows.clear()
-    session.connection().execute(insert(OutboxMessage.__table__), batch)
-    _note(session, "outbox")
+    lease = session.info.get(BORN_CLAIMED)
+    if lease is None:
+        session.connection().execute(insert(OutboxMessage.__table__), batch)
+        _note(session, "outbox")
+        return
+    mine = [r for r in batch if r["campaign"] is None]
+    others = [r for r in batch if r["campaign"] is not None]
+    if others:
+        session.connection().execute(insert(OutboxMessage.__table__), others)
+        _note(session, "outbox")
+    if mine:
+        _write_born_claimed(session, OutboxMessage, mine, lease)
+
+
+def _write_born_claimed(
+    session: Session, model: Any, rows: list[dict[str, Any]], lease: Any
+) -> None:
+    from bot.store.models import MessageRef, User
+
+    table = model.__table__
+    for row in rows:
+        row["status"], row["locked_until"] = "sending", lease
+    ids = session.connection().execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+    )
+    made = [model(id=row_id, **row) for (row_id,), row in zip(ids.all(), rows, strict=True)]
+    connection = session.connection()
+    private = {r["chat_id"] for r in rows if r["chat_id"] > 0}
+    unreachable = (
+        set(
+            connection.execute(
+                select(User.id).where(User.id.in_(private), User.unreachable)
+            ).scalars()
+        )
+        if private
+        else set()
+    )
+    names = {
+        name
+        for r in rows
+        for name in (r.get("edit_ref"), (r.get("payload") or {}).get("reply_to_ref"))
+        if name
+    }
+    refs = (
+        {
+            ref: (chat_id, message_id)
+            for ref, chat_id, message_id in connection.execute(
+                select(MessageRef.ref, MessageRef.chat_id, MessageRef.message_id).where(
+                    MessageRef.ref.in_(list(names))
+                )
+            ).all()
+        }
+        if names
+        else {}
+    )
+    handed = session.info.setdefault(HANDED, ([], {}, set()))
+    handed[0].extend(made)
+    handed[1].update(refs)
+    handed[2].update(unreachable)
 
 
 def _note(session: Session, queue: str) -> None:
@@ -309,11 +378,16 @@ def _wake_loops(session: Session) -> None:
     on_commit = session.info.get("on_commit")
     if wrote and on_commit is not None:
         on_commit(wrote)
+    handed = session.info.pop(HANDED, None)
+    on_hand = session.info.get("on_hand")
+    if handed and on_hand is not None:
+        on_hand(*handed)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_writes(session: Session) -> None:
     session.info.pop("wrote", None)
+    session.info.pop(HANDED, None)
     queued = session.info.get(QUEUED)
     if queued:
         queued.clear()

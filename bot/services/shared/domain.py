@@ -19,11 +19,18 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
+from bot.clock import Clock, wall_now
 from bot.config import Settings
 from bot.render import Renderer
 from bot.services.shared.outbox import Outbox
-from bot.store.db import CREATED_CASES, WRITTEN, create_engine, is_sqlite, session_factory
+from bot.store.db import (
+    BORN_CLAIMED,
+    CREATED_CASES,
+    WRITTEN,
+    create_engine,
+    is_sqlite,
+    session_factory,
+)
 from bot.store.models import DutyAmendment, GridMapVersion, StaffMember
 from routing.address import AddressIndex
 from routing.classifier import Classifier, load_lexicon
@@ -57,6 +64,10 @@ class Wake:
 
     def set(self) -> None:
         self.sets += 1
+        self.event.set()
+
+    def nudge(self) -> None:
+        """Wake the loop for work handed to it in memory (not counted: see `settle`)."""
         self.event.set()
 
     def at(self, monotonic: float) -> None:
@@ -151,7 +162,8 @@ class Domain:
         # Any commit that wrote a queue row wakes the loop serving it (and, on PostgreSQL, the
         # other replicas' through NOTIFY): see bot/store/db.py.
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(
-            self.engine, {"on_commit": self._wrote, "notify": not self.sqlite}
+            self.engine,
+            {"on_commit": self._wrote, "on_hand": self._hand, "notify": not self.sqlite},
         )
         self.renderer = Renderer()
         self.classifier = build_classifier(settings)
@@ -165,6 +177,13 @@ class Domain:
         # -> ref. A reply to one that arrives meanwhile still finds it (`case_of_message`).
         self.unrecorded: dict[tuple[int, int], str] = {}
         self.outbox_written = Wake()
+        # Where this process's sender runs, a conversation's messages are written claimed by
+        # it and handed over after the commit (bot/store/db.py `write_queued_outbox`): the
+        # rows, the refs they name, the people among them known to have blocked the bot.
+        self.takes_born = False
+        self.handed: list[Any] = []
+        self.handed_refs: dict[str, tuple[int, int]] = {}
+        self.handed_unreachable: set[int] = set()
         self.inbox_written = Wake()
         self.schedule_changed = asyncio.Event()
         self.links_wake = asyncio.Event()  # a hand-off was queued (bot/runtime/links.py)
@@ -195,6 +214,23 @@ class Domain:
     def has_routing(self) -> bool:
         return self._routing is not None
 
+    def _hand(self, rows: list[Any], refs: dict[str, tuple[int, int]], gone: set[int]) -> None:
+        """After a commit: rows written claimed by this process's sender, for it to send."""
+        self.handed.extend(rows)
+        self.handed_refs.update(refs)
+        self.handed_unreachable |= gone
+        self.outbox_written.nudge()
+
+    def take_handed(self) -> tuple[list[Any], dict[str, tuple[int, int]], set[int]]:
+        """The rows handed to the sender so far (and what sending them needs), taken."""
+        taken = (self.handed, self.handed_refs, self.handed_unreachable)
+        self.handed, self.handed_refs, self.handed_unreachable = [], {}, set()
+        return taken
+
+    def _born(self, session: AsyncSession) -> None:
+        if self.takes_born:
+            session.info[BORN_CLAIMED] = wall_now() + self.settings.outbox_lease
+
     def _wrote(self, queues: set[str]) -> None:
         """After a commit that wrote queue rows: wake the loops that serve them."""
         if "outbox" in queues:
@@ -221,13 +257,14 @@ class Domain:
             async with self.sessions() as session:
                 if quiet:
                     session.info["quiet"] = quiet
+                self._born(session)
                 async with session.begin():
                     uow = UnitOfWork(self, session)
                     yield uow
         finally:
             if self.write_lock is not None:
                 self.write_lock.release()
-        if uow.outbox.written:
+        if uow.outbox.written and not self.takes_born:
             self.outbox_written.set()
         for callback in uow.after_commit:
             callback()
@@ -248,6 +285,7 @@ class Domain:
             async with self.sessions() as session:
                 if quiet:
                     session.info["quiet"] = quiet
+                self._born(session)
                 async with session.begin():
 
                     def new_unit() -> UnitOfWork:
@@ -259,7 +297,7 @@ class Domain:
         finally:
             if self.write_lock is not None:
                 self.write_lock.release()
-        if any(uow.outbox.written for uow in made):
+        if any(uow.outbox.written for uow in made) and not self.takes_born:
             self.outbox_written.set()
         for uow in made:
             for callback in uow.after_commit:
