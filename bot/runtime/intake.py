@@ -18,6 +18,7 @@ from telegram import Bot
 from telegram.error import NetworkError, RetryAfter, TimedOut
 
 from bot.clock import wall_now
+from bot.runtime.botapi import BotApi
 from bot.runtime.metrics import Metrics
 from bot.services.shared.domain import Domain
 from bot.store.models import InboxUpdate
@@ -118,11 +119,20 @@ class Poller:
         self.take_in = take_in or (lambda payloads: store_updates(domain, payloads))
         self.offset: int | None = None
         self._stop = asyncio.Event()
+        # the long poll on the sender's lean client (bot/runtime/botapi.py): one connection,
+        # read for as long as a poll may last
+        self.api = BotApi(bot.base_url, 1, read_timeout=domain.settings.poll_timeout + 10)
 
     def stop(self) -> None:
         self._stop.set()
 
     async def run(self) -> None:
+        try:
+            await self._poll()
+        finally:
+            await self.api.close()
+
+    async def _poll(self) -> None:
         timeout = self.domain.settings.poll_timeout
         backoff = 1.0
         while not self._stop.is_set():
@@ -130,9 +140,7 @@ class Poller:
             if self.offset is not None:
                 kwargs["offset"] = self.offset
             try:
-                updates = await self.bot.do_api_request(
-                    "getUpdates", api_kwargs=kwargs, read_timeout=timeout + 10
-                )
+                updates = await self.api.call("getUpdates", kwargs)
                 backoff = 1.0
             except RetryAfter as exc:
                 wait = exc.retry_after
