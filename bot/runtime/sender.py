@@ -140,7 +140,9 @@ class Sender:
             by_chat: dict[int | tuple[str, int], list[OutboxMessage]] = defaultdict(list)
             for row in rows:
                 by_chat[row.chat_id if row.chat_id != 0 else ("answer", row.id)].append(row)
-            for items in by_chat.values():
+            # a person waiting for an answer goes before a broadcast (announcements, ballots)
+            lanes = sorted(by_chat.values(), key=lambda items: min(_rank(r) for r in items))
+            for items in lanes:
                 lane = asyncio.create_task(self._lane(items, unreachable, refs, waiting))
                 self._lanes.add(lane)
                 lane.add_done_callback(self._lane_done)
@@ -667,3 +669,8 @@ async def _retire_older_copy(uow: UnitOfWork, ref: MessageRef) -> None:
         return
     uow.session.add(MessageRef(ref=alias, chat_id=ref.chat_id, message_id=ref.message_id))
     uow.outbox.edit_markup(ref.chat_id, ref.message_id)
+
+
+def _rank(row: OutboxMessage) -> tuple[bool, int]:
+    """A conversation's rows before a broadcast's, then in the order written."""
+    return (row.campaign is not None, row.id)
