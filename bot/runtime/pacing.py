@@ -107,6 +107,9 @@ class Pacer:
         # count a sliding second, so keep the saved-up burst small: 25/s + 2 stays under 30
         # with room for requests that leave on time and arrive bunched.
         self.global_bucket = TokenBucket(global_rate, max(1.0, global_rate * 0.08))
+        # and, as for paid calls below, no server-side second sees more than the rate, however
+        # a stall of the event loop bunches the calls whose slots fell in it
+        self.global_window = SlidingWindow(max(1, int(global_rate)))
         self.private_rate = private_rate
         self.private_burst = private_burst
         self.group_rate = group_rate
@@ -146,13 +149,12 @@ class Pacer:
     async def acquire(self, chat_id: int, paid: bool = False) -> None:
         await self.chat(chat_id).acquire()
         await self.shared(paid).acquire()
-        if paid:  # the call must then tell `sent` when its answer is back
-            await self.paid_window.acquire()
+        # the call must then tell `sent` when its answer is back
+        await (self.paid_window if paid else self.global_window).acquire()
 
     def sent(self, paid: bool) -> None:
         """A call let through by `acquire` has its answer (or failed)."""
-        if paid:
-            self.paid_window.done()
+        (self.paid_window if paid else self.global_window).done()
 
     def block(
         self, chat_id: int, seconds: float, broadcast: bool = False, paid: bool = False

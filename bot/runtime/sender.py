@@ -387,7 +387,8 @@ class Sender:
                 else:
                     result = await self.api.call(method, payload)
             finally:
-                self.pacer.sent(paid and row.chat_id != 0)
+                if row.chat_id != 0:
+                    self.pacer.sent(paid)
         except RetryAfter as exc:
             wait = _retry_seconds(exc)
             self.pacer.block(row.chat_id, wait, broadcast=row.campaign is not None, paid=paid)
