@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.bounds import clean_text
 from bot.services.cases import lifecycle
@@ -682,10 +683,17 @@ async def link_health(domain: Domain, link_id: str, ok: bool, kind: str | None =
     """Note a call's outcome. A link down longer than `link_down_alert` is told to the
     leaders of the cases waiting on it, once per outage. True when they were told now."""
     async with domain.unit() as uow:
-        state = await uow.session.get(LinkState, link_id, with_for_update=True)
-        if state is None:
-            state = LinkState(link_id=link_id)
-            uow.session.add(state)
+        # calls to one link finish together: the row is made once, then each waits its turn
+        dialect = sqlite if domain.sqlite else postgresql
+        await uow.session.execute(
+            dialect.insert(LinkState)
+            .values(link_id=link_id)
+            .on_conflict_do_nothing(index_elements=["link_id"])
+        )
+        state = await uow.session.get(
+            LinkState, link_id, with_for_update=True, populate_existing=True
+        )
+        assert state is not None
         if ok:
             state.last_ok_at = uow.now
             state.down_since = None
