@@ -49,10 +49,15 @@ class TokenBucket:
 
     async def acquire(self) -> None:
         while True:
+            before = self.due
             wait = self.reserve()
             if wait > 0:
                 await asyncio.sleep(wait)
-            if self.blocked_until <= time.monotonic():
+            now = time.monotonic()
+            if self.blocked_until <= now:
+                # The server counts the call when it arrives: a caller that woke late (a
+                # stall of the event loop) is counted from now, so the next slots move with it.
+                self.due = max(self.due, max(before, now) + self.interval)
                 return
             # a 429 arrived while this caller waited: its slot is void, take one after the block
 
