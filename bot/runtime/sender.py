@@ -27,7 +27,8 @@ from bot.runtime.pacing import Pacer
 from bot.services.cases.reachability import mark_unreachable
 from bot.services.participation import broadcast
 from bot.services.shared.domain import Domain, UnitOfWork
-from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
+from bot.store.db import sending_needs
+from bot.store.models import CaseEvent, MessageRef, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -229,37 +230,8 @@ class Sender:
                 .scalars()
                 .all()
             )
-            # People already known to have blocked the bot: their rows wait as refused (sent
-            # again, in order, when they come back) instead of racing their return.
-            private = {r.chat_id for r in rows if r.chat_id > 0}
-            unreachable = (
-                set(
-                    (
-                        await uow.session.execute(
-                            select(User.id).where(User.id.in_(private), User.unreachable)
-                        )
-                    ).scalars()
-                )
-                if private
-                else set()
-            )
-            refs = {
-                r
-                for row in rows
-                for r in (row.edit_ref, (row.payload or {}).get("reply_to_ref"))
-                if r and r not in self._pending_refs
-            }
-            known = (
-                {
-                    ref.ref: (ref.chat_id, ref.message_id)
-                    for ref in (
-                        await uow.session.execute(
-                            select(MessageRef).where(MessageRef.ref.in_(list(refs)))
-                        )
-                    ).scalars()
-                }
-                if refs
-                else {}
+            unreachable, known = await uow.session.run_sync(
+                lambda session: sending_needs(session.connection(), rows, self._pending_refs)
             )
             return sorted(rows, key=lambda r: r.id), unreachable, known
 

@@ -229,23 +229,37 @@ def write_queued_outbox(session: Session) -> None:
         session.connection().execute(insert(OutboxMessage.__table__), others)
         _note(session, "outbox")
     if mine:
-        _write_born_claimed(session, OutboxMessage, mine, lease)
+        _write_born_claimed(session, mine, lease)
 
 
-def _write_born_claimed(
-    session: Session, model: Any, rows: list[dict[str, Any]], lease: Any
-) -> None:
-    from bot.store.models import MessageRef, User
+def _write_born_claimed(session: Session, rows: list[dict[str, Any]], lease: Any) -> None:
+    from bot.store.models import OutboxMessage
 
-    table = model.__table__
+    table = OutboxMessage.__table__
     for row in rows:
         row["status"], row["locked_until"] = "sending", lease
-    ids = session.connection().execute(
+    connection = session.connection()
+    ids = connection.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
     )
-    made = [model(id=row_id, **row) for (row_id,), row in zip(ids.all(), rows, strict=True)]
-    connection = session.connection()
-    private = {r["chat_id"] for r in rows if r["chat_id"] > 0}
+    made = [OutboxMessage(id=row_id, **row) for (row_id,), row in zip(ids.all(), rows, strict=True)]
+    unreachable, refs = sending_needs(connection, made)
+    handed = session.info.setdefault(HANDED, ([], {}, set()))
+    handed[0].extend(made)
+    handed[1].update(refs)
+    handed[2].update(unreachable)
+
+
+def sending_needs(
+    connection: Any, rows: list[Any], known: Any = ()
+) -> tuple[set[int], dict[str, tuple[int, int]]]:
+    """What sending outbox rows needs, read in the transaction that claims them: the people
+    among their chats known to have blocked the bot (their rows wait as refused, sent again
+    in order when they come back, instead of racing their return), and the messages the rows
+    reply to or edit, by ref (those in `known` are known already)."""
+    from bot.store.models import MessageRef, User
+
+    private = {r.chat_id for r in rows if r.chat_id > 0}
     unreachable = (
         set(
             connection.execute(
@@ -258,8 +272,8 @@ def _write_born_claimed(
     names = {
         name
         for r in rows
-        for name in (r.get("edit_ref"), (r.get("payload") or {}).get("reply_to_ref"))
-        if name
+        for name in (r.edit_ref, (r.payload or {}).get("reply_to_ref"))
+        if name and name not in known
     }
     refs = (
         {
@@ -273,10 +287,7 @@ def _write_born_claimed(
         if names
         else {}
     )
-    handed = session.info.setdefault(HANDED, ([], {}, set()))
-    handed[0].extend(made)
-    handed[1].update(refs)
-    handed[2].update(unreachable)
+    return unreachable, refs
 
 
 def _note(session: Session, queue: str) -> None:
