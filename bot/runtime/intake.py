@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from telegram import Bot
 from telegram.error import NetworkError, RetryAfter, TimedOut
 
@@ -79,11 +78,8 @@ def inbox_rows(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def insert_new(domain: Domain, rows: list[dict[str, Any]]) -> Any:
     """INSERT the rows, skipping update_ids already in the inbox (a duplicate delivery)."""
-    dialect = sqlite if domain.sqlite else postgresql
     return (
-        dialect.insert(InboxUpdate)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["update_id"])
+        domain.insert(InboxUpdate).values(rows).on_conflict_do_nothing(index_elements=["update_id"])
     )
 
 

@@ -28,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.bounds import clean_text
 from bot.services.cases import lifecycle
@@ -684,9 +683,8 @@ async def link_health(domain: Domain, link_id: str, ok: bool, kind: str | None =
     leaders of the cases waiting on it, once per outage. True when they were told now."""
     async with domain.unit() as uow:
         # calls to one link finish together: the row is made once, then each waits its turn
-        dialect = sqlite if domain.sqlite else postgresql
         await uow.session.execute(
-            dialect.insert(LinkState)
+            domain.insert(LinkState)
             .values(link_id=link_id)
             .on_conflict_do_nothing(index_elements=["link_id"])
         )

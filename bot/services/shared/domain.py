@@ -214,6 +214,12 @@ class Domain:
     def has_routing(self) -> bool:
         return self._routing is not None
 
+    def insert(self, model: Any) -> Any:
+        """An INSERT of `model` in this database's dialect (for ON CONFLICT)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        return (sqlite if self.sqlite else postgresql).insert(model)
+
     def _hand(self, rows: list[Any], refs: dict[str, tuple[int, int]], gone: set[int]) -> None:
         """After a commit: rows written claimed by this process's sender, for it to send."""
         self.handed.extend(rows)

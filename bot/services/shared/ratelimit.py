@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import case, false, literal, or_
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import RateWindow
@@ -36,9 +35,8 @@ async def allow(uow: UnitOfWork, user_id: int) -> bool:
     table = RateWindow.__table__
     now = literal(uow.now, table.c.window_start.type)
     restart = or_(table.c.window_start <= uow.now - WINDOW, table.c.window_start > uow.now)
-    dialect = sqlite if uow.domain.sqlite else postgresql
     stmt = (
-        dialect.insert(RateWindow)
+        uow.domain.insert(RateWindow)
         .values(user_id=user_id, window_start=uow.now, count=1, warned=False)
         .on_conflict_do_update(
             index_elements=["user_id"],
