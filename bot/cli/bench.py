@@ -263,6 +263,11 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def progress(text: str) -> None:
+    """What the benchmark is doing now, on stderr, so a long run shows where it is."""
+    print(f"… {text}", file=sys.stderr, flush=True)
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -352,6 +357,7 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
                 async with sem:
                     await onboard(sim, r, ADDRESSES[i % len(ADDRESSES)], timeout=120)
 
+            progress(f"onboarding {len(residents)} residents")
             await asyncio.gather(*(ob(i, r) for i, r in enumerate(residents)))
             presses: list[tuple[str, str]] = []
             prompts: list[str] = []
@@ -413,8 +419,11 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
                     **Meter.per(before, after, len(latencies)),
                 }
 
+            progress(f"common path: {int(args.rate * args.seconds)} reports at {args.rate:g}/s")
             common = await open_loop(common_text)
+            progress(f"similar path: {int(args.rate * args.seconds)} reports at {args.rate:g}/s")
             similar = await open_loop(similar_text)
+            progress(f"idle: {args.idle:g} s")
 
             # idle: no traffic at all
             await asyncio.sleep(2.0)
