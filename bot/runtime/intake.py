@@ -20,7 +20,7 @@ from bot.clock import wall_now
 from bot.runtime.botapi import BotApi
 from bot.runtime.metrics import Metrics
 from bot.services.shared.domain import Domain
-from bot.store.models import InboxUpdate
+from bot.store.upserts import inbox_insert
 
 log = logging.getLogger(__name__)
 
@@ -76,21 +76,14 @@ def inbox_rows(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def insert_new(domain: Domain, rows: list[dict[str, Any]]) -> Any:
-    """INSERT the rows, skipping update_ids already in the inbox (a duplicate delivery)."""
-    return (
-        domain.insert(InboxUpdate).values(rows).on_conflict_do_nothing(index_elements=["update_id"])
-    )
-
-
 async def store_updates(domain: Domain, payloads: list[dict[str, Any]]) -> int:
     """Insert updates into the inbox, ignoring ones already there. Returns how many were new."""
     rows = inbox_rows(payloads)
     if not rows:
         return 0
-    stmt = insert_new(domain, rows)
+    stmt, params = inbox_insert(rows)
     async with domain.unit() as uow:
-        result = await uow.session.execute(stmt)
+        result = await uow.session.execute(stmt, params)
     domain.inbox_written.set()
     return max(0, result.rowcount or 0)
 

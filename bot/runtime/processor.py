@@ -27,11 +27,12 @@ from telegram import Bot, Update
 
 from bot.bounds import parse_id
 from bot.clock import wall_now
-from bot.runtime.intake import inbox_rows, insert_new, store_updates
+from bot.runtime.intake import inbox_rows, store_updates
 from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.store.models import InboxUpdate
+from bot.store.upserts import inbox_insert
 from handlers.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -162,13 +163,7 @@ class Processor:
                         row.update(status="done", processed_at=now, attempts=1)
                     # else: stored pending and marked done when its turn comes, so a handler
                     # sees the person's next updates still waiting (an album, a burst)
-            inserted = set(
-                (
-                    await session.execute(
-                        insert_new(self.domain, rows).returning(InboxUpdate.update_id)
-                    )
-                ).scalars()
-            )
+            inserted = set((await session.execute(*inbox_insert(rows, returning=True))).scalars())
             for row in sorted(rows, key=lambda r: r["update_id"]):
                 if row["update_id"] not in inserted:
                     continue  # a duplicate: handled when it first came

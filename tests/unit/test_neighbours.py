@@ -166,3 +166,27 @@ def test_the_operating_point_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("GRIDVOICE_CLASSIFIER_THRESHOLD")
     default = build_classifier(Settings.from_env())
     assert (default.threshold, default.vote_threshold) == (0.5, 0.4)
+
+
+async def test_the_same_message_asked_again_is_classified_once_until_a_case_settles(
+    voting: Domain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "File a new one anyway" classifies the draft a second time: the answer is reused while
+    the classifier and the settled cases are the same, and computed anew once one settles."""
+    runs: list[str] = []
+    classify = voting.classifier.classify
+
+    def counted(text, *args, **kwargs):  # type: ignore[no-untyped-def]
+        runs.append(text)
+        return classify(text, *args, **kwargs)
+
+    monkeypatch.setattr(voting.classifier, "classify", counted)
+    async with voting.unit() as uow:
+        first = await neighbours.classify(uow, AGAIN)
+        assert await neighbours.classify(uow, AGAIN) == first
+        assert runs == [AGAIN]
+        case = await file_case(uow, await new_resident(uow), FIRST, as_category=None)
+        await lifecycle.triage_set_category(uow, LEADER, case, "facilities")
+        runs.clear()
+        assert (await neighbours.classify(uow, AGAIN)).category == "facilities"
+        assert runs == [AGAIN]

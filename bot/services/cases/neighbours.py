@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
+from typing import Any
 
 from sqlalchemy import delete, func, select
 
@@ -108,7 +110,22 @@ async def classify(uow: UnitOfWork, text: str) -> Classification:
     if not classifier.voting:
         return classifier.classify(text)
     neighbours = await index(uow)
-    return await asyncio.to_thread(classifier.classify, text, neighbours)
+    known = _RECENT.get(text)
+    if known is not None and known[0] is classifier and known[1] is neighbours:
+        _RECENT.move_to_end(text)
+        return known[2]
+    found = await asyncio.to_thread(classifier.classify, text, neighbours)
+    _RECENT[text] = (classifier, neighbours, found)
+    if len(_RECENT) > RECENT:
+        _RECENT.popitem(last=False)
+    return found
+
+
+#: The last messages classified, with the classifier and the settled-case index that voted:
+#: the same text asked again while neither changed (a report filed after "file a new one
+#: anyway", a draft sent twice) gets the same answer without a second embedding.
+RECENT = 64
+_RECENT: OrderedDict[str, tuple[Any, Any, Classification]] = OrderedDict()
 
 
 async def fill_missing(domain: Domain) -> int:

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import case, false, literal, or_
-
 from bot.services.shared.domain import UnitOfWork
 from bot.store.models import RateWindow
+from bot.store.upserts import RATE_WINDOW_COUNT
 
 WINDOW = timedelta(minutes=1)
 
@@ -32,23 +31,12 @@ async def allow(uow: UnitOfWork, user_id: int) -> bool:
 
     One statement: the person's window is opened, restarted (a minute has passed, or the clock
     went back) or counted up in the database, which answers with the new count."""
-    table = RateWindow.__table__
-    now = literal(uow.now, table.c.window_start.type)
-    restart = or_(table.c.window_start <= uow.now - WINDOW, table.c.window_start > uow.now)
-    stmt = (
-        uow.domain.insert(RateWindow)
-        .values(user_id=user_id, window_start=uow.now, count=1, warned=False)
-        .on_conflict_do_update(
-            index_elements=["user_id"],
-            set_={
-                "window_start": case((restart, now), else_=table.c.window_start),
-                "count": case((restart, 1), else_=table.c.count + 1),
-                "warned": case((restart, false()), else_=table.c.warned),
-            },
+    count = (
+        await uow.session.execute(
+            RATE_WINDOW_COUNT,
+            {"user_id": user_id, "now": uow.now, "since": uow.now - WINDOW, "no": False},
         )
-        .returning(table.c.count)
-    )
-    count = (await uow.session.execute(stmt)).scalar_one()
+    ).scalar_one()
     return int(count) <= uow.settings.user_rate_per_minute
 
 
