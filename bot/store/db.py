@@ -202,6 +202,8 @@ QUEUED = "outbox_queued"
 #: with what sending them needs, go in `HANDED` and reach the sender after the commit.
 BORN_CLAIMED = "outbox_born_claimed"
 HANDED = "outbox_handed"
+#: session.info key: the people (User rows) a transaction loaded to handle an update, by id
+PEOPLE = "people_loaded"
 
 
 def write_queued_outbox(session: Session) -> None:
@@ -243,7 +245,7 @@ def _write_born_claimed(session: Session, rows: list[dict[str, Any]], lease: Any
         insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
     )
     made = [OutboxMessage(id=row_id, **row) for (row_id,), row in zip(ids.all(), rows, strict=True)]
-    unreachable, refs = sending_needs(connection, made)
+    unreachable, refs = sending_needs(connection, made, loaded=session.info.get(PEOPLE))
     handed = session.info.setdefault(HANDED, ([], {}, set()))
     handed[0].extend(made)
     handed[1].update(refs)
@@ -251,24 +253,32 @@ def _write_born_claimed(session: Session, rows: list[dict[str, Any]], lease: Any
 
 
 def sending_needs(
-    connection: Any, rows: list[Any], known: Any = ()
+    connection: Any, rows: list[Any], known: Any = (), loaded: Any = None
 ) -> tuple[set[int], dict[str, tuple[int, int]]]:
     """What sending outbox rows needs, read in the transaction that claims them: the people
     among their chats known to have blocked the bot (their rows wait as refused, sent again
     in order when they come back, instead of racing their return), and the messages the rows
-    reply to or edit, by ref (those in `known` are known already)."""
+    reply to or edit, by ref (those in `known` are known already).
+
+    `loaded`: the people the transaction that wrote the rows has loaded, by id (`PEOPLE`; the
+    person whose update it handles, always): they are not asked again."""
     from bot.store.models import MessageRef, User
 
     private = {r.chat_id for r in rows if r.chat_id > 0}
-    unreachable = (
-        set(
+    unreachable: set[int] = set()
+    if loaded is not None:
+        for chat_id in list(private):
+            person = loaded.get(chat_id)
+            if person is not None and "unreachable" in person.__dict__:
+                private.discard(chat_id)
+                if person.unreachable:
+                    unreachable.add(chat_id)
+    if private:
+        unreachable |= set(
             connection.execute(
                 select(User.id).where(User.id.in_(private), User.unreachable)
             ).scalars()
         )
-        if private
-        else set()
-    )
     names = {
         name
         for r in rows

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 
 from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
+from bot.store.db import PEOPLE
 from bot.store.models import (
     Case,
     CaseEvent,
@@ -44,7 +45,15 @@ def pseudonym_for(user_id: int) -> str:
 
 
 async def get_user(uow: UnitOfWork, user_id: int) -> User | None:
-    return await uow.session.get(User, user_id)
+    return _known(uow, await uow.session.get(User, user_id))
+
+
+def _known(uow: UnitOfWork, user: User | None) -> User | None:
+    """The person, remembered by the transaction: what it sends them needs no second look
+    at whether they blocked the bot (see `bot.store.db.sending_needs`)."""
+    if user is not None:
+        uow.session.info.setdefault(PEOPLE, {})[user.id] = user
+    return user
 
 
 async def ensure_user(uow: UnitOfWork, person: Person, language: str) -> User:
@@ -65,6 +74,7 @@ async def ensure_user(uow: UnitOfWork, person: Person, language: str) -> User:
         await uow.session.flush()
     if user.unreachable:
         user.unreachable = False  # they wrote to us, so they can be reached again
+    _known(uow, user)
     return user
 
 
