@@ -20,6 +20,7 @@ a sent photo, so what the page later shows carries none of the original file's m
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -38,6 +39,7 @@ from bot.web.public.residents import csrf_ok, may_be_signed_in, private, residen
 # A case's public id as residents see it (`GV-2026-000123`); its number is read with bounds.
 CASE_REF = re.compile(r"GV-([0-9]{4})-([0-9]{1,12})", re.IGNORECASE)
 CITE_FIELD_MAX = 400  # characters of the cited-cases field read
+PHOTO_MB = round(UPLOAD_MAX / 1024 / 1024)  # the photo's limit as the form says it
 # What a proposal's page may say after a press (the `said` of its address): chat labels.
 SAID = frozenset(
     {
@@ -194,7 +196,7 @@ async def unfollow(request: web.Request) -> web.StreamResponse:
     return await _press(request, ps.unfollow)
 
 
-async def _press(request: web.Request, act: Any) -> web.StreamResponse:
+async def _press(request: web.Request, act: Callable[..., Awaitable[str]]) -> web.StreamResponse:
     """One press of the proposal's take-part buttons, `act(uow, user, proposal)` returning the
     label it is answered with; a second press changes nothing and says so."""
     proposal_id = parse_id(request.match_info["proposal_id"])
@@ -301,7 +303,7 @@ async def _propose_form(
             place=ps.PLACE_MAX,
             cases=ps.CITE_CASES_MAX,
             per_week=rules.per_week,
-            photo_mb=round(UPLOAD_MAX / 1024 / 1024),
+            photo_mb=PHOTO_MB,
         ),
     )
 
@@ -355,10 +357,12 @@ async def propose(request: web.Request) -> web.StreamResponse:
         return await _photo_refused(request, typed, "prop_form_photo_large", 413)
     file_id = None
     if photo is not None:
-        if photo_kind(photo) is None:
+        kind = photo_kind(photo)
+        if kind is None:
             return await _photo_refused(request, typed, "prop_form_photo_type", 415)
+        name = "proposal." + kind.removeprefix("image/")
         try:  # outside the unit of work: a slow upload holds no writer lock
-            file_id = await upload_photo(request.app[GRIDVOICE], author, photo, "proposal.jpg")
+            file_id = await upload_photo(request.app[GRIDVOICE], author, photo, name)
         except FileUnavailable:
             return await _photo_refused(request, typed, "prop_form_photo_failed", 502)
     try:
@@ -394,7 +398,7 @@ async def _photo_refused(
 ) -> web.Response:
     domain = request.app[GRIDVOICE].domain
     lang = request_language(request, domain.settings.default_language)
-    text = request.app[PAGES_KEY].text(lang, key, mb=round(UPLOAD_MAX / 1024 / 1024))
+    text = request.app[PAGES_KEY].text(lang, key, mb=PHOTO_MB)
     return await _propose_form(request, typed, text, status)
 
 
