@@ -29,7 +29,7 @@ from bot.runtime.intake import store_updates
 from bot.store.db import SQL_STATS
 from bot.store.models import InboxUpdate, OutboxMessage
 from bot.web import setup_web
-from bot.web.forms import read_body
+from bot.web.forms import BODY_MAX, read_body
 from bot.web.keys import GRIDVOICE
 from bot.web.server import EdgeLimits, EdgeRunner
 
@@ -84,7 +84,7 @@ def web_runner(gv: Gridvoice, app: web.Application) -> EdgeRunner:
 
 
 def build_web_app(gv: Gridvoice, webhook_path: str | None) -> web.Application:
-    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app = web.Application(client_max_size=BODY_MAX)
     app[RUNTIME] = gv
     app[GRIDVOICE] = gv
 

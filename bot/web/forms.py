@@ -4,7 +4,10 @@ Every way a client can break a body — a truncated or boundary-less multipart b
 UTF-8 or an unknown charset, more than `MAX_FIELDS` fields, a stall past `web_body_timeout`, a
 disconnect half-way — becomes a `BadBody`, which the error middlewares answer with 400 (408 for
 a stall) in the route's own format and at most one log line: a client cannot write a traceback
-into the log. A body over the application's `client_max_size` stays aiohttp's 413.
+into the log. A body over the application's `client_max_size` (`BODY_MAX`) stays aiohttp's 413.
+
+A file in a form (a photo a desk action or a resident's proposal carries) is read once, by
+`uploaded_file`, to at most `UPLOAD_MAX` bytes; `photo_kind` says whether it is a JPEG or PNG.
 """
 
 from __future__ import annotations
@@ -23,6 +26,13 @@ MAX_FIELDS = 1000
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 UTF8 = frozenset({"", "utf-8", "utf8", "us-ascii", "ascii"})
+BODY_MAX = 2 * 1024 * 1024  # the web application's `client_max_size`
+UPLOAD_MAX = BODY_MAX - 64 * 1024  # a file in a form: the rest of the body is its other fields
+PHOTO_KINDS = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+
+
+class UploadTooLarge(Exception):
+    """A file in a form over `UPLOAD_MAX`."""
 
 
 class BadBody(Exception):
@@ -98,6 +108,29 @@ async def read_form(request: web.Request) -> MultiDictProxy[str | web.FileField]
     except ValueError as exc:  # more fields than MAX_FIELDS
         raise BadBody("malformed", str(exc)[:120]) from None
     return MultiDictProxy(MultiDict(pairs))
+
+
+def uploaded_file(form: MultiDictProxy[str | web.FileField], name: str) -> bytes | None:
+    """The bytes of the form's file `name` (None when no file or an empty one was sent);
+    raises UploadTooLarge past `UPLOAD_MAX`."""
+    data = getattr(form.get(name), "file", None)
+    if data is None:
+        return None
+    content = data.read(UPLOAD_MAX + 1)
+    if not content:
+        return None
+    if len(content) > UPLOAD_MAX:
+        raise UploadTooLarge(name)
+    return bytes(content)
+
+
+def photo_kind(data: bytes) -> str | None:
+    """`image/jpeg` or `image/png` by the file's own first bytes (not its name or the
+    browser's word for it); None for anything else."""
+    for magic, kind in PHOTO_KINDS.items():
+        if data.startswith(magic):
+            return kind
+    return None
 
 
 def log_bad_body(request: web.Request, bad: BadBody) -> None:

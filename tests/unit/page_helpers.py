@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.services.shared.domain import Domain
 from bot.services.shared.gridmap_store import load_document
 from bot.web import setup_web
+from bot.web.forms import BODY_MAX
 from bot.web.keys import GRIDVOICE
 from tests.support.maps import demo_document, two_communities
 
@@ -22,7 +23,7 @@ __all__ = ["demo_document", "get", "load_two_communities", "pages"]
 
 async def pages(domain: Domain) -> TestClient:
     """A test client on the public pages, open data and Open311 of `domain`."""
-    app = web.Application()
+    app = web.Application(client_max_size=BODY_MAX)  # as the running bot's
     gv = SimpleNamespace(domain=domain, files=None)
     app[GRIDVOICE] = gv  # type: ignore[assignment]
     setup_web(app, gv)  # type: ignore[arg-type]

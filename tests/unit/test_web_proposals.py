@@ -12,17 +12,20 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from dialogue_helpers import say
 from page_helpers import load_two_communities, pages
 from sqlalchemy import func, select
-from unit_helpers import MEMBER_1, file_case, new_resident, outbox, texts_to
+from unit_helpers import COMMITTEE, MEMBER_1, file_case, new_resident, outbox, texts_to
 
 from bot.services.participation import proposals as ps
 from bot.services.people import desk_auth
 from bot.services.shared.domain import Domain
 from bot.store.models import Proposal, ProposalPoint, ProposalSupport, User
+from bot.web.forms import BODY_MAX, UPLOAD_MAX
+from bot.web.keys import GRIDVOICE, FileUnavailable
 
 pytestmark = pytest.mark.db
 
@@ -312,3 +315,199 @@ async def test_the_mini_app_signs_a_resident_in_with_telegrams_init_data(
             assert r.status == status
     async with client.get("/communities/xingfu/propose") as r:
         assert 'id="propose-form"' in await r.text()
+
+
+# --- following a proposal, and a proposal's photo and place ----------------------------------
+
+
+class PhotosSentToChats:
+    """The running bot's Telegram files as a view sees them: an upload to a chat gives a file
+    id, and the page fetches the same bytes back (or every upload fails)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.sent: list[tuple[int, bytes]] = []
+
+    async def upload_photo(self, chat_id: int, data: bytes, filename: str) -> str:
+        if self.fail:
+            raise FileUnavailable(filename)
+        self.sent.append((chat_id, data))
+        return f"tg-photo-{len(self.sent)}"
+
+    async def fetch(self, file_id: str) -> tuple[bytes, str]:
+        data = self.sent[int(file_id.rsplit("-", 1)[1]) - 1][1]
+        return data, "image/png"
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+
+def telegram_files(http: TestClient, fail: bool = False) -> PhotosSentToChats:
+    files = PhotosSentToChats(fail)
+    http.server.app[GRIDVOICE].files = files  # type: ignore[attr-defined]
+    return files
+
+
+async def propose_with_photo(
+    http: TestClient, photo: bytes, *, name: str = "shed.png", **fields: str
+) -> tuple[int, str, str]:
+    form = aiohttp.FormData()
+    form.add_field("csrf", await form_csrf(http, "/communities/xingfu/propose"))
+    for key, value in {"title": "A bicycle shed", "text": TEXT, **fields}.items():
+        form.add_field(key, value)
+    form.add_field("photo", photo, filename=name, content_type="image/png")
+    async with http.post("/communities/xingfu/propose", data=form, allow_redirects=False) as r:
+        return r.status, await r.text(), r.headers.get("Location", "")
+
+
+async def press(http: TestClient, path: str, action: str) -> tuple[int, str]:
+    csrf = await form_csrf(http, path)
+    async with http.post(f"{path}/{action}", data={"csrf": csrf}) as r:
+        return r.status, await r.text()
+
+
+async def follows(domain: Domain, pid: int, user_id: int) -> bool:
+    async with domain.unit() as uow:
+        return user_id in {u.id for u in await ps.followers(uow, await ps.get(uow, pid))}
+
+
+async def test_a_supporter_follows_and_stops_following_on_the_web(
+    domain: Domain, client: TestClient
+) -> None:
+    author = await resident(domain, verified=True)
+    async with domain.unit() as uow:
+        pid = (
+            await ps.create(uow, await uow.session.get(User, author), title="Lights", text=TEXT)
+        ).id
+    neighbour = await resident(domain, verified=True, building="xf-2", lang="zh")
+    await sign_in(domain, client, neighbour)
+    path = f"/proposals/{pid}"
+    # not a supporter yet: why not, and no follow button; a forged press is refused
+    page = await (await client.get(path)).text()
+    assert "只有支持者可以关注建议" in page and f'action="/proposals/{pid}/follow"' not in page
+    status, page = await press(client, path, "follow")
+    assert status == 403 and "请先支持这条建议，然后才能关注" in page
+    assert not await follows(domain, pid, neighbour)
+    csrf = await form_csrf(client, path)
+    async with client.post(path + "/support", data={"csrf": csrf}) as r:
+        assert 'id="follow-button"' in await r.text()
+    for answer in ("这条建议的每一步进展都会告诉您", "您已经在关注这条建议"):  # twice is once
+        status, page = await press(client, path, "follow")
+        assert status == 200 and answer in page
+        assert "您正在关注这条建议" in page and 'id="unfollow"' in page
+        assert await follows(domain, pid, neighbour)
+    page = await (await client.get(path + "?lang=en")).text()
+    assert "You follow this proposal" in page
+    for answer in ("You will no longer be told the steps", "You do not follow this proposal"):
+        status, page = await press(client, path, "unfollow")
+        assert status == 200 and answer in page
+        assert "Follow: be told each step in the chat" in page
+        assert not await follows(domain, pid, neighbour)
+    # the author is told every step whatever they press, and the page says so
+    client.session.cookie_jar.clear()
+    await sign_in(domain, client, author)
+    page = await (await client.get(path)).text()
+    assert (
+        "You proposed this: each step is told to you" in page and 'id="follow-button"' not in page
+    )
+    assert "Secretname" not in page
+
+
+async def test_following_is_refused_as_supporting_is(domain: Domain, client: TestClient) -> None:
+    await load_two_communities(domain)
+    author = await resident(domain, verified=True)
+    supporter = await resident(domain, verified=True, building="xf-2")
+    async with domain.unit() as uow:
+        p = await ps.create(uow, await uow.session.get(User, author), title="Lights", text=TEXT)
+        await ps.support(uow, await uow.session.get(User, supporter), p)
+        pid = p.id
+        hidden_p = await ps.create(
+            uow, await uow.session.get(User, author), title="Benches", text=TEXT
+        )
+        await ps.support(uow, await uow.session.get(User, supporter), hidden_p)
+        hidden_id = hidden_p.id
+    async with domain.unit() as uow:
+        await ps.hide(uow, COMMITTEE, await ps.get(uow, hidden_id), "It named a neighbour.")
+    for action in ("follow", "unfollow"):  # signed out
+        async with client.post(f"/proposals/{pid}/{action}", data={}) as r:
+            assert r.status == 401 and "send /web to the gridvoice bot" in await r.text()
+    await sign_in(domain, client, supporter)
+    for action in ("follow", "unfollow"):
+        for data in ({}, {"csrf": "forged"}):
+            async with client.post(f"/proposals/{pid}/{action}", data=data) as r:
+                assert r.status == 403 and "This form has expired" in await r.text()
+        csrf = await form_csrf(client, f"/proposals/{pid}")
+        for bad in ("999999", "abc", "-1"):
+            async with client.post(f"/proposals/{bad}/{action}", data={"csrf": csrf}) as r:
+                assert r.status == 404
+        async with client.post(f"/proposals/{hidden_id}/{action}", data={"csrf": csrf}) as r:
+            page = await r.text()
+            assert r.status == 403 and "no longer takes supports" in page and "Benches" not in page
+    assert not await follows(domain, pid, supporter)
+    assert not await follows(domain, hidden_id, supporter)
+    # a resident of another community: why not, in the support form's words
+    elsewhere = await resident(domain, verified=True, building="xf-centre")
+    client.session.cookie_jar.clear()
+    await sign_in(domain, client, elsewhere)
+    status, page = await press(client, f"/proposals/{pid}", "follow")
+    assert status == 403 and "Only verified residents of this community can do this." in page
+    assert not await follows(domain, pid, elsewhere)
+
+
+async def test_a_proposal_from_the_web_shows_its_photo_and_place(
+    domain: Domain, client: TestClient
+) -> None:
+    await load_two_communities(domain)
+    files = telegram_files(client)
+    author = await resident(domain, verified=True)
+    await sign_in(domain, client, author)
+    async with client.get("/communities/xingfu/propose") as r:
+        form = await r.text()
+    assert 'enctype="multipart/form-data"' in form and 'name="photo"' in form
+    assert '<option value="Xingfu Garden Building 3">' in form  # the map's buildings to pick
+    assert "Heping Rd 2" not in form  # only this community's
+    status, _, location = await propose_with_photo(client, PNG, place="Xingfu Garden Building 3")
+    assert status == 303, _
+    assert files.sent == [(author, PNG)]  # kept as Telegram keeps it: sent to the author's chat
+    async with domain.unit() as uow:
+        p = await ps.get(uow, int(location.rsplit("/", 1)[1]))
+        assert (p.photo_file_id, p.place_text) == ("tg-photo-1", "Xingfu Garden Building 3")
+    client.session.cookie_jar.clear()  # as a passer-by sees it
+    page = await (await client.get(location)).text()
+    assert f'<img src="{location}/before.jpg"' in page and "Xingfu Garden Building 3" in page
+    assert "Secretname" not in page and str(author) not in page
+    async with client.get(location + "/before.jpg") as r:
+        assert r.status == 200 and await r.read() == PNG
+    # a JPEG too, and no photo at all
+    await sign_in(domain, client, author)
+    assert (await propose_with_photo(client, JPEG, name="a.jpg"))[0] == 303
+    assert (await propose(client))[0] == 303
+    assert [data for _, data in files.sent] == [PNG, JPEG]
+
+
+async def test_a_photo_is_refused_with_the_words_kept_when_it_cannot_be_published(
+    domain: Domain, client: TestClient
+) -> None:
+    files = telegram_files(client)
+    author = await resident(domain, verified=True, lang="zh")
+    await sign_in(domain, client, author)
+    gif = b"GIF89a" + b"\x00" * 64
+    status, html, _ = await propose_with_photo(client, gif, name="shed.png", title="车棚")
+    assert status == 415 and "照片必须是 JPEG 或 PNG 格式的图片" in html
+    assert 'value="车棚"' in html and TEXT in html
+    big = b"\xff\xd8\xff" + b"\x00" * UPLOAD_MAX
+    status, html, _ = await propose_with_photo(client, big, title="车棚")
+    assert status == 413 and "照片太大：最大 2 MB" in html and 'value="车棚"' in html
+    status, html, _ = await propose_with_photo(client, big + b"\x00" * BODY_MAX)
+    assert status == 413 and "照片太大：最大 2 MB" in html
+    # the rest of the form is checked first: a refused proposal sends no photo anywhere
+    status, html, _ = await propose_with_photo(client, PNG, text="Too short")
+    assert status == 400 and "请至少用 20 个字说明建议" in html
+    assert files.sent == []
+    telegram_files(client, fail=True)
+    status, html, _ = await propose_with_photo(client, PNG, title="车棚")
+    assert (
+        status == 502 and "照片没能发送到 Telegram，建议未发布" in html and 'value="车棚"' in html
+    )
+    assert await count(domain, Proposal) == 0

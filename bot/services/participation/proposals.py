@@ -411,17 +411,36 @@ async def support(uow: UnitOfWork, user: User | None, p: Proposal) -> str:
     return "proposal_supported"
 
 
-async def follow(uow: UnitOfWork, user: User | None, p: Proposal) -> str:
-    """A supporter asks to be told each step (only a supporter follows)."""
+async def _own_support(uow: UnitOfWork, user: User | None, p: Proposal) -> ProposalSupport:
+    """The resident's support of the proposal, which following hangs on (only a supporter
+    follows; a hidden proposal is not followed: its page shows only the reason)."""
     if user is None:
         raise ProposalError("proposal_not_eligible")
+    if p.hidden_at is not None:
+        raise ProposalError("proposal_closed")
     row = await support_of(uow, p, user)
     if row is None:
-        raise ProposalError("proposal_support_first")
+        eligible = is_eligible(uow, user, p.community_id)
+        raise ProposalError("proposal_support_first" if eligible else "proposal_not_eligible")
+    return row
+
+
+async def follow(uow: UnitOfWork, user: User | None, p: Proposal) -> str:
+    """A supporter asks to be told each step; a second press changes nothing and says so."""
+    row = await _own_support(uow, user, p)
     if row.follow:
         return "proposal_already_following"
     row.follow = True
     return "proposal_following"
+
+
+async def unfollow(uow: UnitOfWork, user: User | None, p: Proposal) -> str:
+    """A supporter stops being told each step (the author is told them all the same)."""
+    row = await _own_support(uow, user, p)
+    if not row.follow:
+        return "proposal_not_following"
+    row.follow = False
+    return "proposal_unfollowed"
 
 
 async def add_point(uow: UnitOfWork, user: User | None, p: Proposal, side: str, text: str) -> None:

@@ -22,10 +22,9 @@ from bot.services.cases.status import OPEN
 from bot.services.cases.views import card_data, case_place, remote_of
 from bot.services.people import access, desk_auth
 from bot.web.desk.session import SESSION_COOKIE, ActionRefused, Desk, desk_view, domain_of, render
+from bot.web.forms import UploadTooLarge, uploaded_file
 from bot.web.keys import GRIDVOICE, FileUnavailable, telegram_file, upload_photo
 from bot.web.pages import request_language
-
-MAX_UPLOAD = 2 * 1024 * 1024 - 64 * 1024
 
 
 def setup(app: web.Application) -> None:
@@ -219,19 +218,15 @@ def _required(desk: Desk, name: str) -> str:
 
 
 async def _uploaded_photo(request: web.Request, desk: Desk) -> str | None:
-    field = desk.form.get("photo")
-    data = getattr(field, "file", None)
-    if data is None:
-        return None
-    content = data.read(MAX_UPLOAD + 1)
-    if not content:
-        return None
-    if len(content) > MAX_UPLOAD:
-        raise ActionRefused("desk_photo_too_large", 413)
     try:
-        return await upload_photo(
-            request.app[GRIDVOICE], desk.user_id, content, getattr(field, "filename", "photo.jpg")
-        )
+        content = uploaded_file(desk.form, "photo")
+    except UploadTooLarge:
+        raise ActionRefused("desk_photo_too_large", 413) from None
+    if content is None:
+        return None
+    filename = getattr(desk.form.get("photo"), "filename", "photo.jpg")
+    try:
+        return await upload_photo(request.app[GRIDVOICE], desk.user_id, content, filename)
     except FileUnavailable:
         raise ActionRefused("desk_photo_failed", 502) from None
 

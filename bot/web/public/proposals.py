@@ -5,15 +5,22 @@ progress and before/after photos, clusters of resolved complaints, and how many 
 time, late or not at all. Built only from `bot.services.public.yousaid` (an allow-list).
 
 A resident signed in on the web (bot/web/public/residents.py) proposes from
-`/communities/<id>/propose`, and supports or adds a point on a proposal's page — through the
-chat's own service calls (`proposals.create`, `support`, `add_point`), so the same rules hold:
-a verified resident of the community, the weekly limit, the lengths, one support each. A
-refusal comes back on the form, in the page's language, with what was typed kept.
+`/communities/<id>/propose`, and supports, follows (or stops following) or adds a point on a
+proposal's page — through the chat's own service calls (`proposals.create`, `support`,
+`follow`, `unfollow`, `add_point`), so the same rules hold: a verified resident of the
+community, the weekly limit, the lengths, one support each, only supporters follow. A refusal
+comes back on the form, in the page's language, with what was typed kept.
+
+A proposal's photo from the web (a JPEG or PNG, at most `forms.UPLOAD_MAX`) is kept as the
+chat keeps one, as a Telegram file: the running bot sends it to the author's own chat once, as
+the desk does a staff member's photo, and the proposal stores its file id. Telegram re-encodes
+a sent photo, so what the page later shows carries none of the original file's metadata.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,8 +30,8 @@ from bot.bounds import parse_id, parse_int
 from bot.services.participation import proposals as ps
 from bot.services.participation.proposals import ProposalError
 from bot.services.public import yousaid
-from bot.web.forms import read_form
-from bot.web.keys import GRIDVOICE, PAGES_KEY, FileUnavailable, telegram_file
+from bot.web.forms import UPLOAD_MAX, UploadTooLarge, photo_kind, read_form, uploaded_file
+from bot.web.keys import GRIDVOICE, PAGES_KEY, FileUnavailable, telegram_file, upload_photo
 from bot.web.pages import request_language
 from bot.web.public.dashboard import community_in
 from bot.web.public.residents import csrf_ok, may_be_signed_in, private, resident_of
@@ -32,8 +39,19 @@ from bot.web.public.residents import csrf_ok, may_be_signed_in, private, residen
 # A case's public id as residents see it (`GV-2026-000123`); its number is read with bounds.
 CASE_REF = re.compile(r"GV-([0-9]{4})-([0-9]{1,12})", re.IGNORECASE)
 CITE_FIELD_MAX = 400  # characters of the cited-cases field read
+PHOTO_MB = round(UPLOAD_MAX / 1024 / 1024)  # the photo's limit as the form says it
 # What a proposal's page may say after a press (the `said` of its address): chat labels.
-SAID = frozenset({"proposal_supported", "proposal_already_supported", "proposal_point_saved"})
+SAID = frozenset(
+    {
+        "proposal_supported",
+        "proposal_already_supported",
+        "proposal_point_saved",
+        "proposal_following",
+        "proposal_already_following",
+        "proposal_unfollowed",
+        "proposal_not_following",
+    }
+)
 
 
 def setup(app: web.Application) -> None:
@@ -41,6 +59,8 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/communities/{community_id}/propose", propose_page, name="propose")
     app.router.add_post("/communities/{community_id}/propose", propose)
     app.router.add_post("/proposals/{proposal_id}/support", support, name="proposal_support")
+    app.router.add_post("/proposals/{proposal_id}/follow", follow, name="proposal_follow")
+    app.router.add_post("/proposals/{proposal_id}/unfollow", unfollow, name="proposal_unfollow")
     app.router.add_post("/proposals/{proposal_id}/point", point, name="proposal_point")
     app.router.add_get("/communities/{community_id}/yousaid", you_said_page, name="yousaid")
     app.router.add_get("/proposals/{proposal_id}", proposal_page, name="proposal")
@@ -131,10 +151,13 @@ async def _take_part(request: web.Request, proposal_id: int) -> SimpleNamespace 
             ps.require_supportable(uow, p, me.user)
         except ProposalError as exc:
             why = _label(request, exc)
+        own = await ps.support_of(uow, p, me.user)
         return SimpleNamespace(
             csrf=me.csrf,
             why=why,
-            supported=await ps.support_of(uow, p, me.user) is not None,
+            supported=own is not None,
+            following=own is not None and own.follow,
+            author=p.author_id == me.user.id,
             sides=await ps.own_sides(uow, p, me.user),
         )
 
@@ -160,6 +183,22 @@ def _label(request: web.Request, exc: ProposalError) -> str:
 
 async def support(request: web.Request) -> web.StreamResponse:
     """Support a proposal once (the store's constraint holds it): `proposals.support`."""
+    return await _press(request, ps.support)
+
+
+async def follow(request: web.Request) -> web.StreamResponse:
+    """A supporter is told each step in the chat: `proposals.follow`."""
+    return await _press(request, ps.follow)
+
+
+async def unfollow(request: web.Request) -> web.StreamResponse:
+    """A supporter stops being told each step: `proposals.unfollow`."""
+    return await _press(request, ps.unfollow)
+
+
+async def _press(request: web.Request, act: Callable[..., Awaitable[str]]) -> web.StreamResponse:
+    """One press of the proposal's take-part buttons, `act(uow, user, proposal)` returning the
+    label it is answered with; a second press changes nothing and says so."""
     proposal_id = parse_id(request.match_info["proposal_id"])
     if proposal_id is None:
         raise web.HTTPNotFound()
@@ -172,7 +211,7 @@ async def support(request: web.Request) -> web.StreamResponse:
                 return _signed_out(request)
             if not csrf_ok(me, form):
                 return _csrf_refused(request)
-            key = await ps.support(uow, me.user, await ps.get(uow, proposal_id))
+            key = await act(uow, me.user, await ps.get(uow, proposal_id))
     except ProposalError as exc:
         if exc.key == "proposal_unknown":
             raise web.HTTPNotFound() from None
@@ -238,11 +277,20 @@ async def _propose_form(
     rules = community.proposals
     if why and status == 200:
         status = 403
+    gridmap = domain.routing.gridmap
     return private(
         request,
         "propose",
         status=status,
         community=community,
+        # the place may be typed, or picked among the community's buildings as the map names them
+        buildings=[
+            gridmap.buildings[b].name
+            for g in community.grid_ids
+            if g in gridmap.grids
+            for b in gridmap.grids[g].building_ids
+            if b in gridmap.buildings
+        ],
         signed_in=me is not None,
         csrf=csrf,
         why=why,
@@ -255,6 +303,7 @@ async def _propose_form(
             place=ps.PLACE_MAX,
             cases=ps.CITE_CASES_MAX,
             per_week=rules.per_week,
+            photo_mb=PHOTO_MB,
         ),
     )
 
@@ -278,9 +327,13 @@ def case_refs(text: str) -> list[str]:
 
 
 async def propose(request: web.Request) -> web.StreamResponse:
-    """File the form through `proposals.create` (the chat's own), then show the proposal."""
+    """File the form through `proposals.create` (the chat's own), then show the proposal. A
+    photo is sent to Telegram only once the rest of the form passed the same checks."""
     domain, community = community_in(request)
-    form = await read_form(request)
+    try:
+        form = await read_form(request)
+    except web.HTTPRequestEntityTooLarge:  # a body past BODY_MAX: its words cannot be kept
+        return await _photo_refused(request, {}, "prop_form_photo_large", 413)
     # Whole, as typed (the body's size is bounded by the server): a refusal gives the true
     # length and hands the words back.
     typed = {name: str(form.get(name, "")) for name in ("title", "text", "place", "cases")}
@@ -293,20 +346,60 @@ async def propose(request: web.Request) -> web.StreamResponse:
                 return _csrf_refused(request)
             await ps.may_propose(uow, me.user, community.id)
             cited = await ps.cited_by_id(uow, community.id, case_refs(typed["cases"]))
+            ps.check_title(typed["title"])
+            ps.check_text(typed["text"])
+            author = me.user.id
+    except ProposalError as exc:
+        return await _propose_refused(request, typed, exc)
+    try:
+        photo = uploaded_file(form, "photo")
+    except UploadTooLarge:
+        return await _photo_refused(request, typed, "prop_form_photo_large", 413)
+    file_id = None
+    if photo is not None:
+        kind = photo_kind(photo)
+        if kind is None:
+            return await _photo_refused(request, typed, "prop_form_photo_type", 415)
+        name = "proposal." + kind.removeprefix("image/")
+        try:  # outside the unit of work: a slow upload holds no writer lock
+            file_id = await upload_photo(request.app[GRIDVOICE], author, photo, name)
+        except FileUnavailable:
+            return await _photo_refused(request, typed, "prop_form_photo_failed", 502)
+    try:
+        async with domain.unit() as uow:
+            me = await resident_of(uow, request)
+            if me is None:
+                return _signed_out(request)
             p = await ps.create(
                 uow,
                 me.user,
                 title=typed["title"],
                 text=typed["text"],
+                photo=file_id,
                 place=typed["place"].strip() or None,
                 cited=cited,
                 community_id=community.id,
             )
             proposal_id = p.id
     except ProposalError as exc:
-        status = 403 if exc.key in ("proposal_not_eligible", "proposal_week_limit") else 400
-        return await _propose_form(request, typed, _label(request, exc), status)
+        return await _propose_refused(request, typed, exc)
     return _see(f"/proposals/{proposal_id}")
+
+
+async def _propose_refused(
+    request: web.Request, typed: dict[str, str], exc: ProposalError
+) -> web.Response:
+    status = 403 if exc.key in ("proposal_not_eligible", "proposal_week_limit") else 400
+    return await _propose_form(request, typed, _label(request, exc), status)
+
+
+async def _photo_refused(
+    request: web.Request, typed: dict[str, str], key: str, status: int
+) -> web.Response:
+    domain = request.app[GRIDVOICE].domain
+    lang = request_language(request, domain.settings.default_language)
+    text = request.app[PAGES_KEY].text(lang, key, mb=PHOTO_MB)
+    return await _propose_form(request, typed, text, status)
 
 
 def _see(location: str) -> web.Response:
