@@ -174,6 +174,7 @@ class Processor:
                 uow = new_unit()
                 if row["status"] != "done" and not await mark_done(uow, row["update_id"]):
                     continue
+                uow.alone = row["status"] == "done"  # theirs alone in the batch, none waiting
                 await self.dispatcher.handle(uow, parsed[row["update_id"]], row["payload"])
                 timings.append((row, time.monotonic() - started))
         for row, elapsed in timings:

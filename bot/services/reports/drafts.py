@@ -78,6 +78,8 @@ def add_photo(uow: UnitOfWork, user: User, file_id: str) -> tuple[dict[str, Any]
 async def more_on_the_way(uow: UnitOfWork, user_id: int, update_id: int) -> bool:
     """True when this person's next update is already waiting and is more for the draft (an
     album's next photo, the next message of a burst): one echo then answers the whole burst."""
+    if uow.alone:
+        return False
     payload = (
         await uow.session.execute(
             select(InboxUpdate.payload)

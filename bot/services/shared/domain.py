@@ -106,6 +106,9 @@ class UnitOfWork:
         self.now: datetime = domain.clock.now()
         self.outbox = Outbox(session, domain.renderer, self.now)
         self.after_commit: list[Any] = []
+        #: set by the processor when it knows no later update of this person is waiting in
+        #: the inbox (theirs was the only one fetched, and none was pending): nothing to look for
+        self.alone = False
 
     @property
     def routing(self) -> Routing:
