@@ -260,16 +260,21 @@ def sending_needs(
     in order when they come back, instead of racing their return), and the messages the rows
     reply to or edit, by ref (those in `known` are known already).
 
-    `loaded`: the people the transaction that wrote the rows has loaded, by id (`PEOPLE`; the
-    person whose update it handles, always): they are not asked again."""
+    `loaded`: the people the transaction that wrote the rows has loaded, by id, None where
+    there is no row (`PEOPLE`: the person whose update it handles, always, and whoever a
+    message was written to in their language): they are not asked again."""
     from bot.store.models import MessageRef, User
 
     private = {r.chat_id for r in rows if r.chat_id > 0}
     unreachable: set[int] = set()
     if loaded is not None:
         for chat_id in list(private):
-            person = loaded.get(chat_id)
-            if person is not None and "unreachable" in person.__dict__:
+            if chat_id not in loaded:
+                continue
+            person = loaded[chat_id]
+            if person is None:  # no row: nobody there was ever marked unreachable
+                private.discard(chat_id)
+            elif "unreachable" in person.__dict__:
                 private.discard(chat_id)
                 if person.unreachable:
                     unreachable.add(chat_id)

@@ -10,7 +10,6 @@ from sqlalchemy import delete, select, update
 
 from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
-from bot.store.db import PEOPLE
 from bot.store.models import (
     Case,
     CaseEvent,
@@ -45,15 +44,7 @@ def pseudonym_for(user_id: int) -> str:
 
 
 async def get_user(uow: UnitOfWork, user_id: int) -> User | None:
-    return _known(uow, await uow.session.get(User, user_id))
-
-
-def _known(uow: UnitOfWork, user: User | None) -> User | None:
-    """The person, remembered by the transaction: what it sends them needs no second look
-    at whether they blocked the bot (see `bot.store.db.sending_needs`)."""
-    if user is not None:
-        uow.session.info.setdefault(PEOPLE, {})[user.id] = user
-    return user
+    return uow.knows(user_id, await uow.session.get(User, user_id))  # type: ignore[no-any-return]
 
 
 async def ensure_user(uow: UnitOfWork, person: Person, language: str) -> User:
@@ -74,8 +65,7 @@ async def ensure_user(uow: UnitOfWork, person: Person, language: str) -> User:
         await uow.session.flush()
     if user.unreachable:
         user.unreachable = False  # they wrote to us, so they can be reached again
-    _known(uow, user)
-    return user
+    return uow.knows(user.id, user)  # type: ignore[no-any-return]
 
 
 def set_state(user: User, state: str | None, **data: Any) -> None:

@@ -26,6 +26,7 @@ from bot.services.shared.outbox import Outbox
 from bot.store.db import (
     BORN_CLAIMED,
     CREATED_CASES,
+    PEOPLE,
     WRITTEN,
     create_engine,
     is_sqlite,
@@ -117,6 +118,13 @@ class UnitOfWork:
     @property
     def settings(self) -> Settings:
         return self.domain.settings
+
+    def knows(self, person_id: int, person: Any) -> Any:
+        """Remember a person's row (None: they have none) as loaded by this transaction: what
+        it sends them needs no second look at whether they blocked the bot
+        (`bot.store.db.sending_needs`). Returns `person`."""
+        self.session.info.setdefault(PEOPLE, {})[person_id] = person
+        return person
 
     def created(self, case_id: int) -> None:
         """`case_id` was created in this transaction (see `none_yet`)."""

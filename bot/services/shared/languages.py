@@ -12,7 +12,7 @@ async def chat_language(uow: UnitOfWork, chat_id: int) -> str:
     """The language of a private chat's person; staff who never wrote and groups use the
     grid map's `staff_language`."""
     if chat_id > 0:
-        person = await uow.session.get(User, chat_id)
+        person = uow.knows(chat_id, await uow.session.get(User, chat_id))
         if person is not None:
             return person.language
         if uow.domain.has_routing and chat_id in uow.routing.gridmap.staff:
