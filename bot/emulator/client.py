@@ -150,6 +150,10 @@ class SimClient:
             body["reply_to_message_id"] = reply_to
         return await self._post("/sim/messages", body)
 
+    async def send_texts(self, user: int, texts: list[str]) -> dict[str, Any]:
+        """A burst of texts from `user` that reach the server together, in order."""
+        return await self._post("/sim/messages", {"from": user, "texts": texts})
+
     async def send_photo(
         self,
         user: int,

@@ -185,6 +185,20 @@ class Control:
                 ids.append(update["update_id"])
                 mids.append(record.msg["message_id"])
             return {"update_id": ids, "message_id": mids, "media_group_id": group}
+        if "texts" in body:
+            # a burst: texts that reach the server together, in order (a client sending what
+            # it queued while offline), so one getUpdates can carry them all
+            texts = body["texts"]
+            if not isinstance(texts, list) or not texts or len(texts) > 1000:
+                raise ControlError("texts must be a list of 1..1000 texts")
+            ids, mids = [], []
+            for text in texts:
+                record, update = self._user_message(
+                    user, chat, self._content({"text": text}), reply_to
+                )
+                ids.append(update["update_id"])
+                mids.append(record.msg["message_id"])
+            return {"update_id": ids, "message_id": mids}
         record, update = self._user_message(user, chat, self._content(body), reply_to)
         return {"update_id": update["update_id"], "message_id": record.msg["message_id"]}
 

@@ -163,3 +163,16 @@ async def test_calls_log_and_reset(api: ApiCaller, sim: SimClient) -> None:
     assert await sim.calls() == []
     with pytest.raises(SimError):
         await sim.messages(USER)
+
+
+async def test_a_burst_of_texts_arrives_in_one_batch_in_order(
+    api: ApiCaller, sim: SimClient
+) -> None:
+    sent = await sim.send_texts(USER, [f"part {i}" for i in range(5)])
+    _, body = await api("getUpdates")
+    texts = [u["message"]["text"] for u in body["result"]]
+    assert texts == [f"part {i}" for i in range(5)]
+    assert [u["update_id"] for u in body["result"]] == sent["update_id"]
+    for bad in ([], "not a list", ["x"] * 1001):
+        with pytest.raises(SimError):
+            await sim._post("/sim/messages", {"from": USER, "texts": bad})
