@@ -98,14 +98,20 @@ async def _web_link(w: World, uid: int) -> str:
 
 
 def _fill(driver: Any, fields: dict[str, str], submit: str) -> None:
+    """Fill a form and send it; returns once the page it leads to has replaced this one."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
+    wait = WebDriverWait(driver, 10)
+    button = wait.until(expected_conditions.presence_of_element_located((By.ID, submit)))
     for name, value in fields.items():
         element = driver.find_element(By.ID, name)
         if element.get_attribute("type") != "file":  # a file input is only given a path
             element.clear()
         element.send_keys(value)
-    driver.find_element(By.ID, submit).click()
+    button.click()
+    wait.until(expected_conditions.staleness_of(button))
 
 
 def _text(driver: Any, element_id: str) -> str:
