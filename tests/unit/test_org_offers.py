@@ -338,3 +338,22 @@ async def test_one_organisation_takes_it_up_under_simultaneous_presses(domain: D
             await uow.session.execute(select(CaseEvent.kind).where(CaseEvent.case_id == case_id))
         ).scalars()
         assert list(kinds).count("org_took") == 1
+
+
+async def test_the_offer_button_comes_with_the_first_organisation_to_join(
+    uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A card reads whether the community has organisations at most every JOINED_FOR seconds;
+    a join through this process shows the button on the next card at once, and another
+    replica's join shows once that time has passed."""
+    offer = actions.BY_NAME["offer_org"]
+    case = await file_case(uow, await new_resident(uow), as_category="facilities")
+    assert offer not in await actions.offered_to(uow, COMMITTEE, case)
+    await _organisation(uow, "Sunshine Care")
+    assert offer in await actions.offered_to(uow, COMMITTEE, case)
+    # what another replica remembered: no organisation yet
+    uow.domain.joined_organisations["xingfu"] = (False, float("inf"))
+    assert offer not in await actions.offered_to(uow, COMMITTEE, case)
+    monkeypatch.setattr(vol, "JOINED_FOR", 0.0)
+    uow.domain.joined_organisations["xingfu"] = (False, 0.0)  # its time has passed
+    assert offer in await actions.offered_to(uow, COMMITTEE, case)

@@ -214,7 +214,7 @@ async def _offerable(where: Where) -> str | None:
     from bot.services.participation import volunteers
 
     grid = where.uow.routing.gridmap.grids.get(where.case.grid_id)
-    if not await volunteers.joined_organisations(where.uow, grid.community_id if grid else ""):
+    if not await volunteers.any_joined(where.uow, grid.community_id if grid else ""):
         return "offer_org_none"
     if await volunteers.offered_before(where.uow, where.case.id):
         return "offer_org_done"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -402,6 +403,34 @@ async def joined_organisations(
     return [(org, lang or uow.settings.default_language) for org, lang in rows.all()]
 
 
+#: How long a card trusts what it last read of whether a community has organisations that
+#: joined (`any_joined`): a join through this process counts at once, one through another
+#: replica within this many seconds. Offering a case reads them again.
+JOINED_FOR = 30.0
+
+
+async def any_joined(uow: UnitOfWork, community_id: str) -> bool:
+    """Whether organisations joined the community, for the card's *Offer to organisations*:
+    read at most every `JOINED_FOR` seconds, not on every card."""
+    now = time.monotonic()
+    known = uow.domain.joined_organisations.get(community_id)
+    if known is not None and known[1] > now:
+        return known[0]
+    found = (
+        await uow.session.execute(
+            select(Organisation.id)
+            .where(
+                Organisation.community_id == community_id,
+                Organisation.joined_at.is_not(None),
+                Organisation.contact_id.is_not(None),
+            )
+            .limit(1)
+        )
+    ).first() is not None
+    uow.domain.joined_organisations[community_id] = (found, now + JOINED_FOR)
+    return found
+
+
 async def offered_before(uow: UnitOfWork, case_id: int) -> bool:
     """Whether the case was offered to organisations already (its audit trail says)."""
     found = await uow.session.execute(
@@ -454,6 +483,7 @@ async def accept_invitation(uow: UnitOfWork, user_id: int, code: str) -> Organis
         return None
     org.contact_id, org.joined_at, org.invite_hash = user_id, uow.now, None
     await uow.session.flush()
+    uow.domain.joined_organisations.pop(org.community_id, None)
     return org
 
 

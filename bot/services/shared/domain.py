@@ -181,6 +181,8 @@ class Domain:
         # the deployment's settled cases as the classifier's neighbours, read from the store
         # (bot/services/cases/neighbours.py)
         self.neighbour_cache: DeploymentIndex | None = None
+        #: community -> (has organisations that joined, until when that is trusted)
+        self.joined_organisations: dict[str, tuple[bool, float]] = {}
         self._routing: Routing | None = None
         self.bot_username: str | None = None
         self.web_url: str | None = None  # where the HTTP edge listens (set when it starts)
