@@ -64,7 +64,7 @@ async def get_updates(call: Call) -> Any:
     deadline = loop.time() + timeout
     while True:
         _drop_disallowed(call)
-        if world.pending or loop.time() >= deadline or world.webhook.url:
+        if world.pending or loop.time() >= deadline or world.webhook.url or world.closing:
             break
         await world.wait_changed(deadline - loop.time())
     batch = world.pending[:limit]

@@ -158,6 +158,13 @@ async def _on_startup(app: web.Application) -> None:
     await app[WEBHOOK].start()
 
 
+async def _on_shutdown(app: web.Application) -> None:
+    # A long poll still open would hold the server's shutdown for its whole timeout: answer it.
+    world = app[WORLD]
+    world.closing = True
+    world.notify()
+
+
 async def _on_cleanup(app: web.Application) -> None:
     await app[WEBHOOK].stop()
 
@@ -183,6 +190,7 @@ def create_app(
     app.router.add_get(r"/file/bot{token}/{path:.+}", _file)
     setup_control(app, world, app[FLOOD])
     app.on_startup.append(_on_startup)
+    app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_on_cleanup)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import time
@@ -69,6 +70,7 @@ class World:
     def __init__(self, clock: Callable[[], float] | None = None) -> None:
         self._base_clock: Callable[[], float] = clock or time.time
         self.clock_offset = 0.0
+        self.closing = False  # the server is stopping: long polls answer now
         self.reset()
 
     def reset(self) -> None:
@@ -270,10 +272,11 @@ class World:
 
     async def wait_changed(self, seconds: float) -> None:
         event = self._changed
-        try:
-            await asyncio.wait_for(event.wait(), max(0.0, seconds))
-        except TimeoutError:
-            pass
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # comes as the event is set, and a stopping server would wait for that task forever.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, seconds)):
+                await event.wait()
 
     def unfetched_count(self) -> int:
         return sum(1 for p in self.pending if not p.fetched)

@@ -14,15 +14,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.emulator.client import SimClient
 from bot.emulator.server import RunningEmulator, start_emulator
 from bot.runtime.app import Gridvoice
 from bot.services.shared.gridmap_store import load_document
-from bot.store.db import create_engine, upgrade
+from tests.support.database import drop_schema, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT.parent / "shared" / "telegram-bot-api" / "api.json"
@@ -64,14 +62,11 @@ START = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
 
 async def reset_database(url: str) -> None:
-    """A clean database: a new SQLite file, or an emptied PostgreSQL schema."""
+    """A clean database with no schema: a new SQLite file, or an empty PostgreSQL schema
+    (for tests that run the migrations themselves; a world starts from `fresh_database`)."""
     if url.startswith("sqlite"):
         return
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
+    await drop_schema(url)
 
 
 def database_url(tmp_path: Path) -> str:
@@ -118,8 +113,7 @@ class World:
         return test_settings(self.db_url, self.emu.url, **self.settings_overrides)
 
     async def setup(self) -> None:
-        await reset_database(self.db_url)
-        await upgrade(self.db_url)
+        await fresh_database(self.db_url)
         for user_id, name in STAFF.items():
             await self.sim.create_user(user_id, name, language_code="zh")
         for chat_id, title in PARTY_CHATS.items():

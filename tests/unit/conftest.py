@@ -46,8 +46,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from unit_helpers import DEMO_MAP, START
 
@@ -58,6 +56,7 @@ from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.gridmap_store import load_document
 from bot.store.db import create_engine, upgrade_sync
 from routing.gridmap import GridMap
+from tests.support.database import drop_schema, empty_postgres
 
 MEMORY_URL = "sqlite+aiosqlite://"
 _SHARED: dict[str, Any] = {}  # built once per session (see "Speed" above)
@@ -89,7 +88,7 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> Seed:
     no_model = str(scratch / "no-category-model.npz")
     url = _test_database_url()
     if url is not None:
-        asyncio.run(_drop_schema(url))
+        asyncio.run(drop_schema(url))
         upgrade_sync(url)
         return Seed(None, no_model)
     path = scratch / "seed.db"
@@ -119,58 +118,11 @@ async def _load_demo_map(settings: Settings) -> Domain:
     return built
 
 
-async def _drop_schema(url: str) -> None:
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
 async def _fill(engine: AsyncEngine, script: str) -> None:
     """Run the seed dump on the (single, static) connection of an in-memory database."""
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         await raw.driver_connection.executescript(script)  # type: ignore[union-attr]
-
-
-# Every table of the public schema emptied and every sequence restarted, in one round trip.
-_EMPTY_ALL = """
-DO $$
-DECLARE name text;
-BEGIN
-    FOR name IN SELECT tablename FROM pg_tables
-                WHERE schemaname = 'public' AND tablename <> 'alembic_version' LOOP
-        EXECUTE format('DELETE FROM %I', name);
-    END LOOP;
-    FOR name IN SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' LOOP
-        EXECUTE format('ALTER SEQUENCE %I RESTART', name);
-    END LOOP;
-END $$
-"""
-
-
-async def _empty(engine: AsyncEngine) -> None:
-    """The migrated PostgreSQL schema emptied, ids starting again at 1 as in a new database.
-
-    DELETE with the foreign-key triggers off is several times faster than TRUNCATE on tables
-    this small; where the account may not turn them off, TRUNCATE it is."""
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("SET LOCAL session_replication_role = replica"))
-            await conn.execute(text(_EMPTY_ALL))
-    except DBAPIError:
-        async with engine.begin() as conn:
-            tables = (
-                await conn.execute(
-                    text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-                        " AND tablename <> 'alembic_version'"
-                    )
-                )
-            ).scalars()
-            names = ", ".join(f'"{t}"' for t in tables)
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture
@@ -217,7 +169,7 @@ async def domain(
     if seed.sql is not None:
         await _fill(engine, seed.sql)
     else:
-        await _empty(engine)
+        await empty_postgres(engine)
     built = Domain(settings, clock=clock, engine=engine)
     # One renderer (its compiled templates) for the session; each map load sets its timezone.
     built.renderer = _SHARED.setdefault("renderer", built.renderer)

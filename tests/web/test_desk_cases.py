@@ -224,6 +224,22 @@ async def test_a_second_session_hears_of_the_change_without_reloading(web_world:
         assert row and 'data-status="accepted"' in row.group(0)
 
 
+async def test_stopping_the_bot_ends_an_open_board_at_once(web_world: World) -> None:
+    """A restart does not wait for each open board's next beat (5 s): the stream ends with the
+    stop, without a spurious "changed" that would make the board reload."""
+    w = web_world
+    base = w.app.web_url  # type: ignore[union-attr]
+    async with http_session() as watcher:
+        await sign_in(w, watcher, LEADER)
+        async with watcher.get(base + "/desk/events") as stream:
+            assert b"event: ready" in await stream.content.readuntil(b"\n\n")
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await w.stop_bot()
+            assert loop.time() - started < 2.5
+            assert await asyncio.wait_for(stream.content.read(), timeout=1) == b""
+
+
 async def test_only_those_who_may_reassign_get_the_boxes_to_tick(web_world: World) -> None:
     """A member cannot reassign: their board has no tick boxes (nor the reassign form); a
     leader's has both."""

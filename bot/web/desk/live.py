@@ -31,7 +31,11 @@ def setup(app: web.Application) -> None:
 
 
 async def _close_streams(app: web.Application) -> None:
+    """Stopping: every open stream ends now (the server waits for them), not at its next beat."""
+    from bot.web.keys import GRIDVOICE
+
     app[CLOSING].set()
+    feed_of(app[GRIDVOICE].domain).publish(None)  # wakes each stream waiting for news
 
 
 async def _recheck(app: web.Application) -> AsyncIterator[None]:
@@ -100,5 +104,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 continue
             while not queue.empty():  # a burst of changes is one refresh
                 queue.get_nowait()
+            if closing.is_set():
+                break
             await response.write(b"event: changed\ndata: {}\n\n")
     return response
