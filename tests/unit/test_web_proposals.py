@@ -201,14 +201,18 @@ async def test_a_form_without_its_csrf_token_changes_nothing(
     assert await count(domain, ProposalSupport) == await count(domain, ProposalPoint) == 0
 
 
+async def authored(domain: Domain) -> tuple[int, int]:
+    """A verified resident and the proposal they published: (their id, its id)."""
+    author = await resident(domain, verified=True)
+    async with domain.unit() as uow:
+        p = await ps.create(uow, await uow.session.get(User, author), title="Lights", text=TEXT)
+        return author, p.id
+
+
 async def test_support_counts_once_and_points_keep_their_rules(
     domain: Domain, client: TestClient
 ) -> None:
-    author = await resident(domain, verified=True)
-    async with domain.unit() as uow:
-        pid = (
-            await ps.create(uow, await uow.session.get(User, author), title="Lights", text=TEXT)
-        ).id
+    author, pid = await authored(domain)
     # signed out: the page says how to sign in, and has no form
     async with client.get(f"/proposals/{pid}") as r:
         page = await r.text()
@@ -375,11 +379,7 @@ async def follows(domain: Domain, pid: int, user_id: int) -> bool:
 async def test_a_supporter_follows_and_stops_following_on_the_web(
     domain: Domain, client: TestClient
 ) -> None:
-    author = await resident(domain, verified=True)
-    async with domain.unit() as uow:
-        pid = (
-            await ps.create(uow, await uow.session.get(User, author), title="Lights", text=TEXT)
-        ).id
+    author, pid = await authored(domain)
     neighbour = await resident(domain, verified=True, building="xf-2", lang="zh")
     await sign_in(domain, client, neighbour)
     path = f"/proposals/{pid}"
