@@ -39,6 +39,23 @@ async def in_browser(fn: Any, *args: Any) -> Any:
     return await asyncio.to_thread(fn, *args)
 
 
+def press_and_wait(driver: Any, button: Any, timeout: float = 10.0) -> None:
+    """Press a button that leads to another page; return once that page has replaced this one
+    (the button is gone from the document), so the next step reads the new page."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def gone(_driver: Any) -> bool:
+        try:
+            button.is_enabled()
+        except WebDriverException:  # stale, or detached while the next page loads
+            return True
+        return False
+
+    button.click()
+    WebDriverWait(driver, timeout).until(gone)
+
+
 def page_shot(driver: Any, name: str) -> Path:
     """The whole page (beyond the window) as docs/screenshots/<name>.png."""
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.chat import case_row
 from tests.support.world import LEADER, MEMBER_1, MEMBER_2, World
+from tests.web.browser_helpers import press_and_wait
 from tests.web.desk_helpers import (
     get,
     hidden,
@@ -106,8 +107,7 @@ async def test_picking_a_template_in_the_browser_fills_the_box(
     """With the desk's script, choosing a template fills the text box at once; the member
     edits it there and the edited text is what the resident reads."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     w = web_world
     base = w.app.web_url  # type: ignore[union-attr]
@@ -117,10 +117,8 @@ async def test_picking_a_template_in_the_browser_fills_the_box(
     browser.delete_all_cookies()
     link = await web_link(w, MEMBER_1)
     await in_browser(browser.get, link + "&lang=en")
-    button = browser.find_element(By.ID, "login-continue")
-    await in_browser(button.click)
     # signed in only once the page the button leads to has loaded
-    await in_browser(WebDriverWait(browser, 10).until, expected_conditions.staleness_of(button))
+    await in_browser(press_and_wait, browser, browser.find_element(By.ID, "login-continue"))
     await in_browser(browser.get, f"{base}/desk/cases/{case_id}")
     select = Select(browser.find_element(By.ID, "ask-tpl"))
     await in_browser(select.select_by_visible_text, "Ask for a photo")

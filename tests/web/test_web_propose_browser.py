@@ -19,7 +19,7 @@ from bot.services.participation import proposals as ps
 from bot.services.people.residents import pseudonym_for
 from bot.store.models import User
 from tests.support.world import World
-from tests.web.browser_helpers import in_browser, wide_and_narrow
+from tests.web.browser_helpers import in_browser, press_and_wait, wide_and_narrow
 from tests.web.desk_helpers import picture
 
 pytestmark = pytest.mark.db
@@ -110,8 +110,7 @@ def _fill(driver: Any, fields: dict[str, str], submit: str) -> None:
         if element.get_attribute("type") != "file":  # a file input is only given a path
             element.clear()
         element.send_keys(value)
-    button.click()
-    wait.until(expected_conditions.staleness_of(button))
+    press_and_wait(driver, button)
 
 
 def _text(driver: Any, element_id: str) -> str:
