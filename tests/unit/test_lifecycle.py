@@ -356,6 +356,26 @@ async def test_a_deactivated_member_loses_their_cases(domain: Domain) -> None:
             await lifecycle.authorise(uow, MEMBER_1, case_id, None)
 
 
+async def test_a_reload_while_the_staff_list_changes_does_not_put_the_old_list_back(
+    domain: Domain,
+) -> None:
+    """The scheduler reloads routing from its own session; while a transaction that
+    deactivated a member is open, that session still reads the member active. Seen as a
+    deactivated member's message being taken as still staff."""
+    async with domain.unit() as uow:
+        (await uow.session.get(StaffMember, MEMBER_1)).active = False  # type: ignore[union-attr]
+        await domain.reload_routing_in(uow)
+        assert MEMBER_1 not in domain.routing.gridmap.staff or not (
+            domain.routing.gridmap.staff[MEMBER_1].active
+        )
+        await domain.reload_routing(force=True)  # another session, before the commit
+        staff = domain.routing.gridmap.staff.get(MEMBER_1)
+        assert staff is None or not staff.active
+    await domain.reload_routing(force=True)  # after it: the committed list
+    staff = domain.routing.gridmap.staff.get(MEMBER_1)
+    assert staff is None or not staff.active
+
+
 async def test_a_resident_acts_only_on_their_own_case(domain: Domain) -> None:
     resident, case_id = await _filed(domain, as_category="facilities")
     async with domain.unit() as uow:

@@ -184,6 +184,12 @@ class Domain:
         #: community -> (has organisations that joined, until when that is trusted)
         self.joined_organisations: dict[str, tuple[bool, float]] = {}
         self._routing: Routing | None = None
+        #: transactions open that changed the staff list and installed their own routing: a
+        #: reload from another session meanwhile would read the list before their commit and
+        #: put the old one back (`reload_routing` waits for them to end; `_routing_gen` moves
+        #: when one starts or ends, so a reload that overlapped one installs nothing)
+        self._routing_held = 0
+        self._routing_gen = 0
         self.bot_username: str | None = None
         self.web_url: str | None = None  # where the HTTP edge listens (set when it starts)
         # Messages the sender delivered whose ref is not committed yet: (chat_id, message_id)
@@ -324,14 +330,34 @@ class Domain:
 
     async def reload_routing(self, force: bool = False) -> bool:
         """Rebuild routing objects when the grid map or the staff list changed."""
+        if self._routing_held and self._routing is not None:
+            return False  # a transaction changing the staff list is open: its routing stands
+        gen = self._routing_gen
         async with self.sessions() as session:
-            return await self._reload(session, force)
+            return await self._reload(session, force, gen)
 
     async def reload_routing_in(self, uow: UnitOfWork) -> None:
-        """Rebuild routing inside a transaction that just changed the staff list."""
-        await self._reload(uow.session, True)
+        """Rebuild routing inside a transaction that just changed the staff list; until it
+        ends, no other session's reload replaces it (they would read the list before it)."""
+        from sqlalchemy import event
 
-    async def _reload(self, session: AsyncSession, force: bool) -> bool:
+        sync = uow.session.sync_session
+        if not sync.info.get("holds_routing"):
+            sync.info["holds_routing"] = True
+            self._routing_held += 1
+            self._routing_gen += 1
+
+            def ended(_session: Any, transaction: Any) -> None:
+                # once, when the outermost transaction ends (committed or rolled back); the
+                # session is not reused after a unit of work
+                if transaction.parent is None and sync.info.pop("holds_routing", None):
+                    self._routing_held -= 1
+                    self._routing_gen += 1
+
+            event.listen(sync, "after_transaction_end", ended)
+        await self._reload(uow.session, True, self._routing_gen)
+
+    async def _reload(self, session: AsyncSession, force: bool, gen: int) -> bool:
         version = (
             await session.execute(
                 select(GridMapVersion).order_by(GridMapVersion.id.desc()).limit(1)
@@ -366,6 +392,8 @@ class Domain:
         if amended[0] and not (same_version and self._routing.fingerprint[2:] == (amended,)):  # type: ignore[union-attr]
             gridmap = amend(gridmap, await _amendments(session))
         routed = gridmap.with_staff(staff_overlay(gridmap, staff_rows))
+        if gen != self._routing_gen:
+            return False  # a transaction changed the staff list meanwhile: its view stands
         self._routing = Routing(
             gridmap=routed,
             addresses=self._routing.addresses
