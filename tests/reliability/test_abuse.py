@@ -375,4 +375,11 @@ def test_fuzzed_updates_never_crash_and_people_get_answers(
     batch: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    asyncio.run(_fuzz(batch, caplog))
+    asyncio.run(_bounded(_fuzz(batch, caplog)))
+
+
+async def _bounded(work: Any, seconds: float = 180.0) -> None:
+    """An example that waits for something that never comes fails, with where it waited,
+    instead of holding the whole run."""
+    async with asyncio.timeout(seconds):
+        await work
