@@ -40,8 +40,9 @@ def _refuse(ctx: Ctx, exc: ProposalError) -> None:
         ctx.reply("proposal_refused", key=exc.key, data=exc.data)
 
 
-def card_keyboard(p: Any, supported: bool = False) -> Keyboard:
-    """A resident's card of a proposal: support (with the count), follow, points."""
+def card_keyboard(p: Any, supported: bool = False, following: bool = False) -> Keyboard:
+    """A resident's card of a proposal: support (with the count), follow or stop following,
+    points."""
     if p.hidden_at is not None or p.status not in ps.TAKES_SUPPORT:
         return []
     return [
@@ -54,7 +55,9 @@ def card_keyboard(p: Any, supported: bool = False) -> Keyboard:
             )
         ],
         [
-            Button.of("btn_proposal_follow", f"pr:{p.id}:f"),
+            Button.of("btn_proposal_unfollow", f"pr:{p.id}:u")
+            if following
+            else Button.of("btn_proposal_follow", f"pr:{p.id}:f"),
         ],
         [
             Button.of("btn_proposal_for", f"pr:{p.id}:p:f"),
@@ -64,13 +67,11 @@ def card_keyboard(p: Any, supported: bool = False) -> Keyboard:
 
 
 async def show_card(ctx: Ctx, p: Any) -> None:
-    supported = False
-    if ctx.user is not None:
-        supported = await ps.support_of(ctx.uow, p, ctx.user) is not None
+    support = await ps.support_of(ctx.uow, p, ctx.user) if ctx.user is not None else None
     ctx.reply(
         "proposal_card",
         p=p,
-        keyboard=card_keyboard(p, supported),
+        keyboard=card_keyboard(p, support is not None, bool(support and support.follow)),
         clusters=await ps.cited_clusters(ctx.uow, p),
         points=await ps.points(ctx.uow, p),
         link=_share_link(ctx, p),
@@ -295,10 +296,11 @@ async def support_link(ctx: Ctx, rest: str) -> None:
 
 
 async def resident_button(ctx: Ctx) -> None:
-    """`pr:<id>:s` support, `pr:<id>:f` follow, `pr:<id>:p:f|a` a point for or against."""
+    """`pr:<id>:s` support, `pr:<id>:f` follow, `pr:<id>:u` stop following,
+    `pr:<id>:p:f|a` a point for or against."""
     proposal_id = parse_id(arg_at(ctx.args, 0))
     action = arg_at(ctx.args, 1)
-    if proposal_id is None or action not in ("s", "f", "p"):
+    if proposal_id is None or action not in ("s", "f", "u", "p"):
         ctx.answer("not_allowed")
         return
     try:
@@ -307,8 +309,9 @@ async def resident_button(ctx: Ctx) -> None:
             key = await ps.support(ctx.uow, ctx.user, p)
             ctx.answer(key, n=p.supports, threshold=p.threshold)
             _refresh_pressed(ctx, p, supported=True)
-        elif action == "f":
-            ctx.answer(await ps.follow(ctx.uow, ctx.user, p))
+        elif action in ("f", "u"):
+            ctx.answer(await (ps.follow if action == "f" else ps.unfollow)(ctx.uow, ctx.user, p))
+            _refresh_pressed(ctx, p, supported=True, following=action == "f")
         else:
             side = {"f": "for", "a": "against"}.get(arg_at(ctx.args, 2))
             if side is None:
@@ -321,14 +324,14 @@ async def resident_button(ctx: Ctx) -> None:
         ctx.answer(exc.key, alert=True, **exc.data)
 
 
-def _refresh_pressed(ctx: Ctx, p: Any, *, supported: bool) -> None:
+def _refresh_pressed(ctx: Ctx, p: Any, *, supported: bool, following: bool = False) -> None:
     """The pressed card shows the new count (the pressed message only: other cards catch up
     when they are opened again)."""
     query = ctx.update.callback_query
     message = query.message if query is not None else None
     if message is not None:
         ctx.uow.outbox.edit_markup(
-            message.chat.id, message.message_id, ctx.lang, card_keyboard(p, supported)
+            message.chat.id, message.message_id, ctx.lang, card_keyboard(p, supported, following)
         )
 
 

@@ -157,6 +157,14 @@ async def test_proposal_to_threshold_consultation_and_a_declined_one_en(world: W
     for user in SUPPORTERS_EN[:2]:
         card = await world.wait_bot(user, f"#{pid}", buttons=True)
         assert t["following"] in await press(world, user, card, f"pr:{pid}:f")
+    # the pressed card now offers to stop; stopping offers to follow again
+    user = SUPPORTERS_EN[1]
+    for prefix, said in ((f"pr:{pid}:u", "no longer"), (f"pr:{pid}:f", t["following"])):
+        await world.settle()
+        (card,) = [
+            m for m in await world.sim.messages(user) if m["message_id"] == card["message_id"]
+        ]
+        assert said in await press(world, user, card, prefix)
 
     # doubled, forged and stale presses change nothing
     assert t["already"] in await forged(world, SUPPORTERS_EN[0], f"pr:{pid}:s")
