@@ -47,7 +47,10 @@ class Settings:
     # Outbox pacing (Telegram: ~30 msg/s per bot, ~1 msg/s per private chat, 20/min per group).
     send_rate_global: float = 25.0
     send_rate_private: float = 1.0
-    send_burst_private: int = 3
+    # Two at once, one short of the burst Telegram lets through: what a chat is sent is counted
+    # where it arrives, so a send held up on its way (a busy host, a slow network) must not make
+    # the next one arrive too close behind it.
+    send_burst_private: int = 2
     send_rate_group: float = 20 / 60
     send_concurrency: int = 16
     max_send_attempts: int = 8
