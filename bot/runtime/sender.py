@@ -28,7 +28,7 @@ from bot.services.cases.reachability import mark_unreachable
 from bot.services.participation import broadcast
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.store.db import sending_needs
-from bot.store.models import CaseEvent, MessageRef, OutboxMessage
+from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +276,11 @@ class Sender:
                     if row.chat_id in self._gone:  # blocked the bot meanwhile: rows already marked
                         continue
                     if row.chat_id in unreachable:  # known to have blocked the bot
-                        await self._blocked(row, "Forbidden: the person has blocked the bot")
+                        if not await self._blocked(
+                            row, "Forbidden: the person has blocked the bot", known=True
+                        ):  # back since the claim: their rows go in order from the next pass
+                            await self._release([r.id for r in rows[i:]])
+                            return
                         continue
                     if self._stop.is_set():  # shutting down: finish calls in flight, start none
                         await self._release([r.id for r in rows[i:]])
@@ -540,11 +544,25 @@ class Sender:
             if row.chat_id < 0:  # a channel the bot may no longer post to: the committee is told
                 await broadcast.channel_refused(uow, row, error)
 
-    async def _blocked(self, row: OutboxMessage, error: str) -> None:
-        """The person blocked the bot: stop retrying, mark them unreachable, show it on cases."""
-        self.metrics.inc("gridvoice_outbox_blocked_total")
-        self._gone.add(row.chat_id)
+    async def _blocked(self, row: OutboxMessage, error: str, *, known: bool = False) -> bool:
+        """The person blocked the bot: stop retrying, mark them unreachable, show it on cases.
+
+        `known`: no call was made, the claim read them as unreachable. If they came back
+        since (`reachability.reachable_again` committed, and found none of these rows
+        refused), nothing is marked and False is returned: the rows are sent. The person's
+        row is locked first, so their return either sees these rows refused (and sends them
+        again) or is seen here."""
         async with self.domain.unit(quiet=("outbox",)) as uow:
+            if known and row.chat_id > 0:
+                person = (
+                    await uow.session.execute(
+                        select(User.unreachable).where(User.id == row.chat_id).with_for_update()
+                    )
+                ).scalar_one_or_none()
+                if not person:
+                    return False
+            self.metrics.inc("gridvoice_outbox_blocked_total")
+            self._gone.add(row.chat_id)
             pending = (
                 (
                     await uow.session.execute(
@@ -588,6 +606,7 @@ class Sender:
                         data={"chat_id": row.chat_id},
                     )
                 )
+        return True
 
 
 _OUTBOX = OutboxMessage.__table__

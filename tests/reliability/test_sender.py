@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from bot.runtime.app import Gridvoice
 from bot.runtime.metrics import Metrics
-from bot.runtime.sender import Sender
+from bot.runtime.sender import Sender, _Countdown
+from bot.services.cases import reachability
 from bot.services.shared.domain import Domain
-from bot.store.models import CaseEvent, OutboxMessage
+from bot.store.models import CaseEvent, OutboxMessage, User
 from tests.reliability.rel_helpers import FlakyProxy, close_world, count, open_world
 from tests.support.world import MEMBER_1, World
 
@@ -279,3 +280,52 @@ async def test_a_card_copy_recorded_late_still_leaves_one_live_copy(world: World
         live = await session.get(MessageRef, name)
     assert alias is not None and live is not None
     assert live.message_id != original["message_id"]
+
+
+async def test_a_person_back_between_claim_and_refusal_still_gets_their_messages(
+    world: World,
+) -> None:
+    """A sender claims messages to someone it reads as having blocked the bot; before it
+    records them refused, the person writes again (their return finds nothing refused). The
+    messages are sent, and the person is not marked unreachable again."""
+    await world.stop_bot()
+    user = 70600
+    await world.sim.create_user(user, f"U{user}")
+    gv = Gridvoice(world.settings)
+    await gv.application.initialize()
+    try:
+        gv.domain.takes_born = False
+        async with gv.domain.unit() as uow:
+            uow.session.add(
+                User(
+                    id=user,
+                    language="en",
+                    pseudonym="R-70600",
+                    unreachable=True,
+                    created_at=uow.now,
+                )
+            )
+        await queue(gv.domain, [user, user], "back")
+        sender = Sender(gv.domain, gv.bot, Metrics())
+        rows, unreachable, refs = await sender._claim(10, set())
+        assert [r.chat_id for r in rows] == [user, user] and unreachable == {user}
+        async with gv.domain.unit() as uow:  # they write: any update brings them back
+            person = await uow.session.get(User, user)
+            assert person is not None
+            assert await reachability.reachable_again(uow, person) == []
+        await sender._lane(rows, unreachable, refs, _Countdown(len(rows)))
+        while await sender.pass_once():
+            pass
+        assert await delivered(world, user, "back") == [f"back #{i} to {user}" for i in (0, 1)]
+        async with gv.domain.sessions() as session:
+            person = await session.get(User, user)
+            assert person is not None and not person.unreachable
+            statuses = (
+                await session.execute(
+                    select(OutboxMessage.status).where(OutboxMessage.chat_id == user)
+                )
+            ).scalars()
+            assert sorted(statuses) == ["sent", "sent"]
+    finally:
+        await gv.application.shutdown()
+        await gv.domain.dispose()
