@@ -54,12 +54,28 @@ GRIDS = ["xingfu-1", "xingfu-2", "xingfu-3", "xingfu-4"]
 TEXT = "Benchmark notice: water off on Saturday 9:00-12:00"
 
 
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (the bot's courier)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
 def bot_cpu(pid: int) -> float:
-    """The bot's CPU seconds so far (user + system, all threads), 0 when it is gone."""
-    try:
-        return cpu_seconds(pid)
-    except (OSError, IndexError, ValueError):
-        return 0.0
+    """The bot's CPU seconds so far (user + system, all threads, and its courier's), 0 when
+    it is gone."""
+    total = 0.0
+    for p in [pid, *children(pid)]:
+        try:
+            total += cpu_seconds(p)
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -139,6 +155,7 @@ async def run(
     log_path: Path,
     kill_half_way: bool,
     concurrency: int,
+    courier: bool = True,
 ) -> dict[str, Any]:
     from bot.store.db import upgrade
 
@@ -152,6 +169,7 @@ async def run(
         "GRIDVOICE_INBOX_LEASE": "3",
         "GRIDVOICE_OUTBOX_LEASE": "3",
         "GRIDVOICE_SEND_CONCURRENCY": str(concurrency),
+        "GRIDVOICE_COURIER": "on" if courier else "off",
     }
     if mode == "paid":
         env.update(GRIDVOICE_BROADCAST_PAID="true", GRIDVOICE_BROADCAST_PAID_RATE=str(rate))
@@ -159,6 +177,7 @@ async def run(
         env["GRIDVOICE_SEND_RATE"] = str(rate)
     bot = None
     peaks: list[float] = []
+    courier_peaks: list[float] = []
     try:
         await wait_http(api)
         async with SimClient(api) as sim:
@@ -189,6 +208,7 @@ async def run(
                 emu_cpu.append(bot_cpu(emu.pid))
                 if bot is not None:
                     peaks.append(peak_rss_mb(bot.pid))
+                    courier_peaks.extend(peak_rss_mb(c) for c in children(bot.pid))
                 if len(samples) % 20 == 1:  # every 10 s
                     print(
                         f"  {mode}: {sent:,}/{n:,} sent, {stats['rejected_429']} x 429", flush=True
@@ -274,6 +294,7 @@ async def run(
             "channel_posts": channel_posts,
             "channel_calls": len(channel_calls),
             "peak_rss_mb": round(max(peaks or [0.0]), 1),
+            "courier_peak_rss_mb": round(max(courier_peaks or [0.0]), 1),
             "projected_1m_hours": round(1_000_000 / measured / 3600, 2) if measured else None,
         }
     finally:
@@ -293,6 +314,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-small", type=int, default=10_000)
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--database-url", default=None)
+    p.add_argument(
+        "--no-courier",
+        action="store_true",
+        help="the bot makes the calls itself (GRIDVOICE_COURIER=off), to compare",
+    )
     args = p.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="gv-broadcast-"))
     log_path = tmp / "bot.log"
@@ -304,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
         n = (args.free_recipients or args.recipients) if mode == "free" else args.recipients
         rate = args.free_rate if mode == "free" else args.paid_rate
-        result = asyncio.run(run(mode, n, rate, url(mode), log_path, True, args.concurrency))
+        result = asyncio.run(
+            run(mode, n, rate, url(mode), log_path, True, args.concurrency, not args.no_courier)
+        )
         results.append(result)
         print(" ".join(f"{k}={v}" for k, v in result.items()))
     memory = None
@@ -312,10 +340,22 @@ def main(argv: list[str] | None = None) -> int:
         peaks = {}
         for n in (args.memory_small, args.recipients):
             r = asyncio.run(
-                run("paid", n, args.paid_rate, url(f"mem{n}"), log_path, False, args.concurrency)
+                run(
+                    "paid",
+                    n,
+                    args.paid_rate,
+                    url(f"mem{n}"),
+                    log_path,
+                    False,
+                    args.concurrency,
+                    not args.no_courier,
+                )
             )
             peaks[n] = r["peak_rss_mb"]
-            print(f"memory: {n:,} recipients -> bot peak RSS {r['peak_rss_mb']} MB")
+            print(
+                f"memory: {n:,} recipients -> bot peak RSS {r['peak_rss_mb']} MB "
+                f"(its courier {r['courier_peak_rss_mb']} MB)"
+            )
         memory = peaks[args.recipients] - peaks[args.memory_small]
         print(
             f"memory growth {args.memory_small:,} -> {args.recipients:,} recipients: "
@@ -327,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {r['mode']:>4}: {r['recipients']:,} recipients, configured {r['configured_rate']:g}/s, "
             f"measured {r['rate_before_kill']:g}/s before the kill and "
             f"{r['rate_after_restart']:g}/s after (within 5%: {r['within_5_percent']}); "
-            f"bot CPU {r['bot_cpu_ms_per_message']:g} ms a message "
+            f"bot CPU (with its courier) {r['bot_cpu_ms_per_message']:g} ms a message "
             f"(emulator {r['emulator_cpu_ms_per_message']:g} ms); "
             f"lost {r['lost']}, duplicated {r['duplicated']}, 429s {r['rejected_429']}; "
             f"channel: {r['channel_posts']} post in {r['channel_calls']} call(s); "

@@ -62,6 +62,12 @@ class Settings:
     broadcast_backlog: float = 10.0
     broadcast_paid: bool = False
     broadcast_paid_rate: float = 1000.0
+    # Campaign messages (broadcasts) are sent through the courier, a child process that
+    # journals what Telegram accepted, so a crash of the bot neither loses nor repeats them
+    # (bot/runtime/courier.py). Its journals live in `courier_dir` (None: a `courier` folder
+    # next to the SQLite database, or in the data directory).
+    courier: bool = True
+    courier_dir: str | None = None
     # Abuse limits.
     max_text_length: int = 2000
     max_photo_bytes: int = 10 * 1024 * 1024
@@ -256,6 +262,10 @@ class Settings:
                 values[key] = min(1000.0, max(1.0, float(env[name])))
         if env.get("GRIDVOICE_SEND_CONCURRENCY"):
             values["send_concurrency"] = min(256, max(1, int(env["GRIDVOICE_SEND_CONCURRENCY"])))
+        if env.get("GRIDVOICE_COURIER"):
+            values["courier"] = env["GRIDVOICE_COURIER"].lower() not in ("0", "false", "no", "off")
+        if env.get("GRIDVOICE_COURIER_DIR"):
+            values["courier_dir"] = env["GRIDVOICE_COURIER_DIR"]
         if env.get("GRIDVOICE_BROADCAST_PAID"):
             values["broadcast_paid"] = env["GRIDVOICE_BROADCAST_PAID"].lower() in (
                 "1",
@@ -276,6 +286,16 @@ class Settings:
             if database and database != ":memory:":
                 return Path(database).parent / "category_model.npz"
         return Path(default_database_url().split(":///", 1)[-1]).parent / "category_model.npz"
+
+    def courier_directory(self) -> Path:
+        """Where the courier keeps its journals (bot/runtime/courier.py)."""
+        if self.courier_dir:
+            return Path(self.courier_dir)
+        if self.database_url.startswith("sqlite"):
+            database = self.database_url.split(":///", 1)[-1]
+            if database and database != ":memory:":
+                return Path(database).parent / "courier"
+        return Path(default_database_url().split(":///", 1)[-1]).parent / "courier"
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

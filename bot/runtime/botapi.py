@@ -75,23 +75,31 @@ class BotApi:
 
     async def call(self, method: str, payload: dict[str, Any]) -> Any:
         """POST one call; its `result`, or the error python-telegram-bot would raise."""
+        return answer(*await self.post(method, payload))
+
+    async def post(self, method: str, payload: dict[str, Any]) -> tuple[int, bytes]:
+        """POST one call; the answer's status and body (a network error or a timeout raises
+        python-telegram-bot's `NetworkError` / `TimedOut`)."""
         body = _encode({k: v for k, v in payload.items() if v is not None}).encode()
         try:
             async with self._open().post(
                 self.base_url + method, data=body, headers=_HEADERS
             ) as resp:
-                code = resp.status
-                raw = await resp.read()
+                return resp.status, await resp.read()
         except TimeoutError as exc:  # asyncio.TimeoutError is TimeoutError on 3.11
             raise TimedOut(f"Timed out: {exc!r}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
-        if 200 <= code <= 299:
-            try:
-                return json.loads(raw)["result"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise TelegramError("Invalid server response") from exc
-        raise _error(code, raw)
+
+
+def answer(code: int, raw: bytes) -> Any:
+    """A call's `result`, or the error python-telegram-bot raises for its answer."""
+    if 200 <= code <= 299:
+        try:
+            return json.loads(raw)["result"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TelegramError("Invalid server response") from exc
+    raise _error(code, raw)
 
 
 def _error(code: int, raw: bytes) -> TelegramError:

@@ -21,6 +21,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from bot.clock import wall_now
 from bot.runtime.botapi import BotApi
+from bot.runtime.courier import Courier, Delivered
 from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.runtime.pacing import Pacer
@@ -63,6 +64,13 @@ class Sender:
         self.semaphore = asyncio.Semaphore(s.send_concurrency)
         # JSON calls go through the lean client; uploads (multipart) through PTB's `Bot`.
         self.api = BotApi(bot.base_url, s.send_concurrency)
+        # Campaign rows (broadcasts) go through the courier: a crash of this process neither
+        # loses nor repeats them (bot/runtime/courier.py).
+        self.courier = (
+            Courier(bot.base_url, s.send_concurrency, s.courier_directory(), s.database_url)
+            if s.courier
+            else None
+        )
         # Claim about a second's worth of sending, so what is written during a broadcast waits
         # about a second, not the whole batch.
         self.batch = max(s.send_concurrency, min(BATCH, int(s.send_rate_global)))
@@ -105,6 +113,8 @@ class Sender:
                 lane.cancel()
             await asyncio.gather(*lanes, return_exceptions=True)
             await self.api.close()
+            if self.courier is not None:
+                await self.courier.close()
 
     async def pass_once(self) -> bool:
         """One pass; True when more may be waiting (the next starts at once).
@@ -241,7 +251,11 @@ class Sender:
         uncertain (the call may have reached Telegram) and is sent again by the next claim.
         PostgreSQL replicas keep their leases: another process may be sending them now; this
         one looks again when a lease taken before it started (by the process it replaces) runs
-        out."""
+        out.
+
+        First, what the courier of a process that died had delivered is marked sent."""
+        if self.courier is not None:
+            await self.courier.recover(self._recovered)
         if not self.domain.sqlite:
             lease = self.domain.settings.outbox_lease.total_seconds()
             self.domain.outbox_written.at(time.monotonic() + lease + RETRY_MARGIN)
@@ -351,6 +365,7 @@ class Sender:
         """Deliver one row. Returns False when the rest of the chat's batch must wait."""
         method, payload, upload = await self._resolve(row, refs)
         paid = bool(payload.get("allow_paid_broadcast"))
+        couriered = self.courier if row.campaign and not upload else None
         if row.chat_id != 0:
             await self.pacer.acquire(row.chat_id, paid)
         started = time.monotonic()
@@ -360,6 +375,8 @@ class Sender:
                     result = await self.bot.do_api_request(
                         method, api_kwargs=_ptb_payload(method, payload)
                     )
+                elif couriered:
+                    result = await couriered.call(row.id, row.chat_id, method, payload)
                 else:
                     result = await self.api.call(method, payload)
             finally:
@@ -402,6 +419,8 @@ class Sender:
         elif isinstance(result, list) and result and isinstance(result[0], dict):
             message_id = result[0].get("message_id")
         await self._done(row, message_id)
+        if couriered:
+            couriered.settled(row.id)
         if row.ref and message_id is not None:  # the chat's later rows may reply to it or edit it
             refs[row.ref] = (row.chat_id, message_id)
         return True
@@ -453,35 +472,62 @@ class Sender:
         self, batch: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]]
     ) -> None:
         async with self.domain.unit(quiet=("outbox",)) as uow:
-            # one Core statement run for every row (no ORM bulk-update bookkeeping per row)
-            await uow.session.execute(
-                _MARK_SENT.values(sent_at=uow.now),
-                [{"row_id": row.id, "sent_id": message_id} for row, message_id, _ in batch],
-            )
-            refs = {
-                row.ref: (row.chat_id, message_id)
-                for row, message_id, _ in batch
-                if row.ref and message_id is not None
+            await self._record_marks(uow, [(row, message_id) for row, message_id, _ in batch])
+
+    async def _recovered(self, found: list[Delivered]) -> None:
+        """Mark "sent" the rows a dead process's courier journalled as delivered (those still
+        pending or sending: a row marked meanwhile, or of another database, is left)."""
+        for i in range(0, len(found), 500):
+            chunk = found[i : i + 500]
+            async with self.domain.unit(quiet=("outbox",)) as uow:
+                due = select(OutboxMessage).where(
+                    OutboxMessage.id.in_([row_id for row_id, _, _ in chunk]),
+                    OutboxMessage.status.in_(("pending", "sending")),
+                )
+                if not self.domain.sqlite:
+                    due = due.with_for_update()
+                rows = {row.id: row for row in (await uow.session.execute(due)).scalars()}
+                await self._record_marks(
+                    uow,
+                    [
+                        (rows[row_id], message_id)
+                        for row_id, chat_id, message_id in chunk
+                        if row_id in rows and rows[row_id].chat_id == chat_id
+                    ],
+                )
+
+    async def _record_marks(
+        self, uow: UnitOfWork, batch: list[tuple[OutboxMessage, int | None]]
+    ) -> None:
+        if not batch:
+            return
+        # one Core statement run for every row (no ORM bulk-update bookkeeping per row)
+        await uow.session.execute(
+            _MARK_SENT.values(sent_at=uow.now),
+            [{"row_id": row.id, "sent_id": message_id} for row, message_id in batch],
+        )
+        refs = {
+            row.ref: (row.chat_id, message_id)
+            for row, message_id in batch
+            if row.ref and message_id is not None
+        }
+        if refs:
+            existing = {
+                ref.ref: ref
+                for ref in (
+                    await uow.session.execute(
+                        select(MessageRef).where(MessageRef.ref.in_(list(refs)))
+                    )
+                ).scalars()
             }
-            if refs:
-                existing = {
-                    ref.ref: ref
-                    for ref in (
-                        await uow.session.execute(
-                            select(MessageRef).where(MessageRef.ref.in_(list(refs)))
-                        )
-                    ).scalars()
-                }
-                for name, (chat_id, message_id) in refs.items():
-                    ref = existing.get(name)
-                    if ref is None:
-                        uow.session.add(
-                            MessageRef(ref=name, chat_id=chat_id, message_id=message_id)
-                        )
-                        continue
-                    if ref.chat_id == chat_id and ref.message_id != message_id:
-                        await _retire_older_copy(uow, ref)
-                    ref.chat_id, ref.message_id = chat_id, message_id
+            for name, (chat_id, message_id) in refs.items():
+                ref = existing.get(name)
+                if ref is None:
+                    uow.session.add(MessageRef(ref=name, chat_id=chat_id, message_id=message_id))
+                    continue
+                if ref.chat_id == chat_id and ref.message_id != message_id:
+                    await _retire_older_copy(uow, ref)
+                ref.chat_id, ref.message_id = chat_id, message_id
 
     async def _forget_ref(self, row: OutboxMessage) -> None:
         if row.edit_ref:

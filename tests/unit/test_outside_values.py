@@ -3,6 +3,8 @@ client's address behind the proxies a deployment trusts (`bot.web.forwarded`).""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_float, parse_id, same_secret
@@ -77,3 +79,15 @@ def test_trusted_proxies_are_checked_at_start(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("GRIDVOICE_WEB_BODY_TIMEOUT", "0")
     with pytest.raises(ValueError, match="above 0"):
         Settings.from_env()
+
+
+def test_the_courier_is_on_unless_turned_off_and_keeps_its_journals_beside_the_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'gv.db'}")
+    settings = Settings.from_env()
+    assert settings.courier and settings.courier_directory() == tmp_path / "courier"
+    monkeypatch.setenv("GRIDVOICE_COURIER", "off")
+    monkeypatch.setenv("GRIDVOICE_COURIER_DIR", str(tmp_path / "journals"))
+    settings = Settings.from_env()
+    assert not settings.courier and settings.courier_directory() == tmp_path / "journals"

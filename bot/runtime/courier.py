@@ -1,0 +1,430 @@
+"""The courier: a child process that makes the Bot API calls of broadcasts and journals what
+Telegram accepted, so a crash of the bot neither loses nor repeats a broadcast's message.
+
+Why a process of its own. The Bot API has no idempotency key and no way to ask whether a
+message reached a chat. A sender that dies between Telegram's answer and the commit of its
+"sent" mark cannot tell a delivered call from one never made, and must send it again: at
+1,000 messages a second a SIGKILL of the bot repeated tens of them. The calls in flight when
+the bot dies are not lost with it if another process makes them:
+
+- The sender (bot/runtime/sender.py) hands the calls of campaign rows (announcements,
+  consultation ballots and results, proposal news) to the courier over a pipe, one JSON line
+  each, with the row's id; it still paces them, orders each chat's messages and handles every
+  answer (429, blocked, errors) as for its own calls.
+- The courier makes the call (bot/runtime/botapi.py) and, when Telegram accepted it, appends
+  the row's id and the answer to a journal file *before* it passes the answer back. An append
+  to a file survives the death of either process (the kernel holds it).
+- The bot dies: the courier's input closes. It makes no new call, finishes the calls in flight,
+  journals their answers and exits. The journal's lock (held by the bot and the courier
+  together) is free once it has.
+- The bot starts: `recover` waits for that lock, marks every journalled row "sent" with its
+  message, and only then lets the sender take back the rows the dead bot held. What is still
+  unmarked was never passed to the courier, or was refused: sending it again repeats nothing.
+
+The journal is emptied when everything in it is marked ("rotate"). A file per database (its
+URL's hash) and per live process (`courier-<key>-<n>.journal`, the first one not locked): a
+PostgreSQL replica restarted on the same host recovers the journals their dead owners left.
+What stays uncertain is a call in flight when the courier itself (or the machine) dies: it
+does nothing else, and a repeat is possible only for those calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from telegram.error import NetworkError, TimedOut
+
+from bot.runtime.botapi import BotApi, answer
+
+log = logging.getLogger(__name__)
+
+# How long a restarted bot waits for a dead bot's courier to finish its calls in flight (its
+# calls time out well before: connect 5 s, read 5 s).
+DRAIN_WAIT = 60.0
+# The journal is emptied once this many journalled answers are marked "sent" and none waits.
+ROTATE_EVERY = 500
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+# A journal entry: (outbox row id, chat id, message id or None)
+Delivered = tuple[int, int, int | None]
+
+_HELD: set[str] = set()  # the journals this process's live couriers write to
+
+
+def journal_key(database_url: str) -> str:
+    return hashlib.sha256(database_url.encode()).hexdigest()[:12]
+
+
+def _message_id(result: Any) -> int | None:
+    if isinstance(result, dict):
+        value = result.get("message_id")
+    elif isinstance(result, list) and result and isinstance(result[0], dict):
+        value = result[0].get("message_id")
+    else:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def read_journal(fd: int) -> list[Delivered]:
+    """The calls a journal records as accepted by Telegram (a torn last line is skipped)."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    found: list[Delivered] = []
+    for line in b"".join(chunks).splitlines():
+        try:
+            entry = json.loads(line)
+            if "id" not in entry:
+                continue  # the header
+            result = answer(200, entry["b"].encode())
+            found.append((int(entry["id"]), int(entry["chat"]), _message_id(result)))
+        except Exception:  # noqa: BLE001 - a torn or foreign line records nothing
+            continue
+    return found
+
+
+def _header(fd: int) -> None:
+    os.write(fd, (_dumps({"pid": os.getppid(), "host": socket.gethostname()}) + "\n").encode())
+
+
+def _owner(fd: int) -> tuple[int, str] | None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    first = os.read(fd, 4096).split(b"\n", 1)[0]
+    try:
+        head = json.loads(first)
+        return int(head["pid"]), str(head["host"])
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Courier:
+    """The bot's side: spawns the courier on its first call, passes calls, reads answers."""
+
+    def __init__(self, base_url: str, connections: int, directory: Path, database_url: str):
+        self.base_url = base_url
+        self.connections = max(1, connections)
+        self.directory = directory
+        self.key = journal_key(database_url)
+        self._fd: int | None = None  # our journal, locked (shared with the courier)
+        self._path = ""
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._waiting: dict[int, tuple[int, asyncio.Future[tuple[int, bytes]]]] = {}
+        self._seq = 0
+        # rows whose delivery the journal records and whose "sent" mark is not committed yet
+        self._unsettled: set[int] = set()
+        self._received = 0  # journalled answers the current courier passed back
+        self._spawning: asyncio.Lock | None = None
+
+    def _files(self) -> list[Path]:
+        return sorted(self.directory.glob(f"courier-{self.key}-*.journal"))
+
+    async def recover(self, mark: Callable[[list[Delivered]], Awaitable[None]]) -> int:
+        """Before the sender takes back rows a dead process held: mark "sent" what a journal
+        records as delivered. Waits (up to `DRAIN_WAIT`) for a dead bot's courier to finish
+        the calls it had in flight; a journal whose owner lives (another replica) is left."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        marked = 0
+        for path in self._files():
+            if str(path) in _HELD:
+                continue
+            fd = os.open(path, os.O_RDWR | os.O_APPEND)
+            try:
+                deadline = time.monotonic() + DRAIN_WAIT
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        # held: by a live process's courier (left alone), or by the courier
+                        # of a bot that died on this host, finishing its calls (waited for)
+                        owner = _owner(fd)
+                        orphan = (
+                            owner is not None
+                            and owner[1] == socket.gethostname()
+                            and (owner[0] == os.getpid() or not _alive(owner[0]))
+                        )
+                        if not orphan or time.monotonic() > deadline:
+                            if orphan:
+                                log.warning(
+                                    "courier journal still locked", extra={"path": str(path)}
+                                )
+                            fd = _closed(fd)
+                            break
+                        await asyncio.sleep(0.1)
+                if fd < 0:
+                    continue
+                found = read_journal(fd)
+                if found:
+                    await mark(found)
+                    marked += len(found)
+                os.ftruncate(fd, 0)
+            finally:
+                if fd >= 0:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    os.close(fd)
+        if marked:
+            log.warning(
+                "marked sent: calls a stopped process's courier delivered",
+                extra={"marked": marked},
+            )
+        return marked
+
+    def _take_journal(self) -> int:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        n = 0
+        while True:
+            path = self.directory / f"courier-{self.key}-{n}.journal"
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                n += 1
+                continue
+            if read_journal(fd):
+                # left by a process that died after this one recovered: not ours to empty
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+                n += 1
+                continue
+            os.ftruncate(fd, 0)
+            _HELD.add(str(path))
+            self._path = str(path)
+            return fd
+
+    async def _spawn(self) -> None:
+        if self._spawning is None:
+            self._spawning = asyncio.Lock()
+        async with self._spawning:
+            if self._proc is not None and self._proc.returncode is None:
+                return
+            if self._fd is None:
+                self._fd = self._take_journal()
+            self._received = 0
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.runtime.courier",
+                str(self._fd),
+                self.base_url,
+                str(self.connections),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                pass_fds=(self._fd,),
+            )
+            self._reader = asyncio.create_task(self._read(self._proc))
+
+    async def call(self, row_id: int, chat_id: int, method: str, payload: dict[str, Any]) -> Any:
+        """Make one call through the courier: its `result`, or python-telegram-bot's error."""
+        if self._proc is None or self._proc.returncode is not None or self._proc.stdin is None:
+            await self._spawn()
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None
+        self._seq += 1
+        n = self._seq
+        future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+        self._waiting[n] = (row_id, future)
+        line = {"n": n, "id": row_id, "chat": chat_id, "m": method, "p": payload}
+        proc.stdin.write((_dumps(line) + "\n").encode())
+        code, raw = await future
+        return answer(code, raw)
+
+    def settled(self, row_id: int) -> None:
+        """A delivered row is marked "sent". Once every journalled answer is, the courier is
+        told how many it passed back: if it journalled no more than that, it empties the
+        journal (an answer on its way back is never dropped)."""
+        self._unsettled.discard(row_id)
+        proc = self._proc
+        if (
+            not self._unsettled
+            and self._received >= ROTATE_EVERY
+            and proc is not None
+            and proc.stdin is not None
+            and proc.returncode is None
+        ):
+            proc.stdin.write((_dumps({"rotate": self._received}) + "\n").encode())
+            self._received = 0
+
+    async def _read(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        try:
+            while line := await proc.stdout.readline():
+                try:
+                    got = json.loads(line)
+                    row_id, future = self._waiting.pop(int(got["n"]))
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if got.get("j"):
+                    self._unsettled.add(row_id)
+                    if proc is self._proc:
+                        self._received += 1
+                if future.done():
+                    continue
+                if "e" in got:
+                    error = TimedOut if got["e"] == "timeout" else NetworkError
+                    future.set_exception(error(str(got.get("d") or "courier: no answer")))
+                else:
+                    future.set_result((int(got["c"]), str(got["b"]).encode()))
+        finally:
+            await proc.wait()
+            self._orphaned()
+
+    def _orphaned(self) -> None:
+        """The courier stopped: a call it journalled is answered from the journal (it was
+        delivered); any other call still waiting fails as a network error (retried)."""
+        if not self._waiting:
+            return
+        delivered: dict[int, int | None] = {}
+        if self._fd is not None:
+            delivered = {row_id: mid for row_id, _, mid in read_journal(self._fd)}
+        for n, (row_id, future) in list(self._waiting.items()):
+            del self._waiting[n]
+            if future.done():
+                continue
+            if row_id in delivered:
+                self._unsettled.add(row_id)
+                mid = delivered[row_id]
+                body = {"ok": True, "result": {"message_id": mid} if mid is not None else True}
+                future.set_result((200, _dumps(body).encode()))
+            else:
+                future.set_exception(NetworkError("the courier stopped before an answer"))
+
+    async def close(self) -> None:
+        """Stop the courier: it finishes its calls in flight; their answers arrive first."""
+        proc = self._proc
+        if proc is not None and proc.returncode is None and proc.stdin is not None:
+            proc.stdin.close()
+            with contextlib.suppress(Exception):
+                await proc.stdin.wait_closed()
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._reader), DRAIN_WAIT)
+            if not self._reader.done():
+                if proc is not None and proc.returncode is None:
+                    proc.kill()
+                await asyncio.gather(self._reader, return_exceptions=True)
+        self._proc, self._reader = None, None
+        if self._fd is not None and not self._unsettled and not self._waiting:
+            # every answer it journalled is marked: the next start has nothing to recover
+            os.ftruncate(self._fd, 0)
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+            _HELD.discard(self._path)
+
+
+def _closed(fd: int) -> int:
+    os.close(fd)
+    return -1
+
+
+async def _serve(fd: int, base_url: str, connections: int) -> None:
+    """The courier's side: one call per input line, answers journalled, then passed back."""
+    api = BotApi(base_url, connections)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 26)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    transport, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, sys.stdout.buffer)
+    stopping = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    _header(fd)
+    written = 0
+    tasks: set[asyncio.Task[None]] = set()
+
+    def passed_back(reply: dict[str, Any]) -> None:
+        if not transport.is_closing():
+            with contextlib.suppress(Exception):
+                transport.write((_dumps(reply) + "\n").encode())
+
+    async def one(req: dict[str, Any]) -> None:
+        nonlocal written
+        n = req.get("n")
+        try:
+            code, raw = await api.post(str(req["m"]), dict(req["p"]))
+        except TimedOut as exc:
+            passed_back({"n": n, "e": "timeout", "d": str(exc)})
+            return
+        except NetworkError as exc:
+            passed_back({"n": n, "e": "network", "d": str(exc)})
+            return
+        except Exception as exc:  # noqa: BLE001 - a malformed line: refused, never sent
+            passed_back({"n": n, "e": "network", "d": f"courier: {type(exc).__name__}"})
+            return
+        body = raw.decode("utf-8", "replace")
+        reply: dict[str, Any] = {"n": n, "c": code, "b": body}
+        if 200 <= code <= 299:
+            os.write(
+                fd, (_dumps({"id": req["id"], "chat": req["chat"], "b": body}) + "\n").encode()
+            )
+            written += 1
+            reply["j"] = 1
+        passed_back(reply)
+
+    while not stopping.is_set():
+        read = asyncio.ensure_future(reader.readline())
+        stop = asyncio.ensure_future(stopping.wait())
+        await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not read.done():
+            read.cancel()
+            break
+        line = read.result()
+        if not line.endswith(b"\n"):
+            break  # the bot is gone (a torn last line was never a whole call)
+        try:
+            req = json.loads(line)
+        except ValueError:
+            continue
+        if "rotate" in req:
+            # the bot received `rotate` of the answers journalled since the last one, and has
+            # marked every answer it received: with none on its way back, the journal empties
+            if req["rotate"] == written:
+                os.ftruncate(fd, 0)
+                _header(fd)
+            written -= int(req["rotate"])
+            continue
+        task = asyncio.create_task(one(req))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await api.close()
+    with contextlib.suppress(Exception):
+        transport.close()
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C: the bot closes our input
+    fd, base_url, connections = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    asyncio.run(_serve(fd, base_url, connections))
+
+
+if __name__ == "__main__":
+    main()
