@@ -49,12 +49,17 @@ REFUSALS = (
 # -- direct messages ----------------------------------------------------------------------
 def recipients_query(grid_ids: list[str], after: int, limit: int) -> Select[Any]:
     """The next `limit` residents of `grid_ids` who asked for announcements, by id after
-    `after` (only the id and language are read)."""
+    `after` (only the id and language are read).
+
+    The grid is matched as an expression, which no index serves: the store walks the users
+    by id from `after` and stops at `limit`. Matched on the column, SQLite chose its grid
+    index, read every resident of the grids and sorted them, for each batch: 43 ms a batch of
+    500 at 100,000 residents, quadratic over a broadcast; by id, 0.5 ms."""
     return (
         select(User.id, User.language)
         .where(
             User.id > after,
-            User.home_grid_id.in_(grid_ids),
+            func.coalesce(User.home_grid_id, "").in_(grid_ids),
             User.announcements_dm.is_(True),
             User.consent_at.is_not(None),
             User.erased_at.is_(None),
