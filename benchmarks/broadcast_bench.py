@@ -170,6 +170,7 @@ async def run(
         "GRIDVOICE_OUTBOX_LEASE": "3",
         "GRIDVOICE_SEND_CONCURRENCY": str(concurrency),
         "GRIDVOICE_COURIER": "on" if courier else "off",
+        "GRIDVOICE_COURIER_DIR": str(log_path.parent / "courier"),
     }
     if mode == "paid":
         env.update(GRIDVOICE_BROADCAST_PAID="true", GRIDVOICE_BROADCAST_PAID_RATE=str(rate))

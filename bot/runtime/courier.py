@@ -134,12 +134,17 @@ class Courier:
         self._path = ""
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._waiting: dict[int, tuple[int, asyncio.Future[tuple[int, bytes]]]] = {}
+        # calls passed on and not answered yet, by number: (the courier, row id, future)
+        self._waiting: dict[
+            int, tuple[asyncio.subprocess.Process, int, asyncio.Future[tuple[int, bytes]]]
+        ] = {}
         self._seq = 0
         # rows whose delivery the journal records and whose "sent" mark is not committed yet
         self._unsettled: set[int] = set()
         self._received = 0  # journalled answers the current courier passed back
         self._spawning: asyncio.Lock | None = None
+        # lines for a courier, written at the end of the loop's turn
+        self._out: list[tuple[asyncio.subprocess.Process, str]] = []
 
     def _files(self) -> list[Path]:
         return sorted(self.directory.glob(f"courier-{self.key}-*.journal"))
@@ -249,9 +254,9 @@ class Courier:
         self._seq += 1
         n = self._seq
         future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
-        self._waiting[n] = (row_id, future)
+        self._waiting[n] = (proc, row_id, future)
         line = {"n": n, "id": row_id, "chat": chat_id, "m": method, "p": payload}
-        proc.stdin.write((_dumps(line) + "\n").encode())
+        self._send(proc, _dumps(line))
         code, raw = await future
         return answer(code, raw)
 
@@ -268,8 +273,24 @@ class Courier:
             and proc.stdin is not None
             and proc.returncode is None
         ):
-            proc.stdin.write((_dumps({"rotate": self._received}) + "\n").encode())
+            self._send(proc, _dumps({"rotate": self._received}))
             self._received = 0
+
+    def _send(self, proc: asyncio.subprocess.Process, line: str) -> None:
+        """Queue a line for the courier: the lines of one turn of the loop go in one write."""
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append((proc, line))
+
+    def _flush(self) -> None:
+        queued, self._out = self._out, []
+        by_proc: dict[asyncio.subprocess.Process, list[str]] = {}
+        for proc, line in queued:
+            by_proc.setdefault(proc, []).append(line)
+        for proc, lines in by_proc.items():
+            # a courier that stopped meanwhile never gets them: `_orphaned` answers their calls
+            if proc.returncode is None and proc.stdin is not None and not proc.stdin.is_closing():
+                proc.stdin.write(("\n".join(lines) + "\n").encode())
 
     async def _read(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
@@ -277,7 +298,7 @@ class Courier:
             while line := await proc.stdout.readline():
                 try:
                     got = json.loads(line)
-                    row_id, future = self._waiting.pop(int(got["n"]))
+                    _, row_id, future = self._waiting.pop(int(got["n"]))
                 except (ValueError, KeyError, TypeError):
                     continue
                 if got.get("j"):
@@ -293,18 +314,19 @@ class Courier:
                     future.set_result((int(got["c"]), str(got["b"]).encode()))
         finally:
             await proc.wait()
-            self._orphaned()
+            self._orphaned(proc)
 
-    def _orphaned(self) -> None:
-        """The courier stopped: a call it journalled is answered from the journal (it was
-        delivered); any other call still waiting fails as a network error (retried)."""
-        if not self._waiting:
+    def _orphaned(self, proc: asyncio.subprocess.Process) -> None:
+        """`proc` stopped: a call it journalled is answered from the journal (it was
+        delivered); any other call it had fails as a network error (retried)."""
+        mine = [n for n, (p, _, _) in self._waiting.items() if p is proc]
+        if not mine:
             return
         delivered: dict[int, int | None] = {}
         if self._fd is not None:
             delivered = {row_id: mid for row_id, _, mid in read_journal(self._fd)}
-        for n, (row_id, future) in list(self._waiting.items()):
-            del self._waiting[n]
+        for n in mine:
+            _, row_id, future = self._waiting.pop(n)
             if future.done():
                 continue
             if row_id in delivered:
@@ -318,6 +340,7 @@ class Courier:
     async def close(self) -> None:
         """Stop the courier: it finishes its calls in flight; their answers arrive first."""
         proc = self._proc
+        self._flush()
         if proc is not None and proc.returncode is None and proc.stdin is not None:
             proc.stdin.close()
             with contextlib.suppress(Exception):
@@ -358,10 +381,20 @@ async def _serve(fd: int, base_url: str, connections: int) -> None:
     written = 0
     tasks: set[asyncio.Task[None]] = set()
 
-    def passed_back(reply: dict[str, Any]) -> None:
-        if not transport.is_closing():
+    out: list[str] = []
+
+    def flush() -> None:
+        lines = out[:]
+        out.clear()
+        if lines and not transport.is_closing():
             with contextlib.suppress(Exception):
-                transport.write((_dumps(reply) + "\n").encode())
+                transport.write(("\n".join(lines) + "\n").encode())
+
+    def passed_back(reply: dict[str, Any]) -> None:
+        # the answers of one turn of the loop go back in one write
+        if not out:
+            loop.call_soon(flush)
+        out.append(_dumps(reply))
 
     async def one(req: dict[str, Any]) -> None:
         nonlocal written
@@ -415,6 +448,7 @@ async def _serve(fd: int, base_url: str, connections: int) -> None:
         task.add_done_callback(tasks.discard)
     if tasks:
         await asyncio.gather(*tasks, return_exceptions=True)
+    flush()
     await api.close()
     with contextlib.suppress(Exception):
         transport.close()

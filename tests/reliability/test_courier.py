@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from telegram.error import Forbidden
+from telegram.error import Forbidden, NetworkError
 
 from bot.runtime import courier as courier_module
 from bot.runtime.courier import Courier, Delivered
@@ -177,3 +177,27 @@ async def test_a_journal_of_another_database_is_not_read(tmp_path: Path) -> None
             await c.close()
     assert await _recover(tmp_path) == []
     assert os.listdir(tmp_path)  # left for the process of that database
+
+
+async def test_a_courier_killed_mid_call_fails_its_calls_and_the_next_call_starts_another(
+    tmp_path: Path,
+) -> None:
+    async with Api(delay=1.0) as api:
+        c = Courier(api.url, 4, tmp_path, DB)
+        try:
+            calls = [
+                asyncio.create_task(c.call(i, 5, "sendMessage", {"chat_id": 5, "text": "x"}))
+                for i in (1, 2)
+            ]
+            deadline = time.monotonic() + 30
+            while len(api.received) < 2:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)
+            assert c._proc is not None
+            c._proc.kill()  # the courier itself dies: its calls in flight are uncertain
+            for outcome in await asyncio.gather(*calls, return_exceptions=True):
+                assert isinstance(outcome, NetworkError)  # retried by the sender, never hung
+            api.delay = 0.0
+            assert await c.call(3, 5, "sendMessage", {"chat_id": 5, "text": "x"})
+        finally:
+            await c.close()
