@@ -2,7 +2,7 @@
 
     python benchmarks/broadcast_bench.py [--recipients 100000] [--free-recipients N]
         [--modes free,paid] [--free-rate 25] [--paid-rate 1000] [--memory-small 10000]
-        [--database-url URL] [--no-memory]
+        [--database-url URL] [--no-memory] [--no-courier]
 
 For each mode (free: paced within the bulk limit; paid: `allow_paid_broadcast`) the emulator
 (with Telegram's flood limits) and the bot (`gridvoice run`) run as subprocesses. N residents

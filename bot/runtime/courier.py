@@ -145,6 +145,17 @@ class Courier:
         self._spawning: asyncio.Lock | None = None
         # lines for a courier, written at the end of the loop's turn
         self._out: list[tuple[asyncio.subprocess.Process, str]] = []
+        # False once its folder or the process cannot be had: the bot sends campaigns itself
+        self.usable = True
+
+    def _unusable(self, exc: OSError) -> None:
+        if self.usable:
+            log.warning(
+                "the courier cannot run (%s): the bot sends broadcasts itself",
+                exc,
+                extra={"courier_dir": str(self.directory)},
+            )
+        self.usable = False
 
     def _files(self) -> list[Path]:
         return sorted(self.directory.glob(f"courier-{self.key}-*.journal"))
@@ -153,9 +164,14 @@ class Courier:
         """Before the sender takes back rows a dead process held: mark "sent" what a journal
         records as delivered. Waits (up to `DRAIN_WAIT`) for a dead bot's courier to finish
         the calls it had in flight; a journal whose owner lives (another replica) is left."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            paths = self._files()
+        except OSError as exc:
+            self._unusable(exc)
+            return 0
         marked = 0
-        for path in self._files():
+        for path in paths:
             if str(path) in _HELD:
                 continue
             fd = os.open(path, os.O_RDWR | os.O_APPEND)
@@ -229,20 +245,24 @@ class Courier:
         async with self._spawning:
             if self._proc is not None and self._proc.returncode is None:
                 return
-            if self._fd is None:
-                self._fd = self._take_journal()
+            try:
+                if self._fd is None:
+                    self._fd = self._take_journal()
+                self._proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "bot.runtime.courier",
+                    str(self._fd),
+                    self.base_url,
+                    str(self.connections),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    pass_fds=(self._fd,),
+                )
+            except OSError as exc:
+                self._unusable(exc)
+                raise NetworkError("the courier could not start") from exc
             self._received = 0
-            self._proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot.runtime.courier",
-                str(self._fd),
-                self.base_url,
-                str(self.connections),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                pass_fds=(self._fd,),
-            )
             self._reader = asyncio.create_task(self._read(self._proc))
 
     async def call(self, row_id: int, chat_id: int, method: str, payload: dict[str, Any]) -> Any:

@@ -365,7 +365,11 @@ class Sender:
         """Deliver one row. Returns False when the rest of the chat's batch must wait."""
         method, payload, upload = await self._resolve(row, refs)
         paid = bool(payload.get("allow_paid_broadcast"))
-        couriered = self.courier if row.campaign and not upload else None
+        couriered = (
+            self.courier
+            if row.campaign and not upload and self.courier is not None and self.courier.usable
+            else None
+        )
         if row.chat_id != 0:
             await self.pacer.acquire(row.chat_id, paid)
         started = time.monotonic()

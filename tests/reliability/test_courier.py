@@ -201,3 +201,13 @@ async def test_a_courier_killed_mid_call_fails_its_calls_and_the_next_call_start
             assert await c.call(3, 5, "sendMessage", {"chat_id": 5, "text": "x"})
         finally:
             await c.close()
+
+
+async def test_a_folder_it_cannot_write_leaves_broadcasts_to_the_bot(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    c = Courier("http://unused/bot", 1, blocker / "courier", DB)
+    assert await c.recover(lambda found: asyncio.sleep(0)) == 0
+    assert not c.usable  # the sender makes the calls itself
+    with pytest.raises(NetworkError):  # a call already on its way is retried
+        await Courier("http://unused/bot", 1, blocker / "courier", DB).call(1, 5, "x", {})
