@@ -277,25 +277,26 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 
+    def data_directory(self) -> Path:
+        """Where the deployment's own files live: beside the SQLite database, else the data
+        directory."""
+        if self.database_url.startswith("sqlite"):
+            database = self.database_url.split(":///", 1)[-1]
+            if database and database != ":memory:":
+                return Path(database).parent
+        return Path(default_database_url().split(":///", 1)[-1]).parent
+
     def category_model_file(self) -> Path:
         """Where the deployment's trained category model lives (it may not exist yet)."""
         if self.model_path:
             return Path(self.model_path)
-        if self.database_url.startswith("sqlite"):
-            database = self.database_url.split(":///", 1)[-1]
-            if database and database != ":memory:":
-                return Path(database).parent / "category_model.npz"
-        return Path(default_database_url().split(":///", 1)[-1]).parent / "category_model.npz"
+        return self.data_directory() / "category_model.npz"
 
     def courier_directory(self) -> Path:
         """Where the courier keeps its journals (bot/runtime/courier.py)."""
         if self.courier_dir:
             return Path(self.courier_dir)
-        if self.database_url.startswith("sqlite"):
-            database = self.database_url.split(":///", 1)[-1]
-            if database and database != ":memory:":
-                return Path(database).parent / "courier"
-        return Path(default_database_url().split(":///", 1)[-1]).parent / "courier"
+        return self.data_directory() / "courier"
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -102,6 +102,14 @@ def answer(code: int, raw: bytes) -> Any:
     raise _error(code, raw)
 
 
+def message_id_of(result: Any) -> int | None:
+    """The id of the message a call's `result` names (a message, or a media group's first)."""
+    if isinstance(result, list):
+        result = result[0] if result else None
+    value = result.get("message_id") if isinstance(result, dict) else None
+    return value if isinstance(value, int) else None
+
+
 def _error(code: int, raw: bytes) -> TelegramError:
     """The exception python-telegram-bot raises for a non-2xx answer."""
     try:

@@ -47,7 +47,7 @@ from typing import Any
 
 from telegram.error import NetworkError, TimedOut
 
-from bot.runtime.botapi import BotApi, answer
+from bot.runtime.botapi import BotApi, answer, message_id_of
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +69,6 @@ def journal_key(database_url: str) -> str:
     return hashlib.sha256(database_url.encode()).hexdigest()[:12]
 
 
-def _message_id(result: Any) -> int | None:
-    if isinstance(result, dict):
-        value = result.get("message_id")
-    elif isinstance(result, list) and result and isinstance(result[0], dict):
-        value = result[0].get("message_id")
-    else:
-        return None
-    return value if isinstance(value, int) else None
-
-
 def read_journal(fd: int) -> list[Delivered]:
     """The calls a journal records as accepted by Telegram (a torn last line is skipped)."""
     os.lseek(fd, 0, os.SEEK_SET)
@@ -92,7 +82,7 @@ def read_journal(fd: int) -> list[Delivered]:
             if "id" not in entry:
                 continue  # the header
             result = answer(200, entry["b"].encode())
-            found.append((int(entry["id"]), int(entry["chat"]), _message_id(result)))
+            found.append((int(entry["id"]), int(entry["chat"]), message_id_of(result)))
         except Exception:  # noqa: BLE001 - a torn or foreign line records nothing
             continue
     return found
@@ -395,8 +385,8 @@ async def _serve(fd: int, base_url: str, connections: int) -> None:
     reader = asyncio.StreamReader(limit=1 << 26)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     transport, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, sys.stdout.buffer)
-    stopping = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    # SIGTERM: no new call, as when the bot is gone (its input ends)
+    loop.add_signal_handler(signal.SIGTERM, reader.feed_eof)
     _header(fd)
     written = 0
     tasks: set[asyncio.Task[None]] = set()
@@ -440,15 +430,8 @@ async def _serve(fd: int, base_url: str, connections: int) -> None:
             reply["j"] = 1
         passed_back(reply)
 
-    while not stopping.is_set():
-        read = asyncio.ensure_future(reader.readline())
-        stop = asyncio.ensure_future(stopping.wait())
-        await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        if not read.done():
-            read.cancel()
-            break
-        line = read.result()
+    while True:
+        line = await reader.readline()
         if not line.endswith(b"\n"):
             break  # the bot is gone (a torn last line was never a whole call)
         try:

@@ -20,7 +20,7 @@ from telegram import Bot, InputFile
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.clock import wall_now
-from bot.runtime.botapi import BotApi
+from bot.runtime.botapi import BotApi, message_id_of
 from bot.runtime.courier import Courier, Delivered
 from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
@@ -417,11 +417,7 @@ class Sender:
             return False
         self.metrics.observe("gridvoice_send_latency_seconds", time.monotonic() - started)
         self.metrics.inc("gridvoice_messages_sent_total")
-        message_id = None
-        if isinstance(result, dict):
-            message_id = result.get("message_id")
-        elif isinstance(result, list) and result and isinstance(result[0], dict):
-            message_id = result[0].get("message_id")
+        message_id = message_id_of(result)
         await self._done(row, message_id)
         if couriered:
             couriered.settled(row.id)

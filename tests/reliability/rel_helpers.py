@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,29 @@ from sqlalchemy import func, select
 from bot.emulator.client import SimClient
 from bot.emulator.server import start_emulator
 from tests.support.world import SPEC_PATH, World, database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_benchmark(
+    tmp_path: Path, script: str, *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run `benchmarks/<script>` on the test database (its temporary files under
+    `tmp_path`), as an operator would; its output is captured."""
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / script),
+            "--database-url",
+            database_url(tmp_path),
+            *args,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 async def open_world(

@@ -3,33 +3,14 @@ whose bot is SIGKILLed half-way reaches every resident exactly once, one channel
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.reliability.rel_helpers import run_benchmark
 
 
 def test_a_broadcast_killed_half_way_reaches_everyone_exactly_once(tmp_path: Path) -> None:
-    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "broadcast_bench.py"),
-            "--modes",
-            "paid",
-            "--recipients",
-            "4000",
-            "--no-memory",
-            "--database-url",
-            url,
-        ],
-        cwd=ROOT,
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    proc = run_benchmark(
+        tmp_path, "broadcast_bench.py", "--modes", "paid", "--recipients", "4000", "--no-memory"
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]

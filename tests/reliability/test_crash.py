@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.reliability.rel_helpers import run_benchmark
 
 
 def run_crash_test(tmp_path: Path, *args: str) -> str:
-    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "crash_test.py"),
-            "--n",
-            "8",
-            "--database-url",
-            url,
-            "--log",
-            str(tmp_path / "bot.log"),
-            *args,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    proc = run_benchmark(
+        tmp_path,
+        "crash_test.py",
+        "--n",
+        "8",
+        "--log",
+        str(tmp_path / "bot.log"),
+        *args,
         timeout=240,
     )
     assert proc.returncode == 0, (
