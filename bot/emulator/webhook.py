@@ -33,9 +33,8 @@ class WebhookDeliverer:
         tasks = [t for t in (self._task, *self._in_flight) if t is not None]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # their cancellation (or failure) is their result; a cancellation of stop still counts
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
 

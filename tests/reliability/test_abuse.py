@@ -55,6 +55,39 @@ async def test_per_person_rate_limit_warns_once_and_recovers(world: World) -> No
     assert not any(RATE_WARNING in t for t in await bot_texts(world, other))
 
 
+async def test_an_update_whose_chat_is_malformed_is_kept_and_answers_nobody(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sender with a real id in a chat whose id is missing, text, zero, out of range, or
+    (private) someone else's: nothing is sent, nothing fails, nothing is retried."""
+    user = 95010
+    await world.resident(user)
+    caplog.set_level(logging.WARNING)
+    sender = {"id": user, "is_bot": False, "first_name": "R"}
+    for chat_id in (None, "abc", 0, 2**60, user + 1):
+        for kind in ("message", "edited_message"):
+            await world.sim.raw_update(
+                {
+                    kind: {
+                        "message_id": 1,
+                        "date": 0,
+                        "chat": {"id": chat_id, "type": "private"},
+                        "from": sender,
+                        "text": "The lamp is broken",
+                    }
+                }
+            )
+    await world.settle()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    async with world.app.domain.sessions() as session:  # type: ignore[union-attr]
+        assert not (
+            await session.execute(select(InboxUpdate.update_id).where(InboxUpdate.status != "done"))
+        ).all()
+        assert not (
+            await session.execute(select(OutboxMessage.id).where(OutboxMessage.chat_id == user + 1))
+        ).all()
+
+
 async def test_oversized_text_and_photo_get_a_defined_answer(world: World) -> None:
     user = 95003
     await world.resident(user)
@@ -375,11 +408,48 @@ def test_fuzzed_updates_never_crash_and_people_get_answers(
     batch: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    asyncio.run(_bounded(_fuzz(batch, caplog)))
+    run_bounded(_fuzz(batch, caplog))
 
 
-async def _bounded(work: Any, seconds: float = 180.0) -> None:
-    """An example that waits for something that never comes fails, with where it waited,
-    instead of holding the whole run."""
-    async with asyncio.timeout(seconds):
-        await work
+def run_bounded(work: Any, seconds: float = 180.0) -> None:
+    """Run an example for at most `seconds`. One that waits for something that never comes
+    fails, naming where every task of it waited, instead of holding the whole run; if it
+    does not stop when cancelled either, its loop is left behind rather than waited for."""
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(work)
+    try:
+        loop.run_until_complete(asyncio.wait({task}, timeout=seconds))
+        if task.done():
+            task.result()
+            return
+        waits = _waits(loop)
+        task.cancel()
+        loop.run_until_complete(asyncio.wait({task}, timeout=10))
+        stopped = "stopped" if task.done() else "did not stop"
+        raise AssertionError(f"example ran over {seconds:g} s ({stopped} when cancelled):\n{waits}")
+    finally:
+        if task.done():  # as asyncio.run ends: what is left is cancelled, within bounds
+            left = asyncio.all_tasks(loop)
+            for t in left:
+                t.cancel()
+            if left:
+                loop.run_until_complete(asyncio.wait(left, timeout=10))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+
+def _waits(loop: asyncio.AbstractEventLoop) -> str:
+    """Each pending task and the chain of awaits it is suspended in, innermost last."""
+    lines = []
+    for t in asyncio.all_tasks(loop):
+        lines.append(f"{t.get_name()}:")
+        coro: Any = t.get_coro()
+        while coro is not None:
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if frame is not None:
+                lines.append(
+                    f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}"
+                )
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return "\n".join(lines)

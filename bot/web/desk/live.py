@@ -64,8 +64,8 @@ async def _recheck(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(loop())
     yield
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    # the loop's own cancellation is its result; a cancellation of this cleanup still counts
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _still_signed_in(request: web.Request) -> bool:
