@@ -48,6 +48,14 @@ def parse_id(text: str | None, *, high: int = MAX_ROW_ID) -> int | None:
     return parse_int(text, low=1, high=high)
 
 
+def telegram_id(value: object, *, low: int = -MAX_TELEGRAM_ID) -> int | None:
+    """A user or chat id as an update carries it (a JSON number), or None: an int, not a bool,
+    in `[low, MAX_TELEGRAM_ID]` and not 0 (users are positive: `low=1`)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value == 0:
+        return None
+    return value if low <= value <= MAX_TELEGRAM_ID else None
+
+
 def same_secret(given: str | None, expected: str) -> bool:
     """A secret someone presented equals ours, compared in constant time. Any text may be
     presented (`hmac.compare_digest` refuses non-ASCII strings with an exception)."""

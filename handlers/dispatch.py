@@ -19,6 +19,7 @@ from typing import Any
 
 from telegram import Update
 
+from bot.bounds import telegram_id
 from bot.services.cases.lifecycle import CaseActionError
 from bot.services.cases.lifecycle import staff_role as case_role
 from bot.services.cases.reachability import questions_resent, reachable_again
@@ -128,6 +129,20 @@ def _one(modules: Iterable[ModuleType], name: str) -> Any:
     return found[0] if found else None
 
 
+def well_formed(update: Update) -> bool:
+    """Whether an update names someone to answer: its sender a Telegram user id (positive,
+    bounded), its chat, if any, a chat id; a private chat is the sender's own."""
+    user = update.effective_user
+    if user is None or telegram_id(user.id, low=1) is None:
+        return False
+    chat = update.effective_chat
+    if chat is None:
+        return True
+    if telegram_id(chat.id) is None:
+        return False
+    return chat.type != "private" or chat.id == user.id
+
+
 class Dispatcher:
     """Routes updates through the tables the handler modules declare."""
 
@@ -170,8 +185,8 @@ class Dispatcher:
         )
         if tg_user is None or tg_user.is_bot:
             return  # channel posts and the like: nobody to answer
-        if not isinstance(tg_user.id, int) or isinstance(tg_user.id, bool) or tg_user.id <= 0:
-            return  # a malformed sender (Telegram user ids are positive): nobody to answer
+        if not well_formed(update):
+            return  # a malformed sender or chat: nobody to answer
         if not uow.domain.has_routing:
             await uow.domain.reload_routing()
         if update.my_chat_member is not None:
@@ -358,7 +373,7 @@ class Dispatcher:
         """After repeated failures: tell the person, who can try again; the update is kept."""
         chat = update.effective_chat
         user = update.effective_user
-        if chat is None or user is None:
+        if chat is None or user is None or not well_formed(update):
             return
         row = await get_user(uow, user.id)
         lang = row.language if row else "en"

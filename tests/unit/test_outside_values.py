@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.bounds import MAX_TELEGRAM_ID, clean_text, parse_float, parse_id, same_secret
+from bot.bounds import (
+    MAX_TELEGRAM_ID,
+    clean_text,
+    parse_float,
+    parse_id,
+    same_secret,
+    telegram_id,
+)
 from bot.config import Settings, trusted_proxies
 from bot.web.forwarded import TrustedProxies, client_key
 
@@ -91,3 +98,10 @@ def test_the_courier_is_on_unless_turned_off_and_keeps_its_journals_beside_the_d
     monkeypatch.setenv("GRIDVOICE_COURIER_DIR", str(tmp_path / "journals"))
     settings = Settings.from_env()
     assert not settings.courier and settings.courier_directory() == tmp_path / "journals"
+
+
+def test_a_telegram_id_from_an_update_is_a_bounded_int() -> None:
+    assert telegram_id(42, low=1) == 42 and telegram_id(-1001234) == -1001234
+    for bad in (None, "42", 4.0, True, 0, MAX_TELEGRAM_ID + 1, -MAX_TELEGRAM_ID - 1):
+        assert telegram_id(bad) is None
+    assert telegram_id(-5, low=1) is None  # a user id is positive
