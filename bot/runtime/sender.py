@@ -61,7 +61,10 @@ class Sender:
             s.send_rate_group,
             s.broadcast_paid_rate,
         )
+        # Calls in flight: a conversation's lanes and a broadcast's each have `send_concurrency`
+        # places, so an answer never queues behind a thousand ballots waiting for a place.
         self.semaphore = asyncio.Semaphore(s.send_concurrency)
+        self.broadcast_semaphore = asyncio.Semaphore(s.send_concurrency)
         # JSON calls go through the lean client; uploads (multipart) through PTB's `Bot`.
         self.api = BotApi(bot.base_url, s.send_concurrency)
         # Campaign rows (broadcasts) go through the courier: a crash of this process neither
@@ -122,7 +125,8 @@ class Sender:
         A full batch's pass ends as soon as every row of it is on its way: the next claim runs
         while the last calls are in flight, so a broadcast flows without a pause between
         batches. A smaller batch's pass waits for all lanes, then looks again at once if its
-        claim skipped the chats they held."""
+        claim skipped the chats they held; when it held rows for a chat a lane still sends to,
+        it waits only for the first lane to end, so those rows do not wait for the rest."""
         busy = {chat for chat in self._busy if chat != 0}  # answers keep no order: never held
         handed, handed_refs, gone = self.domain.take_handed()
         # Rows written since the last claim that were not handed over (another process's, a
@@ -132,6 +136,7 @@ class Sender:
             rows, unreachable, refs = await self._claim(self.batch, busy)
         else:
             rows, unreachable, refs = [], set(), {}
+        held: list[OutboxMessage] = []
         if handed:
             # a chat a lane still sends to waits for the next pass, in its order
             held = [row for row in handed if row.chat_id in busy]
@@ -161,7 +166,12 @@ class Sender:
                 await waiting.event.wait()  # every lane ticks all its rows, even when it fails
                 return True
         if self._lanes:
-            await asyncio.wait(set(self._lanes))
+            # Rows held for a busy chat go once its lane ends, not behind every lane of this
+            # pass: a committee's answer is not sent after the ballots its own step queued.
+            await asyncio.wait(
+                set(self._lanes),
+                return_when=asyncio.FIRST_COMPLETED if held else asyncio.ALL_COMPLETED,
+            )
         if not busy and self._looked is not None and not self.domain.handed:
             self.domain.outbox_written.settle(self._looked)
         return bool(busy) or bool(self.domain.handed)
@@ -283,7 +293,8 @@ class Sender:
         self._busy[chat] += 1
         left = len(rows)  # rows of this lane not yet on their way
         try:
-            async with self.semaphore:
+            broadcast = all(r.campaign is not None for r in rows)
+            async with self.broadcast_semaphore if broadcast else self.semaphore:
                 for i, row in enumerate(rows):
                     left -= 1
                     waiting.tick()

@@ -329,3 +329,63 @@ async def test_a_person_back_between_claim_and_refusal_still_gets_their_messages
     finally:
         await gv.application.shutdown()
         await gv.domain.dispose()
+
+
+class _GatedApi:
+    """A Bot API whose first call to `gated` waits for `release`; every call is recorded."""
+
+    def __init__(self, gated: int) -> None:
+        self.gated = gated
+        self.release = asyncio.Event()
+        self.started = asyncio.Event()
+        self.order: list[int] = []
+        self.n = 0
+
+    async def call(self, method: str, payload: dict[str, object]) -> dict[str, int]:
+        chat = int(payload["chat_id"])  # type: ignore[call-overload]
+        if chat == self.gated and not self.started.is_set():
+            self.started.set()
+            await self.release.wait()
+        else:
+            await asyncio.sleep(0.02)  # a broadcast's call takes a moment
+        self.order.append(chat)
+        self.n += 1
+        return {"message_id": self.n}
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_an_answer_held_for_a_busy_chat_is_not_sent_behind_a_broadcast(
+    world: World,
+) -> None:
+    """A committee's chat still has a message on its way when its next step writes an answer
+    and 40 ballots: the answer goes as soon as the chat is free, not after the ballots."""
+    await world.stop_bot()
+    committee, voters = 70700, list(range(70701, 70741))
+    gv = Gridvoice(world.settings.with_(courier=False, send_concurrency=4))
+    await gv.application.initialize()
+    try:
+        sender = Sender(gv.domain, gv.bot, Metrics())
+        api = _GatedApi(committee)
+        sender.api = api  # type: ignore[assignment]
+        async with gv.domain.unit() as uow:
+            uow.outbox.send_text(committee, "step 1 saved")
+        first = asyncio.create_task(sender.pass_once())
+        await asyncio.wait_for(api.started.wait(), 10)  # its call is in flight
+        async with gv.domain.unit() as uow:  # the next step: the answer, then the ballots
+            uow.outbox.send_text(committee, "published")
+            for voter in voters:
+                uow.outbox.send_text(voter, "ballot", campaign="consult:1")
+        second = asyncio.create_task(sender.pass_once())
+        await asyncio.sleep(0.05)
+        api.release.set()  # the committee's chat is free
+        await asyncio.wait_for(asyncio.gather(first, second), 30)
+        while await asyncio.wait_for(sender.pass_once(), 30):
+            pass
+        assert sorted(api.order) == sorted([committee, committee, *voters])
+        answered = [i for i, chat in enumerate(api.order) if chat == committee][1]
+        assert answered < len(api.order) - 10, api.order  # well before the last ballots
+    finally:
+        await gv.application.shutdown()
+        await gv.domain.dispose()
