@@ -137,7 +137,7 @@ class Processor:
                 pass  # stored pending: the inbox loop records it as failed
         timings: list[tuple[dict[str, Any], float]] = []
         left = False
-        async with self.domain.units(quiet=("inbox",)) as new_unit:
+        async with self.domain.units(quiet=("inbox",), hot=True) as new_unit:
             session = new_unit().session
             people = {row["user_id"] for row in rows if row["user_id"] is not None}
             waiting = (
@@ -289,7 +289,7 @@ class Processor:
                 return False  # process() keeps it as failed
         timings: list[tuple[InboxUpdate, float]] = []
         try:
-            async with self.domain.units(quiet=("inbox",)) as new_unit:
+            async with self.domain.units(quiet=("inbox",), hot=True) as new_unit:
                 for row, update_obj in parsed:
                     started = time.monotonic()
                     uow = new_unit()
@@ -319,7 +319,7 @@ class Processor:
             self.metrics.inc("gridvoice_updates_malformed_total")
             return
         try:
-            async with self.domain.unit(quiet=("inbox",)) as uow:
+            async with self.domain.unit(quiet=("inbox",), hot=True) as uow:
                 if not await mark_done(uow, row.update_id):
                     return  # another replica finished it
                 await self.dispatcher.handle(uow, update_obj, row.payload)

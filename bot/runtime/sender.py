@@ -482,7 +482,7 @@ class Sender:
     async def _write_marks(
         self, batch: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]]
     ) -> None:
-        async with self.domain.unit(quiet=("outbox",)) as uow:
+        async with self.domain.unit(quiet=("outbox",), hot=True) as uow:
             await self._record_marks(uow, [(row, message_id) for row, message_id, _ in batch])
 
     async def _recovered(self, found: list[Delivered]) -> None:

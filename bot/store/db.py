@@ -45,13 +45,32 @@ def count_sql(engine: AsyncEngine) -> None:
         SQL_STATS["rollbacks"] += 1
 
 
+#: Execution option of a write transaction whose statements may run on the event loop's own
+#: thread (SQLite): the processor's and the sender's short transactions (`Domain.unit(hot=True)`).
+ON_LOOP = "statements_on_loop"
+
+
+async def _ready(value: Any) -> Any:
+    """An awaitable that is done at once: SQLAlchemy's async layer insists that an execution
+    awaits something, and a statement run on the loop's thread has nothing to wait for."""
+    return value
+
+
 def _one_trip_sqlite() -> None:
-    """SQLite through aiosqlite: run a statement in ONE trip to the connection's thread.
+    """SQLite through aiosqlite: run a statement in ONE trip to the connection's thread, or none.
 
     SQLAlchemy's adapter makes four (open a cursor, execute, fetch, close), each a hand-over
     between threads and an event-loop wake-up: for the bot's short statements those trips cost
     more CPU than SQLite itself. The same four steps, done in the thread in one go; anything
-    unexpected (a server-side cursor, a changed adapter) keeps the adapter's own way."""
+    unexpected (a server-side cursor, a changed adapter) keeps the adapter's own way.
+
+    Inside a write transaction that asked for it (`ON_LOOP`, set at its `BEGIN IMMEDIATE`), the
+    statements run on the event loop's thread, with no trip at all: the transaction holds the
+    database's only write lock, so nothing can make them wait, and the processor's and the
+    sender's are a few point reads and writes each. `BEGIN IMMEDIATE` (which may wait for
+    another process's lock) and `COMMIT` (which may checkpoint the log to disk) still go to the
+    connection's thread. A rollback or commit with no transaction open (the pool's reset of
+    every connection it takes back) is a no-op in SQLite and makes no trip either."""
     try:
         from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_cursor as Cursor
     except ImportError:  # pragma: no cover - no aiosqlite
@@ -77,10 +96,15 @@ def _one_trip_sqlite() -> None:
         connection = self._connection
         if self.server_side or not hasattr(connection, "_execute"):
             return original(self, operation, parameters)
+        raw = connection._conn
         try:
-            description, rows, lastrowid, rowcount = self.await_(
-                connection._execute(run, connection._conn, operation, parameters)
-            )
+            if getattr(connection, ON_LOOP, False) and raw.in_transaction:
+                done = run(raw, operation, parameters)
+                description, rows, lastrowid, rowcount = self.await_(_ready(done))
+            else:
+                description, rows, lastrowid, rowcount = self.await_(
+                    connection._execute(run, raw, operation, parameters)
+                )
         except Exception as error:
             self._adapt_connection._handle_exception(error)
             return None
@@ -104,16 +128,45 @@ def _one_trip_sqlite() -> None:
         connection = self._connection
         if not hasattr(connection, "_execute"):
             return original_many(self, operation, seq_of_parameters)
+        raw = connection._conn
         try:
-            lastrowid, rowcount = self.await_(
-                connection._execute(run_many, connection._conn, operation, seq_of_parameters)
-            )
+            if getattr(connection, ON_LOOP, False) and raw.in_transaction:
+                done = run_many(raw, operation, seq_of_parameters)
+                lastrowid, rowcount = self.await_(_ready(done))
+            else:
+                lastrowid, rowcount = self.await_(
+                    connection._execute(run_many, raw, operation, seq_of_parameters)
+                )
         except Exception as error:
             self._adapt_connection._handle_exception(error)
             return None
         self.description = None
         self.lastrowid, self.rowcount = lastrowid, rowcount
         return None
+
+    try:
+        from sqlalchemy.dialects.sqlite.aiosqlite import (
+            AsyncAdapt_aiosqlite_connection as Adapted,
+        )
+    except ImportError:  # pragma: no cover - no aiosqlite
+        Adapted = None
+
+    def idle(adapted: Any) -> bool:
+        raw = getattr(getattr(adapted, "_connection", None), "_conn", None)
+        return raw is not None and not raw.in_transaction
+
+    if Adapted is not None and hasattr(Adapted, "rollback") and hasattr(Adapted, "commit"):
+        original_rollback, original_commit = Adapted.rollback, Adapted.commit
+
+        def rollback(self: Any) -> None:
+            if not idle(self):
+                original_rollback(self)
+
+        def commit(self: Any) -> None:
+            if not idle(self):
+                original_commit(self)
+
+        Adapted.rollback, Adapted.commit = rollback, commit
 
     Cursor.execute = execute
     Cursor.executemany = executemany
@@ -140,7 +193,9 @@ def _create_engine(url: str) -> AsyncEngine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # the connection's thread opens it; a hot transaction's statements use it from the
+        # event loop's (never both at once: each waits for the other's call to end)
+        engine = create_async_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -159,8 +214,12 @@ def _create_engine(url: str) -> AsyncEngine:
         # write lock: with WAL they never block the bot's writers, however long they stream.
         @event.listens_for(engine.sync_engine, "begin")
         def _begin_immediate(conn):  # type: ignore[no-untyped-def]
-            read_only = conn.get_execution_options().get("read_only")
+            options = conn.get_execution_options()
+            read_only = options.get("read_only")
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            driver = getattr(conn.connection.dbapi_connection, "_connection", None)
+            if driver is not None:
+                setattr(driver, ON_LOOP, bool(options.get(ON_LOOP)) and not read_only)
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)

@@ -26,6 +26,7 @@ from bot.services.shared.outbox import Outbox
 from bot.store.db import (
     BORN_CLAIMED,
     CREATED_CASES,
+    ON_LOOP,
     PEOPLE,
     WRITTEN,
     create_engine,
@@ -271,11 +272,15 @@ class Domain:
             yield session
 
     @asynccontextmanager
-    async def unit(self, quiet: tuple[str, ...] = ()) -> AsyncIterator[UnitOfWork]:
+    async def unit(
+        self, quiet: tuple[str, ...] = (), hot: bool = False
+    ) -> AsyncIterator[UnitOfWork]:
         """A transaction: commits on success, rolls back on error, then wakes the sender.
 
         `quiet` names queues ("outbox", "inbox") whose writes here wake nobody: the loop that
-        serves the queue writing its own bookkeeping (claims, marks)."""
+        serves the queue writing its own bookkeeping (claims, marks). `hot`: a short
+        transaction of the processor or the sender, whose statements may run on the event
+        loop's thread (SQLite; `bot.store.db.ON_LOOP`)."""
         if self.write_lock is not None:
             await self.write_lock.acquire()
         try:
@@ -284,6 +289,8 @@ class Domain:
                     session.info["quiet"] = quiet
                 self._born(session)
                 async with session.begin():
+                    if hot and self.sqlite:
+                        await session.connection(execution_options={ON_LOOP: True})
                     uow = UnitOfWork(self, session)
                     yield uow
         finally:
@@ -295,7 +302,9 @@ class Domain:
             callback()
 
     @asynccontextmanager
-    async def units(self, quiet: tuple[str, ...] = ()) -> AsyncIterator[Callable[[], UnitOfWork]]:
+    async def units(
+        self, quiet: tuple[str, ...] = (), hot: bool = False
+    ) -> AsyncIterator[Callable[[], UnitOfWork]]:
         """Several units of work in ONE transaction: all of them commit, or none does.
 
         Yields a function that makes the next unit (its own clock reading and outbox) on the
@@ -312,6 +321,8 @@ class Domain:
                     session.info["quiet"] = quiet
                 self._born(session)
                 async with session.begin():
+                    if hot and self.sqlite:
+                        await session.connection(execution_options={ON_LOOP: True})
 
                     def new_unit() -> UnitOfWork:
                         uow = UnitOfWork(self, session)

@@ -1,0 +1,108 @@
+"""SQLite: a hot write transaction runs its statements on the event loop's thread.
+
+The processor's and the sender's transactions (`Domain.unit(hot=True)`) hold the only write
+lock, so their point reads and writes cannot wait on anything: they skip the trip to the
+connection's thread (a hand-over and an event-loop wake-up each), while `BEGIN IMMEDIATE`
+and `COMMIT` still make it. What a person relies on: the same answers, the same errors, the
+same rollbacks as before, and a connection that stays usable after an error.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import aiosqlite.core
+import pytest
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot.store.db import ON_LOOP, create_engine
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncEngine:
+    made = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'loop.db'}")
+
+    @event.listens_for(made.sync_engine, "connect")
+    def _thread_function(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.create_function("gv_thread", 0, threading.get_ident)
+
+    async with made.begin() as conn:
+        await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+    yield made
+    await made.dispose()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The calls handed to a connection's thread, by name."""
+    seen: list[str] = []
+    original = aiosqlite.core.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(getattr(fn, "__name__", "?"))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
+    return seen
+
+
+async def _thread_of_statements(engine: AsyncEngine, **options: bool) -> int:
+    sessions = async_sessionmaker(engine)
+    async with sessions() as session:
+        async with session.begin():
+            await session.connection(execution_options=options)
+            return int((await session.execute(select(func.gv_thread()))).scalar_one())
+
+
+async def test_only_a_hot_write_transaction_runs_its_statements_on_the_loop_thread(
+    engine: AsyncEngine,
+) -> None:
+    loop_thread = threading.get_ident()
+    assert await _thread_of_statements(engine, **{ON_LOOP: True}) == loop_thread
+    assert await _thread_of_statements(engine) != loop_thread
+    # a read-only transaction takes no write lock, so it may wait: it stays off the loop
+    assert await _thread_of_statements(engine, read_only=True, **{ON_LOOP: True}) != loop_thread
+
+
+async def test_a_hot_transaction_makes_two_trips_and_its_rows_are_committed(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    sessions = async_sessionmaker(engine)
+    async with sessions() as session:
+        async with session.begin():
+            await session.connection(execution_options={ON_LOOP: True})
+            for i in range(3):
+                await session.execute(
+                    text("INSERT INTO notes (id, body) VALUES (:id, :body)"),
+                    {"id": i, "body": f"note {i}"},
+                )
+            await session.execute(
+                text("UPDATE notes SET body = :body WHERE id = 1"), {"body": "changed"}
+            )
+    # BEGIN IMMEDIATE and COMMIT; the pool's reset of an idle connection makes none
+    assert trips == ["run", "commit"]
+    async with engine.connect() as reader:
+        rows = (await reader.execute(text("SELECT id, body FROM notes ORDER BY id"))).all()
+    assert [tuple(r) for r in rows] == [(0, "note 0"), (1, "changed"), (2, "note 2")]
+
+
+async def test_an_error_in_a_hot_transaction_rolls_it_all_back_and_the_connection_goes_on(
+    engine: AsyncEngine,
+) -> None:
+    sessions = async_sessionmaker(engine)
+    with pytest.raises(IntegrityError):
+        async with sessions() as session:
+            async with session.begin():
+                await session.connection(execution_options={ON_LOOP: True})
+                await session.execute(text("INSERT INTO notes (id, body) VALUES (7, 'first')"))
+                await session.execute(text("INSERT INTO notes (id, body) VALUES (7, 'again')"))
+    async with sessions() as session:
+        async with session.begin():
+            await session.connection(execution_options={ON_LOOP: True})
+            assert (await session.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 0
+            await session.execute(text("INSERT INTO notes (id, body) VALUES (7, 'kept')"))
+    async with engine.connect() as reader:
+        assert (await reader.execute(text("SELECT body FROM notes"))).scalars().all() == ["kept"]
