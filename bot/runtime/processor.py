@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from telegram import Bot, Update
 
@@ -44,6 +44,12 @@ BATCH_UPDATES = 16
 # Updates claimed by one pass of the inbox loop (a full batch: the next pass starts at once).
 CLAIM = 100
 
+
+#: The people among `people` with an update still pending (handled after it, in order). Built
+#: once: SQLAlchemy remembers a statement's cache key on the statement.
+_WAITING = select(InboxUpdate.user_id).where(
+    InboxUpdate.status == "pending", InboxUpdate.user_id.in_(bindparam("people", expanding=True))
+)
 
 # PostgreSQL conditions that pass on their own: serialization failure, deadlock, lost
 # connection, too many connections, a lock not available, an administrator's shutdown.
@@ -141,15 +147,7 @@ class Processor:
             session = new_unit().session
             people = {row["user_id"] for row in rows if row["user_id"] is not None}
             waiting = (
-                set(
-                    (
-                        await session.execute(
-                            select(InboxUpdate.user_id).where(
-                                InboxUpdate.status == "pending", InboxUpdate.user_id.in_(people)
-                            )
-                        )
-                    ).scalars()
-                )
+                set((await session.execute(_WAITING, {"people": list(people)})).scalars())
                 if people
                 else set()
             )

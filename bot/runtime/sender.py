@@ -514,8 +514,11 @@ class Sender:
             return
         # one Core statement run for every row (no ORM bulk-update bookkeeping per row)
         await uow.session.execute(
-            _MARK_SENT.values(sent_at=uow.now),
-            [{"row_id": row.id, "sent_id": message_id} for row, message_id in batch],
+            _MARK_SENT,
+            [
+                {"row_id": row.id, "sent_id": message_id, "sent_at": uow.now}
+                for row, message_id in batch
+            ],
         )
         refs = {
             row.ref: (row.chat_id, message_id)
@@ -670,7 +673,13 @@ _OUTBOX = OutboxMessage.__table__
 _MARK_SENT = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("row_id"))
-    .values(status="sent", message_id=bindparam("sent_id"), locked_until=None, error=None)
+    .values(
+        status="sent",
+        message_id=bindparam("sent_id"),
+        sent_at=bindparam("sent_at"),
+        locked_until=None,
+        error=None,
+    )
 )
 
 

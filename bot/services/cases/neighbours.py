@@ -31,6 +31,9 @@ from routing.neighbours import DeploymentIndex, NeighbourIndex, from_bytes, to_b
 
 log = logging.getLogger(__name__)
 
+#: What tells whether the table changed (ids only grow): its largest id and its row count.
+_STATE = select(func.max(CaseNeighbour.id), func.count(CaseNeighbour.id))
+
 #: Embeddings computed per transaction by :func:`fill_missing`.
 FILL_BATCH = 200
 
@@ -63,9 +66,7 @@ async def index(uow: UnitOfWork) -> NeighbourIndex | None:
     cache: DeploymentIndex | None = uow.domain.neighbour_cache
     if cache is None or cache.encoder != voter.name:
         cache = uow.domain.neighbour_cache = DeploymentIndex(voter.name)
-    top, count = (
-        await uow.session.execute(select(func.max(CaseNeighbour.id), func.count(CaseNeighbour.id)))
-    ).one()
+    top, count = (await uow.session.execute(_STATE)).one()
     state = (int(top or 0), int(count or 0))
     if state == cache.state:
         return cache.index()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, select
 
 from bot.bounds import MAX_TELEGRAM_ID, parse_id
 from bot.services.cases import intake
@@ -43,15 +43,21 @@ async def find_case_by_id(uow: UnitOfWork, case_id: int) -> Case | None:
     return await uow.session.get(Case, case_id)
 
 
+_OPEN_COUNTS = (
+    select(Case.owner_id, func.count())
+    .where(Case.status.in_(OPEN), Case.owner_id.is_not(None))
+    .group_by(Case.owner_id)
+)
+#: built once (SQLAlchemy remembers a statement's cache key on it): a case's routing asks it
+_OPEN_COUNTS_OF = _OPEN_COUNTS.where(Case.owner_id.in_(bindparam("owners", expanding=True)))
+
+
 async def open_counts(uow: UnitOfWork, owner_ids: Collection[int] | None = None) -> dict[int, int]:
-    stmt = (
-        select(Case.owner_id, func.count())
-        .where(Case.status.in_(OPEN), Case.owner_id.is_not(None))
-        .group_by(Case.owner_id)
-    )
-    if owner_ids is not None:
-        stmt = stmt.where(Case.owner_id.in_(list(owner_ids)))
-    return {owner: n for owner, n in (await uow.session.execute(stmt)).all()}
+    if owner_ids is None:
+        found = await uow.session.execute(_OPEN_COUNTS)
+    else:
+        found = await uow.session.execute(_OPEN_COUNTS_OF, {"owners": list(owner_ids)})
+    return {owner: n for owner, n in found.all()}
 
 
 async def grid_counts(uow: UnitOfWork, grid_id: str) -> dict[int, int]:

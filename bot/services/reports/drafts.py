@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from bot.services.cases import lifecycle as case_service
 from bot.services.cases import neighbours as case_neighbours
@@ -127,6 +127,30 @@ def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return math.hypot(dx, dy)
 
 
+#: Built once (SQLAlchemy remembers a statement's cache key on it): each report asks them.
+_OPEN_OF_GRID = (
+    select(Case.id, Case.resident_id, Case.text, Case.building_id, Case.latitude, Case.longitude)
+    .where(
+        Case.grid_id == bindparam("grid"),
+        Case.category == bindparam("category"),
+        Case.status.in_(OPEN),
+        Case.created_at >= bindparam("since"),
+    )
+    .order_by(Case.id.desc())
+    .limit(50)
+)
+_OPEN_OF_RESIDENT = (
+    select(Case.id, Case.text, Case.category)
+    .where(
+        Case.resident_id == bindparam("resident"),
+        Case.status.in_(OPEN),
+        Case.created_at >= bindparam("since"),
+    )
+    .order_by(Case.id.desc())
+    .limit(20)
+)
+
+
 async def similar_open_case(
     uow: UnitOfWork,
     user: User,
@@ -140,30 +164,26 @@ async def similar_open_case(
     category = (classification or await case_neighbours.classify(uow, text)).category
     if category is None:
         return None
-    stmt = (
-        select(Case)
-        .where(
-            Case.grid_id == grid_id,
-            Case.category == category,
-            Case.status.in_(OPEN),
-            Case.created_at >= uow.now - SIMILAR_WINDOW,
-        )
-        .order_by(Case.id.desc())
-        .limit(50)
+    # the few columns the comparison reads (a busy grid has dozens of open cases of one
+    # category: whole rows cost more than the comparison), then the one case that won
+    since = uow.now - SIMILAR_WINDOW
+    found = await uow.session.execute(
+        _OPEN_OF_GRID, {"grid": grid_id, "category": category, "since": since}
     )
-    best: tuple[float, Case] | None = None
-    for case in (await uow.session.execute(stmt)).scalars():
-        if case.resident_id == user.id:
+    words = text.lower()
+    best: tuple[float, int] | None = None
+    for case_id, resident_id, case_text, case_building, lat, lon in found:
+        if resident_id == user.id:
             continue
-        score = fuzz.token_set_ratio(text.lower(), case.text.lower())
-        if building_id and case.building_id == building_id:
+        score = fuzz.token_set_ratio(words, case_text.lower())
+        if building_id and case_building == building_id:
             score += 10
-        if location and case.latitude is not None and case.longitude is not None:
-            if _distance_m(location, (case.latitude, case.longitude)) <= SIMILAR_METRES:
+        if location and lat is not None and lon is not None:
+            if _distance_m(location, (lat, lon)) <= SIMILAR_METRES:
                 score += 15
         if score >= SIMILAR_TEXT and (best is None or score > best[0]):
-            best = (score, case)
-    return best[1] if best else None
+            best = (score, case_id)
+    return await uow.session.get(Case, best[1]) if best else None
 
 
 async def own_open_duplicate(
@@ -171,25 +191,19 @@ async def own_open_duplicate(
 ) -> Case | None:
     """The resident's own open case this report repeats: nearly the same words, or the same
     category with similar words (sending one problem twice must not make two cases)."""
-    stmt = (
-        select(Case)
-        .where(
-            Case.resident_id == user.id,
-            Case.status.in_(OPEN),
-            Case.created_at >= uow.now - SIMILAR_WINDOW,
-        )
-        .order_by(Case.id.desc())
-        .limit(20)
+    found = await uow.session.execute(
+        _OPEN_OF_RESIDENT, {"resident": user.id, "since": uow.now - SIMILAR_WINDOW}
     )
-    for case in (await uow.session.execute(stmt)).scalars():
-        a, b = text.lower(), case.text.lower()
+    a = text.lower()
+    for case_id, case_text, case_category in found:
+        b = case_text.lower()
         same_category = classification.category is not None and (
-            case.category == classification.category
+            case_category == classification.category
         )
         if fuzz.token_sort_ratio(a, b) >= SAME_TEXT or (
             same_category and fuzz.token_set_ratio(a, b) >= SIMILAR_TEXT
         ):
-            return case
+            return await uow.session.get(Case, case_id)  # type: ignore[no-any-return]
     return None
 
 
