@@ -528,11 +528,7 @@ class Sender:
         if refs:
             existing = {
                 ref.ref: ref
-                for ref in (
-                    await uow.session.execute(
-                        select(MessageRef).where(MessageRef.ref.in_(list(refs)))
-                    )
-                ).scalars()
+                for ref in (await uow.session.execute(_REFS_NAMED, {"names": list(refs)})).scalars()
             }
             for name, (chat_id, message_id) in refs.items():
                 ref = existing.get(name)
@@ -670,6 +666,8 @@ class Sender:
 
 
 _OUTBOX = OutboxMessage.__table__
+#: the remembered messages of these names (built once: its cache key stays on it)
+_REFS_NAMED = select(MessageRef).where(MessageRef.ref.in_(bindparam("names", expanding=True)))
 _MARK_SENT = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("row_id"))

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -265,6 +265,18 @@ HANDED = "outbox_handed"
 PEOPLE = "people_loaded"
 
 
+_BUILT: dict[str, Any] = {}
+
+
+def _built(name: str, make: Callable[[], Any]) -> Any:
+    """A statement of the hot path built once, on first use (the models import this module):
+    SQLAlchemy remembers a statement's cache key on the statement, so it is keyed once."""
+    found = _BUILT.get(name)
+    if found is None:
+        found = _BUILT[name] = make()
+    return found
+
+
 def write_queued_outbox(session: Session) -> None:
     """Write the queued outgoing messages now, in one statement (in the order queued).
 
@@ -301,7 +313,8 @@ def _write_born_claimed(session: Session, rows: list[dict[str, Any]], lease: Any
         row["status"], row["locked_until"] = "sending", lease
     connection = session.connection()
     ids = connection.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+        _built("born", lambda: insert(table).returning(table.c.id, sort_by_parameter_order=True)),
+        rows,
     )
     made = [OutboxMessage(id=row_id, **row) for (row_id,), row in zip(ids.all(), rows, strict=True)]
     unreachable, refs = sending_needs(connection, made, loaded=session.info.get(PEOPLE))
@@ -353,9 +366,13 @@ def sending_needs(
         {
             ref: (chat_id, message_id)
             for ref, chat_id, message_id in connection.execute(
-                select(MessageRef.ref, MessageRef.chat_id, MessageRef.message_id).where(
-                    MessageRef.ref.in_(list(names))
-                )
+                _built(
+                    "refs",
+                    lambda: select(MessageRef.ref, MessageRef.chat_id, MessageRef.message_id).where(
+                        MessageRef.ref.in_(bindparam("names", expanding=True))
+                    ),
+                ),
+                {"names": list(names)},
             ).all()
         }
         if names
