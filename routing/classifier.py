@@ -251,6 +251,7 @@ class Classifier:
                 PACKAGED_VECTORS,
             )
             return False
+        corpus.project()  # the two-stage search (routing.neighbours): built once, here
         self.corpus_index = corpus
         self.voter = voter
         return True

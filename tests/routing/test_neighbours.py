@@ -61,6 +61,40 @@ def test_the_nearest_neighbours_vote_and_closer_ones_count_more() -> None:
     )
 
 
+def _clustered(rng: np.random.Generator, n: int, dims: int = 512) -> np.ndarray:
+    """Unit rows around 40 topics, as sentence embeddings lie: most energy in few directions."""
+    topics = rng.normal(size=(40, dims))
+    rows = topics[rng.integers(0, 40, size=n)] + 0.6 * rng.normal(size=(n, dims))
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows.astype(np.float32)
+
+
+def test_a_large_index_searched_in_two_stages_votes_as_the_full_search_does() -> None:
+    rng = np.random.default_rng(7)
+    vectors = _clustered(rng, 6000)
+    labels = [CATS[i % 3] for i in range(6000)]
+    full = NeighbourIndex(vectors, labels, encoder="test")
+    staged = NeighbourIndex(vectors, labels, encoder="test")
+    assert staged.project()
+    queries = vectors[rng.integers(0, 6000, size=60)] + 0.3 * _clustered(rng, 60)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    for query in queries:
+        rows, sims = staged.similarities(query)
+        assert rows is not None and len(rows) < len(vectors) // 4  # it read a quarter or less
+        a, b = vote([full], query, CATS), vote([staged], query, CATS)
+        assert a is not None and b is not None
+        assert a.best_label == b.best_label and abs(a.best - b.best) < 1e-6
+        assert np.allclose(a.probs, b.probs, atol=1e-6)
+
+
+def test_a_small_index_is_always_searched_in_full() -> None:
+    rng = np.random.default_rng(8)
+    small = NeighbourIndex(_clustered(rng, 800), ["facilities"] * 800, encoder="test")
+    assert not small.project()
+    rows, sims = small.similarities(small.vectors[0])
+    assert rows is None and len(sims) == 800
+
+
 def test_a_later_entry_for_the_same_case_replaces_the_earlier() -> None:
     dep = DeploymentIndex("test")
     dep.put(7, _unit([1, 0, 0]), "facilities")
