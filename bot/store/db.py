@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -48,6 +49,9 @@ def count_sql(engine: AsyncEngine) -> None:
 #: Execution option of a write transaction whose statements may run on the event loop's own
 #: thread (SQLite): the processor's and the sender's short transactions (`Domain.unit(hot=True)`).
 ON_LOOP = "statements_on_loop"
+#: A statement on the loop's thread slower than this sends the rest of its transaction back to
+#: the connection's thread: a handler that reads much (a report over months) blocks the loop once.
+SLOW_ON_LOOP = 0.02
 
 
 async def _ready(value: Any) -> Any:
@@ -69,8 +73,11 @@ def _one_trip_sqlite() -> None:
     database's only write lock, so nothing can make them wait, and the processor's and the
     sender's are a few point reads and writes each. `BEGIN IMMEDIATE` (which may wait for
     another process's lock) and `COMMIT` (which may checkpoint the log to disk) still go to the
-    connection's thread. A rollback or commit with no transaction open (the pool's reset of
-    every connection it takes back) is a no-op in SQLite and makes no trip either."""
+    connection's thread. A handler about to read much says so (`statements_off_loop`), and a
+    statement that took longer than `SLOW_ON_LOOP` sends the rest of its transaction back to
+    the thread: the loop is never held for long. A rollback or commit with no transaction open
+    (the pool's reset of every connection it takes back) is a no-op in SQLite and makes no trip
+    either."""
     try:
         from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_cursor as Cursor
     except ImportError:  # pragma: no cover - no aiosqlite
@@ -99,7 +106,10 @@ def _one_trip_sqlite() -> None:
         raw = connection._conn
         try:
             if getattr(connection, ON_LOOP, False) and raw.in_transaction:
+                started = time.perf_counter()
                 done = run(raw, operation, parameters)
+                if time.perf_counter() - started > SLOW_ON_LOOP:
+                    setattr(connection, ON_LOOP, False)
                 description, rows, lastrowid, rowcount = self.await_(_ready(done))
             else:
                 description, rows, lastrowid, rowcount = self.await_(
@@ -131,7 +141,10 @@ def _one_trip_sqlite() -> None:
         raw = connection._conn
         try:
             if getattr(connection, ON_LOOP, False) and raw.in_transaction:
+                started = time.perf_counter()
                 done = run_many(raw, operation, seq_of_parameters)
+                if time.perf_counter() - started > SLOW_ON_LOOP:
+                    setattr(connection, ON_LOOP, False)
                 lastrowid, rowcount = self.await_(_ready(done))
             else:
                 lastrowid, rowcount = self.await_(
@@ -174,6 +187,16 @@ def _one_trip_sqlite() -> None:
 
 
 _one_trip_sqlite()
+
+
+async def statements_off_loop(session: AsyncSession) -> None:
+    """The rest of this transaction's statements go to the connection's thread (SQLite): for a
+    hot transaction about to read much (a report over months, an export)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = getattr(raw, "driver_connection", None)
+    if driver is not None and getattr(driver, ON_LOOP, False):
+        setattr(driver, ON_LOOP, False)
 
 
 def is_sqlite(url: str) -> bool:

@@ -89,6 +89,7 @@ async def stats(ctx: Ctx) -> None:
     user_id = ctx.tg_user.id if ctx.tg_user else 0
     asked = parse_id(arg(ctx.args, 0), high=MAX_STATS_DAYS)
     days = asked or DEFAULT_STATS_DAYS
+    await ctx.uow.reads_much()  # the cases of up to a year
     report = await queues.assessment(ctx.uow, user_id, days=days)
     ignored = ctx.args[0][:32] if ctx.args and asked is None else None
     helpers = await queues.task_assessment(ctx.uow, user_id, days=days)

@@ -276,6 +276,7 @@ async def export_command(ctx: Ctx) -> None:
 
 
 async def _export(ctx: Ctx, c: Any) -> None:
+    await ctx.uow.reads_much()  # every ballot of the consultation
     data = await cs.export_csv(ctx.uow, c)
     ctx.uow.outbox.upload(ctx.chat_id, "sendDocument", "document", data, f"consultation-{c.id}.csv")
 
@@ -315,6 +316,7 @@ async def committee_button(ctx: Ctx) -> None:
             ctx.answer()
             ctx.reply("consult_manage", c=c, keyboard=_manage_keyboard(c))
         elif action == "res":
+            await ctx.uow.reads_much()  # the tallies over every ballot
             results = await cs.visible_results(ctx.uow, c)
             ctx.answer()
             await cs.send_results(ctx.uow, c, ctx.chat_id, ctx.lang, results=results)

@@ -10,6 +10,7 @@ same rollbacks as before, and a connection that stays usable after an error.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import aiosqlite.core
@@ -18,7 +19,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bot.store.db import ON_LOOP, create_engine
+from bot.store.db import ON_LOOP, SLOW_ON_LOOP, create_engine, statements_off_loop
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ async def engine(tmp_path: Path) -> AsyncEngine:
     @event.listens_for(made.sync_engine, "connect")
     def _thread_function(dbapi_connection, _record):  # type: ignore[no-untyped-def]
         dbapi_connection.create_function("gv_thread", 0, threading.get_ident)
+        dbapi_connection.create_function("gv_slow", 0, lambda: time.sleep(2 * SLOW_ON_LOOP))
 
     async with made.begin() as conn:
         await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
@@ -106,3 +108,27 @@ async def test_an_error_in_a_hot_transaction_rolls_it_all_back_and_the_connectio
             await session.execute(text("INSERT INTO notes (id, body) VALUES (7, 'kept')"))
     async with engine.connect() as reader:
         assert (await reader.execute(text("SELECT body FROM notes"))).scalars().all() == ["kept"]
+
+
+async def test_a_transaction_that_reads_much_or_waited_once_leaves_the_loop_thread(
+    engine: AsyncEngine,
+) -> None:
+    loop_thread = threading.get_ident()
+    sessions = async_sessionmaker(engine)
+
+    async def thread_now(session) -> int:  # type: ignore[no-untyped-def]
+        return int((await session.execute(select(func.gv_thread()))).scalar_one())
+
+    async with sessions() as session:
+        async with session.begin():
+            await session.connection(execution_options={ON_LOOP: True})
+            assert await thread_now(session) == loop_thread
+            await statements_off_loop(session)  # a report over months is about to be read
+            assert await thread_now(session) != loop_thread
+    async with sessions() as session:
+        async with session.begin():
+            await session.connection(execution_options={ON_LOOP: True})
+            await session.execute(select(func.gv_slow()))  # held the loop once
+            assert await thread_now(session) != loop_thread
+    # the next hot transaction starts on the loop's thread again
+    assert await _thread_of_statements(engine, **{ON_LOOP: True}) == loop_thread

@@ -32,6 +32,7 @@ from bot.store.db import (
     create_engine,
     is_sqlite,
     session_factory,
+    statements_off_loop,
 )
 from bot.store.models import DutyAmendment, GridMapVersion, StaffMember
 from routing.address import AddressIndex
@@ -126,6 +127,12 @@ class UnitOfWork:
         (`bot.store.db.sending_needs`). Returns `person`."""
         self.session.info.setdefault(PEOPLE, {})[person_id] = person
         return person
+
+    async def reads_much(self) -> None:
+        """This transaction is about to read much (a report over months, an export): on SQLite
+        its statements leave the event loop's thread (`bot.store.db.statements_off_loop`)."""
+        if self.domain.sqlite:
+            await statements_off_loop(self.session)
 
     def created(self, case_id: int) -> None:
         """`case_id` was created in this transaction (see `none_yet`)."""
