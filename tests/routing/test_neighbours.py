@@ -83,8 +83,9 @@ def test_a_large_index_searched_in_two_stages_votes_as_the_full_search_does() ->
         assert rows is not None and len(rows) < len(vectors) // 4  # it read a quarter or less
         a, b = vote([full], query, CATS), vote([staged], query, CATS)
         assert a is not None and b is not None
-        assert a.best_label == b.best_label and abs(a.best - b.best) < 1e-6
-        assert np.allclose(a.probs, b.probs, atol=1e-6)
+        # the same ten neighbours: equal up to rounding (a missed one moves a share by more)
+        assert a.best_label == b.best_label and abs(a.best - b.best) < 1e-5
+        assert np.allclose(a.probs, b.probs, atol=1e-4)
 
 
 def test_a_small_index_is_always_searched_in_full() -> None:
