@@ -178,6 +178,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def loop_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process's main thread, where its event loop runs; the rest
+    of `cpu_seconds` is its worker threads (the classifier's, the SQLite driver's)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def sql_stats(pid: int, path: Path, timeout: float = 10.0) -> dict[str, int]:
     """Ask the bot (SIGUSR1) for its SQL counters and read them from `path`."""
     before = json.loads(path.read_text())["seq"] if path.exists() else 0
@@ -206,7 +213,13 @@ class Meter:
         by_method: dict[str, int] = {}
         for call in calls:
             by_method[call["method"]] = by_method.get(call["method"], 0) + 1
-        return {"cpu": cpu_seconds(self.pid), "sql": sql, "calls": by_method, "t": time.monotonic()}
+        return {
+            "cpu": cpu_seconds(self.pid),
+            "loop_cpu": loop_cpu_seconds(self.pid),
+            "sql": sql,
+            "calls": by_method,
+            "t": time.monotonic(),
+        }
 
     @staticmethod
     def per(before: dict[str, Any], after: dict[str, Any], units: int) -> dict[str, Any]:
@@ -219,8 +232,11 @@ class Meter:
             if after["calls"].get(m, 0) - before["calls"].get(m, 0)
         }
         total_calls = sum(calls.values())
+        loop_ms = (after["loop_cpu"] - before["loop_cpu"]) * 1000
         out: dict[str, Any] = {
             "cpu_ms": cpu_ms / n,
+            "loop_cpu_ms": loop_ms / n,
+            "worker_cpu_ms": (cpu_ms - loop_ms) / n,
             "api_calls": total_calls / n,
             "api_calls_by_method": {m: c / n for m, c in sorted(calls.items())},
             "cpu_ms_per_api_call": cpu_ms / total_calls if total_calls else float("nan"),
@@ -637,7 +653,8 @@ def show(name: str, r: dict[str, Any]) -> None:
         )
         calls = ", ".join(f"{c:.1f} {m}" for m, c in o["api_calls_by_method"].items())
         print(
-            f"[{name}] {path} path per report: bot CPU {o['cpu_ms']:.1f} ms (aim <= 20),"
+            f"[{name}] {path} path per report: bot CPU {o['cpu_ms']:.1f} ms (aim <= 20;"
+            f" event loop {o['loop_cpu_ms']:.1f}, worker threads {o['worker_cpu_ms']:.1f}),"
             f" {o['statements']:.1f} SQL statements, {o['commits']:.1f} commits (aim <= 8)"
             f" + {o['rollbacks']:.1f} rollbacks, {o['api_calls']:.1f} Bot API calls ({calls});"
             f" {o['cpu_ms_per_api_call']:.2f} ms CPU per call"
