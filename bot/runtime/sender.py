@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 BATCH = 200
 # A retry's wake-up comes this long after its row falls due, so the pass finds it due.
 RETRY_MARGIN = 0.05
+# How long a broadcast's rows may wait behind an answer held for its busy chat (seconds).
+HOLD_BROADCAST = 1.0
 
 
 def _retry_seconds(exc: RetryAfter) -> float:
@@ -84,6 +86,8 @@ class Sender:
         # and hand them over after their commit (Domain.take_handed): no claim of its own.
         domain.takes_born = True
         self._looked: int | None = None  # the wake-ups seen when the last claim looked
+        #: broadcast rows kept back behind an answer waiting for its chat: since when
+        self._waited: dict[int, float] = {}
         self._gone: set[int] = set()  # chats that blocked the bot while their lane ran
         # Lanes still sending (a full batch's pass ends once all its rows are on their way,
         # so the next claim overlaps the last calls), and the chats they hold: a claim skips
@@ -149,6 +153,26 @@ class Sender:
                 [*rows, *(row for row in handed if row.chat_id not in busy)], key=lambda r: r.id
             )
             unreachable = unreachable | gone
+        if held:
+            # An answer waits for its chat's lane: this pass's broadcast rows (the ballots its
+            # own step queued, say) wait with it, so they do not go out before it. They are this
+            # process's, claimed: kept in memory and started by a next pass, with the answer.
+            # A row waits HOLD_BROADCAST at most: a stream of answers never stalls a broadcast.
+            now = time.monotonic()
+            later = [
+                row
+                for row in rows
+                if row.campaign is not None
+                and now - self._waited.setdefault(row.id, now) < HOLD_BROADCAST
+            ]
+            if later:
+                kept = {row.id for row in later}
+                rows = [row for row in rows if row.id not in kept]
+                self.domain.handed.extend(later)
+                self.domain.handed_refs.update(refs)
+                self.domain.handed_unreachable |= unreachable
+        for row in rows:
+            self._waited.pop(row.id, None)
         if rows:
             waiting = _Countdown(len(rows))
             # One lane per chat keeps the chat's order; callback answers (chat 0) have no
