@@ -172,17 +172,21 @@ def child(code: str, env: dict[str, str] | None = None) -> subprocess.Popen[byte
     )
 
 
+def _stat_cpu(path: str) -> float:
+    """User + system CPU seconds of a /proc `stat` file."""
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, all its threads (/proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _stat_cpu(f"/proc/{pid}/stat")
 
 
 def loop_cpu_seconds(pid: int) -> float:
     """User + system CPU time of the process's main thread, where its event loop runs; the rest
     of `cpu_seconds` is its worker threads (the classifier's, the SQLite driver's)."""
-    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _stat_cpu(f"/proc/{pid}/task/{pid}/stat")
 
 
 async def sql_stats(pid: int, path: Path, timeout: float = 10.0) -> dict[str, int]:

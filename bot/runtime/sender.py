@@ -171,8 +171,9 @@ class Sender:
                 self.domain.handed.extend(later)
                 self.domain.handed_refs.update(refs)
                 self.domain.handed_unreachable |= unreachable
-        for row in rows:
-            self._waited.pop(row.id, None)
+        if self._waited:
+            for row in rows:
+                self._waited.pop(row.id, None)
         if rows:
             waiting = _Countdown(len(rows))
             # One lane per chat keeps the chat's order; callback answers (chat 0) have no

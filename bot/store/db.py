@@ -99,22 +99,24 @@ def _one_trip_sqlite() -> None:
         finally:
             cursor.close()
 
+    def call(cursor: Any, fn: Any, *args: Any) -> Any:
+        """`fn(sqlite3 connection, *args)`: here, in a hot transaction; else in one trip."""
+        connection = cursor._connection
+        raw = connection._conn
+        if getattr(connection, ON_LOOP, False) and raw.in_transaction:
+            started = time.perf_counter()
+            done = fn(raw, *args)
+            if time.perf_counter() - started > SLOW_ON_LOOP:
+                setattr(connection, ON_LOOP, False)  # the rest of it goes to the thread
+            return cursor.await_(_ready(done))
+        return cursor.await_(connection._execute(fn, raw, *args))
+
     def execute(self: Any, operation: Any, parameters: Any = None) -> Any:
         connection = self._connection
         if self.server_side or not hasattr(connection, "_execute"):
             return original(self, operation, parameters)
-        raw = connection._conn
         try:
-            if getattr(connection, ON_LOOP, False) and raw.in_transaction:
-                started = time.perf_counter()
-                done = run(raw, operation, parameters)
-                if time.perf_counter() - started > SLOW_ON_LOOP:
-                    setattr(connection, ON_LOOP, False)
-                description, rows, lastrowid, rowcount = self.await_(_ready(done))
-            else:
-                description, rows, lastrowid, rowcount = self.await_(
-                    connection._execute(run, raw, operation, parameters)
-                )
+            description, rows, lastrowid, rowcount = call(self, run, operation, parameters)
         except Exception as error:
             self._adapt_connection._handle_exception(error)
             return None
@@ -138,18 +140,8 @@ def _one_trip_sqlite() -> None:
         connection = self._connection
         if not hasattr(connection, "_execute"):
             return original_many(self, operation, seq_of_parameters)
-        raw = connection._conn
         try:
-            if getattr(connection, ON_LOOP, False) and raw.in_transaction:
-                started = time.perf_counter()
-                done = run_many(raw, operation, seq_of_parameters)
-                if time.perf_counter() - started > SLOW_ON_LOOP:
-                    setattr(connection, ON_LOOP, False)
-                lastrowid, rowcount = self.await_(_ready(done))
-            else:
-                lastrowid, rowcount = self.await_(
-                    connection._execute(run_many, raw, operation, seq_of_parameters)
-                )
+            lastrowid, rowcount = call(self, run_many, operation, seq_of_parameters)
         except Exception as error:
             self._adapt_connection._handle_exception(error)
             return None

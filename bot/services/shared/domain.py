@@ -271,6 +271,11 @@ class Domain:
         if "inbox" in queues:
             self.inbox_written.set()
 
+    async def _hot(self, session: AsyncSession, hot: bool) -> None:
+        """A hot transaction's statements run on the event loop's thread (SQLite: `ON_LOOP`)."""
+        if hot and self.sqlite:
+            await session.connection(execution_options={ON_LOOP: True})
+
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
         """A session for reads only: on SQLite a plain BEGIN, never the writer's lock."""
@@ -296,8 +301,7 @@ class Domain:
                     session.info["quiet"] = quiet
                 self._born(session)
                 async with session.begin():
-                    if hot and self.sqlite:
-                        await session.connection(execution_options={ON_LOOP: True})
+                    await self._hot(session, hot)
                     uow = UnitOfWork(self, session)
                     yield uow
         finally:
@@ -328,8 +332,7 @@ class Domain:
                     session.info["quiet"] = quiet
                 self._born(session)
                 async with session.begin():
-                    if hot and self.sqlite:
-                        await session.connection(execution_options={ON_LOOP: True})
+                    await self._hot(session, hot)
 
                     def new_unit() -> UnitOfWork:
                         uow = UnitOfWork(self, session)
