@@ -68,16 +68,22 @@ def _one_trip_sqlite() -> None:
     more CPU than SQLite itself. The same four steps, done in the thread in one go; anything
     unexpected (a server-side cursor, a changed adapter) keeps the adapter's own way.
 
-    Inside a write transaction that asked for it (`ON_LOOP`, set at its `BEGIN IMMEDIATE`), the
-    statements run on the event loop's thread, with no trip at all: the transaction holds the
-    database's only write lock, so nothing can make them wait, and the processor's and the
-    sender's are a few point reads and writes each. `BEGIN IMMEDIATE` (which may wait for
-    another process's lock) and `COMMIT` (which may checkpoint the log to disk) still go to the
-    connection's thread. A handler about to read much says so (`statements_off_loop`), and a
-    statement that took longer than `SLOW_ON_LOOP` sends the rest of its transaction back to
-    the thread: the loop is never held for long. A rollback or commit with no transaction open
-    (the pool's reset of every connection it takes back) is a no-op in SQLite and makes no trip
-    either."""
+    A write transaction that asked for it (`ON_LOOP`) runs on the event loop's thread with no
+    trip at all, from its `BEGIN IMMEDIATE` to its `COMMIT`: once it holds the database's only
+    write lock nothing can make its statements wait, and the processor's and the sender's are a
+    few point reads and writes each.
+    - Its `BEGIN IMMEDIATE` is tried here without waiting (a busy timeout of 0). Where another
+      connection holds the lock, it goes to the connection's thread and waits there as before:
+      the loop never waits for a lock (the holder may be this loop's own web request).
+    - Its `COMMIT` appends to the write-ahead log here (`synchronous=NORMAL`: no fsync), with
+      SQLite's automatic checkpoint of the log to disk turned off for it. A transaction that
+      changed many rows, and every `CHECK_EVERY`th hot commit, commit on the connection's
+      thread instead, with the checkpoint on: it runs there when the log is long.
+    - A handler about to read much says so (`statements_off_loop`), and a statement that took
+      longer than `SLOW_ON_LOOP` sends the rest of its transaction (its commit too) back to the
+      thread: the loop is never held for long.
+    A rollback or commit with no transaction open (the pool's reset of every connection it
+    takes back) is a no-op in SQLite and makes no trip either."""
     try:
         from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_cursor as Cursor
     except ImportError:  # pragma: no cover - no aiosqlite
@@ -103,13 +109,18 @@ def _one_trip_sqlite() -> None:
         """`fn(sqlite3 connection, *args)`: here, in a hot transaction; else in one trip."""
         connection = cursor._connection
         raw = connection._conn
-        if getattr(connection, ON_LOOP, False) and raw.in_transaction:
-            started = time.perf_counter()
-            done = fn(raw, *args)
-            if time.perf_counter() - started > SLOW_ON_LOOP:
-                setattr(connection, ON_LOOP, False)  # the rest of it goes to the thread
-            return cursor.await_(_ready(done))
-        return cursor.await_(connection._execute(fn, raw, *args))
+        if not getattr(connection, ON_LOOP, False):
+            return cursor.await_(connection._execute(fn, raw, *args))
+        if not raw.in_transaction:
+            if args and args[0] == _BEGIN and _begin_here(raw):
+                setattr(connection, _CHANGES, raw.total_changes)
+                return cursor.await_(_ready((None, None, None, -1)))
+            return cursor.await_(connection._execute(fn, raw, *args))
+        started = time.perf_counter()
+        done = fn(raw, *args)
+        if time.perf_counter() - started > SLOW_ON_LOOP:
+            setattr(connection, ON_LOOP, False)  # the rest of it goes to the thread
+        return cursor.await_(_ready(done))
 
     def execute(self: Any, operation: Any, parameters: Any = None) -> Any:
         connection = self._connection
@@ -168,14 +179,72 @@ def _one_trip_sqlite() -> None:
                 original_rollback(self)
 
         def commit(self: Any) -> None:
-            if not idle(self):
-                original_commit(self)
+            if idle(self):
+                return
+            connection = self._connection
+            if getattr(connection, ON_LOOP, False) and _commit_here(connection):
+                raw = connection._conn
+                try:
+                    raw.execute("PRAGMA wal_autocheckpoint=0")  # no checkpoint on the loop
+                    try:
+                        raw.commit()
+                    finally:
+                        raw.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT}")
+                except Exception as error:
+                    self._handle_exception(error)
+                return
+            original_commit(self)
 
         Adapted.rollback, Adapted.commit = rollback, commit
 
     Cursor.execute = execute
     Cursor.executemany = executemany
     Cursor._one_trip = True
+
+
+#: How long a statement waits for another connection's write lock (not on the loop's thread).
+BUSY_TIMEOUT_MS = 30_000
+#: A hot transaction's `BEGIN`, as the engine's `begin` listener issues it.
+_BEGIN = "BEGIN IMMEDIATE"
+#: Attribute of a driver connection: `total_changes` when its hot transaction began.
+_CHANGES = "changes_at_begin"
+#: A hot transaction that changed more rows than this commits on the connection's thread (a
+#: long append to the log, and maybe its checkpoint).
+MANY_CHANGES = 64
+#: SQLite's automatic checkpoint: a commit that leaves the log this many pages long or longer
+#: copies it into the database (its default).
+AUTOCHECKPOINT = 1000
+#: Every this many hot commits, one commits on the connection's thread with the checkpoint
+#: on. A hot transaction writes a few pages, so the log stays within a few hundred pages of
+#: `AUTOCHECKPOINT`.
+CHECK_EVERY = 32
+_hot_commits = [0]
+
+
+def _begin_here(raw: Any) -> bool:
+    """`BEGIN IMMEDIATE` on this thread if the write lock is free now; False (nothing begun)
+    when another connection holds it."""
+    import sqlite3
+
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        raw.execute(_BEGIN)
+    except sqlite3.OperationalError:
+        if raw.in_transaction:  # pragma: no cover - BEGIN either starts one or fails
+            raise
+        return False
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return True
+
+
+def _commit_here(connection: Any) -> bool:
+    """Whether a hot transaction commits on the event loop's thread (see `_one_trip_sqlite`)."""
+    changed = connection._conn.total_changes - getattr(connection, _CHANGES, 0)
+    if changed > MANY_CHANGES:
+        return False
+    _hot_commits[0] += 1
+    return _hot_commits[0] % CHECK_EVERY != 0
 
 
 _one_trip_sqlite()
@@ -210,14 +279,17 @@ def _create_engine(url: str) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         # the connection's thread opens it; a hot transaction's statements use it from the
         # event loop's (never both at once: each waits for the other's call to end)
-        engine = create_async_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_async_engine(
+            url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT}")
             cursor.close()
 
         # Let SQLAlchemy, not pysqlite, open transactions, so BEGIN IMMEDIATE works.
@@ -231,10 +303,10 @@ def _create_engine(url: str) -> AsyncEngine:
         def _begin_immediate(conn):  # type: ignore[no-untyped-def]
             options = conn.get_execution_options()
             read_only = options.get("read_only")
-            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
             driver = getattr(conn.connection.dbapi_connection, "_connection", None)
-            if driver is not None:
+            if driver is not None:  # before the BEGIN: a hot one is tried on the loop's thread
                 setattr(driver, ON_LOOP, bool(options.get(ON_LOOP)) and not read_only)
+            conn.exec_driver_sql("BEGIN" if read_only else _BEGIN)
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
