@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -28,7 +29,7 @@ from bot.runtime.pacing import Pacer
 from bot.services.cases.reachability import mark_unreachable
 from bot.services.participation import broadcast
 from bot.services.shared.domain import Domain, UnitOfWork
-from bot.store.db import sending_needs
+from bot.store.db import driver_statement, sending_needs
 from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
 
 log = logging.getLogger(__name__)
@@ -483,6 +484,9 @@ class Sender:
 
     async def _flush_marks(self) -> None:
         while self._marks:
+            if len(self._marks) < MARK_GATHER_UP_TO:
+                # the other calls of the same pass end within milliseconds: one commit for all
+                await asyncio.sleep(MARK_GATHER)
             batch, self._marks = self._marks, []
             try:
                 await self._write_marks(batch)
@@ -507,6 +511,25 @@ class Sender:
     async def _write_marks(
         self, batch: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]]
     ) -> None:
+        loop_writes = self.domain.loop_writes
+        if loop_writes is not None and not any(
+            row.ref and message_id is not None for row, message_id, _ in batch
+        ):
+            # no message to remember: the marks alone, on the event loop's own connection
+            sql, row_of = _mark_sent_for(self.domain.engine.dialect)
+            now = self.domain.clock.now()
+            await loop_writes.write(
+                [
+                    (
+                        sql,
+                        [
+                            row_of({"row_id": row.id, "sent_id": message_id, "sent_at": now})
+                            for row, message_id, _ in batch
+                        ],
+                    )
+                ]
+            )
+            return
         async with self.domain.unit(quiet=("outbox",), hot=True) as uow:
             await self._record_marks(uow, [(row, message_id) for row, message_id, _ in batch])
 
@@ -691,6 +714,11 @@ class Sender:
 
 
 _OUTBOX = OutboxMessage.__table__
+#: A mark waits this long for the marks of calls ending at the same time (the other chats of
+#: the same pass), unless this many wait already: one commit for them all, and a chat's next
+#: message waits at most this much longer for its mark.
+MARK_GATHER = 0.005
+MARK_GATHER_UP_TO = 8
 #: the remembered messages of these names (built once: its cache key stays on it)
 _REFS_NAMED = select(MessageRef).where(MessageRef.ref.in_(bindparam("names", expanding=True)))
 _MARK_SENT = (
@@ -704,6 +732,13 @@ _MARK_SENT = (
         error=None,
     )
 )
+
+
+
+@functools.cache
+def _mark_sent_for(dialect: Any) -> tuple[str, Any]:
+    """`_MARK_SENT` as the driver takes it (`bot.store.db.driver_statement`), per dialect."""
+    return driver_statement(_MARK_SENT, dialect)
 
 
 class _Countdown:

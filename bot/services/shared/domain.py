@@ -27,6 +27,7 @@ from bot.store.db import (
     BORN_CLAIMED,
     CREATED_CASES,
     ON_LOOP,
+    LoopConnection,
     PEOPLE,
     WRITTEN,
     create_engine,
@@ -218,6 +219,12 @@ class Domain:
         self.broadcast_wake = Wake()
         # SQLite has one writer; serialise in-process writers instead of spinning on locks.
         self.write_lock = asyncio.Lock() if self.sqlite else None
+        # SQLite file: the event loop's own connection, for the sender's `sent` marks
+        self.loop_writes = (
+            LoopConnection(settings.database_url, self.write_lock)
+            if LoopConnection.serves(settings.database_url)
+            else None
+        )
 
     async def warm_classifier(self) -> bool:
         """Load the classifier's second voter in a worker thread (about 1 s) and let it vote
@@ -432,6 +439,8 @@ class Domain:
         return True
 
     async def dispose(self) -> None:
+        if self.loop_writes is not None:
+            await self.loop_writes.close()
         await self.engine.dispose()
 
 
