@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from telegram import Bot, InputFile
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
@@ -489,7 +490,14 @@ class Sender:
                 await asyncio.sleep(MARK_GATHER)
             batch, self._marks = self._marks, []
             try:
-                await self._write_marks(batch)
+                try:
+                    await self._write_marks(batch)
+                except DBAPIError as exc:
+                    if not exc.connection_invalidated:
+                        raise
+                    # the connection broke (a database restart): the marks are idempotent, and
+                    # not writing them would send these messages again
+                    await self._write_marks(batch)
             except Exception as exc:
                 for row, message_id, future in batch:
                     self.domain.unrecorded.pop((row.chat_id, message_id or 0), None)
