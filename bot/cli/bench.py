@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--rate", type=float, default=8.0, help="open-loop reports/s")
     p.add_argument("--seconds", type=float, default=15.0, help="duration of each open-loop phase")
-    p.add_argument("--idle", type=float, default=10.0, help="seconds of the idle measurement")
+    p.add_argument("--idle", type=float, default=30.0, help="seconds of the idle measurement")
     p.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument(
         "--pg",

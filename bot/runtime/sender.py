@@ -742,7 +742,6 @@ _MARK_SENT = (
 )
 
 
-
 @functools.cache
 def _mark_sent_for(dialect: Any) -> tuple[str, Any]:
     """`_MARK_SENT` as the driver takes it (`bot.store.db.driver_statement`), per dialect."""

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.clock import ManualClock, as_utc, wall_now
@@ -117,64 +118,83 @@ def _due_conditions(now: datetime, domain: Domain) -> dict[str, object]:
 
 
 async def run_due(domain: Domain) -> int:
-    """One pass over everything due now. Returns how many cases were acted on."""
+    """One pass over everything due now. Returns how many cases were acted on.
+
+    What is due is looked for in ONE read-only transaction (a pass usually finds nothing);
+    each thing found is then acted on in its own transaction, which re-reads it under lock."""
     if not domain.has_routing:
         await domain.reload_routing()
         if not domain.has_routing:
             return 0
     now = domain.clock.now()
+    async with domain.reading() as session:
+        cases = await _find_cases(session, domain, now)
+        verifications = await _find_verifications(session, now)
+        tasks = await _find_tasks(session, now)
+        disputes = list((await session.execute(duty.due_query(now).limit(500))).scalars().all())
+        intakes = await _find_intakes(session, now)
     done = 0
-    for name, condition in _due_conditions(now, domain).items():
-        if condition is None:
-            continue
-        async with domain.reading() as session:
-            if name in REMINDERS:
-                # the query's bound is wide (working time): keep only the cases whose reminder
-                # is due now, so a pass with nothing to remind opens no transaction
-                which = REMINDERS[name]
-                deadline = Case.accept_by if which == "accept" else Case.resolve_by
-                found = (
-                    await session.execute(
-                        select(Case.id, Case.category, Case.priority, deadline)
-                        .where(condition)
-                        .order_by(Case.id)
-                        .limit(500)
-                    )
-                ).all()
-                ids = [
-                    case_id
-                    for case_id, category, priority, at in found
-                    if at is not None
-                    and reminder_due(
-                        domain.routing.gridmap,
-                        category,
-                        priority,
-                        which,
-                        as_utc(at),  # type: ignore[arg-type]
-                        now,
-                        domain.settings.reminder_before,
-                    )
-                ]
-            else:
-                ids = list(
-                    (
-                        await session.execute(
-                            select(Case.id).where(condition).order_by(Case.id).limit(500)
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
+    for name, ids in cases:
         for case_id in ids:
             if await _act(domain, name, case_id):
                 done += 1
     return (
         done
-        + await _run_verifications(domain, now)
-        + await _run_tasks(domain, now)
-        + await _run_disputes(domain, now)
-        + await _run_intakes(domain, now)
+        + await _run_verifications(domain, verifications)
+        + await _run_tasks(domain, tasks)
+        + await _run_disputes(domain, disputes)
+        + await _run_intakes(domain, intakes)
     )
+
+
+async def _find_cases(
+    session: AsyncSession, domain: Domain, now: datetime
+) -> list[tuple[str, list[int]]]:
+    """The cases each scheduled action is due for now, by the action's name."""
+    found: list[tuple[str, list[int]]] = []
+    for name, condition in _due_conditions(now, domain).items():
+        if condition is None:
+            continue
+        if name in REMINDERS:
+            # the query's bound is wide (working time): keep only the cases whose reminder
+            # is due now, so a pass with nothing to remind opens no transaction
+            which = REMINDERS[name]
+            deadline = Case.accept_by if which == "accept" else Case.resolve_by
+            rows = (
+                await session.execute(
+                    select(Case.id, Case.category, Case.priority, deadline)
+                    .where(condition)
+                    .order_by(Case.id)
+                    .limit(500)
+                )
+            ).all()
+            ids = [
+                case_id
+                for case_id, category, priority, at in rows
+                if at is not None
+                and reminder_due(
+                    domain.routing.gridmap,
+                    category,
+                    priority,
+                    which,
+                    as_utc(at),  # type: ignore[arg-type]
+                    now,
+                    domain.settings.reminder_before,
+                )
+            ]
+        else:
+            ids = list(
+                (
+                    await session.execute(
+                        select(Case.id).where(condition).order_by(Case.id).limit(500)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        if ids:
+            found.append((name, ids))
+    return found
 
 
 def _verification_due(now: datetime) -> dict[str, Any]:
@@ -193,22 +213,26 @@ def _verification_due(now: datetime) -> dict[str, Any]:
     }
 
 
-async def _run_verifications(domain: Domain, now: datetime) -> int:
-    done = 0
+async def _find_verifications(session: AsyncSession, now: datetime) -> list[tuple[str, list[int]]]:
+    found = []
     for name, condition in _verification_due(now).items():
-        async with domain.sessions() as session:
-            ids = list(
-                (
-                    await session.execute(
-                        select(Verification.id)
-                        .where(condition)
-                        .order_by(Verification.id)
-                        .limit(500)
-                    )
+        ids = list(
+            (
+                await session.execute(
+                    select(Verification.id).where(condition).order_by(Verification.id).limit(500)
                 )
-                .scalars()
-                .all()
             )
+            .scalars()
+            .all()
+        )
+        if ids:
+            found.append((name, ids))
+    return found
+
+
+async def _run_verifications(domain: Domain, found: list[tuple[str, list[int]]]) -> int:
+    done = 0
+    for name, ids in found:
         for v_id in ids:
             async with domain.unit() as uow:
                 stmt = select(Verification).where(
@@ -249,19 +273,26 @@ def _task_due(now: datetime) -> dict[str, Any]:
     }
 
 
-async def _run_tasks(domain: Domain, now: datetime) -> int:
-    done = 0
+async def _find_tasks(session: AsyncSession, now: datetime) -> list[tuple[str, list[int]]]:
+    found = []
     for which, condition in _task_due(now).items():
-        async with domain.sessions() as session:
-            ids = list(
-                (
-                    await session.execute(
-                        select(CaseTask.id).where(condition).order_by(CaseTask.id).limit(500)
-                    )
+        ids = list(
+            (
+                await session.execute(
+                    select(CaseTask.id).where(condition).order_by(CaseTask.id).limit(500)
                 )
-                .scalars()
-                .all()
             )
+            .scalars()
+            .all()
+        )
+        if ids:
+            found.append((which, ids))
+    return found
+
+
+async def _run_tasks(domain: Domain, found: list[tuple[str, list[int]]]) -> int:
+    done = 0
+    for which, ids in found:
         for task_id in ids:
             async with domain.unit() as uow:
                 stmt = select(CaseTask).where(CaseTask.id == task_id, _task_due(uow.now)[which])
@@ -274,11 +305,9 @@ async def _run_tasks(domain: Domain, now: datetime) -> int:
     return done
 
 
-async def _run_disputes(domain: Domain, now: datetime) -> int:
+async def _run_disputes(domain: Domain, ids: list[int]) -> int:
     """Returns not ruled by their deadline (cases/duty.py): escalated once, re-read under lock."""
     done = 0
-    async with domain.sessions() as session:
-        ids = list((await session.execute(duty.due_query(now).limit(500))).scalars().all())
     for d_id in ids:
         async with domain.unit() as uow:
             stmt = select(CaseDispute).where(CaseDispute.id == d_id, *duty.due(uow.now))
@@ -291,24 +320,31 @@ async def _run_disputes(domain: Domain, now: datetime) -> int:
     return done
 
 
-async def _run_intakes(domain: Domain, now: datetime) -> int:
+async def _find_intakes(session: AsyncSession, now: datetime) -> list[tuple[str, list[int]]]:
+    found = []
+    for which, condition in intake.due(now).items():
+        ids = list(
+            (
+                await session.execute(
+                    select(CaseIntake.case_id)
+                    .where(*condition)  # type: ignore[arg-type]
+                    .order_by(CaseIntake.case_id)
+                    .limit(500)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if ids:
+            found.append((which, ids))
+    return found
+
+
+async def _run_intakes(domain: Domain, found: list[tuple[str, list[int]]]) -> int:
     """Hand-offs received from a link not signed for or contacted in time (cases/intake.py):
     each counted once and escalated, re-read under lock."""
     done = 0
-    for which, condition in intake.due(now).items():
-        async with domain.sessions() as session:
-            ids = list(
-                (
-                    await session.execute(
-                        select(CaseIntake.case_id)
-                        .where(*condition)  # type: ignore[arg-type]
-                        .order_by(CaseIntake.case_id)
-                        .limit(500)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+    for which, ids in found:
         for case_id in ids:
             async with domain.unit() as uow:
                 stmt = select(CaseIntake).where(

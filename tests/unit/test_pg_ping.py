@@ -8,6 +8,7 @@ Runs where `TEST_DATABASE_URL` names a PostgreSQL database (CI's second run).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -49,7 +50,7 @@ async def test_a_connection_used_a_moment_ago_is_not_pinged(pings: list[float]) 
         for _ in range(5):
             await _backend_pid(engine)
         assert pings == []
-        time.sleep(0.3)  # idle for longer than PING_AFTER_IDLE
+        await asyncio.sleep(0.3)  # idle for longer than PING_AFTER_IDLE
         await _backend_pid(engine)
         assert len(pings) == 1
     finally:
@@ -65,7 +66,7 @@ async def test_a_connection_that_went_away_while_idle_is_replaced_before_use(
         first = await _backend_pid(engine)
         async with admin.connect() as conn:  # the server ends it (a restart, a proxy's timeout)
             await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-        time.sleep(0.3)
+        await asyncio.sleep(0.3)
         second = await _backend_pid(engine)  # no error: the ping found it gone
         assert second != first
         assert len(pings) == 1
@@ -75,13 +76,12 @@ async def test_a_connection_that_went_away_while_idle_is_replaced_before_use(
 
 
 async def test_a_sent_mark_is_written_again_when_its_connection_broke(
-    domain, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    domain,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     """A message delivered, then its mark's transaction met a connection the server had
     ended within the second (no ping): the mark is written on a new connection, not left
     for the message to be sent again when its lease ends."""
-    import asyncio
-
     from telegram import Bot
 
     from bot.runtime.sender import Sender

@@ -215,7 +215,8 @@ async def test_hot_commits_still_checkpoint_the_log(engine: AsyncEngine, tmp_pat
             async with session.begin():
                 await session.connection(execution_options={ON_LOOP: True})
                 await session.execute(
-                    text("INSERT INTO notes (id, body) VALUES (:id, :body)"), {"id": i, "body": body}
+                    text("INSERT INTO notes (id, body) VALUES (:id, :body)"),
+                    {"id": i, "body": body},
                 )
     frames = (tmp_path / "loop.db-wal").stat().st_size // (page + 24)
     # each commit appends about 3 pages: without a checkpoint the log would hold 9,000
