@@ -129,10 +129,10 @@ async def run_due(domain: Domain) -> int:
     now = domain.clock.now()
     async with domain.reading() as session:
         cases = await _find_cases(session, domain, now)
-        verifications = await _find_verifications(session, now)
-        tasks = await _find_tasks(session, now)
+        verifications = await _find(session, Verification.id, _verification_due(now))
+        tasks = await _find(session, CaseTask.id, _task_due(now))
         disputes = list((await session.execute(duty.due_query(now).limit(500))).scalars().all())
-        intakes = await _find_intakes(session, now)
+        intakes = await _find(session, CaseIntake.case_id, intake.due(now))
     done = 0
     for name, ids in cases:
         for case_id in ids:
@@ -145,6 +145,21 @@ async def run_due(domain: Domain) -> int:
         + await _run_disputes(domain, disputes)
         + await _run_intakes(domain, intakes)
     )
+
+
+async def _find(
+    session: AsyncSession, column: Any, conditions: dict[str, Any]
+) -> list[tuple[str, list[int]]]:
+    """The ids (`column`) each named condition (a clause, or a tuple of them) holds for, up to
+    500 each, in order; only the names that found any."""
+    found: list[tuple[str, list[int]]] = []
+    for name, condition in conditions.items():
+        where = condition if isinstance(condition, tuple) else (condition,)
+        query = select(column).where(*where).order_by(column).limit(500)
+        ids = list((await session.execute(query)).scalars().all())
+        if ids:
+            found.append((name, ids))
+    return found
 
 
 async def _find_cases(
@@ -182,18 +197,10 @@ async def _find_cases(
                     domain.settings.reminder_before,
                 )
             ]
+            if ids:
+                found.append((name, ids))
         else:
-            ids = list(
-                (
-                    await session.execute(
-                        select(Case.id).where(condition).order_by(Case.id).limit(500)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        if ids:
-            found.append((name, ids))
+            found += await _find(session, Case.id, {name: condition})
     return found
 
 
@@ -211,23 +218,6 @@ def _verification_due(now: datetime) -> dict[str, Any]:
             Verification.expires_at <= now,
         ),
     }
-
-
-async def _find_verifications(session: AsyncSession, now: datetime) -> list[tuple[str, list[int]]]:
-    found = []
-    for name, condition in _verification_due(now).items():
-        ids = list(
-            (
-                await session.execute(
-                    select(Verification.id).where(condition).order_by(Verification.id).limit(500)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if ids:
-            found.append((name, ids))
-    return found
 
 
 async def _run_verifications(domain: Domain, found: list[tuple[str, list[int]]]) -> int:
@@ -273,23 +263,6 @@ def _task_due(now: datetime) -> dict[str, Any]:
     }
 
 
-async def _find_tasks(session: AsyncSession, now: datetime) -> list[tuple[str, list[int]]]:
-    found = []
-    for which, condition in _task_due(now).items():
-        ids = list(
-            (
-                await session.execute(
-                    select(CaseTask.id).where(condition).order_by(CaseTask.id).limit(500)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if ids:
-            found.append((which, ids))
-    return found
-
-
 async def _run_tasks(domain: Domain, found: list[tuple[str, list[int]]]) -> int:
     done = 0
     for which, ids in found:
@@ -318,26 +291,6 @@ async def _run_disputes(domain: Domain, ids: list[int]) -> int:
                 continue  # ruled meanwhile, or another replica did it
             done += 1 if await duty.overdue(uow, dispute) else 0
     return done
-
-
-async def _find_intakes(session: AsyncSession, now: datetime) -> list[tuple[str, list[int]]]:
-    found = []
-    for which, condition in intake.due(now).items():
-        ids = list(
-            (
-                await session.execute(
-                    select(CaseIntake.case_id)
-                    .where(*condition)  # type: ignore[arg-type]
-                    .order_by(CaseIntake.case_id)
-                    .limit(500)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if ids:
-            found.append((which, ids))
-    return found
 
 
 async def _run_intakes(domain: Domain, found: list[tuple[str, list[int]]]) -> int:

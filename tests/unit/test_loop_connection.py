@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from unit_helpers import with_loop_beats
 
 from bot.runtime.sender import _MARK_SENT, _mark_sent_for
 from bot.store.db import AUTOCHECKPOINT, LoopConnection, create_engine, driver_statement
@@ -98,14 +99,7 @@ async def test_a_write_waits_off_the_loop_for_a_lock_another_connection_holds(
     engine: AsyncEngine,
 ) -> None:
     loop_writes = LoopConnection(str(engine.url))
-    ticks = 0
     holding = asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.01)
 
     async def holder() -> None:
         async with engine.begin() as conn:  # BEGIN IMMEDIATE: the database's write lock
@@ -117,13 +111,11 @@ async def test_a_write_waits_off_the_loop_for_a_lock_another_connection_holds(
         await holding.wait()
         await loop_writes.write(_marks(engine, [(1, 601)]))
 
-    beat = asyncio.create_task(ticker())
     try:
-        await asyncio.wait_for(asyncio.gather(holder(), mark()), timeout=10)
+        beats = await with_loop_beats(holder(), mark())
     finally:
-        beat.cancel()
         await loop_writes.close()
-    assert ticks >= 10  # the loop went on while the mark waited
+    assert beats >= 10  # the loop went on while the mark waited
     stored = await _stored(engine)
     assert stored[0][:3] == (1, "sent", 601)
     assert stored[3][5] == "held"

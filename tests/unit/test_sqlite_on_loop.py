@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from unit_helpers import with_loop_beats
 
 from bot.store.db import (
     AUTOCHECKPOINT,
@@ -150,14 +151,7 @@ async def test_a_hot_transaction_waits_for_a_held_lock_off_the_loop(
     the connection's thread, the loop goes on (the holder needs it to commit), and the hot
     transaction then runs and commits."""
     sessions = async_sessionmaker(engine)
-    ticks = 0
     holding = asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.01)
 
     async def holder() -> None:
         async with sessions() as session:
@@ -173,12 +167,8 @@ async def test_a_hot_transaction_waits_for_a_held_lock_off_the_loop(
                 await session.connection(execution_options={ON_LOOP: True})
                 await session.execute(text("INSERT INTO notes (id, body) VALUES (2, 'hot')"))
 
-    beat = asyncio.create_task(ticker())
-    try:
-        await asyncio.wait_for(asyncio.gather(holder(), hot()), timeout=10)
-    finally:
-        beat.cancel()
-    assert ticks >= 10  # the loop was never held while the lock was taken
+    beats = await with_loop_beats(holder(), hot())
+    assert beats >= 10  # the loop was never held while the lock was taken
     assert "run" in trips  # the hot BEGIN went to the connection's thread to wait
     async with engine.connect() as reader:
         rows = (await reader.execute(text("SELECT id, body FROM notes ORDER BY id"))).all()

@@ -8,6 +8,7 @@ on the path, as it does for the end-to-end helpers).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,3 +150,22 @@ def buttons(message: OutboxMessage) -> list[tuple[str, str]]:
     return [
         (b["text"], b["callback_data"]) for row in markup.get("inline_keyboard", []) for b in row
     ]
+
+
+async def with_loop_beats(*work: Any, timeout: float = 10) -> int:
+    """Run `work` (awaitables) together, counting the event loop's 10 ms beats meanwhile: a
+    loop held by a thread waiting for a lock would count none."""
+    beats = 0
+
+    async def beat() -> None:
+        nonlocal beats
+        while True:
+            beats += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(beat())
+    try:
+        await asyncio.wait_for(asyncio.gather(*work), timeout=timeout)
+    finally:
+        ticker.cancel()
+    return beats
