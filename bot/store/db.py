@@ -545,11 +545,26 @@ def _write_born_claimed(session: Session, rows: list[dict[str, Any]], lease: Any
     for row in rows:
         row["status"], row["locked_until"] = "sending", lease
     connection = session.connection()
-    ids = connection.execute(
-        _built("born", lambda: insert(table).returning(table.c.id, sort_by_parameter_order=True)),
-        rows,
-    )
-    made = [OutboxMessage(id=row_id, **row) for (row_id,), row in zip(ids.all(), rows, strict=True)]
+    if connection.dialect.name == "sqlite":
+        # One statement for all the rows. SQLAlchemy would insert them one by one to match
+        # each id to its row, but SQLite numbers a statement's rows in order (each one more
+        # than the largest before it): sorted, the ids are the rows'.
+        ids = sorted(
+            connection.execute(
+                _built("born_sqlite", lambda: insert(table).returning(table.c.id)), rows
+            ).scalars()
+        )
+    else:
+        ids = list(
+            connection.execute(
+                _built(
+                    "born",
+                    lambda: insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                ),
+                rows,
+            ).scalars()
+        )
+    made = [OutboxMessage(id=row_id, **row) for row_id, row in zip(ids, rows, strict=True)]
     unreachable, refs = sending_needs(connection, made, loaded=session.info.get(PEOPLE))
     handed = session.info.setdefault(HANDED, ([], {}, set()))
     handed[0].extend(made)
