@@ -30,6 +30,7 @@ from bot.runtime.pacing import Pacer
 from bot.services.cases.reachability import mark_unreachable
 from bot.services.participation import broadcast
 from bot.services.shared.domain import Domain, UnitOfWork
+from bot.services.shared.messaging import remember_retired
 from bot.store.db import driver_statement, sending_needs
 from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
 
@@ -787,11 +788,8 @@ async def _retire_older_copy(uow: UnitOfWork, ref: MessageRef) -> None:
     case through its alias. An older copy already retired has its alias and is left alone."""
     if not ref.ref.startswith("card:"):
         return
-    alias = f"{ref.ref}:{ref.message_id}"
-    if await uow.session.get(MessageRef, alias) is not None:
-        return
-    uow.session.add(MessageRef(ref=alias, chat_id=ref.chat_id, message_id=ref.message_id))
-    uow.outbox.edit_markup(ref.chat_id, ref.message_id)
+    if await remember_retired(uow, ref):
+        uow.outbox.edit_markup(ref.chat_id, ref.message_id)
 
 
 def _rank(row: OutboxMessage) -> tuple[bool, int]:

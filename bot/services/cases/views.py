@@ -16,6 +16,7 @@ from bot.services.cases.status import WORKING as WORKING
 from bot.services.people.residents import nearest_building, pseudonym_for
 from bot.services.shared.domain import UnitOfWork
 from bot.services.shared.languages import chat_language
+from bot.services.shared.messaging import remember_retired
 from bot.services.shared.outbox import Button, Keyboard
 from bot.store.models import Case, Handoff, MessageRef, User
 from routing.gridmap import DEFAULT_CATEGORIES, Building
@@ -151,9 +152,7 @@ async def _retire_copy(
     ref = await uow.session.get(MessageRef, name)
     if ref is None or ref.message_id == keep:
         return None
-    alias = f"{name}:{ref.message_id}"
-    if await uow.session.get(MessageRef, alias) is None:
-        uow.session.add(MessageRef(ref=alias, chat_id=chat_id, message_id=ref.message_id))
+    await remember_retired(uow, ref)
     uow.outbox.edit_markup(chat_id, ref.message_id)
     return ref
 

@@ -1,4 +1,4 @@
-"""Which case a message belongs to, for replies to the bot's messages."""
+"""Which case a message belongs to, for replies to the bot's messages; a retired copy's alias."""
 
 from __future__ import annotations
 
@@ -23,3 +23,18 @@ async def case_of_message(uow: UnitOfWork, chat_id: int, message_id: int) -> int
     if kind in ("card", "q") and case_id.isdigit():
         return int(case_id)
     return None
+
+
+async def remember_retired(uow: UnitOfWork, ref: MessageRef) -> bool:
+    """Remember the copy `ref` names under its alias (`<ref>:<message id>`), so replies to it
+    still reach its case once a newer copy takes the name. True when this transaction
+    recorded it; False when it was already there. Two transactions may retire the same copy
+    at once (the sender recording a newer copy's delivery, a press redrawing the card):
+    ON CONFLICT DO NOTHING lets both commit, where a check and an insert made the later
+    one fail on the key and its whole transaction with it."""
+    done = await uow.session.execute(
+        uow.domain.insert(MessageRef)
+        .values(ref=f"{ref.ref}:{ref.message_id}", chat_id=ref.chat_id, message_id=ref.message_id)
+        .on_conflict_do_nothing(index_elements=["ref"])
+    )
+    return bool(done.rowcount)
