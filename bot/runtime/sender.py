@@ -141,6 +141,15 @@ class Sender:
         # look in the store.
         if not handed or self._looked != self.domain.outbox_written.sets:
             rows, unreachable, refs = await self._claim(self.batch, busy)
+            # A transaction that committed while the claim ran (PostgreSQL: between the claim's
+            # round trips) may have written rows the claim found and handed over its own: a
+            # publish's ballots, and the committee's answer. They go in this pass together,
+            # the answer first; in the next, the answer would follow the ballots.
+            late, late_refs, late_gone = self.domain.take_handed()
+            if late:
+                handed = [*handed, *late]
+                handed_refs = {**handed_refs, **late_refs}
+                gone = gone | late_gone
         else:
             rows, unreachable, refs = [], set(), {}
         held: list[OutboxMessage] = []
