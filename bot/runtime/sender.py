@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import logging
 import time
@@ -85,6 +86,11 @@ class Sender:
         if s.broadcast_paid:  # paid broadcast: faster, but a pass stays short for those waiting
             self.batch = max(self.batch, min(BATCH, int(s.broadcast_paid_rate)))
         self._stop = asyncio.Event()
+        # Bot API calls on their way now; `_landed` is set while there are none (a mark waits
+        # for the calls still on their way, not for a fixed time: see `_flush_marks`)
+        self._in_flight = 0
+        self._landed = asyncio.Event()
+        self._landed.set()
         # This process's transactions write a conversation's messages claimed by this sender
         # and hand them over after their commit (Domain.take_handed): no claim of its own.
         domain.takes_born = True
@@ -421,6 +427,8 @@ class Sender:
         if row.chat_id != 0:
             await self.pacer.acquire(row.chat_id, paid)
         started = time.monotonic()
+        self._in_flight += 1
+        self._landed.clear()
         try:
             try:
                 if upload:
@@ -432,6 +440,9 @@ class Sender:
                 else:
                     result = await self.api.call(method, payload)
             finally:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._landed.set()
                 if row.chat_id != 0:
                     self.pacer.sent(paid)
         except RetryAfter as exc:
@@ -495,9 +506,10 @@ class Sender:
 
     async def _flush_marks(self) -> None:
         while self._marks:
-            if len(self._marks) < MARK_GATHER_UP_TO:
+            if len(self._marks) < MARK_GATHER_UP_TO and self._in_flight:
                 # the other calls of the same pass end within milliseconds: one commit for all
-                await asyncio.sleep(MARK_GATHER)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._landed.wait(), MARK_GATHER)
             batch, self._marks = self._marks, []
             try:
                 try:
@@ -732,9 +744,10 @@ class Sender:
 
 
 _OUTBOX = OutboxMessage.__table__
-#: A mark waits this long for the marks of calls ending at the same time (the other chats of
-#: the same pass), unless this many wait already: one commit for them all, and a chat's next
-#: message waits at most this much longer for its mark.
+#: A mark waits at most this long for the calls still on their way (the other chats of the
+#: same pass), unless this many marks wait already: one commit for them all. A mark with no
+#: other call on its way is written at once, so the window in which a crash repeats a
+#: delivered message stays as short as the commit.
 MARK_GATHER = 0.005
 MARK_GATHER_UP_TO = 8
 #: the remembered messages of these names (built once: its cache key stays on it)
