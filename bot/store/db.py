@@ -112,10 +112,15 @@ def _one_trip_sqlite() -> None:
         if not getattr(connection, ON_LOOP, False):
             return cursor.await_(connection._execute(fn, raw, *args))
         if not raw.in_transaction:
-            if args and args[0] == _BEGIN and _begin_here(raw):
-                setattr(connection, _CHANGES, raw.total_changes)
-                return cursor.await_(_ready((None, None, None, -1)))
-            return cursor.await_(connection._execute(fn, raw, *args))
+            if not (args and args[0] == _BEGIN):
+                return cursor.await_(connection._execute(fn, raw, *args))
+            if _begin_here(raw):
+                done = cursor.await_(_ready((None, None, None, -1)))
+            else:  # another connection holds the lock: wait for it on the connection's thread
+                done = cursor.await_(connection._execute(fn, raw, *args))
+            # where the commit counts this transaction's changes from, however it began
+            setattr(connection, _CHANGES, raw.total_changes)
+            return done
         started = time.perf_counter()
         done = fn(raw, *args)
         if time.perf_counter() - started > SLOW_ON_LOOP:
