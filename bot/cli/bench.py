@@ -114,7 +114,7 @@ def serve_bot(settings_json: str, stats_path: str = "") -> None:
     """
     import logging
 
-    from bot.cli.bootstrap import start_bot
+    from bot.cli.bootstrap import freeze_when_warm, start_bot
     from bot.config import Settings
     from bot.store.db import SQL_STATS
 
@@ -129,6 +129,7 @@ def serve_bot(settings_json: str, stats_path: str = "") -> None:
 
     async def main() -> None:
         gv = await start_bot(settings, str(ROOT / "bot" / "examples" / "demo-community.yaml"))
+        await freeze_when_warm(gv)  # as `gridvoice run` does
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -58,9 +58,10 @@ def _run(args: argparse.Namespace) -> int:
 async def _main(settings) -> None:  # type: ignore[no-untyped-def]
     import signal
 
-    from bot.cli.bootstrap import start_bot
+    from bot.cli.bootstrap import freeze_when_warm, start_bot
 
     gv = await start_bot(settings, settings.gridmap_path)
+    frozen = asyncio.create_task(freeze_when_warm(gv))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -69,3 +70,4 @@ async def _main(settings) -> None:  # type: ignore[no-untyped-def]
         await stop.wait()
     finally:
         await gv.stop()
+        await asyncio.gather(frozen, return_exceptions=True)
