@@ -31,6 +31,7 @@ from bot.runtime.intake import inbox_rows, store_updates
 from bot.runtime.loop import run_passes
 from bot.runtime.metrics import Metrics
 from bot.services.shared.domain import Domain, UnitOfWork
+from bot.store.db import hot_rows
 from bot.store.models import InboxUpdate
 from bot.store.upserts import inbox_insert
 from handlers.dispatch import Dispatcher
@@ -147,7 +148,7 @@ class Processor:
             session = new_unit().session
             people = {row["user_id"] for row in rows if row["user_id"] is not None}
             waiting = (
-                set((await session.execute(_WAITING, {"people": list(people)})).scalars())
+                {r[0] for r in await hot_rows(session, _WAITING, {"people": list(people)})}
                 if people
                 else set()
             )
@@ -161,7 +162,7 @@ class Processor:
                         row.update(status="done", processed_at=now, attempts=1)
                     # else: stored pending and marked done when its turn comes, so a handler
                     # sees the person's next updates still waiting (an album, a burst)
-            inserted = set((await session.execute(*inbox_insert(rows, returning=True))).scalars())
+            inserted = {r[0] for r in await hot_rows(session, *inbox_insert(rows, returning=True))}
             for row in sorted(rows, key=lambda r: r["update_id"]):
                 if row["update_id"] not in inserted:
                     continue  # a duplicate: handled when it first came

@@ -26,6 +26,7 @@ from bot.services.shared.outbox import Outbox
 from bot.store.db import (
     BORN_CLAIMED,
     CREATED_CASES,
+    HOT_DRIVER,
     ON_LOOP,
     PEOPLE,
     WRITTEN,
@@ -281,7 +282,9 @@ class Domain:
     async def _hot(self, session: AsyncSession, hot: bool) -> None:
         """A hot transaction's statements run on the event loop's thread (SQLite: `ON_LOOP`)."""
         if hot and self.sqlite:
-            await session.connection(execution_options={ON_LOOP: True})
+            connection = await session.connection(execution_options={ON_LOOP: True})
+            raw = await connection.get_raw_connection()
+            session.info[HOT_DRIVER] = raw.driver_connection  # for `bot.store.db.hot_rows`
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

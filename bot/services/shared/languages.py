@@ -16,9 +16,7 @@ LANGUAGES = ("en", "zh")
 
 _USERS = User.__table__
 #: What writing to a person needs of their row: its language, and whether they blocked the bot.
-_REACH = select(_USERS.c.language, _USERS.c.unreachable).where(
-    _USERS.c.id == bindparam("person")
-)
+_REACH = select(_USERS.c.language, _USERS.c.unreachable).where(_USERS.c.id == bindparam("person"))
 
 
 @dataclass

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.services.shared.domain import UnitOfWork
+from bot.store.db import hot_rows
 from bot.store.models import RateWindow
 from bot.store.upserts import RATE_WINDOW_COUNT
 
@@ -31,12 +32,11 @@ async def allow(uow: UnitOfWork, user_id: int) -> bool:
 
     One statement: the person's window is opened, restarted (a minute has passed, or the clock
     went back) or counted up in the database, which answers with the new count."""
-    count = (
-        await uow.session.execute(
-            RATE_WINDOW_COUNT,
-            {"user_id": user_id, "now": uow.now, "since": uow.now - WINDOW, "no": False},
-        )
-    ).scalar_one()
+    ((count,),) = await hot_rows(
+        uow.session,
+        RATE_WINDOW_COUNT,
+        {"user_id": user_id, "now": uow.now, "since": uow.now - WINDOW, "no": False},
+    )
     return int(count) <= uow.settings.user_rate_per_minute
 
 

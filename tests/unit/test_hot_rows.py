@@ -1,0 +1,175 @@
+"""SQLite: the processor's bookkeeping statements on the driver's connection, without SQLAlchemy.
+
+What a person relies on: an update stored this way is the same row SQLAlchemy would store (the
+inbox loop, a restart and the desk read it back), the per-minute count of their messages is
+kept the same way, a duplicate delivery is still recognised, a failed statement fails as
+SQLAlchemy's would, and everywhere else (PostgreSQL, a transaction that is not the
+processor's) nothing changes. The language a card is written in is still the member's own,
+read without loading their whole row.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, text
+from sqlalchemy.exc import IntegrityError
+
+from bot.config import Settings
+from bot.runtime.processor import _WAITING
+from bot.services.shared import ratelimit
+from bot.services.shared.domain import Domain
+from bot.services.shared.languages import chat_language
+from bot.store.db import PEOPLE, hot_rows, upgrade
+from bot.store.models import User
+from bot.store.upserts import RATE_WINDOW_COUNT, inbox_insert
+
+AT = datetime(2026, 12, 5, 9, 30, 15, 250000, tzinfo=UTC)
+
+
+@pytest.fixture
+async def domain(tmp_path: Path) -> Domain:
+    settings = Settings(token="1:x", database_url=f"sqlite+aiosqlite:///{tmp_path / 'hot.db'}")
+    await upgrade(settings.database_url)
+    made = Domain(settings)
+    yield made
+    await made.dispose()
+
+
+def _through_sqlalchemy(domain: Domain) -> list[str]:
+    """The statements SQLAlchemy hands to the driver from now on (BEGIN and COMMIT aside)."""
+    seen: list[str] = []
+
+    @event.listens_for(domain.engine.sync_engine, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if not statement.startswith(("BEGIN", "COMMIT")):
+            seen.append(statement)
+
+    return seen
+
+
+def _update(update_id: int, user_id: int, status: str) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "payload": {"message": {"text": "лифт 电梯 lift", "date": 1764927015}},
+        "user_id": user_id,
+        "received_at": AT,
+        "status": status,
+        "attempts": 1,
+        "processed_at": AT,
+    }
+
+
+async def _stored_inbox(domain: Domain) -> dict[int, tuple]:
+    async with domain.engine.connect() as conn:
+        found = await conn.execute(
+            text(
+                "SELECT update_id, payload, user_id, received_at, status, attempts,"
+                " processed_at FROM inbox"
+            )
+        )
+        return {row[0]: tuple(row[1:]) for row in found}
+
+
+async def test_an_update_stored_here_is_the_row_sqlalchemy_stores(domain: Domain) -> None:
+    seen = _through_sqlalchemy(domain)
+    async with domain.unit(hot=True) as uow:
+        inserted = await hot_rows(
+            uow.session, *inbox_insert([_update(1, 7, "done")], returning=True)
+        )
+        again = await hot_rows(uow.session, *inbox_insert([_update(1, 7, "done")], returning=True))
+        await hot_rows(uow.session, *inbox_insert([_update(3, 8, "pending")], returning=True))
+        waiting = await hot_rows(uow.session, _WAITING, {"people": [7, 8, 9]})
+        nobody = await hot_rows(uow.session, _WAITING, {"people": []})
+    assert seen == []  # none of it went through SQLAlchemy
+    assert [r[0] for r in inserted] == [1]
+    assert again == []  # a duplicate delivery: not stored twice
+    assert [r[0] for r in waiting] == [8]
+    assert nobody == []
+    async with domain.unit() as uow:  # the same row through the session, for comparison
+        await uow.session.execute(*inbox_insert([_update(2, 7, "done")], returning=True))
+    assert seen  # a transaction that is not hot goes through SQLAlchemy, as before
+    stored = await _stored_inbox(domain)
+    assert stored[1] == stored[2]
+    assert stored[1][0] == stored[2][0]  # the payload's JSON, character for character
+
+
+async def test_the_message_count_is_kept_alike_on_both_paths(domain: Domain) -> None:
+    counts = []
+    for hot in (True, True, False, True):
+        async with domain.unit(hot=hot) as uow:
+            uow.now = AT
+            counts.append(await ratelimit.allow(uow, 7))
+            found = await hot_rows(
+                uow.session,
+                RATE_WINDOW_COUNT,
+                {"user_id": 8, "now": AT, "since": AT - ratelimit.WINDOW, "no": False},
+            )
+            counts.append(found[0][0])
+    assert counts == [True, 1, True, 2, True, 3, True, 4]
+    async with domain.unit(hot=True) as uow:  # a minute later the window starts again
+        later = AT + timedelta(minutes=1, seconds=1)
+        found = await hot_rows(
+            uow.session,
+            RATE_WINDOW_COUNT,
+            {"user_id": 8, "now": later, "since": later - ratelimit.WINDOW, "no": False},
+        )
+    assert found == [(1,)]
+
+
+async def test_a_failed_statement_fails_as_sqlalchemy_would(domain: Domain) -> None:
+    plain = text(
+        "INSERT INTO inbox (update_id, payload, user_id, received_at, status, attempts)"
+        " VALUES (:update_id, '{}', 5, '2026-12-05 09:30:15', 'done', 1)"
+    )
+    async with domain.unit() as uow:
+        await uow.session.execute(plain, {"update_id": 9})
+    with pytest.raises(IntegrityError):
+        async with domain.unit(hot=True) as uow:
+            await hot_rows(uow.session, *inbox_insert([_update(4, 5, "done")], returning=True))
+            await hot_rows(uow.session, plain, {"update_id": 9})  # stored already
+    assert 4 not in await _stored_inbox(domain)  # the transaction left nothing behind
+    async with domain.unit(hot=True) as uow:  # and the next one goes through
+        assert await hot_rows(uow.session, *inbox_insert([_update(4, 5, "done")], returning=True))
+
+
+async def test_a_card_is_written_in_the_members_language_without_their_row(
+    domain: Domain,
+) -> None:
+    async with domain.unit() as uow:
+        await uow.session.execute(
+            insert(User.__table__),
+            [
+                {
+                    "id": 10001,
+                    "language": "zh",
+                    "pseudonym": "R-1",
+                    "created_at": AT,
+                    "state_data": {},
+                    "unreachable": True,
+                },
+                {
+                    "id": 10002,
+                    "language": "en",
+                    "pseudonym": "R-2",
+                    "created_at": AT,
+                    "state_data": {},
+                    "unreachable": False,
+                },
+            ],
+        )
+    for hot in (True, False):
+        async with domain.unit(hot=hot) as uow:
+            assert await chat_language(uow, 10001) == "zh"
+            assert not uow.session.sync_session.identity_map  # no row loaded for it
+            # what the outbox asks when it writes to them: they blocked the bot
+            assert uow.session.info[PEOPLE][10001].unreachable is True
+            # a row this transaction changed and has not written yet is the one read
+            member = await uow.session.get(User, 10002)
+            member.language = "zh"
+            assert await chat_language(uow, 10002) == "zh"
+            member.language = "en"
+            assert await chat_language(uow, 4242) == domain.settings.default_language
