@@ -17,7 +17,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from telegram import Bot, InputFile
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -31,8 +31,8 @@ from bot.runtime.pacing import Pacer
 from bot.services.cases.reachability import mark_unreachable
 from bot.services.participation import broadcast
 from bot.services.shared.domain import Domain, UnitOfWork
-from bot.services.shared.messaging import remember_retired
-from bot.store.db import driver_statement, sending_needs
+from bot.services.shared.messaging import Ref, remember_retired
+from bot.store.db import driver_statement, hot_rows, sending_needs
 from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
 
 log = logging.getLogger(__name__)
@@ -590,8 +590,11 @@ class Sender:
     ) -> None:
         if not batch:
             return
-        # one Core statement run for every row (no ORM bulk-update bookkeeping per row)
-        await uow.session.execute(
+        # Core statements (no ORM rows, no flush): on SQLite's hot transaction they go to the
+        # driver directly (`hot_rows`); the marks are one statement run for every row
+        session = uow.session
+        await hot_rows(
+            session,
             _MARK_SENT,
             [
                 {"row_id": row.id, "sent_id": message_id, "sent_at": uow.now}
@@ -603,19 +606,27 @@ class Sender:
             for row, message_id in batch
             if row.ref and message_id is not None
         }
-        if refs:
-            existing = {
-                ref.ref: ref
-                for ref in (await uow.session.execute(_REFS_NAMED, {"names": list(refs)})).scalars()
-            }
-            for name, (chat_id, message_id) in refs.items():
-                ref = existing.get(name)
-                if ref is None:
-                    uow.session.add(MessageRef(ref=name, chat_id=chat_id, message_id=message_id))
-                    continue
-                if ref.chat_id == chat_id and ref.message_id != message_id:
-                    await _retire_older_copy(uow, ref)
-                ref.chat_id, ref.message_id = chat_id, message_id
+        if not refs:
+            return
+        existing = {
+            found[0]: Ref(*found)
+            for found in await hot_rows(session, _REFS_NAMED, {"names": list(refs)})
+        }
+        for name, (chat_id, message_id) in refs.items():
+            ref = existing.get(name)
+            if ref is None:
+                await hot_rows(
+                    session, _REF_NEW, {"name": name, "chat": chat_id, "message": message_id}
+                )
+                continue
+            if ref.chat_id == chat_id and ref.message_id != message_id:
+                await _retire_older_copy(uow, ref)
+            if (ref.chat_id, ref.message_id) != (chat_id, message_id):
+                await hot_rows(
+                    session,
+                    _REF_MOVED,
+                    {"name": name, "chat": chat_id, "message": message_id},
+                )
 
     async def _forget_ref(self, row: OutboxMessage) -> None:
         if row.edit_ref:
@@ -750,8 +761,20 @@ _OUTBOX = OutboxMessage.__table__
 #: delivered message stays as short as the commit.
 MARK_GATHER = 0.005
 MARK_GATHER_UP_TO = 8
-#: the remembered messages of these names (built once: its cache key stays on it)
-_REFS_NAMED = select(MessageRef).where(MessageRef.ref.in_(bindparam("names", expanding=True)))
+_REFS = MessageRef.__table__
+#: the remembered messages of these names, a new one, and one now naming another message
+#: (built once: their cache keys stay on them)
+_REFS_NAMED = select(_REFS.c.ref, _REFS.c.chat_id, _REFS.c.message_id).where(
+    _REFS.c.ref.in_(bindparam("names", expanding=True))
+)
+_REF_NEW = insert(_REFS).values(
+    ref=bindparam("name"), chat_id=bindparam("chat"), message_id=bindparam("message")
+)
+_REF_MOVED = (
+    update(_REFS)
+    .where(_REFS.c.ref == bindparam("name"))
+    .values(chat_id=bindparam("chat"), message_id=bindparam("message"))
+)
 _MARK_SENT = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("row_id"))
@@ -803,7 +826,7 @@ def _ptb_payload(method: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "media": media}
 
 
-async def _retire_older_copy(uow: UnitOfWork, ref: MessageRef) -> None:
+async def _retire_older_copy(uow: UnitOfWork, ref: Ref) -> None:
     """A chat keeps one live copy of a card. A new copy recorded under the card's name while
     the older one still has its buttons (the older copy's delivery was recorded after the new
     one was asked for) takes the older copy's buttons off here; replies to it still reach the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import select
 
 from bot.services.shared.domain import UnitOfWork
@@ -25,7 +27,15 @@ async def case_of_message(uow: UnitOfWork, chat_id: int, message_id: int) -> int
     return None
 
 
-async def remember_retired(uow: UnitOfWork, ref: MessageRef) -> bool:
+class Ref(NamedTuple):
+    """A remembered message as read without its ORM row: the name, its chat and message."""
+
+    ref: str
+    chat_id: int
+    message_id: int
+
+
+async def remember_retired(uow: UnitOfWork, ref: MessageRef | Ref) -> bool:
     """Remember the copy `ref` names under its alias (`<ref>:<message id>`), so replies to it
     still reach its case once a newer copy takes the name. True when this transaction
     recorded it; False when it was already there. Two transactions may retire the same copy

@@ -1,0 +1,101 @@
+"""The sender's record of what it delivered: the rows marked sent, and the names of the messages
+a later edit or reply needs (a card's copy in a chat, a question), written as Core statements.
+
+What a person relies on: a member's press on a card, or a resident's reply to a question,
+finds its case; a card sent again in the same chat takes the older copy's buttons off, and a
+reply to the older copy still reaches the case. On SQLite none of it goes through SQLAlchemy's
+session but the retired copy's alias and the edit that takes its buttons off.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import event, select
+
+from bot.runtime.sender import Sender
+from bot.services.shared.domain import Domain
+from bot.services.shared.messaging import case_of_message
+from bot.store.models import MessageRef, OutboxMessage
+
+
+async def test_delivered_messages_are_marked_and_their_names_remembered(domain: Domain) -> None:
+    now = domain.clock.now()
+    async with domain.unit() as uow:
+        uow.session.add_all(
+            [
+                MessageRef(ref="card:2:502", chat_id=502, message_id=7),  # an older copy
+                MessageRef(ref="q:3:9", chat_id=503, message_id=8),  # asked before elsewhere
+            ]
+        )
+        rows = [
+            OutboxMessage(
+                created_at=now,
+                chat_id=chat_id,
+                method="sendMessage",
+                payload={"text": "hello"},
+                ref=ref,
+                status="sending",
+                attempts=0,
+                next_attempt_at=now,
+            )
+            for chat_id, ref in (
+                (501, "card:1:501"),
+                (502, "card:2:502"),
+                (504, "q:3:9"),
+                (505, None),
+            )
+        ]
+        uow.session.add_all(rows)
+    seen: list[str] = []
+
+    @event.listens_for(domain.engine.sync_engine, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if not statement.startswith(("BEGIN", "COMMIT")):
+            seen.append(" ".join(statement.split()))
+
+    sender = Sender(domain, SimpleNamespace(base_url="http://127.0.0.1:9/bot1:x"))  # type: ignore[arg-type]
+    async with domain.unit(quiet=("outbox",), hot=True) as uow:
+        await sender._record_marks(uow, list(zip(rows, (11, 12, 13, None), strict=True)))
+    event.remove(domain.engine.sync_engine, "before_cursor_execute", _seen)
+
+    async with domain.unit() as uow:
+        marked = (
+            await uow.session.execute(
+                select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.message_id)
+                .where(OutboxMessage.id.in_([r.id for r in rows]))
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+        assert [(status, message_id) for _, status, message_id in marked] == [
+            ("sent", 11),
+            ("sent", 12),
+            ("sent", 13),
+            ("sent", None),
+        ]
+        names = {
+            ref.ref: (ref.chat_id, ref.message_id)
+            for ref in (await uow.session.execute(select(MessageRef))).scalars()
+        }
+        assert names == {
+            "card:1:501": (501, 11),  # new
+            "card:2:502": (502, 12),  # the newer copy
+            "card:2:502:7": (502, 7),  # the older copy, under its alias
+            "q:3:9": (504, 13),  # the same question now asked in another chat
+        }
+        assert await case_of_message(uow, 502, 7) == 2  # a reply to the older copy
+        assert await case_of_message(uow, 502, 12) == 2
+        edits = (
+            await uow.session.execute(
+                select(OutboxMessage.chat_id, OutboxMessage.payload).where(
+                    OutboxMessage.method == "editMessageReplyMarkup"
+                )
+            )
+        ).all()
+        assert [(chat_id, payload["message_id"]) for chat_id, payload in edits] == [(502, 7)]
+    if domain.sqlite:
+        # through the session: only the alias and the edit of the older copy's buttons (the
+        # edit's row, and whether its chat blocked the bot)
+        assert not [s for s in seen if s.startswith("UPDATE outbox") or "FROM message_refs" in s]
+        assert len(seen) == 3, seen
