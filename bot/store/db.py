@@ -280,8 +280,8 @@ class DriverForm:
     expanding `IN` list written out for the values given (`bind`), and its result rows
     through their columns' result processors (`rows`)."""
 
-    def __init__(self, statement: Any, dialect: Any) -> None:
-        compiled = statement.compile(dialect=dialect)
+    def __init__(self, statement: Any, dialect: Any, column_keys: list[str] | None = None) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         self.sql = compiled.string
         self._compiled = compiled
         self._names = list(compiled.positiontup or ())
@@ -537,7 +537,15 @@ def _create_engine(url: str) -> AsyncEngine:
             read_only = options.get("read_only")
             driver = getattr(conn.connection.dbapi_connection, "_connection", None)
             if driver is not None:  # before the BEGIN: a hot one is tried on the loop's thread
-                setattr(driver, ON_LOOP, bool(options.get(ON_LOOP)) and not read_only)
+                hot = bool(options.get(ON_LOOP)) and not read_only
+                setattr(driver, ON_LOOP, hot)
+                raw = getattr(driver, "_conn", None)
+                if hot and raw is not None and not raw.in_transaction and _begin_here(raw):
+                    # begun here, straight on the driver (no statement through SQLAlchemy)
+                    setattr(driver, _CHANGES, raw.total_changes)
+                    if _COUNTING:
+                        SQL_STATS["statements"] += 1
+                    return
             conn.exec_driver_sql("BEGIN" if read_only else _BEGIN)
 
         return engine
@@ -666,7 +674,10 @@ def _write_born_claimed(session: Session, rows: list[dict[str, Any]], lease: Any
     for row in rows:
         row["status"], row["locked_until"] = "sending", lease
     connection = session.connection()
-    if connection.dialect.name == "sqlite":
+    raw = _hot_driver(session)
+    if raw is not None:
+        ids = [_insert_here(raw, table, row, connection.dialect) for row in rows]
+    elif connection.dialect.name == "sqlite":
         # One statement for all the rows. SQLAlchemy would insert them one by one to match
         # each id to its row, but SQLite numbers a statement's rows in order (each one more
         # than the largest before it): sorted, the ids are the rows'.
@@ -691,6 +702,38 @@ def _write_born_claimed(session: Session, rows: list[dict[str, Any]], lease: Any
     handed[0].extend(made)
     handed[1].update(refs)
     handed[2].update(unreachable)
+
+
+def _hot_driver(session: Session) -> Any:
+    """The SQLite connection of a hot transaction still on the event loop's thread, or None."""
+    driver = session.info.get(HOT_DRIVER)
+    if driver is None or not getattr(driver, ON_LOOP, False):
+        return None
+    raw = driver._conn
+    return raw if raw.in_transaction else None
+
+
+def _insert_here(raw: Any, table: Any, row: dict[str, Any], dialect: Any) -> int:
+    """INSERT one row straight on the driver (`hot_rows`), compiled once per set of columns;
+    its id."""
+    keys = tuple(row)
+    form = _FORMS.get((table, keys))
+    if form is None:
+        form = _FORMS[(table, keys)] = DriverForm(
+            insert(table).returning(table.c.id), dialect, column_keys=list(keys)
+        )
+    sql, values = form.bind(row)
+    try:
+        cursor = raw.execute(sql, values)
+        try:
+            (row_id,) = cursor.fetchone()
+        finally:
+            cursor.close()
+    except sqlite3.Error as error:  # as SQLAlchemy would raise it
+        raise DBAPIError.instance(sql, values, error, sqlite3.Error) from error
+    if _COUNTING:
+        SQL_STATS["statements"] += 1
+    return int(row_id)
 
 
 def sending_needs(
