@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
@@ -173,3 +173,32 @@ async def test_a_card_is_written_in_the_members_language_without_their_row(
             assert await chat_language(uow, 10002) == "zh"
             member.language = "en"
             assert await chat_language(uow, 4242) == domain.settings.default_language
+
+
+async def test_what_the_transaction_changed_is_written_before_a_read_of_its_table(
+    domain: Domain,
+) -> None:
+    async with domain.unit() as uow:
+        await uow.session.execute(
+            insert(User.__table__),
+            {
+                "id": 7,
+                "language": "en",
+                "pseudonym": "R-7",
+                "created_at": AT,
+                "state_data": {},
+                "unreachable": False,
+            },
+        )
+    reach = select(User.__table__.c.language).where(User.__table__.c.id == 7)
+    for hot in (True, False):
+        async with domain.unit(hot=hot) as uow:
+            person = await uow.session.get(User, 7)
+            person.language = "zh" if hot else "en"
+            # on the driver, a read of another table leaves the change for later (it needs
+            # no write; the session writes everything first) ...
+            assert await hot_rows(uow.session, _WAITING, {"people": [7]}) == []
+            assert (person in uow.session.dirty) == (hot and domain.sqlite)
+            # ... one of its own table sees it, as through the session
+            assert await hot_rows(uow.session, reach, {}) == [("zh" if hot else "en",)]
+            assert person not in uow.session.dirty

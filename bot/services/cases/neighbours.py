@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from bot.services.shared.domain import Domain, UnitOfWork
+from bot.store.db import hot_rows
 from bot.store.models import Case, CaseNeighbour
 from routing.classifier import Classification
 from routing.neighbours import DeploymentIndex, NeighbourIndex, from_bytes, to_bytes
@@ -66,7 +67,7 @@ async def index(uow: UnitOfWork) -> NeighbourIndex | None:
     cache: DeploymentIndex | None = uow.domain.neighbour_cache
     if cache is None or cache.encoder != voter.name:
         cache = uow.domain.neighbour_cache = DeploymentIndex(voter.name)
-    top, count = (await uow.session.execute(_STATE)).one()
+    ((top, count),) = await hot_rows(uow.session, _STATE, {})
     state = (int(top or 0), int(count or 0))
     if state == cache.state:
         return cache.index()

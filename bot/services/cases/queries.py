@@ -24,6 +24,7 @@ from bot.services.cases.status import (
 )
 from bot.services.people.access import may_see_contact, may_view, scope, scope_grids
 from bot.services.shared.domain import UnitOfWork
+from bot.store.db import hot_rows
 from bot.store.models import ApiKey, Case, CaseEvent, CaseIntake, CasePhoto, Open311Contact
 
 BOARD_LIMIT = 300
@@ -54,10 +55,10 @@ _OPEN_COUNTS_OF = _OPEN_COUNTS.where(Case.owner_id.in_(bindparam("owners", expan
 
 async def open_counts(uow: UnitOfWork, owner_ids: Collection[int] | None = None) -> dict[int, int]:
     if owner_ids is None:
-        found = await uow.session.execute(_OPEN_COUNTS)
+        found = (await uow.session.execute(_OPEN_COUNTS)).all()
     else:
-        found = await uow.session.execute(_OPEN_COUNTS_OF, {"owners": list(owner_ids)})
-    return {owner: n for owner, n in found.all()}
+        found = await hot_rows(uow.session, _OPEN_COUNTS_OF, {"owners": list(owner_ids)})
+    return {owner: n for owner, n in found}
 
 
 async def grid_counts(uow: UnitOfWork, grid_id: str) -> dict[int, int]:

@@ -22,6 +22,7 @@ from bot.services.shared import dialogue
 from bot.services.shared.dialogue import Prompt
 from bot.services.shared.domain import UnitOfWork
 from bot.services.shared.outbox import Button
+from bot.store.db import hot_rows
 from bot.store.models import Case, CaseEvent, InboxUpdate, User
 from routing.classifier import Classification
 from routing.gridmap import GridMap
@@ -167,8 +168,8 @@ async def similar_open_case(
     # the few columns the comparison reads (a busy grid has dozens of open cases of one
     # category: whole rows cost more than the comparison), then the one case that won
     since = uow.now - SIMILAR_WINDOW
-    found = await uow.session.execute(
-        _OPEN_OF_GRID, {"grid": grid_id, "category": category, "since": since}
+    found = await hot_rows(
+        uow.session, _OPEN_OF_GRID, {"grid": grid_id, "category": category, "since": since}
     )
     words = text.lower()
     best: tuple[float, int] | None = None
@@ -191,8 +192,8 @@ async def own_open_duplicate(
 ) -> Case | None:
     """The resident's own open case this report repeats: nearly the same words, or the same
     category with similar words (sending one problem twice must not make two cases)."""
-    found = await uow.session.execute(
-        _OPEN_OF_RESIDENT, {"resident": user.id, "since": uow.now - SIMILAR_WINDOW}
+    found = await hot_rows(
+        uow.session, _OPEN_OF_RESIDENT, {"resident": user.id, "since": uow.now - SIMILAR_WINDOW}
     )
     a = text.lower()
     for case_id, case_text, case_category in found:
