@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, select
+from sqlalchemy import bindparam, event, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -683,8 +683,8 @@ def _write_born_claimed(session: Session, rows: list[dict[str, Any]], lease: Any
         row["status"], row["locked_until"] = "sending", lease
     connection = session.connection()
     raw = _hot_driver(session)
-    if raw is not None:
-        ids = [_insert_here(raw, table, row, connection.dialect) for row in rows]
+    if raw is not None and len(rows) <= BORN_HERE and len({tuple(row) for row in rows}) == 1:
+        ids = _insert_here(raw, table, rows, connection.dialect)
     elif connection.dialect.name == "sqlite":
         # One statement for all the rows. SQLAlchemy would insert them one by one to match
         # each id to its row, but SQLite numbers a statement's rows in order (each one more
@@ -721,27 +721,39 @@ def _hot_driver(session: Session) -> Any:
     return raw if raw.in_transaction else None
 
 
-def _insert_here(raw: Any, table: Any, row: dict[str, Any], dialect: Any) -> int:
-    """INSERT one row straight on the driver (`hot_rows`), compiled once per set of columns;
-    its id."""
-    keys = tuple(row)
-    form = _FORMS.get((table, keys))
+#: A hot transaction writes up to this many outgoing rows on the driver (`_insert_here`); more
+#: (a notice to many) go through SQLAlchemy, which splits a long INSERT within SQLite's limits.
+BORN_HERE = 16
+
+
+def _insert_here(raw: Any, table: Any, rows: list[dict[str, Any]], dialect: Any) -> list[int]:
+    """INSERT rows (of the same columns) straight on the driver in one statement (`hot_rows`),
+    compiled once per set of columns and number of rows; their ids in the rows' order (SQLite
+    numbers a statement's rows in order: sorted, the ids are the rows')."""
+    keys = tuple(rows[0])
+    form = _FORMS.get((table, keys, len(rows)))
     if form is None:
-        form = _FORMS[(table, keys)] = DriverForm(
-            insert(table).returning(table.c.id), dialect, column_keys=list(keys)
+        values = ", ".join(
+            "(" + ", ".join(f":{c}_{i}" for c in keys) + ")" for i in range(len(rows))
         )
-    sql, values = form.bind(row)
+        statement = text(
+            f"INSERT INTO {table.name} ({', '.join(keys)}) VALUES {values} RETURNING id"
+        ).bindparams(
+            *(bindparam(f"{c}_{i}", type_=table.c[c].type) for i in range(len(rows)) for c in keys)
+        )
+        form = _FORMS[(table, keys, len(rows))] = DriverForm(statement, dialect)
+    sql, values = form.bind({f"{c}_{i}": row[c] for i, row in enumerate(rows) for c in keys})
     try:
         cursor = raw.execute(sql, values)
         try:
-            (row_id,) = cursor.fetchone()
+            ids = sorted(int(row_id) for (row_id,) in cursor.fetchall())
         finally:
             cursor.close()
     except sqlite3.Error as error:  # as SQLAlchemy would raise it
         raise DBAPIError.instance(sql, values, error, sqlite3.Error) from error
     if _COUNTING:
         SQL_STATS["statements"] += 1
-    return int(row_id)
+    return ids
 
 
 def sending_needs(

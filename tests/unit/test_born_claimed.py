@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, select
 
 from bot.services.shared.domain import Domain
+from bot.store.db import BORN_HERE
 from bot.store.models import OutboxMessage
 
 
@@ -52,3 +53,20 @@ async def test_handed_messages_are_their_stored_rows_written_in_one_statement(
     } == stored
     assert [r.id for r in handed] == sorted(r.id for r in handed)  # in the order written
     assert len(inserts) == (0 if hot and domain.sqlite else 1)
+
+
+async def test_many_messages_of_one_hot_transaction_are_their_stored_rows(domain: Domain) -> None:
+    """More than a hot transaction writes on the driver (a notice to many): through SQLAlchemy,
+    the same rows, in order."""
+    domain.takes_born = True
+    many = BORN_HERE * 2 + 3
+    async with domain.unit(hot=True) as uow:
+        for i in range(many):
+            uow.outbox.send_text(1000 + i, f"notice {i}")
+    handed, _refs, _gone = domain.take_handed()
+    async with domain.reading() as session:
+        stored = {
+            row.id: (row.chat_id, row.payload["text"])
+            for row in (await session.execute(select(OutboxMessage))).scalars()
+        }
+    assert [stored[r.id] for r in handed] == [(1000 + i, f"notice {i}") for i in range(many)]
