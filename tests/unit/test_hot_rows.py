@@ -23,7 +23,7 @@ from bot.runtime.processor import _WAITING
 from bot.services.shared import ratelimit
 from bot.services.shared.domain import Domain
 from bot.services.shared.languages import chat_language
-from bot.store.db import PEOPLE, hot_rows, upgrade
+from bot.store.db import PEOPLE, hot_get, hot_rows, upgrade
 from bot.store.models import User
 from bot.store.upserts import RATE_WINDOW_COUNT, inbox_insert
 
@@ -39,15 +39,20 @@ async def domain(tmp_path: Path) -> Domain:
     await made.dispose()
 
 
-def _through_sqlalchemy(domain: Domain) -> list[str]:
+class _Seen(list):
+    callback: Any
+
+
+def _through_sqlalchemy(domain: Domain) -> _Seen:
     """The statements SQLAlchemy hands to the driver from now on (BEGIN and COMMIT aside)."""
-    seen: list[str] = []
+    seen = _Seen()
 
     @event.listens_for(domain.engine.sync_engine, "before_cursor_execute")
     def _seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         if not statement.startswith(("BEGIN", "COMMIT")):
-            seen.append(statement)
+            seen.append(" ".join(statement.split()))
 
+    seen.callback = _seen
     return seen
 
 
@@ -202,3 +207,44 @@ async def test_what_the_transaction_changed_is_written_before_a_read_of_its_tabl
             # ... one of its own table sees it, as through the session
             assert await hot_rows(uow.session, reach, {}) == [("zh" if hot else "en",)]
             assert person not in uow.session.dirty
+
+
+async def test_a_persons_row_read_and_attached_is_the_row_the_orm_loads(domain: Domain) -> None:
+    async with domain.unit() as uow:
+        await uow.session.execute(
+            insert(User.__table__),
+            {
+                "id": 7,
+                "language": "zh",
+                "pseudonym": "R-7",
+                "created_at": AT,
+                "consent_at": AT,
+                "state": "draft",
+                "state_data": {"text": "电梯 lift"},
+                "unreachable": False,
+                "home_grid_id": "G1",
+                "verified": True,
+            },
+        )
+    columns = [c.key for c in User.__mapper__.column_attrs]
+    async with domain.unit() as uow:
+        loaded = await uow.session.get(User, 7)
+        expected = {name: getattr(loaded, name) for name in columns}
+    for hot in (True, False):
+        seen = _through_sqlalchemy(domain)
+        async with domain.unit(hot=hot) as uow:
+            person = await hot_get(uow.session, User, 7)
+            if hot and domain.sqlite:
+                assert seen == []  # read on the driver
+            assert {name: getattr(person, name) for name in columns} == expected
+            assert person in uow.session and person not in uow.session.dirty
+            assert await hot_get(uow.session, User, 7) is person  # held: the same row
+            assert await uow.session.get(User, 7) is person
+            assert await hot_get(uow.session, User, 4242) is None
+            person.state_data = {"text": f"lift broken {hot}"}  # changed as any loaded row
+            expected["state_data"] = person.state_data
+        event.remove(domain.engine.sync_engine, "before_cursor_execute", seen.callback)
+        updates = [s for s in seen if s.startswith("UPDATE users")]
+        assert updates == ["UPDATE users SET state_data=? WHERE users.id = ?"] or not domain.sqlite
+    async with domain.unit() as uow:
+        assert (await uow.session.get(User, 7)).state_data == {"text": "lift broken False"}

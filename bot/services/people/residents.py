@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 
 from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
+from bot.store.db import hot_get
 from bot.store.models import (
     Case,
     CaseEvent,
@@ -44,12 +45,12 @@ def pseudonym_for(user_id: int) -> str:
 
 
 async def get_user(uow: UnitOfWork, user_id: int) -> User | None:
-    return uow.knows(user_id, await uow.session.get(User, user_id))  # type: ignore[no-any-return]
+    return uow.knows(user_id, await hot_get(uow.session, User, user_id))  # type: ignore[no-any-return]
 
 
 async def ensure_user(uow: UnitOfWork, person: Person, language: str) -> User:
     """The person's row. Stores nothing personal: only the id, language and pseudonym."""
-    user = await uow.session.get(User, person.id)
+    user = await hot_get(uow.session, User, person.id)
     if user is None:
         user = User(
             id=person.id,
