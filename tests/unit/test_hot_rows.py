@@ -68,6 +68,24 @@ def _update(update_id: int, user_id: int, status: str) -> dict[str, Any]:
     }
 
 
+def _person(person_id: int, **values: Any) -> dict[str, Any]:
+    """A person's row as stored: who has talked to the bot, and nothing more unless given."""
+    return {
+        "id": person_id,
+        "language": "en",
+        "pseudonym": f"R-{person_id}",
+        "created_at": AT,
+        "state_data": {},
+        "unreachable": False,
+        **values,
+    }
+
+
+async def _store_people(domain: Domain, *rows: dict[str, Any]) -> None:
+    async with domain.unit() as uow:
+        await uow.session.execute(insert(User.__table__), list(rows))
+
+
 async def _stored_inbox(domain: Domain) -> dict[int, tuple]:
     async with domain.engine.connect() as conn:
         found = await conn.execute(
@@ -144,28 +162,7 @@ async def test_a_failed_statement_fails_as_sqlalchemy_would(domain: Domain) -> N
 async def test_a_card_is_written_in_the_members_language_without_their_row(
     domain: Domain,
 ) -> None:
-    async with domain.unit() as uow:
-        await uow.session.execute(
-            insert(User.__table__),
-            [
-                {
-                    "id": 10001,
-                    "language": "zh",
-                    "pseudonym": "R-1",
-                    "created_at": AT,
-                    "state_data": {},
-                    "unreachable": True,
-                },
-                {
-                    "id": 10002,
-                    "language": "en",
-                    "pseudonym": "R-2",
-                    "created_at": AT,
-                    "state_data": {},
-                    "unreachable": False,
-                },
-            ],
-        )
+    await _store_people(domain, _person(10001, language="zh", unreachable=True), _person(10002))
     for hot in (True, False):
         async with domain.unit(hot=hot) as uow:
             assert await chat_language(uow, 10001) == "zh"
@@ -183,18 +180,7 @@ async def test_a_card_is_written_in_the_members_language_without_their_row(
 async def test_what_the_transaction_changed_is_written_before_a_read_of_its_table(
     domain: Domain,
 ) -> None:
-    async with domain.unit() as uow:
-        await uow.session.execute(
-            insert(User.__table__),
-            {
-                "id": 7,
-                "language": "en",
-                "pseudonym": "R-7",
-                "created_at": AT,
-                "state_data": {},
-                "unreachable": False,
-            },
-        )
+    await _store_people(domain, _person(7))
     reach = select(User.__table__.c.language).where(User.__table__.c.id == 7)
     for hot in (True, False):
         async with domain.unit(hot=hot) as uow:
@@ -210,22 +196,18 @@ async def test_what_the_transaction_changed_is_written_before_a_read_of_its_tabl
 
 
 async def test_a_persons_row_read_and_attached_is_the_row_the_orm_loads(domain: Domain) -> None:
-    async with domain.unit() as uow:
-        await uow.session.execute(
-            insert(User.__table__),
-            {
-                "id": 7,
-                "language": "zh",
-                "pseudonym": "R-7",
-                "created_at": AT,
-                "consent_at": AT,
-                "state": "draft",
-                "state_data": {"text": "电梯 lift"},
-                "unreachable": False,
-                "home_grid_id": "G1",
-                "verified": True,
-            },
-        )
+    await _store_people(
+        domain,
+        _person(
+            7,
+            language="zh",
+            consent_at=AT,
+            state="draft",
+            state_data={"text": "电梯 lift"},
+            home_grid_id="G1",
+            verified=True,
+        ),
+    )
     columns = [c.key for c in User.__mapper__.column_attrs]
     async with domain.unit() as uow:
         loaded = await uow.session.get(User, 7)
