@@ -32,7 +32,7 @@ from bot.services.cases.reachability import mark_unreachable
 from bot.services.participation import broadcast
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.messaging import Ref, remember_retired
-from bot.store.db import driver_statement, hot_rows, sending_needs
+from bot.store.db import DriverForm, driver_statement, hot_rows, sending_needs
 from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
 
 log = logging.getLogger(__name__)
@@ -541,27 +541,16 @@ class Sender:
     async def _write_marks(
         self, batch: list[tuple[OutboxMessage, int | None, asyncio.Future[None]]]
     ) -> None:
+        marks = [(row, message_id) for row, message_id, _ in batch]
         loop_writes = self.domain.loop_writes
-        if loop_writes is not None and not any(
-            row.ref and message_id is not None for row, message_id, _ in batch
-        ):
-            # no message to remember: the marks alone, on the event loop's own connection
-            sql, row_of = _mark_sent_for(self.domain.engine.dialect)
-            now = self.domain.clock.now()
-            await loop_writes.write(
-                [
-                    (
-                        sql,
-                        [
-                            row_of({"row_id": row.id, "sent_id": message_id, "sent_at": now})
-                            for row, message_id, _ in batch
-                        ],
-                    )
-                ]
+        if loop_writes is not None and await loop_writes.run(
+            functools.partial(
+                _marks_here, self.domain.engine.dialect, marks, self.domain.clock.now()
             )
-            return
+        ):
+            return  # on the event loop's own connection, without SQLAlchemy
         async with self.domain.unit(quiet=("outbox",), hot=True) as uow:
-            await self._record_marks(uow, [(row, message_id) for row, message_id, _ in batch])
+            await self._record_marks(uow, marks)
 
     async def _recovered(self, found: list[Delivered]) -> None:
         """Mark "sent" the rows a dead process's courier journalled as delivered (those still
@@ -792,6 +781,55 @@ _MARK_SENT = (
 def _mark_sent_for(dialect: Any) -> tuple[str, Any]:
     """`_MARK_SENT` as the driver takes it (`bot.store.db.driver_statement`), per dialect."""
     return driver_statement(_MARK_SENT, dialect)
+
+
+@functools.cache
+def _ref_forms(dialect: Any) -> tuple[DriverForm, DriverForm, DriverForm]:
+    """`_REFS_NAMED`, `_REF_NEW` and `_REF_MOVED` as the driver takes them, per dialect."""
+    return (
+        DriverForm(_REFS_NAMED, dialect),
+        DriverForm(_REF_NEW, dialect),
+        DriverForm(_REF_MOVED, dialect),
+    )
+
+
+def _marks_here(
+    dialect: Any, batch: list[tuple[OutboxMessage, int | None]], now: Any, raw: Any
+) -> int | None:
+    """`Sender._record_marks` on the driver's connection (`LoopConnection.run`): the same
+    statements; how many it ran. None (nothing kept) where a card's older copy must be
+    retired: that queues an edit, which the session's way writes."""
+    sql, row_of = _mark_sent_for(dialect)
+    raw.executemany(
+        sql,
+        [
+            row_of({"row_id": row.id, "sent_id": message_id, "sent_at": now})
+            for row, message_id in batch
+        ],
+    )
+    refs = {
+        row.ref: (row.chat_id, message_id)
+        for row, message_id in batch
+        if row.ref and message_id is not None
+    }
+    if not refs:
+        return 1
+    named, new, moved = _ref_forms(dialect)
+    sql, values = named.bind({"names": list(refs)})
+    existing = {found[0]: Ref(*found) for found in named.rows(raw.execute(sql, values).fetchall())}
+    ran = 2
+    for name, (chat_id, message_id) in refs.items():
+        ref = existing.get(name)
+        if ref is None:
+            raw.execute(*new.bind({"name": name, "chat": chat_id, "message": message_id}))
+        elif (ref.chat_id, ref.message_id) == (chat_id, message_id):
+            continue
+        elif ref.chat_id == chat_id and name.startswith("card:"):
+            return None  # an older copy of the card to retire (`_retire_older_copy`)
+        else:
+            raw.execute(*moved.bind({"name": name, "chat": chat_id, "message": message_id}))
+        ran += 1
+    return ran
 
 
 class _Countdown:

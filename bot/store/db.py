@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sqlite3
@@ -482,36 +483,48 @@ class LoopConnection:
     async def write(self, statements: list[tuple[str, list[tuple]]]) -> None:
         """Run `statements` (SQL, and the rows to run it for) in one transaction; returns once
         it is committed. All of it is written, or (raising) none."""
+        await self.run(functools.partial(_run_statements, statements))
+
+    async def run(self, work: Callable[[Any], int | None]) -> bool:
+        """Run `work(connection)` in one write transaction: it runs its statements on the
+        driver's connection and answers how many, or None to leave everything as it was (the
+        transaction is rolled back). True once committed, False when `work` declined. All of
+        it is written, or (raising, or declining) none."""
         async with self.lock:
             if self._raw is None:
                 self._raw = await asyncio.to_thread(self._open)
             raw = self._raw
             if not _checkpoint_turn() and _begin_here(raw, wait_after=False):
-                self._run(raw, statements)
-                return
+                return self._run(raw, work)
             # shielded: a cancelled caller must not let another write use the connection
             # while this one still runs on the worker thread
-            await asyncio.shield(asyncio.to_thread(self._waiting, raw, statements))
+            return await asyncio.shield(asyncio.to_thread(self._waiting, raw, work))
 
-    def _run(self, raw: Any, statements: list[tuple[str, list[tuple]]]) -> None:
+    def _run(self, raw: Any, work: Callable[[Any], int | None]) -> bool:
         try:
-            for sql, rows in statements:
-                raw.executemany(sql, rows)
-            raw.commit()
+            ran = work(raw)
+            if ran is None:
+                raw.rollback()
+            else:
+                raw.commit()
         except BaseException:
             if raw.in_transaction:
                 raw.rollback()
             raise
         if self._count:
-            SQL_STATS["statements"] += 1 + len(statements)  # with the BEGIN, as the engine's
-            SQL_STATS["commits"] += 1
+            if ran is None:
+                SQL_STATS["rollbacks"] += 1
+            else:
+                SQL_STATS["statements"] += 1 + ran  # with the BEGIN, as the engine's
+                SQL_STATS["commits"] += 1
+        return ran is not None
 
-    def _waiting(self, raw: Any, statements: list[tuple[str, list[tuple]]]) -> None:
+    def _waiting(self, raw: Any, work: Callable[[Any], int | None]) -> bool:
         raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         raw.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT}")
         try:
             raw.execute(_BEGIN)
-            self._run(raw, statements)
+            return self._run(raw, work)
         finally:
             raw.execute("PRAGMA busy_timeout=0")
             raw.execute("PRAGMA wal_autocheckpoint=0")
@@ -521,6 +534,12 @@ class LoopConnection:
             if self._raw is not None:
                 self._raw.close()
                 self._raw = None
+
+
+def _run_statements(statements: list[tuple[str, list[tuple]]], raw: Any) -> int:
+    for sql, rows in statements:
+        raw.executemany(sql, rows)
+    return len(statements)
 
 
 async def statements_off_loop(session: AsyncSession) -> None:

@@ -9,14 +9,20 @@ session but the retired copy's alias and the edit that takes its buttons off.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 
+from bot.config import Settings
 from bot.runtime.sender import Sender
 from bot.services.shared.domain import Domain
 from bot.services.shared.messaging import case_of_message
+from bot.store.db import upgrade
 from bot.store.models import MessageRef, OutboxMessage
 
 
@@ -101,3 +107,92 @@ async def test_delivered_messages_are_marked_and_their_names_remembered(domain: 
             "INSERT INTO message_refs",
             "SELECT users.id FROM users WHERE users.id IN",
         ]
+
+
+@pytest.fixture
+async def sqlite_file(tmp_path: Path) -> AsyncIterator[Domain]:
+    """A SQLite file, where the event loop has a connection of its own (`LoopConnection`)."""
+    settings = Settings(token="1:x", database_url=f"sqlite+aiosqlite:///{tmp_path / 'marks.db'}")
+    await upgrade(settings.database_url)
+    made = Domain(settings)
+    assert made.loop_writes is not None
+    yield made
+    await made.dispose()
+
+
+async def test_marks_on_the_loops_own_connection_remember_names_and_leave_retiring_to_the_session(
+    sqlite_file: Domain,
+) -> None:
+    """SQLite file: a batch of marks goes to the event loop's own connection, names included;
+    one that must retire a card's older copy (an edit to queue) is written the session's way,
+    with the same result as above."""
+    domain = sqlite_file
+    now = domain.clock.now()
+    async with domain.unit() as uow:
+        uow.session.add_all(
+            [
+                MessageRef(ref="card:2:502", chat_id=502, message_id=7),  # an older copy
+                MessageRef(ref="q:3:9", chat_id=503, message_id=8),  # asked before elsewhere
+            ]
+        )
+        rows = [
+            OutboxMessage(
+                created_at=now,
+                chat_id=chat_id,
+                method="sendMessage",
+                payload={"text": "hello"},
+                ref=ref,
+                status="sending",
+                attempts=0,
+                next_attempt_at=now,
+            )
+            for chat_id, ref in ((501, "card:1:501"), (504, "q:3:9"), (502, "card:2:502"))
+        ]
+        uow.session.add_all(rows)
+    seen: list[str] = []  # what SQLAlchemy's engine runs and commits
+
+    @event.listens_for(domain.engine.sync_engine, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    @event.listens_for(domain.engine.sync_engine, "commit")
+    def _committed(_conn: Any) -> None:
+        seen.append("COMMIT")
+
+    sender = Sender(domain, SimpleNamespace(base_url="http://127.0.0.1:9/bot1:x"))  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    # a new card's copy and a question asked again elsewhere, then a card's newer copy
+    await sender._write_marks(
+        [(rows[0], 11, loop.create_future()), (rows[1], 12, loop.create_future())]
+    )
+    assert seen == []  # none of it through SQLAlchemy
+    await sender._write_marks([(rows[2], 13, loop.create_future())])
+    event.remove(domain.engine.sync_engine, "before_cursor_execute", _seen)
+    event.remove(domain.engine.sync_engine, "commit", _committed)
+    async with domain.unit() as uow:
+        names = {
+            ref.ref: (ref.chat_id, ref.message_id)
+            for ref in (await uow.session.execute(select(MessageRef))).scalars()
+        }
+        assert names == {
+            "card:1:501": (501, 11),
+            "q:3:9": (504, 12),
+            "card:2:502": (502, 13),
+            "card:2:502:7": (502, 7),  # the older copy, retired the session's way
+        }
+        edits = (
+            await uow.session.execute(
+                select(OutboxMessage.chat_id, OutboxMessage.payload).where(
+                    OutboxMessage.method == "editMessageReplyMarkup"
+                )
+            )
+        ).all()
+        assert [(chat_id, payload["message_id"]) for chat_id, payload in edits] == [(502, 7)]
+        sent = (
+            await uow.session.execute(
+                select(OutboxMessage.message_id).where(
+                    OutboxMessage.status == "sent", OutboxMessage.method == "sendMessage"
+                )
+            )
+        ).scalars()
+        assert sorted(sent) == [11, 12, 13]
