@@ -582,19 +582,8 @@ class Sender:
         # Core statements (no ORM rows, no flush): on SQLite's hot transaction they go to the
         # driver directly (`hot_rows`); the marks are one statement run for every row
         session = uow.session
-        await hot_rows(
-            session,
-            _MARK_SENT,
-            [
-                {"row_id": row.id, "sent_id": message_id, "sent_at": uow.now}
-                for row, message_id in batch
-            ],
-        )
-        refs = {
-            row.ref: (row.chat_id, message_id)
-            for row, message_id in batch
-            if row.ref and message_id is not None
-        }
+        await hot_rows(session, _MARK_SENT, _mark_params(batch, uow.now))
+        refs = _named(batch)
         if not refs:
             return
         existing = {
@@ -783,6 +772,20 @@ def _mark_sent_for(dialect: Any) -> tuple[str, Any]:
     return driver_statement(_MARK_SENT, dialect)
 
 
+def _mark_params(batch: list[tuple[OutboxMessage, int | None]], now: Any) -> list[dict[str, Any]]:
+    """`_MARK_SENT`'s parameters for each delivered row."""
+    return [{"row_id": row.id, "sent_id": message_id, "sent_at": now} for row, message_id in batch]
+
+
+def _named(batch: list[tuple[OutboxMessage, int | None]]) -> dict[str, tuple[int, int]]:
+    """The delivered messages to remember by name: name -> (chat, message id)."""
+    return {
+        row.ref: (row.chat_id, message_id)
+        for row, message_id in batch
+        if row.ref and message_id is not None
+    }
+
+
 @functools.cache
 def _ref_forms(dialect: Any) -> tuple[DriverForm, DriverForm, DriverForm]:
     """`_REFS_NAMED`, `_REF_NEW` and `_REF_MOVED` as the driver takes them, per dialect."""
@@ -800,18 +803,8 @@ def _marks_here(
     statements; how many it ran. None (nothing kept) where a card's older copy must be
     retired: that queues an edit, which the session's way writes."""
     sql, row_of = _mark_sent_for(dialect)
-    raw.executemany(
-        sql,
-        [
-            row_of({"row_id": row.id, "sent_id": message_id, "sent_at": now})
-            for row, message_id in batch
-        ],
-    )
-    refs = {
-        row.ref: (row.chat_id, message_id)
-        for row, message_id in batch
-        if row.ref and message_id is not None
-    }
+    raw.executemany(sql, [row_of(params) for params in _mark_params(batch, now)])
+    refs = _named(batch)
     if not refs:
         return 1
     named, new, moved = _ref_forms(dialect)

@@ -26,7 +26,9 @@ from bot.store.db import upgrade
 from bot.store.models import MessageRef, OutboxMessage
 
 
-async def test_delivered_messages_are_marked_and_their_names_remembered(domain: Domain) -> None:
+async def _sending(domain: Domain, chats: list[tuple[int, str | None]]) -> list[OutboxMessage]:
+    """Messages on their way to these chats (under these names), with a card's older copy in
+    chat 502 and a question asked before in chat 503 remembered."""
     now = domain.clock.now()
     async with domain.unit() as uow:
         uow.session.add_all(
@@ -46,14 +48,26 @@ async def test_delivered_messages_are_marked_and_their_names_remembered(domain: 
                 attempts=0,
                 next_attempt_at=now,
             )
-            for chat_id, ref in (
-                (501, "card:1:501"),
-                (502, "card:2:502"),
-                (504, "q:3:9"),
-                (505, None),
-            )
+            for chat_id, ref in chats
         ]
         uow.session.add_all(rows)
+    return rows
+
+
+async def _buttons_taken_off(uow: Any) -> list[tuple[int, int]]:
+    """The messages whose buttons an edit written in the outbox takes off: (chat, message)."""
+    edits = await uow.session.execute(
+        select(OutboxMessage.chat_id, OutboxMessage.payload).where(
+            OutboxMessage.method == "editMessageReplyMarkup"
+        )
+    )
+    return [(chat_id, payload["message_id"]) for chat_id, payload in edits.all()]
+
+
+async def test_delivered_messages_are_marked_and_their_names_remembered(domain: Domain) -> None:
+    rows = await _sending(
+        domain, [(501, "card:1:501"), (502, "card:2:502"), (504, "q:3:9"), (505, None)]
+    )
     seen: list[str] = []
 
     @event.listens_for(domain.engine.sync_engine, "before_cursor_execute")
@@ -92,14 +106,7 @@ async def test_delivered_messages_are_marked_and_their_names_remembered(domain: 
         }
         assert await case_of_message(uow, 502, 7) == 2  # a reply to the older copy
         assert await case_of_message(uow, 502, 12) == 2
-        edits = (
-            await uow.session.execute(
-                select(OutboxMessage.chat_id, OutboxMessage.payload).where(
-                    OutboxMessage.method == "editMessageReplyMarkup"
-                )
-            )
-        ).all()
-        assert [(chat_id, payload["message_id"]) for chat_id, payload in edits] == [(502, 7)]
+        assert await _buttons_taken_off(uow) == [(502, 7)]
     if domain.sqlite:
         # through the session: only the alias of the older copy, and whether the chat whose
         # buttons come off blocked the bot
@@ -127,28 +134,7 @@ async def test_marks_on_the_loops_own_connection_remember_names_and_leave_retiri
     one that must retire a card's older copy (an edit to queue) is written the session's way,
     with the same result as above."""
     domain = sqlite_file
-    now = domain.clock.now()
-    async with domain.unit() as uow:
-        uow.session.add_all(
-            [
-                MessageRef(ref="card:2:502", chat_id=502, message_id=7),  # an older copy
-                MessageRef(ref="q:3:9", chat_id=503, message_id=8),  # asked before elsewhere
-            ]
-        )
-        rows = [
-            OutboxMessage(
-                created_at=now,
-                chat_id=chat_id,
-                method="sendMessage",
-                payload={"text": "hello"},
-                ref=ref,
-                status="sending",
-                attempts=0,
-                next_attempt_at=now,
-            )
-            for chat_id, ref in ((501, "card:1:501"), (504, "q:3:9"), (502, "card:2:502"))
-        ]
-        uow.session.add_all(rows)
+    rows = await _sending(domain, [(501, "card:1:501"), (504, "q:3:9"), (502, "card:2:502")])
     seen: list[str] = []  # what SQLAlchemy's engine runs and commits
 
     @event.listens_for(domain.engine.sync_engine, "before_cursor_execute")
@@ -180,14 +166,7 @@ async def test_marks_on_the_loops_own_connection_remember_names_and_leave_retiri
             "card:2:502": (502, 13),
             "card:2:502:7": (502, 7),  # the older copy, retired the session's way
         }
-        edits = (
-            await uow.session.execute(
-                select(OutboxMessage.chat_id, OutboxMessage.payload).where(
-                    OutboxMessage.method == "editMessageReplyMarkup"
-                )
-            )
-        ).all()
-        assert [(chat_id, payload["message_id"]) for chat_id, payload in edits] == [(502, 7)]
+        assert await _buttons_taken_off(uow) == [(502, 7)]
         sent = (
             await uow.session.execute(
                 select(OutboxMessage.message_id).where(
