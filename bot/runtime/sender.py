@@ -592,19 +592,16 @@ class Sender:
         }
         for name, (chat_id, message_id) in refs.items():
             ref = existing.get(name)
-            if ref is None:
-                await hot_rows(
-                    session, _REF_NEW, {"name": name, "chat": chat_id, "message": message_id}
-                )
+            change = _ref_change(ref, name, chat_id, message_id)
+            if change == "kept":
                 continue
-            if ref.chat_id == chat_id and ref.message_id != message_id:
+            if change == "retire" and ref is not None:
                 await _retire_older_copy(uow, ref)
-            if (ref.chat_id, ref.message_id) != (chat_id, message_id):
-                await hot_rows(
-                    session,
-                    _REF_MOVED,
-                    {"name": name, "chat": chat_id, "message": message_id},
-                )
+            await hot_rows(
+                session,
+                _REF_NEW if change == "new" else _REF_MOVED,
+                {"name": name, "chat": chat_id, "message": message_id},
+            )
 
     async def _forget_ref(self, row: OutboxMessage) -> None:
         if row.edit_ref:
@@ -812,17 +809,28 @@ def _marks_here(
     existing = {found[0]: Ref(*found) for found in named.rows(raw.execute(sql, values).fetchall())}
     ran = 2
     for name, (chat_id, message_id) in refs.items():
-        ref = existing.get(name)
-        if ref is None:
-            raw.execute(*new.bind({"name": name, "chat": chat_id, "message": message_id}))
-        elif (ref.chat_id, ref.message_id) == (chat_id, message_id):
+        change = _ref_change(existing.get(name), name, chat_id, message_id)
+        if change == "kept":
             continue
-        elif ref.chat_id == chat_id and name.startswith("card:"):
+        if change == "retire":
             return None  # an older copy of the card to retire (`_retire_older_copy`)
-        else:
-            raw.execute(*moved.bind({"name": name, "chat": chat_id, "message": message_id}))
+        form = new if change == "new" else moved
+        raw.execute(*form.bind({"name": name, "chat": chat_id, "message": message_id}))
         ran += 1
     return ran
+
+
+def _ref_change(ref: Ref | None, name: str, chat_id: int, message_id: int) -> str:
+    """What recording a delivered message under `name` does to the name's row: "new" (no
+    row yet), "kept" (it names this message already), "retire" (it names an older copy of a
+    card in the same chat: retired, then moved) or "moved"."""
+    if ref is None:
+        return "new"
+    if (ref.chat_id, ref.message_id) == (chat_id, message_id):
+        return "kept"
+    if ref.chat_id == chat_id and name.startswith("card:"):
+        return "retire"
+    return "moved"
 
 
 class _Countdown:
@@ -861,9 +869,8 @@ async def _retire_older_copy(uow: UnitOfWork, ref: Ref) -> None:
     """A chat keeps one live copy of a card. A new copy recorded under the card's name while
     the older one still has its buttons (the older copy's delivery was recorded after the new
     one was asked for) takes the older copy's buttons off here; replies to it still reach the
-    case through its alias. An older copy already retired has its alias and is left alone."""
-    if not ref.ref.startswith("card:"):
-        return
+    case through its alias. An older copy already retired has its alias and is left alone.
+    (`_ref_change` tells when: a card's name, in the same chat.)"""
     if await remember_retired(uow, ref):
         uow.outbox.edit_markup(ref.chat_id, ref.message_id)
 

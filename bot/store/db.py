@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, select, text
+from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -359,44 +359,54 @@ async def hot_rows(
     session's listeners note is noted (`_statement_seen`); a statement on the outbox while
     messages are queued goes through the session, which writes them first. Elsewhere it goes
     through the session, as any statement."""
-    driver = session.info.get(HOT_DRIVER)
-    if (
-        driver is None
-        or not getattr(driver, ON_LOOP, False)
-        or not driver._conn.in_transaction
-        or (session.info.get(QUEUED) and "outbox" in _tables(statement))
-    ):
+    driver = _hot_driver(session)
+    if driver is None or (session.info.get(QUEUED) and "outbox" in _tables(statement)):
         done = await session.execute(statement, params)
         return list(done.all()) if getattr(done, "returns_rows", True) else []
+    form = _form_of(statement, session.bind.dialect)
+    sync = session.sync_session
+    unwritten = (*sync.new, *sync.dirty, *sync.deleted)
+    if unwritten and {getattr(o, "__tablename__", "") for o in unwritten} & _tables(statement):
+        await session.flush()  # as the session's autoflush would, before the statement
+    _statement_seen(sync, statement, getattr(statement, "is_select", False))
+    if isinstance(params, list):
+        return form.rows(_on_driver(driver, form.sql, [form.row(p) for p in params], many=True))
+    return form.rows(_on_driver(driver, *form.bind(params)))
+
+
+def _form_of(statement: Any, dialect: Any) -> DriverForm:
+    """`statement` as the driver takes it, compiled on first use (the hot path's statements
+    are built once, so they are their own key)."""
     form = _FORMS.get(statement)
     if form is None:
         if len(_FORMS) >= _FORMS_MAX:
             _FORMS.clear()
-        form = _FORMS[statement] = DriverForm(statement, session.bind.dialect)
-    sync = session.sync_session
-    if sync.new or sync.deleted or sync.dirty:
-        unwritten = {
-            getattr(o, "__tablename__", "") for o in (*sync.new, *sync.dirty, *sync.deleted)
-        }
-        if unwritten & _tables(statement):
-            await session.flush()  # as the session's autoflush would, before the statement
-    _statement_seen(sync, statement, getattr(statement, "is_select", False))
+        form = _FORMS[statement] = DriverForm(statement, dialect)
+    return form
+
+
+def _hot_driver(session: Session | AsyncSession) -> Any:
+    """The SQLite connection of a hot transaction still on the event loop's thread (its
+    `_conn` is the driver's), or None."""
+    driver = session.info.get(HOT_DRIVER)
+    if driver is None or not getattr(driver, ON_LOOP, False):
+        return None
+    return driver if driver._conn.in_transaction else None
+
+
+def _on_driver(driver: Any, sql: str, values: Any, many: bool = False) -> list[tuple]:
+    """Run one statement on a hot transaction's driver connection; its rows, if it answers
+    any. A failure raises as SQLAlchemy would raise it; a slow statement sends the rest of
+    the transaction to the connection's thread (`SLOW_ON_LOOP`). Counted in `SQL_STATS`."""
+    raw = driver._conn
     started = time.perf_counter()
-    found: list[Any] = []
-    if isinstance(params, list):
-        sql, values = form.sql, [form.row(p) for p in params]
-        run = driver._conn.executemany
-    else:
-        sql, values = form.bind(params)
-        run = driver._conn.execute
     try:
-        cursor = run(sql, values)
+        cursor = raw.executemany(sql, values) if many else raw.execute(sql, values)
         try:
-            if cursor.description:
-                found = form.rows(cursor.fetchall())
+            found = cursor.fetchall() if cursor.description else []
         finally:
             cursor.close()
-    except sqlite3.Error as error:  # as SQLAlchemy would raise it
+    except sqlite3.Error as error:
         raise DBAPIError.instance(sql, values, error, sqlite3.Error) from error
     if time.perf_counter() - started > SLOW_ON_LOOP:
         setattr(driver, ON_LOOP, False)  # the rest of the transaction goes to the thread
@@ -734,9 +744,9 @@ def _write_born_claimed(session: Session, rows: list[dict[str, Any]], lease: Any
     for row in rows:
         row["status"], row["locked_until"] = "sending", lease
     connection = session.connection()
-    raw = _hot_driver(session)
-    if raw is not None and len(rows) <= BORN_HERE and len({tuple(row) for row in rows}) == 1:
-        ids = _insert_here(raw, table, rows, connection.dialect)
+    driver = _hot_driver(session)
+    if driver is not None and len(rows) <= BORN_HERE and len({tuple(row) for row in rows}) == 1:
+        ids = _insert_here(driver, table, rows, connection.dialect)
     elif connection.dialect.name == "sqlite":
         # One statement for all the rows. SQLAlchemy would insert them one by one to match
         # each id to its row, but SQLite numbers a statement's rows in order (each one more
@@ -764,48 +774,21 @@ def _write_born_claimed(session: Session, rows: list[dict[str, Any]], lease: Any
     handed[2].update(unreachable)
 
 
-def _hot_driver(session: Session) -> Any:
-    """The SQLite connection of a hot transaction still on the event loop's thread, or None."""
-    driver = session.info.get(HOT_DRIVER)
-    if driver is None or not getattr(driver, ON_LOOP, False):
-        return None
-    raw = driver._conn
-    return raw if raw.in_transaction else None
-
-
 #: A hot transaction writes up to this many outgoing rows on the driver (`_insert_here`); more
 #: (a notice to many) go through SQLAlchemy, which splits a long INSERT within SQLite's limits.
 BORN_HERE = 16
 
 
-def _insert_here(raw: Any, table: Any, rows: list[dict[str, Any]], dialect: Any) -> list[int]:
-    """INSERT rows (of the same columns) straight on the driver in one statement (`hot_rows`),
-    compiled once per set of columns and number of rows; their ids in the rows' order (SQLite
-    numbers a statement's rows in order: sorted, the ids are the rows')."""
+def _insert_here(driver: Any, table: Any, rows: list[dict[str, Any]], dialect: Any) -> list[int]:
+    """INSERT rows (of the same columns) on a hot transaction's driver in one statement
+    (`bot.store.upserts.rows_insert`, compiled once per number of rows); their ids in the rows'
+    order (SQLite numbers a statement's rows in order: sorted, the ids are the rows')."""
+    from bot.store.upserts import rows_insert, rows_params
+
     keys = tuple(rows[0])
-    form = _FORMS.get((table, keys, len(rows)))
-    if form is None:
-        values = ", ".join(
-            "(" + ", ".join(f":{c}_{i}" for c in keys) + ")" for i in range(len(rows))
-        )
-        statement = text(
-            f"INSERT INTO {table.name} ({', '.join(keys)}) VALUES {values} RETURNING id"
-        ).bindparams(
-            *(bindparam(f"{c}_{i}", type_=table.c[c].type) for i in range(len(rows)) for c in keys)
-        )
-        form = _FORMS[(table, keys, len(rows))] = DriverForm(statement, dialect)
-    sql, values = form.bind({f"{c}_{i}": row[c] for i, row in enumerate(rows) for c in keys})
-    try:
-        cursor = raw.execute(sql, values)
-        try:
-            ids = sorted(int(row_id) for (row_id,) in cursor.fetchall())
-        finally:
-            cursor.close()
-    except sqlite3.Error as error:  # as SQLAlchemy would raise it
-        raise DBAPIError.instance(sql, values, error, sqlite3.Error) from error
-    if _COUNTING:
-        SQL_STATS["statements"] += 1
-    return ids
+    form = _form_of(rows_insert(table, keys, len(rows), returning="id"), dialect)
+    found = _on_driver(driver, *form.bind(rows_params(rows, keys)))
+    return sorted(int(row_id) for (row_id,) in found)
 
 
 def sending_needs(

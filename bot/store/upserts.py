@@ -4,7 +4,8 @@ SQLAlchemy never caches its dialect INSERTs that carry ON CONFLICT (their `inher
 False), so each execution compiled the statement anew: about half a millisecond of CPU, twice
 for every message (its inbox row and the person's rate window). Declared here once as text with
 typed parameters — SQLite (3.24 and later) and PostgreSQL read these forms alike — they are
-compiled once per shape and then only bound. Rarer upserts keep `Domain.insert`.
+compiled once per shape and then only bound. Rarer upserts keep `Domain.insert`. The same
+multi-row form writes a hot transaction's outgoing rows on SQLite's driver (`bot.store.db`).
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ INBOX_DONE_COLUMNS = (*INBOX_COLUMNS, "processed_at")
 
 
 @lru_cache(maxsize=128)
-def _insert_ignoring(
-    table: Table, columns: tuple[str, ...], rows: int, conflict: str, returning: str
+def rows_insert(
+    table: Table, columns: tuple[str, ...], rows: int, conflict: str = "", returning: str = ""
 ) -> TextClause:
+    """INSERT `rows` rows of `columns` in one statement, as text with typed parameters
+    (`:<column>_<row>`, see `rows_params`); with `conflict`, skipping rows whose `conflict`
+    column is stored already; with `returning`, answering that column."""
     values = ", ".join("(" + ", ".join(f":{c}_{i}" for c in columns) + ")" for i in range(rows))
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {values}"
-        f" ON CONFLICT ({conflict}) DO NOTHING"
-    )
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {values}"
+    if conflict:
+        sql += f" ON CONFLICT ({conflict}) DO NOTHING"
     if returning:
         sql += f" RETURNING {returning}"
     stmt = text(sql).bindparams(
@@ -43,21 +46,25 @@ def _insert_ignoring(
     return written  # type: ignore[return-value]
 
 
+def rows_params(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> dict[str, Any]:
+    """`rows_insert`'s parameters for these rows (None where a row has no value)."""
+    return {f"{c}_{i}": row.get(c) for i, row in enumerate(rows) for c in columns}
+
+
 def inbox_insert(
     rows: Sequence[dict[str, Any]], *, returning: bool = False
 ) -> tuple[TextClause, dict[str, Any]]:
     """INSERT inbox rows, skipping update_ids already stored (a duplicate delivery); with
     `returning`, the statement answers the update_ids it inserted."""
     columns = INBOX_DONE_COLUMNS if any("processed_at" in r for r in rows) else INBOX_COLUMNS
-    stmt = _insert_ignoring(
+    stmt = rows_insert(
         InboxUpdate.__table__,  # type: ignore[arg-type]
         columns,
         len(rows),
         "update_id",
         "update_id" if returning else "",
     )
-    params = {f"{c}_{i}": row.get(c) for i, row in enumerate(rows) for c in columns}
-    return stmt, params
+    return stmt, rows_params(rows, columns)
 
 
 _WINDOW = RateWindow.__table__
