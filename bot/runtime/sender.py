@@ -32,7 +32,7 @@ from bot.services.cases.reachability import mark_unreachable
 from bot.services.participation import broadcast
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.messaging import Ref, remember_retired
-from bot.store.db import DriverForm, driver_statement, hot_rows, sending_needs
+from bot.store.db import DriverForm, Execute, driver_statement, hot_rows, sending_needs
 from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
 
 log = logging.getLogger(__name__)
@@ -544,11 +544,9 @@ class Sender:
         marks = [(row, message_id) for row, message_id, _ in batch]
         loop_writes = self.domain.loop_writes
         if loop_writes is not None and await loop_writes.run(
-            functools.partial(
-                _marks_here, self.domain.engine.dialect, marks, self.domain.clock.now()
-            )
+            functools.partial(_marks_on, self.domain.engine.dialect, marks, self.domain.clock.now())
         ):
-            return  # on the event loop's own connection, without SQLAlchemy
+            return  # on the driver's connection of the event loop's own, without SQLAlchemy
         async with self.domain.unit(quiet=("outbox",), hot=True) as uow:
             await self._record_marks(uow, marks)
 
@@ -793,20 +791,21 @@ def _ref_forms(dialect: Any) -> tuple[DriverForm, DriverForm, DriverForm]:
     )
 
 
-def _marks_here(
-    dialect: Any, batch: list[tuple[OutboxMessage, int | None]], now: Any, raw: Any
+async def _marks_on(
+    dialect: Any, batch: list[tuple[OutboxMessage, int | None]], now: Any, execute: Execute
 ) -> int | None:
-    """`Sender._record_marks` on the driver's connection (`LoopConnection.run`): the same
-    statements; how many it ran. None (nothing kept) where a card's older copy must be
-    retired: that queues an edit, which the session's way writes."""
+    """`Sender._record_marks` on a driver connection's own transaction (`LoopConnection.run`
+    on SQLite, `DriverConnection.run` on PostgreSQL): the same statements; how many it ran.
+    None (nothing kept) where a card's older copy must be retired: that queues an edit, which
+    the session's way writes."""
     sql, row_of = _mark_sent_for(dialect)
-    raw.executemany(sql, [row_of(params) for params in _mark_params(batch, now)])
+    await execute(sql, [row_of(params) for params in _mark_params(batch, now)], True)
     refs = _named(batch)
     if not refs:
         return 1
     named, new, moved = _ref_forms(dialect)
-    sql, values = named.bind({"names": list(refs)})
-    existing = {found[0]: Ref(*found) for found in named.rows(raw.execute(sql, values).fetchall())}
+    found = await execute(*named.bind({"names": list(refs)}), False)
+    existing = {row[0]: Ref(*row) for row in named.rows(found)}
     ran = 2
     for name, (chat_id, message_id) in refs.items():
         change = _ref_change(existing.get(name), name, chat_id, message_id)
@@ -815,7 +814,7 @@ def _marks_here(
         if change == "retire":
             return None  # an older copy of the card to retire (`_retire_older_copy`)
         form = new if change == "new" else moved
-        raw.execute(*form.bind({"name": name, "chat": chat_id, "message": message_id}))
+        await execute(*form.bind({"name": name, "chat": chat_id, "message": message_id}), False)
         ran += 1
     return ran
 

@@ -3,13 +3,15 @@ a later edit or reply needs (a card's copy in a chat, a question), written as Co
 
 What a person relies on: a member's press on a card, or a resident's reply to a question,
 finds its case; a card sent again in the same chat takes the older copy's buttons off, and a
-reply to the older copy still reaches the case. On SQLite none of it goes through SQLAlchemy's
-session but the retired copy's alias and the edit that takes its buttons off.
+reply to the older copy still reaches the case. None of it goes through SQLAlchemy's session
+but the retired copy's alias and the edit that takes its buttons off; a connection that broke
+meanwhile (a database restart) loses no mark.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,8 +24,9 @@ from bot.config import Settings
 from bot.runtime.sender import Sender
 from bot.services.shared.domain import Domain
 from bot.services.shared.messaging import case_of_message
-from bot.store.db import upgrade
+from bot.store.db import SQL_STATS
 from bot.store.models import MessageRef, OutboxMessage
+from tests.support.database import fresh_database
 
 
 async def _sending(domain: Domain, chats: list[tuple[int, str | None]]) -> list[OutboxMessage]:
@@ -117,23 +120,24 @@ async def test_delivered_messages_are_marked_and_their_names_remembered(domain: 
 
 
 @pytest.fixture
-async def sqlite_file(tmp_path: Path) -> AsyncIterator[Domain]:
-    """A SQLite file, where the event loop has a connection of its own (`LoopConnection`)."""
-    settings = Settings(token="1:x", database_url=f"sqlite+aiosqlite:///{tmp_path / 'marks.db'}")
-    await upgrade(settings.database_url)
-    made = Domain(settings)
+async def own_connection(tmp_path: Path) -> AsyncIterator[Domain]:
+    """Where the event loop has a connection of its own: a SQLite file (`LoopConnection`), or
+    the suite's PostgreSQL database, emptied (`DriverConnection`, one kept from the pool)."""
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path / 'marks.db'}"
+    await fresh_database(url)
+    made = Domain(Settings(token="1:x", database_url=url))
     assert made.loop_writes is not None
     yield made
     await made.dispose()
 
 
 async def test_marks_on_the_loops_own_connection_remember_names_and_leave_retiring_to_the_session(
-    sqlite_file: Domain,
+    own_connection: Domain,
 ) -> None:
-    """SQLite file: a batch of marks goes to the event loop's own connection, names included;
-    one that must retire a card's older copy (an edit to queue) is written the session's way,
-    with the same result as above."""
-    domain = sqlite_file
+    """A batch of marks goes to the event loop's own connection, names included; one that
+    must retire a card's older copy (an edit to queue) is written the session's way, with the
+    same result as above."""
+    domain = own_connection
     rows = await _sending(domain, [(501, "card:1:501"), (504, "q:3:9"), (502, "card:2:502")])
     seen: list[str] = []  # what SQLAlchemy's engine runs and commits
 
@@ -175,3 +179,48 @@ async def test_marks_on_the_loops_own_connection_remember_names_and_leave_retiri
             )
         ).scalars()
         assert sorted(sent) == [11, 12, 13]
+
+
+async def test_a_broken_connection_loses_no_mark_and_a_refused_statement_keeps_it(
+    own_connection: Domain,
+) -> None:
+    """PostgreSQL: the kept connection breaks (the database restarted, or its session was
+    ended): the marks are written again on a new one, as `Sender._flush_marks` does. A
+    statement the database refuses rolls its transaction back and the connection stays."""
+    domain = own_connection
+    if domain.sqlite:
+        pytest.skip("PostgreSQL: SQLite's own connection is a file's, which cannot break")
+    from sqlalchemy.exc import DBAPIError, ProgrammingError
+
+    rows = await _sending(domain, [(501, "card:1:501"), (505, None)])
+    sender = Sender(domain, SimpleNamespace(base_url="http://127.0.0.1:9/bot1:x"))  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    await sender._write_marks([(rows[0], 11, loop.create_future())])
+    kept = domain.loop_writes._held  # type: ignore[union-attr]
+    async with domain.engine.connect() as conn:  # the database ends that connection's session
+        pid = kept.driver_connection.get_server_pid()
+        await conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    await asyncio.sleep(0.1)
+    sender._marks = [(rows[1], None, loop.create_future())]
+    await sender._flush_marks()  # fails on the broken connection, written again on a new one
+    assert domain.loop_writes._held is not kept  # type: ignore[union-attr]
+
+    async def refused(execute: Any) -> int:
+        await execute("UPDATE outbox SET status = 'sent' WHERE id = $1", (rows[1].id,), False)
+        await execute("SELECT no_such_column FROM outbox", (), False)
+        return 2
+
+    held = domain.loop_writes._held  # type: ignore[union-attr]
+    before = dict(SQL_STATS)
+    with pytest.raises(ProgrammingError) as raised:
+        await domain.loop_writes.run(refused)  # type: ignore[union-attr]
+    assert isinstance(raised.value, DBAPIError) and not raised.value.connection_invalidated
+    assert domain.loop_writes._held is held  # type: ignore[union-attr]
+    assert SQL_STATS["commits"] == before["commits"]
+    async with domain.unit() as uow:
+        marked = (
+            await uow.session.execute(
+                select(OutboxMessage.status, OutboxMessage.message_id).order_by(OutboxMessage.id)
+            )
+        ).all()
+    assert marked == [("sent", 11), ("sent", None)]

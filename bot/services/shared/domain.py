@@ -30,6 +30,7 @@ from bot.store.db import (
     ON_LOOP,
     PEOPLE,
     WRITTEN,
+    DriverConnection,
     LoopConnection,
     create_engine,
     is_sqlite,
@@ -220,11 +221,14 @@ class Domain:
         self.broadcast_wake = Wake()
         # SQLite has one writer; serialise in-process writers instead of spinning on locks.
         self.write_lock = asyncio.Lock() if self.sqlite else None
-        # SQLite file: the event loop's own connection, for the sender's `sent` marks
-        self.loop_writes = (
+        # the event loop's own connection for the sender's `sent` marks: a SQLite file's, or a
+        # PostgreSQL connection kept from the pool (an in-memory SQLite has only the pool's)
+        self.loop_writes: LoopConnection | DriverConnection | None = (
             LoopConnection(settings.database_url, self.write_lock)
             if LoopConnection.serves(settings.database_url)
             else None
+            if self.sqlite
+            else DriverConnection(self.engine)
         )
 
     async def warm_classifier(self) -> bool:
@@ -280,11 +284,14 @@ class Domain:
             self.inbox_written.set()
 
     async def _hot(self, session: AsyncSession, hot: bool) -> None:
-        """A hot transaction's statements run on the event loop's thread (SQLite: `ON_LOOP`)."""
-        if hot and self.sqlite:
-            connection = await session.connection(execution_options={ON_LOOP: True})
+        """A hot transaction's statements run on the event loop's thread (SQLite: `ON_LOOP`),
+        and its short ones on the driver's connection (`bot.store.db.hot_rows`): SQLite's,
+        or asyncpg's on PostgreSQL."""
+        if hot:
+            options = {ON_LOOP: True} if self.sqlite else None
+            connection = await session.connection(execution_options=options)
             raw = await connection.get_raw_connection()
-            session.info[HOT_DRIVER] = raw.driver_connection  # for `bot.store.db.hot_rows`
+            session.info[HOT_DRIVER] = raw.driver_connection
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
