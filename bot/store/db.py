@@ -381,7 +381,7 @@ _NUMBERED = re.compile(r"\$(\d+)")
 #: SQLite's, or asyncpg's on PostgreSQL, whose short statements `hot_rows` runs without
 #: SQLAlchemy
 HOT_DRIVER = "hot_driver"
-_FORMS: dict[Any, DriverForm] = {}
+_FORMS: dict[tuple[Any, str], DriverForm] = {}
 
 
 async def hot_rows(
@@ -422,13 +422,14 @@ async def hot_rows(
 
 
 def _form_of(statement: Any, dialect: Any) -> DriverForm:
-    """`statement` as the driver takes it, compiled on first use (the hot path's statements
-    are built once, so they are their own key)."""
-    form = _FORMS.get(statement)
+    """`statement` as the driver takes it, compiled on first use for the driver's database (the
+    hot path's statements are built once, so they are their own key)."""
+    key = (statement, dialect.name)
+    form = _FORMS.get(key)
     if form is None:
         if len(_FORMS) >= _FORMS_MAX:
             _FORMS.clear()
-        form = _FORMS[statement] = DriverForm(statement, dialect)
+        form = _FORMS[key] = DriverForm(statement, dialect)
     return form
 
 
@@ -462,6 +463,22 @@ async def _on_asyncpg(
     return found
 
 
+def _broken(error: BaseException) -> bool:
+    """Whether an asyncpg error says the connection is gone (the server ended its session, a
+    restart, a cut network) rather than that a statement was refused."""
+    import asyncpg
+
+    return isinstance(
+        error,
+        (
+            asyncpg.exceptions.PostgresConnectionError,
+            asyncpg.exceptions.OperatorInterventionError,  # terminated, shutting down
+            asyncpg.InterfaceError,  # the connection is closed
+            OSError,
+        ),
+    )
+
+
 def _asyncpg_error(sql: str, values: Any, error: Exception, dialect: Any, driver: Any) -> Exception:
     """An asyncpg error as SQLAlchemy raises it (`IntegrityError` for a broken constraint ...)."""
     import asyncpg
@@ -473,12 +490,17 @@ def _asyncpg_error(sql: str, values: Any, error: Exception, dialect: Any, driver
         (asyncpg.InterfaceError, dbapi.InterfaceError),
         (OSError, dbapi.InterfaceError),
         (asyncpg.PostgresError, dbapi.Error),
+        (Exception, dbapi.InterfaceError),  # the client's own (an operation in progress ...)
     )
     kind = next(made for raised, made in kinds if isinstance(error, raised))
     translated = kind(f"{type(error)}: {error}")
     translated.pgcode = translated.sqlstate = getattr(error, "sqlstate", None)
     return DBAPIError.instance(
-        sql, values, translated, dbapi.Error, connection_invalidated=driver.is_closed()
+        sql,
+        values,
+        translated,
+        dbapi.Error,
+        connection_invalidated=driver.is_closed() or _broken(error),
     )
 
 
@@ -706,7 +728,7 @@ class DriverConnection:
 
         async with self.lock:
             if self._held is not None and self._held.driver_connection.is_closed():
-                await self._let_go()  # it broke while idle: a new one
+                await self._let_go(renew_pool=True)  # it broke while idle: a new one
             if self._held is None:
                 self._held = await self.engine.raw_connection()
             driver = self._held.driver_connection
@@ -722,13 +744,20 @@ class DriverConnection:
                 ran = await work(execute)
                 await (transaction.rollback() if ran is None else transaction.commit())
             except BaseException as error:
-                refused = isinstance(error, (asyncpg.PostgresError, DBAPIError))
-                if refused and transaction is not None and not driver.is_closed():
-                    with contextlib.suppress(Exception):
+                cause = error.__cause__ if isinstance(error, DBAPIError) else error
+                broken = driver.is_closed() or (cause is not None and _broken(cause))
+                if not broken and transaction is not None:
+                    try:
                         await transaction.rollback()  # a statement refused: the connection stays
-                else:  # broken, or left in an unknown state (cancelled mid-statement)
-                    await self._let_go()
-                if isinstance(error, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+                    except Exception:
+                        broken = True
+                if broken or not isinstance(cause, asyncpg.PostgresError):
+                    # broken, or left in an unknown state (cancelled mid-statement): let go;
+                    # when broken, the pool's other connections are likely gone as well
+                    await self._let_go(renew_pool=broken)
+                if isinstance(error, DBAPIError):
+                    error.connection_invalidated = broken
+                elif type(error).__module__.startswith("asyncpg") or isinstance(error, OSError):
                     raise _asyncpg_error("BEGIN", (), error, dialect, driver) from error
                 raise
         if self._count:  # as the engine's are counted there (its BEGIN is not a statement)
@@ -736,13 +765,18 @@ class DriverConnection:
             SQL_STATS["commits" if ran is not None else "rollbacks"] += 1
         return ran is not None
 
-    async def _let_go(self) -> None:
-        """The kept connection is closed and leaves the pool (the next run takes a new one)."""
+    async def _let_go(self, renew_pool: bool = False) -> None:
+        """The kept connection is closed and leaves the pool (the next run takes a new one).
+        `renew_pool`: the connection broke, so the pool's idle ones are closed too, as
+        SQLAlchemy does when a statement finds its connection gone."""
         from sqlalchemy.util import greenlet_spawn
 
         held, self._held = self._held, None
         with contextlib.suppress(Exception):
             await asyncio.shield(greenlet_spawn(held.invalidate))
+        if renew_pool:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.engine.dispose())
 
     async def close(self) -> None:
         from sqlalchemy.util import greenlet_spawn
