@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Float, bindparam, event, insert, select
+from sqlalchemy import Float, bindparam, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import (
@@ -565,6 +565,52 @@ async def hot_get(session: AsyncSession, model: Any, key: Any) -> Any:
 
 
 _GETS: dict[Any, tuple[list[str], Any]] = {}
+
+
+async def hot_write_changes(session: AsyncSession, models: tuple[type, ...]) -> None:
+    """Before a hot transaction's commit: the changed columns of the loaded rows of `models`
+    (models with no relationships and no defaults on update, such as a person's row, whose
+    dialogue state every update changes) are written on the driver (`hot_rows`), one `UPDATE`
+    of those columns a row, and the rows are left as written: the ORM's flush at the commit
+    has nothing of theirs to do. Its unit of work cost about 0.4 ms a transaction for one row,
+    the statement on the driver about 30 µs. Elsewhere (a transaction not hot) the flush
+    writes them, as any row."""
+    from sqlalchemy.orm.attributes import instance_state, set_committed_value
+
+    if _hot_driver(session) is None and _hot_asyncpg(session) is None:
+        return
+    writes = []
+    for row in list(session.sync_session.dirty):
+        if type(row) not in models:
+            continue
+        state = instance_state(row)
+        keys = tuple(sorted(state.committed_state))
+        if not keys or state.key is None:
+            continue
+        values = {key: getattr(row, key) for key in keys}
+        for key, value in values.items():
+            set_committed_value(row, key, value)  # written below: nothing left to flush
+        params = {f"v_{key}": value for key, value in values.items()}
+        writes.append((_update_of(type(row), keys), {**params, "_row": state.key[1][0]}))
+    for statement, params in writes:
+        await hot_rows(session, statement, params)
+
+
+def _update_of(model: Any, keys: tuple[str, ...]) -> Any:
+    """`UPDATE` of these columns of a row of `model` (by its primary key `_row`), built once."""
+    found = _UPDATES.get((model, keys))
+    if found is None:
+        mapper = model.__mapper__
+        (primary,) = mapper.primary_key
+        found = _UPDATES[(model, keys)] = (
+            update(model.__table__)
+            .where(primary == bindparam("_row"))
+            .values({mapper.attrs[key].columns[0]: bindparam(f"v_{key}") for key in keys})
+        )
+    return found
+
+
+_UPDATES: dict[tuple[Any, tuple[str, ...]], Any] = {}
 
 
 _FORMS_MAX = 256

@@ -234,6 +234,36 @@ async def test_a_persons_row_read_and_attached_is_the_row_the_orm_loads(domain: 
             expected["state_data"] = person.state_data
         event.remove(domain.engine.sync_engine, "before_cursor_execute", seen.callback)
         updates = [s for s in seen if s.startswith("UPDATE users")]
-        assert updates == ["UPDATE users SET state_data=? WHERE users.id = ?"] or not domain.sqlite
+        if hot:  # only the changed column, written on the driver before the commit
+            assert updates == []
+        elif domain.sqlite:  # only the changed column, written by the ORM's flush
+            assert updates == ["UPDATE users SET state_data=? WHERE users.id = ?"]
+        async with domain.unit() as uow:
+            stored = await uow.session.get(User, 7)
+            assert {name: getattr(stored, name) for name in columns} == expected
+
+
+async def test_the_dialogue_state_an_update_changed_is_written_once_and_only_if_it_commits(
+    domain: Domain,
+) -> None:
+    """Every update changes a person's dialogue state: a hot transaction writes the changed
+    columns of each person on the driver before its commit, and its flush then writes none of
+    them again; a transaction that fails writes nothing."""
+    await _store_people(domain, _person(7), _person(8, language="zh"))
+    seen = _through_sqlalchemy(domain)
+    async with domain.unit(hot=True) as uow:
+        resident = await hot_get(uow.session, User, 7)
+        member = await hot_get(uow.session, User, 8)
+        resident.state, resident.state_data = "draft", {"text": "电梯 lift broken"}
+        member.state_data = {"case": 12}
+    assert not [s for s in seen if s.startswith("UPDATE users")]  # none through the ORM
+    with pytest.raises(RuntimeError):
+        async with domain.unit(hot=True) as uow:
+            (await hot_get(uow.session, User, 7)).state = "lost"
+            raise RuntimeError("the handler failed")
+    event.remove(domain.engine.sync_engine, "before_cursor_execute", seen.callback)
     async with domain.unit() as uow:
-        assert (await uow.session.get(User, 7)).state_data == {"text": "lift broken False"}
+        resident = await uow.session.get(User, 7)
+        member = await uow.session.get(User, 8)
+        assert (resident.state, resident.state_data) == ("draft", {"text": "电梯 lift broken"})
+        assert (member.state, member.state_data, member.language) == (None, {"case": 12}, "zh")

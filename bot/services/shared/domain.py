@@ -33,11 +33,12 @@ from bot.store.db import (
     DriverConnection,
     LoopConnection,
     create_engine,
+    hot_write_changes,
     is_sqlite,
     session_factory,
     statements_off_loop,
 )
-from bot.store.models import DutyAmendment, GridMapVersion, StaffMember
+from bot.store.models import DutyAmendment, GridMapVersion, StaffMember, User
 from routing.address import AddressIndex
 from routing.classifier import Classifier, load_lexicon
 from routing.geo import GridIndex
@@ -165,6 +166,11 @@ def build_classifier(settings: Settings) -> Classifier:
     if settings.lexicon_path or threshold is not None:
         return Classifier(load_lexicon(settings.lexicon_path), threshold=threshold)
     return Classifier.default()
+
+
+#: The rows a hot transaction writes on the driver before its commit (`hot_write_changes`): a
+#: person's, whose dialogue state nearly every update changes.
+_WRITTEN_HERE = (User,)
 
 
 class Domain:
@@ -321,6 +327,7 @@ class Domain:
                     await self._hot(session, hot)
                     uow = UnitOfWork(self, session)
                     yield uow
+                    await hot_write_changes(session, _WRITTEN_HERE)
         finally:
             if self.write_lock is not None:
                 self.write_lock.release()
@@ -357,6 +364,7 @@ class Domain:
                         return uow
 
                     yield new_unit
+                    await hot_write_changes(session, _WRITTEN_HERE)
         finally:
             if self.write_lock is not None:
                 self.write_lock.release()
