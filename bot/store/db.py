@@ -399,8 +399,8 @@ async def hot_rows(
     session's listeners note is noted (`_statement_seen`); a statement on the outbox while
     messages are queued goes through the session, which writes them first. On PostgreSQL a
     hot transaction's statements after its first go to its asyncpg connection the same way
-    (SQLAlchemy's session and adapter cost about 0.15 ms a statement there). Elsewhere it
-    goes through the session, as any statement."""
+    (a point read cost about 120 µs of CPU through the session, 46 µs on asyncpg). Elsewhere
+    it goes through the session, as any statement."""
     sqlite_driver = _hot_driver(session)
     driver = sqlite_driver if sqlite_driver is not None else _hot_asyncpg(session)
     many = isinstance(params, list)
@@ -572,9 +572,9 @@ async def hot_write_changes(session: AsyncSession, models: tuple[type, ...]) -> 
     (models with no relationships and no defaults on update, such as a person's row, whose
     dialogue state every update changes) are written on the driver (`hot_rows`), one `UPDATE`
     of those columns a row, and the rows are left as written: the ORM's flush at the commit
-    has nothing of theirs to do. Its unit of work cost about 0.4 ms a transaction for one row,
-    the statement on the driver about 30 µs. Elsewhere (a transaction not hot) the flush
-    writes them, as any row."""
+    has nothing of theirs to do (about 50–100 µs of CPU less a transaction than the ORM's
+    flush of the row). Elsewhere (a transaction not hot) the flush writes them, as any
+    row."""
     from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
     if _hot_driver(session) is None and _hot_asyncpg(session) is None:
@@ -753,8 +753,7 @@ def _at_once(work: Coroutine[Any, Any, Any]) -> Any:
 class DriverConnection:
     """PostgreSQL's counterpart of `LoopConnection`: one pooled connection the event loop keeps
     for its shortest and most frequent writes (the sender's `sent` marks), used through asyncpg
-    directly. SQLAlchemy's session, pool checkout, adapter and execution context cost about
-    1 ms of CPU a mark's transaction; asyncpg about 0.2 ms.
+    directly: a mark's transaction cost about 580 µs of CPU through a session, 240 µs here.
 
     The transactions run one at a time (`lock`). A failure rolls back; a connection that broke
     (a database restart) is let go, and the error says so (`connection_invalidated`): the
