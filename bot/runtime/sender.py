@@ -14,6 +14,7 @@ import functools
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -32,7 +33,7 @@ from bot.services.cases.reachability import mark_unreachable
 from bot.services.participation import broadcast
 from bot.services.shared.domain import Domain, UnitOfWork
 from bot.services.shared.messaging import Ref, remember_retired
-from bot.store.db import DriverForm, Execute, driver_statement, hot_rows, sending_needs
+from bot.store.db import Execute, hot_rows, sending_needs, statements_on
 from bot.store.models import CaseEvent, MessageRef, OutboxMessage, User
 
 log = logging.getLogger(__name__)
@@ -577,29 +578,14 @@ class Sender:
     ) -> None:
         if not batch:
             return
-        # Core statements (no ORM rows, no flush): on SQLite's hot transaction they go to the
+        # Core statements (no ORM rows, no flush): in a hot transaction they go to the
         # driver directly (`hot_rows`); the marks are one statement run for every row
-        session = uow.session
-        await hot_rows(session, _MARK_SENT, _mark_params(batch, uow.now))
-        refs = _named(batch)
-        if not refs:
-            return
-        existing = {
-            found[0]: Ref(*found)
-            for found in await hot_rows(session, _REFS_NAMED, {"names": list(refs)})
-        }
-        for name, (chat_id, message_id) in refs.items():
-            ref = existing.get(name)
-            change = _ref_change(ref, name, chat_id, message_id)
-            if change == "kept":
-                continue
-            if change == "retire" and ref is not None:
-                await _retire_older_copy(uow, ref)
-            await hot_rows(
-                session,
-                _REF_NEW if change == "new" else _REF_MOVED,
-                {"name": name, "chat": chat_id, "message": message_id},
-            )
+        await _record(
+            batch,
+            uow.now,
+            functools.partial(hot_rows, uow.session),
+            functools.partial(_retire_older_copy, uow),
+        )
 
     async def _forget_ref(self, row: OutboxMessage) -> None:
         if row.edit_ref:
@@ -761,12 +747,6 @@ _MARK_SENT = (
 )
 
 
-@functools.cache
-def _mark_sent_for(dialect: Any) -> tuple[str, Any]:
-    """`_MARK_SENT` as the driver takes it (`bot.store.db.driver_statement`), per dialect."""
-    return driver_statement(_MARK_SENT, dialect)
-
-
 def _mark_params(batch: list[tuple[OutboxMessage, int | None]], now: Any) -> list[dict[str, Any]]:
     """`_MARK_SENT`'s parameters for each delivered row."""
     return [{"row_id": row.id, "sent_id": message_id, "sent_at": now} for row, message_id in batch]
@@ -781,42 +761,47 @@ def _named(batch: list[tuple[OutboxMessage, int | None]]) -> dict[str, tuple[int
     }
 
 
-@functools.cache
-def _ref_forms(dialect: Any) -> tuple[DriverForm, DriverForm, DriverForm]:
-    """`_REFS_NAMED`, `_REF_NEW` and `_REF_MOVED` as the driver takes them, per dialect."""
-    return (
-        DriverForm(_REFS_NAMED, dialect),
-        DriverForm(_REF_NEW, dialect),
-        DriverForm(_REF_MOVED, dialect),
-    )
+async def _record(
+    batch: list[tuple[OutboxMessage, int | None]],
+    now: Any,
+    run: Callable[[Any, Any], Awaitable[list[Any]]],
+    retire: Callable[[Ref], Awaitable[None]] | None,
+) -> int | None:
+    """What recording delivered rows writes, either way: the rows marked sent, and the names
+    of the messages to remember read, then written new or moved. `run(statement, params)`
+    runs a Core statement (`hot_rows` in a session's transaction; `statements_on` on a driver
+    connection's own); `retire` takes a card's older copy's buttons off, which queues an edit:
+    without it (a driver connection's own transaction) such a batch is declined, None, and the
+    session's way writes it. How many statements ran."""
+    await run(_MARK_SENT, _mark_params(batch, now))
+    refs = _named(batch)
+    if not refs:
+        return 1
+    existing = {found[0]: Ref(*found) for found in await run(_REFS_NAMED, {"names": list(refs)})}
+    ran = 2
+    for name, (chat_id, message_id) in refs.items():
+        ref = existing.get(name)
+        change = _ref_change(ref, name, chat_id, message_id)
+        if change == "kept":
+            continue
+        if change == "retire" and ref is not None:
+            if retire is None:
+                return None
+            await retire(ref)
+        await run(
+            _REF_NEW if change == "new" else _REF_MOVED,
+            {"name": name, "chat": chat_id, "message": message_id},
+        )
+        ran += 1
+    return ran
 
 
 async def _marks_on(
     dialect: Any, batch: list[tuple[OutboxMessage, int | None]], now: Any, execute: Execute
 ) -> int | None:
-    """`Sender._record_marks` on a driver connection's own transaction (`LoopConnection.run`
-    on SQLite, `DriverConnection.run` on PostgreSQL): the same statements; how many it ran.
-    None (nothing kept) where a card's older copy must be retired: that queues an edit, which
-    the session's way writes."""
-    sql, row_of = _mark_sent_for(dialect)
-    await execute(sql, [row_of(params) for params in _mark_params(batch, now)], True)
-    refs = _named(batch)
-    if not refs:
-        return 1
-    named, new, moved = _ref_forms(dialect)
-    found = await execute(*named.bind({"names": list(refs)}), False)
-    existing = {row[0]: Ref(*row) for row in named.rows(found)}
-    ran = 2
-    for name, (chat_id, message_id) in refs.items():
-        change = _ref_change(existing.get(name), name, chat_id, message_id)
-        if change == "kept":
-            continue
-        if change == "retire":
-            return None  # an older copy of the card to retire (`_retire_older_copy`)
-        form = new if change == "new" else moved
-        await execute(*form.bind({"name": name, "chat": chat_id, "message": message_id}), False)
-        ran += 1
-    return ran
+    """`Sender._record_marks` in a driver connection's own transaction (`LoopConnection.run`
+    on SQLite, `DriverConnection.run` on PostgreSQL): the same statements (`_record`)."""
+    return await _record(batch, now, statements_on(execute, dialect), None)
 
 
 def _ref_change(ref: Ref | None, name: str, chat_id: int, message_id: int) -> str:

@@ -403,11 +403,10 @@ async def hot_rows(
     it goes through the session, as any statement."""
     sqlite_driver = _hot_driver(session)
     driver = sqlite_driver if sqlite_driver is not None else _hot_asyncpg(session)
-    many = isinstance(params, list)
     form = bound = None
     if driver is not None and not (session.info.get(QUEUED) and "outbox" in _tables(statement)):
         form = _form_of(statement, session.bind.dialect)
-        bound = (form.sql, [form.row(p) for p in params]) if many else form.bind(params)
+        bound = _driver_values(form, params)
     if form is None or bound is None:
         done = await session.execute(statement, params)
         return list(done.all()) if getattr(done, "returns_rows", True) else []
@@ -416,9 +415,36 @@ async def hot_rows(
     if unwritten and {getattr(o, "__tablename__", "") for o in unwritten} & _tables(statement):
         await session.flush()  # as the session's autoflush would, before the statement
     _statement_seen(sync, statement, getattr(statement, "is_select", False))
+    sql, values, many = bound
     if sqlite_driver is not None:
-        return form.rows(_on_driver(sqlite_driver, *bound, many=many))
-    return form.rows(await _on_asyncpg(driver, *bound, session.bind.dialect, many=many))
+        return form.rows(_on_driver(sqlite_driver, sql, values, many))
+    return form.rows(await _on_asyncpg(driver, sql, values, session.bind.dialect, many))
+
+
+def _driver_values(form: DriverForm, params: Any) -> tuple[str, Any, bool] | None:
+    """The SQL, the driver's values and whether they are many rows (a list of parameter sets,
+    run as one `executemany`) for `params`; None where `DriverForm.bind` has no form."""
+    if isinstance(params, list):
+        return form.sql, [form.row(p) for p in params], True
+    bound = form.bind(params)
+    return None if bound is None else (*bound, False)
+
+
+def statements_on(
+    execute: Execute, dialect: Any
+) -> Callable[[Any, dict[str, Any] | list[dict[str, Any]]], Awaitable[list[Any]]]:
+    """Core statements run through a driver connection's `execute` (the work of
+    `LoopConnection.run` or `DriverConnection.run`), compiled once per database as `hot_rows`
+    compiles them: `run(statement, params)` gives their rows as SQLAlchemy would."""
+
+    async def run(statement: Any, params: dict[str, Any] | list[dict[str, Any]]) -> list[Any]:
+        form = _form_of(statement, dialect)
+        bound = _driver_values(form, params)
+        if bound is None:
+            raise ValueError("an empty list in IN: only the session writes it on PostgreSQL")
+        return form.rows(await execute(*bound))
+
+    return run
 
 
 def _form_of(statement: Any, dialect: Any) -> DriverForm:

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from unit_helpers import with_loop_beats
 
-from bot.runtime.sender import _MARK_SENT, _mark_sent_for
+from bot.runtime.sender import _MARK_SENT
 from bot.store.db import AUTOCHECKPOINT, LoopConnection, create_engine, driver_statement
 from bot.store.models import OutboxMessage
 
@@ -52,7 +52,7 @@ async def engine(tmp_path: Path) -> AsyncEngine:
 
 
 def _marks(engine: AsyncEngine, rows: list[tuple[int, int | None]]) -> list[tuple[str, list]]:
-    sql, row_of = _mark_sent_for(engine.dialect)
+    sql, row_of = driver_statement(_MARK_SENT, engine.dialect)
     return [(sql, [row_of({"row_id": i, "sent_id": m, "sent_at": AT}) for i, m in rows])]
 
 

@@ -229,13 +229,11 @@ class Domain:
         self.write_lock = asyncio.Lock() if self.sqlite else None
         # the event loop's own connection for the sender's `sent` marks: a SQLite file's, or a
         # PostgreSQL connection kept from the pool (an in-memory SQLite has only the pool's)
-        self.loop_writes: LoopConnection | DriverConnection | None = (
-            LoopConnection(settings.database_url, self.write_lock)
-            if LoopConnection.serves(settings.database_url)
-            else None
-            if self.sqlite
-            else DriverConnection(self.engine)
-        )
+        self.loop_writes: LoopConnection | DriverConnection | None = None
+        if LoopConnection.serves(settings.database_url):
+            self.loop_writes = LoopConnection(settings.database_url, self.write_lock)
+        elif not self.sqlite:
+            self.loop_writes = DriverConnection(self.engine)
 
     async def warm_classifier(self) -> bool:
         """Load the classifier's second voter in a worker thread (about 1 s) and let it vote
@@ -327,7 +325,8 @@ class Domain:
                     await self._hot(session, hot)
                     uow = UnitOfWork(self, session)
                     yield uow
-                    await hot_write_changes(session, _WRITTEN_HERE)
+                    if hot:
+                        await hot_write_changes(session, _WRITTEN_HERE)
         finally:
             if self.write_lock is not None:
                 self.write_lock.release()
@@ -364,7 +363,8 @@ class Domain:
                         return uow
 
                     yield new_unit
-                    await hot_write_changes(session, _WRITTEN_HERE)
+                    if hot:
+                        await hot_write_changes(session, _WRITTEN_HERE)
         finally:
             if self.write_lock is not None:
                 self.write_lock.release()
