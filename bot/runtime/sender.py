@@ -545,7 +545,10 @@ class Sender:
         marks = [(row, message_id) for row, message_id, _ in batch]
         loop_writes = self.domain.loop_writes
         if loop_writes is not None and await loop_writes.run(
-            functools.partial(_marks_on, self.domain.engine.dialect, marks, self.domain.clock.now())
+            functools.partial(
+                _marks_on, self.domain.engine.dialect, marks, self.domain.clock.now()
+            ),
+            one_statement=not _named(marks),  # the marks alone: one statement for all the rows
         ):
             return  # on the driver's connection of the event loop's own, without SQLAlchemy
         async with self.domain.unit(quiet=("outbox",), hot=True) as uow:

@@ -224,3 +224,48 @@ async def test_a_broken_connection_loses_no_mark_and_a_refused_statement_keeps_i
             )
         ).all()
     assert marked == [("sent", 11), ("sent", None)]
+
+
+async def test_marks_without_names_are_one_statement_written_all_or_none(
+    own_connection: Domain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a batch of marks with no name to remember is one statement on the kept
+    connection, with no transaction block around it (two round trips fewer a batch). It is
+    still written whole or not at all: a batch refused part way marks none of its rows, and
+    the connection stays. A batch with names keeps its transaction."""
+    domain = own_connection
+    if domain.sqlite:
+        pytest.skip("PostgreSQL: SQLite's own connection begins its transaction in-process")
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+
+    blocks: list[str] = []
+    opened = asyncpg.connection.Connection.transaction
+
+    def transaction(self: Any, *args: Any, **kwargs: Any) -> Any:
+        blocks.append("BEGIN")
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "transaction", transaction)
+    rows = await _sending(domain, [(505, None), (506, None), (507, None), (501, "card:1:501")])
+    sender = Sender(domain, SimpleNamespace(base_url="http://127.0.0.1:9/bot1:x"))  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    blocks.clear()  # (the session that wrote the rows had one)
+    await sender._write_marks([(rows[0], 21, loop.create_future())])
+    assert blocks == []
+    held = domain.loop_writes._held  # type: ignore[union-attr]
+    with pytest.raises(DBAPIError):  # the second row's message id: more than a column holds
+        await sender._write_marks(
+            [(rows[1], 22, loop.create_future()), (rows[2], 2**70, loop.create_future())]
+        )
+    assert blocks == []
+    assert domain.loop_writes._held is held  # type: ignore[union-attr]
+    await sender._write_marks([(rows[3], 24, loop.create_future())])  # a name: a block
+    assert blocks == ["BEGIN"]
+    async with domain.unit() as uow:
+        marked = (
+            await uow.session.execute(
+                select(OutboxMessage.status, OutboxMessage.message_id).order_by(OutboxMessage.id)
+            )
+        ).all()
+    assert marked == [("sent", 21), ("sending", None), ("sending", None), ("sent", 24)]

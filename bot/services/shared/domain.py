@@ -32,6 +32,7 @@ from bot.store.db import (
     WRITTEN,
     DriverConnection,
     LoopConnection,
+    begin_hot_asyncpg,
     create_engine,
     hot_write_changes,
     is_sqlite,
@@ -296,6 +297,8 @@ class Domain:
             connection = await session.connection(execution_options=options)
             raw = await connection.get_raw_connection()
             session.info[HOT_DRIVER] = raw.driver_connection
+            if not self.sqlite:
+                await begin_hot_asyncpg(raw.dbapi_connection)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
