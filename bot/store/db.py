@@ -602,6 +602,79 @@ async def hot_get(session: AsyncSession, model: Any, key: Any) -> Any:
 _GETS: dict[Any, tuple[list[str], Any]] = {}
 
 
+async def hot_add(session: AsyncSession, row: Any) -> bool:
+    """`session.add(row)` and a flush of it alone, for a new row of a model with no
+    relationships whose primary key the database numbers, in a hot transaction: one INSERT
+    on the driver (`hot_rows`; `rows_insert`, compiled once per set of columns) that answers
+    the key. The model's column defaults are given to the row first, as the flush gives them;
+    the row is then attached as loaded (`make_transient_to_detached`), so a later change is
+    written as any loaded row's. The ORM's flush of a new case cost about 0.8 ms of the
+    event loop's CPU. False, with nothing done, outside a hot transaction, or for a model
+    whose row only the database can complete (a default only it knows): the caller adds the
+    row and the flush writes it."""
+    from sqlalchemy.orm import make_transient_to_detached
+
+    from bot.store.upserts import rows_insert, rows_params
+
+    if _hot_driver(session) is None and _hot_asyncpg(session) is None:
+        return False
+    made = _ADDS.get(type(row))
+    if made is None:
+        made = _ADDS[type(row)] = _addable(type(row))
+    if not made:
+        return False
+    primary, columns = made
+    values: dict[str, Any] = {}
+    for name, default in columns:
+        if name in row.__dict__:
+            values[name] = row.__dict__[name]
+        else:
+            values[name] = default() if callable(default) else default
+            setattr(row, name, values[name])
+    names = tuple(values)
+    found = await hot_rows(
+        session,
+        rows_insert(row.__table__, names, 1, returning=primary),
+        rows_params([values], names),
+    )
+    setattr(row, primary, found[0][0])
+    make_transient_to_detached(row)  # as if loaded: no history, every column known
+    session.add(row)
+    return True
+
+
+def _addable(model: Any) -> tuple[str, list[tuple[str, Any]]] | None:
+    """For `hot_add`: the primary key's name and every other column with its default (a value,
+    a function of no argument, or None), or None where a column's key is not its name or its
+    value would come from the database alone."""
+    mapper = model.__mapper__
+    if mapper.relationships or len(mapper.primary_key) != 1:
+        return None
+    (primary,) = mapper.primary_key
+    columns: list[tuple[str, Any]] = []
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if prop.key != column.name or column.table is not mapper.local_table:
+            return None
+        if column is primary:
+            continue
+        default = column.default
+        if default is None:
+            if column.server_default is not None:
+                return None
+            columns.append((column.name, None))
+        elif default.is_scalar:
+            columns.append((column.name, default.arg))
+        elif default.is_callable:
+            columns.append((column.name, functools.partial(default.arg, None)))
+        else:
+            return None
+    return primary.name, columns
+
+
+_ADDS: dict[Any, tuple[str, list[tuple[str, Any]]] | None] = {}
+
+
 async def hot_write_changes(session: AsyncSession, models: tuple[type, ...]) -> None:
     """Before a hot transaction's commit: the changed columns of the loaded rows of `models`
     (models with no relationships and no defaults on update, such as a person's row, whose

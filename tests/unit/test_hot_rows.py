@@ -25,8 +25,8 @@ from bot.runtime.processor import _WAITING
 from bot.services.shared import ratelimit
 from bot.services.shared.domain import Domain
 from bot.services.shared.languages import chat_language
-from bot.store.db import PEOPLE, hot_get, hot_rows
-from bot.store.models import User
+from bot.store.db import PEOPLE, hot_add, hot_get, hot_rows
+from bot.store.models import Case, CaseEvent, User
 from bot.store.upserts import RATE_WINDOW_COUNT, inbox_insert
 from tests.support.database import fresh_database
 
@@ -268,3 +268,85 @@ async def test_the_dialogue_state_an_update_changed_is_written_once_and_only_if_
         member = await uow.session.get(User, 8)
         assert (resident.state, resident.state_data) == ("draft", {"text": "电梯 lift broken"})
         assert (member.state, member.state_data, member.language) == (None, {"case": 12}, "zh")
+
+
+def _new_case(text_: str) -> Case:
+    """A new case as a report makes it: the columns its filing gives, the rest defaulted."""
+    return Case(
+        resident_id=7,
+        text=text_,
+        category="lift",
+        confidence=0.875,
+        matched=["电梯", "lift"],
+        grid_id="G1",
+        status="assigned",
+        created_at=AT,
+        updated_at=AT,
+        version=0,
+        reopen_count=0,
+        escalation_count=0,
+    )
+
+
+async def test_a_case_and_its_event_added_here_are_the_rows_the_flush_stores(
+    domain: Domain,
+) -> None:
+    """A report filed in the processor's transaction: the new case and its first event are
+    written on the driver, none of it through SQLAlchemy, and stored exactly as the ORM's
+    flush stores them (defaults included); the rows stay loaded, every column known, and a
+    later change (its public number) is written as any loaded row's."""
+    await _store_people(domain, _person(7))
+    columns = [c.key for c in Case.__mapper__.column_attrs if c.key not in ("id", "text")]
+    seen = _through_sqlalchemy(domain)
+    async with domain.unit(hot=True) as uow:
+        case = _new_case("电梯 lift stuck, hot")
+        assert await hot_add(uow.session, case)
+        assert case.id is not None and case in uow.session
+        assert case not in uow.session.dirty and case not in uow.session.new
+        assert {k for k in columns if k not in case.__dict__} == set()  # every column known
+        case.human_id = f"GV-2026-{case.id:06d}"
+        event_ = CaseEvent(
+            case_id=case.id,
+            at=AT,
+            actor_id=7,
+            actor_role="resident",
+            kind="created",
+            to_status="assigned",
+            data={"confidence": 0.875},
+        )
+        assert await hot_add(uow.session, event_)
+        hot_id, hot_event = case.id, event_.id
+    event.remove(domain.engine.sync_engine, "before_cursor_execute", seen.callback)
+    assert not [s for s in seen if s.startswith(("INSERT INTO cases", "INSERT INTO case_events"))]
+    async with domain.unit() as uow:  # the same through the ORM's flush, for comparison
+        assert not await hot_add(uow.session, _new_case("not hot"))  # not hot: nothing done
+        case = _new_case("电梯 lift stuck, flushed")
+        uow.session.add(case)
+        await uow.session.flush()
+        case.human_id = f"GV-2026-{case.id:06d}"
+        uow.session.add(
+            CaseEvent(
+                case_id=case.id,
+                at=AT,
+                actor_id=7,
+                actor_role="resident",
+                kind="created",
+                to_status="assigned",
+                data={"confidence": 0.875},
+            )
+        )
+        await uow.session.flush()
+        flushed_id = case.id
+    async with domain.unit() as uow:
+        hot = await uow.session.get(Case, hot_id)
+        flushed = await uow.session.get(Case, flushed_id)
+        assert hot.human_id == f"GV-2026-{hot_id:06d}"
+        assert {k: getattr(hot, k) for k in columns if k != "human_id"} == {
+            k: getattr(flushed, k) for k in columns if k != "human_id"
+        }
+        events = (await uow.session.execute(select(CaseEvent).order_by(CaseEvent.id))).scalars()
+        (first, second) = [
+            (e.id, e.case_id, e.at, e.kind, e.note, e.from_status, e.data) for e in events
+        ]
+        assert first == (hot_event, hot_id, AT, "created", None, None, {"confidence": 0.875})
+        assert second[1:] == (flushed_id, *first[2:])

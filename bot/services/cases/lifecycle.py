@@ -53,6 +53,7 @@ from bot.services.shared import dialogue
 from bot.services.shared.domain import UnitOfWork
 from bot.services.shared.languages import chat_language
 from bot.services.shared.outbox import Button
+from bot.store.db import hot_add
 from bot.store.models import (
     CallBack,
     Case,
@@ -96,19 +97,19 @@ async def record(
         case.first_response_at = uow.now
     if kind in PUBLIC_UPDATE_KINDS:
         case.public_updated_at = uow.now
-    uow.session.add(
-        CaseEvent(
-            case_id=case.id,
-            at=uow.now,
-            actor_id=actor.id,
-            actor_role=actor.role,
-            kind=kind,
-            from_status=from_status,
-            to_status=case.status,
-            note=note,
-            data=data,
-        )
+    event = CaseEvent(
+        case_id=case.id,
+        at=uow.now,
+        actor_id=actor.id,
+        actor_role=actor.role,
+        kind=kind,
+        from_status=from_status,
+        to_status=case.status,
+        note=note,
+        data=data,
     )
+    if not await hot_add(uow.session, event):  # a hot transaction's: on the driver
+        uow.session.add(event)
     case_changed(uow, case.id)
     if case.source == "assisted":  # a resident without Telegram who hears back by phone
         from bot.services.cases import staff_intake
@@ -239,8 +240,9 @@ async def create_case(
     counts = await grid_counts(uow, grid_id)
     apply_assignment(uow, case, assign(gridmap, grid_id, case.category, uow.now, counts))
     set_deadlines(uow, case)
-    uow.session.add(case)
-    await uow.session.flush()
+    if not await hot_add(uow.session, case):  # a hot transaction's: on the driver
+        uow.session.add(case)
+        await uow.session.flush()
     uow.created(case.id)
     case.human_id = f"GV-{uow.now.year}-{case.id:06d}"
     if received is not None:  # a hand-off from a link: its row before the card is drawn

@@ -24,7 +24,7 @@ from bot.services.cases.status import (
 )
 from bot.services.people.access import may_see_contact, may_view, scope, scope_grids
 from bot.services.shared.domain import UnitOfWork
-from bot.store.db import hot_rows
+from bot.store.db import hot_get, hot_rows
 from bot.store.models import ApiKey, Case, CaseEvent, CaseIntake, CasePhoto, Open311Contact
 
 BOARD_LIMIT = 300
@@ -38,10 +38,11 @@ async def find_case(uow: UnitOfWork, human_id: str) -> Case | None:
 
 
 async def find_case_by_id(uow: UnitOfWork, case_id: int) -> Case | None:
-    """A case by its database id, without a lock (for display)."""
+    """A case by its database id, without a lock (for display); in a hot transaction read on
+    the driver (`hot_get`)."""
     if not 0 < case_id < 2**63:
         return None
-    return await uow.session.get(Case, case_id)
+    return await hot_get(uow.session, Case, case_id)  # type: ignore[no-any-return]
 
 
 _OPEN_COUNTS = (

@@ -22,7 +22,7 @@ from bot.services.shared import dialogue
 from bot.services.shared.dialogue import Prompt
 from bot.services.shared.domain import UnitOfWork
 from bot.services.shared.outbox import Button
-from bot.store.db import hot_rows
+from bot.store.db import hot_get, hot_rows
 from bot.store.models import Case, CaseEvent, InboxUpdate, User
 from routing.classifier import Classification
 from routing.gridmap import GridMap
@@ -184,7 +184,7 @@ async def similar_open_case(
                 score += 15
         if score >= SIMILAR_TEXT and (best is None or score > best[0]):
             best = (score, case_id)
-    return await uow.session.get(Case, best[1]) if best else None
+    return await hot_get(uow.session, Case, best[1]) if best else None
 
 
 async def own_open_duplicate(
@@ -204,7 +204,7 @@ async def own_open_duplicate(
         if fuzz.token_sort_ratio(a, b) >= SAME_TEXT or (
             same_category and fuzz.token_set_ratio(a, b) >= SIMILAR_TEXT
         ):
-            return await uow.session.get(Case, case_id)  # type: ignore[no-any-return]
+            return await hot_get(uow.session, Case, case_id)  # type: ignore[no-any-return]
     return None
 
 

@@ -39,7 +39,7 @@ from bot.store.db import (
     session_factory,
     statements_off_loop,
 )
-from bot.store.models import DutyAmendment, GridMapVersion, StaffMember, User
+from bot.store.models import Case, DutyAmendment, GridMapVersion, StaffMember, User
 from routing.address import AddressIndex
 from routing.classifier import Classifier, load_lexicon
 from routing.geo import GridIndex
@@ -170,8 +170,9 @@ def build_classifier(settings: Settings) -> Classifier:
 
 
 #: The rows a hot transaction writes on the driver before its commit (`hot_write_changes`): a
-#: person's, whose dialogue state nearly every update changes.
-_WRITTEN_HERE = (User,)
+#: person's, whose dialogue state nearly every update changes, and a case's (a new one's
+#: public number, a status a member's press changed).
+_WRITTEN_HERE = (User, Case)
 
 
 class Domain:
