@@ -593,7 +593,10 @@ async def hot_get(session: AsyncSession, model: Any, key: Any) -> Any:
     found = await hot_rows(session, statement, {"key": key})
     if not found:
         return None
-    row = model(**dict(zip(names, found[0], strict=True)))
+    # made as a query's loading makes it (no constructor, the columns set as loaded): about
+    # half the CPU of `model(**columns)`, whose every attribute set is an instrumented event
+    row = model.__mapper__.class_manager.new_instance()
+    row.__dict__.update(zip(names, found[0], strict=True))
     make_transient_to_detached(row)
     session.add(row)
     return row
