@@ -398,9 +398,9 @@ async def hot_rows(
     to a table the statement reads or writes are written first (its autoflush), and what the
     session's listeners note is noted (`_statement_seen`); a statement on the outbox while
     messages are queued goes through the session, which writes them first. On PostgreSQL a
-    hot transaction's statements after its first go to its asyncpg connection the same way
-    (a point read cost about 120 µs of CPU through the session, 46 µs on asyncpg). Elsewhere
-    it goes through the session, as any statement."""
+    hot transaction, begun on its asyncpg connection (`begin_hot_asyncpg`), sends its
+    statements there the same way (a point read cost about 120 µs of CPU through the
+    session, 46 µs on asyncpg). Elsewhere it goes through the session, as any statement."""
     sqlite_driver = _hot_driver(session)
     driver = sqlite_driver if sqlite_driver is not None else _hot_asyncpg(session)
     form = bound = None
