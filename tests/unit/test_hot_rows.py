@@ -288,6 +288,19 @@ def _new_case(text_: str) -> Case:
     )
 
 
+def _first_event(case_id: int) -> CaseEvent:
+    """A new case's first event, as filing writes it."""
+    return CaseEvent(
+        case_id=case_id,
+        at=AT,
+        actor_id=7,
+        actor_role="resident",
+        kind="created",
+        to_status="assigned",
+        data={"confidence": 0.875},
+    )
+
+
 async def test_a_case_and_its_event_added_here_are_the_rows_the_flush_stores(
     domain: Domain,
 ) -> None:
@@ -305,15 +318,7 @@ async def test_a_case_and_its_event_added_here_are_the_rows_the_flush_stores(
         assert case not in uow.session.dirty and case not in uow.session.new
         assert {k for k in columns if k not in case.__dict__} == set()  # every column known
         case.human_id = f"GV-2026-{case.id:06d}"
-        event_ = CaseEvent(
-            case_id=case.id,
-            at=AT,
-            actor_id=7,
-            actor_role="resident",
-            kind="created",
-            to_status="assigned",
-            data={"confidence": 0.875},
-        )
+        event_ = _first_event(case.id)
         assert await hot_add(uow.session, event_)
         hot_id, hot_event = case.id, event_.id
     event.remove(domain.engine.sync_engine, "before_cursor_execute", seen.callback)
@@ -324,17 +329,7 @@ async def test_a_case_and_its_event_added_here_are_the_rows_the_flush_stores(
         uow.session.add(case)
         await uow.session.flush()
         case.human_id = f"GV-2026-{case.id:06d}"
-        uow.session.add(
-            CaseEvent(
-                case_id=case.id,
-                at=AT,
-                actor_id=7,
-                actor_role="resident",
-                kind="created",
-                to_status="assigned",
-                data={"confidence": 0.875},
-            )
-        )
+        uow.session.add(_first_event(case.id))
         await uow.session.flush()
         flushed_id = case.id
     async with domain.unit() as uow:
