@@ -627,6 +627,8 @@ async def hot_add(session: AsyncSession, row: Any) -> bool:
     if not made:
         return False
     primary, columns = made
+    if row.__dict__.get(primary) is not None:
+        return False  # a key given by the caller: the flush's way
     values: dict[str, Any] = {}
     for name, default in columns:
         if name in row.__dict__:
