@@ -469,6 +469,13 @@ async def begin_hot_asyncpg(adapted: Any) -> None:
         await start()
 
 
+def _hot_connection(session: Session | AsyncSession) -> Any:
+    """The driver connection a hot transaction's statements go to (`_hot_driver` on SQLite,
+    `_hot_asyncpg` on PostgreSQL), or None where they go through the session."""
+    driver = _hot_driver(session)
+    return driver if driver is not None else _hot_asyncpg(session)
+
+
 def _hot_asyncpg(session: Session | AsyncSession) -> Any:
     """PostgreSQL: the asyncpg connection of a hot transaction once its transaction has begun
     there (`begin_hot_asyncpg`, or SQLAlchemy at its first statement), or None."""
@@ -619,12 +626,13 @@ async def hot_add(session: AsyncSession, row: Any) -> bool:
 
     from bot.store.upserts import rows_insert, rows_params
 
-    if _hot_driver(session) is None and _hot_asyncpg(session) is None:
+    if _hot_connection(session) is None:
         return False
-    made = _ADDS.get(type(row))
+    model = type(row)
+    if model not in _ADDS:
+        _ADDS[model] = _addable(model)
+    made = _ADDS[model]
     if made is None:
-        made = _ADDS[type(row)] = _addable(type(row))
-    if not made:
         return False
     primary, columns = made
     if row.__dict__.get(primary) is not None:
@@ -690,7 +698,7 @@ async def hot_write_changes(session: AsyncSession, models: tuple[type, ...]) -> 
     row."""
     from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
-    if _hot_driver(session) is None and _hot_asyncpg(session) is None:
+    if _hot_connection(session) is None:
         return
     writes = []
     for row in list(session.sync_session.dirty):
@@ -1145,7 +1153,7 @@ def _write_born_claimed(session: Session, rows: list[dict[str, Any]], lease: Any
     for row in rows:
         row["status"], row["locked_until"] = "sending", lease
     connection = session.connection()
-    driver = _hot_driver(session) or _hot_asyncpg(session)
+    driver = _hot_connection(session)
     if driver is not None and len(rows) <= BORN_HERE and len({tuple(row) for row in rows}) == 1:
         ids = _insert_here(driver, table, rows, connection.dialect)
     elif connection.dialect.name == "sqlite":
