@@ -268,17 +268,8 @@ def _commit_here(connection: Any) -> bool:
 _one_trip_sqlite()
 
 
-def driver_statement(statement: Any, dialect: Any) -> tuple[str, Callable[[dict[str, Any]], tuple]]:
-    """A Core statement compiled once for `dialect` (a positional one, as SQLite's), and the
-    function that turns its named parameters into the driver's row: the statement's own
-    values filled in, each value through its column type's bind processor, as SQLAlchemy
-    would send it."""
-    form = DriverForm(statement, dialect)
-    return form.sql, form.row
-
-
 class DriverForm:
-    """A Core statement as the driver takes it, compiled once (see `driver_statement`): its
+    """A Core statement as the driver takes it, compiled once for a dialect: its
     SQL, its parameters in the driver's order through their types' bind processors, an
     expanding `IN` list written out for the values given (`bind`), and its result rows
     through their columns' result processors (`rows`)."""
@@ -776,11 +767,6 @@ class LoopConnection:
         raw.execute("PRAGMA wal_autocheckpoint=0")
         return raw
 
-    async def write(self, statements: list[tuple[str, list[tuple]]]) -> None:
-        """Run `statements` (SQL, and the rows to run it for) in one transaction; returns once
-        it is committed. All of it is written, or (raising) none."""
-        await self.run(functools.partial(_run_statements, statements))
-
     async def run(self, work: Work, one_statement: bool = False) -> bool:
         """Run `work(execute)` in one write transaction: it runs its statements on the
         driver's connection (`execute`, which answers at once: `work` never waits) and answers
@@ -832,12 +818,6 @@ class LoopConnection:
             if self._raw is not None:
                 self._raw.close()
                 self._raw = None
-
-
-async def _run_statements(statements: list[tuple[str, list[tuple]]], execute: Execute) -> int:
-    for sql, rows in statements:
-        await execute(sql, rows, True)
-    return len(statements)
 
 
 #: How a driver connection's `run` lets its work run one statement: `execute(sql, values,

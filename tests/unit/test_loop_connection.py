@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from unit_helpers import with_loop_beats
 
 from bot.runtime.sender import _MARK_SENT
-from bot.store.db import AUTOCHECKPOINT, LoopConnection, create_engine, driver_statement
+from bot.store.db import AUTOCHECKPOINT, DriverForm, Execute, LoopConnection, create_engine
 from bot.store.models import OutboxMessage
 
 AT = datetime(2026, 12, 5, 9, 30, 15, tzinfo=UTC)
@@ -52,8 +52,20 @@ async def engine(tmp_path: Path) -> AsyncEngine:
 
 
 def _marks(engine: AsyncEngine, rows: list[tuple[int, int | None]]) -> list[tuple[str, list]]:
-    sql, row_of = driver_statement(_MARK_SENT, engine.dialect)
-    return [(sql, [row_of({"row_id": i, "sent_id": m, "sent_at": AT}) for i, m in rows])]
+    form = DriverForm(_MARK_SENT, engine.dialect)
+    return [(form.sql, [form.row({"row_id": i, "sent_id": m, "sent_at": AT}) for i, m in rows])]
+
+
+async def _write(loop_writes: LoopConnection, statements: list[tuple[str, list]]) -> None:
+    """The statements (SQL, and the rows to run each for) in one transaction of the loop's
+    own connection, as the sender's marks are written there."""
+
+    async def work(execute: Execute) -> int:
+        for sql, rows in statements:
+            await execute(sql, rows, True)
+        return len(statements)
+
+    await loop_writes.run(work)
 
 
 async def _stored(engine: AsyncEngine) -> list[tuple]:
@@ -74,7 +86,7 @@ async def test_a_mark_written_here_is_the_row_sqlalchemy_writes(
 ) -> None:
     loop_writes = LoopConnection(str(engine.url))
     try:
-        await loop_writes.write(_marks(engine, [(1, 501), (2, None)]))
+        await _write(loop_writes, _marks(engine, [(1, 501), (2, None)]))
     finally:
         await loop_writes.close()
     async with engine.begin() as conn:  # the same mark through SQLAlchemy, for row 3
@@ -109,7 +121,7 @@ async def test_a_write_waits_off_the_loop_for_a_lock_another_connection_holds(
 
     async def mark() -> None:
         await holding.wait()
-        await loop_writes.write(_marks(engine, [(1, 601)]))
+        await _write(loop_writes, _marks(engine, [(1, 601)]))
 
     try:
         beats = await with_loop_beats(holder(), mark())
@@ -127,11 +139,12 @@ async def test_a_failed_write_leaves_nothing_and_the_next_one_goes_through(
     loop_writes = LoopConnection(str(engine.url))
     try:
         with pytest.raises(sqlite3.OperationalError):
-            await loop_writes.write(
-                [*_marks(engine, [(1, 701)]), ("UPDATE no_such_table SET x = ?", [(1,)])]
+            await _write(
+                loop_writes,
+                [*_marks(engine, [(1, 701)]), ("UPDATE no_such_table SET x = ?", [(1,)])],
             )
         assert (await _stored(engine))[0][:3] == (1, "sending", None)
-        await loop_writes.write(_marks(engine, [(1, 702)]))
+        await _write(loop_writes, _marks(engine, [(1, 702)]))
     finally:
         await loop_writes.close()
     assert (await _stored(engine))[0][:3] == (1, "sent", 702)
@@ -139,7 +152,7 @@ async def test_a_failed_write_leaves_nothing_and_the_next_one_goes_through(
 
 async def test_writes_here_still_checkpoint_the_log(engine: AsyncEngine, tmp_path: Path) -> None:
     loop_writes = LoopConnection(str(engine.url))
-    sql, row_of = driver_statement(
+    form = DriverForm(
         insert(OutboxMessage.__table__).values(
             created_at=AT,
             chat_id=bindparam("chat_id"),
@@ -153,7 +166,7 @@ async def test_writes_here_still_checkpoint_the_log(engine: AsyncEngine, tmp_pat
     )
     try:
         for i in range(3 * AUTOCHECKPOINT):
-            await loop_writes.write([(sql, [row_of({"chat_id": i})])])
+            await _write(loop_writes, [(form.sql, [form.row({"chat_id": i})])])
     finally:
         await loop_writes.close()
     frames = (tmp_path / "marks.db-wal").stat().st_size // (4096 + 24)
