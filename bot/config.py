@@ -123,6 +123,11 @@ class Settings:
     inbox_lease: timedelta = timedelta(seconds=60)
     outbox_lease: timedelta = timedelta(seconds=60)
     poll_timeout: int = 25
+    # Long polling asks for updates at most once in this many seconds while they keep coming
+    # (bot/runtime/intake.py, `Poller`): under load they arrive in batches, one Bot API call and
+    # one transaction for several; a quiet bot's long poll still answers the first at once.
+    # 0 asks again as soon as a batch is handled.
+    poll_interval: float = 0.1
     # The public web pages (dashboard, case pages): where residents reach them.
     public_url: str | None = None  # e.g. https://grid.example.org (GRIDVOICE_PUBLIC_URL)
     dashboard_min_cases: int = 10  # below this many cases a rate or a time reads "too few cases"
@@ -232,6 +237,8 @@ class Settings:
         ):
             if env.get(name):
                 values[key] = timedelta(seconds=max(60.0, float(env[name]) * unit))
+        if env.get("GRIDVOICE_POLL_INTERVAL"):
+            values["poll_interval"] = poll_interval(env["GRIDVOICE_POLL_INTERVAL"])
         if env.get("GRIDVOICE_LINK_POLL_SECONDS"):
             values["link_poll_interval"] = max(1.0, float(env["GRIDVOICE_LINK_POLL_SECONDS"]))
         if env.get("GRIDVOICE_OPEN_DATA_LICENCE"):
@@ -310,6 +317,18 @@ def share(name: str, text: str) -> float:
         value = math.nan
     if not math.isfinite(value) or not 0.0 < value <= 1.0:
         raise ValueError(f"{name} must be a number above 0 and at most 1, not {text!r}")
+    return value
+
+
+def poll_interval(text: str) -> float:
+    """`GRIDVOICE_POLL_INTERVAL`: 0 to 1 second, checked at start-up (a longer pause would be
+    felt in every answer under load)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"GRIDVOICE_POLL_INTERVAL must be 0 to 1 seconds, not {text!r}")
     return value
 
 

@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.config import poll_interval
+
 ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = (10001, 10002, 10003, 10004, 10010, 10020, 10030)  # grid members and those above them
 PARTY_CHATS = (
@@ -68,6 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
         help="PostgreSQL URL ('' to skip); created if missing; its schema is DROPPED",
     )
+    p.add_argument(
+        "--poll-interval",
+        type=poll_interval,
+        help="the bot's GRIDVOICE_POLL_INTERVAL, 0 to 1 s (default: the bot's own, 0.1)",
+    )
     p.add_argument("--echo", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--json", help="also write the numbers to this file")
     p.set_defaults(func=_run)
@@ -90,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
 # --- processes -----------------------------------------------------------------------
 
 
-def bench_settings(api: str, db: str) -> dict[str, Any]:
+def bench_settings(api: str, db: str, poll_interval: float | None = None) -> dict[str, Any]:
     return {
         "api_url": api,
         "database_url": db,
@@ -104,6 +111,7 @@ def bench_settings(api: str, db: str) -> dict[str, Any]:
         "user_rate_per_minute": 100_000,
         "poll_timeout": 10,
         "send_concurrency": 32,
+        **({} if poll_interval is None else {"poll_interval": poll_interval}),
     }
 
 
@@ -357,7 +365,7 @@ async def bench_gridvoice(db: str, args: argparse.Namespace) -> dict[str, Any]:
         await wait_http(api)
         bot = child(
             "from bot.cli.bench import serve_bot; "
-            f"serve_bot({json.dumps(json.dumps(bench_settings(api, db)))}, {str(stats)!r})",
+            f"serve_bot({json.dumps(json.dumps(bench_settings(api, db, args.poll_interval)))}, {str(stats)!r})",
             env={"GRIDVOICE_SQL_STATS": "1"},
         )
         async with SimClient(api) as sim:

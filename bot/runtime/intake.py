@@ -24,6 +24,9 @@ from bot.store.upserts import inbox_insert
 
 log = logging.getLogger(__name__)
 
+#: Telegram's most updates a getUpdates answers (its default `limit`).
+LIMIT = 100
+
 ALLOWED_UPDATES = [
     "message",
     "edited_message",
@@ -123,11 +126,14 @@ class Poller:
 
     async def _poll(self) -> None:
         timeout = self.domain.settings.poll_timeout
+        interval = self.domain.settings.poll_interval
+        loop = asyncio.get_running_loop()
         backoff = 1.0
         while not self._stop.is_set():
             kwargs: dict[str, Any] = {"timeout": timeout, "allowed_updates": ALLOWED_UPDATES}
             if self.offset is not None:
                 kwargs["offset"] = self.offset
+            asked = loop.time()
             try:
                 updates = await self.api.call("getUpdates", kwargs)
                 backoff = 1.0
@@ -150,3 +156,15 @@ class Poller:
             self.metrics.inc("gridvoice_updates_received_total", len(updates))
             self.metrics.inc("gridvoice_updates_duplicate_total", len(updates) - new)
             self.offset = max(u["update_id"] for u in updates) + 1
+            if len(updates) < LIMIT:
+                await self._pause(asked + interval - loop.time())
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait before asking again, so that updates coming close together are fetched and
+        handled as one batch. Only a poll that answered within the interval leaves a pause: a
+        long poll that waited for its update is past it, and a full batch asks again at once."""
+        if seconds > 0:
+            try:
+                await asyncio.wait_for(self._stop.wait(), seconds)
+            except TimeoutError:
+                pass

@@ -86,6 +86,9 @@ def test_settings(db_url: str, api_url: str, **overrides: Any) -> Settings:
         "send_rate_group": 10_000.0,
         "scheduler_interval": 0.2,
         "poll_timeout": 1,
+        # each step of a played conversation is asked for at once (the pause under load is
+        # tests/unit/test_poll_interval.py's)
+        "poll_interval": 0.0,
         "dashboard_cache": timedelta(0),  # tests move the clock: figures computed every time
         # the flows, not the classifier's second opinion (tests/routing, tests/unit test it):
         # the same answers from the first message on, and no encoder to load per process
