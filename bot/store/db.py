@@ -278,6 +278,8 @@ class DriverForm:
         compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         self.sql = compiled.string
         self._compiled = compiled
+        #: the tables the statement reads or writes (`hot_rows` asks on every run)
+        self.tables = _tables(statement)
         self._names = list(compiled.positiontup or ())
         self._processors = [
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
@@ -372,6 +374,9 @@ _NUMBERED = re.compile(r"\$(\d+)")
 #: SQLite's, or asyncpg's on PostgreSQL, whose short statements `hot_rows` runs without
 #: SQLAlchemy
 HOT_DRIVER = "hot_driver"
+#: session.info key: the models whose loaded rows a hot transaction writes on the driver
+#: (`hot_write_changes`), before a statement that reads their table and before its commit
+HOT_WRITES = "hot_writes"
 _FORMS: dict[tuple[Any, str], DriverForm] = {}
 
 
@@ -395,16 +400,24 @@ async def hot_rows(
     sqlite_driver = _hot_driver(session)
     driver = sqlite_driver if sqlite_driver is not None else _hot_asyncpg(session)
     form = bound = None
-    if driver is not None and not (session.info.get(QUEUED) and "outbox" in _tables(statement)):
+    if driver is not None:
         form = _form_of(statement, session.bind.dialect)
-        bound = _driver_values(form, params)
+        if not (session.info.get(QUEUED) and "outbox" in form.tables):
+            bound = _driver_values(form, params)
     if form is None or bound is None:
         done = await session.execute(statement, params)
         return list(done.all()) if getattr(done, "returns_rows", True) else []
     sync = session.sync_session
     unwritten = (*sync.new, *sync.dirty, *sync.deleted)
-    if unwritten and {getattr(o, "__tablename__", "") for o in unwritten} & _tables(statement):
-        await session.flush()  # as the session's autoflush would, before the statement
+    if unwritten and {getattr(o, "__tablename__", "") for o in unwritten} & form.tables:
+        # as the session's autoflush would, before the statement: the rows the transaction
+        # writes on the driver there (`hot_write_changes`), the rest by the flush
+        models = session.info.get(HOT_WRITES)
+        if models:
+            await hot_write_changes(session, models)
+            unwritten = (*sync.new, *sync.dirty, *sync.deleted)
+        if unwritten and {getattr(o, "__tablename__", "") for o in unwritten} & form.tables:
+            await session.flush()
     _statement_seen(sync, statement, getattr(statement, "is_select", False))
     sql, values, many = bound
     if sqlite_driver is not None:
@@ -687,12 +700,13 @@ async def hot_write_changes(session: AsyncSession, models: tuple[type, ...]) -> 
     has nothing of theirs to do (about 50–100 µs of CPU less a transaction than the ORM's
     flush of the row). Elsewhere (a transaction not hot) the flush writes them, as any
     row."""
-    from sqlalchemy.orm.attributes import instance_state, set_committed_value
+    from sqlalchemy.orm.attributes import instance_state
 
     if _hot_connection(session) is None:
         return
+    sync = session.sync_session
     writes = []
-    for row in list(session.sync_session.dirty):
+    for row in list(sync.dirty):
         if type(row) not in models:
             continue
         state = instance_state(row)
@@ -700,8 +714,9 @@ async def hot_write_changes(session: AsyncSession, models: tuple[type, ...]) -> 
         if not keys or state.key is None:
             continue
         values = {key: getattr(row, key) for key in keys}
-        for key, value in values.items():
-            set_committed_value(row, key, value)  # written below: nothing left to flush
+        # written below: left as a flush leaves a row it wrote, clean (no longer among the
+        # session's dirty rows, so neither a later statement nor the commit flushes it)
+        state._commit_all(state.dict, sync.identity_map)
         params = {f"v_{key}": value for key, value in values.items()}
         writes.append((_update_of(type(row), keys), {**params, "_row": state.key[1][0]}))
     for statement, params in writes:

@@ -191,6 +191,7 @@ async def test_what_the_transaction_changed_is_written_before_a_read_of_its_tabl
     await _store_people(domain, _person(7))
     reach = select(User.__table__.c.language).where(User.__table__.c.id == 7)
     for hot in (True, False):
+        seen = _through_sqlalchemy(domain)
         async with domain.unit(hot=hot) as uow:
             person = await uow.session.get(User, 7)
             person.language = "zh" if hot else "en"
@@ -201,6 +202,14 @@ async def test_what_the_transaction_changed_is_written_before_a_read_of_its_tabl
             # ... one of its own table sees it, as through the session
             assert await hot_rows(uow.session, reach, {}) == [("zh" if hot else "en",)]
             assert person not in uow.session.dirty
+            person.first_name = f"Lin {hot}"  # changed again: written once more, before the commit
+        event.remove(domain.engine.sync_engine, "before_cursor_execute", seen.callback)
+        updates = [s for s in seen if s.startswith("UPDATE users")]
+        # in a hot transaction both writes went to the driver, not through the ORM's flush
+        assert len(updates) == (0 if hot else 2)
+        async with domain.unit() as uow:
+            stored = await uow.session.get(User, 7)
+            assert (stored.language, stored.first_name) == ("zh" if hot else "en", f"Lin {hot}")
 
 
 async def test_a_persons_row_read_and_attached_is_the_row_the_orm_loads(domain: Domain) -> None:

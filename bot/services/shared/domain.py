@@ -27,6 +27,7 @@ from bot.store.db import (
     BORN_CLAIMED,
     CREATED_CASES,
     HOT_DRIVER,
+    HOT_WRITES,
     ON_LOOP,
     PEOPLE,
     WRITTEN,
@@ -298,6 +299,7 @@ class Domain:
             connection = await session.connection(execution_options=options)
             raw = await connection.get_raw_connection()
             session.info[HOT_DRIVER] = raw.driver_connection
+            session.info[HOT_WRITES] = _WRITTEN_HERE
             if not self.sqlite:
                 await begin_hot_asyncpg(raw.dbapi_connection)
 
