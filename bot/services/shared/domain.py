@@ -170,7 +170,8 @@ def build_classifier(settings: Settings) -> Classifier:
     return Classifier.default()
 
 
-#: The rows a hot transaction writes on the driver before its commit (`hot_write_changes`): a
+#: The rows a hot transaction writes on the driver (`hot_write_changes`, named in its session as
+#: `HOT_WRITES`), before its commit and before a statement that reads their table: a
 #: person's, whose dialogue state nearly every update changes, and a case's (a new one's
 #: public number, a status a member's press changed).
 _WRITTEN_HERE = (User, Case)
@@ -332,7 +333,7 @@ class Domain:
                     uow = UnitOfWork(self, session)
                     yield uow
                     if hot:
-                        await hot_write_changes(session, _WRITTEN_HERE)
+                        await hot_write_changes(session)
         finally:
             if self.write_lock is not None:
                 self.write_lock.release()
@@ -370,7 +371,7 @@ class Domain:
 
                     yield new_unit
                     if hot:
-                        await hot_write_changes(session, _WRITTEN_HERE)
+                        await hot_write_changes(session)
         finally:
             if self.write_lock is not None:
                 self.write_lock.release()
