@@ -16,6 +16,11 @@ def default_database_url() -> str:
     return f"sqlite+aiosqlite:///{base / 'gridvoice' / 'gridvoice.db'}"
 
 
+class SettingsError(ValueError):
+    """A setting of the environment that cannot be used; the message names it (the command
+    line prints it as one line, with no traceback)."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the bot needs to know about its deployment."""
@@ -179,6 +184,17 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
+        """The settings of the environment's `DATABASE_URL`, `GRIDVOICE_*` ...; one that cannot
+        be used raises `SettingsError`, whose message names it."""
+        try:
+            return cls._from_env(**overrides)
+        except SettingsError:
+            raise
+        except ValueError as exc:  # a number that is not one: float("soon"), int("many")
+            raise SettingsError(f"a setting in the environment is not valid: {exc}") from exc
+
+    @classmethod
+    def _from_env(cls, **overrides: object) -> Settings:
         env = os.environ
         values: dict[str, object] = {}
         if env.get("DATABASE_URL"):
@@ -316,7 +332,7 @@ def share(name: str, text: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or not 0.0 < value <= 1.0:
-        raise ValueError(f"{name} must be a number above 0 and at most 1, not {text!r}")
+        raise SettingsError(f"{name} must be a number above 0 and at most 1, not {text!r}")
     return value
 
 
@@ -328,14 +344,14 @@ def poll_interval(text: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"GRIDVOICE_POLL_INTERVAL must be 0 to 1 seconds, not {text!r}")
+        raise SettingsError(f"GRIDVOICE_POLL_INTERVAL must be 0 to 1 seconds, not {text!r}")
     return value
 
 
 def _seconds(name: str, text: str) -> float:
     value = float(text)
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a number of seconds above 0, not {text!r}")
+        raise SettingsError(f"{name} must be a number of seconds above 0, not {text!r}")
     return value
 
 
@@ -347,7 +363,7 @@ def trusted_proxies(text: str) -> tuple[str, ...]:
         try:
             ipaddress.ip_network(entry, strict=False)
         except ValueError:
-            raise ValueError(
+            raise SettingsError(
                 f"GRIDVOICE_TRUSTED_PROXIES: {entry!r} is not an address or a network"
             ) from None
     return entries

@@ -52,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    from bot.config import SettingsError
+
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:  # a mistyped setting: the operator's to fix, not a crash
+        print(f"gridvoice: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

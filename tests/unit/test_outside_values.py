@@ -105,3 +105,28 @@ def test_a_telegram_id_from_an_update_is_a_bounded_int() -> None:
     for bad in (None, "42", 4.0, True, 0, MAX_TELEGRAM_ID + 1, -MAX_TELEGRAM_ID - 1):
         assert telegram_id(bad) is None
     assert telegram_id(-5, low=1) is None  # a user id is positive
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("GRIDVOICE_POLL_INTERVAL", "5", "GRIDVOICE_POLL_INTERVAL must be 0 to 1 seconds"),
+        ("GRIDVOICE_SEND_RATE", "fast", "a setting in the environment is not valid"),
+    ],
+)
+def test_a_mistyped_setting_is_one_line_on_stderr_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    name: str,
+    value: str,
+    said: str,
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'gv.db'}")
+    monkeypatch.setenv(name, value)
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"gridvoice: {said}") and err.count("\n") == 1
+    assert "Traceback" not in err and not (tmp_path / "gv.db").exists()
