@@ -241,6 +241,7 @@ class DeploymentIndex:
         self.entries: dict[int, tuple[np.ndarray, str]] = {}
         self.known: set[int] = set()  # every case id read, with or without a vector
         self.state: tuple[int, int] | None = None
+        self.counted = 0.0  # when the row count was last read (time.monotonic())
         self._index: NeighbourIndex | None = None
 
     def put(self, case_id: int, vector: np.ndarray, category: str) -> None:

@@ -190,3 +190,103 @@ async def test_the_same_message_asked_again_is_classified_once_until_a_case_sett
         runs.clear()
         assert (await neighbours.classify(uow, AGAIN)).category == "facilities"
         assert runs == [AGAIN]
+
+
+async def _settle_row(uow, resident, text: str, category: str, row_id: int | None = None) -> int:
+    """A settled case's row written as another process would (with its id, if given)."""
+    from routing.neighbours import to_bytes
+
+    case = await file_case(uow, resident, text, as_category=None)
+    row = CaseNeighbour(
+        id=row_id,
+        case_id=case.id,
+        category=category,
+        language="en",
+        encoder=uow.domain.classifier.voter.name,
+        embedding=to_bytes(uow.domain.classifier.embed(text)),
+        at=uow.now,
+    )
+    uow.session.add(row)
+    await uow.session.flush()
+    return row.id
+
+
+async def test_classifying_does_not_count_the_settled_cases_each_time(
+    voting: Domain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row count scans the whole table: with many settled cases that was a scan per
+    report. The largest id (one step down the primary key) says whether rows came; the count
+    is read once every RECOUNT seconds."""
+    asked: list[object] = []
+    hot_rows = neighbours.hot_rows
+
+    async def recording(session, statement, params):  # type: ignore[no-untyped-def]
+        asked.append(statement)
+        return await hot_rows(session, statement, params)
+
+    monkeypatch.setattr(neighbours, "hot_rows", recording)
+    async with voting.unit() as uow:
+        resident = await new_resident(uow)
+        await neighbours.classify(uow, "the bins behind block 4 are overflowing")
+        case = await file_case(uow, resident, FIRST, as_category=None)
+        await lifecycle.triage_set_category(uow, LEADER, case, "facilities")
+    for text in ("water is dripping in the lift lobby", AGAIN, "a dog barks all night"):
+        async with voting.unit() as uow:
+            found = await neighbours.classify(uow, text)
+    assert found is not None
+    assert asked[0] is neighbours._STATE  # the first look counts
+    assert asked[1:] == [neighbours._TOP] * 3
+    async with voting.unit() as uow:
+        assert (await neighbours.classify(uow, "noise AGAIN " + AGAIN)) is not None
+    assert asked[-1] is neighbours._TOP
+    monkeypatch.setattr(neighbours, "RECOUNT", 0.0)
+    async with voting.unit() as uow:
+        await neighbours.classify(uow, "the stairwell light flickers")
+    assert asked[-1] is neighbours._STATE
+
+
+async def test_a_row_deleted_outside_the_bot_is_forgotten_at_the_next_count(
+    voting: Domain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import delete
+
+    async with voting.unit() as uow:
+        resident = await new_resident(uow)
+        case = await file_case(uow, resident, FIRST, as_category=None)
+        await lifecycle.triage_set_category(uow, LEADER, case, "facilities")
+    async with voting.unit() as uow:
+        assert (await neighbours.classify(uow, AGAIN)).category == "facilities"
+        await uow.session.execute(delete(CaseNeighbour).where(CaseNeighbour.case_id == case.id))
+    monkeypatch.setattr(neighbours, "RECOUNT", 0.0)  # the count is due
+    async with voting.unit() as uow:
+        assert (await neighbours.classify(uow, AGAIN)).category != "facilities"
+        assert voting.neighbour_cache.entries == {}
+
+
+async def test_a_row_committed_after_a_later_one_is_still_read(
+    voting: Domain, settings, clock
+) -> None:
+    """Ids are taken in order, commits need not be: a settlement whose id is below one already
+    read (its transaction committed later) is read at the next look, not lost."""
+    replica = Domain(settings, clock=clock, engine=voting.engine)
+    replica.classifier = voting.classifier
+    replica._routing = voting._routing
+    async with voting.unit() as uow:
+        resident = await new_resident(uow)
+        first = await _settle_row(
+            uow, resident, "the bins behind block 4 are overflowing", "sanitation"
+        )
+    async with replica.unit() as uow:
+        assert (await neighbours.classify(uow, AGAIN)).category != "facilities"
+    async with voting.unit() as uow:  # the later transaction, committed first
+        await _settle_row(
+            uow, resident, "someone dumped a sofa by the gate", "sanitation", first + 2
+        )
+    async with replica.unit() as uow:
+        assert (await neighbours.classify(uow, AGAIN)).category != "facilities"
+        assert len(replica.neighbour_cache.entries) == 2
+    async with voting.unit() as uow:  # the earlier one commits now
+        await _settle_row(uow, resident, FIRST, "facilities", first + 1)
+    async with replica.unit() as uow:
+        assert (await neighbours.classify(uow, AGAIN)).category == "facilities"
+        assert len(replica.neighbour_cache.entries) == 3

@@ -6,8 +6,10 @@ corrected by the resident, the grid leader or at triage (the same rule as
 settles it** (:func:`settle`, called by ``bot.services.cases.lifecycle``): its embedding (the
 second voter's, ``routing.voter``), category and language.  The next similar message is
 classified with it (:func:`classify`), without retraining or restart, by every replica: each
-process keeps the rows in memory and re-reads only what changed, noticed by a cheap
-``max(id), count(*)`` (a replaced row is a new row: ids only grow).
+process keeps the rows in memory and re-reads only what changed, noticed by the table's
+largest id (a replaced row is a new row: ids only grow), read from its primary key's index.
+A row gone without a successor (a case deleted outside the bot, a restored backup) is noticed
+by the row count, a scan of the table, so that is read only every ``RECOUNT`` seconds.
 
 A later correction of the same case replaces its row, so a wrong correction is undone by the
 next one (a reopened case recategorised likewise).  A case settled while the voter was not
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -32,8 +35,13 @@ from routing.neighbours import DeploymentIndex, NeighbourIndex, from_bytes, to_b
 
 log = logging.getLogger(__name__)
 
-#: What tells whether the table changed (ids only grow): its largest id and its row count.
+#: What tells whether rows were added or replaced (ids only grow): the largest id, one step
+#: down the primary key's index whatever the table's size.
+_TOP = select(func.max(CaseNeighbour.id))
+#: What also tells whether rows vanished: the largest id and the row count, which scans the
+#: table; read at most every ``RECOUNT`` seconds (and when the largest id went down).
 _STATE = select(func.max(CaseNeighbour.id), func.count(CaseNeighbour.id))
+RECOUNT = 60.0
 
 #: Embeddings computed per transaction by :func:`fill_missing`.
 FILL_BATCH = 200
@@ -67,9 +75,25 @@ async def index(uow: UnitOfWork) -> NeighbourIndex | None:
     cache: DeploymentIndex | None = uow.domain.neighbour_cache
     if cache is None or cache.encoder != voter.name:
         cache = uow.domain.neighbour_cache = DeploymentIndex(voter.name)
+    now = time.monotonic()
+    if cache.state is not None and now - cache.counted < RECOUNT:
+        ((top,),) = await hot_rows(uow.session, _TOP, {})
+        top = int(top or 0)
+        if top == cache.state[0]:
+            return cache.index()
+        if top > cache.state[0]:  # rows added or replaced: read the new ones
+            read = await _read(uow, cache, cache.state[0], top)
+            if read < top - cache.state[0]:
+                # an id between is missing: a rolled-back insert, or one whose transaction has
+                # not committed yet (ids are taken in order, commits need not be): the next
+                # look counts the rows, so that one is read as soon as it is there
+                cache.counted = 0.0
+            cache.state = (top, len(cache.known))
+            return cache.index()
     ((top, count),) = await hot_rows(uow.session, _STATE, {})
     state = (int(top or 0), int(count or 0))
     if state == cache.state:
+        cache.counted = now
         return cache.index()
     last = cache.state[0] if cache.state is not None else 0
     if state[0] < last:  # the table was emptied or restored: read it all again
@@ -81,10 +105,12 @@ async def index(uow: UnitOfWork) -> NeighbourIndex | None:
         cache = uow.domain.neighbour_cache = DeploymentIndex(voter.name)
         await _read(uow, cache, 0, state[0])
     cache.state = state
+    cache.counted = now
     return cache.index()
 
 
-async def _read(uow: UnitOfWork, cache: DeploymentIndex, after: int, upto: int) -> None:
+async def _read(uow: UnitOfWork, cache: DeploymentIndex, after: int, upto: int) -> int:
+    """Read the rows with ``after < id <= upto`` into ``cache``; returns how many there were."""
     rows = await uow.session.execute(
         select(
             CaseNeighbour.case_id,
@@ -95,12 +121,14 @@ async def _read(uow: UnitOfWork, cache: DeploymentIndex, after: int, upto: int) 
         .where(CaseNeighbour.id > after, CaseNeighbour.id <= upto)
         .order_by(CaseNeighbour.id)
     )
-    for case_id, category, encoder, blob in rows.all():
+    found = rows.all()
+    for case_id, category, encoder, blob in found:
         if blob is not None and encoder == cache.encoder:
             cache.put(case_id, from_bytes(blob), category)
         else:
             cache.drop(case_id)  # waiting for fill_missing: the old entry is no longer true
         cache.known.add(case_id)
+    return len(found)
 
 
 async def classify(uow: UnitOfWork, text: str) -> Classification:
