@@ -34,6 +34,15 @@ async def _rows(uow, case_id: int) -> list[CaseNeighbour]:
     )
 
 
+async def _first_settled(domain: Domain):  # type: ignore[no-untyped-def]
+    """A resident's case about FIRST, settled as "facilities" at triage; (resident, case)."""
+    async with domain.unit() as uow:
+        resident = await new_resident(uow)
+        case = await file_case(uow, resident, FIRST, as_category=None)
+        await lifecycle.triage_set_category(uow, LEADER, case, "facilities")
+    return resident, case
+
+
 async def test_a_settled_cases_words_are_read_right_next_time(voting: Domain) -> None:
     async with voting.unit() as uow:
         resident = await new_resident(uow)
@@ -138,10 +147,7 @@ async def test_another_replica_reads_the_settlement_from_the_database(
     replica._routing = voting._routing
     async with replica.unit() as uow:
         assert (await neighbours.classify(uow, AGAIN)).category != "facilities"  # cached empty
-    async with voting.unit() as uow:
-        resident = await new_resident(uow)
-        case = await file_case(uow, resident, FIRST, as_category=None)
-        await lifecycle.triage_set_category(uow, LEADER, case, "facilities")
+    resident, case = await _first_settled(voting)
     async with replica.unit() as uow:
         assert (await neighbours.classify(uow, AGAIN)).category == "facilities"
     async with voting.unit() as uow:
@@ -250,10 +256,7 @@ async def test_a_row_deleted_outside_the_bot_is_forgotten_at_the_next_count(
 ) -> None:
     from sqlalchemy import delete
 
-    async with voting.unit() as uow:
-        resident = await new_resident(uow)
-        case = await file_case(uow, resident, FIRST, as_category=None)
-        await lifecycle.triage_set_category(uow, LEADER, case, "facilities")
+    _, case = await _first_settled(voting)
     async with voting.unit() as uow:
         assert (await neighbours.classify(uow, AGAIN)).category == "facilities"
         await uow.session.execute(delete(CaseNeighbour).where(CaseNeighbour.case_id == case.id))
