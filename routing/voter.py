@@ -9,7 +9,8 @@ opinion next to the linear model (``routing.neighbours``; docs/classifier.md say
 encoder and what it costs).
 
 The encoder is loaded once per process, on first use (:func:`load_voter`), about 0.8 s and
-150 MB.  Where it cannot load — the package is missing, or its weights are unreadable — the
+150 MB; it runs with each token's own part remembered (``routing.encoder``: up to 54 MB more,
+the same vectors, less work a message).  Where it cannot load — the package is missing, or its weights are unreadable — the
 classifier works as before, without the vote, and the log says so ONCE.
 """
 
