@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
+from bot.bounds import parse_float
+
 
 def default_database_url() -> str:
     """A SQLite file in the user's data directory: needs no server."""
@@ -339,11 +341,8 @@ def share(name: str, text: str) -> float:
 def poll_interval(text: str) -> float:
     """`GRIDVOICE_POLL_INTERVAL`: 0 to 1 second, checked at start-up (a longer pause would be
     felt in every answer under load)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+    value = parse_float(text.strip(), low=0.0, high=1.0)
+    if value is None:
         raise SettingsError(f"GRIDVOICE_POLL_INTERVAL must be 0 to 1 seconds, not {text!r}")
     return value
 

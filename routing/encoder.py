@@ -50,8 +50,10 @@ class TokenMemory:
         self.chunks = int(module._NUM_CHUNKS)  # type: ignore[attr-defined]
         self.budget = int(module._TOKEN_BUDGET)  # type: ignore[attr-defined]
         self.layernorm = module._layernorm  # type: ignore[attr-defined]
-        self.max_left = max(left for _, left in self.orders)
-        self.max_right = max(n - 1 - left for n, left in self.orders)
+        self.max_left = int(module._MAX_LEFT)  # type: ignore[attr-defined]
+        # row t: the positions t - max_left .. t + the widest right context, the row count
+        # where outside t's text (the package's own window index)
+        self.windows: Callable[..., np.ndarray] = backend._window_index  # type: ignore[attr-defined]
         self.b = b
         self.width = b.w2[0].shape[1]  # type: ignore[attr-defined]
         self.dim = b.table.shape[1]  # type: ignore[attr-defined]
@@ -149,14 +151,6 @@ class TokenMemory:
             self._batch(group, count, out[first:n])
         return out
 
-    def _windows(self, starts: np.ndarray, lens: np.ndarray, count: int) -> np.ndarray:
-        """Row t: the positions t - max_left .. t + max_right, ``count`` where outside t's text."""
-        pos = np.arange(count, dtype=np.int64)[:, None]
-        window = pos + np.arange(-self.max_left, self.max_right + 1, dtype=np.int64)
-        inside = window >= np.repeat(starts, lens)[:, None]
-        inside &= window < np.repeat(starts + lens, lens)[:, None]
-        return np.where(inside, window, count)
-
     def _batch(self, group: list[list[int]], count: int, out: np.ndarray) -> None:
         b = self.b
         w = self.width
@@ -166,7 +160,7 @@ class TokenMemory:
         np.cumsum(lens[:-1], out=starts[1:])
         rows, slots = self._slots(flat)
         zero = len(rows) - 1
-        windows = self._windows(starts, lens, count)
+        windows = self.windows(starts, lens, count)
         # the slot of each window position; outside the text, the row of zeros
         at = np.append(slots, zero)[windows]
 

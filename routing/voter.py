@@ -10,8 +10,9 @@ encoder and what it costs).
 
 The encoder is loaded once per process, on first use (:func:`load_voter`), about 0.8 s and
 150 MB; it runs with each token's own part remembered (``routing.encoder``: up to 54 MB more,
-the same vectors, less work a message).  Where it cannot load — the package is missing, or its weights are unreadable — the
-classifier works as before, without the vote, and the log says so ONCE.
+the same vectors, less work a message).  Where it cannot load — the package is missing, or
+its weights are unreadable — the classifier works as before, without the vote, and the log
+says so ONCE.
 """
 
 from __future__ import annotations
