@@ -3,11 +3,12 @@
 python-telegram-bot builds each request through its request objects, httpx and httpcore (whose
 pool looks at every pooled connection on every request): most of the CPU of a sent message. The
 outbox already holds each call as JSON, so this client sends it as an `application/json` body
-(which the Bot API accepts like a form) on aiohttp, which the bot already uses, and reads only
-the answer's envelope. Its errors are python-telegram-bot's own classes, raised for the same
-answers (`telegram.request.BaseRequest._request_wrapper`), so the sender handles a 429, a
-blocked person, a refused request, a migrated chat and a network error one way whichever client
-made the call. Uploads (multipart) stay with python-telegram-bot.
+(which the Bot API accepts like a form) over the project's small HTTP/1.1 client
+(bot/runtime/http.py: about a quarter of aiohttp's CPU a call), and reads only the answer's
+envelope. Its errors are python-telegram-bot's own classes, raised for the same answers
+(`telegram.request.BaseRequest._request_wrapper`), so the sender handles a 429, a blocked
+person, a refused request, a migrated chat and a network error one way whichever client made
+the call. Uploads (multipart) stay with python-telegram-bot.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import json
 from http import HTTPStatus
 from typing import Any
 
-import aiohttp
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -29,7 +29,9 @@ from telegram.error import (
     TimedOut,
 )
 
-_HEADERS = {"Content-Type": "application/json"}
+from bot.runtime.http import Http1Pool, HttpError
+
+_JSON = "application/json"
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -47,31 +49,16 @@ class BotApi:
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.connections = max(1, connections)
-        self._timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=pool_timeout + connect_timeout,
-            sock_connect=connect_timeout,
-            sock_read=read_timeout,
+        self._http = Http1Pool(
+            self.base_url,
+            self.connections,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            pool_timeout=pool_timeout,
         )
-        self._session: aiohttp.ClientSession | None = None
-
-    def _open(self) -> aiohttp.ClientSession:
-        session = self._session
-        if session is None or session.closed:
-            session = self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=self.connections, keepalive_timeout=30, enable_cleanup_closed=False
-                ),
-                timeout=self._timeout,
-                skip_auto_headers=("User-Agent", "Accept-Encoding"),
-                auto_decompress=False,
-            )
-        return session
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        await self._http.close()
 
     async def call(self, method: str, payload: dict[str, Any]) -> Any:
         """POST one call; its `result`, or the error python-telegram-bot would raise."""
@@ -82,14 +69,11 @@ class BotApi:
         python-telegram-bot's `NetworkError` / `TimedOut`)."""
         body = _encode({k: v for k, v in payload.items() if v is not None}).encode()
         try:
-            async with self._open().post(
-                self.base_url + method, data=body, headers=_HEADERS
-            ) as resp:
-                return resp.status, await resp.read()
-        except TimeoutError as exc:  # asyncio.TimeoutError is TimeoutError on 3.11
+            return await self._http.post(method, body, _JSON)
+        except TimeoutError as exc:
             raise TimedOut(f"Timed out: {exc!r}") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+        except HttpError as exc:
+            raise NetworkError(f"HTTP: {exc}") from exc
 
 
 def answer(code: int, raw: bytes) -> Any:
