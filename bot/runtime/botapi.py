@@ -4,7 +4,7 @@ python-telegram-bot builds each request through its request objects, httpx and h
 pool looks at every pooled connection on every request): most of the CPU of a sent message. The
 outbox already holds each call as JSON, so this client sends it as an `application/json` body
 (which the Bot API accepts like a form) over the project's small HTTP/1.1 client
-(bot/runtime/http.py: about a quarter of aiohttp's CPU a call), and reads only the answer's
+(bot/runtime/http.py: less than half of aiohttp's CPU a call), and reads only the answer's
 envelope. Its errors are python-telegram-bot's own classes, raised for the same answers
 (`telegram.request.BaseRequest._request_wrapper`), so the sender handles a 429, a blocked
 person, a refused request, a migrated chat and a network error one way whichever client made
