@@ -532,6 +532,10 @@ class Scheduler:
         self.domain = domain
         self._stop = asyncio.Event()
         self._pruned_at = 0.0
+        #: passes ended, and whether one is running: who changed what a pass reads (a test
+        #: moving the clock) knows when a pass that saw the change has ended
+        self.passes = 0
+        self.running = False
 
     def stop(self) -> None:
         self._stop.set()
@@ -540,6 +544,7 @@ class Scheduler:
     async def run(self) -> None:
         while not self._stop.is_set():
             self.domain.schedule_changed.clear()
+            self.running = True
             sleep = self.domain.settings.scheduler_interval
             try:
                 await self.domain.reload_routing()
@@ -552,6 +557,8 @@ class Scheduler:
                 sleep = await self.sleep_for()
             except Exception:
                 log.exception("scheduler pass failed")
+            self.running = False
+            self.passes += 1
             try:
                 await asyncio.wait_for(self.domain.schedule_changed.wait(), sleep)
             except TimeoutError:

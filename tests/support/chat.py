@@ -94,14 +94,22 @@ async def bot_texts(world: World, chat_id: int, after: int = 0) -> list[str]:
     ]
 
 
-async def wake(world: World, times: int = 1) -> None:
-    """Let the scheduler run a pass now (each wake waits for the bot to settle)."""
+async def wake(world: World, times: int = 1, timeout: float = 15.0) -> None:
+    """Let the scheduler run a pass now: each wake waits until a pass that began after it has
+    ended (a pass already running may have read before the change), then for the bot to settle."""
     import asyncio
 
     assert world.app is not None
+    scheduler = world.app.scheduler
+    loop = asyncio.get_running_loop()
     for _ in range(times):
+        until = scheduler.passes + (2 if scheduler.running else 1)
         world.app.domain.schedule_changed.set()
-        await asyncio.sleep(0.15)
+        deadline = loop.time() + timeout
+        while scheduler.passes < until:
+            if loop.time() > deadline:
+                raise AssertionError("the scheduler did not run a pass")
+            await asyncio.sleep(0.01)
         await settle(world)
 
 
