@@ -1177,8 +1177,8 @@ def _write_born_claimed(session: Session, rows: list[dict[str, Any]], lease: Any
             ).scalars()
         )
     # made without the constructor, whose every attribute set is an instrumented event (as a
-    # query's loading makes a row, `hot_get`): about half its CPU. Like a constructed row, it
-    # belongs to no session; the sender reads it and writes its marks with statements.
+    # query's loading makes a row, `hot_get`): about 3 µs a row against 32. Like a constructed
+    # row, it belongs to no session; the sender reads it and writes its marks with statements.
     configure_mappers()  # at once where they are (a row made so does not configure them)
     make = OutboxMessage.__mapper__.class_manager.new_instance
     made = []
