@@ -35,6 +35,7 @@ from bot.store.models import (
     Consultation,
     InboxUpdate,
     OutboxMessage,
+    Proposal,
     Verification,
 )
 from routing.deadlines import reminder_due, reminder_horizon
@@ -493,6 +494,13 @@ async def next_due(domain: Domain) -> datetime | None:
         ),
         (Consultation.opens_at, timedelta(0), (Consultation.status == cs.SCHEDULED,)),
         (Consultation.closes_at, timedelta(0), (Consultation.status == cs.OPEN,)),
+        # proposals: the support window's end, then the committee's answer due
+        (Proposal.window_ends_at, timedelta(0), (Proposal.status == proposals.Stage.OPEN,)),
+        (
+            Proposal.answer_due,
+            timedelta(0),
+            (Proposal.status == proposals.Stage.REACHED, Proposal.late_at.is_(None)),
+        ),
         # cases received from a link: sign for them, then make first contact, in time
         (
             CaseIntake.sign_by,

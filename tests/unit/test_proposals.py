@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from unit_helpers import new_resident
 
+from bot.services import scheduler
 from bot.services.participation import proposals as ps
 from bot.services.participation.proposals import ProposalError
 from bot.services.people.residents import forget
@@ -95,6 +96,25 @@ async def test_limits_and_lengths_have_clear_refusals(domain: Domain) -> None:
     async with domain.unit() as uow:
         author = await uow.session.get(type(author), author.id)
         assert (await ps.create(uow, author, title="Next week", text=TEXT)).id
+
+
+async def test_the_scheduler_wakes_for_a_window_end_and_an_answer_due(domain: Domain) -> None:
+    """The scheduler sleeps until the earliest deadline it reads (at most a minute): a
+    proposal's window end, and once it reached its threshold the committee's answer due, are
+    among them, so neither waits for the longest sleep."""
+    async with domain.unit() as uow:
+        author = await new_resident(uow, verified=True)
+        p = await ps.create(uow, author, title="Lights", text=TEXT)
+        window_ends = p.window_ends_at
+    assert await scheduler.next_due(domain) == window_ends
+    answer_due = domain.clock.now() + timedelta(days=2)
+    async with domain.unit() as uow:
+        p = await ps.get(uow, p.id)
+        p.status, p.answer_due = ps.Stage.REACHED, answer_due
+    assert await scheduler.next_due(domain) == answer_due
+    domain.clock.advance(timedelta(days=2, seconds=1))  # type: ignore[attr-defined]
+    assert await ps.run_due(domain) == 1  # marked late: nothing waits any more
+    assert await scheduler.next_due(domain) is None
 
 
 @pytest.mark.db
