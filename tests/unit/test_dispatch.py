@@ -75,3 +75,43 @@ def test_a_command_declared_twice_is_refused() -> None:
 def test_a_group_command_that_is_no_command_is_refused() -> None:
     with pytest.raises(ValueError, match="case"):
         Dispatcher(modules=(_module("one", GROUP_COMMANDS=("case",)),))
+
+
+def test_a_press_parses_without_the_pressed_keyboard_and_the_payload_keeps_it() -> None:
+    """A button press reaches its handler with its data, chat and message; the keyboard of the
+    message it was on is left out of the parse (nothing reads it), not out of what is stored."""
+    from telegram import Bot
+
+    from bot.runtime.processor import parse_update
+
+    keyboard = {"inline_keyboard": [[{"text": "Send", "callback_data": "d:send"}]]}
+    payload = {
+        "update_id": 7,
+        "callback_query": {
+            "id": "q1",
+            "from": {"id": 42, "is_bot": False, "first_name": "A"},
+            "chat_instance": "c",
+            "data": "d:send",
+            "message": {
+                "message_id": 9,
+                "date": 1_700_000_000,
+                "chat": {"id": 42, "type": "private"},
+                "text": "Your report",
+                "reply_markup": keyboard,
+            },
+        },
+    }
+    update = parse_update(payload, Bot("1:T"))
+    query = update.callback_query
+    assert query is not None and query.data == "d:send" and query.from_user.id == 42
+    assert query.message is not None and query.message.message_id == 9
+    assert query.message.chat.id == 42 and query.message.text == "Your report"
+    assert query.message.reply_markup is None
+    assert payload["callback_query"]["message"]["reply_markup"] == keyboard  # stored as came
+    # an update without a pressed message, or not a press at all, parses as before
+    del payload["callback_query"]["message"]
+    assert parse_update(payload, Bot("1:T")).callback_query.message is None
+    chat = {"id": 1, "type": "private"}
+    sent = {"message_id": 1, "date": 1, "text": "hi", "chat": chat, "reply_markup": keyboard}
+    text = {"update_id": 8, "message": sent}
+    assert parse_update(text, Bot("1:T")).message.reply_markup is not None
