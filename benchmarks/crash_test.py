@@ -5,8 +5,9 @@
 The emulator and the bot (`gridvoice run`) run as subprocesses. N residents onboard, then all
 report at once; the bot is SIGKILLed while the reports are in flight and restarted. At the
 end every report must be exactly one case and every resident must have exactly one
-confirmation. Messages the sender repeated (the one known window: Telegram accepted the call,
-the process died before the row was marked sent) are counted and printed.
+confirmation. Messages repeated (Telegram accepted the call and the row was not marked sent:
+the window the bot's courier closes, open where the courier is off or killed too) are counted
+and printed.
 """
 
 from __future__ import annotations

@@ -1,16 +1,18 @@
-"""The courier: a child process that makes the Bot API calls of broadcasts and journals what
-Telegram accepted, so a crash of the bot neither loses nor repeats a broadcast's message.
+"""The courier: a child process that makes the bot's Bot API calls and journals what Telegram
+accepted, so a crash of the bot neither loses nor repeats a message.
 
 Why a process of its own. The Bot API has no idempotency key and no way to ask whether a
 message reached a chat. A sender that dies between Telegram's answer and the commit of its
 "sent" mark cannot tell a delivered call from one never made, and must send it again: at
-1,000 messages a second a SIGKILL of the bot repeated tens of them. The calls in flight when
-the bot dies are not lost with it if another process makes them:
+1,000 messages a second a SIGKILL of the bot repeated tens of them, and in a burst of
+reports the draft echoes in flight. The calls in flight when the bot dies are not lost with it
+if another process makes them:
 
-- The sender (bot/runtime/sender.py) hands the calls of campaign rows (announcements,
-  consultation ballots and results, proposal news) to the courier over a pipe, one JSON line
-  each, with the row's id; it still paces them, orders each chat's messages and handles every
-  answer (429, blocked, errors) as for its own calls.
+- The sender (bot/runtime/sender.py) hands its JSON calls (a conversation's and a
+  broadcast's: announcements, consultation ballots and results, proposal news; uploads stay
+  with the bot) to the courier over a pipe, one JSON line each, with the row's id; it still
+  paces them, orders each chat's messages and handles every answer (429, blocked, errors) as
+  for its own calls.
 - The courier makes the call (bot/runtime/botapi.py) and, when Telegram accepted it, appends
   the row's id and the answer to a journal file *before* it passes the answer back. An append
   to a file survives the death of either process (the kernel holds it).
@@ -135,13 +137,13 @@ class Courier:
         self._spawning: asyncio.Lock | None = None
         # lines for a courier, written at the end of the loop's turn
         self._out: list[tuple[asyncio.subprocess.Process, str]] = []
-        # False once its folder or the process cannot be had: the bot sends campaigns itself
+        # False once its folder or the process cannot be had: the bot makes its calls itself
         self.usable = True
 
     def _unusable(self, exc: OSError) -> None:
         if self.usable:
             log.warning(
-                "the courier cannot run (%s): the bot sends broadcasts itself",
+                "the courier cannot run (%s): the bot makes its calls itself",
                 exc,
                 extra={"courier_dir": str(self.directory)},
             )
@@ -255,6 +257,12 @@ class Courier:
             self._received = 0
             self._reader = asyncio.create_task(self._read(self._proc))
 
+    async def start(self) -> None:
+        """Start the courier before the first call (a call starts it too); where it cannot
+        run, the bot makes its calls itself (`usable` is False)."""
+        with contextlib.suppress(NetworkError):
+            await self._spawn()
+
     async def call(self, row_id: int, chat_id: int, method: str, payload: dict[str, Any]) -> Any:
         """Make one call through the courier: its `result`, or python-telegram-bot's error."""
         if self._proc is None or self._proc.returncode is not None or self._proc.stdin is None:
@@ -323,6 +331,10 @@ class Courier:
                 else:
                     future.set_result((int(got["c"]), str(got["b"]).encode()))
         finally:
+            # stopped reading (its output ended, or this task was cancelled: the loop closes
+            # without `close`): its input ends too, so it finishes its calls and exits
+            if proc.stdin is not None and proc.returncode is None:
+                proc.stdin.close()
             await proc.wait()
             self._orphaned(proc)
 

@@ -74,10 +74,11 @@ class Sender:
         self.broadcast_semaphore = asyncio.Semaphore(s.send_concurrency)
         # JSON calls go through the lean client; uploads (multipart) through PTB's `Bot`.
         self.api = BotApi(bot.base_url, s.send_concurrency)
-        # Campaign rows (broadcasts) go through the courier: a crash of this process neither
-        # loses nor repeats them (bot/runtime/courier.py).
+        # Every JSON call goes through the courier, a conversation's as a broadcast's: a crash
+        # of this process neither loses nor repeats them (bot/runtime/courier.py). Its
+        # connections are both kinds' places, so an answer never waits there behind ballots.
         self.courier = (
-            Courier(bot.base_url, s.send_concurrency, s.courier_directory(), s.database_url)
+            Courier(bot.base_url, 2 * s.send_concurrency, s.courier_directory(), s.database_url)
             if s.courier
             else None
         )
@@ -307,9 +308,11 @@ class Sender:
         one looks again when a lease taken before it started (by the process it replaces) runs
         out.
 
-        First, what the courier of a process that died had delivered is marked sent."""
+        First, what the courier of a process that died had delivered is marked sent, and this
+        process's courier is started."""
         if self.courier is not None:
             await self.courier.recover(self._recovered)
+            await self.courier.start()  # its start-up overlaps the bot's, not the first answer
         if not self.domain.sqlite:
             lease = self.domain.settings.outbox_lease.total_seconds()
             self.domain.outbox_written.at(time.monotonic() + lease + RETRY_MARGIN)
@@ -422,7 +425,7 @@ class Sender:
         paid = bool(payload.get("allow_paid_broadcast"))
         couriered = (
             self.courier
-            if row.campaign and not upload and self.courier is not None and self.courier.usable
+            if not upload and self.courier is not None and self.courier.usable
             else None
         )
         if row.chat_id != 0:

@@ -27,6 +27,8 @@ def run_crash_test(tmp_path: Path, *args: str) -> str:
 def test_sigkill_mid_burst_every_report_one_case_one_confirmation(tmp_path: Path) -> None:
     out = run_crash_test(tmp_path, "--kills", "2")
     assert "cases: 8" in out and "confirmations: 8" in out and "ok: True" in out
+    # the calls in flight at each kill were the courier's: finished, journalled, marked sent
+    assert "messages_repeated: 0" in out, out
 
 
 def test_graceful_stop_mid_burst_repeats_nothing(tmp_path: Path) -> None:

@@ -1,12 +1,15 @@
-"""`gridvoice bench` splits the bot's CPU between its event loop and its worker threads."""
+"""`gridvoice bench` splits the bot's CPU between its event loop and its worker threads, and
+counts its courier (a child process) too."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
-from bot.cli.bench import cpu_seconds, loop_cpu_seconds
+from bot.cli.bench import child_cpu_seconds, cpu_seconds, loop_cpu_seconds
 
 
 def _spin(seconds: float) -> None:
@@ -28,3 +31,20 @@ def test_the_event_loops_thread_is_read_apart_from_the_worker_threads() -> None:
     total_m, loop_m = cpu_seconds(pid), loop_cpu_seconds(pid)
     assert loop_m - loop_w >= 0.25 and total_m - total_w >= 0.25
     assert loop_m <= total_m
+
+
+def test_a_child_process_cpu_is_read_while_it_runs() -> None:
+    pid = os.getpid()
+    before = child_cpu_seconds(pid)
+    spin = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+    child = subprocess.Popen(
+        [sys.executable, "-c", spin + "import sys; print(1, flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"1\n"  # spun, waiting
+        assert child_cpu_seconds(pid) - before >= 0.25
+        assert child_cpu_seconds(child.pid) == 0.0  # it started nothing
+    finally:
+        child.communicate(b"")
