@@ -71,9 +71,8 @@ class Settings:
     broadcast_paid_rate: float = 1000.0
     # Messages (a conversation's and broadcasts', uploads aside) are sent through the courier,
     # a child process that journals what Telegram accepted, so a crash of the bot neither
-    # loses nor repeats them
-    # (bot/runtime/courier.py). Its journals live in `courier_dir` (None: a `courier` folder
-    # next to the SQLite database, or in the data directory).
+    # loses nor repeats them (bot/runtime/courier.py). Its journals live in `courier_dir`
+    # (None: a `courier` folder next to the SQLite database, or in the data directory).
     courier: bool = True
     courier_dir: str | None = None
     # Abuse limits.

@@ -9,8 +9,9 @@ Reported per database, after onboarding (not measured):
   meets the prompt and is filed with "file a new one anyway"). For each: latency from the Send
   press to the member's card (p50/p95/p99, on the emulator's clock), the bot's CPU time per
   report (user + system of the bot process, all threads, and of its courier, the child process
-  that makes its Bot API calls; read from /proc before and after the phase), SQL statements and commits per report (counted in the bot process), Bot API calls
-  per report (counted by the emulator) and CPU per Bot API call;
+  that makes its Bot API calls; read from /proc before and after the phase), SQL statements
+  and commits per report (counted in the bot process), Bot API calls per report (counted by
+  the emulator) and CPU per Bot API call;
 - idle CPU per second: the bot with no traffic at all;
 - the bot's peak RSS;
 
@@ -181,10 +182,19 @@ def child(code: str, env: dict[str, str] | None = None) -> subprocess.Popen[byte
     )
 
 
+def _stat_fields(text: str) -> list[str]:
+    """The fields of a /proc `stat` file after the command's name (state, ppid, ...)."""
+    return text.rsplit(")", 1)[1].split()
+
+
+def _cpu_of(fields: list[str]) -> float:
+    """User + system CPU seconds of `_stat_fields`."""
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _stat_cpu(path: str) -> float:
     """User + system CPU seconds of a /proc `stat` file."""
-    fields = Path(path).read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _cpu_of(_stat_fields(Path(path).read_text()))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -198,9 +208,9 @@ def child_cpu_seconds(pid: int) -> float:
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            text = stat.read_text()
-            if int(text.rsplit(")", 1)[1].split()[1]) == pid:
-                total += _stat_cpu(str(stat))
+            fields = _stat_fields(stat.read_text())
+            if int(fields[1]) == pid:
+                total += _cpu_of(fields)
         except (OSError, ValueError, IndexError):
             continue  # ended meanwhile
     return total
