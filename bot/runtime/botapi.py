@@ -67,13 +67,21 @@ class BotApi:
     async def post(self, method: str, payload: dict[str, Any]) -> tuple[int, bytes]:
         """POST one call; the answer's status and body (a network error or a timeout raises
         python-telegram-bot's `NetworkError` / `TimedOut`)."""
-        body = _encode({k: v for k, v in payload.items() if v is not None}).encode()
+        return await self.post_body(method, body_of(payload))
+
+    async def post_body(self, method: str, body: bytes) -> tuple[int, bytes]:
+        """`post` with the call's JSON body already encoded (`body_of`)."""
         try:
             return await self._http.post(method, body, _JSON)
         except TimeoutError as exc:
             raise TimedOut(f"Timed out: {exc!r}") from exc
         except HttpError as exc:
             raise NetworkError(f"HTTP: {exc}") from exc
+
+
+def body_of(payload: dict[str, Any]) -> bytes:
+    """A call's JSON body: its parameters, those set to None left out."""
+    return _encode({k: v for k, v in payload.items() if v is not None}).encode()
 
 
 def answer(code: int, raw: bytes) -> Any:

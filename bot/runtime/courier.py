@@ -10,12 +10,16 @@ if another process makes them:
 
 - The sender (bot/runtime/sender.py) hands its JSON calls (a conversation's and a
   broadcast's: announcements, consultation ballots and results, proposal news; uploads stay
-  with the bot) to the courier over a pipe, one JSON line each, with the row's id; it still
-  paces them, orders each chat's messages and handles every answer (429, blocked, errors) as
-  for its own calls.
+  with the bot) to the courier over a pipe, with the row's id; it still paces them, orders
+  each chat's messages and handles every answer (429, blocked, errors) as for its own calls.
 - The courier makes the call (bot/runtime/botapi.py) and, when Telegram accepted it, appends
-  the row's id and the answer to a journal file *before* it passes the answer back. An append
-  to a file survives the death of either process (the kernel holds it).
+  the row's id, its chat and the message's id to a journal file *before* it passes the answer
+  back. An append to a file survives the death of either process (the kernel holds it).
+- On the pipe each call and each answer is a header line and its body as it goes over HTTP
+  (the header gives its length): the courier neither decodes a call nor re-encodes an answer,
+  it reads only the answer's message id for the journal. Calls: ``C <n> <row> <chat>
+  <method> <length>``; answers: ``A <n> <status> <journalled 0|1> <message id|-> <length>``
+  or ``E <n> <timeout|network> <length>`` (the error's description).
 - The bot dies: the courier's input closes. It makes no new call, finishes the calls in flight,
   journals their answers and exits. The journal's lock (held by the bot and the courier
   together) is free once it has.
@@ -23,8 +27,11 @@ if another process makes them:
   message, and only then lets the sender take back the rows the dead bot held. What is still
   unmarked was never passed to the courier, or was refused: sending it again repeats nothing.
 
-The journal is emptied when everything in it is marked ("rotate"). A file per database (its
-URL's hash) and per live process (`courier-<key>-<n>.journal`, the first one not locked): a
+The journal is rewritten after `ROTATE_EVERY` answers, when all are marked, or after twice as
+many whatever waits ("rotate", ``R <answers> <length>``): the bot sends the entries of the
+answers it received and has not marked yet, the courier keeps those and the ones on their way
+back, so it stays small under constant traffic. A file per
+database (its URL's hash) and per live process (`courier-<key>-<n>.journal`, the first one not locked): a
 PostgreSQL replica restarted on the same host recovers the journals their dead owners left.
 What stays uncertain is a call in flight when the courier itself (or the machine) dies: it
 does nothing else, and a repeat is possible only for those calls.
@@ -49,14 +56,14 @@ from typing import Any
 
 from telegram.error import NetworkError, TimedOut
 
-from bot.runtime.botapi import BotApi, answer, message_id_of
+from bot.runtime.botapi import BotApi, answer, body_of, message_id_of
 
 log = logging.getLogger(__name__)
 
 # How long a restarted bot waits for a dead bot's courier to finish its calls in flight (its
 # calls time out well before: connect 5 s, read 5 s).
 DRAIN_WAIT = 60.0
-# The journal is emptied once this many journalled answers are marked "sent" and none waits.
+# The journal is rewritten (to the entries not marked "sent" yet) every this many answers.
 ROTATE_EVERY = 500
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -71,6 +78,11 @@ def journal_key(database_url: str) -> str:
     return hashlib.sha256(database_url.encode()).hexdigest()[:12]
 
 
+def entry(row_id: int, chat_id: int, message_id: int | None) -> bytes:
+    """A journal line: ``<row> <chat> <message id|->``."""
+    return b"%d %d %s\n" % (row_id, chat_id, b"-" if message_id is None else b"%d" % message_id)
+
+
 def read_journal(fd: int) -> list[Delivered]:
     """The calls a journal records as accepted by Telegram (a torn last line is skipped)."""
     os.lseek(fd, 0, os.SEEK_SET)
@@ -78,20 +90,24 @@ def read_journal(fd: int) -> list[Delivered]:
     while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
     found: list[Delivered] = []
-    for line in b"".join(chunks).splitlines():
+    for line in b"".join(chunks).split(b"\n")[:-1]:  # after the last newline: torn or empty
         try:
-            entry = json.loads(line)
-            if "id" not in entry:
-                continue  # the header
-            result = answer(200, entry["b"].encode())
-            found.append((int(entry["id"]), int(entry["chat"]), message_id_of(result)))
-        except Exception:  # noqa: BLE001 - a torn or foreign line records nothing
+            if line.startswith(b"{"):
+                # the header, or an entry of an earlier version: {"id", "chat", "b": answer}
+                old = json.loads(line)
+                if "id" in old:
+                    result = answer(200, old["b"].encode())
+                    found.append((int(old["id"]), int(old["chat"]), message_id_of(result)))
+                continue
+            row, chat, mid = line.split()
+            found.append((int(row), int(chat), None if mid == b"-" else int(mid)))
+        except Exception:  # noqa: BLE001 - a foreign line records nothing
             continue
     return found
 
 
-def _header(fd: int) -> None:
-    os.write(fd, (_dumps({"pid": os.getppid(), "host": socket.gethostname()}) + "\n").encode())
+def _header() -> bytes:
+    return (_dumps({"pid": os.getppid(), "host": socket.gethostname()}) + "\n").encode()
 
 
 def _owner(fd: int) -> tuple[int, str] | None:
@@ -126,17 +142,18 @@ class Courier:
         self._path = ""
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
-        # calls passed on and not answered yet, by number: (the courier, row id, future)
+        # calls passed on and not answered yet, by number: (the courier, row id, chat, future)
         self._waiting: dict[
-            int, tuple[asyncio.subprocess.Process, int, asyncio.Future[tuple[int, bytes]]]
+            int, tuple[asyncio.subprocess.Process, int, int, asyncio.Future[tuple[int, bytes]]]
         ] = {}
         self._seq = 0
-        # rows whose delivery the journal records and whose "sent" mark is not committed yet
-        self._unsettled: set[int] = set()
+        # rows whose delivery the journal records and whose "sent" mark is not committed yet:
+        # their journal entries (kept when the journal is rewritten)
+        self._unsettled: dict[int, bytes] = {}
         self._received = 0  # journalled answers the current courier passed back
         self._spawning: asyncio.Lock | None = None
-        # lines for a courier, written at the end of the loop's turn
-        self._out: list[tuple[asyncio.subprocess.Process, str]] = []
+        # frames for a courier, written at the end of the loop's turn
+        self._out: list[tuple[asyncio.subprocess.Process, bytes]] = []
         # False once its folder or the process cannot be had: the bot makes its calls itself
         self.usable = True
 
@@ -272,64 +289,81 @@ class Courier:
         self._seq += 1
         n = self._seq
         future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
-        self._waiting[n] = (proc, row_id, future)
-        line = {"n": n, "id": row_id, "chat": chat_id, "m": method, "p": payload}
-        self._send(proc, _dumps(line))
+        self._waiting[n] = (proc, row_id, chat_id, future)
+        body = body_of(payload)
+        self._send(proc, b"C %d %d %d %s %d\n" % (n, row_id, chat_id, method.encode(), len(body)))
+        self._send(proc, body)
         code, raw = await future
         return answer(code, raw)
 
     def settled(self, row_id: int) -> None:
-        """A delivered row is marked "sent". Once every journalled answer is, the courier is
-        told how many it passed back: if it journalled no more than that, it empties the
-        journal (an answer on its way back is never dropped)."""
-        self._unsettled.discard(row_id)
+        """A delivered row is marked "sent". After `ROTATE_EVERY` answers, once every one is
+        marked (or after twice as many, under constant traffic, whatever waits) the courier is
+        told how many it passed back and given the entries still unmarked: it rewrites the
+        journal to those and the answers on their way back."""
+        self._unsettled.pop(row_id, None)
         proc = self._proc
         if (
-            not self._unsettled
-            and self._received >= ROTATE_EVERY
+            self._received >= ROTATE_EVERY
+            and (not self._unsettled or self._received >= 2 * ROTATE_EVERY)
             and proc is not None
             and proc.stdin is not None
             and proc.returncode is None
         ):
-            self._send(proc, _dumps({"rotate": self._received}))
+            keep = b"".join(self._unsettled.values())
+            self._send(proc, b"R %d %d\n" % (self._received, len(keep)))
+            self._send(proc, keep)
             self._received = 0
 
-    def _send(self, proc: asyncio.subprocess.Process, line: str) -> None:
-        """Queue a line for the courier: the lines of one turn of the loop go in one write."""
+    def _send(self, proc: asyncio.subprocess.Process, data: bytes) -> None:
+        """Queue bytes for the courier: the frames of one turn of the loop go in one write."""
         if not self._out:
             asyncio.get_running_loop().call_soon(self._flush)
-        self._out.append((proc, line))
+        self._out.append((proc, data))
 
     def _flush(self) -> None:
         queued, self._out = self._out, []
-        by_proc: dict[asyncio.subprocess.Process, list[str]] = {}
-        for proc, line in queued:
-            by_proc.setdefault(proc, []).append(line)
-        for proc, lines in by_proc.items():
+        by_proc: dict[asyncio.subprocess.Process, list[bytes]] = {}
+        for proc, data in queued:
+            by_proc.setdefault(proc, []).append(data)
+        for proc, frames in by_proc.items():
             # a courier that stopped meanwhile never gets them: `_orphaned` answers their calls
             if proc.returncode is None and proc.stdin is not None and not proc.stdin.is_closing():
-                proc.stdin.write(("\n".join(lines) + "\n").encode())
+                proc.stdin.write(b"".join(frames))
 
     async def _read(self, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdout is not None
+        stdout = proc.stdout
+        assert stdout is not None
         try:
-            while line := await proc.stdout.readline():
+            while (head := await stdout.readline()).endswith(b"\n"):
                 try:
-                    got = json.loads(line)
-                    _, row_id, future = self._waiting.pop(int(got["n"]))
-                except (ValueError, KeyError, TypeError):
+                    kind, *fields = head.split()
+                    body = await stdout.readexactly(int(fields[-1]))
+                    waiting = self._waiting.pop(int(fields[0]), None)
+                except (ValueError, IndexError, asyncio.IncompleteReadError):
+                    if proc.returncode is None:
+                        log.warning("the courier's answer was unreadable: it is stopped")
+                        proc.kill()
+                    break
+                journalled = kind == b"A" and fields[2] == b"1"
+                if journalled and proc is self._proc:
+                    self._received += 1
+                if waiting is None:
                     continue
-                if got.get("j"):
-                    self._unsettled.add(row_id)
-                    if proc is self._proc:
-                        self._received += 1
+                _, row_id, chat_id, future = waiting
+                if journalled:
+                    mid = fields[3]
+                    self._unsettled[row_id] = entry(
+                        row_id, chat_id, None if mid == b"-" else int(mid)
+                    )
                 if future.done():
                     continue
-                if "e" in got:
-                    error = TimedOut if got["e"] == "timeout" else NetworkError
-                    future.set_exception(error(str(got.get("d") or "courier: no answer")))
+                if kind == b"A":
+                    future.set_result((int(fields[1]), body))
                 else:
-                    future.set_result((int(got["c"]), str(got["b"]).encode()))
+                    error = TimedOut if fields[1] == b"timeout" else NetworkError
+                    description = body.decode("utf-8", "replace") or "courier: no answer"
+                    future.set_exception(error(description))
         finally:
             # stopped reading (its output ended, or this task was cancelled: the loop closes
             # without `close`): its input ends too, so it finishes its calls and exits
@@ -341,19 +375,19 @@ class Courier:
     def _orphaned(self, proc: asyncio.subprocess.Process) -> None:
         """`proc` stopped: a call it journalled is answered from the journal (it was
         delivered); any other call it had fails as a network error (retried)."""
-        mine = [n for n, (p, _, _) in self._waiting.items() if p is proc]
+        mine = [n for n, (p, _, _, _) in self._waiting.items() if p is proc]
         if not mine:
             return
-        delivered: dict[int, int | None] = {}
+        delivered: dict[int, tuple[int, int | None]] = {}
         if self._fd is not None:
-            delivered = {row_id: mid for row_id, _, mid in read_journal(self._fd)}
+            delivered = {row: (chat, mid) for row, chat, mid in read_journal(self._fd)}
         for n in mine:
-            _, row_id, future = self._waiting.pop(n)
+            _, row_id, _, future = self._waiting.pop(n)
             if future.done():
                 continue
             if row_id in delivered:
-                self._unsettled.add(row_id)
-                mid = delivered[row_id]
+                chat_id, mid = delivered[row_id]
+                self._unsettled[row_id] = entry(row_id, chat_id, mid)
                 body = {"ok": True, "result": {"message_id": mid} if mid is not None else True}
                 future.set_result((200, _dumps(body).encode()))
             else:
@@ -391,7 +425,7 @@ def _closed(fd: int) -> int:
 
 
 async def _serve(fd: int, base_url: str, connections: int) -> None:
-    """The courier's side: one call per input line, answers journalled, then passed back."""
+    """The courier's side: one call per frame, answers journalled, then passed back."""
     api = BotApi(base_url, connections)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 26)
@@ -399,66 +433,81 @@ async def _serve(fd: int, base_url: str, connections: int) -> None:
     transport, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, sys.stdout.buffer)
     # SIGTERM: no new call, as when the bot is gone (its input ends)
     loop.add_signal_handler(signal.SIGTERM, reader.feed_eof)
-    _header(fd)
-    written = 0
+    header = _header()
+    os.write(fd, header)
+    # the entries journalled since the last rotate, in the order their answers went back
+    journalled: list[bytes] = []
     tasks: set[asyncio.Task[None]] = set()
 
-    out: list[str] = []
+    out: list[bytes] = []
 
     def flush() -> None:
-        lines = out[:]
+        frames = b"".join(out)
         out.clear()
-        if lines and not transport.is_closing():
+        if frames and not transport.is_closing():
             with contextlib.suppress(Exception):
-                transport.write(("\n".join(lines) + "\n").encode())
+                transport.write(frames)
 
-    def passed_back(reply: dict[str, Any]) -> None:
+    def passed_back(head: bytes, body: bytes) -> None:
         # the answers of one turn of the loop go back in one write
         if not out:
             loop.call_soon(flush)
-        out.append(_dumps(reply))
+        out.append(head)
+        out.append(body)
 
-    async def one(req: dict[str, Any]) -> None:
-        nonlocal written
-        n = req.get("n")
+    def failed(n: bytes, kind: bytes, description: str) -> None:
+        text = description.encode("utf-8", "replace")
+        passed_back(b"E %s %s %d\n" % (n, kind, len(text)), text)
+
+    async def one(n: bytes, row: int, chat: int, method: str, body: bytes) -> None:
         try:
-            code, raw = await api.post(str(req["m"]), dict(req["p"]))
+            code, raw = await api.post_body(method, body)
         except TimedOut as exc:
-            passed_back({"n": n, "e": "timeout", "d": str(exc)})
+            failed(n, b"timeout", str(exc))
             return
         except NetworkError as exc:
-            passed_back({"n": n, "e": "network", "d": str(exc)})
+            failed(n, b"network", str(exc))
             return
-        except Exception as exc:  # noqa: BLE001 - a malformed line: refused, never sent
-            passed_back({"n": n, "e": "network", "d": f"courier: {type(exc).__name__}"})
+        except Exception as exc:  # noqa: BLE001 - refused, never sent
+            failed(n, b"network", f"courier: {type(exc).__name__}")
             return
-        body = raw.decode("utf-8", "replace")
-        reply: dict[str, Any] = {"n": n, "c": code, "b": body}
         if 200 <= code <= 299:
-            os.write(
-                fd, (_dumps({"id": req["id"], "chat": req["chat"], "b": body}) + "\n").encode()
-            )
-            written += 1
-            reply["j"] = 1
-        passed_back(reply)
+            try:
+                mid = message_id_of(json.loads(raw)["result"])
+            except Exception:  # noqa: BLE001 - delivered all the same; the bot reads the answer
+                mid = None
+            line = entry(row, chat, mid)
+            os.write(fd, line)
+            journalled.append(line)
+            passed_back(b"A %s %d 1 %s %d\n" % (n, code, line.split()[2], len(raw)), raw)
+        else:
+            passed_back(b"A %s %d 0 - %d\n" % (n, code, len(raw)), raw)
 
     while True:
-        line = await reader.readline()
-        if not line.endswith(b"\n"):
-            break  # the bot is gone (a torn last line was never a whole call)
         try:
-            req = json.loads(line)
-        except ValueError:
+            kind, *fields = (await reader.readuntil(b"\n")).split()
+            body = await reader.readexactly(int(fields[-1]))
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            break  # the bot is gone (a torn last call was never a whole call)
+        except (ValueError, IndexError):
+            log.warning("courier: an unreadable frame; the rest of the input is not read")
+            break
+        if kind == b"R":
+            # the bot received the first `answers` journalled since the last rotate and sends
+            # the entries of those not marked yet: they and the answers on their way back stay
+            answers = min(int(fields[0]), len(journalled))
+            del journalled[:answers]
+            os.ftruncate(fd, 0)
+            os.write(fd, header + body + b"".join(journalled))
             continue
-        if "rotate" in req:
-            # the bot received `rotate` of the answers journalled since the last one, and has
-            # marked every answer it received: with none on its way back, the journal empties
-            if req["rotate"] == written:
-                os.ftruncate(fd, 0)
-                _header(fd)
-            written -= int(req["rotate"])
+        try:
+            n, row, chat, method = fields[0], int(fields[1]), int(fields[2]), fields[3].decode()
+            if not method.isalnum():
+                raise ValueError(method)
+        except (ValueError, IndexError, UnicodeDecodeError) as exc:
+            failed(fields[0] if fields else b"0", b"network", f"courier: {type(exc).__name__}")
             continue
-        task = asyncio.create_task(one(req))
+        task = asyncio.create_task(one(n, row, chat, method, body))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     if tasks:

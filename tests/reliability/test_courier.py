@@ -4,7 +4,6 @@ finished, journalled and marked sent on restart, so a SIGKILL neither loses nor 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -147,6 +146,14 @@ async def test_a_delivered_call_not_yet_marked_is_recovered_after_a_clean_stop(
     assert await _recover(tmp_path) == [(11, 5, 1000)]
 
 
+def _journalled(directory: Path) -> list[Delivered]:
+    fd = os.open(next(directory.glob("courier-*.journal")), os.O_RDONLY)
+    try:
+        return courier_module.read_journal(fd)
+    finally:
+        os.close(fd)
+
+
 async def test_the_journal_empties_once_every_answer_is_marked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,16 +163,43 @@ async def test_the_journal_empties_once_every_answer_is_marked(
         try:
             for row_id in range(1, 4):
                 await c.call(row_id, 5, "sendMessage", {"chat_id": 5, "text": "x"})
-            journal = next(tmp_path.glob("courier-*.journal"))
-            assert journal.read_text().count('"id"') == 3
+            assert [row for row, _, _ in _journalled(tmp_path)] == [1, 2, 3]
             for row_id in range(1, 4):
                 c.settled(row_id)
             await c.call(4, 5, "sendMessage", {"chat_id": 5, "text": "x"})  # after the rotate
-            lines = [json.loads(x) for x in journal.read_text().splitlines()]
-            assert [e["id"] for e in lines if "id" in e] == [4]
+            assert _journalled(tmp_path) == [(4, 5, 1003)]
         finally:
             await c.close()
     assert await _recover(tmp_path) == [(4, 5, 1003)]
+
+
+async def test_the_journal_stays_small_while_answers_keep_coming_and_keeps_the_unmarked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under constant traffic some answer always waits for its mark: the journal is rewritten
+    to those all the same, so it holds the unmarked answers and no more."""
+    monkeypatch.setattr(courier_module, "ROTATE_EVERY", 3)
+    async with Api() as api:
+        c = Courier(api.url, 4, tmp_path, DB)
+        try:
+            row = 0
+            for _ in range(20):
+                for _ in range(3):
+                    row += 1
+                    await c.call(row, 5, "sendMessage", {"chat_id": 5, "text": "x"})
+                c.settled(row - 2)  # one answered row marked now, one later, one never
+                c.settled(row - 4)
+            row += 1
+            await c.call(row, 5, "sendMessage", {"chat_id": 5, "text": "x"})  # after the rotate
+            kept = _journalled(tmp_path)
+        finally:
+            await c.close()
+    unmarked = {*range(3, 61, 3), 59, 61}  # never marked; 59's mark is still to come
+    rows = [r for r, _, _ in kept]
+    assert unmarked <= set(rows)
+    assert len(rows) < len(unmarked) + 2 * 3  # not the 61 answers it journalled
+    assert all(mid == 999 + r for r, _, mid in kept)  # each with its own message's id
+    assert {r for r, _, _ in await _recover(tmp_path)} == set(rows)
 
 
 async def test_a_journal_of_another_database_is_not_read(tmp_path: Path) -> None:
