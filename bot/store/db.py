@@ -288,6 +288,25 @@ class DriverForm:
         self._expanding = {
             name for name in self._names if getattr(compiled.binds[name], "expanding", False)
         }
+        # `row` without `construct_params` (which builds a dict of every parameter): each
+        # distinct parameter looked up as it does (its key, then its name, else its own value)
+        # and processed once, however often the SQL repeats it
+        escaped = compiled.escaped_bind_names or {}
+        by_name = {
+            escaped.get(name, name): (param, name) for param, name in compiled.bind_names.items()
+        }
+        distinct = list(dict.fromkeys(self._names))
+        self._plan = [
+            (by_name[name][0].key, by_name[name][1], by_name[name][0], process)
+            for name, process in zip(
+                distinct, (self._processors[self._names.index(n)] for n in distinct), strict=True
+            )
+        ]
+        self._at = (
+            None
+            if len(distinct) == len(self._names)
+            else tuple(distinct.index(name) for name in self._names)
+        )
         #: PostgreSQL's driver numbers its parameters ($1, $2 ...): a list written out renumbers
         self._dollar = dialect.paramstyle == "numeric_dollar"
         results = [
@@ -297,14 +316,22 @@ class DriverForm:
         self._results = results if any(results) else None
 
     def row(self, params: dict[str, Any]) -> tuple:
-        """The driver's row for `params` (a statement without expanding parameters)."""
-        full = self._compiled.construct_params(params)
-        return tuple(
-            value if process is None else process(value)
-            for value, process in zip(
-                (full[name] for name in self._names), self._processors, strict=True
-            )
-        )
+        """The driver's row for `params` (a statement without expanding parameters): the values
+        `construct_params` would give, through their bind processors."""
+        values = []
+        for key, name, param, process in self._plan:
+            if key in params:
+                value = params[key]
+            elif name in params:
+                value = params[name]
+            elif param.required:
+                self._compiled.construct_params(params)  # raises SQLAlchemy's own error
+                raise AssertionError(key)
+            else:
+                value = param.effective_value if param.callable else param.value
+            values.append(value if process is None else process(value))
+        at = self._at
+        return tuple(values) if at is None else tuple(values[i] for i in at)
 
     def bind(self, params: dict[str, Any]) -> tuple[str, tuple] | None:
         """The SQL and the driver's row for `params`, each expanding list written out. None
