@@ -219,6 +219,9 @@ class GridMap:
     _by_grid: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _by_community: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _street: list = field(default_factory=list, init=False, repr=False, compare=False)
+    # grid id -> the clauses in force there (routing/matrix.py `clauses_in`, asked on every
+    # card): a map is never changed, an amended one is a new map with its own
+    _clauses: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_grid: dict[tuple[str, str], list[Staff]] = {}

@@ -112,8 +112,11 @@ def clause_for(gridmap: GridMap, grid_id: str, category: str) -> Clause | None:
 
 def clauses_in(gridmap: GridMap, grid_id: str) -> list[Clause]:
     """The clauses in force in a grid, one per category that has a rule."""
-    found = (clause_for(gridmap, grid_id, c) for c in gridmap.categories)
-    return [c for c in found if c is not None]
+    known = gridmap._clauses.get(grid_id)
+    if known is None:
+        found = (clause_for(gridmap, grid_id, c) for c in gridmap.categories)
+        known = gridmap._clauses[grid_id] = tuple(c for c in found if c is not None)
+    return list(known)
 
 
 def owner_key(party_id: str | None) -> str:
