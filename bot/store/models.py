@@ -45,9 +45,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def bind_processor(self, dialect: Any) -> Any:
         """On SQLite, a UTC datetime straight to the text SQLite's `DATETIME` writes
-        (``YYYY-MM-DD HH:MM:SS.ffffff``): a fifth of the time of `process_bind_param` and then
+        (``YYYY-MM-DD HH:MM:SS.ffffff``): less than half the time of `process_bind_param` and then
         the dialect's format, on every datetime of every statement. Anything else takes that
-        way, and gives the same text (tests/unit/test_loop_connection.py)."""
+        way, and gives the same text (tests/unit/test_driver_form.py)."""
         composed = super().bind_processor(dialect)
         if dialect.name != "sqlite" or composed is None:
             return composed
