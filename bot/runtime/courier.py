@@ -30,9 +30,9 @@ if another process makes them:
 The journal is rewritten after `ROTATE_EVERY` answers, when all are marked, or after twice as
 many whatever waits ("rotate", ``R <answers> <length>``): the bot sends the entries of the
 answers it received and has not marked yet, the courier keeps those and the ones on their way
-back, so it stays small under constant traffic. A file per
-database (its URL's hash) and per live process (`courier-<key>-<n>.journal`, the first one not locked): a
-PostgreSQL replica restarted on the same host recovers the journals their dead owners left.
+back, so it stays small under constant traffic. A file per database (its URL's hash) and per
+live process (`courier-<key>-<n>.journal`, the first one not locked): a PostgreSQL replica
+restarted on the same host recovers the journals their dead owners left.
 What stays uncertain is a call in flight when the courier itself (or the machine) dies: it
 does nothing else, and a repeat is possible only for those calls.
 """
@@ -78,9 +78,14 @@ def journal_key(database_url: str) -> str:
     return hashlib.sha256(database_url.encode()).hexdigest()[:12]
 
 
+def _mid(message_id: int | None) -> bytes:
+    """A message id as the journal and the pipe write it (``-``: none)."""
+    return b"-" if message_id is None else b"%d" % message_id
+
+
 def entry(row_id: int, chat_id: int, message_id: int | None) -> bytes:
     """A journal line: ``<row> <chat> <message id|->``."""
-    return b"%d %d %s\n" % (row_id, chat_id, b"-" if message_id is None else b"%d" % message_id)
+    return b"%d %d %s\n" % (row_id, chat_id, _mid(message_id))
 
 
 def read_journal(fd: int) -> list[Delivered]:
@@ -479,7 +484,7 @@ async def _serve(fd: int, base_url: str, connections: int) -> None:
             line = entry(row, chat, mid)
             os.write(fd, line)
             journalled.append(line)
-            passed_back(b"A %s %d 1 %s %d\n" % (n, code, line.split()[2], len(raw)), raw)
+            passed_back(b"A %s %d 1 %s %d\n" % (n, code, _mid(mid), len(raw)), raw)
         else:
             passed_back(b"A %s %d 0 - %d\n" % (n, code, len(raw)), raw)
 
@@ -505,7 +510,7 @@ async def _serve(fd: int, base_url: str, connections: int) -> None:
             if not method.isalnum():
                 raise ValueError(method)
         except (ValueError, IndexError, UnicodeDecodeError) as exc:
-            failed(fields[0] if fields else b"0", b"network", f"courier: {type(exc).__name__}")
+            failed(fields[0], b"network", f"courier: {type(exc).__name__}")  # fields[-1] was read
             continue
         task = asyncio.create_task(one(n, row, chat, method, body))
         tasks.add(task)
